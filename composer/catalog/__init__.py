@@ -1,0 +1,186 @@
+"""The catalog: every component type and trait an application may use.
+
+It is assembled from three sources, later ones replacing earlier ones by name:
+the built-in definitions (composer/catalog/builtin), provider plugins (which add
+implementations of abstract types, and may add definitions), and platform
+definitions from `definitions/` beside app.yaml and any `--catalog DIR`.
+Definition schemas are checked here, once, and compiled validators are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from composer.catalog import schema as jschema
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
+from composer.model.loader import load_definitions
+from composer.model.source import SourceMap
+from composer.plugins import PluginRegistry
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+MAX_MODULE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImplEntry:
+    name: str
+    implementation: Implementation
+    base_dir: Path | None
+    origin: str
+
+
+@dataclass
+class ComponentType:
+    definition: ComponentDefinition
+    origin: str  # "builtin", "provider:aws", or the definition file
+    base_dir: Path | None
+    source: SourceMap | None
+    implementations: dict[str, ImplEntry] = field(default_factory=dict)
+    validator: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def category(self) -> str:
+        return self.definition.spec.category
+
+    @property
+    def schema(self) -> dict:
+        return self.definition.spec.parameters
+
+
+@dataclass
+class TraitType:
+    definition: TraitDefinition
+    origin: str
+    source: SourceMap | None
+    validator: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def schema(self) -> dict:
+        return self.definition.spec.parameters
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    """A Terraform module's files, read once, identified by content hash."""
+
+    name: str
+    files: tuple[tuple[str, bytes], ...]
+    digest: str
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}-{self.digest[:12]}"
+
+
+def read_module(path: Path, name: str) -> ModuleSource:
+    """Read a module directory (I/O). Hidden files, .terraform and docs (*.md) are left out,
+    so editing a README never makes a unit look changed."""
+    if not path.is_dir():
+        raise DiagnosticError([Diagnostic(f"module directory not found: {path}")])
+    files = []
+    total = 0
+    for p in sorted(path.rglob("*")):
+        rel = p.relative_to(path)
+        if any(part.startswith(".") for part in rel.parts) or not p.is_file() or p.is_symlink() or p.suffix == ".md":
+            continue
+        data = p.read_bytes()
+        total += len(data)
+        if total > MAX_MODULE_BYTES:
+            raise DiagnosticError([Diagnostic(f"module {path} is larger than {MAX_MODULE_BYTES // 1048576} MiB")])
+        files.append((rel.as_posix(), data))
+    h = hashlib.sha256()
+    for rel, data in files:
+        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    return ModuleSource(name, tuple(files), h.hexdigest())
+
+
+def _builtin_defs() -> dict:
+    return yaml.safe_load((BUILTIN_DIR / "defs.yaml").read_text(encoding="utf-8"))
+
+
+class Catalog:
+    def __init__(self, registry: PluginRegistry) -> None:
+        self.registry = registry
+        self.components: dict[str, ComponentType] = {}
+        self.traits: dict[str, TraitType] = {}
+
+    # -- assembly -----------------------------------------------------------------
+    @classmethod
+    def build(cls, registry: PluginRegistry, definition_dirs: Iterable[Path] = ()) -> "Catalog":
+        cat = cls(registry)
+        defs = _builtin_defs()
+        for path in sorted(BUILTIN_DIR.glob("*.yaml")):
+            if path.name == "defs.yaml":
+                continue
+            for loaded in load_definitions(path, f"<builtin>/{path.name}"):
+                d = loaded.model
+                params = {**d.spec.parameters, "$defs": defs}
+                d = d.model_copy(update={"spec": d.spec.model_copy(update={"parameters": params})})
+                cat._add(d, "builtin", None, None)
+        for provider in registry.providers.values():
+            for d in provider.definitions():
+                cat._add(d, f"provider:{provider.name}", None, None)
+            for offer in provider.offers():
+                ctype = cat.components.get(offer.type)
+                if ctype is not None:
+                    ctype.implementations[offer.name] = ImplEntry(offer.name, offer.implementation, offer.base_dir, f"provider:{provider.name}")
+        errors: list[Diagnostic] = []
+        for directory in definition_dirs:
+            for path in sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml"))):
+                try:
+                    for loaded in load_definitions(path):
+                        cat._add(loaded.model, str(path), path.parent, loaded.source)
+                except DiagnosticError as exc:
+                    errors.extend(exc.diagnostics)
+        errors.extend(cat._check())
+        if errors:
+            raise DiagnosticError(errors)
+        return cat
+
+    def _add(self, d: ComponentDefinition | TraitDefinition, origin: str, base: Path | None, source: SourceMap | None) -> None:
+        if isinstance(d, ComponentDefinition):
+            impls = {n: ImplEntry(n, i, base, origin) for n, i in d.spec.implementations.items()}
+            previous = self.components.get(d.name)
+            if previous is not None and origin != "builtin":
+                # A platform definition of a built-in type keeps the providers' implementations
+                # unless it names its own with the same name.
+                impls = {**previous.implementations, **impls}
+            self.components[d.name] = ComponentType(d, origin, base, source, impls)
+        else:
+            self.traits[d.name] = TraitType(d, origin, source)
+
+    def _check(self) -> list[Diagnostic]:
+        out = []
+        for entry in [*self.components.values(), *self.traits.values()]:
+            problem = jschema.check_schema(entry.schema)
+            if problem:
+                where = entry.source
+                path = ("spec", "parameters")
+                if where is not None:
+                    out.append(where.diagnostic(path, f"definition {entry.name!r} has an invalid parameter schema", problem))
+                else:
+                    out.append(Diagnostic(f"definition {entry.name!r} has an invalid parameter schema", problem, file=entry.origin, path=path))
+                continue
+            entry.validator = jschema.validator(entry.schema)
+        return out
+
+    # -- queries --------------------------------------------------------------------
+    def component(self, name: str) -> ComponentType | None:
+        return self.components.get(name)
+
+    def trait(self, name: str) -> TraitType | None:
+        return self.traits.get(name)

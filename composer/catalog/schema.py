@@ -1,0 +1,120 @@
+"""JSON Schema helpers for definition parameters: checking schemas, defaults, errors."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+
+def check_schema(schema: Any) -> str | None:
+    """None if `schema` is a valid JSON Schema, else why not."""
+    if not isinstance(schema, dict):
+        return "parameters must be a JSON Schema object"
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        return f"{exc.message}" + (f" (at {where})" if where else "")
+    if schema.get("type", "object") != "object":
+        return "parameters must describe an object (type: object)"
+    return None
+
+
+def validator(schema: dict) -> Draft202012Validator:
+    return Draft202012Validator(schema)
+
+
+def _deref(schema: Any, root: dict) -> Any:
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 16:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return schema
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return schema
+        schema = node
+        seen += 1
+    return schema
+
+
+def apply_defaults(schema: dict, value: Any, root: dict | None = None) -> Any:
+    """A copy of `value` with the schema's `default`s filled in for missing object properties."""
+    root = root if root is not None else schema
+    schema = _deref(schema, root)
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out = dict(value)
+        for key, sub in props.items():
+            sub_d = _deref(sub, root)
+            if key not in out and isinstance(sub_d, dict) and "default" in sub_d:
+                out[key] = copy.deepcopy(sub_d["default"])
+            if key in out:
+                out[key] = apply_defaults(sub_d, out[key], root)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in out:
+                if key not in props:
+                    out[key] = apply_defaults(extra, out[key], root)
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [apply_defaults(schema["items"], v, root) for v in value]
+    return value
+
+
+def errors(v: Draft202012Validator, value: Any) -> Iterator[tuple[tuple, str]]:
+    """(path inside value, message) for every violation, best match first per location."""
+    seen = set()
+    for err in sorted(v.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        path = tuple(err.absolute_path)
+        msg = _message(err)
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        yield path, msg
+
+
+def _message(err: ValidationError) -> str:
+    # jsonschema messages echo the offending value; keep them short and value-free where we can.
+    v = err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {}))) if isinstance(err.instance, dict) else []
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"unknown property {', '.join(map(repr, extra))}" + (f"; expected one of: {allowed}" if allowed else "")
+    if v == "required":
+        return err.message.replace(" is a required property", " is required")
+    if v == "enum":
+        return "expected one of: " + ", ".join(repr(x) for x in err.validator_value)
+    if v == "type":
+        t = err.validator_value
+        return f"expected {' or '.join(t) if isinstance(t, list) else t}, got {_json_type(err.instance)}"
+    if v == "pattern":
+        return f"does not match the pattern {err.validator_value!r}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"):
+        return f"{v} is {err.validator_value}"
+    if v == "oneOf":
+        return "does not match any of the allowed forms"
+    return err.message if len(err.message) < 200 else err.message[:200] + "…"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

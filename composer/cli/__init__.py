@@ -1,0 +1,7 @@
+"""The appc command line."""
+
+
+def main() -> None:
+    from composer.cli.app import run
+
+    run()

@@ -1,0 +1,110 @@
+"""Diagnostics: the one error type every layer reports through.
+
+A `Diagnostic` names what is wrong (summary), why and what to do (detail), and where:
+the file, line and column, and the field path inside the document. Stages collect
+diagnostics and fail once with `DiagnosticError`, so a user sees every problem of a
+file in one run. Views render them as text for people and as JSON for machines.
+A diagnostic never carries a secret value: callers pass names, never values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+FieldPath = tuple[str | int, ...]
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """Render a field path the way users write it: spec.components[2].traits[0].type."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    summary: str
+    detail: str = ""
+    severity: Severity = Severity.ERROR
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    path: FieldPath = ()
+    address: str | None = None  # component or unit the problem belongs to, e.g. "db"
+
+    @property
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column or 1}"
+
+    def text(self) -> str:
+        head = f"{self.severity.value}: "
+        where = self.location
+        if where:
+            head += f"{where}: "
+        if self.path:
+            head += f"{format_path(self.path)}: "
+        head += self.summary
+        if self.detail:
+            head += "\n  " + self.detail.replace("\n", "\n  ")
+        return head
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "detail": self.detail,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": format_path(self.path) if self.path else None,
+            "address": self.address,
+        }
+
+
+@dataclass
+class DiagnosticError(Exception):
+    """Raised by a stage that found errors; carries all of them."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return "\n".join(d.text() for d in self.diagnostics)
+
+
+class Collector:
+    """Accumulates diagnostics across a stage; `raise_if_errors` fails once at the end."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise DiagnosticError(list(self.items))

@@ -1,0 +1,1 @@
+"""The application model: pydantic models, the YAML loader with positions, OAM import."""

@@ -1,0 +1,44 @@
+"""The application model: what an app team writes in app.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
+
+
+class Trait(Strict):
+    type: str
+    properties: Properties = {}
+
+
+class Component(Strict):
+    name: Name
+    type: str
+    properties: Properties = {}
+    traits: tuple[Trait, ...] = ()
+    connections: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = Field((), alias="dependsOn")
+
+
+class ApplicationSpec(Strict):
+    components: tuple[Component, ...] = Field(min_length=1)
+
+
+class Application(Strict):
+    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["Application"]
+    metadata: Metadata
+    spec: ApplicationSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def component(self, name: str) -> Component | None:
+        for c in self.spec.components:
+            if c.name == name:
+                return c
+        return None

@@ -1,0 +1,40 @@
+"""Shared model plumbing: the strict base class and name rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+API_VERSION = "composer.dev/v1alpha1"
+
+_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Strict(BaseModel):
+    """Frozen, and unknown fields are errors: a typo is never silently ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _check_name(value: str) -> str:
+    if len(value) > 63 or not _LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use a DNS-1123 label "
+            "(lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, "
+            "at most 63 characters)"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+
+# Free-form values (properties, parameters) are checked against JSON Schemas in resolve.
+Properties = dict[str, Any]
+
+
+class Metadata(Strict):
+    name: Name
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}

@@ -1,0 +1,99 @@
+"""Definitions: the types and traits a platform team publishes.
+
+A `ComponentDefinition` gives a type its JSON-Schema parameters, its output contract
+and one or more implementations (a Terraform module, a manifest template, or a
+renderer built into Composer). A `TraitDefinition` patches a workload or adds objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from composer.model.base import API_VERSION, Metadata, Strict
+
+
+class OutputSpec(Strict):
+    secret: bool = False
+    optional: bool = False  # an implementation may omit it (listed in its `omits`)
+    description: str = ""
+
+
+class TerraformImplementation(Strict):
+    module: str  # a directory, relative to the definition file (or to the provider's module root)
+    inputs: dict[str, Any] = {}  # module variable -> template (sandboxed Jinja)
+    outputs: dict[str, str] = {}  # contract key -> module output name, where they differ
+    # How secret contract keys reach bind: "outputs" = sensitive Terraform outputs;
+    # "store" = the module writes them to the cloud secret store and outputs connection_secret_id.
+    secrets: Literal["outputs", "store"] = "outputs"
+    omits: tuple[str, ...] = ()  # optional contract keys this implementation does not provide
+
+
+class ManifestImplementation(Strict):
+    template: str  # sandboxed Jinja producing one or more YAML documents
+
+
+class Implementation(Strict):
+    provider: str  # aws | gcp | azure | kubernetes | any third-party provider plugin
+    description: str = ""
+    default: bool = False  # the one chosen for this provider when an environment does not say
+    terraform: TerraformImplementation | None = None
+    manifests: ManifestImplementation | None = None
+    builtin: str | None = None  # a renderer that ships with Composer (built-in workloads)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Implementation":
+        n = sum(x is not None for x in (self.terraform, self.manifests, self.builtin))
+        if n != 1:
+            raise ValueError("an implementation has exactly one of terraform, manifests or builtin")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "terraform" if self.terraform else "manifests" if self.manifests else "builtin"
+
+
+class ComponentDefinitionSpec(Strict):
+    category: Literal["workload", "resource"]
+    description: str = ""
+    parameters: dict[str, Any] = {"type": "object"}
+    outputs: dict[str, OutputSpec] = {}
+    implementations: dict[str, Implementation] = {}  # abstract types get theirs from providers
+
+
+class ComponentDefinition(Strict):
+    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["ComponentDefinition"]
+    metadata: Metadata
+    spec: ComponentDefinitionSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+class TraitDefinitionSpec(Strict):
+    description: str = ""
+    parameters: dict[str, Any] = {"type": "object"}
+    applies_to: tuple[str, ...] = Field((), alias="appliesTo")  # empty: every workload type
+    builtin: str | None = None
+    patch: str | None = None  # template -> YAML mapping merged into the workload's main object
+    objects: str | None = None  # template -> extra YAML documents
+
+    @model_validator(mode="after")
+    def _has_effect(self) -> "TraitDefinitionSpec":
+        if not (self.builtin or self.patch or self.objects):
+            raise ValueError("a trait needs a patch or objects template")
+        return self
+
+
+class TraitDefinition(Strict):
+    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["TraitDefinition"]
+    metadata: Metadata
+    spec: TraitDefinitionSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name

@@ -1,0 +1,256 @@
+"""YAML source documents that remember where every value came from.
+
+PyYAML (libyaml when present) composes the text into nodes; we build plain Python
+values from the nodes ourselves so that every mapping key and value keeps its line
+and column in a `SourceMap`. Later stages report problems by field path and the map
+turns the path back into `file:line:column`.
+
+The reader is defensive, since any file a user points at reaches it: size limit,
+UTF-8 check, no custom tags, duplicate keys rejected, alias expansion bounded
+(a "billion laughs" document is an error, not an out-of-memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 2_000_000  # values built from one file, aliases expanded
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class SourceMap:
+    """Field path -> position of the value, and of the key that names it."""
+
+    file: str
+    values: dict[FieldPath, Position] = field(default_factory=dict)
+    keys: dict[FieldPath, Position] = field(default_factory=dict)
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> Position | None:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while True:
+            if key and p in self.keys:
+                return self.keys[p]
+            if p in self.values:
+                return self.values[p]
+            if not p:
+                return None
+            p = p[:-1]
+
+    def diagnostic(
+        self,
+        path: FieldPath,
+        summary: str,
+        detail: str = "",
+        *,
+        key: bool = False,
+        address: str | None = None,
+        severity=None,
+    ) -> Diagnostic:
+        pos = self.locate(path, key=key)
+        extra = {} if severity is None else {"severity": severity}
+        return Diagnostic(
+            summary=summary,
+            detail=detail,
+            file=self.file,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            path=tuple(path),
+            address=address,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One YAML document of a file: its plain data and where each part came from."""
+
+    file: str
+    data: Any
+    source_map: SourceMap
+    index: int = 0
+
+
+def _pos(mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.count = 0
+        self.map = SourceMap(file)
+        self.scalars = _Loader("")  # used only for its scalar constructors
+        self.errors: list[Diagnostic] = []
+
+    def error(self, node, path: FieldPath, summary: str, detail: str = "") -> None:
+        p = _pos(node.start_mark)
+        self.errors.append(Diagnostic(summary, detail, file=self.file, line=p.line, column=p.column, path=path))
+
+    def build(self, node, path: FieldPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "document expands to too many values",
+                        f"more than {MAX_NODES:,} values once YAML aliases are expanded; "
+                        "write the document out without nested aliases",
+                        file=self.file,
+                    )
+                ]
+            )
+        self.map.values.setdefault(path, _pos(node.start_mark))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates stay text: versions like 2024-01-01 are names, not times
+        if node.tag not in _SCALAR_TAGS:
+            self.error(node, path, f"unsupported YAML tag {node.tag!r}", "only plain YAML values are accepted")
+            return None
+        return self.scalars.construct_object(node, deep=True)
+
+    def _mapping(self, node, path: FieldPath) -> dict:
+        out: dict[str, Any] = {}
+        pairs = list(node.value)
+        # YAML merge keys (<<: *base) are expanded first, explicit keys win.
+        merged: dict[str, Any] = {}
+        for knode, vnode in pairs:
+            if knode.tag == "tag:yaml.org,2002:merge":
+                sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+                for src in sources:
+                    value = self.build(src, path)
+                    if isinstance(value, dict):
+                        for k, v in value.items():
+                            merged.setdefault(k, v)
+                    else:
+                        self.error(src, path, "a YAML merge key (<<) must point at a mapping")
+        for knode, vnode in pairs:
+            if knode.tag == "tag:yaml.org,2002:merge":
+                continue
+            if not isinstance(knode, yaml.ScalarNode):
+                self.error(knode, path, "mapping keys must be plain text")
+                continue
+            key = knode.value if knode.tag == "tag:yaml.org,2002:str" else str(self.build(knode, path))
+            child = path + (key,)
+            if key in out:
+                self.error(knode, child, f"duplicate key {key!r}", "each key may appear once in a mapping")
+                continue
+            self.map.keys[child] = _pos(knode.start_mark)
+            out[key] = self.build(vnode, child)
+        for k, v in merged.items():
+            out.setdefault(k, v)
+        return out
+
+
+def read_text(path: Path) -> str:
+    """Read a source file as UTF-8 text, with clear errors for the usual ways it goes wrong."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DiagnosticError([Diagnostic("file not found", f"no file at {name}", file=name)]) from None
+    except OSError as exc:
+        raise DiagnosticError([Diagnostic("cannot read file", exc.strerror or str(exc), file=name)]) from None
+    if path.is_dir():
+        raise DiagnosticError([Diagnostic("expected a file, found a directory", file=name)])
+    if size > MAX_FILE_BYTES:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "file is too large",
+                    f"{size / 1_048_576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1_048_576} MiB for one YAML file "
+                    "(split large catalogs into several files)",
+                    file=name,
+                )
+            ]
+        )
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise DiagnosticError([Diagnostic("file is binary, not YAML text", "it contains NUL bytes", file=name)])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DiagnosticError(
+            [Diagnostic("file is not valid UTF-8 text", f"invalid byte at offset {exc.start}", file=name, line=line)]
+        ) from None
+
+
+def parse_documents(text: str, file: str) -> list[SourceDocument]:
+    """Parse every YAML document in `text`. Raises DiagnosticError on any syntax or structure error."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        summary = "invalid YAML: " + (exc.problem or exc.context or "syntax error")
+        detail = f"{exc.context} (line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    summary,
+                    detail,
+                    file=file,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DiagnosticError([Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file)]) from None
+    except RecursionError:
+        raise DiagnosticError([Diagnostic("invalid YAML: nesting is too deep", file=file)]) from None
+    docs = []
+    for index, node in enumerate(n for n in nodes if n is not None):
+        builder = _Builder(file)
+        try:
+            data = builder.build(node, ())
+        except RecursionError:
+            raise DiagnosticError([Diagnostic("YAML nesting is too deep", file=file)]) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "invalid YAML value",
+                        getattr(exc, "problem", None) or str(exc).splitlines()[0],
+                        file=file,
+                        line=mark.line + 1 if mark else None,
+                    )
+                ]
+            ) from None
+        if builder.errors:
+            raise DiagnosticError(builder.errors)
+        docs.append(SourceDocument(file, data, builder.map, index))
+    if not docs:
+        raise DiagnosticError([Diagnostic("file is empty", "expected a YAML document", file=file, line=1, column=1)])
+    return docs
+
+
+def load_documents(path: Path, display: str | None = None) -> list[SourceDocument]:
+    return parse_documents(read_text(path), display or str(path))

@@ -1,0 +1,183 @@
+"""The provider plugin protocol and its registry.
+
+A provider (aws, gcp, azure, kubernetes, or a third party's) offers implementations
+of abstract types, the Terraform provider and backend blocks for its cloud, and the
+I/O hooks the engine calls around Terraform: preflight, backend bootstrap, status and
+secret reads. Every hook takes one request object and returns one response object,
+so adding a field breaks no plugin. Plugins are found through the
+`composer.providers` entry-point group; a registry is an explicit object (tests make
+a fresh one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
+from composer.model.environment import Environment
+
+ENTRY_POINT_GROUP = "composer.providers"
+
+
+@dataclass(frozen=True)
+class ImplementationOffer:
+    """One implementation of an abstract type, e.g. postgres/aws-rds."""
+
+    type: str
+    name: str
+    implementation: Implementation
+    base_dir: Path  # relative module paths resolve against this
+
+
+@dataclass(frozen=True)
+class TerraformRequest:
+    app: str
+    environment: Environment
+    component: str
+
+
+@dataclass(frozen=True)
+class TerraformProviderBlocks:
+    required_providers: Mapping[str, Mapping[str, Any]]
+    provider: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    app: str
+    environment: Environment
+    key: str  # <app>/<env>/<component>.tfstate
+
+
+@dataclass(frozen=True)
+class PreflightRequest:
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    ok: bool
+    identity: str = ""  # who the credentials are, for the log
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class SecretRequest:
+    environment: Environment
+    secret_id: str  # what the module output as connection_secret_id
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    environment: Environment
+    component: str
+    type: str
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    state: str  # e.g. available, creating, missing, unknown
+    detail: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    def offers(self) -> Sequence[ImplementationOffer]: ...
+
+    def definitions(self) -> Sequence[ComponentDefinition | TraitDefinition]: ...
+
+    def template_context(self, environment: Environment) -> Mapping[str, Any]: ...
+
+    def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None: ...
+
+    def backend(self, request: BackendRequest) -> Mapping[str, Any] | None: ...
+
+    def preflight(self, request: PreflightRequest) -> PreflightResult: ...
+
+    def bootstrap_backend(self, request: PreflightRequest) -> PreflightResult: ...
+
+    def status(self, request: StatusRequest) -> UnitStatus: ...
+
+    def read_secret(self, request: SecretRequest) -> Mapping[str, str]: ...
+
+
+class BaseProvider:
+    """Defaults for the optional parts of the protocol; plugins override what they offer."""
+
+    name = "base"
+
+    def offers(self) -> Sequence[ImplementationOffer]:
+        return ()
+
+    def definitions(self) -> Sequence[ComponentDefinition | TraitDefinition]:
+        return ()
+
+    def template_context(self, environment: Environment) -> Mapping[str, Any]:
+        return {}
+
+    def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None:
+        return None
+
+    def backend(self, request: BackendRequest) -> Mapping[str, Any] | None:
+        return None
+
+    def preflight(self, request: PreflightRequest) -> PreflightResult:
+        return PreflightResult(ok=True)
+
+    def bootstrap_backend(self, request: PreflightRequest) -> PreflightResult:
+        return PreflightResult(ok=True)
+
+    def status(self, request: StatusRequest) -> UnitStatus:
+        return UnitStatus("unknown", f"provider {self.name} reports no status")
+
+    def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
+        raise DiagnosticError([Diagnostic(f"provider {self.name} has no secret store")])
+
+
+def load_offers(path: Path, module_root: Path) -> list[ImplementationOffer]:
+    """Read a provider's implementations.yaml: {type: {impl-name: Implementation}}."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    offers = []
+    for type_name, impls in data.items():
+        for impl_name, body in impls.items():
+            offers.append(ImplementationOffer(type_name, impl_name, Implementation.model_validate(body), module_root))
+    return offers
+
+
+@dataclass
+class PluginRegistry:
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    def register(self, provider: Provider) -> None:
+        self.providers[provider.name] = provider
+
+    def get(self, name: str) -> Provider | None:
+        return self.providers.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.providers)
+
+    @classmethod
+    def discover(cls) -> "PluginRegistry":
+        """Every provider registered under the composer.providers entry-point group."""
+        registry = cls()
+        errors = []
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not take the CLI down
+                errors.append(Diagnostic(f"provider plugin {ep.name!r} failed to load", f"{ep.value}: {type(exc).__name__}: {exc}"))
+                continue
+            registry.register(plugin() if isinstance(plugin, type) else plugin)
+        if errors:
+            raise DiagnosticError(errors)
+        return registry

@@ -1,0 +1,87 @@
+"""Render: resolved application + graph -> the files of a render tree.
+
+Pure and deterministic: the same inputs give the same bytes. The tree is
+
+    render.json                       units, their kind, files and dependencies
+    terraform/<component>/main.tf.json
+    modules/<name>-<hash12>/...        module sources, referenced by content hash
+    kubernetes/<component>.yaml
+
+Rendering needs no output values: workloads read bound values from connection Secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import yaml
+
+from composer.catalog import ModuleSource
+from composer.diagnostics import Collector, Diagnostic
+from composer.graph import Graph
+from composer.plugins import PluginRegistry
+from composer.render.kubernetes import render_workload
+from composer.render.terraform import render_root
+from composer.resolve import Resolved
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+MARKER = "render.json"
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    kind: str  # terraform | kubernetes
+    files: tuple[str, ...]
+    depends_on: tuple[str, ...]
+
+
+@dataclass
+class Rendered:
+    files: dict[str, bytes] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    manifests: dict[str, list[dict]] = field(default_factory=dict)  # component -> objects
+
+
+def dump_yaml(docs: list[dict]) -> bytes:
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True, width=1 << 16, allow_unicode=True).encode()
+
+
+def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: Mapping[str, ModuleSource]) -> Rendered:
+    """`modules` maps a component name to the module source its root calls."""
+    out = Rendered()
+    diags = Collector()
+    for name in graph.order:
+        c = resolved.component(name)
+        deps = graph.dependencies(name)
+        if c.is_terraform:
+            module = modules[name]
+            path = f"terraform/{name}/main.tf.json"
+            out.files[path] = render_root(resolved, c, module, registry)
+            for rel, data in module.files:
+                out.files[f"modules/{module.dirname}/{rel}"] = data
+            out.units.append(Unit(name, "terraform", (path,), deps))
+        else:
+            objects, errors = render_workload(resolved, graph, c)
+            if errors:
+                diags.extend(errors)
+                continue
+            path = f"kubernetes/{name}.yaml"
+            out.files[path] = dump_yaml(objects)
+            out.manifests[name] = objects
+            out.units.append(Unit(name, "kubernetes", (path,), deps))
+    diags.raise_if_errors()
+    index = {
+        "app": resolved.name,
+        "environment": resolved.environment.name,
+        "units": [{"name": u.name, "kind": u.kind, "files": list(u.files), "dependsOn": list(u.depends_on)} for u in out.units],
+    }
+    out.files[MARKER] = (json.dumps(index, indent=2) + "\n").encode()
+    out.files = dict(sorted(out.files.items()))
+    return out
+
+
+__all__ = ["Rendered", "Unit", "render", "dump_yaml", "Diagnostic"]

@@ -1,0 +1,119 @@
+"""Render a resource component into a self-contained Terraform root (main.tf.json).
+
+The root calls the component's module (copied into the render tree under a content
+hash), configures the backend with the per-unit key and the provider block, and
+declares one output per contract key; secret ones are `sensitive`. With
+`secrets: store` the secret keys are not outputs at all: the module writes them to
+the cloud secret store and outputs `connection_secret_id`.
+
+User text is data, never Terraform syntax: every literal `${` and `%{` is escaped.
+A reference to another unit's output becomes a variable (`ref_<component>_<key>`),
+which the engine supplies at apply time, so rendering needs no output values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from composer.catalog import ModuleSource
+from composer.model.refs import OutputRef, split
+from composer.plugins import BackendRequest, PluginRegistry, TerraformRequest
+from composer.resolve import Resolved, ResolvedComponent
+
+REQUIRED_VERSION = ">= 1.11"
+SECRET_ID_OUTPUT = "connection_secret_id"
+
+
+def state_key(app: str, env: str, component: str) -> str:
+    return f"{app}/{env}/{component}.tfstate"
+
+
+def ref_variable(ref: OutputRef) -> str:
+    return f"ref_{ref.component}_{ref.key}".replace("-", "_")
+
+
+def _escape(text: str) -> str:
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def encode_value(value: Any, variables: dict[str, OutputRef]) -> Any:
+    """A JSON value for a module argument: literal text escaped, references made variables."""
+    if isinstance(value, str):
+        if "${" not in value and "%{" not in value:
+            return value
+        out = []
+        for part in split(value):
+            if isinstance(part, OutputRef):
+                name = ref_variable(part)
+                variables[name] = part
+                out.append("${var.%s}" % name)
+            else:
+                out.append(_escape(part))
+        return "".join(out)
+    if isinstance(value, dict):
+        return {k: encode_value(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encode_value(v, variables) for v in value]
+    return value
+
+
+def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) -> dict:
+    env = resolved.environment
+    key = state_key(resolved.name, env.name, component)
+    if env.spec.state.backend == "local":
+        # The engine points this at .composer/tfstate/<key> with -backend-config=path=...
+        return {"local": {"path": key}}
+    request = BackendRequest(resolved.name, env, key)
+    for provider in registry.providers.values():
+        block = provider.backend(request)
+        if block:
+            return dict(block)
+    raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
+
+
+def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry) -> bytes:
+    impl = c.implementation.implementation
+    env = resolved.environment
+    tf_impl = impl.terraform
+    cloud = env.spec.cloud.provider if env.spec.cloud else None
+    provider_name = impl.provider if impl.provider not in ("any", "kubernetes") else cloud
+    provider = registry.get(provider_name) if provider_name else None
+    blocks = provider.terraform_provider(TerraformRequest(resolved.name, env, c.name)) if provider else None
+
+    variables: dict[str, OutputRef] = {}
+    args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
+    terraform: dict[str, Any] = {"required_version": REQUIRED_VERSION}
+    if blocks and blocks.required_providers:
+        terraform["required_providers"] = {k: dict(v) for k, v in blocks.required_providers.items()}
+    terraform["backend"] = backend_block(resolved, c.name, registry)
+
+    root: dict[str, Any] = {
+        "//": f"Rendered by appc from {resolved.name}/{env.name}/{c.name}; do not edit.",
+        "terraform": terraform,
+    }
+    if blocks and blocks.provider:
+        root["provider"] = {k: dict(v) for k, v in blocks.provider.items()}
+    if variables:
+        root["variable"] = {
+            name: {"type": "string", **({"sensitive": True} if ref.secret else {}), "description": f"{ref.text}, supplied by appc at apply"}
+            for name, ref in sorted(variables.items())
+        }
+    root["module"] = {c.name: {"source": f"../../modules/{module.dirname}", **args}}
+
+    mapping = tf_impl.outputs if tf_impl else {}
+    store = bool(tf_impl and tf_impl.secrets == "store")
+    outputs: dict[str, Any] = {}
+    for key, spec in c.outputs.items():
+        if spec.secret and store:
+            continue
+        out: dict[str, Any] = {"value": "${module.%s.%s}" % (c.name, mapping.get(key, key))}
+        if spec.description:
+            out["description"] = spec.description
+        if spec.secret:
+            out["sensitive"] = True
+        outputs[key] = out
+    if store:
+        outputs[SECRET_ID_OUTPUT] = {"value": "${module.%s.%s}" % (c.name, SECRET_ID_OUTPUT), "description": "secret store entry holding the connection details"}
+    root["output"] = outputs
+    return (json.dumps(root, indent=2, ensure_ascii=False) + "\n").encode()

@@ -1,0 +1,319 @@
+"""Resolve: apply the catalog and the environment to an application.
+
+Pure: takes loaded models and the catalog, returns `Resolved` or raises one
+DiagnosticError listing every problem. Here overrides are merged, parameters are
+checked against each definition's schema (defaults filled in), traits are matched to
+their definitions, the implementation of each type is chosen for the environment, and
+the Terraform module inputs of definitions are evaluated in the template sandbox.
+User data is never evaluated as a template: only definition authors write templates.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from composer.catalog import Catalog, ComponentType, ImplEntry
+from composer.catalog import schema as jschema
+from composer.diagnostics import Collector, Diagnostic, FieldPath
+from composer.model import refs
+from composer.model.app import Application, Component
+from composer.model.definitions import OutputSpec, TraitDefinition
+from composer.model.environment import Environment
+from composer.model.source import SourceMap
+from composer.templates import TemplateFailure, evaluate
+
+PHYSICAL_NAME_MAX = 40
+
+
+@dataclass(frozen=True)
+class ResolvedTrait:
+    name: str
+    definition: TraitDefinition
+    parameters: dict
+    path: FieldPath
+
+
+@dataclass(frozen=True)
+class ResolvedComponent:
+    name: str
+    type: str
+    category: str  # workload | resource
+    path: FieldPath  # where the component sits in app.yaml
+    parameters: dict
+    traits: tuple[ResolvedTrait, ...]
+    connections: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    outputs: dict[str, OutputSpec]  # what it provides, in contract order
+    implementation: ImplEntry
+    physical_name: str
+    module_path: Path | None = None
+    module_name: str | None = None
+    module_inputs: dict = field(default_factory=dict)
+
+    @property
+    def is_resource(self) -> bool:
+        return self.category == "resource"
+
+    @property
+    def is_terraform(self) -> bool:
+        i = self.implementation.implementation
+        return i.terraform is not None or i.builtin == "terraform-module"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    app: Application
+    environment: Environment
+    components: tuple[ResolvedComponent, ...]
+    source: SourceMap
+    env_source: SourceMap | None = None
+    app_dir: Path = Path(".")
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+    def component(self, name: str) -> ResolvedComponent | None:
+        for c in self.components:
+            if c.name == name:
+                return c
+        return None
+
+
+def physical_name(app: str, env: str, component: str) -> str:
+    """<app>-<env>-<component>, shortened with a hash when cloud name limits would bite."""
+    full = f"{app}-{env}-{component}"
+    if len(full) <= PHYSICAL_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return full[: PHYSICAL_NAME_MAX - 9].rstrip("-") + "-" + digest
+
+
+def deep_merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(patch)
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(options))}"
+
+
+class _Resolver:
+    def __init__(self, app: Application, source: SourceMap, env: Environment, env_source: SourceMap | None, catalog: Catalog, app_dir: Path):
+        self.app = app
+        self.src = source
+        self.env = env
+        self.env_src = env_source
+        self.catalog = catalog
+        self.app_dir = app_dir
+        self.diags = Collector()
+
+    def env_diag(self, path: FieldPath, summary: str, detail: str = "") -> Diagnostic:
+        if self.env_src is not None:
+            return self.env_src.diagnostic(path, summary, detail)
+        return Diagnostic(summary, detail, path=path)
+
+    def run(self) -> Resolved:
+        names = [c.name for c in self.app.spec.components]
+        seen: dict[str, int] = {}
+        for i, c in enumerate(self.app.spec.components):
+            if c.name in seen:
+                self.diags.add(self.src.diagnostic(("spec", "components", i, "name"), f"duplicate component name {c.name!r}", f"also used by spec.components[{seen[c.name]}]"))
+            else:
+                seen[c.name] = i
+        self._check_environment(names)
+        out = []
+        for i, c in enumerate(self.app.spec.components):
+            r = self._component(i, c)
+            if r is not None:
+                out.append(r)
+        self.diags.raise_if_errors()
+        return Resolved(self.app, self.env, tuple(out), self.src, self.env_src, self.app_dir)
+
+    def _check_environment(self, names: list[str]) -> None:
+        spec = self.env.spec
+        for cname in spec.overrides:
+            if cname not in names:
+                self.diags.add(self.env_diag(("spec", "overrides", cname), f"override for unknown component {cname!r}", _suggest(cname, names)))
+        for tname, impl in spec.implementations.items():
+            ctype = self.catalog.component(tname)
+            if ctype is None:
+                self.diags.add(self.env_diag(("spec", "implementations", tname), f"unknown type {tname!r}", _suggest(tname, list(self.catalog.components))))
+            elif impl not in ctype.implementations:
+                self.diags.add(self.env_diag(("spec", "implementations", tname), f"type {tname!r} has no implementation {impl!r}", _suggest(impl, list(ctype.implementations))))
+        cloud = spec.cloud
+        if cloud is not None and self.catalog.registry.get(cloud.provider) is None:
+            self.diags.add(self.env_diag(("spec", "cloud", "provider"), f"unknown cloud provider {cloud.provider!r}", _suggest(cloud.provider, self.catalog.registry.names())))
+
+    def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
+        ok = True
+        for sub, msg in jschema.errors(validator, value):
+            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", address=address))
+            ok = False
+        return ok
+
+    def _component(self, i: int, c: Component) -> ResolvedComponent | None:
+        path: FieldPath = ("spec", "components", i)
+        ctype = self.catalog.component(c.type)
+        if ctype is None:
+            self.diags.add(self.src.diagnostic(path + ("type",), f"unknown component type {c.type!r}", _suggest(c.type, list(self.catalog.components)), address=c.name))
+            return None
+        override = self.env.spec.overrides.get(c.name)
+        props = deep_merge(c.properties, override.properties) if override and override.properties else c.properties
+        self._check_ref_syntax(props, path + ("properties",), c.name)
+        params = jschema.apply_defaults(ctype.schema, props)
+        ok = self._validate(ctype.validator, params, path + ("properties",), f"property of {c.type}", c.name)
+        traits = self._traits(c, path)
+        impl = self._implementation(c, ctype, override.implementation if override else None, path)
+        if not ok or impl is None or traits is None:
+            return None
+        outputs = self._outputs(ctype, impl, params)
+        rc = ResolvedComponent(
+            name=c.name,
+            type=c.type,
+            category=ctype.category,
+            path=path,
+            parameters=params,
+            traits=traits,
+            connections=c.connections,
+            depends_on=c.depends_on,
+            outputs=outputs,
+            implementation=impl,
+            physical_name=physical_name(self.app.name, self.env.name, c.name),
+        )
+        if ctype.category == "resource":
+            rc = self._terraform(rc, path)
+        return rc
+
+    def _check_ref_syntax(self, value: Any, base: FieldPath, address: str) -> None:
+        for p, s in refs.walk_strings(value, base):
+            for bad in refs.malformed(s):
+                self.diags.add(self.src.diagnostic(p, f"malformed reference {bad}", "write ${component.key} with a lowercase component name and key, or $${ for a literal '${'", address=address))
+
+    def _traits(self, c: Component, path: FieldPath) -> tuple[ResolvedTrait, ...] | None:
+        out = []
+        ok = True
+        seen: set[str] = set()
+        for j, t in enumerate(c.traits):
+            tpath = path + ("traits", j)
+            ttype = self.catalog.trait(t.type)
+            if ttype is None:
+                self.diags.add(self.src.diagnostic(tpath + ("type",), f"unknown trait {t.type!r}", _suggest(t.type, list(self.catalog.traits)), address=c.name))
+                ok = False
+                continue
+            applies = ttype.definition.spec.applies_to
+            ctype = self.catalog.component(c.type)
+            if ctype is not None and (ctype.category != "workload" or (applies and c.type not in applies)):
+                targets = ", ".join(applies) if applies else "workloads"
+                self.diags.add(self.src.diagnostic(tpath + ("type",), f"trait {t.type!r} does not apply to {c.type!r}", f"it applies to {targets}", address=c.name))
+                ok = False
+                continue
+            if t.type in seen:
+                self.diags.add(self.src.diagnostic(tpath + ("type",), f"trait {t.type!r} is given twice", "merge the two into one", address=c.name))
+                ok = False
+                continue
+            seen.add(t.type)
+            self._check_ref_syntax(t.properties, tpath + ("properties",), c.name)
+            params = jschema.apply_defaults(ttype.schema, t.properties)
+            if not self._validate(ttype.validator, params, tpath + ("properties",), f"property of trait {t.type}", c.name):
+                ok = False
+                continue
+            out.append(ResolvedTrait(t.type, ttype.definition, params, tpath))
+        return tuple(out) if ok else None
+
+    def _implementation(self, c: Component, ctype: ComponentType, chosen: str | None, path: FieldPath) -> ImplEntry | None:
+        impls = ctype.implementations
+        chosen = chosen or self.env.spec.implementations.get(c.type)
+        if chosen:
+            if chosen in impls:
+                return impls[chosen]
+            self.diags.add(self.src.diagnostic(path + ("type",), f"type {c.type!r} has no implementation {chosen!r}", _suggest(chosen, list(impls)), address=c.name))
+            return None
+        cloud = self.env.spec.cloud.provider if self.env.spec.cloud else None
+        for wanted in (cloud, "any", "kubernetes"):
+            matches = [e for e in impls.values() if e.implementation.provider == wanted]
+            if matches:
+                defaults = [e for e in matches if e.implementation.default]
+                return (defaults or matches)[0]
+        where = f"cloud {cloud!r}" if cloud else "an environment without a cloud"
+        avail = ", ".join(f"{n} ({e.implementation.provider})" for n, e in sorted(impls.items())) or "none"
+        self.diags.add(
+            self.src.diagnostic(
+                path + ("type",),
+                f"no implementation of {c.type!r} for {where}",
+                f"available: {avail}; choose one in the environment: implementations: {{{c.type}: NAME}}",
+                address=c.name,
+            )
+        )
+        return None
+
+    def _outputs(self, ctype: ComponentType, impl: ImplEntry, params: dict) -> dict[str, OutputSpec]:
+        if impl.implementation.builtin == "terraform-module":
+            return {k: OutputSpec(secret=bool(v.get("secret")), description=v.get("description", "")) for k, v in params.get("outputs", {}).items()}
+        omits = set(impl.implementation.terraform.omits) if impl.implementation.terraform else set()
+        return {k: v for k, v in ctype.definition.spec.outputs.items() if k not in omits}
+
+    def _terraform(self, rc: ResolvedComponent, path: FieldPath) -> ResolvedComponent:
+        impl = rc.implementation.implementation
+        if impl.builtin == "terraform-module":
+            source = rc.parameters["source"]
+            module_path = _contained(self.app_dir, source)
+            if module_path is None:
+                self.diags.add(self.src.diagnostic(path + ("properties", "source"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml", address=rc.name))
+                return rc
+            return _replace(rc, module_path=module_path, module_name=f"local-{Path(source).name or 'module'}", module_inputs=rc.parameters.get("inputs", {}))
+        if impl.terraform is None:
+            return rc
+        base = rc.implementation.base_dir or self.app_dir
+        module_path = _contained(base, impl.terraform.module)
+        if module_path is None:
+            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {impl.terraform.module!r} (from {rc.implementation.origin})", address=rc.name))
+            return rc
+        provider = self.catalog.registry.get(impl.provider)
+        context = {
+            "app": self.app.name,
+            "env": self.env.name,
+            "component": rc.name,
+            "name": rc.physical_name,
+            "parameters": rc.parameters,
+            "tags": {"app": self.app.name, "env": self.env.name, "component": rc.name, "managed-by": "appc"},
+            **(provider.template_context(self.env) if provider else {}),
+        }
+        try:
+            inputs = evaluate(impl.terraform.inputs, context)
+        except TemplateFailure as exc:
+            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc} (in {rc.implementation.origin})", address=rc.name))
+            return rc
+        origin = rc.implementation.origin.removeprefix("provider:")
+        return _replace(rc, module_path=module_path, module_name=f"{origin if '/' not in origin else 'platform'}-{Path(impl.terraform.module).name}", module_inputs=inputs)
+
+
+def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:
+    from dataclasses import replace
+
+    return replace(rc, **changes)
+
+
+def _contained(base: Path, rel: str) -> Path | None:
+    """base/rel, if it stays inside base (no absolute paths, no escaping with ..)."""
+    if Path(rel).is_absolute():
+        return None
+    root = base.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        return None
+    return target
+
+
+def resolve(app: Application, source: SourceMap, env: Environment, env_source: SourceMap | None, catalog: Catalog, app_dir: Path) -> Resolved:
+    return _Resolver(app, source, env, env_source, catalog, app_dir).run()

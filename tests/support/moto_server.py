@@ -1,0 +1,187 @@
+"""A moto server for tests, with two small ElastiCache fixes.
+
+Why the patch: stock moto 5.2 ElastiCache is not enough for the Terraform AWS provider.
+
+1. ``CreateCacheCluster`` / ``DescribeCacheClusters`` return a cluster without ``CacheNodes``
+   (and without ``ConfigurationEndpoint`` for memcached).  The provider's read of
+   ``aws_elasticache_cluster`` needs ``CacheNodes[].Endpoint.{Address,Port}`` and
+   ``CustomerAvailabilityZone`` (it fails with "Unexpected nil pointer" otherwise), and the
+   redis module's ``host``/``port`` outputs come from ``cache_nodes[0]``.
+2. ``DeleteCacheCluster`` only flips the status to "deleting" and never removes the cluster, so
+   the provider's delete waiter (which waits for CacheClusterNotFound) polls until its 40 min
+   timeout and ``terraform destroy`` never finishes.
+
+The patch below gives every created cluster its nodes (plus a configuration endpoint for
+memcached, as AWS does) and makes ``DeleteCacheCluster`` remove the cluster from the backend.
+
+One more fidelity fix, for SQS: moto returns the ``RedrivePolicy`` attribute as
+``json.dumps`` output with spaces, where AWS returns compact JSON.  The provider stores the
+API string as is and compares it with its normalised (compact) config, so every plan after an
+apply of a queue with a dead-letter queue shows a spurious "whitespace changes" update.  The
+patch returns the compact form, as AWS does.
+
+The patches are applied once, when this module is imported, and touch nothing else in moto.
+
+Usage:
+    python -m tests.support.moto_server --port 0 --port-file F   # prints/writes the port, serves
+    url, stop = start_moto()        # in-process, background thread
+    reset(url)                      # POST /moto-api/reset: wipe every backend
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import urllib.request
+from typing import Any, Callable
+
+from moto.core.utils import utcnow
+from moto.elasticache import models as _ec_models
+from moto.sqs import models as _sqs_models
+
+__all__ = ["start_moto", "reset", "main"]
+
+_PATCHED_FLAG = "_composer_test_patched"
+
+
+def _patch_elasticache() -> None:
+    cluster_cls = _ec_models.CacheCluster
+    backend_cls = _ec_models.ElastiCacheBackend
+    if getattr(cluster_cls, _PATCHED_FLAG, False):
+        return
+
+    original_init = cluster_cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        region = kwargs.get("region_name") or self.arn.split(":")[3]
+        engine = (self.engine or "redis").lower()
+        if engine == "memcached" and not kwargs.get("port"):
+            self.port = 11211  # moto defaults every engine to 6379
+        # moto sets num_cache_nodes only for redis and memcached (not valkey)
+        count = getattr(self, "num_cache_nodes", None) or 1
+        self.num_cache_nodes = count
+        az = self.preferred_availability_zone or f"{region}a"
+        self.preferred_availability_zone = az
+        parts = region.split("-")  # us-east-1 -> use1, as in real endpoint names
+        short = parts[0] + "".join(x[0] for x in parts[1:-1]) + parts[-1]
+        base = f"{self.cache_cluster_id}.{self.cache_node_id[:6]}"
+        suffix = f"{short}.cache.amazonaws.com"
+        self.cache_nodes = [
+            {
+                "CacheNodeId": f"{i:04d}",
+                "CacheNodeStatus": "available",
+                "CacheNodeCreateTime": utcnow(),
+                "Endpoint": {
+                    "Address": f"{base}.{i:04d}.{suffix}",
+                    "Port": int(self.port),
+                },
+                "ParameterGroupStatus": "in-sync",
+                "CustomerAvailabilityZone": az,
+            }
+            for i in range(1, count + 1)
+        ]
+        if engine == "memcached":
+            self.configuration_endpoint = {"Address": f"{base}.cfg.{suffix}", "Port": int(self.port)}
+
+    def delete_cache_cluster(self: Any, cache_cluster_id: str) -> Any:
+        if cache_cluster_id and cache_cluster_id in self.cache_clusters:
+            cluster = self.cache_clusters.pop(cache_cluster_id)
+            cluster.cache_cluster_status = "deleting"
+            self.tagging_service.delete_all_tags_for_resource(cluster.arn)
+            return cluster
+        raise _ec_models.CacheClusterNotFound(cache_cluster_id)
+
+    cluster_cls.__init__ = __init__
+    backend_cls.delete_cache_cluster = delete_cache_cluster
+    setattr(cluster_cls, _PATCHED_FLAG, True)
+
+
+def _patch_sqs() -> None:
+    queue_cls = _sqs_models.Queue
+    if getattr(queue_cls, _PATCHED_FLAG, False):
+        return
+    original_attributes = queue_cls.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = original_attributes.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    queue_cls.attributes = property(attributes)
+    setattr(queue_cls, _PATCHED_FLAG, True)
+
+
+_patch_elasticache()
+_patch_sqs()
+
+
+def start_moto(
+    port: int = 0, host: str = "127.0.0.1", quiet: bool = True
+) -> tuple[str, Callable[[], None]]:
+    """Run a moto server in this process on a background thread.
+
+    Returns ``(url, stop)``; ``port=0`` picks a free port.  ``quiet`` silences werkzeug's
+    per-request log lines.
+    """
+    from moto.server import ThreadedMotoServer
+
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return f"http://{bound_host}:{bound_port}", server.stop
+
+
+def reset(url: str, timeout: float = 10.0) -> None:
+    """Wipe every moto backend (``POST /moto-api/reset``)."""
+    req = urllib.request.Request(url.rstrip("/") + "/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        resp.read()
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".moto-port-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="moto server with ElastiCache fixes for tests")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port-file", help="write the chosen port to this file")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+
+    url, stop = start_moto(port=args.port, host=args.host, quiet=args.quiet)
+    port = url.rsplit(":", 1)[1]
+    if args.port_file:
+        _write_atomically(args.port_file, port + "\n")
+    print(port, flush=True)
+
+    done = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    done.wait()
+    stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
