@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
@@ -85,9 +86,11 @@ def _message(err: ValidationError) -> str:
     # jsonschema messages echo the offending value; keep them short and value-free where we can.
     v = err.validator
     if v == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {}))) if isinstance(err.instance, dict) else []
-        allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return f"unknown property {', '.join(map(repr, extra))}" + (f"; expected one of: {allowed}" if allowed else "")
+        props = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(props)) if isinstance(err.instance, dict) else []
+        close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1)]
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        return f"unknown property {', '.join(map(repr, extra))}{hint}" + (f"; expected one of: {', '.join(props)}" if props else "")
     if v == "required":
         return err.message.replace(" is a required property", " is required")
     if v == "enum":

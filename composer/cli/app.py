@@ -334,15 +334,15 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 def run() -> None:
-    import click
+    from typer._click.exceptions import ClickException
 
     try:
         rv = app(prog_name="appc", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.ClickException as exc:
+    except ClickException as exc:
         # click uses exit 2 for usage errors; DESIGN.md reserves 2 for "changes present".
         exc.show()
         sys.exit(EXIT_INVALID)

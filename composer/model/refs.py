@@ -16,7 +16,8 @@ from composer.diagnostics import FieldPath
 
 # ${component.key}; `$${` escapes a literal "${".
 REF = re.compile(r"(?<!\$)\$\{([a-z][-a-z0-9]*)\.([a-z_][a-z0-9_]*)\}")
-LOOSE_REF = re.compile(r"(?<!\$)\$\{([^}]*)\}")
+# Looks like a reference (a dotted pair) but is not one, e.g. ${DB.url} or ${db.url-x}.
+LOOSE_REF = re.compile(r"(?<!\$)\$\{([A-Za-z0-9_-]+\.[^}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ def env_name(component: str, key: str) -> str:
 Part = str | OutputRef
 
 
-def split(text: str) -> tuple[Part, ...]:
-    """Split text into literal strings and references. `$${` unescapes to `${`."""
+def split(text: str, unescape: bool = True) -> tuple[Part, ...]:
+    """Split text into literal strings and references. `$${` unescapes to `${` unless told not to."""
     parts: list[Part] = []
     pos = 0
     for m in REF.finditer(text):
@@ -58,7 +59,20 @@ def split(text: str) -> tuple[Part, ...]:
         pos = m.end()
     if pos < len(text):
         parts.append(text[pos:])
+    if not unescape:
+        return tuple(parts)
     return tuple(p.replace("$${", "${") if isinstance(p, str) else p for p in parts)
+
+
+def unescape_all(value: Any) -> Any:
+    """`$${` -> `${` in every string of a nested value (after the unresolved-reference guard)."""
+    if isinstance(value, str):
+        return value.replace("$${", "${") if "$${" in value else value
+    if isinstance(value, dict):
+        return {k: unescape_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unescape_all(v) for v in value]
+    return value
 
 
 def has_refs(text: str) -> bool:
@@ -66,12 +80,14 @@ def has_refs(text: str) -> bool:
 
 
 def malformed(text: str) -> list[str]:
-    """`${...}` spans that look like references but are not `${component.key}`."""
+    """`${a.b}` spans that look like references but are not `${component.key}`.
+
+    `${HOME}` (no dot) is left alone: shell text in cmd is common and harmless."""
     if "${" not in text:
         return []
     bad = []
     for m in LOOSE_REF.finditer(text):
-        if not REF.fullmatch(m.group(0)) and not m.group(1).startswith("env:"):
+        if not REF.fullmatch(m.group(0)):
             bad.append(m.group(0))
     return bad
 

@@ -187,18 +187,20 @@ def read_text(path: Path) -> str:
                     f"{size / 1_048_576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1_048_576} MiB for one YAML file "
                     "(split large catalogs into several files)",
                     file=name,
+                    line=1,
+                    column=1,
                 )
             ]
         )
     raw = path.read_bytes()
     if b"\x00" in raw:
-        raise DiagnosticError([Diagnostic("file is binary, not YAML text", "it contains NUL bytes", file=name)])
+        raise DiagnosticError([Diagnostic("file is binary, not YAML text", "it contains NUL bytes", file=name, line=raw[: raw.index(b"\x00")].count(b"\n") + 1, column=1)])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DiagnosticError(
-            [Diagnostic("file is not valid UTF-8 text", f"invalid byte at offset {exc.start}", file=name, line=line)]
+            [Diagnostic("file is not valid UTF-8 text", f"invalid byte at offset {exc.start}", file=name, line=line, column=1)]
         ) from None
 
 

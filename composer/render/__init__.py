@@ -28,6 +28,18 @@ from composer.resolve import Resolved
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
+
+class _Dump(_Dumper):  # type: ignore[misc, valid-type]
+    """Multi-line text as literal blocks (|), the way people write it in manifests."""
+
+
+def _str(dumper, value: str):
+    style = "|" if "\n" in value and not value.startswith((" ", "\n")) and all(c == "\n" or c.isprintable() for c in value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dump.add_representer(str, _str)
+
 MARKER = "render.json"
 
 
@@ -47,7 +59,7 @@ class Rendered:
 
 
 def dump_yaml(docs: list[dict]) -> bytes:
-    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True, width=1 << 16, allow_unicode=True).encode()
+    return yaml.dump_all(docs, Dumper=_Dump, sort_keys=False, default_flow_style=False, explicit_start=True, width=1 << 16, allow_unicode=True).encode()
 
 
 def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: Mapping[str, ModuleSource]) -> Rendered:

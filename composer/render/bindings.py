@@ -50,7 +50,7 @@ class EnvBuilder:
     def expand(self, text: str) -> str:
         """Text with embedded references turned into $(VAR), each VAR bound first."""
         out = []
-        for part in refs.split(text):
+        for part in refs.split(text, unescape=False):
             if isinstance(part, OutputRef):
                 self.connect(part.component, [part.key])
                 out.append(f"$({part.env_name})")
@@ -63,13 +63,13 @@ class EnvBuilder:
             self.own[name] = {"name": name, **value}
             return
         text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, bool) else str(value)
-        parts = refs.split(text) if refs.has_refs(text) else (text,)
+        parts = refs.split(text, unescape=False) if refs.has_refs(text) else (text,)
         if len(parts) == 1 and isinstance(parts[0], OutputRef):
             self.own[name] = {"name": name, **secret_key_ref(self.app, parts[0])}
         elif refs.has_refs(text):
             self.own[name] = {"name": name, "value": self.expand(text)}
         else:
-            self.own[name] = {"name": name, "value": text.replace("$${", "${")}
+            self.own[name] = {"name": name, "value": text}
 
     def entries(self) -> list[dict]:
         out = [v for k, v in self.bound.items() if k not in self.own]

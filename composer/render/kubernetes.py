@@ -119,7 +119,7 @@ class Workload:
 
     def expand(self, container: str, values: list) -> list[str]:
         """cmd/args entries with references turned into $(VAR), the vars bound on `container`."""
-        return [self.env(container).expand(str(v)) if refs.has_refs(str(v)) else str(v).replace("$${", "${") for v in values]
+        return [self.env(container).expand(str(v)) if refs.has_refs(str(v)) else str(v) for v in values]
 
 
 def _quantity(value: Any) -> str:
@@ -412,5 +412,6 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         apply_trait(w, t)
     _finish(w)
     guard(w)
-    w.objects.sort(key=_rank)
-    return w.objects, w.errors
+    objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
+    objects.sort(key=_rank)
+    return objects, w.errors

@@ -96,7 +96,7 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
         root["provider"] = {k: dict(v) for k, v in blocks.provider.items()}
     if variables:
         root["variable"] = {
-            name: {"type": "string", **({"sensitive": True} if ref.secret else {}), "description": f"{ref.text}, supplied by appc at apply"}
+            name: {"type": "string", **({"sensitive": True} if ref.secret else {}), "description": f"output {ref.key} of unit {ref.component}, supplied by appc at apply"}
             for name, ref in sorted(variables.items())
         }
     root["module"] = {c.name: {"source": f"../../modules/{module.dirname}", **args}}
