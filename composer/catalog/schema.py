@@ -10,8 +10,26 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 
+_checked: dict[str, str | None] = {}
+
+
 def check_schema(schema: Any) -> str | None:
-    """None if `schema` is a valid JSON Schema, else why not."""
+    """None if `schema` is a valid JSON Schema, else why not (memoised per process)."""
+    import json
+
+    try:
+        key = json.dumps(schema, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and key in _checked:
+        return _checked[key]
+    result = _check_schema(schema)
+    if key is not None:
+        _checked[key] = result
+    return result
+
+
+def _check_schema(schema: Any) -> str | None:
     if not isinstance(schema, dict):
         return "parameters must be a JSON Schema object"
     try:

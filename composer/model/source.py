@@ -223,10 +223,13 @@ def parse_documents(text: str, file: str) -> list[SourceDocument]:
                 )
             ]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        raise DiagnosticError([Diagnostic("invalid YAML", f"character {exc.character!r} is not allowed in YAML text", file=file, line=line, column=1)]) from None
     except yaml.YAMLError as exc:
-        raise DiagnosticError([Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file)]) from None
+        raise DiagnosticError([Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file, line=1, column=1)]) from None
     except RecursionError:
-        raise DiagnosticError([Diagnostic("invalid YAML: nesting is too deep", file=file)]) from None
+        raise DiagnosticError([Diagnostic("invalid YAML: nesting is too deep", file=file, line=1, column=1)]) from None
     docs = []
     for index, node in enumerate(n for n in nodes if n is not None):
         builder = _Builder(file)

@@ -32,6 +32,7 @@ KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentV
               "StatefulSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
 
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
+POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 
 class RenderFailure(Exception):
@@ -350,6 +351,16 @@ def template_workload(w: Workload) -> None:
         meta["labels"] = {**(meta.get("labels") or {}), **standard_labels(w.app, w.resolved.environment.name, w.name)}
         w.add(d)
     w.envs.clear()  # the template placed connection_env itself
+    # Patch traits and pod-level built-in traits need a main object and its pod template:
+    # the first object that owns pods, else the first object.
+    owners = [o for o in w.objects if o["kind"] in POD_OWNERS]
+    w.main = owners[0] if owners else (w.objects[0] if w.objects else None)
+    spec = (w.main or {}).get("spec")
+    pod = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") if isinstance(spec, dict) else None
+    if isinstance(pod, dict) and isinstance(pod.get("spec"), dict):
+        w.pod_meta = pod.setdefault("metadata", {})
+        w.pod_meta.setdefault("labels", {})
+        w.pod_spec = pod["spec"]
 
 
 BUILDERS = {"webservice": webservice, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
