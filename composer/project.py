@@ -33,7 +33,7 @@ class Project:
 
     @property
     def root(self) -> Path:
-        return self.app_file.parent
+        return self.app_file.parent.absolute()
 
     @property
     def environments_dir(self) -> Path:

@@ -18,7 +18,7 @@ import typer
 import yaml
 
 from composer import __version__
-from composer.cli.views import View
+from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
@@ -193,6 +193,288 @@ def schema(
         view.info(f"[green]✓[/green] wrote {len(docs)} schemas to {out}")
 
 
+# -- engine commands ---------------------------------------------------------------------
+
+ParallelismOpt = typer.Option(4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once.")
+RefreshOpt = typer.Option(False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift).")
+TimeoutOpt = typer.Option(3600.0, "--timeout", envvar="COMPOSER_TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout).")
+LockTimeoutOpt = typer.Option(0.0, "--lock-timeout", envvar="COMPOSER_LOCK_TIMEOUT", help="Seconds to wait for the environment's lock (0: fail at once, exit 4).")
+
+
+@contextmanager
+def _locked(compiled, view: View, operation: str, lock_timeout: float):
+    """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
+    from composer.cli.wiring import open_store
+    from composer.state.model import new_state
+    from composer.state.protocol import LockHeld, new_lock_info
+
+    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=__import__("composer.diagnostics", fromlist=["Severity"]).Severity.WARNING)]))
+    info = new_lock_info(operation)
+    try:
+        store.lock(info, timeout=lock_timeout)
+    except LockHeld as exc:
+        view.diagnostics([Diagnostic(f"the state of {compiled.resolved.name}/{compiled.resolved.environment.name} is locked", f"held by {exc.info.describe() if exc.info else 'an unknown holder'} at {exc.where}. "
+                                     f"Wait for it, pass --lock-timeout, or if that process is gone: appc force-unlock -e {compiled.resolved.environment.name} {exc.info.id if exc.info else ''} --force".replace("  ", " "))])
+        view.summary(False, EXIT_LOCKED)
+        raise Exit(EXIT_LOCKED)
+    try:
+        state = store.read() or new_state(compiled.resolved.name, compiled.resolved.environment.name)
+        yield store, state
+    finally:
+        store.unlock(info)
+
+
+@contextmanager
+def _interruptible(view: View):
+    """SIGINT/SIGTERM: stop starting units, ask running terraform to stop cleanly, keep state."""
+    import signal
+    import threading
+
+    from composer.runners.terraform import interrupt_all, reset_interrupt
+
+    stop = threading.Event()
+    reset_interrupt()
+
+    def handler(signum, frame):
+        first = not stop.is_set()
+        stop.set()
+        n = interrupt_all()
+        if first:
+            view.err.print(f"[yellow]interrupted: {'asking ' + str(n) + ' terraform run(s) to stop cleanly; ' if n else ''}no new units start; state is kept[/yellow]")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+    try:
+        yield stop
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, run_preflight=True):
+    from composer.cli.wiring import RunOptions, preflight
+
+    compiled = _compile(file, env, catalog)
+    reg = registry()
+    if run_preflight:
+        preflight(reg, compiled)
+    options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
+    return compiled, reg, options
+
+
+def _units(compiled, state=None) -> list[tuple[str, str]]:
+    out = [(n, "terraform" if compiled.resolved.component(n).is_terraform else "kubernetes") for n in compiled.graph.order]
+    if state is not None:
+        out += [(n, u.kind) for n, u in state.units.items() if n not in compiled.graph.order]
+    return out
+
+
+def _report(view: View, result, env_name: str, verb: str) -> int:
+    failed = result.failed
+    summary = result.summary()
+    if result.interrupted:
+        view.info(f"[yellow]{verb} interrupted; state is saved. Run `appc {verb} -e {env_name}` to resume.[/yellow]")
+    elif failed:
+        view.info(f"[red]{verb} failed for {', '.join(failed)}[/red]; the other units finished and state is saved. Fix the error and run `appc {verb} -e {env_name}` again.")
+    else:
+        view.info(f"[green]✓[/green] {verb}: {summary['units_changed']} changed, {summary['units_skipped']} unchanged, {summary['terraform_runs']} terraform runs, {summary['k8s_writes']} Kubernetes writes ({result.duration_s:.1f}s)")
+    code = EXIT_APPLY_FAILED if failed or result.interrupted else EXIT_OK
+    view.summary(code == EXIT_OK, code, **summary)
+    return code
+
+
+@app.command()
+def plan(
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
+    parallelism: int = ParallelismOpt,
+    refresh: bool = RefreshOpt,
+    timeout: float = TimeoutOpt,
+    lock_timeout: float = LockTimeoutOpt,
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
+    from composer.cli.wiring import build_engine
+    from composer.engine.planfile import write_plan
+
+    with command("plan", json_mode) as view:
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
+        with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
+            with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
+                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+                engine.store = store
+                saved: dict[str, bytes] = {}
+                result = engine.plan(state, saved)
+        if result.failed:
+            raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
+        changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
+        if out is not None:
+            write_plan(out, compiled, state, result, saved)
+            view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
+        view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
+        code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
+        view.summary(True, code, **result.summary(), changes_present=bool(changes))
+        raise Exit(code)
+
+
+@app.command()
+def apply(
+    planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Apply without asking (required when not interactive)."),
+    parallelism: int = ParallelismOpt,
+    refresh: bool = RefreshOpt,
+    no_wait: bool = typer.Option(False, "--no-wait", envvar="COMPOSER_NO_WAIT", help="Do not wait for rollouts."),
+    timeout: float = TimeoutOpt,
+    lock_timeout: float = LockTimeoutOpt,
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
+    from composer.cli.wiring import build_engine, interactive
+    from composer.engine.planfile import read_plan
+
+    with command("apply", json_mode) as view:
+        if planfile is None and not auto_approve and not interactive():
+            raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
+        options.no_wait = no_wait
+        with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
+            planned = read_plan(planfile, compiled, state) if planfile is not None else None
+            with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
+                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+                engine.store = store
+                if planfile is None and not auto_approve:
+                    preview = engine.plan(state)
+                    changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
+                    if not changing:
+                        view.info("[green]no changes[/green]")
+                        view.summary(True, EXIT_OK, **preview.summary())
+                        raise Exit(EXIT_OK)
+                    if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
+                        view.info("apply cancelled")
+                        raise Exit(EXIT_OK)
+                result = engine.apply(state, planned)
+        raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
+
+
+@app.command()
+def destroy(
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."),
+    parallelism: int = ParallelismOpt,
+    timeout: float = TimeoutOpt,
+    lock_timeout: float = LockTimeoutOpt,
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Destroy every unit of the environment, dependents first. Protected units refuse."""
+    from composer.cli.wiring import build_engine, interactive
+
+    with command("destroy", json_mode) as view:
+        if not auto_approve and not interactive():
+            raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal")])
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
+        if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
+            raise Exit(EXIT_OK)
+        with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
+            with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
+                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+                engine.store = store
+                result = engine.destroy(state)
+        raise Exit(_report(view, result, compiled.resolved.environment.name, "destroy"))
+
+
+@app.command()
+def outputs(
+    component: Optional[str] = typer.Argument(None, help="Only this component."),
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    show_secrets: bool = typer.Option(False, "--show-secrets", help="Fetch and print secret outputs too."),
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
+    from composer.cli.wiring import open_store, secret_reader
+
+    with command("outputs", json_mode) as view:
+        compiled = _compile(file, env, catalog)
+        state = open_store(compiled, lambda m: None).read()
+        units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
+        if component is not None and component not in units:
+            raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
+        reader = secret_reader(registry(), compiled) if show_secrets else None
+        rows = []
+        for name, u in sorted(units.items()):
+            values: dict = dict(u.outputs)
+            secrets = {}
+            if reader is not None and u.secret_ref:
+                c = compiled.resolved.component(name)
+                provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                fetched = reader(provider, u.secret_ref)
+                secrets = {k: fetched.get(k) for k in u.secret_digests}
+            for k in u.secret_digests:
+                values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
+            view.event("outputs", unit=name, outputs=values)
+            rows += [[name, k, str(v)] for k, v in values.items()]
+        view.table(None, ["unit", "output", "value"], rows)
+        view.summary(True, EXIT_OK)
+
+
+@app.command()
+def status(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+    """Show each unit's last apply: status, time, and whether the model changed since."""
+    from composer.cli.wiring import open_store
+
+    with command("status", json_mode) as view:
+        compiled = _compile(file, env, catalog)
+        store = open_store(compiled, lambda m: None)
+        state = store.read()
+        lock = store.current()
+        rows = []
+        for name, kind in _units(compiled, state):
+            u = state.units.get(name) if state else None
+            in_model = name in compiled.graph.order
+            st = u.status if u else "not applied"
+            note = "" if in_model else "removed from the model (pruned on next apply)"
+            if u and u.error:
+                note = u.error
+            view.event("status", unit=name, kind=kind, status=st, updated=u.updated_at if u else None, in_model=in_model, note=note)
+            rows.append([name, kind, st, (u.updated_at[:19].replace("T", " ") if u else ""), note])
+        view.table(f"{compiled.resolved.name}/{compiled.resolved.environment.name}" + (f"  serial {state.serial}" if state else ""), ["unit", "kind", "status", "updated (UTC)", "note"], rows)
+        if lock:
+            view.info(f"[yellow]locked by {lock.describe()}[/yellow]")
+        view.summary(True, EXIT_OK, serial=state.serial if state else 0, locked=bool(lock))
+
+
+@app.command("force-unlock")
+def force_unlock(
+    lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    force: bool = typer.Option(False, "--force", help="Required: remove the lock without asking."),
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
+    from composer.cli.wiring import open_store
+
+    with command("force-unlock", json_mode) as view:
+        if not force:
+            raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
+        compiled = _compile(file, env, catalog)
+        removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
+        if removed is None:
+            view.info("the state was not locked")
+        else:
+            view.info(f"removed the lock held by {removed.describe()}")
+        view.summary(True, EXIT_OK, removed=removed.to_json() if removed else None)
+
+
 # -- def ---------------------------------------------------------------------------
 
 
@@ -249,9 +531,12 @@ def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, 
 @def_app.command("validate")
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
+    from composer.catalog import contract_problems
     from composer.catalog import schema as jschema
+    from composer.model import refs
     from composer.model.definitions import ComponentDefinition
     from composer.model.loader import load_definitions
+    from composer.resolve import _contained
     from composer.templates import check_syntax
 
     with command("def validate", json_mode) as view:
@@ -266,9 +551,9 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
             for item in loaded:
                 count += 1
                 d = item.model
-                problem = jschema.check_schema(d.spec.parameters)
+                problem = jschema.schema_problem(d.spec.parameters)
                 if problem:
-                    errors.append(item.source.diagnostic(("spec", "parameters"), f"definition {d.name!r} has an invalid parameter schema", problem))
+                    errors.append(item.source.diagnostic(("spec", "parameters", *problem[0]), f"definition {d.name!r} has an invalid parameter schema", problem[1]))
                 templates = []
                 if isinstance(d, ComponentDefinition):
                     for iname, impl in d.spec.implementations.items():
@@ -276,7 +561,14 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                         if impl.manifests:
                             templates.append((base + ("manifests", "template"), impl.manifests.template))
                         if impl.terraform:
-                            templates.extend((base + ("terraform", "inputs", k), v) for k, v in impl.terraform.inputs.items() if isinstance(v, str))
+                            templates.extend(refs.walk_strings(impl.terraform.inputs, base + ("terraform", "inputs")))
+                            module = _contained(f.parent, impl.terraform.module)
+                            if module is None:
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
+                            elif not module.is_dir():
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
+                        for sub, summary, detail in contract_problems(d.spec.outputs, impl):
+                            errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
                 else:
                     templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
                 for path, text in templates:

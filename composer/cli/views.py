@@ -75,3 +75,71 @@ class View:
 
 def _esc(text: str) -> str:
     return text.replace("[", "\\[")
+
+
+class RunView:
+    """Progress of plan/apply/destroy: a live table on a terminal, a line per event otherwise."""
+
+    def __init__(self, view: View, units: list[tuple[str, str]], title: str):
+        self.view = view
+        self.rows = {name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": ""} for name, kind in units}
+        self.title = title
+        self.live = None
+        self.lock = __import__("threading").Lock()
+        if not view.json and view.out.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=view.out, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> "RunView":
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live:
+            self.live.update(self._table())
+            self.live.__exit__(*exc)
+
+    def _table(self):
+        t = Table(title=self.title, show_edge=False, header_style="bold")
+        for c in ("unit", "kind", "status", "time", "activity"):
+            t.add_column(c)
+        colors = {"applied": "green", "destroyed": "green", "pruned": "green", "unchanged": "dim", "planned": "cyan", "failed": "red", "blocked": "yellow", "running": "blue"}
+        for name, r in self.rows.items():
+            elapsed = r["time"] or (f"{time.monotonic() - r['started']:.0f}s" if r["started"] else "")
+            st = r["status"]
+            t.add_row(name, r["kind"], f"[{colors.get(st, 'white')}]{st}[/]", elapsed, _esc(r["activity"])[:70])
+        return t
+
+    def __call__(self, type_: str, **fields: Any) -> None:
+        self.view.event(type_, **fields)
+        with self.lock:
+            unit = fields.get("unit")
+            row = self.rows.setdefault(unit, {"kind": fields.get("kind", ""), "status": "pending", "started": None, "time": "", "activity": ""}) if unit else None
+            if type_ == "unit_start" and row is not None:
+                row["status"], row["started"] = "running", time.monotonic()
+                row["activity"] = fields.get("action", "")
+                self._line(f"  {unit}: {fields.get('action') or 'starting'}")
+            elif type_ == "terraform" and row is not None:
+                if fields.get("kind") in ("apply_start", "apply_complete", "apply_errored", "apply_progress"):
+                    row["activity"] = f"{fields.get('resource') or ''} {fields.get('kind', '').replace('apply_', '')}".strip()
+                    if fields.get("kind") != "apply_progress":
+                        self._line(f"  {unit}: {row['activity']}")
+            elif type_ == "unit" and row is not None:
+                row["status"] = fields["status"]
+                row["time"] = f"{fields.get('duration_s', 0):.1f}s" if fields.get("duration_s") else ""
+                ch = fields.get("changes")
+                row["activity"] = f"+{ch['add']} ~{ch['change']} -{ch['remove']}" if ch else (fields.get("action") or "")
+                if fields.get("k8s_writes"):
+                    row["activity"] += f" {fields['k8s_writes']} k8s writes"
+                self._line(f"  {unit}: {fields['status']} {row['activity']} {row['time']}".rstrip())
+                for d in fields.get("diagnostics") or []:
+                    self._line(f"    {d['summary']}" + (f"\n      {d['detail']}" if d.get("detail") else ""), err=True)
+            if self.live:
+                self.live.update(self._table())
+
+    def _line(self, text: str, err: bool = False) -> None:
+        if self.view.json or self.live and not err:
+            return
+        (self.view.err if err else self.view.out).print(_esc(text))

@@ -29,9 +29,12 @@ def write_tree(files: Mapping[str, bytes], directory: Path) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        made: set[Path] = {tmp}
         for rel, data in files.items():
             target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:  # one mkdir per directory, not per file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             target.write_bytes(data)
         old = None
         if directory.exists():

@@ -1,18 +1,36 @@
-"""Terraform as a subprocess: CLI configuration, provider mirror discovery, and (engine) runs.
+"""Terraform as a subprocess: CLI configuration, provider mirror discovery, and runs.
 
-Terraform is always run with `TF_IN_AUTOMATION=1` and a CLI config that, when a
-local provider mirror is known, installs providers from it and shares one plugin
-cache across all units, so N units never cost N provider downloads.
+Terraform runs with `-json` UI output, parsed line by line into events and
+Diagnostics. Every call has a timeout. Processes run in their own session, so the
+terminal's Ctrl-C does not reach them twice: `interrupt_all()` (called from the CLI's
+signal handler) sends one SIGINT, which makes Terraform stop cleanly and save its
+state; a process still running after the grace period is killed. The environment
+always carries TF_IN_AUTOMATION=1 and a shared plugin cache, so N units never cost N
+provider downloads; when a local provider mirror is known (and TF_CLI_CONFIG_FILE
+does not name an existing config of the user's), a CLI config pointing at it is used.
+
+Input variables (upstream outputs) travel as TF_VAR_* environment variables, never on
+the command line, so secret values do not show in process listings.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from composer.diagnostics import Diagnostic
 
 MIRROR_ENV = "COMPOSER_PROVIDER_MIRROR"
+GRACE_SECONDS = 60.0
 
 # Where filesystem mirrors are usually kept (Terraform's implied mirror directories,
 # and images that unpack one under /opt). The first that holds registry.terraform.io wins.
@@ -56,9 +74,277 @@ def write_cli_config(path: Path, mirror: Path | None, plugin_cache: Path) -> Pat
     """Write a Terraform CLI config that uses `mirror` (if any) and a shared plugin cache."""
     plugin_cache.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cli_config_text(mirror, plugin_cache), encoding="utf-8")
+    text = cli_config_text(mirror, plugin_cache)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
     return path
 
 
 def terraform_binary() -> str | None:
     return shutil.which(os.environ.get("COMPOSER_TERRAFORM", "terraform"))
+
+
+def default_plugin_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "appc" / "plugin-cache"
+
+
+def terraform_environment(config_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment for terraform runs."""
+    env = dict(os.environ if base is None else base)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    env["CHECKPOINT_DISABLE"] = "1"
+    user_cfg = env.get("TF_CLI_CONFIG_FILE")
+    cache = Path(env.get("TF_PLUGIN_CACHE_DIR") or default_plugin_cache())
+    if user_cfg and Path(user_cfg).is_file():
+        env.setdefault("TF_PLUGIN_CACHE_DIR", str(cache))
+        cache.mkdir(parents=True, exist_ok=True)
+    else:
+        env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(config_dir / "terraform.rc", find_provider_mirror(), cache))
+    return env
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    add: int = 0
+    change: int = 0
+    remove: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.add or self.change or self.remove)
+
+
+@dataclass
+class TerraformError(Exception):
+    unit: str
+    command: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    interrupted: bool = False
+    timed_out: bool = False
+
+    def __str__(self) -> str:
+        first = self.diagnostics[0].summary if self.diagnostics else "failed"
+        return f"terraform {self.command} failed for unit {self.unit}: {first}"
+
+
+Event = Callable[[str, dict], None]  # (type, fields)
+
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+_interrupted = threading.Event()
+
+
+def interrupt_all() -> int:
+    """Ask every running terraform to stop cleanly (one SIGINT each). Returns how many."""
+    _interrupted.set()
+    with _running_lock:
+        procs = list(_running)
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(procs)
+
+
+def interrupted() -> bool:
+    return _interrupted.is_set()
+
+
+def reset_interrupt() -> None:
+    _interrupted.clear()
+
+
+def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
+    rng = d.get("range") or {}
+    start = rng.get("start") or {}
+    detail = d.get("detail") or ""
+    if d.get("address"):
+        detail = f"{d['address']}: {detail}" if detail else d["address"]
+    return Diagnostic(
+        summary=d.get("summary") or "terraform error",
+        detail=detail[:2000],
+        file=rng.get("filename"),
+        line=start.get("line"),
+        column=start.get("column"),
+        address=unit,
+    )
+
+
+class TerraformRunner:
+    """Runs terraform for one unit at a time; safe to use from several threads."""
+
+    def __init__(self, env: Mapping[str, str], *, binary: str | None = None, timeout: float = 3600.0, on_event: Event | None = None, lock_timeout: str = "120s"):
+        self.binary = binary or terraform_binary()
+        self.env = dict(env)
+        self.timeout = timeout
+        self.on_event = on_event or (lambda t, f: None)
+        self.lock_timeout = lock_timeout
+        self.runs = 0
+        self._count_lock = threading.Lock()
+        self._init_lock = threading.Lock()  # the plugin cache is not safe for concurrent installs
+
+    def _run(self, unit: str, command: str, args: list[str], cwd: Path, variables: Mapping[str, str] | None = None, json_ui: bool = True) -> tuple[int, list[dict], str, str]:
+        if self.binary is None:
+            raise TerraformError(unit, command, [Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH (or set COMPOSER_TERRAFORM)", address=unit)])
+        if interrupted():
+            raise TerraformError(unit, command, [Diagnostic("interrupted before terraform started", address=unit)], interrupted=True)
+        env = dict(self.env)
+        for k, v in (variables or {}).items():
+            env[f"TF_VAR_{k}"] = v
+        with self._count_lock:
+            self.runs += 1
+        proc = subprocess.Popen(
+            [self.binary, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        with _running_lock:
+            _running.add(proc)
+        messages: list[dict] = []
+        raw_out: list[str] = []
+        err_chunks: list[str] = []
+        timed_out = threading.Event()
+
+        def watchdog() -> None:
+            if proc.wait(timeout=None) is not None:
+                return
+
+        def drain_stderr() -> None:
+            for line in proc.stderr:
+                if sum(map(len, err_chunks)) < 100_000:
+                    err_chunks.append(line)
+
+        t_err = threading.Thread(target=drain_stderr, daemon=True)
+        t_err.start()
+        timer = threading.Timer(self.timeout, lambda: (timed_out.set(), _signal(proc, signal.SIGINT)))
+        timer.daemon = True
+        timer.start()
+        try:
+            for line in proc.stdout:
+                if json_ui and line.startswith("{"):
+                    try:
+                        msg = json.loads(line)
+                    except json.JSONDecodeError:
+                        raw_out.append(line)
+                        continue
+                    messages.append(msg)
+                    self._emit(unit, command, msg)
+                else:
+                    raw_out.append(line)
+            try:
+                code = proc.wait(timeout=GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+                code = proc.wait()
+        finally:
+            timer.cancel()
+            t_err.join(timeout=5)
+            with _running_lock:
+                _running.discard(proc)
+        stderr = "".join(err_chunks)
+        if timed_out.is_set():
+            raise TerraformError(unit, command, [Diagnostic(f"terraform {command} timed out after {self.timeout:.0f} s", "it was asked to stop; raise --timeout if the resource is slow to converge", address=unit)], timed_out=True)
+        return code, messages, "".join(raw_out), stderr
+
+    def _emit(self, unit: str, command: str, msg: dict) -> None:
+        mtype = msg.get("type")
+        if mtype in ("apply_start", "apply_progress", "apply_complete", "apply_errored", "planned_change", "change_summary", "refresh_start", "refresh_complete"):
+            hook = msg.get("hook") or msg.get("change") or {}
+            resource = (hook.get("resource") or {}).get("addr")
+            self.on_event("terraform", {"unit": unit, "command": command, "kind": mtype, "resource": resource, "action": hook.get("action"), "elapsed_s": hook.get("elapsed_seconds"), "message": msg.get("@message", "")[:300]})
+
+    def _fail(self, unit: str, command: str, code: int, messages: list[dict], out: str, err: str) -> TerraformError:
+        diags = [_diag_from_json(unit, m["diagnostic"]) for m in messages if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error"]
+        if not diags:
+            text = (err or out).strip()
+            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─")]
+            summary = next((l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l), lines[0] if lines else f"exit code {code}")
+            diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
+        return TerraformError(unit, command, diags, interrupted=interrupted())
+
+    # -- commands ------------------------------------------------------------------------
+    def init(self, unit: str, workdir: Path, backend_config: Mapping[str, str] | None = None) -> None:
+        args = ["init", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
+        for k, v in (backend_config or {}).items():
+            args.append(f"-backend-config={k}={v}")
+        with self._init_lock:
+            code, messages, out, err = self._run(unit, "init", args, workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "init", code, messages, out, err)
+
+    def plan(self, unit: str, workdir: Path, planfile: Path, variables: Mapping[str, str] | None = None, *, destroy: bool = False, refresh: bool = True) -> Changes:
+        args = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-lock-timeout={self.lock_timeout}", f"-out={planfile}"]
+        if destroy:
+            args.append("-destroy")
+        if not refresh:
+            args.append("-refresh=false")
+        code, messages, out, err = self._run(unit, "plan", args, workdir, variables)
+        if code not in (0, 2):
+            raise self._fail(unit, "plan", code, messages, out, err)
+        changes = Changes()
+        for m in messages:
+            if m.get("type") == "change_summary":
+                c = m.get("changes") or {}
+                changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
+        return changes
+
+    def apply(self, unit: str, workdir: Path, planfile: Path) -> Changes:
+        args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(planfile)]
+        code, messages, out, err = self._run(unit, "apply", args, workdir)
+        if code != 0:
+            raise self._fail(unit, "apply", code, messages, out, err)
+        changes = Changes()
+        for m in messages:
+            if m.get("type") == "change_summary":
+                c = m.get("changes") or {}
+                changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
+        return changes
+
+    def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
+        """name -> (value, sensitive). Values stay in memory; callers must not log them."""
+        code, _, out, err = self._run(unit, "output", ["output", "-json", "-no-color"], workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "output", code, [], out, err)
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise TerraformError(unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]) from None
+        return {k: (v.get("value"), bool(v.get("sensitive"))) for k, v in data.items()}
+
+    def resources(self, unit: str, workdir: Path) -> list[str] | None:
+        """Addresses in the unit's Terraform state, or None when there is no state at all."""
+        code, _, out, err = self._run(unit, "state list", ["state", "list", "-no-color"], workdir, json_ui=False)
+        if code != 0:
+            if "No state file was found" in err or "No state file was found" in out:
+                return None
+            raise self._fail(unit, "state list", code, [], out, err)
+        return [l for l in out.splitlines() if l.strip()]
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,5 +1,6 @@
 """AWS provider plugin: RDS, ElastiCache, S3 and SQS implementations, the aws provider
-block, the s3 backend, and (issue 5) STS preflight, backend bootstrap and Secrets Manager reads."""
+block, the s3 backend, STS preflight and Secrets Manager reads. boto3 is imported lazily:
+rendering never needs it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, TerraformProviderBlocks, TerraformRequest
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 6.0"
@@ -57,6 +59,61 @@ class AwsProvider(ShippedProvider):
         else:
             block["use_lockfile"] = True
         return {"s3": {k: v for k, v in block.items() if v is not None}}
+
+    def preflight(self, request: PreflightRequest) -> PreflightResult:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        env = request.environment
+        cloud = env.spec.cloud
+        known = set(boto3.session.Session().get_available_regions("ec2")) | set(boto3.session.Session().get_available_regions("ec2", "aws-cn")) | set(boto3.session.Session().get_available_regions("ec2", "aws-us-gov"))
+        if cloud and cloud.region and cloud.region not in known:
+            return PreflightResult(False, diagnostics=(Diagnostic(f"AWS region {cloud.region!r} does not exist", "check cloud.region in the environment (e.g. eu-west-1)"),))
+        try:
+            ident = _session(env).client("sts").get_caller_identity()
+        except (BotoCoreError, ClientError) as exc:
+            return PreflightResult(False, diagnostics=(aws_error(exc, "AWS credentials were rejected"),))
+        if cloud and cloud.account and ident.get("Account") != cloud.account:
+            return PreflightResult(False, identity=ident.get("Arn", ""), diagnostics=(Diagnostic(f"credentials are for account {ident.get('Account')}, the environment wants {cloud.account}", "switch AWS profile, or fix cloud.account"),))
+        return PreflightResult(True, identity=ident.get("Arn", ""))
+
+    def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
+        import json
+
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            value = _session(request.environment).client("secretsmanager").get_secret_value(SecretId=request.secret_id)
+        except (BotoCoreError, ClientError) as exc:
+            raise DiagnosticError([aws_error(exc, f"cannot read secret {request.secret_id}")]) from None
+        try:
+            data = json.loads(value.get("SecretString") or "{}")
+        except json.JSONDecodeError:
+            raise DiagnosticError([Diagnostic(f"secret {request.secret_id} does not hold a JSON document", "connection details are stored as one JSON object")]) from None
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+def _session(environment: Environment):
+    import boto3
+
+    cloud = environment.spec.cloud
+    return boto3.session.Session(region_name=(cloud.region if cloud else None))
+
+
+def aws_error(exc: Exception, what: str) -> Diagnostic:
+    """botocore errors at the edge -> one diagnostic with AWS's own reason (never a secret)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoCredentialsError):
+        return Diagnostic(f"{what}: no AWS credentials found", "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on a role")
+    if isinstance(exc, NoRegionError):
+        return Diagnostic(f"{what}: no AWS region", "set cloud.region in the environment")
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return Diagnostic(f"{what}: {err.get('Code', 'error')}", err.get("Message", "")[:500])
+    if isinstance(exc, BotoCoreError):
+        return Diagnostic(f"{what}: {type(exc).__name__}", str(exc)[:500])
+    return Diagnostic(f"{what}: {type(exc).__name__}", str(exc)[:300])
 
 
 plugin = AwsProvider()

@@ -1,0 +1,130 @@
+"""Wiring: build the engine's ports for an environment (state store, workspace, Terraform,
+workload sink, secret reader). The only place that knows which runner serves which setting."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.run import Engine
+from composer.plugins import PluginRegistry, PreflightRequest, SecretRequest
+from composer.project import Compiled
+from composer.render.kubernetes import target_namespace
+from composer.state.protocol import StateStore, StoreOptions
+
+
+@dataclass
+class RunOptions:
+    parallelism: int = 4
+    refresh: bool = False
+    timeout: float = 3600.0
+    lock_timeout: float = 0.0
+    no_wait: bool = False
+    force_conflicts: bool = False
+
+
+def state_dir(compiled: Compiled) -> Path:
+    st = compiled.resolved.environment.spec.state
+    base = Path(st.path) if st.path else Path(".composer")
+    return base if base.is_absolute() else compiled.project.root / base
+
+
+def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
+    """Composer state: S3 when the environment's backend is s3, else local beside app.yaml."""
+    env = compiled.resolved.environment
+    app = compiled.resolved.name
+    st = env.spec.state
+    options = StoreOptions(on_warning=warn)
+    if st.backend == "s3":
+        from composer.state.s3 import S3Store
+
+        prefix = f"{st.prefix.rstrip('/')}/" if st.prefix else ""
+        region = st.region or (env.spec.cloud.region if env.spec.cloud else None)
+        return S3Store(st.bucket, f"{prefix}{app}/{env.name}/composer.state.json", app, env.name, st.lock or "conditional", st.table, region, options)
+    from composer.state.local import LocalStore
+
+    return LocalStore(state_dir(compiled), app, env.name, options)
+
+
+def make_sink(compiled: Compiled, options: RunOptions):
+    env = compiled.resolved.environment
+    k = env.spec.kubernetes
+    if k.directory:
+        from composer.runners.directory import DirectorySink
+
+        directory = Path(k.directory)
+        if not directory.is_absolute():
+            directory = compiled.project.root / directory
+        return DirectorySink(directory, compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store)
+    try:
+        from composer.runners.kubernetes import ClusterSink
+    except ImportError:
+        raise DiagnosticError([Diagnostic("delivery to a Kubernetes cluster is not available in this build", "use kubernetes: {directory: PATH} in the environment")]) from None
+    return ClusterSink.for_environment(compiled.resolved, options)
+
+
+def secret_reader(registry: PluginRegistry, compiled: Compiled):
+    env = compiled.resolved.environment
+
+    def read(provider: str, secret_id: str):
+        plugin = registry.get(provider)
+        if plugin is None:
+            raise DiagnosticError([Diagnostic(f"no provider plugin {provider!r} to read secret {secret_id}")])
+        return plugin.read_secret(SecretRequest(env, secret_id))
+
+    return read
+
+
+def preflight(registry: PluginRegistry, compiled: Compiled) -> str:
+    """Check credentials and region before any Terraform runs; exit 1 with the provider's reason."""
+    env = compiled.resolved.environment
+    if env.spec.cloud is None or not any(c.is_terraform for c in compiled.resolved.components):
+        return ""
+    plugin = registry.get(env.spec.cloud.provider)
+    if plugin is None:
+        return ""
+    result = plugin.preflight(PreflightRequest(env))
+    if not result.ok:
+        raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{env.spec.cloud.provider} preflight failed")])
+    return result.identity
+
+
+def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
+    from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
+    from composer.runners.workspace import LocalWorkspace
+
+    root = state_dir(compiled)
+    needs_tf = any(c.is_terraform for c in compiled.resolved.components)
+    if needs_tf and terraform_binary() is None:
+        raise DiagnosticError([Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH, or set COMPOSER_TERRAFORM to its path")])
+    workspace = LocalWorkspace(root / "work" / compiled.resolved.environment.name, root / "tfstate")
+    runner = TerraformRunner(
+        terraform_environment(root),
+        timeout=options.timeout,
+        on_event=lambda kind, fields: emit(kind, **fields),
+        lock_timeout=f"{int(max(options.lock_timeout, 120))}s",
+    )
+    return Engine(
+        resolved=compiled.resolved,
+        graph=compiled.graph,
+        rendered=compiled.rendered,
+        modules=compiled.modules,
+        store=None,  # set by the caller once the lock is held
+        terraform=runner,
+        workspace=workspace,
+        sink=make_sink(compiled, options),
+        read_secret=secret_reader(registry, compiled),
+        emit=emit,
+        parallelism=options.parallelism,
+        refresh=options.refresh,
+        should_stop=should_stop,
+    )
+
+
+def interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")

@@ -1,0 +1,91 @@
+"""Saved plans: `appc plan --out FILE`, then `appc apply FILE` applies exactly that.
+
+The file is JSON: the app and environment, the state lineage and serial it was made
+against, a digest of every rendered input, and per unit the action and (for Terraform
+units with changes) Terraform's own plan file, base64. A digest over the whole
+document catches hand edits. Apply refuses a plan of another app or environment, one
+made against a different state serial ("state moved"), one whose inputs changed, and
+one whose digest does not match.
+
+Like Terraform's plan files, the embedded Terraform plans may hold values of sensitive
+variables (an upstream secret passed to a module); treat the file like a secret
+artifact in CI. Composer's own secret outputs never enter it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.state.model import StateDoc, now
+
+FORMAT = 1
+
+
+def inputs_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return h.hexdigest()
+
+
+def _digest(doc: dict) -> str:
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, bytes]) -> None:
+    units = {}
+    for name, o in result.outcomes.items():
+        units[name] = {
+            "kind": o.kind,
+            "action": o.action or ("none" if o.status == "unchanged" or not o.changes else "change"),
+            "changes": o.changes,
+            "tfplan": base64.b64encode(saved[name]).decode() if saved.get(name) else None,
+        }
+    doc = {
+        "format": FORMAT,
+        "app": compiled.resolved.name,
+        "environment": compiled.resolved.environment.name,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "inputs": inputs_digest(compiled.rendered.files),
+        "created": now(),
+        "units": units,
+    }
+    doc["digest"] = _digest(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(summary, detail, file=str(path))])
+
+
+def read_plan(path: Path, compiled, state: StateDoc) -> dict[str, bytes]:
+    """The Terraform plans to apply, per unit, after every staleness check passed."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise _refuse(path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "digest" not in doc:
+        raise _refuse(path, "this is not an appc plan file (or one of another version)", "create one with appc plan --out FILE")
+    if doc["digest"] != _digest(doc):
+        raise _refuse(path, "the plan file was modified after it was made", "plan files are applied exactly as saved; make a new one with appc plan --out FILE")
+    app, env = compiled.resolved.name, compiled.resolved.environment.name
+    if (doc.get("app"), doc.get("environment")) != (app, env):
+        raise _refuse(path, f"the plan is for {doc.get('app')}/{doc.get('environment')}, not {app}/{env}", "apply it with the app file and environment it was made for")
+    if doc.get("lineage") != state.lineage or doc.get("serial") != state.serial:
+        raise _refuse(path, "the state moved since this plan was made", f"plan made at serial {doc.get('serial')}, state is at serial {state.serial}; make a new plan")
+    if doc.get("inputs") != inputs_digest(compiled.rendered.files):
+        raise _refuse(path, "the inputs changed since this plan was made", "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan")
+    out = {}
+    for name, u in (doc.get("units") or {}).items():
+        if u.get("tfplan"):
+            out[name] = base64.b64decode(u["tfplan"])
+    return out

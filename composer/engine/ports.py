@@ -1,0 +1,65 @@
+"""The ports the engine drives. Runners (composer/runners) and providers implement them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+from composer.state.model import InventoryItem
+
+
+class Changes(Protocol):
+    add: int
+    change: int
+    remove: int
+
+    @property
+    def any(self) -> bool: ...
+
+
+class TerraformPort(Protocol):
+    runs: int
+
+    def init(self, unit: str, workdir: Path, backend_config: Mapping[str, str] | None = None) -> None: ...
+
+    def plan(self, unit: str, workdir: Path, planfile: Path, variables: Mapping[str, str] | None = None, *, destroy: bool = False, refresh: bool = True) -> Changes: ...
+
+    def apply(self, unit: str, workdir: Path, planfile: Path) -> Changes: ...
+
+    def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]: ...
+
+    def resources(self, unit: str, workdir: Path) -> list[str] | None: ...
+
+
+class Workspace(Protocol):
+    """Where Terraform roots live on disk for runs (.composer/work/<env>)."""
+
+    root: Path
+
+    def sync(self, files: Mapping[str, bytes]) -> None: ...
+
+    def write(self, rel: str, data: bytes) -> Path: ...
+
+    def read(self, rel: str) -> bytes | None: ...
+
+    def state_path(self, key: str) -> Path: ...
+
+    def remove(self, rel: str) -> None: ...
+
+
+class WorkloadSink(Protocol):
+    """Where workloads and connection Secrets go: a cluster, a GitOps directory, or a test sink."""
+
+    target: str  # inventory key, e.g. "kube:dev-eu/webshop" or "dir:deploy/local"
+
+    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int: ...
+
+    def delete_connection(self, component: str, secret_name: str) -> int: ...
+
+    def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]: ...
+
+    def delete(self, items: tuple[InventoryItem, ...]) -> int: ...
+
+
+class SecretReader(Protocol):
+    def __call__(self, provider: str, secret_id: str) -> Mapping[str, str]: ...

@@ -1,0 +1,582 @@
+"""Plan, apply and destroy: the engine proper.
+
+For each unit, in dependency order and in parallel where independent:
+
+- **hash** = sha256(rendered files + module digest + upstream output digests). A unit
+  whose hash matches its last successful apply is skipped: no Terraform process.
+- **terraform units**: init (once per backend/module fingerprint), plan, apply when the
+  plan has changes, read outputs, bind (fail closed on a missing declared output), write
+  the connection Secret to the sink, record the unit in state *at once*, so an interrupted
+  run leaves state a re-run converges from.
+- **kubernetes units**: stamp the bindings hash on pod templates, hand the objects to the
+  sink (it skips unchanged ones), record the inventory.
+- **prune**: units in state that the model no longer has are removed in reverse
+  dependency order (Terraform destroys through a root without the module call).
+- **protect**: a protected unit is never destroyed or pruned; the request is refused
+  before anything runs.
+
+Secret values live only in memory between `terraform output` / `read_secret` and the
+sink. State keeps non-secret outputs and secret digests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from composer.catalog import ModuleSource
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.ports import SecretReader, TerraformPort, WorkloadSink, Workspace
+from composer.engine.scheduler import OK, run_dag
+from composer.graph import Graph
+from composer.model.refs import OutputRef
+from composer.render import Rendered
+from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
+from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
+from composer.resolve import Resolved
+from composer.state.model import Revision, StateDoc, UnitState, object_digest, secret_digest
+from composer.state.protocol import StateStore
+
+Emit = Callable[..., None]
+PLANFILE = "appc.tfplan"
+PLAN_FORMAT = 1
+
+
+@dataclass
+class Outcome:
+    name: str
+    kind: str
+    status: str  # applied | unchanged | failed | blocked | pruned | destroyed | planned | refused
+    changes: dict[str, int] | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    duration_s: float = 0.0
+    k8s_writes: int = 0
+    k8s_changed: int = 0
+    action: str = ""  # for plans: create | update | prune | none
+
+    def to_json(self) -> dict:
+        return {
+            "unit": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "changes": self.changes,
+            "duration_s": round(self.duration_s, 3),
+            "k8s_writes": self.k8s_writes,
+            **({"action": self.action} if self.action else {}),
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+@dataclass
+class RunResult:
+    command: str
+    outcomes: dict[str, Outcome]
+    state: StateDoc
+    terraform_runs: int
+    duration_s: float
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[str]:
+        return [n for n, o in self.outcomes.items() if o.status in ("failed", "blocked", "refused")]
+
+    @property
+    def units_changed(self) -> int:
+        return sum(o.status in ("applied", "pruned", "destroyed") or (o.status == "planned" and (bool(o.changes) or o.action == "prune")) for o in self.outcomes.values())
+
+    @property
+    def units_skipped(self) -> int:
+        return sum(o.status == "unchanged" for o in self.outcomes.values())
+
+    @property
+    def k8s_writes(self) -> int:
+        return sum(o.k8s_writes for o in self.outcomes.values())
+
+    def summary(self) -> dict:
+        return {
+            "units_changed": self.units_changed,
+            "units_skipped": self.units_skipped,
+            "terraform_runs": self.terraform_runs,
+            "k8s_writes": self.k8s_writes,
+            "units_failed": len(self.failed),
+        }
+
+
+class UnitFailure(Exception):
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__(diagnostics[0].summary if diagnostics else "failed")
+        self.diagnostics = diagnostics
+
+
+@dataclass
+class Engine:
+    resolved: Resolved
+    graph: Graph
+    rendered: Rendered
+    modules: Mapping[str, ModuleSource]
+    store: StateStore
+    terraform: TerraformPort
+    workspace: Workspace
+    sink: WorkloadSink
+    read_secret: SecretReader
+    emit: Emit = lambda *a, **k: None
+    parallelism: int = 4
+    refresh: bool = False
+    should_stop: Callable[[], bool] = lambda: False
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._state: StateDoc | None = None
+        self._outcomes: dict[str, Outcome] = {}
+        self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def app(self) -> str:
+        return self.resolved.name
+
+    @property
+    def env_name(self) -> str:
+        return self.resolved.environment.name
+
+    def _unit_files(self, name: str) -> tuple[str, ...]:
+        for u in self.rendered.units:
+            if u.name == name:
+                return u.files
+        return ()
+
+    def _kind(self, name: str) -> str:
+        c = self.resolved.component(name)
+        return "terraform" if c is not None and c.is_terraform else "kubernetes"
+
+    def _upstream(self, name: str) -> dict[str, dict]:
+        """What this unit sees of its dependencies: non-secret outputs and secret digests."""
+        state = self._state
+        out = {}
+        for dep in self.graph.dependencies(name):
+            u = state.units.get(dep) if state else None
+            if u is not None:
+                out[dep] = {"outputs": u.outputs, "secrets": u.secret_digests}
+        return out
+
+    def unit_hash(self, name: str) -> str:
+        h = hashlib.sha256()
+        for path in self._unit_files(name):
+            h.update(path.encode() + b"\0" + hashlib.sha256(self.rendered.files[path]).digest())
+        module = self.modules.get(name)
+        if module is not None:
+            h.update(b"module\0" + module.digest.encode())
+        h.update(json.dumps(self._upstream(name), sort_keys=True, default=str).encode())
+        return h.hexdigest()
+
+    def _save(self, update: Callable[[StateDoc], StateDoc]) -> None:
+        with self._lock:
+            self._state = self.store.write(update(self._state))
+
+    def _outcome(self, o: Outcome) -> None:
+        with self._lock:
+            self._outcomes[o.name] = o
+        self.emit("unit", **o.to_json())
+
+    def _backend_config(self, name: str) -> dict[str, str]:
+        if self.resolved.environment.spec.state.backend != "local":
+            return {}
+        return {"path": str(self.workspace.state_path(state_key(self.app, self.env_name, name)))}
+
+    def _workdir(self, name: str) -> Path:
+        return self.workspace.root / "terraform" / name
+
+    def _init(self, name: str) -> None:
+        """terraform init, skipped when backend and module are as at the last init."""
+        root = json.loads(self.rendered.files.get(f"terraform/{name}/main.tf.json") or self.workspace.read(f"terraform/{name}/main.tf.json") or b"{}")
+        fingerprint = hashlib.sha256(
+            json.dumps({"terraform": root.get("terraform"), "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()}, "backend": self._backend_config(name)}, sort_keys=True).encode()
+        ).hexdigest()
+        marker = f"terraform/{name}/.terraform/appc-init"
+        if (self.workspace.read(marker) or b"").decode() == fingerprint:
+            return
+        self.terraform.init(name, self._workdir(name), self._backend_config(name))
+        self.workspace.write(marker, fingerprint.encode())
+
+    def _secret_value(self, ref: OutputRef) -> str:
+        """The value of a secret output of an upstream unit (memory only)."""
+        if ref.component in self._secrets:
+            values = self._secrets[ref.component]
+        else:
+            up = self._state.units.get(ref.component)
+            if up is not None and up.secret_ref:
+                provider = self.resolved.component(ref.component).implementation.implementation.provider
+                values = self.read_secret(provider, up.secret_ref)
+            else:
+                outs = self.terraform.outputs(ref.component, self._workdir(ref.component))
+                values = {k: v for k, (v, _) in outs.items()}
+            self._secrets[ref.component] = values
+        if ref.key not in values:
+            raise UnitFailure([Diagnostic(f"upstream {ref.component} has no value for {ref.key}", address=ref.component)])
+        return str(values[ref.key])
+
+    def _variables(self, name: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for _, ref in self.graph.refs.get(name, ()):
+            up = self._state.units.get(ref.component)
+            if ref.secret:
+                out[ref_variable(ref)] = self._secret_value(ref)
+            elif up is not None and ref.key in up.outputs:
+                v = up.outputs[ref.key]
+                out[ref_variable(ref)] = v if isinstance(v, str) else json.dumps(v)
+        return out
+
+    # -- terraform units -------------------------------------------------------------------
+    def _bind(self, name: str, outs: Mapping[str, tuple[Any, bool]]) -> tuple[dict[str, Any], dict[str, str], str | None, dict[str, str]]:
+        """(non-secret outputs, secret digests, secret ref, all values as text for the Secret). Fails closed."""
+        c = self.resolved.component(name)
+        impl = c.implementation.implementation
+        store = bool(impl.terraform and impl.terraform.secrets == "store")
+        module = self.modules[name].dirname if name in self.modules else c.type
+        missing = []
+        values: dict[str, Any] = {}
+        secret_ref = None
+        store_values: Mapping[str, str] = {}
+        if store:
+            if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
+                raise UnitFailure([Diagnostic(f"module {module} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
+            secret_ref = str(outs[SECRET_ID_OUTPUT][0])
+            try:
+                store_values = self.read_secret(impl.provider, secret_ref)
+            except DiagnosticError as exc:
+                raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
+            self._secrets[name] = store_values
+        for key, spec in c.outputs.items():
+            if spec.secret and store:
+                if key not in store_values:
+                    missing.append(f"{key} (in secret store entry {secret_ref})")
+                    continue
+                values[key] = store_values[key]
+            elif key in outs and outs[key][0] is not None:
+                values[key] = outs[key][0]
+            else:
+                missing.append(key)
+        if missing:
+            raise UnitFailure([Diagnostic(f"module {module} did not provide declared output {', '.join(missing)}", f"the {c.type} contract requires it; nothing was bound for {name} (fail closed)", address=name)])
+        public = {k: v for k, v in values.items() if not c.outputs[k].secret}
+        digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
+        text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        return public, digests, secret_ref, text
+
+    def _skeleton(self, name: str) -> dict:
+        root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
+        return {k: root[k] for k in ("terraform", "provider") if k in root}
+
+    def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
+        c = self.resolved.component(name)
+        workdir = self._workdir(name)
+        self._init(name)
+        planfile = workdir / PLANFILE
+        if planned is not None:
+            planfile.write_bytes(planned)
+            changes = None
+        else:
+            changes = self.terraform.plan(name, workdir, planfile, self._variables(name), refresh=True)
+        if changes is None or changes.any:
+            changes = self.terraform.apply(name, workdir, planfile)
+        planfile.unlink(missing_ok=True)
+        outs = self.terraform.outputs(name, workdir)
+        public, digests, secret_ref, text = self._bind(name, outs)
+        writes = self.sink.write_connection(name, secret_name(self.app, name), text, secret_ref)
+        unit = UnitState(
+            kind="terraform",
+            type=c.type,
+            hash=self.unit_hash(name),
+            status="applied",
+            outputs=public,
+            secret_digests=digests,
+            secret_ref=secret_ref,
+            dependencies=self.graph.dependencies(name),
+            skeleton=self._skeleton(name),
+        )
+        self._save(lambda s: s.with_unit(name, unit))
+        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
+
+    # -- kubernetes units ------------------------------------------------------------------
+    def stamped_objects(self, name: str) -> list[dict]:
+        objects = copy.deepcopy(self.rendered.manifests.get(name, []))
+        upstream = self._upstream(name)
+        if upstream:
+            digest = bindings_hash(upstream)
+            for obj in objects:
+                for tpl in _pod_templates(obj):
+                    tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
+        return objects
+
+    def _apply_kubernetes(self, name: str) -> Outcome:
+        c = self.resolved.component(name)
+        objects = self.stamped_objects(name)
+        previous = tuple(i for i in self._state.inventory.get(self.sink.target, ()) if i.component == name)
+        items, writes = self.sink.apply(name, objects, previous)
+        unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", dependencies=self.graph.dependencies(name))
+
+        def update(s: StateDoc) -> StateDoc:
+            inv = dict(s.inventory)
+            inv[self.sink.target] = tuple(i for i in inv.get(self.sink.target, ()) if i.component != name) + tuple(items)
+            return s.with_unit(name, unit).model_copy(update={"inventory": inv})
+
+        self._save(update)
+        return Outcome(name, "kubernetes", "applied", k8s_writes=writes, k8s_changed=writes)
+
+    # -- one unit --------------------------------------------------------------------------
+    def _work(self, name: str, planned: Mapping[str, bytes | None] | None = None) -> bool:
+        kind = self._kind(name)
+        started = time.monotonic()
+        prev = self._state.units.get(name)
+        h = self.unit_hash(name)
+        if not self.refresh and prev is not None and prev.status == "applied" and prev.hash == h:
+            self._outcome(Outcome(name, kind, "unchanged"))
+            return True
+        self.emit("unit_start", unit=name, kind=kind)
+        try:
+            if kind == "terraform":
+                o = self._apply_terraform(name, (planned or {}).get(name))
+            else:
+                o = self._apply_kubernetes(name)
+        except (UnitFailure, DiagnosticError) as exc:
+            self._fail(name, kind, exc.diagnostics, started)
+            return False
+        except Exception as exc:  # a runner error that is not ours to interpret: still isolate the unit
+            diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
+            self._fail(name, kind, list(diags), started)
+            return False
+        o.duration_s = time.monotonic() - started
+        self._outcome(o)
+        return True
+
+    def _fail(self, name: str, kind: str, diags: list[Diagnostic], started: float) -> None:
+        prev = self._state.units.get(name)
+        c = self.resolved.component(name)
+        failed = UnitState(
+            kind=kind,
+            type=c.type if c else (prev.type if prev else "unknown"),
+            hash="",
+            status="failed",
+            outputs=prev.outputs if prev else {},
+            secret_digests=prev.secret_digests if prev else {},
+            secret_ref=prev.secret_ref if prev else None,
+            dependencies=self.graph.dependencies(name) if c else (prev.dependencies if prev else ()),
+            skeleton=prev.skeleton if prev else (self._skeleton(name) if kind == "terraform" and c else {}),
+            error=diags[0].summary[:300] if diags else None,
+        )
+        try:
+            self._save(lambda s: s.with_unit(name, failed))
+        except DiagnosticError as exc:
+            diags = diags + exc.diagnostics
+        self._outcome(Outcome(name, kind, "failed", diagnostics=diags, duration_s=time.monotonic() - started))
+
+    # -- prune / destroy -------------------------------------------------------------------
+    def _protected(self) -> set[str]:
+        return set(self.resolved.environment.spec.policies.protect)
+
+    def refuse_protected(self, names: list[str], verb: str) -> None:
+        hit = sorted(set(names) & self._protected())
+        if hit:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"refusing to {verb} protected unit{'s' if len(hit) > 1 else ''} {', '.join(hit)}",
+                        f"environment {self.env_name} lists {', '.join(hit)} under policies.protect; remove {'them' if len(hit) > 1 else 'it'} from that list to allow this",
+                        address=hit[0],
+                    )
+                ]
+            )
+
+    def removed_units(self) -> list[str]:
+        """Units in state the model no longer has, dependents first."""
+        gone = [n for n in self._state.units if n not in set(self.graph.order)]
+        deps = {n: [d for d in self._state.units[n].dependencies if d in gone] for n in gone}
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(n: str) -> None:
+            if n in seen:
+                return
+            seen.add(n)
+            for d in deps[n]:
+                visit(d)
+            order.append(n)
+
+        for n in sorted(gone):
+            visit(n)
+        return list(reversed(order))
+
+    def _destroy_unit(self, name: str, verb: str) -> bool:
+        started = time.monotonic()
+        unit = self._state.units[name]
+        self.emit("unit_start", unit=name, kind=unit.kind, action={"pruned": "pruning", "destroyed": "destroying"}.get(verb, verb))
+        try:
+            if unit.kind == "terraform":
+                changes = self._destroy_terraform(name, unit)
+                writes = self.sink.delete_connection(name, secret_name(self.app, name))
+            else:
+                changes = None
+                items = tuple(i for i in self._state.inventory.get(self.sink.target, ()) if i.component == name)
+                writes = self.sink.delete(items)
+        except (UnitFailure, DiagnosticError) as exc:
+            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started))
+            return False
+        except Exception as exc:
+            diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
+            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=list(diags), duration_s=time.monotonic() - started))
+            return False
+
+        def update(s: StateDoc) -> StateDoc:
+            inv = {t: tuple(i for i in items if i.component != name) for t, items in s.inventory.items()}
+            return s.with_unit(name, None).model_copy(update={"inventory": inv})
+
+        self._save(update)
+        self._outcome(Outcome(name, unit.kind, verb, changes, duration_s=time.monotonic() - started, k8s_writes=writes))
+        return True
+
+    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
+        workdir = self._workdir(name)
+        rel = f"terraform/{name}/main.tf.json"
+        if name not in self.graph.order:
+            # The model no longer has it: a root with backend and provider but no module call
+            # makes Terraform destroy everything the unit's state holds.
+            self.workspace.write(rel, (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+        self._init(name)
+        resources = self.terraform.resources(name, workdir)
+        if resources is None:
+            raise UnitFailure(
+                [
+                    Diagnostic(
+                        f"no Terraform state found for unit {name}; refusing to report it destroyed",
+                        f"the state for key {state_key(self.app, self.env_name, name)} is missing from the {self.resolved.environment.spec.state.backend} backend. "
+                        "If its resources still exist, restore the state (or import them) and run again; nothing was deleted.",
+                        address=name,
+                    )
+                ]
+            )
+        planfile = workdir / PLANFILE
+        variables = self._variables(name) if name in self.graph.order else {}
+        self.terraform.plan(name, workdir, planfile, variables, destroy=name in self.graph.order)
+        changes = self.terraform.apply(name, workdir, planfile)
+        planfile.unlink(missing_ok=True)
+        return {"add": changes.add, "change": changes.change, "remove": changes.remove}
+
+    # -- commands --------------------------------------------------------------------------
+    def _begin(self, state: StateDoc) -> None:
+        self._state = state
+        self._outcomes = {}
+        self._started = time.monotonic()
+
+    def _finish(self, command: str, stopped: bool) -> RunResult:
+        changed = tuple(n for n, o in self._outcomes.items() if o.status in ("applied",))
+        removed = tuple(n for n, o in self._outcomes.items() if o.status in ("pruned", "destroyed"))
+        failed = tuple(n for n, o in self._outcomes.items() if o.status in ("failed", "blocked"))
+        if changed or removed or failed:
+            self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=_now(), command=command, changed=changed, removed=removed, failed=failed)))
+        return RunResult(command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped)
+
+    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True) -> RunResult:
+        self._begin(state)
+        removed = self.removed_units() if prune else []
+        self.refuse_protected(removed, "prune")
+        self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
+        deps = {n: self.graph.dependencies(n) for n in self.graph.order}
+        results = run_dag(self.graph.order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
+        for name, status in results.items():
+            if status != OK and name not in self._outcomes:
+                self._outcome(Outcome(name, self._kind(name), "blocked", diagnostics=[Diagnostic("not applied: a dependency failed or the run was interrupted", address=name)]))
+        stopped = self.should_stop()
+        for name in removed:
+            if stopped or self.should_stop():
+                break
+            self._destroy_unit(name, "pruned")
+        return self._finish("apply", self.should_stop())
+
+    def destroy(self, state: StateDoc) -> RunResult:
+        self._begin(state)
+        names = [n for n in reversed(self.graph.order) if n in state.units] + [n for n in self.removed_units()]
+        self.refuse_protected(names, "destroy")
+        self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
+        # Reverse order: a unit goes once everything that depends on it is gone.
+        dependents = {n: [m for m in names if n in state.units[m].dependencies] for n in names}
+        results = run_dag(names, dependents, lambda n: self._destroy_unit(n, "destroyed"), self.parallelism, self.should_stop)
+        for name, status in results.items():
+            if status != OK and name not in self._outcomes:
+                self._outcome(Outcome(name, state.units[name].kind, "blocked", diagnostics=[Diagnostic("not destroyed: a unit that depends on it was not destroyed", address=name)]))
+        return self._finish("destroy", self.should_stop())
+
+    def plan(self, state: StateDoc, planfiles: dict[str, bytes] | None = None) -> RunResult:
+        """Per-unit terraform plans for changed units; kubernetes diffs against the inventory."""
+        self._begin(state)
+        self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
+        deps = {n: self.graph.dependencies(n) for n in self.graph.order}
+
+        def work(name: str) -> bool:
+            kind = self._kind(name)
+            prev = self._state.units.get(name)
+            if not self.refresh and prev is not None and prev.status == "applied" and prev.hash == self.unit_hash(name):
+                self._outcome(Outcome(name, kind, "unchanged"))
+                return True
+            started = time.monotonic()
+            try:
+                if kind == "terraform":
+                    self._init(name)
+                    workdir = self._workdir(name)
+                    pf = workdir / PLANFILE
+                    changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                    if planfiles is not None:
+                        planfiles[name] = pf.read_bytes() if changes.any else b""
+                    pf.unlink(missing_ok=True)
+                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
+                else:
+                    current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(self.sink.target, ()) if i.component == name}
+                    objects = self.stamped_objects(name)
+                    changed = sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
+                    gone = len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
+                    self._outcome(Outcome(name, kind, "planned", {"add": 0, "change": changed, "remove": gone} if changed or gone else None, k8s_changed=changed + gone))
+            except (UnitFailure, DiagnosticError) as exc:
+                self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
+                return False
+            except Exception as exc:
+                diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
+                self._outcome(Outcome(name, kind, "failed", diagnostics=list(diags)))
+                return False
+            return True
+
+        run_dag(self.graph.order, deps, work, self.parallelism, self.should_stop)
+        for name in self.removed_units():
+            unit = self._state.units[name]
+            self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
+        return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
+
+
+def _pod_templates(obj: dict) -> list[dict]:
+    spec = obj.get("spec") or {}
+    out = []
+    if isinstance(spec.get("template"), dict):
+        out.append(spec["template"])
+    jt = (spec.get("jobTemplate") or {}).get("spec") or {}
+    if isinstance(jt.get("template"), dict):
+        out.append(jt["template"])
+    return out
+
+
+def _now() -> str:
+    from composer.state.model import now
+
+    return now()
+
+
+def encode_plan(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def decode_plan(text: str) -> bytes:
+    return base64.b64decode(text.encode())

@@ -1,0 +1,122 @@
+"""The GitOps directory sink: workloads as files, for Argo CD / Flux to apply.
+
+    <dir>/<component>.yaml          the component's objects, deterministic
+    <dir>/<component>-conn.yaml     an ExternalSecret for a resource's connection Secret
+    <dir>/kustomization.yaml        every file above, sorted
+
+No secret value is ever written here. A connection Secret becomes an ExternalSecret
+(external-secrets.io) that pulls the entry the resource module wrote to the cloud
+secret store; a unit whose secrets are not in a store is refused, with what to configure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.model.environment import SecretStoreRef
+from composer.render import dump_yaml
+from composer.state.model import InventoryItem, object_digest
+
+EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class DirectorySink:
+    def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
+        self.directory = directory
+        self.app = app
+        self.environment = environment
+        self.namespace = namespace
+        self.secret_store = secret_store
+        self.labels = dict(labels or {})
+        self.target = f"dir:{directory}"
+
+    def _write(self, name: str, data: bytes) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / name
+        if path.exists() and path.read_bytes() == data:
+            return 0
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        self._kustomization()
+        return 1
+
+    def _remove(self, name: str) -> int:
+        path = self.directory / name
+        if not path.exists():
+            return 0
+        path.unlink()
+        self._kustomization()
+        return 1
+
+    def _kustomization(self) -> None:
+        files = sorted(p.name for p in self.directory.glob("*.yaml") if p.name != "kustomization.yaml")
+        doc = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
+        if self.namespace:
+            doc["namespace"] = self.namespace
+        data = yaml.safe_dump(doc, sort_keys=False).encode()
+        path = self.directory / "kustomization.yaml"
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+
+    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
+        if secret_ref is None:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"cannot write the connection Secret of {component} to a GitOps directory",
+                        "GitOps output never holds secret values, and this unit's implementation keeps its outputs in Terraform "
+                        "instead of a cloud secret store. Choose an implementation with `secrets: store`, or deliver to a cluster "
+                        "(kubernetes.context) instead of a directory.",
+                        address=component,
+                    )
+                ]
+            )
+        if self.secret_store is None:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"environment {self.environment} writes manifests to a directory but names no secret store",
+                        "connection Secrets become ExternalSecrets there; set kubernetes.secretStore: {name: STORE, kind: ClusterSecretStore} "
+                        "to the external-secrets.io store that reads your cloud secret store",
+                        address=component,
+                    )
+                ]
+            )
+        meta = {"name": secret_name, **({"namespace": self.namespace} if self.namespace else {}), "labels": {**self.labels, "composer.dev/app": self.app, "composer.dev/env": self.environment, "composer.dev/component": component}}
+        obj = {
+            "apiVersion": EXTERNAL_SECRETS_API,
+            "kind": "ExternalSecret",
+            "metadata": meta,
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": self.secret_store.name, "kind": self.secret_store.kind},
+                "target": {"name": secret_name, "creationPolicy": "Owner"},
+                "dataFrom": [{"extract": {"key": secret_ref}}],
+            },
+        }
+        return self._write(f"{component}-conn.yaml", dump_yaml([obj]))
+
+    def delete_connection(self, component: str, secret_name: str) -> int:
+        return self._remove(f"{component}-conn.yaml")
+
+    def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]:
+        writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
+        items = tuple(
+            InventoryItem(apiVersion=o["apiVersion"], kind=o["kind"], name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"), component=component, hash=object_digest(o))
+            for o in objects
+        )
+        return items, writes
+
+    def delete(self, items: tuple[InventoryItem, ...]) -> int:
+        return sum(self._remove(f"{c}.yaml") for c in sorted({i.component for i in items}))
