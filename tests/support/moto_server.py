@@ -1,31 +1,38 @@
-"""A moto server for tests, with two small ElastiCache fixes.
+"""A moto server for tests, with small fixes so the Terraform AWS provider works against it.
 
-Why the patch: stock moto 5.2 ElastiCache is not enough for the Terraform AWS provider.
+Why we patch: stock moto 5.2 ElastiCache returns cache clusters with no node endpoints and never
+deletes them. The Terraform AWS provider (5.100) needs both:
 
 1. ``CreateCacheCluster`` / ``DescribeCacheClusters`` return a cluster without ``CacheNodes``
-   (and without ``ConfigurationEndpoint`` for memcached).  The provider's read of
+   (and without ``ConfigurationEndpoint`` for memcached). The provider's read of
    ``aws_elasticache_cluster`` needs ``CacheNodes[].Endpoint.{Address,Port}`` and
-   ``CustomerAvailabilityZone`` (it fails with "Unexpected nil pointer" otherwise), and the
-   redis module's ``host``/``port`` outputs come from ``cache_nodes[0]``.
-2. ``DeleteCacheCluster`` only flips the status to "deleting" and never removes the cluster, so
-   the provider's delete waiter (which waits for CacheClusterNotFound) polls until its 40 min
-   timeout and ``terraform destroy`` never finishes.
+   ``CustomerAvailabilityZone``; without them it fails with "Unexpected nil pointer". The redis
+   module's ``host``/``port`` outputs come from ``cache_nodes[0]``.
+2. ``DeleteCacheCluster`` only sets the status to "deleting" and never removes the cluster. The
+   provider's delete waiter, which waits for CacheClusterNotFound, then polls until its 40 min
+   timeout, and ``terraform destroy`` never finishes.
 
-The patch below gives every created cluster its nodes (plus a configuration endpoint for
-memcached, as AWS does) and makes ``DeleteCacheCluster`` remove the cluster from the backend.
+The patch gives every created cluster its nodes, plus a configuration endpoint for memcached as
+AWS does, and makes ``DeleteCacheCluster`` remove the cluster from the backend.
 
-One more fidelity fix, for SQS: moto returns the ``RedrivePolicy`` attribute as
-``json.dumps`` output with spaces, where AWS returns compact JSON.  The provider stores the
-API string as is and compares it with its normalised (compact) config, so every plan after an
-apply of a queue with a dead-letter queue shows a spurious "whitespace changes" update.  The
-patch returns the compact form, as AWS does.
+One fidelity fix for SQS: moto returns the ``RedrivePolicy`` attribute as ``json.dumps``
+output with spaces, where AWS returns compact JSON. The provider stores the API string as it is
+and compares it with its normalised (compact) config. So every plan after applying a queue with
+a dead-letter queue would show a spurious "whitespace changes" update. The patch returns the
+compact form, as AWS does.
 
-The patches are applied once, when this module is imported, and touch nothing else in moto.
+The patches are applied once, when this module is imported. They touch nothing else in moto.
 
 Usage:
     python -m tests.support.moto_server --port 0 --port-file F   # prints/writes the port, serves
     url, stop = start_moto()        # in-process, background thread
+    env = aws_env(url)              # environment for terraform / boto3 to talk to it
     reset(url)                      # POST /moto-api/reset: wipe every backend
+
+Point clients at ``http://127.0.0.1:PORT``, not ``localhost``. With an IP-literal endpoint the
+AWS SDKs address S3 path-style (``/bucket``). With ``localhost`` they use virtual-host style
+(``bucket.localhost``), which does not resolve here. The provider has no environment variable
+for path-style (``s3_use_path_style`` is a provider argument only).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from moto.core.utils import utcnow
 from moto.elasticache import models as _ec_models
 from moto.sqs import models as _sqs_models
 
-__all__ = ["start_moto", "reset", "main"]
+__all__ = ["start_moto", "reset", "aws_env", "main"]
 
 _PATCHED_FLAG = "_composer_test_patched"
 
@@ -149,6 +156,19 @@ def reset(url: str, timeout: float = 10.0) -> None:
         resp.read()
 
 
+def aws_env(url: str, region: str = "us-east-1") -> dict[str, str]:
+    """Environment variables that point Terraform's AWS provider (and boto3) at ``url``.
+
+    Provider blocks stay production-identical; only the environment differs.
+    """
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+    }
+
+
 def _write_atomically(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".moto-port-")
@@ -158,7 +178,7 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="moto server with ElastiCache fixes for tests")
+    parser = argparse.ArgumentParser(description="moto server with the test fixes (ElastiCache, SQS)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", help="write the chosen port to this file")
@@ -178,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    done.wait()
+    while not done.wait(0.2):  # a timed wait keeps the main thread responsive to signals
+        pass
     stop()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation: tearing down moto's module graph takes ~2 s and there is
+    # nothing left to clean up once the server has stopped.
+    os._exit(code)

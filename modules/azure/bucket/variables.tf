@@ -1,0 +1,85 @@
+variable "name" {
+  description = "Name of the blob container, e.g. \"webshop-dev-uploads\" (3-63 lower-case letters, digits and single hyphens, starting with a letter or digit). The storage account name is derived from it unless storage_account_name is set."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.name)) && !strcontains(var.name, "--")
+    error_message = "name must be 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "storage_account_name" {
+  description = "Globally unique storage account name (3-24 lower-case letters and digits). Null derives it from name by dropping hyphens and cutting to 24 characters; set it when that collides or is too short."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.storage_account_name == null || can(regex("^[a-z0-9]{3,24}$", coalesce(var.storage_account_name, "x")))
+    error_message = "storage_account_name must be 3-24 lower-case letters and digits."
+  }
+}
+
+variable "resource_group_name" {
+  description = "Existing resource group that receives the storage account."
+  type        = string
+}
+
+variable "location" {
+  description = "Azure region, e.g. \"westeurope\"; output as region."
+  type        = string
+}
+
+variable "key_vault_id" {
+  description = "Resource id of an existing Key Vault that receives the connection secret. The identity running Terraform needs secret Set, Get and Delete permissions on it (the provider reads the secret's metadata back)."
+  type        = string
+}
+
+variable "secret_name" {
+  description = "Key Vault secret name that receives the connection JSON, e.g. \"webshop-dev-uploads\". Key Vault secret names cannot contain \"/\" (or \"_\"): letters, digits and \"-\" only, at most 127 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z-]{1,127}$", var.secret_name))
+    error_message = "secret_name may only contain letters, digits and \"-\" (no \"/\"), 1-127 characters."
+  }
+}
+
+variable "tags" {
+  description = "Tags put on the storage account and the secret."
+  type        = map(string)
+  default     = {}
+}
+
+variable "replication_type" {
+  description = "Account replication: LRS, ZRS, GRS, RAGRS, GZRS or RAGZRS."
+  type        = string
+  default     = "ZRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"], var.replication_type)
+    error_message = "replication_type must be one of LRS, ZRS, GRS, RAGRS, GZRS, RAGZRS."
+  }
+}
+
+variable "versioning" {
+  description = "Keep previous blob versions."
+  type        = bool
+  default     = false
+}
+
+variable "soft_delete_retention_days" {
+  description = "Days deleted blobs and containers can be restored (1-365)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.soft_delete_retention_days >= 1 && var.soft_delete_retention_days <= 365
+    error_message = "soft_delete_retention_days must be between 1 and 365."
+  }
+}
+
+variable "shared_access_key_enabled" {
+  description = "Allow Shared Key (account key and SAS) authorization. The contract carries no key, so workloads authenticate with Entra ID; set false to enforce that (the azurerm provider then needs storage_use_azuread = true)."
+  type        = bool
+  default     = true
+}

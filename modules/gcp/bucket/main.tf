@@ -1,0 +1,46 @@
+locals {
+  endpoint = "https://storage.googleapis.com"
+
+  connection = {
+    name     = google_storage_bucket.this.name
+    region   = lower(google_storage_bucket.this.location)
+    endpoint = local.endpoint
+    id       = google_storage_bucket.this.id
+  }
+}
+
+resource "google_storage_bucket" "this" {
+  project                     = var.project
+  name                        = var.name
+  location                    = var.region
+  storage_class               = var.storage_class
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = var.force_destroy
+  labels                      = var.tags
+
+  versioning {
+    enabled = var.versioning
+  }
+}
+
+resource "google_secret_manager_secret" "connection" {
+  project   = var.project
+  secret_id = var.secret_name
+  labels    = var.tags
+
+  replication {
+    auto {}
+  }
+}
+
+# A secret version is immutable: a new version number replaces it (the old version is destroyed
+# first). create_before_destroy is deliberately not used: Terraform would propagate it to the
+# resources this version depends on, and those must not create a same-named twin before the old one
+# is gone when they are replaced.
+resource "google_secret_manager_secret_version" "connection" {
+  secret         = google_secret_manager_secret.connection.id
+  secret_data_wo = jsonencode(local.connection)
+  # Nothing here is secret; the number just changes whenever the document does.
+  secret_data_wo_version = 1 + parseint(substr(sha256(jsonencode(local.connection)), 0, 7), 16)
+}

@@ -1,0 +1,83 @@
+variable "name" {
+  description = "Physical name of the Memorystore instance, e.g. \"webshop-dev-cache\". Lower-case letters, digits and hyphens, starting with a letter, at most 40 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,38}[a-z0-9]$", var.name))
+    error_message = "name must be 2-40 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "project" {
+  description = "GCP project id that owns the instance and the connection secret."
+  type        = string
+}
+
+variable "region" {
+  description = "GCP region of the instance, e.g. \"europe-west1\"."
+  type        = string
+}
+
+variable "secret_name" {
+  description = "Secret Manager secret id that receives the connection JSON, e.g. \"webshop-dev-cache\". Secret Manager ids cannot contain \"/\": letters, digits, \"-\" and \"_\" only, at most 255 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.secret_name))
+    error_message = "secret_name may only contain letters, digits, \"-\" and \"_\" (no \"/\"), 1-255 characters."
+  }
+}
+
+variable "tags" {
+  description = "Labels put on the instance and the secret. GCP label rules apply: lower-case keys starting with a letter, values of lower-case letters, digits, \"-\" and \"_\"."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.tags : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))
+    ])
+    error_message = "tags must follow GCP label rules: keys ^[a-z][a-z0-9_-]{0,62}$, values ^[a-z0-9_-]{0,63}$."
+  }
+}
+
+variable "tier" {
+  description = "Memorystore service tier: BASIC (single node) or STANDARD_HA (replicated, automatic failover)."
+  type        = string
+  default     = "BASIC"
+
+  validation {
+    condition     = contains(["BASIC", "STANDARD_HA"], var.tier)
+    error_message = "tier must be BASIC or STANDARD_HA."
+  }
+}
+
+variable "memory_size_gb" {
+  description = "Memory size in GiB."
+  type        = number
+  default     = 1
+}
+
+variable "engine_version" {
+  description = "Redis version as Memorystore names it, e.g. REDIS_7_2."
+  type        = string
+  default     = "REDIS_7_2"
+}
+
+variable "authorized_network" {
+  description = "Self link or id of the VPC network the instance is reachable from; null means the project's \"default\" network."
+  type        = string
+  default     = null
+}
+
+variable "transit_encryption" {
+  description = "Serve TLS only (SERVER_AUTHENTICATION, port 6378, url scheme rediss). Memorystore signs with its own CA, which is not part of the contract, so clients must be given that CA or skip verification; off by default for that reason."
+  type        = bool
+  default     = false
+}
+
+variable "secret_version" {
+  description = "Bump to force the connection secret to be rewritten. It is also rewritten whenever a contract value changes, including the AUTH string."
+  type        = number
+  default     = 1
+}
