@@ -98,7 +98,7 @@ class StateStore(Protocol):
 # --- Shared by the stores: the strict codec ---------------------------------------------
 
 _NOT_OVERWRITTEN = "appc will not overwrite it."
-_RESTORE = "Restore it from a backup or an earlier version of the object."
+_RESTORE = "Restore it from a backup (on S3: from an earlier object version)."
 
 
 def refused(where: str, summary: str, detail: str) -> DiagnosticError:
@@ -313,7 +313,7 @@ class CellLock:
             if held.id != lock_id:
                 raise refused(
                     self.cell.where, f"lock id {lock_id} does not match the lock held",
-                    f"The lock held has id {held.id} ({held.describe()}). Nothing was removed.",
+                    f"It is held by {held.describe()}. Nothing was removed.",
                 )
         if not self.cell.delete(token):
             raise refused(self.cell.where, "the lock changed while it was being removed", "Nothing was removed; look again and retry.")
