@@ -1,14 +1,18 @@
 """Import of KubeVela-style OAM Applications (core.oam.dev/v1beta1).
 
 The built-in workload types already take KubeVela's property shapes, so most of an
-OAM file passes through. What differs is translated here, and the source map is
-carried along so that diagnostics still point at the original lines. What Composer
-does not support is an error that says so; nothing is dropped silently. The full
-mapping is in docs/oam.md.
+OAM file passes through. What differs is translated here: env lists, the older
+`volumes` list, port exposure defaults, and the traits whose shapes differ (gateway,
+storage, cpuscaler, hpa, scaler). The source map is carried along, so diagnostics
+still point at the original lines and name the field paths the user wrote. What
+Composer does not support is an error that says so; nothing is dropped silently.
+The full mapping is in docs/oam.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
@@ -32,7 +36,87 @@ UNSUPPORTED_COMPONENT = {
     "inputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
     "outputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
     "externalRevision": "externalRevision is not supported: Composer keeps its own revision history",
+    "scopes": "OAM scopes are not supported: Composer groups nothing beyond the application",
 }
+
+# KubeVela built-ins that Composer has no counterpart for; the hint joins the "unknown type/trait" error.
+KUBEVELA_ONLY_TYPES = {
+    "helm": "Composer has no built-in helm type: render the chart (helm template) into a k8s-objects component, "
+    "or publish a ComponentDefinition under definitions/",
+    "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
+    "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
+    "daemon": "Composer has no built-in DaemonSet type: use k8s-objects or a ComponentDefinition under definitions/",
+    "statefulset": "Composer has no built-in StatefulSet type: use k8s-objects or a ComponentDefinition under definitions/",
+}
+KUBEVELA_ONLY_TRAITS = {
+    "expose": "Composer's webservice makes the Service itself: list the port under properties.ports with expose: true "
+    "and set properties.exposeType",
+    "command": "set cmd and args in the component's properties",
+    "container-image": "set image (and imagePullPolicy) in the component's properties",
+    "startup-probe": "use Composer's probes trait: {type: probes, properties: {startup: {...}}}",
+    "hostalias": "host aliases are not supported",
+    "init-container": "init containers are not supported; a TraitDefinition under definitions/ can add one",
+}
+
+# KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
+# platform definitions) take their properties as they are.
+WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task")
+
+# KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
+KUBEVELA_ONLY_PROPERTIES = {
+    "hostAliases": "host aliases are not supported",
+    "addRevisionLabel": "a revision label is not supported: pods carry Composer's composer.dev/* labels",
+    "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
+    "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
+}
+VOLUME_MOUNT_HINTS = {
+    "hostPath": "hostPath volumes are not supported",
+    "subPath": "subPath mounts are not supported: mount the whole volume",
+    "items": "items (key to path projections) are not supported: the whole ConfigMap or Secret is mounted",
+}
+
+STORAGE_KEYS = {
+    "pvc": {"name", "mountOnly", "mountPath", "accessModes", "storageClassName", "resources", "volumeMode"},
+    "configMap": {"name", "mountOnly", "mountPath", "readOnly", "data", "defaultMode"},
+    "secret": {"name", "mountOnly", "mountPath", "readOnly", "defaultMode"},
+    "emptyDir": {"name", "mountPath", "medium"},
+}
+STORAGE_VOLUME_PREFIX = {"pvc": "pvc", "configMap": "configmap", "secret": "secret", "emptyDir": "emptydir"}
+STORAGE_HINTS = {
+    **VOLUME_MOUNT_HINTS,
+    "mountToEnv": "to read a key as an env var, add an env entry with valueFrom.configMapKeyRef / secretKeyRef",
+    "mountToEnvs": "to read keys as env vars, add env entries with valueFrom.configMapKeyRef / secretKeyRef",
+    "data": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
+    "stringData": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
+}
+DEFAULT_FILE_MODE = 420  # 0644, Kubernetes' own default for configMap/secret volumes
+
+
+@dataclass
+class OamSourceMap(SourceMap):
+    """Positions keyed by the converted paths; diagnostics report the paths the user wrote.
+
+    `origins` maps a converted path (prefix) back to where it came from, `notes` adds
+    a hint to every diagnostic under a path (e.g. "OAM trait 'gateway' is read as ...").
+    """
+
+    origins: dict[FieldPath, FieldPath] = field(default_factory=dict)
+    notes: dict[FieldPath, str] = field(default_factory=dict)
+
+    def original(self, path: FieldPath) -> FieldPath:
+        p = tuple(path)
+        for n in range(len(p), 0, -1):
+            if p[:n] in self.origins:
+                return self.origins[p[:n]] + p[n:]
+        return p
+
+    def diagnostic(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False, address: str | None = None, severity=None) -> Diagnostic:
+        d = super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
+        p = tuple(path)
+        notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
+        if notes:
+            detail = "; ".join([d.detail, *notes]) if d.detail else "; ".join(notes)
+        return dataclasses.replace(d, path=self.original(p), detail=detail)
 
 
 def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: FieldPath) -> None:
@@ -43,92 +127,382 @@ def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: Fie
                 table_dst[dst_prefix + path[n:]] = pos
 
 
-def _env_list_to_map(env: Any, src: SourceMap, dst: SourceMap, path: FieldPath, errors: list[Diagnostic]) -> Any:
-    if not isinstance(env, list):
-        return env
-    out: dict[str, Any] = {}
-    for i, item in enumerate(env):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            errors.append(src.diagnostic(path + (i,), "an env entry needs a name", "expected {name: X, value: Y} or {name: X, valueFrom: {...}}"))
-            continue
-        extra = set(item) - {"name", "value", "valueFrom"}
-        if extra:
-            errors.append(src.diagnostic(path + (i, sorted(extra)[0]), f"unknown field {sorted(extra)[0]!r} in env entry", "expected name, value or valueFrom"))
-            continue
-        name = item["name"]
-        _move(src, dst, path + (i, "value" if "value" in item else "valueFrom"), path + (name,))
-        dst.keys[path + (name,)] = src.locate(path + (i, "name")) or src.locate(path + (i,))
-        if "valueFrom" in item:
-            out[name] = {"valueFrom": item["valueFrom"]}
-        else:
-            value = item.get("value", "")
-            out[name] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-    return out
+def _kind(value: Any) -> str:
+    return {str: "text", list: "a list", dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "nothing" if value is None else type(value).__name__)
 
 
-def _trait(trait: Any, src: SourceMap, dst: SourceMap, path: FieldPath, errors: list[Diagnostic]) -> Any:
-    if not isinstance(trait, dict):
-        return trait
-    ttype = trait.get("type")
-    props = trait.get("properties", {})
-    new_type = TRAIT_NAMES.get(ttype, ttype)
-    if not isinstance(props, dict):
-        return {**trait, "type": new_type}
-    props = dict(props)
-    ppath = path + ("properties",)
-    if ttype == "gateway":
-        renames = {"domain": "host", "http": "paths", "class": "className", "secretName": "tlsSecretName"}
+class _Converter:
+    def __init__(self, src: SourceMap, dst: OamSourceMap):
+        self.src = src
+        self.dst = dst
+        self.errors: list[Diagnostic] = []
+
+    def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
+        """`path` as converted so far; the diagnostic names the path the user wrote."""
+        self.errors.append(self.dst.diagnostic(path, summary, detail, key=key))
+
+    def relocate(self, old: FieldPath, new: FieldPath) -> None:
+        """The value at `old` now lives at `new`: carry its positions, remember where it came from."""
+        _move(self.src, self.dst, old, new)
+        self.dst.origins[new] = old
+
+    def pin(self, new: FieldPath, old: FieldPath) -> None:
+        """A new value built from `old` (e.g. an env entry): its position and origin are old's."""
+        pos = self.src.locate(old)
+        if pos is not None:
+            self.dst.values[new] = pos
+        self.dst.origins[new] = old
+
+    def rename(self, props: dict, ppath: FieldPath, renames: dict[str, str]) -> None:
         for old, new in renames.items():
-            if old in props:
-                props[new] = props.pop(old)
-                _move(src, dst, ppath + (old,), ppath + (new,))
-        props.pop("classInSpec", None)
-    elif ttype == "cpuscaler":
-        if "cpuPercent" in props:
-            props["cpuUtil"] = props.pop("cpuPercent")
-            _move(src, dst, ppath + ("cpuPercent",), ppath + ("cpuUtil",))
-    elif ttype in ("env", "sidecar") and "env" in props:
-        props["env"] = _env_list_to_map(props["env"], src, dst, ppath + ("env",), errors)
-    elif ttype in ("labels", "annotations") and "properties" not in trait:
-        props = {}
-    return {**trait, "type": new_type, "properties": props}
+            if old not in props:
+                continue
+            if new in props:
+                self.error(ppath + (old,), f"{old!r} and {new!r} are the same setting here", "give one of them", key=True)
+                continue
+            props[new] = props.pop(old)
+            self.relocate(ppath + (old,), ppath + (new,))
+
+    # -- components ------------------------------------------------------------------
+
+    def component(self, comp: Any, cpath: FieldPath) -> Any:
+        if not isinstance(comp, dict):
+            return comp
+        comp = dict(comp)
+        for key, why in UNSUPPORTED_COMPONENT.items():
+            if key in comp:
+                self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
+        ctype = comp.get("type")
+        if isinstance(ctype, str) and ctype in KUBEVELA_ONLY_TYPES:
+            self.dst.notes[cpath + ("type",)] = KUBEVELA_ONLY_TYPES[ctype]
+        traits = comp.get("traits")
+        props = comp.get("properties")
+        if isinstance(props, dict) and ctype in WORKLOAD_TYPES:
+            comp["properties"] = self.properties(props, cpath + ("properties",), _gateway_ports(traits))
+        if isinstance(traits, list):
+            comp["traits"] = [self.trait(t, cpath + ("traits", j)) for j, t in enumerate(traits)]
+        return comp
+
+    def properties(self, props: dict, ppath: FieldPath, routed: set[int]) -> dict:
+        props = dict(props)
+        if props.get("addRevisionLabel") is False:
+            del props["addRevisionLabel"]  # KubeVela's default: no effect
+        for key, why in KUBEVELA_ONLY_PROPERTIES.items():
+            if key in props:
+                self.error(ppath + (key,), f"KubeVela property {key!r} is not supported", why, key=True)
+        if "env" in props:
+            props["env"] = self.env_list(props["env"], ppath + ("env",))
+        if "volumes" in props:
+            if "volumeMounts" in props:
+                self.error(ppath + ("volumes",), "give volumeMounts or the older volumes list, not both", "KubeVela ignores volumes next to volumeMounts: move the entries into volumeMounts", key=True)
+            else:
+                props["volumeMounts"] = self.legacy_volumes(props.pop("volumes"), ppath)
+        if isinstance(props.get("volumeMounts"), dict):
+            props["volumeMounts"] = self.volume_mounts(props["volumeMounts"], ppath + ("volumeMounts",))
+        ports = props.get("ports")
+        if isinstance(ports, list):
+            for i, p in enumerate(ports):
+                if isinstance(p, dict) and "nodePort" in p:
+                    self.error(ppath + ("ports", i, "nodePort"), "nodePort is not supported", "Kubernetes picks the node port of a NodePort Service", key=True)
+            # KubeVela exposes a port on the Service only with expose: true, or when a gateway routes to it.
+            props["ports"] = [
+                {**p, "expose": isinstance(p.get("port"), int) and p["port"] in routed} if isinstance(p, dict) and "expose" not in p else p
+                for p in ports
+            ]
+        return props
+
+    def env_list(self, env: Any, path: FieldPath) -> Any:
+        """KubeVela's [{name, value | valueFrom}] -> Composer's {NAME: value | {valueFrom}}."""
+        if not isinstance(env, list):
+            return env
+        out: dict[str, Any] = {}
+        first: dict[str, int] = {}
+        for i, item in enumerate(env):
+            ipath = path + (i,)
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+                self.error(ipath, "an env entry needs a name", "expected {name: X, value: Y} or {name: X, valueFrom: {...}}")
+                continue
+            extra = sorted(set(item) - {"name", "value", "valueFrom"})
+            if extra:
+                self.error(ipath + (extra[0],), f"unknown field {extra[0]!r} in env entry", "expected name, value or valueFrom", key=True)
+                continue
+            name = item["name"]
+            if name in first:
+                self.error(ipath + ("name",), f"env var {name!r} is given twice", f"first given at env[{first[name]}]")
+                continue
+            if "value" in item and "valueFrom" in item:
+                self.error(ipath, f"env entry {name!r} has both value and valueFrom", "give one of them")
+                continue
+            first[name] = i
+            npath = path + (name,)
+            if "valueFrom" in item:
+                out[name] = {"valueFrom": item["valueFrom"]}
+                self.pin(npath, ipath)
+                self.relocate(ipath + ("valueFrom",), npath + ("valueFrom",))
+            else:
+                value = item.get("value", "")
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                elif isinstance(value, (int, float)):
+                    value = str(value)
+                elif not isinstance(value, str):
+                    self.error(ipath + ("value",), f"the value of env var {name!r} must be text, got {_kind(value)}")
+                    continue
+                out[name] = value
+                self.pin(npath, ipath + ("value",) if "value" in item else ipath)
+            pos = self.src.locate(ipath + ("name",))
+            if pos is not None:
+                self.dst.keys[npath] = pos
+        return out
+
+    def volume_mounts(self, mounts: dict, mpath: FieldPath) -> dict:
+        """KubeVela's volumeMounts are Composer's, less what Composer lacks; defaultMode 420 is the default."""
+        out = dict(mounts)
+        for kind, items in mounts.items():
+            if kind in VOLUME_MOUNT_HINTS:
+                self.error(mpath + (kind,), f"{kind} volumes are not supported", VOLUME_MOUNT_HINTS[kind], key=True)
+                continue
+            if not isinstance(items, list):
+                continue
+            out[kind] = []
+            for i, v in enumerate(items):
+                if isinstance(v, dict):
+                    v = dict(v)
+                    for key in sorted(set(v) & set(VOLUME_MOUNT_HINTS)):
+                        self.error(mpath + (kind, i, key), f"volumeMounts field {key!r} is not supported", VOLUME_MOUNT_HINTS[key], key=True)
+                    if v.get("defaultMode") == DEFAULT_FILE_MODE:
+                        del v["defaultMode"]
+                out[kind].append(v)
+        return out
+
+    def legacy_volumes(self, vols: Any, ppath: FieldPath) -> Any:
+        """KubeVela's older [{name, mountPath, type, ...}] list -> volumeMounts grouped by type."""
+        vpath = ppath + ("volumes",)
+        base = ppath + ("volumeMounts",)
+        self.pin(base, vpath)
+        if not isinstance(vols, list):
+            self.error(vpath, f"expected a list of volumes, got {_kind(vols)}")
+            return {}
+        groups: dict[str, list] = {}
+        for i, v in enumerate(vols):
+            if not isinstance(v, dict):
+                self.error(vpath + (i,), f"expected a volume {{name, mountPath, type}}, got {_kind(v)}")
+                continue
+            v = dict(v)
+            vtype = v.pop("type", "emptyDir")
+            if not isinstance(vtype, str) or vtype not in STORAGE_KEYS:
+                self.error(vpath + (i, "type"), f"unknown volume type {vtype!r}", "expected pvc, configMap, secret or emptyDir")
+                continue
+            if v.get("defaultMode") == DEFAULT_FILE_MODE:
+                del v["defaultMode"]
+            j = len(groups.setdefault(vtype, []))
+            groups[vtype].append(v)
+            self.relocate(vpath + (i,), base + (vtype, j))
+        return groups
+
+    # -- traits ----------------------------------------------------------------------
+
+    def trait(self, trait: Any, tpath: FieldPath) -> Any:
+        if not isinstance(trait, dict):
+            return trait
+        ttype = trait.get("type")
+        props = trait.get("properties", {})
+        if isinstance(ttype, str) and ttype in KUBEVELA_ONLY_TRAITS:
+            self.dst.notes[tpath + ("type",)] = KUBEVELA_ONLY_TRAITS[ttype]
+        # KubeVela's older ingress trait has the gateway shape (domain, http).
+        vela_ingress = ttype == "ingress" and isinstance(props, dict) and ("http" in props or "domain" in props)
+        new_type = TRAIT_NAMES.get(ttype, ttype) if isinstance(ttype, str) else ttype
+        if new_type != ttype:
+            self.dst.notes[tpath] = f"OAM trait {ttype!r} is read as Composer's {new_type!r}, see docs/oam.md"
+        elif vela_ingress:
+            self.dst.notes[tpath] = "KubeVela's ingress trait (domain, http) is read like gateway, see docs/oam.md"
+        if not isinstance(props, dict):
+            return {**trait, "type": new_type}
+        props = dict(props)
+        ppath = tpath + ("properties",)
+        if ttype == "gateway" or vela_ingress:
+            props = self.gateway(props, ppath)
+        elif ttype == "cpuscaler":
+            self.rename(props, ppath, {"cpuPercent": "cpuUtil"})  # the name KubeVela's own docs example uses
+            self.scale_target(props, ppath)
+        elif ttype == "hpa":
+            self.hpa(props, ppath)
+        elif ttype == "storage":
+            props = self.storage(props, ppath)
+        elif ttype == "scaler":
+            props.setdefault("replicas", 1)  # KubeVela's default
+        elif ttype in ("env", "sidecar") and "env" in props:
+            props["env"] = self.env_list(props["env"], ppath + ("env",))
+        elif ttype in ("labels", "annotations") and "properties" not in trait:
+            props = {}
+        return {**trait, "type": new_type, "properties": props}
+
+    def gateway(self, props: dict, ppath: FieldPath) -> dict:
+        if "domain" not in props and "host" not in props:
+            self.error(ppath, "a gateway without a domain is not supported", "Composer's ingress routes one host: set properties.domain")
+        self.rename(props, ppath, {"domain": "host", "http": "paths", "secretName": "tlsSecretName"})
+        # KubeVela puts the class (default nginx) in the kubernetes.io/ingress.class annotation,
+        # or in spec.ingressClassName with classInSpec: true. Composer does the same.
+        in_spec = props.pop("classInSpec", False)
+        if not isinstance(in_spec, bool):
+            self.error(ppath + ("classInSpec",), f"classInSpec must be true or false, got {_kind(in_spec)}")
+        added: dict[str, Any] = {}
+        cls = props.pop("class", "nginx")
+        if in_spec is True:
+            if "className" not in props:
+                props["className"] = cls
+                self.relocate(ppath + ("class",), ppath + ("className",))
+        elif "className" not in props:
+            added["kubernetes.io/ingress.class"] = cls
+            self.relocate(ppath + ("class",), ppath + ("annotations", "kubernetes.io/ingress.class"))
+        if "gatewayHost" in props:
+            added["ingress.controller/host"] = props.pop("gatewayHost")
+            self.relocate(ppath + ("gatewayHost",), ppath + ("annotations", "ingress.controller/host"))
+        if added:
+            own = props.get("annotations", {})
+            props["annotations"] = {**added, **own} if isinstance(own, dict) else own
+        return props
+
+    def scale_target(self, props: dict, ppath: FieldPath) -> None:
+        for key, default in (("targetAPIVersion", "apps/v1"), ("targetKind", "Deployment")):
+            if key in props and props.pop(key) != default:
+                self.error(ppath + (key,), f"{key} other than {default!r} is not supported", "Composer's autoscaler scales the component's own Deployment")
+
+    def hpa(self, props: dict, ppath: FieldPath) -> None:
+        """KubeVela's hpa: cpu/mem {type, value} -> cpuUtil/memUtil."""
+        self.scale_target(props, ppath)
+        for old, new in (("cpu", "cpuUtil"), ("mem", "memUtil")):
+            if old not in props:
+                continue
+            spec = props.pop(old)
+            mpath = ppath + (old,)
+            if not isinstance(spec, dict):
+                self.error(mpath, f"expected {{type: Utilization, value: N}}, got {_kind(spec)}")
+                continue
+            for extra in sorted(set(spec) - {"type", "value"}):
+                self.error(mpath + (extra,), f"unknown field {extra!r}", "expected type and value", key=True)
+            mtype = spec.get("type", "Utilization")
+            if mtype != "Utilization":
+                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "Composer's hpa scales on average utilization in percent: use type: Utilization")
+            props[new] = spec.get("value", 50)
+            self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (new,))
+        if "podCustomMetrics" in props:
+            self.error(ppath + ("podCustomMetrics",), "podCustomMetrics is not supported", "Composer's hpa scales on CPU and memory utilization", key=True)
+            props.pop("podCustomMetrics")
+
+    def storage(self, props: dict, ppath: FieldPath) -> dict:
+        """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
+        out: dict[str, Any] = {}
+        for kind, items in props.items():
+            kpath = ppath + (kind,)
+            if kind not in STORAGE_KEYS:
+                self.error(kpath, f"storage type {kind!r} is not supported", STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"), key=True)
+                continue
+            out[kind] = [self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)] if isinstance(items, list) else items
+        return out
+
+    def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+            return v  # the volume schema reports the shape
+        for key in sorted(set(v) - STORAGE_KEYS[kind]):
+            hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
+            self.error(vpath + (key,), f"storage {kind} field {key!r} is not supported", hint or "see docs/oam.md for the storage fields Composer reads", key=True)
+        if v.get("defaultMode", DEFAULT_FILE_MODE) != DEFAULT_FILE_MODE:
+            self.error(vpath + ("defaultMode",), "a defaultMode other than 420 (0644) is not supported")
+        mount_only = v.get("mountOnly", False)
+        if not isinstance(mount_only, bool):
+            self.error(vpath + ("mountOnly",), f"mountOnly must be true or false, got {_kind(mount_only)}")
+        name = v["name"]
+        entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
+        if "mountPath" in v:
+            entry["mountPath"] = v["mountPath"]
+        elif kind == "configMap":
+            self.error(vpath, "a storage configMap without mountPath is not supported", STORAGE_HINTS["mountToEnv"])
+        if kind == "pvc":
+            entry["claimName"] = name
+            self.relocate(vpath + ("name",), vpath + ("claimName",))
+            if v.get("volumeMode", "Filesystem") != "Filesystem":
+                self.error(vpath + ("volumeMode",), f"volumeMode {v['volumeMode']!r} is not supported", "Composer mounts claims as file systems")
+            if mount_only:
+                for key in ("accessModes", "storageClassName", "resources"):
+                    if key in v:
+                        self.error(vpath + (key,), f"{key} has no effect with mountOnly: true", "the claim exists already; remove it", key=True)
+            else:
+                entry["create"] = True
+                entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
+                if "storageClassName" in v:
+                    entry["storageClassName"] = v["storageClassName"]
+                entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
+        elif kind == "configMap":
+            entry["cmName"] = name
+            self.relocate(vpath + ("name",), vpath + ("cmName",))
+            if "readOnly" in v:
+                entry["readOnly"] = v["readOnly"]
+            if not mount_only:
+                entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
+            elif "data" in v:
+                self.error(vpath + ("data",), "data has no effect with mountOnly: true", "remove mountOnly to create the ConfigMap, or remove data", key=True)
+        elif kind == "secret":
+            entry["secretName"] = name
+            self.relocate(vpath + ("name",), vpath + ("secretName",))
+            if "readOnly" in v:
+                entry["readOnly"] = v["readOnly"]
+        elif "medium" in v:
+            entry["medium"] = v["medium"]
+        return entry
+
+    def pvc_resources(self, res: Any, rpath: FieldPath) -> Any:
+        if not isinstance(res, dict):
+            return res  # the volume schema reports the shape
+        for key in sorted(set(res) - {"requests"}):
+            self.error(rpath + (key,), f"pvc resources.{key} is not supported", "Composer sets resources.requests.storage only", key=True)
+        requests = res.get("requests", {})
+        if isinstance(requests, dict):
+            for key in sorted(set(requests) - {"storage"}):
+                self.error(rpath + ("requests", key), f"pvc resources.requests.{key} is not supported", "expected storage", key=True)
+            return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
+        return {"requests": requests}
+
+
+def _gateway_ports(traits: Any) -> set[int]:
+    """The ports a gateway (or an ingress, KubeVela's older one or Composer's) routes to."""
+    out: set[int] = set()
+    for t in traits if isinstance(traits, list) else []:
+        if isinstance(t, dict) and t.get("type") in ("gateway", "ingress") and isinstance(t.get("properties"), dict):
+            props = t["properties"]
+            for routes in (props.get("http"), props.get("paths")):
+                if isinstance(routes, dict):
+                    out |= {p for p in routes.values() if isinstance(p, int)}
+            if isinstance(props.get("port"), int):
+                out.add(props["port"])
+    return out
 
 
 def convert(doc: SourceDocument) -> tuple[dict, SourceMap]:
     """Translate an OAM Application into Composer's Application data and a matching source map."""
     src = doc.source_map
     data = doc.data
-    dst = SourceMap(src.file, dict(src.values), dict(src.keys))
-    errors: list[Diagnostic] = []
+    dst = OamSourceMap(src.file, dict(src.values), dict(src.keys))
+    c = _Converter(src, dst)
     spec = data.get("spec")
     if not isinstance(spec, dict):
         return {**data, "apiVersion": API_VERSION}, dst  # validation reports the shape
     for key, why in UNSUPPORTED_SPEC.items():
         if key in spec:
-            errors.append(src.diagnostic(("spec", key), f"unsupported OAM field spec.{key}", why, key=True))
+            c.error(("spec", key), f"unsupported OAM field spec.{key}", why, key=True)
     metadata = data.get("metadata")
-    if isinstance(metadata, dict):
-        metadata = {k: v for k, v in metadata.items() if k != "namespace"}
-    components = []
-    for i, comp in enumerate(spec.get("components") or []):
-        cpath: FieldPath = ("spec", "components", i)
-        if not isinstance(comp, dict):
-            components.append(comp)
-            continue
-        comp = dict(comp)
-        for key, why in UNSUPPORTED_COMPONENT.items():
-            if key in comp:
-                errors.append(src.diagnostic(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True))
-        props = comp.get("properties")
-        if isinstance(props, dict) and "env" in props:
-            comp["properties"] = {**props, "env": _env_list_to_map(props["env"], src, dst, cpath + ("properties", "env"), errors)}
-        traits = comp.get("traits")
-        if isinstance(traits, list):
-            comp["traits"] = [_trait(t, src, dst, cpath + ("traits", j), errors) for j, t in enumerate(traits)]
-        components.append(comp)
-    if errors:
-        raise DiagnosticError(errors)
-    out = {**data, "apiVersion": API_VERSION, "spec": {"components": components}}
-    if metadata is not None:
-        out["metadata"] = metadata
-    return out, dst
+    if isinstance(metadata, dict) and "namespace" in metadata:
+        ns = metadata["namespace"]
+        c.error(
+            ("metadata", "namespace"),
+            "metadata.namespace is not used: the environment decides the namespace",
+            f"remove it and set spec.kubernetes.namespace: {ns} in environments/<env>.yaml "
+            "(one app file lands in each environment's own namespace)",
+            key=True,
+        )
+    out_spec = dict(spec)
+    if isinstance(spec.get("components"), list):
+        out_spec["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(spec["components"])]
+    if c.errors:
+        raise DiagnosticError(c.errors)
+    return {**data, "apiVersion": API_VERSION, "spec": out_spec}, dst

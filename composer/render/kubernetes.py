@@ -160,8 +160,8 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
     mounts = container.setdefault("volumeMounts", [])
     for v in spec.get("pvc", []):
         claim = v.get("claimName")
-        if not claim:
-            claim = f"{w.name}-{v['name']}"
+        if not claim or v.get("create"):
+            claim = claim or f"{w.name}-{v['name']}"
             pvc_spec: dict[str, Any] = {
                 "accessModes": list(v.get("accessModes", ["ReadWriteOnce"])),
                 "resources": {"requests": {"storage": v.get("resources", {}).get("requests", {}).get("storage", "1Gi")}},
@@ -355,12 +355,19 @@ def template_workload(w: Workload) -> None:
     # the first object that owns pods, else the first object.
     owners = [o for o in w.objects if o["kind"] in POD_OWNERS]
     w.main = owners[0] if owners else (w.objects[0] if w.objects else None)
-    spec = (w.main or {}).get("spec")
-    pod = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") if isinstance(spec, dict) else None
+    pod = _dig(w.main, "spec", "template") or _dig(w.main, "spec", "jobTemplate", "spec", "template")
     if isinstance(pod, dict) and isinstance(pod.get("spec"), dict):
-        w.pod_meta = pod.setdefault("metadata", {})
-        w.pod_meta.setdefault("labels", {})
-        w.pod_spec = pod["spec"]
+        if not isinstance(pod.get("metadata"), dict):
+            pod["metadata"] = {}
+        if not isinstance(pod["metadata"].get("labels"), dict):
+            pod["metadata"]["labels"] = {}
+        w.pod_meta, w.pod_spec = pod["metadata"], pod["spec"]
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for k in keys:
+        value = value.get(k) if isinstance(value, dict) else None
+    return value
 
 
 BUILDERS = {"webservice": webservice, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
