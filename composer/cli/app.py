@@ -328,6 +328,7 @@ def apply(
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     no_wait: bool = typer.Option(False, "--no-wait", envvar="COMPOSER_NO_WAIT", help="Do not wait for rollouts."),
+    force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     catalog: list[Path] = CatalogOpt,
@@ -342,6 +343,7 @@ def apply(
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
         options.no_wait = no_wait
+        options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
             planned = read_plan(planfile, compiled, state) if planfile is not None else None
             with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
@@ -446,6 +448,13 @@ def status(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path
             view.event("status", unit=name, kind=kind, status=st, updated=u.updated_at if u else None, in_model=in_model, note=note)
             rows.append([name, kind, st, (u.updated_at[:19].replace("T", " ") if u else ""), note])
         view.table(f"{compiled.resolved.name}/{compiled.resolved.environment.name}" + (f"  serial {state.serial}" if state else ""), ["unit", "kind", "status", "updated (UTC)", "note"], rows)
+        from composer.cli.wiring import workload_health
+
+        health = workload_health(compiled, state)
+        for h in health:
+            view.event("health", **{k: v for k, v in h.items() if k != "objects"})
+        if health:
+            view.table("workloads per cluster", ["target", "unit", "rollout", "ready", "warning"], [[h["target"], h["unit"], h["rollout"], f"{h.get('ready', 0)}/{h.get('desired', 0)}", h.get("error") or h.get("warning") or ""] for h in health])
         if lock:
             view.info(f"[yellow]locked by {lock.describe()}[/yellow]")
         view.summary(True, EXIT_OK, serial=state.serial if state else 0, locked=bool(lock))

@@ -49,7 +49,8 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
     return LocalStore(state_dir(compiled), app, env.name, options)
 
 
-def make_sink(compiled: Compiled, options: RunOptions):
+def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
+    """One sink per Kubernetes target, or the GitOps directory."""
     env = compiled.resolved.environment
     k = env.spec.kubernetes
     if k.directory:
@@ -58,12 +59,10 @@ def make_sink(compiled: Compiled, options: RunOptions):
         directory = Path(k.directory)
         if not directory.is_absolute():
             directory = compiled.project.root / directory
-        return DirectorySink(directory, compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store)
-    try:
-        from composer.runners.kubernetes import ClusterSink
-    except ImportError:
-        raise DiagnosticError([Diagnostic("delivery to a Kubernetes cluster is not available in this build", "use kubernetes: {directory: PATH} in the environment")]) from None
-    return ClusterSink.for_environment(compiled.resolved, options)
+        return (DirectorySink(directory, compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store),)
+    from composer.runners.kubernetes import ClusterSink
+
+    return tuple(ClusterSink.for_environment(compiled.resolved, options))
 
 
 def secret_reader(registry: PluginRegistry, compiled: Compiled):
@@ -115,7 +114,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         store=None,  # set by the caller once the lock is held
         terraform=runner,
         workspace=workspace,
-        sink=make_sink(compiled, options),
+        sinks=make_sinks(compiled, options),
         read_secret=secret_reader(registry, compiled),
         emit=emit,
         parallelism=options.parallelism,
@@ -128,3 +127,31 @@ def interactive() -> bool:
     import sys
 
     return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def workload_health(compiled: Compiled, state) -> list[dict]:
+    """Per cluster target and workload unit: rollout state, ready/desired replicas and the
+    last warning event (ClusterSink.status). Empty for GitOps directories and environments
+    without cluster targets, so `appc status` stays offline there. Cluster trouble becomes a
+    row, never an error: status must work when the cluster does not."""
+    k = compiled.resolved.environment.spec.kubernetes
+    if k.directory or state is None or not any(u.kind == "kubernetes" for u in state.units.values()):
+        return []
+    from composer.runners.kubernetes import ClusterSink
+
+    try:
+        sinks = ClusterSink.for_environment(compiled.resolved, RunOptions())
+    except DiagnosticError as exc:
+        return [{"target": "-", "unit": "-", "rollout": "unknown", "error": exc.diagnostics[0].summary}]
+    rows = []
+    for sink in sinks:
+        items = state.inventory.get(sink.target, ())
+        for name, unit in state.units.items():
+            if unit.kind != "kubernetes":
+                continue
+            mine = tuple(i for i in items if i.component == name)
+            health = sink.status(name, mine) if mine else {"target": sink.target, "rollout": "not applied", "ready": 0, "desired": 0, "warning": None}
+            rows.append({"unit": name, **health})
+            if health.get("rollout") == "unreachable":
+                break  # one message per cluster is enough
+    return rows

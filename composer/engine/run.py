@@ -124,7 +124,7 @@ class Engine:
     store: StateStore
     terraform: TerraformPort
     workspace: Workspace
-    sink: WorkloadSink
+    sinks: tuple[WorkloadSink, ...]  # one per Kubernetes target (or a GitOps directory)
     read_secret: SecretReader
     emit: Emit = lambda *a, **k: None
     parallelism: int = 4
@@ -278,18 +278,16 @@ class Engine:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        planfile = workdir / PLANFILE
         if planned is not None:
+            planfile = workdir / PLANFILE
             planfile.write_bytes(planned)
-            changes = None
-        else:
-            changes = self.terraform.plan(name, workdir, planfile, self._variables(name), refresh=True)
-        if changes is None or changes.any:
             changes = self.terraform.apply(name, workdir, planfile)
-        planfile.unlink(missing_ok=True)
+            planfile.unlink(missing_ok=True)
+        else:
+            changes = self.terraform.apply(name, workdir, None, self._variables(name))
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
-        writes = self.sink.write_connection(name, secret_name(self.app, name), text, secret_ref)
+        writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
         unit = UnitState(
             kind="terraform",
             type=c.type,
@@ -318,13 +316,19 @@ class Engine:
     def _apply_kubernetes(self, name: str) -> Outcome:
         c = self.resolved.component(name)
         objects = self.stamped_objects(name)
-        previous = tuple(i for i in self._state.inventory.get(self.sink.target, ()) if i.component == name)
-        items, writes = self.sink.apply(name, objects, previous)
+        writes = 0
+        applied: dict[str, tuple] = {}
+        for sink in self.sinks:  # every cluster target gets the workload; cloud units ran once
+            previous = tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name)
+            items, n = sink.apply(name, copy.deepcopy(objects), previous)
+            applied[sink.target] = tuple(items)
+            writes += n
         unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", dependencies=self.graph.dependencies(name))
 
         def update(s: StateDoc) -> StateDoc:
             inv = dict(s.inventory)
-            inv[self.sink.target] = tuple(i for i in inv.get(self.sink.target, ()) if i.component != name) + tuple(items)
+            for target, items in applied.items():
+                inv[target] = tuple(i for i in inv.get(target, ()) if i.component != name) + items
             return s.with_unit(name, unit).model_copy(update={"inventory": inv})
 
         self._save(update)
@@ -356,7 +360,22 @@ class Engine:
         self._outcome(o)
         return True
 
+    def _explain(self, name: str, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """Terraform's words for a contract output the module lacks, in the contract's words."""
+        import re
+
+        c = self.resolved.component(name)
+        out = []
+        for d in diags:
+            m = re.search(r'attribute named "([a-z_0-9]+)"', d.detail or "")
+            if c is not None and d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m and m.group(1) in c.outputs:
+                module = self.modules[name].dirname if name in self.modules else c.type
+                out.append(Diagnostic(f"module {module} did not provide declared output {m.group(1)}", f"the {c.type} contract of {name} requires it; nothing was bound (fail closed)", address=name))
+            out.append(d)
+        return out
+
     def _fail(self, name: str, kind: str, diags: list[Diagnostic], started: float) -> None:
+        diags = self._explain(name, diags)
         prev = self._state.units.get(name)
         c = self.resolved.component(name)
         failed = UnitState(
@@ -420,11 +439,10 @@ class Engine:
         try:
             if unit.kind == "terraform":
                 changes = self._destroy_terraform(name, unit)
-                writes = self.sink.delete_connection(name, secret_name(self.app, name))
+                writes = sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
             else:
                 changes = None
-                items = tuple(i for i in self._state.inventory.get(self.sink.target, ()) if i.component == name)
-                writes = self.sink.delete(items)
+                writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)
         except (UnitFailure, DiagnosticError) as exc:
             self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started))
             return False
@@ -461,11 +479,8 @@ class Engine:
                     )
                 ]
             )
-        planfile = workdir / PLANFILE
         variables = self._variables(name) if name in self.graph.order else {}
-        self.terraform.plan(name, workdir, planfile, variables, destroy=name in self.graph.order)
-        changes = self.terraform.apply(name, workdir, planfile)
-        planfile.unlink(missing_ok=True)
+        changes = self.terraform.apply(name, workdir, None, variables, destroy=name in self.graph.order)
         return {"add": changes.add, "change": changes.change, "remove": changes.remove}
 
     # -- commands --------------------------------------------------------------------------
@@ -536,10 +551,12 @@ class Engine:
                     pf.unlink(missing_ok=True)
                     self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
                 else:
-                    current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(self.sink.target, ()) if i.component == name}
                     objects = self.stamped_objects(name)
-                    changed = sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
-                    gone = len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
+                    changed = gone = 0
+                    for sink in self.sinks:
+                        current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
+                        changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
+                        gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
                     self._outcome(Outcome(name, kind, "planned", {"add": 0, "change": changed, "remove": gone} if changed or gone else None, k8s_changed=changed + gone))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))

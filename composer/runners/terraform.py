@@ -301,9 +301,16 @@ class TerraformRunner:
                 changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
         return changes
 
-    def apply(self, unit: str, workdir: Path, planfile: Path) -> Changes:
-        args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(planfile)]
-        code, messages, out, err = self._run(unit, "apply", args, workdir)
+    def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes:
+        """Apply a saved plan, or (no planfile) plan and apply in one process: the provider
+        starts once instead of twice, which is most of a unit's time with large providers."""
+        args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
+        if planfile is not None:
+            args.append(str(planfile))
+            variables = None
+        elif destroy:
+            args.append("-destroy")
+        code, messages, out, err = self._run(unit, "apply", args, workdir, variables)
         if code != 0:
             raise self._fail(unit, "apply", code, messages, out, err)
         changes = Changes()
