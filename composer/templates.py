@@ -2,22 +2,36 @@
 
 Definitions carry Jinja expressions (module inputs, manifest templates, trait
 patches). They run in an immutable sandbox with strict undefined names: no attribute
-escapes (`__class__`, `mro`), no mutation of the context, no I/O, bounded output.
+escapes (`__class__`, `mro`), no mutation of the context, no I/O, and bounded work:
+range size, loop iterations per render, output size (checked while streaming),
+repetition, powers and widths (docs/definitions.md lists the limits).
 A string that is exactly one `{{ expression }}` keeps the expression's type, so
 `"{{ parameters.replicas }}"` gives a number and `"{{ tags }}"` gives a mapping.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from contextvars import ContextVar
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 MAX_OUTPUT = 1_000_000
+MAX_LOOP_ITERATIONS = 200_000  # all {% for %} iterations of one render, nested loops counted
+MAX_SIZE_ARGUMENT = MAX_OUTPUT  # widths and counts given to filters and string methods
+MAX_POWER_BITS = 100_000
+
+# Widths in format strings: '%999999999s', '%*s', '{:>999999999}'.
+_PCT_WIDTH = re.compile(r"%(\([^)]*\))?[^%a-zA-Z]*?(\*|\d{7,})")
+_BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*(\d{7,}|\{)")  # also nested (computed) widths
+# Filters whose numeric arguments are sizes (widths, counts).
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice")
+_iterations: ContextVar[list[int] | None] = ContextVar("composer_template_iterations", default=None)
 
 _WHOLE = re.compile(r"^\{\{(.*)\}\}$", re.S)
 
@@ -30,13 +44,100 @@ def _tojson(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _toyaml(value: Any) -> str:
+    try:
+        return yaml.safe_dump(value, sort_keys=True, default_flow_style=True).strip()
+    except yaml.YAMLError:
+        raise TypeError(f"toyaml cannot represent a {type(value).__name__}") from None
+
+
+def _check_format(text: str) -> None:
+    if _PCT_WIDTH.search(text) or _BRACE_WIDTH.search(text):
+        raise SecurityError("format width is too large")
+
+
+def _check_sizes(args: tuple, kwargs: dict) -> None:
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_SIZE_ARGUMENT:
+            raise SecurityError(f"argument {a} is larger than {MAX_SIZE_ARGUMENT:,}")
+
+
+def _loop_guard(iterable: Any) -> Any:
+    """Wraps the iterable of every {% for %}: the iterations of one render share one budget,
+    so nested loops cannot hang the render even when they produce no output."""
+    budget = _iterations.get()
+    for item in iterable:
+        if budget is not None:
+            budget[0] += 1
+            if budget[0] > MAX_LOOP_ITERATIONS:
+                raise SecurityError(f"template loops ran more than {MAX_LOOP_ITERATIONS:,} iterations")
+        yield item
+
+
+def _sized_filter(fn: Any) -> Any:
+    @functools.wraps(fn)  # keeps jinja_pass_arg (context/environment filters)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _check_sizes(args[1:], kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with bounds on the operations that blow up memory or time:
+    repetition (`'x' * n`), powers, format widths, and size arguments of string methods."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
+                    raise SecurityError(f"repetition would give more than {MAX_OUTPUT:,} items")
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and abs(right) * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
+                raise SecurityError("the power is too large")
+        elif isinstance(left, str):
+            _check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Undefined):
+            str(obj)  # report the undefined name itself, not "attribute of StrictUndefined is unsafe"
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        target = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped by the sandbox
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):  # 'x'.center(n), .ljust, .zfill, .expandtabs, .format
+            if getattr(target, "__name__", "") in ("format", "format_map"):
+                _check_format(owner)
+            else:
+                _check_sizes(args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters["tojson"] = _tojson
-    env.filters["toyaml"] = lambda v: yaml.safe_dump(v, sort_keys=True, default_flow_style=True).strip()
+    env.filters["toyaml"] = _toyaml
+    fmt = env.filters["format"]
+    env.filters["format"] = lambda value, *a, **kw: (_check_format(str(value)), fmt(value, *a, **kw))[1]
+    for name in _SIZED_FILTERS:
+        env.filters[name] = _sized_filter(env.filters[name])
     env.globals.clear()
-    env.globals.update(range=range, dict=dict, min=min, max=max, len=len)
+    # range is jinja's safe_range (at most 100,000 items), never the builtin.
+    env.globals.update(range=safe_range, dict=dict, min=min, max=max, len=len)
     return env
+
+
+def _guard_loops(tree: nodes.Template) -> nodes.Template:
+    for loop in tree.find_all(nodes.For):
+        guard = nodes.Call(nodes.ImportedName(f"{__name__}._loop_guard"), [loop.iter], [], None, None)
+        guard.set_lineno(loop.lineno)
+        guard.set_environment(_ENV)
+        loop.iter = guard
+    return tree
 
 
 _ENV = _env()
@@ -47,7 +148,7 @@ def _compile(source: str, expression: bool):
     key = ("e:" if expression else "t:") + source
     hit = _cache.get(key)
     if hit is None:
-        hit = _ENV.compile_expression(source, undefined_to_none=False) if expression else _ENV.from_string(source)
+        hit = _ENV.compile_expression(source, undefined_to_none=False) if expression else _ENV.from_string(_guard_loops(_ENV.parse(source)))
         _cache[key] = hit
     return hit
 
@@ -59,13 +160,23 @@ def _explain(exc: Exception) -> str:
 
 
 def render_text(source: str, context: dict[str, Any]) -> str:
+    # Streamed, so a runaway template stops at the limit instead of filling memory first.
+    token = _iterations.set([0])
+    parts: list[str] = []
+    size = 0
     try:
-        out = _compile(source, False).render(**context)
-    except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError) as exc:
+        for part in _compile(source, False).generate(**context):
+            size += len(part)
+            if size > MAX_OUTPUT:
+                raise TemplateFailure(f"template output exceeds {MAX_OUTPUT:,} characters")
+            parts.append(part)
+    except TemplateFailure:
+        raise
+    except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError) as exc:
         raise TemplateFailure(_explain(exc)) from None
-    if len(out) > MAX_OUTPUT:
-        raise TemplateFailure(f"template output exceeds {MAX_OUTPUT:,} characters")
-    return out
+    finally:
+        _iterations.reset(token)
+    return "".join(parts)
 
 
 def evaluate(value: Any, context: dict[str, Any]) -> Any:
@@ -77,9 +188,13 @@ def evaluate(value: Any, context: dict[str, Any]) -> Any:
         if m and "{{" not in m.group(1) and "}}" not in m.group(1):
             try:
                 result = _compile(m.group(1).strip(), True)(**context)
-            except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError) as exc:
+            except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError) as exc:
                 raise TemplateFailure(_explain(exc)) from None
             if isinstance(result, Undefined):
+                try:
+                    str(result)  # a StrictUndefined raises with its reason (undefined name, sandbox block)
+                except Exception as exc:
+                    raise TemplateFailure(_explain(exc)) from None
                 raise TemplateFailure(f"{m.group(1).strip()} is undefined")
             return _plain(result)
         return render_text(value, context)
@@ -114,5 +229,7 @@ def check_syntax(source: str) -> str | None:
     try:
         _ENV.parse(source)
     except TemplateError as exc:
-        return str(exc).splitlines()[0]
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        line = getattr(exc, "lineno", None)
+        return f"line {line} of the template: {first}" if line else first
     return None

@@ -108,6 +108,25 @@ def read_module(path: Path, name: str) -> ModuleSource:
     return ModuleSource(name, tuple(files), h.hexdigest())
 
 
+def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, str, str]]:
+    """How an implementation disagrees with its type's output contract, as
+    (path inside the implementation, summary, detail): `omits` may only name optional
+    contract keys, and `outputs` may only map contract keys."""
+    tf = impl.terraform
+    if tf is None:
+        return []
+    out = []
+    for i, key in enumerate(tf.omits):
+        if key not in outputs:
+            out.append((("terraform", "omits", i), f"omits {key!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}"))
+        elif not outputs[key].optional:
+            out.append((("terraform", "omits", i), f"omits {key!r}, which the contract requires", "only keys marked optional: true may be omitted"))
+    for key in tf.outputs:
+        if key not in outputs:
+            out.append((("terraform", "outputs", key), f"maps {key!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}"))
+    return out
+
+
 def _builtin_defs() -> dict:
     return yaml.safe_load((BUILTIN_DIR / "defs.yaml").read_text(encoding="utf-8"))
 
@@ -178,6 +197,14 @@ class Catalog:
                     out.append(Diagnostic(f"definition {entry.name!r} has an invalid parameter schema", problem, file=entry.origin, path=path))
                 continue
             entry.validator = jschema.validator(entry.schema)
+        for ctype in self.components.values():
+            for name, impl in sorted(ctype.implementations.items()):
+                for sub, summary, detail in contract_problems(ctype.definition.spec.outputs, impl.implementation):
+                    summary = f"implementation {name!r} of {ctype.name!r} {summary}"
+                    if impl.origin == ctype.origin and ctype.source is not None:
+                        out.append(ctype.source.diagnostic(("spec", "implementations", name) + sub, summary, detail))
+                    else:
+                        out.append(Diagnostic(summary, detail, file=impl.origin))
         return out
 
     # -- queries --------------------------------------------------------------------

@@ -8,6 +8,11 @@ from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
+from referencing import Registry
+
+# `$ref`s resolve inside the schema (and the JSON Schema metaschemas) only. jsonschema's
+# default registry would fetch any other URI over HTTP while validating: never from here.
+_LOCAL_ONLY = Registry()
 
 
 _checked: dict[str, str | None] = {}
@@ -30,20 +35,52 @@ def check_schema(schema: Any) -> str | None:
 
 
 def _check_schema(schema: Any) -> str | None:
+    problem = schema_problem(schema)
+    if problem is None:
+        return None
+    where = "/".join(str(p) for p in problem[0])
+    return problem[1] + (f" (at {where})" if where else "")
+
+
+def schema_problem(schema: Any) -> tuple[tuple, str] | None:
+    """None if `schema` is a valid parameter schema, else (path inside the schema, why not).
+    Besides JSON Schema itself: the schema describes an object, and each property's
+    `default` is valid for that property (else the app team would get the platform's error)."""
     if not isinstance(schema, dict):
-        return "parameters must be a JSON Schema object"
+        return (), "parameters must be a JSON Schema object"
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return f"{exc.message}" + (f" (at {where})" if where else "")
+        return tuple(exc.absolute_path), exc.message
     if schema.get("type", "object") != "object":
-        return "parameters must describe an object (type: object)"
+        return ("type",), "parameters must describe an object (type: object)"
+    root = validator(schema)
+    for path, ref in _refs(schema, ()):
+        try:
+            root.evolve(schema={"$ref": ref}).is_valid(None)
+        except Exception:  # referencing's Unresolvable and its jsonschema wrappers
+            return path, f"$ref {ref!r} does not resolve inside the schema (remote references are not fetched)"
+    for key, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and "default" in sub:
+            for _, msg in errors(root.evolve(schema=sub), sub["default"]):
+                return ("properties", key, "default"), f"the default does not match its own schema: {msg}"
     return None
 
 
+def _refs(schema: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k == "$ref" and isinstance(v, str):
+                yield path + (k,), v
+            elif k not in ("default", "const", "enum", "examples"):
+                yield from _refs(v, path + (k,))
+    elif isinstance(schema, list):
+        for i, v in enumerate(schema):
+            yield from _refs(v, path + (i,))
+
+
 def validator(schema: dict) -> Draft202012Validator:
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, registry=_LOCAL_ONLY)
 
 
 def _deref(schema: Any, root: dict) -> Any:
