@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from functools import cached_property
 
 from composer.diagnostics import Collector, FieldPath
 from composer.model import refs
@@ -29,11 +30,20 @@ class Graph:
     edges: tuple[Edge, ...]
     refs: dict[str, tuple[tuple[FieldPath, OutputRef], ...]]  # per component, typed (secret known)
 
+    @cached_property
+    def _adjacency(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        deps: dict[str, set[str]] = {}
+        dependents: dict[str, set[str]] = {}
+        for e in self.edges:
+            deps.setdefault(e.dependent, set()).add(e.dependency)
+            dependents.setdefault(e.dependency, set()).add(e.dependent)
+        return deps, dependents
+
     def dependencies(self, name: str) -> tuple[str, ...]:
-        return tuple(sorted({e.dependency for e in self.edges if e.dependent == name}))
+        return tuple(sorted(self._adjacency[0].get(name, ())))
 
     def dependents(self, name: str) -> tuple[str, ...]:
-        return tuple(sorted({e.dependent for e in self.edges if e.dependency == name}))
+        return tuple(sorted(self._adjacency[1].get(name, ())))
 
     def levels(self) -> list[list[str]]:
         """Units grouped by depth: each level depends only on earlier ones."""

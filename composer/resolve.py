@@ -14,6 +14,7 @@ import copy
 import difflib
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,15 @@ class Resolved:
     def name(self) -> str:
         return self.app.name
 
-    def component(self, name: str) -> ResolvedComponent | None:
+    @cached_property
+    def _by_name(self) -> dict[str, ResolvedComponent]:
+        index: dict[str, ResolvedComponent] = {}
         for c in self.components:
-            if c.name == name:
-                return c
-        return None
+            index.setdefault(c.name, c)  # the first one wins, as a linear scan would
+        return index
+
+    def component(self, name: str) -> ResolvedComponent | None:
+        return self._by_name.get(name)
 
 
 def physical_name(app: str, env: str, component: str) -> str:
@@ -117,6 +122,14 @@ class _Resolver:
         self.catalog = catalog
         self.app_dir = app_dir
         self.diags = Collector()
+        self._paths: dict[tuple[Path, str], Path | None] = {}
+
+    def _contained(self, base: Path, rel: str) -> Path | None:
+        """`_contained`, once per (base, rel) in a run: every component of a type shares its module."""
+        key = (base, rel)
+        if key not in self._paths:
+            self._paths[key] = _contained(base, rel)
+        return self._paths[key]
 
     def env_diag(self, path: FieldPath, summary: str, detail: str = "") -> Diagnostic:
         if self.env_src is not None:
@@ -267,7 +280,7 @@ class _Resolver:
         impl = rc.implementation.implementation
         if impl.builtin == "terraform-module":
             source = rc.parameters["source"]
-            module_path = _contained(self.app_dir, source)
+            module_path = self._contained(self.app_dir, source)
             if module_path is None:
                 self.diags.add(self.src.diagnostic(path + ("properties", "source"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml", address=rc.name))
                 return rc
@@ -275,7 +288,7 @@ class _Resolver:
         if impl.terraform is None:
             return rc
         base = rc.implementation.base_dir or self.app_dir
-        module_path = _contained(base, impl.terraform.module)
+        module_path = self._contained(base, impl.terraform.module)
         if module_path is None:
             self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {impl.terraform.module!r} (from {rc.implementation.origin})", address=rc.name))
             return rc

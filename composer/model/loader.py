@@ -21,7 +21,7 @@ from composer.model.app import Application
 from composer.model.base import API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
 from composer.model.environment import Environment
-from composer.model.source import SourceDocument, SourceMap, load_documents
+from composer.model.source import SourceDocument, SourceMap, gc_paused, load_documents
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -123,7 +123,8 @@ def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
             [doc.source_map.diagnostic((), f"expected a mapping with apiVersion, kind, metadata and spec, got {_kind(data)}")]
         )
     try:
-        return model.model_validate(data)
+        with gc_paused():
+            return model.model_validate(data)
     except ValidationError as exc:
         raise DiagnosticError(translate(exc, model, doc.source_map)) from None
 

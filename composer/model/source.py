@@ -12,9 +12,11 @@ UTF-8 check, no custom tags, duplicate keys rejected, alias expansion bounded
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -204,8 +206,29 @@ def read_text(path: Path) -> str:
         ) from None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a burst of allocation that makes no cycles.
+
+    Composing and validating a large file allocates millions of small objects (nodes,
+    marks, values, models) and no reference cycles; the collector would scan the growing
+    heap again and again (load time grew ~25x from 1,000 to 10,000 components)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_documents(text: str, file: str) -> list[SourceDocument]:
     """Parse every YAML document in `text`. Raises DiagnosticError on any syntax or structure error."""
+    with gc_paused():
+        return _parse_documents(text, file)
+
+
+def _parse_documents(text: str, file: str) -> list[SourceDocument]:
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
