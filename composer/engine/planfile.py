@@ -50,7 +50,8 @@ def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, b
         "format": FORMAT,
         "app": compiled.resolved.name,
         "environment": compiled.resolved.environment.name,
-        "lineage": state.lineage,
+        # No state stored yet: its lineage is born at the first write, so there is none to pin.
+        "lineage": state.lineage if state.serial else None,
         "serial": state.serial,
         "inputs": inputs_digest(compiled.rendered.files),
         "created": now(),
@@ -80,7 +81,7 @@ def read_plan(path: Path, compiled, state: StateDoc) -> dict[str, bytes]:
     app, env = compiled.resolved.name, compiled.resolved.environment.name
     if (doc.get("app"), doc.get("environment")) != (app, env):
         raise _refuse(path, f"the plan is for {doc.get('app')}/{doc.get('environment')}, not {app}/{env}", "apply it with the app file and environment it was made for")
-    if doc.get("lineage") != state.lineage or doc.get("serial") != state.serial:
+    if doc.get("lineage") not in (None, state.lineage) or doc.get("serial") != state.serial:
         raise _refuse(path, "the state moved since this plan was made", f"plan made at serial {doc.get('serial')}, state is at serial {state.serial}; make a new plan")
     if doc.get("inputs") != inputs_digest(compiled.rendered.files):
         raise _refuse(path, "the inputs changed since this plan was made", "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan")
