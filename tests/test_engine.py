@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from composer.cli.wiring import RunOptions, build_engine, open_store
+from composer.cli.wiring import RunOptions, open_store, running_engine
 from composer.diagnostics import DiagnosticError
 from composer.project import compile_project, open_project
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION
@@ -24,11 +24,11 @@ from tests.support.sinks import RecordingSink
 
 def run(app_file: Path, registry, sink: RecordingSink, command: str = "apply", **opts):
     compiled = compile_project(open_project(app_file), "test", registry)
-    engine = build_engine(compiled, registry, RunOptions(**opts), emit=lambda *a, **k: None, should_stop=lambda: False)
-    engine.sinks = (sink,)
-    engine.store = open_store(compiled, lambda m: None)
-    state = engine.store.read() or new_state(compiled.resolved.name, "test")
-    return getattr(engine, command)(state)
+    with running_engine(compiled, registry, RunOptions(**opts), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+        engine.sinks = (sink,)
+        engine.store = open_store(compiled, lambda m: None)
+        state = engine.store.read() or new_state(compiled.resolved.name, "test")
+        return getattr(engine, command)(state)
 
 
 def secret_names() -> set[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -250,13 +250,11 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, run_preflight=True):
-    from composer.cli.wiring import RunOptions, preflight
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0):
+    from composer.cli.wiring import RunOptions
 
     compiled = _compile(file, env, catalog)
     reg = registry()
-    if run_preflight:
-        preflight(reg, compiled)
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
 
@@ -296,15 +294,17 @@ def plan(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    from composer.cli.wiring import build_engine
+    from composer.cli.wiring import preflight, running_engine
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
-            with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
-                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+            with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+                engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
+                if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
+                    preflight(reg, compiled)
                 saved: dict[str, bytes] = {}
                 result = engine.plan(state, saved)
         if result.failed:
@@ -335,7 +335,7 @@ def apply(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
-    from composer.cli.wiring import build_engine, interactive
+    from composer.cli.wiring import interactive, preflight, running_engine
     from composer.engine.planfile import read_plan
 
     with command("apply", json_mode) as view:
@@ -346,9 +346,11 @@ def apply(
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
             planned = read_plan(planfile, compiled, state) if planfile is not None else None
-            with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
-                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+            with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+                engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
+                if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
+                    preflight(reg, compiled)
                 if planfile is None and not auto_approve:
                     preview = engine.plan(state)
                     changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
@@ -375,7 +377,7 @@ def destroy(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Destroy every unit of the environment, dependents first. Protected units refuse."""
-    from composer.cli.wiring import build_engine, interactive
+    from composer.cli.wiring import interactive, preflight, running_engine
 
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
@@ -384,9 +386,11 @@ def destroy(
         if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
             raise Exit(EXIT_OK)
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
-            with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress:
-                engine = build_engine(compiled, reg, options, progress, stop.is_set)
+            with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+                engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
+                if state.units:  # credentials are checked before any Terraform runs, and only then
+                    preflight(reg, compiled)
                 result = engine.destroy(state)
         raise Exit(_report(view, result, compiled.resolved.environment.name, "destroy"))
 

@@ -4,6 +4,7 @@ workload sink, secret reader). The only place that knows which runner serves whi
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -121,6 +122,16 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         refresh=options.refresh,
         should_stop=should_stop,
     )
+
+
+@contextmanager
+def running_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop):
+    """The engine for one command; its Terraform provider processes stop when it ends."""
+    engine = build_engine(compiled, registry, options, emit, should_stop)
+    try:
+        yield engine
+    finally:
+        engine.terraform.close()
 
 
 def interactive() -> bool:

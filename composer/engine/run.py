@@ -483,6 +483,13 @@ class Engine:
         changes = self.terraform.apply(name, workdir, None, variables, destroy=name in self.graph.order)
         return {"add": changes.add, "change": changes.change, "remove": changes.remove}
 
+    def pending(self, state: StateDoc) -> list[str]:
+        """Units an apply would touch, judged from state alone (no I/O): changed hashes, failed
+        or never applied units, and removed ones. Empty means a no-op."""
+        self._state = state
+        out = [n for n in self.graph.order if self.refresh or (u := state.units.get(n)) is None or u.status != "applied" or u.hash != self.unit_hash(n)]
+        return out + self.removed_units()
+
     # -- commands --------------------------------------------------------------------------
     def _begin(self, state: StateDoc) -> None:
         self._state = state

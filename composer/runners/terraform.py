@@ -191,6 +191,9 @@ class TerraformRunner:
         self._count_lock = threading.Lock()
         self._init_lock = threading.Lock()  # the plugin cache is not safe for concurrent installs
 
+    def close(self) -> None:
+        """Nothing to release today; the engine's owner calls it when a command ends."""
+
     def _run(self, unit: str, command: str, args: list[str], cwd: Path, variables: Mapping[str, str] | None = None, json_ui: bool = True) -> tuple[int, list[dict], str, str]:
         if self.binary is None:
             raise TerraformError(unit, command, [Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH (or set COMPOSER_TERRAFORM)", address=unit)])
@@ -217,10 +220,6 @@ class TerraformRunner:
         raw_out: list[str] = []
         err_chunks: list[str] = []
         timed_out = threading.Event()
-
-        def watchdog() -> None:
-            if proc.wait(timeout=None) is not None:
-                return
 
         def drain_stderr() -> None:
             for line in proc.stderr:

@@ -1,0 +1,183 @@
+"""Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
+
+    python bench/apply.py [--units 20] [--parallelism 4] [--json]
+
+(a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
+    with --parallelism P, against the same resources in ONE monolithic root
+    (`terraform apply`), against the units run one after another (--parallelism 1).
+(b) a no-op re-apply: terraform runs and wall time.
+(c) one changed unit out of N, against `terraform apply` of the monolithic root after
+    the same change.
+
+Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
+the monolithic apply. Every figure comes from this one run; moto is reset between
+scenarios so each starts from an empty account. Needs terraform on PATH and a provider
+mirror (see composer/runners/terraform.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from composer.runners.terraform import terraform_environment  # noqa: E402
+
+
+def start_moto(workdir: Path) -> tuple[str, subprocess.Popen]:
+    port_file = workdir / "moto.port"
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.moto_server", "--port", "0", "--port-file", str(port_file), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("moto did not start")
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
+
+
+def reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).read()
+
+
+def make_project(root: Path, n: int, versioning_off: int | None = None) -> Path:
+    comps = []
+    for i in range(n):
+        props = "{force_destroy: true" + (", versioning: false" if versioning_off == i else "") + "}"
+        comps.append(f"    - {{name: b{i:02d}, type: bucket, properties: {props}}}\n")
+    (root / "environments").mkdir(parents=True, exist_ok=True)
+    (root / "app.yaml").write_text("apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: bench}\nspec:\n  components:\n" + "".join(comps))
+    (root / "environments" / "bench.yaml").write_text(
+        "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: bench}\nspec:\n"
+        "  cloud: {provider: aws, region: us-east-1}\n  kubernetes: {directory: deploy, namespace: bench, secretStore: {name: aws}}\n"
+    )
+    return root / "app.yaml"
+
+
+def appc(args: list[str], cwd: Path, env: dict) -> tuple[float, dict]:
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", "from composer.cli import main; main()", *args, "--json"], cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t
+    lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    summary = lines[-1] if lines else {}
+    if proc.returncode != 0:
+        raise SystemExit(f"appc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return wall, summary
+
+
+def monolithic_root(render_dir: Path, target: Path) -> None:
+    """One root holding every unit's module call (same modules, same inputs, same provider)."""
+    shutil.copytree(render_dir / "modules", target / "modules")
+    root: dict = {"module": {}}
+    for unit in sorted((render_dir / "terraform").iterdir()):
+        doc = json.loads((unit / "main.tf.json").read_text())
+        root.setdefault("terraform", {"required_providers": doc["terraform"]["required_providers"], "backend": {"local": {"path": "mono.tfstate"}}})
+        root.setdefault("provider", doc["provider"])
+        for name, call in doc["module"].items():
+            root["module"][name] = {**call, "source": call["source"].replace("../../modules/", "./modules/")}
+    (target / "main.tf.json").write_text(json.dumps(root, indent=2))
+
+
+def terraform(args: list[str], cwd: Path, env: dict) -> float:
+    t = time.monotonic()
+    proc = subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"terraform {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return time.monotonic() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--units", type=int, default=20)
+    ap.add_argument("--parallelism", type=int, default=4)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = args.units
+    work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
+    url, moto = start_moto(work)
+    env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+    tf_env = terraform_environment(work / "tfcfg", env)
+    env["TF_PLUGIN_CACHE_DIR"] = tf_env.get("TF_PLUGIN_CACHE_DIR", "")
+    env["TF_CLI_CONFIG_FILE"] = tf_env["TF_CLI_CONFIG_FILE"]
+    fig: dict = {"units": n, "parallelism": args.parallelism, "cpus": os.cpu_count()}
+    try:
+        # Monolithic root: apply, then the one-unit change.
+        mono_src = work / "mono-src"
+        app = make_project(mono_src, n)
+        appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / "render")], mono_src, env)
+        mono = work / "mono"
+        monolithic_root(work / "render", mono)
+        terraform(["init", "-input=false", "-no-color"], mono, tf_env)
+        reset(url)
+        fig["mono_apply_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+        doc = json.loads((mono / "main.tf.json").read_text())
+        doc["module"]["b07"]["versioning"] = False
+        (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
+        fig["mono_change_one_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+
+        # Units one after another.
+        reset(url)
+        seq = work / "seq"
+        app = make_project(seq, n)
+        fig["sequential_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env)
+        fig["sequential_terraform_runs"] = s.get("terraform_runs")
+
+        # Parallel, then no-op, then one changed unit.
+        reset(url)
+        par = work / "par"
+        app = make_project(par, n)
+        fig["parallel_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["parallel_terraform_runs"] = s.get("terraform_runs")
+        fig["noop_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["noop_terraform_runs"] = s.get("terraform_runs")
+        make_project(par, n, versioning_off=7)
+        fig["change_one_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["change_one_terraform_runs"] = s.get("terraform_runs")
+        fig["change_one_units_changed"] = s.get("units_changed")
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+    fig["a_parallel_vs_sequential"] = round(fig["parallel_s"] / fig["sequential_s"], 3)
+    fig["a_parallel_vs_monolithic"] = round(fig["parallel_s"] / fig["mono_apply_s"], 3)
+    fig["c_change_one_vs_monolithic"] = round(fig["change_one_s"] / fig["mono_change_one_s"], 3)
+    checks = {
+        "(a) parallel <= 0.5x sequential": fig["a_parallel_vs_sequential"] <= 0.5,
+        "(b) no-op: 0 terraform runs": fig["noop_terraform_runs"] == 0,
+        "(b) no-op <= 1 s": fig["noop_s"] <= 1.0,
+        "(c) one changed unit <= 0.1x monolithic": fig["c_change_one_vs_monolithic"] <= 0.1,
+    }
+    fig["checks"] = checks
+    if args.json:
+        print(json.dumps(fig, indent=2))
+    else:
+        print(f"apply benchmark: {n} bucket units on moto, {os.cpu_count()} CPUs, appc --parallelism {args.parallelism}\n")
+        rows = [
+            ("(a) appc apply, parallel", fig["parallel_s"], f"{fig['parallel_terraform_runs']} terraform runs"),
+            ("(a) appc apply, one unit at a time", fig["sequential_s"], f"{fig['sequential_terraform_runs']} terraform runs"),
+            ("(a) monolithic terraform apply", fig["mono_apply_s"], "1 root"),
+            ("(b) appc apply, no change", fig["noop_s"], f"{fig['noop_terraform_runs']} terraform runs"),
+            ("(c) appc apply, one unit changed", fig["change_one_s"], f"{fig['change_one_terraform_runs']} terraform runs, {fig['change_one_units_changed']} unit changed"),
+            ("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"),
+        ]
+        for label, secs, note in rows:
+            print(f"  {label:<40} {secs:8.2f} s   {note}")
+        print(f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential']:.2f}x   (parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x)")
+        print(f"  (c) one change / monolithic = {fig['c_change_one_vs_monolithic']:.2f}x\n")
+        for k, ok in checks.items():
+            print(f"  {'PASS' if ok else 'FAIL'}  {k}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
