@@ -218,10 +218,32 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
         view.summary(False, EXIT_LOCKED)
         raise Exit(EXIT_LOCKED)
     try:
-        state = store.read() or new_state(compiled.resolved.name, compiled.resolved.environment.name)
-        yield store, state
+        with ExitStack() as stack:
+            state = store.read() or new_state(compiled.resolved.name, compiled.resolved.environment.name)
+            cloud = compiled.resolved.environment.spec.cloud
+            if cloud is not None and cloud.emulator:
+                state = _enter_sandbox(stack, compiled, store, state, view)
+            yield store, state
     finally:
         store.unlock(info)
+
+
+def _enter_sandbox(stack: ExitStack, compiled, store, state, view: View):
+    """Point every AWS client at the emulator; reset state made against another emulator."""
+    import shutil
+
+    from composer.cli.wiring import state_dir
+    from composer.runners import sandbox
+
+    url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
+    view.event("sandbox", url=url, instance=instance)
+    if state.emulator != instance:
+        if state.units:
+            view.info(f"[yellow]the sandbox emulator at {url} is not the one the last run used: starting the sandbox from scratch[/yellow]")
+        env = compiled.resolved.environment.name
+        shutil.rmtree(state_dir(compiled) / "tfstate" / compiled.resolved.name / env, ignore_errors=True)
+        state = store.write(state.model_copy(update={"units": {}, "inventory": {}, "emulator": instance}))
+    return state
 
 
 @contextmanager
@@ -486,6 +508,54 @@ def force_unlock(
         else:
             view.info(f"removed the lock held by {removed.describe()}")
         view.summary(True, EXIT_OK, removed=removed.to_json() if removed else None)
+
+
+# -- sandbox -------------------------------------------------------------------------
+
+sandbox_app = typer.Typer(help="The local sandbox: a long-lived embedded AWS emulator for `emulator: embedded` environments.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _project_state_dir(file: Path) -> Path:
+    return file.absolute().parent / ".composer"
+
+
+@sandbox_app.command("up")
+def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+    """Start the emulator in the background; later commands use it, so resources persist."""
+    from composer.runners import sandbox
+
+    with command("sandbox up", json_mode) as view:
+        sb, started = sandbox.up(_project_state_dir(file))
+        view.event("sandbox", url=sb.url, pid=sb.pid, instance=sb.instance, started_now=started)
+        view.info(f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down")
+        view.summary(True, EXIT_OK, url=sb.url)
+
+
+@sandbox_app.command("down")
+def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+    """Stop the background emulator. Its resources are gone; the next apply starts afresh."""
+    from composer.runners import sandbox
+
+    with command("sandbox down", json_mode) as view:
+        sb = sandbox.down(_project_state_dir(file))
+        view.info(f"stopped the sandbox at {sb.url}" if sb else "no sandbox was up")
+        view.summary(True, EXIT_OK, stopped=bool(sb))
+
+
+@sandbox_app.command("status")
+def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+    """Show whether the background emulator is up."""
+    from composer.runners import sandbox
+
+    with command("sandbox status", json_mode) as view:
+        sb = sandbox.current(_project_state_dir(file))
+        if sb:
+            view.event("sandbox", url=sb.url, pid=sb.pid, instance=sb.instance, started=sb.started)
+            view.info(f"sandbox up at {sb.url} (pid {sb.pid}, since {sb.started})")
+        else:
+            view.info("no sandbox is up: commands on emulator environments start one for their own duration (appc sandbox up keeps one)")
+        view.summary(True, EXIT_OK, up=bool(sb))
 
 
 # -- def ---------------------------------------------------------------------------

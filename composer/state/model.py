@@ -84,6 +84,7 @@ class StateDoc(_Model):
     units: dict[str, UnitState] = {}
     inventory: dict[str, tuple[InventoryItem, ...]] = {}  # target name -> objects
     revisions: tuple[Revision, ...] = ()
+    emulator: str | None = None  # sandbox environments: the emulator instance this state describes
 
     def with_unit(self, name: str, unit: UnitState | None) -> "StateDoc":
         units = dict(self.units)
