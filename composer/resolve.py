@@ -99,11 +99,22 @@ def physical_name(app: str, env: str, component: str) -> str:
     return full[: PHYSICAL_NAME_MAX - 9].rstrip("-") + "-" + digest
 
 
-def deep_merge(base: Any, patch: Any) -> Any:
+def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
+    """Mappings merge key by key; other values are replaced. With `by_name`, lists of
+    mappings that all carry `name` merge item by item (like a strategic merge patch)."""
     if isinstance(base, dict) and isinstance(patch, dict):
         out = dict(base)
         for k, v in patch.items():
-            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+            out[k] = deep_merge(base[k], v, by_name=by_name) if k in base else copy.deepcopy(v)
+        return out
+    if by_name and isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in base + patch):
+        out = [dict(x) for x in base]
+        index = {x["name"]: i for i, x in enumerate(out)}
+        for item in patch:
+            if item["name"] in index:
+                out[index[item["name"]]] = deep_merge(out[index[item["name"]]], item, by_name=True)
+            else:
+                out.append(copy.deepcopy(item))
         return out
     return copy.deepcopy(patch)
 

@@ -292,14 +292,42 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
     failed = result.failed
     summary = result.summary()
     if result.interrupted:
-        view.info(f"[yellow]{verb} interrupted; state is saved. Run `appc {verb} -e {env_name}` to resume.[/yellow]")
+        resume = f"appc {verb} -e {env_name}"
+        message = f"{verb} interrupted; state is saved. Run `{resume}` to resume."
+        view.event("interrupted", command=verb, resume=resume, unfinished=failed)
+        if view.json:  # stdout is for events; people watching still learn how to resume
+            view.err.print(f"[yellow]{message}[/yellow]")
+        view.info(f"[yellow]{message}[/yellow]")
     elif failed:
         view.info(f"[red]{verb} failed for {', '.join(failed)}[/red]; the other units finished and state is saved. Fix the error and run `appc {verb} -e {env_name}` again.")
     else:
         view.info(f"[green]✓[/green] {verb}: {summary['units_changed']} changed, {summary['units_skipped']} unchanged, {summary['terraform_runs']} terraform runs, {summary['k8s_writes']} Kubernetes writes ({result.duration_s:.1f}s)")
     code = EXIT_APPLY_FAILED if failed or result.interrupted else EXIT_OK
-    view.summary(code == EXIT_OK, code, **summary)
+    view.summary(code == EXIT_OK, code, **summary, interrupted=result.interrupted)
     return code
+
+
+@app.command()
+def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+    """Prepare an environment: check the cloud credentials, create the state backend if missing."""
+    from composer.cli.wiring import bootstrap
+
+    with command("init", json_mode) as view:
+        compiled = _compile(file, env, catalog)
+        e = compiled.resolved.environment
+        identity, resources = bootstrap(registry(), compiled)
+        if e.spec.cloud is not None:
+            view.event("preflight", provider=e.spec.cloud.provider, identity=identity)
+            view.info(f"[green]✓[/green] {e.spec.cloud.provider} credentials work" + (f": {identity}" if identity else ""))
+        for r in resources:
+            view.event("backend", kind=r.kind, name=r.name, action=r.action, detail=r.detail)
+        if resources:
+            view.table(f"{e.spec.state.backend} state backend of {compiled.resolved.name}/{e.name}", ["resource", "name", "", "detail"], [[r.kind, r.name, r.action, r.detail] for r in resources])
+        elif e.spec.state.backend == "local":
+            view.info("state is local (.composer/ beside app.yaml): nothing to create")
+        created = sum(r.action == "created" for r in resources)
+        view.info(f"[green]✓[/green] {e.name} is ready: {created} created, {len(resources) - created} already present")
+        view.summary(True, EXIT_OK, backend=e.spec.state.backend, created=created, present=len(resources) - created)
 
 
 @app.command()
@@ -454,15 +482,22 @@ def outputs(
 
 
 @app.command()
-def status(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def status(
+    file: Path = FileOpt,
+    env: Optional[str] = EnvOpt,
+    cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
+    catalog: list[Path] = CatalogOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
-    from composer.cli.wiring import open_store
+    from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
         compiled = _compile(file, env, catalog)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
+        live = cloud_status(registry(), compiled, state) if cloud else {}
         rows = []
         for name, kind in _units(compiled, state):
             u = state.units.get(name) if state else None
@@ -471,9 +506,10 @@ def status(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path
             note = "" if in_model else "removed from the model (pruned on next apply)"
             if u and u.error:
                 note = u.error
-            view.event("status", unit=name, kind=kind, status=st, updated=u.updated_at if u else None, in_model=in_model, note=note)
-            rows.append([name, kind, st, (u.updated_at[:19].replace("T", " ") if u else ""), note])
-        view.table(f"{compiled.resolved.name}/{compiled.resolved.environment.name}" + (f"  serial {state.serial}" if state else ""), ["unit", "kind", "status", "updated (UTC)", "note"], rows)
+            extra = {"cloud": {"state": live[name].state, "detail": live[name].detail}} if name in live else {}
+            view.event("status", unit=name, kind=kind, status=st, updated=u.updated_at if u else None, in_model=in_model, note=note, **extra)
+            rows.append([name, kind, st, *([f"{live[name].state} {live[name].detail}".strip() if name in live else ""] if cloud else []), (u.updated_at[:19].replace("T", " ") if u else ""), note])
+        view.table(f"{compiled.resolved.name}/{compiled.resolved.environment.name}" + (f"  serial {state.serial}" if state else ""), ["unit", "kind", "status", *(["cloud"] if cloud else []), "updated (UTC)", "note"], rows)
         from composer.cli.wiring import workload_health
 
         health = workload_health(compiled, state)

@@ -11,7 +11,7 @@ from typing import Callable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.run import Engine
-from composer.plugins import PluginRegistry, PreflightRequest, SecretRequest
+from composer.plugins import BackendResource, PluginRegistry, PreflightRequest, SecretRequest, StatusRequest, UnitStatus
 from composer.project import Compiled
 from composer.render.kubernetes import target_namespace
 from composer.state.protocol import StateStore, StoreOptions
@@ -90,6 +90,52 @@ def preflight(registry: PluginRegistry, compiled: Compiled) -> str:
     if not result.ok:
         raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{env.spec.cloud.provider} preflight failed")])
     return result.identity
+
+
+def bootstrap(registry: PluginRegistry, compiled: Compiled) -> tuple[str, list[BackendResource]]:
+    """`appc init`: the cloud provider's preflight, then every provider's bootstrap_backend (each
+    acts only on the state backend it owns: s3 -> aws, gcs -> gcp, azurerm -> azure). Returns the
+    identity and what was created or found; a failure is exit 1 with the provider's reason."""
+    env = compiled.resolved.environment
+    identity = ""
+    if env.spec.cloud is not None:
+        plugin = registry.get(env.spec.cloud.provider)
+        if plugin is not None:
+            result = plugin.preflight(PreflightRequest(env))
+            if not result.ok:
+                raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{env.spec.cloud.provider} preflight failed")])
+            identity = result.identity
+    resources: list[BackendResource] = []
+    for name in registry.names():
+        result = registry.get(name).bootstrap_backend(PreflightRequest(env))
+        resources.extend(result.resources)
+        if not result.ok:
+            raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{name}: preparing the {env.spec.state.backend} state backend failed")])
+    return identity, resources
+
+
+def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[str, UnitStatus]:
+    """`appc status --cloud`: what the cloud says about each applied Terraform unit, asked of
+    the provider that implements it. Cloud trouble becomes a row, never an error."""
+    env = compiled.resolved.environment
+    out: dict[str, UnitStatus] = {}
+    cloud = env.spec.cloud.provider if env.spec.cloud else None
+    for name, unit in (state.units.items() if state else ()):
+        if unit.kind != "terraform":
+            continue
+        c = compiled.resolved.component(name)
+        provider = c.implementation.implementation.provider if c else cloud
+        plugin = registry.get(cloud if provider in (None, "any") else provider) if (provider or cloud) else None
+        if plugin is None:
+            out[name] = UnitStatus("unknown", "no provider plugin reports on it")
+            continue
+        try:
+            out[name] = plugin.status(StatusRequest(env, name, unit.type, unit.outputs))
+        except DiagnosticError as exc:
+            out[name] = UnitStatus("unknown", exc.diagnostics[0].summary if exc.diagnostics else "status failed")
+        except Exception as exc:  # a plugin's SDK error must not take status down
+            out[name] = UnitStatus("unknown", f"{type(exc).__name__}: {exc}"[:300])
+    return out
 
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:

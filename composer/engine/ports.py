@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from composer.diagnostics import DiagnosticError
 from composer.state.model import InventoryItem
 
 
@@ -45,6 +46,16 @@ class Workspace(Protocol):
     def state_path(self, key: str) -> Path: ...
 
     def remove(self, rel: str) -> None: ...
+
+
+class PartialApply(DiagnosticError):
+    """A sink wrote some objects, then failed (a rejected object, a rollout that timed out).
+    `items` are the objects that may now exist, so the engine can record them: a later
+    prune must be able to find them. Over-approximating is fine (deletes tolerate 404)."""
+
+    def __init__(self, diagnostics: list, items: tuple[InventoryItem, ...]):
+        super().__init__(list(diagnostics))
+        self.items = items
 
 
 class WorkloadSink(Protocol):

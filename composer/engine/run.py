@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.ports import SecretReader, TerraformPort, WorkloadSink, Workspace
+from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.model.refs import OutputRef
@@ -136,6 +136,7 @@ class Engine:
         self._state: StateDoc | None = None
         self._outcomes: dict[str, Outcome] = {}
         self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
+        self._generated: dict[str, dict[str, str]] = {}  # unit -> generated input values this run (memory only)
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -231,7 +232,35 @@ class Engine:
             elif up is not None and ref.key in up.outputs:
                 v = up.outputs[ref.key]
                 out[ref_variable(ref)] = v if isinstance(v, str) else json.dumps(v)
+        out.update(self._generated_inputs(name))
         return out
+
+    def _generated_inputs(self, name: str) -> dict[str, str]:
+        """Values of the implementation's generated_inputs (e.g. a database password), memory only:
+        read back from the unit's secret store entry once it has one, else generated (first apply).
+        One value per unit per run, so a preview plan and its apply agree."""
+        c = self.resolved.component(name)
+        tf = c.implementation.implementation.terraform if c is not None else None
+        if tf is None or not tf.generated_inputs:
+            return {}
+        with self._lock:
+            if name in self._generated:
+                return dict(self._generated[name])
+        prev = self._state.units.get(name) if self._state else None
+        if prev is not None and prev.secret_ref:
+            values = self._secrets.get(name)
+            if values is None:
+                values = self.read_secret(c.implementation.implementation.provider, prev.secret_ref)
+                self._secrets[name] = values
+            missing = [k for k in tf.generated_inputs if not values.get(k)]
+            if missing:
+                raise UnitFailure([Diagnostic(f"the secret store entry of {name} has no {', '.join(missing)}", f"{prev.secret_ref} must hold the generated input(s) it was created with; restore them there (never generate a new one over an existing resource)", address=name)])
+            found = {k: str(values[k]) for k in tf.generated_inputs}
+        else:
+            found = {k: generate_secret() for k in tf.generated_inputs}
+        with self._lock:
+            self._generated[name] = found
+        return dict(found)
 
     # -- terraform units -------------------------------------------------------------------
     def _bind(self, name: str, outs: Mapping[str, tuple[Any, bool]]) -> tuple[dict[str, Any], dict[str, str], str | None, dict[str, str]]:
@@ -318,11 +347,20 @@ class Engine:
         objects = self.stamped_objects(name)
         writes = 0
         applied: dict[str, tuple] = {}
+        failure: PartialApply | None = None
         for sink in self.sinks:  # every cluster target gets the workload; cloud units ran once
             previous = tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name)
-            items, n = sink.apply(name, copy.deepcopy(objects), previous)
+            try:
+                items, n = sink.apply(name, copy.deepcopy(objects), previous)
+            except PartialApply as exc:
+                applied[sink.target] = exc.items
+                failure = failure or exc
+                continue
             applied[sink.target] = tuple(items)
             writes += n
+        if failure is not None:
+            self._save(lambda s: s.model_copy(update={"inventory": {**s.inventory, **{t: tuple(i for i in s.inventory.get(t, ()) if i.component != name) + items for t, items in applied.items()}}}))
+            raise UnitFailure(failure.diagnostics)
         unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", dependencies=self.graph.dependencies(name))
 
         def update(s: StateDoc) -> StateDoc:
@@ -590,6 +628,20 @@ def _pod_templates(obj: dict) -> list[dict]:
     if isinstance(jt.get("template"), dict):
         out.append(jt["template"])
     return out
+
+
+def generate_secret(length: int = 32) -> str:
+    """A random password: letters and digits (no character needs quoting in a URL or a shell),
+    with at least one upper-case letter, one lower-case letter and one digit, as Azure and most
+    database engines demand."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(length))
+        if any(ch.islower() for ch in value) and any(ch.isupper() for ch in value) and any(ch.isdigit() for ch in value):
+            return value
 
 
 def _now() -> str:

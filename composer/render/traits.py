@@ -11,7 +11,7 @@ import copy
 from typing import Any, Callable
 
 from composer.render.kubernetes import Workload, add_volumes, probe, selector_labels
-from composer.resolve import ResolvedTrait
+from composer.resolve import ResolvedTrait, deep_merge
 from composer.templates import TemplateFailure, render_yaml_documents
 
 
@@ -168,22 +168,8 @@ BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
 
 
 def merge_patch(base: Any, patch: Any) -> Any:
-    """Deep merge; lists of mappings with `name` merge item by item (like strategic merge)."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = merge_patch(base[k], v) if k in base else copy.deepcopy(v)
-        return out
-    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in base + patch):
-        out = [dict(x) for x in base]
-        index = {x["name"]: i for i, x in enumerate(out)}
-        for item in patch:
-            if item["name"] in index:
-                out[index[item["name"]]] = merge_patch(out[index[item["name"]]], item)
-            else:
-                out.append(copy.deepcopy(item))
-        return out
-    return copy.deepcopy(patch)
+    """A trait's patch: deep merge, containers and other named lists merged by name."""
+    return deep_merge(base, patch, by_name=True)
 
 
 def template_trait(w: Workload, t: ResolvedTrait) -> None:

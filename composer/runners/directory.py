@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Mapping
 
@@ -24,10 +25,18 @@ from composer.render import dump_yaml
 from composer.state.model import InventoryItem, object_digest
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+_KUSTOMIZATION_LOCK = threading.Lock()
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """A reader (Argo CD, Flux, git add) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 class DirectorySink:
@@ -44,10 +53,9 @@ class DirectorySink:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / name
         if path.exists() and path.read_bytes() == data:
+            self._kustomization()
             return 0
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        _atomic_write(path, data)
         self._kustomization()
         return 1
 
@@ -60,6 +68,10 @@ class DirectorySink:
         return 1
 
     def _kustomization(self) -> None:
+        with _KUSTOMIZATION_LOCK:  # units are applied in parallel threads
+            self._write_kustomization()
+
+    def _write_kustomization(self) -> None:
         files = sorted(p.name for p in self.directory.glob("*.yaml") if p.name != "kustomization.yaml")
         doc = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
         if self.namespace:
@@ -67,7 +79,7 @@ class DirectorySink:
         data = yaml.safe_dump(doc, sort_keys=False).encode()
         path = self.directory / "kustomization.yaml"
         if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
+            _atomic_write(path, data)
 
     def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
         if secret_ref is None:
@@ -111,6 +123,18 @@ class DirectorySink:
         return self._remove(f"{component}-conn.yaml")
 
     def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]:
+        raw = [o["metadata"]["name"] for o in objects if o.get("kind") == "Secret" and (o.get("data") or o.get("stringData"))]
+        if raw:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"component {component} would write Secret {', '.join(raw)} with its data into the GitOps directory",
+                        "GitOps output never holds secret values. Keep the value in your cloud secret store and declare an ExternalSecret "
+                        f"({EXTERNAL_SECRETS_API}) in the component instead, or deliver this environment to a cluster (kubernetes.context).",
+                        address=component,
+                    )
+                ]
+            )
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
         items = tuple(
             InventoryItem(apiVersion=o["apiVersion"], kind=o["kind"], name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"), component=component, hash=object_digest(o))

@@ -162,6 +162,16 @@ def reset_interrupt() -> None:
     _interrupted.clear()
 
 
+def _changes(messages: list[dict]) -> Changes:
+    """The last change summary of a -json run (plan or apply)."""
+    changes = Changes()
+    for m in messages:
+        if m.get("type") == "change_summary":
+            c = m.get("changes") or {}
+            changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
+    return changes
+
+
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
     rng = d.get("range") or {}
     start = rng.get("start") or {}
@@ -293,12 +303,7 @@ class TerraformRunner:
         code, messages, out, err = self._run(unit, "plan", args, workdir, variables)
         if code not in (0, 2):
             raise self._fail(unit, "plan", code, messages, out, err)
-        changes = Changes()
-        for m in messages:
-            if m.get("type") == "change_summary":
-                c = m.get("changes") or {}
-                changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
-        return changes
+        return _changes(messages)
 
     def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes:
         """Apply a saved plan, or (no planfile) plan and apply in one process: the provider
@@ -312,12 +317,7 @@ class TerraformRunner:
         code, messages, out, err = self._run(unit, "apply", args, workdir, variables)
         if code != 0:
             raise self._fail(unit, "apply", code, messages, out, err)
-        changes = Changes()
-        for m in messages:
-            if m.get("type") == "change_summary":
-                c = m.get("changes") or {}
-                changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
-        return changes
+        return _changes(messages)
 
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
         """name -> (value, sensitive). Values stay in memory; callers must not log them."""
