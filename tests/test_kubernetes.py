@@ -717,3 +717,23 @@ def test_apply_binds_a_bucket_into_its_connection_secret(tmp_path, moto, kube_cl
     assert r.code == 0, messages(r)
     assert kube_clean.get("/api/v1/namespaces/shop/secrets/shop-uploads-conn") is None
     assert kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api") is None
+
+
+def test_objects_of_a_failed_unit_are_tracked_and_pruned_later(tmp_path, kube_clean):
+    """A rejected object fails the unit after others were written; state still lists those,
+    so removing the component from the model deletes them (no orphans)."""
+    kube_clean.set_auto_ready(True)
+    app = project(tmp_path, {"context": "standin", "namespace": "shop"})
+    kube_clean.fail_next(1, 422, verbs=["apply"], path="ingresses/api")
+    r = apply(app, None)
+    assert r.code == 3
+    assert kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api") is not None
+    tracked = {(i["kind"], i["name"]) for i in state(app)["inventory"]["kube:standin/shop"] if i["component"] == "api"}
+    assert ("Deployment", "api") in tracked
+    doc = app_doc()
+    doc["spec"]["components"] = [c for c in doc["spec"]["components"] if c["name"] != "api"]
+    project(tmp_path, {"context": "standin", "namespace": "shop"}, doc)
+    r = apply(app, None)
+    assert r.code == 0, messages(r)
+    assert kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api") is None
+    assert kube_clean.get("/api/v1/namespaces/shop/services/api") is None

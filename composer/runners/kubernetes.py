@@ -810,8 +810,11 @@ class ClusterSink:
             if not self.no_wait:
                 self._wait(component, [p for p in changed if p.resource.kind in WAITABLE], live)
         except DiagnosticError as exc:
-            # Some objects may exist now: hand them back so state keeps track of them.
-            raise PartialApply(exc.diagnostics, items + tuple(gone)) from None
+            # Some objects may exist now: hand them back so state keeps track of them. Those this
+            # run tried to write carry no digest, so the next apply writes them again.
+            attempted = {p.key for p in changed}
+            tracked = tuple(i.model_copy(update={"hash": ""}) if (i.kind, i.namespace, i.name) in attempted else i for i in items)
+            raise PartialApply(exc.diagnostics, tracked + tuple(gone)) from None
         writes += self._delete_items(reversed(gone))
         return items, writes
 
