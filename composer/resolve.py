@@ -284,7 +284,10 @@ class _Resolver:
     def _outputs(self, ctype: ComponentType, impl: ImplEntry, params: dict) -> dict[str, OutputSpec]:
         if impl.implementation.builtin == "terraform-module":
             return {k: OutputSpec(secret=bool(v.get("secret")), description=v.get("description", "")) for k, v in params.get("outputs", {}).items()}
-        omits = set(impl.implementation.terraform.omits) if impl.implementation.terraform else set()
+        i = impl.implementation
+        if i.manifests is not None and ctype.category == "resource":  # served in-cluster: what its templates give
+            return {k: v for k, v in ctype.definition.spec.outputs.items() if k in i.manifests.outputs}
+        omits = set(i.terraform.omits) if i.terraform else set()
         return {k: v for k, v in ctype.definition.spec.outputs.items() if k not in omits}
 
     def _terraform(self, rc: ResolvedComponent, path: FieldPath) -> ResolvedComponent:

@@ -112,6 +112,11 @@ def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, 
     """How an implementation disagrees with its type's output contract, as
     (path inside the implementation, summary, detail): `omits` may only name optional
     contract keys, and `outputs` may only map contract keys."""
+    if impl.manifests is not None and impl.manifests.outputs:
+        m = impl.manifests
+        out = [(("manifests", "outputs", k), f"gives {k!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}") for k in m.outputs if k not in outputs]
+        out += [(("manifests", "outputs"), f"does not give {k!r}, which the contract requires", "add a template for it under manifests.outputs") for k, spec in outputs.items() if k not in m.outputs and not spec.optional]
+        return out
     tf = impl.terraform
     if tf is None:
         return []

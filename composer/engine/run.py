@@ -342,10 +342,43 @@ class Engine:
                     tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
         return objects
 
+    def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
+        """A resource served by manifests: its contract values come from the implementation's
+        output templates; secret values it generates are made once and kept in the connection
+        Secret (read back from the cluster on later runs, never stored elsewhere)."""
+        import secrets as random_source
+
+        from composer.render.kubernetes import target_namespace
+        from composer.templates import TemplateFailure, evaluate
+
+        c = self.resolved.component(name)
+        manifests = c.implementation.implementation.manifests
+        conn = secret_name(self.app, name)
+        existing: Mapping[str, str] = {}
+        for sink in self.sinks:
+            existing = sink.read_connection(name, conn) or {}
+            if existing:
+                break
+        generated = {k: existing.get(k) or random_source.token_urlsafe(24) for k in manifests.generate}
+        context = {"app": self.app, "env": self.env_name, "component": name, "namespace": target_namespace(self.resolved), "parameters": c.parameters, "generated": generated}
+        try:
+            values = {k: evaluate(manifests.outputs[k], context) for k in c.outputs}
+        except TemplateFailure as exc:
+            raise UnitFailure([Diagnostic(f"the output templates of {c.implementation.name!r} failed", str(exc), address=name)]) from None
+        text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
+        public = {k: v for k, v in values.items() if not c.outputs[k].secret}
+        digests = {k: secret_digest(v) for k, v in text.items() if c.outputs[k].secret}
+        return public, digests, writes
+
     def _apply_kubernetes(self, name: str) -> Outcome:
         c = self.resolved.component(name)
-        objects = self.stamped_objects(name)
+        public: dict[str, Any] = {}
+        digests: dict[str, str] = {}
         writes = 0
+        if c.is_resource:  # served in-cluster: bind before the pods that read the Secret start
+            public, digests, writes = self._bind_in_cluster(name)
+        objects = self.stamped_objects(name)
         applied: dict[str, tuple] = {}
         failure: PartialApply | None = None
         for sink in self.sinks:  # every cluster target gets the workload; cloud units ran once
@@ -361,7 +394,7 @@ class Engine:
         if failure is not None:
             self._save(lambda s: s.model_copy(update={"inventory": {**s.inventory, **{t: tuple(i for i in s.inventory.get(t, ()) if i.component != name) + items for t, items in applied.items()}}}))
             raise UnitFailure(failure.diagnostics)
-        unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", dependencies=self.graph.dependencies(name))
+        unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", outputs=public, secret_digests=digests, dependencies=self.graph.dependencies(name))
 
         def update(s: StateDoc) -> StateDoc:
             inv = dict(s.inventory)
@@ -481,6 +514,8 @@ class Engine:
             else:
                 changes = None
                 writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)
+                if unit.outputs or unit.secret_digests:  # an in-cluster resource: its Secret goes too
+                    writes += sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
         except (UnitFailure, DiagnosticError) as exc:
             self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started))
             return False

@@ -28,10 +28,27 @@ class TerraformImplementation(Strict):
     # "store" = the module writes them to the cloud secret store and outputs connection_secret_id.
     secrets: Literal["outputs", "store"] = "outputs"
     omits: tuple[str, ...] = ()  # optional contract keys this implementation does not provide
+    # Secret module inputs Composer supplies itself (e.g. a database password): the root declares
+    # them as ephemeral sensitive variables; the engine generates them on the first apply and reads
+    # them back from the secret store afterwards (needs secrets: store). Never templates.
+    generated_inputs: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _generated_inputs(self) -> "TerraformImplementation":
+        clash = sorted(set(self.generated_inputs) & set(self.inputs))
+        if clash:
+            raise ValueError(f"{', '.join(clash)} cannot be both an input template and a generated input")
+        if self.generated_inputs and self.secrets != "store":
+            raise ValueError("generated_inputs need secrets: store (they are read back from the secret store)")
+        return self
 
 
 class ManifestImplementation(Strict):
     template: str  # sandboxed Jinja producing one or more YAML documents
+    # For resources served in-cluster: each contract key as a template, evaluated at apply with
+    # `generated` (secret values Composer creates once and keeps in the connection Secret).
+    outputs: dict[str, str] = {}
+    generate: tuple[str, ...] = ()
 
 
 class Implementation(Strict):

@@ -17,7 +17,7 @@ from typing import Any
 from composer.diagnostics import Diagnostic, FieldPath
 from composer.graph import Graph
 from composer.model import refs
-from composer.render.bindings import EnvBuilder
+from composer.render.bindings import EnvBuilder, secret_name
 from composer.resolve import Resolved, ResolvedComponent
 from composer.templates import TemplateFailure, render_yaml_documents
 
@@ -335,6 +335,7 @@ def template_workload(w: Workload) -> None:
         "labels": standard_labels(w.app, w.resolved.environment.name, w.name),
         "selector": selector_labels(w.app, w.name),
         "connection_env": env.entries(),
+        "connection_secret": secret_name(w.app, w.name),
     }
     try:
         docs = render_yaml_documents(impl.manifests.template, context)

@@ -119,6 +119,17 @@ class DirectorySink:
         }
         return self._write(f"{component}-conn.yaml", dump_yaml([obj]))
 
+    def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"{component} is served in-cluster with generated secrets, which a GitOps directory cannot hold",
+                    "deliver this environment to a cluster (kubernetes.context), or choose a cloud implementation whose module keeps secrets in a secret store",
+                    address=component,
+                )
+            ]
+        )
+
     def delete_connection(self, component: str, secret_name: str) -> int:
         return self._remove(f"{component}-conn.yaml")
 

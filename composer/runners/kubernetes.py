@@ -649,6 +649,19 @@ class ClusterSink:
             self._secrets[secret_name] = digest
         return writes
 
+    def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
+        """The connection Secret's values as they are in the cluster (None if absent)."""
+        res = Resource("v1", "Secret", "secrets", True)
+        try:
+            live = self.client.request("GET", res.path(self.namespace, secret_name))
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise self._fail(err, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True) from None
+        except Unreachable as exc:
+            raise self._fail(exc, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True) from None
+        return {k: base64.b64decode(v).decode() for k, v in ((live or {}).get("data") or {}).items()}
+
     def delete_connection(self, component: str, secret_name: str) -> int:
         res = Resource("v1", "Secret", "secrets", True)
         with self._lock:

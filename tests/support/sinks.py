@@ -28,6 +28,9 @@ class RecordingSink:
         self.writes += 1
         return 1
 
+    def read_connection(self, component: str, secret_name: str):
+        return self.connections.get(secret_name)
+
     def delete_connection(self, component: str, secret_name: str) -> int:
         return 1 if self.connections.pop(secret_name, None) is not None else 0
 
