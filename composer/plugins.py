@@ -59,10 +59,21 @@ class PreflightRequest:
 
 
 @dataclass(frozen=True)
+class BackendResource:
+    """One thing `bootstrap_backend` made sure of, e.g. the state bucket or the lock table."""
+
+    kind: str  # e.g. "s3 bucket", "dynamodb table", "resource group"
+    name: str
+    action: str  # created | present
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class PreflightResult:
     ok: bool
     identity: str = ""  # who the credentials are, for the log
     diagnostics: tuple[Diagnostic, ...] = ()
+    resources: tuple[BackendResource, ...] = ()  # bootstrap_backend: what was created or found
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,7 @@ class Engine:
         if planned is not None:
             planfile = workdir / PLANFILE
             planfile.write_bytes(planned)
-            changes = self.terraform.apply(name, workdir, planfile)
+            changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
             planfile.unlink(missing_ok=True)
         else:
             changes = self.terraform.apply(name, workdir, None, self._variables(name))

@@ -3,8 +3,9 @@
 Terraform runs with `-json` UI output, parsed line by line into events and
 Diagnostics. Every call has a timeout. Processes run in their own session, so the
 terminal's Ctrl-C does not reach them twice: `interrupt_all()` (called from the CLI's
-signal handler) sends one SIGINT, which makes Terraform stop cleanly and save its
-state; a process still running after the grace period is killed. The environment
+signal handler) sends terraform one SIGINT, which makes it stop cleanly and save its
+state; a process group still running after the grace period is killed. A --timeout
+stops a run the same way. The environment
 always carries TF_IN_AUTOMATION=1 and a shared plugin cache, so N units never cost N
 provider downloads; when a local provider mirror is known (and TF_CLI_CONFIG_FILE
 does not name an existing config of the user's), a CLI config pointing at it is used.
@@ -147,11 +148,22 @@ def interrupt_all() -> int:
     with _running_lock:
         procs = list(_running)
     for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _ask_to_stop(p)
     return len(procs)
+
+
+def _ask_to_stop(proc: subprocess.Popen) -> None:
+    """SIGINT to terraform itself, not its process group: terraform stops its provider plugins
+    and saves state; a plugin that got the signal too could die mid-handshake or mid-create.
+    If it is still running after the grace period, the whole group is killed, so no wait
+    (an interrupt, a --timeout) is ever unbounded."""
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
+        return
+    killer = threading.Timer(GRACE_SECONDS, lambda: _signal(proc, signal.SIGKILL) if proc.poll() is None else None)
+    killer.daemon = True
+    killer.start()
 
 
 def interrupted() -> bool:
@@ -214,16 +226,29 @@ class TerraformRunner:
             env[f"TF_VAR_{k}"] = v
         with self._count_lock:
             self.runs += 1
-        proc = subprocess.Popen(
-            [self.binary, *args],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        # Output goes to files, not pipes (except `output`: it prints secret values and changes
+        # nothing). Terraform prints a JSON line after each resource it creates and only then
+        # saves its state; with a pipe, a killed appc (kill -9) takes terraform down with SIGPIPE
+        # between the two, and the resource is left in the cloud with no state knowing it.
+        logs = _OutputFiles(cwd) if command != "output" else None
+        try:
+            proc = subprocess.Popen(
+                [self.binary, *args],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=logs.stdout if logs else subprocess.PIPE,
+                stderr=logs.stderr if logs else subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        except BaseException:
+            if logs:
+                logs.opened()
+                logs.remove()
+            raise
+        if logs:
+            logs.opened()
         with _running_lock:
             _running.add(proc)
         messages: list[dict] = []
@@ -232,17 +257,17 @@ class TerraformRunner:
         timed_out = threading.Event()
 
         def drain_stderr() -> None:
-            for line in proc.stderr:
+            for line in logs.follow(logs.stderr_path, proc) if logs else proc.stderr:
                 if sum(map(len, err_chunks)) < 100_000:
                     err_chunks.append(line)
 
         t_err = threading.Thread(target=drain_stderr, daemon=True)
         t_err.start()
-        timer = threading.Timer(self.timeout, lambda: (timed_out.set(), _signal(proc, signal.SIGINT)))
+        timer = threading.Timer(self.timeout, lambda: (timed_out.set(), _ask_to_stop(proc)))
         timer.daemon = True
         timer.start()
         try:
-            for line in proc.stdout:
+            for line in logs.follow(logs.stdout_path, proc) if logs else proc.stdout:
                 if json_ui and line.startswith("{"):
                     try:
                         msg = json.loads(line)
@@ -263,6 +288,8 @@ class TerraformRunner:
             t_err.join(timeout=5)
             with _running_lock:
                 _running.discard(proc)
+            if logs:
+                logs.remove()
         stderr = "".join(err_chunks)
         if timed_out.is_set():
             raise TerraformError(unit, command, [Diagnostic(f"terraform {command} timed out after {self.timeout:.0f} s", "it was asked to stop; raise --timeout if the resource is slow to converge", address=unit)], timed_out=True)
@@ -310,8 +337,9 @@ class TerraformRunner:
         starts once instead of twice, which is most of a unit's time with large providers."""
         args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
         if planfile is not None:
+            # A saved plan carries its variables, except ephemeral ones, which Terraform requires
+            # again at apply: callers pass exactly those.
             args.append(str(planfile))
-            variables = None
         elif destroy:
             args.append("-destroy")
         code, messages, out, err = self._run(unit, "apply", args, workdir, variables)
@@ -338,6 +366,52 @@ class TerraformRunner:
                 return None
             raise self._fail(unit, "state list", code, [], out, err)
         return [l for l in out.splitlines() if l.strip()]
+
+
+class _OutputFiles:
+    """A terraform run's stdout and stderr as files in its working directory, read while it
+    runs (see TerraformRunner._run for why not pipes). Removed when the run ends; a run whose
+    appc was killed leaves them behind (they hold Terraform's -json UI, which redacts
+    sensitive values)."""
+
+    def __init__(self, cwd: Path) -> None:
+        import tempfile
+
+        fd, out = tempfile.mkstemp(dir=cwd, prefix=".appc-terraform-", suffix=".out")
+        self.stdout, self.stdout_path = os.fdopen(fd, "wb"), Path(out)
+        fd, err = tempfile.mkstemp(dir=cwd, prefix=".appc-terraform-", suffix=".err")
+        self.stderr, self.stderr_path = os.fdopen(fd, "wb"), Path(err)
+
+    def opened(self) -> None:
+        """The child holds its own copies now."""
+        self.stdout.close()
+        self.stderr.close()
+
+    @staticmethod
+    def follow(path: Path, proc: subprocess.Popen, poll: float = 0.02):
+        """Lines of a file another process is writing, until that process has exited."""
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            partial = ""
+            while True:
+                line = fh.readline()
+                if line:
+                    partial += line
+                    if partial.endswith("\n"):
+                        yield partial
+                        partial = ""
+                    continue
+                if proc.poll() is not None:
+                    rest = partial + fh.read()
+                    yield from rest.splitlines(keepends=True)
+                    return
+                time.sleep(poll)
+
+    def remove(self) -> None:
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from composer.model.environment import Environment
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus
 from providers.base import ShippedProvider
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 6.0"
@@ -76,6 +76,19 @@ class AwsProvider(ShippedProvider):
         if cloud and cloud.account and ident.get("Account") != cloud.account:
             return PreflightResult(False, identity=ident.get("Arn", ""), diagnostics=(Diagnostic(f"credentials are for account {ident.get('Account')}, the environment wants {cloud.account}", "switch AWS profile, or fix cloud.account"),))
         return PreflightResult(True, identity=ident.get("Arn", ""))
+
+    def bootstrap_backend(self, request: PreflightRequest) -> PreflightResult:
+        """The s3 state backend: bucket (and lock table) created when missing (providers/aws/sdk.py)."""
+        if request.environment.spec.state.backend != "s3":
+            return PreflightResult(True)
+        from providers.aws.sdk import bootstrap_s3_backend
+
+        return bootstrap_s3_backend(request.environment)
+
+    def status(self, request: StatusRequest) -> UnitStatus:
+        from providers.aws.sdk import unit_status
+
+        return unit_status(request.environment, request.type, request.outputs)
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         import json

@@ -1,15 +1,71 @@
-"""gcp provider plugin (implementations arrive with the providers issue)."""
+"""gcp provider plugin: Cloud SQL, Memorystore, Cloud Storage and Pub/Sub implementations
+(implementations.yaml, modules/gcp), the google provider block, the gcs backend, and the
+Google Cloud calls (providers/gcp/sdk.py): Resource Manager preflight, state-bucket bootstrap
+and Secret Manager reads. The Google libraries are imported lazily: rendering never needs them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
+from composer.model.environment import Environment
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
 
+# As the modules' versions.tf: 6.23 added the write-only secret_data_wo and password_wo.
+GOOGLE_PROVIDER_VERSION = ">= 6.23, < 7.0"
 
-class Provider(ShippedProvider):
+
+class GcpProvider(ShippedProvider):
     name = "gcp"
     package_dir = Path(__file__).parent
 
+    def template_context(self, environment: Environment) -> Mapping[str, Any]:
+        """project and region for the module inputs; `protected` (policies.protect) turns on the
+        deletion protection that Cloud SQL offers. Unset values are left out, so a template that
+        needs one fails at render naming it, not at plan."""
+        cloud = environment.spec.cloud
+        context: dict[str, Any] = {"protected": list(environment.spec.policies.protect)}
+        if cloud and cloud.project:
+            context["project"] = cloud.project
+        if cloud and cloud.region:
+            context["region"] = cloud.region
+        return context
 
-plugin = Provider()
+    def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
+        cloud = request.environment.spec.cloud
+        block = {k: v for k, v in {"project": cloud.project if cloud else None, "region": cloud.region if cloud else None}.items() if v}
+        return TerraformProviderBlocks(
+            required_providers={"google": {"source": "hashicorp/google", "version": GOOGLE_PROVIDER_VERSION}},
+            provider={"google": block},
+        )
+
+    def backend(self, request: BackendRequest) -> Mapping[str, Any] | None:
+        """gcs keeps a unit's state at <prefix>/default.tfstate, so the per-unit key becomes the prefix."""
+        state = request.environment.spec.state
+        if state.backend != "gcs":
+            return None
+        unit = request.key.removesuffix(".tfstate")
+        prefix = f"{state.prefix.strip('/')}/{unit}" if state.prefix else unit
+        return {"gcs": {"bucket": state.bucket, "prefix": prefix}}
+
+    def preflight(self, request: PreflightRequest) -> PreflightResult:
+        from providers.gcp.sdk import preflight
+
+        return preflight(request.environment)
+
+    def bootstrap_backend(self, request: PreflightRequest) -> PreflightResult:
+        if request.environment.spec.state.backend != "gcs":
+            return PreflightResult(True)
+        from providers.gcp.sdk import bootstrap_gcs_backend
+
+        return bootstrap_gcs_backend(request.environment)
+
+    def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
+        from providers.gcp.sdk import read_secret
+
+        return read_secret(request.secret_id)
+
+
+Provider = GcpProvider  # the name the stub exported
+plugin = GcpProvider()
