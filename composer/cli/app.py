@@ -336,6 +336,8 @@ def plan(
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
+    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: a summary for a pull-request comment (names and counts only) on stdout; progress goes to stderr."),
+    markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
@@ -345,9 +347,14 @@ def plan(
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import preflight, running_engine
+    from composer.cli.views import plan_markdown
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
+        if format not in ("text", "markdown"):
+            raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
+        if format == "markdown" and not json_mode:
+            view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
@@ -357,6 +364,13 @@ def plan(
                     preflight(reg, compiled)
                 saved: dict[str, bytes] = {}
                 result = engine.plan(state, saved)
+        if format == "markdown" or markdown_out is not None:
+            md = plan_markdown(compiled.resolved.name, compiled.resolved.environment.name, result, list(compiled.graph.order), set(state.units), str(out) if out is not None and not result.failed else None)
+            if markdown_out is not None:
+                markdown_out.parent.mkdir(parents=True, exist_ok=True)
+                markdown_out.write_text(md, encoding="utf-8")
+            if format == "markdown" and not json_mode:
+                view.text(md)
         if result.failed:
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
@@ -431,7 +445,7 @@ def destroy(
 
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
-            raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal")])
+            raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
         if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
             raise Exit(EXIT_OK)
@@ -450,7 +464,7 @@ def outputs(
     component: Optional[str] = typer.Argument(None, help="Only this component."),
     file: Path = FileOpt,
     env: Optional[str] = EnvOpt,
-    show_secrets: bool = typer.Option(False, "--show-secrets", help="Fetch and print secret outputs too."),
+    show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -527,7 +541,7 @@ def force_unlock(
     lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
     file: Path = FileOpt,
     env: Optional[str] = EnvOpt,
-    force: bool = typer.Option(False, "--force", help="Required: remove the lock without asking."),
+    force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -757,4 +771,13 @@ def run() -> None:
         # click uses exit 2 for usage errors; DESIGN.md reserves 2 for "changes present".
         exc.show()
         sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug outside any command body: still a short report, never a bare traceback
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+        sys.stderr.write(f"internal error: {type(exc).__name__} at {where}: {str(exc)[:500]}\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.\n")
+        if _debug():
+            traceback.print_exc()
+        sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
