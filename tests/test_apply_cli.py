@@ -45,6 +45,15 @@ def test_non_interactive_apply_needs_auto_approve(tmp_path, moto):
     assert r.code == 1 and "--auto-approve" in r.err
 
 
+def test_non_interactive_destroy_needs_auto_approve_and_destroys_nothing(tmp_path, moto):
+    app = make_project(tmp_path, BUCKET)
+    assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
+    r = appc("destroy", "-f", app, "-e", "test")
+    assert r.code == 1 and "--auto-approve" in r.err and "not run in an interactive terminal" in r.err
+    assert state_of(tmp_path)["units"]["files"]["status"] == "applied"
+    assert [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]] == ["eng-test-files"]
+
+
 def test_a_held_lock_is_exit_4_naming_the_holder(tmp_path, moto):
     app = make_project(tmp_path, token_component("a"))
     store = LocalStore(tmp_path / ".composer", "eng", "test")
