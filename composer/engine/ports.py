@@ -73,6 +73,10 @@ class WorkloadSink(Protocol):
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int: ...
 
+    # Optional, for sinks that can see the live target (a cluster): how many of `objects` it
+    # lacks. `appc plan --refresh` counts them as drift to add.
+    # def missing(self, component: str, objects: list[dict]) -> int: ...
+
 
 class SecretReader(Protocol):
     def __call__(self, provider: str, secret_id: str) -> Mapping[str, str]: ...

@@ -632,12 +632,14 @@ class Engine:
                     self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
                 else:
                     objects = self.stamped_objects(name)
-                    changed = gone = 0
+                    changed = gone = missing = 0
                     for sink in self.sinks:
                         current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
                         changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
                         gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
-                    self._outcome(Outcome(name, kind, "planned", {"add": 0, "change": changed, "remove": gone} if changed or gone else None, k8s_changed=changed + gone))
+                        if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
+                            missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
+                    self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False

@@ -250,6 +250,7 @@ class KubeClient:
         self.limiter = _bucket(self.server)
         self.attempts = max(1, attempts)
         self.requests = 0  # sent, retries included (approximate under threads; for diagnostics)
+        self.timeout: float | None = None  # the run's --timeout: bounds one request, its retries included
         self._down: Unreachable | None = None  # once retries are exhausted, fail fast: one run, one verdict
 
     @classmethod
@@ -275,14 +276,19 @@ class KubeClient:
         """Send one request; retry 429, 5xx and connection errors with backoff; JSON back.
         Raises ApiError (a Status) or Unreachable."""
         from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
+        from urllib3.exceptions import HTTPError, ReadTimeoutError
 
         if self._down is not None:
             raise Unreachable(self._down.server, self._down.cause)
         url = self.server + path
         params = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items() if v is not None]
         tries = attempts or self.attempts
+        started = time.monotonic()
         for attempt in range(tries):
+            limit = REQUEST_TIMEOUT
+            if self.timeout is not None:  # a slow server: the whole request, retries included, within --timeout
+                left = max(self.timeout - (time.monotonic() - started), 0.1)
+                limit = (min(REQUEST_TIMEOUT[0], left), min(REQUEST_TIMEOUT[1], left))
             headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": "appc"}
             auth_query: list = []
             self.api.update_params_for_auth(headers, auth_query, ["BearerToken"])
@@ -290,10 +296,10 @@ class KubeClient:
             self.requests += 1
             try:
                 if method in ("GET", "HEAD"):
-                    resp = self.api.rest_client.request(method, url, query_params=params + auth_query, headers=headers, _request_timeout=REQUEST_TIMEOUT)
+                    resp = self.api.rest_client.request(method, url, query_params=params + auth_query, headers=headers, _request_timeout=limit)
                 else:
                     full = url + ("?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params + auth_query) if params or auth_query else "")
-                    resp = self.api.rest_client.request(method, full, headers=headers, body=body, _request_timeout=REQUEST_TIMEOUT)
+                    resp = self.api.rest_client.request(method, full, headers=headers, body=body, _request_timeout=limit)
             except ApiException as exc:
                 if not exc.status:  # TLS and other transport failures the client reports as status 0
                     raise Unreachable(self.server, str(exc.reason).splitlines()[0][:300]) from None
@@ -303,11 +309,13 @@ class KubeClient:
                     continue
                 raise err from None
             except (HTTPError, OSError) as exc:
-                if attempt + 1 < tries:
-                    time.sleep(_backoff(attempt))
+                pause = _backoff(attempt)
+                if attempt + 1 < tries and (self.timeout is None or time.monotonic() - started + pause < self.timeout):
+                    time.sleep(pause)
                     continue
-                self._down = Unreachable(self.server, _reason(exc))
-                raise Unreachable(self.server, _reason(exc)) from None
+                reason = f"no answer within {limit[1]:g}s; raise --timeout if it is just slow" if isinstance(exc, ReadTimeoutError) else _reason(exc)
+                self._down = Unreachable(self.server, reason)
+                raise Unreachable(self.server, reason) from None
             data = resp.data
             if not data:
                 return None
@@ -491,6 +499,9 @@ class ClusterSink:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _namespace_ready: bool = field(default=False, repr=False)
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)  # secret name -> digest known to be live
+
+    def __post_init__(self) -> None:
+        self.client.timeout = self.timeout  # --timeout bounds every wait, a slow API request too
 
     @property
     def target(self) -> str:
@@ -833,6 +844,14 @@ class ClusterSink:
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return self._delete_items(reversed(items))
+
+    def missing(self, component: str, objects: list[dict]) -> int:
+        """How many of these objects the cluster does not have (for `appc plan --refresh`):
+        the same LIST per kind and namespace that apply uses to re-create deleted objects."""
+        if not objects:
+            return 0
+        planned = self._plan(component, objects)
+        return len(planned) - len(self._live_names(component, planned))
 
     # -- rollout ----------------------------------------------------------------------------
     def _get(self, component: str, res: Resource, namespace: str | None, name: str) -> dict | None:
