@@ -146,7 +146,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
     needs_tf = any(c.is_terraform for c in compiled.resolved.components)
     if needs_tf and terraform_binary() is None:
         raise DiagnosticError([Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH, or set COMPOSER_TERRAFORM to its path")])
-    workspace = LocalWorkspace(root / "work" / compiled.resolved.environment.name, root / "tfstate")
+    workspace = LocalWorkspace(root / "roots" / compiled.resolved.environment.name, root / "tfstate")
     runner = TerraformRunner(
         terraform_environment(root),
         timeout=options.timeout,

@@ -33,7 +33,7 @@ class TerraformPort(Protocol):
 
 
 class Workspace(Protocol):
-    """Where Terraform roots live on disk for runs (.composer/work/<env>)."""
+    """Where Terraform roots live on disk for runs (.composer/roots/<env>)."""
 
     root: Path
 

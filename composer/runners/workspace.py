@@ -1,7 +1,7 @@
 """The workspace: where Terraform roots run, beside the app (.composer/).
 
-    .composer/work/<env>/terraform/<unit>/   rendered roots (+ .terraform/ kept between runs)
-    .composer/work/<env>/modules/<hash>/     module sources
+    .composer/roots/<env>/terraform/<unit>/   rendered roots (+ .terraform/ kept between runs)
+    .composer/roots/<env>/modules/<hash>/     module sources
     .composer/tfstate/<app>/<env>/<unit>.tfstate   local-backend Terraform state
 
 Files are rewritten only when their bytes change, so `.terraform/` survives and an
