@@ -151,3 +151,62 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+class MotoProcess:
+    """A moto server of a test's own, as a process on a fixed port, so that it can be stopped
+    and started again on the same address. With `recording`, moto records every request it
+    receives (headers and body) to that file: the evidence for what a client sent."""
+
+    def __init__(self, port: int | None = None, recording: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.recording = recording
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "MotoProcess":
+        from tests.helpers import ROOT
+
+        env = dict(os.environ)
+        if self.recording is not None:
+            env.update(MOTO_ENABLE_RECORDING="1", MOTO_RECORDER_FILEPATH=str(self.recording))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.moto_server", "--port", str(self.port), "--quiet"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+        assert self.proc.stdout.readline().strip() == str(self.port)  # printed once it listens
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def aws_environment(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def forget_recording(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/recorder/reset-recording", data=b"", method="POST"), timeout=10).read()
+
+    def retried_creates(self) -> set[str]:
+        """Names of secrets whose CreateSecret the AWS SDK sent more than once (one invocation,
+        attempt 2 or later): the first attempt reached moto, its answer did not reach the client."""
+        import base64
+
+        out = set()
+        if self.recording is None or not self.recording.exists():
+            return out
+        for line in self.recording.read_text().splitlines():
+            entry = json.loads(line)
+            headers = entry.get("headers") or {}
+            if headers.get("X-Amz-Target") != "secretsmanager.CreateSecret" or (headers.get("Amz-Sdk-Request") or "").startswith("attempt=1;"):
+                continue
+            body = base64.b64decode(entry["body"]).decode() if entry.get("body_encoded") else entry.get("body") or "{}"
+            out.add(json.loads(body).get("Name"))
+        return out

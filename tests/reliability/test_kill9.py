@@ -12,9 +12,15 @@ module keeps its secret in a Terraform output, so its tfstate holds it by design
 
 The kill point is random: after a random number of JSON events, right after terraform's
 k-th `apply_start` event (a cloud call in flight: the riskiest moment), or after a random
-delay. The seed is printed;
-APPC_KILL9_SEED=N replays one. The re-run takes the dead process' lock over (same host, pid
-gone), which the loop also checks.
+delay. The seed is printed; APPC_KILL9_SEED=N replays one. The re-run takes the dead
+process' lock over (same host, pid gone), which the loop also checks.
+
+One failure is not appc's: under load, the AWS SDK inside Terraform's provider sometimes
+loses the answer to a CreateSecret that moto did carry out, retries it, and gets
+ResourceExistsException; the secret then exists outside any state and no re-run can create
+it. The test runs its own moto with request recording, and only when the recording shows
+that retry (attempt 2 of the same SDK invocation) does it delete the secret, as an operator
+would, and run again; it counts these (`provider_retries`). Any other failure fails the test.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import signal
 import time
 
 import boto3
+import pytest
 
 from composer.state.local import LocalStore
 from tests.helpers import appc
@@ -34,6 +41,7 @@ from tests.reliability.leaks import scan, token_value
 from tests.reliability.support import (
     APP,
     WORKLOADS,
+    MotoProcess,
     appc_process,
     cluster_objects,
     make_mixed_project,
@@ -89,7 +97,38 @@ def _kill_at_random(proc, rng: random.Random, max_events: int, max_delay: float,
     }
 
 
-def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, moto, kube_clean, request):
+@pytest.fixture
+def recorded_moto(tmp_path, monkeypatch):
+    """moto of this test's own, recording every request (see _provider_retries)."""
+    moto = MotoProcess(recording=tmp_path / "moto-recording.jsonl").start()
+    for k, v in moto.aws_environment().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield moto
+    finally:
+        moto.stop()
+
+
+def _provider_retries(result, moto: MotoProcess, sm) -> list[str]:
+    """Units that failed only because the AWS SDK inside Terraform's provider retried a
+    CreateSecret whose first attempt had reached moto (moto's recording shows attempt 2 of the
+    same invocation): the secret exists, no state knows it, and every later create says
+    ResourceExistsException. That is the provider's doing, not appc's, and no re-run can fix
+    it; an operator deletes (or imports) the secret. Does that, and returns the units; returns
+    [] when the failure is anything else."""
+    failed = {e["unit"]: " ".join(d["summary"] for d in e["diagnostics"]) for e in result.events if e["type"] == "unit" and e["status"] == "failed"}
+    retried = moto.retried_creates()
+    units = [u for u, text in failed.items() if "ResourceExistsException" in text and f"{u}-token" in retried]
+    if not failed or sorted(units) != sorted(failed):
+        return []
+    for u in units:
+        sm.delete_secret(SecretId=f"{u}-token", ForceDeleteWithoutRecovery=True)
+    return units
+
+
+def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, recorded_moto, kube_clean, request):
     require_terraform()
     long = request.config.getoption("--long")
     loops = LONG_LOOPS if long else LOOPS
@@ -104,7 +143,8 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, moto, kube_
     figures = []
     for i in range(loops):
         loop_started = time.monotonic()
-        reset(moto)
+        reset(recorded_moto.url)
+        recorded_moto.forget_recording()
         root = tmp_path / "project"
         ns = f"kill-{i}"
         # Loop 0 (every 5th with --long) starts from an empty directory, so kills land in
@@ -127,9 +167,13 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, moto, kube_
         lock_left = store.current() is not None
 
         rerun = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
+        first = rerun.out + rerun.err
+        retried = _provider_retries(rerun, recorded_moto, sm) if rerun.code else []
+        if retried:
+            rerun = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
         assert rerun.code == 0, f"{where}: re-run failed: {rerun.out[-3000:]} {rerun.err[-3000:]}"
         if lock_left:
-            assert "took over a stale lock" in rerun.err + rerun.out, where
+            assert "took over a stale lock" in first, where
         noop = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
         summary = noop.events[-1]
         assert noop.code == 0 and summary["terraform_runs"] == 0 and summary["k8s_writes"] == 0 and summary["units_skipped"] == len(tokens) + len(WORKLOADS), f"{where}: {summary}"
@@ -143,13 +187,13 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, moto, kube_
         stray = wait_for_no_processes(root, timeout=60)
         report = scan(
             secrets,
-            texts={"killed stdout": kill["out"], "killed stderr": kill["err"], "re-run stdout": rerun.out, "re-run stderr": rerun.err, "no-op stdout": noop.out, "no-op stderr": noop.err},
+            texts={"killed stdout": kill["out"], "killed stderr": kill["err"], "first re-run": first, "re-run stdout": rerun.out, "re-run stderr": rerun.err, "no-op stdout": noop.out, "no-op stderr": noop.err},
             paths=[root / ".composer"],
             allow_tfstate=True,
         )
         figures.append({
             "loop": i, "fresh": fresh, "mode": kill["mode"], "after": kill["after"], "killed_alive": kill["killed_alive"], "units_done_before_kill": len(kill["units_done"]),
-            "state_at_kill": bool(at_kill), "lock_taken_over": lock_left, "rerun_tf_runs": rerun.events[-1]["terraform_runs"],
+            "state_at_kill": bool(at_kill), "lock_taken_over": lock_left, "provider_retries": len(retried), "rerun_tf_runs": rerun.events[-1]["terraform_runs"],
             "leaked": len(leaked), "orphaned": len(orphaned), "cluster_extra": len(in_cluster - in_inventory), "cluster_missing": len(in_inventory - in_cluster),
             "stray_processes": len(stray), "leak_hits": len(report.hits), "files_scanned": report.files, "seconds": round(time.monotonic() - loop_started, 1),
         })  # fmt: skip
@@ -164,5 +208,5 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, moto, kube_
     print(
         f"kill -9: {loops} loops, {sum(f['killed_alive'] for f in figures)} killed mid-run, {total('lock_taken_over')} stale locks taken over, "
         f"leaked {total('leaked')}, orphaned {total('orphaned')}, cluster extra/missing {total('cluster_extra')}/{total('cluster_missing')}, "
-        f"stray processes {total('stray_processes')}, leak-scan hits {total('leak_hits')} in {total('files_scanned')} files, {sum(f['seconds'] for f in figures):.0f} s"
+        f"stray processes {total('stray_processes')}, creates lost to provider retries {total('provider_retries')}, leak-scan hits {total('leak_hits')} in {total('files_scanned')} files, {sum(f['seconds'] for f in figures):.0f} s"
     )

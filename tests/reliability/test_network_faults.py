@@ -14,9 +14,6 @@ can stop and restart them on the same address.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +21,10 @@ import boto3
 import pytest
 import yaml
 
-from tests.helpers import ROOT, appc, write
+from tests.helpers import appc, write
 from tests.reliability.leaks import scan, token_value
 from tests.reliability.support import (
+    MotoProcess,
     appc_process,
     cluster_objects,
     free_port,
@@ -42,22 +40,6 @@ from tests.support.kube_standin import start_standin
 from tests.support.terraform_env import require_terraform
 
 
-def _start_moto(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.moto_server", "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout.readline().strip() == str(port)  # printed once it listens
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _units(result_or_events) -> dict[str, dict]:
     events = result_or_events if isinstance(result_or_events, list) else result_or_events.events
     return {e["unit"]: e for e in events if e["type"] == "unit"}
@@ -70,19 +52,15 @@ def _messages(events: list[dict]) -> str:
 @pytest.fixture
 def own_moto(monkeypatch):
     """A moto process of this test's own, on a fixed port, and the AWS environment pointing at it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    for k, v in {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    moto = MotoProcess().start()
+    for k, v in moto.aws_environment().items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    box = {"proc": _start_moto(port), "port": port, "url": url}
-    box["start"] = lambda: box.__setitem__("proc", _start_moto(port))
-    box["stop"] = lambda: _stop(box["proc"])
     try:
-        yield box
+        yield moto
     finally:
-        _stop(box["proc"])
+        moto.stop()
 
 
 def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(tmp_path, own_moto, kube_clean):
@@ -98,7 +76,7 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
         event = json.loads(line)
         if event["type"] == "unit" and event["unit"] == "a":
             assert event["status"] == "applied", event
-            own_moto["stop"]()  # b is about to start: its provider finds nobody at the endpoint
+            own_moto.stop()  # b is about to start: its provider finds nobody at the endpoint
             break
     rest, err = proc.communicate(timeout=600)
     events = [json.loads(x) for x in ("".join(lines) + rest).splitlines() if x.startswith("{")]
@@ -106,11 +84,11 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
     assert proc.returncode == 3, err[-3000:]
     units = _units(events)
     assert units["b"]["status"] == "failed" and units["api"]["status"] == "blocked"
-    assert f"127.0.0.1:{own_moto['port']}" in _messages(events) and "connection refused" in _messages(events), _messages(events)
+    assert f"127.0.0.1:{own_moto.port}" in _messages(events) and "connection refused" in _messages(events), _messages(events)
     assert "Traceback" not in err
     assert state_of(tmp_path)["units"]["a"]["status"] == "applied"  # what finished is kept
 
-    own_moto["start"]()  # the same address, but it has forgotten everything
+    own_moto.start()  # the same address, but it has forgotten everything
     plan = appc("plan", "-f", app, "-e", "test", "--refresh", "--detailed-exitcode", "--json")
     assert plan.code == 2, plan.out[-3000:] + plan.err[-3000:]
     assert _units(plan)["a"]["changes"] == {"add": 1, "change": 0, "remove": 0}  # drift: a is gone
@@ -125,7 +103,7 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
     assert cluster_objects(kube_clean, ns) == state_objects(state, f"kube:standin/{ns}")
     report = scan([token_value("a"), token_value("b")], texts={"failed run": "".join(lines) + rest + err, "plan": plan.out + plan.err, "apply --refresh": fixed.out + fixed.err, "again": again.out + again.err}, paths=[tmp_path / ".composer"], allow_tfstate=True)
     assert report.hits == [], report.describe()
-    print(f"\nmoto stopped mid-apply: exit 3 after {failed_after:.1f} s naming 127.0.0.1:{own_moto['port']}; plan --refresh exit 2 (a: drift); apply --refresh converged; leak scan {report.files} files, 0 hits")
+    print(f"\nmoto stopped mid-apply: exit 3 after {failed_after:.1f} s naming 127.0.0.1:{own_moto.port}; plan --refresh exit 2 (a: drift); apply --refresh converged; leak scan {report.files} files, 0 hits")
 
 
 WORKLOADS = {
