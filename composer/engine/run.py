@@ -21,7 +21,6 @@ sink. State keeps non-secret outputs and secret digests.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
@@ -41,7 +40,7 @@ from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
-from composer.state.model import Revision, StateDoc, UnitState, object_digest, secret_digest
+from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -424,8 +423,7 @@ class Engine:
             self._fail(name, kind, exc.diagnostics, started)
             return False
         except Exception as exc:  # a runner error that is not ours to interpret: still isolate the unit
-            diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
-            self._fail(name, kind, list(diags), started)
+            self._fail(name, kind, _diagnostics_of(exc, name), started)
             return False
         o.duration_s = time.monotonic() - started
         self._outcome(o)
@@ -520,8 +518,7 @@ class Engine:
             self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started))
             return False
         except Exception as exc:
-            diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
-            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=list(diags), duration_s=time.monotonic() - started))
+            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), duration_s=time.monotonic() - started))
             return False
 
         def update(s: StateDoc) -> StateDoc:
@@ -574,7 +571,7 @@ class Engine:
         removed = tuple(n for n, o in self._outcomes.items() if o.status in ("pruned", "destroyed"))
         failed = tuple(n for n, o in self._outcomes.items() if o.status in ("failed", "blocked"))
         if changed or removed or failed:
-            self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=_now(), command=command, changed=changed, removed=removed, failed=failed)))
+            self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=now(), command=command, changed=changed, removed=removed, failed=failed)))
         return RunResult(command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped)
 
     def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True) -> RunResult:
@@ -644,8 +641,7 @@ class Engine:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
             except Exception as exc:
-                diags = getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=name)]
-                self._outcome(Outcome(name, kind, "failed", diagnostics=list(diags)))
+                self._outcome(Outcome(name, kind, "failed", diagnostics=_diagnostics_of(exc, name)))
                 return False
             return True
 
@@ -654,6 +650,12 @@ class Engine:
             unit = self._state.units[name]
             self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
+
+
+def _diagnostics_of(exc: Exception, unit: str) -> list[Diagnostic]:
+    """A runner error we do not interpret (e.g. TerraformError): its own diagnostics, or one
+    naming its type. It still fails only its unit."""
+    return list(getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=unit)])
 
 
 def _pod_templates(obj: dict) -> list[dict]:
@@ -680,16 +682,3 @@ def generate_secret(length: int = 32) -> str:
         if any(ch.islower() for ch in value) and any(ch.isupper() for ch in value) and any(ch.isdigit() for ch in value):
             return value
 
-
-def _now() -> str:
-    from composer.state.model import now
-
-    return now()
-
-
-def encode_plan(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def decode_plan(text: str) -> bytes:
-    return base64.b64decode(text.encode())
