@@ -204,6 +204,20 @@ MUTATIONS = [
         id="azurerm-floor-below-postgres-17",
     ),
     pytest.param(
+        "providers/gcp/implementations.yaml",
+        '        private_network: "{{ network.vpc }}"\n',
+        "",
+        "[value] gcp/database/main.tf: google_sql_database_instance.this: accepts no connection with the inputs of gcp/postgres/gcp-cloudsql",
+        id="gcp-database-unreachable",
+    ),
+    pytest.param(
+        "providers/azure/implementations.yaml",
+        '        delegated_subnet_id: "{{ network.delegatedSubnets.mysql }}"\n',
+        "",
+        "[value] azure/database/main.tf: azurerm_mysql_flexible_server.this: accepts no connection with the inputs of azure/mysql/azure-flexible-server",
+        id="azure-database-unreachable",
+    ),
+    pytest.param(
         "modules/gcp/database/main.tf",
         '  secret_data_wo_version = local.credential_version\n  deletion_policy        = "ABANDON"\n',
         "  secret_data_wo_version = local.credential_version\n",

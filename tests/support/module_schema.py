@@ -13,7 +13,9 @@ receives), and reports:
 - force-new: a ForceNew argument of a stateful resource that follows a parameter the catalog lets
   users change, when the implementation does not list it in replaces_on_change (or lists a
   parameter that replaces nothing);
-- replacement-gap: a resource whose replacement deletes before it creates, unprotected.
+- replacement-gap: a resource whose replacement deletes before it creates, unprotected;
+- value (reachability): a database that, with the inputs an implementation passes, has neither a
+  private network nor an opted-in public path (`reachable_via`).
 """
 
 from __future__ import annotations
@@ -140,32 +142,95 @@ def _expand(expr: str, module: Module, depth: int = 0) -> str:
     return re.sub(r"\blocal\.(\w+)", lambda m: f"({_expand(module.locals[m.group(1)], module, depth + 1)})" if m.group(1) in module.locals else m.group(0), text)
 
 
+class Unknown(Exception):
+    """An expression this small evaluator cannot compute."""
+
+
+PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth) outside string literals."""
+    depth, quoted, i = 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                i += 2
+                continue
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        else:
+            if ch in ")]}":
+                depth -= 1
+            yield i, ch, depth
+            if ch in PAIRS:
+                depth += 1
+        i += 1
+
+
+def _ternaries(text: str) -> str:
+    """HCL's `c ? a : b` (nested anywhere) as Python's `(a) if (c) else (b)`."""
+    out, start, inner = [], 0, None
+    for i, ch, depth in _scan(text):
+        if ch in PAIRS and depth == 0:
+            out.append(text[start : i + 1])
+            inner, start = i + 1, i + 1
+        elif ch in ")]}" and depth == 0 and inner is not None:
+            out.append(_ternaries(text[inner:i]))
+            start, inner = i, None
+    out.append(text[start:])
+    flat = "".join(out)
+    marks = [(i, ch) for i, ch, depth in _scan(flat) if depth == 0 and ch in "?:"]
+    if not marks or marks[0][1] != "?":
+        return flat
+    level = 0
+    for i, ch in marks:
+        level += 1 if ch == "?" else -1
+        if level == 0:
+            q = marks[0][0]
+            return f"(({_ternaries(flat[q + 1 : i])}) if ({flat[:q]}) else ({_ternaries(flat[i + 1 :])}))"
+    return flat
+
+
 def _python(text: str) -> str:
-    """A conditional count expression (a ? b : c, ==, !=, &&, ||, !, length) as Python."""
+    """A conditional expression (a ? b : c, ==, !=, &&, ||, !, length, for) as Python. A for
+    expression stands for its source collection: empty exactly when the source is (no `if`)."""
+    text = re.sub(r"\$\{\w+\}", "", text)  # interpolations inside strings of for expressions
+    text = re.sub(r"[\[{]for\s+[\w\s,]+\s+in\s+(.+?)\s*:[^\]}]*[\]}]", r"(\1)", text)
     text = text.replace("&&", " and ").replace("||", " or ").replace("length(", "len(")
     text = re.sub(r"!(?!=)", " not ", text)
-    if "?" in text:
-        cond, rest = text.split("?", 1)
-        then, other = rest.rsplit(":", 1)
-        return f"(({_python(then)}) if ({_python(cond)}) else ({_python(other)}))"
-    return text
+    return _ternaries(text)
+
+
+def evaluate_expr(expr: Any, module: Module, inputs: dict) -> Any:
+    """The value of a module expression for these inputs (variables default otherwise)."""
+    if not isinstance(expr, str):
+        return expr
+    if "${" not in expr:
+        return _unquote(expr)
+    defaults = {k: _unquote(v.get("default")) for k, v in module.variables.items()}
+    values = {**defaults, **inputs}
+    text = _expand(expr, module)
+    text = re.sub(r"\bnull\b", "None", re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", text)))
+    text = re.sub(r"\bvar\.(\w+)", lambda m: f"__v[{m.group(1)!r}]", text)
+    try:
+        return eval(_python(text), {"__builtins__": {}, "len": len, "__v": values})  # noqa: S307 - our own module text, in tests
+    except Exception:
+        raise Unknown(expr) from None
 
 
 def is_active(res: Resource, module: Module, inputs: dict) -> bool:
     """Whether the resource exists for these module inputs: its count (or for_each) is not 0/empty.
     Expressions too complex for this small evaluator count as active."""
     expr = res.body.get("count", res.body.get("for_each"))
-    if not isinstance(expr, str):
+    if expr is None:
         return True
-    defaults = {k: _unquote(v.get("default")) for k, v in module.variables.items()}
-    values = {**defaults, **inputs}
-    text = re.sub(r"\bvar\.(\w+)", lambda m: repr(values.get(m.group(1))).replace("None", "None"), _expand(expr, module))
-    text = text.replace("null", "None").replace("true", "True").replace("false", "False")
     try:
-        result = eval(_python(text), {"__builtins__": {}, "len": len})  # noqa: S307 - our own module text, in tests
-    except Exception:
+        return bool(evaluate_expr(expr, module, inputs))
+    except Unknown:
         return True
-    return bool(result)
 
 
 def _depends_on(expr: Any, module: Module, seen: frozenset[str] = frozenset()) -> set[str]:
@@ -187,7 +252,7 @@ def _arguments(body: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
             for block in value:
                 for name, spec in block.items():
                     content = spec.get("content", [{}])
-                    yield prefix + _key(name), None
+                    yield prefix + _key(name), spec.get("for_each")
                     yield from _arguments(content[0] if isinstance(content, list) else content, prefix + _key(name) + ".")
             continue
         if isinstance(value, list) and value and all(isinstance(v, dict) and v.get("__is_block__") for v in value):
@@ -287,6 +352,7 @@ def check_resource(res: Resource, schema: dict | None, module: Module, offers: l
             continue
         found += _check_argument(res, schema, module, offers, path, expr, rule, floor, ignored)
     found += _check_must_set(res, schema, module, body_args)
+    found += _check_reachable(res, schema, module, offers, body_args)
     found += _check_auto_grow(res, schema, body_args, ignored)
     found += _check_replacement_gap(res, schema, body_args)
     return found
@@ -329,6 +395,33 @@ def _check_must_set(res, schema, module, body_args) -> list[Finding]:
         if expr is None or defaulted_to_null:
             found.append(Finding("value", f"{res.address} {path}", f"must be set: {rule['must_set']}"))
     return found
+
+
+def _check_reachable(res, schema, module, offers, body_args) -> list[Finding]:
+    """A database must accept connections: for every input an implementation passes, one of the
+    schema's `reachable_via` arguments is set (or a resource of a `resource:TYPE` entry exists)."""
+    ways = schema.get("reachable_via")
+    if not ways:
+        return []
+
+    def reachable(inputs: dict) -> bool:
+        for way in ways:
+            if way.startswith("resource:"):
+                if any(r.type == way.removeprefix("resource:") and is_active(r, module, inputs) for r in module.resources):
+                    return True
+                continue
+            try:
+                if way in body_args and evaluate_expr(body_args[way], module, inputs) not in (None, "", [], {}, False):
+                    return True
+            except Unknown:
+                return True
+        return False
+
+    for offer in offers:
+        for param, _, inputs in offer.variants:
+            if is_active(res, module, inputs) and not reachable(inputs):
+                return [Finding("value", res.address, f"accepts no connection with the inputs of {offer.cloud}/{offer.type}/{offer.name}: none of {', '.join(ways)} is set")]
+    return []
 
 
 def _walk_schema(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict]]:
