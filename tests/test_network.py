@@ -98,3 +98,9 @@ def test_webshop_on_azure_gets_private_endpoints_and_no_public_exposure(registry
     for unit, zone in (("cache", "redis.cache.windows.net"), ("uploads", "blob.core.windows.net")):
         assert modules[unit]["private_endpoint_subnet_id"].endswith("/subnets/endpoints") and modules[unit]["private_dns_zone_id"].endswith(f"privatelink.{zone}")
     assert all(m["public_access_cidrs"] == [] for m in modules.values())
+
+
+def test_a_network_without_a_cloud_is_refused(tmp_path):
+    env = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: prod}\nspec:\n  network: {vpc: projects/acme-shop/global/networks/x}\n"
+    r = _validate(tmp_path, env, "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: w, type: worker, properties: {image: x}}\n")
+    assert r.code == 1 and _diags(r) == [("spec", "network needs a cloud: it says where that cloud's resources are reachable from")]

@@ -153,6 +153,12 @@ class EnvironmentSpec(Strict):
     policies: Policies = Policies()
     network: Network | None = None
 
+    @model_validator(mode="after")
+    def _network_needs_a_cloud(self) -> "EnvironmentSpec":
+        if self.network is not None and self.cloud is None:
+            raise ValueError("network needs a cloud: it says where that cloud's resources are reachable from")
+        return self
+
 
 class Environment(Strict):
     api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
