@@ -117,3 +117,57 @@ def test_replacing_a_bucket_warns_and_protect_refuses_before_anything_changes(tm
     assert r.code == 3 and unit["status"] == "failed"
     assert unit["diagnostics"][0]["summary"].startswith("refusing to replace or destroy stateful resources of protected unit files")
     assert _buckets() == {"shop-files-two"}  # nothing changed
+
+
+class RecordedTerraform:
+    """The Terraform port with recorded answers (the I/O seam): `show` returns the recorded plan
+    that replaces the bucket; every call is logged, nothing runs."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.runs = 0
+
+    def init(self, unit, workdir, backend_config=None):
+        self.calls.append("init")
+
+    def show(self, unit, workdir, planfile):
+        self.calls.append(f"show {Path(planfile).name}")
+        return json.loads(RECORDED.read_text())
+
+    def apply(self, unit, workdir, planfile=None, variables=None, *, destroy=False):
+        from composer.runners.terraform import Changes
+
+        self.calls.append("apply " + (Path(planfile).name if planfile else "-"))
+        return Changes(1, 1, 1)
+
+    def outputs(self, unit, workdir):
+        return {"arn": ("arn:aws:s3:::shop-files-two", False)}
+
+    def close(self):
+        pass
+
+
+def _apply_saved(app: Path, registry) -> tuple[object, list[str]]:
+    from composer.cli.wiring import RunOptions, open_store, running_engine
+    from composer.project import compile_project, open_project
+    from composer.state.model import new_state
+    from tests.support.sinks import RecordingSink
+
+    compiled = compile_project(open_project(app), "test", registry)
+    with running_engine(compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+        engine.terraform = RecordedTerraform()
+        engine.sinks = (RecordingSink(),)
+        engine.store = open_store(compiled, lambda m: None)
+        result = engine.apply(new_state(compiled.resolved.name, "test"), planned={"files": b"a saved plan"})
+        return result.outcomes["files"], engine.terraform.calls
+
+
+def test_a_saved_plan_of_a_protected_unit_is_read_and_refused_before_it_is_applied(tmp_path, registry):
+    outcome, calls = _apply_saved(_project(tmp_path, "shop-files-two", protect=True), registry)
+    assert outcome.status == "failed" and outcome.diagnostics[0].summary.startswith("refusing to replace or destroy stateful resources of protected unit files")
+    assert calls == ["init", "show appc.tfplan"]  # never applied
+
+
+def test_a_saved_plan_of_an_unprotected_unit_is_applied_as_saved_without_reading_it(tmp_path, registry):
+    outcome, calls = _apply_saved(_project(tmp_path, "shop-files-two"), registry)
+    assert outcome.status == "applied" and calls == ["init", "apply appc.tfplan"]
