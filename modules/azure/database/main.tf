@@ -166,3 +166,25 @@ resource "azurerm_key_vault_secret" "connection" {
 
   depends_on = [azurerm_postgresql_flexible_server_database.this, azurerm_mysql_flexible_database.this]
 }
+
+# The servers and databases were single resources before this module served both engines (it
+# replaced modules/azure/postgres and modules/azure/mysql): state written then moves to index 0.
+moved {
+  from = azurerm_postgresql_flexible_server.this
+  to   = azurerm_postgresql_flexible_server.this[0]
+}
+
+moved {
+  from = azurerm_mysql_flexible_server.this
+  to   = azurerm_mysql_flexible_server.this[0]
+}
+
+moved {
+  from = azurerm_postgresql_flexible_server_database.this
+  to   = azurerm_postgresql_flexible_server_database.this[0]
+}
+
+moved {
+  from = azurerm_mysql_flexible_database.this
+  to   = azurerm_mysql_flexible_database.this[0]
+}
