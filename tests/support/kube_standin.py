@@ -129,6 +129,11 @@ import kmock
 from kmock._internal import parsing as _kparsing
 from kmock._internal import rendering as _krendering
 
+from tests.support import kube_lifecycle as lifecycle
+from tests.support.kube_immutable import immutable_causes
+from tests.support.kube_lifecycle import Knobs
+from tests.support.kube_schema import typed_errors, typed_patch_message
+
 __all__ = [
     "StandIn",
     "StandInHandler",
@@ -273,6 +278,8 @@ class _ApiError(Exception):
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason, "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]  # errors that are not a StatusError (a typed-patch failure) carry none
         if self.details:
             body["details"] = self.details
         return body
@@ -524,6 +531,22 @@ def _fields_from_v1(fields: Any, prefix: Path = ()) -> set[Path]:
 
 def _prefixes(paths: Iterable[Path]) -> set[Path]:
     return {p[:i] for p in paths for i in range(1, len(p) + 1)}
+
+
+def _removable(dropped: set[Path], kept: set[Path]) -> list[Path]:
+    """What an applier's dropped fields remove, outermost first (structured-merge-diff
+    ``merge/update.go`` prunes the removed set from the merged value): a dropped list item goes
+    whole, with its key fields, unless another manager still owns something inside it; then only
+    the applier's own non-key fields in it go."""
+    out: list[Path] = []
+    for p in sorted(dropped, key=len):
+        if p in kept or any(p[:i] in out for i in range(1, len(p))):
+            continue
+        parent = p[-2] if len(p) >= 2 else ""
+        if parent.startswith("k:") and p[-1].startswith("f:") and p[-1][2:] in json.loads(parent[2:]):
+            continue  # a key field of an item that stays
+        out.append(p)
+    return sorted(out, key=len, reverse=True)
 
 
 def _apply_merge(live: Any, applied: Any, field: str | None = None) -> Any:
@@ -874,6 +897,8 @@ class StandInHandler(kmock.KubernetesScaffold):
     _request_seq: int = attrs.field(default=0, init=False)
     _builtin: set[Any] = attrs.field(factory=set, init=False)
     _builtin_payloads: set[int] = attrs.field(factory=set, init=False)
+    knobs: Knobs = attrs.field(factory=Knobs, init=False)
+    _pending_resources: set[Any] = attrs.field(factory=set, init=False)  # CRD resources not yet Established
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()  # kmock: 404 fallback, discovery routes, /version, /
@@ -1284,8 +1309,53 @@ class StandInHandler(kmock.KubernetesScaffold):
         self.auto_ready = self._auto_ready_default
         self.clear_faults()
         self.set_delay(0)
+        self.knobs = Knobs()
+        self._pending_resources.clear()
         self.metrics.reset()
         self._create_builtin_namespaces()
+
+    # ---- CRD establishment --------------------------------------------------------------
+
+    def _crd_written(self, crd: dict[str, Any], *, first: bool) -> None:
+        """Serve a CRD's versions: at once, or after ``knobs.crd_establish_seconds``
+        (tests/support/kube_lifecycle.py); its status says which."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        registrations = []
+        for v in spec.get("versions") or []:
+            if isinstance(v, dict) and v.get("served", True) and spec.get("group") and names.get("plural"):
+                subs = {"status"} if ((v.get("subresources") or {}).get("status") is not None) else set()
+                if (v.get("subresources") or {}).get("scale") is not None:
+                    subs.add("scale")
+                registrations.append((f"{spec['group']}/{v['name']}", names["plural"], dict(
+                    kind=names.get("kind") or names["plural"].capitalize(), namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                    singular=names.get("singular"), shortnames=names.get("shortNames") or (), subresources=subs, explicit=False)))
+        delay = self.knobs.crd_establish_seconds if first else 0.0
+
+        def establish() -> None:
+            for gv, plural, kw in registrations:
+                self._pending_resources.discard(kmock.resource(gv.rpartition("/")[0], gv.rpartition("/")[2], plural))
+                self.register_resource(gv, plural, **kw)
+
+        if delay <= 0:
+            establish()
+            crd["status"] = lifecycle.crd_status(spec, established=True)
+            return
+        crd["status"] = lifecycle.crd_status(spec, established=False)
+        for gv, plural, _kw in registrations:
+            self._pending_resources.add(kmock.resource(gv.rpartition("/")[0], gv.rpartition("/")[2], plural))
+        storage, name = self._storage("apiextensions.k8s.io", "customresourcedefinitions"), crd["metadata"]["name"]
+
+        def later() -> None:
+            establish()
+            live = self._live(storage, None, name)
+            if live is not None:
+                new = copy.deepcopy(live)
+                new["status"] = lifecycle.crd_status(new.get("spec") or {}, established=True)
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self._store(storage, None, name, new, "MODIFIED")
+
+        lifecycle.later(delay, later)
 
     # ---- object helpers ------------------------------------------------------------------
 
@@ -1311,7 +1381,7 @@ class StandInHandler(kmock.KubernetesScaffold):
     def _finish_new(self, obj: dict[str, Any], *, kind: str, api_version: str, manager: str | None,
                     subresources: Iterable[str] = ()) -> None:
         meta = obj.setdefault("metadata", {})
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # a Job's defaulting picks it first
         meta["creationTimestamp"] = _now()
         meta["resourceVersion"] = self._next_rv()
         if kind not in _NO_GENERATION_KINDS:
@@ -1411,6 +1481,17 @@ class StandInHandler(kmock.KubernetesScaffold):
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif kind == "PersistentVolumeClaim" and "status" not in obj:
             obj["status"] = {"phase": "Pending"}
+        elif kind == "Job" and old is None and isinstance(spec, dict) and not spec.get("manualSelector"):
+            # pkg/registry/batch/job/strategy.go generateSelector: a selector on the Job's uid,
+            # and the uid and name as labels of its pod template; completions/parallelism 1.
+            uid = obj["metadata"].setdefault("uid", str(uuid.uuid4()))
+            name = obj["metadata"].get("name", "")
+            spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+            labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+            labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name, "controller-uid": uid, "job-name": name})
+            if "completions" not in spec and "parallelism" not in spec:
+                spec["completions"] = spec["parallelism"] = 1
+            spec.setdefault("backoffLimit", 6)
 
     def _validate(self, kind: str, group: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         meta = obj.get("metadata") or {}
@@ -1447,8 +1528,6 @@ class StandInHandler(kmock.KubernetesScaffold):
                         total += len(str(v).encode("utf-8"))
             if total > 1024 * 1024:
                 causes.append(("FieldValueTooLong", "data", "Too long: must have at most 1048576 bytes"))
-            if old is not None and old.get("immutable") and (obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")):
-                causes.append(("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"))
         if kind in _SELECTOR_KINDS:
             spec = obj.get("spec") or {}
             selector = spec.get("selector")
@@ -1464,15 +1543,42 @@ class StandInHandler(kmock.KubernetesScaffold):
                                    f"Invalid value: {_dumps(tlabels)}: `selector` does not match template `labels`"))
             if old is not None and ((old.get("spec") or {}).get("selector") != selector):
                 causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_dumps(selector)}: field is immutable"))
+        if old is not None:
+            causes += immutable_causes(kind, old, obj)
         if causes:
             raise self._invalid(kind, group, name, causes)
 
     def _auto_status(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
         if not self.auto_ready:
             return
+        if kind in lifecycle.ROLLOUT_KINDS and (self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"):
+            self._rollout_later(kind, obj, old)
+            return
         status = self._ready_status(kind, obj, old)
         if status is not None:
             obj["status"] = status
+
+    def _rollout_later(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+        """The controller observes the new generation later; the status stays what it was."""
+        if old is not None and "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        meta = obj["metadata"]
+        generation, ns, name = meta.get("generation"), meta.get("namespace"), meta["name"]
+        group = obj["apiVersion"].rpartition("/")[0]
+        storage = self._storage(group, {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}[kind])
+
+        def observe() -> None:
+            live = self._live(storage, ns, name)
+            if live is None or live["metadata"].get("generation") != generation:
+                return  # gone, or a newer write has its own timer
+            old_status = dict(live.get("status") or {})
+            status = (lifecycle.failed_status(kind, live, old_status) if self.knobs.rollout_outcome == "fail" else None) or self._ready_status(kind, live, live)
+            new = copy.deepcopy(live)
+            new["status"] = status
+            new["metadata"]["resourceVersion"] = self._next_rv()
+            self._store(storage, ns, name, new, "MODIFIED")
+
+        lifecycle.later(self.knobs.rollout_seconds, observe)
 
     @staticmethod
     def _ready_status(kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -1651,6 +1757,8 @@ class StandInHandler(kmock.KubernetesScaffold):
                     self.clear_faults()
                 elif path == "delay":
                     self.set_delay(body.get("seconds", 0), verbs=body.get("verbs"))
+                elif path == "knobs":
+                    self.knobs.update(body)
                 elif path == "auto-ready":
                     self.auto_ready = bool(body.get("enabled", True))
                 elif path == "ready":
@@ -1730,6 +1838,8 @@ class _Ctx:
 
     def resolve(self, *, for_write: bool) -> None:
         h, p = self.h, self.p
+        if kmock.resource(self.group, self.version, self.plural) in h._pending_resources:
+            raise _ApiError(404, "NotFound", "the server could not find the requested resource")  # CRD not Established yet
         info = h._info(self.group, self.version, self.plural)
         if info is None:
             body_kind = self.request.data.get("kind") if isinstance(self.request.data, dict) else None
@@ -1778,10 +1888,16 @@ class _Ctx:
             raise _ApiError(400, "BadRequest", str(e))
         return labels, fields
 
-    def ensure_namespace(self) -> None:
+    def ensure_namespace(self, name: str = "") -> None:
         ns = self.ns
-        if ns is not None and not self.h._namespace_exists(ns):
+        if ns is None:
+            return
+        live = self.h._live(self.h._storage("", "namespaces"), None, ns)
+        if live is None:
             raise _ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+        if live["metadata"].get("deletionTimestamp"):
+            message, details = lifecycle.terminating_forbidden(self.h._qual(self.group, self.plural), name or self.p.name or "", ns)
+            raise _ApiError(403, "Forbidden", message, details)
 
     def body_dict(self) -> dict[str, Any]:
         data = self.request.data
@@ -1885,13 +2001,40 @@ class _Ctx:
             if _labels_match(meta.get("labels") or {}, label_reqs) and _fields_match(obj, field_reqs):
                 items.append(obj)
         rv = str(self.h._rv)
+        items, list_meta = self.page(items, rv, filtered=bool(label_reqs or field_reqs))
         if self.wants_table():
-            return self.table(items, rv)
+            return self.table(items, list_meta["resourceVersion"])
         return _json_response({
             "kind": f"{self.kind}List", "apiVersion": self.api_version,
-            "metadata": {"resourceVersion": rv},
+            "metadata": list_meta,
             "items": [self.present(o) for o in items],
         })
+
+    def page(self, items: list[dict[str, Any]], rv: str, *, filtered: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``limit``/``continue`` (docs: API concepts, "Retrieving large results sets in chunks"):
+        at most ``limit`` items, and an opaque token for the rest, naming the list's
+        resourceVersion and the last key served; ``remainingItemCount`` when no selector is used."""
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        token = self.params.get("continue")
+        if token:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+                start, meta["resourceVersion"] = tuple(state["start"]), str(state["rv"])
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                raise _ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+            items = [o for o in items if (o["metadata"].get("namespace") or "", o["metadata"]["name"]) > start]
+        try:
+            limit = int(self.params.get("limit") or 0)
+        except ValueError:
+            limit = 0
+        if limit > 0 and len(items) > limit:
+            last = items[limit - 1]["metadata"]
+            state = {"rv": meta["resourceVersion"], "start": [last.get("namespace") or "", last["name"]]}
+            meta["continue"] = base64.urlsafe_b64encode(_dumps(state).encode()).decode()
+            if not filtered:
+                meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        return items, meta
 
     def scale_of(self, live: Mapping[str, Any]) -> dict[str, Any]:
         meta = live["metadata"]
@@ -1929,7 +2072,7 @@ class _Ctx:
         if name and self.h._live(self.storage, self.ns, name) is not None:
             raise _ApiError(409, "AlreadyExists", f'{self.h._qual(self.group, self.plural)} "{name}" already exists',
                             {"name": name, "group": self.group, "kind": self.plural})
-        self.ensure_namespace()
+        self.ensure_namespace(name)
         self.h._fold_secret(self.kind, obj)
         self.h._apply_defaults(self.kind, obj, None)
         self.h._validate(self.kind, self.group, obj, None)
@@ -2084,13 +2227,17 @@ class _Ctx:
             applied = {"apiVersion": self.api_version, "kind": self.kind, "metadata": {"name": name},
                        "status": applied.get("status") or {}}
         a_paths = _fieldset(applied, scope, self.has_status)
+        if self.h.knobs.strict_schema and scope == "main":
+            errors = typed_errors(self.api_version, self.kind, body, _assoc_keys)
+            if errors:
+                raise _ApiError(500, "", typed_patch_message(self.api_version, self.kind, self.ns, name, errors))
 
         if live is None:
             if scope == "status":
                 raise self.h._not_found(self.group, self.plural, name)
             if precondition_rv:
                 raise self.h._not_found(self.group, self.plural, name)
-            self.ensure_namespace()
+            self.ensure_namespace(name)
             new = copy.deepcopy(applied)
             self.h._apply_defaults(self.kind, new, None)
             self.h._validate(self.kind, self.group, new, None)
@@ -2143,9 +2290,7 @@ class _Ctx:
         previous = mine["_paths"] if mine is not None else set()
         others_prefixes = _prefixes(p for e in others for p in e["_paths"])
         all_owned = set(a_paths) | {p for e in others for p in e["_paths"]}
-        for p in sorted(previous - a_paths, key=len, reverse=True):
-            if p in others_prefixes:
-                continue
+        for p in _removable(previous - a_paths, others_prefixes | {q for e in others for q in e["_paths"]}):
             if _delete_at(merged, p):
                 parent = p[:-1]
                 while len(parent) >= 2:
@@ -2180,37 +2325,27 @@ class _Ctx:
         by_manager: dict[str, list[str]] = collections.defaultdict(list)
         for e, p in conflicts:
             field = _path_str(p)
-            sub = f' with subresource "{e["subresource"]}"' if e.get("subresource") else ""
-            msg = f'conflict with "{e["manager"]}"{sub} using {e.get("apiVersion", self.api_version)}'
-            causes.append({"type": "FieldManagerConflict", "message": msg, "field": field})
-            by_manager[msg].append(field)
+            # apiserver fieldmanager/internal/conflict.go printManager: an Update manager is
+            # named with its apiVersion and time, an Apply manager by name only.
+            who = f'"{e["manager"]}"' + (f' with subresource "{e["subresource"]}"' if e.get("subresource") else "")
+            if e.get("operation") == "Update":
+                who += f' using {e.get("apiVersion", self.api_version)}' + (f' at {e["time"]}' if e.get("time") else "")
+            causes.append({"type": "FieldManagerConflict", "message": f"conflict with {who}", "field": field})
+            by_manager[who].append(field)
         n = len(conflicts)
         if n == 1:
-            (msg, fields), = by_manager.items()
-            text = f"Apply failed with 1 conflict: {msg}: {fields[0]}"
+            (who, fields), = by_manager.items()
+            text = f"Apply failed with 1 conflict: conflict with {who}: {fields[0]}"
         else:
-            chunks = []
-            for msg, fields in by_manager.items():
-                head = msg.replace("conflict with", "conflicts with", 1)
-                chunks.append(head + ":\n" + "\n".join(f"- {f}" for f in fields))
+            chunks = [f"conflicts with {who}:\n" + "\n".join(f"- {f}" for f in fields) for who, fields in sorted(by_manager.items())]
             text = f"Apply failed with {n} conflicts: " + "\n".join(chunks)
         return _ApiError(409, "Conflict", text, {"causes": causes})
 
     def after_write(self, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
         """Side effects of storing a new/updated object (run only when not dry-run)."""
         if self.kind == "CustomResourceDefinition" and self.group == "apiextensions.k8s.io":
-            spec = new.get("spec") or {}
-            names = spec.get("names") or {}
-            for v in spec.get("versions") or []:
-                if isinstance(v, dict) and v.get("served", True) and spec.get("group") and names.get("plural"):
-                    subs = {"status"} if ((v.get("subresources") or {}).get("status") is not None) else set()
-                    if (v.get("subresources") or {}).get("scale") is not None:
-                        subs.add("scale")
-                    self.h.register_resource(f"{spec['group']}/{v['name']}", names["plural"],
-                                             kind=names.get("kind") or names["plural"].capitalize(),
-                                             namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                                             singular=names.get("singular"), shortnames=names.get("shortNames") or (),
-                                             subresources=subs, explicit=False)
+            self.h._crd_written(new, first=old is None)
+
 
     def commit(self, live: dict[str, Any], new: dict[str, Any], status: int) -> aiohttp.web.Response:
         """Finish an update: generation, readiness, no-op detection, storing, deletion release."""
@@ -2268,8 +2403,29 @@ class _Ctx:
             for (res, ons, oname), obj in list(self.h._objects.items()):
                 if ons == name and not obj.deleted:
                     self.h._remove(res, ons, oname, obj.last.raw)
+            if self.h.knobs.namespace_terminating_seconds > 0:
+                return self.terminate_namespace(live)
         self.h._remove(self.storage, self.ns, name, live)
         return _json_response(success)
+
+    def terminate_namespace(self, live: dict[str, Any]) -> aiohttp.web.Response:
+        """Terminating for ``knobs.namespace_terminating_seconds``, then gone."""
+        if live["metadata"].get("deletionTimestamp"):
+            return self.ok(live)
+        new = copy.deepcopy(live)
+        new["metadata"]["deletionTimestamp"] = _now()
+        new["status"] = {"phase": "Terminating"}
+        new["metadata"]["resourceVersion"] = self.h._next_rv()
+        storage, name = self.storage, live["metadata"]["name"]
+        self.h._store(storage, None, name, new, "MODIFIED")
+
+        def gone() -> None:
+            last = self.h._live(storage, None, name)
+            if last is not None and last["metadata"].get("deletionTimestamp"):
+                self.h._remove(storage, None, name, last)
+
+        lifecycle.later(self.h.knobs.namespace_terminating_seconds, gone)
+        return self.ok(new)
 
     def delete_collection(self) -> aiohttp.web.Response:
         label_reqs, field_reqs = self.selectors()
@@ -2473,6 +2629,10 @@ class StandIn:
     def auto_ready(self, value: bool) -> None:
         self.call(lambda h: setattr(h, "auto_ready", bool(value)))
 
+    def set_knobs(self, **values: Any) -> None:
+        """Fidelity knobs (tests/support/kube_lifecycle.py ``Knobs``); reset() turns them off."""
+        self.call(lambda h: h.knobs.update(values))
+
     def mark_ready(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
         return self.call(lambda h: h.mark_ready(resource, namespace, name))
 
@@ -2547,6 +2707,9 @@ class StandInRemote:
 
     def set_delay(self, seconds: float, verbs: list[str] | None = None) -> None:
         self._call("POST", "delay", {"seconds": seconds, "verbs": verbs})
+
+    def set_knobs(self, **values: Any) -> None:
+        self._call("POST", "knobs", values)
 
     def set_auto_ready(self, enabled: bool) -> None:
         self._call("POST", "auto-ready", {"enabled": enabled})
