@@ -31,6 +31,7 @@ DEFAULT_WORKERS = 4  # threads applying one unit's objects; the engine runs unit
 DEFAULT_ATTEMPTS = 5
 MAX_RETRY_SLEEP = 10.0
 REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read
+TYPED_PATCH = "failed to create typed patch object"
 
 # -- discovery -------------------------------------------------------------------------------
 
@@ -177,6 +178,26 @@ class ApiError(Exception):
     def causes(self) -> list[dict]:
         return [c for c in self.details.get("causes") or [] if isinstance(c, dict)]
 
+    @property
+    def typed_patch(self) -> list[str]:
+        """The schema errors of a server-side apply the server could not type ("failed to
+        create typed patch object (...): PATH: problem"): an unknown field, a wrong type, a
+        duplicate list key. The server answers 500 (kubernetes#122480; 400 once #139253 lands);
+        sending it again cannot help. Empty for any other error."""
+        if self.status not in (400, 500) or not self.message.startswith(TYPED_PATCH):
+            return []
+        _, _, problems = self.message.partition("): ")
+        return [line.strip() for line in problems.splitlines() if line.strip()]
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """403 from the namespace lifecycle admission: the namespace is being deleted."""
+        return self.status == 403 and (any(c.get("reason") == "NamespaceTerminating" for c in self.causes) or "because it is being terminated" in self.message)
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRY_STATUSES and not self.typed_patch
+
 
 class Unreachable(Exception):
     def __init__(self, server: str, cause: str):
@@ -272,7 +293,7 @@ class KubeClient:
                 if not exc.status:  # TLS and other transport failures the client reports as status 0
                     raise Unreachable(self.server, str(exc.reason).splitlines()[0][:300]) from None
                 err = _api_error(exc)
-                if err.status in RETRY_STATUSES and attempt + 1 < tries:
+                if err.retryable and attempt + 1 < tries:
                     time.sleep(min(_retry_after(err) or _backoff(attempt), MAX_RETRY_SLEEP))
                     continue
                 raise err from None

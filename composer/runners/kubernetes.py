@@ -58,6 +58,7 @@ from composer.runners.kube_client import (  # noqa: F401 - re-exported: the sink
     _kubeconfig_exists,
     kubeconfig_path,
 )
+from composer.runners.kube_guards import HANDOVER_MANAGER, handover_body, hpa_targets, owns_replicas, pvc_refusals, typed_patch_diagnostic
 from composer.runners.kube_rollout import pod_problem, replica_counts, rollout_state  # noqa: F401
 from composer.state.model import InventoryItem, object_digest
 
@@ -67,6 +68,7 @@ FIELD_MANAGER = "appc"
 _PHASE_FIRST = {"Namespace", "CustomResourceDefinition"}
 _PHASE_SECOND = {"ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass", "LimitRange", "ResourceQuota"}
 WAITABLE = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+REPLACED_WHEN_IMMUTABLE = ("Job",)  # a Job's template is immutable; deleting and creating it again is safe
 
 
 def _phase(kind: str) -> int:
@@ -186,6 +188,15 @@ class ClusterSink:
         assert isinstance(exc, ApiError)
         res = resource.qualified if resource else what
         server_said = "" if secret else f" The API server said: {exc.message}"
+        if exc.typed_patch:
+            problems = exc.typed_patch if not secret else [p.split(": ", 1)[0] + ": not accepted" for p in exc.typed_patch]
+            return typed_patch_diagnostic(component, what, problems)
+        if exc.namespace_terminating:
+            return Diagnostic(
+                f"namespace {self.namespace} is being terminated in {where}",
+                f"it was deleted and the cluster is still emptying it; appc waited up to {self.timeout:g}s for it to go. Wait until it is gone (or raise --timeout) and apply again.",
+                address=component,
+            )
         if exc.status == 401:
             return Diagnostic(f"the API server at {self.client.server} rejected the credentials of {where}", "log in again or refresh the kubeconfig credentials", address=component)
         if exc.status == 403:
@@ -221,31 +232,60 @@ class ClusterSink:
 
     # -- namespace --------------------------------------------------------------------------
     def _ensure_namespace(self, component: str) -> int:
+        """Create the namespace when it is missing; when it is being deleted (Terminating),
+        wait for it to go first, within --timeout."""
         with self._lock:
             if self._namespace_ready:
                 return 0
         ns_res = Resource("v1", "Namespace", "namespaces", False)
         writes = 0
-        try:
-            self.client.request("GET", ns_res.path(None, self.namespace))
-        except ApiError as err:
-            if err.status == 403:
-                pass  # namespace-scoped credentials may not read Namespaces: assume it exists
-            elif err.status != 404:
-                raise self._fail(err, component, "get", f"namespace {self.namespace}", ns_res) from None
-            else:
-                body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "appc"}}}
-                try:
-                    self.client.request("POST", ns_res.path(None), query={"fieldManager": FIELD_MANAGER}, body=body)
-                    writes = 1
-                except ApiError as err2:
-                    if err2.status != 409:  # AlreadyExists: someone was quicker
-                        raise self._fail(err2, component, "create", f"namespace {self.namespace}", ns_res) from None
-        except Unreachable as exc:
-            raise self._fail(exc, component, "read", f"namespace {self.namespace}") from None
+        deadline = time.monotonic() + self.timeout
+        interval = self.poll_interval
+        while True:
+            try:
+                live = self._namespace_state(component, ns_res)
+                if live == "absent":
+                    writes = self._create_namespace(component, ns_res)
+                    if writes or not self._terminating_now(component, ns_res):
+                        break
+                elif live != "terminating":
+                    break
+            except Unreachable as exc:
+                raise self._fail(exc, component, "read", f"namespace {self.namespace}") from None
+            if time.monotonic() + interval > deadline:
+                raise DiagnosticError([self._diagnostic(ApiError(403, "Forbidden", "because it is being terminated", None, None), component, "create", f"namespace {self.namespace}")])
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
         with self._lock:
             self._namespace_ready = True
         return writes
+
+    def _namespace_state(self, component: str, ns_res: Resource) -> str:
+        """"present", "absent", "terminating", or "unknown" (credentials may not read Namespaces)."""
+        try:
+            live = self.client.request("GET", ns_res.path(None, self.namespace)) or {}
+        except ApiError as err:
+            if err.status == 403:
+                return "unknown"  # namespace-scoped credentials: assume it exists
+            if err.status != 404:
+                raise self._fail(err, component, "get", f"namespace {self.namespace}", ns_res) from None
+            return "absent"
+        if (live.get("metadata") or {}).get("deletionTimestamp") or (live.get("status") or {}).get("phase") == "Terminating":
+            return "terminating"
+        return "present"
+
+    def _terminating_now(self, component: str, ns_res: Resource) -> bool:
+        return self._namespace_state(component, ns_res) == "terminating"
+
+    def _create_namespace(self, component: str, ns_res: Resource) -> int:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "appc"}}}
+        try:
+            self.client.request("POST", ns_res.path(None), query={"fieldManager": FIELD_MANAGER}, body=body)
+            return 1
+        except ApiError as err:
+            if err.status != 409:  # AlreadyExists: someone was quicker, or it is still being deleted
+                raise self._fail(err, component, "create", f"namespace {self.namespace}", ns_res) from None
+            return 0
 
     # -- connection Secrets -----------------------------------------------------------------
     def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
@@ -365,12 +405,47 @@ class ClusterSink:
         return found
 
     def _apply_one(self, component: str, p: _Planned) -> dict:
-        try:
-            return self.client.request(
-                "PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts}, body=p.body, content_type=APPLY_CONTENT_TYPE
-            ) or {}
-        except (ApiError, Unreachable) as exc:
-            raise self._fail(exc, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+        """One server-side apply. A namespace being deleted is waited out (and re-created); a
+        Job whose immutable fields changed is deleted and created again."""
+        for attempt in range(3):
+            try:
+                return self.client.request(
+                    "PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts}, body=p.body, content_type=APPLY_CONTENT_TYPE
+                ) or {}
+            except ApiError as err:
+                if attempt < 2 and err.namespace_terminating:
+                    with self._lock:
+                        self._namespace_ready = False
+                    self._ensure_namespace(component)
+                    continue
+                if attempt < 2 and p.resource.kind in REPLACED_WHEN_IMMUTABLE and err.status == 422 and any("field is immutable" in c.get("message", "") for c in err.causes):
+                    self._replace(component, p)
+                    continue
+                raise self._fail(err, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+            except Unreachable as exc:
+                raise self._fail(exc, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _replace(self, component: str, p: _Planned) -> None:
+        """Delete an object the server will not update in place, and wait until it is gone."""
+        self._delete_one(component, p.resource, p.namespace, p.name)
+        self._poll(component, f"{p.label} to be deleted before it is created again", lambda: self._get(component, p.resource, p.namespace, p.name) is None)
+
+    def _poll(self, component: str, what: str, done: Any) -> None:
+        """Until done() is true, polling with backoff, within --timeout."""
+        deadline = time.monotonic() + self.timeout
+        interval = self.poll_interval
+        while not done():
+            if time.monotonic() + interval > deadline:
+                raise DiagnosticError([Diagnostic(f"component {component}: waited {self.timeout:g}s for {what}", "Raise --timeout, or look at the object with kubectl.", address=component)])
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+
+    def _await_established(self, component: str, crds: list[tuple[_Planned, dict]]) -> None:
+        """Custom resources are served once their CRD's condition Established is True."""
+        for p, obj in crds:
+            if not _established(obj):
+                self._poll(component, f"CustomResourceDefinition {p.name} to be Established", lambda p=p: _established(self._get(component, p.resource, None, p.name)))
 
     def _apply_all(self, component: str, planned: list[_Planned]) -> dict[tuple, dict]:
         """Server-side apply in phases (namespaces and CRDs, then config, then the rest),
@@ -405,6 +480,8 @@ class ClusterSink:
                             diags.append(d)
                 raise DiagnosticError(diags)
             live.update({p.key: obj for p, obj, _ in results})
+            if phase == 0:
+                self._await_established(component, [(p, obj) for p, obj, _ in results if p.resource.kind == "CustomResourceDefinition"])
         return live
 
     def _delete_one(self, component: str | None, res: Resource, namespace: str | None, name: str, secret: bool = False) -> int:
@@ -447,6 +524,10 @@ class ClusterSink:
         )
         rendered = {p.key for p in planned}
         gone = [i for i in previous if (i.kind, i.namespace, i.name) not in rendered]
+        refusals = self._refusals(component, changed)
+        if refusals:
+            raise DiagnosticError(refusals)  # nothing of the unit written yet
+        writes += self._hand_over_replicas(component, changed, planned)
         try:
             live = self._apply_all(component, changed) if changed else {}
             writes += len(changed)
@@ -463,6 +544,48 @@ class ClusterSink:
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return self._delete_items(reversed(items))
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        """For `appc plan`: what the cluster would refuse (a claim shrunk or moved to another
+        storage class), read from the live objects. A cluster that cannot be reached is no
+        refusal: apply checks again before it writes."""
+        before = {(i.kind, i.namespace, i.name): i.hash for i in previous}
+        try:
+            planned = self._plan(component, [o for o in objects if o.get("kind") == "PersistentVolumeClaim"])
+            return self._refusals(component, [p for p in planned if before.get(p.key) not in (None, p.digest)])
+        except DiagnosticError:
+            return []
+
+    def _refusals(self, component: str, changed: list[_Planned]) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        for p in changed:
+            if p.resource.kind == "PersistentVolumeClaim":
+                live = self._get(component, p.resource, p.namespace, p.name)
+                if live is not None:
+                    out += pvc_refusals(component, p.label, p.body, live)
+        return out
+
+    def _hand_over_replicas(self, component: str, changed: list[_Planned], planned: list[_Planned]) -> int:
+        """Before appc stops applying `replicas` of a workload an autoscaler now scales, a
+        separate field manager takes the field at its live value (Server-Side Apply docs,
+        "Transferring ownership"), so dropping it does not reset the workload to 1 replica."""
+        targets = hpa_targets([p.body for p in planned])
+        writes = 0
+        for p in changed:
+            if (p.resource.kind, p.name) not in targets or "replicas" in (p.body.get("spec") or {}):
+                continue
+            live = self._get(component, p.resource, p.namespace, p.name)
+            if live is None or not owns_replicas(live, FIELD_MANAGER):
+                continue
+            try:
+                self.client.request("PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": HANDOVER_MANAGER}, body=handover_body(live), content_type=APPLY_CONTENT_TYPE)
+                writes += 1
+            except ApiError as err:
+                if err.status != 409:  # a conflict: the autoscaler holds the field already
+                    raise self._fail(err, component, "patch", p.label, p.resource) from None
+            except Unreachable as exc:
+                raise self._fail(exc, component, "patch", p.label, p.resource) from None
+        return writes
 
     def missing(self, component: str, objects: list[dict]) -> int:
         """How many of these objects the cluster does not have (for `appc plan --refresh`):
@@ -614,6 +737,10 @@ class ClusterSink:
         if out["missing"] and out["rollout"] in ("n/a", "complete"):
             out["rollout"] = "missing"
         return out
+
+
+def _established(crd: Mapping[str, Any] | None) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in ((crd or {}).get("status") or {}).get("conditions") or [] if isinstance(c, dict))
 
 
 def _incluster_namespace() -> str:
