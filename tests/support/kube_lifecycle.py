@@ -31,9 +31,10 @@ ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 @dataclass
 class Knobs:
-    """Fidelity knobs; all off by default (reset() restores these)."""
+    """Fidelity knobs (reset() restores these defaults). The schema is checked by default, like
+    a real server; the timing knobs are off (everything happens at once)."""
 
-    strict_schema: bool = False  # typed-patch 500s for unknown fields, wrong types, duplicate keys
+    strict_schema: bool = True  # typed-patch 500s for unknown fields, wrong types, duplicate keys, bad quantities
     crd_establish_seconds: float = 0.0  # a new CRD's resources are 404 for this long
     namespace_terminating_seconds: float = 0.0  # a deleted namespace stays Terminating this long
     rollout_seconds: float = 0.0  # with auto_ready: status (observedGeneration) lags writes by this much
