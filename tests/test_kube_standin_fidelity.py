@@ -12,30 +12,19 @@ import json
 import time
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.support.kube_standin import start_standin
+from tests.test_kube_standin import APPLY, create_namespace, kube, standin  # noqa: F401 - fixtures
 
-APPLY = "application/apply-patch+yaml"
 NS = "shop"
 
 
-@pytest.fixture(scope="module")
-def standin():
-    s = start_standin()
-    yield s
-    s.stop()
-
-
 @pytest.fixture
-def api(standin):
-    standin.reset()
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=standin.kubeconfig_path, context="standin", client_configuration=cfg)
-    with client.ApiClient(configuration=cfg) as a:
-        client.CoreV1Api(a).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
-        yield a
+def api(kube):
+    """A clean stand-in (module-scoped, from tests/test_kube_standin.py) with namespace `shop`."""
+    create_namespace(kube, NS)
+    return kube
 
 
 def apply(api, path: str, body: dict, manager: str = "appc", **query) -> dict:
