@@ -180,13 +180,16 @@ def test_a_rollout_is_waited_for_then_an_image_change_rolls_out(tmp_path, target
         assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
-def test_a_rollout_past_its_deadline_fails_at_once(tmp_path, kube_clean):
+def test_a_rollout_past_its_deadline_and_a_failed_job_fail_at_once(tmp_path, kube_clean):
     kube_clean.set_auto_ready(True)
     kube_clean.set_knobs(rollout_seconds=0.3, rollout_outcome="fail")
     f = project(tmp_path, {"context": "standin", "namespace": "shop"}, app({"name": "pause", "type": "worker", "properties": {"image": PAUSE}}))
     started = time.monotonic()
     r = appc("apply", "-f", str(f), "-e", "dev", "--auto-approve", "--json", "--timeout", "60")
     assert r.code == 3 and "progress deadline exceeded" in messages(r) and time.monotonic() - started < 20
+    f = project(tmp_path, {"context": "standin", "namespace": "shop"}, app({"name": "migrate", "type": "task", "properties": {"image": PAUSE}}))
+    r = appc("apply", "-f", str(f), "-e", "dev", "--auto-approve", "--json", "--timeout", "60")
+    assert r.code == 3 and "failed: BackoffLimitExceeded" in messages(r) and time.monotonic() - started < 20
 
 
 def test_destroy_then_namespace_deleted_then_apply_at_once(tmp_path, target):
@@ -223,5 +226,12 @@ def test_adding_hpa_keeps_the_replicas_running(tmp_path, target):
     assert seen == [3] * len(seen), seen
     owners = {m["manager"]: m for m in target.deployment("api")["metadata"]["managedFields"]}
     assert "f:replicas" not in owners["appc"]["fieldsV1"]["f:spec"]
-    ok(apply(project(tmp_path, env_of(target), app(with_hpa, {"name": "w", "type": "worker", "properties": {"image": PAUSE}})), target))
-    assert target.deployment("api")["spec"]["replicas"] == 3
+    # The autoscaler scales (an Update of the scale subresource, as the HPA controller writes it),
+    # then a changed component is applied again: no conflict, and its count stays.
+    from kubernetes import client
+
+    client.AppsV1Api(target.api).patch_namespaced_deployment_scale("api", target.namespace, {"spec": {"replicas": 4}}, field_manager="horizontal-pod-autoscaler")
+    with_hpa["properties"]["env"] = {"MODE": "scaled"}
+    ok(apply(project(tmp_path, env_of(target), app(with_hpa)), target))
+    dep = target.deployment("api")
+    assert dep["spec"]["replicas"] == 4 and dep["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "scaled"}]
