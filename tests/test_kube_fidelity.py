@@ -235,3 +235,32 @@ def test_adding_hpa_keeps_the_replicas_running(tmp_path, target):
     ok(apply(project(tmp_path, env_of(target), app(with_hpa)), target))
     dep = target.deployment("api")
     assert dep["spec"]["replicas"] == 4 and dep["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "scaled"}]
+
+
+def test_a_namespace_deleted_under_a_running_sink_is_waited_out(kube_clean):
+    """The sink knows its namespace exists; deleted meanwhile, the write answers 403 "being
+    terminated": the sink waits for it to go, creates it again and applies."""
+    from tests.test_kubernetes import configmap
+
+    kube_clean.set_knobs(namespace_terminating_seconds=1.0)
+    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    sink = make_sink(t)
+    items, _ = sink.apply("web", [configmap("a")], ())
+    from kubernetes import client
+
+    client.CoreV1Api(t.api).delete_namespace("shop")
+    sink.apply("web", [configmap("a"), configmap("b")], items)
+    assert t.configmap("a") is not None and t.configmap("b") is not None
+    terminated = [q["status"] for q in kube_clean.request_log() if q["verb"] == "apply" and q["name"] == "a"]
+    assert 403 in terminated
+
+
+def test_a_typed_patch_error_on_a_secret_names_the_field_not_the_value(kube_clean):
+    from composer.diagnostics import DiagnosticError
+
+    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"composer.dev/app": "shop", "composer.dev/component": "web"}}, "data": {"token": 918273645}}
+    with pytest.raises(DiagnosticError) as exc:
+        make_sink(t).apply("web", [secret], ())
+    text = messages(exc.value)
+    assert "component web: Secret shop/s does not match the API schema (field .data.token)" in text and "918273645" not in text
