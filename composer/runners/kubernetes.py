@@ -9,16 +9,20 @@ through the official `kubernetes` client (never a kubectl subprocess):
 - **server-side apply** with field manager `appc`; a conflict names the other manager, and
   `--force-conflicts` takes ownership. An object whose content digest matches the inventory
   (and that still exists) is not written.
-- **discovery**: a static table for built-in kinds; discovery (cached per server) only for
-  other kinds, and CRDs applied in the same unit are read directly.
-- **client behaviour**: a token bucket (COMPOSER_KUBE_QPS / COMPOSER_KUBE_BURST), bounded
-  retries with backoff on 429 (Retry-After honoured), 5xx and connection errors, and applies
-  in parallel threads (COMPOSER_KUBE_WORKERS) within an ordering phase.
+- **discovery** and **client behaviour** (rate limit, bounded retries) are the API client's
+  (composer/runners/kube_client.py); applies go in parallel threads (COMPOSER_KUBE_WORKERS)
+  within an ordering phase.
+- **what a real cluster refuses or needs in order** (composer/runners/kube_guards.py): a claim
+  that would shrink or change class is refused before anything is written; a Job whose
+  immutable fields changed is deleted and created again; the hpa trait's workload hands
+  `replicas` to a separate field manager first; custom resources wait for their CRD to be
+  Established; a namespace being deleted (Terminating) is waited out and created again.
 - **waits**: rollouts of Deployments, StatefulSets, DaemonSets; Job completion; CronJob
   existence, bounded by the run's `--timeout`, unless `--no-wait`.
 - **prune**: objects of `previous` that are no longer rendered are deleted, in reverse order.
 - **errors** become Diagnostics here, at the edge: the server URL when it is unreachable,
-  verb and resource on 403, component and field on 422, the other field manager on 409.
+  verb and resource on 403, component and field on 422 and on a typed-patch error (the 500
+  of an unknown field, sent once), the other field manager on 409.
   A Secret's values never appear in a message.
 
 Inventory items carry the namespace as rendered (None when the environment has targets in
