@@ -245,6 +245,12 @@ def test_rollout_status_lags_the_generation_and_can_fail(api, standin):
     time.sleep(0.6)
     conds = {c["type"]: c for c in get(api, DEPLOY)["status"]["conditions"]}
     assert conds["Progressing"]["reason"] == "ProgressDeadlineExceeded"
+    job_path = f"/apis/batch/v1/namespaces/{NS}/jobs/j"
+    apply(api, job_path, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                          "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "j", "image": "tool:1"}]}}}})
+    time.sleep(0.6)
+    conds = {c["type"]: c for c in get(api, job_path)["status"]["conditions"]}
+    assert (conds["Failed"]["status"], conds["Failed"]["reason"]) == ("True", "BackoffLimitExceeded")
 
 
 def test_generation_moves_on_spec_changes_only(api):
