@@ -264,3 +264,20 @@ def test_a_typed_patch_error_on_a_secret_names_the_field_not_the_value(kube_clea
         make_sink(t).apply("web", [secret], ())
     text = messages(exc.value)
     assert "component web: Secret shop/s does not match the API schema (field .data.token)" in text and "918273645" not in text
+
+
+@pytest.mark.parametrize(
+    "status, message, problems",
+    [
+        (500, "failed to create typed patch object (shop/x; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema", [".spec.foo: field not declared in schema"]),
+        (500, "failed to create typed patch object: .status.loadBalancer: field not declared in schema", [".status.loadBalancer: field not declared in schema"]),  # older servers
+        (400, "failed to create typed patch object (/x; /v1, Kind=Service): .a: x\n.b: y", [".a: x", ".b: y"]),  # kubernetes#139253 makes it a 400
+        (500, "Internal error occurred: etcdserver: request timed out", []),
+    ],
+)
+def test_typed_patch_errors_are_told_from_server_trouble(status, message, problems):
+    from composer.runners.kube_client import ApiError
+
+    err = ApiError(status, "", message, None, None)
+    assert err.typed_patch == problems
+    assert err.retryable == (status == 500 and not problems)

@@ -186,8 +186,9 @@ class ApiError(Exception):
         sending it again cannot help. Empty for any other error."""
         if self.status not in (400, 500) or not self.message.startswith(TYPED_PATCH):
             return []
-        _, _, problems = self.message.partition("): ")
-        return [line.strip() for line in problems.splitlines() if line.strip()]
+        rest = self.message[len(TYPED_PATCH) :]
+        problems = rest.partition("): ")[2] if rest.startswith(" (") else rest.lstrip(": ")  # older servers name no object
+        return [line.strip() for line in problems.splitlines() if line.strip()] or [self.message]
 
     @property
     def namespace_terminating(self) -> bool:
