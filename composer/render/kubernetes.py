@@ -19,6 +19,7 @@ from composer.diagnostics import Diagnostic, FieldPath
 from composer.graph import Graph
 from composer.model import refs
 from composer.render.bindings import EnvBuilder, secret_name
+from composer.render.security import harden
 from composer.resolve import Resolved, ResolvedComponent
 from composer.templates import TemplateFailure, render_yaml_documents
 
@@ -84,6 +85,7 @@ class Workload:
     envs: dict[str, EnvBuilder] = field(default_factory=dict)  # container name -> env
     extra_labels: dict[str, str] = field(default_factory=dict)
     extra_annotations: dict[str, str] = field(default_factory=dict)
+    security: dict[str, Any] = field(default_factory=dict)  # the `security` trait's relaxations
     errors: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -440,6 +442,8 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         BUILDERS[impl.builtin](w)
     for t in c.traits:
         apply_trait(w, t)
+    if w.pod_spec is not None and w.pod_meta is not None:
+        harden(w.pod_spec, w.pod_meta, w.security)
     _finish(w)
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
