@@ -116,3 +116,41 @@ def test_root_user_with_non_root_is_refused(tmp_path, registry):
         render_app(tmp_path, registry, "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {runAsUser: 0}}]\n")
     text = str(exc.value.diagnostics[0])
     assert "runAsUser" in text and "runAsNonRoot: false" in text
+
+
+def compile_app(tmp_path: Path, registry, components: str):
+    app = f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{components}"
+    write(tmp_path, {"app.yaml": app, "environments/staging.yaml": ENV})
+    return compile_project(open_project(tmp_path / "app.yaml"), "staging", registry)
+
+
+def test_requests_default_and_a_warning_without_limits(tmp_path, registry):
+    compiled = compile_app(tmp_path, registry, "    - {name: w, type: worker, properties: {image: x:1}}\n    - {name: t, type: task, properties: {image: x:1, cpu: 1, memory: 1Gi}}\n")
+    got = pods(compiled.rendered.files)
+    assert got["w"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}}
+    assert got["t"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    [warning] = compiled.rendered.warnings
+    assert warning.severity.value == "warning" and warning.address == "w" and "no CPU or memory limits" in warning.summary
+
+
+def test_examples_render_without_warnings(registry):
+    compiled = compile_project(open_project(ROOT / "examples" / "webshop" / "app.yaml"), "prod", registry)
+    assert compiled.rendered.warnings == []
+
+
+def test_webservice_with_a_port_gets_probes(tmp_path, registry):
+    got = pods(
+        compile_app(
+            tmp_path,
+            registry,
+            "    - {name: a, type: webservice, properties: {image: x:1, port: 8080}}\n"
+            "    - name: b\n      type: webservice\n      properties: {image: x:1, port: 9000}\n      traits: [{type: probes, properties: {readiness: {path: /ready, port: 9000}}}]\n"
+            "    - {name: c, type: webservice, properties: {image: x:1}}\n",
+        ).rendered.files
+    )
+    a = got["a"]["spec"]["containers"][0]
+    assert a["readinessProbe"]["tcpSocket"] == {"port": 8080} and a["livenessProbe"]["tcpSocket"] == {"port": 8080}
+    b = got["b"]["spec"]["containers"][0]
+    assert b["readinessProbe"] == {"httpGet": {"path": "/ready", "port": 9000}}  # the app's own probe stays
+    assert b["livenessProbe"]["tcpSocket"] == {"port": 9000}
+    assert "readinessProbe" not in got["c"]["spec"]["containers"][0]

@@ -19,7 +19,7 @@ import yaml
 
 from composer import __version__
 from composer.cli.views import RunView, View
-from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.diagnostics import Diagnostic, DiagnosticError, Severity
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -112,6 +112,7 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
             try:
                 compiled = compile_project(project, name, reg, catalog, catalog=cat)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
+                _render_notes(view, compiled)
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
         if errors:
@@ -272,6 +273,13 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
+def _render_notes(view: View, compiled) -> None:
+    """What the render says besides files: warnings such as a container without limits."""
+    warnings = [d for d in compiled.rendered.warnings if d.severity is Severity.WARNING]
+    if warnings:
+        view.diagnostics(warnings)
+
+
 def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0):
     from composer.cli.wiring import RunOptions
 
@@ -356,6 +364,7 @@ def plan(
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
+        _render_notes(view, compiled)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))

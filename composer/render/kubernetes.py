@@ -15,11 +15,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from composer.diagnostics import Diagnostic, FieldPath
+from composer.diagnostics import Diagnostic, FieldPath, Severity
 from composer.graph import Graph
 from composer.model import refs
 from composer.render.bindings import EnvBuilder, secret_name
 from composer.render.security import harden
+from composer.render.workload_defaults import BUILTIN_TYPES, default_probes, default_requests
 from composer.resolve import Resolved, ResolvedComponent
 from composer.templates import TemplateFailure, render_yaml_documents
 
@@ -96,8 +97,8 @@ class Workload:
     def name(self) -> str:
         return self.component.name
 
-    def fail(self, path: FieldPath, summary: str, detail: str = "") -> None:
-        self.errors.append(self.resolved.source.diagnostic(path, summary, detail, address=self.name))
+    def fail(self, path: FieldPath, summary: str, detail: str = "", severity: Severity = Severity.ERROR) -> None:
+        self.errors.append(self.resolved.source.diagnostic(path, summary, detail, address=self.name, severity=severity))
 
     def metadata(self, name: str | None = None) -> dict:
         meta: dict[str, Any] = {"name": name or self.name}
@@ -406,6 +407,13 @@ def _finish(w: Workload) -> None:
             w.pod_meta["annotations"] = {**w.pod_meta.get("annotations", {}), **w.extra_annotations}
 
 
+def _operational_defaults(w: Workload, builtin: str) -> None:
+    if builtin == "webservice":
+        default_probes(w.container(w.name) or {})
+    for name in default_requests(w.pod_spec or {}):
+        w.fail(w.component.path, f"container {name!r} has no CPU or memory limits", "set them with the resources trait (or cpu/memory), so one pod cannot starve its node", severity=Severity.WARNING)
+
+
 def _rank(obj: dict) -> tuple:
     kind = obj.get("kind", "")
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind, obj["metadata"].get("name", ""))
@@ -444,6 +452,8 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         apply_trait(w, t)
     if w.pod_spec is not None and w.pod_meta is not None:
         harden(w.pod_spec, w.pod_meta, w.security)
+    if impl.builtin in BUILTIN_TYPES and w.pod_spec is not None:
+        _operational_defaults(w, impl.builtin)
     _finish(w)
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
