@@ -273,8 +273,14 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _render_notes(view: View, compiled) -> None:
-    """What the render says besides files: warnings such as a container without limits."""
+def _render_notes(view: View, compiled, tier: bool = False) -> None:
+    """What the render says besides files: the environment's tier (plan), warnings such as a
+    container without limits."""
+    if tier:
+        e = compiled.resolved.environment
+        view.event("tier", environment=e.name, tier=e.spec.tier)
+        durable = "deletion protection, multi-AZ, backups; stateful units protected" if e.spec.tier == "production" else "fast, cheap defaults"
+        view.info(f"environment [bold]{e.name}[/bold]: tier [bold]{e.spec.tier}[/bold] ({durable})")
     warnings = [d for d in compiled.rendered.warnings if d.severity is Severity.WARNING]
     if warnings:
         view.diagnostics(warnings)
@@ -364,7 +370,7 @@ def plan(
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
-        _render_notes(view, compiled)
+        _render_notes(view, compiled, tier=True)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
