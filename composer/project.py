@@ -15,6 +15,8 @@ from typing import Iterable
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
+from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
+from composer.catalog.modules import module_interface
 from composer.catalog.sources import AddressError, parse_address
 from composer.catalog.lock import lock_path, read_lock
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -148,8 +150,9 @@ def module_resolver(project: Project, locked: bool = False) -> ModuleResolver:
     return ModuleResolver(project.root, read_lock(lock_path(project.root)), module_cache_dir(), locked)
 
 
-def load_modules(resolved: Resolved, modules: ModuleResolver) -> dict[str, ModuleSource]:
-    """The module package of every Terraform unit (each source once), through the lock."""
+def load_modules(resolved: Resolved, modules: ModuleResolver, catalog: Catalog | None = None) -> dict[str, ModuleSource]:
+    """The module package of every Terraform unit (each source once), through the lock,
+    checked against what the unit passes and expects (composer/catalog/checks.py)."""
     cache: dict[tuple, ModuleSource] = {}
     out: dict[str, ModuleSource] = {}
     errors = []
@@ -165,9 +168,30 @@ def load_modules(resolved: Resolved, modules: ModuleResolver) -> dict[str, Modul
                 errors.extend(resolved.source.diagnostic(c.path + ("type",), d.summary, d.detail, address=c.name) for d in exc.diagnostics)
                 continue
         out[c.name] = cache[key]
+        errors.extend(e for e in interface_diagnostics(resolved, c, req, cache[key], catalog) if e not in errors)
     if errors:
         raise DiagnosticError(errors)
     return out
+
+
+def interface_diagnostics(resolved: Resolved, c: ResolvedComponent, req: ModuleRequest, module: ModuleSource, catalog: Catalog | None) -> list[Diagnostic]:
+    """Interface checks the catalog could not make at load: a terraform-module component's
+    inputs and outputs (at its app.yaml line), and a definition's remote module (at the
+    definition's line, once the lock brought the module)."""
+    if req.origin == "app":
+        try:
+            iface = module_interface(module)
+        except DiagnosticError as exc:
+            return [resolved.source.diagnostic(c.path + ("properties", "source"), f"component {c.name}: the module does not parse: {d.summary}", d.detail, address=c.name) for d in exc.diagnostics]
+        props = ("properties",)
+        problems = input_problems(c.parameters.get("inputs", {}), (), iface, props + ("inputs",)) + declared_output_problems(c.parameters.get("outputs", {}), iface, props + ("outputs",))
+        return [resolved.source.diagnostic(c.path + sub, f"component {c.name}: {summary}", detail, address=c.name) for sub, summary, detail in problems]
+    ctype = catalog.component(c.type) if catalog else None
+    tf = c.implementation.implementation.terraform
+    if not req.address.remote or ctype is None or ctype.source is None or tf is None or c.implementation.origin != ctype.origin:
+        return []
+    name = c.implementation.name
+    return module_diagnostics(module, tf, ctype.definition.spec.outputs, lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d), f"implementation {name!r} of {c.type!r}")
 
 
 def compile_project(
@@ -182,6 +206,6 @@ def compile_project(
     catalog = catalog or project.catalog(registry, catalog_dirs)
     resolved = resolve(project.app.model, project.app.source, env.model, env.source, catalog, project.root)
     graph = build_graph(resolved)
-    modules = load_modules(resolved, module_resolver(project, locked))
+    modules = load_modules(resolved, module_resolver(project, locked), catalog)
     rendered = render(resolved, graph, registry, modules)
     return Compiled(project, resolved, graph, rendered, modules)

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import yaml
 
 from composer.catalog import schema as jschema
+from composer.catalog.checks import local_definition_diagnostics
 from composer.catalog.modules import ModuleSource, read_module, read_package
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
@@ -167,6 +168,9 @@ class Catalog:
                 continue
             entry.validator = jschema.validator(entry.schema)
         for ctype in self.components.values():
+            if ctype.source is not None and ctype.base_dir is not None:
+                own = {n: e.implementation.terraform for n, e in ctype.implementations.items() if e.origin == ctype.origin and e.implementation.terraform is not None}
+                out.extend(local_definition_diagnostics(ctype.name, ctype.base_dir, ctype.definition.spec.outputs, own, ctype.source.diagnostic))
             for name, impl in sorted(ctype.implementations.items()):
                 for sub, summary, detail in contract_problems(ctype.definition.spec.outputs, impl.implementation):
                     summary = f"implementation {name!r} of {ctype.name!r} {summary}"

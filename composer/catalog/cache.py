@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from composer.catalog.lock import Lock, LockedModule
+from composer.catalog.lock import Lock, LockedModule, read_lock
 from composer.catalog.modules import ModuleSource, read_package
 from composer.catalog.sources import ModuleAddress
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -103,3 +103,18 @@ class ModuleResolver:
     def _mismatch(self, req: ModuleRequest, entry: LockedModule, actual: str, detail: str) -> DiagnosticError:
         source, _ = self.source_key(req)
         return DiagnosticError([Diagnostic(f"module {source} does not match composer.lock: locked sha256:{entry.hex}, found sha256:{actual}", detail)])
+
+
+def locked_module_near(start: Path, address: ModuleAddress, version: str | None, name: str) -> ModuleSource | None:
+    """A remote module of a definition file, from the composer.lock of the project holding it
+    (searched upward from the definition's directory) and the cache; None when not locked."""
+    for directory in [start, *list(start.absolute().parents)[:4]]:
+        lock = read_lock(directory / "composer.lock")
+        if lock is None:
+            continue
+        req = ModuleRequest(address, version, None, None, name, str(start))
+        try:
+            return ModuleResolver(directory, lock, module_cache_dir()).module(req)
+        except DiagnosticError:
+            return None
+    return None

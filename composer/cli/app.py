@@ -712,6 +712,8 @@ def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, 
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
     from composer.catalog import contract_problems
+    from composer.catalog.checks import local_definition_diagnostics
+    from composer.catalog.sources import AddressError, parse_address
     from composer.catalog import schema as jschema
     from composer.model import refs
     from composer.model.definitions import ComponentDefinition
@@ -742,13 +744,22 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                             templates.append((base + ("manifests", "template"), impl.manifests.template))
                         if impl.terraform:
                             templates.extend(refs.walk_strings(impl.terraform.inputs, base + ("terraform", "inputs")))
+                            try:
+                                remote = parse_address(impl.terraform.module, impl.terraform.version).remote
+                            except AddressError as exc:
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "unusable module source", str(exc)))
+                                continue
                             module = _contained(f.parent, impl.terraform.module)
-                            if module is None:
+                            if remote:
+                                pass  # checked against its interface once `appc lock` fetched it
+                            elif module is None:
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
+                    tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
+                    errors.extend(local_definition_diagnostics(d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True))
                 else:
                     templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
                 for path, text in templates:
