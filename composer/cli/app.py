@@ -772,6 +772,53 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
         view.summary(True, EXIT_OK, definitions=count)
 
 
+@def_app.command("scaffold")
+def def_scaffold(
+    source: str = typer.Argument(..., help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version)."),
+    name: Optional[str] = typer.Option(None, "--name", envvar="COMPOSER_DEF_NAME", help="The component type to define (default: the module's name)."),
+    version: Optional[str] = typer.Option(None, "--version", envvar="COMPOSER_MODULE_VERSION", help="Version constraint of a registry source, e.g. '~> 4.11'."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", envvar="COMPOSER_OUT", help="Write the definition to this file (it must not exist) instead of stdout."),
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Write a starting ComponentDefinition from a module: parameters from its variables, the contract from its outputs."""
+    import os
+
+    from composer.catalog.cache import ModuleRequest
+    from composer.catalog.modules import module_interface, read_package
+    from composer.catalog.scaffold import scaffold_yaml
+    from composer.catalog.sources import AddressError, parse_address
+    from composer.runners.modules import fetch_remote
+
+    with command("def scaffold", json_mode) as view:
+        try:
+            address = parse_address(source, version)
+        except AddressError as exc:
+            raise DiagnosticError([Diagnostic("unusable module source", str(exc))]) from None
+        type_name = name or address.leaf.lower().replace("_", "-")
+        if address.remote:
+            module = fetch_remote(ModuleRequest(address, version, None, None, "scaffold", "def scaffold")).module
+            written = source
+        else:
+            path = Path(source).absolute()
+            module = read_package(path, "scaffold", path.parent)
+            rel = os.path.relpath(path, (out.absolute().parent if out else Path.cwd()))
+            written = rel if rel.startswith("..") else f"./{rel}"
+        text = scaffold_yaml(module_interface(module), type_name, written, version)
+        if out is None:
+            if json_mode:
+                view.event("definition", name=type_name, text=text)
+            else:
+                view.text(text)
+        else:
+            if out.exists():
+                raise DiagnosticError([Diagnostic(f"{out} exists", "scaffold never overwrites a file; choose a new name or remove it")])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "x", encoding="utf-8") as f:
+                f.write(text)
+            view.info(f"[green]✓[/green] wrote {out}: now trim it (parameters app teams choose, fixed inputs, contract keys mapped under outputs), then `appc def validate {out}`")
+        view.summary(True, EXIT_OK, name=type_name)
+
+
 # -- env ---------------------------------------------------------------------------
 
 
