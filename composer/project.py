@@ -24,7 +24,8 @@ from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application, load_environment
-from composer.plugins import PluginRegistry
+from composer.engine.publishing import publish_problems
+from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
 from composer.resolve import Resolved, ResolvedComponent, _contained, resolve
 
@@ -194,6 +195,18 @@ def interface_diagnostics(resolved: Resolved, c: ResolvedComponent, req: ModuleR
     return module_diagnostics(module, tf, ctype.definition.spec.outputs, lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d), f"implementation {name!r} of {c.type!r}")
 
 
+def provider_problems(env: Loaded[Environment], registry: PluginRegistry, app: Application) -> None:
+    """A cloud whose secret store is not configured (e.g. Azure without keyVaultId), said once at
+    the environment's cloud line instead of once per component at template evaluation."""
+    cloud = env.model.spec.cloud
+    plugin = registry.get(cloud.provider) if cloud else None
+    if plugin is None or not app.spec.components:
+        return
+    problems = list(plugin.secret_store_problems(PreflightRequest(env.model)))
+    if problems and type(plugin).secret_store_problems is not BaseProvider.secret_store_problems:
+        raise DiagnosticError([env.source.diagnostic(("spec", "cloud"), p.summary, p.detail) for p in problems])
+
+
 def compile_project(
     project: Project,
     env_name: str | None,
@@ -204,8 +217,12 @@ def compile_project(
 ) -> Compiled:
     env = project.environment(env_name)
     catalog = catalog or project.catalog(registry, catalog_dirs)
+    provider_problems(env, registry, project.app.model)
     resolved = resolve(project.app.model, project.app.source, env.model, env.source, catalog, project.root)
     graph = build_graph(resolved)
+    problems = publish_problems(resolved, registry)
+    if problems:
+        raise DiagnosticError(problems)
     modules = load_modules(resolved, module_resolver(project, locked), catalog)
     rendered = render(resolved, graph, registry, modules)
     return Compiled(project, resolved, graph, rendered, modules)
