@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from composer.runners.terraform import cli_config_text, default_plugin_cache
 from tests.helpers import ROOT, appc, write
@@ -370,3 +371,41 @@ def test_a_module_that_does_not_parse_is_a_diagnostic(tmp_path):
     })
     r = appc("validate", "-f", root / "app.yaml")
     assert r.code == 1 and "main.tf is not valid Terraform" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.slow
+def test_scaffold_validate_lock_apply_and_destroy_on_moto(tmp_path, repo, moto, kube_clean):
+    """The Done-when path: scaffold from the module, trim by hand (DEFINITION), lock from git,
+    apply with the bucket's outputs in a workload's env, destroy, nothing left."""
+    import base64
+
+    import boto3
+
+    kube_clean.set_auto_ready(True)
+    source = f"git::file://{repo}?ref=v1"
+    r = appc("def", "scaffold", source, "--name", "s3v4", "-o", tmp_path / "scaffold" / "s3v4.yaml")
+    assert r.code == 0, r.err
+    scaffolded = yaml.safe_load((tmp_path / "scaffold" / "s3v4.yaml").read_text())["spec"]
+    assert len(scaffolded["parameters"]["properties"]) == 26 and "required" not in scaffolded["parameters"]
+    assert scaffolded["outputs"]["s3_bucket_arn"] == {"description": "The ARN of the bucket. Will be of format arn:aws:s3:::bucketname."}
+    assert scaffolded["implementations"]["aws"]["terraform"]["module"] == source
+    assert appc("def", "validate", tmp_path / "scaffold" / "s3v4.yaml").code == 0
+
+    app = project(tmp_path / "p", source)
+    assert appc("def", "validate", tmp_path / "p" / "definitions" / "s3v4.yaml").code == 0
+    assert appc("lock", "-f", app).code == 0
+    r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
+    assert r.code == 0, r.out[-3000:] + r.err
+    (bucket,) = boto3.client("s3").list_buckets()["Buckets"]
+    assert bucket["Name"] == "shop-test-files"
+    assert boto3.client("s3").get_bucket_versioning(Bucket="shop-test-files")["Status"] == "Enabled"
+    conn = kube_clean.get("/api/v1/namespaces/shop/secrets/shop-files-conn")
+    assert base64.b64decode(conn["data"]["arn"]).decode() == "arn:aws:s3:::shop-test-files"
+    env = {e["name"]: e for e in kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["FILES_ARN"]["valueFrom"]["secretKeyRef"] == {"name": "shop-files-conn", "key": "arn"}
+    assert env["BUCKET_ARN"]["valueFrom"]["secretKeyRef"] == {"name": "shop-files-conn", "key": "arn"}
+
+    r = appc("destroy", "-f", app, "-e", "test", "--auto-approve")
+    assert r.code == 0, r.out[-2000:] + r.err
+    assert boto3.client("s3").list_buckets()["Buckets"] == []
+    assert kube_clean.get("/api/v1/namespaces/shop/secrets/shop-files-conn") is None

@@ -291,10 +291,11 @@ class Engine:
                 raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
             self._secrets[name] = store_values
         for key, spec in c.outputs.items():
+            if store and key not in store_values:
+                # The store entry is what an ExternalSecret delivers: it must hold every contract key.
+                missing.append(f"{key} (in secret store entry {secret_ref})")
+                continue
             if spec.secret and store:
-                if key not in store_values:
-                    missing.append(f"{key} (in secret store entry {secret_ref})")
-                    continue
                 values[key] = store_values[key]
             elif key in outs and outs[key][0] is not None:
                 values[key] = outs[key][0]
