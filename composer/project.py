@@ -214,6 +214,7 @@ def compile_project(
     catalog_dirs: Iterable[Path] = (),
     catalog: Catalog | None = None,
     locked: bool = False,
+    modules: ModuleResolver | None = None,
 ) -> Compiled:
     env = project.environment(env_name)
     catalog = catalog or project.catalog(registry, catalog_dirs)
@@ -223,6 +224,6 @@ def compile_project(
     problems = publish_problems(resolved, registry)
     if problems:
         raise DiagnosticError(problems)
-    modules = load_modules(resolved, module_resolver(project, locked), catalog)
-    rendered = render(resolved, graph, registry, modules)
-    return Compiled(project, resolved, graph, rendered, modules)
+    packages = load_modules(resolved, modules or module_resolver(project, locked), catalog)
+    rendered = render(resolved, graph, registry, packages)
+    return Compiled(project, resolved, graph, rendered, packages)

@@ -819,6 +819,37 @@ def def_scaffold(
         view.summary(True, EXIT_OK, name=type_name)
 
 
+@def_app.command("test")
+def def_test(
+    directory: Path = typer.Argument(Path("definitions"), help="The catalog directory; its test cases are in DIR/tests/<case>/."),
+    update: bool = typer.Option(False, "--update", envvar="COMPOSER_UPDATE", help="Write the rendered files as the cases' expected files."),
+    json_mode: bool = JsonOpt,
+) -> None:
+    """Run a catalog's definition tests: render each case, compare with its expected files and assertions."""
+    from composer.deftest import find_cases, run_case
+
+    with command("def test", json_mode) as view:
+        cases = find_cases(directory)
+        if not cases:
+            raise DiagnosticError([Diagnostic(f"no test cases under {directory / 'tests'}", "a case is a directory with app.yaml, environments/ and expected files (record them with `appc def test --update`) or assertions.yaml")])
+        reg = registry()
+        results = [r for case in cases for r in run_case(case, directory, reg, update)]
+        rows = []
+        for r in results:
+            view.event("case", case=r.name, environment=r.environment, ok=r.ok, failures=r.failures, updated=r.updated)
+            rows.append([r.name, r.environment, "ok" if r.ok else "FAILED", f"{r.updated} files written" if update else "; ".join(f.splitlines()[0] for f in r.failures)])
+        view.table(f"definition tests in {directory}", ["case", "environment", "", "detail"], rows)
+        for r in results:
+            for f in r.failures:
+                if "\n" in f and not json_mode:
+                    view.text(f"{r.name}/{r.environment}: {f}")
+        failed = [r for r in results if not r.ok]
+        view.info(("[red]" if failed else "[green]") + f"{len(results) - len(failed)} of {len(results)} cases passed" + ("[/red]" if failed else "[/green]"))
+        view.summary(not failed, EXIT_INVALID if failed else EXIT_OK, cases=len(results), failed=len(failed))
+        if failed:
+            raise Exit(EXIT_INVALID)
+
+
 # -- env ---------------------------------------------------------------------------
 
 
