@@ -19,6 +19,7 @@ from composer.model.environment import Environment
 from composer.plugins import DeleteSecretRequest, PreflightRequest, SecretRequest, WriteSecretRequest
 from tests.helpers import appc, write
 from tests.support.projects import ENV, make_project, token_component
+from tests.test_providers import azure_api, gcp_api  # noqa: F401  (the stand-in fixtures, shared)
 
 DOC = {"name": "files", "arn": "arn:aws:s3:::files", "token": "s3cr3t"}
 
@@ -46,22 +47,6 @@ def test_aws_write_secret_on_moto(moto, registry):
     assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []
 
 
-@pytest.fixture
-def gcp_api(monkeypatch):
-    from providers.gcp import sdk
-    from tests.support.cloud_apis import GoogleCloud, Server
-
-    api = GoogleCloud(projects={"acme-shop-prod": "ACTIVE"})
-    server = Server(api)
-    monkeypatch.setenv(sdk.SECRET_MANAGER_ENDPOINT, server.url)
-    monkeypatch.setenv(sdk.ANONYMOUS, "1")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.cert))
-    try:
-        yield api, server
-    finally:
-        server.close()
-
-
 def test_gcp_write_secret_through_the_secret_manager_api(gcp_api, registry):
     api, server = gcp_api
     plugin = registry.get("gcp")
@@ -70,22 +55,6 @@ def test_gcp_write_secret_through_the_secret_manager_api(gcp_api, registry):
     assert roundtrip(plugin, env) == "projects/acme-shop-prod/secrets/shop-prod-files-conn"
     assert [(q.method, q.path) for q in server.requests][:2] == [("POST", "/v1/projects/acme-shop-prod/secrets"), ("POST", "/v1/projects/acme-shop-prod/secrets/shop-prod-files-conn:addVersion")]
     assert api.secrets == {} and api.secret_meta == {}
-
-
-@pytest.fixture
-def azure_api(monkeypatch):
-    from providers.azure import sdk
-    from tests.support.cloud_apis import Azure, Server
-
-    api = Azure()
-    server = Server(api)
-    monkeypatch.setenv(sdk.KEYVAULT_ENDPOINT, server.url)
-    monkeypatch.setenv(sdk.TEST_TOKEN, "test-token")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.cert))
-    try:
-        yield api, server
-    finally:
-        server.close()
 
 
 def test_azure_write_secret_through_the_key_vault_api(azure_api, registry):

@@ -5,11 +5,11 @@ rendering never needs it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from composer.model.environment import Environment
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.plugins import BackendRequest, DeleteSecretRequest, PreflightRequest, PreflightResult, SecretRequest, SecretWritten, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus, WriteSecretRequest
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus
 from providers.base import ShippedProvider
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 6.0"
@@ -104,19 +104,6 @@ class AwsProvider(ShippedProvider):
         except json.JSONDecodeError:
             raise DiagnosticError([Diagnostic(f"secret {request.secret_id} does not hold a JSON document", "connection details are stored as one JSON object")]) from None
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
-
-    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
-        return ()
-
-    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
-        from providers.aws.publish import write_secret
-
-        return write_secret(request.environment, request.name, request.values)
-
-    def delete_secret(self, request: DeleteSecretRequest) -> bool:
-        from providers.aws.publish import delete_secret
-
-        return delete_secret(request.environment, request.name)
 
 
 def _session(environment: Environment):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from typing import Mapping
 
-from composer.diagnostics import DiagnosticError
+from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import Environment
 from composer.plugins import SecretWritten
 
 TAGS = [{"Key": "managed-by", "Value": "appc"}]
+
+
+def store_problems(environment: Environment) -> list[Diagnostic]:
+    return []  # the region comes from the environment or the SDK's own configuration
 
 
 def _client(environment: Environment):

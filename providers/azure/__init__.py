@@ -6,11 +6,10 @@ bootstrap and Key Vault reads. The Azure libraries are imported lazily: renderin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from composer.diagnostics import Diagnostic
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, DeleteSecretRequest, PreflightRequest, PreflightResult, SecretRequest, SecretWritten, TerraformProviderBlocks, TerraformRequest, WriteSecretRequest
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
 
 # As the modules' versions.tf: 4.23 added the write-only value_wo and administrator_password_wo.
@@ -73,21 +72,6 @@ class AzureProvider(ShippedProvider):
         from providers.azure.sdk import read_secret
 
         return read_secret(request.secret_id)
-
-    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
-        from providers.azure.publish import store_problems
-
-        return store_problems(request.environment)
-
-    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
-        from providers.azure.publish import write_secret
-
-        return write_secret(request.environment, request.name, request.values)
-
-    def delete_secret(self, request: DeleteSecretRequest) -> bool:
-        from providers.azure.publish import delete_secret
-
-        return delete_secret(request.environment, request.name)
 
 
 Provider = AzureProvider  # the name the stub exported

@@ -6,11 +6,10 @@ and Secret Manager reads. The Google libraries are imported lazily: rendering ne
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from composer.diagnostics import Diagnostic
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, DeleteSecretRequest, PreflightRequest, PreflightResult, SecretRequest, SecretWritten, TerraformProviderBlocks, TerraformRequest, WriteSecretRequest
+from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
 
 # As the modules' versions.tf: 6.23 added the write-only secret_data_wo and password_wo.
@@ -66,21 +65,6 @@ class GcpProvider(ShippedProvider):
         from providers.gcp.sdk import read_secret
 
         return read_secret(request.secret_id)
-
-    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
-        from providers.gcp.publish import store_problems
-
-        return store_problems(request.environment)
-
-    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
-        from providers.gcp.publish import write_secret
-
-        return write_secret(request.environment, request.name, request.values)
-
-    def delete_secret(self, request: DeleteSecretRequest) -> bool:
-        from providers.gcp.publish import delete_secret
-
-        return delete_secret(request.environment, request.name)
 
 
 Provider = GcpProvider  # the name the stub exported
