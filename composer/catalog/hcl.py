@@ -44,14 +44,16 @@ def _unquote(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) >= 2 and value[0] == value[-1] == '"':
             try:
-                return json.loads(value)
+                value = json.loads(value)
             except json.JSONDecodeError:
-                return value[1:-1]
-        if value.startswith("${") and value.endswith("}"):
+                value = value[1:-1]
+        elif value.startswith("${") and value.endswith("}"):
             return value[2:-1]
-        if value.startswith("<<"):  # heredoc: drop the marker lines
+        if value.startswith("<<"):  # heredoc: drop the marker lines (and the indent of <<-)
+            import textwrap
+
             lines = value.splitlines()
-            return "\n".join(lines[1:-1]).strip()
+            return textwrap.dedent("\n".join(lines[1:-1])).strip()
     return value
 
 
