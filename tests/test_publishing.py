@@ -149,3 +149,27 @@ def test_a_store_entry_lacking_a_contract_key_fails_closed_naming_it(tmp_path, m
     assert unit["status"] == "failed"
     assert unit["diagnostics"][0]["summary"].startswith("s: implementation 'aws' of 'stored' gave no value for contract key arn (in secret store entry arn:aws:secretsmanager:")
     assert not (root / "deploy" / "s-conn.yaml").exists()  # nothing delivered
+
+
+def test_a_connection_no_provider_can_publish_is_refused_at_validate(tmp_path):
+    env = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: test}\nspec:\n  kubernetes: {directory: deploy, secretStore: {name: s}}\n"
+    app = make_project(tmp_path, token_component("a"), env=env)
+    r = appc("validate", "-f", app, "--json")
+    assert r.code == 1
+    (d,) = [e for e in r.events if e["type"] == "diagnostic"]
+    assert d["summary"] == "the connection of a cannot be published for the GitOps directory: the environment names no cloud whose secret store could hold it"
+    assert d["file"].endswith("app.yaml") and d["address"] == "a"
+
+
+def test_a_cloud_only_environment_needs_no_cluster(tmp_path, monkeypatch, registry):
+    from composer.cli.wiring import RunOptions, make_sinks
+    from composer.project import compile_project, open_project
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    env = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: test}\nspec:\n  cloud: {provider: aws, region: us-east-1}\n"
+    app = make_project(tmp_path, token_component("a"), env=env)
+    assert make_sinks(compile_project(open_project(app), "test", registry), RunOptions()) == ()
+    # with a workload there is a cluster to deliver to, and no kubeconfig is an error naming it
+    app = make_project(tmp_path, token_component("a") + "    - {name: w, type: worker, properties: {image: x}, connections: [a]}\n", env=env)
+    with pytest.raises(Exception, match="no kubeconfig found"):
+        make_sinks(compile_project(open_project(app), "test", registry), RunOptions())
