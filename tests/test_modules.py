@@ -12,6 +12,7 @@ installer (`terraform get`), as in production.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -409,3 +410,71 @@ def test_scaffold_validate_lock_apply_and_destroy_on_moto(tmp_path, repo, moto, 
     assert r.code == 0, r.out[-2000:] + r.err
     assert boto3.client("s3").list_buckets()["Buckets"] == []
     assert kube_clean.get("/api/v1/namespaces/shop/secrets/shop-files-conn") is None
+
+
+@pytest.mark.parametrize(
+    "source,version,expected",
+    [
+        ("./modules/s3", None, ("local", "./modules/s3", "")),
+        ("modules/s3", None, ("local", "modules/s3", "")),
+        ("git::https://example.com/acme/s3.git?ref=v4.11.0", None, ("git", "git::https://example.com/acme/s3.git?ref=v4.11.0", "")),
+        ("git::https://example.com/acme/mono.git//modules/s3?ref=v1", None, ("git", "git::https://example.com/acme/mono.git?ref=v1", "modules/s3")),
+        ("git::file:///srv/repo//sub/dir?ref=abc123", None, ("git", "git::file:///srv/repo?ref=abc123", "sub/dir")),
+        ("terraform-aws-modules/s3-bucket/aws", "~> 4.11", ("registry", "terraform-aws-modules/s3-bucket/aws", "")),
+        ("terraform-aws-modules/s3-bucket/aws//modules/notification", "4.11.0", ("registry", "terraform-aws-modules/s3-bucket/aws", "modules/notification")),
+        ("registry.example.com:8443/acme/s3/aws", ">= 1.0", ("registry", "registry.example.com:8443/acme/s3/aws", "")),
+    ],
+)
+def test_module_addresses_as_terraform_writes_them(source, version, expected):
+    from composer.catalog.sources import parse_address
+
+    a = parse_address(source, version)
+    assert (a.kind, a.package, a.subdir) == expected
+
+
+@pytest.mark.parametrize(
+    "source,version,words",
+    [
+        ("git::https://example.com/acme/s3.git", None, "names no ref; pin a tag or commit with ?ref=TAG"),
+        ("git::https://example.com/acme/s3.git?ref=v1", "1.0", "version applies to registry sources only"),
+        ("./modules/s3", "1.0", "is not a registry address (NS/NAME/PROVIDER)"),
+        ("https://example.com/s3.zip", None, "this kind of source is not supported"),
+        ("git::https://example.com/r.git//../../etc?ref=v1", None, "cannot leave it"),
+    ],
+)
+def test_unusable_module_addresses_say_what_would_work(source, version, words):
+    from composer.catalog.sources import AddressError, parse_address
+
+    with pytest.raises(AddressError, match=re.escape(words)):
+        parse_address(source, version)
+
+
+def test_an_unusable_source_in_a_definition_is_reported_at_its_line(tmp_path):
+    app = project(tmp_path / "p", "git::https://example.com/acme/s3.git")
+    r = appc("def", "validate", tmp_path / "p" / "definitions" / "s3v4.yaml", "--json")
+    (d,) = [e for e in r.events if e["type"] == "diagnostic"]
+    assert (d["line"], d["path"], d["summary"]) == (16, "spec.implementations.aws.terraform.module", "unusable module source")
+    r = appc("validate", "-f", app, "--json")
+    assert r.code == 1 and "names no ref" in r.out
+
+
+def test_a_tampered_lock_is_refused(tmp_path):
+    root = tmp_path / "p"
+    app = project(root, "./modules/s3-bucket")
+    shutil.copytree(MODULE, root / "definitions" / "modules" / "s3-bucket")
+    (root / "composer.lock").write_text(json.dumps({"format": 1, "modules": [{"source": "definitions/modules/s3-bucket", "digest": "sha256:nothex"}]}))
+    r = appc("validate", "-f", app)
+    assert r.code == 1 and "composer.lock is not a valid lock file" in r.err and "digest must be sha256:<64 hex digits>" in r.err
+
+
+def test_a_republished_registry_version_is_caught(tmp_path, registry):
+    first = tmp_path / "v1"
+    shutil.copytree(MODULE, first)
+    registry.publish("acme/s3-bucket/aws", "4.11.2", first)
+    app = project(tmp_path / "p", "acme/s3-bucket/aws", "~> 4.11")
+    assert appc("lock", "-f", app).code == 0
+    locked = lock_of(app.parent)["modules"][0]["digest"]
+    (first / "main.tf").write_text((first / "main.tf").read_text() + "\n# changed under the same version\n")
+    r = appc("lock", "-f", app)
+    assert r.code == 1 and f"module acme/s3-bucket/aws 4.11.2 changed upstream: locked {locked}, fetched sha256:" in r.err
+    assert lock_of(app.parent)["modules"][0]["digest"] == locked

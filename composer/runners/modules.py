@@ -165,6 +165,10 @@ def lock_modules(requests: list[ModuleRequest], project_root: Path, cache: Path,
                     raise DiagnosticError([Diagnostic(
                         f"module {source}: ref {version!r} now resolves to {got.resolved}, composer.lock has {old.resolved}",
                         "the tag or branch was moved upstream; if that is intended, run `appc lock --upgrade` to record the new commit")])
+                if old and old.resolved == got.resolved and old.hex != got.module.digest:
+                    raise DiagnosticError([Diagnostic(
+                        f"module {source} {got.resolved or ''} changed upstream: locked {old.digest}, fetched sha256:{got.module.digest}".replace("  ", " "),
+                        "the same version now has other content; review it, then `appc lock --upgrade` records it")])
                 store(cache, got.module)
                 module, resolved = got.module, got.resolved
                 fetched += 1
