@@ -79,7 +79,9 @@ def fetch_remote(req: ModuleRequest, pin: str | None = None) -> Fetched:
         if record is None:
             raise DiagnosticError([Diagnostic(f"cannot fetch module {address.source}", "terraform get recorded no module")])
         _refuse_nested_remote(address.source, records)
-        entry = root / record["Dir"]
+        entry = Path(os.path.normpath(root / str(record.get("Dir", ""))))
+        if root / ".terraform" / "modules" not in entry.parents:
+            raise DiagnosticError([Diagnostic(f"cannot fetch module {address.source}", f"terraform recorded it outside its module directory ({record.get('Dir')!r})")])
         package = _package_root(entry, address.subdir)
         resolved = record.get("Version") or None
         if address.kind == GIT:
