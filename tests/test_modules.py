@@ -300,11 +300,16 @@ spec:
 """
 
 
+TAGGED_PROJECT = {
+    "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: t, type: tagged}\n",
+    "environments/test.yaml": ENV,
+}
+
+
 def test_a_module_calling_a_sibling_module_renders_its_package(tmp_path):
     root = tmp_path / "p"
     write(root, {
-        "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: t, type: tagged}\n",
-        "environments/test.yaml": ENV,
+        **TAGGED_PROJECT,
         "definitions/tagged.yaml": SIBLING_DEF,
         "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\nmodule "shared" {\n  source = "../shared"\n  tags   = var.tags\n}\noutput "tags" { value = module.shared.tags }\n',
         "definitions/modules/shared/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = merge(var.tags, { shared = "yes" }) }\n',
@@ -347,8 +352,7 @@ def test_typos_in_an_input_and_an_output_mapping_are_reported_at_the_definition_
 def test_required_variables_and_contract_keys_are_checked(tmp_path):
     root = tmp_path / "p"
     write(root, {
-        "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: t, type: tagged}\n",
-        "environments/test.yaml": ENV,
+        **TAGGED_PROJECT,
         "definitions/tagged.yaml": SIBLING_DEF.replace("outputs: {tags: {}}", "outputs: {tags: {}, id: {}, extra: {optional: true}}").replace('inputs: {tags: "{{ tags }}"}', "inputs: {}"),
         "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = var.tags }\n',
     })
@@ -365,8 +369,7 @@ def test_required_variables_and_contract_keys_are_checked(tmp_path):
 def test_a_module_that_does_not_parse_is_a_diagnostic(tmp_path):
     root = tmp_path / "p"
     write(root, {
-        "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: t, type: tagged}\n",
-        "environments/test.yaml": ENV,
+        **TAGGED_PROJECT,
         "definitions/tagged.yaml": SIBLING_DEF,
         "definitions/modules/tagged/main.tf": 'variable "tags" {\n',
     })
