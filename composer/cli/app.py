@@ -23,6 +23,7 @@ from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
+EXIT_CANCELLED = 1  # a refusal to confirm (no, Ctrl-D, Ctrl-C at the prompt), as Terraform's "Apply cancelled"
 
 app = typer.Typer(
     name="appc",
@@ -288,6 +289,40 @@ def _units(compiled, state=None) -> list[tuple[str, str]]:
     return out
 
 
+def _confirm(view: View, question: str, verb: str) -> None:
+    """Ask; anything but yes (no, Ctrl-D, Ctrl-C) cancels with one exit code and one message."""
+    import signal
+    import threading
+
+    import click
+
+    # During the question Ctrl-C must end it, not only stop new units (_interruptible).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
+    try:
+        yes = typer.confirm(question, default=False)
+    except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
+        view.err.print()  # the prompt line stays unfinished otherwise
+        yes = False
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if not yes:
+        view.err.print(f"{verb} cancelled: nothing was changed", markup=False)
+        raise Exit(EXIT_CANCELLED)
+
+
+def _confirm_plan(view: View, preview, compiled, state) -> None:
+    """Show the plan, name what will be destroyed or replaced, then ask."""
+    from composer.cli.planview import confirmation, plan_text
+
+    view.lines(plan_text(preview, list(compiled.graph.order), set(state.units)))
+    question, warnings = confirmation(preview)
+    for w in warnings:
+        view.err.print(w, style="bold red", markup=False, highlight=False)
+    _confirm(view, question, "apply")
+
+
 def _report(view: View, result, env_name: str, verb: str) -> int:
     failed = result.failed
     summary = result.summary()
@@ -347,7 +382,7 @@ def plan(
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import preflight, running_engine
-    from composer.cli.views import plan_markdown
+    from composer.cli.planview import plan_markdown, plan_text
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
@@ -371,6 +406,8 @@ def plan(
                 markdown_out.write_text(md, encoding="utf-8")
             if format == "markdown" and not json_mode:
                 view.text(md)
+        if not json_mode:
+            view.lines(plan_text(result, list(compiled.graph.order), set(state.units)))
         if result.failed:
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
@@ -417,14 +454,11 @@ def apply(
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
                     preview = engine.plan(state)
-                    changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
-                    if not changing:
+                    if not any(o.changes or o.action == "prune" for o in preview.outcomes.values()):
                         view.info("[green]no changes[/green]")
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
-                    if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
-                        view.info("apply cancelled")
-                        raise Exit(EXIT_OK)
+                    _confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned)
         raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
 
@@ -447,8 +481,8 @@ def destroy(
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
-        if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
-            raise Exit(EXIT_OK)
+        if not auto_approve:
+            _confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))

@@ -58,6 +58,12 @@ class View:
         if not self.json:
             self.out.print(text)
 
+    def lines(self, lines: Iterable[Any]) -> None:
+        """Renderables for people (rich Text: foreign text is never read as markup)."""
+        if not self.json:
+            for line in lines:
+                self.out.print(line, highlight=False, emoji=False)
+
     def text(self, text: str) -> None:
         """Raw output (a graph, a schema) that belongs on stdout in both modes."""
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -143,67 +149,3 @@ class RunView:
         if self.view.json or self.live and not err:
             return
         (self.view.err if err else self.view.out).print(_esc(text))
-
-
-def plan_markdown(app: str, env: str, result: Any, order: list[str], applied: set[str], saved: str | None = None) -> str:
-    """A plan as a pull-request comment: a table of units, pruned units, totals.
-
-    Only names and counts ever appear here, never a value (no outputs, no diagnostics:
-    a provider's error text can quote a secret). Rows follow the dependency order, so the
-    same plan always gives the same bytes. The first line is an HTML comment CI can use
-    to find and update its earlier comment.
-    """
-    rank = {n: i for i, n in enumerate(order)}
-    outcomes = sorted(result.outcomes.values(), key=lambda o: (rank.get(o.name, len(rank)), o.name))
-    rows, pruned, failed = [], [], []
-    tf = {"add": 0, "change": 0, "remove": 0}
-    k8s = unchanged = create = update = 0
-    for o in outcomes:
-        if o.action == "prune":
-            pruned.append(o.name)
-            action = "prune"
-        elif o.status == "unchanged":
-            unchanged += 1
-            action = "unchanged"
-        elif o.status != "planned":
-            failed.append(o.name)
-            action = o.status  # failed | blocked
-        elif not o.changes:
-            action = "none"
-        elif o.name in applied:
-            update += 1
-            action = "update"
-        else:
-            create += 1
-            action = "create"
-        if o.kind == "terraform":
-            counts = [str((o.changes or {}).get(k, 0)) if o.changes else "-" for k in ("add", "change", "remove")]
-            objects = "-"
-            for k in tf:
-                tf[k] += (o.changes or {}).get(k, 0)
-        else:
-            counts = ["-", "-", "-"]
-            objects = str(o.k8s_changed) if o.status == "planned" and action != "prune" else "-"
-            k8s += o.k8s_changed
-        rows.append(f"| `{o.name}` | {o.kind} | {action} | {' | '.join(counts)} | {objects} |")
-    lines = [
-        f"<!-- appc-plan: {app}/{env} -->",
-        f"### appc plan: `{app}` in `{env}`",
-        "",
-        "| unit | kind | action | add | change | destroy | Kubernetes objects |",
-        "|---|---|---|--:|--:|--:|--:|",
-        *rows,
-        "",
-        "Pruned (removed from the model; apply destroys them): " + (", ".join(f"`{n}`" for n in pruned) if pruned else "none") + ".",
-        "",
-    ]
-    if failed:
-        lines += [f"**The plan failed** for {', '.join(f'`{n}`' for n in failed)}: see the job log for the errors.", ""]
-    changing = create + update + len(pruned)
-    lines.append(
-        f"**Totals**: {changing} unit{'' if changing == 1 else 's'} to change ({create} to create, {update} to update, {len(pruned)} to prune), {unchanged} unchanged. "
-        f"Terraform: {tf['add']} to add, {tf['change']} to change, {tf['remove']} to destroy. Kubernetes: {k8s} object{'' if k8s == 1 else 's'} to change."
-    )
-    if saved:
-        lines += ["", f"Saved plan: `{saved}`; apply exactly this with `appc apply -e {env} {saved}`."]
-    return "\n".join(lines) + "\n"

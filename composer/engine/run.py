@@ -32,6 +32,8 @@ from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import preview
+from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
@@ -40,7 +42,7 @@ from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
-from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
+from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -59,6 +61,7 @@ class Outcome:
     k8s_writes: int = 0
     k8s_changed: int = 0
     action: str = ""  # for plans: create | update | prune | none
+    resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
 
     def to_json(self) -> dict:
         return {
@@ -69,6 +72,7 @@ class Outcome:
             "duration_s": round(self.duration_s, 3),
             "k8s_writes": self.k8s_writes,
             **({"action": self.action} if self.action else {}),
+            **({"resources": [r.to_json() for r in self.resources]} if self.resources else {}),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
@@ -529,15 +533,18 @@ class Engine:
         self._outcome(Outcome(name, unit.kind, verb, changes, duration_s=time.monotonic() - started, k8s_writes=writes))
         return True
 
-    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
-        workdir = self._workdir(name)
-        rel = f"terraform/{name}/main.tf.json"
+    def state_addresses(self, name: str, unit: UnitState) -> list[str] | None:
+        """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
             # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(rel, (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            self.workspace.write(f"terraform/{name}/main.tf.json", (json.dumps(unit.skeleton, indent=2) + "\n").encode())
         self._init(name)
-        resources = self.terraform.resources(name, workdir)
+        return self.terraform.resources(name, self._workdir(name))
+
+    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
+        workdir = self._workdir(name)
+        resources = self.state_addresses(name, unit)
         if resources is None:
             raise UnitFailure(
                 [
@@ -623,20 +630,14 @@ class Engine:
                     workdir = self._workdir(name)
                     pf = workdir / PLANFILE
                     changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                    resources = preview.terraform_resources(self, name, workdir, pf) if changes.any else ()
                     if planfiles is not None:
                         planfiles[name] = pf.read_bytes() if changes.any else b""
                     pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
+                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started, resources=resources))
                 else:
-                    objects = self.stamped_objects(name)
-                    changed = gone = missing = 0
-                    for sink in self.sinks:
-                        current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
-                        gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
-                        if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
-                            missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
-                    self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
+                    resources = preview.kubernetes_resources(self, name, self.stamped_objects(name))
+                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, duration_s=time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -648,7 +649,12 @@ class Engine:
         run_dag(self.graph.order, deps, work, self.parallelism, self.should_stop)
         for name in self.removed_units():
             unit = self._state.units[name]
-            self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
+            try:
+                resources = preview.pruned_resources(self, name, unit)
+            except (UnitFailure, DiagnosticError) as exc:
+                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, action="prune"))
+                continue
+            self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
 
 

@@ -153,5 +153,19 @@ class DirectorySink:
         )
         return items, writes
 
+    def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
+        """Each object against its copy in the last written file (None: not written yet). A
+        file that no longer parses is treated as absent: the plan then shows creates."""
+        path = self.directory / f"{component}.yaml"
+        written: dict[tuple, dict] = {}
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if path.is_file() else []
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            docs = []
+        for d in docs:
+            if isinstance(d, dict) and isinstance(d.get("metadata"), dict):
+                written[(d.get("kind"), d["metadata"].get("namespace"), d["metadata"].get("name"))] = d
+        return [(written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o) for o in objects]
+
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return sum(self._remove(f"{c}.yaml") for c in sorted({i.component for i in items}))
