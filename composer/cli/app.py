@@ -12,7 +12,7 @@ import sys
 import traceback
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 import yaml
@@ -323,6 +323,27 @@ def _confirm_plan(view: View, preview, compiled, state) -> None:
     _confirm(view, question, "apply")
 
 
+def _destinations(compiled, store, sinks, result) -> dict[str, Any]:
+    """Where an apply put things, and what to run next (the last lines a person reads)."""
+    env = compiled.resolved.environment.name
+    flag = "" if compiled.project.root == Path.cwd() else f" -f {compiled.project.root / 'app.yaml'}"
+    manifests = [s.target.removeprefix("dir:") for s in sinks if s.target.startswith("dir:")]
+    clusters = [s.target.removeprefix("kube:") for s in sinks if s.target.startswith("kube:")]
+    nxt = [f"appc status{flag} -e {env}", f"appc outputs{flag} -e {env}"]
+    if result.failed:
+        nxt = [f"appc apply{flag} -e {env} (after fixing the errors above)"]
+    return {"manifests": manifests, "clusters": clusters, "state": store.location, "next": nxt}
+
+
+def _tell_where(view: View, where: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    lines = [f"manifests written to {d} (commit them for Argo CD or Flux)" for d in where["manifests"]]
+    lines += [f"workloads applied to cluster context/namespace {c}" for c in where["clusters"]]
+    lines += [f"state kept in {where['state']}", "next: " + "  ·  ".join(where["next"])]
+    view.lines(Text(line) for line in lines)
+
+
 def _report(view: View, result, env_name: str, verb: str) -> int:
     failed = result.failed
     summary = result.summary()
@@ -460,7 +481,11 @@ def apply(
                         raise Exit(EXIT_OK)
                     _confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned)
-        raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
+                where = _destinations(compiled, store, engine.sinks, result)
+        view.event("where", **where)  # before the summary, which stays the last JSON line
+        code = _report(view, result, compiled.resolved.environment.name, "apply")
+        _tell_where(view, where)
+        raise Exit(code)
 
 
 @app.command()
@@ -512,21 +537,48 @@ def outputs(
         if component is not None and component not in units:
             raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
         reader = secret_reader(registry(), compiled) if show_secrets else None
-        rows = []
-        for name, u in sorted(units.items()):
-            values: dict = dict(u.outputs)
-            secrets = {}
-            if reader is not None and u.secret_ref:
-                c = compiled.resolved.component(name)
-                provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
-                fetched = reader(provider, u.secret_ref)
-                secrets = {k: fetched.get(k) for k in u.secret_digests}
-            for k in u.secret_digests:
-                values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
-            view.event("outputs", unit=name, outputs=values)
-            rows += [[name, k, str(v)] for k, v in values.items()]
+        with ExitStack() as stack:
+            if show_secrets and any(u.secret_ref for u in units.values()):
+                _sandbox_for_secrets(stack, compiled, state)
+            rows = []
+            for name, u in sorted(units.items()):
+                values: dict = dict(u.outputs)
+                secrets = {}
+                if reader is not None and u.secret_ref:
+                    c = compiled.resolved.component(name)
+                    provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                    fetched = reader(provider, u.secret_ref)
+                    secrets = {k: fetched.get(k) for k in u.secret_digests}
+                for k in u.secret_digests:
+                    values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
+                view.event("outputs", unit=name, outputs=values)
+                rows += [[name, k, str(v)] for k, v in values.items()]
         view.table(None, ["unit", "output", "value"], rows)
         view.summary(True, EXIT_OK)
+
+
+def _sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
+    """Secret values of a sandbox live in the emulator that applied them: read them there
+    (the one `appc sandbox up` keeps), or say why they are gone. Never real AWS."""
+    cloud = compiled.resolved.environment.spec.cloud
+    if cloud is None or not cloud.emulator:
+        return
+    from composer.cli.wiring import state_dir
+    from composer.runners import sandbox
+
+    sb = sandbox.current(state_dir(compiled))
+    if sb is None or state is None or state.emulator != sb.instance:
+        env = compiled.resolved.environment.name
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "the secret values are gone with the emulator that applied them",
+                    f"environment {env} is a sandbox: each command without `appc sandbox up` runs its own emulator, which ends with it. "
+                    f"To read secrets afterwards: appc sandbox up, then appc apply -e {env} --auto-approve, then appc outputs -e {env} --show-secrets",
+                )
+            ]
+        )
+    stack.enter_context(sandbox.session(state_dir(compiled)))
 
 
 @app.command()
