@@ -24,7 +24,7 @@ from composer.model.environment import SecretStoreRef
 from composer.render import dump_yaml
 from composer.state.model import InventoryItem, object_digest
 
-EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # the default; kubernetes.secretStore.apiVersion chooses
 _KUSTOMIZATION_LOCK = threading.Lock()
 
 
@@ -107,7 +107,7 @@ class DirectorySink:
             )
         meta = {"name": secret_name, **({"namespace": self.namespace} if self.namespace else {}), "labels": {**self.labels, "composer.dev/app": self.app, "composer.dev/env": self.environment, "composer.dev/component": component}}
         obj = {
-            "apiVersion": EXTERNAL_SECRETS_API,
+            "apiVersion": self.secret_store.api_version,
             "kind": "ExternalSecret",
             "metadata": meta,
             "spec": {
