@@ -301,7 +301,7 @@ def _confirm(view: View, question: str, verb: str) -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     try:
         yes = typer.confirm(question, default=False)
-    except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
+    except (typer.Abort, click.exceptions.Abort, EOFError, KeyboardInterrupt):
         view.err.print()  # the prompt line stays unfinished otherwise
         yes = False
     finally:
@@ -479,7 +479,8 @@ def apply(
                         view.info("[green]no changes[/green]")
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
-                    _confirm_plan(view, preview, compiled, state)
+                    with progress.paused():  # the question must not be redrawn over by the live table
+                        _confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned)
                 where = _destinations(compiled, store, engine.sinks, result)
         view.event("where", **where)  # before the summary, which stays the last JSON line

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -20,14 +21,23 @@ from composer.diagnostics import Diagnostic, Severity
 SUMMARY_KEYS = ("units_changed", "units_skipped", "terraform_runs", "k8s_writes")
 
 
+def _console(stream) -> Console:
+    """emoji=False: text from outside (an ARN's ":secret:") never becomes a glyph. Without a
+    terminal (a log, a pipe) there is no width to fit: tables take the width they need."""
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+    if not console.is_terminal:
+        console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=1000)
+    return console
+
+
 class View:
     def __init__(self, json_mode: bool, command: str) -> None:
         self.json = json_mode
         self.command = command
         self.started = time.monotonic()
         # emoji=False: text from outside (an ARN's ":secret:") must never become a glyph.
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, emoji=False)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, emoji=False)
+        self.out = _console(sys.stdout)
+        self.err = _console(sys.stderr)
 
     # machine events --------------------------------------------------------------
     def event(self, type_: str, **fields: Any) -> None:
@@ -75,7 +85,7 @@ class View:
             return
         t = Table(title=title, show_edge=False, header_style="bold")
         for c in columns:
-            t.add_column(c)
+            t.add_column(c, overflow="fold")  # a value is never cut: an ARN must stay whole
         for r in rows:
             t.add_row(*[Text(str(x)) for x in r])  # cells hold foreign text: never markup
         self.out.print(t)
@@ -135,6 +145,17 @@ class RunView:
             self.live.update(self._table())
             self.live.__exit__(*exc)
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing (a question is asked), then go on."""
+        if self.live:
+            self.live.stop()
+        try:
+            yield
+        finally:
+            if self.live:
+                self.live.start()
+
     def _beats(self) -> None:
         while not self._stop.wait(self.heartbeat):
             now = time.monotonic()
@@ -168,6 +189,7 @@ class RunView:
             if type_ == "unit_start" and row is not None:
                 row["status"], row["started"] = "running", time.monotonic()
                 row["activity"] = fields.get("action", "")
+                row["waiting"] = "terraform (init, plan)" if row["kind"] == "terraform" else "the Kubernetes API (writes, rollouts)"
                 self._line(f"  {unit}: {fields.get('action') or 'starting'}")
             elif type_ == "terraform" and row is not None:
                 kind = fields.get("kind")
