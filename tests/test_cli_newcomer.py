@@ -160,3 +160,34 @@ def test_external_secrets_use_v1_by_default_and_v1beta1_when_the_environment_say
         sink.write_connection("db", "shop-db-conn", {"password": "p"}, arn)
         (doc,) = yaml.safe_load_all((sink.directory / "db-conn.yaml").read_text())
         assert doc["apiVersion"] == expected
+
+
+# -- outputs --show-secrets in the sandbox -----------------------------------------------------
+
+SANDBOX_ENV = """
+apiVersion: composer.dev/v1alpha1
+kind: Environment
+metadata: {name: local}
+spec:
+  cloud: {provider: aws, region: us-east-1, emulator: embedded}
+  kubernetes: {directory: deploy, namespace: shop, secretStore: {name: aws-secrets-manager}}
+"""
+
+
+def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tmp_path):
+    from tests.test_providers import ENTRY_DEFINITION, ENTRY_MODULE
+
+    write(tmp_path, {"environments/local.yaml": SANDBOX_ENV, "definitions/entry.yaml": ENTRY_DEFINITION, "definitions/modules/entry/main.tf": ENTRY_MODULE})
+    app = write(tmp_path, {"app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: vault, type: vault-entry}\n"}) / "app.yaml"
+    assert appc("sandbox", "up", "-f", app).code == 0
+    try:
+        assert appc("apply", "-f", app, "-e", "local", "--auto-approve").code == 0
+        r = appc("outputs", "-f", app, "-e", "local", "--show-secrets", "vault", "--json")
+        assert r.code == 0, r.err
+        (shown,) = [e["outputs"] for e in r.events if e["type"] == "outputs"]
+        assert len(shown["password"]) == 32 and shown["name"] == "shop-local-vault"
+    finally:
+        assert appc("sandbox", "down", "-f", app).code == 0
+    r = appc("outputs", "-f", app, "-e", "local", "--show-secrets", "vault")
+    assert r.code == 1 and "the secret values are gone with the emulator that applied them" in r.err and "appc sandbox up" in r.err
+    assert "credentials" not in r.err

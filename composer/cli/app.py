@@ -392,7 +392,7 @@ def plan(
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
-    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: a summary for a pull-request comment (names and counts only) on stdout; progress goes to stderr."),
+    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
