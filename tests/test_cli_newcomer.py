@@ -14,6 +14,7 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from composer.cli.views import View, middle_ellipsis
@@ -174,6 +175,7 @@ spec:
 """
 
 
+@pytest.mark.slow  # a sandbox process and a Terraform apply: ~40 s here
 def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tmp_path):
     from tests.test_providers import ENTRY_DEFINITION, ENTRY_MODULE
 

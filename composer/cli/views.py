@@ -141,7 +141,7 @@ class RunView:
         self._stop.set()
         if self._beat:
             self._beat.join(timeout=2)
-        if self.live:
+        if self.live and self.live.is_started:
             self.live.update(self._table())
             self.live.__exit__(*exc)
 
@@ -150,11 +150,9 @@ class RunView:
         """Stop redrawing (a question is asked), then go on."""
         if self.live:
             self.live.stop()
-        try:
-            yield
-        finally:
-            if self.live:
-                self.live.start()
+        yield  # no restart after an exception (a cancel): the table must not redraw over its message
+        if self.live:
+            self.live.start()
 
     def _beats(self) -> None:
         while not self._stop.wait(self.heartbeat):
@@ -173,7 +171,8 @@ class RunView:
         for c in ("unit", "kind", "status", "time", "activity"):
             t.add_column(c, no_wrap=True, overflow="crop")
         colors = {"applied": "green", "destroyed": "green", "pruned": "green", "unchanged": "dim", "planned": "cyan", "failed": "red", "blocked": "yellow", "running": "blue"}
-        fixed = max((len(n) for n in self.rows), default=4) + 10 + 9 + 6 + 8  # unit, kind, status, time, padding
+        # unit, kind ("kubernetes"), status ("unchanged"), time ("108.0s"); 5 columns x 2 padding + 4 rules + 1
+        fixed = max((len(n) for n in self.rows), default=4) + 10 + 9 + 6 + 15
         room = max(12, width - fixed)
         for name, r in self.rows.items():
             elapsed = r["time"] or (f"{time.monotonic() - r['started']:.0f}s" if r["started"] else "")
