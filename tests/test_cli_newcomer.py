@@ -21,17 +21,10 @@ from composer.cli.views import View, middle_ellipsis
 from composer.model.environment import SecretStoreRef
 from composer.runners.directory import DirectorySink
 from tests.helpers import ROOT, appc, write
-from tests.support.projects import make_project
+from tests.support.projects import cluster_env, make_project
 
 WEB = "    - {name: web, type: webservice, properties: {image: 'nginx:1.25', port: 80}}\n"
-CLUSTER_ENV = """
-apiVersion: composer.dev/v1alpha1
-kind: Environment
-metadata: {name: test}
-spec:
-  cloud: {provider: aws, region: us-east-1}
-  kubernetes: {context: standin, namespace: newcomer}
-"""
+CLUSTER_ENV = cluster_env("newcomer")
 
 
 # -- progress without a terminal -------------------------------------------------------------
@@ -126,6 +119,7 @@ def test_ctrl_d_and_ctrl_c_at_the_prompt_cancel_with_one_exit_code_and_name_the_
         assert (tmp_path / "deploy" / "web.yaml").exists() and not (tmp_path / "deploy" / "other.yaml").exists()
     code, screen = _interactive(["destroy", "-e", "test"], tmp_path, b"\x04", b"destroy every unit")
     assert code == 1 and "destroy cancelled: nothing was changed" in screen, screen
+    assert "this DESTROYS web and everything in their Terraform state and inventory" in screen
 
 
 # -- input errors ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 import re
 
 from tests.helpers import appc, write
-from tests.support.projects import VERSIONS, make_project, token_component
+from tests.support.projects import VERSIONS, cluster_env, make_project, token_component
 
 WEB = (
     "    - name: web\n"
@@ -21,14 +21,7 @@ WEB = (
     "      traits:\n"
     "        - {type: scaler, properties: {replicas: 2}}\n"
 )
-CLUSTER_ENV = """
-apiVersion: composer.dev/v1alpha1
-kind: Environment
-metadata: {name: test}
-spec:
-  cloud: {provider: aws, region: us-east-1}
-  kubernetes: {context: standin, namespace: plan-detail}
-"""
+CLUSTER_ENV = cluster_env("plan-detail")
 
 # A module whose resource takes a secret upstream value: Terraform marks it sensitive.
 ECHO_MODULE = {

@@ -21,19 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, write
-from tests.support.projects import make_project
+from tests.support.projects import cluster_env, make_project
 
 APPC = ROOT / ".venv" / "bin" / "appc"
 SLOW = "    - {name: slow-database-unit, type: terraform-module, properties: {source: modules/token, inputs: {name: slow}, outputs: {arn: {}}}}\n"
 WEB = "    - name: web\n      type: webservice\n      properties: {image: 'nginx:1.25', port: 80}\n      traits:\n        - {type: scaler, properties: {replicas: 2}}\n"
-ENV = """
-apiVersion: composer.dev/v1alpha1
-kind: Environment
-metadata: {name: test}
-spec:
-  cloud: {provider: aws, region: us-east-1}
-  kubernetes: {context: standin, namespace: NAMESPACE}
-"""
 
 
 def _tmux_or_skip() -> str:
@@ -114,7 +106,7 @@ def _tour_of_a_small_app(tmp_path: Path, width: int) -> None:
     from tests.test_cli_newcomer import _slow_terraform
 
     namespace = f"tty-{width}"
-    app = make_project(tmp_path, SLOW + WEB, env=ENV.replace("NAMESPACE", namespace))
+    app = make_project(tmp_path, SLOW + WEB, env=cluster_env(namespace))
     write(tmp_path, {"without-web.yaml": app.read_text().replace(WEB, "")})
     screen = Screen(tmp_path, width, _environment(tmp_path, _slow_terraform(tmp_path, 2, '{"arn": "arn:aws:rds:x"}')))
     try:

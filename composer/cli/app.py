@@ -326,7 +326,10 @@ def _confirm_plan(view: View, preview, compiled, state) -> None:
 def _destinations(compiled, store, sinks, result) -> dict[str, Any]:
     """Where an apply put things, and what to run next (the last lines a person reads)."""
     env = compiled.resolved.environment.name
-    flag = "" if compiled.project.root == Path.cwd() else f" -f {compiled.project.root / 'app.yaml'}"
+    import os
+
+    app_file = compiled.project.app_file
+    flag = "" if Path(app_file).absolute() == Path("app.yaml").absolute() else f" -f {os.path.relpath(app_file)}"
     manifests = [s.target.removeprefix("dir:") for s in sinks if s.target.startswith("dir:")]
     clusters = [s.target.removeprefix("kube:") for s in sinks if s.target.startswith("kube:")]
     nxt = [f"appc status{flag} -e {env}", f"appc outputs{flag} -e {env}"]
@@ -508,6 +511,11 @@ def destroy(
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
         if not auto_approve:
+            from composer.cli.wiring import open_store
+
+            applied = open_store(compiled, lambda m: None).read()
+            names = sorted(applied.units) if applied else []
+            view.err.print(f"this DESTROYS {', '.join(names)} and everything in their Terraform state and inventory" if names else "nothing is applied in this environment", style="bold red" if names else None, markup=False, highlight=False)
             _confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from composer.diagnostics import Diagnostic, DiagnosticError, Severity
 from composer.engine.changes import Redactor, ResourceChange, destroys, managed_addresses, object_change, object_label, terraform_changes
 from composer.state.model import object_digest
 
@@ -33,21 +34,30 @@ def redactor(engine: "Engine") -> Redactor:
     return Redactor(frozenset(v for v in values if len(v) >= MIN_SECRET_LENGTH))
 
 
-def terraform_resources(engine: "Engine", name: str, workdir: Path, planfile: Path) -> tuple[ResourceChange, ...]:
-    plan = engine.terraform.show_json(name, workdir, planfile)
-    return tuple(terraform_changes(plan, redactor(engine)))
+def terraform_resources(engine: "Engine", name: str, workdir: Path, planfile: Path) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
+    """The resource changes of a saved plan; when Terraform cannot show it, none and a warning
+    (the counts of the plan itself still stand)."""
+    try:
+        plan = engine.terraform.show_json(name, workdir, planfile)
+    except Exception as exc:  # a runner error (TerraformError): the plan is still valid
+        summary = exc.diagnostics[0].summary if getattr(exc, "diagnostics", None) else type(exc).__name__
+        return (), [Diagnostic(f"no resource detail for {name}", f"terraform show failed: {summary}; the counts come from the plan itself", address=name, severity=Severity.WARNING)]
+    return tuple(terraform_changes(plan, redactor(engine))), []
 
 
 def _key(obj: dict) -> tuple[str, Any, str]:
     return (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
 
 
-def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tuple[ResourceChange, ...]:
+def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
     """Objects to create, update (field by field, where the sink can preview) and delete, on
-    every sink. Objects whose digest matches the inventory are unchanged and not asked about;
-    with --refresh, those the target lost are creates (drift)."""
+    every sink, and warnings. Objects whose digest matches the inventory are unchanged and not
+    asked about; with --refresh, those the target lost are creates (drift). A target that
+    cannot preview (a cluster that is down) still gets a plan from the inventory, without
+    fields, and a warning saying why."""
     redact = redactor(engine)
     out: list[ResourceChange] = []
+    warnings: list[Diagnostic] = []
     several = len(engine.sinks) > 1
     for sink in engine.sinks:
         suffix = f" ({sink.target})" if several else ""
@@ -58,8 +68,15 @@ def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tu
             if same and sink.missing(name, same):
                 changed += [o for o in same if sink.missing(name, [o])]
         preview = getattr(sink, "preview", None)
+        pairs = None
         if preview is not None and changed:
-            for before, after in preview(name, changed):
+            try:
+                pairs = preview(name, changed)
+            except DiagnosticError as exc:
+                reason = exc.diagnostics[0].summary if exc.diagnostics else "it failed"
+                warnings.append(Diagnostic(f"no field-level diff for {name} on {sink.target}", f"{reason}; the plan lists the objects from the inventory only", address=name, severity=Severity.WARNING))
+        if pairs is not None:
+            for before, after in pairs:
                 rc = object_change(before, after, redact)
                 if rc is not None:
                     out.append(ResourceChange(rc.address + suffix, rc.action, rc.reason, rc.attributes))
@@ -67,7 +84,7 @@ def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tu
             out += [ResourceChange(object_label(o) + suffix, "update" if _key(o) in current else "create") for o in changed]
         rendered = {_key(o) for o in objects}
         out += [ResourceChange(f"{i.kind} {i.namespace + '/' if i.namespace else ''}{i.name}{suffix}", "destroy") for k, i in current.items() if k not in rendered]
-    return tuple(out)
+    return tuple(out), warnings
 
 
 def pruned_resources(engine: "Engine", name: str, unit: "UnitState") -> tuple[ResourceChange, ...]:

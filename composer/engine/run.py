@@ -630,14 +630,15 @@ class Engine:
                     workdir = self._workdir(name)
                     pf = workdir / PLANFILE
                     changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                    resources = preview.terraform_resources(self, name, workdir, pf) if changes.any else ()
+                    resources, warnings = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
                     if planfiles is not None:
                         planfiles[name] = pf.read_bytes() if changes.any else b""
                     pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started, resources=resources))
+                    counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
+                    self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:
-                    resources = preview.kubernetes_resources(self, name, self.stamped_objects(name))
-                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, duration_s=time.monotonic() - started, k8s_changed=len(resources), resources=resources))
+                    resources, warnings = preview.kubernetes_resources(self, name, self.stamped_objects(name))
+                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -651,8 +652,8 @@ class Engine:
             unit = self._state.units[name]
             try:
                 resources = preview.pruned_resources(self, name, unit)
-            except (UnitFailure, DiagnosticError) as exc:
-                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, action="prune"))
+            except Exception as exc:  # UnitFailure, DiagnosticError, a runner error: this unit's plan failed
+                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune"))
                 continue
             self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
