@@ -75,47 +75,38 @@ def test_a_cluster_plan_diffs_the_server_side_apply_dry_run(tmp_path, kube_clean
     assert kube_clean.mutating() == writes  # a dry run writes nothing
 
 
-def test_terraform_resources_are_listed_with_attributes_and_secrets_stay_out(tmp_path, moto, kube_clean):
+def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_and_secrets_stay_out(tmp_path, moto, kube_clean):
+    """One Terraform scenario, to keep the suite short: a replace with its reason (and a secret
+    upstream value that must not show), then a removed component whose destroys the plan lists
+    with totals that apply then matches. (Creates with `(known after apply)`: the golden plans
+    of tests/test_plan_markdown.py.)"""
     b = "    - {name: b, type: terraform-module, properties: {source: modules/echo, inputs: {name: b-echo, upstream: '${a.token}'}, outputs: {arn: {}}}}\n"
-    app = make_project(tmp_path, token_component("a"), env=CLUSTER_ENV)
+    app = make_project(tmp_path, token_component("a") + b + WEB, env=CLUSTER_ENV)
     write(tmp_path, {f"modules/echo/{k}": v for k, v in ECHO_MODULE.items()})
-    r = appc("plan", "-f", app, "-e", "test", "--json")
-    assert r.code == 0, r.err
-    a = _unit(r.events, "a")
-    assert [(x["address"], x["action"]) for x in a["resources"]] == [("module.a.aws_secretsmanager_secret.this", "create")]
-    attrs = {x["path"]: x for x in a["resources"][0]["attributes"]}
-    assert attrs["name"]["new"] == '"a-token"' and attrs["arn"]["new"] == "(known after apply)"
-    app.write_text(app.read_text() + b)
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait").code == 0
-    # A changed name forces a new secret: a replace, with the reason, named in the plan.
+    token = hashlib.sha256(b"token-a-token").hexdigest()  # a's secret output, b's input
+
+    # A changed name forces a new secret: a replace, with the reason, in every format.
     app.write_text(app.read_text().replace("name: b-echo", "name: b-echo2"))
-    token = hashlib.sha256(b"token-a-token").hexdigest()
-    outputs = []
-    for args in ((), ("--json",), ("--format", "markdown")):
-        r = appc("plan", "-f", app, "-e", "test", *args)
-        assert r.code == 0, r.err
-        outputs.append(r.out + r.err)
-    text, js, md = outputs
-    assert "-/+ module.b.aws_secretsmanager_secret.this" in text and 'name: "b-echo" → "b-echo2"' in text, text
-    assert "description: (sensitive)" in text or "description" not in text
-    b = _unit([json.loads(line) for line in js.splitlines()], "b")
-    assert b["resources"][0]["action"] == "replace" and "name" in b["resources"][0]["reason"]
+    text = appc("plan", "-f", app, "-e", "test")
+    js = appc("plan", "-f", app, "-e", "test", "--json", "--markdown-out", tmp_path / "plan.md")
+    assert text.code == 0 and js.code == 0, text.err + js.err
+    assert "-/+ module.b.aws_secretsmanager_secret.this" in text.out and 'name: "b-echo" → "b-echo2"' in text.out, text.out
+    assert "description: (sensitive)" in text.out or "description" not in text.out
+    replaced = _unit(js.events, "b")["resources"][0]
+    assert replaced["action"] == "replace" and "name" in replaced["reason"]
+    md = (tmp_path / "plan.md").read_text()
     assert "<details><summary><code>b</code>: update, 1 resource</summary>" in md
-    for out in outputs:
-        assert token not in out  # the upstream secret, in every format
+    for out in (text.out, text.err, js.out, js.err, md):
+        assert token not in out
 
-
-def test_a_removed_component_plans_its_resources_as_destroys_and_apply_agrees(tmp_path, moto, kube_clean):
-    app = make_project(tmp_path, token_component("a") + WEB, env=CLUSTER_ENV)
-    assert appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait").code == 0
-    app.write_text(app.read_text().replace(token_component("a"), ""))
-    plan = appc("plan", "-f", app, "-e", "test", "--json").events
-    a = _unit(plan, "a")
-    assert a["action"] == "prune" and a["resources"] == [{"address": "module.a.aws_secretsmanager_secret.this", "action": "destroy", "attributes": []}]
-    assert a["changes"] == {"add": 0, "change": 0, "remove": 1}
-    md = appc("plan", "-f", app, "-e", "test", "--format", "markdown").out
-    assert "**Totals**: 0 to add, 0 to change, 1 to destroy" in md and "- module.a.aws_secretsmanager_secret.this" in md
-    text = appc("plan", "-f", app, "-e", "test").out
-    assert "a (terraform): prune" in text and "- module.a.aws_secretsmanager_secret.this" in text and "Plan: 0 to add, 0 to change, 1 to destroy." in text
-    applied = _unit(appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait", "--json").events, "a")
-    assert applied["status"] == "pruned" and applied["changes"] == a["changes"]
+    # b removed: its resources are destroys, and the totals are what apply then does.
+    app.write_text(app.read_text().replace(b.replace("b-echo", "b-echo2"), ""))
+    plan = appc("plan", "-f", app, "-e", "test", "--json", "--markdown-out", tmp_path / "prune.md")
+    pruned = _unit(plan.events, "b")
+    assert pruned["action"] == "prune" and pruned["resources"] == [{"address": "module.b.aws_secretsmanager_secret.this", "action": "destroy", "attributes": []}]
+    assert pruned["changes"] == {"add": 0, "change": 0, "remove": 1}
+    md = (tmp_path / "prune.md").read_text()
+    assert "**Totals**: 0 to add, 0 to change, 1 to destroy" in md and "- module.b.aws_secretsmanager_secret.this" in md
+    applied = _unit(appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait", "--json").events, "b")
+    assert applied["status"] == "pruned" and applied["changes"] == pruned["changes"]
