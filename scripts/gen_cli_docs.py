@@ -40,7 +40,7 @@ EXIT_CODES = [
 ]
 
 EVENTS = [
-    ("summary", "always the last line: `command`, `ok`, `exit_code`, " + ", ".join(f"`{k}`" for k in SUMMARY_KEYS) + ", `duration_s`, plus command-specific keys (`units_failed`, `interrupted` for plan/apply/destroy, `changes_present` for plan)"),
+    ("summary", "always the last line: `command`, `ok`, `exit_code`, " + ", ".join(f"`{k}`" for k in SUMMARY_KEYS) + ", `duration_s`, plus command-specific keys (`units_failed`, `interrupted` for plan/apply/destroy, `changes_present` and the resource totals `to_add`, `to_change`, `to_destroy` for plan)"),
     ("diagnostic", "an error or warning: `severity`, `summary`, `detail`, `file`, `line`, `column`, `path`, `address`"),
     ("unit_start", "plan/apply/destroy: a unit starts (`unit`, `kind`, `action`)"),
     ("terraform", "a Terraform progress message of a unit (`unit`, `command`, `kind`, `resource`, `action`, `message`)"),

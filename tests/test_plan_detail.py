@@ -106,6 +106,7 @@ def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_a
     pruned = _unit(plan.events, "b")
     assert pruned["action"] == "prune" and pruned["resources"] == [{"address": "module.b.aws_secretsmanager_secret.this", "action": "destroy", "attributes": []}]
     assert pruned["changes"] == {"add": 0, "change": 0, "remove": 1}
+    assert {k: plan.events[-1][k] for k in ("to_add", "to_change", "to_destroy")} == {"to_add": 0, "to_change": 0, "to_destroy": 1}
     md = (tmp_path / "prune.md").read_text()
     assert "**Totals**: 0 to add, 0 to change, 1 to destroy" in md and "- module.b.aws_secretsmanager_secret.this" in md
     applied = _unit(appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait", "--json").events, "b")

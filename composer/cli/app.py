@@ -407,6 +407,7 @@ def plan(
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import preflight, running_engine
     from composer.cli.planview import plan_markdown, plan_text
+    from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
@@ -440,7 +441,8 @@ def plan(
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
-        view.summary(True, code, **result.summary(), changes_present=bool(changes))
+        t = plan_totals(result.outcomes.values())
+        view.summary(True, code, **result.summary(), changes_present=bool(changes), to_add=t.add, to_change=t.change, to_destroy=t.remove)
         raise Exit(code)
 
 
