@@ -12,12 +12,13 @@ import sys
 import traceback
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import typer
 import yaml
 
 from composer import __version__
+from composer.cli import guide
 from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
@@ -65,6 +66,8 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         raise typer.Exit(EXIT_INVALID)
     except Exit as exc:
         raise typer.Exit(exc.code)
+    except guide.Cancelled:
+        raise typer.Exit(EXIT_CANCELLED)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -289,64 +292,6 @@ def _units(compiled, state=None) -> list[tuple[str, str]]:
     return out
 
 
-def _confirm(view: View, question: str, verb: str) -> None:
-    """Ask; anything but yes (no, Ctrl-D, Ctrl-C) cancels with one exit code and one message."""
-    import signal
-    import threading
-
-    import click
-
-    # During the question Ctrl-C must end it, not only stop new units (_interruptible).
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
-    try:
-        yes = typer.confirm(question, default=False)
-    except (typer.Abort, click.exceptions.Abort, EOFError, KeyboardInterrupt):
-        view.err.print()  # the prompt line stays unfinished otherwise
-        yes = False
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
-    if not yes:
-        view.err.print(f"{verb} cancelled: nothing was changed", markup=False)
-        raise Exit(EXIT_CANCELLED)
-
-
-def _confirm_plan(view: View, preview, compiled, state) -> None:
-    """Show the plan, name what will be destroyed or replaced, then ask."""
-    from composer.cli.planview import confirmation, plan_text
-
-    view.lines(plan_text(preview, list(compiled.graph.order), set(state.units)))
-    question, warnings = confirmation(preview)
-    for w in warnings:
-        view.err.print(w, style="bold red", markup=False, highlight=False)
-    _confirm(view, question, "apply")
-
-
-def _destinations(compiled, store, sinks, result) -> dict[str, Any]:
-    """Where an apply put things, and what to run next (the last lines a person reads)."""
-    env = compiled.resolved.environment.name
-    import os
-
-    app_file = compiled.project.app_file
-    flag = "" if Path(app_file).absolute() == Path("app.yaml").absolute() else f" -f {os.path.relpath(app_file)}"
-    manifests = [s.target.removeprefix("dir:") for s in sinks if s.target.startswith("dir:")]
-    clusters = [s.target.removeprefix("kube:") for s in sinks if s.target.startswith("kube:")]
-    nxt = [f"appc status{flag} -e {env}", f"appc outputs{flag} -e {env}"]
-    if result.failed:
-        nxt = [f"appc apply{flag} -e {env} (after fixing the errors above)"]
-    return {"manifests": manifests, "clusters": clusters, "state": store.location, "next": nxt}
-
-
-def _tell_where(view: View, where: dict[str, Any]) -> None:
-    from rich.text import Text
-
-    lines = [f"manifests written to {d} (commit them for Argo CD or Flux)" for d in where["manifests"]]
-    lines += [f"workloads applied to cluster context/namespace {c}" for c in where["clusters"]]
-    lines += [f"state kept in {where['state']}", "next: " + "  ·  ".join(where["next"])]
-    view.lines(Text(line) for line in lines)
-
-
 def _report(view: View, result, env_name: str, verb: str) -> int:
     failed = result.failed
     summary = result.summary()
@@ -485,12 +430,12 @@ def apply(
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
                     with progress.paused():  # the question must not be redrawn over by the live table
-                        _confirm_plan(view, preview, compiled, state)
+                        guide.confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned)
-                where = _destinations(compiled, store, engine.sinks, result)
+                where = guide.destinations(compiled, store, engine.sinks, result)
         view.event("where", **where)  # before the summary, which stays the last JSON line
         code = _report(view, result, compiled.resolved.environment.name, "apply")
-        _tell_where(view, where)
+        guide.tell_where(view, where)
         raise Exit(code)
 
 
@@ -513,12 +458,8 @@ def destroy(
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
         if not auto_approve:
-            from composer.cli.wiring import open_store
-
-            applied = open_store(compiled, lambda m: None).read()
-            names = sorted(applied.units) if applied else []
-            view.err.print(f"this DESTROYS {', '.join(names)} and everything in their Terraform state and inventory" if names else "nothing is applied in this environment", style="bold red" if names else None, markup=False, highlight=False)
-            _confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
+            guide.destroy_warning(view, compiled)
+            guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -550,7 +491,7 @@ def outputs(
         reader = secret_reader(registry(), compiled) if show_secrets else None
         with ExitStack() as stack:
             if show_secrets and any(u.secret_ref for u in units.values()):
-                _sandbox_for_secrets(stack, compiled, state)
+                guide.sandbox_for_secrets(stack, compiled, state)
             rows = []
             for name, u in sorted(units.items()):
                 values: dict = dict(u.outputs)
@@ -566,30 +507,6 @@ def outputs(
                 rows += [[name, k, str(v)] for k, v in values.items()]
         view.table(None, ["unit", "output", "value"], rows)
         view.summary(True, EXIT_OK)
-
-
-def _sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
-    """Secret values of a sandbox live in the emulator that applied them: read them there
-    (the one `appc sandbox up` keeps), or say why they are gone. Never real AWS."""
-    cloud = compiled.resolved.environment.spec.cloud
-    if cloud is None or not cloud.emulator:
-        return
-    from composer.cli.wiring import state_dir
-    from composer.runners import sandbox
-
-    sb = sandbox.current(state_dir(compiled))
-    if sb is None or state is None or state.emulator != sb.instance:
-        env = compiled.resolved.environment.name
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    "the secret values are gone with the emulator that applied them",
-                    f"environment {env} is a sandbox: each command without `appc sandbox up` runs its own emulator, which ends with it. "
-                    f"To read secrets afterwards: appc sandbox up, then appc apply -e {env} --auto-approve, then appc outputs -e {env} --show-secrets",
-                )
-            ]
-        )
-    stack.enter_context(sandbox.session(state_dir(compiled)))
 
 
 @app.command()
