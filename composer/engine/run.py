@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import preview
+from composer.engine import preview, replacements
 from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
@@ -40,6 +40,7 @@ from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
+from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
@@ -306,17 +307,39 @@ class Engine:
         root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
         return {k: root[k] for k in ("terraform", "provider") if k in root}
 
+    def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
+        """A warning naming the stateful resources a plan replaces or destroys; for a protected
+        unit, the refusal (raised, so nothing is applied)."""
+        if not found:
+            return []
+        if name in self._protected():
+            raise UnitFailure([replacements.refusal(name, self.env_name, found)])
+        return [replacements.warning(name, found)]
+
     def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        if planned is not None:
-            planfile = workdir / PLANFILE
-            planfile.write_bytes(planned)
-            changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+        planfile = workdir / PLANFILE
+        warnings: list[Diagnostic] = []
+        try:
+            if planned is None and name in self._protected():
+                # Protected units plan first (a second Terraform process), so that a replacement
+                # of their data is refused before anything changes.
+                preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
+                planned = planfile.read_bytes()
+            elif planned is not None:
+                planfile.write_bytes(planned)
+                if name in self._protected():
+                    warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
+            if planned is not None:
+                changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+            else:
+                changes = self.terraform.apply(name, workdir, None, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+        finally:
             planfile.unlink(missing_ok=True)
-        else:
-            changes = self.terraform.apply(name, workdir, None, self._variables(name))
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
@@ -332,7 +355,7 @@ class Engine:
             skeleton=self._skeleton(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
-        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
+        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -343,6 +366,9 @@ class Engine:
             for obj in objects:
                 for tpl in _pod_templates(obj):
                     tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
+        c = self.resolved.component(name)
+        if c is not None and c.type == "task":
+            content_named_job(objects)
         return objects
 
     def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
@@ -629,15 +655,26 @@ class Engine:
                     self._init(name)
                     workdir = self._workdir(name)
                     pf = workdir / PLANFILE
-                    changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                    resources, warnings = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
-                    if planfiles is not None:
-                        planfiles[name] = pf.read_bytes() if changes.any else b""
-                    pf.unlink(missing_ok=True)
+                    try:
+                        changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                        warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
+                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        warnings += shown
+                        if planfiles is not None:
+                            planfiles[name] = pf.read_bytes() if changes.any else b""
+                    finally:
+                        pf.unlink(missing_ok=True)
                     counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
                     self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:
-                    resources, warnings = preview.kubernetes_resources(self, name, self.stamped_objects(name))
+                    objects = self.stamped_objects(name)
+                    for sink in self.sinks:
+                        if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
+                            refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
+                            if refusals:
+                                raise DiagnosticError(refusals)
+                    # New objects (a replaced Job: its new name) are creates, removed ones destroys.
+                    resources, warnings = preview.kubernetes_resources(self, name, objects)
                     self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
