@@ -20,7 +20,7 @@ from composer.graph import Graph
 from composer.model import refs
 from composer.render.bindings import EnvBuilder, secret_name
 from composer.render.security import harden
-from composer.render.workload_defaults import BUILTIN_TYPES, default_probes, default_requests
+from composer.render.workload_defaults import default_probes, default_requests
 from composer.resolve import Resolved, ResolvedComponent
 from composer.templates import TemplateFailure, render_yaml_documents
 
@@ -407,7 +407,7 @@ def _finish(w: Workload) -> None:
             w.pod_meta["annotations"] = {**w.pod_meta.get("annotations", {}), **w.extra_annotations}
 
 
-def _operational_defaults(w: Workload, builtin: str) -> None:
+def _operational_defaults(w: Workload, builtin: str | None) -> None:
     if builtin == "webservice":
         default_probes(w.container(w.name) or {})
     for name in default_requests(w.pod_spec or {}):
@@ -452,7 +452,7 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         apply_trait(w, t)
     if w.pod_spec is not None and w.pod_meta is not None:
         harden(w.pod_spec, w.pod_meta, w.security)
-    if impl.builtin in BUILTIN_TYPES and w.pod_spec is not None:
+    if w.pod_spec is not None:
         _operational_defaults(w, impl.builtin)
     _finish(w)
     guard(w)

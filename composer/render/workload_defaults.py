@@ -1,15 +1,14 @@
 """Operational defaults of the built-in workload types: resource requests and probes.
 
-Every container of a built-in type gets requests (DEFAULT_REQUESTS, documented in
-composer/catalog/builtin/workloads.yaml) where none are set, and a warning when it has no
-limits. A webservice with a port gets TCP readiness and liveness probes on its first port
+Every container of every pod Composer renders (built-in and platform types) gets requests
+(DEFAULT_REQUESTS, documented in composer/catalog/builtin/workloads.yaml) where none are set,
+and a warning when it has no limits. A webservice with a port gets TCP readiness and liveness probes on its first port
 unless the app gave its own.
 """
 
 from __future__ import annotations
 
 DEFAULT_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
-BUILTIN_TYPES = ("webservice", "worker", "task", "cron-task")
 
 
 def default_requests(pod_spec: dict) -> list[str]:
