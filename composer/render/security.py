@@ -133,9 +133,3 @@ def pod_level(pod_spec: dict) -> str:
         return "privileged"
     return "baseline" if _restricted_violations(pod_spec) else "restricted"
 
-
-def violations(pod_spec: dict, level: str) -> list[str]:
-    """The fields of the pod that keep it from meeting `level` (baseline or restricted)."""
-    found = _baseline_violations(pod_spec)
-    return found + _restricted_violations(pod_spec) if level == "restricted" else found
-
