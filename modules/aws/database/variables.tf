@@ -146,7 +146,8 @@ variable "backup_retention_days" {
   default     = null
 
   validation {
-    condition     = var.backup_retention_days == null || (var.backup_retention_days >= 0 && var.backup_retention_days <= 35)
+    # A conditional, not ||: Terraform evaluates both sides, and null >= 0 is an error.
+    condition     = var.backup_retention_days == null ? true : (var.backup_retention_days >= 0 && var.backup_retention_days <= 35)
     error_message = "backup_retention_days must be between 0 and 35."
   }
 }
