@@ -134,11 +134,7 @@ def _kind(value: Any) -> str:
 
 
 def _single(path: Path, display: str | None) -> SourceDocument:
-    docs = load_documents(path, display)
-    if len(docs) > 1:
-        second = docs[1]
-        raise DiagnosticError([second.source_map.diagnostic((), "expected one YAML document, found several")])
-    return docs[0]
+    return load_documents(path, display, max_documents=1)[0]
 
 
 def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
