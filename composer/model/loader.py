@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, FieldPath
 from composer.model.app import Application
 from composer.model.base import API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
@@ -179,6 +179,7 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
                 if name not in environ:
                     errors.append(doc.source_map.diagnostic(path, f"environment variable {name} is not set", f"export {name}=... before running appc"))
                     return ""
+                REDACTIONS.add(environ[name], f"${{env:{name}}}")  # messages say the name, never the value
                 return environ[name]
 
             return _ENV_VAR.sub(sub, value)
