@@ -15,6 +15,7 @@ one at a time: a file that may hold one document stops at the second, unbuilt.
 from __future__ import annotations
 
 import gc
+import itertools
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000  # values built from one file (all its documents), aliases expanded
 MAX_CHARS = 4 * MAX_FILE_BYTES  # characters of text values built from one file, aliases expanded
+MAX_ALIASED_VALUES = 100_000  # values built again through an alias (`*name`, `<<: *name`), per file
 
 _MAX_DIGITS = sys.get_int_max_str_digits() or 4300
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -111,6 +113,7 @@ class _Budget:
 
     values: int = 0
     chars: int = 0
+    aliased: int = 0
 
 
 class _Builder:
@@ -118,6 +121,8 @@ class _Builder:
         self.file = file
         self.budget = budget
         self.map = SourceMap(file)
+        self.built: set[int] = set()  # ids of the nodes built so far: building one again is an alias
+        self.aliasing = 0
         self.scalars = _Loader("")  # used only for its scalar constructors
         self.errors: list[Diagnostic] = []
 
@@ -128,16 +133,18 @@ class _Builder:
     def _spend(self, node) -> None:
         budget = self.budget
         budget.values += 1
+        budget.aliased += self.aliasing > 0
         if isinstance(node, yaml.ScalarNode):
             budget.chars += len(node.value)
-        if budget.values > MAX_NODES or budget.chars > MAX_CHARS:
+        if budget.values > MAX_NODES or budget.chars > MAX_CHARS or budget.aliased > MAX_ALIASED_VALUES:
             p = _pos(node.start_mark)
             raise DiagnosticError(
                 [
                     Diagnostic(
                         "file expands to too many values",
-                        f"more than {MAX_NODES:,} values or {MAX_CHARS:,} characters of text once YAML aliases are expanded "
-                        "(all documents of the file count); write it out without nested aliases",
+                        f"more than {MAX_NODES:,} values, {MAX_CHARS:,} characters of text, or {MAX_ALIASED_VALUES:,} values "
+                        "repeated through aliases, once YAML aliases are expanded (all documents of the file count); "
+                        "write it out without nested aliases",
                         file=self.file,
                         line=p.line,
                         column=p.column,
@@ -146,6 +153,15 @@ class _Builder:
             )
 
     def build(self, node, path: FieldPath) -> Any:
+        again = id(node) in self.built
+        self.built.add(id(node))
+        self.aliasing += again
+        try:
+            return self._build(node, path)
+        finally:
+            self.aliasing -= again
+
+    def _build(self, node, path: FieldPath) -> Any:
         self._spend(node)
         self.map.values.setdefault(path, _pos(node.start_mark))
         if isinstance(node, yaml.MappingNode):
@@ -287,13 +303,15 @@ def _composed(text: str, file: str) -> Iterator[Any]:
 
 def _parse_documents(text: str, file: str, max_documents: int | None) -> list[SourceDocument]:
     budget = _Budget()
-    docs: list[SourceDocument] = []
-    for node in _composed(text, file):
-        if max_documents is not None and len(docs) >= max_documents:
-            p = _pos(node.start_mark)
+    composed = _composed(text, file)
+    if max_documents is not None:  # compose one beyond (cheap: aliases stay references), build none of them yet
+        nodes = list(itertools.islice(composed, max_documents + 1))
+        if len(nodes) > max_documents:
+            p = _pos(nodes[max_documents].start_mark)
             expected = "one YAML document" if max_documents == 1 else f"at most {max_documents} YAML documents"
             raise DiagnosticError([Diagnostic(f"expected {expected}, found several", file=file, line=p.line, column=p.column)])
-        docs.append(_build_document(node, file, len(docs), budget))
+        composed = iter(nodes)
+    docs = [_build_document(node, file, index, budget) for index, node in enumerate(composed)]
     if not docs:
         raise DiagnosticError([Diagnostic("file is empty", "expected a YAML document", file=file, line=1, column=1)])
     return docs
