@@ -73,9 +73,10 @@ def _budget() -> Budget:
     return budget if budget is not None else Budget()
 
 
-def size(value: Any, limit: int = MAX_VALUE) -> int:
+def size(value: Any, limit: int | None = None) -> int:
     """Characters of text plus items of containers inside `value` (shared parts counted each
     time they appear, as a serializer would write them); stops counting past `limit`."""
+    limit = MAX_VALUE if limit is None else limit
     total = 0
     stack = [value]
     while stack and total <= limit:
