@@ -148,8 +148,10 @@ def _text_size(value: Any) -> int:
 def check_amplifier(name: str, target: Any, args: tuple, kwargs: dict, *, method: bool) -> None:
     """Refuse, before it runs, an operation whose result would be larger than MAX_VALUE in
     one C-level step: `sep.join(items)` / `items|join(sep)`, `s.replace(old, new)`,
-    `s|indent(width)`, `s.expandtabs(n)`, `s|wordwrap(width, wrapstring=...)`. `target` is
-    the string a method is called on, or the value a filter is applied to."""
+    `s|indent(width)`, `s.expandtabs(n)`, `s|wordwrap(width, wrapstring=...)`,
+    `s.translate(table)`, and formatting (`s.format(...)`, `s|format(...)`, `s % args`), whose
+    every field may repeat its largest argument. `target` is the string a method is called
+    on, or the value a filter is applied to."""
     if name == "join":
         items, sep = (args[0] if args else (), target) if method else (target, args[0] if args else kwargs.get("d", ""))
         if hasattr(items, "__len__"):
@@ -171,6 +173,14 @@ def check_amplifier(name: str, target: Any, args: tuple, kwargs: dict, *, method
     elif name == "wordwrap":
         wrapstring = (args[2] if len(args) > 2 else kwargs.get("wrapstring")) or "\n"
         _refuse_if(len(target) * (1 + len(str(wrapstring))))
+    elif name == "translate" and args and isinstance(args[0], dict):
+        _refuse_if(len(target) * max([1, *(_text_size(v) for v in args[0].values() if v is not None)]))
+    elif name in ("format", "format_map", "%"):
+        values = [*args, *kwargs.values()]
+        if len(values) == 1 and isinstance(values[0], (tuple, dict)):  # s % (a, b) / s % {...} / format_map
+            values = list(values[0].values() if isinstance(values[0], dict) else values[0])
+        fields = target.count("{") + target.count("%")
+        _refuse_if(len(target) + fields * max([0, *(_text_size(v) for v in values)]))
 
 
 def _refuse_if(estimate: int) -> None:

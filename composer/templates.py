@@ -143,6 +143,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("the power is too large")
         elif operator == "%" and isinstance(left, str):
             _check_format(left)
+            budget.check_amplifier("%", left, (right,), {}, method=True)
         return budget.charge(super().call_binop(context, operator, left, right))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -162,6 +163,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             name = getattr(target, "__name__", "")
             if name in ("format", "format_map"):
                 _check_format(owner)
+                budget.check_amplifier(name, owner, args, kwargs, method=True)
             else:
                 _check_sizes(args, kwargs)
                 if name == "join" and args and budget.is_lazy(args[0]):

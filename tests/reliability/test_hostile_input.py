@@ -78,6 +78,8 @@ TEMPLATE_ATTACKS = {
     "join-separator": ("{{ range(100000) | join('x' * 1000000) }}", "larger than 1,000,000 characters"),
     "replace": ("{{ ('x' * 1000000) | replace('x', 'x' * 1000) }}", "larger than 1,000,000 characters"),
     "indent": ("{{ ('\\n' * 500000) | indent(1000000) }}", "larger than 1,000,000 characters"),
+    "format-fields": ("{{ ('{0}' * 1000).format('x' * 1000000) }}", "larger than 1,000,000 characters"),
+    "translate": ("{{ ('x' * 100000).translate({120: 'y' * 1000}) }}", "larger than 1,000,000 characters"),
     "shared-references": ("{{ ['x' * 1000000] * 1000 }}", "larger than 1,000,000 characters or items"),
     "concatenation": ("{% set a = 'x' * 1000000 %}{% set b = a ~ a %}{% set c = b ~ b %}{{ c | length }}", "larger than 1,000,000 characters or items"),
     "products": ("{% set a = 10 ** 20000 %}{% set b = a * a %}{% set c = b * b %}{% set d = c * c %}{{ d > 1 }}", "the product is too large"),
