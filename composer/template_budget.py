@@ -1,7 +1,7 @@
 """The work budget of one template evaluation (docs/definitions.md lists the numbers).
 
-Every evaluation of a definition's template (a text template, or a whole-expression module
-input) gets a `Budget`. The sandbox charges it for every operation it intercepts (calls,
+Every evaluation of a definition's templates (a text template, or all the module inputs of
+one component together) gets a `Budget`. The sandbox charges it for every operation it intercepts (calls,
 filters, tests, arithmetic, attribute and item lookups, loop iterations, items drawn from a
 lazy filter) one unit plus the size of the value the operation produced. An evaluation that
 runs more than MAX_OPERATIONS operations, spends more than MAX_WORK units, runs longer than MAX_CPU_SECONDS of CPU, nests macros deeper
@@ -58,7 +58,12 @@ _current: ContextVar[Budget | None] = ContextVar("composer_template_budget", def
 
 @contextmanager
 def evaluation() -> Iterator[Budget]:
-    """A fresh budget for one evaluation (nested evaluations get their own)."""
+    """The budget of one evaluation: a fresh one, or the enclosing evaluation's (the module
+    inputs of one component are one evaluation, however many templates they hold)."""
+    current = _current.get()
+    if current is not None:
+        yield current
+        return
     budget = Budget()
     token = _current.set(budget)
     try:

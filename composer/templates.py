@@ -301,7 +301,13 @@ def _evaluate_expression(source: str, context: dict[str, Any]) -> Any:
 
 
 def evaluate(value: Any, context: dict[str, Any]) -> Any:
-    """Evaluate templates inside a value (recursively). Non-string leaves pass through."""
+    """Evaluate templates inside a value (recursively), all of them on one budget.
+    Non-string leaves pass through."""
+    with budget.evaluation():
+        return _evaluate(value, context)
+
+
+def _evaluate(value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
@@ -321,7 +327,7 @@ def evaluate(value: Any, context: dict[str, Any]) -> Any:
 
 def _at(key: str | int, value: Any, context: dict[str, Any]) -> Any:
     try:
-        return evaluate(value, context)
+        return _evaluate(value, context)
     except TemplateFailure as exc:
         raise exc.at(key) from None
 

@@ -105,6 +105,20 @@ def test_template_attacks_end_in_bounded_time_naming_the_definition(tmp_path, ki
     assert elapsed < CPU_SECONDS, f"{attack} took {elapsed:.1f} s of CPU"
 
 
+def test_the_module_inputs_of_a_component_share_one_budget(tmp_path):
+    """Twenty inputs, each under the operation limit alone: together they are over it, so a
+    definition cannot multiply its cost by adding inputs."""
+    macro = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(15) | length }}"
+    inputs = ", ".join(f"v{i}: {json.dumps(macro)}" for i in range(20))
+    definition = RESOURCE_DEF.replace('{value: "TEMPLATE"}', "{" + inputs + "}")
+    app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition, "definitions/mod/main.tf": ""})
+    started = time.process_time()
+    with time_limit(SECONDS):
+        (d,) = diagnostics(appc("validate", "-f", app, "-e", "test", "--json"))
+    assert "more than 1,000,000 operations" in d["detail"], d
+    assert time.process_time() - started < CPU_SECONDS
+
+
 def test_a_failing_template_line_is_named(tmp_path):
     definition = WORKLOAD_DEF.replace('"TEMPLATE"', json.dumps("{{ parameters.nope }}"))
     app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition})
