@@ -287,8 +287,6 @@ def _evaluate_expression(source: str, context: dict[str, Any]) -> Any:
             except Exception:
                 template.environment.handle_exception()  # rewrites the traceback to template lines
             result = budget.charge(ctx.vars["result"])
-            if budget.is_lazy(result):
-                result = list(result)
     except _ERRORS as exc:
         raise _failure(exc) from None
     if isinstance(result, Undefined):

@@ -163,6 +163,9 @@ def test_a_multi_document_alias_bomb_is_bounded(tmp_path, where):
         assert (Path(d["file"]).name, d["line"], d["summary"]) == ("app.yaml", 11, "expected one YAML document, found several")
     else:  # definitions files may hold many documents: they share one budget
         assert d["file"].endswith("bomb.yaml") and d["line"] and d["summary"] == "file expands to too many values", d
+        code, events, rss_def = _appc_child(["def", "validate", tmp_path / where, "--json"], tmp_path)
+        assert code == 1 and [e["summary"] for e in events if e["type"] == "diagnostic"] == ["file expands to too many values"], events
+        rss = max(rss, rss_def)
     print(f"{where}: exit {code} in {elapsed:.1f} s, peak RSS {rss} MB")
     assert rss < 400, f"peak RSS {rss} MB"
     assert elapsed < SECONDS, f"{elapsed:.1f} s"
