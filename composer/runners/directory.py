@@ -58,6 +58,7 @@ def secrets_with_data(objects: list) -> list[str]:
 
 
 class DirectorySink:
+    needs_secret_store = True  # connections are ExternalSecrets: the engine publishes what they read
     def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
         self.directory = directory
         self.app = app
