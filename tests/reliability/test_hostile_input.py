@@ -68,6 +68,7 @@ def test_environment_text_in_provider_and_backend_blocks_is_escaped(tmp_path):
 
 # -- template budgets (medium 7) --------------------------------------------------------------------
 
+MODULE = "".join(f'variable "{v}" {{ default = "" }}\n' for v in ["value", *(f"v{i}" for i in range(20))])  # what the probes may set
 # (attack, what the diagnostic says)
 TEMPLATE_ATTACKS = {
     # the three of the issue: > 60 s, never finished, a 1.5 GB string
@@ -92,7 +93,7 @@ TEMPLATE_ATTACKS = {
 def test_template_attacks_end_in_bounded_time_naming_the_definition(tmp_path, kind, attack):
     template, says = TEMPLATE_ATTACKS[attack]
     definition = (RESOURCE_DEF if kind == "resource" else WORKLOAD_DEF).replace('"TEMPLATE"', json.dumps(template))
-    app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition, "definitions/mod/main.tf": ""})
+    app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition, "definitions/mod/main.tf": MODULE})
     started = time.process_time()
     with time_limit(SECONDS):
         r = appc("validate", "-f", app, "-e", "test", "--json")
@@ -111,7 +112,7 @@ def test_the_module_inputs_of_a_component_share_one_budget(tmp_path):
     macro = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(15) | length }}"
     inputs = ", ".join(f"v{i}: {json.dumps(macro)}" for i in range(20))
     definition = RESOURCE_DEF.replace('{value: "TEMPLATE"}', "{" + inputs + "}")
-    app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition, "definitions/mod/main.tf": ""})
+    app = project(tmp_path, [{"name": "c", "type": "probe"}], files={"definitions/probe.yaml": definition, "definitions/mod/main.tf": MODULE})
     started = time.process_time()
     with time_limit(SECONDS):
         (d,) = diagnostics(appc("validate", "-f", app, "-e", "test", "--json"))
