@@ -11,14 +11,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from composer.catalog import Catalog, ModuleSource, read_module
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
-from composer.model.loader import Loaded, load_application, load_environment
+from composer.model.loader import Loaded, load_application_files, load_environment
 from composer.plugins import PluginRegistry
 from composer.render import Rendered, render
 from composer.resolve import Resolved, resolve
@@ -82,8 +82,10 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def open_project(app_file: Path) -> Project:
-    return Project(app_file, load_application(app_file, _display(app_file)))
+def open_project(app_file: Path | Sequence[Path]) -> Project:
+    """One app file, or several Score files (the first one's directory is the project's)."""
+    files = [app_file] if isinstance(app_file, Path) else list(app_file)
+    return Project(files[0], load_application_files(files))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ class Component(Strict):
 
 class ApplicationSpec(Strict):
     components: tuple[Component, ...] = Field(min_length=1)
+    # Score files (score.dev/v1b1) whose workloads and resources join the components (docs/score.md).
+    score: tuple[str, ...] = ()
 
 
 class Application(Strict):

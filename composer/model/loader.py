@@ -21,6 +21,7 @@ from composer.model.app import Application
 from composer.model.base import API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
 from composer.model.environment import Environment
+from composer.model.score import SCORE_API_VERSION
 from composer.model.source import SourceDocument, SourceMap, gc_paused, load_documents
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +36,7 @@ class Loaded(typing.Generic[M]):
     model: M
     source: SourceMap
     path: Path
+    warnings: tuple[Diagnostic, ...] = ()  # e.g. a Score field Composer reads differently
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -153,8 +155,10 @@ def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
     return kind
 
 
-def load_application(path: Path, display: str | None = None) -> Loaded[Application]:
+def load_application(path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
     doc = _single(path, display)
+    if isinstance(doc.data, dict) and doc.data.get("apiVersion") == SCORE_API_VERSION:
+        return load_score_application([path], [doc], environ)
     _expect_kind(doc, ("Application",))
     api = doc.data.get("apiVersion")
     if api == OAM_API_VERSION:
@@ -164,9 +168,41 @@ def load_application(path: Path, display: str | None = None) -> Loaded[Applicati
         return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path)
     if api != API_VERSION:
         raise DiagnosticError(
-            [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION} or {OAM_API_VERSION}")]
+            [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION}, {OAM_API_VERSION} or {SCORE_API_VERSION}")]
         )
+    spec = doc.data.get("spec")
+    if isinstance(spec, dict) and spec.get("score"):
+        from composer.model.score_import import merge_listed
+
+        data, source, warnings = merge_listed(doc, path.parent, environ if environ is not None else os.environ)
+        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     return Loaded(validate(doc, Application), doc.source_map, path)
+
+
+def load_application_files(paths: typing.Sequence[Path], environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
+    """One app file, or several Score files that make one application (`-f a.yaml -f b.yaml`)."""
+    if len(paths) == 1:
+        return load_application(paths[0], _display(paths[0]), environ)
+    docs = [_single(p, _display(p)) for p in paths]
+    for doc in docs:
+        if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != SCORE_API_VERSION:
+            raise DiagnosticError([doc.source_map.diagnostic(("apiVersion",), "only Score files can be given together", f"several -f files must each be a {SCORE_API_VERSION} workload; list other files' components in one app.yaml")])
+    return load_score_application(list(paths), docs, environ)
+
+
+def load_score_application(paths: list[Path], docs: list[SourceDocument], environ: typing.Mapping[str, str] | None) -> Loaded[Application]:
+    from composer.model.score_import import import_score
+
+    imported = import_score(docs, os.environ if environ is None else environ)
+    model = validate(SourceDocument(docs[0].file, imported.data, imported.source), Application)
+    return Loaded(model, imported.source, paths[0], tuple(imported.warnings))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 _ENV_VAR = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -170,23 +170,28 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
                 pvc_spec["storageClassName"] = v["storageClassName"]
             w.add({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": w.metadata(claim), "spec": pvc_spec})
         volumes.append({"name": v["name"], "persistentVolumeClaim": {"claimName": claim}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"]})
+        mounts.append(_mount(v))
     for v in spec.get("configMap", []):
         cm = v.get("cmName") or f"{w.name}-{v['name']}"
         if "data" in v:
             w.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": w.metadata(cm), "data": dict(v["data"])})
         volumes.append({"name": v["name"], "configMap": {"name": cm}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"], **({"readOnly": v["readOnly"]} if "readOnly" in v else {})})
+        mounts.append(_mount(v))
     for v in spec.get("secret", []):
         volumes.append({"name": v["name"], "secret": {"secretName": v.get("secretName") or v["name"]}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"], **({"readOnly": v["readOnly"]} if "readOnly" in v else {})})
+        mounts.append(_mount(v))
     for v in spec.get("emptyDir", []):
         volumes.append({"name": v["name"], "emptyDir": {"medium": v["medium"]} if v.get("medium") else {}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"]})
+        mounts.append(_mount(v))
     if not volumes:
         del w.pod_spec["volumes"]
     if not mounts:
         del container["volumeMounts"]
+
+
+def _mount(v: dict) -> dict:
+    """A volumeMount: name and path, and subPath / readOnly where given."""
+    return {"name": v["name"], "mountPath": v["mountPath"], **{k: v[k] for k in ("subPath", "readOnly") if k in v}}
 
 
 def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
@@ -200,7 +205,7 @@ def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
         container["args"] = w.expand(c.name, p["args"])
     ports = _ports(p)
     if ports:
-        container["ports"] = [{**({"name": x["name"]} if x.get("name") else {}), "containerPort": x["port"], "protocol": x.get("protocol", "TCP")} for x in ports]
+        container["ports"] = [{**({"name": x["name"]} if x.get("name") else {}), "containerPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")} for x in ports]
     res = _resources(p.get("cpu"), p.get("memory"))
     if res:
         container["resources"] = res
@@ -269,7 +274,7 @@ def webservice(w: Workload) -> None:
                     "type": p.get("exposeType", "ClusterIP"),
                     "selector": selector_labels(w.app, w.name),
                     "ports": [
-                        {"name": x.get("name") or f"port-{x['port']}", "port": x["port"], "targetPort": x["port"], "protocol": x.get("protocol", "TCP")}
+                        {"name": x.get("name") or f"port-{x['port']}", "port": x["port"], "targetPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")}
                         for x in exposed
                     ],
                 },
