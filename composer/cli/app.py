@@ -37,7 +37,7 @@ env_app = typer.Typer(help="List and show environments.", no_args_is_help=True)
 app.add_typer(def_app, name="def")
 app.add_typer(env_app, name="env")
 
-FileOpt = typer.Option(Path("app.yaml"), "-f", "--file", envvar="COMPOSER_FILE", help="Application file.")
+FileOpt = typer.Option([Path("app.yaml")], "-f", "--file", envvar="COMPOSER_FILE", help="Application file; give -f again for each Score file of one application.")
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
@@ -56,6 +56,7 @@ def registry() -> PluginRegistry:
 def command(name: str, json_mode: bool) -> Iterator[View]:
     """Run a command body: diagnostics -> exit 1, bugs -> exit 70 with a short report."""
     view = View(json_mode, name)
+    _VIEWS.append(view)
     try:
         yield view
     except DiagnosticError as exc:
@@ -81,6 +82,21 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         if _debug():
             traceback.print_exc()
         raise typer.Exit(EXIT_INTERNAL)
+    finally:
+        _VIEWS.remove(view)
+
+
+_VIEWS: list[View] = []  # the running command's view, for load warnings
+
+
+def _open(file: list[Path]):
+    """Open the project and show the warnings its files raised (a Score or OAM field read differently)."""
+    from composer.project import open_project
+
+    project = open_project(file)
+    if project.app.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(project.app.warnings)
+    return project
 
 
 def _debug() -> bool:
@@ -89,20 +105,20 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path]):
-    from composer.project import compile_project, open_project
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path]):
+    from composer.project import compile_project
 
-    project = open_project(file)
+    project = _open(file)
     return compile_project(project, env, registry(), catalog)
 
 
 @app.command()
-def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
-    from composer.project import compile_project, open_project
+    from composer.project import compile_project
 
     with command("validate", json_mode) as view:
-        project = open_project(file)
+        project = _open(file)
         names = [env] if env else (project.environment_names() or [None])
         reg = registry()
         cat = project.catalog(reg, catalog)
@@ -118,13 +134,13 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
             raise DiagnosticError(errors)
         for name, units in checked:
             view.event("validated", environment=name, units=units)
-            view.info(f"[green]✓[/green] {file} is valid for environment [bold]{name}[/bold] ({units} units)")
+            view.info(f"[green]✓[/green] {', '.join(map(str, file))} is valid for environment [bold]{name}[/bold] ({units} units)")
         view.summary(True, EXIT_OK, environments=[n for n, _ in checked])
 
 
 @app.command()
 def render(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
     catalog: list[Path] = CatalogOpt,
@@ -145,7 +161,7 @@ def render(
 
 @app.command()
 def graph(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
     catalog: list[Path] = CatalogOpt,
@@ -171,7 +187,7 @@ def graph(
 @app.command()
 def schema(
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     catalog: list[Path] = CatalogOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
@@ -180,8 +196,8 @@ def schema(
 
     with command("schema", False) as view:
         dirs = list(catalog)
-        if (file.parent / "definitions").is_dir():
-            dirs.insert(0, file.parent / "definitions")
+        if (file[0].parent / "definitions").is_dir():
+            dirs.insert(0, file[0].parent / "definitions")
         cat = Catalog.build(registry(), dirs)
         docs = schemas(
             [(n, t.schema) for n, t in sorted(cat.components.items())],
@@ -308,7 +324,7 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
 
 
 @app.command()
-def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
@@ -332,7 +348,7 @@ def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] 
 
 @app.command()
 def plan(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
@@ -386,7 +402,7 @@ def plan(
 @app.command()
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Apply without asking (required when not interactive)."),
     parallelism: int = ParallelismOpt,
@@ -431,7 +447,7 @@ def apply(
 
 @app.command()
 def destroy(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
@@ -462,7 +478,7 @@ def destroy(
 @app.command()
 def outputs(
     component: Optional[str] = typer.Argument(None, help="Only this component."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     catalog: list[Path] = CatalogOpt,
@@ -497,7 +513,7 @@ def outputs(
 
 @app.command()
 def status(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
     catalog: list[Path] = CatalogOpt,
@@ -539,7 +555,7 @@ def status(
 @app.command("force-unlock")
 def force_unlock(
     lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     catalog: list[Path] = CatalogOpt,
@@ -566,12 +582,12 @@ sandbox_app = typer.Typer(help="The local sandbox: a long-lived embedded AWS emu
 app.add_typer(sandbox_app, name="sandbox")
 
 
-def _project_state_dir(file: Path) -> Path:
-    return file.absolute().parent / ".composer"
+def _project_state_dir(file: list[Path]) -> Path:
+    return file[0].absolute().parent / ".composer"
 
 
 @sandbox_app.command("up")
-def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Start the emulator in the background; later commands use it, so resources persist."""
     from composer.runners import sandbox
 
@@ -583,7 +599,7 @@ def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("down")
-def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Stop the background emulator. Its resources are gone; the next apply starts afresh."""
     from composer.runners import sandbox
 
@@ -594,7 +610,7 @@ def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("status")
-def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show whether the background emulator is up."""
     from composer.runners import sandbox
 
@@ -611,17 +627,17 @@ def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 # -- def ---------------------------------------------------------------------------
 
 
-def _catalog(file: Path, catalog: list[Path]):
+def _catalog(file: list[Path], catalog: list[Path]):
     from composer.catalog import Catalog
 
     dirs = list(catalog)
-    if (file.parent / "definitions").is_dir():
-        dirs.insert(0, file.parent / "definitions")
+    if (file[0].parent / "definitions").is_dir():
+        dirs.insert(0, file[0].parent / "definitions")
     return Catalog.build(registry(), dirs)
 
 
 @def_app.command("list")
-def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_list(file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """List component types and traits with their implementations and origin."""
     with command("def list", json_mode) as view:
         cat = _catalog(file, catalog)
@@ -639,7 +655,7 @@ def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: 
 
 
 @def_app.command("show")
-def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """Show one definition: parameters, outputs, implementations."""
     import difflib
 
@@ -718,7 +734,7 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
 
 
 @env_app.command("list")
-def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """List the environments of the application."""
     from composer.project import open_project
 
@@ -737,7 +753,7 @@ def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @env_app.command("show")
-def env_show(name: str, file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_show(name: str, file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show one environment as Composer reads it (defaults filled in)."""
     from composer.project import open_project
 
