@@ -95,6 +95,7 @@ class Compiled:
     graph: Graph
     rendered: Rendered
     modules: dict[str, ModuleSource]
+    warnings: tuple[Diagnostic, ...] = ()  # e.g. the environment's namespace wins over the app's
 
 
 def load_modules(resolved: Resolved) -> dict[str, ModuleSource]:
@@ -124,10 +125,45 @@ def compile_project(
     catalog_dirs: Iterable[Path] = (),
     catalog: Catalog | None = None,
 ) -> Compiled:
-    env = project.environment(env_name)
+    from composer.model.placement import place
+
+    env, warnings = place(project.app, project.environment(env_name))
     catalog = catalog or project.catalog(registry, catalog_dirs)
     resolved = resolve(project.app.model, project.app.source, env.model, env.source, catalog, project.root)
     graph = build_graph(resolved)
     modules = load_modules(resolved)
     rendered = render(resolved, graph, registry, modules)
-    return Compiled(project, resolved, graph, rendered, modules)
+    return Compiled(project, resolved, graph, rendered, modules, tuple(warnings))
+
+
+PAUSE_ANNOTATION = "controller.core.oam.dev/pause"
+
+
+def refuse_paused(compiled: Compiled) -> None:
+    """KubeVela's pause annotation: apply changes nothing while it is "true"."""
+    app = compiled.project.app
+    if app.model.metadata.annotations.get(PAUSE_ANNOTATION) == "true":
+        raise DiagnosticError([app.source.diagnostic(("metadata", "annotations", PAUSE_ANNOTATION), "the application is paused: apply changes nothing", f'set {PAUSE_ANNOTATION}: "false" (or remove it) to apply again')])
+
+
+def held_units(compiled: Compiled, approved: Iterable[str]) -> tuple[set[str], list[str]]:
+    """Units behind an approval gate not approved yet (and everything depending on them), and those gates."""
+    gates = compiled.project.app.model.spec.gates
+    approved = set(approved)
+    unknown = sorted(approved - {g.name for g in gates})
+    if unknown:
+        names = ", ".join(g.name for g in gates) or "none"
+        raise DiagnosticError([Diagnostic(f"--approve {unknown[0]}: the application has no approval gate of that name", f"gates: {names}")])
+    held: set[str] = set()
+    waiting = []
+    for gate in gates:
+        if gate.name in approved:
+            continue
+        waiting.append(gate.name)
+        stack = [c for c in gate.components if c in compiled.graph.order]
+        while stack:
+            name = stack.pop()
+            if name not in held:
+                held.add(name)
+                stack.extend(compiled.graph.dependents(name))
+    return held, waiting

@@ -209,13 +209,13 @@ WEB = "    - name: web\n      type: webservice\n      properties: {image: nginx}
 
 # (summary regex, line, path) per unsupported feature; line 6 is the first component.
 UNSUPPORTED = {
-    "policies": (
-        oam(WEB, "  policies:\n    - {name: where, type: topology, properties: {clusters: [local]}}\n"),
-        [(r"unsupported OAM field spec.policies", 9, "spec.policies")],
+    "policy-apply-once": (
+        oam(WEB, "  policies:\n    - {name: once, type: apply-once, properties: {enable: true}}\n"),
+        [(r"policy type 'apply-once' is not supported", 10, "spec.policies[0].type")],
     ),
-    "workflow": (
-        oam(WEB, "  workflow:\n    steps: [{name: deploy, type: deploy}]\n"),
-        [(r"unsupported OAM field spec.workflow", 9, "spec.workflow")],
+    "workflow-notification": (
+        oam(WEB, "  workflow:\n    steps:\n      - {name: deploy, type: deploy}\n      - {name: tell, type: notification, properties: {slack: {url: {value: x}}}}\n"),
+        [(r"workflow step 'tell' \(notification\) is not supported", 12, "spec.workflow.steps[1].type")],
     ),
     "inputs-outputs": (
         oam(WEB + "      outputs: [{name: host, valueFrom: output.status.host}]\n"
@@ -230,9 +230,9 @@ UNSUPPORTED = {
         oam("    - name: chart\n      type: helm\n      properties: {chart: podinfo}\n"),
         [(r"unknown component type 'helm'", 7, "spec.components[0].type")],
     ),
-    "namespace": (
-        oam(WEB, metadata="\n  name: shop\n  namespace: prod"),
-        [(r"metadata.namespace is not used", 5, "metadata.namespace")],
+    "redeploy-after-approval": (
+        oam(WEB, "  workflow:\n    steps:\n      - {name: dev, type: deploy}\n      - {name: ok, type: suspend}\n      - {name: prod, type: deploy}\n"),
+        [(r"component 'web' is deployed again by this step", 13, "spec.workflow.steps[2]")],
     ),
     "scopes": (
         oam(WEB + "      scopes: {healthscopes.core.oam.dev: health}\n"),
@@ -302,9 +302,17 @@ def test_unsupported_oam_feature_is_a_clear_error(tmp_path, name):
         assert d["detail"], "an unsupported feature says what to do instead"
 
 
-def test_namespace_error_names_the_fix(tmp_path):
-    diags = _diagnostics(tmp_path, oam(WEB, metadata="\n  name: shop\n  namespace: prod"))
-    assert "spec.kubernetes.namespace: prod" in diags[0]["detail"]
+def test_metadata_namespace_is_used_unless_the_environment_names_one_then_a_warning_names_both(tmp_path, registry):
+    write(tmp_path, {"app.yaml": oam(WEB, metadata="\n  name: shop\n  namespace: prod"), "environments/test.yaml": ENV, "environments/bare.yaml": ENV.replace("name: test", "name: bare").replace(", namespace: shop", "")})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "test", "--json")
+    assert r.code == 0, r.err
+    [w] = [e for e in r.events if e["type"] == "diagnostic"]
+    assert (w["severity"], w["line"], w["path"]) == ("warning", 5, "metadata.namespace")
+    assert "'shop'" in w["summary"] and "'prod'" in w["summary"]
+    project = open_project(tmp_path / "app.yaml")
+    assert yaml.safe_load(compile_project(project, "test", registry).rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "shop"
+    bare = compile_project(project, "bare", registry)
+    assert bare.warnings == () and yaml.safe_load(bare.rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "prod"
 
 
 # Errors inside translated parts: the original line, and the path as the user wrote it.

@@ -109,7 +109,10 @@ def _compile(file: list[Path], env: Optional[str], catalog: list[Path]):
     from composer.project import compile_project
 
     project = _open(file)
-    return compile_project(project, env, registry(), catalog)
+    compiled = compile_project(project, env, registry(), catalog)
+    if compiled.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(compiled.warnings)
+    return compiled
 
 
 @app.command()
@@ -127,6 +130,7 @@ def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: l
         for name in names:
             try:
                 compiled = compile_project(project, name, reg, catalog, catalog=cat)
+                view.diagnostics(compiled.warnings)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
@@ -411,6 +415,7 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -422,6 +427,10 @@ def apply(
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
+        from composer.project import held_units, refuse_paused
+
+        refuse_paused(compiled)
+        held, waiting = held_units(compiled, approve)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -441,7 +450,10 @@ def apply(
                     if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
                         view.info("apply cancelled")
                         raise Exit(EXIT_OK)
-                result = engine.apply(state, planned)
+                result = engine.apply(state, planned, hold=held)
+        if waiting:
+            view.event("gate", gates=waiting, held=sorted(held))
+            view.info(f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}")
         raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
 
 

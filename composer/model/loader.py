@@ -164,8 +164,8 @@ def load_application(path: Path, display: str | None = None, environ: typing.Map
     if api == OAM_API_VERSION:
         from composer.model.oam import convert
 
-        data, source = convert(doc)
-        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path)
+        data, source, warnings = convert(doc)
+        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(
             [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION}, {OAM_API_VERSION} or {SCORE_API_VERSION}")]

@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
 from composer.model.source import SourceDocument, SourceMap
 
@@ -27,11 +27,6 @@ TRAIT_NAMES = {
     "resource": "resources",
 }
 
-UNSUPPORTED_SPEC = {
-    "policies": "OAM policies (topology, override, garbage-collect) are environment concerns in Composer: "
-    "put targets and overrides in environments/<name>.yaml",
-    "workflow": "OAM workflows are not supported: Composer orders units by their connections and dependsOn",
-}
 UNSUPPORTED_COMPONENT = {
     "inputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
     "outputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
@@ -136,10 +131,22 @@ class _Converter:
         self.src = src
         self.dst = dst
         self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
         self.errors.append(self.dst.diagnostic(path, summary, detail, key=key))
+
+    def warn(self, path: FieldPath, summary: str, detail: str = "") -> None:
+        """A field Composer reads with a different effect than KubeVela: said, never silent."""
+        self.warnings.append(self.dst.diagnostic(path, summary, detail, key=True, severity=Severity.WARNING))
+
+    def carry(self, old: FieldPath, new: FieldPath, value: Any) -> None:
+        """A patch merged from `old` into `new` (an override policy): its keys keep their positions."""
+        _move(self.src, self.dst, old, new)
+        if isinstance(value, dict):
+            for k in value:
+                self.dst.origins[new + (k,)] = old + (k,)
 
     def relocate(self, old: FieldPath, new: FieldPath) -> None:
         """The value at `old` now lives at `new`: carry its positions, remember where it came from."""
@@ -478,31 +485,27 @@ def _gateway_ports(traits: Any) -> set[int]:
     return out
 
 
-def convert(doc: SourceDocument) -> tuple[dict, SourceMap]:
-    """Translate an OAM Application into Composer's Application data and a matching source map."""
+def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
+    """Translate an OAM Application into Composer's Application data, a matching source map and warnings."""
+    from composer.model.oam_app import AppLevel
+
     src = doc.source_map
     data = doc.data
     dst = OamSourceMap(src.file, dict(src.values), dict(src.keys))
     c = _Converter(src, dst)
     spec = data.get("spec")
     if not isinstance(spec, dict):
-        return {**data, "apiVersion": API_VERSION}, dst  # validation reports the shape
-    for key, why in UNSUPPORTED_SPEC.items():
-        if key in spec:
-            c.error(("spec", key), f"unsupported OAM field spec.{key}", why, key=True)
-    metadata = data.get("metadata")
-    if isinstance(metadata, dict) and "namespace" in metadata:
-        ns = metadata["namespace"]
-        c.error(
-            ("metadata", "namespace"),
-            "metadata.namespace is not used: the environment decides the namespace",
-            f"remove it and set spec.kubernetes.namespace: {ns} in environments/<env>.yaml "
-            "(one app file lands in each environment's own namespace)",
-            key=True,
-        )
-    out_spec = dict(spec)
-    if isinstance(spec.get("components"), list):
-        out_spec["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(spec["components"])]
+        return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
+    app = AppLevel(c)
+    metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
+    raw = spec.get("components") if isinstance(spec.get("components"), list) else None
+    names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
+    app.workflow(spec.get("workflow"), app.policies(spec.get("policies")), names)
+    out = {**data, "apiVersion": API_VERSION, "metadata": metadata, "spec": dict(spec)}
+    if raw is not None:
+        raw = app.apply_overrides(raw)
+        out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
+        out = app.finish(out, out["spec"]["components"])
     if c.errors:
         raise DiagnosticError(c.errors)
-    return {**data, "apiVersion": API_VERSION, "spec": out_spec}, dst
+    return out, dst, c.warnings

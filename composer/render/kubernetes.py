@@ -398,6 +398,14 @@ def _finish(w: Workload) -> None:
             w.pod_meta["annotations"] = {**w.pod_meta.get("annotations", {}), **w.extra_annotations}
 
 
+def _app_metadata(w: Workload) -> None:
+    """The application's labels and annotations reach every object, as KubeVela propagates them;
+    the component's own win, and controller annotations (`*.oam.dev/*`) stay on the app."""
+    meta = w.resolved.app.metadata
+    w.extra_labels = {**meta.labels, **w.extra_labels}
+    w.extra_annotations = {**{k: v for k, v in meta.annotations.items() if "oam.dev/" not in k}, **w.extra_annotations}
+
+
 def _rank(obj: dict) -> tuple:
     kind = obj.get("kind", "")
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind, obj["metadata"].get("name", ""))
@@ -434,6 +442,7 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         BUILDERS[impl.builtin](w)
     for t in c.traits:
         apply_trait(w, t)
+    _app_metadata(w)
     _finish(w)
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
