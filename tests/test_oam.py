@@ -223,8 +223,8 @@ UNSUPPORTED = {
         [(r"unsupported OAM field 'outputs'", 9, "spec.components[0].outputs"), (r"unsupported OAM field 'inputs'", 13, "spec.components[1].inputs")],
     ),
     "unknown-trait": (
-        oam(WEB + "      traits:\n        - type: expose\n          properties: {port: [80]}\n"),
-        [(r"unknown trait 'expose'", 10, "spec.components[0].traits[0].type")],
+        oam(WEB + "      traits:\n        - type: json-patch\n          properties: {operations: []}\n"),
+        [(r"unknown trait 'json-patch'", 10, "spec.components[0].traits[0].type")],
     ),
     "unknown-type": (
         oam("    - name: chart\n      type: helm\n      properties: {chart: podinfo}\n"),
@@ -245,24 +245,20 @@ UNSUPPORTED = {
     "storage-hostPath-and-friends": (
         oam(WEB + "      traits:\n        - type: storage\n          properties:\n"
             "            hostPath: [{name: h, path: /var, mountPath: /h}]\n"
-            "            configMap: [{name: c, mountPath: /c, mountToEnv: {envName: X, configMapKey: x}}]\n"
+            "            configMap: [{name: c, mountPath: /c, defaultMode: 384}]\n"
             "            secret: [{name: s, mountPath: /s, stringData: {pw: hunter2}}]\n"
-            "            pvc: [{name: p, mountPath: /p, subPath: sub}]\n"),
+            "            pvc: [{name: p, mountPath: /p, volumeMode: Block}]\n"),
         [
             (r"storage type 'hostPath' is not supported", 12, "spec.components[0].traits[0].properties.hostPath"),
-            (r"storage configMap field 'mountToEnv' is not supported", 13, "spec.components[0].traits[0].properties.configMap[0].mountToEnv"),
+            (r"a defaultMode other than 420", 13, "spec.components[0].traits[0].properties.configMap[0].defaultMode"),
             (r"storage secret field 'stringData' is not supported", 14, "spec.components[0].traits[0].properties.secret[0].stringData"),
-            (r"storage pvc field 'subPath' is not supported", 15, "spec.components[0].traits[0].properties.pvc[0].subPath"),
+            (r"volumeMode 'Block' is not supported", 15, "spec.components[0].traits[0].properties.pvc[0].volumeMode"),
         ],
     ),
-    "hpa-average-value-and-custom-metrics": (
+    "hpa-unknown-metric-type": (
         oam(WEB + "      traits:\n        - type: hpa\n          properties:\n"
-            "            cpu: {type: AverageValue, value: 200}\n"
-            "            podCustomMetrics: [{name: rps, value: '100'}]\n"),
-        [
-            (r"cpu.type 'AverageValue' is not supported", 12, "spec.components[0].traits[0].properties.cpu.type"),
-            (r"podCustomMetrics is not supported", 13, "spec.components[0].traits[0].properties.podCustomMetrics"),
-        ],
+            "            cpu: {type: Value, value: 200}\n"),
+        [(r"cpu.type 'Value' is not supported", 12, "spec.components[0].traits[0].properties.cpu.type")],
     ),
     "cpuscaler-other-target": (
         oam(WEB + "      traits:\n        - type: cpuscaler\n          properties: {targetKind: StatefulSet}\n"),
@@ -272,7 +268,7 @@ UNSUPPORTED = {
         oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"),
         [(r"KubeVela property 'hostAliases' is not supported", 10, "spec.components[0].properties.hostAliases")],
     ),
-    "nodePort-subPath-hostPath": (
+    "nodePort-hostPath": (
         oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n"
             "        ports: [{port: 80, expose: true, nodePort: 30080}]\n"
             "        volumeMounts:\n          hostPath: [{name: h, path: /var, mountPath: /h}]\n"
@@ -281,14 +277,8 @@ UNSUPPORTED = {
         [
             (r"nodePort is not supported", 10, "spec.components[0].properties.ports[0].nodePort"),
             (r"hostPath volumes are not supported", 12, "spec.components[0].properties.volumeMounts.hostPath"),
-            (r"volumeMounts field 'subPath' is not supported", 14, "spec.components[0].properties.volumeMounts.pvc[0].subPath"),
             (r"give volumeMounts or the older volumes list, not both", 15, "spec.components[0].properties.volumes"),
         ],
-    ),
-    "legacy-volumes-items": (
-        oam("    - name: job\n      type: task\n      properties:\n        image: busybox\n"
-            "        volumes:\n          - {name: v, mountPath: /v, type: secret, secretName: s, items: [{key: a, path: b}]}\n"),
-        [(r"volumeMounts field 'items' is not supported", 11, "spec.components[0].properties.volumes[0].items")],
     ),
 }
 

@@ -22,6 +22,7 @@ from composer.model.source import SourceDocument, SourceMap
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
 TRAIT_NAMES = {
     "gateway": "ingress",
+    "pure-ingress": "ingress",
     "storage": "volume",
     "cpuscaler": "hpa",
     "resource": "resources",
@@ -40,22 +41,17 @@ KUBEVELA_ONLY_TYPES = {
     "or publish a ComponentDefinition under definitions/",
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
     "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
-    "daemon": "Composer has no built-in DaemonSet type: use k8s-objects or a ComponentDefinition under definitions/",
     "statefulset": "Composer has no built-in StatefulSet type: use k8s-objects or a ComponentDefinition under definitions/",
 }
 KUBEVELA_ONLY_TRAITS = {
-    "expose": "Composer's webservice makes the Service itself: list the port under properties.ports with expose: true "
-    "and set properties.exposeType",
-    "command": "set cmd and args in the component's properties",
-    "container-image": "set image (and imagePullPolicy) in the component's properties",
-    "startup-probe": "use Composer's probes trait: {type: probes, properties: {startup: {...}}}",
-    "hostalias": "host aliases are not supported",
-    "init-container": "init containers are not supported; a TraitDefinition under definitions/ can add one",
+    "json-patch": "patches of the rendered objects are not supported: set the field through a trait, or publish a TraitDefinition under definitions/",
+    "json-merge-patch": "patches of the rendered objects are not supported: set the field through a trait, or publish a TraitDefinition under definitions/",
+    "nocalhost": "Nocalhost development mode needs its own controller: there is no counterpart",
 }
 
 # KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
 # platform definitions) take their properties as they are.
-WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task")
+WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon")
 
 # KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
 KUBEVELA_ONLY_PROPERTIES = {
@@ -66,15 +62,13 @@ KUBEVELA_ONLY_PROPERTIES = {
 }
 VOLUME_MOUNT_HINTS = {
     "hostPath": "hostPath volumes are not supported",
-    "subPath": "subPath mounts are not supported: mount the whole volume",
-    "items": "items (key to path projections) are not supported: the whole ConfigMap or Secret is mounted",
 }
 
 STORAGE_KEYS = {
-    "pvc": {"name", "mountOnly", "mountPath", "accessModes", "storageClassName", "resources", "volumeMode"},
-    "configMap": {"name", "mountOnly", "mountPath", "readOnly", "data", "defaultMode"},
-    "secret": {"name", "mountOnly", "mountPath", "readOnly", "defaultMode"},
-    "emptyDir": {"name", "mountPath", "medium"},
+    "pvc": {"name", "mountOnly", "mountPath", "subPath", "accessModes", "storageClassName", "resources", "volumeMode"},
+    "configMap": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "data", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
+    "secret": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
+    "emptyDir": {"name", "mountPath", "subPath", "medium"},
 }
 STORAGE_VOLUME_PREFIX = {"pvc": "pvc", "configMap": "configmap", "secret": "secret", "emptyDir": "emptydir"}
 STORAGE_HINTS = {
@@ -132,6 +126,7 @@ class _Converter:
         self.dst = dst
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.storage_env: dict[str, Any] = {}  # env vars from storage mountToEnv(s), per component
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
@@ -180,6 +175,10 @@ class _Converter:
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
+        if ctype in WORKLOAD_TYPES:
+            from composer.model.oam_traits import TraitRewriter
+
+            comp = TraitRewriter(self, comp, cpath).run()
         if isinstance(ctype, str) and ctype in KUBEVELA_ONLY_TYPES:
             self.dst.notes[cpath + ("type",)] = KUBEVELA_ONLY_TYPES[ctype]
         traits = comp.get("traits")
@@ -187,7 +186,11 @@ class _Converter:
         if isinstance(props, dict) and ctype in WORKLOAD_TYPES:
             comp["properties"] = self.properties(props, cpath + ("properties",), _gateway_ports(traits))
         if isinstance(traits, list):
+            self.storage_env = {}
             comp["traits"] = [self.trait(t, cpath + ("traits", j)) for j, t in enumerate(traits)]
+            if self.storage_env:
+                self.pin(cpath + ("traits", len(traits)), cpath + ("traits",))
+                comp["traits"].append({"type": "env", "properties": {"env": self.storage_env}})
         return comp
 
     def properties(self, props: dict, ppath: FieldPath, routed: set[int]) -> dict:
@@ -327,7 +330,7 @@ class _Converter:
             return {**trait, "type": new_type}
         props = dict(props)
         ppath = tpath + ("properties",)
-        if ttype == "gateway" or vela_ingress:
+        if ttype in ("gateway", "pure-ingress") or vela_ingress:
             props = self.gateway(props, ppath)
         elif ttype == "cpuscaler":
             self.rename(props, ppath, {"cpuPercent": "cpuUtil"})  # the name KubeVela's own docs example uses
@@ -389,13 +392,15 @@ class _Converter:
             for extra in sorted(set(spec) - {"type", "value"}):
                 self.error(mpath + (extra,), f"unknown field {extra!r}", "expected type and value", key=True)
             mtype = spec.get("type", "Utilization")
-            if mtype != "Utilization":
-                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "Composer's hpa scales on average utilization in percent: use type: Utilization")
-            props[new] = spec.get("value", 50)
-            self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (new,))
+            if mtype not in ("Utilization", "AverageValue"):
+                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "expected Utilization or AverageValue")
+            target = new if mtype == "Utilization" else f"{old if old == 'cpu' else 'mem'}AverageValue"
+            props[target] = spec.get("value", 50)
+            self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (target,))
         if "podCustomMetrics" in props:
-            self.error(ppath + ("podCustomMetrics",), "podCustomMetrics is not supported", "Composer's hpa scales on CPU and memory utilization", key=True)
-            props.pop("podCustomMetrics")
+            metrics = props.pop("podCustomMetrics")
+            props["podMetrics"] = [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics] if isinstance(metrics, list) else metrics
+            self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
 
     def storage(self, props: dict, ppath: FieldPath) -> dict:
         """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
@@ -405,7 +410,7 @@ class _Converter:
             if kind not in STORAGE_KEYS:
                 self.error(kpath, f"storage type {kind!r} is not supported", STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"), key=True)
                 continue
-            out[kind] = [self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)] if isinstance(items, list) else items
+            out[kind] = [e for e in (self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)) if e is not None] if isinstance(items, list) else items
         return out
 
     def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
@@ -420,11 +425,15 @@ class _Converter:
         if not isinstance(mount_only, bool):
             self.error(vpath + ("mountOnly",), f"mountOnly must be true or false, got {_kind(mount_only)}")
         name = v["name"]
+        self.mount_to_env(kind, v, vpath)
         entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
-        if "mountPath" in v:
-            entry["mountPath"] = v["mountPath"]
-        elif kind == "configMap":
-            self.error(vpath, "a storage configMap without mountPath is not supported", STORAGE_HINTS["mountToEnv"])
+        for key in ("mountPath", "subPath"):
+            if key in v:
+                entry[key] = v[key]
+        if isinstance(v.get("items"), list):  # KubeVela's default mode for an item is 511 (0777)
+            entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
+        if "mountPath" not in v and kind != "configMap":
+            return None  # nothing to mount: only env (mountToEnv) or nothing at all
         if kind == "pvc":
             entry["claimName"] = name
             self.relocate(vpath + ("name",), vpath + ("claimName",))
@@ -457,6 +466,16 @@ class _Converter:
         elif "medium" in v:
             entry["medium"] = v["medium"]
         return entry
+
+    def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
+        """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
+        entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)]
+        ref, key_field = ("configMapKeyRef", "configMapKey") if kind == "configMap" else ("secretKeyRef", "secretKey")
+        for e in entries:
+            if not isinstance(e.get("envName"), str) or not isinstance(e.get(key_field), str):
+                self.error(vpath, f"mountToEnv needs envName and {key_field}")
+                continue
+            self.storage_env[e["envName"]] = {"valueFrom": {ref: {"name": v["name"], "key": e[key_field]}}}
 
     def pvc_resources(self, res: Any, rpath: FieldPath) -> Any:
         if not isinstance(res, dict):

@@ -29,7 +29,7 @@ CLUSTER_SCOPED = {
 }  # fmt: skip
 
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Deployment",
-              "StatefulSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
+              "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
 
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
 POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
@@ -175,10 +175,11 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
         cm = v.get("cmName") or f"{w.name}-{v['name']}"
         if "data" in v:
             w.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": w.metadata(cm), "data": dict(v["data"])})
-        volumes.append({"name": v["name"], "configMap": {"name": cm}})
-        mounts.append(_mount(v))
+        if "mountPath" in v:
+            volumes.append({"name": v["name"], "configMap": {"name": cm, **_items(v)}})
+            mounts.append(_mount(v))
     for v in spec.get("secret", []):
-        volumes.append({"name": v["name"], "secret": {"secretName": v.get("secretName") or v["name"]}})
+        volumes.append({"name": v["name"], "secret": {"secretName": v.get("secretName") or v["name"], **_items(v)}})
         mounts.append(_mount(v))
     for v in spec.get("emptyDir", []):
         volumes.append({"name": v["name"], "emptyDir": {"medium": v["medium"]} if v.get("medium") else {}})
@@ -187,6 +188,10 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
         del w.pod_spec["volumes"]
     if not mounts:
         del container["volumeMounts"]
+
+
+def _items(v: dict) -> dict:
+    return {"items": [dict(i) for i in v["items"]]} if v.get("items") else {}
 
 
 def _mount(v: dict) -> dict:
@@ -263,7 +268,19 @@ def _deployment(w: Workload, p: dict) -> dict:
 def webservice(w: Workload) -> None:
     p = w.component.parameters
     _deployment(w, p)
-    exposed = [x for x in _ports(p) if x.get("expose", True)]
+    _service(w, p, expose_default=True)
+
+
+def daemon(w: Workload) -> None:
+    """KubeVela's daemon: a DaemonSet, and a Service for the ports with expose: true."""
+    p = w.component.parameters
+    w.main = w.add({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": w.metadata(), "spec": {"selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}})
+    _common_meta(w, w.main, p)
+    _service(w, p, expose_default=False)
+
+
+def _service(w: Workload, p: dict, expose_default: bool) -> None:
+    exposed = [x for x in _ports(p) if x.get("expose", expose_default)]
     if exposed:
         w.add(
             {
@@ -376,7 +393,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-BUILDERS = {"webservice": webservice, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
+BUILDERS = {"webservice": webservice, "daemon": daemon, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
 
 
 def _finish(w: Workload) -> None:

@@ -1,0 +1,320 @@
+"""KubeVela traits that Composer reads as component properties or as other Composer traits.
+
+Each follows its KubeVela definition (vela-templates/definitions/internal/trait/<name>.cue),
+defaults included: `command` and `container-image` set the container's command and image;
+`affinity`, `topologyspreadconstraints`, `hostalias`, `init-container`, `k8s-update-strategy`,
+`securitycontext`, `podsecuritycontext` and `lifecycle` become Composer's `pod` trait;
+`startup-probe` the `probes` trait; `service-binding` and the env trait's `containers`,
+`unset` and `replace` become env settings; `expose` and `container-ports` mark ports.
+A trait read into the properties leaves an inert `annotations: {}` trait at its index, so
+the positions of the traits after it do not move. What has no counterpart is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from composer.diagnostics import FieldPath
+
+INERT = {"type": "annotations", "properties": {}}
+MAIN = ("",)  # containerName "" means the main container in KubeVela's definitions
+POD_KINDS = {"webservice": "Deployment", "worker": "Deployment", "daemon": "DaemonSet"}
+
+
+class TraitRewriter:
+    """Rewrites one component's KubeVela traits; `c` is the converter (error, warn, relocate, pin)."""
+
+    def __init__(self, c: Any, comp: dict, cpath: FieldPath):
+        self.c = c
+        self.comp = comp
+        self.cpath = cpath
+        self.props: dict = dict(comp.get("properties") or {})
+        self.extra: list[tuple[dict, FieldPath]] = []
+
+    def run(self) -> dict:
+        self.limit()
+        traits = self.comp.get("traits")
+        if not isinstance(traits, list):
+            return {**self.comp, "properties": self.props} if self.extra else self.comp
+        out = []
+        for j, t in enumerate(traits):
+            handler = REWRITES.get(t.get("type")) if isinstance(t, dict) else None
+            props = t.get("properties") if isinstance(t, dict) else None
+            if handler is None or not isinstance(props, dict):
+                out.append(t)
+                continue
+            tpath = self.cpath + ("traits", j)
+            out.append(handler(self, dict(props), tpath + ("properties",)) or INERT)
+        for k, (_, origin) in enumerate(self.extra):
+            self.c.pin(self.cpath + ("traits", len(out) + k), origin)
+        self.scaler_under_autoscaler(traits)
+        comp = {**self.comp, "traits": out + [t for t, _ in self.extra]}
+        if "properties" in self.comp or self.props:
+            comp["properties"] = self.props
+        return comp
+
+    def limit(self) -> None:
+        """webservice `limit: {cpu, memory}`: limits apart from the requests cpu and memory set."""
+        lim = self.props.get("limit")
+        if not isinstance(lim, dict):
+            return
+        self.props = {k: v for k, v in self.props.items() if k not in ("limit", "cpu", "memory")}
+        own = self.comp.get("properties") or {}
+        requests = {k: own[k] for k in ("cpu", "memory") if k in own}
+        limits = {**requests, **{k: v for k, v in lim.items()}}
+        trait = {"type": "resources", "properties": {**({"requests": requests} if requests else {}), "limits": limits}}
+        ppath = self.cpath + ("properties",)
+        self.add(trait, ppath + ("limit",))
+
+    def add(self, trait: dict, origin: FieldPath) -> None:
+        self.extra.append((trait, origin))
+
+    def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
+        name = p.get("containerName", "")
+        if name not in (*MAIN, self.comp.get("name")):
+            self.c.error(ppath + ("containerName",), f"{what} on container {name!r} is not supported", "Composer applies it to the main container (the component's own): remove containerName")
+            return False
+        return True
+
+    def each_container(self, p: dict, ppath: FieldPath) -> list[tuple[dict, FieldPath]]:
+        """KubeVela's two shapes: the parameters, or {containers: [parameters, ...]}."""
+        if "containers" in p:
+            items = p["containers"] if isinstance(p["containers"], list) else []
+            return [(x, ppath + ("containers", i)) for i, x in enumerate(items) if isinstance(x, dict)]
+        return [(p, ppath)]
+
+    def unknown(self, p: dict, ppath: FieldPath, known: set[str], what: str) -> None:
+        for key in sorted(set(p) - known):
+            self.c.error(ppath + (key,), f"unknown field {key!r} of trait {what}", f"expected one of: {', '.join(sorted(known))}", key=True)
+
+    def scaler_under_autoscaler(self, traits: list) -> None:
+        types = [t.get("type") if isinstance(t, dict) else None for t in traits]
+        if "scaler" in types and ({"cpuscaler", "hpa"} & set(types)):
+            j = types.index("scaler")
+            self.c.warn(self.cpath + ("traits", j), "scaler replicas are not used: the autoscaler owns the replica count", "remove the scaler trait, or set the autoscaler's min instead")
+
+
+def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    for q, qpath in r.each_container(p, ppath):
+        r.unknown(q, qpath, {"containerName", "command", "args", "addArgs", "delArgs"}, "command")
+        if not r.main_only(q, qpath, "command"):
+            continue
+        if q.get("command") is not None:
+            r.props["cmd"] = q["command"]
+            r.c.relocate(qpath + ("command",), r.cpath + ("properties", "cmd"))
+        args = list(q["args"]) if q.get("args") is not None else list(r.props.get("args") or [])
+        args += list(q.get("addArgs") or [])
+        args = [a for a in args if a not in (q.get("delArgs") or [])]
+        if q.get("args") is not None or q.get("addArgs") or q.get("delArgs"):
+            r.props["args"] = args
+            r.c.pin(r.cpath + ("properties", "args"), qpath)
+
+
+def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    for q, qpath in r.each_container(p, ppath):
+        r.unknown(q, qpath, {"containerName", "image", "imagePullPolicy"}, "container-image")
+        if r.main_only(q, qpath, "container-image") and "image" in q:
+            r.props["image"] = q["image"]
+            r.c.relocate(qpath + ("image",), r.cpath + ("properties", "image"))
+            if q.get("imagePullPolicy"):
+                r.props["imagePullPolicy"] = q["imagePullPolicy"]
+
+
+def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    for q, qpath in r.each_container(p, ppath):
+        r.unknown(q, qpath, {"containerName", "ports"}, "container-ports")
+        if not r.main_only(q, qpath, "container-ports"):
+            continue
+        ports = list(r.props.get("ports") or [])
+        for i, x in enumerate(q.get("ports") or []):
+            for key in ("hostPort", "hostIP"):
+                if isinstance(x, dict) and key in x:
+                    r.c.error(qpath + ("ports", i, key), f"{key} is not supported", "reach the pod through its Service instead", key=True)
+            if isinstance(x, dict) and isinstance(x.get("containerPort"), int) and not any(y.get("port") == x["containerPort"] for y in ports if isinstance(y, dict)):
+                ports.append({"port": x["containerPort"], "protocol": x.get("protocol", "TCP"), "expose": False})
+        r.props["ports"] = ports
+
+
+def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    """The component's Service, made from the exposed ports (KubeVela names it after the component too)."""
+    r.unknown(p, ppath, {"port", "ports", "annotations", "matchLabels", "type"}, "expose")
+    for key in ("annotations", "matchLabels"):
+        if p.get(key):
+            r.c.error(ppath + (key,), f"expose {key} are not supported", "Composer's Service selects the component's pods and carries its labels", key=True)
+    if p.get("type") == "ExternalName":
+        r.c.error(ppath + ("type",), "an ExternalName Service is not supported", "expected ClusterIP, NodePort or LoadBalancer")
+    wanted = [{"port": x} for x in p.get("port") or []] + [dict(x) for x in p.get("ports") or [] if isinstance(x, dict)]
+    ports = [dict(x) if isinstance(x, dict) else x for x in r.props.get("ports") or []]
+    for i, w in enumerate(wanted):
+        if "nodePort" in w:
+            r.c.error(ppath + ("ports", i - len(p.get("port") or []), "nodePort"), "nodePort is not supported", "Kubernetes picks the node port of a NodePort Service", key=True)
+            w.pop("nodePort")
+        same = [x for x in ports if isinstance(x, dict) and x.get("port") == w.get("port")]
+        if same:
+            same[0].update({**w, "expose": True})
+        else:
+            ports.append({**w, "expose": True})
+    r.props["ports"] = ports
+    if p.get("type") in ("NodePort", "LoadBalancer", "ClusterIP"):
+        r.props["exposeType"] = p["type"]
+
+
+def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    r.c.relocate(ppath, ppath[:-1] + ("properties", "startup"))
+    return {"type": "probes", "properties": {"startup": p}}
+
+
+def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    r.unknown(p, ppath, {"envMappings"}, "service-binding")
+    env: dict[str, Any] = {}
+    for name, m in (p.get("envMappings") or {}).items():
+        if not isinstance(m, dict) or not isinstance(m.get("secret"), str):
+            r.c.error(ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}")
+            continue
+        env[name] = {"valueFrom": {"secretKeyRef": {"name": m["secret"], "key": m.get("key", name)}}}
+    return {"type": "env", "properties": {"env": env}}
+
+
+def env(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
+    """KubeVela's env trait: env, containerName, replace, unset, or several of them under containers."""
+    first: dict | None = None
+    for q, qpath in r.each_container(p, ppath):
+        r.unknown(q, qpath, {"containerName", "env", "replace", "unset"}, "env")
+        name = q.get("containerName") or ""
+        main = name in (*MAIN, r.comp.get("name"))
+        if (q.get("replace") or q.get("unset")) and not main:
+            r.c.error(qpath, "replace and unset apply to the main container only", "remove them, or set the sidecar's env in the sidecar trait")
+        own = dict(r.props.get("env") or {}) if isinstance(r.props.get("env"), dict) else r.props.get("env")
+        if main and isinstance(own, dict):
+            if q.get("replace"):
+                own = {}
+            for key in q.get("unset") or []:
+                own.pop(key, None)
+            if "env" in r.props or own:
+                r.props["env"] = own
+        trait = {"type": "env", "properties": {"env": q.get("env") or {}, **({"containerName": name} if name else {})}}
+        if first is None:
+            first = trait
+        else:
+            r.add(trait, qpath)
+    return first
+
+
+def pod_trait(key: str, translate: Callable[[TraitRewriter, dict, FieldPath], Any], known: set[str], what: str):
+    def handler(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+        r.unknown(p, ppath, known, what)
+        value = translate(r, p, ppath)
+        return {"type": "pod", "properties": value if key == "" else {key: value}}
+
+    return handler
+
+
+def _affinity(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    out: dict[str, Any] = {}
+    aff: dict[str, Any] = {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        if isinstance(p.get(kind), dict):
+            part = {}
+            if "required" in p[kind]:
+                part["requiredDuringSchedulingIgnoredDuringExecution"] = p[kind]["required"]
+            if "preferred" in p[kind]:
+                part["preferredDuringSchedulingIgnoredDuringExecution"] = p[kind]["preferred"]
+            aff[kind] = part
+    node = p.get("nodeAffinity")
+    if isinstance(node, dict):
+        part = {}
+        if "required" in node:
+            part["requiredDuringSchedulingIgnoredDuringExecution"] = node["required"]
+        if "preferred" in node:
+            part["preferredDuringSchedulingIgnoredDuringExecution"] = node["preferred"]
+        aff["nodeAffinity"] = part
+    if aff:
+        out["affinity"] = aff
+    if "tolerations" in p:
+        out["tolerations"] = [{"operator": "Equal", **t} if isinstance(t, dict) else t for t in p["tolerations"]]
+    return out
+
+
+def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    kind = POD_KINDS.get(r.comp.get("type"))
+    if p.get("targetKind", "Deployment") != kind or p.get("targetAPIVersion", "apps/v1") != "apps/v1":
+        r.c.error(ppath + ("targetKind",), f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}", "k8s-update-strategy changes the component's own workload")
+    s = p.get("strategy") or {}
+    out: dict[str, Any] = {"type": s.get("type", "RollingUpdate")}
+    roll = s.get("rollingStrategy")
+    if isinstance(roll, dict) and out["type"] == "RollingUpdate":
+        if roll.get("partition", 0) != 0:
+            r.c.error(ppath + ("strategy", "rollingStrategy", "partition"), "partition is for StatefulSets", "Composer's workloads are Deployments and DaemonSets")
+        out["rollingUpdate"] = {k: roll.get(k, "25%") for k in ("maxSurge", "maxUnavailable")}
+    return out
+
+
+def _security(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    if not r.main_only(p, ppath, "securitycontext"):
+        return {}
+    out: dict[str, Any] = {
+        "allowPrivilegeEscalation": p.get("allowPrivilegeEscalation", False),
+        "privileged": p.get("privileged", False),
+        "readOnlyRootFilesystem": p.get("readOnlyRootFilesystem", False),
+        "runAsNonRoot": p.get("runAsNonRoot", True),
+    }
+    for key in ("runAsUser", "runAsGroup"):
+        if key in p:
+            out[key] = p[key]
+    caps = {k: p[f"{k}Capabilities"] for k in ("add", "drop") if f"{k}Capabilities" in p}
+    if caps:
+        out["capabilities"] = caps
+    return out
+
+
+def _init_container(r: TraitRewriter, p: dict, ppath: FieldPath) -> list:
+    mount = p.get("mountName", "workdir")
+    c: dict[str, Any] = {"name": p.get("name"), "image": p.get("image"), "imagePullPolicy": p.get("imagePullPolicy", "IfNotPresent")}
+    if p.get("cmd"):
+        c["command"] = p["cmd"]
+    if p.get("args"):
+        c["args"] = p["args"]
+    if p.get("env"):
+        c["env"] = p["env"]
+    c["volumeMounts"] = [{"name": mount, "mountPath": p.get("initMountPath")}] + list(p.get("extraVolumeMounts") or [])
+    for key in ("appMountPath", "initMountPath"):
+        if not isinstance(p.get(key), str):
+            r.c.error(ppath, f"init-container needs {key}")
+    r.add({"type": "volume", "properties": {"emptyDir": [{"name": mount, "mountPath": p.get("appMountPath")}]}}, ppath)
+    return [c]
+
+
+def null_deletes(kind: str):
+    """labels / annotations traits: a null value deletes the key (set by the component's properties)."""
+
+    def handler(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+        for key in [k for k, v in p.items() if v is None]:
+            if key.startswith(("app.kubernetes.io/", "composer.dev/")):
+                r.c.error(ppath + (key,), f"label {key!r} is Composer's own and cannot be deleted", "Composer's selectors and state rely on it", key=True)
+            own = r.props.get(kind)
+            if isinstance(own, dict) and key in own:
+                r.props[kind] = {k: v for k, v in own.items() if k != key}
+        return {"type": kind, "properties": {k: v for k, v in p.items() if v is not None}}
+
+    return handler
+
+
+REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
+    "command": command,
+    "container-image": container_image,
+    "container-ports": container_ports,
+    "expose": expose,
+    "startup-probe": startup_probe,
+    "service-binding": service_binding,
+    "env": env,
+    "affinity": pod_trait("", _affinity, {"podAffinity", "podAntiAffinity", "nodeAffinity", "tolerations"}, "affinity"),
+    "topologyspreadconstraints": pod_trait("topologySpreadConstraints", lambda r, p, pp: p.get("constraints", []), {"constraints"}, "topologyspreadconstraints"),
+    "hostalias": pod_trait("hostAliases", lambda r, p, pp: p.get("hostAliases", []), {"hostAliases"}, "hostalias"),
+    "k8s-update-strategy": pod_trait("strategy", _strategy, {"targetAPIVersion", "targetKind", "strategy"}, "k8s-update-strategy"),
+    "securitycontext": pod_trait("containerSecurityContext", _security, {"containerName", "addCapabilities", "dropCapabilities", "allowPrivilegeEscalation", "privileged", "readOnlyRootFilesystem", "runAsNonRoot", "runAsUser", "runAsGroup"}, "securitycontext"),
+    "podsecuritycontext": pod_trait("securityContext", lambda r, p, pp: {"runAsNonRoot": True, **p}, {"appArmorProfile", "fsGroup", "runAsGroup", "runAsUser", "runAsNonRoot", "seccompProfile"}, "podsecuritycontext"),
+    "lifecycle": pod_trait("lifecycle", lambda r, p, pp: p, {"postStart", "preStop"}, "lifecycle"),
+    "labels": null_deletes("labels"),
+    "annotations": null_deletes("annotations"),
+    "init-container": pod_trait("initContainers", _init_container, {"name", "image", "imagePullPolicy", "cmd", "args", "env", "mountName", "appMountPath", "initMountPath", "extraVolumeMounts"}, "init-container"),
+}
