@@ -101,7 +101,7 @@ def translate(exc: ValidationError, model: type[BaseModel], source: SourceMap, p
             parent = _model_at(model, loc[:-1])
             allowed = field_names(parent) if parent else []
             summary = f"unknown field {str(loc[-1])!r}"
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.8)
             detail = (f"did you mean {close[0]!r}? " if close else "") + (
                 f"expected one of: {', '.join(allowed)}" if allowed else ""
             )
@@ -118,6 +118,16 @@ def translate(exc: ValidationError, model: type[BaseModel], source: SourceMap, p
     return out
 
 
+def by_line(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in the order of the file (stable: equal places keep their order)."""
+    return sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.column or 0))
+
+
+def _echoes(d: Diagnostic, others: list[Diagnostic]) -> bool:
+    """'should have at least 1 item' for a list whose items were refused: the item errors say it."""
+    return "should have at least" in d.summary and any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in others)
+
+
 def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
     data = doc.data if data is None else data
     if not isinstance(data, dict):
@@ -128,7 +138,8 @@ def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
         with gc_paused():
             return model.model_validate(data)
     except ValidationError as exc:
-        raise DiagnosticError(translate(exc, model, doc.source_map)) from None
+        diags = translate(exc, model, doc.source_map)
+        raise DiagnosticError(by_line([d for d in diags if not _echoes(d, diags)])) from None
 
 
 def _kind(value: Any) -> str:

@@ -12,6 +12,8 @@ The full mapping is in docs/oam.md.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +93,7 @@ class OamSourceMap(SourceMap):
 
     origins: dict[FieldPath, FieldPath] = field(default_factory=dict)
     notes: dict[FieldPath, str] = field(default_factory=dict)
+    vocab: dict[FieldPath, dict[str, str]] = field(default_factory=dict)  # Composer word -> the word the user wrote
 
     def original(self, path: FieldPath) -> FieldPath:
         p = tuple(path)
@@ -105,7 +108,39 @@ class OamSourceMap(SourceMap):
         notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
         if notes:
             detail = "; ".join([d.detail, *notes]) if d.detail else "; ".join(notes)
-        return dataclasses.replace(d, path=self.original(p), detail=detail)
+        words = {k: v for n in range(len(p), 0, -1) for k, v in self.vocab.get(p[:n], {}).items()}
+        summary = d.summary
+        if words:
+            summary, detail = _in_user_words(summary, words), _in_user_words(d.detail, words) + detail[len(d.detail):]
+        if summary.startswith(("unknown trait ", "unknown component type ")):
+            detail = _kubevela_hint(summary, detail)
+        return dataclasses.replace(d, path=self.original(p), summary=summary, detail=detail)
+
+
+# Composer's name -> KubeVela's, for hints shown to someone who wrote a KubeVela file.
+VELA_TRAIT_WORDS = {"ingress": "gateway", "volume": "storage", "resources": "resource"}
+GATEWAY_WORDS = {"host": "domain", "paths": "http", "tlsSecretName": "secretName", "className": "class", "ingress": "gateway"}
+
+
+def _in_user_words(text: str, words: dict[str, str]) -> str:
+    return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", lambda m: words[m.group(1)], text) if text else text
+
+
+def _kubevela_hint(summary: str, detail: str) -> str:
+    """'did you mean' over the names a KubeVela user writes, and only when it is close (cutoff 0.8)."""
+    m = re.search(r"'([^']*)'", summary)
+    known_at = detail.find("known: ")
+    if not m or known_at < 0:
+        return detail
+    head, _, tail = detail[known_at + 7 :].partition(";")
+    from composer.model.oam_traits import REWRITES
+
+    extra = set(TRAIT_NAMES) | set(REWRITES) if summary.startswith("unknown trait") else set()
+    known = sorted({VELA_TRAIT_WORDS.get(k.strip(), k.strip()) for k in head.split(",") if k.strip()} | extra)
+    close = difflib.get_close_matches(m.group(1), known, n=1, cutoff=0.8)
+    rest = detail[:known_at]
+    rest = re.sub(r"did you mean '[^']*'\? ", "", rest)
+    return (f"did you mean {close[0]!r}? " if close else "") + rest + "known: " + ", ".join(known) + (";" + tail if tail else "")
 
 
 def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: FieldPath) -> None:
@@ -324,6 +359,8 @@ class _Converter:
         new_type = TRAIT_NAMES.get(ttype, ttype) if isinstance(ttype, str) else ttype
         if new_type != ttype:
             self.dst.notes[tpath] = f"OAM trait {ttype!r} is read as Composer's {new_type!r}, see docs/oam.md"
+            if new_type == "ingress":
+                self.dst.vocab[tpath] = GATEWAY_WORDS
         elif vela_ingress:
             self.dst.notes[tpath] = "KubeVela's ingress trait (domain, http) is read like gateway, see docs/oam.md"
         if not isinstance(props, dict):
@@ -526,5 +563,7 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
     if c.errors:
-        raise DiagnosticError(c.errors)
+        from composer.model.loader import by_line
+
+        raise DiagnosticError(by_line(c.errors))
     return out, dst, c.warnings

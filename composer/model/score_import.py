@@ -210,7 +210,9 @@ def import_score(docs: list[SourceDocument], environ: Mapping[str, str], app_nam
         imp.workload(d)
     _check_collisions(imp)
     if imp.errors:
-        raise DiagnosticError(imp.errors)
+        from composer.model.loader import by_line
+
+        raise DiagnosticError(by_line(imp.errors))
     first = docs[0]
     source = ScoreSourceMap(first.file, dict(first.source_map.values), dict(first.source_map.keys))
     components = []
