@@ -223,8 +223,8 @@ UNSUPPORTED = {
         [(r"unsupported OAM field 'outputs'", 9, "spec.components[0].outputs"), (r"unsupported OAM field 'inputs'", 13, "spec.components[1].inputs")],
     ),
     "unknown-trait": (
-        oam(WEB + "      traits:\n        - type: json-patch\n          properties: {operations: []}\n"),
-        [(r"unknown trait 'json-patch'", 10, "spec.components[0].traits[0].type")],
+        oam(WEB + "      traits:\n        - type: nocalhost\n          properties: {port: 9080}\n"),
+        [(r"unknown trait 'nocalhost'", 10, "spec.components[0].traits[0].type")],
     ),
     "unknown-type": (
         oam("    - name: chart\n      type: helm\n      properties: {chart: podinfo}\n"),

@@ -43,17 +43,14 @@ KUBEVELA_ONLY_TYPES = {
     "or publish a ComponentDefinition under definitions/",
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
     "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
-    "statefulset": "Composer has no built-in StatefulSet type: use k8s-objects or a ComponentDefinition under definitions/",
 }
 KUBEVELA_ONLY_TRAITS = {
-    "json-patch": "patches of the rendered objects are not supported: set the field through a trait, or publish a TraitDefinition under definitions/",
-    "json-merge-patch": "patches of the rendered objects are not supported: set the field through a trait, or publish a TraitDefinition under definitions/",
     "nocalhost": "Nocalhost development mode needs its own controller: there is no counterpart",
 }
 
 # KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
 # platform definitions) take their properties as they are.
-WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon")
+WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon", "statefulset")
 
 # KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
 KUBEVELA_ONLY_PROPERTIES = {
@@ -224,9 +221,24 @@ class _Converter:
             self.storage_env = {}
             comp["traits"] = [self.trait(t, cpath + ("traits", j)) for j, t in enumerate(traits)]
             if self.storage_env:
-                self.pin(cpath + ("traits", len(traits)), cpath + ("traits",))
+                self.pin(cpath + ("traits", len(comp["traits"])), cpath + ("traits",))
                 comp["traits"].append({"type": "env", "properties": {"env": self.storage_env}})
+            from composer.model.oam_traits import merge_traits
+
+            comp["traits"], moved = merge_traits(comp["traits"], comp.get("name"))
+            self.renumber(cpath + ("traits",), moved)
         return comp
+
+    def renumber(self, prefix: FieldPath, moved: dict[int, int]) -> None:
+        """Traits merged or shifted: carry their positions (the first one's win) and origins along."""
+        n = len(prefix)
+        for table in (self.dst.values, self.dst.keys, self.dst.origins, self.dst.notes, self.dst.vocab):
+            under = {p: v for p, v in table.items() if p[:n] == prefix and len(p) > n and isinstance(p[n], int)}
+            for p in under:
+                del table[p]
+            for p in sorted(under, key=lambda p: (p[n], len(p))):
+                new = prefix + (moved.get(p[n], p[n]),) + p[n + 1 :]
+                table.setdefault(new, under[p])
 
     def properties(self, props: dict, ppath: FieldPath, routed: set[int]) -> dict:
         props = dict(props)

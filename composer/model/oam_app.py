@@ -258,7 +258,7 @@ class AppLevel:
             if before:
                 own = list(comp.get("dependsOn") or [])
                 comp["dependsOn"] = own + sorted(before - set(own))
-            if account and comp.get("type") in ("webservice", "worker", "task", "cron-task", "daemon"):
+            if account and comp.get("type") in ("webservice", "worker", "task", "cron-task", "daemon", "statefulset"):
                 traits = list(comp.get("traits") or [])
                 if not any(isinstance(t, dict) and t.get("type") == "service-account" for t in traits):
                     comp["traits"] = traits + [{"type": "service-account", "properties": {"name": account}}]

@@ -279,6 +279,15 @@ def daemon(w: Workload) -> None:
     _service(w, p, expose_default=False)
 
 
+def statefulset(w: Workload) -> None:
+    """KubeVela's statefulset: a StatefulSet whose serviceName is its own Service."""
+    p = w.component.parameters
+    spec = {"serviceName": w.name, "replicas": 1, "selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}
+    w.main = w.add({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": w.metadata(), "spec": spec})
+    _common_meta(w, w.main, p)
+    _service(w, p, expose_default=False)
+
+
 def _service(w: Workload, p: dict, expose_default: bool) -> None:
     exposed = [x for x in _ports(p) if x.get("expose", expose_default)]
     if exposed:
@@ -393,7 +402,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-BUILDERS = {"webservice": webservice, "daemon": daemon, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
+BUILDERS = {"webservice": webservice, "daemon": daemon, "statefulset": statefulset, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
 
 
 def _finish(w: Workload) -> None:

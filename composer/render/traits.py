@@ -16,7 +16,7 @@ from composer.templates import TemplateFailure, render_yaml_documents
 
 
 def scaler(w: Workload, t: ResolvedTrait) -> None:
-    if w.main and w.main["kind"] == "Deployment":
+    if w.main and w.main["kind"] in ("Deployment", "StatefulSet"):
         w.main["spec"]["replicas"] = t.parameters["replicas"]
 
 
@@ -187,6 +187,23 @@ def pod(w: Workload, t: ResolvedTrait) -> None:
         w.main["spec"][field] = copy.deepcopy(p["strategy"])
 
 
+def json_patch(w: Workload, t: ResolvedTrait) -> None:
+    from composer.render.jsonpatch import PatchError, apply_patch
+
+    try:
+        w.main.update(apply_patch(w.main, t.parameters["operations"]))
+    except PatchError as exc:
+        w.fail(t.path + ("properties", "operations", exc.index), f"json-patch operation {exc.index} failed: {exc}")
+
+
+def json_merge_patch(w: Workload, t: ResolvedTrait) -> None:
+    from composer.render.jsonpatch import merge_patch as rfc7386
+
+    merged = rfc7386(w.main, t.parameters)
+    w.main.clear()
+    w.main.update(merged)
+
+
 BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
     "scaler": scaler,
     "ingress": ingress,
@@ -200,6 +217,8 @@ BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
     "hpa": hpa,
     "service-account": service_account,
     "pod": pod,
+    "json-patch": json_patch,
+    "json-merge-patch": json_merge_patch,
 }
 
 
