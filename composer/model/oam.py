@@ -482,6 +482,8 @@ class _Converter:
         if isinstance(v.get("items"), list):  # KubeVela's default mode for an item is 511 (0777)
             entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
         if "mountPath" not in v and kind != "configMap":
+            if kind == "secret" and not mount_only:
+                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
             return None  # nothing to mount: only env (mountToEnv) or nothing at all
         if kind == "pvc":
             entry["claimName"] = name
@@ -510,6 +512,8 @@ class _Converter:
         elif kind == "secret":
             entry["secretName"] = name
             self.relocate(vpath + ("name",), vpath + ("secretName",))
+            if not mount_only:
+                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
             if "readOnly" in v:
                 entry["readOnly"] = v["readOnly"]
         elif "medium" in v:

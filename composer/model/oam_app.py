@@ -188,6 +188,11 @@ class AppLevel:
             why = "a Workflow object referenced by name is not read: write the steps here" if key == "ref" else "expected steps and mode"
             self.c.error(wpath + (key,), f"workflow field {key!r} is not supported", why, key=True)
         mode = raw.get("mode") if isinstance(raw.get("mode"), dict) else {}
+        for key in sorted(mode):
+            if key not in ("steps", "subSteps"):
+                self.c.error(wpath + ("mode", key), f"unknown workflow mode {key!r}", "expected steps and subSteps", key=True)
+            elif mode[key] not in ("StepByStep", "DAG"):
+                self.c.error(wpath + ("mode", key), f"workflow mode {mode[key]!r} is not known", "expected StepByStep or DAG")
         steps = raw.get("steps") or []
         if not isinstance(steps, list):
             self.c.error(wpath + ("steps",), "expected a list of steps")
@@ -222,7 +227,23 @@ class AppLevel:
                 continue
             for key in sorted(set(patch) - {"name", "type", "properties", "traits"}):
                 self.c.error(jpath + (key,), f"unknown override field {key!r}", "expected name, type, properties or traits", key=True)
-            self.plan.overrides.append(({**patch, "selector": selector}, jpath))
+            self.plan.overrides.append(({**patch, "selector": selector, "policy": p.get("name")}, jpath))
+
+    def trait_overrides(self, traits: list, patch: dict, cpath: FieldPath) -> None:
+        """Say which of the component's trait settings an override replaces or removes."""
+        for j, t in enumerate(traits):
+            if not isinstance(t, dict):
+                continue
+            for p in patch["traits"] if isinstance(patch["traits"], list) else []:
+                if not isinstance(p, dict) or p.get("type") != t.get("type"):
+                    continue
+                if p.get("disable") is True:
+                    self.c.warn(cpath + ("traits", j), f"trait {t['type']!r} is removed by override policy {patch.get('policy')!r}", "as in KubeVela (disable: true)")
+                    continue
+                own = t.get("properties") if isinstance(t.get("properties"), dict) else {}
+                for key in sorted(set(own) & set(p.get("properties") or {})):
+                    if not isinstance(own[key], dict):
+                        self.c.warn(cpath + ("traits", j, "properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
 
     # -- results ------------------------------------------------------------------------
 
@@ -239,9 +260,14 @@ class AppLevel:
                 comp = dict(comp)
                 cpath = ("spec", "components", i)
                 if "properties" in patch:
+                    own = comp.get("properties") if isinstance(comp.get("properties"), dict) else {}
+                    for key in sorted(set(own) & set(patch["properties"]) if isinstance(patch["properties"], dict) else ()):
+                        if not isinstance(own[key], dict):
+                            self.c.warn(cpath + ("properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
                     comp["properties"] = merge(comp.get("properties") or {}, patch["properties"])
                     self.c.carry(ppath + ("properties",), cpath + ("properties",), patch["properties"])
                 if "traits" in patch:
+                    self.trait_overrides(comp.get("traits") or [], patch, cpath)
                     comp["traits"] = patch_traits(comp.get("traits") or [], patch["traits"])
                 out[i] = comp
         return out
@@ -273,6 +299,9 @@ class AppLevel:
             for j, p in enumerate(self.plan.gate_paths):
                 self.c.pin(("spec", "gates", j), p)
         if self.plan.namespace is not None:
+            own = meta.get("namespace")
+            if own is not None and own != self.plan.namespace[0]:
+                self.c.warn(("metadata", "namespace"), f"metadata.namespace {own!r} is not used: the topology deploys to {self.plan.namespace[0]!r}", "as in KubeVela, the topology's namespace wins")
             meta["namespace"] = self.plan.namespace[0]
             self.c.pin(("metadata", "namespace"), self.plan.namespace[1])
         spec.pop("policies", None)

@@ -33,9 +33,9 @@ class TraitRewriter:
 
     def run(self) -> dict:
         self.limit()
-        traits = self.comp.get("traits")
+        traits = self.comp.get("traits", [])
         if not isinstance(traits, list):
-            return {**self.comp, "properties": self.props} if self.extra else self.comp
+            return self.comp  # the schema reports the shape
         out = []
         for j, t in enumerate(traits):
             handler = REWRITES.get(t.get("type")) if isinstance(t, dict) else None
@@ -48,7 +48,7 @@ class TraitRewriter:
         for k, (_, origin) in enumerate(self.extra):
             self.c.pin(self.cpath + ("traits", len(out) + k), origin)
         self.scaler_under_autoscaler(traits)
-        comp = {**self.comp, "traits": out + [t for t, _ in self.extra]}
+        comp = {**self.comp, "traits": out + [t for t, _ in self.extra]} if out or self.extra else dict(self.comp)
         if "properties" in self.comp or self.props:
             comp["properties"] = self.props
         return comp
@@ -65,6 +65,11 @@ class TraitRewriter:
         trait = {"type": "resources", "properties": {**({"requests": requests} if requests else {}), "limits": limits}}
         ppath = self.cpath + ("properties",)
         self.add(trait, ppath + ("limit",))
+
+    def replaced(self, key: str, trait: str) -> None:
+        """A property the component sets, replaced by a trait (as in KubeVela): said, never silent."""
+        if key in (self.comp.get("properties") or {}):
+            self.c.warn(self.cpath + ("properties", key), f"{key} is replaced by the {trait} trait", "the trait's value is used, as in KubeVela")
 
     def add(self, trait: dict, origin: FieldPath) -> None:
         self.extra.append((trait, origin))
@@ -100,10 +105,16 @@ def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         if not r.main_only(q, qpath, "command"):
             continue
         if q.get("command") is not None:
+            r.replaced("cmd", "command")
             r.props["cmd"] = q["command"]
             r.c.relocate(qpath + ("command",), r.cpath + ("properties", "cmd"))
+        if q.get("args") is not None:
+            r.replaced("args", "command")
         args = list(q["args"]) if q.get("args") is not None else list(r.props.get("args") or [])
         args += list(q.get("addArgs") or [])
+        for i, gone in enumerate(q.get("delArgs") or []):
+            if gone not in args:
+                r.c.warn(qpath + ("delArgs", i), f"delArgs {gone!r} removes nothing", "no such argument is set")
         args = [a for a in args if a not in (q.get("delArgs") or [])]
         if q.get("args") is not None or q.get("addArgs") or q.get("delArgs"):
             r.props["args"] = args
@@ -114,6 +125,7 @@ def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     for q, qpath in r.each_container(p, ppath):
         r.unknown(q, qpath, {"containerName", "image", "imagePullPolicy"}, "container-image")
         if r.main_only(q, qpath, "container-image") and "image" in q:
+            r.replaced("image", "container-image")
             r.props["image"] = q["image"]
             r.c.relocate(qpath + ("image",), r.cpath + ("properties", "image"))
             if q.get("imagePullPolicy"):
@@ -184,14 +196,20 @@ def env(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
         main = name in (*MAIN, r.comp.get("name"))
         if (q.get("replace") or q.get("unset")) and not main:
             r.c.error(qpath, "replace and unset apply to the main container only", "remove them, or set the sidecar's env in the sidecar trait")
-        own = dict(r.props.get("env") or {}) if isinstance(r.props.get("env"), dict) else r.props.get("env")
-        if main and isinstance(own, dict):
-            if q.get("replace"):
-                own = {}
-            for key in q.get("unset") or []:
-                own.pop(key, None)
-            if "env" in r.props or own:
-                r.props["env"] = own
+        own = r.props.get("env")
+        if main and isinstance(own, (dict, list)):
+            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict)]
+            if q.get("replace") and names:
+                r.c.warn(r.cpath + ("properties", "env"), "env is replaced by the env trait (replace: true)", "the trait's env is used, as in KubeVela")
+                names = []
+            for i, key in enumerate(q.get("unset") or []):
+                if key not in names:
+                    r.c.warn(qpath + ("unset", i), f"unset {key!r} removes nothing", "the component sets no such variable")
+                else:
+                    where = key if isinstance(own, dict) else names.index(key)
+                    r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is removed by the env trait (unset)", "as in KubeVela")
+            keep = set(names) - set(q.get("unset") or [])
+            r.props["env"] = {k: v for k, v in own.items() if k in keep} if isinstance(own, dict) else [e for e in own if isinstance(e, dict) and e.get("name") in keep]
         trait = {"type": "env", "properties": {"env": q.get("env") or {}, **({"containerName": name} if name else {})}}
         if first is None:
             first = trait
@@ -291,6 +309,10 @@ def null_deletes(kind: str):
     """labels / annotations traits: a null value deletes the key (set by the component's properties)."""
 
     def handler(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+        own_values = r.props.get(kind) if isinstance(r.props.get(kind), dict) else {}
+        for key in sorted(set(own_values) & set(p)):
+            what = "deleted" if p[key] is None else "replaced"
+            r.c.warn(r.cpath + ("properties", kind, key), f"{kind} {key!r} is {what} by the {kind} trait", "the trait applies after the properties, as in KubeVela")
         for key in [k for k, v in p.items() if v is None]:
             if key.startswith(("app.kubernetes.io/", "composer.dev/")):
                 r.c.error(ppath + (key,), f"label {key!r} is Composer's own and cannot be deleted", "Composer's selectors and state rely on it", key=True)
