@@ -20,12 +20,10 @@ from tests.helpers import ROOT
 
 CORPUS = ROOT / "tests" / "corpus" / "kubevela"
 FILES = sorted(CORPUS.glob("*.yaml"))
-# A few files rich in translated fields: walked in the default suite; the whole corpus is slow.
 # A step's name only identifies it (Composer has no workflow status to show it in): changing it
 # changes nothing unless something refers to it (dependsOn, --approve), which the walk sees then.
 # The same holds for a policy's name.
 IDENTIFIERS = re.compile(r"^spec\.(workflow\.steps\[\d+\](\.subSteps\[\d+\])*|policies\[\d+\])\.name$")
-QUICK_WALK = ("08-storage-env-items.yaml", "26-topology-override.yaml", "33-webservice-limit-containerport.yaml")
 
 
 def _header(path: Path) -> dict[str, str]:
@@ -129,12 +127,7 @@ def walk(path: Path, registry, scratch: Path) -> list[str]:
     return silent
 
 
-@pytest.mark.parametrize("name", QUICK_WALK)
-def test_field_walk_quick(name: str, registry, tmp_path: Path):
-    assert walk(CORPUS / name, registry, tmp_path) == []
-
-
-@pytest.mark.slow
+@pytest.mark.slow  # about 11 s for the corpus
 @pytest.mark.parametrize("path", [p for p in FILES if _header(p).get("expect") != "refused" and _header(p)["uses"] == "core"], ids=lambda p: p.name)
 def test_field_walk_whole_corpus_finds_no_silent_drop(path: Path, registry, tmp_path: Path):
     assert walk(path, registry, tmp_path) == []
