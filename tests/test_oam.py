@@ -209,9 +209,9 @@ WEB = "    - name: web\n      type: webservice\n      properties: {image: nginx}
 
 # (summary regex, line, path) per unsupported feature; line 6 is the first component.
 UNSUPPORTED = {
-    "policy-apply-once": (
-        oam(WEB, "  policies:\n    - {name: once, type: apply-once, properties: {enable: true}}\n"),
-        [(r"policy type 'apply-once' is not supported", 10, "spec.policies[0].type")],
+    "policy-read-only": (
+        oam(WEB, "  policies:\n    - {name: hands-off, type: read-only, properties: {rules: []}}\n"),
+        [(r"policy type 'read-only' is not supported", 10, "spec.policies[0].type")],
     ),
     "workflow-notification": (
         oam(WEB, "  workflow:\n    steps:\n      - {name: deploy, type: deploy}\n      - {name: tell, type: notification, properties: {slack: {url: {value: x}}}}\n"),

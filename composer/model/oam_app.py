@@ -22,18 +22,17 @@ from composer.diagnostics import FieldPath
 # Application annotations that steer KubeVela's controller rather than describe objects.
 PAUSE = "controller.core.oam.dev/pause"
 SERVICE_ACCOUNT = "app.oam.dev/service-account-name"
+PUBLISH_VERSION = "app.oam.dev/publishVersion"
 BEHAVIOUR_MARK = "oam.dev/"
 
 POLICY_REFUSALS = {
-    "apply-once": "Composer re-applies what changes in the model and leaves other fields alone (server-side apply); "
-    "there is no apply-once mode: remove the policy",
     "shared-resource": "Composer owns each object from one app; share a resource by moving it to one app and connecting to it",
     "read-only": "Composer does not watch objects it must not change: remove the component, or deploy it",
     "take-over": "Composer adopts an existing object on its first server-side apply only with appc apply --force-conflicts",
     "replication": "replicating components across clusters is environment targets in Composer: list the clusters in "
     "spec.kubernetes.targets of environments/<env>.yaml",
     "resource-update": "Composer decides recreate vs update from the object's immutable fields",
-    "envbinding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
+    "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
     "health": "Composer waits for rollouts itself (appc apply, appc status)",
 }
 STEP_REFUSALS = {
@@ -51,6 +50,7 @@ STEP_REFUSALS = {
     "print-message-in-status": "Composer has no application status object to print into",
     "build-push-image": "build and push the image in CI before appc apply",
     "check-metrics": "needs a running controller and a metrics backend",
+    "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
     "vela-cli": "runs the vela CLI: there is no counterpart",
 }
 STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta"}
@@ -109,7 +109,9 @@ class AppLevel:
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
             for key in sorted(annotations):
-                if BEHAVIOUR_MARK in key and key not in (PAUSE, SERVICE_ACCOUNT):
+                if key == PUBLISH_VERSION:
+                    self.c.warn(("metadata", "annotations", key), f"{key} is not used", "Composer applies when you run appc apply and records each apply as a revision in its state")
+                elif BEHAVIOUR_MARK in key and key not in (PAUSE, SERVICE_ACCOUNT):
                     self.c.error(("metadata", "annotations", key), f"KubeVela controller annotation {key!r} has no counterpart in Composer", "Composer keeps its own revision history and applies on appc apply: remove the annotation", key=True)
             pause = annotations.get(PAUSE)
             if pause is not None and pause not in ("true", "false"):
@@ -127,14 +129,17 @@ class AppLevel:
             return out
         for i, p in enumerate(raw):
             ppath = ("spec", "policies", i)
-            if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("type"), str):
-                self.c.error(ppath, "a policy needs a name and a type")
+            if not isinstance(p, dict) or not isinstance(p.get("type"), str) or not isinstance(p.get("name", ""), str):
+                self.c.error(ppath, "a policy needs a type", "e.g. {name: where, type: topology, properties: {clusters: [local]}}")
                 continue
+            p = {"name": f"<policy {i}>", **p}  # KubeVela allows a policy without a name
             for extra in sorted(set(p) - {"name", "type", "properties"}):
                 self.c.error(ppath + (extra,), f"unknown policy field {extra!r}", "expected name, type and properties", key=True)
             ptype = p["type"]
             if ptype in POLICY_REFUSALS:
                 self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
+            elif ptype == "apply-once":
+                self.apply_once(p.get("properties") or {}, ppath + ("properties",))
             elif ptype == "garbage-collect":
                 self.garbage_collect(p.get("properties") or {}, ppath + ("properties",))
             elif ptype not in ("topology", "override"):
@@ -153,6 +158,14 @@ class AppLevel:
                 self.c.error(ppath + (key,), "applicationRevisionLimit is not supported", "Composer keeps every revision in its state", key=True)
                 continue
             self.c.error(ppath + (key,), f"garbage-collect {key!r} is not supported", "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml", key=True)
+
+    def apply_once(self, props: dict, ppath: FieldPath) -> None:
+        """Composer applies only on appc apply and skips units whose model did not change: drift stays
+        until the model changes (or --refresh), which is apply-once without per-field rules."""
+        for key in sorted(set(props) - {"enable"}):
+            self.c.error(ppath + (key,), f"apply-once {key!r} is not supported", "Composer re-applies a changed unit whole; per-field rules have no counterpart", key=True)
+        if props.get("enable") is True:
+            self.c.warn(ppath + ("enable",), "apply-once is Composer's way already", "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift")
 
     def topology(self, policy: dict, ppath: FieldPath) -> None:
         props = policy.get("properties") or {}
@@ -363,6 +376,14 @@ class _StepWalker:
                 if props.get(key) not in (None, "", "local" if key == "cluster" else ""):
                     self.c.error(ppath + (key,), f"apply-component {key} is not supported", "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)")
             return self.claim({comp}, spath)
+        if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
+            exceptions = props.get("exceptions") or {}
+            for key in sorted(set(props) - {"exceptions"}):
+                self.c.error(ppath + (key,), f"apply-remaining {key!r} is not supported", "expected exceptions", key=True)
+            for name, how in exceptions.items() if isinstance(exceptions, dict) else []:
+                if how not in ({}, None):
+                    self.c.error(ppath + ("exceptions", name), "skipping a component's workload or traits is not supported", "list the component without settings to leave it out of this step")
+            return self.claim({c for c in self.components if c not in self.applied and c not in exceptions}, spath)
         if stype == "suspend":
             for key in sorted(set(props) - {"message", "duration"}):
                 self.c.error(ppath + (key,), f"suspend {key!r} is not supported", "expected message", key=True)

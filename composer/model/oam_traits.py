@@ -171,9 +171,11 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         r.props["exposeType"] = p["type"]
 
 
-def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
+    if not r.main_only(p, ppath, "startup-probe"):
+        return None
     r.c.relocate(ppath, ppath[:-1] + ("properties", "startup"))
-    return {"type": "probes", "properties": {"startup": p}}
+    return {"type": "probes", "properties": {"startup": {k: v for k, v in p.items() if k != "containerName"}}}
 
 
 def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:

@@ -31,6 +31,7 @@ CLUSTER_SCOPED = {
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Deployment",
               "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
 
+PATCH_LAST = ("json-patch", "json-merge-patch")
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
 POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
@@ -466,10 +467,14 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         template_workload(w)
     else:
         BUILDERS[impl.builtin](w)
+    late = [t for t in c.traits if t.definition.spec.builtin in PATCH_LAST]
     for t in c.traits:
-        apply_trait(w, t)
+        if t not in late:
+            apply_trait(w, t)
     _app_metadata(w)
     _finish(w)
+    for t in late:  # JSON patches see the finished object, as KubeVela patches its rendered workload
+        apply_trait(w, t)
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
     objects.sort(key=_rank)
