@@ -30,6 +30,7 @@ class TraitRewriter:
         self.cpath = cpath
         self.props: dict = dict(comp.get("properties") or {})
         self.extra: list[tuple[dict, FieldPath]] = []
+        self.sidecar_patches: dict[str, dict] = {}
 
     def run(self) -> dict:
         self.limit()
@@ -45,6 +46,7 @@ class TraitRewriter:
                 continue
             tpath = self.cpath + ("traits", j)
             out.append(handler(self, dict(props), tpath + ("properties",)) or INERT)
+        out = [{**t, "properties": {**t["properties"], **self.sidecar_patches[t["properties"].get("name")]}} if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and t["properties"].get("name") in self.sidecar_patches else t for t in out]
         for k, (_, origin) in enumerate(self.extra):
             self.c.pin(self.cpath + ("traits", len(out) + k), origin)
         self.scaler_under_autoscaler(traits)
@@ -74,6 +76,17 @@ class TraitRewriter:
     def add(self, trait: dict, origin: FieldPath) -> None:
         self.extra.append((trait, origin))
 
+    def sidecar_names(self) -> set[str]:
+        return {t["properties"].get("name") for t in self.comp.get("traits") or [] if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict)}
+
+    def for_sidecar(self, p: dict, changes: dict) -> bool:
+        """A command / container-image for a sidecar of this component patches that sidecar trait."""
+        name = p.get("containerName", "")
+        if name in self.sidecar_names():
+            self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
+            return True
+        return False
+
     def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
         name = p.get("containerName", "")
         if name not in (*MAIN, self.comp.get("name")):
@@ -102,6 +115,9 @@ class TraitRewriter:
 def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     for q, qpath in r.each_container(p, ppath):
         r.unknown(q, qpath, {"containerName", "command", "args", "addArgs", "delArgs"}, "command")
+        side = {k2: q[k] for k, k2 in (("command", "cmd"), ("args", "args")) if q.get(k) is not None}
+        if not (q.get("addArgs") or q.get("delArgs")) and r.for_sidecar(q, side):
+            continue
         if not r.main_only(q, qpath, "command"):
             continue
         if q.get("command") is not None:
@@ -124,6 +140,10 @@ def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
 def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     for q, qpath in r.each_container(p, ppath):
         r.unknown(q, qpath, {"containerName", "image", "imagePullPolicy"}, "container-image")
+        if "image" in q and r.for_sidecar(q, {"image": q["image"]}):
+            if q.get("imagePullPolicy"):
+                r.c.error(qpath + ("imagePullPolicy",), "imagePullPolicy of a sidecar is not supported", "Kubernetes' default applies (IfNotPresent, Always for :latest)")
+            continue
         if r.main_only(q, qpath, "container-image") and "image" in q:
             r.replaced("image", "container-image")
             r.props["image"] = q["image"]
