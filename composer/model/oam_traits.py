@@ -82,10 +82,14 @@ class TraitRewriter:
     def for_sidecar(self, p: dict, changes: dict) -> bool:
         """A command / container-image for a sidecar of this component patches that sidecar trait."""
         name = p.get("containerName", "")
-        if name in self.sidecar_names():
-            self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
-            return True
-        return False
+        if name not in self.sidecar_names():
+            return False
+        self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
+        for j, t in enumerate(self.comp.get("traits") or []):
+            if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and t["properties"].get("name") == name:
+                for key in sorted(set(changes) & set(t["properties"])):
+                    self.c.warn(self.cpath + ("traits", j, "properties", key), f"{key} of sidecar {name!r} is replaced by a trait", "the later trait's value is used, as in KubeVela")
+        return True
 
     def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
         name = p.get("containerName", "")
@@ -232,6 +236,11 @@ def env(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
                     r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is removed by the env trait (unset)", "as in KubeVela")
             keep = set(names) - set(q.get("unset") or [])
             r.props["env"] = {k: v for k, v in own.items() if k in keep} if isinstance(own, dict) else [e for e in own if isinstance(e, dict) and e.get("name") in keep]
+        if main and isinstance(own, (dict, list)) and isinstance(q.get("env"), dict):
+            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict)]
+            for key in sorted(set(q["env"]) & set(names)):
+                where = key if isinstance(own, dict) else names.index(key)
+                r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is replaced by the env trait", "the trait's value is used, as in KubeVela")
         trait = {"type": "env", "properties": {"env": q.get("env") or {}, **({"containerName": name} if name else {})}}
         if first is None:
             first = trait
@@ -327,6 +336,31 @@ def _init_container(r: TraitRewriter, p: dict, ppath: FieldPath) -> list:
     return [c]
 
 
+def resource(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    """KubeVela's resource trait: cpu/memory count only without requests/limits; it replaces the component's."""
+    if "requests" in p or "limits" in p:
+        for key in ("cpu", "memory"):
+            if key in p:
+                r.c.warn(ppath + (key,), f"{key} is not used next to requests or limits", "as in KubeVela's resource trait: set it under requests / limits")
+    for key in ("cpu", "memory"):
+        if key in r.props:
+            r.c.warn(r.cpath + ("properties", key), f"{key} is replaced by the resource trait", "the trait's resources are used, as in KubeVela")
+    return {"type": "resource", "properties": p}
+
+
+CONTAINER_PROPERTIES = ("image", "imagePullPolicy", "cmd", "args", "env", "ports", "port", "cpu", "memory", "livenessProbe", "readinessProbe", "volumeMounts", "volumes")
+
+
+def json_merge_patch(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
+    """RFC 7386 replaces lists whole: a patch of the containers replaces the component's own container."""
+    containers = ((p.get("spec") or {}).get("template") or {}).get("spec", {}) if isinstance(p.get("spec"), dict) else {}
+    if isinstance(containers, dict) and "containers" in containers:
+        for key in CONTAINER_PROPERTIES:
+            if key in r.props:
+                r.c.warn(r.cpath + ("properties", key), f"{key} is replaced: json-merge-patch replaces the container list whole", "RFC 7386 does not merge lists; use json-patch to change one container")
+    return {"type": "json-merge-patch", "properties": p}
+
+
 def null_deletes(kind: str):
     """labels / annotations traits: a null value deletes the key (set by the component's properties)."""
 
@@ -361,6 +395,8 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
     "securitycontext": pod_trait("containerSecurityContext", _security, {"containerName", "addCapabilities", "dropCapabilities", "allowPrivilegeEscalation", "privileged", "readOnlyRootFilesystem", "runAsNonRoot", "runAsUser", "runAsGroup"}, "securitycontext"),
     "podsecuritycontext": pod_trait("securityContext", lambda r, p, pp: {"runAsNonRoot": True, **p}, {"appArmorProfile", "fsGroup", "runAsGroup", "runAsUser", "runAsNonRoot", "seccompProfile"}, "podsecuritycontext"),
     "lifecycle": pod_trait("lifecycle", lambda r, p, pp: p, {"postStart", "preStop"}, "lifecycle"),
+    "resource": resource,
+    "json-merge-patch": json_merge_patch,
     "labels": null_deletes("labels"),
     "annotations": null_deletes("annotations"),
     "init-container": pod_trait("initContainers", _init_container, {"name", "image", "imagePullPolicy", "cmd", "args", "env", "mountName", "appMountPath", "initMountPath", "extraVolumeMounts"}, "init-container"),
