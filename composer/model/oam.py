@@ -1,12 +1,14 @@
-"""Import of KubeVela-style OAM Applications (core.oam.dev/v1beta1).
+"""Import of KubeVela-style OAM Applications (core.oam.dev/v1beta1): components and traits.
 
 The built-in workload types already take KubeVela's property shapes, so most of an
 OAM file passes through. What differs is translated here: env lists, the older
 `volumes` list, port exposure defaults, and the traits whose shapes differ (gateway,
-storage, cpuscaler, hpa, scaler). The source map is carried along, so diagnostics
-still point at the original lines and name the field paths the user wrote. What
-Composer does not support is an error that says so; nothing is dropped silently.
-The full mapping is in docs/oam.md.
+cpuscaler, hpa, scaler); storage is in oam_storage.py, traits Composer reads as
+properties or other traits in oam_traits.py, metadata / policies / workflow in
+oam_app.py. The source map is carried along, so diagnostics still point at the
+original lines and name the field paths the user wrote. What Composer does not
+support is an error that says so, and what it reads differently a warning; nothing
+is dropped silently. The full mapping is in docs/oam.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
+from composer.model.oam_storage import DEFAULT_FILE_MODE, STORAGE_KEYS, VOLUME_MOUNT_HINTS, StorageTranslation
+from composer.model.oam_storage import kind_of as _kind
 from composer.model.source import SourceDocument, SourceMap
 
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
@@ -59,27 +63,6 @@ KUBEVELA_ONLY_PROPERTIES = {
     "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
     "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
 }
-VOLUME_MOUNT_HINTS = {
-    "hostPath": "hostPath volumes are not supported",
-}
-
-STORAGE_KEYS = {
-    "pvc": {"name", "mountOnly", "mountPath", "subPath", "accessModes", "storageClassName", "resources", "volumeMode"},
-    "configMap": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "data", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
-    "secret": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
-    "emptyDir": {"name", "mountPath", "subPath", "medium"},
-}
-STORAGE_VOLUME_PREFIX = {"pvc": "pvc", "configMap": "configmap", "secret": "secret", "emptyDir": "emptydir"}
-STORAGE_HINTS = {
-    **VOLUME_MOUNT_HINTS,
-    "mountToEnv": "to read a key as an env var, add an env entry with valueFrom.configMapKeyRef / secretKeyRef",
-    "mountToEnvs": "to read keys as env vars, add env entries with valueFrom.configMapKeyRef / secretKeyRef",
-    "data": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
-    "stringData": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
-}
-DEFAULT_FILE_MODE = 420  # 0644, Kubernetes' own default for configMap/secret volumes
-
-
 @dataclass
 class OamSourceMap(SourceMap):
     """Positions keyed by the converted paths; diagnostics report the paths the user wrote.
@@ -148,11 +131,8 @@ def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: Fie
                 table_dst[dst_prefix + path[n:]] = pos
 
 
-def _kind(value: Any) -> str:
-    return {str: "text", list: "a list", dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "nothing" if value is None else type(value).__name__)
 
-
-class _Converter:
+class _Converter(StorageTranslation):
     def __init__(self, src: SourceMap, dst: OamSourceMap):
         self.src = src
         self.dst = dst
@@ -450,98 +430,6 @@ class _Converter:
             metrics = props.pop("podCustomMetrics")
             props["podMetrics"] = [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics] if isinstance(metrics, list) else metrics
             self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
-
-    def storage(self, props: dict, ppath: FieldPath) -> dict:
-        """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
-        out: dict[str, Any] = {}
-        for kind, items in props.items():
-            kpath = ppath + (kind,)
-            if kind not in STORAGE_KEYS:
-                self.error(kpath, f"storage type {kind!r} is not supported", STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"), key=True)
-                continue
-            out[kind] = [e for e in (self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)) if e is not None] if isinstance(items, list) else items
-        return out
-
-    def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
-            return v  # the volume schema reports the shape
-        for key in sorted(set(v) - STORAGE_KEYS[kind]):
-            hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
-            self.error(vpath + (key,), f"storage {kind} field {key!r} is not supported", hint or "see docs/oam.md for the storage fields Composer reads", key=True)
-        if v.get("defaultMode", DEFAULT_FILE_MODE) != DEFAULT_FILE_MODE:
-            self.error(vpath + ("defaultMode",), "a defaultMode other than 420 (0644) is not supported")
-        mount_only = v.get("mountOnly", False)
-        if not isinstance(mount_only, bool):
-            self.error(vpath + ("mountOnly",), f"mountOnly must be true or false, got {_kind(mount_only)}")
-        name = v["name"]
-        self.mount_to_env(kind, v, vpath)
-        entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
-        for key in ("mountPath", "subPath"):
-            if key in v:
-                entry[key] = v[key]
-        if isinstance(v.get("items"), list):  # KubeVela's default mode for an item is 511 (0777)
-            entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
-        if "mountPath" not in v and kind != "configMap":
-            if kind == "secret" and not mount_only:
-                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
-            return None  # nothing to mount: only env (mountToEnv) or nothing at all
-        if kind == "pvc":
-            entry["claimName"] = name
-            self.relocate(vpath + ("name",), vpath + ("claimName",))
-            if v.get("volumeMode", "Filesystem") != "Filesystem":
-                self.error(vpath + ("volumeMode",), f"volumeMode {v['volumeMode']!r} is not supported", "Composer mounts claims as file systems")
-            if mount_only:
-                for key in ("accessModes", "storageClassName", "resources"):
-                    if key in v:
-                        self.error(vpath + (key,), f"{key} has no effect with mountOnly: true", "the claim exists already; remove it", key=True)
-            else:
-                entry["create"] = True
-                entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
-                if "storageClassName" in v:
-                    entry["storageClassName"] = v["storageClassName"]
-                entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
-        elif kind == "configMap":
-            entry["cmName"] = name
-            self.relocate(vpath + ("name",), vpath + ("cmName",))
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-            if not mount_only:
-                entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
-            elif "data" in v:
-                self.error(vpath + ("data",), "data has no effect with mountOnly: true", "remove mountOnly to create the ConfigMap, or remove data", key=True)
-        elif kind == "secret":
-            entry["secretName"] = name
-            self.relocate(vpath + ("name",), vpath + ("secretName",))
-            if not mount_only:
-                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-        elif "medium" in v:
-            entry["medium"] = v["medium"]
-        return entry
-
-    def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
-        """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
-        entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)]
-        ref, key_field = ("configMapKeyRef", "configMapKey") if kind == "configMap" else ("secretKeyRef", "secretKey")
-        for e in entries:
-            if not isinstance(e.get("envName"), str) or not isinstance(e.get(key_field), str):
-                self.error(vpath, f"mountToEnv needs envName and {key_field}")
-                continue
-            self.storage_env[e["envName"]] = {"valueFrom": {ref: {"name": v["name"], "key": e[key_field]}}}
-
-    def pvc_resources(self, res: Any, rpath: FieldPath) -> Any:
-        if not isinstance(res, dict):
-            return res  # the volume schema reports the shape
-        for key in sorted(set(res) - {"requests"}):
-            self.error(rpath + (key,), f"pvc resources.{key} is not supported", "Composer sets resources.requests.storage only", key=True)
-        requests = res.get("requests", {})
-        if isinstance(requests, dict):
-            for key in sorted(set(requests) - {"storage"}):
-                self.error(rpath + ("requests", key), f"pvc resources.requests.{key} is not supported", "expected storage", key=True)
-            return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
-        return {"requests": requests}
-
 
 def _gateway_ports(traits: Any) -> set[int]:
     """The ports a gateway (or an ingress, KubeVela's older one or Composer's) routes to."""
