@@ -108,3 +108,55 @@ def test_topology_override_and_behaviour_annotations(tmp_path: Path, registry):
     for obj in objs.values():
         assert obj["metadata"]["labels"]["team"] == "books" and obj["metadata"]["annotations"] == {"note": "hi"}, obj["kind"]
     assert compiled.warnings == ()
+
+
+def test_scaler_under_an_autoscaler_is_a_warning_in_json(tmp_path: Path):
+    app = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop}
+spec:
+  components:
+    - name: api
+      type: webservice
+      properties: {image: nginx:1, cpu: 500m}
+      traits:
+        - type: scaler
+          properties: {replicas: 5}
+        - {type: cpuscaler, properties: {min: 2, max: 6}}
+"""
+    write(tmp_path, {"app.yaml": app, "environments/gitops.yaml": ENV})
+    r = appc("render", "-f", tmp_path / "app.yaml", "-o", tmp_path / "out", "--json")
+    assert r.code == 0, r.err
+    [w] = [e for e in r.events if e["type"] == "diagnostic"]
+    assert (w["severity"], w["line"], w["path"]) == ("warning", 10, "spec.components[0].traits[0]")
+    assert "autoscaler owns the replica count" in w["summary"]
+    dep = [o for o in yaml.safe_load_all((tmp_path / "out" / "kubernetes" / "api.yaml").read_text()) if o["kind"] == "Deployment"][0]
+    assert "replicas" not in dep["spec"]  # the HorizontalPodAutoscaler owns it
+
+
+def test_hints_only_when_close_in_kubevela_words_and_errors_in_line_order(tmp_path: Path):
+    app = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop}
+spec:
+  components:
+    - name: api
+      type: webservice
+      properties: {image: nginx:1, ports: [{port: 80, expose: true}]}
+      traits:
+        - {type: kservice}
+        - {type: gatway, properties: {domain: a.example.com}}
+        - {type: gateway, properties: {domain: a.example.com, http: {"/": 80}, secretNme: tls}}
+"""
+    write(tmp_path, {"app.yaml": app, "environments/gitops.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "--json")
+    assert r.code == 1
+    diags = [e for e in r.events if e["type"] == "diagnostic"]
+    by_line = {d["line"]: d for d in diags}
+    assert "did you mean" not in by_line[10]["detail"]  # kservice: no misleading service-account
+    assert by_line[11]["detail"].startswith("did you mean 'gateway'?")  # the KubeVela name, not 'ingress'
+    gateway = by_line[12]["summary"] + by_line[12]["detail"]
+    assert "secretName" in gateway and "tlsSecretName" not in gateway and "'secretNme'" in gateway
+    assert [d["line"] for d in diags] == [10, 11, 12]
