@@ -82,7 +82,7 @@ def merge(base: Any, patch: Any) -> Any:
 def patch_traits(traits: list, patches: list) -> list:
     """Override traits by type: merge properties, `disable: true` removes, a new type is added."""
     out = [dict(t) if isinstance(t, dict) else t for t in traits]
-    for p in patches:
+    for p in patches if isinstance(patches, list) else []:
         if not isinstance(p, dict):
             continue
         same = [t for t in out if isinstance(t, dict) and t.get("type") == p.get("type")]
@@ -133,6 +133,9 @@ class AppLevel:
                 self.c.error(ppath, "a policy needs a type", "e.g. {name: where, type: topology, properties: {clusters: [local]}}")
                 continue
             p = {"name": f"<policy {i}>", **p}  # KubeVela allows a policy without a name
+            if not isinstance(p.get("properties") or {}, dict):
+                self.c.error(ppath + ("properties",), f"expected the properties of policy {p['name']!r} as a mapping")
+                continue
             for extra in sorted(set(p) - {"name", "type", "properties"}):
                 self.c.error(ppath + (extra,), f"unknown policy field {extra!r}", "expected name, type and properties", key=True)
             ptype = p["type"]
@@ -233,6 +236,9 @@ class AppLevel:
             self.c.error(ppath + ("properties", "components"), "expected a list of component patches")
             return
         selector = props.get("selector")
+        if selector is not None and (not isinstance(selector, list) or not all(isinstance(x, str) for x in selector)):
+            self.c.error(ppath + ("properties", "selector"), "expected a list of component names")
+            return
         for j, patch in enumerate(patches):
             jpath = ppath + ("properties", "components", j)
             if not isinstance(patch, dict):
@@ -240,6 +246,10 @@ class AppLevel:
                 continue
             for key in sorted(set(patch) - {"name", "type", "properties", "traits"}):
                 self.c.error(jpath + (key,), f"unknown override field {key!r}", "expected name, type, properties or traits", key=True)
+            for key, shape in (("properties", dict), ("traits", list)):
+                if key in patch and not isinstance(patch[key], shape):
+                    self.c.error(jpath + (key,), f"expected override {key} as a {'mapping' if shape is dict else 'list'}")
+                    patch = {k: v for k, v in patch.items() if k != key}
             self.plan.overrides.append(({**patch, "selector": selector, "policy": p.get("name")}, jpath))
 
     def trait_overrides(self, traits: list, patch: dict, cpath: FieldPath) -> None:
@@ -254,7 +264,8 @@ class AppLevel:
                     self.c.warn(cpath + ("traits", j), f"trait {t['type']!r} is removed by override policy {patch.get('policy')!r}", "as in KubeVela (disable: true)")
                     continue
                 own = t.get("properties") if isinstance(t.get("properties"), dict) else {}
-                for key in sorted(set(own) & set(p.get("properties") or {})):
+                theirs = p.get("properties") if isinstance(p.get("properties"), dict) else {}
+                for key in sorted(set(own) & set(theirs)):
                     if not isinstance(own[key], dict):
                         self.c.warn(cpath + ("traits", j, "properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
 
@@ -266,7 +277,7 @@ class AppLevel:
             for i, comp in enumerate(out):
                 if not isinstance(comp, dict):
                     continue
-                if patch.get("selector") is not None and comp.get("name") not in patch["selector"]:
+                if patch.get("selector") is not None and (not isinstance(patch["selector"], list) or comp.get("name") not in patch["selector"]):
                     continue
                 if patch.get("name") not in (None, comp.get("name")) or patch.get("type") not in (None, comp.get("type")):
                     continue
@@ -279,7 +290,7 @@ class AppLevel:
                             self.c.warn(cpath + ("properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
                     comp["properties"] = merge(comp.get("properties") or {}, patch["properties"])
                     self.c.carry(ppath + ("properties",), cpath + ("properties",), patch["properties"])
-                if "traits" in patch:
+                if "traits" in patch and isinstance(comp.get("traits") or [], list):
                     self.trait_overrides(comp.get("traits") or [], patch, cpath)
                     comp["traits"] = patch_traits(comp.get("traits") or [], patch["traits"])
                 out[i] = comp
@@ -287,19 +298,21 @@ class AppLevel:
 
     def finish(self, data: dict, components: list) -> dict:
         """Ordering, service account, targets, gates and namespace onto the converted app."""
-        meta = dict(data.get("metadata") or {})
+        meta = dict(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
+        if not isinstance(meta, dict):
+            return data  # validation reports the shape
         annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
         account = annotations.get(SERVICE_ACCOUNT)
         for comp in components:
             if not isinstance(comp, dict):
                 continue
-            before = self.plan.after.get(comp.get("name"), set())
-            if before:
+            before = self.plan.after.get(comp["name"], set()) if isinstance(comp.get("name"), str) else set()
+            if before and isinstance(comp.get("dependsOn", []), list):
                 own = list(comp.get("dependsOn") or [])
                 comp["dependsOn"] = own + sorted(before - set(own))
             if account and comp.get("type") in ("webservice", "worker", "task", "cron-task", "daemon", "statefulset"):
-                traits = list(comp.get("traits") or [])
-                if not any(isinstance(t, dict) and t.get("type") == "service-account" for t in traits):
+                traits = list(comp.get("traits") or []) if isinstance(comp.get("traits") or [], list) else None
+                if traits is not None and not any(isinstance(t, dict) and t.get("type") == "service-account" for t in traits):
                     comp["traits"] = traits + [{"type": "service-account", "properties": {"name": account}}]
         spec = dict(data["spec"])
         spec["components"] = components
@@ -343,10 +356,10 @@ class _StepWalker:
             if not isinstance(step, dict) or not isinstance(step.get("name"), str) or not isinstance(step.get("type"), str):
                 self.c.error(spath, "a workflow step needs a name and a type")
                 continue
-            deps = step.get("dependsOn") or []
+            deps = step.get("dependsOn") if isinstance(step.get("dependsOn"), list) else []
             preds = set(outer) | (set(names) if mode == "StepByStep" else set()) | {d for d in deps if isinstance(d, str)}
             for d in deps:
-                if d not in self.steps and d not in names:
+                if not isinstance(d, str) or (d not in self.steps and d not in names):
                     self.c.error(spath + ("dependsOn",), f"step {d!r} is not an earlier step", "a step can depend on steps written before it")
             for key in sorted(set(step) - STEP_FIELDS):
                 self.c.error(spath + (key,), f"workflow step field {key!r} is not supported", "Composer runs every step once, in order, with no conditions, timeouts or data passing", key=True)
@@ -365,6 +378,9 @@ class _StepWalker:
         stype = step["type"]
         props = step.get("properties") or {}
         ppath = spath + ("properties",)
+        if not isinstance(props, dict):
+            self.c.error(ppath, f"expected the properties of step {name!r} as a mapping")
+            return set()
         if stype == "deploy":
             return self.deploy(props, ppath, spath, name)
         if stype == "apply-component":
@@ -404,7 +420,7 @@ class _StepWalker:
             self.c.warn(ppath + ("parallelism",), "deploy parallelism is not used", "set it with appc apply --parallelism N")
         if props.get("ignoreTerraformComponent", True) is not True:
             self.c.warn(ppath + ("ignoreTerraformComponent",), "ignoreTerraformComponent is not used", "Composer applies every component, cloud resources first")
-        for j, pname in enumerate(props.get("policies") or []):
+        for j, pname in enumerate(props.get("policies") if isinstance(props.get("policies"), list) else []):
             hit = self.policies.get(pname) if isinstance(pname, str) else None
             if hit is None:
                 self.c.error(ppath + ("policies", j), f"deploy uses no policy named {pname!r}", f"policies: {', '.join(self.policies) or 'none'}")

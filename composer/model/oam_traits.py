@@ -28,25 +28,27 @@ class TraitRewriter:
         self.c = c
         self.comp = comp
         self.cpath = cpath
-        self.props: dict = dict(comp.get("properties") or {})
+        self.props: dict = dict(comp["properties"]) if isinstance(comp.get("properties"), dict) else {}
         self.extra: list[tuple[dict, FieldPath]] = []
         self.sidecar_patches: dict[str, dict] = {}
 
     def run(self) -> dict:
+        if "properties" in self.comp and not isinstance(self.comp["properties"], dict):
+            return self.comp  # the schema reports the shape
         self.limit()
         traits = self.comp.get("traits", [])
         if not isinstance(traits, list):
             return self.comp  # the schema reports the shape
         out = []
         for j, t in enumerate(traits):
-            handler = REWRITES.get(t.get("type")) if isinstance(t, dict) else None
+            handler = REWRITES.get(t["type"]) if isinstance(t, dict) and isinstance(t.get("type"), str) else None
             props = t.get("properties") if isinstance(t, dict) else None
             if handler is None or not isinstance(props, dict):
                 out.append(t)
                 continue
             tpath = self.cpath + ("traits", j)
             out.append(handler(self, dict(props), tpath + ("properties",)) or INERT)
-        out = [{**t, "properties": {**t["properties"], **self.sidecar_patches[t["properties"].get("name")]}} if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and t["properties"].get("name") in self.sidecar_patches else t for t in out]
+        out = [self.patched_sidecar(t) for t in out]
         for k, (_, origin) in enumerate(self.extra):
             self.c.pin(self.cpath + ("traits", len(out) + k), origin)
         self.scaler_under_autoscaler(traits)
@@ -73,16 +75,24 @@ class TraitRewriter:
         if key in (self.comp.get("properties") or {}):
             self.c.warn(self.cpath + ("properties", key), f"{key} is replaced by the {trait} trait", "the trait's value is used, as in KubeVela")
 
+    def patched_sidecar(self, t: Any) -> Any:
+        props = t.get("properties") if isinstance(t, dict) and t.get("type") == "sidecar" else None
+        name = props.get("name") if isinstance(props, dict) else None
+        if isinstance(name, str) and name in self.sidecar_patches:
+            return {**t, "properties": {**props, **self.sidecar_patches[name]}}
+        return t
+
     def add(self, trait: dict, origin: FieldPath) -> None:
         self.extra.append((trait, origin))
 
     def sidecar_names(self) -> set[str]:
-        return {t["properties"].get("name") for t in self.comp.get("traits") or [] if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict)}
+        traits = self.comp.get("traits") if isinstance(self.comp.get("traits"), list) else []
+        return {t["properties"]["name"] for t in traits if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and isinstance(t["properties"].get("name"), str)}
 
     def for_sidecar(self, p: dict, changes: dict) -> bool:
         """A command / container-image for a sidecar of this component patches that sidecar trait."""
         name = p.get("containerName", "")
-        if name not in self.sidecar_names():
+        if not isinstance(name, str) or name not in self.sidecar_names():
             return False
         self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
         for j, t in enumerate(self.comp.get("traits") or []):
@@ -110,7 +120,7 @@ class TraitRewriter:
             self.c.error(ppath + (key,), f"unknown field {key!r} of trait {what}", f"expected one of: {', '.join(sorted(known))}", key=True)
 
     def scaler_under_autoscaler(self, traits: list) -> None:
-        types = [t.get("type") if isinstance(t, dict) else None for t in traits]
+        types = [t.get("type") if isinstance(t, dict) and isinstance(t.get("type"), str) else None for t in traits]
         if "scaler" in types and ({"cpuscaler", "hpa"} & set(types)):
             j = types.index("scaler")
             self.c.warn(self.cpath + ("traits", j), "scaler replicas are not used: the autoscaler owns the replica count", "remove the scaler trait, or set the autoscaler's min instead")
@@ -130,6 +140,12 @@ def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
             r.c.relocate(qpath + ("command",), r.cpath + ("properties", "cmd"))
         if q.get("args") is not None:
             r.replaced("args", "command")
+        lists = {k: q.get(k) for k in ("args", "addArgs", "delArgs") if q.get(k) is not None}
+        bad = [k for k, v in lists.items() if not isinstance(v, list)]
+        if bad or not isinstance(r.props.get("args") or [], list):
+            for k in bad:
+                r.c.error(qpath + (k,), f"expected a list of arguments for {k}")
+            continue
         args = list(q["args"]) if q.get("args") is not None else list(r.props.get("args") or [])
         args += list(q.get("addArgs") or [])
         for i, gone in enumerate(q.get("delArgs") or []):
@@ -161,6 +177,9 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         r.unknown(q, qpath, {"containerName", "ports"}, "container-ports")
         if not r.main_only(q, qpath, "container-ports"):
             continue
+        if not isinstance(r.props.get("ports") or [], list) or not isinstance(q.get("ports") or [], list):
+            r.c.error(qpath + ("ports",), "expected a list of ports")
+            continue
         ports = list(r.props.get("ports") or [])
         for i, x in enumerate(q.get("ports") or []):
             for key in ("hostPort", "hostIP"):
@@ -179,6 +198,12 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
             r.c.error(ppath + (key,), f"expose {key} are not supported", "Composer's Service selects the component's pods and carries its labels", key=True)
     if p.get("type") == "ExternalName":
         r.c.error(ppath + ("type",), "an ExternalName Service is not supported", "expected ClusterIP, NodePort or LoadBalancer")
+    for key in ("port", "ports"):
+        if not isinstance(p.get(key) or [], list):
+            r.c.error(ppath + (key,), f"expected a list for {key}")
+            return
+    if not isinstance(r.props.get("ports") or [], list):
+        return  # the schema reports the component's ports
     wanted = [{"port": x} for x in p.get("port") or []] + [dict(x) for x in p.get("ports") or [] if isinstance(x, dict)]
     ports = [dict(x) if isinstance(x, dict) else x for x in r.props.get("ports") or []]
     for i, w in enumerate(wanted):
@@ -205,7 +230,11 @@ def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
 def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     r.unknown(p, ppath, {"envMappings"}, "service-binding")
     env: dict[str, Any] = {}
-    for name, m in (p.get("envMappings") or {}).items():
+    mappings = p.get("envMappings") or {}
+    if not isinstance(mappings, dict):
+        r.c.error(ppath + ("envMappings",), "expected a mapping of env var names to {secret, key}")
+        mappings = {}
+    for name, m in mappings.items():
         if not isinstance(m, dict) or not isinstance(m.get("secret"), str):
             r.c.error(ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}")
             continue
@@ -224,20 +253,20 @@ def env(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
             r.c.error(qpath, "replace and unset apply to the main container only", "remove them, or set the sidecar's env in the sidecar trait")
         own = r.props.get("env")
         if main and isinstance(own, (dict, list)):
-            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict)]
+            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
             if q.get("replace") and names:
                 r.c.warn(r.cpath + ("properties", "env"), "env is replaced by the env trait (replace: true)", "the trait's env is used, as in KubeVela")
                 names = []
-            for i, key in enumerate(q.get("unset") or []):
-                if key not in names:
+            for i, key in enumerate(q.get("unset") if isinstance(q.get("unset"), list) else []):
+                if not isinstance(key, str) or key not in names:
                     r.c.warn(qpath + ("unset", i), f"unset {key!r} removes nothing", "the component sets no such variable")
                 else:
                     where = key if isinstance(own, dict) else names.index(key)
                     r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is removed by the env trait (unset)", "as in KubeVela")
-            keep = set(names) - set(q.get("unset") or [])
-            r.props["env"] = {k: v for k, v in own.items() if k in keep} if isinstance(own, dict) else [e for e in own if isinstance(e, dict) and e.get("name") in keep]
+            keep = set(names) - {k for k in (q.get("unset") if isinstance(q.get("unset"), list) else []) if isinstance(k, str)}
+            r.props["env"] = {k: v for k, v in own.items() if k in keep} if isinstance(own, dict) else [e for e in own if not (isinstance(e, dict) and isinstance(e.get("name"), str)) or e["name"] in keep]
         if main and isinstance(own, (dict, list)) and isinstance(q.get("env"), dict):
-            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict)]
+            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
             for key in sorted(set(q["env"]) & set(names)):
                 where = key if isinstance(own, dict) else names.index(key)
                 r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is replaced by the env trait", "the trait's value is used, as in KubeVela")
@@ -261,6 +290,12 @@ def pod_trait(key: str, translate: Callable[[TraitRewriter, dict, FieldPath], An
 def _affinity(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     out: dict[str, Any] = {}
     aff: dict[str, Any] = {}
+    for kind in ("podAffinity", "podAntiAffinity", "nodeAffinity"):
+        if kind in p and not isinstance(p[kind], dict):
+            r.c.error(ppath + (kind,), f"expected {kind} as a mapping with required and / or preferred")
+        elif kind in p:
+            for key in sorted(set(p[kind]) - {"required", "preferred"}):
+                r.c.error(ppath + (kind, key), f"unknown field {key!r} of {kind}", "expected required and preferred", key=True)
     for kind in ("podAffinity", "podAntiAffinity"):
         if isinstance(p.get(kind), dict):
             part = {}
@@ -279,16 +314,16 @@ def _affinity(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
         aff["nodeAffinity"] = part
     if aff:
         out["affinity"] = aff
-    if "tolerations" in p:
-        out["tolerations"] = [{"operator": "Equal", **t} if isinstance(t, dict) else t for t in p["tolerations"]]
+    if "tolerations" in p:  # a value that is not a list goes through: the pod trait's schema reports it
+        out["tolerations"] = [{"operator": "Equal", **t} if isinstance(t, dict) else t for t in p["tolerations"]] if isinstance(p["tolerations"], list) else p["tolerations"]
     return out
 
 
 def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
-    kind = POD_KINDS.get(r.comp.get("type"))
+    kind = POD_KINDS.get(r.comp["type"]) if isinstance(r.comp.get("type"), str) else None
     if p.get("targetKind", "Deployment") != kind or p.get("targetAPIVersion", "apps/v1") != "apps/v1":
         r.c.error(ppath + ("targetKind",), f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}", "k8s-update-strategy changes the component's own workload")
-    s = p.get("strategy") or {}
+    s = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
     out: dict[str, Any] = {"type": s.get("type", "RollingUpdate")}
     roll = s.get("rollingStrategy")
     if isinstance(roll, dict) and out["type"] == "RollingUpdate":
@@ -418,7 +453,7 @@ def merge_props(base: Any, more: Any) -> Any:
 
 def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
     """Same-type traits merged into the first (env for a sidecar into that sidecar); old index -> new."""
-    sidecars = {t["properties"].get("name"): j for j, t in enumerate(traits) if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict)}
+    sidecars = {t["properties"]["name"]: j for j, t in enumerate(traits) if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and isinstance(t["properties"].get("name"), str)}
     out: list = []
     mapping: dict[int, int] = {}
     first: dict[str, int] = {}
@@ -426,7 +461,7 @@ def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
     for j, t in enumerate(traits):
         props = t.get("properties") if isinstance(t, dict) else None
         ttype = t.get("type") if isinstance(t, dict) else None
-        if ttype == "env" and isinstance(props, dict) and props.get("containerName") in sidecars and isinstance(props.get("env"), dict):
+        if ttype == "env" and isinstance(props, dict) and isinstance(props.get("containerName"), str) and props["containerName"] in sidecars and isinstance(props.get("env"), dict):
             pending[sidecars[props["containerName"]]] = merge_props(pending.get(sidecars[props["containerName"]], {}), props["env"])
             mapping[j] = -1 - sidecars[props["containerName"]]  # resolved below
             continue
