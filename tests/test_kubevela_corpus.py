@@ -73,7 +73,10 @@ def test_corpus_coverage_is_at_least_90_percent_and_every_refusal_is_at_a_line(r
 
 
 def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    if isinstance(value, dict):
+    """Every scalar, and every empty mapping or list (a key whose value is {} is a field too)."""
+    if isinstance(value, (dict, list)) and not value:
+        yield path, value
+    elif isinstance(value, dict):
         for k, v in value.items():
             yield from _leaves(v, path + (k,))
     elif isinstance(value, list):
@@ -90,7 +93,7 @@ def _mutated(data: Any, path: tuple) -> Any:
             return not v
         if isinstance(v, (int, float)):
             return v + 1
-        return "x" if v is None else f"{v}x"
+        return "x" if v is None or v in ({}, []) else f"{v}x"
     if isinstance(data, dict):
         return {k: (_mutated(v, path[1:]) if k == path[0] else v) for k, v in data.items()}
     return [(_mutated(v, path[1:]) if i == path[0] else v) for i, v in enumerate(data)]
