@@ -38,6 +38,7 @@ from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
+from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
@@ -339,6 +340,9 @@ class Engine:
             for obj in objects:
                 for tpl in _pod_templates(obj):
                     tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
+        c = self.resolved.component(name)
+        if c is not None and c.type == "task":
+            content_named_job(objects)
         return objects
 
     def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
@@ -634,10 +638,16 @@ class Engine:
                     changed = gone = missing = 0
                     for sink in self.sinks:
                         current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
-                        gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
+                        keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
+                        missing += sum(k not in current for k in keys)  # new objects (a replaced Job: its new name) are adds
+                        changed += sum(k in current and current[k] != object_digest(o) for k, o in zip(keys, objects))
+                        gone += len(set(current) - set(keys))
                         if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
                             missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
+                        if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
+                            refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
+                            if refusals:
+                                raise DiagnosticError(refusals)
                     self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
