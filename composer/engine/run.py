@@ -32,6 +32,7 @@ from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import replacements
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
@@ -303,17 +304,39 @@ class Engine:
         root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
         return {k: root[k] for k in ("terraform", "provider") if k in root}
 
+    def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
+        """A warning naming the stateful resources a plan replaces or destroys; for a protected
+        unit, the refusal (raised, so nothing is applied)."""
+        if not found:
+            return []
+        if name in self._protected():
+            raise UnitFailure([replacements.refusal(name, self.env_name, found)])
+        return [replacements.warning(name, found)]
+
     def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        if planned is not None:
-            planfile = workdir / PLANFILE
-            planfile.write_bytes(planned)
-            changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+        planfile = workdir / PLANFILE
+        warnings: list[Diagnostic] = []
+        try:
+            if planned is None and name in self._protected():
+                # Protected units plan first (a second Terraform process), so that a replacement
+                # of their data is refused before anything changes.
+                preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
+                planned = planfile.read_bytes()
+            elif planned is not None:
+                planfile.write_bytes(planned)
+                if name in self._protected():
+                    warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
+            if planned is not None:
+                changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+            else:
+                changes = self.terraform.apply(name, workdir, None, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+        finally:
             planfile.unlink(missing_ok=True)
-        else:
-            changes = self.terraform.apply(name, workdir, None, self._variables(name))
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
@@ -329,7 +352,7 @@ class Engine:
             skeleton=self._skeleton(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
-        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
+        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -628,11 +651,14 @@ class Engine:
                     self._init(name)
                     workdir = self._workdir(name)
                     pf = workdir / PLANFILE
-                    changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                    if planfiles is not None:
-                        planfiles[name] = pf.read_bytes() if changes.any else b""
-                    pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
+                    try:
+                        changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                        warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+                        if planfiles is not None:
+                            planfiles[name] = pf.read_bytes() if changes.any else b""
+                    finally:
+                        pf.unlink(missing_ok=True)
+                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, diagnostics=warnings, duration_s=time.monotonic() - started))
                 else:
                     objects = self.stamped_objects(name)
                     changed = gone = missing = 0
