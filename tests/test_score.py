@@ -69,8 +69,13 @@ def test_the_score_example_applies_and_its_env_holds_the_bound_values(tmp_path: 
 
 def test_prod_renders_rds_and_elasticache_from_the_same_file(registry):
     compiled = compile_project(open_project(EXAMPLE / "score.yaml"), "prod", registry)
-    files = compiled.rendered.files
-    assert "aws-postgres" in files["terraform/db/main.tf.json"].decode() and "aws-redis" in files["terraform/cache/main.tf.json"].decode()
+    import json
+
+    db = json.loads(compiled.rendered.files["terraform/db/main.tf.json"])["module"]
+    cache = json.loads(compiled.rendered.files["terraform/cache/main.tf.json"])["module"]
+    [db], [cache] = db.values(), cache.values()
+    assert (db["engine"], db["instance_class"]) == ("postgres", "db.r6g.large")  # RDS, sized by prod's override
+    assert cache["source"].startswith("../../modules/aws-redis-") and cache["node_type"] == "cache.t3.micro"  # ElastiCache
     assert {c.name: c.type for c in compiled.resolved.components} == {"db": "postgres", "cache": "redis", "bookshop": "webservice"}
 
 
