@@ -41,6 +41,7 @@ FileOpt = typer.Option([Path("app.yaml")], "-f", "--file", envvar="COMPOSER_FILE
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
+LockedOpt = typer.Option(False, "--locked", envvar="COMPOSER_LOCKED", help="Every module must be recorded in composer.lock (local ones too); never change the lock.")
 
 
 class Exit(Exception):
@@ -105,18 +106,18 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: list[Path], env: Optional[str], catalog: list[Path]):
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False):
     from composer.project import compile_project
 
     project = _open(file)
-    compiled = compile_project(project, env, registry(), catalog)
+    compiled = compile_project(project, env, registry(), catalog, locked=locked)
     if compiled.warnings and _VIEWS:
         _VIEWS[-1].diagnostics(compiled.warnings)
     return compiled
 
 
 @app.command()
-def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
     from composer.project import compile_project
 
@@ -129,7 +130,7 @@ def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: l
         checked = []
         for name in names:
             try:
-                compiled = compile_project(project, name, reg, catalog, catalog=cat)
+                compiled = compile_project(project, name, reg, catalog, catalog=cat, locked=locked)
                 view.diagnostics(compiled.warnings)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
             except DiagnosticError as exc:
@@ -148,13 +149,14 @@ def render(
     env: Optional[str] = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Render Terraform roots and Kubernetes manifests into a directory (deterministic)."""
     from composer.runners.files import write_tree
 
     with command("render", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         write_tree(compiled.rendered.files, out)
         for u in compiled.rendered.units:
             view.event("rendered", unit=u.name, kind=u.kind, files=list(u.files))
@@ -169,6 +171,7 @@ def graph(
     env: Optional[str] = EnvOpt,
     format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Draw the components, their connections and traits."""
     from composer.render import diagram
@@ -176,7 +179,7 @@ def graph(
     with command("graph", False) as view:
         if format not in ("mermaid", "dot", "svg"):
             raise DiagnosticError([Diagnostic(f"unknown format {format!r}", "expected mermaid, dot or svg")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         if format == "mermaid":
             view.text(diagram.mermaid(compiled.resolved, compiled.graph))
         else:
@@ -193,6 +196,7 @@ def schema(
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
     file: list[Path] = FileOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
     from composer.catalog import Catalog
@@ -292,10 +296,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog)
+    compiled = _compile(file, env, catalog, locked)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -328,12 +332,12 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
 
 
 @app.command()
-def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
     with command("init", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         e = compiled.resolved.environment
         identity, resources = bootstrap(registry(), compiled)
         if e.spec.cloud is not None:
@@ -363,6 +367,7 @@ def plan(
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
@@ -375,7 +380,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -417,6 +422,7 @@ def apply(
     lock_timeout: float = LockTimeoutOpt,
     approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
@@ -426,7 +432,7 @@ def apply(
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked)
         from composer.project import held_units, refuse_paused
 
         refuse_paused(compiled)
@@ -466,6 +472,7 @@ def destroy(
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Destroy every unit of the environment, dependents first. Protected units refuse."""
@@ -474,7 +481,7 @@ def destroy(
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked)
         if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
             raise Exit(EXIT_OK)
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -494,13 +501,14 @@ def outputs(
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
     from composer.cli.wiring import open_store, secret_reader
 
     with command("outputs", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         state = open_store(compiled, lambda m: None).read()
         units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
         if component is not None and component not in units:
@@ -529,13 +537,14 @@ def status(
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
     from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
@@ -571,6 +580,7 @@ def force_unlock(
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
@@ -579,7 +589,7 @@ def force_unlock(
     with command("force-unlock", json_mode) as view:
         if not force:
             raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
             view.info("the state was not locked")
@@ -693,6 +703,8 @@ def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = Catalo
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
     from composer.catalog import contract_problems
+    from composer.catalog.checks import local_definition_diagnostics
+    from composer.catalog.sources import AddressError, parse_address
     from composer.catalog import schema as jschema
     from composer.model import refs
     from composer.model.definitions import ComponentDefinition
@@ -723,13 +735,22 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                             templates.append((base + ("manifests", "template"), impl.manifests.template))
                         if impl.terraform:
                             templates.extend(refs.walk_strings(impl.terraform.inputs, base + ("terraform", "inputs")))
+                            try:
+                                remote = parse_address(impl.terraform.module, impl.terraform.version).remote
+                            except AddressError as exc:
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "unusable module source", str(exc)))
+                                continue
                             module = _contained(f.parent, impl.terraform.module)
-                            if module is None:
+                            if remote:
+                                pass  # checked against its interface once `appc lock` fetched it
+                            elif module is None:
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
+                    tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
+                    errors.extend(local_definition_diagnostics(d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True))
                 else:
                     templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
                 for path, text in templates:
@@ -784,6 +805,10 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     if version:
         typer.echo(f"appc {__version__}")
         raise typer.Exit(0)
+
+
+# appc lock, def scaffold and def test live in their own module; importing it registers them.
+from composer.cli import modules as _modules  # noqa: E402,F401
 
 
 def run() -> None:

@@ -42,6 +42,7 @@ from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, se
 from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
+from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
 from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
 from composer.state.protocol import StateStore
 
@@ -110,6 +111,14 @@ class RunResult:
         }
 
 
+def _mapping_hint(c, keys: list[str]) -> str:
+    """Which module output each missing contract key reads (the definition's words, not the copy's)."""
+    tf = c.implementation.implementation.terraform
+    mapping = tf.outputs if tf is not None else {}
+    read = [f"{k} <- module output {mapping.get(k, k)!r}" for k in keys if "(" not in k]
+    return f"{'; '.join(read)}: null or absent; " if read else ""
+
+
 class UnitFailure(Exception):
     def __init__(self, diagnostics: list[Diagnostic]):
         super().__init__(diagnostics[0].summary if diagnostics else "failed")
@@ -131,6 +140,7 @@ class Engine:
     parallelism: int = 4
     refresh: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -269,14 +279,13 @@ class Engine:
         c = self.resolved.component(name)
         impl = c.implementation.implementation
         store = bool(impl.terraform and impl.terraform.secrets == "store")
-        module = self.modules[name].dirname if name in self.modules else c.type
         missing = []
         values: dict[str, Any] = {}
         secret_ref = None
         store_values: Mapping[str, str] = {}
         if store:
             if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
-                raise UnitFailure([Diagnostic(f"module {module} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
+                raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
             secret_ref = str(outs[SECRET_ID_OUTPUT][0])
             try:
                 store_values = self.read_secret(impl.provider, secret_ref)
@@ -284,17 +293,18 @@ class Engine:
                 raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
             self._secrets[name] = store_values
         for key, spec in c.outputs.items():
+            if store and key not in store_values:
+                # The store entry is what an ExternalSecret delivers: it must hold every contract key.
+                missing.append(f"{key} (in secret store entry {secret_ref})")
+                continue
             if spec.secret and store:
-                if key not in store_values:
-                    missing.append(f"{key} (in secret store entry {secret_ref})")
-                    continue
                 values[key] = store_values[key]
             elif key in outs and outs[key][0] is not None:
                 values[key] = outs[key][0]
             else:
                 missing.append(key)
         if missing:
-            raise UnitFailure([Diagnostic(f"module {module} did not provide declared output {', '.join(missing)}", f"the {c.type} contract requires it; nothing was bound for {name} (fail closed)", address=name)])
+            raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
         digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
@@ -339,7 +349,8 @@ class Engine:
             planfile.unlink(missing_ok=True)
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
-        writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
+        conn_ref = secret_ref or self._publish(name, text)
+        writes = sum(s.write_connection(name, secret_name(self.app, name), text, conn_ref) for s in self.sinks)
         unit = UnitState(
             kind="terraform",
             type=c.type,
@@ -353,6 +364,31 @@ class Engine:
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
+
+    def _sinks_read_the_store(self) -> bool:
+        """A sink that reads connections from the cloud secret store (a GitOps directory)."""
+        return any(getattr(s, "needs_secret_store", False) for s in self.sinks)
+
+    def _publish(self, name: str, text: Mapping[str, str]) -> str | None:
+        """Publish the connection document for a GitOps directory (engine/publishing.py)."""
+        c = self.resolved.component(name)
+        if c is None or not self._sinks_read_the_store() or not needs_publishing(c):
+            return None
+        provider = publishing_provider(self.resolved, c)
+        if self.publisher is None or provider is None:
+            raise UnitFailure([Diagnostic(f"the connection of {name} cannot be published: no secret store is wired", "deliver to a cluster, or use an environment with a cloud", address=name)])
+        try:
+            return self.publisher.write(provider, published_name(self.app, self.env_name, name), dict(text))
+        except DiagnosticError as exc:
+            raise UnitFailure([Diagnostic(d.summary, d.detail, address=name) for d in exc.diagnostics]) from None
+
+    def _unpublish(self, name: str, unit: UnitState) -> None:
+        """A destroyed or pruned unit's published connection document goes with it."""
+        if not self._sinks_read_the_store() or unit.secret_ref or self.publisher is None:
+            return
+        provider = publishing_provider(self.resolved, self.resolved.component(name))
+        if provider is not None:
+            self.publisher.delete(provider, published_name(self.app, self.env_name, name))
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -465,8 +501,7 @@ class Engine:
         for d in diags:
             m = re.search(r'attribute named "([a-z_0-9]+)"', d.detail or "")
             if c is not None and d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m and m.group(1) in c.outputs:
-                module = self.modules[name].dirname if name in self.modules else c.type
-                out.append(Diagnostic(f"module {module} did not provide declared output {m.group(1)}", f"the {c.type} contract of {name} requires it; nothing was bound (fail closed)", address=name))
+                out.append(Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}", f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)", address=name))
             out.append(d)
         return out
 
@@ -536,6 +571,7 @@ class Engine:
             if unit.kind == "terraform":
                 changes = self._destroy_terraform(name, unit)
                 writes = sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
+                self._unpublish(name, unit)
             else:
                 changes = None
                 writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)

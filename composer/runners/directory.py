@@ -40,6 +40,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class DirectorySink:
+    needs_secret_store = True  # connections are ExternalSecrets: the engine publishes what they read
     def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
         self.directory = directory
         self.app = app
