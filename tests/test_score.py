@@ -26,7 +26,7 @@ kind: Environment
 metadata: {name: dev}
 spec:
   cloud: {provider: aws, region: us-east-1}
-  kubernetes: {directory: out, namespace: shop}
+  kubernetes: {context: dev, namespace: shop}
   implementations: {postgres: in-cluster, redis: in-cluster}
 """
 
