@@ -203,7 +203,8 @@ class _Resolver:
     def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
         ok = True
         for sub, msg in jschema.errors(validator, value):
-            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", address=address))
+            # key=True: an error about a property points at the property's own key line
+            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", key=True, address=address))
             ok = False
         return ok
 

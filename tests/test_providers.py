@@ -318,7 +318,11 @@ def test_generated_password_is_made_once_read_back_and_never_written_down(tmp_pa
 
     # A saved plan: the ephemeral input is supplied again when the plan is applied.
     (tmp_path / "app.yaml").write_text((tmp_path / "app.yaml").read_text().replace("rev: 2", "rev: 3"))
-    assert appc("plan", "-f", app, "-e", "test", "--out", tmp_path / "p.json").code == 0
+    shown = appc("plan", "-f", app, "-e", "test", "--out", tmp_path / "p.json", "--markdown-out", tmp_path / "p.md")
+    assert shown.code == 0 and "module.vault.aws_secretsmanager_secret_version.this" in shown.out, shown.err
+    as_json = appc("plan", "-f", app, "-e", "test", "--json")
+    for text in (shown.out, shown.err, (tmp_path / "p.md").read_text(), as_json.out, as_json.err):
+        assert password not in text  # plans show fields old -> new, never the generated value
     r = appc("apply", "-f", app, "-e", "test", tmp_path / "p.json", "--json")
     assert r.code == 0, r.out[-2000:] + r.err
     assert json.loads(sm.get_secret_value(SecretId="shop-test-vault")["SecretString"])["password"] == password

@@ -18,11 +18,13 @@ import typer
 import yaml
 
 from composer import __version__
+from composer.cli import guide
 from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
+EXIT_CANCELLED = 1  # a refusal to confirm (no, Ctrl-D, Ctrl-C at the prompt), as Terraform's "Apply cancelled"
 
 app = typer.Typer(
     name="appc",
@@ -66,6 +68,8 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         raise typer.Exit(EXIT_INVALID)
     except Exit as exc:
         raise typer.Exit(exc.code)
+    except guide.Cancelled:
+        raise typer.Exit(EXIT_CANCELLED)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -360,7 +364,7 @@ def plan(
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
-    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: a summary for a pull-request comment (names and counts only) on stdout; progress goes to stderr."),
+    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
@@ -372,7 +376,8 @@ def plan(
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import preflight, running_engine
-    from composer.cli.views import plan_markdown
+    from composer.cli.planview import plan_markdown, plan_text
+    from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
@@ -396,6 +401,8 @@ def plan(
                 markdown_out.write_text(md, encoding="utf-8")
             if format == "markdown" and not json_mode:
                 view.text(md)
+        if not json_mode:
+            view.lines(plan_text(result, list(compiled.graph.order), set(state.units)))
         if result.failed:
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
@@ -404,7 +411,8 @@ def plan(
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
-        view.summary(True, code, **result.summary(), changes_present=bool(changes))
+        t = plan_totals(result.outcomes.values())
+        view.summary(True, code, **result.summary(), changes_present=bool(changes), to_add=t.add, to_change=t.change, to_destroy=t.remove)
         raise Exit(code)
 
 
@@ -448,19 +456,21 @@ def apply(
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
                     preview = engine.plan(state)
-                    changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
-                    if not changing:
+                    if not any(o.changes or o.action == "prune" for o in preview.outcomes.values()):
                         view.info("[green]no changes[/green]")
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
-                    if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
-                        view.info("apply cancelled")
-                        raise Exit(EXIT_OK)
+                    with progress.paused():  # the question must not be redrawn over by the live table
+                        guide.confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned, hold=held)
+                where = guide.destinations(compiled, store, engine.sinks, result)
         if waiting:
             view.event("gate", gates=waiting, held=sorted(held))
             view.info(f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}")
-        raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
+        view.event("where", **where)  # before the summary, which stays the last JSON line
+        code = _report(view, result, compiled.resolved.environment.name, "apply")
+        guide.tell_where(view, where)
+        raise Exit(code)
 
 
 @app.command()
@@ -482,8 +492,9 @@ def destroy(
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked)
-        if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
-            raise Exit(EXIT_OK)
+        if not auto_approve:
+            guide.destroy_warning(view, compiled)
+            guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -514,19 +525,22 @@ def outputs(
         if component is not None and component not in units:
             raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
         reader = secret_reader(registry(), compiled) if show_secrets else None
-        rows = []
-        for name, u in sorted(units.items()):
-            values: dict = dict(u.outputs)
-            secrets = {}
-            if reader is not None and u.secret_ref:
-                c = compiled.resolved.component(name)
-                provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
-                fetched = reader(provider, u.secret_ref)
-                secrets = {k: fetched.get(k) for k in u.secret_digests}
-            for k in u.secret_digests:
-                values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
-            view.event("outputs", unit=name, outputs=values)
-            rows += [[name, k, str(v)] for k, v in values.items()]
+        with ExitStack() as stack:
+            if show_secrets and any(u.secret_ref for u in units.values()):
+                guide.sandbox_for_secrets(stack, compiled, state)
+            rows = []
+            for name, u in sorted(units.items()):
+                values: dict = dict(u.outputs)
+                secrets = {}
+                if reader is not None and u.secret_ref:
+                    c = compiled.resolved.component(name)
+                    provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                    fetched = reader(provider, u.secret_ref)
+                    secrets = {k: fetched.get(k) for k in u.secret_digests}
+                for k in u.secret_digests:
+                    values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
+                view.event("outputs", unit=name, outputs=values)
+                rows += [[name, k, str(v)] for k, v in values.items()]
         view.table(None, ["unit", "output", "value"], rows)
         view.summary(True, EXIT_OK)
 

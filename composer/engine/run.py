@@ -32,7 +32,8 @@ from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import replacements
+from composer.engine import preview, replacements
+from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
@@ -43,7 +44,7 @@ from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
-from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
+from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -62,6 +63,7 @@ class Outcome:
     k8s_writes: int = 0
     k8s_changed: int = 0
     action: str = ""  # for plans: create | update | prune | none
+    resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
 
     def to_json(self) -> dict:
         return {
@@ -72,6 +74,7 @@ class Outcome:
             "duration_s": round(self.duration_s, 3),
             "k8s_writes": self.k8s_writes,
             **({"action": self.action} if self.action else {}),
+            **({"resources": [r.to_json() for r in self.resources]} if self.resources else {}),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
@@ -592,15 +595,18 @@ class Engine:
         self._outcome(Outcome(name, unit.kind, verb, changes, duration_s=time.monotonic() - started, k8s_writes=writes))
         return True
 
-    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
-        workdir = self._workdir(name)
-        rel = f"terraform/{name}/main.tf.json"
+    def state_addresses(self, name: str, unit: UnitState) -> list[str] | None:
+        """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
             # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(rel, (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            self.workspace.write(f"terraform/{name}/main.tf.json", (json.dumps(unit.skeleton, indent=2) + "\n").encode())
         self._init(name)
-        resources = self.terraform.resources(name, workdir)
+        return self.terraform.resources(name, self._workdir(name))
+
+    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
+        workdir = self._workdir(name)
+        resources = self.state_addresses(name, unit)
         if resources is None:
             raise UnitFailure(
                 [
@@ -689,28 +695,25 @@ class Engine:
                     pf = workdir / PLANFILE
                     try:
                         changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                        warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+                        warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
+                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        warnings += shown
                         if planfiles is not None:
                             planfiles[name] = pf.read_bytes() if changes.any else b""
                     finally:
                         pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, diagnostics=warnings, duration_s=time.monotonic() - started))
+                    counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
+                    self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:
                     objects = self.stamped_objects(name)
-                    changed = gone = missing = 0
                     for sink in self.sinks:
-                        current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
-                        missing += sum(k not in current for k in keys)  # new objects (a replaced Job: its new name) are adds
-                        changed += sum(k in current and current[k] != object_digest(o) for k, o in zip(keys, objects))
-                        gone += len(set(current) - set(keys))
-                        if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
-                            missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
                         if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
                             refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
                             if refusals:
                                 raise DiagnosticError(refusals)
-                    self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
+                    # New objects (a replaced Job: its new name) are creates, removed ones destroys.
+                    resources, warnings = preview.kubernetes_resources(self, name, objects)
+                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -722,7 +725,12 @@ class Engine:
         run_dag(self.graph.order, deps, work, self.parallelism, self.should_stop)
         for name in self.removed_units():
             unit = self._state.units[name]
-            self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
+            try:
+                resources = preview.pruned_resources(self, name, unit)
+            except Exception as exc:  # UnitFailure, DiagnosticError, a runner error: this unit's plan failed
+                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune"))
+                continue
+            self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
 
 
