@@ -123,8 +123,11 @@ def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
     return copy.deepcopy(patch)
 
 
+HINT_CUTOFF = 0.8  # below it a "did you mean" misleads more than it helps (kservice -> service-account)
+
+
 def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=HINT_CUTOFF)
     return (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(options))}"
 
 

@@ -265,7 +265,7 @@ def _message(err: ValidationError) -> str:
     if v == "additionalProperties":
         props = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(props)) if isinstance(err.instance, dict) else []
-        close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1)]
+        close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1, cutoff=0.8)]
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         return f"unknown property {', '.join(map(repr, extra))}{hint}" + (f"; expected one of: {', '.join(props)}" if props else "")
     if v == "required":
