@@ -20,7 +20,7 @@ import yaml
 from composer import __version__
 from composer.cli import guide
 from composer.cli.views import RunView, View
-from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -58,6 +58,7 @@ def registry() -> PluginRegistry:
 @contextmanager
 def command(name: str, json_mode: bool) -> Iterator[View]:
     """Run a command body: diagnostics -> exit 1, bugs -> exit 70 with a short report."""
+    REDACTIONS.clear()  # values this command reads from ${env:...} are registered afresh
     view = View(json_mode, name)
     _VIEWS.append(view)
     try:
@@ -78,9 +79,9 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
     except Exception as exc:  # a bug: say so briefly and usefully
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
-        report = f"internal error: {type(exc).__name__} at {where}: {exc}"
+        report = REDACTIONS.apply(f"internal error: {type(exc).__name__} at {where}: {exc}")
         if json_mode:
-            view.event("internal_error", error=type(exc).__name__, where=where, message=str(exc)[:500])
+            view.event("internal_error", error=type(exc).__name__, where=where, message=REDACTIONS.apply(str(exc))[:500])
             view.summary(False, EXIT_INTERNAL)
         else:
             view.err.print(f"[red]{report[:800]}[/red]\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, FieldPath
 from composer.model.app import Application
 from composer.model.base import API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
@@ -147,11 +147,7 @@ def _kind(value: Any) -> str:
 
 
 def _single(path: Path, display: str | None) -> SourceDocument:
-    docs = load_documents(path, display)
-    if len(docs) > 1:
-        second = docs[1]
-        raise DiagnosticError([second.source_map.diagnostic((), "expected one YAML document, found several")])
-    return docs[0]
+    return load_documents(path, display, max_documents=1)[0]
 
 
 def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
@@ -230,6 +226,7 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
                 if name not in environ:
                     errors.append(doc.source_map.diagnostic(path, f"environment variable {name} is not set", f"export {name}=... before running appc"))
                     return ""
+                REDACTIONS.add(environ[name], f"${{env:{name}}}")  # messages say the name, never the value
                 return environ[name]
 
             return _ENV_VAR.sub(sub, value)

@@ -383,7 +383,7 @@ def template_workload(w: Workload) -> None:
     try:
         docs = render_yaml_documents(impl.manifests.template, context)
     except TemplateFailure as exc:
-        w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} failed", f"{exc} (in {w.component.implementation.origin})")
+        w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} failed", f"{exc}{exc.where} (in {w.component.implementation.origin})")
         return
     for d in docs:
         if not isinstance(d, dict) or not {"apiVersion", "kind", "metadata"} <= set(d):

@@ -261,7 +261,7 @@ def template_trait(w: Workload, t: ResolvedTrait) -> None:
                 d["metadata"] = {**w.metadata(d["metadata"].get("name")), **{k: v for k, v in d["metadata"].items() if k != "name"}}
                 w.add(d)
     except TemplateFailure as exc:
-        w.fail(t.path + ("type",), f"trait {t.name!r} failed to render", str(exc))
+        w.fail(t.path + ("type",), f"trait {t.name!r} failed to render", f"{exc}{exc.where}")
 
 
 def apply_trait(w: Workload, t: ResolvedTrait) -> None:
