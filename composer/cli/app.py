@@ -89,11 +89,11 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path]):
+def _compile(file: Path, env: Optional[str], catalog: list[Path], untrusted: bool = False):
     from composer.project import compile_project, open_project
 
     project = open_project(file)
-    return compile_project(project, env, registry(), catalog)
+    return compile_project(project, env, registry(), catalog, untrusted=untrusted)
 
 
 @app.command()
@@ -198,6 +198,7 @@ def schema(
 ParallelismOpt = typer.Option(4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once.")
 RefreshOpt = typer.Option(False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift).")
 TimeoutOpt = typer.Option(3600.0, "--timeout", envvar="COMPOSER_TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout).")
+UntrustedOpt = typer.Option(False, "--untrusted", envvar="COMPOSER_UNTRUSTED", help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.")
 LockTimeoutOpt = typer.Option(0.0, "--lock-timeout", envvar="COMPOSER_LOCK_TIMEOUT", help="Seconds to wait for the environment's lock (0: fail at once, exit 4).")
 
 
@@ -208,7 +209,11 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
     from composer.state.model import new_state
     from composer.state.protocol import LockHeld, new_lock_info
 
-    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=__import__("composer.diagnostics", fromlist=["Severity"]).Severity.WARNING)]))
+    from composer.diagnostics import Severity
+    from composer.runners.terraform import environment_warnings
+
+    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
+    view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
     try:
         store.lock(info, timeout=lock_timeout)
@@ -272,10 +277,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, untrusted=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog)
+    compiled = _compile(file, env, catalog, untrusted)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -342,6 +347,7 @@ def plan(
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -355,7 +361,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, untrusted)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -395,6 +401,7 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -405,7 +412,7 @@ def apply(
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, untrusted)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
