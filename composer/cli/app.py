@@ -352,7 +352,7 @@ def plan(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    from composer.cli.wiring import preflight, running_engine
+    from composer.cli.wiring import plan_key, preflight, running_engine
     from composer.cli.views import plan_markdown
     from composer.engine.planfile import write_plan
 
@@ -381,7 +381,7 @@ def plan(
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
         if out is not None:
-            write_plan(out, compiled, state, result, saved)
+            write_plan(out, compiled, state, result, saved, plan_key(store))
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
@@ -406,7 +406,7 @@ def apply(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
-    from composer.cli.wiring import interactive, preflight, running_engine
+    from composer.cli.wiring import interactive, plan_key, preflight, running_engine
     from composer.engine.planfile import read_plan
 
     with command("apply", json_mode) as view:
@@ -416,7 +416,7 @@ def apply(
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
-            planned = read_plan(planfile, compiled, state) if planfile is not None else None
+            planned = read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
             with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store

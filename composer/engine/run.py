@@ -38,7 +38,7 @@ from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
-from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
+from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
 from composer.state.protocol import StateStore
@@ -129,10 +129,13 @@ class Engine:
     parallelism: int = 4
     refresh: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
+    prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._state: StateDoc | None = None
+        self._key: bytes | None = None
         self._outcomes: dict[str, Outcome] = {}
         self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
         self._generated: dict[str, dict[str, str]] = {}  # unit -> generated input values this run (memory only)
@@ -175,6 +178,13 @@ class Engine:
             h.update(b"module\0" + module.digest.encode())
         h.update(json.dumps(self._upstream(name), sort_keys=True, default=str).encode())
         return h.hexdigest()
+
+    def _state_key(self) -> bytes:
+        """The state's key (created with the state): secret digests are keyed with it."""
+        with self._lock:
+            if self._key is None:
+                self._key = self.store.signing_key()
+            return self._key
 
     def _save(self, update: Callable[[StateDoc], StateDoc]) -> None:
         with self._lock:
@@ -294,13 +304,13 @@ class Engine:
         if missing:
             raise UnitFailure([Diagnostic(f"module {module} did not provide declared output {', '.join(missing)}", f"the {c.type} contract requires it; nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         return public, digests, secret_ref, text
 
-    def _skeleton(self, name: str) -> dict:
-        root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
-        return {k: root[k] for k in ("terraform", "provider") if k in root}
+    def _provider(self, name: str) -> str | None:
+        c = self.resolved.component(name)
+        return provider_plugin(self.resolved, c) if c is not None else None
 
     def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
         c = self.resolved.component(name)
@@ -325,7 +335,7 @@ class Engine:
             secret_digests=digests,
             secret_ref=secret_ref,
             dependencies=self.graph.dependencies(name),
-            skeleton=self._skeleton(name),
+            provider=self._provider(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
@@ -367,7 +377,7 @@ class Engine:
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in text.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in text.items() if c.outputs[k].secret}
         return public, digests, writes
 
     def _apply_kubernetes(self, name: str) -> Outcome:
@@ -456,7 +466,7 @@ class Engine:
             secret_digests=prev.secret_digests if prev else {},
             secret_ref=prev.secret_ref if prev else None,
             dependencies=self.graph.dependencies(name) if c else (prev.dependencies if prev else ()),
-            skeleton=prev.skeleton if prev else (self._skeleton(name) if kind == "terraform" and c else {}),
+            provider=self._provider(name) if c else (prev.provider if prev else None),
             error=diags[0].summary[:300] if diags else None,
         )
         try:
@@ -534,8 +544,10 @@ class Engine:
         rel = f"terraform/{name}/main.tf.json"
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
-            # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(rel, (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            # makes Terraform destroy everything the unit's state holds. Composer renders that
+            # root itself; nothing executable is taken from state.
+            cloud = self.resolved.environment.spec.cloud
+            self.workspace.write(rel, self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
         self._init(name)
         resources = self.terraform.resources(name, workdir)
         if resources is None:

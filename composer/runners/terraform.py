@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -177,6 +178,7 @@ class TerraformError(Exception):
 
 
 Event = Callable[[str, dict], None]  # (type, fields)
+_LOG_LINE = re.compile(r"^\S+ \[(TRACE|DEBUG|INFO|WARN|ERROR)\]")
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -347,7 +349,8 @@ class TerraformRunner:
         diags = [_diag_from_json(unit, m["diagnostic"]) for m in messages if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error"]
         if not diags:
             text = (err or out).strip()
-            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─")]
+            # Never quote Terraform's debug log (TF_LOG): its lines carry request bodies.
+            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)]
             summary = next((l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l), lines[0] if lines else f"exit code {code}")
             diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
         return TerraformError(unit, command, diags, interrupted=interrupted())

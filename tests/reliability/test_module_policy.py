@@ -65,7 +65,7 @@ def project(root: Path, module: str, allow: str = "") -> Path:
     policies = f"\n  policies: {{allow: [{allow}]}}" if allow else ""
     write(root, {
         "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: trust}\nspec:\n  components:\n    - {name: x, type: innocent}\n",
-        "environments/test.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {{name: test}}\nspec:\n  cloud: {{provider: aws, region: us-east-1}}\n  kubernetes: {{directory: deploy}}{policies}\n",
+        "environments/test.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {{name: test}}\nspec:\n  cloud: {{provider: aws, region: us-east-1}}\n  kubernetes: {{context: standin, namespace: trust}}{policies}\n",
         "definitions/innocent.yaml": DEFINITION,
         "definitions/modules/innocent/main.tf": module,
     })  # fmt: skip
@@ -241,3 +241,24 @@ def test_the_shipped_modules_pass_the_policy():
     assert modules
     for path in modules:
         assert check_module(read_module(path, path.name).files) == [], path
+
+
+def test_terraform_gets_an_allowlisted_environment(tmp_path):
+    from composer.runners.terraform import environment_warnings, terraform_environment
+
+    parent = {
+        "PATH": "/usr/bin", "HOME": "/home/ci", "https_proxy": "http://proxy:3128", "NO_PROXY": "localhost", "SSL_CERT_FILE": "/ca.pem",
+        "AWS_ACCESS_KEY_ID": "AKIA", "GOOGLE_APPLICATION_CREDENTIALS": "/g.json", "ARM_CLIENT_ID": "x", "CLOUDSDK_CORE_PROJECT": "p",
+        "AZURE_TENANT_ID": "t", "TF_TOKEN_app_terraform_io": "tok", "LANG": "C.UTF-8", "TZ": "UTC",
+        "GITHUB_TOKEN": "ghp_x", "CI_JOB_TOKEN": "y", "NPM_TOKEN": "z", "TF_VAR_db_password": "p", "TF_CLI_ARGS": "-lock=false",
+        "DATABASE_URL": "postgres://u:p@h/d", "VAULT_TOKEN": "v",
+    }  # fmt: skip
+    env = terraform_environment(tmp_path, parent)
+    passed = {"PATH", "HOME", "https_proxy", "NO_PROXY", "SSL_CERT_FILE", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS", "ARM_CLIENT_ID", "CLOUDSDK_CORE_PROJECT", "AZURE_TENANT_ID", "TF_TOKEN_app_terraform_io", "LANG", "TZ"}
+    assert passed <= set(env)
+    assert not {"GITHUB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "TF_VAR_db_password", "TF_CLI_ARGS", "DATABASE_URL", "VAULT_TOKEN"} & set(env)
+    assert env["TF_IN_AUTOMATION"] == "1" and env["TF_CLI_CONFIG_FILE"]
+    assert terraform_environment(tmp_path, {**parent, "COMPOSER_TERRAFORM_PASS_ENV": "VAULT_TOKEN"})["VAULT_TOKEN"] == "v"
+    assert environment_warnings({}) == []
+    (warning,) = environment_warnings({"TF_LOG": "DEBUG"})
+    assert "TF_LOG is set" in warning and "DEBUG" not in warning
