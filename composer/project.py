@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from composer.catalog import Catalog, ModuleSource, read_module
-from composer.catalog.policy import UNPARSEABLE, check_module
+from composer.catalog.policy import UNPARSEABLE, Violation, check_module
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
@@ -159,20 +159,21 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
             if key in seen:
                 continue
             seen.add(key)
-            summary = f"module {module.name} breaks the module policy ({v.rule}): {v.summary}"
-            at = f"{v.file}:{v.line}" if v.line else v.file
-            how = (
-                f"at {module.name}/{at}. Composer refuses it before Terraform runs"
-                + (" (no opt-in lifts this: make the file parse)" if v.rule == UNPARSEABLE else
-                   f"; to allow it, add {v.rule!r} to policies.allow of environment {resolved.environment.name}"
-                   + (" or to policy.allow of this definition" if own else ""))
-            )
+            where = f"policies.allow of environment {resolved.environment.name}" + (" or to policy.allow of this definition" if own else "")
+            summary, how = policy_message(module.name, v, where)
             if own:
                 errors.append(ctype.source.diagnostic(("spec", "implementations", impl.name, "terraform", "module"), summary, how, address=c.name))
             else:
                 errors.append(resolved.source.diagnostic(c.path + ("properties", "source"), summary, how, address=c.name))
     if errors:
         raise DiagnosticError(errors)
+
+
+def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
+    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
+    at = f"{v.file}:{v.line}" if v.line else v.file
+    how = " (no opt-in lifts this: make the file parse)" if v.rule == UNPARSEABLE else f"; to allow it, add {v.rule!r} to {allow_where}"
+    return f"module {module} breaks the module policy ({v.rule}): {v.summary}", f"at {module}/{at}. Composer refuses it before Terraform runs{how}"
 
 
 LOCK_FILE = "composer.lock"

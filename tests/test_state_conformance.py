@@ -216,6 +216,32 @@ def test_a_document_never_contains_a_secret(backend):
     assert secret_digest(secret, b"k" * 32).encode() in raw
 
 
+def test_every_document_is_signed_and_a_foreign_edit_is_refused(backend):
+    store = backend.store()
+    store.write(rich_doc())
+    raw = backend.get_raw()
+    assert b'"signature": "hmac-sha256:' in raw
+    assert store.signing_key() == backend.store().signing_key()  # one key per state, found again by a new store
+    edited = json.loads(raw)
+    edited["units"]["db"]["hash"] = "h-forged"
+    backend.put_raw(json.dumps(edited).encode())
+    for action in (lambda s: s.read(), lambda s: s.write(rich_doc().model_copy(update={"serial": 1}))):
+        with pytest.raises(DiagnosticError) as error:
+            action(backend.store())
+        assert "modified outside appc" in error.value.diagnostics[0].summary
+        assert error.value.diagnostics[0].file == store.location
+    assert json.loads(backend.get_raw())["units"]["db"]["hash"] == "h-forged"  # refused, not overwritten
+
+
+def test_an_unsigned_document_from_before_signing_is_read_with_a_warning_and_signed_at_the_next_write(backend):
+    legacy = rich_doc().model_dump(mode="json", by_alias=True)
+    backend.put_raw(json.dumps(legacy).encode())
+    doc = backend.store().read()
+    assert doc.units["db"].hash == "h1" and any("not signed yet" in w for w in backend.warnings)
+    backend.store().write(doc)
+    assert b'"signature"' in backend.get_raw()
+
+
 # --- locks -------------------------------------------------------------------------------
 
 

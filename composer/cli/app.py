@@ -707,6 +707,8 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
+                            else:
+                                errors.extend(_module_policy(item.source, base + ("terraform", "module"), module, d.spec.policy.allow))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
                 else:
@@ -719,6 +721,19 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
             raise DiagnosticError(errors)
         view.info(f"[green]✓[/green] {count} definitions are valid")
         view.summary(True, EXIT_OK, definitions=count)
+
+
+def _module_policy(source, path, module: Path, allow) -> list[Diagnostic]:
+    """`def validate`: the module policy over a definition's module, with the definition's own opt-ins."""
+    from composer.catalog import read_module
+    from composer.catalog.policy import check_module
+    from composer.project import policy_message
+
+    try:
+        files = read_module(module, module.name).files
+    except DiagnosticError as exc:
+        return [source.diagnostic(path, d.summary, d.detail) for d in exc.diagnostics]
+    return [source.diagnostic(path, *policy_message(module.name, v, "policy.allow of this definition (or an environment's policies.allow)")) for v in check_module(files, allow)]
 
 
 # -- env ---------------------------------------------------------------------------

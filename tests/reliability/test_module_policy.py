@@ -262,3 +262,14 @@ def test_terraform_gets_an_allowlisted_environment(tmp_path):
     assert environment_warnings({}) == []
     (warning,) = environment_warnings({"TF_LOG": "DEBUG"})
     assert "TF_LOG is set" in warning and "DEBUG" not in warning
+
+
+def test_def_validate_applies_the_policy_with_the_definitions_opt_ins(tmp_path):
+    project(tmp_path, 'data "http" "x" { url = "http://127.0.0.1:1/" }\noutput "name" { value = "x" }\n')
+    definition = tmp_path / "definitions" / "innocent.yaml"
+    r = appc("def", "validate", definition, "--json")
+    assert r.code == 1
+    (diag,) = [e for e in r.events if e.get("type") == "diagnostic"]
+    assert "(http-data)" in diag["summary"] and diag["line"] == 13 and "innocent/main.tf:1" in diag["detail"]
+    definition.write_text(definition.read_text().replace("  implementations:", "  policy: {allow: [http-data]}\n  implementations:"))
+    assert appc("def", "validate", definition).code == 0
