@@ -91,6 +91,31 @@ class StatusRequest:
 
 
 @dataclass(frozen=True)
+class ComponentUse:
+    """A component of the application that one of the provider's implementations serves."""
+
+    component: str
+    type: str
+    implementation: str
+
+
+@dataclass(frozen=True)
+class EnvironmentCheckRequest:
+    environment: Environment
+    components: tuple[ComponentUse, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentProblem:
+    """Something the environment lacks for a component, e.g. spec.network.vpc for a database."""
+
+    path: tuple[str | int, ...]  # field path in the environment file
+    summary: str
+    detail: str = ""
+    component: str | None = None
+
+
+@dataclass(frozen=True)
 class UnitStatus:
     state: str  # e.g. available, creating, missing, unknown
     detail: str = ""
@@ -105,6 +130,8 @@ class Provider(Protocol):
     def definitions(self) -> Sequence[ComponentDefinition | TraitDefinition]: ...
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]: ...
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]: ...
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None: ...
 
@@ -132,6 +159,10 @@ class BaseProvider:
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]:
         return {}
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
+        """What the environment lacks for the components this provider serves (validate time)."""
+        return ()
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None:
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from composer.model.app import Application, Component
 from composer.model.definitions import OutputSpec, TraitDefinition
 from composer.model.environment import Environment
 from composer.model.source import SourceMap
+from composer.plugins import ComponentUse, EnvironmentCheckRequest
 from composer.templates import TemplateFailure, evaluate
 
 PHYSICAL_NAME_MAX = 40
@@ -161,6 +162,7 @@ class _Resolver:
             r = self._component(i, c)
             if r is not None:
                 out.append(r)
+        self._check_environment_for(out)
         self.diags.raise_if_errors()
         return Resolved(self.app, self.env, tuple(out), self.src, self.env_src, self.app_dir)
 
@@ -178,6 +180,19 @@ class _Resolver:
         cloud = spec.cloud
         if cloud is not None and self.catalog.registry.get(cloud.provider) is None:
             self.diags.add(self.env_diag(("spec", "cloud", "provider"), f"unknown cloud provider {cloud.provider!r}", _suggest(cloud.provider, self.catalog.registry.names())))
+
+    def _check_environment_for(self, components: list[ResolvedComponent]) -> None:
+        """The cloud provider says what the environment lacks for the components it serves, e.g. a
+        network for a database: reported at the environment field, before anything is rendered."""
+        cloud = self.env.spec.cloud
+        provider = self.catalog.registry.get(cloud.provider) if cloud else None
+        check = getattr(provider, "check_environment", None)
+        if check is None:
+            return
+        uses = tuple(ComponentUse(c.name, c.type, c.implementation.name) for c in components if c.implementation.implementation.provider == provider.name)
+        for problem in check(EnvironmentCheckRequest(self.env, uses)):
+            diag = self.env_diag(problem.path, problem.summary, problem.detail)
+            self.diags.add(diag if problem.component is None else replace(diag, address=problem.component))
 
     def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
         ok = True

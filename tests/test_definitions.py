@@ -723,7 +723,7 @@ def test_a_platform_definition_of_a_builtin_type_keeps_the_provider_implementati
     r = appc("render", "-f", tmp_path / "app.yaml", "-o", out)
     assert r.code == 0, r.err
     module = json.loads((out / "terraform" / "db" / "main.tf.json").read_text())["module"]["db"]
-    assert module["source"].startswith("../../modules/aws-postgres-")
+    assert module["source"].startswith("../../modules/aws-database-") and module["engine"] == "postgres"
     assert {k: module[k] for k in ("engine_version", "allocated_storage", "multi_az")} == {"engine_version": "17", "allocated_storage": 50, "multi_az": True}
 
     # the platform's schema is the one applied: its required parameter, its enum

@@ -472,6 +472,7 @@ spec:
   cloud: {{provider: azure, region: westeurope, subscription: SUBSCRIPTION, resourceGroup: shop-prod, keyVaultId: /subscriptions/{SUB}/resourceGroups/shop-prod/providers/Microsoft.KeyVault/vaults/shop-kv}}
   kubernetes: {{directory: deploy, namespace: shop}}
   state: {{backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: tfstate}}
+  network: {{publicAccess: {{allowedCidrs: [203.0.113.0/24]}}}}
 """
 
 

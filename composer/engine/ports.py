@@ -13,6 +13,7 @@ class Changes(Protocol):
     add: int
     change: int
     remove: int
+    resource_actions: tuple[tuple[str, str, str], ...]  # (address, resource type, action) planned
 
     @property
     def any(self) -> bool: ...
@@ -26,6 +27,8 @@ class TerraformPort(Protocol):
     def plan(self, unit: str, workdir: Path, planfile: Path, variables: Mapping[str, str] | None = None, *, destroy: bool = False, refresh: bool = True) -> Changes: ...
 
     def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes: ...
+
+    def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]: ...
 
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]: ...
 

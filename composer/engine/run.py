@@ -32,12 +32,14 @@ from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import replacements
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
+from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
@@ -312,17 +314,39 @@ class Engine:
         c = self.resolved.component(name)
         return provider_plugin(self.resolved, c) if c is not None else None
 
+    def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
+        """A warning naming the stateful resources a plan replaces or destroys; for a protected
+        unit, the refusal (raised, so nothing is applied)."""
+        if not found:
+            return []
+        if name in self._protected():
+            raise UnitFailure([replacements.refusal(name, self.env_name, found)])
+        return [replacements.warning(name, found)]
+
     def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        if planned is not None:
-            planfile = workdir / PLANFILE
-            planfile.write_bytes(planned)
-            changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+        planfile = workdir / PLANFILE
+        warnings: list[Diagnostic] = []
+        try:
+            if planned is None and name in self._protected():
+                # Protected units plan first (a second Terraform process), so that a replacement
+                # of their data is refused before anything changes.
+                preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
+                planned = planfile.read_bytes()
+            elif planned is not None:
+                planfile.write_bytes(planned)
+                if name in self._protected():
+                    warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
+            if planned is not None:
+                changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+            else:
+                changes = self.terraform.apply(name, workdir, None, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+        finally:
             planfile.unlink(missing_ok=True)
-        else:
-            changes = self.terraform.apply(name, workdir, None, self._variables(name))
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
@@ -338,7 +362,7 @@ class Engine:
             provider=self._provider(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
-        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
+        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -349,6 +373,9 @@ class Engine:
             for obj in objects:
                 for tpl in _pod_templates(obj):
                     tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
+        c = self.resolved.component(name)
+        if c is not None and c.type == "task":
+            content_named_job(objects)
         return objects
 
     def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
@@ -634,20 +661,29 @@ class Engine:
                     self._init(name)
                     workdir = self._workdir(name)
                     pf = workdir / PLANFILE
-                    changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                    if planfiles is not None:
-                        planfiles[name] = pf.read_bytes() if changes.any else b""
-                    pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
+                    try:
+                        changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                        warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+                        if planfiles is not None:
+                            planfiles[name] = pf.read_bytes() if changes.any else b""
+                    finally:
+                        pf.unlink(missing_ok=True)
+                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, diagnostics=warnings, duration_s=time.monotonic() - started))
                 else:
                     objects = self.stamped_objects(name)
                     changed = gone = missing = 0
                     for sink in self.sinks:
                         current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
-                        gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
+                        keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
+                        missing += sum(k not in current for k in keys)  # new objects (a replaced Job: its new name) are adds
+                        changed += sum(k in current and current[k] != object_digest(o) for k, o in zip(keys, objects))
+                        gone += len(set(current) - set(keys))
                         if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
                             missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
+                        if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
+                            refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
+                            if refusals:
+                                raise DiagnosticError(refusals)
                     self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))

@@ -33,6 +33,10 @@ class TerraformImplementation(Strict):
     # them as ephemeral sensitive variables; the engine generates them on the first apply and reads
     # them back from the secret store afterwards (needs secrets: store). Never templates.
     generated_inputs: tuple[str, ...] = ()
+    # Parameters whose change replaces a stateful resource of the module (a ForceNew argument
+    # follows them), e.g. [database, username] for RDS: said here so the catalog is honest about it,
+    # and checked against the providers' recorded schemas (tests/test_module_schema.py).
+    replaces_on_change: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _generated_inputs(self) -> "TerraformImplementation":

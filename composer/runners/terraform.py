@@ -158,6 +158,8 @@ class Changes:
     add: int = 0
     change: int = 0
     remove: int = 0
+    # (address, resource type, action) of every planned_change the run streamed
+    resource_actions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def any(self) -> bool:
@@ -218,13 +220,17 @@ def reset_interrupt() -> None:
 
 
 def _changes(messages: list[dict]) -> Changes:
-    """The last change summary of a -json run (plan or apply)."""
-    changes = Changes()
+    """The last change summary of a -json run (plan or apply), and its planned resource actions."""
+    counts: dict = {}
+    actions = []
     for m in messages:
         if m.get("type") == "change_summary":
-            c = m.get("changes") or {}
-            changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
-    return changes
+            counts = m.get("changes") or {}
+        elif m.get("type") == "planned_change":
+            change = m.get("change") or {}
+            resource = change.get("resource") or {}
+            actions.append((str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", ""))))
+    return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
 
 
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
@@ -390,6 +396,16 @@ class TerraformRunner:
         if code != 0:
             raise self._fail(unit, "apply", code, messages, out, err)
         return _changes(messages)
+
+    def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
+        """`terraform show -json PLANFILE`: the saved plan as JSON (resource_changes, ...)."""
+        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "show", code, [], out, err)
+        try:
+            return json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
 
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
         """name -> (value, sensitive). Values stay in memory; callers must not log them."""

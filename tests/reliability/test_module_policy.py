@@ -110,7 +110,7 @@ class Listener:
         return "\n".join(out)
 
 
-def test_remote_state_exfiltration_is_refused_before_terraform_runs(tmp_path, moto):
+def test_remote_state_exfiltration_is_refused_before_terraform_runs(tmp_path, moto, kube_clean):
     require_terraform()
     with Listener() as listener:
         app = project(tmp_path, EXFILTRATING_MODULE % {"port": listener.port})
@@ -123,7 +123,7 @@ def test_remote_state_exfiltration_is_refused_before_terraform_runs(tmp_path, mo
     assert not (tmp_path / ".composer" / "roots").exists() or not list((tmp_path / ".composer" / "roots").rglob("*.tfstate"))
 
 
-def test_an_environment_that_opts_in_runs_it_but_terraform_sees_no_ci_token(tmp_path, moto, monkeypatch):
+def test_an_environment_that_opts_in_runs_it_but_terraform_sees_no_ci_token(tmp_path, moto, kube_clean, monkeypatch):
     require_terraform()
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_appcTestTokenThatMustNotLeak0123456789")
     monkeypatch.setenv("AWS_SHARED_MARKER", "x")
