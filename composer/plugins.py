@@ -83,6 +83,26 @@ class SecretRequest:
 
 
 @dataclass(frozen=True)
+class WriteSecretRequest:
+    """Publish a connection document (contract key -> value as text) under `name`."""
+
+    environment: Environment
+    name: str  # <app>-<env>-<component>-conn: letters, digits and dashes (valid in every store)
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SecretWritten:
+    ref: str  # what read_secret and an ExternalSecret's key take (the store's id of the entry)
+
+
+@dataclass(frozen=True)
+class DeleteSecretRequest:
+    environment: Environment
+    name: str
+
+
+@dataclass(frozen=True)
 class StatusRequest:
     environment: Environment
     component: str
@@ -145,6 +165,14 @@ class Provider(Protocol):
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]: ...
 
+    # Connection publishing: the counterpart of read_secret. `secret_store_problems` says, before
+    # anything is applied, why this environment cannot publish (none: it can).
+    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]: ...
+
+    def write_secret(self, request: WriteSecretRequest) -> SecretWritten: ...
+
+    def delete_secret(self, request: DeleteSecretRequest) -> bool: ...
+
 
 class BaseProvider:
     """Defaults for the optional parts of the protocol; plugins override what they offer."""
@@ -181,6 +209,15 @@ class BaseProvider:
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         raise DiagnosticError([Diagnostic(f"provider {self.name} has no secret store")])
+
+    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
+        return (Diagnostic(f"provider {self.name} has no secret store Composer can publish connection details to"),)
+
+    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
+        raise DiagnosticError(list(self.secret_store_problems(PreflightRequest(request.environment))))
+
+    def delete_secret(self, request: DeleteSecretRequest) -> bool:
+        return False
 
 
 def load_offers(path: Path, module_root: Path) -> list[ImplementationOffer]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
+from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
 from composer.diagnostics import Collector, Diagnostic, FieldPath
 from composer.model import refs
 from composer.model.app import Application, Component
@@ -53,9 +54,11 @@ class ResolvedComponent:
     outputs: dict[str, OutputSpec]  # what it provides, in contract order
     implementation: ImplEntry
     physical_name: str
-    module_path: Path | None = None
+    module_path: Path | None = None  # a local module's directory
     module_name: str | None = None
     module_inputs: dict = field(default_factory=dict)
+    module_address: ModuleAddress | None = None  # the source as written, classified
+    module_base: Path | None = None  # what a local package may span (the definition's directory)
 
     @property
     def is_resource(self) -> bool:
@@ -120,8 +123,11 @@ def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
     return copy.deepcopy(patch)
 
 
+HINT_CUTOFF = 0.8  # below it a "did you mean" misleads more than it helps (kservice -> service-account)
+
+
 def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=HINT_CUTOFF)
     return (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(options))}"
 
 
@@ -197,7 +203,8 @@ class _Resolver:
     def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
         ok = True
         for sub, msg in jschema.errors(validator, value):
-            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", address=address))
+            # key=True: an error about a property points at the property's own key line
+            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", key=True, address=address))
             ok = False
         return ok
 
@@ -309,17 +316,17 @@ class _Resolver:
         impl = rc.implementation.implementation
         if impl.builtin == "terraform-module":
             source = rc.parameters["source"]
-            module_path = self._contained(self.app_dir, source)
-            if module_path is None:
-                self.diags.add(self.src.diagnostic(path + ("properties", "source"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml", address=rc.name))
+            located = self._locate(rc, path + ("properties", "source"), self.app_dir, source, rc.parameters.get("version"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml")
+            if located is None:
                 return rc
-            return _replace(rc, module_path=module_path, module_name=f"local-{Path(source).name or 'module'}", module_inputs=rc.parameters.get("inputs", {}))
+            name = f"local-{located.address.leaf}"
+            return _replace(rc, module_path=located.path, module_address=located.address, module_base=self.app_dir, module_name=name, module_inputs=rc.parameters.get("inputs", {}))
         if impl.terraform is None:
             return rc
         base = rc.implementation.base_dir or self.app_dir
-        module_path = self._contained(base, impl.terraform.module)
-        if module_path is None:
-            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {impl.terraform.module!r} (from {rc.implementation.origin})", address=rc.name))
+        tf = impl.terraform
+        located = self._locate(rc, path + ("type",), base, tf.module, tf.version, f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {tf.module!r} (from {rc.implementation.origin})")
+        if located is None:
             return rc
         provider = self.catalog.registry.get(impl.provider)
         context = {
@@ -337,7 +344,28 @@ class _Resolver:
             self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc} (in {rc.implementation.origin})", address=rc.name))
             return rc
         origin = rc.implementation.origin.removeprefix("provider:")
-        return _replace(rc, module_path=module_path, module_name=f"{origin if '/' not in origin else 'platform'}-{Path(impl.terraform.module).name}", module_inputs=inputs)
+        return _replace(rc, module_path=located.path, module_address=located.address, module_base=base, module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}", module_inputs=inputs)
+
+    def _locate(self, rc: ResolvedComponent, path: FieldPath, base: Path, source: str, version: str | None, outside: str, outside_detail: str) -> "_Located | None":
+        """Classify a module source; a local one must stay inside `base`."""
+        try:
+            address = parse_address(source, version)
+        except AddressError as exc:
+            self.diags.add(self.src.diagnostic(path, f"unusable module source for {rc.name}", f"{exc} (from {rc.implementation.origin})", address=rc.name))
+            return None
+        if address.kind != LOCAL:
+            return _Located(address, None)
+        module_path = self._contained(base, source)
+        if module_path is None:
+            self.diags.add(self.src.diagnostic(path, outside, outside_detail, address=rc.name))
+            return None
+        return _Located(address, module_path)
+
+
+@dataclass(frozen=True)
+class _Located:
+    address: ModuleAddress
+    path: Path | None
 
 
 def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:

@@ -18,11 +18,13 @@ import typer
 import yaml
 
 from composer import __version__
+from composer.cli import guide
 from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
+EXIT_CANCELLED = 1  # a refusal to confirm (no, Ctrl-D, Ctrl-C at the prompt), as Terraform's "Apply cancelled"
 
 app = typer.Typer(
     name="appc",
@@ -37,10 +39,11 @@ env_app = typer.Typer(help="List and show environments.", no_args_is_help=True)
 app.add_typer(def_app, name="def")
 app.add_typer(env_app, name="env")
 
-FileOpt = typer.Option(Path("app.yaml"), "-f", "--file", envvar="COMPOSER_FILE", help="Application file.")
+FileOpt = typer.Option([Path("app.yaml")], "-f", "--file", envvar="COMPOSER_FILE", help="Application file; give -f again for each Score file of one application.")
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
+LockedOpt = typer.Option(False, "--locked", envvar="COMPOSER_LOCKED", help="Every module must be recorded in composer.lock (local ones too); never change the lock.")
 
 
 class Exit(Exception):
@@ -56,6 +59,7 @@ def registry() -> PluginRegistry:
 def command(name: str, json_mode: bool) -> Iterator[View]:
     """Run a command body: diagnostics -> exit 1, bugs -> exit 70 with a short report."""
     view = View(json_mode, name)
+    _VIEWS.append(view)
     try:
         yield view
     except DiagnosticError as exc:
@@ -64,6 +68,8 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         raise typer.Exit(EXIT_INVALID)
     except Exit as exc:
         raise typer.Exit(exc.code)
+    except guide.Cancelled:
+        raise typer.Exit(EXIT_CANCELLED)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -81,6 +87,21 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         if _debug():
             traceback.print_exc()
         raise typer.Exit(EXIT_INTERNAL)
+    finally:
+        _VIEWS.remove(view)
+
+
+_VIEWS: list[View] = []  # the running command's view, for load warnings
+
+
+def _open(file: list[Path]):
+    """Open the project and show the warnings its files raised (a Score or OAM field read differently)."""
+    from composer.project import open_project
+
+    project = open_project(file)
+    if project.app.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(project.app.warnings)
+    return project
 
 
 def _debug() -> bool:
@@ -89,20 +110,23 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path], untrusted: bool = False):
-    from composer.project import compile_project, open_project
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False, untrusted: bool = False):
+    from composer.project import compile_project
 
-    project = open_project(file)
-    return compile_project(project, env, registry(), catalog, untrusted=untrusted)
+    project = _open(file)
+    compiled = compile_project(project, env, registry(), catalog, locked=locked, untrusted=untrusted)
+    if compiled.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(compiled.warnings)
+    return compiled
 
 
 @app.command()
-def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
-    from composer.project import compile_project, open_project
+    from composer.project import compile_project
 
     with command("validate", json_mode) as view:
-        project = open_project(file)
+        project = _open(file)
         names = [env] if env else (project.environment_names() or [None])
         reg = registry()
         cat = project.catalog(reg, catalog)
@@ -110,7 +134,8 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
         checked = []
         for name in names:
             try:
-                compiled = compile_project(project, name, reg, catalog, catalog=cat)
+                compiled = compile_project(project, name, reg, catalog, catalog=cat, locked=locked)
+                view.diagnostics(compiled.warnings)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
@@ -118,23 +143,24 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
             raise DiagnosticError(errors)
         for name, units in checked:
             view.event("validated", environment=name, units=units)
-            view.info(f"[green]✓[/green] {file} is valid for environment [bold]{name}[/bold] ({units} units)")
+            view.info(f"[green]✓[/green] {', '.join(map(str, file))} is valid for environment [bold]{name}[/bold] ({units} units)")
         view.summary(True, EXIT_OK, environments=[n for n, _ in checked])
 
 
 @app.command()
 def render(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Render Terraform roots and Kubernetes manifests into a directory (deterministic)."""
     from composer.runners.files import write_tree
 
     with command("render", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         write_tree(compiled.rendered.files, out)
         for u in compiled.rendered.units:
             view.event("rendered", unit=u.name, kind=u.kind, files=list(u.files))
@@ -145,10 +171,11 @@ def render(
 
 @app.command()
 def graph(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Draw the components, their connections and traits."""
     from composer.render import diagram
@@ -156,7 +183,7 @@ def graph(
     with command("graph", False) as view:
         if format not in ("mermaid", "dot", "svg"):
             raise DiagnosticError([Diagnostic(f"unknown format {format!r}", "expected mermaid, dot or svg")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         if format == "mermaid":
             view.text(diagram.mermaid(compiled.resolved, compiled.graph))
         else:
@@ -171,8 +198,9 @@ def graph(
 @app.command()
 def schema(
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
     from composer.catalog import Catalog
@@ -180,8 +208,8 @@ def schema(
 
     with command("schema", False) as view:
         dirs = list(catalog)
-        if (file.parent / "definitions").is_dir():
-            dirs.insert(0, file.parent / "definitions")
+        if (file[0].parent / "definitions").is_dir():
+            dirs.insert(0, file[0].parent / "definitions")
         cat = Catalog.build(registry(), dirs)
         docs = schemas(
             [(n, t.schema) for n, t in sorted(cat.components.items())],
@@ -277,10 +305,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, untrusted=False):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, untrusted=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog, untrusted)
+    compiled = _compile(file, env, catalog, locked, untrusted)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -313,12 +341,12 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
 
 
 @app.command()
-def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
     with command("init", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         e = compiled.resolved.environment
         identity, resources = bootstrap(registry(), compiled)
         if e.spec.cloud is not None:
@@ -337,11 +365,11 @@ def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] 
 
 @app.command()
 def plan(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
-    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: a summary for a pull-request comment (names and counts only) on stdout; progress goes to stderr."),
+    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
@@ -349,11 +377,13 @@ def plan(
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import plan_key, preflight, running_engine
-    from composer.cli.views import plan_markdown
+    from composer.cli.planview import plan_markdown, plan_text
+    from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
@@ -361,7 +391,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, untrusted)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -377,6 +407,8 @@ def plan(
                 markdown_out.write_text(md, encoding="utf-8")
             if format == "markdown" and not json_mode:
                 view.text(md)
+        if not json_mode:
+            view.lines(plan_text(result, list(compiled.graph.order), set(state.units)))
         if result.failed:
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
@@ -385,14 +417,15 @@ def plan(
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
-        view.summary(True, code, **result.summary(), changes_present=bool(changes))
+        t = plan_totals(result.outcomes.values())
+        view.summary(True, code, **result.summary(), changes_present=bool(changes), to_add=t.add, to_change=t.change, to_destroy=t.remove)
         raise Exit(code)
 
 
 @app.command()
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Apply without asking (required when not interactive)."),
     parallelism: int = ParallelismOpt,
@@ -402,7 +435,9 @@ def apply(
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
+    approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
@@ -412,7 +447,11 @@ def apply(
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, untrusted)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted)
+        from composer.project import held_units, refuse_paused
+
+        refuse_paused(compiled)
+        held, waiting = held_units(compiled, approve)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -424,27 +463,33 @@ def apply(
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
                     preview = engine.plan(state)
-                    changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
-                    if not changing:
+                    if not any(o.changes or o.action == "prune" for o in preview.outcomes.values()):
                         view.info("[green]no changes[/green]")
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
-                    if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
-                        view.info("apply cancelled")
-                        raise Exit(EXIT_OK)
-                result = engine.apply(state, planned)
-        raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
+                    with progress.paused():  # the question must not be redrawn over by the live table
+                        guide.confirm_plan(view, preview, compiled, state)
+                result = engine.apply(state, planned, hold=held)
+                where = guide.destinations(compiled, store, engine.sinks, result)
+        if waiting:
+            view.event("gate", gates=waiting, held=sorted(held))
+            view.info(f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}")
+        view.event("where", **where)  # before the summary, which stays the last JSON line
+        code = _report(view, result, compiled.resolved.environment.name, "apply")
+        guide.tell_where(view, where)
+        raise Exit(code)
 
 
 @app.command()
 def destroy(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Destroy every unit of the environment, dependents first. Protected units refuse."""
@@ -453,9 +498,10 @@ def destroy(
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
-        if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
-            raise Exit(EXIT_OK)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked)
+        if not auto_approve:
+            guide.destroy_warning(view, compiled)
+            guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -469,52 +515,57 @@ def destroy(
 @app.command()
 def outputs(
     component: Optional[str] = typer.Argument(None, help="Only this component."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
     from composer.cli.wiring import open_store, secret_reader
 
     with command("outputs", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         state = open_store(compiled, lambda m: None).read()
         units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
         if component is not None and component not in units:
             raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
         reader = secret_reader(registry(), compiled) if show_secrets else None
-        rows = []
-        for name, u in sorted(units.items()):
-            values: dict = dict(u.outputs)
-            secrets = {}
-            if reader is not None and u.secret_ref:
-                c = compiled.resolved.component(name)
-                provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
-                fetched = reader(provider, u.secret_ref)
-                secrets = {k: fetched.get(k) for k in u.secret_digests}
-            for k in u.secret_digests:
-                values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
-            view.event("outputs", unit=name, outputs=values)
-            rows += [[name, k, str(v)] for k, v in values.items()]
+        with ExitStack() as stack:
+            if show_secrets and any(u.secret_ref for u in units.values()):
+                guide.sandbox_for_secrets(stack, compiled, state)
+            rows = []
+            for name, u in sorted(units.items()):
+                values: dict = dict(u.outputs)
+                secrets = {}
+                if reader is not None and u.secret_ref:
+                    c = compiled.resolved.component(name)
+                    provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                    fetched = reader(provider, u.secret_ref)
+                    secrets = {k: fetched.get(k) for k in u.secret_digests}
+                for k in u.secret_digests:
+                    values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
+                view.event("outputs", unit=name, outputs=values)
+                rows += [[name, k, str(v)] for k, v in values.items()]
         view.table(None, ["unit", "output", "value"], rows)
         view.summary(True, EXIT_OK)
 
 
 @app.command()
 def status(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
     from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
@@ -546,10 +597,11 @@ def status(
 @app.command("force-unlock")
 def force_unlock(
     lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
@@ -558,7 +610,7 @@ def force_unlock(
     with command("force-unlock", json_mode) as view:
         if not force:
             raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
             view.info("the state was not locked")
@@ -573,12 +625,12 @@ sandbox_app = typer.Typer(help="The local sandbox: a long-lived embedded AWS emu
 app.add_typer(sandbox_app, name="sandbox")
 
 
-def _project_state_dir(file: Path) -> Path:
-    return file.absolute().parent / ".composer"
+def _project_state_dir(file: list[Path]) -> Path:
+    return file[0].absolute().parent / ".composer"
 
 
 @sandbox_app.command("up")
-def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Start the emulator in the background; later commands use it, so resources persist."""
     from composer.runners import sandbox
 
@@ -590,7 +642,7 @@ def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("down")
-def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Stop the background emulator. Its resources are gone; the next apply starts afresh."""
     from composer.runners import sandbox
 
@@ -601,7 +653,7 @@ def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("status")
-def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show whether the background emulator is up."""
     from composer.runners import sandbox
 
@@ -618,17 +670,17 @@ def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 # -- def ---------------------------------------------------------------------------
 
 
-def _catalog(file: Path, catalog: list[Path]):
+def _catalog(file: list[Path], catalog: list[Path]):
     from composer.catalog import Catalog
 
     dirs = list(catalog)
-    if (file.parent / "definitions").is_dir():
-        dirs.insert(0, file.parent / "definitions")
+    if (file[0].parent / "definitions").is_dir():
+        dirs.insert(0, file[0].parent / "definitions")
     return Catalog.build(registry(), dirs)
 
 
 @def_app.command("list")
-def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_list(file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """List component types and traits with their implementations and origin."""
     with command("def list", json_mode) as view:
         cat = _catalog(file, catalog)
@@ -646,7 +698,7 @@ def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: 
 
 
 @def_app.command("show")
-def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """Show one definition: parameters, outputs, implementations."""
     import difflib
 
@@ -672,6 +724,8 @@ def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, 
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
     from composer.catalog import contract_problems
+    from composer.catalog.checks import local_definition_diagnostics
+    from composer.catalog.sources import AddressError, parse_address
     from composer.catalog import schema as jschema
     from composer.model import refs
     from composer.model.definitions import ComponentDefinition
@@ -702,8 +756,15 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                             templates.append((base + ("manifests", "template"), impl.manifests.template))
                         if impl.terraform:
                             templates.extend(refs.walk_strings(impl.terraform.inputs, base + ("terraform", "inputs")))
+                            try:
+                                remote = parse_address(impl.terraform.module, impl.terraform.version).remote
+                            except AddressError as exc:
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "unusable module source", str(exc)))
+                                continue
                             module = _contained(f.parent, impl.terraform.module)
-                            if module is None:
+                            if remote:
+                                pass  # checked against its interface once `appc lock` fetched it
+                            elif module is None:
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
@@ -711,6 +772,8 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                                 errors.extend(_module_policy(item.source, base + ("terraform", "module"), module, d.spec.policy.allow))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
+                    tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
+                    errors.extend(local_definition_diagnostics(d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True))
                 else:
                     templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
                 for path, text in templates:
@@ -740,7 +803,7 @@ def _module_policy(source, path, module: Path, allow) -> list[Diagnostic]:
 
 
 @env_app.command("list")
-def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """List the environments of the application."""
     from composer.project import open_project
 
@@ -759,7 +822,7 @@ def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @env_app.command("show")
-def env_show(name: str, file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_show(name: str, file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show one environment as Composer reads it (defaults filled in)."""
     from composer.project import open_project
 
@@ -778,6 +841,10 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     if version:
         typer.echo(f"appc {__version__}")
         raise typer.Exit(0)
+
+
+# appc lock, def scaffold and def test live in their own module; importing it registers them.
+from composer.cli import modules as _modules  # noqa: E402,F401
 
 
 def run() -> None:

@@ -34,6 +34,8 @@ class TerraformPort(Protocol):
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None: ...
 
+    def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]: ...
+
 
 class Workspace(Protocol):
     """Where Terraform roots live on disk for runs (.composer/roots/<env>)."""
@@ -79,6 +81,11 @@ class WorkloadSink(Protocol):
     # Optional, for sinks that can see the live target (a cluster): how many of `objects` it
     # lacks. `appc plan --refresh` counts them as drift to add.
     # def missing(self, component: str, objects: list[dict]) -> int: ...
+
+    # Optional: for each object, what the target holds now (None: absent) and what it would
+    # hold after apply (a server-side-apply dry run; a directory: the object itself).
+    # `appc plan` diffs the two field by field.
+    # def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]: ...
 
 
 class SecretReader(Protocol):

@@ -28,11 +28,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import replacements
+from composer.engine import preview, replacements
+from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
@@ -42,7 +43,8 @@ from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, se
 from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
-from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
+from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
+from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -61,6 +63,7 @@ class Outcome:
     k8s_writes: int = 0
     k8s_changed: int = 0
     action: str = ""  # for plans: create | update | prune | none
+    resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
 
     def to_json(self) -> dict:
         return {
@@ -71,6 +74,7 @@ class Outcome:
             "duration_s": round(self.duration_s, 3),
             "k8s_writes": self.k8s_writes,
             **({"action": self.action} if self.action else {}),
+            **({"resources": [r.to_json() for r in self.resources]} if self.resources else {}),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
@@ -110,6 +114,14 @@ class RunResult:
         }
 
 
+def _mapping_hint(c, keys: list[str]) -> str:
+    """Which module output each missing contract key reads (the definition's words, not the copy's)."""
+    tf = c.implementation.implementation.terraform
+    mapping = tf.outputs if tf is not None else {}
+    read = [f"{k} <- module output {mapping.get(k, k)!r}" for k in keys if "(" not in k]
+    return f"{'; '.join(read)}: null or absent; " if read else ""
+
+
 class UnitFailure(Exception):
     def __init__(self, diagnostics: list[Diagnostic]):
         super().__init__(diagnostics[0].summary if diagnostics else "failed")
@@ -133,6 +145,7 @@ class Engine:
     should_stop: Callable[[], bool] = lambda: False
     # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
     prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
+    publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -279,14 +292,13 @@ class Engine:
         c = self.resolved.component(name)
         impl = c.implementation.implementation
         store = bool(impl.terraform and impl.terraform.secrets == "store")
-        module = self.modules[name].dirname if name in self.modules else c.type
         missing = []
         values: dict[str, Any] = {}
         secret_ref = None
         store_values: Mapping[str, str] = {}
         if store:
             if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
-                raise UnitFailure([Diagnostic(f"module {module} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
+                raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
             secret_ref = str(outs[SECRET_ID_OUTPUT][0])
             try:
                 store_values = self.read_secret(impl.provider, secret_ref)
@@ -294,17 +306,18 @@ class Engine:
                 raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
             self._secrets[name] = store_values
         for key, spec in c.outputs.items():
+            if store and key not in store_values:
+                # The store entry is what an ExternalSecret delivers: it must hold every contract key.
+                missing.append(f"{key} (in secret store entry {secret_ref})")
+                continue
             if spec.secret and store:
-                if key not in store_values:
-                    missing.append(f"{key} (in secret store entry {secret_ref})")
-                    continue
                 values[key] = store_values[key]
             elif key in outs and outs[key][0] is not None:
                 values[key] = outs[key][0]
             else:
                 missing.append(key)
         if missing:
-            raise UnitFailure([Diagnostic(f"module {module} did not provide declared output {', '.join(missing)}", f"the {c.type} contract requires it; nothing was bound for {name} (fail closed)", address=name)])
+            raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
         digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
@@ -349,7 +362,8 @@ class Engine:
             planfile.unlink(missing_ok=True)
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
-        writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
+        conn_ref = secret_ref or self._publish(name, text)
+        writes = sum(s.write_connection(name, secret_name(self.app, name), text, conn_ref) for s in self.sinks)
         unit = UnitState(
             kind="terraform",
             type=c.type,
@@ -363,6 +377,31 @@ class Engine:
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
+
+    def _sinks_read_the_store(self) -> bool:
+        """A sink that reads connections from the cloud secret store (a GitOps directory)."""
+        return any(getattr(s, "needs_secret_store", False) for s in self.sinks)
+
+    def _publish(self, name: str, text: Mapping[str, str]) -> str | None:
+        """Publish the connection document for a GitOps directory (engine/publishing.py)."""
+        c = self.resolved.component(name)
+        if c is None or not self._sinks_read_the_store() or not needs_publishing(c):
+            return None
+        provider = publishing_provider(self.resolved, c)
+        if self.publisher is None or provider is None:
+            raise UnitFailure([Diagnostic(f"the connection of {name} cannot be published: no secret store is wired", "deliver to a cluster, or use an environment with a cloud", address=name)])
+        try:
+            return self.publisher.write(provider, published_name(self.app, self.env_name, name), dict(text))
+        except DiagnosticError as exc:
+            raise UnitFailure([Diagnostic(d.summary, d.detail, address=name) for d in exc.diagnostics]) from None
+
+    def _unpublish(self, name: str, unit: UnitState) -> None:
+        """A destroyed or pruned unit's published connection document goes with it."""
+        if not self._sinks_read_the_store() or unit.secret_ref or self.publisher is None:
+            return
+        provider = publishing_provider(self.resolved, self.resolved.component(name))
+        if provider is not None:
+            self.publisher.delete(provider, published_name(self.app, self.env_name, name))
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -475,8 +514,7 @@ class Engine:
         for d in diags:
             m = re.search(r'attribute named "([a-z_0-9]+)"', d.detail or "")
             if c is not None and d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m and m.group(1) in c.outputs:
-                module = self.modules[name].dirname if name in self.modules else c.type
-                out.append(Diagnostic(f"module {module} did not provide declared output {m.group(1)}", f"the {c.type} contract of {name} requires it; nothing was bound (fail closed)", address=name))
+                out.append(Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}", f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)", address=name))
             out.append(d)
         return out
 
@@ -546,6 +584,7 @@ class Engine:
             if unit.kind == "terraform":
                 changes = self._destroy_terraform(name, unit)
                 writes = sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
+                self._unpublish(name, unit)
             else:
                 changes = None
                 writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)
@@ -566,17 +605,20 @@ class Engine:
         self._outcome(Outcome(name, unit.kind, verb, changes, duration_s=time.monotonic() - started, k8s_writes=writes))
         return True
 
-    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
-        workdir = self._workdir(name)
-        rel = f"terraform/{name}/main.tf.json"
+    def state_addresses(self, name: str, unit: UnitState) -> list[str] | None:
+        """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
             # makes Terraform destroy everything the unit's state holds. Composer renders that
             # root itself; nothing executable is taken from state.
             cloud = self.resolved.environment.spec.cloud
-            self.workspace.write(rel, self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
+            self.workspace.write(f"terraform/{name}/main.tf.json", self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
         self._init(name)
-        resources = self.terraform.resources(name, workdir)
+        return self.terraform.resources(name, self._workdir(name))
+
+    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
+        workdir = self._workdir(name)
+        resources = self.state_addresses(name, unit)
         if resources is None:
             raise UnitFailure(
                 [
@@ -613,13 +655,15 @@ class Engine:
             self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=now(), command=command, changed=changed, removed=removed, failed=failed)))
         return RunResult(command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped)
 
-    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True) -> RunResult:
+    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True, hold: Collection[str] = ()) -> RunResult:
+        """`hold`: units behind an approval gate, left as they are (neither applied nor pruned)."""
         self._begin(state)
         removed = self.removed_units() if prune else []
         self.refuse_protected(removed, "prune")
         self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
-        deps = {n: self.graph.dependencies(n) for n in self.graph.order}
-        results = run_dag(self.graph.order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
+        order = [n for n in self.graph.order if n not in hold]
+        deps = {n: self.graph.dependencies(n) for n in order}
+        results = run_dag(order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
         for name, status in results.items():
             if status != OK and name not in self._outcomes:
                 self._outcome(Outcome(name, self._kind(name), "blocked", diagnostics=[Diagnostic("not applied: a dependency failed or the run was interrupted", address=name)]))
@@ -663,28 +707,25 @@ class Engine:
                     pf = workdir / PLANFILE
                     try:
                         changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                        warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+                        warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
+                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        warnings += shown
                         if planfiles is not None:
                             planfiles[name] = pf.read_bytes() if changes.any else b""
                     finally:
                         pf.unlink(missing_ok=True)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, diagnostics=warnings, duration_s=time.monotonic() - started))
+                    counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
+                    self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:
                     objects = self.stamped_objects(name)
-                    changed = gone = missing = 0
                     for sink in self.sinks:
-                        current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
-                        missing += sum(k not in current for k in keys)  # new objects (a replaced Job: its new name) are adds
-                        changed += sum(k in current and current[k] != object_digest(o) for k, o in zip(keys, objects))
-                        gone += len(set(current) - set(keys))
-                        if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
-                            missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
                         if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
                             refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
                             if refusals:
                                 raise DiagnosticError(refusals)
-                    self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
+                    # New objects (a replaced Job: its new name) are creates, removed ones destroys.
+                    resources, warnings = preview.kubernetes_resources(self, name, objects)
+                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -696,7 +737,12 @@ class Engine:
         run_dag(self.graph.order, deps, work, self.parallelism, self.should_stop)
         for name in self.removed_units():
             unit = self._state.units[name]
-            self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
+            try:
+                resources = preview.pruned_resources(self, name, unit)
+            except Exception as exc:  # UnitFailure, DiagnosticError, a runner error: this unit's plan failed
+                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune"))
+                continue
+            self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
 
 

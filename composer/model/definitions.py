@@ -22,7 +22,10 @@ class OutputSpec(Strict):
 
 
 class TerraformImplementation(Strict):
-    module: str  # a directory, relative to the definition file (or to the provider's module root)
+    # A directory relative to the definition file (or the provider's module root), `git::URL?ref=TAG`,
+    # or a registry address NS/NAME/PROVIDER (with `version`); `//SUBDIR` on any (composer/catalog/sources.py).
+    module: str
+    version: str | None = None  # registry sources: a version constraint, e.g. "~> 4.11"
     inputs: dict[str, Any] = {}  # module variable -> template (sandboxed Jinja)
     outputs: dict[str, str] = {}  # contract key -> module output name, where they differ
     # How secret contract keys reach bind: "outputs" = sensitive Terraform outputs;

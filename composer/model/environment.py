@@ -31,6 +31,9 @@ class SecretStoreRef(Strict):
 
     name: str
     kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    # The ExternalSecret API the cluster's External Secrets Operator serves: v1 since 0.17
+    # (which no longer serves v1beta1); v1beta1 for operators older than that.
+    api_version: Literal["external-secrets.io/v1", "external-secrets.io/v1beta1"] = Field("external-secrets.io/v1", alias="apiVersion")
 
 
 class Kubernetes(Strict):

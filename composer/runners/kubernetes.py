@@ -599,6 +599,25 @@ class ClusterSink:
         planned = self._plan(component, objects)
         return len(planned) - len(self._live_names(component, planned))
 
+    def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
+        """Each object as the cluster holds it now and as a server-side-apply dry run says it
+        would be (the server's defaults and other managers' fields included, nothing written)."""
+        out = []
+        for p in self._plan(component, objects):
+            live = self._get(component, p.resource, p.namespace, p.name)
+            try:
+                after = self.client.request(
+                    "PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"}, body=p.body, content_type=APPLY_CONTENT_TYPE
+                ) or p.body
+            except ApiError as exc:
+                if live is not None or exc.status != 404:  # absent with its namespace or kind: a create
+                    raise self._fail(exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+                after = p.body
+            except Unreachable as exc:
+                raise self._fail(exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+            out.append((live, after))
+        return out
+
     # -- rollout ----------------------------------------------------------------------------
     def _get(self, component: str, res: Resource, namespace: str | None, name: str) -> dict | None:
         try:

@@ -275,11 +275,11 @@ class TerraformRunner:
             env[f"TF_VAR_{k}"] = v
         with self._count_lock:
             self.runs += 1
-        # Output goes to files, not pipes (except `output`: it prints secret values and changes
-        # nothing). Terraform prints a JSON line after each resource it creates and only then
+        # Output goes to files, not pipes (except `output` and `show`: they print secret values
+        # and change nothing). Terraform prints a JSON line after each resource it creates and only then
         # saves its state; with a pipe, a killed appc (kill -9) takes terraform down with SIGPIPE
         # between the two, and the resource is left in the cloud with no state knowing it.
-        logs = _OutputFiles(cwd) if command != "output" else None
+        logs = _OutputFiles(cwd) if command not in ("output", "show") else None
         try:
             proc = subprocess.Popen(
                 [self.binary, *args],
@@ -417,6 +417,18 @@ class TerraformRunner:
         except json.JSONDecodeError:
             raise TerraformError(unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]) from None
         return {k: (v.get("value"), bool(v.get("sensitive"))) for k, v in data.items()}
+
+    def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
+        """`terraform show -json PLANFILE`: the plan's resource changes. It holds sensitive
+        values in clear (marked in `*_sensitive`): callers redact before showing anything."""
+        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "show", code, [], "", err)
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
+        return data if isinstance(data, dict) else {}
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None:
         """Addresses in the unit's Terraform state, or None when there is no state at all."""

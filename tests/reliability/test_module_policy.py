@@ -142,7 +142,8 @@ def test_nested_module_sources_outside_the_package_are_refused(tmp_path, source)
         app = project(tmp_path, NESTED_SOURCE_MODULE % {"source": source % {"port": listener.port} if "%" in source else source})
         r = appc("validate", "-f", app, "-e", "test", "--json")
     assert r.code == 1, r.out[-2000:]
-    assert any("(module-sources)" in e.get("summary", "") for e in r.events), r.out[-2000:]
+    # Refused by the module policy, or earlier by the package reader (issue 10: a package calls local modules only).
+    assert any("(module-sources)" in e.get("summary", "") or " calls " in e.get("summary", "") for e in r.events), r.out[-2000:]
     assert listener.paths == []
 
 
@@ -164,7 +165,7 @@ def test_untrusted_refuses_a_catalog_no_lock_covers(tmp_path):
     r = appc("plan", "-f", app, "-e", "test", "--untrusted", "--json")
     assert r.code == 1
     assert any("unlocked platform catalog" in e.get("summary", "") for e in r.events), r.out
-    write(tmp_path, {"composer.lock": "{}\n"})
+    write(tmp_path, {"definitions/composer.lock": "{}\n"})  # a lock in the catalog directory covers it
     r = appc("validate", "-f", app, "-e", "test")
     assert r.code == 0, r.out + r.err
 
