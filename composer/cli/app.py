@@ -111,11 +111,11 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False):
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False, untrusted: bool = False):
     from composer.project import compile_project
 
     project = _open(file)
-    compiled = compile_project(project, env, registry(), catalog, locked=locked)
+    compiled = compile_project(project, env, registry(), catalog, locked=locked, untrusted=untrusted)
     if compiled.warnings and _VIEWS:
         _VIEWS[-1].diagnostics(compiled.warnings)
     return compiled
@@ -227,6 +227,7 @@ def schema(
 ParallelismOpt = typer.Option(4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once.")
 RefreshOpt = typer.Option(False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift).")
 TimeoutOpt = typer.Option(3600.0, "--timeout", envvar="COMPOSER_TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout).")
+UntrustedOpt = typer.Option(False, "--untrusted", envvar="COMPOSER_UNTRUSTED", help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.")
 LockTimeoutOpt = typer.Option(0.0, "--lock-timeout", envvar="COMPOSER_LOCK_TIMEOUT", help="Seconds to wait for the environment's lock (0: fail at once, exit 4).")
 
 
@@ -237,7 +238,11 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
     from composer.state.model import new_state
     from composer.state.protocol import LockHeld, new_lock_info
 
-    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=__import__("composer.diagnostics", fromlist=["Severity"]).Severity.WARNING)]))
+    from composer.diagnostics import Severity
+    from composer.runners.terraform import environment_warnings
+
+    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
+    view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
     try:
         store.lock(info, timeout=lock_timeout)
@@ -301,10 +306,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, untrusted=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog, locked)
+    compiled = _compile(file, env, catalog, locked, untrusted)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -371,12 +376,13 @@ def plan(
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    from composer.cli.wiring import preflight, running_engine
+    from composer.cli.wiring import plan_key, preflight, running_engine
     from composer.cli.planview import plan_markdown, plan_text
     from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
@@ -386,7 +392,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -408,7 +414,7 @@ def plan(
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
         if out is not None:
-            write_plan(out, compiled, state, result, saved)
+            write_plan(out, compiled, state, result, saved, plan_key(store))
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
@@ -429,19 +435,20 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
     approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
-    from composer.cli.wiring import interactive, preflight, running_engine
+    from composer.cli.wiring import interactive, plan_key, preflight, running_engine
     from composer.engine.planfile import read_plan
 
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted)
         from composer.project import held_units, refuse_paused
 
         refuse_paused(compiled)
@@ -449,7 +456,7 @@ def apply(
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
-            planned = read_plan(planfile, compiled, state) if planfile is not None else None
+            planned = read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
             with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
@@ -762,6 +769,8 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
+                            else:
+                                errors.extend(_module_policy(item.source, base + ("terraform", "module"), module, d.spec.policy.allow))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
                     tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
@@ -776,6 +785,19 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
             raise DiagnosticError(errors)
         view.info(f"[green]✓[/green] {count} definitions are valid")
         view.summary(True, EXIT_OK, definitions=count)
+
+
+def _module_policy(source, path, module: Path, allow) -> list[Diagnostic]:
+    """`def validate`: the module policy over a definition's module, with the definition's own opt-ins."""
+    from composer.catalog import read_module
+    from composer.catalog.policy import check_module
+    from composer.project import policy_message
+
+    try:
+        files = read_module(module, module.name).files
+    except DiagnosticError as exc:
+        return [source.diagnostic(path, d.summary, d.detail) for d in exc.diagnostics]
+    return [source.diagnostic(path, *policy_message(module.name, v, "policy.allow of this definition (or an environment's policies.allow)")) for v in check_module(files, allow)]
 
 
 # -- env ---------------------------------------------------------------------------

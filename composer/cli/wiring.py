@@ -50,6 +50,16 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
     return LocalStore(state_dir(compiled), app, env.name, options)
 
 
+def plan_key(store: StateStore) -> bytes:
+    """The key that signs saved plans: COMPOSER_PLAN_KEY when set, else the state's own key."""
+    from composer.state.keys import PLAN_KEY_ENV, BadKey, plan_key_from_environment
+
+    try:
+        return plan_key_from_environment() or store.signing_key()
+    except BadKey as exc:
+        raise DiagnosticError([Diagnostic(f"{PLAN_KEY_ENV} is not a usable key", str(exc))]) from None
+
+
 def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
     """One sink per Kubernetes target, or the GitOps directory."""
     env = compiled.resolved.environment
@@ -162,6 +172,7 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
     from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
+    from composer.render.terraform import render_prune_root
     from composer.runners.workspace import LocalWorkspace
 
     root = state_dir(compiled)
@@ -190,6 +201,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         parallelism=options.parallelism,
         refresh=options.refresh,
         should_stop=should_stop,
+        prune_root=lambda name, provider: render_prune_root(compiled.resolved, name, provider, registry),
     )
 
 

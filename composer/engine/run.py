@@ -41,7 +41,7 @@ from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.kubernetes import content_named_job
-from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
+from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
 from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
@@ -143,11 +143,14 @@ class Engine:
     parallelism: int = 4
     refresh: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
+    prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
     publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._state: StateDoc | None = None
+        self._key: bytes | None = None
         self._outcomes: dict[str, Outcome] = {}
         self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
         self._generated: dict[str, dict[str, str]] = {}  # unit -> generated input values this run (memory only)
@@ -190,6 +193,13 @@ class Engine:
             h.update(b"module\0" + module.digest.encode())
         h.update(json.dumps(self._upstream(name), sort_keys=True, default=str).encode())
         return h.hexdigest()
+
+    def _state_key(self) -> bytes:
+        """The state's key (created with the state): secret digests are keyed with it."""
+        with self._lock:
+            if self._key is None:
+                self._key = self.store.signing_key()
+            return self._key
 
     def _save(self, update: Callable[[StateDoc], StateDoc]) -> None:
         with self._lock:
@@ -309,13 +319,13 @@ class Engine:
         if missing:
             raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         return public, digests, secret_ref, text
 
-    def _skeleton(self, name: str) -> dict:
-        root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
-        return {k: root[k] for k in ("terraform", "provider") if k in root}
+    def _provider(self, name: str) -> str | None:
+        c = self.resolved.component(name)
+        return provider_plugin(self.resolved, c) if c is not None else None
 
     def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
         """A warning naming the stateful resources a plan replaces or destroys; for a protected
@@ -363,7 +373,7 @@ class Engine:
             secret_digests=digests,
             secret_ref=secret_ref,
             dependencies=self.graph.dependencies(name),
-            skeleton=self._skeleton(name),
+            provider=self._provider(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
@@ -433,7 +443,7 @@ class Engine:
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in text.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in text.items() if c.outputs[k].secret}
         return public, digests, writes
 
     def _apply_kubernetes(self, name: str) -> Outcome:
@@ -521,7 +531,7 @@ class Engine:
             secret_digests=prev.secret_digests if prev else {},
             secret_ref=prev.secret_ref if prev else None,
             dependencies=self.graph.dependencies(name) if c else (prev.dependencies if prev else ()),
-            skeleton=prev.skeleton if prev else (self._skeleton(name) if kind == "terraform" and c else {}),
+            provider=self._provider(name) if c else (prev.provider if prev else None),
             error=diags[0].summary[:300] if diags else None,
         )
         try:
@@ -599,8 +609,10 @@ class Engine:
         """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
-            # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(f"terraform/{name}/main.tf.json", (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            # makes Terraform destroy everything the unit's state holds. Composer renders that
+            # root itself; nothing executable is taken from state.
+            cloud = self.resolved.environment.spec.cloud
+            self.workspace.write(f"terraform/{name}/main.tf.json", self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
         self._init(name)
         return self.terraform.resources(name, self._workdir(name))
 
