@@ -93,6 +93,7 @@ class Compiled:
     graph: Graph
     rendered: Rendered
     modules: dict[str, ModuleSource]
+    allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
 
 
 def load_modules(resolved: Resolved) -> dict[str, ModuleSource]:

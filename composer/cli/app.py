@@ -41,6 +41,7 @@ FileOpt = typer.Option(Path("app.yaml"), "-f", "--file", envvar="COMPOSER_FILE",
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
+AllowOutsideOpt = typer.Option(False, "--allow-outside-project", envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT", help="Let state.path and kubernetes.directory name a directory outside the project.")
 
 
 class Exit(Exception):
@@ -89,11 +90,14 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path]):
+def _compile(file: Path, env: Optional[str], catalog: list[Path], allow_outside: bool = False):
+    import dataclasses
+
     from composer.project import compile_project, open_project
 
     project = open_project(file)
-    return compile_project(project, env, registry(), catalog)
+    compiled = compile_project(project, env, registry(), catalog)
+    return dataclasses.replace(compiled, allow_outside_project=allow_outside) if allow_outside else compiled
 
 
 @app.command()
@@ -230,18 +234,16 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
 
 def _enter_sandbox(stack: ExitStack, compiled, store, state, view: View):
     """Point every AWS client at the emulator; reset state made against another emulator."""
-    import shutil
-
     from composer.cli.wiring import state_dir
     from composer.runners import sandbox
+    from composer.runners.workspace import forget_terraform_states
 
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:
         if state.units:
             view.info(f"[yellow]the sandbox emulator at {url} is not the one the last run used: starting the sandbox from scratch[/yellow]")
-        env = compiled.resolved.environment.name
-        shutil.rmtree(state_dir(compiled) / "tfstate" / compiled.resolved.name / env, ignore_errors=True)
+        forget_terraform_states(state_dir(compiled), compiled.resolved.name, compiled.resolved.environment.name)
         state = store.write(state.model_copy(update={"units": {}, "inventory": {}, "emulator": instance}))
     return state
 
@@ -272,10 +274,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, allow_outside=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog)
+    compiled = _compile(file, env, catalog, allow_outside)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -342,6 +344,7 @@ def plan(
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -355,7 +358,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, allow_outside)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -395,6 +398,7 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -405,7 +409,7 @@ def apply(
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, allow_outside)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -437,6 +441,7 @@ def destroy(
     parallelism: int = ParallelismOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -446,7 +451,7 @@ def destroy(
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, allow_outside)
         if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
             raise Exit(EXIT_OK)
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -465,6 +470,7 @@ def outputs(
     file: Path = FileOpt,
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -472,7 +478,7 @@ def outputs(
     from composer.cli.wiring import open_store, secret_reader
 
     with command("outputs", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, allow_outside)
         state = open_store(compiled, lambda m: None).read()
         units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
         if component is not None and component not in units:
@@ -500,6 +506,7 @@ def status(
     file: Path = FileOpt,
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -507,7 +514,7 @@ def status(
     from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, allow_outside)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
@@ -542,6 +549,7 @@ def force_unlock(
     file: Path = FileOpt,
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -551,7 +559,7 @@ def force_unlock(
     with command("force-unlock", json_mode) as view:
         if not force:
             raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, allow_outside)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
             view.info("the state was not locked")
@@ -567,7 +575,9 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _project_state_dir(file: Path) -> Path:
-    return file.absolute().parent / ".composer"
+    from composer.safefs import vetted_directory
+
+    return vetted_directory(file.absolute().parent, Path(".composer"), "state directory .composer")
 
 
 @sandbox_app.command("up")
@@ -588,9 +598,11 @@ def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
     from composer.runners import sandbox
 
     with command("sandbox down", json_mode) as view:
-        sb = sandbox.down(_project_state_dir(file))
-        view.info(f"stopped the sandbox at {sb.url}" if sb else "no sandbox was up")
-        view.summary(True, EXIT_OK, stopped=bool(sb))
+        result = sandbox.down(_project_state_dir(file))
+        if result.note:
+            view.info(f"[yellow]{result.note}[/yellow]")
+        view.info(f"stopped the sandbox at {result.sandbox.url}" if result.stopped else "no sandbox was up")
+        view.summary(True, EXIT_OK, stopped=result.stopped)
 
 
 @sandbox_app.command("status")

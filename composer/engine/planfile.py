@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.safefs import write_private
 from composer.state.model import StateDoc, now
 
 FORMAT = 1
@@ -58,8 +59,7 @@ def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, b
         "units": units,
     }
     doc["digest"] = _digest(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())  # 0600, never through a link
 
 
 def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:

@@ -191,7 +191,7 @@ class Engine:
         return {"path": str(self.workspace.state_path(state_key(self.app, self.env_name, name)))}
 
     def _workdir(self, name: str) -> Path:
-        return self.workspace.root / "terraform" / name
+        return self.workspace.workdir(name)
 
     def _init(self, name: str) -> None:
         """terraform init, skipped when backend and module are as at the last init."""
@@ -199,11 +199,10 @@ class Engine:
         fingerprint = hashlib.sha256(
             json.dumps({"terraform": root.get("terraform"), "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()}, "backend": self._backend_config(name)}, sort_keys=True).encode()
         ).hexdigest()
-        marker = f"terraform/{name}/.terraform/appc-init"
-        if (self.workspace.read(marker) or b"").decode() == fingerprint:
+        if not self.workspace.init_needed(name, fingerprint):
             return
         self.terraform.init(name, self._workdir(name), self._backend_config(name))
-        self.workspace.write(marker, fingerprint.encode())
+        self.workspace.initialized(name, fingerprint)
 
     def _secret_value(self, ref: OutputRef) -> str:
         """The value of a secret output of an upstream unit (memory only)."""
@@ -307,10 +306,11 @@ class Engine:
         workdir = self._workdir(name)
         self._init(name)
         if planned is not None:
-            planfile = workdir / PLANFILE
-            planfile.write_bytes(planned)
-            changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
-            planfile.unlink(missing_ok=True)
+            rel = f"terraform/{name}/{PLANFILE}"
+            try:  # a plan file holds secrets: 0600, and gone on every exit path
+                changes = self.terraform.apply(name, workdir, self.workspace.write_private(rel, planned), self._generated_inputs(name))
+            finally:
+                self.workspace.remove(rel)
         else:
             changes = self.terraform.apply(name, workdir, None, self._variables(name))
         outs = self.terraform.outputs(name, workdir)
@@ -621,11 +621,14 @@ class Engine:
                 if kind == "terraform":
                     self._init(name)
                     workdir = self._workdir(name)
-                    pf = workdir / PLANFILE
-                    changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
-                    if planfiles is not None:
-                        planfiles[name] = pf.read_bytes() if changes.any else b""
-                    pf.unlink(missing_ok=True)
+                    rel = f"terraform/{name}/{PLANFILE}"
+                    self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+                    try:  # a plan file holds secrets: gone on every exit path, failed plans too
+                        changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
+                        if planfiles is not None:
+                            planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""
+                    finally:
+                        self.workspace.remove(rel)
                     self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
                 else:
                     objects = self.stamped_objects(name)
