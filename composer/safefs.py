@@ -35,6 +35,7 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 PUBLIC_FILE = 0o644
 OUTSIDE_ENV = "COMPOSER_ALLOW_OUTSIDE_PROJECT"
+MAX_READ = 1 << 30  # a planted sparse file must not become a MemoryError (plans of big roots are tens of MB)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -125,7 +126,7 @@ def _split(rel: str | Path) -> tuple[str, str]:
     return "/".join(parts[:-1]), parts[-1]
 
 
-def _read_at(dir_fd: int, name: str, path: Path) -> bytes | None:
+def _read_at(dir_fd: int, name: str, path: Path, limit: int = MAX_READ) -> bytes | None:
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
     except FileNotFoundError:
@@ -136,12 +137,21 @@ def _read_at(dir_fd: int, name: str, path: Path) -> bytes | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise refusal(path, "it is not a regular file (a FIFO, device or directory)")
+        if st.st_size > limit:
+            raise refusal(path, f"it is larger ({st.st_size:,} bytes) than any file appc writes there ({limit:,})")
         chunks = []
-        while chunk := os.read(fd, 1 << 20):
+        while (chunk := os.read(fd, 1 << 20)) and sum(map(len, chunks)) <= limit:
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _lstat(dir_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
 
 
 def read_file(base: Path, rel: str | Path) -> bytes | None:
@@ -194,7 +204,10 @@ def write_file(base: Path, rel: str | Path, data: bytes, *, mode: int = PUBLIC_F
     parent, name = _split(rel)
     path = base / rel
     with opened_dir(base, parent, create=True, mode=dir_mode) as fd:
-        if if_changed and _read_at(fd, name, path) == data and stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode) == mode:
+        st = _lstat(fd, name)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise refusal(path, "it is not a regular file (a link, FIFO, device or directory)")
+        if if_changed and st is not None and st.st_size == len(data) and stat.S_IMODE(st.st_mode) == mode and _read_at(fd, name, path) == data:
             return False
         _write_at(fd, name, data, mode, path)
         return True
@@ -205,6 +218,16 @@ def write_private(path: Path, data: bytes) -> None:
     path = path.absolute()
     path.parent.mkdir(parents=True, exist_ok=True)  # the operator's own path: its parents may be links
     write_file(Path(os.path.realpath(path.parent)), path.name, data, mode=PRIVATE_FILE, if_changed=False)
+
+
+def read_path(path: Path) -> bytes:
+    """The bytes of the regular file at an operator's path (a saved plan); FileNotFoundError
+    when there is none. A link, FIFO or device at `path` is refused."""
+    path = path.absolute()
+    data = read_file(Path(os.path.realpath(path.parent)), path.name) if path.parent.is_dir() else None
+    if data is None:
+        raise FileNotFoundError(path)
+    return data
 
 
 def make_private(base: Path, rel: str | Path) -> None:
@@ -231,10 +254,7 @@ def _entry(base: Path, rel: str | Path) -> Iterator[tuple[int, str, os.stat_resu
     """(parent directory fd, name, lstat) of base/rel, or None when it does not exist."""
     parent, name = _split(rel)
     with opened_dir(base, parent) as fd:
-        try:
-            st = None if fd is None else os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
+        st = None if fd is None else _lstat(fd, name)
         yield None if st is None else (fd, name, st)
 
 

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.safefs import write_private
+from composer.safefs import read_path, write_private
 from composer.state.model import StateDoc, now
 
 FORMAT = 1
@@ -69,7 +69,7 @@ def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
 def read_plan(path: Path, compiled, state: StateDoc) -> dict[str, bytes]:
     """The Terraform plans to apply, per unit, after every staleness check passed."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_path(path).decode("utf-8"))  # a regular file only: no link, no FIFO to wait on
     except FileNotFoundError:
         raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

@@ -102,7 +102,7 @@ class LocalWorkspace:
 
     # -- terraform init, sealed -------------------------------------------------------------
     def _seal(self, unit: str, fingerprint: str) -> bytes:
-        mac = hmac.new(machine_key(), f"{self.root}\0{unit}\0{fingerprint}".encode(), hashlib.sha256).hexdigest()
+        mac = hmac.new(machine_key(), f"{unit}\0{fingerprint}".encode(), hashlib.sha256).hexdigest()
         return f"{fingerprint} {mac}\n".encode()
 
     def init_needed(self, unit: str, fingerprint: str) -> bool:
@@ -114,7 +114,8 @@ class LocalWorkspace:
             return False
         recorded = (marker or b"").decode(errors="replace").split(" ")[0]
         ours = marker is not None and marker == self._seal(unit, recorded)
-        if not ours and safefs.list_dir(self.base, self._rel(f"terraform/{unit}/.terraform")):
+        made = [n for n in safefs.list_dir(self.base, self._rel(f"terraform/{unit}/.terraform")) if not _own_temp(n)]
+        if not ours and made:  # (a temp file of a marker write killed before its rename is appc's own)
             raise _foreign(self.root / "terraform" / unit / ".terraform", "Terraform would run the providers and modules it names", "It was not initialised by appc on this machine; remove it and run again (appc runs terraform init itself).")
         self.write(f"terraform/{unit}/{INIT_MARKER}", self._seal(unit, PENDING))
         return True

@@ -165,7 +165,7 @@ def test_planted_files_never_redirect_a_write_or_a_delete(template, tmp_path, re
     cases = LONG_CASES if long else CI_CASES
     plant = st.tuples(st.sampled_from(PATHS), st.sampled_from(KINDS))
 
-    @settings(max_examples=cases, derandomize=not long, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=cases, derandomize=not long, deadline=None, database=None if not long else settings.default.database, suppress_health_check=list(HealthCheck))
     @given(st.lists(plant, min_size=1, max_size=3, unique_by=lambda p: p[0]))
     def case(plants):
         check_case(template, tmp_path / "case", plants)
