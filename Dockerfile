@@ -41,7 +41,7 @@ FROM ${PYTHON_IMAGE} AS builder
 # Extras to install, e.g. "[local]" for the embedded AWS emulator of sandbox environments.
 ARG APPC_EXTRAS=""
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY composer ./composer
 COPY providers ./providers
 COPY modules ./modules

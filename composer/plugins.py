@@ -83,11 +83,56 @@ class SecretRequest:
 
 
 @dataclass(frozen=True)
+class WriteSecretRequest:
+    """Publish a connection document (contract key -> value as text) under `name`."""
+
+    environment: Environment
+    name: str  # <app>-<env>-<component>-conn: letters, digits and dashes (valid in every store)
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SecretWritten:
+    ref: str  # what read_secret and an ExternalSecret's key take (the store's id of the entry)
+
+
+@dataclass(frozen=True)
+class DeleteSecretRequest:
+    environment: Environment
+    name: str
+
+
+@dataclass(frozen=True)
 class StatusRequest:
     environment: Environment
     component: str
     type: str
     outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ComponentUse:
+    """A component of the application that one of the provider's implementations serves."""
+
+    component: str
+    type: str
+    implementation: str
+
+
+@dataclass(frozen=True)
+class EnvironmentCheckRequest:
+    environment: Environment
+    components: tuple[ComponentUse, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentProblem:
+    """Something the environment lacks for a component, e.g. spec.network.vpc for a database."""
+
+    path: tuple[str | int, ...]  # field path in the environment file
+    summary: str
+    detail: str = ""
+    component: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +151,8 @@ class Provider(Protocol):
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]: ...
 
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]: ...
+
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None: ...
 
     def backend(self, request: BackendRequest) -> Mapping[str, Any] | None: ...
@@ -117,6 +164,14 @@ class Provider(Protocol):
     def status(self, request: StatusRequest) -> UnitStatus: ...
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]: ...
+
+    # Connection publishing: the counterpart of read_secret. `secret_store_problems` says, before
+    # anything is applied, why this environment cannot publish (none: it can).
+    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]: ...
+
+    def write_secret(self, request: WriteSecretRequest) -> SecretWritten: ...
+
+    def delete_secret(self, request: DeleteSecretRequest) -> bool: ...
 
 
 class BaseProvider:
@@ -132,6 +187,10 @@ class BaseProvider:
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]:
         return {}
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
+        """What the environment lacks for the components this provider serves (validate time)."""
+        return ()
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks | None:
         return None
@@ -150,6 +209,15 @@ class BaseProvider:
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         raise DiagnosticError([Diagnostic(f"provider {self.name} has no secret store")])
+
+    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
+        return (Diagnostic(f"provider {self.name} has no secret store Composer can publish connection details to"),)
+
+    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
+        raise DiagnosticError(list(self.secret_store_problems(PreflightRequest(request.environment))))
+
+    def delete_secret(self, request: DeleteSecretRequest) -> bool:
+        return False
 
 
 def load_offers(path: Path, module_root: Path) -> list[ImplementationOffer]:

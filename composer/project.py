@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from composer.catalog import Catalog, ModuleSource, read_module
+from composer.catalog import Catalog, ModuleSource
+from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
+from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
+from composer.catalog.modules import module_interface
+from composer.catalog.sources import AddressError, parse_address
+from composer.catalog.lock import lock_path, read_lock
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application, load_environment
-from composer.plugins import PluginRegistry
+from composer.engine.publishing import publish_problems
+from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
-from composer.resolve import Resolved, resolve
+from composer.resolve import Resolved, ResolvedComponent, _contained, resolve
 
 DEFAULT_ENVIRONMENT = "default"
 
@@ -96,24 +102,110 @@ class Compiled:
     allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
 
 
-def load_modules(resolved: Resolved) -> dict[str, ModuleSource]:
-    """Read the module source of every Terraform unit (each directory once)."""
-    cache: dict[Path, ModuleSource] = {}
+def module_request(c: ResolvedComponent) -> ModuleRequest | None:
+    """What a Terraform unit's module is, for the lock and cache (None: nothing to load)."""
+    if not c.is_terraform or c.module_address is None:
+        return None
+    impl = c.implementation.implementation
+    if impl.builtin == "terraform-module":
+        return ModuleRequest(c.module_address, c.parameters.get("version"), c.module_path, c.module_base, c.module_name or "module", "app")
+    version = impl.terraform.version if impl.terraform else None
+    return ModuleRequest(c.module_address, version, c.module_path, c.module_base, c.module_name or "module", c.implementation.origin)
+
+
+def project_module_requests(project: Project, catalog: Catalog) -> list[ModuleRequest]:
+    """Every module the project's platform definitions and terraform-module components call
+    (all implementations, whichever environment picks them): what `appc lock` records."""
+    reqs: list[ModuleRequest] = []
+    errors: list[Diagnostic] = []
+
+    def add(source: str, version: str | None, base: Path, origin: str, prefix: str, where: Diagnostic | None = None) -> None:
+        try:
+            address = parse_address(source, version)
+        except AddressError as exc:
+            errors.append(Diagnostic(f"unusable module source {source!r}", str(exc), file=origin))
+            return
+        path = None
+        if not address.remote:
+            path = _contained(base, source)
+            if path is None or not path.is_dir():
+                errors.append(Diagnostic(f"module directory not found: {source}", f"relative to {base}", file=origin))
+                return
+        reqs.append(ModuleRequest(address, version, path, base, f"{prefix}-{address.leaf}", origin))
+
+    for ctype in sorted(catalog.components.values(), key=lambda t: t.name):
+        for _, entry in sorted(ctype.implementations.items()):
+            tf = entry.implementation.terraform
+            if tf is not None and not ships_with_appc(entry.origin):
+                add(tf.module, tf.version, entry.base_dir or project.root, entry.origin, "platform")
+    for comp in project.app.model.spec.components:
+        props = comp.properties or {}
+        if comp.type == "terraform-module" and isinstance(props.get("source"), str):
+            version = props.get("version") if isinstance(props.get("version"), str) else None
+            add(props["source"], version, project.root, "app", "local")
+    if errors:
+        raise DiagnosticError(errors)
+    return reqs
+
+
+def module_resolver(project: Project, locked: bool = False) -> ModuleResolver:
+    return ModuleResolver(project.root, read_lock(lock_path(project.root)), module_cache_dir(), locked)
+
+
+def load_modules(resolved: Resolved, modules: ModuleResolver, catalog: Catalog | None = None) -> dict[str, ModuleSource]:
+    """The module package of every Terraform unit (each source once), through the lock,
+    checked against what the unit passes and expects (composer/catalog/checks.py)."""
+    cache: dict[tuple, ModuleSource] = {}
     out: dict[str, ModuleSource] = {}
     errors = []
     for c in resolved.components:
-        if not c.is_terraform or c.module_path is None:
+        req = module_request(c)
+        if req is None:
             continue
-        if c.module_path not in cache:
+        key = (req.address, req.version, req.path, req.name)
+        if key not in cache:
             try:
-                cache[c.module_path] = read_module(c.module_path, c.module_name or "module")
+                cache[key] = modules.module(req)
             except DiagnosticError as exc:
                 errors.extend(resolved.source.diagnostic(c.path + ("type",), d.summary, d.detail, address=c.name) for d in exc.diagnostics)
                 continue
-        out[c.name] = cache[c.module_path]
+        out[c.name] = cache[key]
+        errors.extend(e for e in interface_diagnostics(resolved, c, req, cache[key], catalog) if e not in errors)
     if errors:
         raise DiagnosticError(errors)
     return out
+
+
+def interface_diagnostics(resolved: Resolved, c: ResolvedComponent, req: ModuleRequest, module: ModuleSource, catalog: Catalog | None) -> list[Diagnostic]:
+    """Interface checks the catalog could not make at load: a terraform-module component's
+    inputs and outputs (at its app.yaml line), and a definition's remote module (at the
+    definition's line, once the lock brought the module)."""
+    if req.origin == "app":
+        try:
+            iface = module_interface(module)
+        except DiagnosticError as exc:
+            return [resolved.source.diagnostic(c.path + ("properties", "source"), f"component {c.name}: the module does not parse: {d.summary}", d.detail, address=c.name) for d in exc.diagnostics]
+        props = ("properties",)
+        problems = input_problems(c.parameters.get("inputs", {}), (), iface, props + ("inputs",)) + declared_output_problems(c.parameters.get("outputs", {}), iface, props + ("outputs",))
+        return [resolved.source.diagnostic(c.path + sub, f"component {c.name}: {summary}", detail, address=c.name) for sub, summary, detail in problems]
+    ctype = catalog.component(c.type) if catalog else None
+    tf = c.implementation.implementation.terraform
+    if not req.address.remote or ctype is None or ctype.source is None or tf is None or c.implementation.origin != ctype.origin:
+        return []
+    name = c.implementation.name
+    return module_diagnostics(module, tf, ctype.definition.spec.outputs, lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d), f"implementation {name!r} of {c.type!r}")
+
+
+def provider_problems(env: Loaded[Environment], registry: PluginRegistry, app: Application) -> None:
+    """A cloud whose secret store is not configured (e.g. Azure without keyVaultId), said once at
+    the environment's cloud line instead of once per component at template evaluation."""
+    cloud = env.model.spec.cloud
+    plugin = registry.get(cloud.provider) if cloud else None
+    if plugin is None or not app.spec.components:
+        return
+    problems = list(plugin.secret_store_problems(PreflightRequest(env.model)))
+    if problems and type(plugin).secret_store_problems is not BaseProvider.secret_store_problems:
+        raise DiagnosticError([env.source.diagnostic(("spec", "cloud"), p.summary, p.detail) for p in problems])
 
 
 def compile_project(
@@ -122,11 +214,17 @@ def compile_project(
     registry: PluginRegistry,
     catalog_dirs: Iterable[Path] = (),
     catalog: Catalog | None = None,
+    locked: bool = False,
+    modules: ModuleResolver | None = None,
 ) -> Compiled:
     env = project.environment(env_name)
     catalog = catalog or project.catalog(registry, catalog_dirs)
+    provider_problems(env, registry, project.app.model)
     resolved = resolve(project.app.model, project.app.source, env.model, env.source, catalog, project.root)
     graph = build_graph(resolved)
-    modules = load_modules(resolved)
-    rendered = render(resolved, graph, registry, modules)
-    return Compiled(project, resolved, graph, rendered, modules)
+    problems = publish_problems(resolved, registry)
+    if problems:
+        raise DiagnosticError(problems)
+    packages = load_modules(resolved, modules or module_resolver(project, locked), catalog)
+    rendered = render(resolved, graph, registry, packages)
+    return Compiled(project, resolved, graph, rendered, packages)

@@ -13,19 +13,21 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
+from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
 from composer.diagnostics import Collector, Diagnostic, FieldPath
 from composer.model import refs
 from composer.model.app import Application, Component
 from composer.model.definitions import OutputSpec, TraitDefinition
 from composer.model.environment import Environment
 from composer.model.source import SourceMap
+from composer.plugins import ComponentUse, EnvironmentCheckRequest
 from composer.templates import TemplateFailure, evaluate
 
 PHYSICAL_NAME_MAX = 40
@@ -52,9 +54,11 @@ class ResolvedComponent:
     outputs: dict[str, OutputSpec]  # what it provides, in contract order
     implementation: ImplEntry
     physical_name: str
-    module_path: Path | None = None
+    module_path: Path | None = None  # a local module's directory
     module_name: str | None = None
     module_inputs: dict = field(default_factory=dict)
+    module_address: ModuleAddress | None = None  # the source as written, classified
+    module_base: Path | None = None  # what a local package may span (the definition's directory)
 
     @property
     def is_resource(self) -> bool:
@@ -161,6 +165,7 @@ class _Resolver:
             r = self._component(i, c)
             if r is not None:
                 out.append(r)
+        self._check_environment_for(out)
         self.diags.raise_if_errors()
         return Resolved(self.app, self.env, tuple(out), self.src, self.env_src, self.app_dir)
 
@@ -179,10 +184,24 @@ class _Resolver:
         if cloud is not None and self.catalog.registry.get(cloud.provider) is None:
             self.diags.add(self.env_diag(("spec", "cloud", "provider"), f"unknown cloud provider {cloud.provider!r}", _suggest(cloud.provider, self.catalog.registry.names())))
 
+    def _check_environment_for(self, components: list[ResolvedComponent]) -> None:
+        """The cloud provider says what the environment lacks for the components it serves, e.g. a
+        network for a database: reported at the environment field, before anything is rendered."""
+        cloud = self.env.spec.cloud
+        provider = self.catalog.registry.get(cloud.provider) if cloud else None
+        check = getattr(provider, "check_environment", None)
+        if check is None:
+            return
+        uses = tuple(ComponentUse(c.name, c.type, c.implementation.name) for c in components if c.implementation.implementation.provider == provider.name)
+        for problem in check(EnvironmentCheckRequest(self.env, uses)):
+            diag = self.env_diag(problem.path, problem.summary, problem.detail)
+            self.diags.add(diag if problem.component is None else replace(diag, address=problem.component))
+
     def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
         ok = True
         for sub, msg in jschema.errors(validator, value):
-            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", address=address))
+            # key=True: an error about a property points at the property's own key line
+            self.diags.add(self.src.diagnostic(base + tuple(sub), f"invalid {what}: {msg}", key=True, address=address))
             ok = False
         return ok
 
@@ -294,17 +313,17 @@ class _Resolver:
         impl = rc.implementation.implementation
         if impl.builtin == "terraform-module":
             source = rc.parameters["source"]
-            module_path = self._contained(self.app_dir, source)
-            if module_path is None:
-                self.diags.add(self.src.diagnostic(path + ("properties", "source"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml", address=rc.name))
+            located = self._locate(rc, path + ("properties", "source"), self.app_dir, source, rc.parameters.get("version"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml")
+            if located is None:
                 return rc
-            return _replace(rc, module_path=module_path, module_name=f"local-{Path(source).name or 'module'}", module_inputs=rc.parameters.get("inputs", {}))
+            name = f"local-{located.address.leaf}"
+            return _replace(rc, module_path=located.path, module_address=located.address, module_base=self.app_dir, module_name=name, module_inputs=rc.parameters.get("inputs", {}))
         if impl.terraform is None:
             return rc
         base = rc.implementation.base_dir or self.app_dir
-        module_path = self._contained(base, impl.terraform.module)
-        if module_path is None:
-            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {impl.terraform.module!r} (from {rc.implementation.origin})", address=rc.name))
+        tf = impl.terraform
+        located = self._locate(rc, path + ("type",), base, tf.module, tf.version, f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {tf.module!r} (from {rc.implementation.origin})")
+        if located is None:
             return rc
         provider = self.catalog.registry.get(impl.provider)
         context = {
@@ -322,7 +341,28 @@ class _Resolver:
             self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc} (in {rc.implementation.origin})", address=rc.name))
             return rc
         origin = rc.implementation.origin.removeprefix("provider:")
-        return _replace(rc, module_path=module_path, module_name=f"{origin if '/' not in origin else 'platform'}-{Path(impl.terraform.module).name}", module_inputs=inputs)
+        return _replace(rc, module_path=located.path, module_address=located.address, module_base=base, module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}", module_inputs=inputs)
+
+    def _locate(self, rc: ResolvedComponent, path: FieldPath, base: Path, source: str, version: str | None, outside: str, outside_detail: str) -> "_Located | None":
+        """Classify a module source; a local one must stay inside `base`."""
+        try:
+            address = parse_address(source, version)
+        except AddressError as exc:
+            self.diags.add(self.src.diagnostic(path, f"unusable module source for {rc.name}", f"{exc} (from {rc.implementation.origin})", address=rc.name))
+            return None
+        if address.kind != LOCAL:
+            return _Located(address, None)
+        module_path = self._contained(base, source)
+        if module_path is None:
+            self.diags.add(self.src.diagnostic(path, outside, outside_detail, address=rc.name))
+            return None
+        return _Located(address, module_path)
+
+
+@dataclass(frozen=True)
+class _Located:
+    address: ModuleAddress
+    path: Path | None
 
 
 def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:

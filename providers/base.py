@@ -6,9 +6,11 @@ import os
 import sys
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Sequence
 
-from composer.plugins import BaseProvider, ImplementationOffer, load_offers
+from composer.diagnostics import Diagnostic
+from composer.plugins import BaseProvider, DeleteSecretRequest, ImplementationOffer, PreflightRequest, SecretWritten, WriteSecretRequest, load_offers
 
 
 def modules_root() -> Path:
@@ -39,3 +41,25 @@ class ShippedProvider(BaseProvider):
 
     def offers(self) -> Sequence[ImplementationOffer]:
         return self._offers
+
+    # Connection publishing lives in providers/<name>/publish.py (store_problems, write_secret,
+    # delete_secret); a provider without one keeps BaseProvider's "no secret store".
+    def _publish(self) -> ModuleType | None:
+        import importlib
+
+        try:
+            return importlib.import_module(f"providers.{self.name}.publish")
+        except ModuleNotFoundError:
+            return None
+
+    def secret_store_problems(self, request: PreflightRequest) -> Sequence[Diagnostic]:
+        publish = self._publish()
+        return publish.store_problems(request.environment) if publish else super().secret_store_problems(request)
+
+    def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
+        publish = self._publish()
+        return publish.write_secret(request.environment, request.name, request.values) if publish else super().write_secret(request)
+
+    def delete_secret(self, request: DeleteSecretRequest) -> bool:
+        publish = self._publish()
+        return publish.delete_secret(request.environment, request.name) if publish else super().delete_secret(request)

@@ -201,7 +201,7 @@ def test_several_errors_in_one_file_are_all_reported(tmp_path):
         [
             (r"expected one of", "app.yaml:6", "spec.components[0].properties.size"),
             (r"unknown component type 'redi'.*", "app.yaml:7", "spec.components[1].type"),
-            (r"unknown property 'imag'; did you mean 'image'", "app.yaml:8", "spec.components[2].properties"),
+            (r"unknown property 'imag'; did you mean 'image'", "app.yaml:8", "spec.components[2].properties.imag"),  # at the key itself (issue 17)
         ],
     )
     assert len(diags) >= 3

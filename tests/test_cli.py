@@ -65,7 +65,7 @@ def test_env_list_and_show():
     r = appc("env", "list", "-f", WEBSHOP, "--json")
     assert r.code == 0
     envs = {e["name"]: e for e in r.events if e["type"] == "environment"}
-    assert sorted(envs) == ["dev", "local", "prod"]
+    assert sorted(envs) == ["azure", "dev", "gcp", "local", "prod"]
     assert envs["prod"] == {"type": "environment", "name": "prod", "cloud": "aws eu-west-1", "kubernetes": "prod-eu/webshop", "state": "s3"}
     r = appc("env", "show", "prod", "-f", WEBSHOP)
     doc = yaml.safe_load(r.out)
@@ -75,7 +75,7 @@ def test_env_list_and_show():
 def test_validate_json_ends_with_summary():
     r = appc("validate", "-f", WEBSHOP, "--json")
     assert r.code == 0
-    assert [e["environment"] for e in r.events if e["type"] == "validated"] == ["dev", "local", "prod"]
+    assert [e["environment"] for e in r.events if e["type"] == "validated"] == ["azure", "dev", "gcp", "local", "prod"]
     summary = r.events[-1]
     assert summary["type"] == "summary" and summary["ok"] is True
     assert {"units_changed", "units_skipped", "terraform_runs", "k8s_writes", "duration_s"} <= set(summary)

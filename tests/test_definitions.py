@@ -234,7 +234,8 @@ BAD_DEFS = {
 
 
 def test_def_validate_reports_each_problem_at_its_line(tmp_path):
-    write(tmp_path, {**{f"defs/{k}": v for k, v in BAD_DEFS.items()}, "defs/mod/main.tf": ""})
+    module = 'variable "name" {}\nvariable "nested" {}\noutput "endpoint" { value = "e" }\noutput "host" { value = "h" }\n'
+    write(tmp_path, {**{f"defs/{k}": v for k, v in BAD_DEFS.items()}, "defs/mod/main.tf": module})
     r = appc("def", "validate", *sorted((tmp_path / "defs").glob("*.yaml")), "--json")
     diags = expect_invalid(r)
     got = sorted((where(d), d["path"], d["summary"], d["detail"]) for d in diags)
@@ -444,7 +445,7 @@ def _sandbox_project(tmp_path: Path, kind: str, template: str) -> tuple[Path, Pa
     template = template.replace("MARKER", str(marker))
     # The template sits in a double-quoted YAML scalar: escape it as JSON does.
     body = definition.replace('"TEMPLATE"', json.dumps(template))
-    write(tmp_path, {"app.yaml": app(components), "environments/test.yaml": ENV, "definitions/mod/main.tf": ""})
+    write(tmp_path, {"app.yaml": app(components), "environments/test.yaml": ENV, "definitions/mod/main.tf": 'variable "value" {}\n'})
     (tmp_path / def_path).write_text(body, encoding="utf-8")
     return tmp_path / "app.yaml", marker
 
@@ -723,7 +724,7 @@ def test_a_platform_definition_of_a_builtin_type_keeps_the_provider_implementati
     r = appc("render", "-f", tmp_path / "app.yaml", "-o", out)
     assert r.code == 0, r.err
     module = json.loads((out / "terraform" / "db" / "main.tf.json").read_text())["module"]["db"]
-    assert module["source"].startswith("../../modules/aws-postgres-")
+    assert module["source"].startswith("../../modules/aws-database-") and module["engine"] == "postgres"
     assert {k: module[k] for k in ("engine_version", "allocated_storage", "multi_az")} == {"engine_version": "17", "allocated_storage": 50, "multi_az": True}
 
     # the platform's schema is the one applied: its required parameter, its enum
@@ -775,7 +776,7 @@ def test_terraform_module_source_outside_the_app_directory_is_refused(tmp_path, 
 
 
 def test_module_inside_the_directory_is_accepted(tmp_path):
-    write(tmp_path, {"app.yaml": app("    - {name: c, type: probe}\n"), "environments/test.yaml": ENV, "definitions/probe.yaml": _resource_def("./mod/../mod"), "definitions/mod/main.tf": "# empty\n"})
+    write(tmp_path, {"app.yaml": app("    - {name: c, type: probe}\n"), "environments/test.yaml": ENV, "definitions/probe.yaml": _resource_def("./mod/../mod"), "definitions/mod/main.tf": 'variable "value" {}\n'})
     r = appc("render", "-f", tmp_path / "app.yaml", "-o", tmp_path / "out")
     assert r.code == 0, r.err
     assert json.loads((tmp_path / "out" / "terraform" / "c" / "main.tf.json").read_text())["module"]["c"]["value"] == "hello"

@@ -1,5 +1,7 @@
 """End to end with a real RDS Postgres on moto (the one slow test: ~80 s apply, ~60 s destroy).
 
+The environment's network block puts the instance in a subnet group of its own (two subnets
+of a VPC made in moto) with the given security group, and storage autoscaling is on.
 The generated database password must appear nowhere: stdout, stderr, --json events,
 .composer/ (composer state *and* Terraform state: the module uses write-only arguments),
 rendered files, GitOps output. Only `appc outputs --show-secrets` prints it.
@@ -43,7 +45,12 @@ def every_file(root: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
-    write(tmp_path, {"app.yaml": APP, "environments/test.yaml": ENV})
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    group = ec2.create_security_group(GroupName="shop-db", Description="db from the cluster", VpcId=vpc)["GroupId"]
+    network = f"  network: {{vpcId: {vpc}, subnetIds: [{subnets[0]}, {subnets[1]}], securityGroupIds: [{group}]}}\n"
+    write(tmp_path, {"app.yaml": APP, "environments/test.yaml": ENV + network})
     app = tmp_path / "app.yaml"
     outputs: list[str] = []
 
@@ -59,6 +66,10 @@ def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
     assert len(password) >= 16 and password in secret["url"]
     instance = boto3.client("rds").describe_db_instances()["DBInstances"][0]
     assert instance["Endpoint"]["Address"] == db["outputs"]["host"]
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == "shop-test-db" and instance["DBSubnetGroup"]["VpcId"] == vpc
+    assert sorted(s["SubnetIdentifier"] for s in instance["DBSubnetGroup"]["Subnets"]) == sorted(subnets)
+    assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [group]
+    assert (instance["AllocatedStorage"], instance["MaxAllocatedStorage"], instance["PubliclyAccessible"]) == (20, 200, False)
 
     r = appc("render", "-f", app, "-e", "test", "-o", tmp_path / "rendered")
     outputs += [r.out, r.err]

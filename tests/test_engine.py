@@ -130,14 +130,21 @@ def test_destroy_refuses_a_unit_without_terraform_state(tmp_path, moto, registry
     assert secret_names() == {"a-token"}  # nothing deleted, nothing claimed
 
 
-def test_a_missing_declared_output_fails_closed(tmp_path, moto, registry):
+def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_closed(tmp_path, moto, registry):
     comps = "    - {name: a, type: terraform-module, properties: {source: modules/token, inputs: {name: a-token}, outputs: {arn: {}, port: {}}}}\n"
     app = make_project(tmp_path, comps)
+    with pytest.raises(DiagnosticError) as exc:
+        run(app, registry, RecordingSink())
+    assert [d.summary for d in exc.value.diagnostics] == ["component a: output 'port' is not an output of the module"]
+    assert secret_names() == set()  # knowable at validate: nothing was created
+
+    # declared by the module but null: apply fails closed, naming the component and contract key
+    (tmp_path / "modules" / "token" / "port.tf").write_text('output "port" { value = null }\n')
     sink = RecordingSink()
-    result = run(app, registry, sink)
-    o = result.outcomes["a"]
+    o = run(app, registry, sink).outcomes["a"]
     assert o.status == "failed"
-    assert "did not provide declared output port" in o.diagnostics[0].summary
+    assert o.diagnostics[0].summary == "a: implementation 'terraform' of 'terraform-module' gave no value for contract key port"
+    assert "local-token-" not in o.diagnostics[0].summary + o.diagnostics[0].detail
     assert sink.connections == {}  # nothing bound
 
 

@@ -129,9 +129,10 @@ def test_apply_conflict_names_the_other_manager(kube):
         apply_deployment(kube, scaled, manager="autoscaler")
     status = json.loads(exc.value.body)
     assert exc.value.status == 409 and status["kind"] == "Status" and status["reason"] == "Conflict"
-    assert status["details"]["causes"] == [{
-        "type": "FieldManagerConflict", "message": 'conflict with "appc" using apps/v1', "field": ".spec.replicas"}]
-    assert 'conflict with "appc"' in status["message"]
+    # An Apply manager is named alone; an Update manager with apiVersion and time (apiserver
+    # pkg/endpoints/handlers/fieldmanager/internal/conflict.go, printManager).
+    assert status["details"]["causes"] == [{"type": "FieldManagerConflict", "message": 'conflict with "appc"', "field": ".spec.replicas"}]
+    assert status["message"] == 'Apply failed with 1 conflict: conflict with "appc": .spec.replicas'
 
     forced = apply_deployment(kube, scaled, manager="autoscaler", force=True)
     assert forced.spec.replicas == 5

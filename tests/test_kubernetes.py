@@ -656,7 +656,7 @@ def test_directory_connection_secret_is_an_external_secret_without_values(tmp_pa
     assert sink.write_connection("db", "shop-db-conn", {"host": "db.internal", "password": value}, arn) == 1
     assert sink.write_connection("db", "shop-db-conn", {"host": "db.internal", "password": value}, arn) == 0
     (es,) = list(yaml.safe_load_all((tmp_path / "deploy" / "db-conn.yaml").read_text()))
-    assert es["apiVersion"] == "external-secrets.io/v1beta1" and es["kind"] == "ExternalSecret"
+    assert es["apiVersion"] == "external-secrets.io/v1" and es["kind"] == "ExternalSecret"  # ESO >= 0.17 serves only v1
     assert es["spec"]["target"]["name"] == "shop-db-conn"
     assert es["spec"]["secretStoreRef"] == {"name": "aws-secrets", "kind": "ClusterSecretStore"}
     assert es["spec"]["dataFrom"] == [{"extract": {"key": arn}}]

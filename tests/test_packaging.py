@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -101,21 +102,29 @@ def test_every_run_is_valid_shell(dockerfile):
             assert r.returncode == 0, f"{args[:80]}...: {r.stderr}"
 
 
-def test_pyproject_installs_every_module_directory():
-    data_files = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    modules = sorted(p.relative_to(ROOT / "modules").as_posix() for p in (ROOT / "modules").glob("*/*") if p.is_dir())
-    assert sorted(k.removeprefix("share/appcomposer/modules/") for k in data_files) == modules
-    for key, patterns in data_files.items():
-        assert key.startswith("share/appcomposer/modules/")
-        d = key.removeprefix("share/appcomposer/")
-        listed = {f for pat in patterns for f in (ROOT).glob(pat)}
-        assert listed == {f for f in (ROOT / d).iterdir() if f.is_file()}, f"{d}: files not installed"
+def test_setup_py_globs_every_module_file_and_pyproject_lists_none(tmp_path):
+    """The data files come from setup.py's glob (no hand-written list to forget a module in); a
+    module added later, nested directories included, is picked up without editing anything."""
+    assert "data-files" not in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    namespace = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_py_under_test")
+    listed = {f for _, files in namespace["module_data_files"](ROOT) for f in files}
+    assert listed == {p.relative_to(ROOT).as_posix() for p in (ROOT / "modules").rglob("*") if p.is_file()}
+    for key, files in namespace["module_data_files"](ROOT):
+        assert key.startswith("share/appcomposer/modules/") and {f.rsplit("/", 1)[0] for f in files} == {key.removeprefix("share/appcomposer/")}
+    fake = tmp_path / "modules" / "aws" / "new" / "sub"
+    fake.mkdir(parents=True)
+    (fake / "main.tf").write_text("")
+    (fake.parent / "main.tf").write_text("")
+    assert namespace["module_data_files"](tmp_path) == [
+        ("share/appcomposer/modules/aws/new", ["modules/aws/new/main.tf"]),
+        ("share/appcomposer/modules/aws/new/sub", ["modules/aws/new/sub/main.tf"]),
+    ]
 
 
 def test_the_wheel_carries_the_modules_where_modules_root_looks(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, src / name)
     for name in ("composer", "providers", "modules"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", ".terraform"))

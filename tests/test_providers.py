@@ -318,7 +318,11 @@ def test_generated_password_is_made_once_read_back_and_never_written_down(tmp_pa
 
     # A saved plan: the ephemeral input is supplied again when the plan is applied.
     (tmp_path / "app.yaml").write_text((tmp_path / "app.yaml").read_text().replace("rev: 2", "rev: 3"))
-    assert appc("plan", "-f", app, "-e", "test", "--out", tmp_path / "p.json").code == 0
+    shown = appc("plan", "-f", app, "-e", "test", "--out", tmp_path / "p.json", "--markdown-out", tmp_path / "p.md")
+    assert shown.code == 0 and "module.vault.aws_secretsmanager_secret_version.this" in shown.out, shown.err
+    as_json = appc("plan", "-f", app, "-e", "test", "--json")
+    for text in (shown.out, shown.err, (tmp_path / "p.md").read_text(), as_json.out, as_json.err):
+        assert password not in text  # plans show fields old -> new, never the generated value
     r = appc("apply", "-f", app, "-e", "test", tmp_path / "p.json", "--json")
     assert r.code == 0, r.out[-2000:] + r.err
     assert json.loads(sm.get_secret_value(SecretId="shop-test-vault")["SecretString"])["password"] == password
@@ -349,7 +353,7 @@ kind: Environment
 metadata: {name: prod}
 spec:
   cloud: {provider: gcp, project: PROJECT, region: europe-west1}
-  kubernetes: {directory: deploy, namespace: shop}
+  kubernetes: {directory: deploy, namespace: shop, secretStore: {name: gcp-secrets}}
   state: {backend: gcs, bucket: acme-tfstate, prefix: composer}
 """
 
@@ -470,8 +474,9 @@ kind: Environment
 metadata: {{name: prod}}
 spec:
   cloud: {{provider: azure, region: westeurope, subscription: SUBSCRIPTION, resourceGroup: shop-prod, keyVaultId: /subscriptions/{SUB}/resourceGroups/shop-prod/providers/Microsoft.KeyVault/vaults/shop-kv}}
-  kubernetes: {{directory: deploy, namespace: shop}}
+  kubernetes: {{directory: deploy, namespace: shop, secretStore: {{name: azure-secrets}}}}
   state: {{backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: tfstate}}
+  network: {{publicAccess: {{allowedCidrs: [203.0.113.0/24]}}}}
 """
 
 
@@ -598,8 +603,12 @@ def test_azure_environment_without_key_vault_fails_the_render_naming_it(tmp_path
     env = (ROOT / "tests" / "golden" / "azure" / "environments" / "prod.yaml").read_text()
     env = re.sub(r"\n    keyVaultId: .*", "", env)
     app = write(tmp_path, {"app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}", "environments/prod.yaml": env}) / "app.yaml"
-    r = appc("validate", "-f", app, "-e", "prod")
-    assert r.code == 1 and "'key_vault_id' is undefined" in r.err
+    r = appc("validate", "-f", app, "-e", "prod", "--json")
+    assert r.code == 1
+    # once, at the environment's cloud block, naming the field (not once per component)
+    (d,) = [e for e in r.events if e["type"] == "diagnostic"]
+    assert d["summary"] == "environment prod names no Key Vault" and "cloud.keyVaultId" in d["detail"]
+    assert d["file"].endswith("prod.yaml") and d["path"] == "spec.cloud"
 
 
 # -- modules: format, contract, inputs, docs ----------------------------------------------------------

@@ -9,7 +9,6 @@ Definition schemas are checked here, once, and compiled validators are kept.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,6 +16,8 @@ from typing import Any, Iterable
 import yaml
 
 from composer.catalog import schema as jschema
+from composer.catalog.checks import local_definition_diagnostics
+from composer.catalog.modules import ModuleSource, read_module, read_package
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
 from composer.model.loader import load_definitions
@@ -24,7 +25,6 @@ from composer.model.source import SourceMap
 from composer.plugins import PluginRegistry
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-MAX_MODULE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,41 +71,6 @@ class TraitType:
     @property
     def schema(self) -> dict:
         return self.definition.spec.parameters
-
-
-@dataclass(frozen=True)
-class ModuleSource:
-    """A Terraform module's files, read once, identified by content hash."""
-
-    name: str
-    files: tuple[tuple[str, bytes], ...]
-    digest: str
-
-    @property
-    def dirname(self) -> str:
-        return f"{self.name}-{self.digest[:12]}"
-
-
-def read_module(path: Path, name: str) -> ModuleSource:
-    """Read a module directory (I/O). Hidden files, .terraform and docs (*.md) are left out,
-    so editing a README never makes a unit look changed."""
-    if not path.is_dir():
-        raise DiagnosticError([Diagnostic(f"module directory not found: {path}")])
-    files = []
-    total = 0
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file() or p.is_symlink() or p.suffix == ".md":
-            continue
-        data = p.read_bytes()
-        total += len(data)
-        if total > MAX_MODULE_BYTES:
-            raise DiagnosticError([Diagnostic(f"module {path} is larger than {MAX_MODULE_BYTES // 1048576} MiB")])
-        files.append((rel.as_posix(), data))
-    h = hashlib.sha256()
-    for rel, data in files:
-        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-    return ModuleSource(name, tuple(files), h.hexdigest())
 
 
 def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, str, str]]:
@@ -203,6 +168,9 @@ class Catalog:
                 continue
             entry.validator = jschema.validator(entry.schema)
         for ctype in self.components.values():
+            if ctype.source is not None and ctype.base_dir is not None:
+                own = {n: e.implementation.terraform for n, e in ctype.implementations.items() if e.origin == ctype.origin and e.implementation.terraform is not None}
+                out.extend(local_definition_diagnostics(ctype.name, ctype.base_dir, ctype.definition.spec.outputs, own, ctype.source.diagnostic))
             for name, impl in sorted(ctype.implementations.items()):
                 for sub, summary, detail in contract_problems(ctype.definition.spec.outputs, impl.implementation):
                     summary = f"implementation {name!r} of {ctype.name!r} {summary}"

@@ -126,15 +126,42 @@ def apply_defaults(schema: dict, value: Any, root: dict | None = None) -> Any:
 
 
 def errors(v: Draft202012Validator, value: Any) -> Iterator[tuple[tuple, str]]:
-    """(path inside value, message) for every violation, best match first per location."""
-    seen = set()
-    for err in sorted(v.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+    """(path inside value, message) for every violation, best match first per location.
+
+    An unknown property is reported at its own key (one error per key), and when it is a
+    close misspelling of a required property that is missing, the two are one error:
+    "unknown property 'imgae'; did you mean 'image' (required)?"."""
+    found = sorted(v.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    missing: dict[tuple, set[str]] = {}
+    for err in found:
+        if err.validator == "required" and isinstance(err.instance, dict):
+            missing.setdefault(tuple(err.absolute_path), set()).update(r for r in err.validator_value if r not in err.instance)
+    explained: set[tuple[tuple, str]] = set()
+    out: list[tuple[tuple, str]] = []
+    for err in found:
         path = tuple(err.absolute_path)
-        msg = _message(err)
-        if (path, msg) in seen:
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            props = sorted(err.schema.get("properties", {}))
+            for extra in sorted(set(err.instance) - set(props)):
+                out.append((path + (extra,), _unknown(extra, props, missing.get(path, set()), explained, path)))
+            continue
+        out.append((path, _message(err)))
+    seen = set()
+    for path, msg in out:
+        name = msg.split("'")[1] if msg.endswith(" is required") and msg.count("'") == 2 else None
+        if (path, msg) in seen or (name is not None and (path, name) in explained):
             continue
         seen.add((path, msg))
         yield path, msg
+
+
+def _unknown(extra: str, props: list[str], missing: set[str], explained: set[tuple[tuple, str]], path: tuple) -> str:
+    close = difflib.get_close_matches(extra, props, n=1)
+    if close and close[0] in missing:
+        explained.add((path, close[0]))
+        return f"unknown property {extra!r}; did you mean {close[0]!r} (required)?"
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown property {extra!r}{hint}" + (f"; expected one of: {', '.join(props)}" if props else "")
 
 
 def _message(err: ValidationError) -> str:

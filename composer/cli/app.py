@@ -18,11 +18,13 @@ import typer
 import yaml
 
 from composer import __version__
+from composer.cli import guide
 from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
+EXIT_CANCELLED = 1  # a refusal to confirm (no, Ctrl-D, Ctrl-C at the prompt), as Terraform's "Apply cancelled"
 
 app = typer.Typer(
     name="appc",
@@ -41,6 +43,7 @@ FileOpt = typer.Option(Path("app.yaml"), "-f", "--file", envvar="COMPOSER_FILE",
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
+LockedOpt = typer.Option(False, "--locked", envvar="COMPOSER_LOCKED", help="Every module must be recorded in composer.lock (local ones too); never change the lock.")
 AllowOutsideOpt = typer.Option(False, "--allow-outside-project", envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT", help="Let state.path and kubernetes.directory name a directory outside the project.")
 
 
@@ -65,6 +68,8 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         raise typer.Exit(EXIT_INVALID)
     except Exit as exc:
         raise typer.Exit(exc.code)
+    except guide.Cancelled:
+        raise typer.Exit(EXIT_CANCELLED)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -90,18 +95,18 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path], allow_outside: bool = False):
+def _compile(file: Path, env: Optional[str], catalog: list[Path], locked: bool = False, allow_outside: bool = False):
     import dataclasses
 
     from composer.project import compile_project, open_project
 
     project = open_project(file)
-    compiled = compile_project(project, env, registry(), catalog)
+    compiled = compile_project(project, env, registry(), catalog, locked=locked)
     return dataclasses.replace(compiled, allow_outside_project=allow_outside) if allow_outside else compiled
 
 
 @app.command()
-def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
     from composer.project import compile_project, open_project
 
@@ -114,7 +119,7 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
         checked = []
         for name in names:
             try:
-                compiled = compile_project(project, name, reg, catalog, catalog=cat)
+                compiled = compile_project(project, name, reg, catalog, catalog=cat, locked=locked)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
@@ -132,13 +137,14 @@ def render(
     env: Optional[str] = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Render Terraform roots and Kubernetes manifests into a directory (deterministic)."""
     from composer.runners.files import write_tree
 
     with command("render", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         write_tree(compiled.rendered.files, out)
         for u in compiled.rendered.units:
             view.event("rendered", unit=u.name, kind=u.kind, files=list(u.files))
@@ -153,6 +159,7 @@ def graph(
     env: Optional[str] = EnvOpt,
     format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Draw the components, their connections and traits."""
     from composer.render import diagram
@@ -160,7 +167,7 @@ def graph(
     with command("graph", False) as view:
         if format not in ("mermaid", "dot", "svg"):
             raise DiagnosticError([Diagnostic(f"unknown format {format!r}", "expected mermaid, dot or svg")])
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         if format == "mermaid":
             view.text(diagram.mermaid(compiled.resolved, compiled.graph))
         else:
@@ -177,6 +184,7 @@ def schema(
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
     file: Path = FileOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
     from composer.catalog import Catalog
@@ -274,10 +282,10 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, allow_outside=False):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, allow_outside=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog, allow_outside)
+    compiled = _compile(file, env, catalog, locked, allow_outside)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -310,12 +318,12 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
 
 
 @app.command()
-def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
     with command("init", json_mode) as view:
-        compiled = _compile(file, env, catalog)
+        compiled = _compile(file, env, catalog, locked)
         e = compiled.resolved.environment
         identity, resources = bootstrap(registry(), compiled)
         if e.spec.cloud is not None:
@@ -338,7 +346,7 @@ def plan(
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
-    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: a summary for a pull-request comment (names and counts only) on stdout; progress goes to stderr."),
+    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
@@ -346,11 +354,13 @@ def plan(
     lock_timeout: float = LockTimeoutOpt,
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     from composer.cli.wiring import preflight, running_engine
-    from composer.cli.views import plan_markdown
+    from composer.cli.planview import plan_markdown, plan_text
+    from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
 
     with command("plan", json_mode) as view:
@@ -358,7 +368,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, allow_outside)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -374,6 +384,8 @@ def plan(
                 markdown_out.write_text(md, encoding="utf-8")
             if format == "markdown" and not json_mode:
                 view.text(md)
+        if not json_mode:
+            view.lines(plan_text(result, list(compiled.graph.order), set(state.units)))
         if result.failed:
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
@@ -382,7 +394,8 @@ def plan(
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
-        view.summary(True, code, **result.summary(), changes_present=bool(changes))
+        t = plan_totals(result.outcomes.values())
+        view.summary(True, code, **result.summary(), changes_present=bool(changes), to_add=t.add, to_change=t.change, to_destroy=t.remove)
         raise Exit(code)
 
 
@@ -400,6 +413,7 @@ def apply(
     lock_timeout: float = LockTimeoutOpt,
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
@@ -409,7 +423,7 @@ def apply(
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, allow_outside)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -421,16 +435,18 @@ def apply(
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
                     preview = engine.plan(state)
-                    changing = [n for n, o in preview.outcomes.items() if o.changes or o.action == "prune"]
-                    if not changing:
+                    if not any(o.changes or o.action == "prune" for o in preview.outcomes.values()):
                         view.info("[green]no changes[/green]")
                         view.summary(True, EXIT_OK, **preview.summary())
                         raise Exit(EXIT_OK)
-                    if not typer.confirm(f"apply changes to {', '.join(changing)}?", default=False):
-                        view.info("apply cancelled")
-                        raise Exit(EXIT_OK)
+                    with progress.paused():  # the question must not be redrawn over by the live table
+                        guide.confirm_plan(view, preview, compiled, state)
                 result = engine.apply(state, planned)
-        raise Exit(_report(view, result, compiled.resolved.environment.name, "apply"))
+                where = guide.destinations(compiled, store, engine.sinks, result)
+        view.event("where", **where)  # before the summary, which stays the last JSON line
+        code = _report(view, result, compiled.resolved.environment.name, "apply")
+        guide.tell_where(view, where)
+        raise Exit(code)
 
 
 @app.command()
@@ -443,6 +459,7 @@ def destroy(
     lock_timeout: float = LockTimeoutOpt,
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Destroy every unit of the environment, dependents first. Protected units refuse."""
@@ -451,9 +468,10 @@ def destroy(
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, allow_outside)
-        if not auto_approve and not typer.confirm(f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", default=False):
-            raise Exit(EXIT_OK)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
+        if not auto_approve:
+            guide.destroy_warning(view, compiled)
+            guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
@@ -472,31 +490,35 @@ def outputs(
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
     from composer.cli.wiring import open_store, secret_reader
 
     with command("outputs", json_mode) as view:
-        compiled = _compile(file, env, catalog, allow_outside)
+        compiled = _compile(file, env, catalog, locked, allow_outside)
         state = open_store(compiled, lambda m: None).read()
         units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
         if component is not None and component not in units:
             raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
         reader = secret_reader(registry(), compiled) if show_secrets else None
-        rows = []
-        for name, u in sorted(units.items()):
-            values: dict = dict(u.outputs)
-            secrets = {}
-            if reader is not None and u.secret_ref:
-                c = compiled.resolved.component(name)
-                provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
-                fetched = reader(provider, u.secret_ref)
-                secrets = {k: fetched.get(k) for k in u.secret_digests}
-            for k in u.secret_digests:
-                values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
-            view.event("outputs", unit=name, outputs=values)
-            rows += [[name, k, str(v)] for k, v in values.items()]
+        with ExitStack() as stack:
+            if show_secrets and any(u.secret_ref for u in units.values()):
+                guide.sandbox_for_secrets(stack, compiled, state)
+            rows = []
+            for name, u in sorted(units.items()):
+                values: dict = dict(u.outputs)
+                secrets = {}
+                if reader is not None and u.secret_ref:
+                    c = compiled.resolved.component(name)
+                    provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                    fetched = reader(provider, u.secret_ref)
+                    secrets = {k: fetched.get(k) for k in u.secret_digests}
+                for k in u.secret_digests:
+                    values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
+                view.event("outputs", unit=name, outputs=values)
+                rows += [[name, k, str(v)] for k, v in values.items()]
         view.table(None, ["unit", "output", "value"], rows)
         view.summary(True, EXIT_OK)
 
@@ -508,13 +530,14 @@ def status(
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
     from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
-        compiled = _compile(file, env, catalog, allow_outside)
+        compiled = _compile(file, env, catalog, locked, allow_outside)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
@@ -551,6 +574,7 @@ def force_unlock(
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
@@ -559,7 +583,7 @@ def force_unlock(
     with command("force-unlock", json_mode) as view:
         if not force:
             raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
-        compiled = _compile(file, env, catalog, allow_outside)
+        compiled = _compile(file, env, catalog, locked, allow_outside)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
             view.info("the state was not locked")
@@ -677,6 +701,8 @@ def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, 
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
     from composer.catalog import contract_problems
+    from composer.catalog.checks import local_definition_diagnostics
+    from composer.catalog.sources import AddressError, parse_address
     from composer.catalog import schema as jschema
     from composer.model import refs
     from composer.model.definitions import ComponentDefinition
@@ -707,13 +733,22 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                             templates.append((base + ("manifests", "template"), impl.manifests.template))
                         if impl.terraform:
                             templates.extend(refs.walk_strings(impl.terraform.inputs, base + ("terraform", "inputs")))
+                            try:
+                                remote = parse_address(impl.terraform.module, impl.terraform.version).remote
+                            except AddressError as exc:
+                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "unusable module source", str(exc)))
+                                continue
                             module = _contained(f.parent, impl.terraform.module)
-                            if module is None:
+                            if remote:
+                                pass  # checked against its interface once `appc lock` fetched it
+                            elif module is None:
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
+                    tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
+                    errors.extend(local_definition_diagnostics(d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True))
                 else:
                     templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
                 for path, text in templates:
@@ -768,6 +803,10 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     if version:
         typer.echo(f"appc {__version__}")
         raise typer.Exit(0)
+
+
+# appc lock, def scaffold and def test live in their own module; importing it registers them.
+from composer.cli import modules as _modules  # noqa: E402,F401
 
 
 def run() -> None:

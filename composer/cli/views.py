@@ -9,14 +9,25 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from composer.diagnostics import Diagnostic, Severity
 
 SUMMARY_KEYS = ("units_changed", "units_skipped", "terraform_runs", "k8s_writes")
+
+
+def _console(stream) -> Console:
+    """emoji=False: text from outside (an ARN's ":secret:") never becomes a glyph. Without a
+    terminal (a log, a pipe) there is no width to fit: tables take the width they need."""
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+    if not console.is_terminal:
+        console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=1000)
+    return console
 
 
 class View:
@@ -24,8 +35,9 @@ class View:
         self.json = json_mode
         self.command = command
         self.started = time.monotonic()
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        # emoji=False: text from outside (an ARN's ":secret:") must never become a glyph.
+        self.out = _console(sys.stdout)
+        self.err = _console(sys.stderr)
 
     # machine events --------------------------------------------------------------
     def event(self, type_: str, **fields: Any) -> None:
@@ -48,7 +60,7 @@ class View:
             else:
                 style = "red" if d.severity is Severity.ERROR else "yellow"
                 head, _, rest = d.text().partition("\n")
-                self.err.print(f"[{style}]{_esc(head)}[/{style}]" + ("\n" + _esc(rest) if rest else ""))
+                self.err.print(Text.assemble((head, style), ("\n" + rest) if rest else ""))
         if not self.json:
             n = sum(d.severity is Severity.ERROR for d in diags)
             if n > 1:
@@ -57,6 +69,12 @@ class View:
     def info(self, text: str) -> None:
         if not self.json:
             self.out.print(text)
+
+    def lines(self, lines: Iterable[Any]) -> None:
+        """Renderables for people (rich Text: foreign text is never read as markup)."""
+        if not self.json:
+            for line in lines:
+                self.out.print(line, highlight=False, emoji=False)
 
     def text(self, text: str) -> None:
         """Raw output (a graph, a schema) that belongs on stdout in both modes."""
@@ -67,67 +85,125 @@ class View:
             return
         t = Table(title=title, show_edge=False, header_style="bold")
         for c in columns:
-            t.add_column(c)
+            t.add_column(c, overflow="fold")  # a value is never cut: an ARN must stay whole
         for r in rows:
-            t.add_row(*[_esc(str(x)) for x in r])
+            t.add_row(*[Text(str(x)) for x in r])  # cells hold foreign text: never markup
         self.out.print(t)
 
 
-def _esc(text: str) -> str:
-    return text.replace("[", "\\[")
+HEARTBEAT_ENV = "COMPOSER_HEARTBEAT_SECONDS"  # how often a log without a terminal hears from a long run
+HEARTBEAT_SECONDS = 10.0
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """`module.cache.aws_elasticache_cluster.this` in 20 columns: both ends stay readable."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 class RunView:
-    """Progress of plan/apply/destroy: a live table on a terminal, a line per event otherwise."""
+    """Progress of plan/apply/destroy. On a terminal: a live table as wide as the terminal (full
+    resource addresses when they fit, cut in the middle otherwise). Without one (CI logs): a line
+    per unit and resource event, and a heartbeat every HEARTBEAT_SECONDS naming each unit still
+    running, the resource it waits on and the time elapsed, so a log never goes silent."""
 
-    def __init__(self, view: View, units: list[tuple[str, str]], title: str):
+    def __init__(self, view: View, units: list[tuple[str, str]], title: str, heartbeat: float | None = None):
+        import os
+        import threading
+
         self.view = view
-        self.rows = {name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": ""} for name, kind in units}
+        self.rows = {name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""} for name, kind in units}
         self.title = title
         self.live = None
-        self.lock = __import__("threading").Lock()
+        self.lock = threading.Lock()
+        self.heartbeat = heartbeat if heartbeat is not None else float(os.environ.get(HEARTBEAT_ENV) or HEARTBEAT_SECONDS)
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
         if not view.json and view.out.is_terminal:
             from rich.live import Live
 
             self.live = Live(self._table(), console=view.out, refresh_per_second=8, transient=False)
+        elif not view.json and self.heartbeat > 0:
+            self._beat = threading.Thread(target=self._beats, name="appc-heartbeat", daemon=True)
 
     def __enter__(self) -> "RunView":
         if self.live:
             self.live.__enter__()
+        if self._beat:
+            self._beat.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.live:
+        self._stop.set()
+        if self._beat:
+            self._beat.join(timeout=2)
+        if self.live and self.live.is_started:
             self.live.update(self._table())
             self.live.__exit__(*exc)
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing (a question is asked), then go on."""
+        if self.live:
+            self.live.stop()
+        yield  # no restart after an exception (a cancel): the table must not redraw over its message
+        if self.live:
+            self.live.start()
+
+    def _beats(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            now = time.monotonic()
+            with self.lock:
+                running = [(n, r) for n, r in self.rows.items() if r["status"] == "running" and r["started"]]
+                lines = [f"  … {n}: still running ({now - r['started']:.0f}s)" + (f", waiting on {r['waiting']}" if r["waiting"] else "") for n, r in running]
+            for line in lines:
+                self._line(line)
+
     def _table(self):
-        t = Table(title=self.title, show_edge=False, header_style="bold")
+        from rich.text import Text
+
+        width = self.view.out.width
+        t = Table(title=self.title, show_edge=False, header_style="bold", expand=False)
         for c in ("unit", "kind", "status", "time", "activity"):
-            t.add_column(c)
+            t.add_column(c, no_wrap=True, overflow="crop")
         colors = {"applied": "green", "destroyed": "green", "pruned": "green", "unchanged": "dim", "planned": "cyan", "failed": "red", "blocked": "yellow", "running": "blue"}
+        # unit, kind ("kubernetes"), status ("unchanged"), time ("108.0s"); 5 columns x 2 padding + 4 rules + 1
+        fixed = max((len(n) for n in self.rows), default=4) + 10 + 9 + 6 + 15
+        room = max(12, width - fixed)
         for name, r in self.rows.items():
             elapsed = r["time"] or (f"{time.monotonic() - r['started']:.0f}s" if r["started"] else "")
             st = r["status"]
-            t.add_row(name, r["kind"], f"[{colors.get(st, 'white')}]{st}[/]", elapsed, _esc(r["activity"])[:70])
+            t.add_row(Text(name), Text(r["kind"]), Text(st, style=colors.get(st, "white")), elapsed, Text(middle_ellipsis(r["activity"], room)))
         return t
 
     def __call__(self, type_: str, **fields: Any) -> None:
         self.view.event(type_, **fields)
         with self.lock:
             unit = fields.get("unit")
-            row = self.rows.setdefault(unit, {"kind": fields.get("kind", ""), "status": "pending", "started": None, "time": "", "activity": ""}) if unit else None
+            row = self.rows.setdefault(unit, {"kind": fields.get("kind", ""), "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""}) if unit else None
             if type_ == "unit_start" and row is not None:
                 row["status"], row["started"] = "running", time.monotonic()
                 row["activity"] = fields.get("action", "")
+                row["waiting"] = "terraform (init, plan)" if row["kind"] == "terraform" else "the Kubernetes API (writes, rollouts)"
                 self._line(f"  {unit}: {fields.get('action') or 'starting'}")
             elif type_ == "terraform" and row is not None:
-                if fields.get("kind") in ("apply_start", "apply_complete", "apply_errored", "apply_progress"):
-                    row["activity"] = f"{fields.get('resource') or ''} {fields.get('kind', '').replace('apply_', '')}".strip()
-                    if fields.get("kind") != "apply_progress":
+                kind = fields.get("kind")
+                if kind in ("apply_start", "apply_complete", "apply_errored", "apply_progress"):
+                    resource = fields.get("resource") or ""
+                    row["activity"] = f"{resource} {kind.replace('apply_', '')}".strip()
+                    if kind in ("apply_start", "apply_progress"):
+                        row["waiting"] = f"{resource} ({fields.get('action') or 'apply'}" + (f", {fields['elapsed_s']}s)" if fields.get("elapsed_s") else ")")
+                    else:
+                        row["waiting"] = ""
+                    if kind != "apply_progress":
                         self._line(f"  {unit}: {row['activity']}")
             elif type_ == "unit" and row is not None:
                 row["status"] = fields["status"]
+                row["waiting"] = ""
                 row["time"] = f"{fields.get('duration_s', 0):.1f}s" if fields.get("duration_s") else ""
                 ch = fields.get("changes")
                 row["activity"] = f"+{ch['add']} ~{ch['change']} -{ch['remove']}" if ch else (fields.get("action") or "")
@@ -142,68 +218,4 @@ class RunView:
     def _line(self, text: str, err: bool = False) -> None:
         if self.view.json or self.live and not err:
             return
-        (self.view.err if err else self.view.out).print(_esc(text))
-
-
-def plan_markdown(app: str, env: str, result: Any, order: list[str], applied: set[str], saved: str | None = None) -> str:
-    """A plan as a pull-request comment: a table of units, pruned units, totals.
-
-    Only names and counts ever appear here, never a value (no outputs, no diagnostics:
-    a provider's error text can quote a secret). Rows follow the dependency order, so the
-    same plan always gives the same bytes. The first line is an HTML comment CI can use
-    to find and update its earlier comment.
-    """
-    rank = {n: i for i, n in enumerate(order)}
-    outcomes = sorted(result.outcomes.values(), key=lambda o: (rank.get(o.name, len(rank)), o.name))
-    rows, pruned, failed = [], [], []
-    tf = {"add": 0, "change": 0, "remove": 0}
-    k8s = unchanged = create = update = 0
-    for o in outcomes:
-        if o.action == "prune":
-            pruned.append(o.name)
-            action = "prune"
-        elif o.status == "unchanged":
-            unchanged += 1
-            action = "unchanged"
-        elif o.status != "planned":
-            failed.append(o.name)
-            action = o.status  # failed | blocked
-        elif not o.changes:
-            action = "none"
-        elif o.name in applied:
-            update += 1
-            action = "update"
-        else:
-            create += 1
-            action = "create"
-        if o.kind == "terraform":
-            counts = [str((o.changes or {}).get(k, 0)) if o.changes else "-" for k in ("add", "change", "remove")]
-            objects = "-"
-            for k in tf:
-                tf[k] += (o.changes or {}).get(k, 0)
-        else:
-            counts = ["-", "-", "-"]
-            objects = str(o.k8s_changed) if o.status == "planned" and action != "prune" else "-"
-            k8s += o.k8s_changed
-        rows.append(f"| `{o.name}` | {o.kind} | {action} | {' | '.join(counts)} | {objects} |")
-    lines = [
-        f"<!-- appc-plan: {app}/{env} -->",
-        f"### appc plan: `{app}` in `{env}`",
-        "",
-        "| unit | kind | action | add | change | destroy | Kubernetes objects |",
-        "|---|---|---|--:|--:|--:|--:|",
-        *rows,
-        "",
-        "Pruned (removed from the model; apply destroys them): " + (", ".join(f"`{n}`" for n in pruned) if pruned else "none") + ".",
-        "",
-    ]
-    if failed:
-        lines += [f"**The plan failed** for {', '.join(f'`{n}`' for n in failed)}: see the job log for the errors.", ""]
-    changing = create + update + len(pruned)
-    lines.append(
-        f"**Totals**: {changing} unit{'' if changing == 1 else 's'} to change ({create} to create, {update} to update, {len(pruned)} to prune), {unchanged} unchanged. "
-        f"Terraform: {tf['add']} to add, {tf['change']} to change, {tf['remove']} to destroy. Kubernetes: {k8s} object{'' if k8s == 1 else 's'} to change."
-    )
-    if saved:
-        lines += ["", f"Saved plan: `{saved}`; apply exactly this with `appc apply -e {env} {saved}`."]
-    return "\n".join(lines) + "\n"
+        (self.view.err if err else self.view.out).print(text, markup=False, emoji=False, highlight=False)

@@ -7,11 +7,11 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.run import Engine
-from composer.plugins import BackendResource, PluginRegistry, PreflightRequest, SecretRequest, StatusRequest, UnitStatus
+from composer.plugins import BackendResource, DeleteSecretRequest, PluginRegistry, PreflightRequest, SecretRequest, StatusRequest, UnitStatus, WriteSecretRequest
 from composer.project import Compiled
 from composer.render.kubernetes import target_namespace
 from composer.state.protocol import StateStore, StoreOptions
@@ -68,6 +68,8 @@ def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
     """One sink per Kubernetes target, or the GitOps directory."""
     env = compiled.resolved.environment
     k = env.spec.kubernetes
+    if not (k.context or k.directory or k.targets) and all(c.is_terraform for c in compiled.resolved.components):
+        return ()  # cloud only: no workloads and no cluster named, so no connection Secret has a reader
     if k.directory:
         from composer.runners.directory import DirectorySink
 
@@ -87,6 +89,26 @@ def secret_reader(registry: PluginRegistry, compiled: Compiled):
         return plugin.read_secret(SecretRequest(env, secret_id))
 
     return read
+
+
+@dataclass
+class SecretStorePublisher:
+    """The engine's SecretPublisher: the provider plugin's write_secret / delete_secret."""
+
+    registry: PluginRegistry
+    environment: Any
+
+    def _plugin(self, provider: str):
+        plugin = self.registry.get(provider)
+        if plugin is None:
+            raise DiagnosticError([Diagnostic(f"no provider plugin {provider!r} to publish connection details")])
+        return plugin
+
+    def write(self, provider: str, name: str, values: dict[str, str]) -> str:
+        return self._plugin(provider).write_secret(WriteSecretRequest(self.environment, name, values)).ref
+
+    def delete(self, provider: str, name: str) -> bool:
+        return self._plugin(provider).delete_secret(DeleteSecretRequest(self.environment, name))
 
 
 def preflight(registry: PluginRegistry, compiled: Compiled) -> str:
@@ -174,6 +196,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         workspace=workspace,
         sinks=make_sinks(compiled, options),
         read_secret=secret_reader(registry, compiled),
+        publisher=SecretStorePublisher(registry, compiled.resolved.environment),
         emit=emit,
         parallelism=options.parallelism,
         refresh=options.refresh,

@@ -13,6 +13,7 @@ class Changes(Protocol):
     add: int
     change: int
     remove: int
+    resource_actions: tuple[tuple[str, str, str], ...]  # (address, resource type, action) planned
 
     @property
     def any(self) -> bool: ...
@@ -27,9 +28,13 @@ class TerraformPort(Protocol):
 
     def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes: ...
 
+    def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]: ...
+
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]: ...
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None: ...
+
+    def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]: ...
 
 
 class Workspace(Protocol):
@@ -93,6 +98,11 @@ class WorkloadSink(Protocol):
     # Optional, for sinks that can see the live target (a cluster): how many of `objects` it
     # lacks. `appc plan --refresh` counts them as drift to add.
     # def missing(self, component: str, objects: list[dict]) -> int: ...
+
+    # Optional: for each object, what the target holds now (None: absent) and what it would
+    # hold after apply (a server-side-apply dry run; a directory: the object itself).
+    # `appc plan` diffs the two field by field.
+    # def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]: ...
 
 
 class SecretReader(Protocol):

@@ -32,15 +32,19 @@ from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import preview, replacements
+from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
+from composer.render.kubernetes import content_named_job
 from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
 from composer.resolve import Resolved
-from composer.state.model import Revision, StateDoc, UnitState, now, object_digest, secret_digest
+from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
+from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -59,6 +63,7 @@ class Outcome:
     k8s_writes: int = 0
     k8s_changed: int = 0
     action: str = ""  # for plans: create | update | prune | none
+    resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
 
     def to_json(self) -> dict:
         return {
@@ -69,6 +74,7 @@ class Outcome:
             "duration_s": round(self.duration_s, 3),
             "k8s_writes": self.k8s_writes,
             **({"action": self.action} if self.action else {}),
+            **({"resources": [r.to_json() for r in self.resources]} if self.resources else {}),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
@@ -108,6 +114,14 @@ class RunResult:
         }
 
 
+def _mapping_hint(c, keys: list[str]) -> str:
+    """Which module output each missing contract key reads (the definition's words, not the copy's)."""
+    tf = c.implementation.implementation.terraform
+    mapping = tf.outputs if tf is not None else {}
+    read = [f"{k} <- module output {mapping.get(k, k)!r}" for k in keys if "(" not in k]
+    return f"{'; '.join(read)}: null or absent; " if read else ""
+
+
 class UnitFailure(Exception):
     def __init__(self, diagnostics: list[Diagnostic]):
         super().__init__(diagnostics[0].summary if diagnostics else "failed")
@@ -129,6 +143,7 @@ class Engine:
     parallelism: int = 4
     refresh: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -266,14 +281,13 @@ class Engine:
         c = self.resolved.component(name)
         impl = c.implementation.implementation
         store = bool(impl.terraform and impl.terraform.secrets == "store")
-        module = self.modules[name].dirname if name in self.modules else c.type
         missing = []
         values: dict[str, Any] = {}
         secret_ref = None
         store_values: Mapping[str, str] = {}
         if store:
             if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
-                raise UnitFailure([Diagnostic(f"module {module} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
+                raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
             secret_ref = str(outs[SECRET_ID_OUTPUT][0])
             try:
                 store_values = self.read_secret(impl.provider, secret_ref)
@@ -281,17 +295,18 @@ class Engine:
                 raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
             self._secrets[name] = store_values
         for key, spec in c.outputs.items():
+            if store and key not in store_values:
+                # The store entry is what an ExternalSecret delivers: it must hold every contract key.
+                missing.append(f"{key} (in secret store entry {secret_ref})")
+                continue
             if spec.secret and store:
-                if key not in store_values:
-                    missing.append(f"{key} (in secret store entry {secret_ref})")
-                    continue
                 values[key] = store_values[key]
             elif key in outs and outs[key][0] is not None:
                 values[key] = outs[key][0]
             else:
                 missing.append(key)
         if missing:
-            raise UnitFailure([Diagnostic(f"module {module} did not provide declared output {', '.join(missing)}", f"the {c.type} contract requires it; nothing was bound for {name} (fail closed)", address=name)])
+            raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
         digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
@@ -301,21 +316,44 @@ class Engine:
         root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
         return {k: root[k] for k in ("terraform", "provider") if k in root}
 
+    def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
+        """A warning naming the stateful resources a plan replaces or destroys; for a protected
+        unit, the refusal (raised, so nothing is applied)."""
+        if not found:
+            return []
+        if name in self._protected():
+            raise UnitFailure([replacements.refusal(name, self.env_name, found)])
+        return [replacements.warning(name, found)]
+
     def _apply_terraform(self, name: str, planned: bytes | None = None) -> Outcome:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        if planned is not None:
-            rel = f"terraform/{name}/{PLANFILE}"
-            try:  # a plan file holds secrets: 0600, and gone on every exit path
-                changes = self.terraform.apply(name, workdir, self.workspace.write_private(rel, planned), self._generated_inputs(name))
-            finally:
-                self.workspace.remove(rel)
-        else:
-            changes = self.terraform.apply(name, workdir, None, self._variables(name))
+        planfile, rel = workdir / PLANFILE, f"terraform/{name}/{PLANFILE}"
+        warnings: list[Diagnostic] = []
+        self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+        try:  # a plan file holds secrets: 0600, and gone on every exit path
+            if planned is None and name in self._protected():
+                # Protected units plan first (a second Terraform process), so that a replacement
+                # of their data is refused before anything changes.
+                preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
+                planned = self.workspace.read(rel) or b""
+            elif planned is not None:
+                self.workspace.write_private(rel, planned)
+                if name in self._protected():
+                    warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
+            if planned is not None:
+                changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
+            else:
+                changes = self.terraform.apply(name, workdir, None, self._variables(name))
+                warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
+        finally:
+            self.workspace.remove(rel)
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
-        writes = sum(s.write_connection(name, secret_name(self.app, name), text, secret_ref) for s in self.sinks)
+        conn_ref = secret_ref or self._publish(name, text)
+        writes = sum(s.write_connection(name, secret_name(self.app, name), text, conn_ref) for s in self.sinks)
         unit = UnitState(
             kind="terraform",
             type=c.type,
@@ -328,7 +366,32 @@ class Engine:
             skeleton=self._skeleton(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
-        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, k8s_writes=writes)
+        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
+
+    def _sinks_read_the_store(self) -> bool:
+        """A sink that reads connections from the cloud secret store (a GitOps directory)."""
+        return any(getattr(s, "needs_secret_store", False) for s in self.sinks)
+
+    def _publish(self, name: str, text: Mapping[str, str]) -> str | None:
+        """Publish the connection document for a GitOps directory (engine/publishing.py)."""
+        c = self.resolved.component(name)
+        if c is None or not self._sinks_read_the_store() or not needs_publishing(c):
+            return None
+        provider = publishing_provider(self.resolved, c)
+        if self.publisher is None or provider is None:
+            raise UnitFailure([Diagnostic(f"the connection of {name} cannot be published: no secret store is wired", "deliver to a cluster, or use an environment with a cloud", address=name)])
+        try:
+            return self.publisher.write(provider, published_name(self.app, self.env_name, name), dict(text))
+        except DiagnosticError as exc:
+            raise UnitFailure([Diagnostic(d.summary, d.detail, address=name) for d in exc.diagnostics]) from None
+
+    def _unpublish(self, name: str, unit: UnitState) -> None:
+        """A destroyed or pruned unit's published connection document goes with it."""
+        if not self._sinks_read_the_store() or unit.secret_ref or self.publisher is None:
+            return
+        provider = publishing_provider(self.resolved, self.resolved.component(name))
+        if provider is not None:
+            self.publisher.delete(provider, published_name(self.app, self.env_name, name))
 
     # -- kubernetes units ------------------------------------------------------------------
     def stamped_objects(self, name: str) -> list[dict]:
@@ -339,6 +402,9 @@ class Engine:
             for obj in objects:
                 for tpl in _pod_templates(obj):
                     tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
+        c = self.resolved.component(name)
+        if c is not None and c.type == "task":
+            content_named_job(objects)
         return objects
 
     def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
@@ -438,8 +504,7 @@ class Engine:
         for d in diags:
             m = re.search(r'attribute named "([a-z_0-9]+)"', d.detail or "")
             if c is not None and d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m and m.group(1) in c.outputs:
-                module = self.modules[name].dirname if name in self.modules else c.type
-                out.append(Diagnostic(f"module {module} did not provide declared output {m.group(1)}", f"the {c.type} contract of {name} requires it; nothing was bound (fail closed)", address=name))
+                out.append(Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}", f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)", address=name))
             out.append(d)
         return out
 
@@ -509,6 +574,7 @@ class Engine:
             if unit.kind == "terraform":
                 changes = self._destroy_terraform(name, unit)
                 writes = sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
+                self._unpublish(name, unit)
             else:
                 changes = None
                 writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)
@@ -529,15 +595,18 @@ class Engine:
         self._outcome(Outcome(name, unit.kind, verb, changes, duration_s=time.monotonic() - started, k8s_writes=writes))
         return True
 
-    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
-        workdir = self._workdir(name)
-        rel = f"terraform/{name}/main.tf.json"
+    def state_addresses(self, name: str, unit: UnitState) -> list[str] | None:
+        """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
             # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(rel, (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            self.workspace.write(f"terraform/{name}/main.tf.json", (json.dumps(unit.skeleton, indent=2) + "\n").encode())
         self._init(name)
-        resources = self.terraform.resources(name, workdir)
+        return self.terraform.resources(name, self._workdir(name))
+
+    def _destroy_terraform(self, name: str, unit: UnitState) -> dict[str, int]:
+        workdir = self._workdir(name)
+        resources = self.state_addresses(name, unit)
         if resources is None:
             raise UnitFailure(
                 [
@@ -625,21 +694,25 @@ class Engine:
                     self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
                     try:  # a plan file holds secrets: gone on every exit path, failed plans too
                         changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
+                        warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
+                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        warnings += shown
                         if planfiles is not None:
                             planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""
                     finally:
                         self.workspace.remove(rel)
-                    self._outcome(Outcome(name, kind, "planned", {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None, duration_s=time.monotonic() - started))
+                    counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
+                    self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:
                     objects = self.stamped_objects(name)
-                    changed = gone = missing = 0
                     for sink in self.sinks:
-                        current = {(i.kind, i.namespace, i.name): i.hash for i in self._state.inventory.get(sink.target, ()) if i.component == name}
-                        changed += sum(current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) != object_digest(o) for o in objects)
-                        gone += len(set(current) - {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects})
-                        if self.refresh and hasattr(sink, "missing"):  # drift: unchanged objects deleted behind appc's back
-                            missing += sink.missing(name, [o for o in objects if current.get((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])) == object_digest(o)])
-                    self._outcome(Outcome(name, kind, "planned", {"add": missing, "change": changed, "remove": gone} if changed or gone or missing else None, k8s_changed=changed + gone + missing))
+                        if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
+                            refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
+                            if refusals:
+                                raise DiagnosticError(refusals)
+                    # New objects (a replaced Job: its new name) are creates, removed ones destroys.
+                    resources, warnings = preview.kubernetes_resources(self, name, objects)
+                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -651,7 +724,12 @@ class Engine:
         run_dag(self.graph.order, deps, work, self.parallelism, self.should_stop)
         for name in self.removed_units():
             unit = self._state.units[name]
-            self._outcome(Outcome(name, unit.kind, "planned", None, action="prune"))
+            try:
+                resources = preview.pruned_resources(self, name, unit)
+            except Exception as exc:  # UnitFailure, DiagnosticError, a runner error: this unit's plan failed
+                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune"))
+                continue
+            self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
         return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
 
 

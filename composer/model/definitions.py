@@ -21,7 +21,10 @@ class OutputSpec(Strict):
 
 
 class TerraformImplementation(Strict):
-    module: str  # a directory, relative to the definition file (or to the provider's module root)
+    # A directory relative to the definition file (or the provider's module root), `git::URL?ref=TAG`,
+    # or a registry address NS/NAME/PROVIDER (with `version`); `//SUBDIR` on any (composer/catalog/sources.py).
+    module: str
+    version: str | None = None  # registry sources: a version constraint, e.g. "~> 4.11"
     inputs: dict[str, Any] = {}  # module variable -> template (sandboxed Jinja)
     outputs: dict[str, str] = {}  # contract key -> module output name, where they differ
     # How secret contract keys reach bind: "outputs" = sensitive Terraform outputs;
@@ -32,6 +35,10 @@ class TerraformImplementation(Strict):
     # them as ephemeral sensitive variables; the engine generates them on the first apply and reads
     # them back from the secret store afterwards (needs secrets: store). Never templates.
     generated_inputs: tuple[str, ...] = ()
+    # Parameters whose change replaces a stateful resource of the module (a ForceNew argument
+    # follows them), e.g. [database, username] for RDS: said here so the catalog is honest about it,
+    # and checked against the providers' recorded schemas (tests/test_module_schema.py).
+    replaces_on_change: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _generated_inputs(self) -> "TerraformImplementation":

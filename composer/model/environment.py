@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
 
@@ -30,6 +31,9 @@ class SecretStoreRef(Strict):
 
     name: str
     kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    # The ExternalSecret API the cluster's External Secrets Operator serves: v1 since 0.17
+    # (which no longer serves v1beta1); v1beta1 for operators older than that.
+    api_version: Literal["external-secrets.io/v1", "external-secrets.io/v1beta1"] = Field("external-secrets.io/v1", alias="apiVersion")
 
 
 class Kubernetes(Strict):
@@ -79,6 +83,61 @@ class State(Strict):
         return self
 
 
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"expected an IPv4 CIDR block such as 203.0.113.0/24, got {value!r}") from None
+    if net.version != 4:
+        raise ValueError(f"expected an IPv4 CIDR block such as 203.0.113.0/24, got {value!r}")
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+# Cloud ids are passed to Terraform as values, never as code; the patterns only catch mistakes early.
+AwsId = Annotated[str, Field(pattern=r"^(vpc|subnet|sg)-[0-9a-f]{8,17}$")]
+GcpNetwork = Annotated[str, Field(pattern=r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
+AzureId = Annotated[str, Field(pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[A-Za-z.]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$")]
+
+
+class PublicAccess(Strict):
+    """The explicit opt-in to public endpoints: only these CIDR blocks are admitted."""
+
+    allowed_cidrs: tuple[Cidr, ...] = Field(alias="allowedCidrs", min_length=1)
+
+
+class AzurePrivateDnsZones(Strict):
+    postgres: AzureId | None = None  # privatelink.postgres.database.azure.com
+    mysql: AzureId | None = None  # privatelink.mysql.database.azure.com
+    redis: AzureId | None = None  # privatelink.redis.cache.windows.net
+    blob: AzureId | None = None  # privatelink.blob.core.windows.net
+    servicebus: AzureId | None = None  # privatelink.servicebus.windows.net
+
+
+class AzureDelegatedSubnets(Strict):
+    postgres: AzureId | None = None  # delegated to Microsoft.DBforPostgreSQL/flexibleServers
+    mysql: AzureId | None = None  # delegated to Microsoft.DBforMySQL/flexibleServers
+
+
+class Network(Strict):
+    """Where the cloud resources of an environment are reachable from (docs/providers.md).
+
+    The fields of one cloud only: AWS vpcId/subnetIds/securityGroupIds, GCP vpc/allocatedIpRange,
+    Azure delegatedSubnets/privateEndpointSubnetId/privateDnsZones. Which fields a component needs
+    is the cloud provider's to say (checked at validate).
+    """
+
+    vpc_id: AwsId | None = Field(None, alias="vpcId")
+    subnet_ids: tuple[AwsId, ...] = Field((), alias="subnetIds")
+    security_group_ids: tuple[AwsId, ...] = Field((), alias="securityGroupIds")
+    vpc: GcpNetwork | None = None  # a VPC network with private services access
+    allocated_ip_range: str | None = Field(None, alias="allocatedIpRange", pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+    delegated_subnets: AzureDelegatedSubnets = Field(AzureDelegatedSubnets(), alias="delegatedSubnets")
+    private_endpoint_subnet_id: AzureId | None = Field(None, alias="privateEndpointSubnetId")
+    private_dns_zones: AzurePrivateDnsZones = Field(AzurePrivateDnsZones(), alias="privateDnsZones")
+    public_access: PublicAccess | None = Field(None, alias="publicAccess")
+
+
 class Override(Strict):
     properties: Properties = {}
     implementation: str | None = None
@@ -95,6 +154,13 @@ class EnvironmentSpec(Strict):
     implementations: dict[str, str] = {}
     overrides: dict[Name, Override] = {}
     policies: Policies = Policies()
+    network: Network | None = None
+
+    @model_validator(mode="after")
+    def _network_needs_a_cloud(self) -> "EnvironmentSpec":
+        if self.network is not None and self.cloud is None:
+            raise ValueError("network needs a cloud: it says where that cloud's resources are reachable from")
+        return self
 
 
 class Environment(Strict):

@@ -11,6 +11,7 @@ connection Secrets (composer/render/bindings.py).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -296,6 +297,16 @@ def task(w: Workload) -> None:
     p = w.component.parameters
     w.main = w.add({"apiVersion": "batch/v1", "kind": "Job", "metadata": w.metadata(), "spec": _job_spec(w, p)})
     _common_meta(w, w.main, p)
+
+
+def content_named_job(objects: list[dict]) -> None:
+    """Name a task's Job after its spec: a Job's pod template is immutable, so a changed task is
+    a new Job (the old one is pruned after it). Called on the objects as finally sent, bindings
+    annotation included (composer/engine/run.py stamped_objects)."""
+    for obj in objects:
+        if obj.get("kind") == "Job" and obj.get("apiVersion") == "batch/v1":
+            digest = hashlib.sha256(json.dumps(obj.get("spec"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
+            obj["metadata"]["name"] = f"{obj['metadata']['name'][:54].rstrip('-')}-{digest}"  # 63 at most: it becomes the job-name label
 
 
 def cron_task(w: Workload) -> None:

@@ -14,9 +14,10 @@ which the engine supplies at apply time, so rendering needs no output values.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from composer.catalog import ModuleSource
+from composer.catalog.modules import provider_constraints
 from composer.model.refs import OutputRef, split
 from composer.plugins import BackendRequest, PluginRegistry, TerraformRequest
 from composer.resolve import Resolved, ResolvedComponent
@@ -58,6 +59,18 @@ def encode_value(value: Any, variables: dict[str, OutputRef]) -> Any:
     return value
 
 
+def required_providers(plugin: Mapping[str, Mapping[str, Any]], module: Mapping[str, tuple[str, ...]]) -> dict[str, dict]:
+    """The provider plugin's requirements, with the module's own version constraints in place
+    of the plugin's default where the module states any (a module needing aws >= 6 gets it)."""
+    out = {}
+    for name, spec in plugin.items():
+        spec = dict(spec)
+        if module.get(name):
+            spec["version"] = ", ".join(module[name])
+        out[name] = spec
+    return out
+
+
 def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) -> dict:
     env = resolved.environment
     key = state_key(resolved.name, env.name, component)
@@ -85,7 +98,7 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
     args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
     terraform: dict[str, Any] = {"required_version": REQUIRED_VERSION}
     if blocks and blocks.required_providers:
-        terraform["required_providers"] = {k: dict(v) for k, v in blocks.required_providers.items()}
+        terraform["required_providers"] = required_providers(blocks.required_providers, provider_constraints(module))
     terraform["backend"] = backend_block(resolved, c.name, registry)
 
     root: dict[str, Any] = {
@@ -105,7 +118,7 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
         args[name] = "${var.%s}" % name
     if declared:
         root["variable"] = dict(sorted(declared.items()))
-    root["module"] = {c.name: {"source": f"../../modules/{module.dirname}", **dict(sorted(args.items()))}}
+    root["module"] = {c.name: {"source": f"../../modules/{module.call_path}", **dict(sorted(args.items()))}}
 
     mapping = tf_impl.outputs if tf_impl else {}
     store = bool(tf_impl and tf_impl.secrets == "store")

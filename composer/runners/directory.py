@@ -29,7 +29,7 @@ from composer.model.environment import SecretStoreRef
 from composer.render import dump_yaml
 from composer.state.model import InventoryItem, object_digest
 
-EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # the default; kubernetes.secretStore.apiVersion chooses
 _KUSTOMIZATION_LOCK = threading.Lock()
 
 
@@ -42,6 +42,7 @@ KUSTOMIZATION_HEADER = b"# Written by appc (Composer); it rewrites this file on 
 
 
 class DirectorySink:
+    needs_secret_store = True  # connections are ExternalSecrets: the engine publishes what they read
     def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
         self.directory = directory
         self.app = app
@@ -122,7 +123,7 @@ class DirectorySink:
             )
         meta = {"name": secret_name, **({"namespace": self.namespace} if self.namespace else {}), "labels": {**self.labels, "composer.dev/app": self.app, "composer.dev/env": self.environment, "composer.dev/component": component}}
         obj = {
-            "apiVersion": EXTERNAL_SECRETS_API,
+            "apiVersion": self.secret_store.api_version,
             "kind": "ExternalSecret",
             "metadata": meta,
             "spec": {
@@ -167,6 +168,20 @@ class DirectorySink:
             for o in objects
         )
         return items, writes
+
+    def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
+        """Each object against its copy in the last written file (None: not written yet). A
+        file that no longer parses is treated as absent: the plan then shows creates."""
+        path = self.directory / f"{component}.yaml"
+        written: dict[tuple, dict] = {}
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if path.is_file() else []
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            docs = []
+        for d in docs:
+            if isinstance(d, dict) and isinstance(d.get("metadata"), dict):
+                written[(d.get("kind"), d["metadata"].get("namespace"), d["metadata"].get("name"))] = d
+        return [(written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o) for o in objects]
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return sum(self._remove(f"{c}.yaml") for c in sorted({i.component for i in items}))

@@ -114,6 +114,8 @@ class Changes:
     add: int = 0
     change: int = 0
     remove: int = 0
+    # (address, resource type, action) of every planned_change the run streamed
+    resource_actions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def any(self) -> bool:
@@ -173,13 +175,17 @@ def reset_interrupt() -> None:
 
 
 def _changes(messages: list[dict]) -> Changes:
-    """The last change summary of a -json run (plan or apply)."""
-    changes = Changes()
+    """The last change summary of a -json run (plan or apply), and its planned resource actions."""
+    counts: dict = {}
+    actions = []
     for m in messages:
         if m.get("type") == "change_summary":
-            c = m.get("changes") or {}
-            changes = Changes(c.get("add", 0), c.get("change", 0), c.get("remove", 0))
-    return changes
+            counts = m.get("changes") or {}
+        elif m.get("type") == "planned_change":
+            change = m.get("change") or {}
+            resource = change.get("resource") or {}
+            actions.append((str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", ""))))
+    return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
 
 
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
@@ -224,11 +230,11 @@ class TerraformRunner:
             env[f"TF_VAR_{k}"] = v
         with self._count_lock:
             self.runs += 1
-        # Output goes to files, not pipes (except `output`: it prints secret values and changes
-        # nothing). Terraform prints a JSON line after each resource it creates and only then
+        # Output goes to files, not pipes (except `output` and `show`: they print secret values
+        # and change nothing). Terraform prints a JSON line after each resource it creates and only then
         # saves its state; with a pipe, a killed appc (kill -9) takes terraform down with SIGPIPE
         # between the two, and the resource is left in the cloud with no state knowing it.
-        logs = _OutputFiles(cwd) if command != "output" else None
+        logs = _OutputFiles(cwd) if command not in ("output", "show") else None
         try:
             proc = subprocess.Popen(
                 [self.binary, *args],
@@ -346,6 +352,16 @@ class TerraformRunner:
             raise self._fail(unit, "apply", code, messages, out, err)
         return _changes(messages)
 
+    def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
+        """`terraform show -json PLANFILE`: the saved plan as JSON (resource_changes, ...)."""
+        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "show", code, [], out, err)
+        try:
+            return json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
+
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
         """name -> (value, sensitive). Values stay in memory; callers must not log them."""
         code, _, out, err = self._run(unit, "output", ["output", "-json", "-no-color"], workdir, json_ui=False)
@@ -356,6 +372,18 @@ class TerraformRunner:
         except json.JSONDecodeError:
             raise TerraformError(unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]) from None
         return {k: (v.get("value"), bool(v.get("sensitive"))) for k, v in data.items()}
+
+    def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
+        """`terraform show -json PLANFILE`: the plan's resource changes. It holds sensitive
+        values in clear (marked in `*_sensitive`): callers redact before showing anything."""
+        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        if code != 0:
+            raise self._fail(unit, "show", code, [], "", err)
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
+        return data if isinstance(data, dict) else {}
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None:
         """Addresses in the unit's Terraform state, or None when there is no state at all."""

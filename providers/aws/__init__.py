@@ -5,12 +5,18 @@ rendering never needs it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus
+from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus
 from providers.base import ShippedProvider
+from providers.network import Need, network_problems, network_values
+
+# RDS and ElastiCache fall back to the default VPC without a network block; public access needs the
+# VPC where the security group admitting the allowed CIDRs is created.
+_PUBLIC_DB = Need((("vpcId",),), "the VPC of the security group that admits spec.network.publicAccess.allowedCidrs", public_ok=False)
+NETWORK_NEEDS: dict[tuple[str, str], Need] = {}
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 6.0"
 
@@ -21,7 +27,14 @@ class AwsProvider(ShippedProvider):
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]:
         cloud = environment.spec.cloud
-        return {"region": cloud.region if cloud else None, "account": cloud.account if cloud else None}
+        return {"region": cloud.region if cloud else None, "account": cloud.account if cloud else None, "network": network_values(environment)}
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
+        network = request.environment.spec.network
+        needs = dict(NETWORK_NEEDS)
+        if network is not None and network.public_access is not None:
+            needs.update({("postgres", "aws-rds"): _PUBLIC_DB, ("mysql", "aws-rds"): _PUBLIC_DB})
+        return network_problems(self.name, request, needs)
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
         env = request.environment

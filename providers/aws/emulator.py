@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     port = url.rsplit(":", 1)[1]
     if args.port_file:
         _write_atomically(args.port_file, port + "\n")
-    print(port, flush=True)
+    else:  # the port is told once, one way: a caller with a port file reads no stdout
+        print(port, flush=True)
 
     done = threading.Event()
 

@@ -6,14 +6,36 @@ bootstrap and Key Vault reads. The Azure libraries are imported lazily: renderin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
+from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
+from providers.network import Need, network_problems, network_values
 
-# As the modules' versions.tf: 4.23 added the write-only value_wo and administrator_password_wo.
-AZURERM_PROVIDER_VERSION = ">= 4.23, < 5.0"
+
+def _flexible(engine: str, service: str) -> Need:
+    return Need(
+        (("delegatedSubnets", engine), ("privateDnsZones", engine)),
+        f"a subnet delegated to Microsoft.{service}/flexibleServers and the private DNS zone privatelink.{engine}.database.azure.com linked to the cluster's virtual network: the server is VNet-integrated and host resolves to its private address",
+    )
+
+
+def _endpoint(zone_key: str, zone: str, what: str) -> Need:
+    return Need((("privateEndpointSubnetId",), ("privateDnsZones", zone_key)), f"a subnet for private endpoints and the private DNS zone {zone}: {what} gets a private endpoint and its public endpoint is disabled")
+
+
+# Service Bus Standard namespaces have no private endpoints (Premium only): queues need no network.
+NETWORK_NEEDS = {
+    ("postgres", "azure-flexible-server"): _flexible("postgres", "DBforPostgreSQL"),
+    ("mysql", "azure-flexible-server"): _flexible("mysql", "DBforMySQL"),
+    ("redis", "azure-cache"): _endpoint("redis", "privatelink.redis.cache.windows.net", "the cache"),
+    ("bucket", "azure-storage"): _endpoint("blob", "privatelink.blob.core.windows.net", "the storage account"),
+}
+
+# The highest floor of the modules: 4.23 added the write-only value_wo and
+# administrator_password_wo, 4.46 PostgreSQL 17 and 4.55 MySQL 8.4 (modules/azure/database).
+AZURERM_PROVIDER_VERSION = ">= 4.55, < 5.0"
 
 
 class AzureProvider(ShippedProvider):
@@ -29,7 +51,10 @@ class AzureProvider(ShippedProvider):
             "resource_group_name": cloud.resource_group if cloud else None,
             "key_vault_id": cloud.key_vault_id if cloud else None,
         }
-        return {k: v for k, v in values.items() if v}
+        return {**{k: v for k, v in values.items() if v}, "network": network_values(environment)}
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
+        return network_problems(self.name, request, NETWORK_NEEDS)
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
         cloud = request.environment.spec.cloud

@@ -6,11 +6,19 @@ and Secret Manager reads. The Google libraries are imported lazily: rendering ne
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
+from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
 from providers.base import ShippedProvider
+from providers.network import Need, network_problems, network_values
+
+_VPC = "a VPC network with private services access (projects/PROJECT/global/networks/NAME)"
+NETWORK_NEEDS = {
+    ("postgres", "gcp-cloudsql"): Need((("vpc",),), f"{_VPC}: Cloud SQL gets a private IP there and host is that address"),
+    ("mysql", "gcp-cloudsql"): Need((("vpc",),), f"{_VPC}: Cloud SQL gets a private IP there and host is that address"),
+    ("redis", "gcp-memorystore"): Need((("vpc",),), f"{_VPC}: Memorystore connects through it; there is no fallback to a 'default' network", public_ok=False),
+}
 
 # As the modules' versions.tf: 6.23 added the write-only secret_data_wo and password_wo.
 GOOGLE_PROVIDER_VERSION = ">= 6.23, < 7.0"
@@ -25,12 +33,15 @@ class GcpProvider(ShippedProvider):
         deletion protection that Cloud SQL offers. Unset values are left out, so a template that
         needs one fails at render naming it, not at plan."""
         cloud = environment.spec.cloud
-        context: dict[str, Any] = {"protected": list(environment.spec.policies.protect)}
+        context: dict[str, Any] = {"protected": list(environment.spec.policies.protect), "network": network_values(environment)}
         if cloud and cloud.project:
             context["project"] = cloud.project
         if cloud and cloud.region:
             context["region"] = cloud.region
         return context
+
+    def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
+        return network_problems(self.name, request, NETWORK_NEEDS)
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
         cloud = request.environment.spec.cloud

@@ -137,6 +137,7 @@ class GoogleCloud:
     denied: set[str] = field(default_factory=set)  # project ids the caller may not read (403)
     buckets: dict[str, dict] = field(default_factory=dict)
     secrets: dict[str, bytes] = field(default_factory=dict)  # projects/p/secrets/s -> latest payload
+    secret_meta: dict[str, dict] = field(default_factory=dict)  # secrets created through the API -> their body
 
     def __call__(self, req: Request) -> Response:
         p = req.path
@@ -159,6 +160,25 @@ class GoogleCloud:
             bucket = {**body, "kind": "storage#bucket", "id": name, "location": str(body.get("location", "US")).upper(), "projectNumber": "123456789012"}
             self.buckets[name] = bucket
             return 200, bucket
+        if p.startswith("/v1/projects/") and p.endswith("/secrets") and req.method == "POST":  # create a secret
+            sid = f"{p.removeprefix('/v1/')}/{(req.query.get('secretId') or [''])[0]}"
+            if sid in self.secrets or sid in self.secret_meta:
+                return _google_error(409, "ALREADY_EXISTS", f"Secret [{sid}] already exists.")
+            self.secret_meta[sid] = dict(req.body or {})
+            return 200, {"name": sid, **self.secret_meta[sid]}
+        if p.startswith("/v1/projects/") and p.endswith(":addVersion") and req.method == "POST":
+            sid = p.removeprefix("/v1/").removesuffix(":addVersion")
+            if sid not in self.secret_meta:
+                return _google_error(404, "NOT_FOUND", f"Secret [{sid}] not found.")
+            self.secrets[sid] = base64.b64decode(((req.body or {}).get("payload") or {}).get("data") or "")
+            return 200, {"name": f"{sid}/versions/1", "state": "ENABLED"}
+        if p.startswith("/v1/projects/") and "/secrets/" in p and req.method == "DELETE":
+            sid = p.removeprefix("/v1/")
+            if sid not in self.secret_meta and sid not in self.secrets:
+                return _google_error(404, "NOT_FOUND", f"Secret [{sid}] not found.")
+            self.secret_meta.pop(sid, None)
+            self.secrets.pop(sid, None)
+            return 200, {}
         if p.startswith("/v1/projects/") and p.endswith("/versions/latest:access") and req.method == "GET":
             sid = p.removeprefix("/v1/").removesuffix("/versions/latest:access")
             if sid not in self.secrets:
@@ -187,6 +207,15 @@ class Azure:
         if req.headers.get("authorization", "").lower() != "bearer test-token":
             return _azure_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
         p = req.path.rstrip("/")
+        if p.startswith("/secrets/") and req.method == "PUT":  # set: a new version
+            name = p.removeprefix("/secrets/")
+            self.vault_secrets[name] = str((req.body or {}).get("value", ""))
+            return 200, {"value": self.vault_secrets[name], "id": f"https://vault.vault.azure.net/secrets/{name}/0124", "attributes": {"enabled": True}}
+        if p.startswith("/secrets/") and req.method == "DELETE":
+            name = p.removeprefix("/secrets/")
+            if self.vault_secrets.pop(name, None) is None:
+                return _azure_error(404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault.")
+            return 200, {"recoveryId": f"https://vault.vault.azure.net/deletedsecrets/{name}"}
         if p.startswith("/secrets/"):
             name = p.removeprefix("/secrets/").split("/")[0]
             if name not in self.vault_secrets:

@@ -61,6 +61,11 @@ class KubeHandle:
     def fail_next(self, count: int = 1, status: int = 500, **kwargs: Any) -> None:
         self._s.fail_next(count, status, **kwargs)
 
+    def set_knobs(self, **values: Any) -> None:
+        """strict_schema, crd_establish_seconds, namespace_terminating_seconds, rollout_seconds,
+        rollout_outcome (tests/support/kube_lifecycle.py); reset() turns them off."""
+        self._s.set_knobs(**values)
+
     def set_auto_ready(self, enabled: bool) -> None:
         if self._local is not None:
             self._local.auto_ready = enabled

@@ -54,8 +54,18 @@ What kmock lacks, and what is patched or added here (and why)
   the real schema (containers by name, ports by port+protocol, ...), 409 ``Conflict`` naming the
   other manager and the field when values differ and ``force`` is not set, ownership transfer
   with ``force=true``, removal of fields a manager stops applying, and no-op applies that do not
-  bump ``resourceVersion``.  It is *schema-less*: unknown lists are atomic, maps are granular
-  except label selectors.
+  bump ``resourceVersion``.  Removing an item of a keyed list removes the whole item.  Lists
+  the key table (``_ASSOC_KEYS``) does not know are atomic; maps are granular except label
+  selectors.
+* Fidelity to a real API server where Composer depends on it (issue 20; each behaviour has a
+  self-test citing the real rule in tests/test_kube_standin_fidelity.py): a typed-patch check of
+  built-in kinds from the official client's model metadata (``kube_schema.py``: unknown fields,
+  wrong types, duplicate list keys and bad quantities answer the real HTTP 500), update
+  validation of immutable fields (``kube_immutable.py``: Job template, StatefulSet spec, PVC
+  spec and shrinks, Service clusterIP, Secret type, immutable ConfigMaps), Job selector
+  defaulting, ``limit``/``continue`` paging, the Apply-manager conflict wording, and timing knobs
+  (``kube_lifecycle.py`` ``Knobs``, ``set_knobs()``): a CRD establish delay, a Terminating
+  namespace, rollout status that lags ``observedGeneration``, progress-deadline and failed Jobs.
 * Discovery is deterministic (the preferred version is the most stable, newest one, e.g.
   ``autoscaling/v2``), includes ``external-secrets.io/v1beta1`` (ExternalSecret and the stores),
   registers resources from applied ``CustomResourceDefinition`` objects and, unless
@@ -81,7 +91,7 @@ Deployments and friends never become ready unless ``auto_ready=True`` or ``mark_
 
 Knobs for fault tests: ``fail_next(n, status=403|409|422|429|500|503, ...)`` with realistic
 Status bodies (RBAC-style 403 message, ``Retry-After`` on 429), ``set_delay(seconds)``,
-``auto_ready``, ``mark_ready()``, ``set_status()``.
+``auto_ready``, ``mark_ready()``, ``set_status()``, ``set_knobs(...)`` (fidelity, above).
 
 Request counters: ``stats()`` returns ``{"total", "api", "discovery", "by_verb", "mutating",
 "mutating_by_verb", "dry_run", "errors", "by_status"}``; verbs are ``get, list, watch, create,
@@ -129,6 +139,33 @@ import kmock
 from kmock._internal import parsing as _kparsing
 from kmock._internal import rendering as _krendering
 
+from tests.support import kube_lifecycle as lifecycle
+from tests.support.kube_immutable import immutable_causes
+from tests.support.kube_lifecycle import Knobs
+from tests.support.kube_schema import typed_errors, typed_patch_message
+from tests.support.kube_ssa import (
+    _MISSING,
+    Path,
+    _ASSOC_KEYS,
+    _apply_merge,
+    _assoc_keys,
+    _delete_at,
+    _fields_from_v1,
+    _fields_match,
+    _fields_to_v1,
+    _fieldset,
+    _json_patch,
+    _labels_match,
+    _merge_patch,
+    _parse_field_selector,
+    _parse_label_selector,
+    _path_str,
+    _prefixes,
+    _removable,
+    _strategic_merge,
+    _value_at,
+)
+
 __all__ = [
     "StandIn",
     "StandInHandler",
@@ -165,7 +202,6 @@ _MAX_DELAY = 60.0
 _DEFAULT_WATCH_TIMEOUT = 60.0
 _MAX_WATCH_TIMEOUT = 600.0
 
-_MISSING: Any = object()
 
 # Resources that the stand-in serves in addition to kmock's bundled (K3s) catalogue.
 _EXTRA_RESOURCES: dict[str, dict[str, Any]] = {
@@ -192,18 +228,6 @@ _NO_GENERATION_KINDS = {
 # Workloads whose pod template labels must match the selector, and whose selector is immutable.
 _SELECTOR_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
 
-# Associative lists (x-kubernetes-list-type: map) and their keys, by field name.
-_ASSOC_KEYS: dict[str, tuple[str, ...]] = {
-    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
-    "env": ("name",), "volumes": ("name",), "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",), "hostAliases": ("ip",),
-    "ownerReferences": ("uid",), "conditions": ("type",), "resourceClaims": ("name",),
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-    "readinessGates": ("conditionType",), "schedulingGates": ("name",),
-}
-_KEY_DEFAULTS = {"protocol": "TCP"}
-_ATOMIC_MAPS = {"selector", "labelSelector", "namespaceSelector"}
-_SET_LISTS = {"finalizers"}
 
 _NAME_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NAME_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -273,6 +297,8 @@ class _ApiError(Exception):
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason, "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]  # errors that are not a StatusError (a typed-patch failure) carry none
         if self.details:
             body["details"] = self.details
         return body
@@ -344,410 +370,6 @@ def _classify(method: str, p: K8sPath, params: Mapping[str, str], content_type: 
     if method == "DELETE":
         return "delete" if p.name else "deletecollection"
     return method.lower()
-
-
-# --------------------------------------------------------------------------------------------
-# Field sets, server-side apply and patches (schema-less approximations of the real thing)
-# --------------------------------------------------------------------------------------------
-
-Path = tuple[str, ...]
-
-
-def _assoc_keys(field: str | None, items: Any) -> tuple[str, ...] | None:
-    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        return None
-    if field == "ports":
-        if all("containerPort" in i for i in items):
-            return ("containerPort", "protocol")
-        if all("port" in i for i in items):
-            return ("port", "protocol")
-        return None
-    keys = _ASSOC_KEYS.get(field or "")
-    if keys and all(keys[0] in i for i in items):
-        return keys
-    return None
-
-
-def _key_of(item: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    out = {}
-    for k in keys:
-        v = item.get(k, _KEY_DEFAULTS.get(k))
-        if v is not None:
-            out[k] = v
-    return out
-
-
-def _item_element(item: Mapping[str, Any], keys: tuple[str, ...]) -> str:
-    return "k:" + json.dumps(_key_of(item, keys), sort_keys=True, separators=(",", ":"))
-
-
-def _walk_fields(value: Any, path: Path, field: str | None, out: set[Path]) -> None:
-    if isinstance(value, dict) and value and field not in _ATOMIC_MAPS:
-        for k, v in value.items():
-            _walk_fields(v, path + (f"f:{k}",), k, out)
-    elif isinstance(value, list) and (keys := _assoc_keys(field, value)):
-        for item in value:
-            ip = path + (_item_element(item, keys),)
-            out.add(ip)
-            for k, v in item.items():
-                _walk_fields(v, ip + (f"f:{k}",), k, out)
-    elif isinstance(value, list) and field in _SET_LISTS and value and all(not isinstance(x, (dict, list)) for x in value):
-        for x in value:
-            out.add(path + ("v:" + json.dumps(x, separators=(",", ":")),))
-    else:
-        out.add(path)
-
-
-def _fieldset(obj: Mapping[str, Any] | None, scope: str = "main", has_status: bool = True) -> set[Path]:
-    """The set of field paths (FieldsV1 elements) set in an object, within a scope."""
-    out: set[Path] = set()
-    if not obj:
-        return out
-    if scope == "status":
-        if "status" in obj and obj["status"] is not None:
-            _walk_fields(obj["status"], ("f:status",), "status", out)
-        return out
-    for k, v in obj.items():
-        if k in ("apiVersion", "kind") or v is None or (k == "status" and has_status):
-            continue
-        if k == "metadata":
-            if not isinstance(v, dict):
-                continue
-            for mk in ("labels", "annotations", "finalizers", "ownerReferences"):
-                if mk in v and v[mk] is not None:
-                    _walk_fields(v[mk], ("f:metadata", f"f:{mk}"), mk, out)
-            continue
-        _walk_fields(v, (f"f:{k}",), k, out)
-    return out
-
-
-def _find_item(items: list[Any], element: str) -> int:
-    if element.startswith("k:"):
-        want = json.loads(element[2:])
-        for idx, item in enumerate(items):
-            if isinstance(item, dict) and all(item.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items()):
-                return idx
-    elif element.startswith("v:"):
-        want = json.loads(element[2:])
-        for idx, item in enumerate(items):
-            if item == want:
-                return idx
-    return -1
-
-
-def _value_at(obj: Any, path: Path) -> Any:
-    cur = obj
-    for el in path:
-        if el.startswith("f:"):
-            if not isinstance(cur, dict) or el[2:] not in cur:
-                return _MISSING
-            cur = cur[el[2:]]
-        elif el.startswith(("k:", "v:")):
-            if not isinstance(cur, list):
-                return _MISSING
-            idx = _find_item(cur, el)
-            if idx < 0:
-                return _MISSING
-            cur = cur[idx]
-        else:
-            return _MISSING
-    return cur
-
-
-def _delete_at(obj: Any, path: Path) -> bool:
-    if not path:
-        return False
-    parent = _value_at(obj, path[:-1])
-    el = path[-1]
-    if el.startswith("f:") and isinstance(parent, dict) and el[2:] in parent:
-        del parent[el[2:]]
-        return True
-    if el.startswith(("k:", "v:")) and isinstance(parent, list):
-        idx = _find_item(parent, el)
-        if idx >= 0:
-            del parent[idx]
-            return True
-    return False
-
-
-def _path_str(path: Path) -> str:
-    out = []
-    for el in path:
-        if el.startswith("f:"):
-            out.append("." + el[2:])
-        elif el.startswith("k:"):
-            keyd = json.loads(el[2:])
-            out.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keyd.items()) + "]")
-        elif el.startswith("v:"):
-            out.append(f"[={el[2:]}]")
-    return "".join(out)
-
-
-def _fields_to_v1(paths: Iterable[Path]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    paths = set(paths)
-    for p in sorted(paths):
-        node = root
-        for el in p:
-            node = node.setdefault(el, {})
-    # Mark the set nodes that also have children with ".".
-    for p in paths:
-        node = _value_at_v1(root, p)
-        if node:
-            node["."] = {}
-    return root
-
-
-def _value_at_v1(root: dict[str, Any], path: Path) -> dict[str, Any]:
-    node = root
-    for el in path:
-        node = node[el]
-    return node
-
-
-def _fields_from_v1(fields: Any, prefix: Path = ()) -> set[Path]:
-    out: set[Path] = set()
-    if not isinstance(fields, dict):
-        return out
-    for k, v in fields.items():
-        if k == ".":
-            if prefix:
-                out.add(prefix)
-            continue
-        p = prefix + (k,)
-        if not v:
-            out.add(p)
-        else:
-            out |= _fields_from_v1(v, p)
-    return out
-
-
-def _prefixes(paths: Iterable[Path]) -> set[Path]:
-    return {p[:i] for p in paths for i in range(1, len(p) + 1)}
-
-
-def _apply_merge(live: Any, applied: Any, field: str | None = None) -> Any:
-    """Merge an applied configuration into a live value, SSA-style (no deletions)."""
-    if isinstance(applied, dict) and isinstance(live, dict) and field not in _ATOMIC_MAPS:
-        out = copy.deepcopy(live)
-        for k, v in applied.items():
-            if v is None:
-                continue
-            out[k] = _apply_merge(live[k], v, k) if k in live else copy.deepcopy(v)
-        return out
-    if isinstance(applied, list) and isinstance(live, list):
-        keys = _assoc_keys(field, applied)
-        if keys and (not live or _assoc_keys(field, live) == keys):
-            out_list = copy.deepcopy(live)
-            for item in applied:
-                idx = _find_item(out_list, _item_element(item, keys))
-                if idx >= 0:
-                    out_list[idx] = _apply_merge(out_list[idx], item, None)
-                else:
-                    out_list.append(copy.deepcopy(item))
-            return out_list
-        if field in _SET_LISTS and all(not isinstance(x, (dict, list)) for x in applied + live):
-            return copy.deepcopy(live) + [x for x in applied if x not in live]
-    return copy.deepcopy(applied)
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = _merge_patch(out.get(k), v)
-    return out
-
-
-def _strategic_merge(target: Any, patch: Any, field: str | None = None) -> Any:
-    """An approximation of strategic merge patch: merge patch + keyed lists + $patch: delete."""
-    if isinstance(patch, dict):
-        if patch.get("$patch") == "replace":
-            return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
-        out = copy.deepcopy(target) if isinstance(target, dict) and field not in _ATOMIC_MAPS else {}
-        for k, v in patch.items():
-            if k.startswith("$"):
-                continue
-            if v is None:
-                out.pop(k, None)
-            else:
-                out[k] = _strategic_merge(out.get(k), v, k)
-        return out
-    if isinstance(patch, list) and isinstance(target, list):
-        keys = _assoc_keys(field, [i for i in patch if isinstance(i, dict) and i.get("$patch") != "delete"] or patch)
-        if keys and _assoc_keys(field, target) in (keys, None):
-            out_list = copy.deepcopy(target)
-            for item in patch:
-                if not isinstance(item, dict):
-                    continue
-                idx = _find_item(out_list, _item_element(item, keys))
-                if item.get("$patch") == "delete":
-                    if idx >= 0:
-                        del out_list[idx]
-                elif idx >= 0:
-                    out_list[idx] = _strategic_merge(out_list[idx], item, None)
-                else:
-                    out_list.append({k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("$")})
-            return out_list
-        if field in _SET_LISTS:
-            return copy.deepcopy(target) + [x for x in patch if x not in target]
-    return copy.deepcopy(patch)
-
-
-def _json_pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise ValueError(f"invalid JSON pointer: {path!r}")
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
-
-
-def _json_patch(doc: Any, ops: list[Any]) -> Any:
-    """RFC 6902 JSON patch (add, remove, replace, test, move, copy)."""
-    doc = copy.deepcopy(doc)
-
-    def parent_of(tokens: list[str]) -> tuple[Any, str]:
-        cur = doc
-        for t in tokens[:-1]:
-            cur = cur[int(t)] if isinstance(cur, list) else cur[t]
-        return cur, tokens[-1]
-
-    def get(tokens: list[str]) -> Any:
-        cur = doc
-        for t in tokens:
-            cur = cur[int(t)] if isinstance(cur, list) else cur[t]
-        return cur
-
-    def add(tokens: list[str], value: Any) -> None:
-        parent, last = parent_of(tokens)
-        if isinstance(parent, list):
-            parent.insert(len(parent) if last == "-" else int(last), value)
-        else:
-            parent[last] = value
-
-    def remove(tokens: list[str]) -> Any:
-        parent, last = parent_of(tokens)
-        return parent.pop(int(last)) if isinstance(parent, list) else parent.pop(last)
-
-    for op in ops:
-        if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise ValueError(f"invalid JSON patch operation: {op!r}")
-        tokens = _json_pointer(op["path"])
-        if not tokens:
-            raise ValueError("JSON patch on the document root is not supported")
-        kind = op["op"]
-        if kind == "add":
-            add(tokens, copy.deepcopy(op.get("value")))
-        elif kind == "remove":
-            remove(tokens)
-        elif kind == "replace":
-            remove(tokens)
-            add(tokens, copy.deepcopy(op.get("value")))
-        elif kind == "test":
-            if get(tokens) != op.get("value"):
-                raise ValueError(f"testing value {op['path']} failed")
-        elif kind in ("move", "copy"):
-            src = _json_pointer(op["from"])
-            value = remove(src) if kind == "move" else copy.deepcopy(get(src))
-            add(tokens, value)
-        else:
-            raise ValueError(f"unsupported JSON patch operation: {kind!r}")
-    return doc
-
-
-# --------------------------------------------------------------------------------------------
-# Selectors
-# --------------------------------------------------------------------------------------------
-
-def _split_selector(s: str) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in s:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _parse_label_selector(s: str) -> list[tuple[str, str, Any]]:
-    reqs: list[tuple[str, str, Any]] = []
-    for part in _split_selector(s):
-        if m := re.fullmatch(r"(\S+)\s+(in|notin)\s*\(([^)]*)\)", part):
-            values = {v.strip() for v in m.group(3).split(",") if v.strip()}
-            reqs.append((m.group(1), m.group(2), values))
-        elif part.startswith("!"):
-            reqs.append((part[1:].strip(), "!exists", None))
-        elif "!=" in part:
-            k, v = part.split("!=", 1)
-            reqs.append((k.strip(), "!=", v.strip()))
-        elif "==" in part:
-            k, v = part.split("==", 1)
-            reqs.append((k.strip(), "=", v.strip()))
-        elif "=" in part:
-            k, v = part.split("=", 1)
-            reqs.append((k.strip(), "=", v.strip()))
-        elif re.fullmatch(r"[-A-Za-z0-9_./]+", part):
-            reqs.append((part, "exists", None))
-        else:
-            raise ValueError(f"unable to parse requirement: {part!r}")
-    return reqs
-
-
-def _labels_match(labels: Mapping[str, str], reqs: list[tuple[str, str, Any]]) -> bool:
-    for key, op, val in reqs:
-        present = key in labels
-        if op == "=" and labels.get(key) != val:
-            return False
-        if op == "!=" and present and labels.get(key) == val:
-            return False
-        if op == "in" and (not present or labels[key] not in val):
-            return False
-        if op == "notin" and present and labels[key] in val:
-            return False
-        if op == "exists" and not present:
-            return False
-        if op == "!exists" and present:
-            return False
-    return True
-
-
-def _parse_field_selector(s: str) -> list[tuple[str, str, str]]:
-    reqs = []
-    for part in _split_selector(s):
-        if "!=" in part:
-            k, v = part.split("!=", 1)
-            reqs.append((k.strip(), "!=", v.strip()))
-        elif "==" in part:
-            k, v = part.split("==", 1)
-            reqs.append((k.strip(), "=", v.strip()))
-        elif "=" in part:
-            k, v = part.split("=", 1)
-            reqs.append((k.strip(), "=", v.strip()))
-        else:
-            raise ValueError(f"invalid field selector: {part!r}")
-    return reqs
-
-
-def _fields_match(obj: Mapping[str, Any], reqs: list[tuple[str, str, str]]) -> bool:
-    for key, op, val in reqs:
-        cur: Any = obj
-        for part in key.split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        actual = "" if cur is None else (str(cur).lower() if isinstance(cur, bool) else str(cur))
-        if (op == "=") != (actual == val):
-            return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,6 +496,8 @@ class StandInHandler(kmock.KubernetesScaffold):
     _request_seq: int = attrs.field(default=0, init=False)
     _builtin: set[Any] = attrs.field(factory=set, init=False)
     _builtin_payloads: set[int] = attrs.field(factory=set, init=False)
+    knobs: Knobs = attrs.field(factory=Knobs, init=False)
+    _pending_resources: set[Any] = attrs.field(factory=set, init=False)  # CRD resources not yet Established
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()  # kmock: 404 fallback, discovery routes, /version, /
@@ -1284,8 +908,53 @@ class StandInHandler(kmock.KubernetesScaffold):
         self.auto_ready = self._auto_ready_default
         self.clear_faults()
         self.set_delay(0)
+        self.knobs = Knobs()
+        self._pending_resources.clear()
         self.metrics.reset()
         self._create_builtin_namespaces()
+
+    # ---- CRD establishment --------------------------------------------------------------
+
+    def _crd_written(self, crd: dict[str, Any], *, first: bool) -> None:
+        """Serve a CRD's versions: at once, or after ``knobs.crd_establish_seconds``
+        (tests/support/kube_lifecycle.py); its status says which."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        registrations = []
+        for v in spec.get("versions") or []:
+            if isinstance(v, dict) and v.get("served", True) and spec.get("group") and names.get("plural"):
+                subs = {"status"} if ((v.get("subresources") or {}).get("status") is not None) else set()
+                if (v.get("subresources") or {}).get("scale") is not None:
+                    subs.add("scale")
+                registrations.append((f"{spec['group']}/{v['name']}", names["plural"], dict(
+                    kind=names.get("kind") or names["plural"].capitalize(), namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                    singular=names.get("singular"), shortnames=names.get("shortNames") or (), subresources=subs, explicit=False)))
+        delay = self.knobs.crd_establish_seconds if first else 0.0
+
+        def establish() -> None:
+            for gv, plural, kw in registrations:
+                self._pending_resources.discard(kmock.resource(gv.rpartition("/")[0], gv.rpartition("/")[2], plural))
+                self.register_resource(gv, plural, **kw)
+
+        if delay <= 0:
+            establish()
+            crd["status"] = lifecycle.crd_status(spec, established=True)
+            return
+        crd["status"] = lifecycle.crd_status(spec, established=False)
+        for gv, plural, _kw in registrations:
+            self._pending_resources.add(kmock.resource(gv.rpartition("/")[0], gv.rpartition("/")[2], plural))
+        storage, name = self._storage("apiextensions.k8s.io", "customresourcedefinitions"), crd["metadata"]["name"]
+
+        def later() -> None:
+            establish()
+            live = self._live(storage, None, name)
+            if live is not None:
+                new = copy.deepcopy(live)
+                new["status"] = lifecycle.crd_status(new.get("spec") or {}, established=True)
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self._store(storage, None, name, new, "MODIFIED")
+
+        lifecycle.later(delay, later)
 
     # ---- object helpers ------------------------------------------------------------------
 
@@ -1311,7 +980,7 @@ class StandInHandler(kmock.KubernetesScaffold):
     def _finish_new(self, obj: dict[str, Any], *, kind: str, api_version: str, manager: str | None,
                     subresources: Iterable[str] = ()) -> None:
         meta = obj.setdefault("metadata", {})
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # a Job's defaulting picks it first
         meta["creationTimestamp"] = _now()
         meta["resourceVersion"] = self._next_rv()
         if kind not in _NO_GENERATION_KINDS:
@@ -1411,6 +1080,17 @@ class StandInHandler(kmock.KubernetesScaffold):
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif kind == "PersistentVolumeClaim" and "status" not in obj:
             obj["status"] = {"phase": "Pending"}
+        elif kind == "Job" and old is None and isinstance(spec, dict) and not spec.get("manualSelector"):
+            # pkg/registry/batch/job/strategy.go generateSelector: a selector on the Job's uid,
+            # and the uid and name as labels of its pod template; completions/parallelism 1.
+            uid = obj["metadata"].setdefault("uid", str(uuid.uuid4()))
+            name = obj["metadata"].get("name", "")
+            spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+            labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+            labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name, "controller-uid": uid, "job-name": name})
+            if "completions" not in spec and "parallelism" not in spec:
+                spec["completions"] = spec["parallelism"] = 1
+            spec.setdefault("backoffLimit", 6)
 
     def _validate(self, kind: str, group: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         meta = obj.get("metadata") or {}
@@ -1447,8 +1127,6 @@ class StandInHandler(kmock.KubernetesScaffold):
                         total += len(str(v).encode("utf-8"))
             if total > 1024 * 1024:
                 causes.append(("FieldValueTooLong", "data", "Too long: must have at most 1048576 bytes"))
-            if old is not None and old.get("immutable") and (obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")):
-                causes.append(("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"))
         if kind in _SELECTOR_KINDS:
             spec = obj.get("spec") or {}
             selector = spec.get("selector")
@@ -1464,15 +1142,42 @@ class StandInHandler(kmock.KubernetesScaffold):
                                    f"Invalid value: {_dumps(tlabels)}: `selector` does not match template `labels`"))
             if old is not None and ((old.get("spec") or {}).get("selector") != selector):
                 causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_dumps(selector)}: field is immutable"))
+        if old is not None:
+            causes += immutable_causes(kind, old, obj)
         if causes:
             raise self._invalid(kind, group, name, causes)
 
     def _auto_status(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
         if not self.auto_ready:
             return
+        if kind in lifecycle.ROLLOUT_KINDS and (self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"):
+            self._rollout_later(kind, obj, old)
+            return
         status = self._ready_status(kind, obj, old)
         if status is not None:
             obj["status"] = status
+
+    def _rollout_later(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+        """The controller observes the new generation later; the status stays what it was."""
+        if old is not None and "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        meta = obj["metadata"]
+        generation, ns, name = meta.get("generation"), meta.get("namespace"), meta["name"]
+        group = obj["apiVersion"].rpartition("/")[0]
+        storage = self._storage(group, {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}[kind])
+
+        def observe() -> None:
+            live = self._live(storage, ns, name)
+            if live is None or live["metadata"].get("generation") != generation:
+                return  # gone, or a newer write has its own timer
+            old_status = dict(live.get("status") or {})
+            status = (lifecycle.failed_status(kind, live, old_status) if self.knobs.rollout_outcome == "fail" else None) or self._ready_status(kind, live, live)
+            new = copy.deepcopy(live)
+            new["status"] = status
+            new["metadata"]["resourceVersion"] = self._next_rv()
+            self._store(storage, ns, name, new, "MODIFIED")
+
+        lifecycle.later(self.knobs.rollout_seconds, observe)
 
     @staticmethod
     def _ready_status(kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -1651,6 +1356,8 @@ class StandInHandler(kmock.KubernetesScaffold):
                     self.clear_faults()
                 elif path == "delay":
                     self.set_delay(body.get("seconds", 0), verbs=body.get("verbs"))
+                elif path == "knobs":
+                    self.knobs.update(body)
                 elif path == "auto-ready":
                     self.auto_ready = bool(body.get("enabled", True))
                 elif path == "ready":
@@ -1730,6 +1437,8 @@ class _Ctx:
 
     def resolve(self, *, for_write: bool) -> None:
         h, p = self.h, self.p
+        if kmock.resource(self.group, self.version, self.plural) in h._pending_resources:
+            raise _ApiError(404, "NotFound", "the server could not find the requested resource")  # CRD not Established yet
         info = h._info(self.group, self.version, self.plural)
         if info is None:
             body_kind = self.request.data.get("kind") if isinstance(self.request.data, dict) else None
@@ -1778,10 +1487,16 @@ class _Ctx:
             raise _ApiError(400, "BadRequest", str(e))
         return labels, fields
 
-    def ensure_namespace(self) -> None:
+    def ensure_namespace(self, name: str = "") -> None:
         ns = self.ns
-        if ns is not None and not self.h._namespace_exists(ns):
+        if ns is None:
+            return
+        live = self.h._live(self.h._storage("", "namespaces"), None, ns)
+        if live is None:
             raise _ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+        if live["metadata"].get("deletionTimestamp"):
+            message, details = lifecycle.terminating_forbidden(self.h._qual(self.group, self.plural), name or self.p.name or "", ns)
+            raise _ApiError(403, "Forbidden", message, details)
 
     def body_dict(self) -> dict[str, Any]:
         data = self.request.data
@@ -1885,13 +1600,40 @@ class _Ctx:
             if _labels_match(meta.get("labels") or {}, label_reqs) and _fields_match(obj, field_reqs):
                 items.append(obj)
         rv = str(self.h._rv)
+        items, list_meta = self.page(items, rv, filtered=bool(label_reqs or field_reqs))
         if self.wants_table():
-            return self.table(items, rv)
+            return self.table(items, list_meta["resourceVersion"])
         return _json_response({
             "kind": f"{self.kind}List", "apiVersion": self.api_version,
-            "metadata": {"resourceVersion": rv},
+            "metadata": list_meta,
             "items": [self.present(o) for o in items],
         })
+
+    def page(self, items: list[dict[str, Any]], rv: str, *, filtered: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``limit``/``continue`` (docs: API concepts, "Retrieving large results sets in chunks"):
+        at most ``limit`` items, and an opaque token for the rest, naming the list's
+        resourceVersion and the last key served; ``remainingItemCount`` when no selector is used."""
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        token = self.params.get("continue")
+        if token:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+                start, meta["resourceVersion"] = tuple(state["start"]), str(state["rv"])
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                raise _ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+            items = [o for o in items if (o["metadata"].get("namespace") or "", o["metadata"]["name"]) > start]
+        try:
+            limit = int(self.params.get("limit") or 0)
+        except ValueError:
+            limit = 0
+        if limit > 0 and len(items) > limit:
+            last = items[limit - 1]["metadata"]
+            state = {"rv": meta["resourceVersion"], "start": [last.get("namespace") or "", last["name"]]}
+            meta["continue"] = base64.urlsafe_b64encode(_dumps(state).encode()).decode()
+            if not filtered:
+                meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        return items, meta
 
     def scale_of(self, live: Mapping[str, Any]) -> dict[str, Any]:
         meta = live["metadata"]
@@ -1929,7 +1671,7 @@ class _Ctx:
         if name and self.h._live(self.storage, self.ns, name) is not None:
             raise _ApiError(409, "AlreadyExists", f'{self.h._qual(self.group, self.plural)} "{name}" already exists',
                             {"name": name, "group": self.group, "kind": self.plural})
-        self.ensure_namespace()
+        self.ensure_namespace(name)
         self.h._fold_secret(self.kind, obj)
         self.h._apply_defaults(self.kind, obj, None)
         self.h._validate(self.kind, self.group, obj, None)
@@ -2084,13 +1826,17 @@ class _Ctx:
             applied = {"apiVersion": self.api_version, "kind": self.kind, "metadata": {"name": name},
                        "status": applied.get("status") or {}}
         a_paths = _fieldset(applied, scope, self.has_status)
+        if self.h.knobs.strict_schema and scope == "main":
+            errors = typed_errors(self.api_version, self.kind, body, _assoc_keys)
+            if errors:
+                raise _ApiError(500, "", typed_patch_message(self.api_version, self.kind, self.ns, name, errors))
 
         if live is None:
             if scope == "status":
                 raise self.h._not_found(self.group, self.plural, name)
             if precondition_rv:
                 raise self.h._not_found(self.group, self.plural, name)
-            self.ensure_namespace()
+            self.ensure_namespace(name)
             new = copy.deepcopy(applied)
             self.h._apply_defaults(self.kind, new, None)
             self.h._validate(self.kind, self.group, new, None)
@@ -2143,9 +1889,7 @@ class _Ctx:
         previous = mine["_paths"] if mine is not None else set()
         others_prefixes = _prefixes(p for e in others for p in e["_paths"])
         all_owned = set(a_paths) | {p for e in others for p in e["_paths"]}
-        for p in sorted(previous - a_paths, key=len, reverse=True):
-            if p in others_prefixes:
-                continue
+        for p in _removable(previous - a_paths, others_prefixes | {q for e in others for q in e["_paths"]}):
             if _delete_at(merged, p):
                 parent = p[:-1]
                 while len(parent) >= 2:
@@ -2180,37 +1924,27 @@ class _Ctx:
         by_manager: dict[str, list[str]] = collections.defaultdict(list)
         for e, p in conflicts:
             field = _path_str(p)
-            sub = f' with subresource "{e["subresource"]}"' if e.get("subresource") else ""
-            msg = f'conflict with "{e["manager"]}"{sub} using {e.get("apiVersion", self.api_version)}'
-            causes.append({"type": "FieldManagerConflict", "message": msg, "field": field})
-            by_manager[msg].append(field)
+            # apiserver fieldmanager/internal/conflict.go printManager: an Update manager is
+            # named with its apiVersion and time, an Apply manager by name only.
+            who = f'"{e["manager"]}"' + (f' with subresource "{e["subresource"]}"' if e.get("subresource") else "")
+            if e.get("operation") == "Update":
+                who += f' using {e.get("apiVersion", self.api_version)}' + (f' at {e["time"]}' if e.get("time") else "")
+            causes.append({"type": "FieldManagerConflict", "message": f"conflict with {who}", "field": field})
+            by_manager[who].append(field)
         n = len(conflicts)
         if n == 1:
-            (msg, fields), = by_manager.items()
-            text = f"Apply failed with 1 conflict: {msg}: {fields[0]}"
+            (who, fields), = by_manager.items()
+            text = f"Apply failed with 1 conflict: conflict with {who}: {fields[0]}"
         else:
-            chunks = []
-            for msg, fields in by_manager.items():
-                head = msg.replace("conflict with", "conflicts with", 1)
-                chunks.append(head + ":\n" + "\n".join(f"- {f}" for f in fields))
+            chunks = [f"conflicts with {who}:\n" + "\n".join(f"- {f}" for f in fields) for who, fields in sorted(by_manager.items())]
             text = f"Apply failed with {n} conflicts: " + "\n".join(chunks)
         return _ApiError(409, "Conflict", text, {"causes": causes})
 
     def after_write(self, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
         """Side effects of storing a new/updated object (run only when not dry-run)."""
         if self.kind == "CustomResourceDefinition" and self.group == "apiextensions.k8s.io":
-            spec = new.get("spec") or {}
-            names = spec.get("names") or {}
-            for v in spec.get("versions") or []:
-                if isinstance(v, dict) and v.get("served", True) and spec.get("group") and names.get("plural"):
-                    subs = {"status"} if ((v.get("subresources") or {}).get("status") is not None) else set()
-                    if (v.get("subresources") or {}).get("scale") is not None:
-                        subs.add("scale")
-                    self.h.register_resource(f"{spec['group']}/{v['name']}", names["plural"],
-                                             kind=names.get("kind") or names["plural"].capitalize(),
-                                             namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                                             singular=names.get("singular"), shortnames=names.get("shortNames") or (),
-                                             subresources=subs, explicit=False)
+            self.h._crd_written(new, first=old is None)
+
 
     def commit(self, live: dict[str, Any], new: dict[str, Any], status: int) -> aiohttp.web.Response:
         """Finish an update: generation, readiness, no-op detection, storing, deletion release."""
@@ -2268,8 +2002,29 @@ class _Ctx:
             for (res, ons, oname), obj in list(self.h._objects.items()):
                 if ons == name and not obj.deleted:
                     self.h._remove(res, ons, oname, obj.last.raw)
+            if self.h.knobs.namespace_terminating_seconds > 0:
+                return self.terminate_namespace(live)
         self.h._remove(self.storage, self.ns, name, live)
         return _json_response(success)
+
+    def terminate_namespace(self, live: dict[str, Any]) -> aiohttp.web.Response:
+        """Terminating for ``knobs.namespace_terminating_seconds``, then gone."""
+        if live["metadata"].get("deletionTimestamp"):
+            return self.ok(live)
+        new = copy.deepcopy(live)
+        new["metadata"]["deletionTimestamp"] = _now()
+        new["status"] = {"phase": "Terminating"}
+        new["metadata"]["resourceVersion"] = self.h._next_rv()
+        storage, name = self.storage, live["metadata"]["name"]
+        self.h._store(storage, None, name, new, "MODIFIED")
+
+        def gone() -> None:
+            last = self.h._live(storage, None, name)
+            if last is not None and last["metadata"].get("deletionTimestamp"):
+                self.h._remove(storage, None, name, last)
+
+        lifecycle.later(self.h.knobs.namespace_terminating_seconds, gone)
+        return self.ok(new)
 
     def delete_collection(self) -> aiohttp.web.Response:
         label_reqs, field_reqs = self.selectors()
@@ -2473,6 +2228,10 @@ class StandIn:
     def auto_ready(self, value: bool) -> None:
         self.call(lambda h: setattr(h, "auto_ready", bool(value)))
 
+    def set_knobs(self, **values: Any) -> None:
+        """Fidelity knobs (tests/support/kube_lifecycle.py ``Knobs``); reset() turns them off."""
+        self.call(lambda h: h.knobs.update(values))
+
     def mark_ready(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
         return self.call(lambda h: h.mark_ready(resource, namespace, name))
 
@@ -2547,6 +2306,9 @@ class StandInRemote:
 
     def set_delay(self, seconds: float, verbs: list[str] | None = None) -> None:
         self._call("POST", "delay", {"seconds": seconds, "verbs": verbs})
+
+    def set_knobs(self, **values: Any) -> None:
+        self._call("POST", "knobs", values)
 
     def set_auto_ready(self, enabled: bool) -> None:
         self._call("POST", "auto-ready", {"enabled": enabled})

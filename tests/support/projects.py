@@ -57,6 +57,11 @@ spec:
 """
 
 
+def cluster_env(namespace: str) -> str:
+    """ENV delivering workloads to the Kubernetes API stand-in (context `standin`) instead of a directory."""
+    return ENV.replace("kubernetes: {directory: deploy, namespace: t, secretStore: {name: aws-secrets}}", f"kubernetes: {{context: standin, namespace: {namespace}}}")
+
+
 def token_component(name: str, upstream: str = "", deps: str = "") -> str:
     inputs = f"{{name: {name}-token" + (f", upstream: '{upstream}'" if upstream else "") + "}"
     extra = f", dependsOn: [{deps}]" if deps else ""

@@ -1,5 +1,13 @@
 # A single-node Redis cluster. aws_elasticache_cluster has no AUTH token, so the contract's
 # optional password key is absent; url is still a secret key of the contract.
+resource "aws_elasticache_subnet_group" "this" {
+  count = length(var.subnet_ids) > 0 ? 1 : 0
+
+  name       = var.name
+  subnet_ids = var.subnet_ids
+  tags       = var.tags
+}
+
 resource "aws_elasticache_cluster" "this" {
   cluster_id      = var.name
   engine          = "redis"
@@ -10,7 +18,7 @@ resource "aws_elasticache_cluster" "this" {
 
   # security_group_ids is null, not [], when none are given: ElastiCache then attaches the VPC's
   # default group, and an empty list in the configuration would show it as drift on every plan.
-  subnet_group_name  = var.subnet_group_name
+  subnet_group_name  = length(var.subnet_ids) > 0 ? aws_elasticache_subnet_group.this[0].name : null
   security_group_ids = length(var.security_group_ids) > 0 ? var.security_group_ids : null
 
   tags = var.tags

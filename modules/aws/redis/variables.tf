@@ -42,14 +42,14 @@ variable "node_type" {
   default     = "cache.t3.micro"
 }
 
-variable "subnet_group_name" {
-  description = "ElastiCache subnet group to place the node in; null uses the default VPC."
-  type        = string
-  default     = null
+variable "subnet_ids" {
+  description = "Subnets for a cache subnet group of the node's own. Empty: the default VPC."
+  type        = list(string)
+  default     = []
 }
 
 variable "security_group_ids" {
-  description = "Security groups of the node; empty uses the VPC's default security group."
+  description = "Security groups of the node; they must admit port 6379 from the workloads. Empty uses the VPC's default security group."
   type        = list(string)
   default     = []
 }

@@ -20,7 +20,16 @@ resource "azurerm_storage_account" "this" {
   https_traffic_only_enabled      = true
   allow_nested_items_to_be_public = false
   shared_access_key_enabled       = var.shared_access_key_enabled
+  public_network_access_enabled   = var.private_endpoint_subnet_id == null
   tags                            = var.tags
+
+  # Closed by default: only the private endpoint, or the opted-in CIDR blocks (a /32 is written as
+  # the bare address, as storage IP rules require).
+  network_rules {
+    default_action = "Deny"
+    bypass         = ["AzureServices"]
+    ip_rules       = var.private_endpoint_subnet_id == null ? [for c in var.public_access_cidrs : endswith(c, "/32") ? cidrhost(c, 0) : c] : []
+  }
 
   blob_properties {
     versioning_enabled = var.versioning
@@ -46,6 +55,37 @@ resource "azurerm_storage_container" "this" {
   name                  = var.name
   storage_account_id    = azurerm_storage_account.this.id
   container_access_type = "private"
+}
+
+# Private endpoint in the environment's endpoint subnet; the private DNS zone (linked to the cluster's
+# virtual network) makes the usual host name resolve to its private address.
+resource "azurerm_private_endpoint" "this" {
+  count = var.private_endpoint_subnet_id != null ? 1 : 0
+
+  name                = "${var.name}-pe"
+  resource_group_name = var.resource_group_name
+  location            = var.location
+  subnet_id           = var.private_endpoint_subnet_id
+  tags                = var.tags
+
+  private_service_connection {
+    name                           = "${var.name}-blob"
+    private_connection_resource_id = azurerm_storage_account.this.id
+    subresource_names              = ["blob"]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "blob"
+    private_dns_zone_ids = [var.private_dns_zone_id]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.private_dns_zone_id != null
+      error_message = "private_endpoint_subnet_id needs private_dns_zone_id (privatelink.blob.core.windows.net)."
+    }
+  }
 }
 
 resource "azurerm_key_vault_secret" "connection" {

@@ -51,9 +51,9 @@ variable "tags" {
 }
 
 variable "replication_type" {
-  description = "Account replication: LRS, ZRS, GRS, RAGRS, GZRS or RAGZRS."
+  description = "Account replication: LRS (every region offers it), ZRS, GRS, RAGRS, GZRS or RAGZRS (only in some regions)."
   type        = string
-  default     = "ZRS"
+  default     = "LRS"
 
   validation {
     condition     = contains(["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"], var.replication_type)
@@ -82,4 +82,27 @@ variable "shared_access_key_enabled" {
   description = "Allow Shared Key (account key and SAS) authorization. The contract carries no key, so workloads authenticate with Entra ID; set false to enforce that (the azurerm provider then needs storage_use_azuread = true)."
   type        = bool
   default     = true
+}
+
+variable "private_endpoint_subnet_id" {
+  description = "Subnet for a private endpoint; with it the public endpoint is disabled. Null: no private endpoint."
+  type        = string
+  default     = null
+}
+
+variable "private_dns_zone_id" {
+  description = "Private DNS zone privatelink.blob.core.windows.net for the private endpoint, linked to the cluster's virtual network."
+  type        = string
+  default     = null
+}
+
+variable "public_access_cidrs" {
+  description = "Explicit opt-in to public access: CIDR blocks admitted to the public endpoint (storage network rules). Empty (the default): the public endpoint is closed. Ignored with private_endpoint_subnet_id."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.public_access_cidrs : can(cidrhost(c, 0))])
+    error_message = "public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24."
+  }
 }

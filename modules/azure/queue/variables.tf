@@ -73,3 +73,15 @@ variable "default_message_ttl" {
   type        = string
   default     = "P14D"
 }
+
+variable "private_endpoint_subnet_id" {
+  description = "Subnet for a private endpoint, used with sku Premium only (Basic and Standard namespaces have none); with it the public endpoint is disabled. Null: no private endpoint."
+  type        = string
+  default     = null
+}
+
+variable "private_dns_zone_id" {
+  description = "Private DNS zone privatelink.servicebus.windows.net for the private endpoint, linked to the cluster's virtual network."
+  type        = string
+  default     = null
+}

@@ -73,14 +73,31 @@ variable "engine_version" {
   default     = "6"
 }
 
-variable "public_network_access_enabled" {
-  description = "Reachable over the public endpoint (TLS and the access key are still required). Set false when a private endpoint is attached outside this module."
-  type        = bool
-  default     = true
-}
-
 variable "secret_version" {
   description = "Bump to force the connection secret to be rewritten. It is also rewritten whenever a contract value changes, including the access key."
   type        = number
   default     = 1
+}
+
+variable "private_endpoint_subnet_id" {
+  description = "Subnet for a private endpoint; with it the public endpoint is disabled. Null: no private endpoint."
+  type        = string
+  default     = null
+}
+
+variable "private_dns_zone_id" {
+  description = "Private DNS zone privatelink.redis.cache.windows.net for the private endpoint, linked to the cluster's virtual network."
+  type        = string
+  default     = null
+}
+
+variable "public_access_cidrs" {
+  description = "Explicit opt-in to public access: CIDR blocks admitted to the public endpoint (a cache firewall rule each; TLS and the access key are still required). Empty (the default): the public endpoint is closed. Ignored with private_endpoint_subnet_id."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.public_access_cidrs : can(cidrhost(c, 0))])
+    error_message = "public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24."
+  }
 }

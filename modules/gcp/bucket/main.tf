@@ -34,13 +34,14 @@ resource "google_secret_manager_secret" "connection" {
   }
 }
 
-# A secret version is immutable: a new version number replaces it (the old version is destroyed
-# first). create_before_destroy is deliberately not used: Terraform would propagate it to the
-# resources this version depends on, and those must not create a same-named twin before the old one
-# is gone when they are replaced.
+# A secret version is immutable: a new version number replaces it. ABANDON keeps the old version
+# (and so versions/latest) readable until the new one exists; destroying the unit deletes the secret
+# with all its versions. create_before_destroy is not used: Terraform would propagate it to the
+# resources this version depends on, which must never get a same-named twin.
 resource "google_secret_manager_secret_version" "connection" {
-  secret         = google_secret_manager_secret.connection.id
-  secret_data_wo = jsonencode(local.connection)
+  secret          = google_secret_manager_secret.connection.id
+  deletion_policy = "ABANDON"
+  secret_data_wo  = jsonencode(local.connection)
   # Nothing here is secret; the number just changes whenever the document does.
   secret_data_wo_version = 1 + parseint(substr(sha256(jsonencode(local.connection)), 0, 7), 16)
 }

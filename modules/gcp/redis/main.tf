@@ -34,6 +34,8 @@ resource "google_redis_instance" "this" {
   memory_size_gb          = var.memory_size_gb
   redis_version           = var.engine_version
   authorized_network      = var.authorized_network
+  connect_mode            = "PRIVATE_SERVICE_ACCESS"
+  reserved_ip_range       = var.reserved_ip_range
   auth_enabled            = true
   transit_encryption_mode = var.transit_encryption ? "SERVER_AUTHENTICATION" : "DISABLED"
   labels                  = var.tags
@@ -49,12 +51,13 @@ resource "google_secret_manager_secret" "connection" {
   }
 }
 
-# A secret version is immutable: a new version number replaces it (the old version is destroyed
-# first). create_before_destroy is deliberately not used: Terraform would propagate it to the
-# resources this version depends on, and those must not create a same-named twin before the old one
-# is gone when they are replaced.
+# A secret version is immutable: a new version number replaces it. ABANDON keeps the old version
+# (and so versions/latest) readable until the new one exists; destroying the unit deletes the secret
+# with all its versions. create_before_destroy is not used: Terraform would propagate it to the
+# resources this version depends on, which must never get a same-named twin.
 resource "google_secret_manager_secret_version" "connection" {
   secret                 = google_secret_manager_secret.connection.id
+  deletion_policy        = "ABANDON"
   secret_data_wo         = jsonencode(local.connection)
   secret_data_wo_version = local.secret_data_version
 }

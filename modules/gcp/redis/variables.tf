@@ -65,7 +65,13 @@ variable "engine_version" {
 }
 
 variable "authorized_network" {
-  description = "Self link or id of the VPC network the instance is reachable from; null means the project's \"default\" network."
+  description = "Id (projects/P/global/networks/N) or self link of the VPC network the instance is reachable from. It needs private services access: the instance connects through it (connect_mode PRIVATE_SERVICE_ACCESS). Required: there is no fallback to a \"default\" network, which many projects do not have."
+  type        = string
+  nullable    = false
+}
+
+variable "reserved_ip_range" {
+  description = "Name of the private services access range to take the instance's addresses from; null lets Google pick one of the network's ranges."
   type        = string
   default     = null
 }

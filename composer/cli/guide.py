@@ -1,0 +1,108 @@
+"""What a person is asked and told around the engine commands: the confirmation before apply
+and destroy (naming what will be destroyed or replaced; no, Ctrl-D and Ctrl-C all cancel),
+where an apply put things and what to run next, and where a sandbox's secrets can be read.
+
+Every name and path here came from outside: it is printed as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.text import Text
+
+from composer.cli.planview import confirmation, plan_text
+from composer.cli.views import View
+from composer.diagnostics import Diagnostic, DiagnosticError
+
+
+class Cancelled(Exception):
+    """A person declined (no, Ctrl-D, Ctrl-C at the prompt); nothing was changed."""
+
+
+def confirm(view: View, question: str, verb: str) -> None:
+    """Ask; anything but yes (no, Ctrl-D, Ctrl-C) cancels with one exit code and one message."""
+    # During the question Ctrl-C must end it, not only stop new units (_interruptible).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
+    try:
+        yes = typer.confirm(question, default=False)
+    except (typer.Abort, click.exceptions.Abort, EOFError, KeyboardInterrupt):
+        view.err.print()  # the prompt line stays unfinished otherwise
+        yes = False
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if not yes:
+        view.err.print(f"{verb} cancelled: nothing was changed", markup=False)
+        raise Cancelled(verb)
+
+
+def confirm_plan(view: View, preview, compiled, state) -> None:
+    """Show the plan, name what will be destroyed or replaced, then ask."""
+    view.lines(plan_text(preview, list(compiled.graph.order), set(state.units)))
+    question, warnings = confirmation(preview)
+    for w in warnings:
+        view.err.print(w, style="bold red", markup=False, highlight=False)
+    confirm(view, question, "apply")
+
+
+def destinations(compiled, store, sinks, result) -> dict[str, Any]:
+    """Where an apply put things, and what to run next (the last lines a person reads)."""
+    env = compiled.resolved.environment.name
+    app_file = compiled.project.app_file
+    flag = "" if Path(app_file).absolute() == Path("app.yaml").absolute() else f" -f {os.path.relpath(app_file)}"
+    manifests = [s.target.removeprefix("dir:") for s in sinks if s.target.startswith("dir:")]
+    clusters = [s.target.removeprefix("kube:") for s in sinks if s.target.startswith("kube:")]
+    nxt = [f"appc status{flag} -e {env}", f"appc outputs{flag} -e {env}"]
+    if result.failed:
+        nxt = [f"appc apply{flag} -e {env} (after fixing the errors above)"]
+    return {"manifests": manifests, "clusters": clusters, "state": store.location, "next": nxt}
+
+
+def tell_where(view: View, where: dict[str, Any]) -> None:
+    lines = [f"manifests written to {d} (commit them for Argo CD or Flux)" for d in where["manifests"]]
+    lines += [f"workloads applied to cluster context/namespace {c}" for c in where["clusters"]]
+    lines += [f"state kept in {where['state']}", "next: " + "  ·  ".join(where["next"])]
+    view.lines(Text(line) for line in lines)
+
+
+def sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
+    """Secret values of a sandbox live in the emulator that applied them: read them there
+    (the one `appc sandbox up` keeps), or say why they are gone. Never real AWS."""
+    cloud = compiled.resolved.environment.spec.cloud
+    if cloud is None or not cloud.emulator:
+        return
+    from composer.cli.wiring import state_dir
+    from composer.runners import sandbox
+
+    sb = sandbox.current(state_dir(compiled))
+    if sb is None or state is None or state.emulator != sb.instance:
+        env = compiled.resolved.environment.name
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "the secret values are gone with the emulator that applied them",
+                    f"environment {env} is a sandbox: each command without `appc sandbox up` runs its own emulator, which ends with it. "
+                    f"To read secrets afterwards: appc sandbox up, then appc apply -e {env} --auto-approve, then appc outputs -e {env} --show-secrets",
+                )
+            ]
+        )
+    stack.enter_context(sandbox.session(state_dir(compiled)))
+
+
+def destroy_warning(view: View, compiled) -> None:
+    """Before destroy's question: the units it takes down, by name."""
+    from composer.cli.wiring import open_store
+
+    applied = open_store(compiled, lambda m: None).read()
+    names = sorted(applied.units) if applied else []
+    text = f"this DESTROYS {', '.join(names)} and everything in their Terraform state and inventory" if names else "nothing is applied in this environment"
+    view.err.print(text, style="bold red" if names else None, markup=False, highlight=False)
