@@ -695,7 +695,7 @@ class Engine:
                     try:  # a plan file holds secrets: gone on every exit path, failed plans too
                         changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
                         warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
-                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        resources, shown = preview.terraform_resources(self, name, workdir, workdir / PLANFILE) if changes.any else ((), [])
                         warnings += shown
                         if planfiles is not None:
                             planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""

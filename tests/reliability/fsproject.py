@@ -49,9 +49,24 @@ def environment(directory: str = "deploy", state: str = "") -> str:
     )
 
 
+def cluster_environment(namespace: str) -> str:
+    """Terraform units need a cluster (the stand-in, `kube` fixture): a GitOps directory would
+    need a cloud secret store to publish their connections."""
+    return f"apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {{name: test}}\nspec:\n  kubernetes: {{context: standin, namespace: {namespace}}}\n"
+
+
+def namespace_for(tmp: Path) -> str:
+    return "fs-" + "".join(c if c.isalnum() else "-" for c in tmp.name.lower())[-40:].strip("-")
+
+
 def make_fs_project(tmp: Path, module: str | None = "thing", workload: bool = True, env: str | None = None) -> Path:
     """`<tmp>/proj/app.yaml`, plus `<tmp>/decoy` with a file and a directory. `module`: the
-    Terraform unit's module (thing, broken, late) or None for no Terraform unit."""
+    Terraform unit's module (thing, broken, late) or None for no Terraform unit. With a
+    Terraform unit the default environment `test` is the cluster stand-in; without one, a
+    GitOps directory. `web.yaml` (the workload alone) and environment `gitops` (a GitOps
+    directory) are always there."""
+    if env is None:
+        env = cluster_environment(namespace_for(tmp)) if module else environment()
     components = f"    - {{name: thing, type: terraform-module, properties: {{source: modules/{module}, inputs: {{name: x}}, outputs: {{id: {{}}}}}}}}\n" if module else ""
     if workload:
         components += '    - {name: web, type: webservice, properties: {image: "nginx:1.27", port: 80}}\n'
@@ -59,7 +74,10 @@ def make_fs_project(tmp: Path, module: str | None = "thing", workload: bool = Tr
         tmp,
         {
             "proj/app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: fs}}\nspec:\n  components:\n{components}",
-            "proj/environments/test.yaml": env or environment(),
+            "proj/environments/test.yaml": env,
+            "proj/environments/gitops.yaml": environment().replace("name: test", "name: gitops"),
+            "proj/web.yaml": 'apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: fsweb}\nspec:\n  components:\n'
+            '    - {name: web, type: webservice, properties: {image: "nginx:1.27", port: 80}}\n',
             "proj/modules/thing/main.tf": THING,
             "proj/modules/broken/main.tf": BROKEN,
             "proj/modules/late/main.tf": FAILS_AT_APPLY,

@@ -12,7 +12,9 @@ at every path Composer touches (PATHS: its state, lock, sandbox record, CLI conf
 roots, module copies, Terraform's own files, local Terraform state, the render output, the
 GitOps files, the saved plan). Each case copies a project that has already been planned,
 applied and rendered, plants 1 to 3 objects, and runs `plan --out`, `apply PLAN`,
-`render -o`, `destroy` and `sandbox down` through the real CLI and real Terraform.
+`render -o`, `destroy` and `sandbox down` through the real CLI and real Terraform (the
+Terraform unit delivers to the cluster stand-in; the workload alone also goes to a GitOps
+directory, environment `gitops`).
 
 Pass, for every case:
 - 0 writes outside the project: the decoy tree the links point at (and everything else
@@ -65,14 +67,16 @@ BYSTANDERS = {"keep.txt": "the project's own file\n", "deploy/notes.md": "a note
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """A project planned, applied and rendered once, with bystander files: copied per case."""
+def template(tmp_path_factory, kube) -> Path:
+    """A project planned, applied (to the cluster stand-in, and its workload alone to a GitOps
+    directory) and rendered once, with bystander files: copied per case."""
     require_terraform()
     tmp = tmp_path_factory.mktemp("fsfuzz")
     app = make_fs_project(tmp)
     proj = app.parent
     assert appc("plan", "-f", app, "-e", "test", "--out", proj / "plan.json").code == 0
-    appc("apply", "-f", app, "-e", "test", proj / "plan.json")  # exit 3: the GitOps sink refuses the Terraform unit's connection
+    assert appc("apply", "-f", app, "-e", "test", "--no-wait", proj / "plan.json").code == 0
+    assert appc("apply", "-f", proj / "web.yaml", "-e", "gitops", "--auto-approve").code == 0
     assert appc("render", "-f", app, "-e", "test", "-o", proj / "out").code == 0
     assert appc("plan", "-f", app, "-e", "test", "--out", proj / "plan.json").code == 0
     for rel, text in BYSTANDERS.items():
@@ -143,9 +147,14 @@ def check_case(template: Path, work: Path, plants: list[tuple[str, str]]) -> Non
             planted[rel.format(module=module)] = kind
     outside_before = {k: v for k, v in snapshot(work).items() if not k.startswith("proj/")}
     inside_before = snapshot(proj)
-    app = proj / "app.yaml"
-    for args in (("plan", "--out", proj / "plan.json"), ("apply", proj / "plan.json"), ("render", "-o", proj / "out"), ("destroy", "--auto-approve"), ("sandbox", "down")):
-        code, text = _run(*args[:1], "-f", app, *(("-e", "test") if args[0] != "sandbox" else ()), *args[1:])
+    app, web = proj / "app.yaml", proj / "web.yaml"
+    commands = (
+        ("plan", "-f", app, "-e", "test", "--out", proj / "plan.json"), ("apply", "-f", app, "-e", "test", "--no-wait", proj / "plan.json"),
+        ("apply", "-f", web, "-e", "gitops", "--auto-approve"), ("render", "-f", app, "-e", "test", "-o", proj / "out"),
+        ("destroy", "-f", web, "-e", "gitops", "--auto-approve"), ("destroy", "-f", app, "-e", "test", "--auto-approve"), ("sandbox", "down", "-f", app),
+    )
+    for args in commands:
+        code, text = _run(*args)
         assert code != 70 and "Traceback" not in text and "internal error" not in text, (plants, args, text[-2000:])
     outside_after = {k: v for k, v in snapshot(work).items() if not k.startswith("proj/")}
     assert outside_after == outside_before, (plants, "written outside the project")
