@@ -4,12 +4,17 @@ A `Diagnostic` names what is wrong (summary), why and what to do (detail), and w
 the file, line and column, and the field path inside the document. Stages collect
 diagnostics and fail once with `DiagnosticError`, so a user sees every problem of a
 file in one run. Views render them as text for people and as JSON for machines.
-A diagnostic never carries a secret value: callers pass names, never values.
+A diagnostic never carries a secret value: callers pass names, never values. Values read
+from the process environment (`${env:NAME}` in an environment file) cannot be told apart
+from other text by the code that reports them (a region, a bucket name), so they are
+registered in `REDACTIONS`, and a diagnostic's text and JSON say `${env:NAME}` instead.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -30,6 +35,41 @@ def format_path(path: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+class Redactions:
+    """Values that must never appear in a message, each with the words to say instead.
+    A value matches as a whole word (not inside a longer run of letters and digits); values
+    shorter than MIN_LENGTH characters are not registered (they would garble every message)."""
+
+    MIN_LENGTH = 4
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: str, instead: str) -> None:
+        if len(value) < self.MIN_LENGTH or self._names.get(value) == instead:
+            return
+        with self._lock:
+            self._names[value] = instead
+            alternatives = "|".join(re.escape(v) for v in sorted(self._names, key=len, reverse=True))
+            self._pattern = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+
+    def apply(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(lambda m: self._names.get(m.group(0), m.group(0)), text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._names.clear()
+            self._pattern = None
+
+
+REDACTIONS = Redactions()  # process-wide: the CLI clears it when a command starts
 
 
 @dataclass(frozen=True)
@@ -61,13 +101,13 @@ class Diagnostic:
         head += self.summary
         if self.detail:
             head += "\n  " + self.detail.replace("\n", "\n  ")
-        return head
+        return REDACTIONS.apply(head)
 
     def to_json(self) -> dict:
         return {
             "severity": self.severity.value,
-            "summary": self.summary,
-            "detail": self.detail,
+            "summary": REDACTIONS.apply(self.summary),
+            "detail": REDACTIONS.apply(self.detail),
             "file": self.file,
             "line": self.line,
             "column": self.column,

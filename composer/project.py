@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
@@ -23,7 +23,7 @@ from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
-from composer.model.loader import Loaded, load_application, load_environment
+from composer.model.loader import Loaded, load_application_files, load_environment
 from composer.engine.publishing import publish_problems
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
@@ -88,8 +88,10 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def open_project(app_file: Path) -> Project:
-    return Project(app_file, load_application(app_file, _display(app_file)))
+def open_project(app_file: Path | Sequence[Path]) -> Project:
+    """One app file, or several Score files (the first one's directory is the project's)."""
+    files = [app_file] if isinstance(app_file, Path) else list(app_file)
+    return Project(files[0], load_application_files(files))
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Compiled:
     graph: Graph
     rendered: Rendered
     modules: dict[str, ModuleSource]
+    warnings: tuple[Diagnostic, ...] = ()  # e.g. the environment's namespace wins over the app's
     allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
 
 
@@ -217,7 +220,9 @@ def compile_project(
     locked: bool = False,
     modules: ModuleResolver | None = None,
 ) -> Compiled:
-    env = project.environment(env_name)
+    from composer.model.placement import place
+
+    env, warnings = place(project.app, project.environment(env_name))
     catalog = catalog or project.catalog(registry, catalog_dirs)
     provider_problems(env, registry, project.app.model)
     resolved = resolve(project.app.model, project.app.source, env.model, env.source, catalog, project.root)
@@ -227,4 +232,37 @@ def compile_project(
         raise DiagnosticError(problems)
     packages = load_modules(resolved, modules or module_resolver(project, locked), catalog)
     rendered = render(resolved, graph, registry, packages)
-    return Compiled(project, resolved, graph, rendered, packages)
+    return Compiled(project, resolved, graph, rendered, packages, tuple(warnings))
+
+
+PAUSE_ANNOTATION = "controller.core.oam.dev/pause"
+
+
+def refuse_paused(compiled: Compiled) -> None:
+    """KubeVela's pause annotation: apply changes nothing while it is "true"."""
+    app = compiled.project.app
+    if app.model.metadata.annotations.get(PAUSE_ANNOTATION) == "true":
+        raise DiagnosticError([app.source.diagnostic(("metadata", "annotations", PAUSE_ANNOTATION), "the application is paused: apply changes nothing", f'set {PAUSE_ANNOTATION}: "false" (or remove it) to apply again')])
+
+
+def held_units(compiled: Compiled, approved: Iterable[str]) -> tuple[set[str], list[str]]:
+    """Units behind an approval gate not approved yet (and everything depending on them), and those gates."""
+    gates = compiled.project.app.model.spec.gates
+    approved = set(approved)
+    unknown = sorted(approved - {g.name for g in gates})
+    if unknown:
+        names = ", ".join(g.name for g in gates) or "none"
+        raise DiagnosticError([Diagnostic(f"--approve {unknown[0]}: the application has no approval gate of that name", f"gates: {names}")])
+    held: set[str] = set()
+    waiting = []
+    for gate in gates:
+        if gate.name in approved:
+            continue
+        waiting.append(gate.name)
+        stack = [c for c in gate.components if c in compiled.graph.order]
+        while stack:
+            name = stack.pop()
+            if name not in held:
+                held.add(name)
+                stack.extend(compiled.graph.dependents(name))
+    return held, waiting

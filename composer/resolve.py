@@ -21,7 +21,7 @@ from typing import Any
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
 from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
-from composer.diagnostics import Collector, Diagnostic, FieldPath
+from composer.diagnostics import Collector, Diagnostic, FieldPath, format_path
 from composer.model import refs
 from composer.model.app import Application, Component
 from composer.model.definitions import OutputSpec, TraitDefinition
@@ -123,8 +123,11 @@ def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
     return copy.deepcopy(patch)
 
 
+HINT_CUTOFF = 0.8  # below it a "did you mean" misleads more than it helps (kservice -> service-account)
+
+
 def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=HINT_CUTOFF)
     return (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(options))}"
 
 
@@ -338,7 +341,7 @@ class _Resolver:
         try:
             inputs = evaluate(impl.terraform.inputs, context)
         except TemplateFailure as exc:
-            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc} (in {rc.implementation.origin})", address=rc.name))
+            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})", address=rc.name))
             return rc
         origin = rc.implementation.origin.removeprefix("provider:")
         return _replace(rc, module_path=located.path, module_address=located.address, module_base=base, module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}", module_inputs=inputs)
@@ -357,6 +360,14 @@ class _Resolver:
             self.diags.add(self.src.diagnostic(path, outside, outside_detail, address=rc.name))
             return None
         return _Located(address, module_path)
+
+    def _input_site(self, rc: ResolvedComponent, inner: FieldPath) -> str:
+        """Where a module input template sits: the definition file, its line, the field."""
+        path = ("spec", "implementations", rc.implementation.name, "terraform", "inputs", *inner)
+        ctype = self.catalog.components.get(rc.type)
+        where = rc.implementation.origin
+        pos = ctype.source.locate(path) if ctype and ctype.source and ctype.origin == where else None
+        return f"{where}:{pos.line}, {format_path(path)}" if pos else where
 
 
 @dataclass(frozen=True)

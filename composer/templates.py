@@ -3,8 +3,10 @@
 Definitions carry Jinja expressions (module inputs, manifest templates, trait
 patches). They run in an immutable sandbox with strict undefined names: no attribute
 escapes (`__class__`, `mro`), no mutation of the context, no I/O, and bounded work:
-range size, loop iterations per render, output size (checked while streaming),
-repetition, powers and widths (docs/definitions.md lists the limits).
+every evaluation has a budget (composer/template_budget.py: operations and the size of
+what they produce, CPU time, macro depth, loop iterations, the size of any one value,
+including a whole expression's result), range size, output size (checked while
+streaming), repetition, powers and widths (docs/definitions.md lists the limits).
 A string that is exactly one `{{ expression }}` keeps the expression's type, so
 `"{{ parameters.replicas }}"` gives a number and `"{{ tags }}"` gives a mapping.
 """
@@ -14,15 +16,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-from contextvars import ContextVar
 from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
+from jinja2.parser import Parser
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
-MAX_OUTPUT = 1_000_000
-MAX_LOOP_ITERATIONS = 200_000  # all {% for %} iterations of one render, nested loops counted
+from composer import template_budget as budget
+from composer.template_budget import MAX_LOOP_ITERATIONS, MAX_VALUE  # noqa: F401 (documented limits)
+
+MAX_OUTPUT = MAX_VALUE  # characters a text template may write
 MAX_SIZE_ARGUMENT = MAX_OUTPUT  # widths and counts given to filters and string methods
 MAX_POWER_BITS = 100_000
 
@@ -31,13 +36,27 @@ _PCT_WIDTH = re.compile(r"%(\([^)]*\))?[^%a-zA-Z]*?(\*|\d{7,})")
 _BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*(\d{7,}|\{)")  # also nested (computed) widths
 # Filters whose numeric arguments are sizes (widths, counts).
 _SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice")
-_iterations: ContextVar[list[int] | None] = ContextVar("composer_template_iterations", default=None)
 
 _WHOLE = re.compile(r"^\{\{(.*)\}\}$", re.S)
+_ERRORS = (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError)
 
 
 class TemplateFailure(Exception):
-    """A template could not be evaluated; the message says why, without values."""
+    """A template could not be evaluated; the message says why, without values. `line` is
+    the line inside the template, `path` where the template sits inside an evaluated value."""
+
+    def __init__(self, message: str, line: int | None = None, path: tuple = ()) -> None:
+        super().__init__(message)
+        self.line = line
+        self.path = path
+
+    def at(self, key: str | int) -> "TemplateFailure":
+        return TemplateFailure(str(self), self.line, (key, *self.path))
+
+    @property
+    def where(self) -> str:
+        """' (line N of the template)', or nothing for a one-line template."""
+        return f" (line {self.line} of the template)" if self.line and self.line > 1 else ""
 
 
 def _tojson(value: Any) -> str:
@@ -63,15 +82,16 @@ def _check_sizes(args: tuple, kwargs: dict) -> None:
 
 
 def _loop_guard(iterable: Any) -> Any:
-    """Wraps the iterable of every {% for %}: the iterations of one render share one budget,
-    so nested loops cannot hang the render even when they produce no output."""
-    budget = _iterations.get()
+    """Wraps the iterable of every {% for %}: the iterations of one evaluation share one
+    budget, so nested loops cannot hang the render even when they produce no output."""
     for item in iterable:
-        if budget is not None:
-            budget[0] += 1
-            if budget[0] > MAX_LOOP_ITERATIONS:
-                raise SecurityError(f"template loops ran more than {MAX_LOOP_ITERATIONS:,} iterations")
+        budget.loop_iteration()
         yield item
+
+
+def _checked(value: Any) -> Any:
+    """Wraps every `~` concatenation: its result counts against the budget like any other."""
+    return budget.charge(value)
 
 
 def _sized_filter(fn: Any) -> Any:
@@ -83,61 +103,124 @@ def _sized_filter(fn: Any) -> Any:
     return wrapper
 
 
+def _budgeted(name: str, fn: Any) -> Any:
+    """A filter or test that charges the evaluation's budget for its result, and refuses an
+    amplifying call (join, replace, indent, wordwrap) before it runs."""
+    passes = getattr(fn, "jinja_pass_arg", None) is not None
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        lead, rest = (args[:1], args[1:]) if passes else ((), args)
+        if rest:
+            value = list(rest[0]) if name == "join" and budget.is_lazy(rest[0]) else rest[0]
+            budget.check_amplifier(name, value, tuple(rest[1:]), kwargs, method=False)
+            rest = (value, *rest[1:])
+        return budget.charge(fn(*lead, *rest, **kwargs))
+
+    return wrapper
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with bounds on the operations that blow up memory or time:
-    repetition (`'x' * n`), powers, format widths, and size arguments of string methods."""
+    repetition (`'x' * n`), powers and products, format widths, size arguments of string
+    methods; and every call, operator and lookup charged to the evaluation's budget."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "**", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
                     raise SecurityError(f"repetition would give more than {MAX_OUTPUT:,} items")
+            if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_POWER_BITS:
+                raise SecurityError("the product is too large")
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and abs(right) * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
                 raise SecurityError("the power is too large")
-        elif isinstance(left, str):
+        elif operator == "%" and isinstance(left, str):
             _check_format(left)
-        return super().call_binop(context, operator, left, right)
+            budget.check_amplifier("%", left, (right,), {}, method=True)
+        return budget.charge(super().call_binop(context, operator, left, right))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        budget.charge_one()
         if isinstance(obj, Undefined):
             str(obj)  # report the undefined name itself, not "attribute of StrictUndefined is unsafe"
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        result = super().getitem(obj, argument)
+        return budget.charge(result) if isinstance(argument, slice) else (budget.charge_one(), result)[1]
+
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         target = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped by the sandbox
         owner = getattr(target, "__self__", None)
-        if isinstance(owner, str):  # 'x'.center(n), .ljust, .zfill, .expandtabs, .format
-            if getattr(target, "__name__", "") in ("format", "format_map"):
+        if isinstance(owner, str):  # 'x'.center(n), .ljust, .zfill, .expandtabs, .format, .join, .replace
+            name = getattr(target, "__name__", "")
+            if name in ("format", "format_map"):
                 _check_format(owner)
+                budget.check_amplifier(name, owner, args, kwargs, method=True)
             else:
                 _check_sizes(args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+                if name == "join" and args and budget.is_lazy(args[0]):
+                    args = (list(args[0]), *args[1:])
+                budget.check_amplifier(name, owner, args, kwargs, method=True)
+        if isinstance(__obj, Macro):
+            with budget.macro_call():
+                return budget.charge(super().call(__context, __obj, *args, **kwargs))
+        return budget.charge(super().call(__context, __obj, *args, **kwargs))
 
 
 def _env() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # finalize sees every {{ value }} of a text template before it becomes text
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=budget.charge)
     env.filters["tojson"] = _tojson
     env.filters["toyaml"] = _toyaml
     fmt = env.filters["format"]
     env.filters["format"] = lambda value, *a, **kw: (_check_format(str(value)), fmt(value, *a, **kw))[1]
     for name in _SIZED_FILTERS:
         env.filters[name] = _sized_filter(env.filters[name])
+    for name, fn in list(env.filters.items()):
+        env.filters[name] = _budgeted(name, fn)
+    for name, fn in list(env.tests.items()):
+        env.tests[name] = _budgeted(name, fn)
     env.globals.clear()
     # range is jinja's safe_range (at most 100,000 items), never the builtin.
     env.globals.update(range=safe_range, dict=dict, min=min, max=max, len=len)
     return env
 
 
-def _guard_loops(tree: nodes.Template) -> nodes.Template:
+def _instrument(tree: nodes.Template) -> nodes.Template:
+    """Route every {% for %} iterable through `_loop_guard` and every `~` through `_checked`."""
     for loop in tree.find_all(nodes.For):
-        guard = nodes.Call(nodes.ImportedName(f"{__name__}._loop_guard"), [loop.iter], [], None, None)
-        guard.set_lineno(loop.lineno)
-        guard.set_environment(_ENV)
-        loop.iter = guard
+        loop.iter = _wrapped("_loop_guard", loop.iter, loop.lineno)
+    for parent in list(tree.find_all(nodes.Node)):
+        for name, child in parent.iter_fields():
+            if isinstance(child, nodes.Concat):
+                setattr(parent, name, _wrapped("_checked", child, child.lineno))
+            elif isinstance(child, list):
+                setattr(parent, name, [_wrapped("_checked", c, c.lineno) if isinstance(c, nodes.Concat) else c for c in child])
     return tree
+
+
+def _wrapped(function: str, node: nodes.Expr, lineno: int) -> nodes.Call:
+    call = nodes.Call(nodes.ImportedName(f"{__name__}.{function}"), [node], [], None, None)
+    call.set_lineno(lineno)
+    call.set_environment(_ENV)
+    return call
+
+
+def _parse_expression(source: str) -> nodes.Template:
+    """What `compile_expression` does, keeping the tree so that it can be instrumented."""
+    parser = Parser(_ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateError("chunk after expression")
+    return nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
 
 
 _ENV = _env()
@@ -148,9 +231,24 @@ def _compile(source: str, expression: bool):
     key = ("e:" if expression else "t:") + source
     hit = _cache.get(key)
     if hit is None:
-        hit = _ENV.compile_expression(source, undefined_to_none=False) if expression else _ENV.from_string(_guard_loops(_ENV.parse(source)))
+        tree = _parse_expression(source) if expression else _ENV.parse(source)
+        hit = _ENV.from_string(_instrument(tree))
         _cache[key] = hit
     return hit
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error was raised at (Jinja rewrites tracebacks to template lines)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _failure(exc: Exception) -> TemplateFailure:
+    return TemplateFailure(_explain(exc), _template_line(exc))
 
 
 def _explain(exc: Exception) -> str:
@@ -161,48 +259,75 @@ def _explain(exc: Exception) -> str:
 
 def render_text(source: str, context: dict[str, Any]) -> str:
     # Streamed, so a runaway template stops at the limit instead of filling memory first.
-    token = _iterations.set([0])
     parts: list[str] = []
     size = 0
     try:
-        for part in _compile(source, False).generate(**context):
-            size += len(part)
-            if size > MAX_OUTPUT:
-                raise TemplateFailure(f"template output exceeds {MAX_OUTPUT:,} characters")
-            parts.append(part)
+        with budget.evaluation():
+            for part in _compile(source, False).generate(**context):
+                size += len(part)
+                if size > MAX_OUTPUT:
+                    raise TemplateFailure(f"template output exceeds {MAX_OUTPUT:,} characters")
+                parts.append(part)
     except TemplateFailure:
         raise
-    except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError) as exc:
-        raise TemplateFailure(_explain(exc)) from None
-    finally:
-        _iterations.reset(token)
+    except _ERRORS as exc:
+        raise _failure(exc) from None
     return "".join(parts)
 
 
+def _evaluate_expression(source: str, context: dict[str, Any]) -> Any:
+    """One whole `{{ expression }}`, keeping its type; its result is bounded like text output."""
+    try:
+        with budget.evaluation():
+            template = _compile(source, True)
+            ctx = template.new_context(dict(context))
+            try:
+                for _ in template.root_render_func(ctx):
+                    pass
+            except Exception:
+                template.environment.handle_exception()  # rewrites the traceback to template lines
+            result = budget.charge(ctx.vars["result"])
+    except _ERRORS as exc:
+        raise _failure(exc) from None
+    if isinstance(result, Undefined):
+        try:
+            str(result)  # a StrictUndefined raises with its reason (undefined name, sandbox block)
+        except Exception as exc:
+            raise _failure(exc) from None
+        raise TemplateFailure(f"{source} is undefined")
+    return _plain(result)
+
+
 def evaluate(value: Any, context: dict[str, Any]) -> Any:
-    """Evaluate templates inside a value (recursively). Non-string leaves pass through."""
+    """Evaluate templates inside a value (recursively), all of them on one budget.
+    Non-string leaves pass through."""
+    with budget.evaluation():
+        return _evaluate(value, context)
+
+
+def _evaluate(value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
         m = _WHOLE.match(value.strip())
         if m and "{{" not in m.group(1) and "}}" not in m.group(1):
-            try:
-                result = _compile(m.group(1).strip(), True)(**context)
-            except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError) as exc:
-                raise TemplateFailure(_explain(exc)) from None
-            if isinstance(result, Undefined):
-                try:
-                    str(result)  # a StrictUndefined raises with its reason (undefined name, sandbox block)
-                except Exception as exc:
-                    raise TemplateFailure(_explain(exc)) from None
-                raise TemplateFailure(f"{m.group(1).strip()} is undefined")
-            return _plain(result)
+            return _evaluate_expression(m.group(1).strip(), context)
         return render_text(value, context)
-    if isinstance(value, dict):
-        return {k: evaluate(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [evaluate(v, context) for v in value]
+    try:
+        if isinstance(value, dict):
+            return {k: _at(k, v, context) for k, v in value.items()}
+        if isinstance(value, list):
+            return [_at(i, v, context) for i, v in enumerate(value)]
+    except RecursionError:
+        raise TemplateFailure("the value is nested too deeply") from None
     return value
+
+
+def _at(key: str | int, value: Any, context: dict[str, Any]) -> Any:
+    try:
+        return _evaluate(value, context)
+    except TemplateFailure as exc:
+        raise exc.at(key) from None
 
 
 def _plain(value: Any) -> Any:

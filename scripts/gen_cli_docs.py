@@ -74,6 +74,8 @@ def _default(p) -> str:
         return "required"
     if d is None or d == [] or d is False or d == ():
         return ""
+    if isinstance(d, (list, tuple)):
+        d = " ".join(map(str, d))
     return f"`{d}`"
 
 

@@ -23,14 +23,19 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def _cases() -> list[tuple[str, Path, Path]]:
     out = []
-    sources = [(d, d / "expected") for d in sorted(GOLDEN.iterdir()) if (d / "app.yaml").exists()]
-    sources += [(d, GOLDEN / "examples" / d.name) for d in sorted((ROOT / "examples").iterdir()) if (d / "app.yaml").exists()]
+    sources = [(d, d / "expected") for d in sorted(GOLDEN.iterdir()) if _app_file(d).exists()]
+    sources += [(d, GOLDEN / "examples" / d.name) for d in sorted((ROOT / "examples").iterdir()) if _app_file(d).exists()]
     for case, expected in sources:
         envs = sorted(p.stem for p in (case / "environments").glob("*.yaml")) or ["default"]
         for env in envs:
             name = f"{case.parent.name}/{case.name}" if case.parent.name == "examples" else case.name
             out.append((f"{name}:{env}", case, expected / env))
     return out
+
+
+def _app_file(case: Path) -> Path:
+    """app.yaml, or a Score workload (score.yaml) that is the whole application."""
+    return case / "app.yaml" if (case / "app.yaml").exists() or not (case / "score.yaml").exists() else case / "score.yaml"
 
 
 CASES = _cases()
@@ -65,7 +70,7 @@ def compare(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
 
 
 def render_case(case: Path, env: str, registry) -> dict[str, bytes]:
-    project = open_project(case / "app.yaml")
+    project = open_project(_app_file(case))
     return compile_project(project, None if env == "default" else env, registry).rendered.files
 
 

@@ -209,13 +209,13 @@ WEB = "    - name: web\n      type: webservice\n      properties: {image: nginx}
 
 # (summary regex, line, path) per unsupported feature; line 6 is the first component.
 UNSUPPORTED = {
-    "policies": (
-        oam(WEB, "  policies:\n    - {name: where, type: topology, properties: {clusters: [local]}}\n"),
-        [(r"unsupported OAM field spec.policies", 9, "spec.policies")],
+    "policy-read-only": (
+        oam(WEB, "  policies:\n    - {name: hands-off, type: read-only, properties: {rules: []}}\n"),
+        [(r"policy type 'read-only' is not supported", 10, "spec.policies[0].type")],
     ),
-    "workflow": (
-        oam(WEB, "  workflow:\n    steps: [{name: deploy, type: deploy}]\n"),
-        [(r"unsupported OAM field spec.workflow", 9, "spec.workflow")],
+    "workflow-notification": (
+        oam(WEB, "  workflow:\n    steps:\n      - {name: deploy, type: deploy}\n      - {name: tell, type: notification, properties: {slack: {url: {value: x}}}}\n"),
+        [(r"workflow step 'tell' \(notification\) is not supported", 12, "spec.workflow.steps[1].type")],
     ),
     "inputs-outputs": (
         oam(WEB + "      outputs: [{name: host, valueFrom: output.status.host}]\n"
@@ -223,16 +223,16 @@ UNSUPPORTED = {
         [(r"unsupported OAM field 'outputs'", 9, "spec.components[0].outputs"), (r"unsupported OAM field 'inputs'", 13, "spec.components[1].inputs")],
     ),
     "unknown-trait": (
-        oam(WEB + "      traits:\n        - type: expose\n          properties: {port: [80]}\n"),
-        [(r"unknown trait 'expose'", 10, "spec.components[0].traits[0].type")],
+        oam(WEB + "      traits:\n        - type: nocalhost\n          properties: {port: 9080}\n"),
+        [(r"unknown trait 'nocalhost'", 10, "spec.components[0].traits[0].type")],
     ),
     "unknown-type": (
         oam("    - name: chart\n      type: helm\n      properties: {chart: podinfo}\n"),
         [(r"unknown component type 'helm'", 7, "spec.components[0].type")],
     ),
-    "namespace": (
-        oam(WEB, metadata="\n  name: shop\n  namespace: prod"),
-        [(r"metadata.namespace is not used", 5, "metadata.namespace")],
+    "redeploy-after-approval": (
+        oam(WEB, "  workflow:\n    steps:\n      - {name: dev, type: deploy}\n      - {name: ok, type: suspend}\n      - {name: prod, type: deploy}\n"),
+        [(r"component 'web' is deployed again by this step", 13, "spec.workflow.steps[2]")],
     ),
     "scopes": (
         oam(WEB + "      scopes: {healthscopes.core.oam.dev: health}\n"),
@@ -245,24 +245,20 @@ UNSUPPORTED = {
     "storage-hostPath-and-friends": (
         oam(WEB + "      traits:\n        - type: storage\n          properties:\n"
             "            hostPath: [{name: h, path: /var, mountPath: /h}]\n"
-            "            configMap: [{name: c, mountPath: /c, mountToEnv: {envName: X, configMapKey: x}}]\n"
+            "            configMap: [{name: c, mountPath: /c, defaultMode: 384}]\n"
             "            secret: [{name: s, mountPath: /s, stringData: {pw: hunter2}}]\n"
-            "            pvc: [{name: p, mountPath: /p, subPath: sub}]\n"),
+            "            pvc: [{name: p, mountPath: /p, volumeMode: Block}]\n"),
         [
             (r"storage type 'hostPath' is not supported", 12, "spec.components[0].traits[0].properties.hostPath"),
-            (r"storage configMap field 'mountToEnv' is not supported", 13, "spec.components[0].traits[0].properties.configMap[0].mountToEnv"),
+            (r"a defaultMode other than 420", 13, "spec.components[0].traits[0].properties.configMap[0].defaultMode"),
             (r"storage secret field 'stringData' is not supported", 14, "spec.components[0].traits[0].properties.secret[0].stringData"),
-            (r"storage pvc field 'subPath' is not supported", 15, "spec.components[0].traits[0].properties.pvc[0].subPath"),
+            (r"volumeMode 'Block' is not supported", 15, "spec.components[0].traits[0].properties.pvc[0].volumeMode"),
         ],
     ),
-    "hpa-average-value-and-custom-metrics": (
+    "hpa-unknown-metric-type": (
         oam(WEB + "      traits:\n        - type: hpa\n          properties:\n"
-            "            cpu: {type: AverageValue, value: 200}\n"
-            "            podCustomMetrics: [{name: rps, value: '100'}]\n"),
-        [
-            (r"cpu.type 'AverageValue' is not supported", 12, "spec.components[0].traits[0].properties.cpu.type"),
-            (r"podCustomMetrics is not supported", 13, "spec.components[0].traits[0].properties.podCustomMetrics"),
-        ],
+            "            cpu: {type: Value, value: 200}\n"),
+        [(r"cpu.type 'Value' is not supported", 12, "spec.components[0].traits[0].properties.cpu.type")],
     ),
     "cpuscaler-other-target": (
         oam(WEB + "      traits:\n        - type: cpuscaler\n          properties: {targetKind: StatefulSet}\n"),
@@ -272,7 +268,7 @@ UNSUPPORTED = {
         oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"),
         [(r"KubeVela property 'hostAliases' is not supported", 10, "spec.components[0].properties.hostAliases")],
     ),
-    "nodePort-subPath-hostPath": (
+    "nodePort-hostPath": (
         oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n"
             "        ports: [{port: 80, expose: true, nodePort: 30080}]\n"
             "        volumeMounts:\n          hostPath: [{name: h, path: /var, mountPath: /h}]\n"
@@ -281,14 +277,8 @@ UNSUPPORTED = {
         [
             (r"nodePort is not supported", 10, "spec.components[0].properties.ports[0].nodePort"),
             (r"hostPath volumes are not supported", 12, "spec.components[0].properties.volumeMounts.hostPath"),
-            (r"volumeMounts field 'subPath' is not supported", 14, "spec.components[0].properties.volumeMounts.pvc[0].subPath"),
             (r"give volumeMounts or the older volumes list, not both", 15, "spec.components[0].properties.volumes"),
         ],
-    ),
-    "legacy-volumes-items": (
-        oam("    - name: job\n      type: task\n      properties:\n        image: busybox\n"
-            "        volumes:\n          - {name: v, mountPath: /v, type: secret, secretName: s, items: [{key: a, path: b}]}\n"),
-        [(r"volumeMounts field 'items' is not supported", 11, "spec.components[0].properties.volumes[0].items")],
     ),
 }
 
@@ -302,9 +292,17 @@ def test_unsupported_oam_feature_is_a_clear_error(tmp_path, name):
         assert d["detail"], "an unsupported feature says what to do instead"
 
 
-def test_namespace_error_names_the_fix(tmp_path):
-    diags = _diagnostics(tmp_path, oam(WEB, metadata="\n  name: shop\n  namespace: prod"))
-    assert "spec.kubernetes.namespace: prod" in diags[0]["detail"]
+def test_metadata_namespace_is_used_unless_the_environment_names_one_then_a_warning_names_both(tmp_path, registry):
+    write(tmp_path, {"app.yaml": oam(WEB, metadata="\n  name: shop\n  namespace: prod"), "environments/test.yaml": ENV, "environments/bare.yaml": ENV.replace("name: test", "name: bare").replace(", namespace: shop", "")})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "test", "--json")
+    assert r.code == 0, r.err
+    [w] = [e for e in r.events if e["type"] == "diagnostic"]
+    assert (w["severity"], w["line"], w["path"]) == ("warning", 5, "metadata.namespace")
+    assert "'shop'" in w["summary"] and "'prod'" in w["summary"]
+    project = open_project(tmp_path / "app.yaml")
+    assert yaml.safe_load(compile_project(project, "test", registry).rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "shop"
+    bare = compile_project(project, "bare", registry)
+    assert bare.warnings == () and yaml.safe_load(bare.rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "prod"
 
 
 # Errors inside translated parts: the original line, and the path as the user wrote it.

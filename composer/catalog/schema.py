@@ -1,12 +1,20 @@
-"""JSON Schema helpers for definition parameters: checking schemas, defaults, errors."""
+"""JSON Schema helpers for definition parameters: checking schemas, defaults, errors.
+
+Patterns (`pattern`, `patternProperties`, and the keys `additionalProperties` must leave
+to them) are matched with RE2, which runs in time linear in the text: a definition's
+catastrophic-backtracking pattern (`^(a+)+$`) cannot hang validation. A pattern that RE2
+cannot compile (backreferences, lookaround) is a schema error at load, with the reason.
+"""
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator
+import re2
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 
@@ -16,6 +24,91 @@ _LOCAL_ONLY = Registry()
 
 
 _checked: dict[str, str | None] = {}
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would print every rejected pattern to stderr
+
+
+@functools.lru_cache(maxsize=4096)
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """None if RE2 compiles `pattern`, else why not."""
+    if not isinstance(pattern, str):
+        return None  # the meta-schema reports a pattern that is not text
+    try:
+        _regex(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        return f"pattern {pattern!r} is not supported: {reason} (patterns are matched with RE2, in linear time: no backreferences or lookaround)"
+    return None
+
+
+def _matches(pattern: str, text: str) -> bool:
+    return _regex(pattern).search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    problem = pattern_problem(pattern)
+    if problem:
+        yield ValidationError(problem)
+    elif not _matches(pattern, instance):
+        yield ValidationError(f"does not match the pattern {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, sub in patterns.items():
+        problem = pattern_problem(pattern)
+        if problem:
+            yield ValidationError(problem)
+            continue
+        for key, value in instance.items():
+            if _matches(pattern, key):
+                yield from validator.descend(value, sub, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, extra: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    known, patterns = schema.get("properties", {}), [p for p in schema.get("patternProperties", {}) if not pattern_problem(p)]
+    extras = [k for k in instance if k not in known and not any(_matches(p, k) for p in patterns)]
+    if validator.is_type(extra, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], extra, path=key)
+    elif extra is False and extras:
+        yield ValidationError(f"unknown properties {', '.join(map(repr, sorted(extras)))}")
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    {"pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
+)
+
+
+def _pattern_problems(schema: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    """Patterns in a schema that RE2 cannot compile (values under default/const/enum are data)."""
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k == "pattern":
+                problem = pattern_problem(v)
+                if problem:
+                    yield path + (k,), problem
+            elif k == "patternProperties" and isinstance(v, dict):
+                for p in v:
+                    problem = pattern_problem(p)
+                    if problem:
+                        yield path + (k, p), problem
+            if k not in ("default", "const", "enum", "examples", "pattern"):
+                yield from _pattern_problems(v, path + (k,))
+    elif isinstance(schema, list):
+        for i, v in enumerate(schema):
+            yield from _pattern_problems(v, path + (i,))
 
 
 def check_schema(schema: Any) -> str | None:
@@ -54,6 +147,8 @@ def schema_problem(schema: Any) -> tuple[tuple, str] | None:
         return tuple(exc.absolute_path), exc.message
     if schema.get("type", "object") != "object":
         return ("type",), "parameters must describe an object (type: object)"
+    for found in _pattern_problems(schema, ()):
+        return found
     root = validator(schema)
     for path, ref in _refs(schema, ()):
         try:
@@ -80,7 +175,7 @@ def _refs(schema: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
 
 
 def validator(schema: dict) -> Draft202012Validator:
-    return Draft202012Validator(schema, registry=_LOCAL_ONLY)
+    return _Validator(schema, registry=_LOCAL_ONLY)
 
 
 def _deref(schema: Any, root: dict) -> Any:
@@ -170,7 +265,7 @@ def _message(err: ValidationError) -> str:
     if v == "additionalProperties":
         props = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(props)) if isinstance(err.instance, dict) else []
-        close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1)]
+        close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1, cutoff=0.8)]
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         return f"unknown property {', '.join(map(repr, extra))}{hint}" + (f"; expected one of: {', '.join(props)}" if props else "")
     if v == "required":

@@ -20,7 +20,7 @@ import yaml
 from composer import __version__
 from composer.cli import guide
 from composer.cli.views import RunView, View
-from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -39,7 +39,7 @@ env_app = typer.Typer(help="List and show environments.", no_args_is_help=True)
 app.add_typer(def_app, name="def")
 app.add_typer(env_app, name="env")
 
-FileOpt = typer.Option(Path("app.yaml"), "-f", "--file", envvar="COMPOSER_FILE", help="Application file.")
+FileOpt = typer.Option([Path("app.yaml")], "-f", "--file", envvar="COMPOSER_FILE", help="Application file; give -f again for each Score file of one application.")
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
@@ -59,7 +59,9 @@ def registry() -> PluginRegistry:
 @contextmanager
 def command(name: str, json_mode: bool) -> Iterator[View]:
     """Run a command body: diagnostics -> exit 1, bugs -> exit 70 with a short report."""
+    REDACTIONS.clear()  # values this command reads from ${env:...} are registered afresh
     view = View(json_mode, name)
+    _VIEWS.append(view)
     try:
         yield view
     except DiagnosticError as exc:
@@ -78,15 +80,30 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
     except Exception as exc:  # a bug: say so briefly and usefully
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
-        report = f"internal error: {type(exc).__name__} at {where}: {exc}"
+        report = REDACTIONS.apply(f"internal error: {type(exc).__name__} at {where}: {exc}")
         if json_mode:
-            view.event("internal_error", error=type(exc).__name__, where=where, message=str(exc)[:500])
+            view.event("internal_error", error=type(exc).__name__, where=where, message=REDACTIONS.apply(str(exc))[:500])
             view.summary(False, EXIT_INTERNAL)
         else:
             view.err.print(f"[red]{report[:800]}[/red]\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.")
         if _debug():
             traceback.print_exc()
         raise typer.Exit(EXIT_INTERNAL)
+    finally:
+        _VIEWS.remove(view)
+
+
+_VIEWS: list[View] = []  # the running command's view, for load warnings
+
+
+def _open(file: list[Path]):
+    """Open the project and show the warnings its files raised (a Score or OAM field read differently)."""
+    from composer.project import open_project
+
+    project = open_project(file)
+    if project.app.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(project.app.warnings)
+    return project
 
 
 def _debug() -> bool:
@@ -95,23 +112,25 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: Path, env: Optional[str], catalog: list[Path], locked: bool = False, allow_outside: bool = False):
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False, allow_outside: bool = False):
     import dataclasses
 
-    from composer.project import compile_project, open_project
+    from composer.project import compile_project
 
-    project = open_project(file)
+    project = _open(file)
     compiled = compile_project(project, env, registry(), catalog, locked=locked)
+    if compiled.warnings and _VIEWS:
+        _VIEWS[-1].diagnostics(compiled.warnings)
     return dataclasses.replace(compiled, allow_outside_project=allow_outside) if allow_outside else compiled
 
 
 @app.command()
-def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
+def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
-    from composer.project import compile_project, open_project
+    from composer.project import compile_project
 
     with command("validate", json_mode) as view:
-        project = open_project(file)
+        project = _open(file)
         names = [env] if env else (project.environment_names() or [None])
         reg = registry()
         cat = project.catalog(reg, catalog)
@@ -120,6 +139,7 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
         for name in names:
             try:
                 compiled = compile_project(project, name, reg, catalog, catalog=cat, locked=locked)
+                view.diagnostics(compiled.warnings)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
@@ -127,13 +147,13 @@ def validate(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Pa
             raise DiagnosticError(errors)
         for name, units in checked:
             view.event("validated", environment=name, units=units)
-            view.info(f"[green]✓[/green] {file} is valid for environment [bold]{name}[/bold] ({units} units)")
+            view.info(f"[green]✓[/green] {', '.join(map(str, file))} is valid for environment [bold]{name}[/bold] ({units} units)")
         view.summary(True, EXIT_OK, environments=[n for n, _ in checked])
 
 
 @app.command()
 def render(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
     catalog: list[Path] = CatalogOpt,
@@ -155,7 +175,7 @@ def render(
 
 @app.command()
 def graph(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
     catalog: list[Path] = CatalogOpt,
@@ -182,7 +202,7 @@ def graph(
 @app.command()
 def schema(
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
 ) -> None:
@@ -192,8 +212,8 @@ def schema(
 
     with command("schema", False) as view:
         dirs = list(catalog)
-        if (file.parent / "definitions").is_dir():
-            dirs.insert(0, file.parent / "definitions")
+        if (file[0].parent / "definitions").is_dir():
+            dirs.insert(0, file[0].parent / "definitions")
         cat = Catalog.build(registry(), dirs)
         docs = schemas(
             [(n, t.schema) for n, t in sorted(cat.components.items())],
@@ -318,7 +338,7 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
 
 
 @app.command()
-def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
+def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
@@ -342,7 +362,7 @@ def init(file: Path = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] 
 
 @app.command()
 def plan(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
@@ -402,7 +422,7 @@ def plan(
 @app.command()
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Apply without asking (required when not interactive)."),
     parallelism: int = ParallelismOpt,
@@ -411,6 +431,7 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
@@ -424,6 +445,10 @@ def apply(
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
+        from composer.project import held_units, refuse_paused
+
+        refuse_paused(compiled)
+        held, waiting = held_units(compiled, approve)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
@@ -441,8 +466,11 @@ def apply(
                         raise Exit(EXIT_OK)
                     with progress.paused():  # the question must not be redrawn over by the live table
                         guide.confirm_plan(view, preview, compiled, state)
-                result = engine.apply(state, planned)
+                result = engine.apply(state, planned, hold=held)
                 where = guide.destinations(compiled, store, engine.sinks, result)
+        if waiting:
+            view.event("gate", gates=waiting, held=sorted(held))
+            view.info(f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}")
         view.event("where", **where)  # before the summary, which stays the last JSON line
         code = _report(view, result, compiled.resolved.environment.name, "apply")
         guide.tell_where(view, where)
@@ -451,7 +479,7 @@ def apply(
 
 @app.command()
 def destroy(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
@@ -485,7 +513,7 @@ def destroy(
 @app.command()
 def outputs(
     component: Optional[str] = typer.Argument(None, help="Only this component."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
     allow_outside: bool = AllowOutsideOpt,
@@ -525,7 +553,7 @@ def outputs(
 
 @app.command()
 def status(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
     allow_outside: bool = AllowOutsideOpt,
@@ -569,7 +597,7 @@ def status(
 @app.command("force-unlock")
 def force_unlock(
     lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
     allow_outside: bool = AllowOutsideOpt,
@@ -598,14 +626,14 @@ sandbox_app = typer.Typer(help="The local sandbox: a long-lived embedded AWS emu
 app.add_typer(sandbox_app, name="sandbox")
 
 
-def _project_state_dir(file: Path) -> Path:
+def _project_state_dir(file: list[Path]) -> Path:
     from composer.safefs import vetted_directory
 
-    return vetted_directory(file.absolute().parent, Path(".composer"), "state directory .composer")
+    return vetted_directory(file[0].absolute().parent, Path(".composer"), "state directory .composer")
 
 
 @sandbox_app.command("up")
-def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Start the emulator in the background; later commands use it, so resources persist."""
     from composer.runners import sandbox
 
@@ -617,7 +645,7 @@ def sandbox_up(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("down")
-def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Stop the background emulator. Its resources are gone; the next apply starts afresh."""
     from composer.runners import sandbox
 
@@ -630,7 +658,7 @@ def sandbox_down(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @sandbox_app.command("status")
-def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show whether the background emulator is up."""
     from composer.runners import sandbox
 
@@ -647,17 +675,17 @@ def sandbox_status(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 # -- def ---------------------------------------------------------------------------
 
 
-def _catalog(file: Path, catalog: list[Path]):
+def _catalog(file: list[Path], catalog: list[Path]):
     from composer.catalog import Catalog
 
     dirs = list(catalog)
-    if (file.parent / "definitions").is_dir():
-        dirs.insert(0, file.parent / "definitions")
+    if (file[0].parent / "definitions").is_dir():
+        dirs.insert(0, file[0].parent / "definitions")
     return Catalog.build(registry(), dirs)
 
 
 @def_app.command("list")
-def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_list(file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """List component types and traits with their implementations and origin."""
     with command("def list", json_mode) as view:
         cat = _catalog(file, catalog)
@@ -675,7 +703,7 @@ def def_list(file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: 
 
 
 @def_app.command("show")
-def def_show(name: str, file: Path = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
     """Show one definition: parameters, outputs, implementations."""
     import difflib
 
@@ -765,7 +793,7 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
 
 
 @env_app.command("list")
-def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """List the environments of the application."""
     from composer.project import open_project
 
@@ -784,7 +812,7 @@ def env_list(file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
 
 
 @env_app.command("show")
-def env_show(name: str, file: Path = FileOpt, json_mode: bool = JsonOpt) -> None:
+def env_show(name: str, file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show one environment as Composer reads it (defaults filled in)."""
     from composer.project import open_project
 

@@ -18,7 +18,7 @@ from composer.diagnostics import Diagnostic, DiagnosticError
 
 @app.command()
 def lock(
-    file: Path = FileOpt,
+    file: list[Path] = FileOpt,
     upgrade: bool = typer.Option(False, "--upgrade", envvar="COMPOSER_UPGRADE", help="Move modules and providers to the newest versions their constraints allow."),
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -643,13 +643,15 @@ class Engine:
             self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=now(), command=command, changed=changed, removed=removed, failed=failed)))
         return RunResult(command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped)
 
-    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True) -> RunResult:
+    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True, hold: Collection[str] = ()) -> RunResult:
+        """`hold`: units behind an approval gate, left as they are (neither applied nor pruned)."""
         self._begin(state)
         removed = self.removed_units() if prune else []
         self.refuse_protected(removed, "prune")
         self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
-        deps = {n: self.graph.dependencies(n) for n in self.graph.order}
-        results = run_dag(self.graph.order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
+        order = [n for n in self.graph.order if n not in hold]
+        deps = {n: self.graph.dependencies(n) for n in order}
+        results = run_dag(order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
         for name, status in results.items():
             if status != OK and name not in self._outcomes:
                 self._outcome(Outcome(name, self._kind(name), "blocked", diagnostics=[Diagnostic("not applied: a dependency failed or the run was interrupted", address=name)]))

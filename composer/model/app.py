@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
+from composer.model.environment import KubeTarget
 
 
 class Trait(Strict):
@@ -23,14 +24,32 @@ class Component(Strict):
     depends_on: tuple[str, ...] = Field((), alias="dependsOn")
 
 
+class Gate(Strict):
+    """An approval gate: `appc apply` applies nothing of `components` until `--approve NAME`."""
+
+    name: str
+    components: tuple[Name, ...] = ()
+    message: str = ""
+
+
+class AppMetadata(Metadata):
+    # Where the workloads land when the environment names no namespace (the environment wins).
+    namespace: Name | None = None
+
+
 class ApplicationSpec(Strict):
     components: tuple[Component, ...] = Field(min_length=1)
+    # Score files (score.dev/v1b1) whose workloads and resources join the components (docs/score.md).
+    score: tuple[str, ...] = ()
+    # Clusters (kube contexts) when the environment names none (KubeVela topology policies).
+    targets: tuple[KubeTarget, ...] = ()
+    gates: tuple[Gate, ...] = ()
 
 
 class Application(Strict):
     api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
     kind: Literal["Application"]
-    metadata: Metadata
+    metadata: AppMetadata
     spec: ApplicationSpec
 
     @property

@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, FieldPath
 from composer.model.app import Application
 from composer.model.base import API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
 from composer.model.environment import Environment
+from composer.model.score import SCORE_API_VERSION
 from composer.model.source import SourceDocument, SourceMap, gc_paused, load_documents
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +36,7 @@ class Loaded(typing.Generic[M]):
     model: M
     source: SourceMap
     path: Path
+    warnings: tuple[Diagnostic, ...] = ()  # e.g. a Score field Composer reads differently
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -99,7 +101,7 @@ def translate(exc: ValidationError, model: type[BaseModel], source: SourceMap, p
             parent = _model_at(model, loc[:-1])
             allowed = field_names(parent) if parent else []
             summary = f"unknown field {str(loc[-1])!r}"
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.8)
             detail = (f"did you mean {close[0]!r}? " if close else "") + (
                 f"expected one of: {', '.join(allowed)}" if allowed else ""
             )
@@ -116,6 +118,16 @@ def translate(exc: ValidationError, model: type[BaseModel], source: SourceMap, p
     return out
 
 
+def by_line(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in the order of the file (stable: equal places keep their order)."""
+    return sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.column or 0))
+
+
+def _echoes(d: Diagnostic, others: list[Diagnostic]) -> bool:
+    """'should have at least 1 item' for a list whose items were refused: the item errors say it."""
+    return "should have at least" in d.summary and any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in others)
+
+
 def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
     data = doc.data if data is None else data
     if not isinstance(data, dict):
@@ -126,7 +138,8 @@ def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
         with gc_paused():
             return model.model_validate(data)
     except ValidationError as exc:
-        raise DiagnosticError(translate(exc, model, doc.source_map)) from None
+        diags = translate(exc, model, doc.source_map)
+        raise DiagnosticError(by_line([d for d in diags if not _echoes(d, diags)])) from None
 
 
 def _kind(value: Any) -> str:
@@ -134,11 +147,7 @@ def _kind(value: Any) -> str:
 
 
 def _single(path: Path, display: str | None) -> SourceDocument:
-    docs = load_documents(path, display)
-    if len(docs) > 1:
-        second = docs[1]
-        raise DiagnosticError([second.source_map.diagnostic((), "expected one YAML document, found several")])
-    return docs[0]
+    return load_documents(path, display, max_documents=1)[0]
 
 
 def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
@@ -153,20 +162,54 @@ def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
     return kind
 
 
-def load_application(path: Path, display: str | None = None) -> Loaded[Application]:
+def load_application(path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
     doc = _single(path, display)
+    if isinstance(doc.data, dict) and doc.data.get("apiVersion") == SCORE_API_VERSION:
+        return load_score_application([path], [doc], environ)
     _expect_kind(doc, ("Application",))
     api = doc.data.get("apiVersion")
     if api == OAM_API_VERSION:
         from composer.model.oam import convert
 
-        data, source = convert(doc)
-        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path)
+        data, source, warnings = convert(doc)
+        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(
-            [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION} or {OAM_API_VERSION}")]
+            [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION}, {OAM_API_VERSION} or {SCORE_API_VERSION}")]
         )
+    spec = doc.data.get("spec")
+    if isinstance(spec, dict) and spec.get("score"):
+        from composer.model.score_import import merge_listed
+
+        data, source, warnings = merge_listed(doc, path.parent, environ if environ is not None else os.environ)
+        return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     return Loaded(validate(doc, Application), doc.source_map, path)
+
+
+def load_application_files(paths: typing.Sequence[Path], environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
+    """One app file, or several Score files that make one application (`-f a.yaml -f b.yaml`)."""
+    if len(paths) == 1:
+        return load_application(paths[0], _display(paths[0]), environ)
+    docs = [_single(p, _display(p)) for p in paths]
+    for doc in docs:
+        if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != SCORE_API_VERSION:
+            raise DiagnosticError([doc.source_map.diagnostic(("apiVersion",), "only Score files can be given together", f"several -f files must each be a {SCORE_API_VERSION} workload; list other files' components in one app.yaml")])
+    return load_score_application(list(paths), docs, environ)
+
+
+def load_score_application(paths: list[Path], docs: list[SourceDocument], environ: typing.Mapping[str, str] | None) -> Loaded[Application]:
+    from composer.model.score_import import import_score
+
+    imported = import_score(docs, os.environ if environ is None else environ)
+    model = validate(SourceDocument(docs[0].file, imported.data, imported.source), Application)
+    return Loaded(model, imported.source, paths[0], tuple(imported.warnings))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 _ENV_VAR = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -183,6 +226,7 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
                 if name not in environ:
                     errors.append(doc.source_map.diagnostic(path, f"environment variable {name} is not set", f"export {name}=... before running appc"))
                     return ""
+                REDACTIONS.add(environ[name], f"${{env:{name}}}")  # messages say the name, never the value
                 return environ[name]
 
             return _ENV_VAR.sub(sub, value)

@@ -1,37 +1,39 @@
-"""Import of KubeVela-style OAM Applications (core.oam.dev/v1beta1).
+"""Import of KubeVela-style OAM Applications (core.oam.dev/v1beta1): components and traits.
 
 The built-in workload types already take KubeVela's property shapes, so most of an
 OAM file passes through. What differs is translated here: env lists, the older
 `volumes` list, port exposure defaults, and the traits whose shapes differ (gateway,
-storage, cpuscaler, hpa, scaler). The source map is carried along, so diagnostics
-still point at the original lines and name the field paths the user wrote. What
-Composer does not support is an error that says so; nothing is dropped silently.
-The full mapping is in docs/oam.md.
+cpuscaler, hpa, scaler); storage is in oam_storage.py, traits Composer reads as
+properties or other traits in oam_traits.py, metadata / policies / workflow in
+oam_app.py. The source map is carried along, so diagnostics still point at the
+original lines and name the field paths the user wrote. What Composer does not
+support is an error that says so, and what it reads differently a warning; nothing
+is dropped silently. The full mapping is in docs/oam.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
+from composer.model.oam_storage import DEFAULT_FILE_MODE, STORAGE_KEYS, VOLUME_MOUNT_HINTS, StorageTranslation
+from composer.model.oam_storage import kind_of as _kind
 from composer.model.source import SourceDocument, SourceMap
 
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
 TRAIT_NAMES = {
     "gateway": "ingress",
+    "pure-ingress": "ingress",
     "storage": "volume",
     "cpuscaler": "hpa",
     "resource": "resources",
 }
 
-UNSUPPORTED_SPEC = {
-    "policies": "OAM policies (topology, override, garbage-collect) are environment concerns in Composer: "
-    "put targets and overrides in environments/<name>.yaml",
-    "workflow": "OAM workflows are not supported: Composer orders units by their connections and dependsOn",
-}
 UNSUPPORTED_COMPONENT = {
     "inputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
     "outputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
@@ -45,22 +47,14 @@ KUBEVELA_ONLY_TYPES = {
     "or publish a ComponentDefinition under definitions/",
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
     "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
-    "daemon": "Composer has no built-in DaemonSet type: use k8s-objects or a ComponentDefinition under definitions/",
-    "statefulset": "Composer has no built-in StatefulSet type: use k8s-objects or a ComponentDefinition under definitions/",
 }
 KUBEVELA_ONLY_TRAITS = {
-    "expose": "Composer's webservice makes the Service itself: list the port under properties.ports with expose: true "
-    "and set properties.exposeType",
-    "command": "set cmd and args in the component's properties",
-    "container-image": "set image (and imagePullPolicy) in the component's properties",
-    "startup-probe": "use Composer's probes trait: {type: probes, properties: {startup: {...}}}",
-    "hostalias": "host aliases are not supported",
-    "init-container": "init containers are not supported; a TraitDefinition under definitions/ can add one",
+    "nocalhost": "Nocalhost development mode needs its own controller: there is no counterpart",
 }
 
 # KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
 # platform definitions) take their properties as they are.
-WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task")
+WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon", "statefulset")
 
 # KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
 KUBEVELA_ONLY_PROPERTIES = {
@@ -69,29 +63,6 @@ KUBEVELA_ONLY_PROPERTIES = {
     "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
     "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
 }
-VOLUME_MOUNT_HINTS = {
-    "hostPath": "hostPath volumes are not supported",
-    "subPath": "subPath mounts are not supported: mount the whole volume",
-    "items": "items (key to path projections) are not supported: the whole ConfigMap or Secret is mounted",
-}
-
-STORAGE_KEYS = {
-    "pvc": {"name", "mountOnly", "mountPath", "accessModes", "storageClassName", "resources", "volumeMode"},
-    "configMap": {"name", "mountOnly", "mountPath", "readOnly", "data", "defaultMode"},
-    "secret": {"name", "mountOnly", "mountPath", "readOnly", "defaultMode"},
-    "emptyDir": {"name", "mountPath", "medium"},
-}
-STORAGE_VOLUME_PREFIX = {"pvc": "pvc", "configMap": "configmap", "secret": "secret", "emptyDir": "emptydir"}
-STORAGE_HINTS = {
-    **VOLUME_MOUNT_HINTS,
-    "mountToEnv": "to read a key as an env var, add an env entry with valueFrom.configMapKeyRef / secretKeyRef",
-    "mountToEnvs": "to read keys as env vars, add env entries with valueFrom.configMapKeyRef / secretKeyRef",
-    "data": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
-    "stringData": "Composer writes no Secret data from app.yaml: create the Secret outside (or bind it with a connection) and mount it",
-}
-DEFAULT_FILE_MODE = 420  # 0644, Kubernetes' own default for configMap/secret volumes
-
-
 @dataclass
 class OamSourceMap(SourceMap):
     """Positions keyed by the converted paths; diagnostics report the paths the user wrote.
@@ -102,6 +73,7 @@ class OamSourceMap(SourceMap):
 
     origins: dict[FieldPath, FieldPath] = field(default_factory=dict)
     notes: dict[FieldPath, str] = field(default_factory=dict)
+    vocab: dict[FieldPath, dict[str, str]] = field(default_factory=dict)  # Composer word -> the word the user wrote
 
     def original(self, path: FieldPath) -> FieldPath:
         p = tuple(path)
@@ -116,7 +88,39 @@ class OamSourceMap(SourceMap):
         notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
         if notes:
             detail = "; ".join([d.detail, *notes]) if d.detail else "; ".join(notes)
-        return dataclasses.replace(d, path=self.original(p), detail=detail)
+        words = {k: v for n in range(len(p), 0, -1) for k, v in self.vocab.get(p[:n], {}).items()}
+        summary = d.summary
+        if words:
+            summary, detail = _in_user_words(summary, words), _in_user_words(d.detail, words) + detail[len(d.detail):]
+        if summary.startswith(("unknown trait ", "unknown component type ")):
+            detail = _kubevela_hint(summary, detail)
+        return dataclasses.replace(d, path=self.original(p), summary=summary, detail=detail)
+
+
+# Composer's name -> KubeVela's, for hints shown to someone who wrote a KubeVela file.
+VELA_TRAIT_WORDS = {"ingress": "gateway", "volume": "storage", "resources": "resource"}
+GATEWAY_WORDS = {"host": "domain", "paths": "http", "tlsSecretName": "secretName", "className": "class", "ingress": "gateway"}
+
+
+def _in_user_words(text: str, words: dict[str, str]) -> str:
+    return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", lambda m: words[m.group(1)], text) if text else text
+
+
+def _kubevela_hint(summary: str, detail: str) -> str:
+    """'did you mean' over the names a KubeVela user writes, and only when it is close (cutoff 0.8)."""
+    m = re.search(r"'([^']*)'", summary)
+    known_at = detail.find("known: ")
+    if not m or known_at < 0:
+        return detail
+    head, _, tail = detail[known_at + 7 :].partition(";")
+    from composer.model.oam_traits import REWRITES
+
+    extra = set(TRAIT_NAMES) | set(REWRITES) if summary.startswith("unknown trait") else set()
+    known = sorted({VELA_TRAIT_WORDS.get(k.strip(), k.strip()) for k in head.split(",") if k.strip()} | extra)
+    close = difflib.get_close_matches(m.group(1), known, n=1, cutoff=0.8)
+    rest = detail[:known_at]
+    rest = re.sub(r"did you mean '[^']*'\? ", "", rest)
+    return (f"did you mean {close[0]!r}? " if close else "") + rest + "known: " + ", ".join(known) + (";" + tail if tail else "")
 
 
 def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: FieldPath) -> None:
@@ -127,19 +131,29 @@ def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: Fie
                 table_dst[dst_prefix + path[n:]] = pos
 
 
-def _kind(value: Any) -> str:
-    return {str: "text", list: "a list", dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "nothing" if value is None else type(value).__name__)
 
-
-class _Converter:
+class _Converter(StorageTranslation):
     def __init__(self, src: SourceMap, dst: OamSourceMap):
         self.src = src
         self.dst = dst
         self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.storage_env: dict[str, Any] = {}  # env vars from storage mountToEnv(s), per component
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
         self.errors.append(self.dst.diagnostic(path, summary, detail, key=key))
+
+    def warn(self, path: FieldPath, summary: str, detail: str = "") -> None:
+        """A field Composer reads with a different effect than KubeVela: said, never silent."""
+        self.warnings.append(self.dst.diagnostic(path, summary, detail, key=True, severity=Severity.WARNING))
+
+    def carry(self, old: FieldPath, new: FieldPath, value: Any) -> None:
+        """A patch merged from `old` into `new` (an override policy): its keys keep their positions."""
+        _move(self.src, self.dst, old, new)
+        if isinstance(value, dict):
+            for k in value:
+                self.dst.origins[new + (k,)] = old + (k,)
 
     def relocate(self, old: FieldPath, new: FieldPath) -> None:
         """The value at `old` now lives at `new`: carry its positions, remember where it came from."""
@@ -173,6 +187,10 @@ class _Converter:
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
+        if ctype in WORKLOAD_TYPES:
+            from composer.model.oam_traits import TraitRewriter
+
+            comp = TraitRewriter(self, comp, cpath).run()
         if isinstance(ctype, str) and ctype in KUBEVELA_ONLY_TYPES:
             self.dst.notes[cpath + ("type",)] = KUBEVELA_ONLY_TYPES[ctype]
         traits = comp.get("traits")
@@ -180,8 +198,27 @@ class _Converter:
         if isinstance(props, dict) and ctype in WORKLOAD_TYPES:
             comp["properties"] = self.properties(props, cpath + ("properties",), _gateway_ports(traits))
         if isinstance(traits, list):
+            self.storage_env = {}
             comp["traits"] = [self.trait(t, cpath + ("traits", j)) for j, t in enumerate(traits)]
+            if self.storage_env:
+                self.pin(cpath + ("traits", len(comp["traits"])), cpath + ("traits",))
+                comp["traits"].append({"type": "env", "properties": {"env": self.storage_env}})
+            from composer.model.oam_traits import merge_traits
+
+            comp["traits"], moved = merge_traits(comp["traits"], comp.get("name"))
+            self.renumber(cpath + ("traits",), moved)
         return comp
+
+    def renumber(self, prefix: FieldPath, moved: dict[int, int]) -> None:
+        """Traits merged or shifted: carry their positions (the first one's win) and origins along."""
+        n = len(prefix)
+        for table in (self.dst.values, self.dst.keys, self.dst.origins, self.dst.notes, self.dst.vocab):
+            under = {p: v for p, v in table.items() if p[:n] == prefix and len(p) > n and isinstance(p[n], int)}
+            for p in under:
+                del table[p]
+            for p in sorted(under, key=lambda p: (p[n], len(p))):
+                new = prefix + (moved.get(p[n], p[n]),) + p[n + 1 :]
+                table.setdefault(new, under[p])
 
     def properties(self, props: dict, ppath: FieldPath, routed: set[int]) -> dict:
         props = dict(props)
@@ -314,13 +351,15 @@ class _Converter:
         new_type = TRAIT_NAMES.get(ttype, ttype) if isinstance(ttype, str) else ttype
         if new_type != ttype:
             self.dst.notes[tpath] = f"OAM trait {ttype!r} is read as Composer's {new_type!r}, see docs/oam.md"
+            if new_type == "ingress":
+                self.dst.vocab[tpath] = GATEWAY_WORDS
         elif vela_ingress:
             self.dst.notes[tpath] = "KubeVela's ingress trait (domain, http) is read like gateway, see docs/oam.md"
         if not isinstance(props, dict):
             return {**trait, "type": new_type}
         props = dict(props)
         ppath = tpath + ("properties",)
-        if ttype == "gateway" or vela_ingress:
+        if ttype in ("gateway", "pure-ingress") or vela_ingress:
             props = self.gateway(props, ppath)
         elif ttype == "cpuscaler":
             self.rename(props, ppath, {"cpuPercent": "cpuUtil"})  # the name KubeVela's own docs example uses
@@ -382,87 +421,15 @@ class _Converter:
             for extra in sorted(set(spec) - {"type", "value"}):
                 self.error(mpath + (extra,), f"unknown field {extra!r}", "expected type and value", key=True)
             mtype = spec.get("type", "Utilization")
-            if mtype != "Utilization":
-                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "Composer's hpa scales on average utilization in percent: use type: Utilization")
-            props[new] = spec.get("value", 50)
-            self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (new,))
+            if mtype not in ("Utilization", "AverageValue"):
+                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "expected Utilization or AverageValue")
+            target = new if mtype == "Utilization" else f"{old if old == 'cpu' else 'mem'}AverageValue"
+            props[target] = spec.get("value", 50)
+            self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (target,))
         if "podCustomMetrics" in props:
-            self.error(ppath + ("podCustomMetrics",), "podCustomMetrics is not supported", "Composer's hpa scales on CPU and memory utilization", key=True)
-            props.pop("podCustomMetrics")
-
-    def storage(self, props: dict, ppath: FieldPath) -> dict:
-        """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
-        out: dict[str, Any] = {}
-        for kind, items in props.items():
-            kpath = ppath + (kind,)
-            if kind not in STORAGE_KEYS:
-                self.error(kpath, f"storage type {kind!r} is not supported", STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"), key=True)
-                continue
-            out[kind] = [self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)] if isinstance(items, list) else items
-        return out
-
-    def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
-            return v  # the volume schema reports the shape
-        for key in sorted(set(v) - STORAGE_KEYS[kind]):
-            hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
-            self.error(vpath + (key,), f"storage {kind} field {key!r} is not supported", hint or "see docs/oam.md for the storage fields Composer reads", key=True)
-        if v.get("defaultMode", DEFAULT_FILE_MODE) != DEFAULT_FILE_MODE:
-            self.error(vpath + ("defaultMode",), "a defaultMode other than 420 (0644) is not supported")
-        mount_only = v.get("mountOnly", False)
-        if not isinstance(mount_only, bool):
-            self.error(vpath + ("mountOnly",), f"mountOnly must be true or false, got {_kind(mount_only)}")
-        name = v["name"]
-        entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
-        if "mountPath" in v:
-            entry["mountPath"] = v["mountPath"]
-        elif kind == "configMap":
-            self.error(vpath, "a storage configMap without mountPath is not supported", STORAGE_HINTS["mountToEnv"])
-        if kind == "pvc":
-            entry["claimName"] = name
-            self.relocate(vpath + ("name",), vpath + ("claimName",))
-            if v.get("volumeMode", "Filesystem") != "Filesystem":
-                self.error(vpath + ("volumeMode",), f"volumeMode {v['volumeMode']!r} is not supported", "Composer mounts claims as file systems")
-            if mount_only:
-                for key in ("accessModes", "storageClassName", "resources"):
-                    if key in v:
-                        self.error(vpath + (key,), f"{key} has no effect with mountOnly: true", "the claim exists already; remove it", key=True)
-            else:
-                entry["create"] = True
-                entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
-                if "storageClassName" in v:
-                    entry["storageClassName"] = v["storageClassName"]
-                entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
-        elif kind == "configMap":
-            entry["cmName"] = name
-            self.relocate(vpath + ("name",), vpath + ("cmName",))
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-            if not mount_only:
-                entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
-            elif "data" in v:
-                self.error(vpath + ("data",), "data has no effect with mountOnly: true", "remove mountOnly to create the ConfigMap, or remove data", key=True)
-        elif kind == "secret":
-            entry["secretName"] = name
-            self.relocate(vpath + ("name",), vpath + ("secretName",))
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-        elif "medium" in v:
-            entry["medium"] = v["medium"]
-        return entry
-
-    def pvc_resources(self, res: Any, rpath: FieldPath) -> Any:
-        if not isinstance(res, dict):
-            return res  # the volume schema reports the shape
-        for key in sorted(set(res) - {"requests"}):
-            self.error(rpath + (key,), f"pvc resources.{key} is not supported", "Composer sets resources.requests.storage only", key=True)
-        requests = res.get("requests", {})
-        if isinstance(requests, dict):
-            for key in sorted(set(requests) - {"storage"}):
-                self.error(rpath + ("requests", key), f"pvc resources.requests.{key} is not supported", "expected storage", key=True)
-            return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
-        return {"requests": requests}
-
+            metrics = props.pop("podCustomMetrics")
+            props["podMetrics"] = [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics] if isinstance(metrics, list) else metrics
+            self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
 
 def _gateway_ports(traits: Any) -> set[int]:
     """The ports a gateway (or an ingress, KubeVela's older one or Composer's) routes to."""
@@ -478,31 +445,29 @@ def _gateway_ports(traits: Any) -> set[int]:
     return out
 
 
-def convert(doc: SourceDocument) -> tuple[dict, SourceMap]:
-    """Translate an OAM Application into Composer's Application data and a matching source map."""
+def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
+    """Translate an OAM Application into Composer's Application data, a matching source map and warnings."""
+    from composer.model.oam_app import AppLevel
+
     src = doc.source_map
     data = doc.data
     dst = OamSourceMap(src.file, dict(src.values), dict(src.keys))
     c = _Converter(src, dst)
     spec = data.get("spec")
     if not isinstance(spec, dict):
-        return {**data, "apiVersion": API_VERSION}, dst  # validation reports the shape
-    for key, why in UNSUPPORTED_SPEC.items():
-        if key in spec:
-            c.error(("spec", key), f"unsupported OAM field spec.{key}", why, key=True)
-    metadata = data.get("metadata")
-    if isinstance(metadata, dict) and "namespace" in metadata:
-        ns = metadata["namespace"]
-        c.error(
-            ("metadata", "namespace"),
-            "metadata.namespace is not used: the environment decides the namespace",
-            f"remove it and set spec.kubernetes.namespace: {ns} in environments/<env>.yaml "
-            "(one app file lands in each environment's own namespace)",
-            key=True,
-        )
-    out_spec = dict(spec)
-    if isinstance(spec.get("components"), list):
-        out_spec["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(spec["components"])]
+        return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
+    app = AppLevel(c)
+    metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
+    raw = spec.get("components") if isinstance(spec.get("components"), list) else None
+    names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
+    app.workflow(spec.get("workflow"), app.policies(spec.get("policies")), names)
+    out = {**data, "apiVersion": API_VERSION, "metadata": metadata, "spec": dict(spec)}
+    if raw is not None:
+        raw = app.apply_overrides(raw)
+        out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
+        out = app.finish(out, out["spec"]["components"])
     if c.errors:
-        raise DiagnosticError(c.errors)
-    return {**data, "apiVersion": API_VERSION, "spec": out_spec}, dst
+        from composer.model.loader import by_line
+
+        raise DiagnosticError(by_line(c.errors))
+    return out, dst, c.warnings

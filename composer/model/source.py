@@ -7,12 +7,16 @@ turns the path back into `file:line:column`.
 
 The reader is defensive, since any file a user points at reaches it: size limit,
 UTF-8 check, no custom tags, duplicate keys rejected, alias expansion bounded
-(a "billion laughs" document is an error, not an out-of-memory).
+(a "billion laughs" document is an error, not an out-of-memory). The expansion budget
+(values and characters) is shared by all documents of a file, and documents are composed
+one at a time: a file that may hold one document stops at the second, unbuilt.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +27,11 @@ import yaml
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_NODES = 2_000_000  # values built from one file, aliases expanded
+MAX_NODES = 2_000_000  # values built from one file (all its documents), aliases expanded
+MAX_CHARS = 4 * MAX_FILE_BYTES  # characters of text values built from one file, aliases expanded
+MAX_ALIASED_VALUES = 100_000  # values built again through an alias (`*name`, `<<: *name`), per file
 
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SCALAR_TAGS = {
@@ -100,11 +107,22 @@ def _pos(mark) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
+@dataclass
+class _Budget:
+    """What one file may expand to, across all its documents."""
+
+    values: int = 0
+    chars: int = 0
+    aliased: int = 0
+
+
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, budget: _Budget) -> None:
         self.file = file
-        self.count = 0
+        self.budget = budget
         self.map = SourceMap(file)
+        self.built: set[int] = set()  # ids of the nodes built so far: building one again is an alias
+        self.aliasing = 0
         self.scalars = _Loader("")  # used only for its scalar constructors
         self.errors: list[Diagnostic] = []
 
@@ -112,19 +130,39 @@ class _Builder:
         p = _pos(node.start_mark)
         self.errors.append(Diagnostic(summary, detail, file=self.file, line=p.line, column=p.column, path=path))
 
-    def build(self, node, path: FieldPath) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
+    def _spend(self, node) -> None:
+        budget = self.budget
+        budget.values += 1
+        budget.aliased += self.aliasing > 0
+        if isinstance(node, yaml.ScalarNode):
+            budget.chars += len(node.value)
+        if budget.values > MAX_NODES or budget.chars > MAX_CHARS or budget.aliased > MAX_ALIASED_VALUES:
+            p = _pos(node.start_mark)
             raise DiagnosticError(
                 [
                     Diagnostic(
-                        "document expands to too many values",
-                        f"more than {MAX_NODES:,} values once YAML aliases are expanded; "
-                        "write the document out without nested aliases",
+                        "file expands to too many values",
+                        f"more than {MAX_NODES:,} values, {MAX_CHARS:,} characters of text, or {MAX_ALIASED_VALUES:,} values "
+                        "repeated through aliases, once YAML aliases are expanded (all documents of the file count); "
+                        "write it out without nested aliases",
                         file=self.file,
+                        line=p.line,
+                        column=p.column,
                     )
                 ]
             )
+
+    def build(self, node, path: FieldPath) -> Any:
+        again = id(node) in self.built
+        self.built.add(id(node))
+        self.aliasing += again
+        try:
+            return self._build(node, path)
+        finally:
+            self.aliasing -= again
+
+    def _build(self, node, path: FieldPath) -> Any:
+        self._spend(node)
         self.map.values.setdefault(path, _pos(node.start_mark))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -135,7 +173,11 @@ class _Builder:
         if node.tag not in _SCALAR_TAGS:
             self.error(node, path, f"unsupported YAML tag {node.tag!r}", "only plain YAML values are accepted")
             return None
-        return self.scalars.construct_object(node, deep=True)
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except ValueError:  # an integer past Python's limit for converting text (4,300 digits)
+            self.error(node, path, "number is too long", f"at most {_MAX_DIGITS:,} digits; quote it if it is text")
+            return None
 
     def _mapping(self, node, path: FieldPath) -> dict:
         out: dict[str, Any] = {}
@@ -222,15 +264,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def parse_documents(text: str, file: str) -> list[SourceDocument]:
-    """Parse every YAML document in `text`. Raises DiagnosticError on any syntax or structure error."""
+def parse_documents(text: str, file: str, max_documents: int | None = None) -> list[SourceDocument]:
+    """Parse the YAML documents in `text` (at most `max_documents`: the first one beyond is an
+    error, and is never built). Raises DiagnosticError on any syntax or structure error."""
     with gc_paused():
-        return _parse_documents(text, file)
+        return _parse_documents(text, file, max_documents)
 
 
-def _parse_documents(text: str, file: str) -> list[SourceDocument]:
+def _composed(text: str, file: str) -> Iterator[Any]:
+    """The node trees of the documents, one at a time, with YAML errors as diagnostics."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        for node in yaml.compose_all(text, Loader=_Loader):
+            if node is not None:
+                yield node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         summary = "invalid YAML: " + (exc.problem or exc.context or "syntax error")
@@ -253,32 +299,46 @@ def _parse_documents(text: str, file: str) -> list[SourceDocument]:
         raise DiagnosticError([Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file, line=1, column=1)]) from None
     except RecursionError:
         raise DiagnosticError([Diagnostic("invalid YAML: nesting is too deep", file=file, line=1, column=1)]) from None
-    docs = []
-    for index, node in enumerate(n for n in nodes if n is not None):
-        builder = _Builder(file)
-        try:
-            data = builder.build(node, ())
-        except RecursionError:
-            raise DiagnosticError([Diagnostic("YAML nesting is too deep", file=file)]) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise DiagnosticError(
-                [
-                    Diagnostic(
-                        "invalid YAML value",
-                        getattr(exc, "problem", None) or str(exc).splitlines()[0],
-                        file=file,
-                        line=mark.line + 1 if mark else None,
-                    )
-                ]
-            ) from None
-        if builder.errors:
-            raise DiagnosticError(builder.errors)
-        docs.append(SourceDocument(file, data, builder.map, index))
+
+
+def _parse_documents(text: str, file: str, max_documents: int | None) -> list[SourceDocument]:
+    budget = _Budget()
+    composed = _composed(text, file)
+    if max_documents is not None:  # compose one beyond (cheap: aliases stay references), build none of them yet
+        nodes = list(itertools.islice(composed, max_documents + 1))
+        if len(nodes) > max_documents:
+            p = _pos(nodes[max_documents].start_mark)
+            expected = "one YAML document" if max_documents == 1 else f"at most {max_documents} YAML documents"
+            raise DiagnosticError([Diagnostic(f"expected {expected}, found several", file=file, line=p.line, column=p.column)])
+        composed = iter(nodes)
+    docs = [_build_document(node, file, index, budget) for index, node in enumerate(composed)]
     if not docs:
         raise DiagnosticError([Diagnostic("file is empty", "expected a YAML document", file=file, line=1, column=1)])
     return docs
 
 
-def load_documents(path: Path, display: str | None = None) -> list[SourceDocument]:
-    return parse_documents(read_text(path), display or str(path))
+def _build_document(node: Any, file: str, index: int, budget: _Budget) -> SourceDocument:
+    builder = _Builder(file, budget)
+    try:
+        data = builder.build(node, ())
+    except RecursionError:
+        raise DiagnosticError([Diagnostic("YAML nesting is too deep", file=file)]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "invalid YAML value",
+                    getattr(exc, "problem", None) or str(exc).splitlines()[0],
+                    file=file,
+                    line=mark.line + 1 if mark else None,
+                )
+            ]
+        ) from None
+    if builder.errors:
+        raise DiagnosticError(builder.errors)
+    return SourceDocument(file, data, builder.map, index)
+
+
+def load_documents(path: Path, display: str | None = None, max_documents: int | None = None) -> list[SourceDocument]:
+    return parse_documents(read_text(path), display or str(path), max_documents)

@@ -30,8 +30,9 @@ CLUSTER_SCOPED = {
 }  # fmt: skip
 
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Deployment",
-              "StatefulSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
+              "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
 
+PATCH_LAST = ("json-patch", "json-merge-patch")
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
 POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
@@ -171,23 +172,33 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
                 pvc_spec["storageClassName"] = v["storageClassName"]
             w.add({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": w.metadata(claim), "spec": pvc_spec})
         volumes.append({"name": v["name"], "persistentVolumeClaim": {"claimName": claim}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"]})
+        mounts.append(_mount(v))
     for v in spec.get("configMap", []):
         cm = v.get("cmName") or f"{w.name}-{v['name']}"
         if "data" in v:
             w.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": w.metadata(cm), "data": dict(v["data"])})
-        volumes.append({"name": v["name"], "configMap": {"name": cm}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"], **({"readOnly": v["readOnly"]} if "readOnly" in v else {})})
+        if "mountPath" in v:
+            volumes.append({"name": v["name"], "configMap": {"name": cm, **_items(v)}})
+            mounts.append(_mount(v))
     for v in spec.get("secret", []):
-        volumes.append({"name": v["name"], "secret": {"secretName": v.get("secretName") or v["name"]}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"], **({"readOnly": v["readOnly"]} if "readOnly" in v else {})})
+        volumes.append({"name": v["name"], "secret": {"secretName": v.get("secretName") or v["name"], **_items(v)}})
+        mounts.append(_mount(v))
     for v in spec.get("emptyDir", []):
         volumes.append({"name": v["name"], "emptyDir": {"medium": v["medium"]} if v.get("medium") else {}})
-        mounts.append({"name": v["name"], "mountPath": v["mountPath"]})
+        mounts.append(_mount(v))
     if not volumes:
         del w.pod_spec["volumes"]
     if not mounts:
         del container["volumeMounts"]
+
+
+def _items(v: dict) -> dict:
+    return {"items": [dict(i) for i in v["items"]]} if v.get("items") else {}
+
+
+def _mount(v: dict) -> dict:
+    """A volumeMount: name and path, and subPath / readOnly where given."""
+    return {"name": v["name"], "mountPath": v["mountPath"], **{k: v[k] for k in ("subPath", "readOnly") if k in v}}
 
 
 def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
@@ -201,7 +212,7 @@ def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
         container["args"] = w.expand(c.name, p["args"])
     ports = _ports(p)
     if ports:
-        container["ports"] = [{**({"name": x["name"]} if x.get("name") else {}), "containerPort": x["port"], "protocol": x.get("protocol", "TCP")} for x in ports]
+        container["ports"] = [{**({"name": x["name"]} if x.get("name") else {}), "containerPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")} for x in ports]
     res = _resources(p.get("cpu"), p.get("memory"))
     if res:
         container["resources"] = res
@@ -259,7 +270,28 @@ def _deployment(w: Workload, p: dict) -> dict:
 def webservice(w: Workload) -> None:
     p = w.component.parameters
     _deployment(w, p)
-    exposed = [x for x in _ports(p) if x.get("expose", True)]
+    _service(w, p, expose_default=True)
+
+
+def daemon(w: Workload) -> None:
+    """KubeVela's daemon: a DaemonSet, and a Service for the ports with expose: true."""
+    p = w.component.parameters
+    w.main = w.add({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": w.metadata(), "spec": {"selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}})
+    _common_meta(w, w.main, p)
+    _service(w, p, expose_default=False)
+
+
+def statefulset(w: Workload) -> None:
+    """KubeVela's statefulset: a StatefulSet whose serviceName is its own Service."""
+    p = w.component.parameters
+    spec = {"serviceName": w.name, "replicas": 1, "selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}
+    w.main = w.add({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": w.metadata(), "spec": spec})
+    _common_meta(w, w.main, p)
+    _service(w, p, expose_default=False)
+
+
+def _service(w: Workload, p: dict, expose_default: bool) -> None:
+    exposed = [x for x in _ports(p) if x.get("expose", expose_default)]
     if exposed:
         w.add(
             {
@@ -270,7 +302,7 @@ def webservice(w: Workload) -> None:
                     "type": p.get("exposeType", "ClusterIP"),
                     "selector": selector_labels(w.app, w.name),
                     "ports": [
-                        {"name": x.get("name") or f"port-{x['port']}", "port": x["port"], "targetPort": x["port"], "protocol": x.get("protocol", "TCP")}
+                        {"name": x.get("name") or f"port-{x['port']}", "port": x["port"], "targetPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")}
                         for x in exposed
                     ],
                 },
@@ -351,7 +383,7 @@ def template_workload(w: Workload) -> None:
     try:
         docs = render_yaml_documents(impl.manifests.template, context)
     except TemplateFailure as exc:
-        w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} failed", f"{exc} (in {w.component.implementation.origin})")
+        w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} failed", f"{exc}{exc.where} (in {w.component.implementation.origin})")
         return
     for d in docs:
         if not isinstance(d, dict) or not {"apiVersion", "kind", "metadata"} <= set(d):
@@ -382,7 +414,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-BUILDERS = {"webservice": webservice, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
+BUILDERS = {"webservice": webservice, "daemon": daemon, "statefulset": statefulset, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
 
 
 def _finish(w: Workload) -> None:
@@ -402,6 +434,14 @@ def _finish(w: Workload) -> None:
             w.pod_meta["labels"] = {**w.extra_labels, **w.pod_meta["labels"]}
         if w.extra_annotations:
             w.pod_meta["annotations"] = {**w.pod_meta.get("annotations", {}), **w.extra_annotations}
+
+
+def _app_metadata(w: Workload) -> None:
+    """The application's labels and annotations reach every object, as KubeVela propagates them;
+    the component's own win, and controller annotations (`*.oam.dev/*`) stay on the app."""
+    meta = w.resolved.app.metadata
+    w.extra_labels = {**meta.labels, **w.extra_labels}
+    w.extra_annotations = {**{k: v for k, v in meta.annotations.items() if "oam.dev/" not in k}, **w.extra_annotations}
 
 
 def _rank(obj: dict) -> tuple:
@@ -438,9 +478,14 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
         template_workload(w)
     else:
         BUILDERS[impl.builtin](w)
+    late = [t for t in c.traits if t.definition.spec.builtin in PATCH_LAST]
     for t in c.traits:
-        apply_trait(w, t)
+        if t not in late:
+            apply_trait(w, t)
+    _app_metadata(w)
     _finish(w)
+    for t in late:  # JSON patches see the finished object, as KubeVela patches its rendered workload
+        apply_trait(w, t)
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
     objects.sort(key=_rank)

@@ -6,7 +6,9 @@ declares one output per contract key; secret ones are `sensitive`. With
 `secrets: store` the secret keys are not outputs at all: the module writes them to
 the cloud secret store and outputs `connection_secret_id`.
 
-User text is data, never Terraform syntax: every literal `${` and `%{` is escaped.
+User text is data, never Terraform syntax: every literal `${` and `%{` is escaped, in
+values and in map keys alike (Terraform evaluates both), and in the provider and backend
+blocks, whose values come from the environment file.
 A reference to another unit's output becomes a variable (`ref_<component>_<key>`),
 which the engine supplies at apply time, so rendering needs no output values.
 """
@@ -38,8 +40,28 @@ def _escape(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
+def encode_key(key: str) -> str:
+    """A map key is literal text: `$${` means `${` as in values, and a reference is not
+    resolved in a key (it stays the text it is). Escaped, so Terraform never evaluates it."""
+    if "${" not in key and "%{" not in key:
+        return key
+    return _escape("".join(p.text if isinstance(p, OutputRef) else p for p in split(key)))
+
+
+def literal_tree(value: Any) -> Any:
+    """Plain data (a plugin's provider or backend block) as Terraform JSON: every string,
+    key or value, is literal text."""
+    if isinstance(value, str):
+        return _escape(value)
+    if isinstance(value, dict):
+        return {_escape(str(k)): literal_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [literal_tree(v) for v in value]
+    return value
+
+
 def encode_value(value: Any, variables: dict[str, OutputRef]) -> Any:
-    """A JSON value for a module argument: literal text escaped, references made variables."""
+    """A JSON value for a module argument: literal text escaped (keys too), references made variables."""
     if isinstance(value, str):
         if "${" not in value and "%{" not in value:
             return value
@@ -53,7 +75,7 @@ def encode_value(value: Any, variables: dict[str, OutputRef]) -> Any:
                 out.append(_escape(part))
         return "".join(out)
     if isinstance(value, dict):
-        return {k: encode_value(v, variables) for k, v in value.items()}
+        return {encode_key(str(k)): encode_value(v, variables) for k, v in value.items()}
     if isinstance(value, list):
         return [encode_value(v, variables) for v in value]
     return value
@@ -76,12 +98,12 @@ def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) 
     key = state_key(resolved.name, env.name, component)
     if env.spec.state.backend == "local":
         # The engine points this at .composer/tfstate/<key> with -backend-config=path=...
-        return {"local": {"path": key}}
+        return {"local": {"path": literal_tree(key)}}
     request = BackendRequest(resolved.name, env, key)
     for provider in registry.providers.values():
         block = provider.backend(request)
         if block:
-            return dict(block)
+            return literal_tree(dict(block))
     raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
 
 
@@ -98,7 +120,7 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
     args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
     terraform: dict[str, Any] = {"required_version": REQUIRED_VERSION}
     if blocks and blocks.required_providers:
-        terraform["required_providers"] = required_providers(blocks.required_providers, provider_constraints(module))
+        terraform["required_providers"] = literal_tree(required_providers(blocks.required_providers, provider_constraints(module)))
     terraform["backend"] = backend_block(resolved, c.name, registry)
 
     root: dict[str, Any] = {
@@ -106,7 +128,7 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
         "terraform": terraform,
     }
     if blocks and blocks.provider:
-        root["provider"] = {k: dict(v) for k, v in blocks.provider.items()}
+        root["provider"] = literal_tree({k: dict(v) for k, v in blocks.provider.items()})
     generated = tuple(tf_impl.generated_inputs) if tf_impl else ()
     declared: dict[str, Any] = {
         name: {"type": "string", **({"sensitive": True} if ref.secret else {}), "description": f"output {ref.key} of unit {ref.component}, supplied by appc at apply"}

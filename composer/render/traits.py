@@ -16,7 +16,7 @@ from composer.templates import TemplateFailure, render_yaml_documents
 
 
 def scaler(w: Workload, t: ResolvedTrait) -> None:
-    if w.main and w.main["kind"] == "Deployment":
+    if w.main and w.main["kind"] in ("Deployment", "StatefulSet"):
         w.main["spec"]["replicas"] = t.parameters["replicas"]
 
 
@@ -41,7 +41,7 @@ def ingress(w: Workload, t: ResolvedTrait) -> None:
             "host": p["host"],
             "http": {
                 "paths": [
-                    {"path": path, "pathType": "Prefix", "backend": {"service": {"name": w.name, "port": {"number": port}}}}
+                    {"path": path, "pathType": p.get("pathType", "Prefix"), "backend": {"service": {"name": w.name, "port": {"number": port}}}}
                     for path, port in sorted(paths.items())
                 ]
             },
@@ -49,7 +49,9 @@ def ingress(w: Workload, t: ResolvedTrait) -> None:
     ]
     if p.get("tlsSecretName"):
         spec["tls"] = [{"hosts": [p["host"]], "secretName": p["tlsSecretName"]}]
-    meta = w.metadata()
+    meta = w.metadata(p.get("name"))
+    if p.get("labels"):
+        meta["labels"] = {**p["labels"], **meta["labels"]}
     if p.get("annotations"):
         meta["annotations"] = dict(p["annotations"])
     w.add({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec})
@@ -107,6 +109,9 @@ def sidecar(w: Workload, t: ResolvedTrait) -> None:
         c["args"] = w.expand(p["name"], p["args"])
     if p.get("volumes"):
         c["volumeMounts"] = [{"name": v["name"], "mountPath": v["path"]} for v in p["volumes"]]
+    for key in ("livenessProbe", "readinessProbe"):
+        if p.get(key):
+            c[key] = probe(p[key])
     w.pod_spec["containers"].append(c)
     builder = w.env(p["name"])
     for k, v in (p.get("env") or {}).items():
@@ -117,14 +122,21 @@ def volume(w: Workload, t: ResolvedTrait) -> None:
     add_volumes(w, t.parameters, w.container(w.name))
 
 
+def _resource_metric(name: str, average: Any, util: Any) -> dict:
+    target = {"type": "AverageValue", "averageValue": average} if average is not None else {"type": "Utilization", "averageUtilization": util}
+    return {"type": "Resource", "resource": {"name": name, "target": target}}
+
+
 def hpa(w: Workload, t: ResolvedTrait) -> None:
     p = t.parameters
     if p["max"] < p["min"]:
         w.fail(t.path + ("properties", "max"), f"max ({p['max']}) is below min ({p['min']})")
         return
-    metrics = [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": p["cpuUtil"]}}}]
-    if p.get("memUtil"):
-        metrics.append({"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": p["memUtil"]}}})
+    metrics = [_resource_metric("cpu", p.get("cpuAverageValue"), p["cpuUtil"])]
+    if p.get("memUtil") or "memAverageValue" in p:
+        metrics.append(_resource_metric("memory", p.get("memAverageValue"), p.get("memUtil")))
+    for m in p.get("podMetrics") or []:
+        metrics.append({"type": "Pods", "pods": {"metric": {"name": m["name"]}, "target": {"type": "AverageValue", "averageValue": m["averageValue"]}}})
     w.add(
         {
             "apiVersion": "autoscaling/v2",
@@ -152,6 +164,46 @@ def service_account(w: Workload, t: ResolvedTrait) -> None:
         w.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
 
 
+def pod(w: Workload, t: ResolvedTrait) -> None:
+    """Pod-level settings in Kubernetes' shapes; lists add up and maps merge across several pod traits."""
+    p = t.parameters
+    spec = w.pod_spec
+    if spec is None:
+        w.fail(t.path, "the pod trait needs a workload with a pod template")
+        return
+    if "affinity" in p:
+        spec["affinity"] = deep_merge(spec.get("affinity", {}), p["affinity"])
+    for key in ("tolerations", "topologySpreadConstraints", "hostAliases", "initContainers"):
+        if key in p:
+            spec[key] = [*spec.get(key, []), *copy.deepcopy(p[key])]
+    if "securityContext" in p:
+        spec["securityContext"] = deep_merge(spec.get("securityContext", {}), p["securityContext"])
+    main = w.container(w.name)
+    for key, field in (("containerSecurityContext", "securityContext"), ("lifecycle", "lifecycle")):
+        if key in p and main is not None:
+            main[field] = deep_merge(main.get(field, {}), p[key])
+    if "strategy" in p and w.main is not None:
+        field = "updateStrategy" if w.main["kind"] in ("DaemonSet", "StatefulSet") else "strategy"
+        w.main["spec"][field] = copy.deepcopy(p["strategy"])
+
+
+def json_patch(w: Workload, t: ResolvedTrait) -> None:
+    from composer.render.jsonpatch import PatchError, apply_patch
+
+    try:
+        w.main.update(apply_patch(w.main, t.parameters["operations"]))
+    except PatchError as exc:
+        w.fail(t.path + ("properties", "operations", exc.index), f"json-patch operation {exc.index} failed: {exc}")
+
+
+def json_merge_patch(w: Workload, t: ResolvedTrait) -> None:
+    from composer.render.jsonpatch import merge_patch as rfc7386
+
+    merged = rfc7386(w.main, t.parameters)
+    w.main.clear()
+    w.main.update(merged)
+
+
 BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
     "scaler": scaler,
     "ingress": ingress,
@@ -164,6 +216,9 @@ BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
     "volume": volume,
     "hpa": hpa,
     "service-account": service_account,
+    "pod": pod,
+    "json-patch": json_patch,
+    "json-merge-patch": json_merge_patch,
 }
 
 
@@ -206,7 +261,7 @@ def template_trait(w: Workload, t: ResolvedTrait) -> None:
                 d["metadata"] = {**w.metadata(d["metadata"].get("name")), **{k: v for k, v in d["metadata"].items() if k != "name"}}
                 w.add(d)
     except TemplateFailure as exc:
-        w.fail(t.path + ("type",), f"trait {t.name!r} failed to render", str(exc))
+        w.fail(t.path + ("type",), f"trait {t.name!r} failed to render", f"{exc}{exc.where}")
 
 
 def apply_trait(w: Workload, t: ResolvedTrait) -> None:

@@ -41,6 +41,24 @@ KUSTOMIZATION = "kustomization.yaml"
 KUSTOMIZATION_HEADER = b"# Written by appc (Composer); it rewrites this file on every apply.\n"
 
 
+def secrets_with_data(objects: list) -> list[str]:
+    """Names of the Secrets holding data anywhere in `objects`: at the top, in the items of a
+    `kind: List` (or any *List), or nested in any other field."""
+    found: list[str] = []
+    stack: list = list(reversed(objects))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if str(node.get("kind", "")).lower() == "secret" and (node.get("data") or node.get("stringData")):
+                meta = node.get("metadata")
+                found.append(str(meta.get("name")) if isinstance(meta, dict) and meta.get("name") else "(unnamed)")
+                continue
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return found
+
+
 class DirectorySink:
     needs_secret_store = True  # connections are ExternalSecrets: the engine publishes what they read
     def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
@@ -150,7 +168,7 @@ class DirectorySink:
         return self._remove(f"{component}-conn.yaml")
 
     def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]:
-        raw = [o["metadata"]["name"] for o in objects if o.get("kind") == "Secret" and (o.get("data") or o.get("stringData"))]
+        raw = secrets_with_data(objects)
         if raw:
             raise DiagnosticError(
                 [

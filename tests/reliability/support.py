@@ -3,8 +3,10 @@ process, what moto and the cluster hold, and processes left behind in a director
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -210,3 +212,23 @@ class MotoProcess:
             body = base64.b64decode(entry["body"]).decode() if entry.get("body_encoded") else entry.get("body") or "{}"
             out.add(json.loads(body).get("Name"))
         return out
+
+
+class Hang(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise Hang in this (main) thread after `seconds`: a test fails instead of hanging."""
+
+    def alarm(signum, frame):
+        raise Hang(f"one input took more than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

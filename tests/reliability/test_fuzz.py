@@ -16,6 +16,11 @@ goes through `appc def validate`. Pass: success, or diagnostics that all name a 
 line (the CLI exits 1). Any other exception, an exit 70, or an input that takes more than
 PER_INPUT_SECONDS is a bug.
 
+Hostile input budgets (docs/security.md) are covered cheaply: the inputs include template
+attacks (exponential macros, amplifying filters, huge joins), alias bombs spread over several
+YAML documents, 5,000-digit integers and catastrophic regex patterns, and while fuzzing the
+budgets are shrunk (FUZZ_BUDGETS), so an attack meets its limit in milliseconds, not seconds.
+
 CI runs 2,000 inputs (derandomized, so every run checks the same ones); `--long` runs 10,000
 with fresh randomness. Past crashers live in tests/fuzz_corpus/ and are replayed first:
 `*.yaml` at the top are application files of examples/webshop; a file whose first line is
@@ -29,9 +34,7 @@ writes) is test_fuzz_fs.py.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,7 @@ from composer.plugins import PluginRegistry
 from composer.project import compile_project, open_project
 from composer.runners.files import write_tree
 from tests.helpers import ROOT, appc
+from tests.reliability.support import time_limit
 
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 PER_INPUT_SECONDS = 20
@@ -107,12 +111,23 @@ HOSTILE = [
     "null", "yes", "1e999", "-0", ".inf", "\x00", "\u202e", "$(rm -rf /)", "`id`", "a\nb: c", "---", "key: [", "'\"",
     "s3", "local", "gcs", "aws", "gcp", "azure", "kubernetes", "default", "webservice", "terraform-module", "postgres",
     "modules/../..", "in-cluster", "aws-rds", "::", "a" * 300,
+    # budgets: templates that ran for minutes or built gigabytes, a backtracking pattern
+    "{% macro f(n) %}{{ f(n - 1) }}{{ f(n - 1) }}{% endmacro %}{{ f(40) }}", "{{ range(100000) | map('center', 100000) | join }}",
+    "{{ range(1500) | map('center', 1000000) | join }}", "{{ range(100000) | join('x' * 1000000) }}", "{{ ['x' * 1000000] * 1000 }}",
+    "^(a+)+$", "a" * 3000 + "!",
 ]  # fmt: skip
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.floats(allow_nan=True), st.text(max_size=40), st.sampled_from(HOSTILE),
 )
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=3)), max_leaves=6)
-INSERTS = [b"\n  - ", b": ", b"{", b"]", b"&a ", b"*a", b"!!binary ", b"!!python/object ", b"\t", b"<<: ", b"---\n", b"{{", b"}}", b"{%", b"%}", b"${", b"\xff", b"\x00", b"\r"]  # fmt: skip
+ALIAS_BOMB = b"\n---\na: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+INSERTS = [b"\n  - ", b": ", b"{", b"]", b"&a ", b"*a", b"!!binary ", b"!!python/object ", b"\t", b"<<: ", b"---\n", b"{{", b"}}", b"{%", b"%}", b"${", b"\xff", b"\x00", b"\r", b"9" * 5000, ALIAS_BOMB * 3]  # fmt: skip
+# Budgets while fuzzing (module, name, value): small, so that attacks end in milliseconds.
+FUZZ_BUDGETS = [
+    ("composer.template_budget", "MAX_OPERATIONS", 20_000), ("composer.template_budget", "MAX_WORK", 400_000),
+    ("composer.template_budget", "MAX_VALUE", 100_000), ("composer.model.source", "MAX_NODES", 50_000),
+    ("composer.model.source", "MAX_ALIASED_VALUES", 2_000),
+]  # fmt: skip
 
 
 def _paths(node, prefix=()):
@@ -231,24 +246,6 @@ GENERATED_PROJECT = {
 # -- the check -------------------------------------------------------------------------------
 
 
-class Hang(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    def alarm(signum, frame):
-        raise Hang(f"one input took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _assert_located(diagnostics) -> None:
     assert diagnostics
     for d in diagnostics:
@@ -297,6 +294,14 @@ def run_generated(base: Path, data: bytes) -> str:
 
 
 # -- tests -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def small_budgets(monkeypatch):
+    import importlib
+
+    for module, name, value in FUZZ_BUDGETS:
+        monkeypatch.setattr(importlib.import_module(module), name, value)
 
 
 def _corpus() -> list[Path]:

@@ -51,6 +51,8 @@ def literal(text: str) -> str:
 
 
 EXPECTED = {k: literal(v) for k, v in PAYLOADS.items()}
+KEYED = {v: k for k, v in PAYLOADS.items()}  # the payloads as map keys (Terraform evaluates keys too)
+EXPECTED_KEYED = {literal(v): k for k, v in PAYLOADS.items()}
 
 TEMPLATE_DEF = """
 apiVersion: composer.dev/v1alpha1
@@ -111,7 +113,7 @@ spec:
       annotations:
         example.com/note: {{ parameters.note }}
 """
-ECHO_MODULE = 'variable "v" {\n  type = any\n}\nvariable "l" {\n  type = any\n}\noutput "v" { value = var.v }\noutput "l" { value = var.l }\n'
+ECHO_MODULE = 'variable "v" {\n  type = any\n}\nvariable "l" {\n  type = any\n}\nvariable "k" {\n  type = any\n}\noutput "v" { value = var.v }\noutput "l" { value = var.l }\noutput "k" { value = var.k }\n'
 ENV = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "test"}, "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}, "kubernetes": {"namespace": "inj"}}}
 
 
@@ -127,7 +129,7 @@ def _project(root: Path, components: list[dict]) -> Path:
 
 
 HOSTILE_APP = [
-    {"name": "mod", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"v": PAYLOADS, "l": list(PAYLOADS.values())}, "outputs": {"v": {}, "l": {}}}},
+    {"name": "mod", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"v": PAYLOADS, "l": list(PAYLOADS.values()), "k": KEYED}, "outputs": {"v": {}, "l": {}, "k": {}}}},
     {
         "name": "api",
         "type": "webservice",
@@ -153,7 +155,7 @@ def _terraform_literal(text):
     if isinstance(text, str):
         return text.replace("$${", "${").replace("%%{", "%{")
     if isinstance(text, dict):
-        return {k: _terraform_literal(v) for k, v in text.items()}
+        return {_terraform_literal(k): _terraform_literal(v) for k, v in text.items()}
     if isinstance(text, list):
         return [_terraform_literal(v) for v in text]
     return text
@@ -167,8 +169,9 @@ def test_terraform_values_round_trip_and_add_nothing(rendered):
     root = json.loads((rendered / "terraform" / "mod" / "main.tf.json").read_text(encoding="utf-8"))
     assert set(root) <= {"//", "terraform", "provider", "variable", "module", "output"}  # no resource, no provisioner
     module = root["module"]["mod"]
-    assert set(module) == {"source", "v", "l"}
+    assert set(module) == {"source", "v", "l", "k"}
     assert _terraform_literal(module["v"]) == EXPECTED and _terraform_literal(module["l"]) == list(EXPECTED.values())
+    assert _terraform_literal(module["k"]) == EXPECTED_KEYED
     for text in json.dumps(module).split('"'):  # every ${ / %{ Terraform would read is escaped
         assert "${" not in text.replace("$${", "") and "%{" not in text.replace("%%{", "")
     assert "variable" not in root  # no reference was read into the payloads
@@ -204,6 +207,7 @@ def test_terraform_reads_the_escaped_strings_back_unchanged(rendered, tmp_path, 
     assert r.returncode == 0, r.stdout + r.stderr
     out = json.loads(tf("output", "-json").stdout)
     assert out["v"]["value"] == EXPECTED and out["l"]["value"] == list(EXPECTED.values())
+    assert out["k"]["value"] == EXPECTED_KEYED
     assert not Path("/tmp/pwned").exists()
 
 

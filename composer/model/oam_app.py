@@ -1,0 +1,465 @@
+"""KubeVela Application-level fields: metadata, `spec.policies` and `spec.workflow`.
+
+What KubeVela's controller does with them, Composer does at apply time where it can:
+- `metadata.namespace` is where workloads land unless the environment names a namespace
+  (composer/model/placement.py warns when both do);
+- `topology` policies name the clusters (kube contexts) of `deploy` steps, `override`
+  policies patch components (vela-templates/definitions/internal/policy/*.cue);
+- workflow steps order components (`apply-component`, `deploy`, `step-group`), and a
+  `suspend` step (or `deploy` with `auto: false`) is an approval gate: `appc apply`
+  stops there until `--approve STEP` (…/workflowstep/*.cue).
+Everything else is refused at its line with what to do instead. docs/oam.md has the table.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from composer.diagnostics import FieldPath
+
+# Application annotations that steer KubeVela's controller rather than describe objects.
+PAUSE = "controller.core.oam.dev/pause"
+SERVICE_ACCOUNT = "app.oam.dev/service-account-name"
+PUBLISH_VERSION = "app.oam.dev/publishVersion"
+BEHAVIOUR_MARK = "oam.dev/"
+
+POLICY_REFUSALS = {
+    "shared-resource": "Composer owns each object from one app; share a resource by moving it to one app and connecting to it",
+    "read-only": "Composer does not watch objects it must not change: remove the component, or deploy it",
+    "take-over": "Composer adopts an existing object on its first server-side apply only with appc apply --force-conflicts",
+    "replication": "replicating components across clusters is environment targets in Composer: list the clusters in "
+    "spec.kubernetes.targets of environments/<env>.yaml",
+    "resource-update": "Composer decides recreate vs update from the object's immutable fields",
+    "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
+    "health": "Composer waits for rollouts itself (appc apply, appc status)",
+}
+STEP_REFUSALS = {
+    "notification": "needs a running controller to send messages",
+    "webhook": "needs a running controller to call it",
+    "export2config": "needs a running controller to write configs",
+    "export2secret": "needs a running controller to write Secrets",
+    "export-data": "needs a running controller",
+    "export-service": "needs a running controller",
+    "depends-on-app": "waits for another running Application, which needs a controller: apply the other app first "
+    "(appc apply -f other/app.yaml), then this one",
+    "apply-object": "put the object in a k8s-objects component instead",
+    "read-object": "reading objects at deploy time needs a running controller",
+    "request": "HTTP requests at deploy time need a running controller",
+    "print-message-in-status": "Composer has no application status object to print into",
+    "build-push-image": "build and push the image in CI before appc apply",
+    "check-metrics": "needs a running controller and a metrics backend",
+    "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
+    "vela-cli": "runs the vela CLI: there is no counterpart",
+}
+STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta"}
+
+
+@dataclass
+class Plan:
+    """What the policies and workflow ask for, in Composer's terms."""
+
+    overrides: list[tuple[dict, FieldPath]] = field(default_factory=list)  # (patch, its path)
+    targets: list[str] = field(default_factory=list)  # cluster names -> kube contexts
+    target_paths: list[FieldPath] = field(default_factory=list)
+    namespace: tuple[str, FieldPath] | None = None  # from a topology policy
+    after: dict[str, set[str]] = field(default_factory=dict)  # component -> components applied before it
+    gates: list[dict] = field(default_factory=list)  # {name, components, message}
+    gate_paths: list[FieldPath] = field(default_factory=list)
+
+
+def merge(base: Any, patch: Any) -> Any:
+    """KubeVela's override merge: maps merge key by key, anything else is replaced."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = merge(base.get(k), v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(patch)
+
+
+def patch_traits(traits: list, patches: list) -> list:
+    """Override traits by type: merge properties, `disable: true` removes, a new type is added."""
+    out = [dict(t) if isinstance(t, dict) else t for t in traits]
+    for p in patches if isinstance(patches, list) else []:
+        if not isinstance(p, dict):
+            continue
+        same = [t for t in out if isinstance(t, dict) and t.get("type") == p.get("type")]
+        if p.get("disable") is True:
+            out = [t for t in out if t not in same]
+        elif same:
+            same[0]["properties"] = merge(same[0].get("properties", {}), p.get("properties", {}))
+        else:
+            out.append({k: v for k, v in p.items() if k != "disable"})
+    return out
+
+
+class AppLevel:
+    """Reads metadata, policies and workflow for one Application; reports through the converter."""
+
+    def __init__(self, converter: Any):
+        self.c = converter
+        self.plan = Plan()
+
+    # -- metadata ---------------------------------------------------------------------
+
+    def metadata(self, meta: dict) -> dict:
+        out = dict(meta)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key in sorted(annotations):
+                if key == PUBLISH_VERSION:
+                    self.c.warn(("metadata", "annotations", key), f"{key} is not used", "Composer applies when you run appc apply and records each apply as a revision in its state")
+                elif BEHAVIOUR_MARK in key and key not in (PAUSE, SERVICE_ACCOUNT):
+                    self.c.error(("metadata", "annotations", key), f"KubeVela controller annotation {key!r} has no counterpart in Composer", "Composer keeps its own revision history and applies on appc apply: remove the annotation", key=True)
+            pause = annotations.get(PAUSE)
+            if pause is not None and pause not in ("true", "false"):
+                self.c.error(("metadata", "annotations", PAUSE), f"{PAUSE} must be \"true\" or \"false\"")
+        return out
+
+    # -- policies -----------------------------------------------------------------------
+
+    def policies(self, raw: Any) -> dict[str, tuple[dict, FieldPath]]:
+        out: dict[str, tuple[dict, FieldPath]] = {}
+        if raw is None:
+            return out
+        if not isinstance(raw, list):
+            self.c.error(("spec", "policies"), "expected a list of policies")
+            return out
+        for i, p in enumerate(raw):
+            ppath = ("spec", "policies", i)
+            if not isinstance(p, dict) or not isinstance(p.get("type"), str) or not isinstance(p.get("name", ""), str):
+                self.c.error(ppath, "a policy needs a type", "e.g. {name: where, type: topology, properties: {clusters: [local]}}")
+                continue
+            p = {"name": f"<policy {i}>", **p}  # KubeVela allows a policy without a name
+            if not isinstance(p.get("properties") or {}, dict):
+                self.c.error(ppath + ("properties",), f"expected the properties of policy {p['name']!r} as a mapping")
+                continue
+            for extra in sorted(set(p) - {"name", "type", "properties"}):
+                self.c.error(ppath + (extra,), f"unknown policy field {extra!r}", "expected name, type and properties", key=True)
+            ptype = p["type"]
+            if ptype in POLICY_REFUSALS:
+                self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
+            elif ptype == "apply-once":
+                self.apply_once(p.get("properties") or {}, ppath + ("properties",))
+            elif ptype == "garbage-collect":
+                self.garbage_collect(p.get("properties") or {}, ppath + ("properties",))
+            elif ptype not in ("topology", "override"):
+                self.c.error(ppath + ("type",), f"unknown policy type {ptype!r}", "Composer maps topology, override and garbage-collect (see docs/oam.md)")
+            if p["name"] in out:
+                self.c.error(ppath + ("name",), f"policy {p['name']!r} is given twice")
+            out[p["name"]] = (p, ppath)
+        return out
+
+    def garbage_collect(self, props: dict, ppath: FieldPath) -> None:
+        """Composer's prune is KubeVela's default collection: what leaves the app is deleted after a good apply."""
+        for key, value in props.items():
+            if key in ("keepLegacyResource", "continueOnFailure") and value is False:
+                continue
+            if key == "applicationRevisionLimit":
+                self.c.error(ppath + (key,), "applicationRevisionLimit is not supported", "Composer keeps every revision in its state", key=True)
+                continue
+            self.c.error(ppath + (key,), f"garbage-collect {key!r} is not supported", "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml", key=True)
+
+    def apply_once(self, props: dict, ppath: FieldPath) -> None:
+        """Composer applies only on appc apply and skips units whose model did not change: drift stays
+        until the model changes (or --refresh), which is apply-once without per-field rules."""
+        for key in sorted(set(props) - {"enable"}):
+            self.c.error(ppath + (key,), f"apply-once {key!r} is not supported", "Composer re-applies a changed unit whole; per-field rules have no counterpart", key=True)
+        if props.get("enable") is True:
+            self.c.warn(ppath + ("enable",), "apply-once is Composer's way already", "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift")
+
+    def topology(self, policy: dict, ppath: FieldPath) -> None:
+        props = policy.get("properties") or {}
+        for key in sorted(set(props) - {"clusters", "namespace"}):
+            self.c.error(ppath + ("properties", key), f"topology {key!r} is not supported", "name the clusters: properties.clusters (each a kube context)", key=True)
+        clusters = props.get("clusters", [])
+        if not isinstance(clusters, list) or not all(isinstance(x, str) for x in clusters):
+            self.c.error(ppath + ("properties", "clusters"), "expected a list of cluster names")
+            return
+        for j, cluster in enumerate(clusters):
+            if cluster != "local" and cluster not in self.plan.targets:  # local: the environment's own cluster
+                self.plan.targets.append(cluster)
+                self.plan.target_paths.append(ppath + ("properties", "clusters", j))
+        ns = props.get("namespace")
+        if isinstance(ns, str) and ns:
+            if self.plan.namespace is not None and self.plan.namespace[0] != ns:
+                self.c.error(ppath + ("properties", "namespace"), "deploying to two namespaces is not supported", f"another topology uses {self.plan.namespace[0]!r}: one app lands in one namespace per environment")
+            self.plan.namespace = (ns, ppath + ("properties", "namespace"))
+
+    # -- workflow -----------------------------------------------------------------------
+
+    def workflow(self, raw: Any, policies: dict[str, tuple[dict, FieldPath]], components: list[str]) -> None:
+        if raw is None:
+            # Without a workflow KubeVela deploys to every topology with every override.
+            for p, ppath in policies.values():
+                self.use_policy(p, ppath)
+            return
+        wpath = ("spec", "workflow")
+        if not isinstance(raw, dict):
+            self.c.error(wpath, "expected a workflow with steps")
+            return
+        for key in sorted(set(raw) - {"steps", "mode"}):
+            why = "a Workflow object referenced by name is not read: write the steps here" if key == "ref" else "expected steps and mode"
+            self.c.error(wpath + (key,), f"workflow field {key!r} is not supported", why, key=True)
+        mode = raw.get("mode") if isinstance(raw.get("mode"), dict) else {}
+        for key in sorted(mode):
+            if key not in ("steps", "subSteps"):
+                self.c.error(wpath + ("mode", key), f"unknown workflow mode {key!r}", "expected steps and subSteps", key=True)
+            elif mode[key] not in ("StepByStep", "DAG"):
+                self.c.error(wpath + ("mode", key), f"workflow mode {mode[key]!r} is not known", "expected StepByStep or DAG")
+        steps = raw.get("steps") or []
+        if not isinstance(steps, list):
+            self.c.error(wpath + ("steps",), "expected a list of steps")
+            return
+        walker = _StepWalker(self, policies, components)
+        walker.walk(steps, wpath + ("steps",), mode.get("steps", "StepByStep"), mode.get("subSteps", "DAG"), outer=())
+        walker.finish()
+        used = walker.used_policies
+        for name, (p, ppath) in policies.items():
+            if p.get("type") in ("topology", "override") and name not in used:
+                self.c.warn(ppath, f"policy {name!r} is used by no deploy step", "KubeVela ignores it too: remove it, or list it in a deploy step's policies")
+
+    def use_policy(self, p: dict, ppath: FieldPath) -> None:
+        if p.get("type") == "topology":
+            self.topology(p, ppath)
+        elif p.get("type") == "override":
+            self.override(p, ppath)
+
+    def override(self, p: dict, ppath: FieldPath) -> None:
+        props = p.get("properties") or {}
+        for key in sorted(set(props) - {"components", "selector"}):
+            self.c.error(ppath + ("properties", key), f"override {key!r} is not supported", "expected components and selector", key=True)
+        patches = props.get("components", [])
+        if not isinstance(patches, list):
+            self.c.error(ppath + ("properties", "components"), "expected a list of component patches")
+            return
+        selector = props.get("selector")
+        if selector is not None and (not isinstance(selector, list) or not all(isinstance(x, str) for x in selector)):
+            self.c.error(ppath + ("properties", "selector"), "expected a list of component names")
+            return
+        for j, patch in enumerate(patches):
+            jpath = ppath + ("properties", "components", j)
+            if not isinstance(patch, dict):
+                self.c.error(jpath, "expected {name, type, properties, traits}")
+                continue
+            for key in sorted(set(patch) - {"name", "type", "properties", "traits"}):
+                self.c.error(jpath + (key,), f"unknown override field {key!r}", "expected name, type, properties or traits", key=True)
+            for key, shape in (("properties", dict), ("traits", list)):
+                if key in patch and not isinstance(patch[key], shape):
+                    self.c.error(jpath + (key,), f"expected override {key} as a {'mapping' if shape is dict else 'list'}")
+                    patch = {k: v for k, v in patch.items() if k != key}
+            self.plan.overrides.append(({**patch, "selector": selector, "policy": p.get("name")}, jpath))
+
+    def trait_overrides(self, traits: list, patch: dict, cpath: FieldPath) -> None:
+        """Say which of the component's trait settings an override replaces or removes."""
+        for j, t in enumerate(traits):
+            if not isinstance(t, dict):
+                continue
+            for p in patch["traits"] if isinstance(patch["traits"], list) else []:
+                if not isinstance(p, dict) or p.get("type") != t.get("type"):
+                    continue
+                if p.get("disable") is True:
+                    self.c.warn(cpath + ("traits", j), f"trait {t['type']!r} is removed by override policy {patch.get('policy')!r}", "as in KubeVela (disable: true)")
+                    continue
+                own = t.get("properties") if isinstance(t.get("properties"), dict) else {}
+                theirs = p.get("properties") if isinstance(p.get("properties"), dict) else {}
+                for key in sorted(set(own) & set(theirs)):
+                    if not isinstance(own[key], dict):
+                        self.c.warn(cpath + ("traits", j, "properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
+
+    # -- results ------------------------------------------------------------------------
+
+    def apply_overrides(self, components: list) -> list:
+        out = list(components)
+        for patch, ppath in self.plan.overrides:
+            for i, comp in enumerate(out):
+                if not isinstance(comp, dict):
+                    continue
+                if patch.get("selector") is not None and (not isinstance(patch["selector"], list) or comp.get("name") not in patch["selector"]):
+                    continue
+                if patch.get("name") not in (None, comp.get("name")) or patch.get("type") not in (None, comp.get("type")):
+                    continue
+                comp = dict(comp)
+                cpath = ("spec", "components", i)
+                if "properties" in patch:
+                    own = comp.get("properties") if isinstance(comp.get("properties"), dict) else {}
+                    for key in sorted(set(own) & set(patch["properties"]) if isinstance(patch["properties"], dict) else ()):
+                        if not isinstance(own[key], dict):
+                            self.c.warn(cpath + ("properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
+                    comp["properties"] = merge(comp.get("properties") or {}, patch["properties"])
+                    self.c.carry(ppath + ("properties",), cpath + ("properties",), patch["properties"])
+                if "traits" in patch and isinstance(comp.get("traits") or [], list):
+                    self.trait_overrides(comp.get("traits") or [], patch, cpath)
+                    comp["traits"] = patch_traits(comp.get("traits") or [], patch["traits"])
+                out[i] = comp
+        return out
+
+    def finish(self, data: dict, components: list) -> dict:
+        """Ordering, service account, targets, gates and namespace onto the converted app."""
+        meta = dict(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
+        if not isinstance(meta, dict):
+            return data  # validation reports the shape
+        annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+        account = annotations.get(SERVICE_ACCOUNT)
+        for comp in components:
+            if not isinstance(comp, dict):
+                continue
+            before = self.plan.after.get(comp["name"], set()) if isinstance(comp.get("name"), str) else set()
+            if before and isinstance(comp.get("dependsOn", []), list):
+                own = list(comp.get("dependsOn") or [])
+                comp["dependsOn"] = own + sorted(before - set(own))
+            if account and comp.get("type") in ("webservice", "worker", "task", "cron-task", "daemon", "statefulset"):
+                traits = list(comp.get("traits") or []) if isinstance(comp.get("traits") or [], list) else None
+                if traits is not None and not any(isinstance(t, dict) and t.get("type") == "service-account" for t in traits):
+                    comp["traits"] = traits + [{"type": "service-account", "properties": {"name": account}}]
+        spec = dict(data["spec"])
+        spec["components"] = components
+        if self.plan.targets:
+            spec["targets"] = [{"context": t} for t in self.plan.targets]
+            for j, p in enumerate(self.plan.target_paths):
+                self.c.pin(("spec", "targets", j), p)
+        if self.plan.gates:
+            spec["gates"] = self.plan.gates
+            for j, p in enumerate(self.plan.gate_paths):
+                self.c.pin(("spec", "gates", j), p)
+        if self.plan.namespace is not None:
+            own = meta.get("namespace")
+            if own is not None and own != self.plan.namespace[0]:
+                self.c.warn(("metadata", "namespace"), f"metadata.namespace {own!r} is not used: the topology deploys to {self.plan.namespace[0]!r}", "as in KubeVela, the topology's namespace wins")
+            meta["namespace"] = self.plan.namespace[0]
+            self.c.pin(("metadata", "namespace"), self.plan.namespace[1])
+        spec.pop("policies", None)
+        spec.pop("workflow", None)
+        return {**data, "metadata": meta, "spec": spec}
+
+
+class _StepWalker:
+    """Workflow steps -> which components each step applies, what runs before what, and gates."""
+
+    def __init__(self, app: AppLevel, policies: dict[str, tuple[dict, FieldPath]], components: list[str]):
+        self.app = app
+        self.c = app.c
+        self.policies = policies
+        self.components = components
+        self.used_policies: set[str] = set()
+        self.applied: dict[str, FieldPath] = {}  # component -> the step that applies it
+        self.steps: dict[str, tuple[set[str], set[str]]] = {}  # step -> (components, predecessor steps)
+        self.gates: list[tuple[str, FieldPath, str, bool]] = []  # (step, path, message, holds its own components)
+
+    def walk(self, steps: list, path: FieldPath, mode: str, sub_mode: str, outer: tuple[str, ...]) -> list[str]:
+        """Each step's predecessors: every earlier step (StepByStep) or its dependsOn (DAG)."""
+        names: list[str] = []
+        for i, step in enumerate(steps):
+            spath = path + (i,)
+            if not isinstance(step, dict) or not isinstance(step.get("name"), str) or not isinstance(step.get("type"), str):
+                self.c.error(spath, "a workflow step needs a name and a type")
+                continue
+            deps = step.get("dependsOn") if isinstance(step.get("dependsOn"), list) else []
+            preds = set(outer) | (set(names) if mode == "StepByStep" else set()) | {d for d in deps if isinstance(d, str)}
+            for d in deps:
+                if not isinstance(d, str) or (d not in self.steps and d not in names):
+                    self.c.error(spath + ("dependsOn",), f"step {d!r} is not an earlier step", "a step can depend on steps written before it")
+            for key in sorted(set(step) - STEP_FIELDS):
+                self.c.error(spath + (key,), f"workflow step field {key!r} is not supported", "Composer runs every step once, in order, with no conditions, timeouts or data passing", key=True)
+            if "meta" in step:
+                self.c.warn(spath + ("meta",), "step meta (alias) is not used")
+            name = step["name"]
+            if step["type"] == "step-group":
+                sub = self.walk(step.get("subSteps") or [], spath + ("subSteps",), sub_mode, sub_mode, tuple(sorted(preds)))
+                self.steps[name] = (set().union(*(self.steps[s][0] for s in sub)) if sub else set(), preds)
+            else:
+                self.steps[name] = (self.step(step, spath, name), preds)
+            names.append(name)
+        return names
+
+    def step(self, step: dict, spath: FieldPath, name: str) -> set[str]:
+        stype = step["type"]
+        props = step.get("properties") or {}
+        ppath = spath + ("properties",)
+        if not isinstance(props, dict):
+            self.c.error(ppath, f"expected the properties of step {name!r} as a mapping")
+            return set()
+        if stype == "deploy":
+            return self.deploy(props, ppath, spath, name)
+        if stype == "apply-component":
+            comp = props.get("component")
+            if comp not in self.components:
+                self.c.error(ppath + ("component",), f"apply-component names no component {comp!r}", f"components: {', '.join(self.components)}")
+                return set()
+            for key in ("cluster", "namespace"):
+                if props.get(key) not in (None, "", "local" if key == "cluster" else ""):
+                    self.c.error(ppath + (key,), f"apply-component {key} is not supported", "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)")
+            return self.claim({comp}, spath)
+        if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
+            exceptions = props.get("exceptions") or {}
+            for key in sorted(set(props) - {"exceptions"}):
+                self.c.error(ppath + (key,), f"apply-remaining {key!r} is not supported", "expected exceptions", key=True)
+            for name, how in exceptions.items() if isinstance(exceptions, dict) else []:
+                if how not in ({}, None):
+                    self.c.error(ppath + ("exceptions", name), "skipping a component's workload or traits is not supported", "list the component without settings to leave it out of this step")
+            return self.claim({c for c in self.components if c not in self.applied and c not in exceptions}, spath)
+        if stype == "suspend":
+            for key in sorted(set(props) - {"message", "duration"}):
+                self.c.error(ppath + (key,), f"suspend {key!r} is not supported", "expected message", key=True)
+            if "duration" in props:
+                self.c.warn(ppath + ("duration",), "a timed suspend waits for approval instead", f"appc apply stops at this step until --approve {name}")
+            self.gates.append((name, spath, str(props.get("message", "")), False))
+            return set()
+        if stype in STEP_REFUSALS:
+            self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
+            return set()
+        self.c.error(spath + ("type",), f"unknown workflow step type {stype!r} in step {name!r}", "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)")
+        return set()
+
+    def deploy(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
+        for key in sorted(set(props) - {"policies", "auto", "parallelism", "ignoreTerraformComponent"}):
+            self.c.error(ppath + (key,), f"deploy {key!r} is not supported", "expected policies, auto, parallelism", key=True)
+        if props.get("parallelism", 5) != 5:
+            self.c.warn(ppath + ("parallelism",), "deploy parallelism is not used", "set it with appc apply --parallelism N")
+        if props.get("ignoreTerraformComponent", True) is not True:
+            self.c.warn(ppath + ("ignoreTerraformComponent",), "ignoreTerraformComponent is not used", "Composer applies every component, cloud resources first")
+        for j, pname in enumerate(props.get("policies") if isinstance(props.get("policies"), list) else []):
+            hit = self.policies.get(pname) if isinstance(pname, str) else None
+            if hit is None:
+                self.c.error(ppath + ("policies", j), f"deploy uses no policy named {pname!r}", f"policies: {', '.join(self.policies) or 'none'}")
+            elif hit[0].get("type") not in ("topology", "override"):
+                self.c.error(ppath + ("policies", j), f"deploy cannot use a {hit[0].get('type')} policy", "a deploy step takes topology and override policies")
+            elif pname not in self.used_policies:
+                self.used_policies.add(pname)
+                self.app.use_policy(*hit)
+        if props.get("auto") is False:
+            self.gates.append((name, spath, f"Waiting approval to the deploy step {name!r}", True))
+        return self.claim(set(self.components), spath)
+
+    def claim(self, comps: set[str], spath: FieldPath) -> set[str]:
+        for comp in sorted(comps):
+            if comp in self.applied:
+                self.c.error(spath, f"component {comp!r} is deployed again by this step", "deploying the same components again (e.g. to another cluster after an approval) is Composer's environments: write environments/<env>.yaml for each and run appc apply -e <env> for each", key=False)
+                return set()
+            self.applied[comp] = spath
+        return comps
+
+    def finish(self) -> None:
+        def closure(step: str, seen: set[str]) -> set[str]:
+            for p in self.steps.get(step, (set(), set()))[1]:
+                if p not in seen:
+                    seen.add(p)
+                    closure(p, seen)
+            return seen
+
+        for step, (comps, _) in self.steps.items():
+            earlier = closure(step, set())
+            before = set().union(*(self.steps[p][0] for p in earlier if p in self.steps)) - comps
+            for comp in comps:
+                self.app.plan.after.setdefault(comp, set()).update(before)
+        for gate, gpath, message, own in self.gates:
+            held = {c for s, (comps, _) in self.steps.items() if gate in closure(s, set()) for c in comps}
+            if own:
+                held |= self.steps.get(gate, (set(), set()))[0]
+            self.app.plan.gates.append({"name": gate, "components": sorted(held), **({"message": message} if message else {})})
+            self.app.plan.gate_paths.append(gpath)
+        missing = [c for c in self.components if c not in self.applied]
+        if missing and self.steps:
+            self.c.warn(("spec", "workflow"), f"no workflow step deploys {', '.join(missing)}", "Composer applies every component; KubeVela would leave these out")

@@ -1,0 +1,38 @@
+"""Where an application lands when the app file says so too (KubeVela's metadata.namespace, topology).
+
+The environment decides: its namespace and cluster targets win over the app's, and a warning
+names both when they differ. When the environment names no namespace (or no cluster), the
+app's are used, as KubeVela would use them.
+"""
+
+from __future__ import annotations
+
+from composer.diagnostics import Diagnostic, Severity
+from composer.model.app import Application
+from composer.model.environment import Environment
+from composer.model.loader import Loaded
+
+
+def place(app: Loaded[Application], env: Loaded[Environment]) -> tuple[Loaded[Environment], list[Diagnostic]]:
+    """The environment with the app's namespace and targets filled in where it names none."""
+    k = env.model.spec.kubernetes
+    warnings: list[Diagnostic] = []
+    updates: dict = {}
+    ns = app.model.metadata.namespace
+    if ns:
+        if k.namespace is None:
+            updates["namespace"] = ns
+        elif k.namespace != ns:
+            warnings.append(app.source.diagnostic(("metadata", "namespace"), f"namespace {k.namespace!r} of environment {env.model.name!r} is used, not the app's {ns!r}", f"the environment decides ({env.path.name}: spec.kubernetes.namespace); remove one of them to silence this", severity=Severity.WARNING))
+    targets = app.model.spec.targets
+    if targets:
+        if not (k.context or k.directory or k.targets):
+            updates["targets"] = targets
+        elif tuple(t.context for t in k.resolved_targets()) != tuple(t.context for t in targets):
+            named = ", ".join(t.context or "?" for t in targets)
+            warnings.append(app.source.diagnostic(("spec", "targets"), f"the clusters of environment {env.model.name!r} are used, not the app's ({named})", f"the environment decides ({env.path.name}: spec.kubernetes)", severity=Severity.WARNING))
+    if not updates:
+        return env, warnings
+    kube = k.model_copy(update=updates)
+    model = env.model.model_copy(update={"spec": env.model.spec.model_copy(update={"kubernetes": kube})})
+    return Loaded(model, env.source, env.path), warnings
