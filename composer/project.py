@@ -103,6 +103,7 @@ class Compiled:
     rendered: Rendered
     modules: dict[str, ModuleSource]
     warnings: tuple[Diagnostic, ...] = ()  # e.g. the environment's namespace wins over the app's
+    allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
 
 
 def module_request(c: ResolvedComponent) -> ModuleRequest | None:

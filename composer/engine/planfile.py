@@ -28,6 +28,7 @@ from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.state import keys
+from composer.safefs import read_path, write_private
 from composer.state.model import StateDoc, now
 
 FORMAT = 2  # 1: unsigned (a plain SHA-256 digest anyone could recompute); refused
@@ -61,8 +62,7 @@ def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, b
         "units": units,
     }
     doc[keys.SIGNATURE_FIELD] = keys.sign(key, "plan", doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())  # 0600, never through a link
 
 
 def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
@@ -72,7 +72,7 @@ def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
 def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
     """The Terraform plans to apply, per unit, after the signature and every staleness check passed."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_path(path).decode("utf-8"))  # a regular file only: no link, no FIFO to wait on
     except FileNotFoundError:
         raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

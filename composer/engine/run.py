@@ -216,7 +216,7 @@ class Engine:
         return {"path": str(self.workspace.state_path(state_key(self.app, self.env_name, name)))}
 
     def _workdir(self, name: str) -> Path:
-        return self.workspace.root / "terraform" / name
+        return self.workspace.workdir(name)
 
     def _init(self, name: str) -> None:
         """terraform init, skipped when backend and module are as at the last init."""
@@ -224,11 +224,10 @@ class Engine:
         fingerprint = hashlib.sha256(
             json.dumps({"terraform": root.get("terraform"), "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()}, "backend": self._backend_config(name)}, sort_keys=True).encode()
         ).hexdigest()
-        marker = f"terraform/{name}/.terraform/appc-init"
-        if (self.workspace.read(marker) or b"").decode() == fingerprint:
+        if not self.workspace.init_needed(name, fingerprint):
             return
         self.terraform.init(name, self._workdir(name), self._backend_config(name))
-        self.workspace.write(marker, fingerprint.encode())
+        self.workspace.initialized(name, fingerprint)
 
     def _secret_value(self, ref: OutputRef) -> str:
         """The value of a secret output of an upstream unit (memory only)."""
@@ -340,17 +339,18 @@ class Engine:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        planfile = workdir / PLANFILE
+        planfile, rel = workdir / PLANFILE, f"terraform/{name}/{PLANFILE}"
         warnings: list[Diagnostic] = []
-        try:
+        self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+        try:  # a plan file holds secrets: 0600, and gone on every exit path
             if planned is None and name in self._protected():
                 # Protected units plan first (a second Terraform process), so that a replacement
                 # of their data is refused before anything changes.
                 preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
                 warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
-                planned = planfile.read_bytes()
+                planned = self.workspace.read(rel) or b""
             elif planned is not None:
-                planfile.write_bytes(planned)
+                self.workspace.write_private(rel, planned)
                 if name in self._protected():
                     warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
             if planned is not None:
@@ -359,7 +359,7 @@ class Engine:
                 changes = self.terraform.apply(name, workdir, None, self._variables(name))
                 warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
         finally:
-            planfile.unlink(missing_ok=True)
+            self.workspace.remove(rel)
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         conn_ref = secret_ref or self._publish(name, text)
@@ -704,16 +704,17 @@ class Engine:
                 if kind == "terraform":
                     self._init(name)
                     workdir = self._workdir(name)
-                    pf = workdir / PLANFILE
-                    try:
-                        changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                    rel = f"terraform/{name}/{PLANFILE}"
+                    self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+                    try:  # a plan file holds secrets: gone on every exit path, failed plans too
+                        changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
                         warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
-                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        resources, shown = preview.terraform_resources(self, name, workdir, workdir / PLANFILE) if changes.any else ((), [])
                         warnings += shown
                         if planfiles is not None:
-                            planfiles[name] = pf.read_bytes() if changes.any else b""
+                            planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""
                     finally:
-                        pf.unlink(missing_ok=True)
+                        self.workspace.remove(rel)
                     counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
                     self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:

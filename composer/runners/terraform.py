@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from composer import safefs
 from composer.diagnostics import Diagnostic
 
 MIRROR_ENV = "COMPOSER_PROVIDER_MIRROR"
@@ -77,12 +78,9 @@ def cli_config_text(mirror: Path | None, plugin_cache: Path) -> str:
 def write_cli_config(path: Path, mirror: Path | None, plugin_cache: Path) -> Path:
     """Write a Terraform CLI config that uses `mirror` (if any) and a shared plugin cache."""
     plugin_cache.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = cli_config_text(mirror, plugin_cache)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    # A temp file with a random name in the (vetted) directory, renamed over the config: a
+    # link planted at the config's name, or at a fixed temp name, is never written through.
+    safefs.write_file(path.parent, path.name, cli_config_text(mirror, plugin_cache).encode())
     return path
 
 
@@ -290,6 +288,7 @@ class TerraformRunner:
                 stderr=logs.stderr if logs else subprocess.PIPE,
                 text=True,
                 start_new_session=True,
+                umask=0o077,  # state, plan files and .terraform/ it creates are the user's alone
             )
         except BaseException:
             if logs:

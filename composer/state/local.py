@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from composer import safefs
 from composer.state import keys
 from composer.state.model import StateDoc
 from composer.state.protocol import (
@@ -54,12 +55,9 @@ class LocalStore:
     # --- document -------------------------------------------------------------------
 
     def read(self) -> StateDoc | None:
-        try:
-            data = self.state_path.read_bytes()
-        except FileNotFoundError:
+        data = safefs.read_file(self.directory, self.state_path.name)  # no link followed, no FIFO waited on
+        if data is None:
             return None
-        except OSError as e:
-            raise refused(self.location, "cannot read the state file", f"{e.strerror}. Check the file's permissions.") from None
         return decode_state(data, self.location, self.app, self.environment, self._read_key(), str(self.key_path), self.options.on_warning)
 
     def write(self, doc: StateDoc) -> StateDoc:
@@ -231,11 +229,8 @@ class _FileCell:
         return True
 
     def fetch(self) -> tuple[bytes, bytes] | None:
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return data, data
+        data = safefs.read_file(self.path.parent, self.path.name)  # no link followed, no FIFO waited on
+        return None if data is None else (data, data)
 
     def replace(self, token: bytes, data: bytes) -> bool:
         # Between the delete and the create another process may create the lock; then
