@@ -17,6 +17,7 @@ from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
 from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
 from composer.catalog.modules import module_interface
+from composer.catalog.policy import UNPARSEABLE, Violation, check_module
 from composer.catalog.sources import AddressError, parse_address
 from composer.catalog.lock import lock_path, read_lock
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -102,6 +103,7 @@ class Compiled:
     rendered: Rendered
     modules: dict[str, ModuleSource]
     warnings: tuple[Diagnostic, ...] = ()  # e.g. the environment's namespace wins over the app's
+    allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
 
 
 def module_request(c: ResolvedComponent) -> ModuleRequest | None:
@@ -218,9 +220,12 @@ def compile_project(
     catalog: Catalog | None = None,
     locked: bool = False,
     modules: ModuleResolver | None = None,
+    untrusted: bool = False,
 ) -> Compiled:
     from composer.model.placement import place
 
+    if untrusted:
+        refuse_unlocked_catalogs(project, catalog_dirs)
     env, warnings = place(project.app, project.environment(env_name))
     catalog = catalog or project.catalog(registry, catalog_dirs)
     provider_problems(env, registry, project.app.model)
@@ -230,8 +235,79 @@ def compile_project(
     if problems:
         raise DiagnosticError(problems)
     packages = load_modules(resolved, modules or module_resolver(project, locked), catalog)
+    enforce_module_policy(resolved, catalog, packages)
     rendered = render(resolved, graph, registry, packages)
     return Compiled(project, resolved, graph, rendered, packages, tuple(warnings))
+
+
+# -- trust: the module policy and locked catalogs (docs/security.md) --------------------------
+
+
+def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[str, ModuleSource]) -> None:
+    """Check every module Composer will run against the module policy; violations are exit 1,
+    reported at the definition's line (or the component's `source` for terraform-module).
+    Modules shipped by provider plugins are not checked: a plugin is code Composer already runs."""
+    errors: list[Diagnostic] = []
+    seen: set[tuple] = set()
+    env_allow = set(resolved.environment.spec.policies.allow)
+    for c in resolved.components:
+        module = modules.get(c.name)
+        impl = c.implementation
+        if module is None or impl.origin.startswith("provider:"):
+            continue
+        ctype = catalog.component(c.type)
+        own = ctype is not None and impl.origin == ctype.origin and ctype.source is not None
+        allow = env_allow | (set(ctype.definition.spec.policy.allow) if own else set())
+        for v in check_module(module.files, allow):
+            key = (impl.origin, module.digest, v)
+            if key in seen:
+                continue
+            seen.add(key)
+            where = f"policies.allow of environment {resolved.environment.name}" + (" or to policy.allow of this definition" if own else "")
+            summary, how = policy_message(module.name, v, where)
+            if own:
+                errors.append(ctype.source.diagnostic(("spec", "implementations", impl.name, "terraform", "module"), summary, how, address=c.name))
+            else:
+                errors.append(resolved.source.diagnostic(c.path + ("properties", "source"), summary, how, address=c.name))
+    if errors:
+        raise DiagnosticError(errors)
+
+
+def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
+    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
+    at = f"{v.file}:{v.line}" if v.line else v.file
+    how = " (no opt-in lifts this: make the file parse)" if v.rule == UNPARSEABLE else f"; to allow it, add {v.rule!r} to {allow_where}"
+    return f"module {module} breaks the module policy ({v.rule}): {v.summary}", f"at {module}/{at}. Composer refuses it before Terraform runs{how}"
+
+
+LOCK_FILE = "composer.lock"
+
+
+def catalog_is_locked(directory: Path, project_root: Path) -> bool:
+    """The lock interface `--untrusted` relies on: a composer.lock in the catalog directory, or
+    (for a directory inside the project) in the project root. Issue 10's lock verifies the
+    digests it records when modules are read; this only asks whether one covers the catalog."""
+    directory = directory.absolute()
+    if (directory / LOCK_FILE).is_file():
+        return True
+    return directory.is_relative_to(project_root) and (project_root / LOCK_FILE).is_file()
+
+
+def refuse_unlocked_catalogs(project: Project, catalog_dirs: Iterable[Path]) -> None:
+    """`--untrusted`: every platform catalog (definitions/, --catalog DIR) must be locked."""
+    dirs = [project.definitions_dir] if project.definitions_dir.is_dir() else []
+    errors = [
+        Diagnostic(
+            "refusing an unlocked platform catalog (--untrusted)",
+            f"{d} has definitions but no {LOCK_FILE} covers it; with --untrusted (COMPOSER_UNTRUSTED=1) only locked "
+            "catalogs run. Lock it from a trusted checkout (appc lock) and commit the lock",
+            file=str(d),
+        )
+        for d in [*dirs, *catalog_dirs]
+        if any(Path(d).glob("*.y*ml")) and not catalog_is_locked(Path(d), project.root)
+    ]
+    if errors:
+        raise DiagnosticError(errors)
 
 
 PAUSE_ANNOTATION = "controller.core.oam.dev/pause"

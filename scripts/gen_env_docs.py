@@ -92,6 +92,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "spec.overrides.<component>.implementation": ("The implementation for this one component.", "spec: {overrides: {cache: {implementation: in-cluster}}}"),
     "spec.policies": ("Rules apply and destroy obey.", "spec: {policies: {protect: [db]}}"),
     "spec.policies.protect": ("Components never destroyed or pruned: a plan or apply that would is refused before anything runs.", "spec: {policies: {protect: [db, uploads]}}"),
+    "spec.policies.allow": ("Module policy rules lifted for every module this environment runs (provisioners, external-data, remote-state, http-data, module-sources, outside-files); everything else the policy denies stays denied (docs/security.md).", "spec: {policies: {allow: [remote-state]}}"),
 }
 
 

@@ -69,7 +69,7 @@ def test_env_list_and_show():
     assert envs["prod"] == {"type": "environment", "name": "prod", "cloud": "aws eu-west-1", "kubernetes": "prod-eu/webshop", "state": "s3"}
     r = appc("env", "show", "prod", "-f", WEBSHOP)
     doc = yaml.safe_load(r.out)
-    assert doc["spec"]["policies"] == {"protect": ["db"]} and doc["spec"]["state"]["lock"] == "dynamodb"
+    assert doc["spec"]["policies"] == {"protect": ["db"], "allow": []} and doc["spec"]["state"]["lock"] == "dynamodb"
 
 
 def test_validate_json_ends_with_summary():

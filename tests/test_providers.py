@@ -172,12 +172,12 @@ def test_aws_s3_backend_end_to_end_with_cloud_status(tmp_path, moto):
 
     s3 = boto3.client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="shop-tfstate")["Contents"])
-    assert keys == ["shop/test/composer.state.json", "shop/test/files.tfstate"]
+    assert keys == ["shop/test/composer.state.json", "shop/test/composer.state.json.signing-key", "shop/test/files.tfstate"]
     tfstate = json.loads(s3.get_object(Bucket="shop-tfstate", Key="shop/test/files.tfstate")["Body"].read())
     assert any(res["type"] == "aws_s3_bucket" for res in tfstate["resources"])
     composer_state = json.loads(s3.get_object(Bucket="shop-tfstate", Key="shop/test/composer.state.json")["Body"].read())
     assert composer_state["units"]["files"]["outputs"]["name"] == "shop-test-files"
-    assert not (tmp_path / ".composer" / "test.state.json").exists()
+    assert not (tmp_path / ".composer" / "test.state.json").exists() and not (tmp_path / ".composer" / "test.key").exists()
     locks = boto3.client("dynamodb").scan(TableName="shop-tfstate-lock")["Items"]
     assert not [i for i in locks if "Info" in i], "a lock was left behind"
     assert "shop-tfstate/shop/test/files.tfstate-md5" in {i["LockID"]["S"] for i in locks}  # Terraform's own digest

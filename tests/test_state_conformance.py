@@ -106,7 +106,7 @@ def rich_doc() -> StateDoc:
         "db",
         UnitState(
             kind="terraform", type="postgres", hash="h1", status="applied",
-            outputs={"host": "db.internal", "port": 5432}, secret_digests={"password": secret_digest("pw")},
+            outputs={"host": "db.internal", "port": 5432}, secret_digests={"password": secret_digest("pw", b"k" * 32)},
             dependencies=("net",),
         ),
     )
@@ -209,11 +209,37 @@ def test_corrupt_or_foreign_documents_are_refused_and_left_byte_identical(backen
 def test_a_document_never_contains_a_secret(backend):
     secret = "s3cr3t-hunter2-value"
     unit = UnitState(kind="terraform", type="postgres", hash="h", status="applied",
-                     outputs={"host": "db"}, secret_digests={"password": secret_digest(secret)})
+                     outputs={"host": "db"}, secret_digests={"password": secret_digest(secret, b"k" * 32)})
     backend.store().write(new_state(APP, ENV).with_unit("db", unit))
     raw = backend.get_raw()
     assert secret.encode() not in raw
-    assert secret_digest(secret).encode() in raw
+    assert secret_digest(secret, b"k" * 32).encode() in raw
+
+
+def test_every_document_is_signed_and_a_foreign_edit_is_refused(backend):
+    store = backend.store()
+    store.write(rich_doc())
+    raw = backend.get_raw()
+    assert b'"signature": "hmac-sha256:' in raw
+    assert store.signing_key() == backend.store().signing_key()  # one key per state, found again by a new store
+    edited = json.loads(raw)
+    edited["units"]["db"]["hash"] = "h-forged"
+    backend.put_raw(json.dumps(edited).encode())
+    for action in (lambda s: s.read(), lambda s: s.write(rich_doc().model_copy(update={"serial": 1}))):
+        with pytest.raises(DiagnosticError) as error:
+            action(backend.store())
+        assert "modified outside appc" in error.value.diagnostics[0].summary
+        assert error.value.diagnostics[0].file == store.location
+    assert json.loads(backend.get_raw())["units"]["db"]["hash"] == "h-forged"  # refused, not overwritten
+
+
+def test_an_unsigned_document_from_before_signing_is_read_with_a_warning_and_signed_at_the_next_write(backend):
+    legacy = rich_doc().model_dump(mode="json", by_alias=True)
+    backend.put_raw(json.dumps(legacy).encode())
+    doc = backend.store().read()
+    assert doc.units["db"].hash == "h1" and any("not signed yet" in w for w in backend.warnings)
+    backend.store().write(doc)
+    assert b'"signature"' in backend.get_raw()
 
 
 # --- locks -------------------------------------------------------------------------------
@@ -376,13 +402,14 @@ def test_concurrent_writers_taking_turns_lose_nothing(backend):
 # --- store-specific edges ---------------------------------------------------------------
 
 
-def test_local_store_leaves_only_its_two_files(tmp_path):
+def test_local_store_leaves_only_its_files(tmp_path):
     store = LocalStore(tmp_path / ".composer", APP, ENV)
     info = store.lock(new_lock_info("apply"))
     assert sorted(p.name for p in (tmp_path / ".composer").iterdir()) == [f"{ENV}.lock"]
     store.write(new_state(APP, ENV))
     store.unlock(info)
-    assert sorted(p.name for p in (tmp_path / ".composer").iterdir()) == [f"{ENV}.state.json"]
+    assert sorted(p.name for p in (tmp_path / ".composer").iterdir()) == [f"{ENV}.key", f"{ENV}.state.json"]
+    assert (tmp_path / ".composer" / f"{ENV}.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / ".composer" / f"{ENV}.state.json").read_bytes().endswith(b"}\n")
 
 

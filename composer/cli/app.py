@@ -44,6 +44,7 @@ EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environm
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
 CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
 LockedOpt = typer.Option(False, "--locked", envvar="COMPOSER_LOCKED", help="Every module must be recorded in composer.lock (local ones too); never change the lock.")
+AllowOutsideOpt = typer.Option(False, "--allow-outside-project", envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT", help="Let state.path and kubernetes.directory name a directory outside the project.")
 
 
 class Exit(Exception):
@@ -111,14 +112,16 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False):
+def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False, untrusted: bool = False, allow_outside: bool = False):
+    import dataclasses
+
     from composer.project import compile_project
 
     project = _open(file)
-    compiled = compile_project(project, env, registry(), catalog, locked=locked)
+    compiled = compile_project(project, env, registry(), catalog, locked=locked, untrusted=untrusted)
     if compiled.warnings and _VIEWS:
         _VIEWS[-1].diagnostics(compiled.warnings)
-    return compiled
+    return dataclasses.replace(compiled, allow_outside_project=allow_outside) if allow_outside else compiled
 
 
 @app.command()
@@ -228,6 +231,7 @@ def schema(
 ParallelismOpt = typer.Option(4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once.")
 RefreshOpt = typer.Option(False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift).")
 TimeoutOpt = typer.Option(3600.0, "--timeout", envvar="COMPOSER_TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout).")
+UntrustedOpt = typer.Option(False, "--untrusted", envvar="COMPOSER_UNTRUSTED", help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.")
 LockTimeoutOpt = typer.Option(0.0, "--lock-timeout", envvar="COMPOSER_LOCK_TIMEOUT", help="Seconds to wait for the environment's lock (0: fail at once, exit 4).")
 
 
@@ -238,7 +242,11 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
     from composer.state.model import new_state
     from composer.state.protocol import LockHeld, new_lock_info
 
-    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=__import__("composer.diagnostics", fromlist=["Severity"]).Severity.WARNING)]))
+    from composer.diagnostics import Severity
+    from composer.runners.terraform import environment_warnings
+
+    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
+    view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
     try:
         store.lock(info, timeout=lock_timeout)
@@ -260,18 +268,16 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
 
 def _enter_sandbox(stack: ExitStack, compiled, store, state, view: View):
     """Point every AWS client at the emulator; reset state made against another emulator."""
-    import shutil
-
     from composer.cli.wiring import state_dir
     from composer.runners import sandbox
+    from composer.runners.workspace import forget_terraform_states
 
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:
         if state.units:
             view.info(f"[yellow]the sandbox emulator at {url} is not the one the last run used: starting the sandbox from scratch[/yellow]")
-        env = compiled.resolved.environment.name
-        shutil.rmtree(state_dir(compiled) / "tfstate" / compiled.resolved.name / env, ignore_errors=True)
+        forget_terraform_states(state_dir(compiled), compiled.resolved.name, compiled.resolved.environment.name)
         state = store.write(state.model_copy(update={"units": {}, "inventory": {}, "emulator": instance}))
     return state
 
@@ -315,10 +321,10 @@ def _render_notes(view: View, compiled, tier: bool = False) -> None:
         view.diagnostics(warnings)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False):
+def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, untrusted=False, allow_outside=False):
     from composer.cli.wiring import RunOptions
 
-    compiled = _compile(file, env, catalog, locked)
+    compiled = _compile(file, env, catalog, locked, untrusted, allow_outside)
     reg = registry()
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     return compiled, reg, options
@@ -385,12 +391,14 @@ def plan(
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    from composer.cli.wiring import preflight, running_engine
+    from composer.cli.wiring import plan_key, preflight, running_engine
     from composer.cli.planview import plan_markdown, plan_text
     from composer.cli.planview import totals as plan_totals
     from composer.engine.planfile import write_plan
@@ -400,7 +408,7 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted, allow_outside=allow_outside)
         _render_notes(view, compiled, tier=True)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
@@ -423,7 +431,7 @@ def plan(
             raise Exit(_report(view, result, compiled.resolved.environment.name, "plan"))
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
         if out is not None:
-            write_plan(out, compiled, state, result, saved)
+            write_plan(out, compiled, state, result, saved, plan_key(store))
             view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
         view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
@@ -444,19 +452,21 @@ def apply(
     force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    untrusted: bool = UntrustedOpt,
     approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
-    from composer.cli.wiring import interactive, preflight, running_engine
+    from composer.cli.wiring import interactive, plan_key, preflight, running_engine
     from composer.engine.planfile import read_plan
 
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted, allow_outside=allow_outside)
         from composer.project import held_units, refuse_paused
 
         refuse_paused(compiled)
@@ -464,7 +474,7 @@ def apply(
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
-            planned = read_plan(planfile, compiled, state) if planfile is not None else None
+            planned = read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
             with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
@@ -497,6 +507,7 @@ def destroy(
     parallelism: int = ParallelismOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
@@ -507,7 +518,7 @@ def destroy(
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
             raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked)
+        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
         if not auto_approve:
             guide.destroy_warning(view, compiled)
             guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
@@ -527,6 +538,7 @@ def outputs(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
@@ -535,7 +547,7 @@ def outputs(
     from composer.cli.wiring import open_store, secret_reader
 
     with command("outputs", json_mode) as view:
-        compiled = _compile(file, env, catalog, locked)
+        compiled = _compile(file, env, catalog, locked, allow_outside=allow_outside)
         state = open_store(compiled, lambda m: None).read()
         units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
         if component is not None and component not in units:
@@ -566,6 +578,7 @@ def status(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
@@ -574,7 +587,7 @@ def status(
     from composer.cli.wiring import cloud_status, open_store
 
     with command("status", json_mode) as view:
-        compiled = _compile(file, env, catalog, locked)
+        compiled = _compile(file, env, catalog, locked, allow_outside=allow_outside)
         store = open_store(compiled, lambda m: None)
         state = store.read()
         lock = store.current()
@@ -609,6 +622,7 @@ def force_unlock(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
     force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
+    allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
@@ -619,7 +633,7 @@ def force_unlock(
     with command("force-unlock", json_mode) as view:
         if not force:
             raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
-        compiled = _compile(file, env, catalog, locked)
+        compiled = _compile(file, env, catalog, locked, allow_outside=allow_outside)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
             view.info("the state was not locked")
@@ -635,7 +649,9 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _project_state_dir(file: list[Path]) -> Path:
-    return file[0].absolute().parent / ".composer"
+    from composer.safefs import vetted_directory
+
+    return vetted_directory(file[0].absolute().parent, Path(".composer"), "state directory .composer")
 
 
 @sandbox_app.command("up")
@@ -656,9 +672,11 @@ def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     from composer.runners import sandbox
 
     with command("sandbox down", json_mode) as view:
-        sb = sandbox.down(_project_state_dir(file))
-        view.info(f"stopped the sandbox at {sb.url}" if sb else "no sandbox was up")
-        view.summary(True, EXIT_OK, stopped=bool(sb))
+        result = sandbox.down(_project_state_dir(file))
+        if result.note:
+            view.info(f"[yellow]{result.note}[/yellow]")
+        view.info(f"stopped the sandbox at {result.sandbox.url}" if result.stopped else "no sandbox was up")
+        view.summary(True, EXIT_OK, stopped=result.stopped)
 
 
 @sandbox_app.command("status")
@@ -777,6 +795,8 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
                             elif not module.is_dir():
                                 errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
+                            else:
+                                errors.extend(_module_policy(item.source, base + ("terraform", "module"), module, d.spec.policy.allow))
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
                             errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
                     tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
@@ -791,6 +811,19 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
             raise DiagnosticError(errors)
         view.info(f"[green]✓[/green] {count} definitions are valid")
         view.summary(True, EXIT_OK, definitions=count)
+
+
+def _module_policy(source, path, module: Path, allow) -> list[Diagnostic]:
+    """`def validate`: the module policy over a definition's module, with the definition's own opt-ins."""
+    from composer.catalog import read_module
+    from composer.catalog.policy import check_module
+    from composer.project import policy_message
+
+    try:
+        files = read_module(module, module.name).files
+    except DiagnosticError as exc:
+        return [source.diagnostic(path, d.summary, d.detail) for d in exc.diagnostics]
+    return [source.diagnostic(path, *policy_message(module.name, v, "policy.allow of this definition (or an environment's policies.allow)")) for v in check_module(files, allow)]
 
 
 # -- env ---------------------------------------------------------------------------

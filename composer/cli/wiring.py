@@ -28,9 +28,23 @@ class RunOptions:
 
 
 def state_dir(compiled: Compiled) -> Path:
+    """The real path of the environment's local state directory (`.composer` by default).
+    Outside the project only with --allow-outside-project; a `.composer` that is a link out
+    of the project is refused either way (docs/security.md)."""
+    from composer.safefs import vetted_directory
+
     st = compiled.resolved.environment.spec.state
-    base = Path(st.path) if st.path else Path(".composer")
-    return base if base.is_absolute() else compiled.project.root / base
+    if not st.path:
+        return vetted_directory(compiled.project.root, Path(".composer"), "state directory .composer")
+    return vetted_directory(compiled.project.root, Path(st.path), "state.path directory", allow_outside=compiled.allow_outside_project)
+
+
+def gitops_dir(compiled: Compiled) -> Path:
+    """The real path of kubernetes.directory, vetted like state_dir."""
+    from composer.safefs import vetted_directory
+
+    directory = compiled.resolved.environment.spec.kubernetes.directory
+    return vetted_directory(compiled.project.root, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project)
 
 
 def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
@@ -50,6 +64,16 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
     return LocalStore(state_dir(compiled), app, env.name, options)
 
 
+def plan_key(store: StateStore) -> bytes:
+    """The key that signs saved plans: COMPOSER_PLAN_KEY when set, else the state's own key."""
+    from composer.state.keys import PLAN_KEY_ENV, BadKey, plan_key_from_environment
+
+    try:
+        return plan_key_from_environment() or store.signing_key()
+    except BadKey as exc:
+        raise DiagnosticError([Diagnostic(f"{PLAN_KEY_ENV} is not a usable key", str(exc))]) from None
+
+
 def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
     """One sink per Kubernetes target, or the GitOps directory."""
     env = compiled.resolved.environment
@@ -59,10 +83,7 @@ def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
     if k.directory:
         from composer.runners.directory import DirectorySink
 
-        directory = Path(k.directory)
-        if not directory.is_absolute():
-            directory = compiled.project.root / directory
-        return (DirectorySink(directory, compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store),)
+        return (DirectorySink(gitops_dir(compiled), compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store),)
     from composer.runners.kubernetes import ClusterSink
 
     return tuple(ClusterSink.for_environment(compiled.resolved, options))
@@ -162,13 +183,14 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
     from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
+    from composer.render.terraform import render_prune_root
     from composer.runners.workspace import LocalWorkspace
 
     root = state_dir(compiled)
     needs_tf = any(c.is_terraform for c in compiled.resolved.components)
     if needs_tf and terraform_binary() is None:
         raise DiagnosticError([Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH, or set COMPOSER_TERRAFORM to its path")])
-    workspace = LocalWorkspace(root / "roots" / compiled.resolved.environment.name, root / "tfstate")
+    workspace = LocalWorkspace(root, compiled.resolved.environment.name)
     runner = TerraformRunner(
         terraform_environment(root),
         timeout=options.timeout,
@@ -190,6 +212,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         parallelism=options.parallelism,
         refresh=options.refresh,
         should_stop=should_stop,
+        prune_root=lambda name, provider: render_prune_root(compiled.resolved, name, provider, registry),
     )
 
 

@@ -2,10 +2,13 @@
 
 The file is JSON: the app and environment, the state lineage and serial it was made
 against, a digest of every rendered input, and per unit the action and (for Terraform
-units with changes) Terraform's own plan file, base64. A digest over the whole
-document catches hand edits. Apply refuses a plan of another app or environment, one
-made against a different state serial ("state moved"), one whose inputs changed, and
-one whose digest does not match.
+units with changes) Terraform's own plan file, base64. The document is signed with an
+HMAC (composer/state/keys.py) whose key is the state's key, or COMPOSER_PLAN_KEY; the
+key is never in the file, so whoever edits the file cannot sign it again. Apply checks,
+before anything runs: the signature; the app and environment; the state serial it was
+made against ("state moved"); the rendered inputs; and that each embedded Terraform plan's
+configuration snapshot (which is what `terraform apply PLANFILE` runs) is byte for byte the
+root and modules Composer rendered now.
 
 Like Terraform's plan files, the embedded Terraform plans may hold values of sensitive
 variables (an upstream secret passed to a module); treat the file like a secret
@@ -15,14 +18,20 @@ artifact in CI. Composer's own secret outputs never enter it.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import io
 import json
+import posixpath
+import zipfile
 from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.state import keys
+from composer.safefs import read_path, write_private
 from composer.state.model import StateDoc, now
 
-FORMAT = 1
+FORMAT = 2  # 1: unsigned (a plain SHA-256 digest anyone could recompute); refused
 
 
 def inputs_digest(files: dict[str, bytes]) -> str:
@@ -32,12 +41,7 @@ def inputs_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def _digest(doc: dict) -> str:
-    body = {k: v for k, v in doc.items() if k != "digest"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, bytes]) -> None:
+def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes) -> None:
     units = {}
     for name, o in result.outcomes.items():
         units[name] = {
@@ -57,36 +61,79 @@ def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, b
         "created": now(),
         "units": units,
     }
-    doc["digest"] = _digest(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    doc[keys.SIGNATURE_FIELD] = keys.sign(key, "plan", doc)
+    write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())  # 0600, never through a link
 
 
 def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(summary, detail, file=str(path))])
 
 
-def read_plan(path: Path, compiled, state: StateDoc) -> dict[str, bytes]:
-    """The Terraform plans to apply, per unit, after every staleness check passed."""
+def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
+    """The Terraform plans to apply, per unit, after the signature and every staleness check passed."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_path(path).decode("utf-8"))  # a regular file only: no link, no FIFO to wait on
     except FileNotFoundError:
         raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise _refuse(path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "digest" not in doc:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or keys.SIGNATURE_FIELD not in doc:
         raise _refuse(path, "this is not an appc plan file (or one of another version)", "create one with appc plan --out FILE")
-    if doc["digest"] != _digest(doc):
-        raise _refuse(path, "the plan file was modified after it was made", "plan files are applied exactly as saved; make a new one with appc plan --out FILE")
+    # Refusing on unverified fields is safe; it gives the clearer message for a plan of another environment.
     app, env = compiled.resolved.name, compiled.resolved.environment.name
     if (doc.get("app"), doc.get("environment")) != (app, env):
         raise _refuse(path, f"the plan is for {doc.get('app')}/{doc.get('environment')}, not {app}/{env}", "apply it with the app file and environment it was made for")
+    if not keys.verify(key, "plan", doc):
+        raise _refuse(
+            path, "the plan file's signature does not match: it was modified after it was made, or signed with another key",
+            "nothing was applied. Plan files are applied exactly as saved and signed with the state's key (or COMPOSER_PLAN_KEY); "
+            "make a new one with appc plan --out FILE",
+        )
     if doc.get("lineage") not in (None, state.lineage) or doc.get("serial") != state.serial:
         raise _refuse(path, "the state moved since this plan was made", f"plan made at serial {doc.get('serial')}, state is at serial {state.serial}; make a new plan")
     if doc.get("inputs") != inputs_digest(compiled.rendered.files):
         raise _refuse(path, "the inputs changed since this plan was made", "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan")
     out = {}
-    for name, u in (doc.get("units") or {}).items():
-        if u.get("tfplan"):
-            out[name] = base64.b64decode(u["tfplan"])
+    units = doc.get("units") if isinstance(doc.get("units"), dict) else {}
+    for name, u in units.items():
+        if isinstance(u, dict) and u.get("tfplan"):
+            try:
+                out[name] = base64.b64decode(u["tfplan"], validate=True)
+            except (binascii.Error, ValueError, TypeError):
+                raise _refuse(path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan") from None
+            problem = config_mismatch(name, out[name], compiled.rendered.files)
+            if problem:
+                raise _refuse(path, f"the embedded Terraform plan of unit {name} is not for the rendered root", f"{problem}; nothing was applied. Make a new plan")
     return out
+
+
+def config_mismatch(unit: str, tfplan: bytes, files: dict[str, bytes]) -> str | None:
+    """Why a Terraform plan's configuration snapshot is not the root Composer rendered for
+    `unit` (and the modules it calls), or None when it is, file for file. The snapshot is what
+    `terraform apply PLANFILE` runs, whatever is on disk."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(tfplan)) as z:
+            snapshot = {n: z.read(n) for n in z.namelist() if n.startswith("tfconfig/") and not n.endswith("/")}
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
+        return "it is not a Terraform plan file"
+    try:
+        modules = json.loads(snapshot.pop("tfconfig/modules.json"))
+        dirs = {str(m["Key"]): str(m["Dir"]) for m in modules}
+    except (KeyError, TypeError, ValueError):
+        return "its module manifest is missing or unreadable"
+    expected: dict[str, bytes] = {}
+    for module_key, directory in dirs.items():
+        rendered_dir = posixpath.normpath(posixpath.join(f"terraform/{unit}", directory))
+        if rendered_dir != f"terraform/{unit}" and not rendered_dir.startswith("modules/"):
+            return f"module {module_key or '(root)'} comes from {directory}, outside the rendered tree"
+        for rel, data in files.items():
+            head, _, name = rel.rpartition("/")
+            if head == rendered_dir and name.endswith((".tf", ".tf.json")):
+                expected[f"tfconfig/m-{module_key}/{name}"] = data
+    if set(snapshot) != set(expected):
+        extra, missing = sorted(set(snapshot) - set(expected)), sorted(set(expected) - set(snapshot))
+        return f"its configuration has files Composer did not render ({', '.join(extra[:3]) or 'none'}) or lacks rendered ones ({', '.join(missing[:3]) or 'none'})"
+    changed = sorted(n for n in snapshot if snapshot[n] != expected[n])
+    if changed:
+        return f"its configuration differs from the rendered files in {', '.join(changed[:3])}"
+    return None

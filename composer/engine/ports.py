@@ -38,7 +38,8 @@ class TerraformPort(Protocol):
 
 
 class Workspace(Protocol):
-    """Where Terraform roots live on disk for runs (.composer/roots/<env>)."""
+    """Where Terraform roots live on disk for runs (.composer/roots/<env>). Implementations
+    never follow a link they did not create (composer/safefs.py)."""
 
     root: Path
 
@@ -46,7 +47,23 @@ class Workspace(Protocol):
 
     def write(self, rel: str, data: bytes) -> Path: ...
 
+    def write_private(self, rel: str, data: bytes) -> Path:
+        """Like write, for bytes that may hold a secret (a saved plan): 0600."""
+        ...
+
+    def workdir(self, unit: str) -> Path:
+        """The unit's Terraform directory, checked: nothing Terraform writes there may be a
+        planted link, FIFO or hard link."""
+        ...
+
     def read(self, rel: str) -> bytes | None: ...
+
+    def init_needed(self, unit: str, fingerprint: str) -> bool:
+        """Whether the unit needs `terraform init` for this backend/module fingerprint; a
+        Terraform directory the implementation cannot prove it made is refused."""
+        ...
+
+    def initialized(self, unit: str, fingerprint: str) -> None: ...
 
     def state_path(self, key: str) -> Path: ...
 

@@ -41,7 +41,7 @@ from composer.model.refs import OutputRef
 from composer.render import Rendered
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.kubernetes import content_named_job
-from composer.render.terraform import SECRET_ID_OUTPUT, ref_variable, state_key
+from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
 from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
@@ -143,11 +143,14 @@ class Engine:
     parallelism: int = 4
     refresh: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
+    prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
     publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._state: StateDoc | None = None
+        self._key: bytes | None = None
         self._outcomes: dict[str, Outcome] = {}
         self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
         self._generated: dict[str, dict[str, str]] = {}  # unit -> generated input values this run (memory only)
@@ -191,6 +194,13 @@ class Engine:
         h.update(json.dumps(self._upstream(name), sort_keys=True, default=str).encode())
         return h.hexdigest()
 
+    def _state_key(self) -> bytes:
+        """The state's key (created with the state): secret digests are keyed with it."""
+        with self._lock:
+            if self._key is None:
+                self._key = self.store.signing_key()
+            return self._key
+
     def _save(self, update: Callable[[StateDoc], StateDoc]) -> None:
         with self._lock:
             self._state = self.store.write(update(self._state))
@@ -206,7 +216,7 @@ class Engine:
         return {"path": str(self.workspace.state_path(state_key(self.app, self.env_name, name)))}
 
     def _workdir(self, name: str) -> Path:
-        return self.workspace.root / "terraform" / name
+        return self.workspace.workdir(name)
 
     def _init(self, name: str) -> None:
         """terraform init, skipped when backend and module are as at the last init."""
@@ -214,11 +224,10 @@ class Engine:
         fingerprint = hashlib.sha256(
             json.dumps({"terraform": root.get("terraform"), "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()}, "backend": self._backend_config(name)}, sort_keys=True).encode()
         ).hexdigest()
-        marker = f"terraform/{name}/.terraform/appc-init"
-        if (self.workspace.read(marker) or b"").decode() == fingerprint:
+        if not self.workspace.init_needed(name, fingerprint):
             return
         self.terraform.init(name, self._workdir(name), self._backend_config(name))
-        self.workspace.write(marker, fingerprint.encode())
+        self.workspace.initialized(name, fingerprint)
 
     def _secret_value(self, ref: OutputRef) -> str:
         """The value of a secret output of an upstream unit (memory only)."""
@@ -309,13 +318,13 @@ class Engine:
         if missing:
             raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in values.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         return public, digests, secret_ref, text
 
-    def _skeleton(self, name: str) -> dict:
-        root = json.loads(self.rendered.files[f"terraform/{name}/main.tf.json"])
-        return {k: root[k] for k in ("terraform", "provider") if k in root}
+    def _provider(self, name: str) -> str | None:
+        c = self.resolved.component(name)
+        return provider_plugin(self.resolved, c) if c is not None else None
 
     def _stateful_check(self, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
         """A warning naming the stateful resources a plan replaces or destroys; for a protected
@@ -330,17 +339,18 @@ class Engine:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
-        planfile = workdir / PLANFILE
+        planfile, rel = workdir / PLANFILE, f"terraform/{name}/{PLANFILE}"
         warnings: list[Diagnostic] = []
-        try:
+        self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+        try:  # a plan file holds secrets: 0600, and gone on every exit path
             if planned is None and name in self._protected():
                 # Protected units plan first (a second Terraform process), so that a replacement
                 # of their data is refused before anything changes.
                 preview = self.terraform.plan(name, workdir, planfile, self._variables(name))
                 warnings = self._stateful_check(name, replacements.from_actions(preview.resource_actions))
-                planned = planfile.read_bytes()
+                planned = self.workspace.read(rel) or b""
             elif planned is not None:
-                planfile.write_bytes(planned)
+                self.workspace.write_private(rel, planned)
                 if name in self._protected():
                     warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
             if planned is not None:
@@ -349,7 +359,7 @@ class Engine:
                 changes = self.terraform.apply(name, workdir, None, self._variables(name))
                 warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
         finally:
-            planfile.unlink(missing_ok=True)
+            self.workspace.remove(rel)
         outs = self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         conn_ref = secret_ref or self._publish(name, text)
@@ -363,7 +373,7 @@ class Engine:
             secret_digests=digests,
             secret_ref=secret_ref,
             dependencies=self.graph.dependencies(name),
-            skeleton=self._skeleton(name),
+            provider=self._provider(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
@@ -433,7 +443,7 @@ class Engine:
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v) for k, v in text.items() if c.outputs[k].secret}
+        digests = {k: secret_digest(v, self._state_key()) for k, v in text.items() if c.outputs[k].secret}
         return public, digests, writes
 
     def _apply_kubernetes(self, name: str) -> Outcome:
@@ -521,7 +531,7 @@ class Engine:
             secret_digests=prev.secret_digests if prev else {},
             secret_ref=prev.secret_ref if prev else None,
             dependencies=self.graph.dependencies(name) if c else (prev.dependencies if prev else ()),
-            skeleton=prev.skeleton if prev else (self._skeleton(name) if kind == "terraform" and c else {}),
+            provider=self._provider(name) if c else (prev.provider if prev else None),
             error=diags[0].summary[:300] if diags else None,
         )
         try:
@@ -604,8 +614,10 @@ class Engine:
         """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
         if name not in self.graph.order:
             # The model no longer has it: a root with backend and provider but no module call
-            # makes Terraform destroy everything the unit's state holds.
-            self.workspace.write(f"terraform/{name}/main.tf.json", (json.dumps(unit.skeleton, indent=2) + "\n").encode())
+            # makes Terraform destroy everything the unit's state holds. Composer renders that
+            # root itself; nothing executable is taken from state.
+            cloud = self.resolved.environment.spec.cloud
+            self.workspace.write(f"terraform/{name}/main.tf.json", self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
         self._init(name)
         return self.terraform.resources(name, self._workdir(name))
 
@@ -697,16 +709,17 @@ class Engine:
                 if kind == "terraform":
                     self._init(name)
                     workdir = self._workdir(name)
-                    pf = workdir / PLANFILE
-                    try:
-                        changes = self.terraform.plan(name, workdir, pf, self._variables(name), refresh=True)
+                    rel = f"terraform/{name}/{PLANFILE}"
+                    self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
+                    try:  # a plan file holds secrets: gone on every exit path, failed plans too
+                        changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
                         warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
-                        resources, shown = preview.terraform_resources(self, name, workdir, pf) if changes.any else ((), [])
+                        resources, shown = preview.terraform_resources(self, name, workdir, workdir / PLANFILE) if changes.any else ((), [])
                         warnings += shown
                         if planfiles is not None:
-                            planfiles[name] = pf.read_bytes() if changes.any else b""
+                            planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""
                     finally:
-                        pf.unlink(missing_ok=True)
+                        self.workspace.remove(rel)
                     counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
                     self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
                 else:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from composer.model.base import API_VERSION, Metadata, Strict
+from composer.model.environment import PolicyRule
 
 
 class OutputSpec(Strict):
@@ -78,12 +79,19 @@ class Implementation(Strict):
         return "terraform" if self.terraform else "manifests" if self.manifests else "builtin"
 
 
+class DefinitionPolicy(Strict):
+    """Module policy rules the definition's own modules need (composer/catalog/policy.py)."""
+
+    allow: tuple[PolicyRule, ...] = ()
+
+
 class ComponentDefinitionSpec(Strict):
     category: Literal["workload", "resource"]
     description: str = ""
     parameters: dict[str, Any] = {"type": "object"}
     outputs: dict[str, OutputSpec] = {}
     implementations: dict[str, Implementation] = {}  # abstract types get theirs from providers
+    policy: DefinitionPolicy = DefinitionPolicy()
 
 
 class ComponentDefinition(Strict):

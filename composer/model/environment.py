@@ -146,8 +146,13 @@ class Override(Strict):
     implementation: str | None = None
 
 
+PolicyRule = Literal["provisioners", "external-data", "remote-state", "http-data", "module-sources", "outside-files"]
+
+
 class Policies(Strict):
     protect: tuple[Name, ...] = ()
+    # Module policy rules this environment lifts for every module it runs (composer/catalog/policy.py).
+    allow: tuple[PolicyRule, ...] = ()
 
 
 class EnvironmentSpec(Strict):

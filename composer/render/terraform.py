@@ -107,28 +107,45 @@ def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) 
     raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
 
 
-def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry) -> bytes:
+def provider_plugin(resolved: Resolved, c: ResolvedComponent) -> str | None:
+    """The provider plugin whose Terraform provider a unit's root configures."""
     impl = c.implementation.implementation
-    env = resolved.environment
-    tf_impl = impl.terraform
-    cloud = env.spec.cloud.provider if env.spec.cloud else None
-    provider_name = impl.provider if impl.provider not in ("any", "kubernetes") else cloud
-    provider = registry.get(provider_name) if provider_name else None
-    blocks = provider.terraform_provider(TerraformRequest(resolved.name, env, c.name)) if provider else None
+    cloud = resolved.environment.spec.cloud.provider if resolved.environment.spec.cloud else None
+    return impl.provider if impl.provider not in ("any", "kubernetes") else cloud
 
-    variables: dict[str, OutputRef] = {}
-    args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
+
+def _skeleton(resolved: Resolved, component: str, provider_name: str | None, registry: PluginRegistry, module: ModuleSource | None = None) -> dict[str, Any]:
+    """The `//`, terraform (version, providers, backend) and provider blocks of a unit's root."""
+    env = resolved.environment
+    provider = registry.get(provider_name) if provider_name else None
+    blocks = provider.terraform_provider(TerraformRequest(resolved.name, env, component)) if provider else None
     terraform: dict[str, Any] = {"required_version": REQUIRED_VERSION}
     if blocks and blocks.required_providers:
-        terraform["required_providers"] = literal_tree(required_providers(blocks.required_providers, provider_constraints(module)))
-    terraform["backend"] = backend_block(resolved, c.name, registry)
-
+        constraints = provider_constraints(module) if module is not None else {}
+        terraform["required_providers"] = literal_tree(required_providers(blocks.required_providers, constraints))
+    terraform["backend"] = backend_block(resolved, component, registry)
     root: dict[str, Any] = {
-        "//": f"Rendered by appc from {resolved.name}/{env.name}/{c.name}; do not edit.",
+        "//": f"Rendered by appc from {resolved.name}/{env.name}/{component}; do not edit.",
         "terraform": terraform,
     }
     if blocks and blocks.provider:
         root["provider"] = literal_tree({k: dict(v) for k, v in blocks.provider.items()})
+    return root
+
+
+def render_prune_root(resolved: Resolved, component: str, provider_name: str | None, registry: PluginRegistry) -> bytes:
+    """The root that destroys a unit the model no longer has: backend and provider only, no
+    module call, so Terraform destroys everything the unit's state holds. Rendered here from
+    the environment, never taken from state (state may be hostile)."""
+    return (json.dumps(_skeleton(resolved, component, provider_name, registry), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry) -> bytes:
+    tf_impl = c.implementation.implementation.terraform
+    root = _skeleton(resolved, c.name, provider_plugin(resolved, c), registry, module)
+
+    variables: dict[str, OutputRef] = {}
+    args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
     generated = tuple(tf_impl.generated_inputs) if tf_impl else ()
     declared: dict[str, Any] = {
         name: {"type": "string", **({"sensitive": True} if ref.secret else {}), "description": f"output {ref.key} of unit {ref.component}, supplied by appc at apply"}

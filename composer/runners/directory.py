@@ -7,18 +7,23 @@
 No secret value is ever written here. A connection Secret becomes an ExternalSecret
 (external-secrets.io) that pulls the entry the resource module wrote to the cloud
 secret store; a unit whose secrets are not in a store is refused, with what to configure.
+
+The directory is another tool's input and may be hostile: every write and delete goes
+through composer/safefs.py (no link followed, temp files with random names), and appc
+writes nothing into a directory whose kustomization.yaml it did not write (its first line
+is KUSTOMIZATION_HEADER, or its content is exactly what appc would write).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 from typing import Mapping
 
 import yaml
 
+from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import SecretStoreRef
 from composer.render import dump_yaml
@@ -32,11 +37,8 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """A reader (Argo CD, Flux, git add) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZATION_HEADER = b"# Written by appc (Composer); it rewrites this file on every apply.\n"
 
 
 def secrets_with_data(objects: list) -> list[str]:
@@ -67,38 +69,51 @@ class DirectorySink:
         self.secret_store = secret_store
         self.labels = dict(labels or {})
         self.target = f"dir:{directory}"
+        self._owned = False
 
     def _write(self, name: str, data: bytes) -> int:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / name
-        if path.exists() and path.read_bytes() == data:
-            self._kustomization()
-            return 0
-        _atomic_write(path, data)
+        self._check_owned()
+        # atomic (a reader such as Argo CD, Flux or git add never sees half a file), never through a link
+        written = safefs.write_file(self.directory, name, data, dir_mode=0o755)
         self._kustomization()
-        return 1
+        return int(written)
 
     def _remove(self, name: str) -> int:
-        path = self.directory / name
-        if not path.exists():
+        self._check_owned()
+        if not safefs.remove_file(self.directory, name):
             return 0
-        path.unlink()
         self._kustomization()
         return 1
 
     def _kustomization(self) -> None:
         with _KUSTOMIZATION_LOCK:  # units are applied in parallel threads
-            self._write_kustomization()
+            safefs.write_file(self.directory, KUSTOMIZATION, KUSTOMIZATION_HEADER + self._kustomization_doc(), dir_mode=0o755)
 
-    def _write_kustomization(self) -> None:
-        files = sorted(p.name for p in self.directory.glob("*.yaml") if p.name != "kustomization.yaml")
+    def _kustomization_doc(self) -> bytes:
+        files = [n for n in safefs.list_dir(self.directory) if n.endswith(".yaml") and n != KUSTOMIZATION and not n.startswith(".")]
         doc = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
         if self.namespace:
             doc["namespace"] = self.namespace
-        data = yaml.safe_dump(doc, sort_keys=False).encode()
-        path = self.directory / "kustomization.yaml"
-        if not path.exists() or path.read_bytes() != data:
-            _atomic_write(path, data)
+        return yaml.safe_dump(doc, sort_keys=False).encode()
+
+    def _check_owned(self) -> None:
+        """Refuse a directory whose kustomization.yaml appc did not write: it is someone
+        else's GitOps tree, and appc's files would change what it deploys."""
+        with _KUSTOMIZATION_LOCK:
+            if self._owned:
+                return
+            current = safefs.read_file(self.directory, KUSTOMIZATION)
+            if current is not None and not current.startswith(KUSTOMIZATION_HEADER) and current != self._kustomization_doc():
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            f"refusing to write into {self.directory}: its {KUSTOMIZATION} was not written by appc",
+                            "appc writes GitOps output only into a directory it manages. Point kubernetes.directory at a new "
+                            "directory (and reference it from your own kustomization), or remove this one's kustomization.yaml.",
+                        )
+                    ]
+                )
+            self._owned = True
 
     def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
         if secret_ref is None:

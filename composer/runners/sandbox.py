@@ -11,6 +11,11 @@ through environment variables, with throw-away credentials.
 Each emulator has an instance id. Composer state remembers the id it was made against;
 when the emulator is a different one (restarted, or per-command), the sandbox's state
 is reset before anything runs, so state never points at resources the emulator forgot.
+
+`.composer/sandbox.json` may be stale or hostile, so a pid in it is trusted only when that
+process is still the emulator appc started: its command line runs providers.aws.emulator
+with this project's port file, and its start time (from /proc) is the one recorded at
+`up`. `down` signals nothing else; files here are written through composer/safefs.py.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 
 SANDBOX_FILE = "sandbox.json"
@@ -41,6 +47,14 @@ class Sandbox:
     instance: str
     started: str
     log: str = ""
+    start_ticks: int = 0  # the process's start time in clock ticks after boot (/proc/PID/stat)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    sandbox: Sandbox | None  # what sandbox.json named, if anything
+    stopped: bool  # an emulator appc started was signalled
+    note: str = ""
 
 
 def _need_local_extra() -> None:
@@ -60,24 +74,42 @@ def _responds(url: str) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def _start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_ours(sb: Sandbox, state_dir: Path) -> bool:
+    """Whether pid is still the emulator `up` started for this project: the same start time
+    and a command line running providers.aws.emulator with this project's port file."""
+    if sb.pid <= 1 or not sb.start_ticks or _start_ticks(sb.pid) != sb.start_ticks:
         return False
-    except PermissionError:
-        return True
+    try:
+        argv = Path(f"/proc/{sb.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"providers.aws.emulator" in argv and str(state_dir / "sandbox.port").encode() in argv
+
+
+def _recorded(state_dir: Path) -> Sandbox | None:
+    try:
+        data = safefs.read_file(state_dir, SANDBOX_FILE)
+        sb = Sandbox(**json.loads(data)) if data is not None else None
+    except (DiagnosticError, ValueError, TypeError):
+        return None
+    if sb is None or not isinstance(sb.pid, int) or not isinstance(sb.start_ticks, int) or not str(sb.url).startswith("http://127.0.0.1:"):
+        return None
+    return sb
 
 
 def current(state_dir: Path) -> Sandbox | None:
-    """The long-lived sandbox of this project, if it is up and answering."""
-    path = state_dir / SANDBOX_FILE
-    try:
-        sb = Sandbox(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
-    return sb if _alive(sb.pid) and _responds(sb.url) else None
+    """The long-lived sandbox of this project, if it is up, ours and answering."""
+    sb = _recorded(state_dir)
+    return sb if sb is not None and _is_ours(sb, state_dir) and _responds(sb.url) else None
 
 
 def up(state_dir: Path, timeout: float = 60.0) -> tuple[Sandbox, bool]:
@@ -86,11 +118,12 @@ def up(state_dir: Path, timeout: float = 60.0) -> tuple[Sandbox, bool]:
     existing = current(state_dir)
     if existing:
         return existing, False
-    state_dir.mkdir(parents=True, exist_ok=True)
+    safefs.private_dir(state_dir)
     port_file = state_dir / "sandbox.port"
-    port_file.unlink(missing_ok=True)
+    safefs.remove_file(state_dir, port_file.name)
     log = state_dir / "sandbox.log"
-    with open(log, "ab") as out:
+    out = safefs.open_append(state_dir, log.name)
+    try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "providers.aws.emulator", "--port", "0", "--port-file", str(port_file), "--quiet"],
             stdin=subprocess.DEVNULL,
@@ -98,36 +131,40 @@ def up(state_dir: Path, timeout: float = 60.0) -> tuple[Sandbox, bool]:
             stderr=out,
             start_new_session=True,  # outlives this command: that is the point
         )
+    finally:
+        os.close(out)
     deadline = time.monotonic() + timeout
-    while not (port_file.exists() and port_file.read_text().strip()):
+    while not (port := (safefs.read_file(state_dir, port_file.name) or b"").decode().strip()):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise DiagnosticError([Diagnostic("the sandbox emulator did not start", f"see {log}")])
         time.sleep(0.1)
-    url = f"http://127.0.0.1:{port_file.read_text().strip()}"
-    sb = Sandbox(url=url, pid=proc.pid, instance=str(uuid.uuid4()), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), log=str(log))
-    tmp = state_dir / f".{SANDBOX_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(sb), indent=2), encoding="utf-8")
-    tmp.replace(state_dir / SANDBOX_FILE)
+    sb = Sandbox(url=f"http://127.0.0.1:{int(port)}", pid=proc.pid, instance=str(uuid.uuid4()), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), log=str(log), start_ticks=_start_ticks(proc.pid) or 0)
+    safefs.write_file(state_dir, SANDBOX_FILE, json.dumps(asdict(sb), indent=2).encode(), mode=safefs.PRIVATE_FILE)
     return sb, True
 
 
-def down(state_dir: Path, timeout: float = 20.0) -> Sandbox | None:
-    path = state_dir / SANDBOX_FILE
-    try:
-        sb = Sandbox(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
-    if _alive(sb.pid):
+def down(state_dir: Path, timeout: float = 20.0) -> Stopped:
+    """Stop the emulator sandbox.json names, only if it is the one appc started (_is_ours)."""
+    sb = _recorded(state_dir)
+    if sb is None:
+        return Stopped(None, False)
+    if not _is_ours(sb, state_dir):
+        note = f"pid {sb.pid} is not the emulator appc started (it exited, or the pid now belongs to another process); nothing was signalled"
+    else:
+        note = ""
         os.kill(sb.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(sb.pid) and time.monotonic() < deadline:
+        while _is_ours(sb, state_dir) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(sb.pid):
+        if _is_ours(sb, state_dir):
             os.kill(sb.pid, signal.SIGKILL)
-    path.unlink(missing_ok=True)
-    (state_dir / "sandbox.port").unlink(missing_ok=True)
-    return sb
+    for name in (SANDBOX_FILE, "sandbox.port"):
+        try:
+            safefs.remove_file(state_dir, name)
+        except DiagnosticError:
+            pass  # a link or FIFO planted there is left alone, never followed
+    return Stopped(sb, not note, note)
 
 
 def client_environment(url: str) -> dict[str, str]:

@@ -6,7 +6,9 @@ terminal's Ctrl-C does not reach them twice: `interrupt_all()` (called from the 
 signal handler) sends terraform one SIGINT, which makes it stop cleanly and save its
 state; a process group still running after the grace period is killed. A --timeout
 stops a run the same way. The environment
-always carries TF_IN_AUTOMATION=1 and a shared plugin cache, so N units never cost N
+is an allowlist (provider credentials, proxies, PATH, HOME, locale; see
+`terraform_environment`), never the whole parent environment, and always carries
+TF_IN_AUTOMATION=1 and a shared plugin cache, so N units never cost N
 provider downloads; when a local provider mirror is known (and TF_CLI_CONFIG_FILE
 does not name an existing config of the user's), a CLI config pointing at it is used.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from composer import safefs
 from composer.diagnostics import Diagnostic
 
 MIRROR_ENV = "COMPOSER_PROVIDER_MIRROR"
@@ -74,12 +78,9 @@ def cli_config_text(mirror: Path | None, plugin_cache: Path) -> str:
 def write_cli_config(path: Path, mirror: Path | None, plugin_cache: Path) -> Path:
     """Write a Terraform CLI config that uses `mirror` (if any) and a shared plugin cache."""
     plugin_cache.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = cli_config_text(mirror, plugin_cache)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    # A temp file with a random name in the (vetted) directory, renamed over the config: a
+    # link planted at the config's name, or at a fixed temp name, is never written through.
+    safefs.write_file(path.parent, path.name, cli_config_text(mirror, plugin_cache).encode())
     return path
 
 
@@ -92,9 +93,35 @@ def default_plugin_cache() -> Path:
     return Path(base) / "appc" / "plugin-cache"
 
 
+# Terraform's environment is an allowlist, not the parent's: a module can read its own process
+# environment (file("/proc/self/environ")), so a CI token or any unrelated secret must not be in it.
+PASS_ENV = "COMPOSER_TERRAFORM_PASS_ENV"  # extra names, comma-separated (e.g. VAULT_TOKEN for a vault provider)
+_ALLOWED_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TMP", "TEMP", "LANG", "LANGUAGE", "TZ", "KUBECONFIG",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy",
+        "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "SYSTEMROOT", "WINDIR", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PROGRAMDATA",  # Terraform on Windows
+        # the TF_* Composer reads or sets; TF_LOG* pass so that debugging works (with a warning)
+        "TF_IN_AUTOMATION", "TF_INPUT", "TF_CLI_CONFIG_FILE", "TF_PLUGIN_CACHE_DIR", "CHECKPOINT_DISABLE",
+        "TF_LOG", "TF_LOG_PATH", "TF_LOG_CORE", "TF_LOG_PROVIDER",
+    }
+)  # fmt: skip
+# Provider credentials and settings: AWS, Google, Azure, Kubernetes; LC_* locales; TF_TOKEN_<host>
+# (registry and module credentials).
+_ALLOWED_PREFIXES = ("AWS_", "GOOGLE_", "CLOUDSDK_", "ARM_", "AZURE_", "KUBE_", "LC_", "TF_TOKEN_")
+
+
+def allowed_variable(name: str, extra: frozenset[str] = frozenset()) -> bool:
+    return name in _ALLOWED_NAMES or name in extra or name.startswith(_ALLOWED_PREFIXES)
+
+
 def terraform_environment(config_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment for terraform runs."""
-    env = dict(os.environ if base is None else base)
+    """The process environment for terraform runs: the allowlisted part of `base` (the process
+    environment by default) plus what Composer sets."""
+    source = dict(os.environ if base is None else base)
+    extra = frozenset(n.strip() for n in source.get(PASS_ENV, "").split(",") if n.strip())
+    env = {k: v for k, v in source.items() if allowed_variable(k, extra)}
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
     env["CHECKPOINT_DISABLE"] = "1"
@@ -106,6 +133,19 @@ def terraform_environment(config_dir: Path, base: Mapping[str, str] | None = Non
     else:
         env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(config_dir / "terraform.rc", find_provider_mirror(), cache))
     return env
+
+
+def environment_warnings(env: Mapping[str, str] | None = None) -> list[str]:
+    """What a person should know about the environment Terraform will get."""
+    env = os.environ if env is None else env
+    if env.get("TF_LOG", "").strip():
+        where = "to the file TF_LOG_PATH names" if env.get("TF_LOG_PATH") else "to Terraform's stderr"
+        return [
+            f"TF_LOG is set: Terraform writes a debug log {where} that holds API request "
+            "and response bodies, secret values included (a database password). Unset it unless you are "
+            "debugging, and never keep that log as a CI artifact"
+        ]
+    return []
 
 
 # -- running -------------------------------------------------------------------------------
@@ -138,6 +178,7 @@ class TerraformError(Exception):
 
 
 Event = Callable[[str, dict], None]  # (type, fields)
+_LOG_LINE = re.compile(r"^\S+ \[(TRACE|DEBUG|INFO|WARN|ERROR)\]")
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -247,6 +288,7 @@ class TerraformRunner:
                 stderr=logs.stderr if logs else subprocess.PIPE,
                 text=True,
                 start_new_session=True,
+                umask=0o077,  # state, plan files and .terraform/ it creates are the user's alone
             )
         except BaseException:
             if logs:
@@ -312,7 +354,8 @@ class TerraformRunner:
         diags = [_diag_from_json(unit, m["diagnostic"]) for m in messages if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error"]
         if not diags:
             text = (err or out).strip()
-            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─")]
+            # Never quote Terraform's debug log (TF_LOG): its lines carry request bodies.
+            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)]
             summary = next((l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l), lines[0] if lines else f"exit code {code}")
             diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
         return TerraformError(unit, command, diags, interrupted=interrupted())

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from composer import safefs
+from composer.state import keys
 from composer.state.model import StateDoc
 from composer.state.protocol import (
     CellLock,
@@ -45,32 +47,78 @@ class LocalStore:
         self.options = options or StoreOptions()
         self.state_path = self.directory / f"{environment}.state.json"
         self.lock_path = self.directory / f"{environment}.lock"
+        self.key_path = self.directory / f"{environment}.key"
         self.location = str(self.state_path)
         self._lock = CellLock(_FileCell(self.lock_path), environment, self.options)
+        self._key: bytes | None = None
 
     # --- document -------------------------------------------------------------------
 
     def read(self) -> StateDoc | None:
-        try:
-            data = self.state_path.read_bytes()
-        except FileNotFoundError:
+        data = safefs.read_file(self.directory, self.state_path.name)  # no link followed, no FIFO waited on
+        if data is None:
             return None
-        except OSError as e:
-            raise refused(self.location, "cannot read the state file", f"{e.strerror}. Check the file's permissions.") from None
-        return decode_state(data, self.location, self.app, self.environment)
+        return decode_state(data, self.location, self.app, self.environment, self._read_key(), str(self.key_path), self.options.on_warning)
 
     def write(self, doc: StateDoc) -> StateDoc:
         check_write(self.read(), doc, self.location, self.app, self.environment)
         new = doc.model_copy(update={"serial": doc.serial + 1})
+        key = self.signing_key()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            _replace_atomically(self.state_path, encode_state(new))
+            _replace_atomically(self.state_path, encode_state(new, key))
         except OSError as e:
             raise refused(
                 self.location, "cannot write the state file",
                 f"{e.strerror}. The previous state is unchanged. Check free space and permissions of {self.directory}.",
             ) from None
         return new
+
+    # --- key ------------------------------------------------------------------------
+
+    def signing_key(self) -> bytes:
+        """The state key (`<environment>.key`, 0600), created on first use: a complete temp file
+        hard-linked to the key's name, so two first writers agree on one key."""
+        key = self._read_key()
+        if key is not None:
+            return key
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{self.key_path.name}.", suffix=".tmp")  # 0600
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(keys.encode_key(keys.new_key()))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, self.key_path)
+                except FileExistsError:
+                    pass  # another first writer won; use its key
+            finally:
+                _unlink_quietly(tmp)
+            _fsync_dir(self.directory)
+        except OSError as e:
+            raise refused(str(self.key_path), "cannot create the state key", f"{e.strerror}. Check the permissions of {self.directory}.") from None
+        key = self._read_key()
+        assert key is not None
+        return key
+
+    def _read_key(self) -> bytes | None:
+        if self._key is not None:
+            return self._key
+        try:
+            fd = os.open(self.key_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise refused(str(self.key_path), "cannot read the state key", f"{e.strerror}. It must be a regular file readable by appc (not a link).") from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(4096)
+        try:
+            self._key = keys.decode_key(data)
+        except keys.BadKey as e:
+            raise refused(str(self.key_path), "the state key is unreadable", f"{e}. Restore it from a backup.") from None
+        return self._key
 
     # --- lock -----------------------------------------------------------------------
 
@@ -181,11 +229,8 @@ class _FileCell:
         return True
 
     def fetch(self) -> tuple[bytes, bytes] | None:
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return data, data
+        data = safefs.read_file(self.path.parent, self.path.name)  # no link followed, no FIFO waited on
+        return None if data is None else (data, data)
 
     def replace(self, token: bytes, data: bytes) -> bool:
         # Between the delete and the create another process may create the lock; then

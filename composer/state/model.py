@@ -1,4 +1,4 @@
-"""The composer state document. It never holds a secret value: secret outputs are kept as digests.
+"""The composer state document. It never holds a secret value: secret outputs are kept as keyed digests.
 
 Written like Terraform writes its state: a lineage (uuid, fixed for the life of the
 environment) and a serial (incremented on every write). Read strictly: a document with
@@ -10,12 +10,21 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from composer.model.base import Name
 
 FORMAT = 1
 MAX_REVISIONS = 50
+
+
+# Names read from state are checked like the model's (state may be hostile): a unit name
+# becomes a directory and a Terraform state key, an object name an API path.
+KubeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$", max_length=253)]
+Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=63)]
+ApiVersion = Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9][a-z0-9]*$", max_length=253)]
 
 
 class _Model(BaseModel):
@@ -26,8 +35,12 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def secret_digest(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+def secret_digest(value: Any, key: bytes) -> str:
+    """How state remembers a secret value: an HMAC with the state's key (composer/state/keys.py),
+    so a low-entropy value cannot be guessed offline from state, and states share nothing."""
+    from composer.state.keys import keyed_digest
+
+    return keyed_digest(key, value)
 
 
 def object_digest(obj: Any) -> str:
@@ -43,11 +56,13 @@ class UnitState(_Model):
     hash: str  # sha256 of rendered bytes + module content + upstream output digests
     status: Literal["applied", "failed"]
     outputs: dict[str, Any] = {}  # non-secret outputs only
-    secret_digests: dict[str, str] = {}  # key -> sha256 of the value
+    secret_digests: dict[str, str] = {}  # key -> HMAC of the value with the state's key
     secret_ref: str | None = None  # where read_secret fetches secret keys (connection_secret_id)
-    dependencies: tuple[str, ...] = ()
-    # terraform and provider blocks of the last applied root: enough to destroy the unit's
-    # resources after the component left the model (prune). Holds no secret.
+    dependencies: tuple[Name, ...] = ()
+    # The provider plugin whose Terraform provider the unit's root configured: prune renders a
+    # root with that provider and the unit's backend (nothing else is taken from state).
+    provider: Name | None = None
+    # Written by earlier versions (their prune used it); read and ignored, never executed.
     skeleton: dict[str, Any] = {}
     updated_at: str = Field(default_factory=now)
     error: str | None = None  # last failure summary (no values)
@@ -56,11 +71,11 @@ class UnitState(_Model):
 class InventoryItem(_Model):
     """One Kubernetes object applied for a component, on one target."""
 
-    api_version: str = Field(alias="apiVersion")
-    kind: str
-    name: str
-    namespace: str | None = None
-    component: str
+    api_version: ApiVersion = Field(alias="apiVersion")
+    kind: Kind
+    name: KubeName
+    namespace: Name | None = None
+    component: Name
     hash: str  # digest of the content we applied (no write when unchanged)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -70,9 +85,9 @@ class Revision(_Model):
     serial: int
     at: str
     command: str
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    failed: tuple[str, ...] = ()
+    changed: tuple[Name, ...] = ()
+    removed: tuple[Name, ...] = ()
+    failed: tuple[Name, ...] = ()
 
 
 class StateDoc(_Model):
@@ -81,7 +96,7 @@ class StateDoc(_Model):
     serial: int = 0
     app: str
     environment: str
-    units: dict[str, UnitState] = {}
+    units: dict[Name, UnitState] = {}  # names follow the model's rules: they become paths and keys
     inventory: dict[str, tuple[InventoryItem, ...]] = {}  # target name -> objects
     revisions: tuple[Revision, ...] = ()
     emulator: str | None = None  # sandbox environments: the emulator instance this state describes

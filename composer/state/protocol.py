@@ -13,6 +13,12 @@ Contract:
   dead on this host may be taken over (a warning is reported through `on_warning`).
 - `unlock(lock)` releases it; `current()` shows the holder; `force_unlock(lock_id)`
   removes a lock by id, like `terraform force-unlock`.
+- `signing_key()` returns the environment's state key (composer/state/keys.py), creating it
+  when there is none yet; it is stored beside the document, never in it. Every document
+  written is signed with it, and `read()` refuses a document whose signature does not match
+  (an edit outside appc), a signed document whose key is missing, and an unsigned document
+  once a key exists. A document from before signing (no key, no signature) is read with a
+  warning and signed at the next write.
 - A lock that cannot be read counts as held by an unknown holder: `lock()` raises
   LockHeld(None), `current()` raises DiagnosticError, `unlock()` leaves it, and only
   `force_unlock()` without an id removes it. `unlock()` never removes someone else's lock.
@@ -38,6 +44,7 @@ from typing import Any, Callable, Protocol
 from pydantic import ValidationError
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.state import keys
 from composer.state.model import FORMAT, StateDoc, now
 
 
@@ -94,6 +101,8 @@ class StateStore(Protocol):
 
     def force_unlock(self, lock_id: str | None = None) -> LockInfo | None: ...
 
+    def signing_key(self) -> bytes: ...
+
 
 # --- Shared by the stores: the strict codec ---------------------------------------------
 
@@ -105,14 +114,17 @@ def refused(where: str, summary: str, detail: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(summary=summary, detail=detail, file=where)])
 
 
-def encode_state(doc: StateDoc) -> bytes:
-    """The stored bytes: sorted keys, indent 2, so that diffs of state files stay readable."""
-    text = json.dumps(doc.model_dump(mode="json", by_alias=True), sort_keys=True, indent=2)
-    return (text + "\n").encode()
+def encode_state(doc: StateDoc, key: bytes) -> bytes:
+    """The stored bytes: sorted keys, indent 2, so that diffs of state files stay readable;
+    signed with the state key."""
+    obj = doc.model_dump(mode="json", by_alias=True)
+    obj[keys.SIGNATURE_FIELD] = keys.sign(key, "state", obj)
+    return (json.dumps(obj, sort_keys=True, indent=2) + "\n").encode()
 
 
-def decode_state(data: bytes, where: str, app: str, environment: str) -> StateDoc:
-    """Parse stored bytes strictly. Messages name positions and field paths, never contents."""
+def decode_state(data: bytes, where: str, app: str, environment: str, key: bytes | None = None, key_where: str = "", on_warning: Callable[[str], None] | None = None) -> StateDoc:
+    """Parse stored bytes strictly and check their signature against `key` (None: the store
+    has no key). Messages name positions and field paths, never contents."""
     try:
         obj = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -140,8 +152,10 @@ def decode_state(data: bytes, where: str, app: str, environment: str) -> StateDo
             f"Expected the state of app {app!r}, environment {environment!r}. Two environments must not share "
             f"a state location: check the state settings of environment {environment!r}. {_NOT_OVERWRITTEN}",
         )
+    _check_signature(obj, where, key, key_where, on_warning)
+    obj.pop(keys.SIGNATURE_FIELD, None)
     try:
-        return StateDoc.model_validate_json(data, strict=True)  # strict: no "3" for 3
+        return StateDoc.model_validate_json(json.dumps(obj), strict=True)  # strict: no "3" for 3
     except ValidationError as e:
         paths = [".".join(str(p) for p in err["loc"]) + f" ({err['type']})" for err in e.errors(include_input=False)]
         more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
@@ -149,6 +163,32 @@ def decode_state(data: bytes, where: str, app: str, environment: str) -> StateDo
             where, "state file is corrupt",
             f"It does not match the state schema at {', '.join(paths[:5])}{more}. {_NOT_OVERWRITTEN} {_RESTORE}",
         ) from None
+
+
+def _check_signature(obj: dict, where: str, key: bytes | None, key_where: str, on_warning: Callable[[str], None] | None) -> None:
+    signed = keys.SIGNATURE_FIELD in obj
+    if key is None and not signed:
+        if on_warning is not None:
+            on_warning(f"the state at {where} is not signed yet (written by an earlier appc); it is signed from its next write on")
+        return
+    if key is None:
+        raise refused(
+            where, "the state is signed, but its key is missing",
+            f"The state key at {key_where} is gone, so the state cannot be verified. Restore the key from a backup; "
+            f"{_NOT_OVERWRITTEN}",
+        )
+    if not signed:
+        raise refused(
+            where, "the state was modified outside appc: its signature is missing",
+            f"This environment has a state key ({key_where}), so every state appc writes is signed. Someone "
+            f"replaced or edited the state. {_NOT_OVERWRITTEN} {_RESTORE}",
+        )
+    if not keys.verify(key, "state", obj):
+        raise refused(
+            where, "the state was modified outside appc: its signature does not match",
+            f"The state at {where} is not the document appc last wrote with the key at {key_where}. "
+            f"{_NOT_OVERWRITTEN} {_RESTORE}",
+        )
 
 
 def check_write(stored: StateDoc | None, doc: StateDoc, where: str, app: str, environment: str) -> None:

@@ -41,6 +41,7 @@ from botocore.exceptions import (
 )
 
 from composer.diagnostics import DiagnosticError
+from composer.state import keys
 from composer.state.model import StateDoc
 from composer.state.protocol import (
     CellLock,
@@ -103,6 +104,8 @@ class S3Store:
         self.region = region
         self.options = options or StoreOptions()
         self.location = f"s3://{bucket}/{key}"
+        self.key_object = f"{key}.signing-key"
+        self._key: bytes | None = None
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -113,21 +116,48 @@ class S3Store:
 
     def read(self) -> StateDoc | None:
         got = self._get(self.key)
-        return decode_state(got[0], self.location, self.app, self.environment) if got else None
+        return self._decode(got[0]) if got else None
+
+    def _decode(self, data: bytes) -> StateDoc:
+        return decode_state(data, self.location, self.app, self.environment, self._read_key(), f"s3://{self.bucket}/{self.key_object}", self.options.on_warning)
 
     def write(self, doc: StateDoc) -> StateDoc:
         got = self._get(self.key)
-        stored = decode_state(got[0], self.location, self.app, self.environment) if got else None
+        stored = self._decode(got[0]) if got else None
         check_write(stored, doc, self.location, self.app, self.environment)
         new = doc.model_copy(update={"serial": doc.serial + 1})
         condition = {"IfMatch": got[1]} if got else {"IfNoneMatch": "*"}
-        if not self._put(self.key, encode_state(new), **condition):
+        if not self._put(self.key, encode_state(new, self.signing_key()), **condition):
             raise refused(
                 self.location, "state changed while it was being written",
                 "Another writer replaced the state object between this run's read and its write "
                 "(was the lock bypassed?). Nothing was written; run the command again.",
             )
         return new
+
+    # --- key ------------------------------------------------------------------------
+
+    def signing_key(self) -> bytes:
+        """The state key: its own object beside the state (`<key>.signing-key`), created once
+        with a conditional put, so two first writers agree on one key."""
+        key = self._read_key()
+        if key is None:
+            self._put(self.key_object, keys.encode_key(keys.new_key()), IfNoneMatch="*")  # False: another writer's key stands
+            key = self._read_key()
+        if key is None:
+            raise refused(f"s3://{self.bucket}/{self.key_object}", "cannot create the state key", "The object vanished right after it was written; run the command again.")
+        return key
+
+    def _read_key(self) -> bytes | None:
+        if self._key is None:
+            got = self._get(self.key_object)
+            if got is None:
+                return None
+            try:
+                self._key = keys.decode_key(got[0])
+            except keys.BadKey as e:
+                raise refused(f"s3://{self.bucket}/{self.key_object}", "the state key is unreadable", f"{e}. Restore it from an earlier object version.") from None
+        return self._key
 
     # --- lock -----------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ with fresh randomness. Past crashers live in tests/fuzz_corpus/ and are replayed
 `# fuzz-seed: <project> <path>` replaces `<path>` in the project `<project>` (relative to the
 repository), e.g. `# fuzz-seed: examples/platform-catalog definitions/traits.yaml`. To keep a
 new crasher, save hypothesis' falsifying bytes there with that header.
+
+The file-system mode (links, hard links, FIFOs and foreign files planted where appc reads and
+writes) is test_fuzz_fs.py.
 """
 
 from __future__ import annotations

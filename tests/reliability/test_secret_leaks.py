@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 
 from tests.helpers import appc, write
 from tests.reliability.leaks import scan, token_value
@@ -144,3 +145,58 @@ def test_a_terraform_output_secret_lives_only_in_terraform_state_plan_files_and_
     data = kube_clean.get("/api/v1/namespaces/leaks/secrets/k9-a-conn")["data"]
     assert scan([secret], texts={"Secret": json.dumps(data)}).hits  # its destination
     print(f"\nTerraform-output secret: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.files} files; a saved plan holds it ({in_plan.hits[0].where.split('!')[-1]})")
+
+
+# Fails at plan, after the secret it was given reached Terraform (variable validation).
+ECHO_BROKEN_MODULE = {
+    "main.tf": """
+variable "upstream" {
+  type      = string
+  sensitive = true
+  validation {
+    condition     = length(var.upstream) < 3
+    error_message = "The upstream value is too long."
+  }
+}
+output "arn" { value = "none" }
+""",
+}
+
+
+@pytest.mark.slow  # ~30 s idle, ~85 s under load: six Terraform runs
+def test_tf_log_debug_and_failed_plans_leak_nothing_outside_terraform_state(tmp_path, moto, kube_clean, monkeypatch):
+    """TF_LOG=DEBUG makes Terraform log request bodies; a failed plan used to leave its plan
+    file behind. With both, a secret passed to a failing unit appears nowhere but in
+    Terraform's own state, and appc warns about TF_LOG."""
+    require_terraform()
+    kube_clean.set_auto_ready(True)
+    monkeypatch.setenv("TF_LOG", "DEBUG")
+    components = mixed_components(tokens=("a",), workloads=()) + (
+        "    - {name: bad, type: terraform-module, properties: {source: modules/echo-broken, inputs: {upstream: '${a.token}'}, outputs: {arn: {}}}}\n"
+    )
+    app = make_mixed_project(tmp_path, "leaks", components)
+    write(tmp_path, {f"modules/echo-broken/{k}": v for k, v in ECHO_BROKEN_MODULE.items()})
+    common = ("-f", app, "-e", "test")
+    runs = {
+        "plan --out": appc("plan", *common, "--json", "--out", tmp_path / "plan.json"),
+        "apply": appc("apply", *common, "--auto-approve", "--json"),
+        "plan after apply": appc("plan", *common),
+        "plan --refresh": appc("plan", *common, "--refresh", "--json"),
+    }
+    assert runs["apply"].code == 3, runs["apply"].out[-2000:]  # a applied, bad failed at plan
+    assert all(r.code == 3 for r in runs.values()), {k: r.code for k, r in runs.items()}
+    assert "TF_LOG is set" in runs["plan after apply"].err
+    assert any(e.get("severity") == "warning" and "TF_LOG" in e.get("summary", "") for e in runs["apply"].events)
+    assert "The upstream value is too long" in runs["plan after apply"].err  # Terraform had the secret when it failed
+    secret = token_value("a")
+    texts = {f"{name} {stream}": getattr(r, stream) for name, r in runs.items() for stream in ("out", "err")}
+    report = scan([secret], texts=texts, paths=[tmp_path / ".composer", tmp_path / "plan.json"], allow_tfstate=True)
+    # A failed plan's leftover appc.tfplan is issue 11 part A (plan-file cleanup, branch i11a-fs):
+    # counted apart, so that this test asserts everything else now and all of it once that lands.
+    leftover = [h for h in report.hits if "/appc.tfplan" in h.where]
+    report.hits = [h for h in report.hits if h not in leftover]
+    assert report.hits == [], report.describe()
+    assert report.allowed, "the token is a Terraform output: Terraform's state holds it"
+    print(f"\nTF_LOG=DEBUG with failed plans: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.texts} outputs and {report.files} files ({report.bytes:,} bytes); {len(leftover)} in a failed plan's leftover plan file")
+    if leftover:
+        pytest.xfail(f"a failed plan left its plan file holding the secret ({len(leftover)} hits): fixed by issue 11 part A")
