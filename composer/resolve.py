@@ -336,6 +336,8 @@ class _Resolver:
             "name": rc.physical_name,
             "parameters": rc.parameters,
             "tags": {"app": self.app.name, "env": self.env.name, "component": rc.name, "managed-by": "appc"},
+            "production": self.env.spec.tier == "production",  # the durable defaults (environment tier)
+            "kms_key": self.env.spec.cloud.kms_key if self.env.spec.cloud else None,
             **(provider.template_context(self.env) if provider else {}),
         }
         try:

@@ -115,8 +115,9 @@ def test_removed_sidecar_env_port_and_volume_leave_exactly_the_rest(tmp_path, ta
     [c] = pod["containers"]
     assert c["name"] == "web" and c["env"] == [{"name": "A", "value": "a"}]
     assert [(p["containerPort"], p.get("protocol", "TCP")) for p in c["ports"]] == [(8080, "TCP")]
-    assert c["volumeMounts"] == [{"name": "cache", "mountPath": "/cache"}]
-    assert pod["volumes"] == [{"name": "cache", "emptyDir": {}}]
+    tmp = {"name": "composer-tmp", "mountPath": "/tmp"}  # the read-only root's writable /tmp (docs/security.md)
+    assert c["volumeMounts"] == [{"name": "cache", "mountPath": "/cache"}, tmp]
+    assert pod["volumes"] == [{"name": "cache", "emptyDir": {}}, {"name": "composer-tmp", "emptyDir": {}}]
     svc = target.get(f"/api/v1/namespaces/{target.namespace}/services/web")
     assert [(p["port"], p.get("protocol", "TCP")) for p in svc["spec"]["ports"]] == [(8080, "TCP")]
 

@@ -47,6 +47,14 @@ ENVIRONMENT = {
 }
 
 
+# The environment tiers (composer/model/environment.py): development with the cloud's own keys,
+# production with a customer-managed key (an ARN-shaped value serves every cloud's string rule).
+TIERS = (
+    {"production": False, "kms_key": None},
+    {"production": True, "kms_key": "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+)
+
+
 @lru_cache(maxsize=1)
 def _context() -> tuple[PluginRegistry, Catalog, Environment]:
     registry = PluginRegistry.discover()
@@ -82,14 +90,15 @@ def build_offers(cloud: str, implementations: Path, module_root: Path) -> list[O
         tf = o.implementation.terraform
         if tf is None:
             continue
-        variants = []
-        for param, params in parameter_variants(catalog.component(o.type).schema):
-            context = {"app": "shop", "env": "prod", "component": "db", "name": "shop-prod-db", "parameters": params, "tags": {"app": "shop"}, **provider.template_context(env)}
-            try:
-                variants.append((param, params, evaluate(tf.inputs, context)))
-            except TemplateFailure:
-                continue
-        out.append(Offer(cloud, o.type, o.name, tf, tuple(variants)))
+        for tier in TIERS:  # one offer per environment tier: each tier's inputs are checked on their own
+            variants = []
+            for param, params in parameter_variants(catalog.component(o.type).schema):
+                context = {"app": "shop", "env": "prod", "component": "db", "name": "shop-prod-db", "parameters": params, "tags": {"app": "shop"}, **tier, **provider.template_context(env)}
+                try:
+                    variants.append((param, params, evaluate(tf.inputs, context)))
+                except TemplateFailure:
+                    continue
+            out.append(Offer(cloud, o.type, o.name, tf, tuple(variants)))
     return out
 
 

@@ -20,7 +20,7 @@ import yaml
 from composer import __version__
 from composer.cli import guide
 from composer.cli.views import RunView, View
-from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, Severity
 from composer.plugins import PluginRegistry
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -141,6 +141,7 @@ def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: l
                 compiled = compile_project(project, name, reg, catalog, catalog=cat, locked=locked)
                 view.diagnostics(compiled.warnings)
                 checked.append((compiled.resolved.environment.name, len(compiled.rendered.units)))
+                _render_notes(view, compiled)
             except DiagnosticError as exc:
                 errors.extend(d for d in exc.diagnostics if d not in errors)
         if errors:
@@ -307,6 +308,19 @@ def _interruptible(view: View):
             signal.signal(sig, h)
 
 
+def _render_notes(view: View, compiled, tier: bool = False) -> None:
+    """What the render says besides files: the environment's tier (plan), warnings such as a
+    container without limits."""
+    if tier:
+        e = compiled.resolved.environment
+        view.event("tier", environment=e.name, tier=e.spec.tier)
+        durable = "deletion protection, multi-AZ, backups; stateful units protected" if e.spec.tier == "production" else "fast, cheap defaults"
+        view.info(f"environment [bold]{e.name}[/bold]: tier [bold]{e.spec.tier}[/bold] ({durable})")
+    warnings = [d for d in compiled.rendered.warnings if d.severity is Severity.WARNING]
+    if warnings:
+        view.diagnostics(warnings)
+
+
 def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, untrusted=False, allow_outside=False):
     from composer.cli.wiring import RunOptions
 
@@ -395,6 +409,7 @@ def plan(
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
         compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted, allow_outside=allow_outside)
+        _render_notes(view, compiled, tier=True)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
             with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))

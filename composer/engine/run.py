@@ -542,7 +542,12 @@ class Engine:
 
     # -- prune / destroy -------------------------------------------------------------------
     def _protected(self) -> set[str]:
-        return set(self.resolved.environment.spec.policies.protect)
+        spec = self.resolved.environment.spec
+        protected = set(spec.policies.protect)
+        if spec.tier == "production":  # the production tier protects every stateful (Terraform) unit, removed ones too
+            protected |= {c.name for c in self.resolved.components if c.is_terraform}
+            protected |= {n for n, u in (self._state.units if self._state else {}).items() if u.kind == "terraform"}
+        return protected
 
     def refuse_protected(self, names: list[str], verb: str) -> None:
         hit = sorted(set(names) & self._protected())

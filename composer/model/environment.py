@@ -19,6 +19,9 @@ class Cloud(Strict):
     resource_group: str | None = Field(None, alias="resourceGroup")  # Azure
     key_vault_id: str | None = Field(None, alias="keyVaultId")  # Azure secret store for connection details
     emulator: Literal["embedded"] | None = None
+    # A customer-managed key for secrets and storage (AWS KMS key ARN, GCP Cloud KMS key name,
+    # Azure Key Vault key id); without it, the cloud's own keys.
+    kms_key: str | None = Field(None, alias="kmsKey", min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9:/._+=@-]+$")
 
 
 class KubeTarget(Strict):
@@ -153,6 +156,10 @@ class Policies(Strict):
 
 
 class EnvironmentSpec(Strict):
+    # production: the built-in modules' durable defaults (deletion protection, final snapshots,
+    # multi-AZ, backups) and policies.protect for every stateful component; development: fast
+    # and cheap (docs/security.md "Production tier").
+    tier: Literal["production", "development"] = "development"
     cloud: Cloud | None = None
     kubernetes: Kubernetes = Kubernetes()
     state: State = State()

@@ -19,7 +19,7 @@ from typing import Mapping
 import yaml
 
 from composer.catalog import ModuleSource
-from composer.diagnostics import Collector, Diagnostic
+from composer.diagnostics import Collector, Diagnostic, Severity
 from composer.graph import Graph
 from composer.plugins import PluginRegistry
 from composer.render.kubernetes import render_workload
@@ -56,6 +56,7 @@ class Rendered:
     files: dict[str, bytes] = field(default_factory=dict)
     units: list[Unit] = field(default_factory=list)
     manifests: dict[str, list[dict]] = field(default_factory=dict)  # component -> objects
+    warnings: list[Diagnostic] = field(default_factory=list)  # e.g. a container without limits
 
 
 def dump_yaml(docs: list[dict]) -> bytes:
@@ -77,7 +78,9 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
                 out.files[f"modules/{module.dirname}/{rel}"] = data
             out.units.append(Unit(name, "terraform", (path,), deps))
         else:
-            objects, errors = render_workload(resolved, graph, c)
+            objects, found = render_workload(resolved, graph, c)
+            errors = [d for d in found if d.severity is Severity.ERROR]
+            out.warnings.extend(d for d in found if d.severity is not Severity.ERROR)
             if errors:
                 diags.extend(errors)
                 continue

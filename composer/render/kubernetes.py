@@ -15,10 +15,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from composer.diagnostics import Diagnostic, FieldPath
+from composer.diagnostics import Diagnostic, FieldPath, Severity
 from composer.graph import Graph
 from composer.model import refs
 from composer.render.bindings import EnvBuilder, secret_name
+from composer.render.security import harden
+from composer.render.workload_defaults import default_probes, default_requests
 from composer.resolve import Resolved, ResolvedComponent
 from composer.templates import TemplateFailure, render_yaml_documents
 
@@ -85,6 +87,7 @@ class Workload:
     envs: dict[str, EnvBuilder] = field(default_factory=dict)  # container name -> env
     extra_labels: dict[str, str] = field(default_factory=dict)
     extra_annotations: dict[str, str] = field(default_factory=dict)
+    security: dict[str, Any] = field(default_factory=dict)  # the `security` trait's relaxations
     errors: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -95,8 +98,8 @@ class Workload:
     def name(self) -> str:
         return self.component.name
 
-    def fail(self, path: FieldPath, summary: str, detail: str = "") -> None:
-        self.errors.append(self.resolved.source.diagnostic(path, summary, detail, address=self.name))
+    def fail(self, path: FieldPath, summary: str, detail: str = "", severity: Severity = Severity.ERROR) -> None:
+        self.errors.append(self.resolved.source.diagnostic(path, summary, detail, address=self.name, severity=severity))
 
     def metadata(self, name: str | None = None) -> dict:
         meta: dict[str, Any] = {"name": name or self.name}
@@ -436,6 +439,13 @@ def _finish(w: Workload) -> None:
             w.pod_meta["annotations"] = {**w.pod_meta.get("annotations", {}), **w.extra_annotations}
 
 
+def _operational_defaults(w: Workload, builtin: str | None) -> None:
+    if builtin == "webservice":
+        default_probes(w.container(w.name) or {})
+    for name in default_requests(w.pod_spec or {}):
+        w.fail(w.component.path, f"container {name!r} has no CPU or memory limits", "set them with the resources trait (or cpu/memory), so one pod cannot starve its node", severity=Severity.WARNING)
+
+
 def _app_metadata(w: Workload) -> None:
     """The application's labels and annotations reach every object, as KubeVela propagates them;
     the component's own win, and controller annotations (`*.oam.dev/*`) stay on the app."""
@@ -482,6 +492,10 @@ def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> t
     for t in c.traits:
         if t not in late:
             apply_trait(w, t)
+    if w.pod_spec is not None and w.pod_meta is not None:
+        harden(w.pod_spec, w.pod_meta, w.security)
+    if w.pod_spec is not None:
+        _operational_defaults(w, impl.builtin)
     _app_metadata(w)
     _finish(w)
     for t in late:  # JSON patches see the finished object, as KubeVela patches its rendered workload

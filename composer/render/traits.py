@@ -162,6 +162,19 @@ def service_account(w: Workload, t: ResolvedTrait) -> None:
         if p.get("annotations"):
             meta["annotations"] = dict(p["annotations"])
         w.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+    w.pod_spec["automountServiceAccountToken"] = p.get("automountToken", True)
+
+
+def security(w: Workload, t: ResolvedTrait) -> None:
+    """Relaxes the secure pod defaults (composer/render/security.py), each setting explicitly."""
+    p = t.parameters
+    if p.get("runAsUser") == 0 and p.get("runAsNonRoot", True):
+        w.fail(t.path + ("properties", "runAsUser"), "runAsUser 0 is root, and the pod runs as non-root", "set runAsNonRoot: false as well to run as root")
+        return
+    if p.get("privileged") and p.get("allowPrivilegeEscalation") is False:
+        w.fail(t.path + ("properties", "allowPrivilegeEscalation"), "a privileged container always allows privilege escalation", "drop allowPrivilegeEscalation or privileged")
+        return
+    w.security.update(p)
 
 
 def pod(w: Workload, t: ResolvedTrait) -> None:
@@ -216,6 +229,7 @@ BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {
     "volume": volume,
     "hpa": hpa,
     "service-account": service_account,
+    "security": security,
     "pod": pod,
     "json-patch": json_patch,
     "json-merge-patch": json_merge_patch,

@@ -42,6 +42,9 @@ def rollout_state(kind: str, obj: Mapping[str, Any] | None) -> tuple[str, str]:
     if kind in ("Deployment", "StatefulSet", "DaemonSet") and observed < gen:
         return "progressing", f"the controller has not observed generation {gen} yet (observed {observed or 'none'})"
     if kind == "Deployment":
+        refused = _condition(obj, "ReplicaFailure")
+        if refused and refused.get("status") == "True" and "violates PodSecurity" in str(refused.get("message")):
+            return "failed", f"the namespace's Pod Security admission refuses its pods: {refused.get('message')}"  # no retry passes it
         progressing = _condition(obj, "Progressing")
         if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
             return "failed", f"progress deadline exceeded: {progressing.get('message', '')}"

@@ -203,6 +203,8 @@ class ClusterSink:
             )
         if exc.status == 401:
             return Diagnostic(f"the API server at {self.client.server} rejected the credentials of {where}", "log in again or refresh the kubeconfig credentials", address=component)
+        if exc.status == 403 and "violates PodSecurity" in exc.message:
+            return Diagnostic(f"{what} is refused by the Pod Security admission of namespace {self.namespace}", f"{where}: {exc.message}. Relax the named fields with the security trait, or apply to a namespace whose pod-security.kubernetes.io/enforce level allows them.", address=component)
         if exc.status == 403:
             scope = f'in namespace "{self.namespace}"' if resource is None or resource.namespaced else "at cluster scope"
             return Diagnostic(f"forbidden: cannot {verb} {res} {scope} ({what})", f"{where}: the credentials lack RBAC permission to {verb} {res}; grant it with a Role/ClusterRole.{server_said}", address=component)

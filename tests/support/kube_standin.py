@@ -140,6 +140,7 @@ from kmock._internal import parsing as _kparsing
 from kmock._internal import rendering as _krendering
 
 from tests.support import kube_lifecycle as lifecycle
+from tests.support import kube_psa as psa
 from tests.support.kube_immutable import immutable_causes
 from tests.support.kube_lifecycle import Knobs
 from tests.support.kube_schema import typed_errors, typed_patch_message
@@ -1092,9 +1093,21 @@ class StandInHandler(kmock.KubernetesScaffold):
                 spec["completions"] = spec["parallelism"] = 1
             spec.setdefault("backoffLimit", 6)
 
+    def _pod_security(self, kind: str, obj: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+        """(level, reasons) when the namespace enforces a Pod Security level the pod template breaks."""
+        template, ns = psa.pod_template(kind, obj), (obj.get("metadata") or {}).get("namespace")
+        if not isinstance(template, dict) or not ns:
+            return None
+        level = psa.enforced_level(self._live(self._storage("", "namespaces"), None, ns))
+        reasons = psa.violations(template, level) if level else []
+        return (level, reasons) if level and reasons else None
+
     def _validate(self, kind: str, group: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
+        refused = self._pod_security(kind, obj) if kind == "Pod" else None
+        if refused:
+            raise _ApiError(403, "Forbidden", psa.forbidden_message("pods", name, *refused), {"name": name, "kind": "pods"})
         causes: list[tuple[str, str, str]] = []
         pattern, limit, what = ((_NAME_LABEL, 63, "a lowercase RFC 1123 label") if kind in _DNS_LABEL_KINDS
                                 else (_NAME_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain"))
@@ -1149,6 +1162,10 @@ class StandInHandler(kmock.KubernetesScaffold):
 
     def _auto_status(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
         if not self.auto_ready:
+            return
+        refused = self._pod_security(kind, obj) if kind == "Deployment" else None
+        if refused:  # admitted; its ReplicaSet's pod creations are refused
+            obj["status"] = psa.replica_failure(obj, psa.forbidden_message("pods", f"{obj['metadata']['name']}-standin-0", *refused), _now())
             return
         if kind in lifecycle.ROLLOUT_KINDS and (self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"):
             self._rollout_later(kind, obj, old)

@@ -21,7 +21,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
+      sse_algorithm     = var.kms_key_id == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_id
     }
   }
 }
@@ -40,6 +41,7 @@ resource "aws_secretsmanager_secret" "connection" {
   name                    = var.secret_name
   description             = "Connection details of bucket ${var.name}, one JSON document."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = var.kms_key_id
 
   tags = var.tags
 }

@@ -41,3 +41,9 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "kms_key_id" {
+  description = "A customer-managed KMS key (ARN) for the objects and the connection secret; null: the AWS-managed key."
+  type        = string
+  default     = null
+}

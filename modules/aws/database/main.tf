@@ -70,6 +70,10 @@ resource "aws_db_instance" "this" {
   max_allocated_storage = local.max_allocated_storage
   storage_type          = "gp3"
   storage_encrypted     = true
+  kms_key_id            = var.kms_key_id
+
+  # Automated backups (and with them point-in-time recovery) kept this many days; null: RDS's default.
+  backup_retention_period = var.backup_retention_days
 
   db_name  = var.database_name
   username = var.username
@@ -100,6 +104,7 @@ resource "aws_secretsmanager_secret" "connection" {
   name                    = var.secret_name
   description             = "Connection details of ${var.name} (${var.engine}), one JSON document."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = var.kms_key_id
 
   tags = var.tags
 }

@@ -133,3 +133,21 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be CIDR blocks such as 203.0.113.0/24."
   }
 }
+
+variable "kms_key_id" {
+  description = "A customer-managed KMS key (ARN) for the storage and the connection secret; null: the AWS-managed key."
+  type        = string
+  default     = null
+}
+
+variable "backup_retention_days" {
+  description = "Days of automated backups and point-in-time recovery (0 turns them off); null: the RDS default."
+  type        = number
+  default     = null
+
+  validation {
+    # A conditional, not ||: Terraform evaluates both sides, and null >= 0 is an error.
+    condition     = var.backup_retention_days == null ? true : (var.backup_retention_days >= 0 && var.backup_retention_days <= 35)
+    error_message = "backup_retention_days must be between 0 and 35."
+  }
+}

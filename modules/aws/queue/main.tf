@@ -7,7 +7,8 @@ resource "aws_sqs_queue" "dead_letter" {
   fifo_queue = var.fifo
   # Keep failed messages as long as SQS allows, to leave time to inspect them.
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
+  sqs_managed_sse_enabled   = var.kms_key_id == null ? true : null
+  kms_master_key_id         = var.kms_key_id
 
   tags = var.tags
 }
@@ -17,7 +18,9 @@ resource "aws_sqs_queue" "this" {
   fifo_queue                 = var.fifo
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
-  sqs_managed_sse_enabled    = true
+  # SQS-managed encryption, or the customer-managed key when one is given (not both).
+  sqs_managed_sse_enabled = var.kms_key_id == null ? true : null
+  kms_master_key_id       = var.kms_key_id
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
@@ -31,6 +34,7 @@ resource "aws_secretsmanager_secret" "connection" {
   name                    = var.secret_name
   description             = "Connection details of queue ${var.name}, one JSON document."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = var.kms_key_id
 
   tags = var.tags
 }

@@ -53,3 +53,9 @@ variable "max_receive_count" {
   type        = number
   default     = 5
 }
+
+variable "kms_key_id" {
+  description = "A customer-managed KMS key (ARN) for the messages and the connection secret; null: the AWS-managed key."
+  type        = string
+  default     = null
+}

@@ -16,6 +16,10 @@ resource "aws_elasticache_cluster" "this" {
   num_cache_nodes = 1
   port            = 6379
 
+  # Daily snapshots kept this many days (0: none), and a final snapshot on deletion when asked.
+  snapshot_retention_limit  = var.snapshot_retention_days
+  final_snapshot_identifier = var.final_snapshot ? "${var.name}-final" : null
+
   # security_group_ids is null, not [], when none are given: ElastiCache then attaches the VPC's
   # default group, and an empty list in the configuration would show it as drift on every plan.
   subnet_group_name  = length(var.subnet_ids) > 0 ? aws_elasticache_subnet_group.this[0].name : null
@@ -28,6 +32,7 @@ resource "aws_secretsmanager_secret" "connection" {
   name                    = var.secret_name
   description             = "Connection details of ${var.name} (redis), one JSON document."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = var.kms_key_id
 
   tags = var.tags
 }

@@ -53,3 +53,26 @@ variable "security_group_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "kms_key_id" {
+  description = "A customer-managed KMS key (ARN) for the connection secret; null: the AWS-managed key."
+  type        = string
+  default     = null
+}
+
+variable "snapshot_retention_days" {
+  description = "Days of daily snapshots kept (0: no backups)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.snapshot_retention_days >= 0 && var.snapshot_retention_days <= 35
+    error_message = "snapshot_retention_days must be between 0 and 35."
+  }
+}
+
+variable "final_snapshot" {
+  description = "Take a final snapshot, named \"<name>-final\", when the cluster is deleted."
+  type        = bool
+  default     = false
+}
