@@ -213,11 +213,17 @@ def write_file(base: Path, rel: str | Path, data: bytes, *, mode: int = PUBLIC_F
         return True
 
 
+def write_path(path: Path, data: bytes, *, mode: int = PUBLIC_FILE) -> None:
+    """A file at an operator's path (`--markdown-out`, `schema -o`): written atomically,
+    never through a link at `path` itself; its parents are the operator's and may be links."""
+    path = path.absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file(Path(os.path.realpath(path.parent)), path.name, data, mode=mode, if_changed=False)
+
+
 def write_private(path: Path, data: bytes) -> None:
     """A file that may hold a secret (a saved plan): 0600, never through a link at `path`."""
-    path = path.absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)  # the operator's own path: its parents may be links
-    write_file(Path(os.path.realpath(path.parent)), path.name, data, mode=PRIVATE_FILE, if_changed=False)
+    write_path(path, data, mode=PRIVATE_FILE)
 
 
 def read_path(path: Path) -> bytes:

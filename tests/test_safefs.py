@@ -89,3 +89,15 @@ def test_outside_the_project_only_when_allowed(tmp_path):
     (project / "inner").mkdir()
     (project / ".composer").symlink_to("inner")
     assert safefs.vetted_directory(project, project / ".composer", ".composer") == (project / "inner").resolve()
+
+
+def test_an_operator_path_that_is_a_link_is_refused_not_written_through(tree):
+    """`plan --markdown-out FILE` and `schema -o DIR` write through write_path."""
+    base, outside = tree
+    (base / "plan.md").symlink_to(outside / "victim.txt")
+    with pytest.raises(DiagnosticError, match="not a regular file"):
+        safefs.write_path(base / "plan.md", b"# plan\n")
+    assert (outside / "victim.txt").read_text() == "victim\n"
+    safefs.write_path(base / "new" / "plan.md", b"# plan\n")
+    assert (base / "new" / "plan.md").read_bytes() == b"# plan\n"
+

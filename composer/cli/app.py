@@ -220,9 +220,10 @@ def schema(
             [(n, t.schema) for n, t in sorted(cat.components.items())],
             [(n, t.schema) for n, t in sorted(cat.traits.items())],
         )
-        out.mkdir(parents=True, exist_ok=True)
+        from composer.safefs import write_path
+
         for name, doc in docs.items():
-            (out / name).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            write_path(out / name, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())  # never through a planted link
         view.info(f"[green]✓[/green] wrote {len(docs)} schemas to {out}")
 
 
@@ -421,8 +422,9 @@ def plan(
         if format == "markdown" or markdown_out is not None:
             md = plan_markdown(compiled.resolved.name, compiled.resolved.environment.name, result, list(compiled.graph.order), set(state.units), str(out) if out is not None and not result.failed else None)
             if markdown_out is not None:
-                markdown_out.parent.mkdir(parents=True, exist_ok=True)
-                markdown_out.write_text(md, encoding="utf-8")
+                from composer.safefs import write_path
+
+                write_path(markdown_out, md.encode())  # never through a planted link
             if format == "markdown" and not json_mode:
                 view.text(md)
         if not json_mode:

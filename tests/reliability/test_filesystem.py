@@ -251,3 +251,18 @@ def test_sandbox_down_still_stops_the_emulator_it_started(tmp_path):
     finally:
         if _running(record["pid"]):
             os.kill(record["pid"], 9)
+
+
+def test_schema_output_never_writes_through_a_planted_link(tmp_path):
+    """`appc schema -o DIR` with DIR/application.schema.json linked to a file elsewhere:
+    refused (exit 1), the link's target untouched (it was overwritten before)."""
+    from tests.helpers import ROOT, appc
+
+    out, victim = tmp_path / "schemas", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("victim\n")
+    (out / "application.schema.json").symlink_to(victim)
+    r = appc("schema", "-o", out, "-f", ROOT / "examples" / "webshop" / "app.yaml")
+    assert r.code == 1, r.err
+    assert "not a regular file" in r.err
+    assert victim.read_text() == "victim\n"
