@@ -16,6 +16,7 @@ from typing import Iterable, Protocol
 
 from composer.diagnostics import Diagnostic
 from composer.plugins import PluginRegistry, PreflightRequest
+from composer.render.terraform import provider_plugin
 from composer.resolve import Resolved, ResolvedComponent
 
 
@@ -32,12 +33,12 @@ def published_name(app: str, env: str, component: str) -> str:
 
 
 def publishing_provider(resolved: Resolved, c: ResolvedComponent | None) -> str | None:
-    """The provider whose secret store holds a unit's published document."""
+    """The provider whose secret store holds a unit's published document: the one that
+    renders its root (a pruned unit, gone from the model: the environment's cloud)."""
+    if c is not None:
+        return provider_plugin(resolved, c)
     cloud = resolved.environment.spec.cloud
-    provider = c.implementation.implementation.provider if c is not None else None
-    if provider in (None, "any", "kubernetes"):
-        return cloud.provider if cloud else None
-    return provider
+    return cloud.provider if cloud else None
 
 
 def needs_publishing(c: ResolvedComponent) -> bool:
