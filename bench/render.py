@@ -109,7 +109,7 @@ def child(app_file: Path, out_dir: Path, profile: str | None) -> dict:
     t0 = time.perf_counter()
     from composer.graph import build_graph
     from composer.plugins import PluginRegistry
-    from composer.project import load_modules, open_project
+    from composer.project import load_modules, module_resolver, open_project
     from composer.render import render
     from composer.resolve import resolve
     from composer.runners.files import write_tree
@@ -142,7 +142,7 @@ def child(app_file: Path, out_dir: Path, profile: str | None) -> dict:
     times["graph"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    modules = load_modules(resolved)
+    modules = load_modules(resolved, module_resolver(project), catalog)
     rendered = render(resolved, graph, registry, modules)
     times["render"] = time.perf_counter() - t
 
@@ -228,14 +228,37 @@ def checks(results: dict[int, dict]) -> list[dict]:
     one_k = results.get(1000)
     ten_k = results.get(10000)
     if one_k:
-        out.append({"target": "1,000 components: total <= 2 s", "value": round(one_k["total_s"], 3), "limit": TARGET_1K_SECONDS, "pass": one_k["total_s"] <= TARGET_1K_SECONDS, "cpu_value": round(one_k["cpu_s"], 3)})
-        out.append({"target": "1,000 components: peak RSS <= 300 MB", "value": round(one_k["rss_peak_mb"], 1), "limit": TARGET_1K_RSS_MB, "pass": one_k["rss_peak_mb"] <= TARGET_1K_RSS_MB})
+        out.append(
+            {
+                "target": "1,000 components: total <= 2 s",
+                "value": round(one_k["total_s"], 3),
+                "limit": TARGET_1K_SECONDS,
+                "pass": one_k["total_s"] <= TARGET_1K_SECONDS,
+                "cpu_value": round(one_k["cpu_s"], 3),
+            }
+        )
+        out.append(
+            {
+                "target": "1,000 components: peak RSS <= 300 MB",
+                "value": round(one_k["rss_peak_mb"], 1),
+                "limit": TARGET_1K_RSS_MB,
+                "pass": one_k["rss_peak_mb"] <= TARGET_1K_RSS_MB,
+            }
+        )
     else:
         out.append({"target": "1,000 components: total <= 2 s, peak RSS <= 300 MB", "pass": None})
     if one_k and ten_k:
         factor = ten_k["total_s"] / one_k["total_s"]
         cpu_factor = ten_k["cpu_s"] / one_k["cpu_s"] if one_k["cpu_s"] else None
-        out.append({"target": "10,000 components: total <= 12x the 1,000 time", "value": round(factor, 2), "limit": TARGET_10K_FACTOR, "pass": factor <= TARGET_10K_FACTOR, "cpu_value": round(cpu_factor, 2) if cpu_factor else None})
+        out.append(
+            {
+                "target": "10,000 components: total <= 12x the 1,000 time",
+                "value": round(factor, 2),
+                "limit": TARGET_10K_FACTOR,
+                "pass": factor <= TARGET_10K_FACTOR,
+                "cpu_value": round(cpu_factor, 2) if cpu_factor else None,
+            }
+        )
     else:
         out.append({"target": "10,000 components: total <= 12x the 1,000 time", "pass": None})
     return out
@@ -276,9 +299,13 @@ def table(results: list[dict], verdicts: list[dict], info: dict) -> str:
     ]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
     runs = results[0].get("runs", 1) if results else 1
-    lines += ["", "total = load + resolve + graph + render + write (what `appc render` does after startup), wall clock;"
-              " cpu = process CPU time over the same span" + (f"; best of {runs} runs per size" if runs > 1 else ""),
-              "floor = json.dumps of the same output objects to files; ratio = total / floor", ""]
+    lines += [
+        "",
+        "total = load + resolve + graph + render + write (what `appc render` does after startup), wall clock;"
+        " cpu = process CPU time over the same span" + (f"; best of {runs} runs per size" if runs > 1 else ""),
+        "floor = json.dumps of the same output objects to files; ratio = total / floor",
+        "",
+    ]
     for v in verdicts:
         mark = "SKIP" if v["pass"] is None else ("PASS" if v["pass"] else "FAIL")
         value = f"  ({v['value']} vs {v['limit']})" if "value" in v else "  (size not run)"
@@ -289,12 +316,31 @@ def table(results: list[dict], verdicts: list[dict], info: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated component counts (default: 100,1000,10000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="100,1000,10000", help="comma-separated component counts (default: 100,1000,10000)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-    parser.add_argument("--repeat", type=int, default=1, metavar="R", help="run each size R times (fresh process each) and keep the fastest (default: 1)")
-    parser.add_argument("--tmpdir", metavar="DIR", help="where to generate the apps and write the trees (default: the system temp dir; /dev/shm takes the disk out of the figures)")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="write a cProfile file per size (render-N.prof) to DIR; timings then include profiler overhead")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="R",
+        help="run each size R times (fresh process each) and keep the fastest (default: 1)",
+    )
+    parser.add_argument(
+        "--tmpdir",
+        metavar="DIR",
+        help="where to generate the apps and write the trees (default: the system temp dir; /dev/shm takes the disk out of the figures)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write a cProfile file per size (render-N.prof) to DIR; timings then include profiler overhead",
+    )
     parser.add_argument("--child", nargs=2, metavar=("APP", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
