@@ -11,8 +11,20 @@ from setuptools import setup
 
 
 def module_data_files(root: Path = Path(".")) -> list[tuple[str, list[str]]]:
-    directories = sorted({p.parent for p in (root / "modules").rglob("*") if p.is_file() and "__pycache__" not in p.parts and ".terraform" not in p.parts})
-    return [(f"share/appcomposer/{d.relative_to(root).as_posix()}", sorted(f.relative_to(root).as_posix() for f in d.iterdir() if f.is_file())) for d in directories]
+    directories = sorted(
+        {
+            p.parent
+            for p in (root / "modules").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".terraform" not in p.parts
+        }
+    )
+    return [
+        (
+            f"share/appcomposer/{d.relative_to(root).as_posix()}",
+            sorted(f.relative_to(root).as_posix() for f in d.iterdir() if f.is_file()),
+        )
+        for d in directories
+    ]
 
 
 if __name__ == "__main__":  # as setuptools runs it; tests import module_data_files alone

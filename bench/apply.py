@@ -36,7 +36,12 @@ from composer.runners.terraform import terraform_environment  # noqa: E402
 
 def start_moto(workdir: Path) -> tuple[str, subprocess.Popen]:
     port_file = workdir / "moto.port"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.moto_server", "--port", "0", "--port-file", str(port_file), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.moto_server", "--port", "0", "--port-file", str(port_file), "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -55,7 +60,10 @@ def make_project(root: Path, n: int, versioning_off: int | None = None) -> Path:
         props = "{force_destroy: true" + (", versioning: false" if versioning_off == i else "") + "}"
         comps.append(f"    - {{name: b{i:02d}, type: bucket, properties: {props}}}\n")
     (root / "environments").mkdir(parents=True, exist_ok=True)
-    (root / "app.yaml").write_text("apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: bench}\nspec:\n  components:\n" + "".join(comps))
+    (root / "app.yaml").write_text(
+        "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: bench}\nspec:\n  components:\n"
+        + "".join(comps)
+    )
     (root / "environments" / "bench.yaml").write_text(
         "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: bench}\nspec:\n"
         "  cloud: {provider: aws, region: us-east-1}\n  kubernetes: {directory: deploy, namespace: bench, secretStore: {name: aws}}\n"
@@ -65,12 +73,20 @@ def make_project(root: Path, n: int, versioning_off: int | None = None) -> Path:
 
 def appc(args: list[str], cwd: Path, env: dict) -> tuple[float, dict]:
     t = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", "from composer.cli import main; main()", *args, "--json"], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from composer.cli import main; main()", *args, "--json"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t
     lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
     summary = lines[-1] if lines else {}
     if proc.returncode != 0:
-        raise SystemExit(f"appc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"appc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        )
     return wall, summary
 
 
@@ -80,7 +96,13 @@ def monolithic_root(render_dir: Path, target: Path) -> None:
     root: dict = {"module": {}}
     for unit in sorted((render_dir / "terraform").iterdir()):
         doc = json.loads((unit / "main.tf.json").read_text())
-        root.setdefault("terraform", {"required_providers": doc["terraform"]["required_providers"], "backend": {"local": {"path": "mono.tfstate"}}})
+        root.setdefault(
+            "terraform",
+            {
+                "required_providers": doc["terraform"]["required_providers"],
+                "backend": {"local": {"path": "mono.tfstate"}},
+            },
+        )
         root.setdefault("provider", doc["provider"])
         for name, call in doc["module"].items():
             root["module"][name] = {**call, "source": call["source"].replace("../../modules/", "./modules/")}
@@ -104,7 +126,14 @@ def main() -> int:
     n = args.units
     work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
     url, moto = start_moto(work)
-    env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     tf_env = terraform_environment(work / "tfcfg", env)
     env["TF_PLUGIN_CACHE_DIR"] = tf_env.get("TF_PLUGIN_CACHE_DIR", "")
     env["TF_CLI_CONFIG_FILE"] = tf_env["TF_CLI_CONFIG_FILE"]
@@ -128,19 +157,27 @@ def main() -> int:
         reset(url)
         seq = work / "seq"
         app = make_project(seq, n)
-        fig["sequential_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env)
+        fig["sequential_s"], s = appc(
+            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env
+        )
         fig["sequential_terraform_runs"] = s.get("terraform_runs")
 
         # Parallel, then no-op, then one changed unit.
         reset(url)
         par = work / "par"
         app = make_project(par, n)
-        fig["parallel_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["parallel_s"], s = appc(
+            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
+        )
         fig["parallel_terraform_runs"] = s.get("terraform_runs")
-        fig["noop_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["noop_s"], s = appc(
+            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
+        )
         fig["noop_terraform_runs"] = s.get("terraform_runs")
         make_project(par, n, versioning_off=7)
-        fig["change_one_s"], s = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env)
+        fig["change_one_s"], s = appc(
+            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
+        )
         fig["change_one_terraform_runs"] = s.get("terraform_runs")
         fig["change_one_units_changed"] = s.get("units_changed")
     finally:
@@ -161,18 +198,30 @@ def main() -> int:
     if args.json:
         print(json.dumps(fig, indent=2))
     else:
-        print(f"apply benchmark: {n} bucket units on moto, {os.cpu_count()} CPUs, appc --parallelism {args.parallelism}\n")
+        print(
+            f"apply benchmark: {n} bucket units on moto, {os.cpu_count()} CPUs, appc --parallelism {args.parallelism}\n"
+        )
         rows = [
             ("(a) appc apply, parallel", fig["parallel_s"], f"{fig['parallel_terraform_runs']} terraform runs"),
-            ("(a) appc apply, one unit at a time", fig["sequential_s"], f"{fig['sequential_terraform_runs']} terraform runs"),
+            (
+                "(a) appc apply, one unit at a time",
+                fig["sequential_s"],
+                f"{fig['sequential_terraform_runs']} terraform runs",
+            ),
             ("(a) monolithic terraform apply", fig["mono_apply_s"], "1 root"),
             ("(b) appc apply, no change", fig["noop_s"], f"{fig['noop_terraform_runs']} terraform runs"),
-            ("(c) appc apply, one unit changed", fig["change_one_s"], f"{fig['change_one_terraform_runs']} terraform runs, {fig['change_one_units_changed']} unit changed"),
+            (
+                "(c) appc apply, one unit changed",
+                fig["change_one_s"],
+                f"{fig['change_one_terraform_runs']} terraform runs, {fig['change_one_units_changed']} unit changed",
+            ),
             ("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"),
         ]
         for label, secs, note in rows:
             print(f"  {label:<40} {secs:8.2f} s   {note}")
-        print(f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential']:.2f}x   (parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x)")
+        print(
+            f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential']:.2f}x   (parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x)"
+        )
         print(f"  (c) one change / monolithic = {fig['c_change_one_vs_monolithic']:.2f}x\n")
         for k, ok in checks.items():
             print(f"  {'PASS' if ok else 'FAIL'}  {k}")

@@ -59,7 +59,14 @@ def objects(n: int, component: str = "bench", app: str = "bench") -> list[dict]:
     for i in range(n // 2):
         labels = standard_labels(app, "bench", component)
         sel = {"composer.dev/app": app, "composer.dev/component": component, "bench/index": str(i)}
-        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cfg-{i}", "namespace": NAMESPACE, "labels": labels}, "data": {"index": str(i), "mode": "fast"}})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cfg-{i}", "namespace": NAMESPACE, "labels": labels},
+                "data": {"index": str(i), "mode": "fast"},
+            }
+        )
         out.append(
             {
                 "apiVersion": "apps/v1",
@@ -70,7 +77,16 @@ def objects(n: int, component: str = "bench", app: str = "bench") -> list[dict]:
                     "selector": {"matchLabels": sel},
                     "template": {
                         "metadata": {"labels": {**labels, **sel}},
-                        "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}], "env": [{"name": "INDEX", "value": str(i)}]}]},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "web",
+                                    "image": "nginx:1.27",
+                                    "ports": [{"containerPort": 8080}],
+                                    "env": [{"name": "INDEX", "value": str(i)}],
+                                }
+                            ]
+                        },
                     },
                 },
             }
@@ -81,7 +97,18 @@ def objects(n: int, component: str = "bench", app: str = "bench") -> list[dict]:
 def start_standin(tmp: Path) -> tuple[subprocess.Popen, str, str]:
     kubeconfig, port_file = tmp / "kubeconfig", tmp / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.kube_standin", "--port", "0", "--kubeconfig", str(kubeconfig), "--port-file", str(port_file), "--auto-ready"],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.kube_standin",
+            "--port",
+            "0",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--port-file",
+            str(port_file),
+            "--auto-ready",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -103,12 +130,23 @@ def sink_for(kubeconfig: str):
     kubernetes._DISCOVERY.clear()
 
     workers = int(_env_number("COMPOSER_KUBE_WORKERS", DEFAULT_WORKERS))
-    return ClusterSink(KubeClient.for_context(kubeconfig, "standin", workers), app="bench", environment="bench", context="standin", namespace=NAMESPACE, workers=workers)
+    return ClusterSink(
+        KubeClient.for_context(kubeconfig, "standin", workers),
+        app="bench",
+        environment="bench",
+        context="standin",
+        namespace=NAMESPACE,
+        workers=workers,
+    )
 
 
 def run_kubectl(kubeconfig: str, directory: Path) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "apply", "--server-side", "--validate=false", "-f", str(directory)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, "apply", "--server-side", "--validate=false", "-f", str(directory)],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"kubectl failed: {proc.stderr[-2000:]}")
@@ -130,7 +168,10 @@ def server_floor(url: str, objs: list[dict], connections: int = 2) -> float:
         plural, namespaced = BUILTIN_KINDS[(o["apiVersion"], o["kind"])]
         path = Resource(o["apiVersion"], o["kind"], plural, namespaced).path(NAMESPACE, o["metadata"]["name"])
         body = json.dumps(o).encode()
-        requests.append(f"PATCH {path}?fieldManager=appc HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/apply-patch+yaml\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        requests.append(
+            f"PATCH {path}?fieldManager=appc HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/apply-patch+yaml\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
     ns = b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s"}}' % NAMESPACE.encode()
 
     def run(chunk: list[bytes]) -> None:
@@ -146,7 +187,12 @@ def server_floor(url: str, objs: list[dict], connections: int = 2) -> float:
                         length = int(line.split(b":")[1])
                 f.read(length)
 
-    run([f"POST /api/v1/namespaces HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(ns)}\r\n\r\n".encode() + ns])
+    run(
+        [
+            f"POST /api/v1/namespaces HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(ns)}\r\n\r\n".encode()
+            + ns
+        ]
+    )
     threads = [threading.Thread(target=run, args=(requests[i::connections],)) for i in range(connections)]
     started = time.perf_counter()
     for t in threads:
@@ -173,8 +219,18 @@ def generate_app(directory: Path, n: int, kubeconfig: str) -> Path:
                 o["spec"]["selector"] = {"matchLabels": sel}
                 o["spec"]["template"]["metadata"] = {"labels": sel}
         components.append({"name": name, "type": "k8s-objects", "properties": {"objects": objs}})
-    app = {"apiVersion": "composer.dev/v1alpha1", "kind": "Application", "metadata": {"name": "bench"}, "spec": {"components": components}}
-    env = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "bench"}, "spec": {"kubernetes": {"context": "standin", "namespace": NAMESPACE}}}
+    app = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "bench"},
+        "spec": {"components": components},
+    }
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "bench"},
+        "spec": {"kubernetes": {"context": "standin", "namespace": NAMESPACE}},
+    }
     (directory / "environments").mkdir(parents=True, exist_ok=True)
     (directory / "app.yaml").write_text(yaml.safe_dump(app, sort_keys=False))
     (directory / "environments" / "bench.yaml").write_text(yaml.safe_dump(env, sort_keys=False))
@@ -184,7 +240,24 @@ def generate_app(directory: Path, n: int, kubeconfig: str) -> Path:
 def run_appc(app_file: Path, kubeconfig: str) -> tuple[float, dict]:
     env = dict(os.environ, KUBECONFIG=kubeconfig)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "import sys; from composer.cli import main; sys.argv[0] = \"appc\"; main()", "apply", "-f", str(app_file), "-e", "bench", "--auto-approve", "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            'import sys; from composer.cli import main; sys.argv[0] = "appc"; main()',
+            "apply",
+            "-f",
+            str(app_file),
+            "-e",
+            "bench",
+            "--auto-approve",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - started
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip().startswith("{")]
     if proc.returncode != 0:
@@ -203,7 +276,9 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
         objs = objects(n)
         manifests = tmp / "manifests"
         manifests.mkdir()
-        (manifests / "00-namespace.yaml").write_bytes(dump_yaml([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}]))
+        (manifests / "00-namespace.yaml").write_bytes(
+            dump_yaml([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
+        )
         (manifests / "bench.yaml").write_bytes(dump_yaml(objs))
         app_file = generate_app(tmp / "app", n, kubeconfig) if with_appc else None
         rounds: list[dict] = []
@@ -239,7 +314,11 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
                 shutil.rmtree(app_file.parent / ".composer", ignore_errors=True)
                 r["appc_s"], summary = run_appc(app_file, kubeconfig)
                 st = remote.stats()
-                r["appc_requests"], r["appc_mutating"], r["appc_k8s_writes"] = st["total"], st["mutating"], summary.get("k8s_writes")
+                r["appc_requests"], r["appc_mutating"], r["appc_k8s_writes"] = (
+                    st["total"],
+                    st["mutating"],
+                    summary.get("k8s_writes"),
+                )
                 remote.reset_counters()
                 r["appc_noop_s"], _ = run_appc(app_file, kubeconfig)
                 r["appc_noop_mutating"] = remote.stats()["mutating"]
@@ -257,7 +336,10 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
         "objects": n,
         "repeat": repeat,
         "cpus": os.cpu_count(),
-        "workers": int(os.environ.get("COMPOSER_KUBE_WORKERS") or __import__("composer.runners.kubernetes", fromlist=["x"]).DEFAULT_WORKERS),
+        "workers": int(
+            os.environ.get("COMPOSER_KUBE_WORKERS")
+            or __import__("composer.runners.kubernetes", fromlist=["x"]).DEFAULT_WORKERS
+        ),
         "sink_s": round(med["sink_s"], 3),
         "sink_objects_per_s": round(n / med["sink_s"], 1),
         "sink_requests_per_object": round(med["sink_requests"] / n, 3),
@@ -285,7 +367,8 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
             }
         )
     out["targets"] = {
-        "objects_per_s >= 50": out["sink_objects_per_s"] >= TARGET_OBJECTS_PER_S and (not with_appc or out["appc_objects_per_s"] >= TARGET_OBJECTS_PER_S),
+        "objects_per_s >= 50": out["sink_objects_per_s"] >= TARGET_OBJECTS_PER_S
+        and (not with_appc or out["appc_objects_per_s"] >= TARGET_OBJECTS_PER_S),
         "no-op mutating == 0": out["noop_mutating"] == 0 and (not with_appc or out["appc_noop_mutating"] == 0),
         "apply <= 0.5x kubectl": out["ratio_vs_kubectl"] <= TARGET_RATIO,
     }
@@ -294,7 +377,9 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=1000, help="objects to apply (half Deployments, half ConfigMaps)")
+    parser.add_argument(
+        "--objects", type=int, default=1000, help="objects to apply (half Deployments, half ConfigMaps)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-appc", action="store_true", help="skip the `appc apply` process measurement")
     parser.add_argument("--json", action="store_true")
@@ -307,21 +392,59 @@ def main(argv: list[str] | None = None) -> int:
     else:
         n = result["objects"]
         rows = [
-            ("sink apply", f"{result['sink_s']:.2f} s", f"{result['sink_objects_per_s']:.0f} obj/s", f"{result['sink_requests_per_object']:.3f} req/obj"),
-            ("sink no-op re-apply", f"{result['noop_s']:.2f} s", f"{result['noop_mutating']} mutating", f"{result['noop_requests']} requests"),
-            ("kubectl apply --server-side", f"{result['kubectl_s']:.2f} s", f"{n / result['kubectl_s']:.0f} obj/s", f"{result['kubectl_requests_per_object']:.3f} req/obj"),
-            ("kubectl no-op re-apply", f"{result['kubectl_noop_s']:.2f} s", f"{result['kubectl_noop_mutating']} mutating", ""),
-            ("stand-in floor (zero-cost client)", f"{result['server_floor_s']:.2f} s", f"{n / result['server_floor_s']:.0f} obj/s", ""),
+            (
+                "sink apply",
+                f"{result['sink_s']:.2f} s",
+                f"{result['sink_objects_per_s']:.0f} obj/s",
+                f"{result['sink_requests_per_object']:.3f} req/obj",
+            ),
+            (
+                "sink no-op re-apply",
+                f"{result['noop_s']:.2f} s",
+                f"{result['noop_mutating']} mutating",
+                f"{result['noop_requests']} requests",
+            ),
+            (
+                "kubectl apply --server-side",
+                f"{result['kubectl_s']:.2f} s",
+                f"{n / result['kubectl_s']:.0f} obj/s",
+                f"{result['kubectl_requests_per_object']:.3f} req/obj",
+            ),
+            (
+                "kubectl no-op re-apply",
+                f"{result['kubectl_noop_s']:.2f} s",
+                f"{result['kubectl_noop_mutating']} mutating",
+                "",
+            ),
+            (
+                "stand-in floor (zero-cost client)",
+                f"{result['server_floor_s']:.2f} s",
+                f"{n / result['server_floor_s']:.0f} obj/s",
+                "",
+            ),
         ]
         if "appc_s" in result:
             rows += [
-                ("appc apply (process)", f"{result['appc_s']:.2f} s", f"{result['appc_objects_per_s']:.0f} obj/s", f"{result['appc_requests_per_object']:.3f} req/obj"),
-                ("appc no-op re-apply (process)", f"{result['appc_noop_s']:.2f} s", f"{result['appc_noop_mutating']} mutating", ""),
+                (
+                    "appc apply (process)",
+                    f"{result['appc_s']:.2f} s",
+                    f"{result['appc_objects_per_s']:.0f} obj/s",
+                    f"{result['appc_requests_per_object']:.3f} req/obj",
+                ),
+                (
+                    "appc no-op re-apply (process)",
+                    f"{result['appc_noop_s']:.2f} s",
+                    f"{result['appc_noop_mutating']} mutating",
+                    "",
+                ),
             ]
         print(f"{n} objects, median of {result['repeat']}, {result['cpus']} CPUs, {result['workers']} apply threads")
         for r in rows:
             print(f"  {r[0]:<32} {r[1]:>9} {r[2]:>16} {r[3]:>16}")
-        print(f"  sink / kubectl wall time: {result['ratio_vs_kubectl']:.2f}   stand-in floor / kubectl: {result['floor_ratio_vs_kubectl']:.2f}" + (f"   appc (process) / kubectl: {result['appc_ratio_vs_kubectl']:.2f}" if "appc_s" in result else ""))
+        print(
+            f"  sink / kubectl wall time: {result['ratio_vs_kubectl']:.2f}   stand-in floor / kubectl: {result['floor_ratio_vs_kubectl']:.2f}"
+            + (f"   appc (process) / kubectl: {result['appc_ratio_vs_kubectl']:.2f}" if "appc_s" in result else "")
+        )
         for name, ok in result["targets"].items():
             print(f"  target {name}: {'met' if ok else 'MISSED'}")
     return 0 if all(result["targets"].values()) else 1

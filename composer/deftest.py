@@ -68,12 +68,16 @@ def run_case(case: Path, catalog: Path, registry: PluginRegistry, update: bool) 
             text = "\n".join(f"{d.summary} {d.detail}" for d in exc.diagnostics)
             expected = [a["error"] for a in assertions if "error" in a]
             if not expected:
-                result.failures += [f"rendering failed: {d.summary}" + (f" ({d.detail})" if d.detail else "") for d in exc.diagnostics]
+                result.failures += [
+                    f"rendering failed: {d.summary}" + (f" ({d.detail})" if d.detail else "") for d in exc.diagnostics
+                ]
             result.failures += [f"the error does not say {e!r}" for e in expected if e not in text]
             results.append(result)
             continue
         files = {k: v for k, v in compiled.rendered.files.items() if not k.startswith("modules/")}
-        result.failures += [f"rendering succeeded, but an error saying {a['error']!r} was expected" for a in assertions if "error" in a]
+        result.failures += [
+            f"rendering succeeded, but an error saying {a['error']!r} was expected" for a in assertions if "error" in a
+        ]
         result.failures += _check_assertions(files, [a for a in assertions if "error" not in a])
         expected_dir = case / "expected" / result.environment
         if update:
@@ -81,7 +85,9 @@ def run_case(case: Path, catalog: Path, registry: PluginRegistry, update: bool) 
         elif expected_dir.is_dir():
             result.failures += compare(expected_dir, files)
         elif not assertions:
-            result.failures.append(f"no expected/{result.environment}/ files and no assertions.yaml: run `appc def test --update` to record the render")
+            result.failures.append(
+                f"no expected/{result.environment}/ files and no assertions.yaml: run `appc def test --update` to record the render"
+            )
         results.append(result)
     return results
 
@@ -91,8 +97,18 @@ def _assertions(case: Path) -> list[dict]:
     if not path.is_file():
         return []
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if not isinstance(data, list) or not all(isinstance(a, dict) and ({"error"} <= set(a) or "file" in a) for a in data):
-        raise DiagnosticError([Diagnostic(f"{path} is not a list of assertions", "each item has `file` (with `equals` at `path`, or `contains`) or `error`", file=str(path))])
+    if not isinstance(data, list) or not all(
+        isinstance(a, dict) and ({"error"} <= set(a) or "file" in a) for a in data
+    ):
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"{path} is not a list of assertions",
+                    "each item has `file` (with `equals` at `path`, or `contains`) or `error`",
+                    file=str(path),
+                )
+            ]
+        )
     return data
 
 
@@ -135,12 +151,23 @@ def _check_assertions(files: dict[str, bytes], assertions: list[dict]) -> list[s
 
 
 def compare(expected_dir: Path, files: dict[str, bytes]) -> list[str]:
-    expected = {p.relative_to(expected_dir).as_posix(): p.read_bytes() for p in sorted(expected_dir.rglob("*")) if p.is_file() and not p.is_symlink()}
+    expected = {
+        p.relative_to(expected_dir).as_posix(): p.read_bytes()
+        for p in sorted(expected_dir.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
     out = [f"{rel} is rendered but not expected" for rel in sorted(set(files) - set(expected))]
     out += [f"{rel} is expected but not rendered" for rel in sorted(set(expected) - set(files))]
     for rel in sorted(set(files) & set(expected)):
         if files[rel] != expected[rel]:
-            diff = difflib.unified_diff(expected[rel].decode("utf-8", "replace").splitlines(), files[rel].decode("utf-8", "replace").splitlines(), "expected", "rendered", lineterm="", n=1)
+            diff = difflib.unified_diff(
+                expected[rel].decode("utf-8", "replace").splitlines(),
+                files[rel].decode("utf-8", "replace").splitlines(),
+                "expected",
+                "rendered",
+                lineterm="",
+                n=1,
+            )
             out.append(f"{rel} differs:\n" + "\n".join(list(diff)[2:14]))
     return out
 

@@ -84,7 +84,9 @@ def build_graph(resolved: Resolved) -> Graph:
 
     def missing(path: FieldPath, name: str, what: str, owner: str) -> None:
         known = ", ".join(sorted(by_name))
-        diags.add(src.diagnostic(path, f"{what} names unknown component {name!r}", f"components: {known}", address=owner))
+        diags.add(
+            src.diagnostic(path, f"{what} names unknown component {name!r}", f"components: {known}", address=owner)
+        )
 
     for c in resolved.components:
         for j, target in enumerate(c.connections):
@@ -95,7 +97,14 @@ def build_graph(resolved: Resolved) -> Graph:
             elif target == c.name:
                 diags.add(src.diagnostic(path, "a component cannot connect to itself", address=c.name))
             elif not t.outputs:
-                diags.add(src.diagnostic(path, f"cannot connect to {target!r}: type {t.type!r} declares no outputs", "connect to resources (postgres, redis, bucket, ...) whose outputs become environment variables", address=c.name))
+                diags.add(
+                    src.diagnostic(
+                        path,
+                        f"cannot connect to {target!r}: type {t.type!r} declares no outputs",
+                        "connect to resources (postgres, redis, bucket, ...) whose outputs become environment variables",
+                        address=c.name,
+                    )
+                )
             else:
                 edges.add(Edge(target, c.name, "connection"))
         for j, dep in enumerate(c.depends_on):
@@ -118,7 +127,14 @@ def build_graph(resolved: Resolved) -> Graph:
             spec = t.outputs.get(ref.key)
             if spec is None:
                 declared = ", ".join(t.outputs) or "none"
-                diags.add(src.diagnostic(path, f"reference {ref.text}: {t.type} {ref.component!r} has no output {ref.key!r}", f"declared outputs: {declared}", address=c.name))
+                diags.add(
+                    src.diagnostic(
+                        path,
+                        f"reference {ref.text}: {t.type} {ref.component!r} has no output {ref.key!r}",
+                        f"declared outputs: {declared}",
+                        address=c.name,
+                    )
+                )
                 continue
             good.append((path, OutputRef(ref.component, ref.key, spec.secret)))
             edges.add(Edge(ref.component, c.name, "reference"))
@@ -130,7 +146,14 @@ def build_graph(resolved: Resolved) -> Graph:
     if len(order) < len(names):
         cycle = _find_cycle([n for n in names if n not in set(order)], edges)
         first = by_name[cycle[0]]
-        diags.add(src.diagnostic(first.path + ("name",), "dependency cycle: " + " → ".join(cycle + [cycle[0]]), "break the cycle: remove one of these connections, references or dependsOn", address=cycle[0]))
+        diags.add(
+            src.diagnostic(
+                first.path + ("name",),
+                "dependency cycle: " + " → ".join(cycle + [cycle[0]]),
+                "break the cycle: remove one of these connections, references or dependsOn",
+                address=cycle[0],
+            )
+        )
         diags.raise_if_errors()
     return Graph(tuple(order), tuple(sorted(edges, key=lambda e: (e.dependent, e.dependency, e.reason))), typed)
 

@@ -254,7 +254,11 @@ class PluginRegistry:
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
-                errors.append(Diagnostic(f"provider plugin {ep.name!r} failed to load", f"{ep.value}: {type(exc).__name__}: {exc}"))
+                errors.append(
+                    Diagnostic(
+                        f"provider plugin {ep.name!r} failed to load", f"{ep.value}: {type(exc).__name__}: {exc}"
+                    )
+                )
                 continue
             registry.register(plugin() if isinstance(plugin, type) else plugin)
         if errors:

@@ -67,13 +67,23 @@ class Project:
             if len(names) == 1:
                 name = names[0]
             else:
-                raise DiagnosticError([Diagnostic("which environment?", f"pass -e ENV; environments: {', '.join(names)}", file=str(self.environments_dir))])
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            "which environment?",
+                            f"pass -e ENV; environments: {', '.join(names)}",
+                            file=str(self.environments_dir),
+                        )
+                    ]
+                )
         path = self.environments_dir / f"{name}.yaml"
         if not path.exists() and (self.environments_dir / f"{name}.yml").exists():
             path = self.environments_dir / f"{name}.yml"
         if not path.exists():
             close = difflib.get_close_matches(name, names, n=1)
-            hint = (f"did you mean {close[0]!r}? " if close else "") + (f"environments: {', '.join(names)}" if names else f"there is no {self.environments_dir}/ directory")
+            hint = (f"did you mean {close[0]!r}? " if close else "") + (
+                f"environments: {', '.join(names)}" if names else f"there is no {self.environments_dir}/ directory"
+            )
             raise DiagnosticError([Diagnostic(f"unknown environment {name!r}", hint, file=str(self.environments_dir))])
         return load_environment(path, _display(path))
 
@@ -112,9 +122,18 @@ def module_request(c: ResolvedComponent) -> ModuleRequest | None:
         return None
     impl = c.implementation.implementation
     if impl.builtin == "terraform-module":
-        return ModuleRequest(c.module_address, c.parameters.get("version"), c.module_path, c.module_base, c.module_name or "module", "app")
+        return ModuleRequest(
+            c.module_address,
+            c.parameters.get("version"),
+            c.module_path,
+            c.module_base,
+            c.module_name or "module",
+            "app",
+        )
     version = impl.terraform.version if impl.terraform else None
-    return ModuleRequest(c.module_address, version, c.module_path, c.module_base, c.module_name or "module", c.implementation.origin)
+    return ModuleRequest(
+        c.module_address, version, c.module_path, c.module_base, c.module_name or "module", c.implementation.origin
+    )
 
 
 def project_module_requests(project: Project, catalog: Catalog) -> list[ModuleRequest]:
@@ -123,7 +142,9 @@ def project_module_requests(project: Project, catalog: Catalog) -> list[ModuleRe
     reqs: list[ModuleRequest] = []
     errors: list[Diagnostic] = []
 
-    def add(source: str, version: str | None, base: Path, origin: str, prefix: str, where: Diagnostic | None = None) -> None:
+    def add(
+        source: str, version: str | None, base: Path, origin: str, prefix: str, where: Diagnostic | None = None
+    ) -> None:
         try:
             address = parse_address(source, version)
         except AddressError as exc:
@@ -156,7 +177,9 @@ def module_resolver(project: Project, locked: bool = False) -> ModuleResolver:
     return ModuleResolver(project.root, read_lock(lock_path(project.root)), module_cache_dir(), locked)
 
 
-def load_modules(resolved: Resolved, modules: ModuleResolver, catalog: Catalog | None = None) -> dict[str, ModuleSource]:
+def load_modules(
+    resolved: Resolved, modules: ModuleResolver, catalog: Catalog | None = None
+) -> dict[str, ModuleSource]:
     """The module package of every Terraform unit (each source once), through the lock,
     checked against what the unit passes and expects (composer/catalog/checks.py)."""
     cache: dict[tuple, ModuleSource] = {}
@@ -171,7 +194,10 @@ def load_modules(resolved: Resolved, modules: ModuleResolver, catalog: Catalog |
             try:
                 cache[key] = modules.module(req)
             except DiagnosticError as exc:
-                errors.extend(resolved.source.diagnostic(c.path + ("type",), d.summary, d.detail, address=c.name) for d in exc.diagnostics)
+                errors.extend(
+                    resolved.source.diagnostic(c.path + ("type",), d.summary, d.detail, address=c.name)
+                    for d in exc.diagnostics
+                )
                 continue
         out[c.name] = cache[key]
         errors.extend(e for e in interface_diagnostics(resolved, c, req, cache[key], catalog) if e not in errors)
@@ -180,7 +206,9 @@ def load_modules(resolved: Resolved, modules: ModuleResolver, catalog: Catalog |
     return out
 
 
-def interface_diagnostics(resolved: Resolved, c: ResolvedComponent, req: ModuleRequest, module: ModuleSource, catalog: Catalog | None) -> list[Diagnostic]:
+def interface_diagnostics(
+    resolved: Resolved, c: ResolvedComponent, req: ModuleRequest, module: ModuleSource, catalog: Catalog | None
+) -> list[Diagnostic]:
     """Interface checks the catalog could not make at load: a terraform-module component's
     inputs and outputs (at its app.yaml line), and a definition's remote module (at the
     definition's line, once the lock brought the module)."""
@@ -188,16 +216,41 @@ def interface_diagnostics(resolved: Resolved, c: ResolvedComponent, req: ModuleR
         try:
             iface = module_interface(module)
         except DiagnosticError as exc:
-            return [resolved.source.diagnostic(c.path + ("properties", "source"), f"component {c.name}: the module does not parse: {d.summary}", d.detail, address=c.name) for d in exc.diagnostics]
+            return [
+                resolved.source.diagnostic(
+                    c.path + ("properties", "source"),
+                    f"component {c.name}: the module does not parse: {d.summary}",
+                    d.detail,
+                    address=c.name,
+                )
+                for d in exc.diagnostics
+            ]
         props = ("properties",)
-        problems = input_problems(c.parameters.get("inputs", {}), (), iface, props + ("inputs",)) + declared_output_problems(c.parameters.get("outputs", {}), iface, props + ("outputs",))
-        return [resolved.source.diagnostic(c.path + sub, f"component {c.name}: {summary}", detail, address=c.name) for sub, summary, detail in problems]
+        problems = input_problems(
+            c.parameters.get("inputs", {}), (), iface, props + ("inputs",)
+        ) + declared_output_problems(c.parameters.get("outputs", {}), iface, props + ("outputs",))
+        return [
+            resolved.source.diagnostic(c.path + sub, f"component {c.name}: {summary}", detail, address=c.name)
+            for sub, summary, detail in problems
+        ]
     ctype = catalog.component(c.type) if catalog else None
     tf = c.implementation.implementation.terraform
-    if not req.address.remote or ctype is None or ctype.source is None or tf is None or c.implementation.origin != ctype.origin:
+    if (
+        not req.address.remote
+        or ctype is None
+        or ctype.source is None
+        or tf is None
+        or c.implementation.origin != ctype.origin
+    ):
         return []
     name = c.implementation.name
-    return module_diagnostics(module, tf, ctype.definition.spec.outputs, lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d), f"implementation {name!r} of {c.type!r}")
+    return module_diagnostics(
+        module,
+        tf,
+        ctype.definition.spec.outputs,
+        lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d),
+        f"implementation {name!r} of {c.type!r}",
+    )
 
 
 def provider_problems(env: Loaded[Environment], registry: PluginRegistry, app: Application) -> None:
@@ -263,12 +316,20 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
             if key in seen:
                 continue
             seen.add(key)
-            where = f"policies.allow of environment {resolved.environment.name}" + (" or to policy.allow of this definition" if own else "")
+            where = f"policies.allow of environment {resolved.environment.name}" + (
+                " or to policy.allow of this definition" if own else ""
+            )
             summary, how = policy_message(module.name, v, where)
             if own:
-                errors.append(ctype.source.diagnostic(("spec", "implementations", impl.name, "terraform", "module"), summary, how, address=c.name))
+                errors.append(
+                    ctype.source.diagnostic(
+                        ("spec", "implementations", impl.name, "terraform", "module"), summary, how, address=c.name
+                    )
+                )
             else:
-                errors.append(resolved.source.diagnostic(c.path + ("properties", "source"), summary, how, address=c.name))
+                errors.append(
+                    resolved.source.diagnostic(c.path + ("properties", "source"), summary, how, address=c.name)
+                )
     if errors:
         raise DiagnosticError(errors)
 
@@ -276,8 +337,15 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
 def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
     """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
     at = f"{v.file}:{v.line}" if v.line else v.file
-    how = " (no opt-in lifts this: make the file parse)" if v.rule == UNPARSEABLE else f"; to allow it, add {v.rule!r} to {allow_where}"
-    return f"module {module} breaks the module policy ({v.rule}): {v.summary}", f"at {module}/{at}. Composer refuses it before Terraform runs{how}"
+    how = (
+        " (no opt-in lifts this: make the file parse)"
+        if v.rule == UNPARSEABLE
+        else f"; to allow it, add {v.rule!r} to {allow_where}"
+    )
+    return (
+        f"module {module} breaks the module policy ({v.rule}): {v.summary}",
+        f"at {module}/{at}. Composer refuses it before Terraform runs{how}",
+    )
 
 
 LOCK_FILE = "composer.lock"
@@ -317,7 +385,15 @@ def refuse_paused(compiled: Compiled) -> None:
     """KubeVela's pause annotation: apply changes nothing while it is "true"."""
     app = compiled.project.app
     if app.model.metadata.annotations.get(PAUSE_ANNOTATION) == "true":
-        raise DiagnosticError([app.source.diagnostic(("metadata", "annotations", PAUSE_ANNOTATION), "the application is paused: apply changes nothing", f'set {PAUSE_ANNOTATION}: "false" (or remove it) to apply again')])
+        raise DiagnosticError(
+            [
+                app.source.diagnostic(
+                    ("metadata", "annotations", PAUSE_ANNOTATION),
+                    "the application is paused: apply changes nothing",
+                    f'set {PAUSE_ANNOTATION}: "false" (or remove it) to apply again',
+                )
+            ]
+        )
 
 
 def held_units(compiled: Compiled, approved: Iterable[str]) -> tuple[set[str], list[str]]:
@@ -327,7 +403,13 @@ def held_units(compiled: Compiled, approved: Iterable[str]) -> tuple[set[str], l
     unknown = sorted(approved - {g.name for g in gates})
     if unknown:
         names = ", ".join(g.name for g in gates) or "none"
-        raise DiagnosticError([Diagnostic(f"--approve {unknown[0]}: the application has no approval gate of that name", f"gates: {names}")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"--approve {unknown[0]}: the application has no approval gate of that name", f"gates: {names}"
+                )
+            ]
+        )
     held: set[str] = set()
     waiting = []
     for gate in gates:

@@ -111,7 +111,12 @@ def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
         for k, v in patch.items():
             out[k] = deep_merge(base[k], v, by_name=by_name) if k in base else copy.deepcopy(v)
         return out
-    if by_name and isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in base + patch):
+    if (
+        by_name
+        and isinstance(base, list)
+        and isinstance(patch, list)
+        and all(isinstance(x, dict) and "name" in x for x in base + patch)
+    ):
         out = [dict(x) for x in base]
         index = {x["name"]: i for i, x in enumerate(out)}
         for item in patch:
@@ -132,7 +137,15 @@ def _suggest(name: str, options: list[str]) -> str:
 
 
 class _Resolver:
-    def __init__(self, app: Application, source: SourceMap, env: Environment, env_source: SourceMap | None, catalog: Catalog, app_dir: Path):
+    def __init__(
+        self,
+        app: Application,
+        source: SourceMap,
+        env: Environment,
+        env_source: SourceMap | None,
+        catalog: Catalog,
+        app_dir: Path,
+    ):
         self.app = app
         self.src = source
         self.env = env
@@ -159,7 +172,13 @@ class _Resolver:
         seen: dict[str, int] = {}
         for i, c in enumerate(self.app.spec.components):
             if c.name in seen:
-                self.diags.add(self.src.diagnostic(("spec", "components", i, "name"), f"duplicate component name {c.name!r}", f"also used by spec.components[{seen[c.name]}]"))
+                self.diags.add(
+                    self.src.diagnostic(
+                        ("spec", "components", i, "name"),
+                        f"duplicate component name {c.name!r}",
+                        f"also used by spec.components[{seen[c.name]}]",
+                    )
+                )
             else:
                 seen[c.name] = i
         self._check_environment(names)
@@ -176,16 +195,40 @@ class _Resolver:
         spec = self.env.spec
         for cname in spec.overrides:
             if cname not in names:
-                self.diags.add(self.env_diag(("spec", "overrides", cname), f"override for unknown component {cname!r}", _suggest(cname, names)))
+                self.diags.add(
+                    self.env_diag(
+                        ("spec", "overrides", cname),
+                        f"override for unknown component {cname!r}",
+                        _suggest(cname, names),
+                    )
+                )
         for tname, impl in spec.implementations.items():
             ctype = self.catalog.component(tname)
             if ctype is None:
-                self.diags.add(self.env_diag(("spec", "implementations", tname), f"unknown type {tname!r}", _suggest(tname, list(self.catalog.components))))
+                self.diags.add(
+                    self.env_diag(
+                        ("spec", "implementations", tname),
+                        f"unknown type {tname!r}",
+                        _suggest(tname, list(self.catalog.components)),
+                    )
+                )
             elif impl not in ctype.implementations:
-                self.diags.add(self.env_diag(("spec", "implementations", tname), f"type {tname!r} has no implementation {impl!r}", _suggest(impl, list(ctype.implementations))))
+                self.diags.add(
+                    self.env_diag(
+                        ("spec", "implementations", tname),
+                        f"type {tname!r} has no implementation {impl!r}",
+                        _suggest(impl, list(ctype.implementations)),
+                    )
+                )
         cloud = spec.cloud
         if cloud is not None and self.catalog.registry.get(cloud.provider) is None:
-            self.diags.add(self.env_diag(("spec", "cloud", "provider"), f"unknown cloud provider {cloud.provider!r}", _suggest(cloud.provider, self.catalog.registry.names())))
+            self.diags.add(
+                self.env_diag(
+                    ("spec", "cloud", "provider"),
+                    f"unknown cloud provider {cloud.provider!r}",
+                    _suggest(cloud.provider, self.catalog.registry.names()),
+                )
+            )
 
     def _check_environment_for(self, components: list[ResolvedComponent]) -> None:
         """The cloud provider says what the environment lacks for the components it serves, e.g. a
@@ -195,7 +238,11 @@ class _Resolver:
         check = getattr(provider, "check_environment", None)
         if check is None:
             return
-        uses = tuple(ComponentUse(c.name, c.type, c.implementation.name) for c in components if c.implementation.implementation.provider == provider.name)
+        uses = tuple(
+            ComponentUse(c.name, c.type, c.implementation.name)
+            for c in components
+            if c.implementation.implementation.provider == provider.name
+        )
         for problem in check(EnvironmentCheckRequest(self.env, uses)):
             diag = self.env_diag(problem.path, problem.summary, problem.detail)
             self.diags.add(diag if problem.component is None else replace(diag, address=problem.component))
@@ -212,7 +259,14 @@ class _Resolver:
         path: FieldPath = ("spec", "components", i)
         ctype = self.catalog.component(c.type)
         if ctype is None:
-            self.diags.add(self.src.diagnostic(path + ("type",), f"unknown component type {c.type!r}", _suggest(c.type, list(self.catalog.components)), address=c.name))
+            self.diags.add(
+                self.src.diagnostic(
+                    path + ("type",),
+                    f"unknown component type {c.type!r}",
+                    _suggest(c.type, list(self.catalog.components)),
+                    address=c.name,
+                )
+            )
             return None
         override = self.env.spec.overrides.get(c.name)
         props = deep_merge(c.properties, override.properties) if override and override.properties else c.properties
@@ -244,7 +298,14 @@ class _Resolver:
     def _check_ref_syntax(self, value: Any, base: FieldPath, address: str) -> None:
         for p, s in refs.walk_strings(value, base):
             for bad in refs.malformed(s):
-                self.diags.add(self.src.diagnostic(p, f"malformed reference {bad}", "write ${component.key} with a lowercase component name and key, or $${ for a literal '${'", address=address))
+                self.diags.add(
+                    self.src.diagnostic(
+                        p,
+                        f"malformed reference {bad}",
+                        "write ${component.key} with a lowercase component name and key, or $${ for a literal '${'",
+                        address=address,
+                    )
+                )
 
     def _traits(self, c: Component, path: FieldPath) -> tuple[ResolvedTrait, ...] | None:
         out = []
@@ -254,36 +315,65 @@ class _Resolver:
             tpath = path + ("traits", j)
             ttype = self.catalog.trait(t.type)
             if ttype is None:
-                self.diags.add(self.src.diagnostic(tpath + ("type",), f"unknown trait {t.type!r}", _suggest(t.type, list(self.catalog.traits)), address=c.name))
+                self.diags.add(
+                    self.src.diagnostic(
+                        tpath + ("type",),
+                        f"unknown trait {t.type!r}",
+                        _suggest(t.type, list(self.catalog.traits)),
+                        address=c.name,
+                    )
+                )
                 ok = False
                 continue
             applies = ttype.definition.spec.applies_to
             ctype = self.catalog.component(c.type)
             if ctype is not None and (ctype.category != "workload" or (applies and c.type not in applies)):
                 targets = ", ".join(applies) if applies else "workloads"
-                self.diags.add(self.src.diagnostic(tpath + ("type",), f"trait {t.type!r} does not apply to {c.type!r}", f"it applies to {targets}", address=c.name))
+                self.diags.add(
+                    self.src.diagnostic(
+                        tpath + ("type",),
+                        f"trait {t.type!r} does not apply to {c.type!r}",
+                        f"it applies to {targets}",
+                        address=c.name,
+                    )
+                )
                 ok = False
                 continue
             if t.type in seen:
-                self.diags.add(self.src.diagnostic(tpath + ("type",), f"trait {t.type!r} is given twice", "merge the two into one", address=c.name))
+                self.diags.add(
+                    self.src.diagnostic(
+                        tpath + ("type",), f"trait {t.type!r} is given twice", "merge the two into one", address=c.name
+                    )
+                )
                 ok = False
                 continue
             seen.add(t.type)
             self._check_ref_syntax(t.properties, tpath + ("properties",), c.name)
             params = jschema.apply_defaults(ttype.schema, t.properties)
-            if not self._validate(ttype.validator, params, tpath + ("properties",), f"property of trait {t.type}", c.name):
+            if not self._validate(
+                ttype.validator, params, tpath + ("properties",), f"property of trait {t.type}", c.name
+            ):
                 ok = False
                 continue
             out.append(ResolvedTrait(t.type, ttype.definition, params, tpath))
         return tuple(out) if ok else None
 
-    def _implementation(self, c: Component, ctype: ComponentType, chosen: str | None, path: FieldPath) -> ImplEntry | None:
+    def _implementation(
+        self, c: Component, ctype: ComponentType, chosen: str | None, path: FieldPath
+    ) -> ImplEntry | None:
         impls = ctype.implementations
         chosen = chosen or self.env.spec.implementations.get(c.type)
         if chosen:
             if chosen in impls:
                 return impls[chosen]
-            self.diags.add(self.src.diagnostic(path + ("type",), f"type {c.type!r} has no implementation {chosen!r}", _suggest(chosen, list(impls)), address=c.name))
+            self.diags.add(
+                self.src.diagnostic(
+                    path + ("type",),
+                    f"type {c.type!r} has no implementation {chosen!r}",
+                    _suggest(chosen, list(impls)),
+                    address=c.name,
+                )
+            )
             return None
         cloud = self.env.spec.cloud.provider if self.env.spec.cloud else None
         for wanted in (cloud, "any", "kubernetes"):
@@ -305,7 +395,10 @@ class _Resolver:
 
     def _outputs(self, ctype: ComponentType, impl: ImplEntry, params: dict) -> dict[str, OutputSpec]:
         if impl.implementation.builtin == "terraform-module":
-            return {k: OutputSpec(secret=bool(v.get("secret")), description=v.get("description", "")) for k, v in params.get("outputs", {}).items()}
+            return {
+                k: OutputSpec(secret=bool(v.get("secret")), description=v.get("description", ""))
+                for k, v in params.get("outputs", {}).items()
+            }
         i = impl.implementation
         if i.manifests is not None and ctype.category == "resource":  # served in-cluster: what its templates give
             return {k: v for k, v in ctype.definition.spec.outputs.items() if k in i.manifests.outputs}
@@ -316,16 +409,39 @@ class _Resolver:
         impl = rc.implementation.implementation
         if impl.builtin == "terraform-module":
             source = rc.parameters["source"]
-            located = self._locate(rc, path + ("properties", "source"), self.app_dir, source, rc.parameters.get("version"), "module source must be a directory inside the application directory", f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml")
+            located = self._locate(
+                rc,
+                path + ("properties", "source"),
+                self.app_dir,
+                source,
+                rc.parameters.get("version"),
+                "module source must be a directory inside the application directory",
+                f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml",
+            )
             if located is None:
                 return rc
             name = f"local-{located.address.leaf}"
-            return _replace(rc, module_path=located.path, module_address=located.address, module_base=self.app_dir, module_name=name, module_inputs=rc.parameters.get("inputs", {}))
+            return _replace(
+                rc,
+                module_path=located.path,
+                module_address=located.address,
+                module_base=self.app_dir,
+                module_name=name,
+                module_inputs=rc.parameters.get("inputs", {}),
+            )
         if impl.terraform is None:
             return rc
         base = rc.implementation.base_dir or self.app_dir
         tf = impl.terraform
-        located = self._locate(rc, path + ("type",), base, tf.module, tf.version, f"implementation {rc.implementation.name!r} names a module outside its definition directory", f"module {tf.module!r} (from {rc.implementation.origin})")
+        located = self._locate(
+            rc,
+            path + ("type",),
+            base,
+            tf.module,
+            tf.version,
+            f"implementation {rc.implementation.name!r} names a module outside its definition directory",
+            f"module {tf.module!r} (from {rc.implementation.origin})",
+        )
         if located is None:
             return rc
         provider = self.catalog.registry.get(impl.provider)
@@ -343,17 +459,47 @@ class _Resolver:
         try:
             inputs = evaluate(impl.terraform.inputs, context)
         except TemplateFailure as exc:
-            self.diags.add(self.src.diagnostic(path + ("type",), f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs", f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})", address=rc.name))
+            self.diags.add(
+                self.src.diagnostic(
+                    path + ("type",),
+                    f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs",
+                    f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})",
+                    address=rc.name,
+                )
+            )
             return rc
         origin = rc.implementation.origin.removeprefix("provider:")
-        return _replace(rc, module_path=located.path, module_address=located.address, module_base=base, module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}", module_inputs=inputs)
+        return _replace(
+            rc,
+            module_path=located.path,
+            module_address=located.address,
+            module_base=base,
+            module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}",
+            module_inputs=inputs,
+        )
 
-    def _locate(self, rc: ResolvedComponent, path: FieldPath, base: Path, source: str, version: str | None, outside: str, outside_detail: str) -> "_Located | None":
+    def _locate(
+        self,
+        rc: ResolvedComponent,
+        path: FieldPath,
+        base: Path,
+        source: str,
+        version: str | None,
+        outside: str,
+        outside_detail: str,
+    ) -> "_Located | None":
         """Classify a module source; a local one must stay inside `base`."""
         try:
             address = parse_address(source, version)
         except AddressError as exc:
-            self.diags.add(self.src.diagnostic(path, f"unusable module source for {rc.name}", f"{exc} (from {rc.implementation.origin})", address=rc.name))
+            self.diags.add(
+                self.src.diagnostic(
+                    path,
+                    f"unusable module source for {rc.name}",
+                    f"{exc} (from {rc.implementation.origin})",
+                    address=rc.name,
+                )
+            )
             return None
         if address.kind != LOCAL:
             return _Located(address, None)
@@ -395,5 +541,7 @@ def _contained(base: Path, rel: str) -> Path | None:
     return target
 
 
-def resolve(app: Application, source: SourceMap, env: Environment, env_source: SourceMap | None, catalog: Catalog, app_dir: Path) -> Resolved:
+def resolve(
+    app: Application, source: SourceMap, env: Environment, env_source: SourceMap | None, catalog: Catalog, app_dir: Path
+) -> Resolved:
     return _Resolver(app, source, env, env_source, catalog, app_dir).run()

@@ -42,7 +42,14 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def refusal(path: Path | str, why: str, fix: str = "") -> DiagnosticError:
-    return DiagnosticError([Diagnostic(f"refusing to use {path}: {why}", fix or "remove it (or move it aside) and run again; appc never follows a link it did not create")])
+    return DiagnosticError(
+        [
+            Diagnostic(
+                f"refusing to use {path}: {why}",
+                fix or "remove it (or move it aside) and run again; appc never follows a link it did not create",
+            )
+        ]
+    )
 
 
 def _os_error(path: Path, action: str, exc: OSError) -> DiagnosticError:
@@ -50,7 +57,9 @@ def _os_error(path: Path, action: str, exc: OSError) -> DiagnosticError:
         return refusal(path, "it is a symbolic link")
     if exc.errno == errno.ENOTDIR:
         return refusal(path, "a part of this path is a symbolic link or a file where appc expects a directory")
-    return DiagnosticError([Diagnostic(f"cannot {action} {path}: {exc.strerror}", "check the path's permissions and free space")])
+    return DiagnosticError(
+        [Diagnostic(f"cannot {action} {path}: {exc.strerror}", "check the path's permissions and free space")]
+    )
 
 
 def _parts(rel: str | Path) -> list[str]:
@@ -73,7 +82,9 @@ def _open_base(base: Path, create: bool, mode: int) -> int:
 
 
 @contextmanager
-def opened_dir(base: Path, rel: str | Path = "", *, create: bool = False, mode: int = PRIVATE_DIR) -> Iterator[int | None]:
+def opened_dir(
+    base: Path, rel: str | Path = "", *, create: bool = False, mode: int = PRIVATE_DIR
+) -> Iterator[int | None]:
     """A directory fd for base/rel, or None when (without `create`) it does not exist.
     Directories made on the way get `mode`."""
     if not create and not os.path.lexists(base):
@@ -179,7 +190,7 @@ def _write_at(dir_fd: int, name: str, data: bytes, mode: int, path: Path) -> Non
             os.fchmod(fd, mode)  # exactly `mode`, whatever the umask
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -199,7 +210,15 @@ def _unlink_quietly(dir_fd: int, name: str) -> None:
         pass
 
 
-def write_file(base: Path, rel: str | Path, data: bytes, *, mode: int = PUBLIC_FILE, dir_mode: int = PRIVATE_DIR, if_changed: bool = True) -> bool:
+def write_file(
+    base: Path,
+    rel: str | Path,
+    data: bytes,
+    *,
+    mode: int = PUBLIC_FILE,
+    dir_mode: int = PRIVATE_DIR,
+    if_changed: bool = True,
+) -> bool:
     """Write base/rel atomically; False when it already held exactly `data` (and its mode)."""
     parent, name = _split(rel)
     path = base / rel
@@ -207,7 +226,13 @@ def write_file(base: Path, rel: str | Path, data: bytes, *, mode: int = PUBLIC_F
         st = _lstat(fd, name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise refusal(path, "it is not a regular file (a link, FIFO, device or directory)")
-        if if_changed and st is not None and st.st_size == len(data) and stat.S_IMODE(st.st_mode) == mode and _read_at(fd, name, path) == data:
+        if (
+            if_changed
+            and st is not None
+            and st.st_size == len(data)
+            and stat.S_IMODE(st.st_mode) == mode
+            and _read_at(fd, name, path) == data
+        ):
             return False
         _write_at(fd, name, data, mode, path)
         return True
@@ -288,7 +313,12 @@ def open_append(base: Path, rel: str | Path, mode: int = PRIVATE_FILE) -> int:
     path = base / rel
     with opened_dir(base, parent, create=True) as dir_fd:
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            fd = os.open(
+                name,
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                mode,
+                dir_fd=dir_fd,
+            )
         except OSError as exc:
             raise _os_error(path, "open", exc) from None
     st = os.fstat(fd)
@@ -371,7 +401,9 @@ def check_plain(base: Path, rels: Iterable[str], *, dirs: Iterable[str] = ()) ->
             raise refusal(path, "it is a hard link to another file, which a write here would change too")
 
 
-def vetted_directory(project: Path, directory: Path, what: str, *, allow_outside: bool = False, may_link: bool = True) -> Path:
+def vetted_directory(
+    project: Path, directory: Path, what: str, *, allow_outside: bool = False, may_link: bool = True
+) -> Path:
     """The real path of a directory appc writes (`.composer`, state.path, kubernetes.directory),
     refused when it lies outside the project unless the operator allowed it explicitly
     (--allow-outside-project / COMPOSER_ALLOW_OUTSIDE_PROJECT). A link at `directory` itself is
@@ -384,11 +416,13 @@ def vetted_directory(project: Path, directory: Path, what: str, *, allow_outside
     inside = real == project_real or project_real in real.parents
     if not inside and not allow_outside:
         link = f" (a link to {real})" if os.path.islink(path) else ""
-        raise DiagnosticError([
-            Diagnostic(
-                f"the {what} {path}{link} is outside the project {project_real}",
-                f"appc writes only inside the project unless told otherwise: pass --allow-outside-project (or set {OUTSIDE_ENV}=1) "
-                "if this directory is meant to be used",
-            )
-        ])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"the {what} {path}{link} is outside the project {project_real}",
+                    f"appc writes only inside the project unless told otherwise: pass --allow-outside-project (or set {OUTSIDE_ENV}=1) "
+                    "if this directory is meant to be used",
+                )
+            ]
+        )
     return real

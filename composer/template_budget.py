@@ -48,7 +48,9 @@ class Budget:
         if self.charges > MAX_OPERATIONS:
             raise BudgetExceeded(f"the template ran more than {MAX_OPERATIONS:,} operations")
         if self.work > MAX_WORK:
-            raise BudgetExceeded(f"the template did more than {MAX_WORK:,} units of work (operations plus the size of what they produced)")
+            raise BudgetExceeded(
+                f"the template did more than {MAX_WORK:,} units of work (operations plus the size of what they produced)"
+            )
         if self.charges % _CLOCK_EVERY == 0 and time.thread_time() - self.started > MAX_CPU_SECONDS:
             raise BudgetExceeded(f"the template ran for more than {MAX_CPU_SECONDS:g} s of CPU time")
 
@@ -171,7 +173,11 @@ def check_amplifier(name: str, target: Any, args: tuple, kwargs: dict, *, method
         _refuse_if(len(target) + hits * max(len(new) - len(old), 0))
     elif name == "indent":
         width = args[0] if args else kwargs.get("width", 4)
-        _refuse_if(len(target) + (target.count("\n") + 1) * (len(width) if isinstance(width, str) else width if isinstance(width, int) else 0))
+        _refuse_if(
+            len(target)
+            + (target.count("\n") + 1)
+            * (len(width) if isinstance(width, str) else width if isinstance(width, int) else 0)
+        )
     elif name == "expandtabs":
         tabsize = args[0] if args else kwargs.get("tabsize", 8)
         _refuse_if(len(target) + target.count("\t") * (tabsize if isinstance(tabsize, int) else 0))

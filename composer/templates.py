@@ -38,7 +38,18 @@ _BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*(\d{7,}|\{)")  # also nested (compute
 _SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice")
 
 _WHOLE = re.compile(r"^\{\{(.*)\}\}$", re.S)
-_ERRORS = (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError, yaml.YAMLError, MemoryError)
+_ERRORS = (
+    TemplateError,
+    SecurityError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+    RecursionError,
+    yaml.YAMLError,
+    MemoryError,
+)
 
 
 class TemplateFailure(Exception):
@@ -139,7 +150,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_POWER_BITS:
                 raise SecurityError("the product is too large")
         elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and abs(right) * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and abs(right) * max(abs(left).bit_length(), 1) > MAX_POWER_BITS
+            ):
                 raise SecurityError("the power is too large")
         elif operator == "%" and isinstance(left, str):
             _check_format(left)
@@ -203,7 +218,11 @@ def _instrument(tree: nodes.Template) -> nodes.Template:
             if isinstance(child, nodes.Concat):
                 setattr(parent, name, _wrapped("_checked", child, child.lineno))
             elif isinstance(child, list):
-                setattr(parent, name, [_wrapped("_checked", c, c.lineno) if isinstance(c, nodes.Concat) else c for c in child])
+                setattr(
+                    parent,
+                    name,
+                    [_wrapped("_checked", c, c.lineno) if isinstance(c, nodes.Concat) else c for c in child],
+                )
     return tree
 
 
@@ -338,7 +357,9 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    raise TemplateFailure(f"expression gives a {type(value).__name__}, expected text, a number, a boolean, a list or a mapping")
+    raise TemplateFailure(
+        f"expression gives a {type(value).__name__}, expected text, a number, a boolean, a list or a mapping"
+    )
 
 
 def render_yaml_documents(source: str, context: dict[str, Any]) -> list[Any]:
@@ -364,7 +385,11 @@ def render_yaml_documents(source: str, context: dict[str, Any]) -> list[Any]:
 
 def _changes_shape(source: str, context: dict[str, Any], path: str, docs: list[Any]) -> bool:
     try:
-        return _shape(_yaml_documents(source, {**context, "parameters": _neutralised(context["parameters"], "parameters", path)[0]})) != _shape(docs)
+        return _shape(
+            _yaml_documents(
+                source, {**context, "parameters": _neutralised(context["parameters"], "parameters", path)[0]}
+            )
+        ) != _shape(docs)
     except TemplateFailure:
         return True
 
@@ -423,7 +448,9 @@ def _whole_characters(value: Any) -> Any:
         try:
             return value.encode("utf-16", "surrogatepass").decode("utf-16")
         except UnicodeDecodeError:
-            raise TemplateFailure("template output holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character") from None
+            raise TemplateFailure(
+                "template output holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character"
+            ) from None
     if isinstance(value, dict):
         return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -10,7 +10,15 @@ from types import ModuleType
 from typing import Sequence
 
 from composer.diagnostics import Diagnostic
-from composer.plugins import BaseProvider, DeleteSecretRequest, ImplementationOffer, PreflightRequest, SecretWritten, WriteSecretRequest, load_offers
+from composer.plugins import (
+    BaseProvider,
+    DeleteSecretRequest,
+    ImplementationOffer,
+    PreflightRequest,
+    SecretWritten,
+    WriteSecretRequest,
+    load_offers,
+)
 
 
 def modules_root() -> Path:
@@ -58,7 +66,11 @@ class ShippedProvider(BaseProvider):
 
     def write_secret(self, request: WriteSecretRequest) -> SecretWritten:
         publish = self._publish()
-        return publish.write_secret(request.environment, request.name, request.values) if publish else super().write_secret(request)
+        return (
+            publish.write_secret(request.environment, request.name, request.values)
+            if publish
+            else super().write_secret(request)
+        )
 
     def delete_secret(self, request: DeleteSecretRequest) -> bool:
         publish = self._publish()

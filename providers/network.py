@@ -47,11 +47,17 @@ def _value(tree: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return tree
 
 
-def network_problems(cloud: str, request: EnvironmentCheckRequest, needs: Mapping[tuple[str, str], Need]) -> Sequence[EnvironmentProblem]:
+def network_problems(
+    cloud: str, request: EnvironmentCheckRequest, needs: Mapping[tuple[str, str], Need]
+) -> Sequence[EnvironmentProblem]:
     network = request.environment.spec.network
     given = network.model_dump(by_alias=True, exclude_defaults=True) if network else {}
     problems = [
-        EnvironmentProblem(("spec", "network", key), f"spec.network.{key} is not used on {cloud}", f"the {cloud} modules take {', '.join(sorted(CLOUD_FIELDS[cloud]))} and publicAccess")
+        EnvironmentProblem(
+            ("spec", "network", key),
+            f"spec.network.{key} is not used on {cloud}",
+            f"the {cloud} modules take {', '.join(sorted(CLOUD_FIELDS[cloud]))} and publicAccess",
+        )
         for key in sorted(given)
         if key != "publicAccess" and key not in CLOUD_FIELDS[cloud]
     ]
@@ -63,7 +69,9 @@ def network_problems(cloud: str, request: EnvironmentCheckRequest, needs: Mappin
         for path in need.fields:
             if _value(given, path) in (None, [], ()):
                 field = ".".join(("spec", "network") + path)
-                alternative = " Or opt into public access with spec.network.publicAccess.allowedCidrs." if need.public_ok else ""
+                alternative = (
+                    " Or opt into public access with spec.network.publicAccess.allowedCidrs." if need.public_ok else ""
+                )
                 problems.append(
                     EnvironmentProblem(
                         ("spec", "network") + path,

@@ -31,24 +31,47 @@ ROOT_ONLY = {"--install-completion", "--show-completion"}
 
 EXIT_CODES = [
     (cli.EXIT_OK, "ok"),
-    (cli.EXIT_INVALID, "invalid input: diagnostics printed (file:line:column, field path), also usage errors and refusals such as a stale saved plan; "
-     "and every refusal to confirm (`n`, Ctrl-D or Ctrl-C at a prompt: nothing was changed), like Terraform's *Apply cancelled*"),
+    (
+        cli.EXIT_INVALID,
+        "invalid input: diagnostics printed (file:line:column, field path), also usage errors and refusals such as a stale saved plan; "
+        "and every refusal to confirm (`n`, Ctrl-D or Ctrl-C at a prompt: nothing was changed), like Terraform's *Apply cancelled*",
+    ),
     (cli.EXIT_CHANGES, "changes present (`plan --detailed-exitcode`)"),
-    (cli.EXIT_APPLY_FAILED, "apply/destroy failed or was interrupted: partial, state saved; run the same command again to resume"),
+    (
+        cli.EXIT_APPLY_FAILED,
+        "apply/destroy failed or was interrupted: partial, state saved; run the same command again to resume",
+    ),
     (cli.EXIT_LOCKED, "the environment's state lock is held by another run (the message names the holder)"),
     (cli.EXIT_INTERNAL, "internal error: a bug; a short report is printed (APPC_DEBUG=1 for the traceback)"),
 ]
 
 EVENTS = [
-    ("summary", "always the last line: `command`, `ok`, `exit_code`, " + ", ".join(f"`{k}`" for k in SUMMARY_KEYS) + ", `duration_s`, plus command-specific keys (`units_failed`, `interrupted` for plan/apply/destroy, `changes_present` and the resource totals `to_add`, `to_change`, `to_destroy` for plan)"),
+    (
+        "summary",
+        "always the last line: `command`, `ok`, `exit_code`, "
+        + ", ".join(f"`{k}`" for k in SUMMARY_KEYS)
+        + ", `duration_s`, plus command-specific keys (`units_failed`, `interrupted` for plan/apply/destroy, `changes_present` and the resource totals `to_add`, `to_change`, `to_destroy` for plan)",
+    ),
     ("diagnostic", "an error or warning: `severity`, `summary`, `detail`, `file`, `line`, `column`, `path`, `address`"),
     ("unit_start", "plan/apply/destroy: a unit starts (`unit`, `kind`, `action`)"),
-    ("terraform", "a Terraform progress message of a unit (`unit`, `command`, `kind`, `resource`, `action`, `message`)"),
-    ("unit", "a unit finished: `unit`, `kind`, `status` (applied, unchanged, planned, failed, blocked, pruned, destroyed), `changes` (add/change/remove), `k8s_writes`, `duration_s`, `diagnostics`; "
-     "for plan also `action` (prune) and `resources`: each `address` (a Terraform address, or `Kind namespace/name`) with its `action` (create, update, replace, destroy, read), "
-     "a `reason` for replaces, and `attributes` (`path`, `old`, `new`; sensitive values read `(sensitive)`, unknown ones `(known after apply)`)"),
-    ("where", "apply: where things went: `manifests` (directories), `clusters` (context/namespace), `state` (its location), `next` (commands to run next)"),
-    ("interrupted", "Ctrl-C or SIGTERM stopped the run: `command`, `resume` (the command to run next), `unfinished` units"),
+    (
+        "terraform",
+        "a Terraform progress message of a unit (`unit`, `command`, `kind`, `resource`, `action`, `message`)",
+    ),
+    (
+        "unit",
+        "a unit finished: `unit`, `kind`, `status` (applied, unchanged, planned, failed, blocked, pruned, destroyed), `changes` (add/change/remove), `k8s_writes`, `duration_s`, `diagnostics`; "
+        "for plan also `action` (prune) and `resources`: each `address` (a Terraform address, or `Kind namespace/name`) with its `action` (create, update, replace, destroy, read), "
+        "a `reason` for replaces, and `attributes` (`path`, `old`, `new`; sensitive values read `(sensitive)`, unknown ones `(known after apply)`)",
+    ),
+    (
+        "where",
+        "apply: where things went: `manifests` (directories), `clusters` (context/namespace), `state` (its location), `next` (commands to run next)",
+    ),
+    (
+        "interrupted",
+        "Ctrl-C or SIGTERM stopped the run: `command`, `resume` (the command to run next), `unfinished` units",
+    ),
     ("internal_error", "a bug: `error`, `where`, `message`"),
 ]
 
@@ -114,14 +137,19 @@ def command_section(path: tuple[str, ...], cmd) -> list[str]:
     args = [p for p in cmd.params if p.param_type_name == "argument"]
     if args:
         out += ["| argument | required | description |", "|---|---|---|"]
-        out += [f"| `{p.name.upper()}{'...' if p.nargs == -1 else ''}` | {'yes' if p.required else 'no'} | {_cell(getattr(p, 'help', ''))} |" for p in args]
+        out += [
+            f"| `{p.name.upper()}{'...' if p.nargs == -1 else ''}` | {'yes' if p.required else 'no'} | {_cell(getattr(p, 'help', ''))} |"
+            for p in args
+        ]
         out.append("")
     opts = [p for p in cmd.params if p.param_type_name == "option"]
     out += ["| option | environment variable | value | default | description |", "|---|---|---|---|---|"]
     for p in opts:
         names = ", ".join(f"`{o}`" for o in sorted(p.opts, key=len))
         env = p.envvar if isinstance(p.envvar, str) else ", ".join(p.envvar or [])
-        out.append(f"| {names} | {f'`{env}`' if env else ''} | {_value(p)} | {_default(p)} | {_cell(getattr(p, 'help', ''))} |")
+        out.append(
+            f"| {names} | {f'`{env}`' if env else ''} | {_value(p)} | {_default(p)} | {_cell(getattr(p, 'help', ''))} |"
+        )
     out.append("| `-h`, `--help` |  | flag |  | Show the help and exit. |")
     return out + [""]
 

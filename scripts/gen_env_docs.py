@@ -31,68 +31,245 @@ FIELDS: dict[str, tuple[str, str]] = {
     "apiVersion": ("The file format. Only this version exists.", "apiVersion: composer.dev/v1alpha1"),
     "kind": ("Says this file is an environment.", "kind: Environment"),
     "metadata": ("The environment's identity.", "metadata: {name: staging}"),
-    "metadata.name": ("The environment's name, part of physical names (`<app>-<env>-<component>`) and state keys. Keep it equal to the file's name: `-e NAME` reads `environments/NAME.yaml`.", "metadata: {name: prod}"),
+    "metadata.name": (
+        "The environment's name, part of physical names (`<app>-<env>-<component>`) and state keys. Keep it equal to the file's name: `-e NAME` reads `environments/NAME.yaml`.",
+        "metadata: {name: prod}",
+    ),
     "metadata.labels": ("Free labels, for your own tooling.", "metadata: {name: prod, labels: {team: shop}}"),
-    "metadata.annotations": ("Free annotations, for your own tooling.", "metadata: {name: prod, annotations: {owner: platform@acme.example}}"),
-    "spec": ("Everything about where the application lands; every part has defaults.", "spec: {kubernetes: {directory: deploy/dev}}"),
-    "spec.tier": ("`development` (the default: fast, cheap sandbox defaults) or `production`: the built-in modules' durable defaults (deletion protection, final snapshots, multi-AZ or regional, backups with point-in-time recovery) and every stateful component protected as by `policies.protect` (docs/security.md).", "spec: {tier: production, cloud: {provider: aws, region: eu-west-1}}"),
-    "spec.cloud": ("Where cloud resources go. Leave it out when the app has only workloads.", "spec: {cloud: {provider: aws, region: eu-west-1}}"),
-    "spec.cloud.provider": ("The provider plugin that serves resource types and checks credentials (`aws`, `gcp`, `azure`, or a third-party plugin).", "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}}"),
-    "spec.cloud.region": ("The region every resource is created in.", "spec: {cloud: {provider: aws, region: us-east-1}}"),
-    "spec.cloud.account": ("AWS: the account id the credentials must belong to; preflight refuses others before anything runs.", "spec: {cloud: {provider: aws, region: eu-west-1, account: '123456789012'}}"),
-    "spec.cloud.project": ("GCP: the project id.", "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}}"),
-    "spec.cloud.subscription": ("Azure: the subscription id.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}}"),
-    "spec.cloud.resourceGroup": ("Azure: the resource group resources are created in.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}}"),
-    "spec.cloud.keyVaultId": ("Azure: the Key Vault that holds connection details (the secret store).", "spec: {cloud: {provider: azure, resourceGroup: shop, keyVaultId: /subscriptions/0000/resourceGroups/shop/providers/Microsoft.KeyVault/vaults/shop-kv}}"),
-    "spec.cloud.emulator": ("`embedded`: a local sandbox; every AWS client goes to an embedded emulator (the `[local]` extra), never to AWS.", "spec: {cloud: {provider: aws, region: us-east-1, emulator: embedded}}"),
-    "spec.cloud.kmsKey": ("A customer-managed key for connection secrets and storage; AWS: a KMS key ARN (RDS, S3, SQS, Secrets Manager). Setting it on an existing database replaces it.", "spec: {cloud: {provider: aws, region: eu-west-1, kmsKey: 'arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0'}}"),
-    "spec.kubernetes": ("Where workloads go: one cluster (`context`), several (`targets`), or a GitOps directory (`directory`); give one of the three.", "spec: {kubernetes: {context: prod-eu, namespace: shop}}"),
-    "spec.kubernetes.context": ("The kubeconfig context to apply to (server-side apply). Left out: the kubeconfig's current context.", "spec: {kubernetes: {context: prod-eu}}"),
-    "spec.kubernetes.namespace": ("The namespace of the workloads (created when missing); for a directory, written into the kustomization.", "spec: {kubernetes: {context: prod-eu, namespace: shop}}"),
-    "spec.kubernetes.directory": ("Write manifests to this directory (relative to app.yaml) for Argo CD or Flux instead of applying them; connection Secrets become ExternalSecrets.", "spec: {kubernetes: {directory: deploy/prod, namespace: shop, secretStore: {name: aws-secrets}}}"),
-    "spec.kubernetes.targets": ("Several clusters: every workload goes to each target (cloud resources are created once).", "spec: {kubernetes: {namespace: shop, targets: [{context: prod-eu}, {context: prod-us}]}}"),
-    "spec.kubernetes.targets[].context": ("The kubeconfig context of this target.", "spec: {kubernetes: {targets: [{context: prod-eu}]}}"),
-    "spec.kubernetes.targets[].namespace": ("This target's namespace; default `spec.kubernetes.namespace`.", "spec: {kubernetes: {targets: [{context: prod-eu, namespace: shop-eu}]}}"),
-    "spec.kubernetes.secretStore": ("GitOps only: the External Secrets Operator store that ExternalSecrets read connection details from.", "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets}}}"),
-    "spec.kubernetes.secretStore.name": ("The store's name.", "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets}}}"),
-    "spec.kubernetes.secretStore.kind": ("`ClusterSecretStore` or a namespaced `SecretStore`.", "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: shop-secrets, kind: SecretStore}}}"),
-    "spec.kubernetes.secretStore.apiVersion": ("The ExternalSecret API to write: `v1`, which the operator serves since 0.17; `v1beta1` for older operators.", "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets, apiVersion: external-secrets.io/v1beta1}}}"),
-    "spec.state": ("Where Composer state and each unit's Terraform state are kept.", "spec: {state: {backend: s3, bucket: acme-tfstate}}"),
-    "spec.state.backend": ("`local` (`.composer/` beside app.yaml), `s3`, `gcs` or `azurerm`; `appc init` creates a missing bucket or container.", "spec: {state: {backend: gcs, bucket: acme-tfstate}}"),
-    "spec.state.path": ("local: the state directory, relative to app.yaml.", "spec: {state: {backend: local, path: .state}}"),
+    "metadata.annotations": (
+        "Free annotations, for your own tooling.",
+        "metadata: {name: prod, annotations: {owner: platform@acme.example}}",
+    ),
+    "spec": (
+        "Everything about where the application lands; every part has defaults.",
+        "spec: {kubernetes: {directory: deploy/dev}}",
+    ),
+    "spec.tier": (
+        "`development` (the default: fast, cheap sandbox defaults) or `production`: the built-in modules' durable defaults (deletion protection, final snapshots, multi-AZ or regional, backups with point-in-time recovery) and every stateful component protected as by `policies.protect` (docs/security.md).",
+        "spec: {tier: production, cloud: {provider: aws, region: eu-west-1}}",
+    ),
+    "spec.cloud": (
+        "Where cloud resources go. Leave it out when the app has only workloads.",
+        "spec: {cloud: {provider: aws, region: eu-west-1}}",
+    ),
+    "spec.cloud.provider": (
+        "The provider plugin that serves resource types and checks credentials (`aws`, `gcp`, `azure`, or a third-party plugin).",
+        "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}}",
+    ),
+    "spec.cloud.region": (
+        "The region every resource is created in.",
+        "spec: {cloud: {provider: aws, region: us-east-1}}",
+    ),
+    "spec.cloud.account": (
+        "AWS: the account id the credentials must belong to; preflight refuses others before anything runs.",
+        "spec: {cloud: {provider: aws, region: eu-west-1, account: '123456789012'}}",
+    ),
+    "spec.cloud.project": (
+        "GCP: the project id.",
+        "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}}",
+    ),
+    "spec.cloud.subscription": (
+        "Azure: the subscription id.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}}",
+    ),
+    "spec.cloud.resourceGroup": (
+        "Azure: the resource group resources are created in.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}}",
+    ),
+    "spec.cloud.keyVaultId": (
+        "Azure: the Key Vault that holds connection details (the secret store).",
+        "spec: {cloud: {provider: azure, resourceGroup: shop, keyVaultId: /subscriptions/0000/resourceGroups/shop/providers/Microsoft.KeyVault/vaults/shop-kv}}",
+    ),
+    "spec.cloud.emulator": (
+        "`embedded`: a local sandbox; every AWS client goes to an embedded emulator (the `[local]` extra), never to AWS.",
+        "spec: {cloud: {provider: aws, region: us-east-1, emulator: embedded}}",
+    ),
+    "spec.cloud.kmsKey": (
+        "A customer-managed key for connection secrets and storage; AWS: a KMS key ARN (RDS, S3, SQS, Secrets Manager). Setting it on an existing database replaces it.",
+        "spec: {cloud: {provider: aws, region: eu-west-1, kmsKey: 'arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0'}}",
+    ),
+    "spec.kubernetes": (
+        "Where workloads go: one cluster (`context`), several (`targets`), or a GitOps directory (`directory`); give one of the three.",
+        "spec: {kubernetes: {context: prod-eu, namespace: shop}}",
+    ),
+    "spec.kubernetes.context": (
+        "The kubeconfig context to apply to (server-side apply). Left out: the kubeconfig's current context.",
+        "spec: {kubernetes: {context: prod-eu}}",
+    ),
+    "spec.kubernetes.namespace": (
+        "The namespace of the workloads (created when missing); for a directory, written into the kustomization.",
+        "spec: {kubernetes: {context: prod-eu, namespace: shop}}",
+    ),
+    "spec.kubernetes.directory": (
+        "Write manifests to this directory (relative to app.yaml) for Argo CD or Flux instead of applying them; connection Secrets become ExternalSecrets.",
+        "spec: {kubernetes: {directory: deploy/prod, namespace: shop, secretStore: {name: aws-secrets}}}",
+    ),
+    "spec.kubernetes.targets": (
+        "Several clusters: every workload goes to each target (cloud resources are created once).",
+        "spec: {kubernetes: {namespace: shop, targets: [{context: prod-eu}, {context: prod-us}]}}",
+    ),
+    "spec.kubernetes.targets[].context": (
+        "The kubeconfig context of this target.",
+        "spec: {kubernetes: {targets: [{context: prod-eu}]}}",
+    ),
+    "spec.kubernetes.targets[].namespace": (
+        "This target's namespace; default `spec.kubernetes.namespace`.",
+        "spec: {kubernetes: {targets: [{context: prod-eu, namespace: shop-eu}]}}",
+    ),
+    "spec.kubernetes.secretStore": (
+        "GitOps only: the External Secrets Operator store that ExternalSecrets read connection details from.",
+        "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets}}}",
+    ),
+    "spec.kubernetes.secretStore.name": (
+        "The store's name.",
+        "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets}}}",
+    ),
+    "spec.kubernetes.secretStore.kind": (
+        "`ClusterSecretStore` or a namespaced `SecretStore`.",
+        "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: shop-secrets, kind: SecretStore}}}",
+    ),
+    "spec.kubernetes.secretStore.apiVersion": (
+        "The ExternalSecret API to write: `v1`, which the operator serves since 0.17; `v1beta1` for older operators.",
+        "spec: {kubernetes: {directory: deploy/prod, secretStore: {name: aws-secrets, apiVersion: external-secrets.io/v1beta1}}}",
+    ),
+    "spec.state": (
+        "Where Composer state and each unit's Terraform state are kept.",
+        "spec: {state: {backend: s3, bucket: acme-tfstate}}",
+    ),
+    "spec.state.backend": (
+        "`local` (`.composer/` beside app.yaml), `s3`, `gcs` or `azurerm`; `appc init` creates a missing bucket or container.",
+        "spec: {state: {backend: gcs, bucket: acme-tfstate}}",
+    ),
+    "spec.state.path": (
+        "local: the state directory, relative to app.yaml.",
+        "spec: {state: {backend: local, path: .state}}",
+    ),
     "spec.state.bucket": ("s3, gcs: the bucket.", "spec: {state: {backend: s3, bucket: acme-tfstate}}"),
-    "spec.state.region": ("s3: the bucket's region; default the cloud region.", "spec: {state: {backend: s3, bucket: acme-tfstate, region: eu-central-1}}"),
-    "spec.state.prefix": ("A key prefix inside the bucket or container.", "spec: {state: {backend: s3, bucket: acme-tfstate, prefix: composer}}"),
-    "spec.state.lock": ("s3 only: `conditional` (a conditional put, the default) or `dynamodb`.", "spec: {state: {backend: s3, bucket: acme-tfstate, lock: dynamodb}}"),
-    "spec.state.table": ("s3 with `lock: dynamodb`: the table; default `<bucket>-lock`.", "spec: {state: {backend: s3, bucket: acme-tfstate, lock: dynamodb, table: tf-locks}}"),
-    "spec.state.storageAccount": ("azurerm: the storage account.", "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}"),
-    "spec.state.container": ("azurerm: the blob container.", "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}"),
-    "spec.state.resourceGroup": ("azurerm: the storage account's resource group.", "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}"),
-    "spec.network": ("Where the cloud resources are reachable from: private endpoints in your networks (the fields of the environment's cloud only; `appc validate` checks them against what the components need). Composer references networks, it creates none (docs/providers.md).", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}"),
-    "spec.network.vpcId": ("AWS: the VPC of the subnets below.", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0]}}"),
-    "spec.network.subnetIds": ("AWS: subnets for each database's and cache's own subnet group.", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}"),
-    "spec.network.securityGroupIds": ("AWS: security groups attached to databases and caches; they must admit the port. Left out: the VPC's default group.", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0], securityGroupIds: [sg-0123456789abcdef0]}}"),
-    "spec.network.vpc": ("GCP: a VPC network with private services access; Cloud SQL and Memorystore get private IPs there.", "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}, network: {vpc: projects/acme-shop/global/networks/shop}}"),
-    "spec.network.allocatedIpRange": ("GCP: the named IP range of that private services access.", "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}, network: {vpc: projects/acme-shop/global/networks/shop, allocatedIpRange: shop-services}}"),
-    "spec.network.delegatedSubnets": ("Azure: subnets delegated to flexible servers (VNet integration, no public endpoint).", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/postgres}}}"),
-    "spec.network.delegatedSubnets.postgres": ("Azure: the subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/postgres}}}"),
-    "spec.network.delegatedSubnets.mysql": ("Azure: the subnet delegated to Microsoft.DBforMySQL/flexibleServers.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {mysql: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/mysql}}}"),
-    "spec.network.privateEndpointSubnetId": ("Azure: the subnet for private endpoints (cache, storage, Service Bus).", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateEndpointSubnetId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/endpoints}}"),
-    "spec.network.privateDnsZones": ("Azure: the private DNS zones that resolve the private endpoints, per service.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.postgres.database.azure.com}}}"),
-    "spec.network.privateDnsZones.postgres": ("Azure: privatelink.postgres.database.azure.com.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.postgres.database.azure.com}}}"),
-    "spec.network.privateDnsZones.mysql": ("Azure: privatelink.mysql.database.azure.com.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {mysql: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.mysql.database.azure.com}}}"),
-    "spec.network.privateDnsZones.redis": ("Azure: privatelink.redis.cache.windows.net.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {redis: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.redis.cache.windows.net}}}"),
-    "spec.network.privateDnsZones.blob": ("Azure: privatelink.blob.core.windows.net.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {blob: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net}}}"),
-    "spec.network.privateDnsZones.servicebus": ("Azure: privatelink.servicebus.windows.net.", "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {servicebus: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.servicebus.windows.net}}}"),
-    "spec.network.publicAccess": ("Every cloud: the only way to public endpoints, an explicit opt-in.", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {publicAccess: {allowedCidrs: [203.0.113.0/24]}}}"),
-    "spec.network.publicAccess.allowedCidrs": ("The IPv4 CIDR blocks admitted to the public endpoints (at least one).", "spec: {cloud: {provider: aws, region: eu-west-1}, network: {publicAccess: {allowedCidrs: [203.0.113.0/24, 198.51.100.7/32]}}}"),
-    "spec.implementations": ("Which implementation serves each abstract type here (`appc def show TYPE` lists them); a type left out uses its default.", "spec: {implementations: {postgres: aws-rds, redis: in-cluster}}"),
-    "spec.overrides": ("Per component: properties merged over the app's, or another implementation.", "spec: {overrides: {db: {properties: {size: large}}}}"),
-    "spec.overrides.<component>.properties": ("Properties merged over the component's own (deep merge), checked against its type's schema.", "spec: {overrides: {api: {properties: {replicas: 4}}}}"),
-    "spec.overrides.<component>.implementation": ("The implementation for this one component.", "spec: {overrides: {cache: {implementation: in-cluster}}}"),
+    "spec.state.region": (
+        "s3: the bucket's region; default the cloud region.",
+        "spec: {state: {backend: s3, bucket: acme-tfstate, region: eu-central-1}}",
+    ),
+    "spec.state.prefix": (
+        "A key prefix inside the bucket or container.",
+        "spec: {state: {backend: s3, bucket: acme-tfstate, prefix: composer}}",
+    ),
+    "spec.state.lock": (
+        "s3 only: `conditional` (a conditional put, the default) or `dynamodb`.",
+        "spec: {state: {backend: s3, bucket: acme-tfstate, lock: dynamodb}}",
+    ),
+    "spec.state.table": (
+        "s3 with `lock: dynamodb`: the table; default `<bucket>-lock`.",
+        "spec: {state: {backend: s3, bucket: acme-tfstate, lock: dynamodb, table: tf-locks}}",
+    ),
+    "spec.state.storageAccount": (
+        "azurerm: the storage account.",
+        "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}",
+    ),
+    "spec.state.container": (
+        "azurerm: the blob container.",
+        "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}",
+    ),
+    "spec.state.resourceGroup": (
+        "azurerm: the storage account's resource group.",
+        "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}",
+    ),
+    "spec.network": (
+        "Where the cloud resources are reachable from: private endpoints in your networks (the fields of the environment's cloud only; `appc validate` checks them against what the components need). Composer references networks, it creates none (docs/providers.md).",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}",
+    ),
+    "spec.network.vpcId": (
+        "AWS: the VPC of the subnets below.",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0]}}",
+    ),
+    "spec.network.subnetIds": (
+        "AWS: subnets for each database's and cache's own subnet group.",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}",
+    ),
+    "spec.network.securityGroupIds": (
+        "AWS: security groups attached to databases and caches; they must admit the port. Left out: the VPC's default group.",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0], securityGroupIds: [sg-0123456789abcdef0]}}",
+    ),
+    "spec.network.vpc": (
+        "GCP: a VPC network with private services access; Cloud SQL and Memorystore get private IPs there.",
+        "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}, network: {vpc: projects/acme-shop/global/networks/shop}}",
+    ),
+    "spec.network.allocatedIpRange": (
+        "GCP: the named IP range of that private services access.",
+        "spec: {cloud: {provider: gcp, project: acme-shop, region: europe-west1}, network: {vpc: projects/acme-shop/global/networks/shop, allocatedIpRange: shop-services}}",
+    ),
+    "spec.network.delegatedSubnets": (
+        "Azure: subnets delegated to flexible servers (VNet integration, no public endpoint).",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/postgres}}}",
+    ),
+    "spec.network.delegatedSubnets.postgres": (
+        "Azure: the subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/postgres}}}",
+    ),
+    "spec.network.delegatedSubnets.mysql": (
+        "Azure: the subnet delegated to Microsoft.DBforMySQL/flexibleServers.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {delegatedSubnets: {mysql: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/mysql}}}",
+    ),
+    "spec.network.privateEndpointSubnetId": (
+        "Azure: the subnet for private endpoints (cache, storage, Service Bus).",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateEndpointSubnetId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/shop/subnets/endpoints}}",
+    ),
+    "spec.network.privateDnsZones": (
+        "Azure: the private DNS zones that resolve the private endpoints, per service.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.postgres.database.azure.com}}}",
+    ),
+    "spec.network.privateDnsZones.postgres": (
+        "Azure: privatelink.postgres.database.azure.com.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {postgres: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.postgres.database.azure.com}}}",
+    ),
+    "spec.network.privateDnsZones.mysql": (
+        "Azure: privatelink.mysql.database.azure.com.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {mysql: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.mysql.database.azure.com}}}",
+    ),
+    "spec.network.privateDnsZones.redis": (
+        "Azure: privatelink.redis.cache.windows.net.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {redis: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.redis.cache.windows.net}}}",
+    ),
+    "spec.network.privateDnsZones.blob": (
+        "Azure: privatelink.blob.core.windows.net.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {blob: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net}}}",
+    ),
+    "spec.network.privateDnsZones.servicebus": (
+        "Azure: privatelink.servicebus.windows.net.",
+        "spec: {cloud: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000, resourceGroup: shop, region: westeurope}, network: {privateDnsZones: {servicebus: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/privatelink.servicebus.windows.net}}}",
+    ),
+    "spec.network.publicAccess": (
+        "Every cloud: the only way to public endpoints, an explicit opt-in.",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {publicAccess: {allowedCidrs: [203.0.113.0/24]}}}",
+    ),
+    "spec.network.publicAccess.allowedCidrs": (
+        "The IPv4 CIDR blocks admitted to the public endpoints (at least one).",
+        "spec: {cloud: {provider: aws, region: eu-west-1}, network: {publicAccess: {allowedCidrs: [203.0.113.0/24, 198.51.100.7/32]}}}",
+    ),
+    "spec.implementations": (
+        "Which implementation serves each abstract type here (`appc def show TYPE` lists them); a type left out uses its default.",
+        "spec: {implementations: {postgres: aws-rds, redis: in-cluster}}",
+    ),
+    "spec.overrides": (
+        "Per component: properties merged over the app's, or another implementation.",
+        "spec: {overrides: {db: {properties: {size: large}}}}",
+    ),
+    "spec.overrides.<component>.properties": (
+        "Properties merged over the component's own (deep merge), checked against its type's schema.",
+        "spec: {overrides: {api: {properties: {replicas: 4}}}}",
+    ),
+    "spec.overrides.<component>.implementation": (
+        "The implementation for this one component.",
+        "spec: {overrides: {cache: {implementation: in-cluster}}}",
+    ),
     "spec.policies": ("Rules apply and destroy obey.", "spec: {policies: {protect: [db]}}"),
-    "spec.policies.protect": ("Components never destroyed or pruned: a plan or apply that would is refused before anything runs.", "spec: {policies: {protect: [db, uploads]}}"),
-    "spec.policies.allow": ("Module policy rules lifted for every module this environment runs (provisioners, external-data, remote-state, http-data, module-sources, outside-files); everything else the policy denies stays denied (docs/security.md).", "spec: {policies: {allow: [remote-state]}}"),
+    "spec.policies.protect": (
+        "Components never destroyed or pruned: a plan or apply that would is refused before anything runs.",
+        "spec: {policies: {protect: [db, uploads]}}",
+    ),
+    "spec.policies.allow": (
+        "Module policy rules lifted for every module this environment runs (provisioners, external-data, remote-state, http-data, module-sources, outside-files); everything else the policy denies stays denied (docs/security.md).",
+        "spec: {policies: {allow: [remote-state]}}",
+    ),
 }
 
 
@@ -126,7 +303,9 @@ def _type(annotation) -> str:
         return f"map of {_type(args[0])} to {_type(args[1])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
-    return {str: "string", int: "integer", bool: "boolean", typing.Any: "any"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {str: "string", int: "integer", bool: "boolean", typing.Any: "any"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def fields(model: type[BaseModel] = Environment, prefix: str = "") -> list[tuple[str, str, str, bool]]:
@@ -157,10 +336,17 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def problems() -> list[str]:
     paths = [p for p, *_ in fields()]
-    out = [f"{p}: no entry in scripts/gen_env_docs.py FIELDS (say what it means and give an example)" for p in paths if p not in FIELDS]
+    out = [
+        f"{p}: no entry in scripts/gen_env_docs.py FIELDS (say what it means and give an example)"
+        for p in paths
+        if p not in FIELDS
+    ]
     out += [f"{p}: documented in FIELDS but not a field of the model" for p in FIELDS if p not in paths]
     for p, (_, example) in FIELDS.items():
-        doc = _merge({"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "prod"}}, yaml.safe_load(example))
+        doc = _merge(
+            {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "prod"}},
+            yaml.safe_load(example),
+        )
         try:
             Environment.model_validate(doc)
         except Exception as exc:  # pydantic's error names the field

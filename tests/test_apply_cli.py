@@ -70,7 +70,16 @@ def test_a_held_lock_is_exit_4_naming_the_holder(tmp_path, moto):
         store.unlock(info)
 
 
-@pytest.mark.parametrize("content,why", [(b"{not json", "corrupt"), (json.dumps({"format": 1, "lineage": "x", "serial": 3, "app": "other", "environment": "test"}).encode(), "other")])
+@pytest.mark.parametrize(
+    "content,why",
+    [
+        (b"{not json", "corrupt"),
+        (
+            json.dumps({"format": 1, "lineage": "x", "serial": 3, "app": "other", "environment": "test"}).encode(),
+            "other",
+        ),
+    ],
+)
 def test_corrupt_or_foreign_state_is_refused_and_kept(tmp_path, moto, content, why):
     app = make_project(tmp_path, token_component("a"))
     path = tmp_path / ".composer" / "test.state.json"
@@ -122,13 +131,22 @@ def test_outputs_mask_secrets_unless_asked(tmp_path, moto):
 
 
 def _appc_process(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from composer.cli import main; main()", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    return subprocess.Popen(
+        [sys.executable, "-c", "from composer.cli import main; main()", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
 
 
 def test_kill_9_mid_apply_then_rerun_converges(tmp_path, moto):
     comps = "".join(BUCKET.replace("files", n) for n in ("a", "b", "c", "d"))
     app = make_project(tmp_path, comps)
-    proc = _appc_process(["apply", "-f", str(app), "-e", "test", "--auto-approve", "--json", "--parallelism", "2"], tmp_path)
+    proc = _appc_process(
+        ["apply", "-f", str(app), "-e", "test", "--auto-approve", "--json", "--parallelism", "2"], tmp_path
+    )
     deadline = time.monotonic() + 120
     for line in proc.stdout:
         if '"type": "unit"' in line and '"applied"' in line or time.monotonic() > deadline:
@@ -141,9 +159,13 @@ def test_kill_9_mid_apply_then_rerun_converges(tmp_path, moto):
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json", "--lock-timeout", "60")
     assert r.code == 0, r.err
     state = state_of(tmp_path)
-    assert sorted(state["units"]) == ["a", "b", "c", "d"] and {u["status"] for u in state["units"].values()} == {"applied"}
+    assert sorted(state["units"]) == ["a", "b", "c", "d"] and {u["status"] for u in state["units"].values()} == {
+        "applied"
+    }
     known = {u["outputs"]["name"] for u in state["units"].values()}
-    assert {b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]} == known  # no leaked resource, none missing
+    assert {
+        b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]
+    } == known  # no leaked resource, none missing
     refs = {u["secret_ref"] for u in state["units"].values()}
     assert {s["ARN"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]} == refs
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json").events[-1]["terraform_runs"] == 0

@@ -39,18 +39,23 @@ def run_bad(tmp_path: Path, files: dict, expect: list[tuple[str, str | None, str
     assert j.events[-1]["type"] == "summary" and j.events[-1]["exit_code"] == 1
     for summary, where, path in expect:
         match = [
-            d for d in diags
+            d
+            for d in diags
             if re.search(summary, d["summary"])
             and (where is None or f"{Path(d['file']).name}:{d['line']}" == where)
             and (path is None or d["path"] == path)
         ]
-        assert match, f"no diagnostic {summary!r} at {where} {path}; got:\n" + "\n".join(f"{d['file']}:{d['line']} {d['path']} {d['summary']}" for d in diags)
+        assert match, f"no diagnostic {summary!r} at {where} {path}; got:\n" + "\n".join(
+            f"{d['file']}:{d['line']} {d['path']} {d['summary']}" for d in diags
+        )
         assert all(d["file"] and d["line"] for d in match)
     return diags
 
 
 def test_yaml_syntax_error(tmp_path):
-    diags = run_bad(tmp_path, {"app.yaml": app("    - {name: db, type: postgres\n")}, [(r"invalid YAML", "app.yaml:7", None)])
+    diags = run_bad(
+        tmp_path, {"app.yaml": app("    - {name: db, type: postgres\n")}, [(r"invalid YAML", "app.yaml:7", None)]
+    )
     assert "flow mapping (line 6)" in diags[0]["detail"]
 
 
@@ -63,7 +68,11 @@ def test_binary_garbage(tmp_path):
 
 
 def test_invalid_utf8(tmp_path):
-    run_bad(tmp_path, {"app.yaml": b"apiVersion: composer.dev/v1alpha1\nkind: \xff\xfe\n"}, [(r"not valid UTF-8", "app.yaml:2", None)])
+    run_bad(
+        tmp_path,
+        {"app.yaml": b"apiVersion: composer.dev/v1alpha1\nkind: \xff\xfe\n"},
+        [(r"not valid UTF-8", "app.yaml:2", None)],
+    )
 
 
 def test_ten_megabyte_file(tmp_path):
@@ -73,53 +82,93 @@ def test_ten_megabyte_file(tmp_path):
 
 
 def test_unknown_field_with_suggestion(tmp_path):
-    diags = run_bad(tmp_path, {"app.yaml": app("    - {name: db, type: postgres, propertes: {}}\n")}, [(r"unknown field 'propertes'", "app.yaml:6", "spec.components[0].propertes")])
+    diags = run_bad(
+        tmp_path,
+        {"app.yaml": app("    - {name: db, type: postgres, propertes: {}}\n")},
+        [(r"unknown field 'propertes'", "app.yaml:6", "spec.components[0].propertes")],
+    )
     assert "did you mean 'properties'" in diags[0]["detail"]
 
 
 def test_wrong_types(tmp_path):
     run_bad(
         tmp_path,
-        {"app.yaml": app("    - {name: db, type: postgres, connections: db}\n    - {name: api, type: [webservice], properties: {image: x}}\n")},
-        [(r"valid tuple", "app.yaml:6", "spec.components[0].connections"), (r"valid string", "app.yaml:7", "spec.components[1].type")],
+        {
+            "app.yaml": app(
+                "    - {name: db, type: postgres, connections: db}\n    - {name: api, type: [webservice], properties: {image: x}}\n"
+            )
+        },
+        [
+            (r"valid tuple", "app.yaml:6", "spec.components[0].connections"),
+            (r"valid string", "app.yaml:7", "spec.components[1].type"),
+        ],
     )
     run_bad(
         tmp_path,
         {"app.yaml": app("    - {name: api, type: webservice, properties: {image: x, port: eighty, env: [1]}}\n")},
-        [(r"expected integer, got string", "app.yaml:6", "spec.components[0].properties.port"), (r"expected object, got array", "app.yaml:6", "spec.components[0].properties.env")],
+        [
+            (r"expected integer, got string", "app.yaml:6", "spec.components[0].properties.port"),
+            (r"expected object, got array", "app.yaml:6", "spec.components[0].properties.env"),
+        ],
     )
 
 
 def test_unknown_type_and_trait(tmp_path):
     diags = run_bad(
         tmp_path,
-        {"app.yaml": app("    - {name: db, type: postgress}\n    - name: api\n      type: webservice\n      properties: {image: x}\n      traits: [{type: scalar, properties: {replicas: 1}}]\n")},
-        [(r"unknown component type 'postgress'", "app.yaml:6", "spec.components[0].type"), (r"unknown trait 'scalar'", "app.yaml:10", "spec.components[1].traits[0].type")],
+        {
+            "app.yaml": app(
+                "    - {name: db, type: postgress}\n    - name: api\n      type: webservice\n      properties: {image: x}\n      traits: [{type: scalar, properties: {replicas: 1}}]\n"
+            )
+        },
+        [
+            (r"unknown component type 'postgress'", "app.yaml:6", "spec.components[0].type"),
+            (r"unknown trait 'scalar'", "app.yaml:10", "spec.components[1].traits[0].type"),
+        ],
     )
     assert any("did you mean 'postgres'" in d["detail"] for d in diags)
     assert any("did you mean 'scaler'" in d["detail"] for d in diags)
 
 
 def test_duplicate_component_names(tmp_path):
-    run_bad(tmp_path, {"app.yaml": app(GOOD_DB + GOOD_DB)}, [(r"duplicate component name 'db'", "app.yaml:7", "spec.components[1].name")])
+    run_bad(
+        tmp_path,
+        {"app.yaml": app(GOOD_DB + GOOD_DB)},
+        [(r"duplicate component name 'db'", "app.yaml:7", "spec.components[1].name")],
+    )
 
 
 def test_duplicate_yaml_keys(tmp_path):
-    run_bad(tmp_path, {"app.yaml": app("    - name: db\n      type: postgres\n      type: redis\n")}, [(r"duplicate key 'type'", "app.yaml:8", "spec.components[0].type")])
+    run_bad(
+        tmp_path,
+        {"app.yaml": app("    - name: db\n      type: postgres\n      type: redis\n")},
+        [(r"duplicate key 'type'", "app.yaml:8", "spec.components[0].type")],
+    )
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "9lives", "-db", "a" * 64, "db."])
 def test_names_must_be_dns_labels(tmp_path, name):
-    run_bad(tmp_path, {"app.yaml": app(f"    - {{name: '{name}', type: postgres}}\n")}, [(r"not a valid name.*DNS-1123", "app.yaml:6", "spec.components[0].name")])
+    run_bad(
+        tmp_path,
+        {"app.yaml": app(f"    - {{name: '{name}', type: postgres}}\n")},
+        [(r"not a valid name.*DNS-1123", "app.yaml:6", "spec.components[0].name")],
+    )
 
 
 def test_missing_component_and_undeclared_output(tmp_path):
-    comps = GOOD_DB + "    - name: api\n      type: webservice\n      properties: {image: x, env: {A: '${dbx.url}', B: '${db.passwrd}'}}\n      connections: [cache]\n"
+    comps = (
+        GOOD_DB
+        + "    - name: api\n      type: webservice\n      properties: {image: x, env: {A: '${dbx.url}', B: '${db.passwrd}'}}\n      connections: [cache]\n"
+    )
     diags = run_bad(
         tmp_path,
         {"app.yaml": app(comps)},
         [
-            (r"reference \$\{dbx.url\} names unknown component 'dbx'", "app.yaml:9", "spec.components[1].properties.env.A"),
+            (
+                r"reference \$\{dbx.url\} names unknown component 'dbx'",
+                "app.yaml:9",
+                "spec.components[1].properties.env.A",
+            ),
             (r"has no output 'passwrd'", "app.yaml:9", "spec.components[1].properties.env.B"),
             (r"connection names unknown component 'cache'", "app.yaml:10", "spec.components[1].connections[0]"),
         ],
@@ -141,7 +190,10 @@ def test_parameters_violating_the_schema(tmp_path):
     run_bad(
         tmp_path,
         {"app.yaml": app("    - {name: db, type: postgres, properties: {size: huge, storage_gb: 1}}\n")},
-        [(r"expected one of: 'small', 'medium', 'large'", "app.yaml:6", "spec.components[0].properties.size"), (r"minimum is 10", "app.yaml:6", "spec.components[0].properties.storage_gb")],
+        [
+            (r"expected one of: 'small', 'medium', 'large'", "app.yaml:6", "spec.components[0].properties.size"),
+            (r"minimum is 10", "app.yaml:6", "spec.components[0].properties.storage_gb"),
+        ],
     )
 
 
@@ -158,7 +210,11 @@ spec:
 
 
 def test_definition_with_invalid_schema(tmp_path):
-    run_bad(tmp_path, {"app.yaml": app(GOOD_DB), "definitions/thing.yaml": BAD_SCHEMA_DEF}, [(r"invalid parameter schema", "thing.yaml:6", "spec.parameters")])
+    run_bad(
+        tmp_path,
+        {"app.yaml": app(GOOD_DB), "definitions/thing.yaml": BAD_SCHEMA_DEF},
+        [(r"invalid parameter schema", "thing.yaml:6", "spec.parameters")],
+    )
 
 
 ESCAPE_DEF = """
@@ -201,14 +257,25 @@ def test_several_errors_in_one_file_are_all_reported(tmp_path):
         [
             (r"expected one of", "app.yaml:6", "spec.components[0].properties.size"),
             (r"unknown component type 'redi'.*", "app.yaml:7", "spec.components[1].type"),
-            (r"unknown property 'imag'; did you mean 'image'", "app.yaml:8", "spec.components[2].properties.imag"),  # at the key itself (issue 17)
+            (
+                r"unknown property 'imag'; did you mean 'image'",
+                "app.yaml:8",
+                "spec.components[2].properties.imag",
+            ),  # at the key itself (issue 17)
         ],
     )
     assert len(diags) >= 3
 
 
 def test_unknown_environment_lists_existing(tmp_path):
-    write(tmp_path, {"environments/test.yaml": ENV, "environments/prod.yaml": ENV.replace("name: test", "name: prod"), "app.yaml": app(GOOD_DB)})
+    write(
+        tmp_path,
+        {
+            "environments/test.yaml": ENV,
+            "environments/prod.yaml": ENV.replace("name: test", "name: prod"),
+            "app.yaml": app(GOOD_DB),
+        },
+    )
     r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "tset")
     assert r.code == 1
     assert "unknown environment 'tset'" in r.err and "prod, test" in r.err and "did you mean 'test'" in r.err

@@ -36,5 +36,29 @@ def test_every_resource_type_has_an_aws_implementation(registry):
 
 def test_builtin_types_and_traits(registry):
     cat = Catalog.build(registry)
-    assert {"webservice", "worker", "task", "cron-task", "k8s-objects", "postgres", "mysql", "redis", "bucket", "queue", "terraform-module"} <= set(cat.components)
-    assert {"scaler", "ingress", "resources", "probes", "env", "labels", "annotations", "sidecar", "volume", "hpa", "service-account"} <= set(cat.traits)
+    assert {
+        "webservice",
+        "worker",
+        "task",
+        "cron-task",
+        "k8s-objects",
+        "postgres",
+        "mysql",
+        "redis",
+        "bucket",
+        "queue",
+        "terraform-module",
+    } <= set(cat.components)
+    assert {
+        "scaler",
+        "ingress",
+        "resources",
+        "probes",
+        "env",
+        "labels",
+        "annotations",
+        "sidecar",
+        "volume",
+        "hpa",
+        "service-account",
+    } <= set(cat.traits)

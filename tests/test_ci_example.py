@@ -54,7 +54,7 @@ def split_command(args: list[str]) -> tuple[list[str], list[str]]:
         path.append(tok)
         if tok not in groups:
             break
-    flags = [tok.split("=", 1)[0] for tok in args[len(path):] if tok.startswith("-")]
+    flags = [tok.split("=", 1)[0] for tok in args[len(path) :] if tok.startswith("-")]
     return path, flags
 
 
@@ -87,7 +87,9 @@ def test_plan_on_pull_requests_and_apply_on_main_per_environment():
     uses = [s.get("uses", "") for s in jobs["plan"]["steps"]]
     assert any(u.startswith("actions/github-script") for u in uses)
     assert any(u.startswith("actions/upload-artifact") for u in uses)
-    applies = {name: job for name, job in jobs.items() if any("appc apply" in str(s.get("run", "")) for s in job["steps"])}
+    applies = {
+        name: job for name, job in jobs.items() if any("appc apply" in str(s.get("run", "")) for s in job["steps"])
+    }
     envs = set()
     for name, job in applies.items():
         env = job["environment"]

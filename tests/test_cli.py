@@ -44,7 +44,12 @@ def test_schema_validates_examples_and_rejects_bad_properties(tmp_path: Path):
     r = appc("schema", "-o", tmp_path, "-f", WEBSHOP)
     assert r.code == 0, r.err
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["application.schema.json", "componentdefinition.schema.json", "environment.schema.json", "traitdefinition.schema.json"]
+    assert names == [
+        "application.schema.json",
+        "componentdefinition.schema.json",
+        "environment.schema.json",
+        "traitdefinition.schema.json",
+    ]
     app_schema = json.loads((tmp_path / "application.schema.json").read_text())
     env_schema = json.loads((tmp_path / "environment.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(app_schema)
@@ -66,7 +71,13 @@ def test_env_list_and_show():
     assert r.code == 0
     envs = {e["name"]: e for e in r.events if e["type"] == "environment"}
     assert sorted(envs) == ["azure", "dev", "gcp", "local", "prod"]
-    assert envs["prod"] == {"type": "environment", "name": "prod", "cloud": "aws eu-west-1", "kubernetes": "prod-eu/webshop", "state": "s3"}
+    assert envs["prod"] == {
+        "type": "environment",
+        "name": "prod",
+        "cloud": "aws eu-west-1",
+        "kubernetes": "prod-eu/webshop",
+        "state": "s3",
+    }
     r = appc("env", "show", "prod", "-f", WEBSHOP)
     doc = yaml.safe_load(r.out)
     assert doc["spec"]["policies"] == {"protect": ["db"], "allow": []} and doc["spec"]["state"]["lock"] == "dynamodb"
@@ -100,4 +111,6 @@ def test_committed_schemas_are_current(tmp_path, update_golden):
     target = committed if update_golden else tmp_path
     assert appc("schema", "-o", target).code == 0
     for p in sorted(target.iterdir()):
-        assert p.read_text() == (committed / p.name).read_text(), f"docs/schemas/{p.name} is stale: run appc schema -o docs/schemas"
+        assert p.read_text() == (committed / p.name).read_text(), (
+            f"docs/schemas/{p.name} is stale: run appc schema -o docs/schemas"
+        )

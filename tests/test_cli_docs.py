@@ -21,12 +21,21 @@ def test_committed_cli_docs_are_current(update_golden):
     text = load_generator().generate()
     if update_golden:
         DOC.write_text(text, encoding="utf-8")
-    assert DOC.read_text(encoding="utf-8") == text, "docs/cli.md is stale: run python scripts/gen_cli_docs.py (or pytest --update-golden)"
+    assert DOC.read_text(encoding="utf-8") == text, (
+        "docs/cli.md is stale: run python scripts/gen_cli_docs.py (or pytest --update-golden)"
+    )
 
 
 def test_the_docs_cover_every_command_exit_code_and_the_summary():
     text = load_generator().generate()
-    for heading in ("### appc plan", "### appc apply", "### appc def validate", "### appc sandbox up", "## Exit codes", "## Shell completion"):
+    for heading in (
+        "### appc plan",
+        "### appc apply",
+        "### appc def validate",
+        "### appc sandbox up",
+        "## Exit codes",
+        "## Shell completion",
+    ):
         assert heading in text
     for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 70 |"):
         assert code in text

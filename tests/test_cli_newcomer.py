@@ -34,12 +34,16 @@ def _slow_terraform(tmp_path: Path, seconds: float, outputs: str) -> Path:
     wrapper = tmp_path / "bin" / "terraform"
     wrapper.parent.mkdir()
     script = ROOT / "tests" / "support" / "slow_terraform.py"
-    wrapper.write_text(f"#!/bin/sh\nAPPC_FAKE_TF_SECONDS={seconds} APPC_FAKE_TF_OUTPUTS='{outputs}' exec {sys.executable} {script} \"$@\"\n")
+    wrapper.write_text(
+        f"#!/bin/sh\nAPPC_FAKE_TF_SECONDS={seconds} APPC_FAKE_TF_OUTPUTS='{outputs}' exec {sys.executable} {script} \"$@\"\n"
+    )
     wrapper.chmod(0o755)
     return wrapper
 
 
-def test_a_log_without_a_terminal_hears_a_heartbeat_naming_the_unit_and_the_resource(tmp_path, moto, kube_clean, monkeypatch):
+def test_a_log_without_a_terminal_hears_a_heartbeat_naming_the_unit_and_the_resource(
+    tmp_path, moto, kube_clean, monkeypatch
+):
     comp = "    - {name: slow, type: terraform-module, properties: {source: modules/token, inputs: {name: slow}, outputs: {arn: {}}}}\n"
     app = make_project(tmp_path, comp, env=CLUSTER_ENV)
     monkeypatch.setenv("COMPOSER_TERRAFORM", str(_slow_terraform(tmp_path, 2.5, '{"arn": "arn:aws:rds:x"}')))
@@ -50,7 +54,10 @@ def test_a_log_without_a_terminal_hears_a_heartbeat_naming_the_unit_and_the_reso
     assert all(b.startswith("  … slow: still running (") and ", waiting on " in b for b in beats), beats
     on_resource = [b for b in beats if b.endswith("waiting on module.slow.aws_db_instance.this (create)")]
     assert len(on_resource) >= 3, r.out  # 2.5 s of silence from terraform, a line every 0.5 s
-    assert "  slow: module.slow.aws_db_instance.this start" in r.out and "  slow: module.slow.aws_db_instance.this complete" in r.out
+    assert (
+        "  slow: module.slow.aws_db_instance.this start" in r.out
+        and "  slow: module.slow.aws_db_instance.this complete" in r.out
+    )
     # The end says where things went and what to run next.
     assert "workloads applied to cluster context/namespace standin/newcomer" in r.out
     assert "state kept in " in r.out and "next: appc status" in r.out
@@ -71,11 +78,19 @@ def _interactive(args: list, cwd: Path, keys: bytes, expect: bytes, timeout: flo
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["COLUMNS"] = "200"
+
     def controlling_terminal() -> None:  # so Ctrl-C on the terminal is a SIGINT, as for a person
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "appc"), *map(str, args)], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, preexec_fn=controlling_terminal
+        [str(ROOT / ".venv" / "bin" / "appc"), *map(str, args)],
+        cwd=cwd,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=controlling_terminal,
     )
     os.close(slave)
     screen = b""
@@ -110,7 +125,9 @@ def _interactive(args: list, cwd: Path, keys: bytes, expect: bytes, timeout: flo
 def test_ctrl_d_and_ctrl_c_at_the_prompt_cancel_with_one_exit_code_and_name_the_destroys(tmp_path):
     app = make_project(tmp_path, WEB)
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
-    app.write_text(app.read_text().replace(WEB, "    - {name: other, type: worker, properties: {image: 'busybox:1'}}\n"))
+    app.write_text(
+        app.read_text().replace(WEB, "    - {name: other, type: worker, properties: {image: 'busybox:1'}}\n")
+    )
     for keys in (b"\x04", b"\x03", b"n\n"):
         code, screen = _interactive(["apply", "-e", "test"], tmp_path, keys, b"apply changes to")
         assert code == 1, (keys, screen)
@@ -150,7 +167,13 @@ def test_foreign_text_is_printed_as_it_is(tmp_path, capsys):
 
 def test_external_secrets_use_v1_by_default_and_v1beta1_when_the_environment_says(tmp_path):
     arn = "arn:aws:secretsmanager:us-east-1:1:secret:x"
-    for store, expected in ((SecretStoreRef(name="s"), "external-secrets.io/v1"), (SecretStoreRef.model_validate({"name": "s", "apiVersion": "external-secrets.io/v1beta1"}), "external-secrets.io/v1beta1")):
+    for store, expected in (
+        (SecretStoreRef(name="s"), "external-secrets.io/v1"),
+        (
+            SecretStoreRef.model_validate({"name": "s", "apiVersion": "external-secrets.io/v1beta1"}),
+            "external-secrets.io/v1beta1",
+        ),
+    ):
         sink = DirectorySink(tmp_path / expected.replace("/", "_"), "shop", "dev", "shop", store)
         sink.write_connection("db", "shop-db-conn", {"password": "p"}, arn)
         (doc,) = yaml.safe_load_all((sink.directory / "db-conn.yaml").read_text())
@@ -173,8 +196,23 @@ spec:
 def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tmp_path):
     from tests.test_providers import ENTRY_DEFINITION, ENTRY_MODULE
 
-    write(tmp_path, {"environments/local.yaml": SANDBOX_ENV, "definitions/entry.yaml": ENTRY_DEFINITION, "definitions/modules/entry/main.tf": ENTRY_MODULE})
-    app = write(tmp_path, {"app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: vault, type: vault-entry}\n"}) / "app.yaml"
+    write(
+        tmp_path,
+        {
+            "environments/local.yaml": SANDBOX_ENV,
+            "definitions/entry.yaml": ENTRY_DEFINITION,
+            "definitions/modules/entry/main.tf": ENTRY_MODULE,
+        },
+    )
+    app = (
+        write(
+            tmp_path,
+            {
+                "app.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n    - {name: vault, type: vault-entry}\n"
+            },
+        )
+        / "app.yaml"
+    )
     assert appc("sandbox", "up", "-f", app).code == 0
     try:
         assert appc("apply", "-f", app, "-e", "local", "--auto-approve").code == 0
@@ -185,5 +223,9 @@ def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tm
     finally:
         assert appc("sandbox", "down", "-f", app).code == 0
     r = appc("outputs", "-f", app, "-e", "local", "--show-secrets", "vault")
-    assert r.code == 1 and "the secret values are gone with the emulator that applied them" in r.err and "appc sandbox up" in r.err
+    assert (
+        r.code == 1
+        and "the secret values are gone with the emulator that applied them" in r.err
+        and "appc sandbox up" in r.err
+    )
     assert "credentials" not in r.err

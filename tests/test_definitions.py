@@ -109,7 +109,13 @@ def test_def_list_shows_builtins_provider_implementations_and_platform_definitio
         "appliesTo": ["webservice", "worker", "static-site"],
         "origin": str(DEFS / "traits.yaml"),
     }
-    assert events["team-owner"] == {"type": "definition", "kind": "TraitDefinition", "name": "team-owner", "appliesTo": [], "origin": str(DEFS / "traits.yaml")}
+    assert events["team-owner"] == {
+        "type": "definition",
+        "kind": "TraitDefinition",
+        "name": "team-owner",
+        "appliesTo": [],
+        "origin": str(DEFS / "traits.yaml"),
+    }
 
 
 def test_def_list_with_extra_catalog_dir(tmp_path):
@@ -234,28 +240,75 @@ BAD_DEFS = {
 
 
 def test_def_validate_reports_each_problem_at_its_line(tmp_path):
-    module = 'variable "name" {}\nvariable "nested" {}\noutput "endpoint" { value = "e" }\noutput "host" { value = "h" }\n'
+    module = (
+        'variable "name" {}\nvariable "nested" {}\noutput "endpoint" { value = "e" }\noutput "host" { value = "h" }\n'
+    )
     write(tmp_path, {**{f"defs/{k}": v for k, v in BAD_DEFS.items()}, "defs/mod/main.tf": module})
     r = appc("def", "validate", *sorted((tmp_path / "defs").glob("*.yaml")), "--json")
     diags = expect_invalid(r)
     got = sorted((where(d), d["path"], d["summary"], d["detail"]) for d in diags)
     assert got == sorted(
         [
-            ("syntax.yaml:5", "spec.patch", "template syntax error", "line 3 of the template: Expected an expression, got 'end of statement block'"),
-            ("schema.yaml:9", "spec.parameters.properties.size.type", "definition 'bad-schema' has an invalid parameter schema", "'sizes' is not valid under any of the given schemas"),
-            ("both.yaml:8", "spec.implementations.x", "an implementation has exactly one of terraform, manifests or builtin", ""),
+            (
+                "syntax.yaml:5",
+                "spec.patch",
+                "template syntax error",
+                "line 3 of the template: Expected an expression, got 'end of statement block'",
+            ),
+            (
+                "schema.yaml:9",
+                "spec.parameters.properties.size.type",
+                "definition 'bad-schema' has an invalid parameter schema",
+                "'sizes' is not valid under any of the given schemas",
+            ),
+            (
+                "both.yaml:8",
+                "spec.implementations.x",
+                "an implementation has exactly one of terraform, manifests or builtin",
+                "",
+            ),
             (
                 "default.yaml:9",
                 "spec.parameters.properties.size.default",
                 "definition 'bad-default' has an invalid parameter schema",
                 "the default does not match its own schema: expected one of: 'small', 'large'",
             ),
-            ("contract.yaml:18", "spec.implementations.tf.terraform.inputs.nested.deep[0]", "template syntax error", "line 1 of the template: unexpected end of template, expected 'end of print statement'."),
-            ("contract.yaml:14", "spec.implementations.tf.terraform.omits[0]", "implementation 'tf' omits 'password', which the contract requires", "only keys marked optional: true may be omitted"),
-            ("contract.yaml:15", "spec.implementations.tf.terraform.outputs.hostname", "implementation 'tf' maps 'hostname', which is not in the output contract", "contract keys: host, password"),
-            ("outside.yaml:7", "spec.implementations.up.terraform.module", "the module must be a directory inside the definition's directory", f"'../elsewhere' leaves {tmp_path / 'defs'}; no absolute paths or '..' out of it"),
-            ("outside.yaml:8", "spec.implementations.abs.terraform.module", "the module must be a directory inside the definition's directory", f"'/etc' leaves {tmp_path / 'defs'}; no absolute paths or '..' out of it"),
-            ("outside.yaml:9", "spec.implementations.missing.terraform.module", f"module directory not found: {tmp_path / 'defs' / 'nowhere'}", ""),
+            (
+                "contract.yaml:18",
+                "spec.implementations.tf.terraform.inputs.nested.deep[0]",
+                "template syntax error",
+                "line 1 of the template: unexpected end of template, expected 'end of print statement'.",
+            ),
+            (
+                "contract.yaml:14",
+                "spec.implementations.tf.terraform.omits[0]",
+                "implementation 'tf' omits 'password', which the contract requires",
+                "only keys marked optional: true may be omitted",
+            ),
+            (
+                "contract.yaml:15",
+                "spec.implementations.tf.terraform.outputs.hostname",
+                "implementation 'tf' maps 'hostname', which is not in the output contract",
+                "contract keys: host, password",
+            ),
+            (
+                "outside.yaml:7",
+                "spec.implementations.up.terraform.module",
+                "the module must be a directory inside the definition's directory",
+                f"'../elsewhere' leaves {tmp_path / 'defs'}; no absolute paths or '..' out of it",
+            ),
+            (
+                "outside.yaml:8",
+                "spec.implementations.abs.terraform.module",
+                "the module must be a directory inside the definition's directory",
+                f"'/etc' leaves {tmp_path / 'defs'}; no absolute paths or '..' out of it",
+            ),
+            (
+                "outside.yaml:9",
+                "spec.implementations.missing.terraform.module",
+                f"module directory not found: {tmp_path / 'defs' / 'nowhere'}",
+                "",
+            ),
         ]
     )
 
@@ -275,7 +328,14 @@ spec:
 
 def test_schema_refs_never_leave_the_schema(tmp_path):
     """jsonschema would fetch an unknown $ref over HTTP while validating; the catalog refuses it."""
-    write(tmp_path, {"app.yaml": app("    - {name: w, type: remote, properties: {size: 1}}\n"), "environments/test.yaml": ENV, "definitions/remote.yaml": REMOTE_REF_DEF})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app("    - {name: w, type: remote, properties: {size: 1}}\n"),
+            "environments/test.yaml": ENV,
+            "definitions/remote.yaml": REMOTE_REF_DEF,
+        },
+    )
     diags = expect_invalid(appc("def", "validate", tmp_path / "definitions" / "remote.yaml", "--json"))
     assert [(where(d), d["path"], d["summary"], d["detail"]) for d in diags] == [
         (
@@ -286,14 +346,28 @@ def test_schema_refs_never_leave_the_schema(tmp_path):
         )
     ]
     diags = expect_invalid(appc("validate", "-f", tmp_path / "app.yaml", "--json"))
-    assert [(where(d), d["path"], d["summary"]) for d in diags] == [("remote.yaml:7", "spec.parameters", "definition 'remote' has an invalid parameter schema")]
+    assert [(where(d), d["path"], d["summary"]) for d in diags] == [
+        ("remote.yaml:7", "spec.parameters", "definition 'remote' has an invalid parameter schema")
+    ]
 
 
 def test_catalog_refuses_an_invalid_definition_when_the_app_loads_it(tmp_path):
-    write(tmp_path, {"app.yaml": app("    - {name: db, type: postgres}\n"), "environments/test.yaml": ENV, "definitions/contract.yaml": BAD_DEFS["contract.yaml"], "definitions/mod/main.tf": ""})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app("    - {name: db, type: postgres}\n"),
+            "environments/test.yaml": ENV,
+            "definitions/contract.yaml": BAD_DEFS["contract.yaml"],
+            "definitions/mod/main.tf": "",
+        },
+    )
     diags = expect_invalid(appc("validate", "-f", tmp_path / "app.yaml", "--json"))
     d = one(diags, "omits 'password'")
-    assert (where(d), d["path"], d["summary"]) == ("contract.yaml:14", "spec.implementations.tf.terraform.omits[0]", "implementation 'tf' of 'cache' omits 'password', which the contract requires")
+    assert (where(d), d["path"], d["summary"]) == (
+        "contract.yaml:14",
+        "spec.implementations.tf.terraform.omits[0]",
+        "implementation 'tf' of 'cache' omits 'password', which the contract requires",
+    )
 
 
 # -- parameters: defaults and enums ---------------------------------------------------
@@ -337,11 +411,22 @@ def test_parameter_defaults_are_applied(tmp_path):
 
 
 def test_enum_violation_is_rejected_at_validate(tmp_path):
-    write(tmp_path, {"app.yaml": app("    - {name: files, type: object-store, properties: {retention: forever}}\n"), "environments/test.yaml": ENV})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app("    - {name: files, type: object-store, properties: {retention: forever}}\n"),
+            "environments/test.yaml": ENV,
+        },
+    )
     r = appc("validate", "-f", tmp_path / "app.yaml", "--catalog", DEFS, "--json")
     diags = expect_invalid(r)
     assert [(where(d), d["path"], d["summary"], d["address"]) for d in diags] == [
-        ("app.yaml:6", "spec.components[0].properties.retention", "invalid property of object-store: expected one of: 'short', 'standard', 'long'", "files")
+        (
+            "app.yaml:6",
+            "spec.components[0].properties.retention",
+            "invalid property of object-store: expected one of: 'short', 'standard', 'long'",
+            "files",
+        )
     ]
 
 
@@ -350,7 +435,11 @@ def test_trait_parameters_are_checked_against_the_trait_schema(tmp_path):
     write(tmp_path, {"app.yaml": app(comps), "environments/test.yaml": ENV})
     diags = expect_invalid(appc("validate", "-f", tmp_path / "app.yaml", "--catalog", DEFS, "--json"))
     assert [(where(d), d["path"], d["summary"]) for d in diags] == [
-        ("app.yaml:9", "spec.components[0].traits[0].properties.team", "invalid property of trait team-owner: does not match the pattern '^[a-z][a-z0-9-]{0,30}$'")
+        (
+            "app.yaml:9",
+            "spec.components[0].traits[0].properties.team",
+            "invalid property of trait team-owner: does not match the pattern '^[a-z][a-z0-9-]{0,30}$'",
+        )
     ]
 
 
@@ -402,40 +491,91 @@ spec:
 
 # (template, what the diagnostic's detail must say)
 SANDBOX_CASES = [
-    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", r"blocked by the template sandbox: access to attribute '__class__' of 'str' object is unsafe"),
-    ("{{ parameters.__class__ }}", r"blocked by the template sandbox: access to attribute '__class__' of 'dict' object is unsafe"),
+    (
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        r"blocked by the template sandbox: access to attribute '__class__' of 'str' object is unsafe",
+    ),
+    (
+        "{{ parameters.__class__ }}",
+        r"blocked by the template sandbox: access to attribute '__class__' of 'dict' object is unsafe",
+    ),
     ("{{ cycler.__init__.__globals__.os.system('touch MARKER') }}", r"'cycler' is undefined"),
     ("{{ joiner.__init__.__globals__.os.popen('touch MARKER') }}", r"'joiner' is undefined"),
     ("{{ lipsum.__globals__['os'].system('touch MARKER') }}", r"'lipsum' is undefined"),
-    ("{{ self.__dict__ }}", r"blocked by the template sandbox: access to attribute '__dict__' of 'TemplateReference' object is unsafe"),
-    ("{{ self._TemplateReference__context }}", r"blocked by the template sandbox: access to attribute '_TemplateReference__context'"),
+    (
+        "{{ self.__dict__ }}",
+        r"blocked by the template sandbox: access to attribute '__dict__' of 'TemplateReference' object is unsafe",
+    ),
+    (
+        "{{ self._TemplateReference__context }}",
+        r"blocked by the template sandbox: access to attribute '_TemplateReference__context'",
+    ),
     # workload templates have a `namespace` (a string); resource templates do not
-    ("{{ namespace.__init__.__globals__ }}", r"'namespace' is undefined|access to attribute '__init__' of 'str' object is unsafe"),
-    ("{{ range.__globals__ }}", r"blocked by the template sandbox: access to attribute '__globals__' of 'function' object is unsafe"),
+    (
+        "{{ namespace.__init__.__globals__ }}",
+        r"'namespace' is undefined|access to attribute '__init__' of 'str' object is unsafe",
+    ),
+    (
+        "{{ range.__globals__ }}",
+        r"blocked by the template sandbox: access to attribute '__globals__' of 'function' object is unsafe",
+    ),
     ("{{ parameters | attr('__class__') }}", r"blocked by the template sandbox: access to attribute '__class__'"),
-    ("{{ parameters.update({'x': 'changed'}) }}", r"blocked by the template sandbox: access to attribute 'update' of 'dict' object is unsafe"),
+    (
+        "{{ parameters.update({'x': 'changed'}) }}",
+        r"blocked by the template sandbox: access to attribute 'update' of 'dict' object is unsafe",
+    ),
     ("{{ '{0.__class__}'.format(parameters) }}", r"blocked by the template sandbox: access to attribute '__class__'"),
     ("{{ context.parent }}", r"'context' is undefined"),
     ("{{ parameters.nope }}", r"'dict object' has no attribute 'nope'"),
     ("{{ config.items() }}", r"'config' is undefined"),
-    ("{{ range(10**9) | list | length }}", r"Range too big. The sandbox blocks ranges larger than MAX_RANGE \(100000\)"),
+    (
+        "{{ range(10**9) | list | length }}",
+        r"Range too big. The sandbox blocks ranges larger than MAX_RANGE \(100000\)",
+    ),
     ("{{ 'x' * 10**9 }}", r"blocked by the template sandbox: repetition would give more than 1,000,000 items"),
     ("{{ ['x'] * 10**8 }}", r"blocked by the template sandbox: repetition would give more than 1,000,000 items"),
     ("{{ 2 ** 1000000 }}", r"blocked by the template sandbox: the power is too large"),
     ("{{ 'x' | center(10**9) }}", r"blocked by the template sandbox: argument 1000000000 is larger than 1,000,000"),
-    ("{{ parameters.x.ljust(10**9) }}", r"blocked by the template sandbox: argument 1000000000 is larger than 1,000,000"),
+    (
+        "{{ parameters.x.ljust(10**9) }}",
+        r"blocked by the template sandbox: argument 1000000000 is larger than 1,000,000",
+    ),
     ("{{ '%999999999s' % parameters.x }}", r"blocked by the template sandbox: format width is too large"),
     ("{{ '{:>999999999}'.format(parameters.x) }}", r"blocked by the template sandbox: format width is too large"),
-    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", r"blocked by the template sandbox: template loops ran more than 200,000 iterations"),
-    ("{% for i in range(1000) %}{% for j in range(100) %}{{ parameters.x * 200 }}{% endfor %}{% endfor %}", r"template output exceeds 1,000,000 characters"),
+    (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        r"blocked by the template sandbox: template loops ran more than 200,000 iterations",
+    ),
+    (
+        "{% for i in range(1000) %}{% for j in range(100) %}{{ parameters.x * 200 }}{% endfor %}{% endfor %}",
+        r"template output exceeds 1,000,000 characters",
+    ),
     ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", r"macros call each other more than 50 levels deep"),
     ("{{ self | toyaml }}", r"toyaml cannot represent a TemplateReference"),
 ]
 
 WHERE = {
-    "workload": ("    - {name: c, type: probe}\n", "definitions/probe.yaml", WORKLOAD_DEF, "spec.components[0].type", r"the manifest template of 'probe' failed"),
-    "resource": ("    - {name: c, type: probe}\n", "definitions/probe.yaml", RESOURCE_DEF, "spec.components[0].type", r"implementation 'tf' of 'probe' failed to evaluate its module inputs"),
-    "trait": ("    - {name: c, type: worker, properties: {image: x}, traits: [{type: probe}]}\n", "definitions/probe.yaml", TRAIT_DEF, "spec.components[0].traits[0].type", r"trait 'probe' failed to render"),
+    "workload": (
+        "    - {name: c, type: probe}\n",
+        "definitions/probe.yaml",
+        WORKLOAD_DEF,
+        "spec.components[0].type",
+        r"the manifest template of 'probe' failed",
+    ),
+    "resource": (
+        "    - {name: c, type: probe}\n",
+        "definitions/probe.yaml",
+        RESOURCE_DEF,
+        "spec.components[0].type",
+        r"implementation 'tf' of 'probe' failed to evaluate its module inputs",
+    ),
+    "trait": (
+        "    - {name: c, type: worker, properties: {image: x}, traits: [{type: probe}]}\n",
+        "definitions/probe.yaml",
+        TRAIT_DEF,
+        "spec.components[0].traits[0].type",
+        r"trait 'probe' failed to render",
+    ),
 }
 
 
@@ -445,7 +585,14 @@ def _sandbox_project(tmp_path: Path, kind: str, template: str) -> tuple[Path, Pa
     template = template.replace("MARKER", str(marker))
     # The template sits in a double-quoted YAML scalar: escape it as JSON does.
     body = definition.replace('"TEMPLATE"', json.dumps(template))
-    write(tmp_path, {"app.yaml": app(components), "environments/test.yaml": ENV, "definitions/mod/main.tf": 'variable "value" {}\n'})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app(components),
+            "environments/test.yaml": ENV,
+            "definitions/mod/main.tf": 'variable "value" {}\n',
+        },
+    )
     (tmp_path / def_path).write_text(body, encoding="utf-8")
     return tmp_path / "app.yaml", marker
 
@@ -543,11 +690,25 @@ class AcmeCloud(BaseProvider):
             {
                 "provider": "acme",
                 "default": True,
-                "terraform": {"module": "db", "inputs": {"name": "{{ name }}", "tier": "{{ {'small': 'bronze', 'medium': 'silver', 'large': 'gold'}[parameters.size] }}"}},
+                "terraform": {
+                    "module": "db",
+                    "inputs": {
+                        "name": "{{ name }}",
+                        "tier": "{{ {'small': 'bronze', 'medium': 'silver', 'large': 'gold'}[parameters.size] }}",
+                    },
+                },
             }
         )
-        bus = Implementation.model_validate({"provider": "acme", "terraform": {"module": "db", "inputs": {"name": "{{ name }}", "tier": "{{ parameters.tier }}"}}})
-        return [ImplementationOffer("postgres", "acme-db", db, self.module_root), ImplementationOffer("acme-bus", "acme", bus, self.module_root)]
+        bus = Implementation.model_validate(
+            {
+                "provider": "acme",
+                "terraform": {"module": "db", "inputs": {"name": "{{ name }}", "tier": "{{ parameters.tier }}"}},
+            }
+        )
+        return [
+            ImplementationOffer("postgres", "acme-db", db, self.module_root),
+            ImplementationOffer("acme-bus", "acme", bus, self.module_root),
+        ]
 
     def definitions(self):
         bus = ComponentDefinition.model_validate(
@@ -556,13 +717,20 @@ class AcmeCloud(BaseProvider):
                 "metadata": {"name": "acme-bus"},
                 "spec": {
                     "category": "resource",
-                    "parameters": {"type": "object", "properties": {"tier": {"enum": ["bronze", "gold"], "default": "bronze"}}},
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"tier": {"enum": ["bronze", "gold"], "default": "bronze"}},
+                    },
                     "outputs": {"topic": {}},
                 },
             }
         )
         stamp = TraitDefinition.model_validate(
-            {"kind": "TraitDefinition", "metadata": {"name": "acme-stamp"}, "spec": {"patch": "metadata:\n  annotations: {acme.example/stamp: '{{ app }}-{{ env }}'}\n"}}
+            {
+                "kind": "TraitDefinition",
+                "metadata": {"name": "acme-stamp"},
+                "spec": {"patch": "metadata:\n  annotations: {acme.example/stamp: '{{ app }}-{{ env }}'}\n"},
+            }
         )
         return [bus, stamp]
 
@@ -659,14 +827,19 @@ def test_an_installed_plugin_is_found_through_the_entry_point(tmp_path, monkeypa
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     registry = PluginRegistry.discover()
     assert {"acme", "aws", "gcp", "azure", "kubernetes"} <= set(registry.names())
-    write(tmp_path, {"app/app.yaml": app("    - {name: w, type: worker, properties: {image: x}, traits: [{type: acme-stamp}]}\n")})
+    write(
+        tmp_path,
+        {"app/app.yaml": app("    - {name: w, type: worker, properties: {image: x}, traits: [{type: acme-stamp}]}\n")},
+    )
     r = appc("def", "list", "-f", tmp_path / "app" / "app.yaml", "--json")
     origins = {e["name"]: e["origin"] for e in r.events if e["type"] == "definition"}
     assert r.code == 0 and origins["acme-stamp"] == "provider:acme"
 
 
 def test_a_broken_plugin_is_a_diagnostic_not_a_crash(tmp_path, monkeypatch):
-    _fake_distribution(tmp_path / "site", "acme_broken_plugin", "raise ImportError('needs acme-sdk')\n", "acme_broken_plugin:plugin")
+    _fake_distribution(
+        tmp_path / "site", "acme_broken_plugin", "raise ImportError('needs acme-sdk')\n", "acme_broken_plugin:plugin"
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     r = appc("def", "list", "--json")
     assert r.code == 1 and "Traceback" not in r.out + r.err
@@ -725,14 +898,26 @@ def test_a_platform_definition_of_a_builtin_type_keeps_the_provider_implementati
     assert r.code == 0, r.err
     module = json.loads((out / "terraform" / "db" / "main.tf.json").read_text())["module"]["db"]
     assert module["source"].startswith("../../modules/aws-database-") and module["engine"] == "postgres"
-    assert {k: module[k] for k in ("engine_version", "allocated_storage", "multi_az")} == {"engine_version": "17", "allocated_storage": 50, "multi_az": True}
+    assert {k: module[k] for k in ("engine_version", "allocated_storage", "multi_az")} == {
+        "engine_version": "17",
+        "allocated_storage": 50,
+        "multi_az": True,
+    }
 
     # the platform's schema is the one applied: its required parameter, its enum
     write(tmp_path, {"app.yaml": app("    - {name: db, type: postgres, properties: {version: '15'}}\n")})
     diags = expect_invalid(appc("validate", "-f", tmp_path / "app.yaml", "--json"))
     assert sorted((where(d), d["path"], d["summary"]) for d in diags) == [
-        ("app.yaml:6", "spec.components[0].properties", "invalid property of postgres: 'backup_retention_days' is required"),
-        ("app.yaml:6", "spec.components[0].properties.version", "invalid property of postgres: expected one of: '16', '17'"),
+        (
+            "app.yaml:6",
+            "spec.components[0].properties",
+            "invalid property of postgres: 'backup_retention_days' is required",
+        ),
+        (
+            "app.yaml:6",
+            "spec.components[0].properties.version",
+            "invalid property of postgres: expected one of: '16', '17'",
+        ),
     ]
 
 
@@ -740,12 +925,22 @@ def test_a_platform_definition_of_a_builtin_type_keeps_the_provider_implementati
 
 
 def _resource_def(module: str) -> str:
-    return RESOURCE_DEF.replace("module: mod", f"module: {json.dumps(module)}").replace('"TEMPLATE"', '"{{ parameters.x }}"')
+    return RESOURCE_DEF.replace("module: mod", f"module: {json.dumps(module)}").replace(
+        '"TEMPLATE"', '"{{ parameters.x }}"'
+    )
 
 
 @pytest.mark.parametrize("module", ["../outside", "mod/../../outside", "/etc", "link"])
 def test_definition_module_outside_the_definition_directory_is_refused(tmp_path, module):
-    write(tmp_path, {"app.yaml": app("    - {name: c, type: probe}\n"), "environments/test.yaml": ENV, "definitions/probe.yaml": _resource_def(module), "outside/main.tf": ""})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app("    - {name: c, type: probe}\n"),
+            "environments/test.yaml": ENV,
+            "definitions/probe.yaml": _resource_def(module),
+            "outside/main.tf": "",
+        },
+    )
     (tmp_path / "definitions" / "link").symlink_to(tmp_path / "outside")
     diags = expect_invalid(appc("validate", "-f", tmp_path / "app.yaml", "--json"))
     assert [(where(d), d["path"], d["summary"], d["detail"]) for d in diags] == [
@@ -776,8 +971,18 @@ def test_terraform_module_source_outside_the_app_directory_is_refused(tmp_path, 
 
 
 def test_module_inside_the_directory_is_accepted(tmp_path):
-    write(tmp_path, {"app.yaml": app("    - {name: c, type: probe}\n"), "environments/test.yaml": ENV, "definitions/probe.yaml": _resource_def("./mod/../mod"), "definitions/mod/main.tf": 'variable "value" {}\n'})
+    write(
+        tmp_path,
+        {
+            "app.yaml": app("    - {name: c, type: probe}\n"),
+            "environments/test.yaml": ENV,
+            "definitions/probe.yaml": _resource_def("./mod/../mod"),
+            "definitions/mod/main.tf": 'variable "value" {}\n',
+        },
+    )
     r = appc("render", "-f", tmp_path / "app.yaml", "-o", tmp_path / "out")
     assert r.code == 0, r.err
-    assert json.loads((tmp_path / "out" / "terraform" / "c" / "main.tf.json").read_text())["module"]["c"]["value"] == "hello"
-
+    assert (
+        json.loads((tmp_path / "out" / "terraform" / "c" / "main.tf.json").read_text())["module"]["c"]["value"]
+        == "hello"
+    )

@@ -47,7 +47,12 @@ def every_file(root: Path) -> list[Path]:
 def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
     group = ec2.create_security_group(GroupName="shop-db", Description="db from the cluster", VpcId=vpc)["GroupId"]
     network = f"  network: {{vpcId: {vpc}, subnetIds: [{subnets[0]}, {subnets[1]}], securityGroupIds: [{group}]}}\n"
     write(tmp_path, {"app.yaml": APP, "environments/test.yaml": ENV + network})
@@ -66,10 +71,16 @@ def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
     assert len(password) >= 16 and password in secret["url"]
     instance = boto3.client("rds").describe_db_instances()["DBInstances"][0]
     assert instance["Endpoint"]["Address"] == db["outputs"]["host"]
-    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == "shop-test-db" and instance["DBSubnetGroup"]["VpcId"] == vpc
+    assert (
+        instance["DBSubnetGroup"]["DBSubnetGroupName"] == "shop-test-db" and instance["DBSubnetGroup"]["VpcId"] == vpc
+    )
     assert sorted(s["SubnetIdentifier"] for s in instance["DBSubnetGroup"]["Subnets"]) == sorted(subnets)
     assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [group]
-    assert (instance["AllocatedStorage"], instance["MaxAllocatedStorage"], instance["PubliclyAccessible"]) == (20, 200, False)
+    assert (instance["AllocatedStorage"], instance["MaxAllocatedStorage"], instance["PubliclyAccessible"]) == (
+        20,
+        200,
+        False,
+    )
 
     r = appc("render", "-f", app, "-e", "test", "-o", tmp_path / "rendered")
     outputs += [r.out, r.err]

@@ -24,7 +24,9 @@ from tests.support.sinks import RecordingSink
 
 def run(app_file: Path, registry, sink: RecordingSink, command: str = "apply", **opts):
     compiled = compile_project(open_project(app_file), "test", registry)
-    with running_engine(compiled, registry, RunOptions(**opts), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+    with running_engine(
+        compiled, registry, RunOptions(**opts), emit=lambda *a, **k: None, should_stop=lambda: False
+    ) as engine:
         engine.sinks = (sink,)
         engine.store = open_store(compiled, lambda m: None)
         state = engine.store.read() or new_state(compiled.resolved.name, "test")
@@ -71,7 +73,11 @@ def test_apply_binds_outputs_then_noop_runs_no_terraform(tmp_path, moto, registr
 
 
 def test_a_failing_unit_is_isolated(tmp_path, moto, registry):
-    comps = token_component("a") + "    - {name: bad, type: terraform-module, properties: {source: modules/broken, outputs: {arn: {}}}}\n" + token_component("c", deps="bad")
+    comps = (
+        token_component("a")
+        + "    - {name: bad, type: terraform-module, properties: {source: modules/broken, outputs: {arn: {}}}}\n"
+        + token_component("c", deps="bad")
+    )
     app = make_project(tmp_path, comps)
     result = run(app, registry, RecordingSink())
     status = {n: o.status for n, o in result.outcomes.items()}
@@ -143,7 +149,10 @@ def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_close
     sink = RecordingSink()
     o = run(app, registry, sink).outcomes["a"]
     assert o.status == "failed"
-    assert o.diagnostics[0].summary == "a: implementation 'terraform' of 'terraform-module' gave no value for contract key port"
+    assert (
+        o.diagnostics[0].summary
+        == "a: implementation 'terraform' of 'terraform-module' gave no value for contract key port"
+    )
     assert "local-token-" not in o.diagnostics[0].summary + o.diagnostics[0].detail
     assert sink.connections == {}  # nothing bound
 

@@ -22,7 +22,9 @@ def test_committed_environment_docs_are_current(update_golden):
     text = load_generator().generate()
     if update_golden:
         DOC.write_text(text, encoding="utf-8")
-    assert DOC.read_text(encoding="utf-8") == text, "docs/environments.md is stale: run python scripts/gen_env_docs.py (or pytest --update-golden)"
+    assert DOC.read_text(encoding="utf-8") == text, (
+        "docs/environments.md is stale: run python scripts/gen_env_docs.py (or pytest --update-golden)"
+    )
 
 
 def test_every_field_of_the_model_is_documented_with_an_example():

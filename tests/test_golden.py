@@ -24,7 +24,9 @@ GOLDEN = ROOT / "tests" / "golden"
 def _cases() -> list[tuple[str, Path, Path]]:
     out = []
     sources = [(d, d / "expected") for d in sorted(GOLDEN.iterdir()) if _app_file(d).exists()]
-    sources += [(d, GOLDEN / "examples" / d.name) for d in sorted((ROOT / "examples").iterdir()) if _app_file(d).exists()]
+    sources += [
+        (d, GOLDEN / "examples" / d.name) for d in sorted((ROOT / "examples").iterdir()) if _app_file(d).exists()
+    ]
     for case, expected in sources:
         envs = sorted(p.stem for p in (case / "environments").glob("*.yaml")) or ["default"]
         for env in envs:
@@ -35,7 +37,9 @@ def _cases() -> list[tuple[str, Path, Path]]:
 
 def _app_file(case: Path) -> Path:
     """app.yaml, or a Score workload (score.yaml) that is the whole application."""
-    return case / "app.yaml" if (case / "app.yaml").exists() or not (case / "score.yaml").exists() else case / "score.yaml"
+    return (
+        case / "app.yaml" if (case / "app.yaml").exists() or not (case / "score.yaml").exists() else case / "score.yaml"
+    )
 
 
 CASES = _cases()
@@ -44,7 +48,9 @@ CASES = _cases()
 def tree(files: dict[str, bytes]) -> dict[str, bytes]:
     """The comparable form of a render: module copies replaced by their hashes."""
     out = {k: v for k, v in files.items() if not k.startswith("modules/")}
-    listing = "".join(f"{hashlib.sha256(v).hexdigest()}  {k}\n" for k, v in sorted(files.items()) if k.startswith("modules/"))
+    listing = "".join(
+        f"{hashlib.sha256(v).hexdigest()}  {k}\n" for k, v in sorted(files.items()) if k.startswith("modules/")
+    )
     if listing:
         out["modules.sha256"] = listing.encode()
     return out
@@ -63,7 +69,12 @@ def compare(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
     for name in sorted(set(expected) & set(actual)):
         if expected[name] != actual[name]:
             diff = difflib.unified_diff(
-                expected[name].decode(errors="replace").splitlines(), actual[name].decode(errors="replace").splitlines(), f"expected/{name}", f"actual/{name}", lineterm="", n=2
+                expected[name].decode(errors="replace").splitlines(),
+                actual[name].decode(errors="replace").splitlines(),
+                f"expected/{name}",
+                f"actual/{name}",
+                lineterm="",
+                n=2,
             )
             problems.append("\n".join(list(diff)[:60]))
     return "\n".join(problems)

@@ -47,19 +47,32 @@ def test_in_cluster_postgres_and_redis_bind_like_the_cloud_ones(tmp_path: Path, 
     db = secret(kube_clean, "shop-db-conn")
     assert set(db) == {"host", "port", "database", "username", "password", "url"}
     assert db["host"] == "db.dev.svc.cluster.local" and db["port"] == "5432"
-    assert db["url"] == f"postgresql://app:{db['password']}@db.dev.svc.cluster.local:5432/app" and len(db["password"]) >= 24
+    assert (
+        db["url"] == f"postgresql://app:{db['password']}@db.dev.svc.cluster.local:5432/app"
+        and len(db["password"]) >= 24
+    )
     cache = secret(kube_clean, "shop-cache-conn")
     assert cache["url"] == f"redis://:{cache['password']}@cache.dev.svc.cluster.local:6379"
     sts = kube_clean.get("/apis/apps/v1/namespaces/dev/statefulsets/db")
     env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "shop-db-conn", "key": "password"}
-    api_env = {e["name"]: e for e in kube_clean.get("/apis/apps/v1/namespaces/dev/deployments/api")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    api_env = {
+        e["name"]: e
+        for e in kube_clean.get("/apis/apps/v1/namespaces/dev/deployments/api")["spec"]["template"]["spec"][
+            "containers"
+        ][0]["env"]
+    }
     assert api_env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "shop-db-conn", "key": "password"}
     assert api_env["CACHE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "shop-cache-conn", "key": "url"}
 
     state_file = tmp_path / ".composer" / "dev.state.json"
     state = json.loads(state_file.read_text())
-    assert state["units"]["db"]["outputs"] == {"host": "db.dev.svc.cluster.local", "port": "5432", "database": "app", "username": "app"}
+    assert state["units"]["db"]["outputs"] == {
+        "host": "db.dev.svc.cluster.local",
+        "port": "5432",
+        "database": "app",
+        "username": "app",
+    }
     assert set(state["units"]["db"]["secret_digests"]) == {"password", "url"}
     for text in (state_file.read_text(), r.out, r.err):
         assert db["password"] not in text and cache["password"] not in text
@@ -76,7 +89,10 @@ def test_in_cluster_postgres_and_redis_bind_like_the_cloud_ones(tmp_path: Path, 
 
 
 def test_a_gitops_directory_refuses_generated_secrets(tmp_path: Path):
-    env = ENV.replace("kubernetes: {context: standin, namespace: dev}", "kubernetes: {directory: deploy, namespace: dev, secretStore: {name: s}}")
+    env = ENV.replace(
+        "kubernetes: {context: standin, namespace: dev}",
+        "kubernetes: {directory: deploy, namespace: dev, secretStore: {name: s}}",
+    )
     write(tmp_path, {"app.yaml": APP, "environments/dev.yaml": env})
     r = appc("apply", "-f", tmp_path / "app.yaml", "-e", "dev", "--auto-approve")
     assert r.code == 3

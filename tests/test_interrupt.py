@@ -28,10 +28,7 @@ from tests.support.projects import make_project
 
 # SQS takes about 25 s on moto (the provider polls the queue's attributes): slow enough to
 # interrupt mid-apply. The bucket is fast.
-COMPONENTS = (
-    "    - {name: jobs, type: queue}\n"
-    "    - {name: files, type: bucket, properties: {force_destroy: true}}\n"
-)
+COMPONENTS = "    - {name: jobs, type: queue}\n    - {name: files, type: bucket, properties: {force_destroy: true}}\n"
 
 
 def _processes_in(root: Path) -> list[str]:
@@ -55,7 +52,18 @@ def _processes_in(root: Path) -> list[str]:
 def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, moto):
     app = make_project(tmp_path, COMPONENTS)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from composer.cli import main; main()", "apply", "-f", str(app), "-e", "test", "--auto-approve", "--json"],
+        [
+            sys.executable,
+            "-c",
+            "from composer.cli import main; main()",
+            "apply",
+            "-f",
+            str(app),
+            "-e",
+            "test",
+            "--auto-approve",
+            "--json",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -112,7 +120,10 @@ def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, mo
     state = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
     assert sorted(state["units"]) == ["files", "jobs"] and {u["status"] for u in state["units"].values()} == {"applied"}
     queues = boto3.client("sqs").list_queues().get("QueueUrls", [])
-    assert sorted(q.rsplit("/", 1)[1] for q in queues) == ["eng-test-jobs", "eng-test-jobs-dlq"]  # none leaked, none twice
+    assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
+        "eng-test-jobs",
+        "eng-test-jobs-dlq",
+    ]  # none leaked, none twice
     again = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert again.code == 0 and again.events[-1]["terraform_runs"] == 0
 

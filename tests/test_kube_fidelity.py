@@ -21,7 +21,12 @@ PAUSE_NEXT = "registry.k8s.io/pause:3.10"
 
 
 def app(*components: dict) -> dict:
-    return {"apiVersion": "composer.dev/v1alpha1", "kind": "Application", "metadata": {"name": "shop"}, "spec": {"components": list(components)}}
+    return {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "shop"},
+        "spec": {"components": list(components)},
+    }
 
 
 def env_of(t: Target) -> dict:
@@ -29,7 +34,11 @@ def env_of(t: Target) -> dict:
 
 
 def jobs(t: Target) -> list[dict]:
-    return [j for j in (t.get(f"/apis/batch/v1/namespaces/{t.namespace}/jobs") or {}).get("items", []) if j["metadata"]["labels"].get("composer.dev/component") == "migrate"]
+    return [
+        j
+        for j in (t.get(f"/apis/batch/v1/namespaces/{t.namespace}/jobs") or {}).get("items", [])
+        if j["metadata"]["labels"].get("composer.dev/component") == "migrate"
+    ]
 
 
 def ok(r) -> None:
@@ -58,22 +67,36 @@ def test_a_changed_k8s_objects_job_is_deleted_and_created_again(target):
     """A Job under a fixed name (k8s-objects): the 422 "field is immutable" leads to a delete and
     a fresh create, not a failure."""
     sink = make_sink(target)
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "seed", "labels": {"composer.dev/app": "shop", "composer.dev/component": "seed"}},
-           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "seed", "image": PAUSE}]}}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "seed", "labels": {"composer.dev/app": "shop", "composer.dev/component": "seed"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "seed", "image": PAUSE}]}}},
+    }
     items, _ = sink.apply("seed", [job], ())
     first_uid = target.get(f"/apis/batch/v1/namespaces/{target.namespace}/jobs/seed")["metadata"]["uid"]
     changed = copy.deepcopy(job)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = PAUSE_NEXT
     make_sink(target).apply("seed", [changed], items)
     live = target.get(f"/apis/batch/v1/namespaces/{target.namespace}/jobs/seed")
-    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == PAUSE_NEXT and live["metadata"]["uid"] != first_uid
+    assert (
+        live["spec"]["template"]["spec"]["containers"][0]["image"] == PAUSE_NEXT
+        and live["metadata"]["uid"] != first_uid
+    )
 
 
 def volume_app(size: str, storage_class: str | None = None) -> dict:
     pvc = {"name": "data", "mountPath": "/data", "resources": {"requests": {"storage": size}}}
     if storage_class:
         pvc["storageClassName"] = storage_class
-    return app({"name": "db", "type": "worker", "properties": {"image": PAUSE}, "traits": [{"type": "volume", "properties": {"pvc": [pvc]}}]})
+    return app(
+        {
+            "name": "db",
+            "type": "worker",
+            "properties": {"image": PAUSE},
+            "traits": [{"type": "volume", "properties": {"pvc": [pvc]}}],
+        }
+    )
 
 
 def test_a_claim_grows_but_a_shrink_is_refused_at_plan_naming_the_component(tmp_path, target):
@@ -87,7 +110,11 @@ def test_a_claim_grows_but_a_shrink_is_refused_at_plan_naming_the_component(tmp_
     size = target.get(claim)["spec"]["resources"]["requests"]["storage"]
     f = project(tmp_path, env_of(target), volume_app("500Mi"))
     r = appc("plan", "-f", str(f), "-e", "dev", "--json")
-    assert r.code != 0 and f"component db: PersistentVolumeClaim {target.namespace}/db-data cannot shrink from {size} to 500Mi" in messages(r)
+    assert (
+        r.code != 0
+        and f"component db: PersistentVolumeClaim {target.namespace}/db-data cannot shrink from {size} to 500Mi"
+        in messages(r)
+    )
     if target.standin:
         target.standin.reset_counters()
     r = apply(f, target)
@@ -99,8 +126,20 @@ def test_a_claim_grows_but_a_shrink_is_refused_at_plan_naming_the_component(tmp_
 
 
 def web_app(full: bool) -> dict:
-    props = {"image": PAUSE, "ports": [{"port": 8080, "expose": True}] + ([{"port": 9090, "expose": True}] if full else []), "env": {"A": "a", **({"B": "b"} if full else {})}}
-    traits = [{"type": "volume", "properties": {"emptyDir": [{"name": "cache", "mountPath": "/cache"}] + ([{"name": "tmp", "mountPath": "/tmp"}] if full else [])}}]
+    props = {
+        "image": PAUSE,
+        "ports": [{"port": 8080, "expose": True}] + ([{"port": 9090, "expose": True}] if full else []),
+        "env": {"A": "a", **({"B": "b"} if full else {})},
+    }
+    traits = [
+        {
+            "type": "volume",
+            "properties": {
+                "emptyDir": [{"name": "cache", "mountPath": "/cache"}]
+                + ([{"name": "tmp", "mountPath": "/tmp"}] if full else [])
+            },
+        }
+    ]
     if full:
         traits.append({"type": "sidecar", "properties": {"name": "proxy", "image": PAUSE, "env": {"X": "1"}}})
     return app({"name": "web", "type": "webservice", "properties": props, "traits": traits})
@@ -126,18 +165,32 @@ def test_removed_sidecar_env_port_and_volume_leave_exactly_the_rest(tmp_path, ta
     "mutate, field",
     [
         (lambda d: d["spec"].update(replica=2), ".spec.replica"),
-        (lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "MODE", "value": "slow"}), ".spec.template.spec.containers[name=\"tool\"].env"),
+        (
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "MODE", "value": "slow"}),
+            '.spec.template.spec.containers[name="tool"].env',
+        ),
     ],
     ids=["unknown-field", "duplicate-env-name"],
 )
 def test_a_manifest_the_api_cannot_type_fails_once_naming_component_and_field(tmp_path, target, mutate, field):
     if target.standin:
         target.standin.set_knobs(strict_schema=True)
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "tool"},
-           "spec": {"selector": {"matchLabels": {"app": "tool"}}, "template": {"metadata": {"labels": {"app": "tool"}},
-                    "spec": {"containers": [{"name": "tool", "image": PAUSE, "env": [{"name": "MODE", "value": "fast"}]}]}}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "tool"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "tool"}},
+            "template": {
+                "metadata": {"labels": {"app": "tool"}},
+                "spec": {"containers": [{"name": "tool", "image": PAUSE, "env": [{"name": "MODE", "value": "fast"}]}]},
+            },
+        },
+    }
     mutate(dep)
-    f = project(tmp_path, env_of(target), app({"name": "tools", "type": "k8s-objects", "properties": {"objects": [dep]}}))
+    f = project(
+        tmp_path, env_of(target), app({"name": "tools", "type": "k8s-objects", "properties": {"objects": [dep]}})
+    )
     if target.standin:
         target.standin.reset_counters()
     started = time.monotonic()
@@ -156,11 +209,30 @@ def test_a_fresh_crd_and_its_custom_resource_apply_in_one_go(tmp_path, target):
     if target.standin:
         target.standin.set_knobs(crd_establish_seconds=1.0)
     group = f"{target.namespace}.example.com"  # fresh on every run, also on a real cluster
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": f"widgets.{group}"},
-           "spec": {"group": group, "scope": "Namespaced", "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}}
-    f = project(tmp_path, env_of(target), app({"name": "widgets", "type": "k8s-objects", "properties": {"objects": [crd, widget]}}))
+    f = project(
+        tmp_path,
+        env_of(target),
+        app({"name": "widgets", "type": "k8s-objects", "properties": {"objects": [crd, widget]}}),
+    )
     try:
         ok(apply(f, target))
         assert target.get(f"/apis/{group}/v1/namespaces/{target.namespace}/widgets/w1")["spec"] == {"size": 3}
@@ -177,18 +249,29 @@ def test_a_rollout_is_waited_for_then_an_image_change_rolls_out(tmp_path, target
         f = project(tmp_path, env_of(target), app({"name": "pause", "type": "worker", "properties": {"image": image}}))
         ok(appc("apply", "-f", str(f), "-e", "dev", "--auto-approve", "--json", "--timeout", "180"))
         dep = target.deployment("pause")
-        assert dep["status"]["observedGeneration"] == dep["metadata"]["generation"] and dep["status"].get("availableReplicas") == 1
+        assert (
+            dep["status"]["observedGeneration"] == dep["metadata"]["generation"]
+            and dep["status"].get("availableReplicas") == 1
+        )
         assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
 def test_a_rollout_past_its_deadline_and_a_failed_job_fail_at_once(tmp_path, kube_clean):
     kube_clean.set_auto_ready(True)
     kube_clean.set_knobs(rollout_seconds=0.3, rollout_outcome="fail")
-    f = project(tmp_path, {"context": "standin", "namespace": "shop"}, app({"name": "pause", "type": "worker", "properties": {"image": PAUSE}}))
+    f = project(
+        tmp_path,
+        {"context": "standin", "namespace": "shop"},
+        app({"name": "pause", "type": "worker", "properties": {"image": PAUSE}}),
+    )
     started = time.monotonic()
     r = appc("apply", "-f", str(f), "-e", "dev", "--auto-approve", "--json", "--timeout", "60")
     assert r.code == 3 and "progress deadline exceeded" in messages(r) and time.monotonic() - started < 20
-    f = project(tmp_path, {"context": "standin", "namespace": "shop"}, app({"name": "migrate", "type": "task", "properties": {"image": PAUSE}}))
+    f = project(
+        tmp_path,
+        {"context": "standin", "namespace": "shop"},
+        app({"name": "migrate", "type": "task", "properties": {"image": PAUSE}}),
+    )
     r = appc("apply", "-f", str(f), "-e", "dev", "--auto-approve", "--json", "--timeout", "60")
     assert r.code == 3 and "failed: BackoffLimitExceeded" in messages(r) and time.monotonic() - started < 20
 
@@ -215,7 +298,12 @@ def test_adding_hpa_keeps_the_replicas_running(tmp_path, target):
     (Server-Side Apply docs, "Transferring ownership"), so 3 replicas stay 3."""
     if target.standin:
         target.standin.set_auto_ready(True)
-    base = {"name": "api", "type": "webservice", "properties": {"image": PAUSE, "port": 8080}, "traits": [{"type": "scaler", "properties": {"replicas": 3}}]}
+    base = {
+        "name": "api",
+        "type": "webservice",
+        "properties": {"image": PAUSE, "port": 8080},
+        "traits": [{"type": "scaler", "properties": {"replicas": 3}}],
+    }
     ok(apply(project(tmp_path, env_of(target), app(base)), target))
     with_hpa = copy.deepcopy(base)
     with_hpa["traits"] = [{"type": "hpa", "properties": {"min": 2, "max": 5}}]
@@ -231,11 +319,15 @@ def test_adding_hpa_keeps_the_replicas_running(tmp_path, target):
     # then a changed component is applied again: no conflict, and its count stays.
     from kubernetes import client
 
-    client.AppsV1Api(target.api).patch_namespaced_deployment_scale("api", target.namespace, {"spec": {"replicas": 4}}, field_manager="horizontal-pod-autoscaler")
+    client.AppsV1Api(target.api).patch_namespaced_deployment_scale(
+        "api", target.namespace, {"spec": {"replicas": 4}}, field_manager="horizontal-pod-autoscaler"
+    )
     with_hpa["properties"]["env"] = {"MODE": "scaled"}
     ok(apply(project(tmp_path, env_of(target), app(with_hpa)), target))
     dep = target.deployment("api")
-    assert dep["spec"]["replicas"] == 4 and dep["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "scaled"}]
+    assert dep["spec"]["replicas"] == 4 and dep["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "MODE", "value": "scaled"}
+    ]
 
 
 def test_a_namespace_deleted_under_a_running_sink_is_waited_out(kube_clean):
@@ -244,7 +336,9 @@ def test_a_namespace_deleted_under_a_running_sink_is_waited_out(kube_clean):
     from tests.test_kubernetes import configmap
 
     kube_clean.set_knobs(namespace_terminating_seconds=1.0)
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     items, _ = sink.apply("web", [configmap("a")], ())
     from kubernetes import client
@@ -259,20 +353,42 @@ def test_a_namespace_deleted_under_a_running_sink_is_waited_out(kube_clean):
 def test_a_typed_patch_error_on_a_secret_names_the_field_not_the_value(kube_clean):
     from composer.diagnostics import DiagnosticError
 
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"composer.dev/app": "shop", "composer.dev/component": "web"}}, "data": {"token": 918273645}}
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "labels": {"composer.dev/app": "shop", "composer.dev/component": "web"}},
+        "data": {"token": 918273645},
+    }
     with pytest.raises(DiagnosticError) as exc:
         make_sink(t).apply("web", [secret], ())
     text = messages(exc.value)
-    assert "component web: Secret shop/s does not match the API schema (field .data.token)" in text and "918273645" not in text
+    assert (
+        "component web: Secret shop/s does not match the API schema (field .data.token)" in text
+        and "918273645" not in text
+    )
 
 
 @pytest.mark.parametrize(
     "status, message, problems",
     [
-        (500, "failed to create typed patch object (shop/x; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema", [".spec.foo: field not declared in schema"]),
-        (500, "failed to create typed patch object: .status.loadBalancer: field not declared in schema", [".status.loadBalancer: field not declared in schema"]),  # older servers
-        (400, "failed to create typed patch object (/x; /v1, Kind=Service): .a: x\n.b: y", [".a: x", ".b: y"]),  # kubernetes#139253 makes it a 400
+        (
+            500,
+            "failed to create typed patch object (shop/x; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema",
+            [".spec.foo: field not declared in schema"],
+        ),
+        (
+            500,
+            "failed to create typed patch object: .status.loadBalancer: field not declared in schema",
+            [".status.loadBalancer: field not declared in schema"],
+        ),  # older servers
+        (
+            400,
+            "failed to create typed patch object (/x; /v1, Kind=Service): .a: x\n.b: y",
+            [".a: x", ".b: y"],
+        ),  # kubernetes#139253 makes it a 400
         (500, "Internal error occurred: etcdserver: request timed out", []),
     ],
 )

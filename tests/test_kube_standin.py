@@ -59,8 +59,13 @@ def raw_json(response) -> dict:
 
 def apply_deployment(api: client.ApiClient, body: dict, manager: str = "appc", **kwargs):
     return client.AppsV1Api(api).patch_namespaced_deployment(
-        body["metadata"]["name"], body["metadata"]["namespace"], body,
-        field_manager=manager, _content_type=APPLY, **kwargs)
+        body["metadata"]["name"],
+        body["metadata"]["namespace"],
+        body,
+        field_manager=manager,
+        _content_type=APPLY,
+        **kwargs,
+    )
 
 
 def create_namespace(api: client.ApiClient, name: str = "shop") -> None:
@@ -89,7 +94,9 @@ def test_lists_carry_kinds_and_resource_versions(kube):
     listing = raw_json(apps.list_namespaced_deployment("shop", _preload_content=False))
     assert listing["kind"] == "DeploymentList" and listing["apiVersion"] == "apps/v1"
     assert int(listing["metadata"]["resourceVersion"]) > 0
-    assert [(i["kind"], i["apiVersion"], i["metadata"]["name"]) for i in listing["items"]] == [("Deployment", "apps/v1", "web")]
+    assert [(i["kind"], i["apiVersion"], i["metadata"]["name"]) for i in listing["items"]] == [
+        ("Deployment", "apps/v1", "web")
+    ]
     namespaces = raw_json(client.CoreV1Api(kube).list_namespace(_preload_content=False))
     assert namespaces["kind"] == "NamespaceList"
     assert {"default", "shop"} <= {i["metadata"]["name"] for i in namespaces["items"]}
@@ -131,7 +138,9 @@ def test_apply_conflict_names_the_other_manager(kube):
     assert exc.value.status == 409 and status["kind"] == "Status" and status["reason"] == "Conflict"
     # An Apply manager is named alone; an Update manager with apiVersion and time (apiserver
     # pkg/endpoints/handlers/fieldmanager/internal/conflict.go, printManager).
-    assert status["details"]["causes"] == [{"type": "FieldManagerConflict", "message": 'conflict with "appc"', "field": ".spec.replicas"}]
+    assert status["details"]["causes"] == [
+        {"type": "FieldManagerConflict", "message": 'conflict with "appc"', "field": ".spec.replicas"}
+    ]
     assert status["message"] == 'Apply failed with 1 conflict: conflict with "appc": .spec.replicas'
 
     forced = apply_deployment(kube, scaled, manager="autoscaler", force=True)
@@ -143,8 +152,12 @@ def test_apply_conflict_names_the_other_manager(kube):
 def test_secret_string_data_is_folded_into_data(kube):
     create_namespace(kube)
     core = client.CoreV1Api(kube)
-    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
-            "stringData": {"password": "s3cret"}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "stringData": {"password": "s3cret"},
+    }
     secret = core.patch_namespaced_secret("db", "shop", body, field_manager="appc", _content_type=APPLY)
     assert secret.data == {"password": "czNjcmV0"} and secret.string_data is None and secret.type == "Opaque"
     again = core.patch_namespaced_secret("db", "shop", body, field_manager="appc", _content_type=APPLY)
@@ -179,7 +192,7 @@ def test_fault_injection_and_readiness(kube, standin):
     with pytest.raises(ApiException) as exc:
         apply_deployment(kube, DEPLOYMENT)
     assert exc.value.status == 403
-    assert "cannot patch resource \"deployments\" in API group \"apps\"" in json.loads(exc.value.body)["message"]
+    assert 'cannot patch resource "deployments" in API group "apps"' in json.loads(exc.value.body)["message"]
     assert client.CoreV1Api(kube).read_namespace("shop")  # the fault was used up
 
     deployment = apply_deployment(kube, DEPLOYMENT)
@@ -200,15 +213,48 @@ def test_kubectl_get_works(kube, standin, tmp_path):
     apply_deployment(kube, DEPLOYMENT)
     env = dict(os.environ, HOME=str(tmp_path))
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", standin.kubeconfig_path, "--cache-dir", str(tmp_path / "cache"),
-         "get", "deployments", "-A", "-o", "json"],
-        capture_output=True, text=True, env=env, timeout=60, check=True)
+        [
+            "kubectl",
+            "--kubeconfig",
+            standin.kubeconfig_path,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "get",
+            "deployments",
+            "-A",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     items = json.loads(out.stdout)["items"]
-    assert [(i["kind"], i["metadata"]["namespace"], i["metadata"]["name"]) for i in items] == [("Deployment", "shop", "web")]
+    assert [(i["kind"], i["metadata"]["namespace"], i["metadata"]["name"]) for i in items] == [
+        ("Deployment", "shop", "web")
+    ]
     table = subprocess.run(
-        ["kubectl", "--kubeconfig", standin.kubeconfig_path, "--cache-dir", str(tmp_path / "cache"),
-         "--context", "standin-b", "get", "deploy", "-n", "shop"],
-        capture_output=True, text=True, env=env, timeout=60, check=True)
+        [
+            "kubectl",
+            "--kubeconfig",
+            standin.kubeconfig_path,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--context",
+            "standin-b",
+            "get",
+            "deploy",
+            "-n",
+            "shop",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     assert table.stdout.split()[:3] == ["NAME", "AGE", "web"]
 
 
@@ -216,9 +262,21 @@ def test_process_mode(tmp_path):
     kubeconfig, port_file, log = tmp_path / "kubeconfig", tmp_path / "port", tmp_path / "standin.log"
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.kube_standin", "--port", "0",
-             "--kubeconfig", str(kubeconfig), "--port-file", str(port_file)],
-            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "tests.support.kube_standin",
+                "--port",
+                "0",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--port-file",
+                str(port_file),
+            ],
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 20
         while not port_file.exists() and time.monotonic() < deadline and proc.poll() is None:

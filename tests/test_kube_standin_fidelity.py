@@ -29,12 +29,22 @@ def api(kube):
 
 def apply(api, path: str, body: dict, manager: str = "appc", **query) -> dict:
     q = [("fieldManager", manager)] + [(k, str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()]
-    r = api.call_api(path, "PATCH", query_params=q, body=body, header_params={"Content-Type": APPLY, "Accept": "application/json"}, _preload_content=False, auth_settings=["BearerToken"])
+    r = api.call_api(
+        path,
+        "PATCH",
+        query_params=q,
+        body=body,
+        header_params={"Content-Type": APPLY, "Accept": "application/json"},
+        _preload_content=False,
+        auth_settings=["BearerToken"],
+    )
     return json.loads(r.data)
 
 
 def get(api, path: str) -> dict:
-    r = api.call_api(path, "GET", header_params={"Accept": "application/json"}, _preload_content=False, auth_settings=["BearerToken"])
+    r = api.call_api(
+        path, "GET", header_params={"Accept": "application/json"}, _preload_content=False, auth_settings=["BearerToken"]
+    )
     return json.loads(r.data)
 
 
@@ -48,13 +58,29 @@ DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
 
 
 def web(env=("A", "B"), sidecar=True, ports=(80, 81), volumes=("cache", "tmp")) -> dict:
-    main = {"name": "web", "image": "nginx:1.27", "env": [{"name": n, "value": n.lower()} for n in env],
-            "ports": [{"containerPort": p} for p in ports], "volumeMounts": [{"name": v, "mountPath": f"/{v}"} for v in volumes]}
-    containers = [main] + ([{"name": "proxy", "image": "envoy:1", "env": [{"name": "X", "value": "1"}]}] if sidecar else [])
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"containers": containers, "volumes": [{"name": v, "emptyDir": {}} for v in volumes]}}}}
+    main = {
+        "name": "web",
+        "image": "nginx:1.27",
+        "env": [{"name": n, "value": n.lower()} for n in env],
+        "ports": [{"containerPort": p} for p in ports],
+        "volumeMounts": [{"name": v, "mountPath": f"/{v}"} for v in volumes],
+    }
+    containers = [main] + (
+        [{"name": "proxy", "image": "envoy:1", "env": [{"name": "X", "value": "1"}]}] if sidecar else []
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": containers, "volumes": [{"name": v, "emptyDir": {}} for v in volumes]},
+            },
+        },
+    }
 
 
 def test_removing_keyed_list_items_removes_the_whole_items(api):
@@ -66,14 +92,28 @@ def test_removing_keyed_list_items_removes_the_whole_items(api):
     apply(api, DEPLOY, web())
     out = apply(api, DEPLOY, web(env=("A",), sidecar=False, ports=(80,), volumes=("cache",)))
     pod = out["spec"]["template"]["spec"]
-    assert pod["containers"] == [{"name": "web", "image": "nginx:1.27", "env": [{"name": "A", "value": "a"}],
-                                  "ports": [{"containerPort": 80}], "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}]
+    assert pod["containers"] == [
+        {
+            "name": "web",
+            "image": "nginx:1.27",
+            "env": [{"name": "A", "value": "a"}],
+            "ports": [{"containerPort": 80}],
+            "volumeMounts": [{"name": "cache", "mountPath": "/cache"}],
+        }
+    ]
     assert pod["volumes"] == [{"name": "cache", "emptyDir": {}}]
     client.AppsV1Api(api).read_namespaced_deployment("web", NS)  # the typed client reads it back
 
     svc = f"/api/v1/namespaces/{NS}/services/web"
-    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NS},
-            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "admin", "port": 81}]}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "admin", "port": 81}],
+        },
+    }
     apply(api, svc, body)
     body["spec"]["ports"] = body["spec"]["ports"][:1]
     assert apply(api, svc, body)["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
@@ -85,10 +125,22 @@ def test_an_item_another_manager_owns_part_of_stays(api):
     apply(api, DEPLOY, web(env=("A", "B")))
     other = web(env=("B",))
     other["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "b"
-    apply(api, DEPLOY, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-                        "spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "B", "value": "b"}]}]}}}}, manager="ops")
+    apply(
+        api,
+        DEPLOY,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "B", "value": "b"}]}]}}},
+        },
+        manager="ops",
+    )
     out = apply(api, DEPLOY, web(env=("A",)))
-    assert out["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "a"}, {"name": "B", "value": "b"}]
+    assert out["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "A", "value": "a"},
+        {"name": "B", "value": "b"},
+    ]
 
 
 def test_job_template_and_selector_are_immutable(api):
@@ -96,8 +148,12 @@ def test_job_template_and_selector_are_immutable(api):
     spec.template, spec.completions and spec.completionMode are immutable; 422 Invalid. The
     Job's selector and pod labels are generated from its uid (pkg/registry/batch/job/strategy.go)."""
     path = f"/apis/batch/v1/namespaces/{NS}/jobs/migrate"
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
-           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "tool:1"}]}}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "tool:1"}]}}},
+    }
     created = apply(api, path, job)
     uid = created["metadata"]["uid"]
     assert created["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
@@ -114,9 +170,20 @@ def test_statefulset_spec_is_immutable_but_for_a_few_fields(api):
     """Rule: ValidateStatefulSetUpdate (pkg/apis/apps/validation/validation.go): only replicas,
     ordinals, template, updateStrategy, persistentVolumeClaimRetentionPolicy and minReadySeconds change."""
     path = f"/apis/apps/v1/namespaces/{NS}/statefulsets/db"
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
-           "spec": {"serviceName": "db", "replicas": 1, "selector": {"matchLabels": {"app": "db"}},
-                    "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "pg:16"}]}}}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "pg:16"}]},
+            },
+        },
+    }
     apply(api, path, sts)
     sts["spec"]["replicas"] = 2
     sts["spec"]["template"]["spec"]["containers"][0]["image"] = "pg:17"
@@ -133,8 +200,16 @@ def test_pvc_storage_grows_but_never_shrinks_and_the_class_is_fixed(api, standin
     path = f"/api/v1/namespaces/{NS}/persistentvolumeclaims/data"
 
     def pvc(size: str, cls: str = "standard") -> dict:
-        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": cls, "resources": {"requests": {"storage": size}}}}
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": cls,
+                "resources": {"requests": {"storage": size}},
+            },
+        }
 
     apply(api, path, pvc("1Gi"))
     assert apply(api, path, pvc("2Gi"))["spec"]["resources"]["requests"]["storage"] == "2Gi"
@@ -155,13 +230,51 @@ def test_service_cluster_ip_secret_type_and_immutable_configmaps(api):
     assert code == 422 and st["details"]["causes"][0]["field"] == "spec.clusterIP"
 
     sec = f"/api/v1/namespaces/{NS}/secrets/tls"
-    apply(api, sec, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "type": "Opaque", "data": {"a": "eA=="}})
-    code, st = status_of(lambda: apply(api, sec, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "type": "example.com/other", "data": {"a": "eA=="}}))
+    apply(
+        api,
+        sec,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "type": "Opaque", "data": {"a": "eA=="}},
+    )
+    code, st = status_of(
+        lambda: apply(
+            api,
+            sec,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "tls"},
+                "type": "example.com/other",
+                "data": {"a": "eA=="},
+            },
+        )
+    )
     assert code == 422 and st["details"]["causes"][0]["field"] == "type"
 
     cm = f"/api/v1/namespaces/{NS}/configmaps/frozen"
-    apply(api, cm, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "immutable": True, "data": {"a": "1"}})
-    code, st = status_of(lambda: apply(api, cm, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "immutable": True, "data": {"a": "2"}}))
+    apply(
+        api,
+        cm,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "frozen"},
+            "immutable": True,
+            "data": {"a": "1"},
+        },
+    )
+    code, st = status_of(
+        lambda: apply(
+            api,
+            cm,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "frozen"},
+                "immutable": True,
+                "data": {"a": "2"},
+            },
+        )
+    )
     assert code == 422 and st["details"]["causes"][0]["field"] == "data"
 
 
@@ -170,10 +283,14 @@ def test_service_cluster_ip_secret_type_and_immutable_configmaps(api):
     [
         (lambda d: d["spec"].update(replica=2), ".spec.replica: field not declared in schema"),
         (lambda d: d["spec"].update(replicas="two"), ".spec.replicas: expected numeric (int or float), got string"),
-        (lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "A", "value": "again"}),
-         '.spec.template.spec.containers[name="web"].env: duplicate entries for key [name="A"]'),
-        (lambda d: d["spec"]["template"]["spec"]["containers"][0].update(resources={"requests": {"memory": "2 Gi"}}),
-         '.spec.template.spec.containers[name="web"].resources.requests.memory: quantities must match the regular expression'),
+        (
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "A", "value": "again"}),
+            '.spec.template.spec.containers[name="web"].env: duplicate entries for key [name="A"]',
+        ),
+        (
+            lambda d: d["spec"]["template"]["spec"]["containers"][0].update(resources={"requests": {"memory": "2 Gi"}}),
+            '.spec.template.spec.containers[name="web"].resources.requests.memory: quantities must match the regular expression',
+        ),
     ],
     ids=["unknown-field", "wrong-type", "duplicate-key", "bad-quantity"],
 )
@@ -196,9 +313,24 @@ def test_a_new_crd_is_served_only_once_established(api, standin):
     """Rule: a CRD's resources are served once its Established condition is True
     (apiextensions-apiserver pkg/controller/establish); before, 404."""
     standin.set_knobs(crd_establish_seconds=0.6)
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
-           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     out = apply(api, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", crd)
     assert {c["type"]: c["status"] for c in out["status"]["conditions"]}["Established"] == "False"
     cr_path = f"/apis/example.com/v1/namespaces/{NS}/widgets/w"
@@ -217,7 +349,13 @@ def test_a_deleted_namespace_is_terminating_for_a_while(api, standin):
     standin.set_knobs(namespace_terminating_seconds=0.6)
     client.CoreV1Api(api).delete_namespace(NS)
     assert client.CoreV1Api(api).read_namespace(NS).status.phase == "Terminating"
-    code, st = status_of(lambda: apply(api, f"/api/v1/namespaces/{NS}/configmaps/c", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}))
+    code, st = status_of(
+        lambda: apply(
+            api,
+            f"/api/v1/namespaces/{NS}/configmaps/c",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        )
+    )
     assert code == 403 and st["details"]["causes"][0]["reason"] == "NamespaceTerminating"
     assert "because it is being terminated" in st["message"]
     time.sleep(0.8)
@@ -246,8 +384,18 @@ def test_rollout_status_lags_the_generation_and_can_fail(api, standin):
     conds = {c["type"]: c for c in get(api, DEPLOY)["status"]["conditions"]}
     assert conds["Progressing"]["reason"] == "ProgressDeadlineExceeded"
     job_path = f"/apis/batch/v1/namespaces/{NS}/jobs/j"
-    apply(api, job_path, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-                          "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "j", "image": "tool:1"}]}}}})
+    apply(
+        api,
+        job_path,
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "j"},
+            "spec": {
+                "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "j", "image": "tool:1"}]}}
+            },
+        },
+    )
     time.sleep(0.6)
     conds = {c["type"]: c for c in get(api, job_path)["status"]["conditions"]}
     assert (conds["Failed"]["status"], conds["Failed"]["reason"]) == ("True", "BackoffLimitExceeded")
@@ -269,7 +417,11 @@ def test_lists_page_with_limit_and_continue(api):
     """Rule: limit/continue return chunks with an opaque continue token and remainingItemCount
     (docs: API concepts, "Retrieving large results sets in chunks")."""
     for i in range(5):
-        apply(api, f"/api/v1/namespaces/{NS}/configmaps/c{i}", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}})
+        apply(
+            api,
+            f"/api/v1/namespaces/{NS}/configmaps/c{i}",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}},
+        )
     core = client.CoreV1Api(api)
     names, token, pages = [], None, 0
     while True:

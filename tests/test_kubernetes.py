@@ -75,9 +75,20 @@ def target(request, monkeypatch):
     context = os.environ.get("APPC_TEST_CONTEXT") or current["name"]
     suffix = uuid.uuid4().hex[:6]
     cfg = client.Configuration()
-    config.load_kube_config(config_file=REAL_KUBECONFIG, context=context, client_configuration=cfg, persist_config=False)
+    config.load_kube_config(
+        config_file=REAL_KUBECONFIG, context=context, client_configuration=cfg, persist_config=False
+    )
     api = client.ApiClient(configuration=cfg)
-    t = Target("real", REAL_KUBECONFIG, context, os.environ.get("APPC_TEST_CONTEXT_B") or context, f"appc-test-{suffix}", f"appc-test-{suffix}-b", None, api)
+    t = Target(
+        "real",
+        REAL_KUBECONFIG,
+        context,
+        os.environ.get("APPC_TEST_CONTEXT_B") or context,
+        f"appc-test-{suffix}",
+        f"appc-test-{suffix}-b",
+        None,
+        api,
+    )
     yield t
     core = client.CoreV1Api(api)
     for ns in (t.namespace, t.namespace_b):
@@ -90,7 +101,14 @@ def target(request, monkeypatch):
 def make_sink(t: Target, namespace: str | None = None, context: str | None = None, **kw) -> ClusterSink:
     ctx = context or t.context
     kw.setdefault("no_wait", True)
-    return ClusterSink(KubeClient.for_context(t.kubeconfig, ctx, 4), app="shop", environment="dev", context=ctx, namespace=namespace or t.namespace, **kw)
+    return ClusterSink(
+        KubeClient.for_context(t.kubeconfig, ctx, 4),
+        app="shop",
+        environment="dev",
+        context=ctx,
+        namespace=namespace or t.namespace,
+        **kw,
+    )
 
 
 def labels(component: str) -> dict:
@@ -98,7 +116,12 @@ def labels(component: str) -> dict:
 
 
 def configmap(name: str, component: str = "web", **data: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels(component)}, "data": data or {"mode": "fast"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels(component)},
+        "data": data or {"mode": "fast"},
+    }
 
 
 def deployment(name: str, component: str = "web", image: str = "nginx:1.27", replicas: int = 1) -> dict:
@@ -117,7 +140,12 @@ def deployment(name: str, component: str = "web", image: str = "nginx:1.27", rep
 
 def service(name: str, component: str = "web") -> dict:
     sel = {"composer.dev/app": "shop", "composer.dev/component": component}
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels(component)}, "spec": {"selector": sel, "ports": [{"port": 80, "targetPort": 8080}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels(component)},
+        "spec": {"selector": sel, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
 
 
 def managers(obj: dict) -> dict[str, str]:
@@ -129,7 +157,7 @@ def messages(exc_or_result) -> str:
         return "\n".join(d.summary + " " + d.detail for d in exc_or_result.diagnostics)
     parts = [exc_or_result.err]
     for e in exc_or_result.events:
-        for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or []):
+        for d in [e] if e.get("type") == "diagnostic" else e.get("diagnostics") or []:
             parts.append(f"{d.get('summary', '')} {d.get('detail', '')}")
     return "\n".join(parts)
 
@@ -146,12 +174,16 @@ def test_sink_creates_the_namespace_and_applies_server_side_as_appc(target):
     assert managers(dep).get("appc") == "Apply"
     assert managers(target.configmap("cfg")).get("appc") == "Apply"
     assert target.get(f"/api/v1/namespaces/{target.namespace}/services/web") is not None
-    assert [(i.kind, i.name, i.hash) for i in items] == [(o["kind"], o["metadata"]["name"], object_digest(o)) for o in objects]
+    assert [(i.kind, i.name, i.hash) for i in items] == [
+        (o["kind"], o["metadata"]["name"], object_digest(o)) for o in objects
+    ]
     assert writes == 4  # the namespace and three objects
 
 
 def test_sink_makes_no_write_for_unchanged_objects_and_writes_only_what_changed(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     objects = [configmap("cfg"), deployment("web")]
     items, _ = sink.apply("web", objects, ())
@@ -169,7 +201,9 @@ def test_sink_makes_no_write_for_unchanged_objects_and_writes_only_what_changed(
 
 
 def test_sink_recreates_an_object_deleted_behind_its_back(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     items, _ = sink.apply("web", [configmap("cfg"), deployment("web")], ())
     from kubernetes import client
@@ -201,10 +235,17 @@ def test_sink_conflict_names_the_other_manager_and_force_takes_ownership(target)
     sink = make_sink(target)
     items, _ = sink.apply("web", [deployment("web", replicas=2)], ())
     # Another tool takes spec.replicas (e.g. an autoscaler or a hand edit with kubectl).
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": target.namespace}, "spec": {"replicas": 5}}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": target.namespace},
+        "spec": {"replicas": 5},
+    }
     from kubernetes import client
 
-    client.AppsV1Api(target.api).patch_namespaced_deployment("web", target.namespace, body, field_manager="helm", force=True, _content_type="application/apply-patch+yaml")
+    client.AppsV1Api(target.api).patch_namespaced_deployment(
+        "web", target.namespace, body, field_manager="helm", force=True, _content_type="application/apply-patch+yaml"
+    )
 
     with pytest.raises(DiagnosticError) as exc:
         sink.apply("web", [deployment("web", replicas=3)], items)
@@ -220,28 +261,48 @@ def test_sink_conflict_names_the_other_manager_and_force_takes_ownership(target)
 
 
 def test_sink_403_names_verb_and_resource(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     sink.apply("web", [configmap("cfg")], ())
     kube_clean.fail_next(1, 403, verbs=["apply"], path="deployments/web")
     with pytest.raises(DiagnosticError) as exc:
         sink.apply("web", [deployment("web")], ())
     summary = exc.value.diagnostics[0].summary
-    assert "forbidden" in summary and "patch" in summary and "deployments.apps" in summary and 'namespace "shop"' in summary
+    assert (
+        "forbidden" in summary
+        and "patch" in summary
+        and "deployments.apps" in summary
+        and 'namespace "shop"' in summary
+    )
     assert t.deployment("web") is None
 
 
 def test_sink_422_names_component_and_field(target):
     sink = make_sink(target)
     with pytest.raises(DiagnosticError) as exc:
-        sink.apply("settings", [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad", "labels": labels("settings")}, "data": {"not a key!": "x"}}], ())
+        sink.apply(
+            "settings",
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "bad", "labels": labels("settings")},
+                    "data": {"not a key!": "x"},
+                }
+            ],
+            (),
+        )
     d = exc.value.diagnostics[0]
     assert d.address == "settings" and "component settings" in d.summary and "data[not a key!]" in d.summary
     assert target.configmap("bad") is None
 
 
 def test_sink_retries_429_with_retry_after_and_5xx(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     sink.apply("web", [configmap("warmup")], ())
     kube_clean.fail_next(1, 429, verbs=["apply"], retry_after=1)
@@ -253,7 +314,9 @@ def test_sink_retries_429_with_retry_after_and_5xx(kube_clean):
 
 
 def test_sink_gives_up_after_bounded_retries(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
     sink.apply("web", [configmap("warmup")], ())
     kube_clean.fail_next(100, 500, verbs=["apply"])
@@ -264,10 +327,22 @@ def test_sink_gives_up_after_bounded_retries(kube_clean):
 
 
 def test_sink_waits_for_rollouts_jobs_and_cronjobs(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     kube_clean.set_auto_ready(True)
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "labels": labels("web")}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}}
-    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "labels": labels("web")}, "spec": {"schedule": "0 3 * * *", "jobTemplate": job["spec"] and {"spec": job["spec"]}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate", "labels": labels("web")},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}},
+    }
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly", "labels": labels("web")},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": job["spec"] and {"spec": job["spec"]}},
+    }
     sink = make_sink(t, no_wait=False, timeout=10)
     items, _ = sink.apply("web", [deployment("web", replicas=2), job, cron], ())
     assert t.deployment("web")["status"]["availableReplicas"] == 2
@@ -276,7 +351,9 @@ def test_sink_waits_for_rollouts_jobs_and_cronjobs(kube_clean):
 
 
 def test_sink_rollout_timeout_names_the_last_warning_event(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     from kubernetes import client
 
     core = client.CoreV1Api(t.api)
@@ -300,7 +377,9 @@ def test_sink_rollout_timeout_names_the_last_warning_event(kube_clean):
 
 
 def test_sink_applies_a_crd_and_its_custom_resource_in_one_go(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -309,16 +388,30 @@ def test_sink_applies_a_crd_and_its_custom_resource_in_one_go(kube_clean):
             "group": "acme.example.com",
             "scope": "Namespaced",
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
         },
     }
-    widget = {"apiVersion": "acme.example.com/v1", "kind": "Widget", "metadata": {"name": "w1", "labels": labels("crds")}, "spec": {"size": 3}}
+    widget = {
+        "apiVersion": "acme.example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1", "labels": labels("crds")},
+        "spec": {"size": 3},
+    }
     items, _ = make_sink(t).apply("crds", [crd, widget], ())
     assert t.get("/apis/acme.example.com/v1/namespaces/shop/widgets/w1")["spec"] == {"size": 3}
     assert t.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.acme.example.com") is not None
 
     with pytest.raises(DiagnosticError) as exc:
-        make_sink(t).apply("crds", [{"apiVersion": "nothing.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}], ())
+        make_sink(t).apply(
+            "crds", [{"apiVersion": "nothing.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}], ()
+        )
     assert "does not serve Gadget in nothing.example.com/v1" in exc.value.diagnostics[0].summary
 
 
@@ -339,16 +432,27 @@ def test_sink_connection_secret_holds_the_data_and_is_written_once(target):
         assert target.standin.stats()["mutating"] == 0
 
     assert sink.write_connection("db", "shop-db-conn", {**data, "password": "rotated"}, None) == 1
-    assert base64.b64decode(target.get(f"/api/v1/namespaces/{target.namespace}/secrets/shop-db-conn")["data"]["password"]) == b"rotated"
+    assert (
+        base64.b64decode(target.get(f"/api/v1/namespaces/{target.namespace}/secrets/shop-db-conn")["data"]["password"])
+        == b"rotated"
+    )
 
     assert sink.delete_connection("db", "shop-db-conn") == 1
     assert target.get(f"/api/v1/namespaces/{target.namespace}/secrets/shop-db-conn") is None
 
 
 def test_sink_never_echoes_a_secret_value_in_an_error(kube_clean):
-    t = Target("standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api())
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
     sink = make_sink(t)
-    kube_clean.fail_next(1, 422, verbs=["apply"], path="secrets", message='Secret "shop-db-conn" is invalid: data: Invalid value: "hunter2-secret"')
+    kube_clean.fail_next(
+        1,
+        422,
+        verbs=["apply"],
+        path="secrets",
+        message='Secret "shop-db-conn" is invalid: data: Invalid value: "hunter2-secret"',
+    )
     with pytest.raises(DiagnosticError) as exc:
         sink.write_connection("db", "shop-db-conn", {"password": "hunter2-secret"}, None)
     assert "hunter2-secret" not in str(exc.value) and "shop-db-conn" in str(exc.value)
@@ -361,7 +465,10 @@ def test_for_environment_makes_one_sink_per_target_from_the_kubeconfig(tmp_path,
 
     def sinks(kubernetes: dict) -> list[ClusterSink]:
         app = project(tmp_path, kubernetes)
-        return ClusterSink.for_environment(compile_project(open_project(app), "dev", registry).resolved, RunOptions(no_wait=True, force_conflicts=True, timeout=9))
+        return ClusterSink.for_environment(
+            compile_project(open_project(app), "dev", registry).resolved,
+            RunOptions(no_wait=True, force_conflicts=True, timeout=9),
+        )
 
     (a, b) = sinks({"targets": [{"context": "standin", "namespace": "shop"}, {"context": "standin-b"}]})
     assert (a.target, b.target) == ("kube:standin/shop", "kube:standin-b/default")  # the context's namespace
@@ -389,11 +496,31 @@ APP: dict = {
                 "name": "api",
                 "type": "webservice",
                 "properties": {"image": "ghcr.io/acme/api:1.0", "port": 8080, "env": {"LOG_LEVEL": "info"}},
-                "traits": [{"type": "scaler", "properties": {"replicas": 2}}, {"type": "ingress", "properties": {"host": "shop.example.com"}}],
+                "traits": [
+                    {"type": "scaler", "properties": {"replicas": 2}},
+                    {"type": "ingress", "properties": {"host": "shop.example.com"}},
+                ],
             },
             {"name": "worker", "type": "worker", "properties": {"image": "ghcr.io/acme/worker:1.0"}},
-            {"name": "report", "type": "cron-task", "properties": {"image": "ghcr.io/acme/report:1.0", "schedule": "0 3 * * *"}},
-            {"name": "settings", "type": "k8s-objects", "properties": {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "fast"}}]}},
+            {
+                "name": "report",
+                "type": "cron-task",
+                "properties": {"image": "ghcr.io/acme/report:1.0", "schedule": "0 3 * * *"},
+            },
+            {
+                "name": "settings",
+                "type": "k8s-objects",
+                "properties": {
+                    "objects": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "ConfigMap",
+                            "metadata": {"name": "settings"},
+                            "data": {"mode": "fast"},
+                        }
+                    ]
+                },
+            },
         ]
     },
 }
@@ -404,10 +531,21 @@ def app_doc() -> dict:
 
 
 def project(root: Path, kubernetes: dict, app: dict | None = None, cloud: dict | None = None) -> Path:
-    env = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "dev"}, "spec": {"kubernetes": kubernetes}}
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev"},
+        "spec": {"kubernetes": kubernetes},
+    }
     if cloud:
         env["spec"]["cloud"] = cloud
-    write(root, {"app.yaml": yaml.safe_dump(app or app_doc(), sort_keys=False), "environments/dev.yaml": yaml.safe_dump(env, sort_keys=False)})
+    write(
+        root,
+        {
+            "app.yaml": yaml.safe_dump(app or app_doc(), sort_keys=False),
+            "environments/dev.yaml": yaml.safe_dump(env, sort_keys=False),
+        },
+    )
     return root / "app.yaml"
 
 
@@ -453,7 +591,12 @@ def test_apply_delivers_every_workload_and_a_second_apply_writes_nothing(tmp_pat
     assert target.deployment("api")["spec"]["replicas"] == 2
     inv = state(app)["inventory"][f"kube:{target.context}/{ns}"]
     assert sorted((i["kind"], i["name"]) for i in inv) == [
-        ("ConfigMap", "settings"), ("CronJob", "report"), ("Deployment", "api"), ("Deployment", "worker"), ("Ingress", "api"), ("Service", "api")
+        ("ConfigMap", "settings"),
+        ("CronJob", "report"),
+        ("Deployment", "api"),
+        ("Deployment", "worker"),
+        ("Ingress", "api"),
+        ("Service", "api"),
     ]
 
     if target.standin:
@@ -476,7 +619,9 @@ def test_apply_writes_only_the_object_whose_property_changed(tmp_path, kube_clea
     assert r.code == 0, messages(r)
     stats = kube_clean.stats()
     assert stats["mutating"] == 1 and summary(r)["k8s_writes"] == 1
-    env = kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"]["containers"][0]["env"]
+    env = kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
     assert {"name": "LOG_LEVEL", "value": "debug"} in env
 
 
@@ -485,7 +630,9 @@ def test_apply_prunes_a_removed_trait_and_a_removed_component(tmp_path, target):
     app = project(tmp_path, {"context": target.context, "namespace": target.namespace})
     assert apply(app, target).code == 0
     doc = app_doc()
-    doc["spec"]["components"][0]["traits"] = [t for t in doc["spec"]["components"][0]["traits"] if t["type"] != "ingress"]
+    doc["spec"]["components"][0]["traits"] = [
+        t for t in doc["spec"]["components"][0]["traits"] if t["type"] != "ingress"
+    ]
     doc["spec"]["components"] = [c for c in doc["spec"]["components"] if c["name"] != "settings"]
     project(tmp_path, {"context": target.context, "namespace": target.namespace}, doc)
     r = apply(app, target)
@@ -506,8 +653,20 @@ def test_apply_conflict_exits_3_naming_the_manager_and_force_conflicts_succeeds(
     assert apply(app, target).code == 0
     from kubernetes import client
 
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": target.namespace}, "spec": {"replicas": 7}}
-    client.AppsV1Api(target.api).patch_namespaced_deployment("api", target.namespace, body, field_manager="kubectl-edit", force=True, _content_type="application/apply-patch+yaml")
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": target.namespace},
+        "spec": {"replicas": 7},
+    }
+    client.AppsV1Api(target.api).patch_namespaced_deployment(
+        "api",
+        target.namespace,
+        body,
+        field_manager="kubectl-edit",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
     doc = app_doc()
     doc["spec"]["components"][0]["traits"][0]["properties"]["replicas"] = 3
     project(tmp_path, {"context": target.context, "namespace": target.namespace}, doc)
@@ -589,7 +748,10 @@ def test_apply_rollout_that_never_becomes_ready_exits_3(tmp_path, target):
 
 def test_apply_to_several_clusters(tmp_path, target):
     ready_on_standin(target)
-    targets = [{"context": target.context, "namespace": target.namespace}, {"context": target.context_b, "namespace": target.namespace_b}]
+    targets = [
+        {"context": target.context, "namespace": target.namespace},
+        {"context": target.context_b, "namespace": target.namespace_b},
+    ]
     app = project(tmp_path, {"targets": targets})
     r = apply(app, target)
     assert r.code == 0, messages(r)
@@ -601,7 +763,9 @@ def test_apply_to_several_clusters(tmp_path, target):
     r = appc("status", "-f", str(app), "-e", "dev", "--json")
     assert r.code == 0, r.err
     health = [e for e in r.events if e["type"] == "health"]
-    assert {(h["target"], h["unit"]) for h in health} >= {(f"kube:{t['context']}/{t['namespace']}", "api") for t in targets}
+    assert {(h["target"], h["unit"]) for h in health} >= {
+        (f"kube:{t['context']}/{t['namespace']}", "api") for t in targets
+    }
     if target.standin:
         api = [h for h in health if h["unit"] == "api"]
         assert all(h["rollout"] == "complete" and (h["ready"], h["desired"]) == (2, 2) for h in api)
@@ -616,7 +780,9 @@ def test_status_reports_an_unreachable_cluster_without_failing(tmp_path, kube_cl
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("KUBECONFIG", write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}", contexts=("standin",)))
+    monkeypatch.setenv(
+        "KUBECONFIG", write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}", contexts=("standin",))
+    )
     r = appc("status", "-f", str(app), "-e", "dev", "--json")
     assert r.code == 0
     health = [e for e in r.events if e["type"] == "health"]
@@ -637,14 +803,22 @@ def test_directory_output_is_deterministic_with_a_kustomization(tmp_path):
     assert files_a == files_b
     assert sorted(files_a) == ["api.yaml", "kustomization.yaml", "report.yaml", "settings.yaml", "worker.yaml"]
     kustomization = yaml.safe_load(files_a["kustomization.yaml"])
-    assert kustomization == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["api.yaml", "report.yaml", "settings.yaml", "worker.yaml"], "namespace": "shop"}
+    assert kustomization == {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["api.yaml", "report.yaml", "settings.yaml", "worker.yaml"],
+        "namespace": "shop",
+    }
 
     doc = app_doc()
     doc["spec"]["components"] = [c for c in doc["spec"]["components"] if c["name"] != "settings"]
     project(tmp_path / "a", GITOPS, doc)
     assert apply(a, None).code == 0
     assert not (tmp_path / "a" / "deploy" / "settings.yaml").exists()
-    assert "settings.yaml" not in yaml.safe_load((tmp_path / "a" / "deploy" / "kustomization.yaml").read_text())["resources"]
+    assert (
+        "settings.yaml"
+        not in yaml.safe_load((tmp_path / "a" / "deploy" / "kustomization.yaml").read_text())["resources"]
+    )
     r = appc("status", "-f", str(a), "-e", "dev", "--json")  # offline: no cluster to ask
     assert r.code == 0 and not [e for e in r.events if e["type"] == "health"]
 
@@ -675,14 +849,21 @@ def test_directory_refuses_connection_secrets_without_a_secret_store(tmp_path):
     d = exc.value.diagnostics[0]
     assert "names no secret store" in d.summary and "kubernetes.secretStore" in d.detail
     with pytest.raises(DiagnosticError) as exc:
-        DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", SecretStoreRef(name="s")).write_connection("db", "shop-db-conn", {"password": "x"}, None)
+        DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", SecretStoreRef(name="s")).write_connection(
+            "db", "shop-db-conn", {"password": "x"}, None
+        )
     assert "secrets: store" in exc.value.diagnostics[0].detail
     assert not (tmp_path / "deploy").exists() or not any((tmp_path / "deploy").iterdir())
 
 
 def test_directory_refuses_a_raw_secret_object(tmp_path):
     sink = DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", SecretStoreRef(name="s"))
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-key"}, "stringData": {"key": "plain-text-value"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "api-key"},
+        "stringData": {"key": "plain-text-value"},
+    }
     with pytest.raises(DiagnosticError) as exc:
         sink.apply("keys", [secret], ())
     assert "ExternalSecret" in exc.value.diagnostics[0].detail
@@ -702,16 +883,31 @@ def test_apply_binds_a_bucket_into_its_connection_secret(tmp_path, moto, kube_cl
     doc = app_doc()
     doc["spec"]["components"] = [
         {"name": "uploads", "type": "bucket", "properties": {"force_destroy": True}},
-        {"name": "api", "type": "webservice", "properties": {"image": "ghcr.io/acme/api:1.0", "port": 8080}, "connections": ["uploads"]},
+        {
+            "name": "api",
+            "type": "webservice",
+            "properties": {"image": "ghcr.io/acme/api:1.0", "port": 8080},
+            "connections": ["uploads"],
+        },
     ]
-    app = project(tmp_path / "p", {"context": "standin", "namespace": "shop"}, doc, cloud={"provider": "aws", "region": "us-east-1"})
+    app = project(
+        tmp_path / "p",
+        {"context": "standin", "namespace": "shop"},
+        doc,
+        cloud={"provider": "aws", "region": "us-east-1"},
+    )
     r = apply(app, None)
     assert r.code == 0, messages(r)
     secret = kube_clean.get("/api/v1/namespaces/shop/secrets/shop-uploads-conn")
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert set(data) == {"name", "region", "endpoint", "id"} and data["region"] == "us-east-1"
-    env_vars = kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "UPLOADS_NAME", "valueFrom": {"secretKeyRef": {"name": "shop-uploads-conn", "key": "name"}}} in env_vars
+    env_vars = kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    assert {
+        "name": "UPLOADS_NAME",
+        "valueFrom": {"secretKeyRef": {"name": "shop-uploads-conn", "key": "name"}},
+    } in env_vars
 
     r = appc("destroy", "-f", str(app), "-e", "dev", "--auto-approve", "--json")
     assert r.code == 0, messages(r)

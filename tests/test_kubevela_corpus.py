@@ -44,7 +44,11 @@ def _compile(project: Project, registry, catalog) -> tuple[dict[str, bytes], set
         return {}, {(d.severity.value, d.summary, format_path(d.path)) for d in exc.diagnostics}
     warnings = (*project.app.warnings, *compiled.warnings)
     # What apply does beyond the files: the order of units and the approval gates.
-    files = {**compiled.rendered.files, "<apply order>": repr(sorted((e.dependency, e.dependent, e.reason) for e in compiled.graph.edges)).encode(), "<gates>": repr(project.app.model.spec.gates).encode()}
+    files = {
+        **compiled.rendered.files,
+        "<apply order>": repr(sorted((e.dependency, e.dependent, e.reason) for e in compiled.graph.edges)).encode(),
+        "<gates>": repr(project.app.model.spec.gates).encode(),
+    }
     return files, {(d.severity.value, d.summary, format_path(d.path)) for d in warnings}
 
 
@@ -61,13 +65,19 @@ def test_corpus_coverage_is_at_least_90_percent_and_every_refusal_is_at_a_line(r
             assert head.get("expect") != "refused", f"{path.name} is marked refused but loads"
         except DiagnosticError as exc:
             refused.append(path.name)
-            assert head.get("expect") == "refused" or head["uses"] != "core", f"{path.name} is refused: {exc.diagnostics[0].text()}"
+            assert head.get("expect") == "refused" or head["uses"] != "core", (
+                f"{path.name} is refused: {exc.diagnostics[0].text()}"
+            )
             for d in exc.diagnostics:
-                assert d.file and d.line and d.path and d.detail, f"{path.name}: a refusal without a line or a hint: {d.text()}"
+                assert d.file and d.line and d.path and d.detail, (
+                    f"{path.name}: a refusal without a line or a hint: {d.text()}"
+                )
     core = [p.name for p in FILES if _header(p)["uses"] == "core"]
     core_loaded = [n for n in loaded if n in core]
     ratio = len(core_loaded) / len(core)
-    print(f"\nKubeVela corpus: {len(FILES)} files, {len(core)} vela-core only, {len(core_loaded)} of them load and render ({ratio:.1%}); refused: {', '.join(refused)}")
+    print(
+        f"\nKubeVela corpus: {len(FILES)} files, {len(core)} vela-core only, {len(core_loaded)} of them load and render ({ratio:.1%}); refused: {', '.join(refused)}"
+    )
     assert ratio >= 0.90
     assert (len(FILES), len(core), len(core_loaded)) == (44, 42, 39)  # docs/oam.md quotes these
 
@@ -119,7 +129,9 @@ def walk(path: Path, registry, scratch: Path) -> list[str]:
     silent = []
     for leaf, _ in _leaves(data):
         shown = format_path(leaf)
-        if any(shown == r or shown.startswith(r + ".") or shown.startswith(r + "[") for r in reported if r) or IDENTIFIERS.match(shown):
+        if any(
+            shown == r or shown.startswith(r + ".") or shown.startswith(r + "[") for r in reported if r
+        ) or IDENTIFIERS.match(shown):
             continue
         try:
             files, diags = _compile(_project(scratch, _mutated(data, leaf)), registry, catalog)
@@ -131,7 +143,11 @@ def walk(path: Path, registry, scratch: Path) -> list[str]:
 
 
 @pytest.mark.slow  # about 11 s for the corpus
-@pytest.mark.parametrize("path", [p for p in FILES if _header(p).get("expect") != "refused" and _header(p)["uses"] == "core"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [p for p in FILES if _header(p).get("expect") != "refused" and _header(p)["uses"] == "core"],
+    ids=lambda p: p.name,
+)
 def test_field_walk_whole_corpus_finds_no_silent_drop(path: Path, registry, tmp_path: Path):
     assert walk(path, registry, tmp_path) == []
 

@@ -33,15 +33,26 @@ ENVIRONMENT = {
     "kind": "Environment",
     "metadata": {"name": "prod"},
     "spec": {
-        "cloud": {"provider": "aws", "region": "eu-west-1", "project": "acme-shop", "resourceGroup": "shop", "keyVaultId": f"/subscriptions/{SUB}/resourceGroups/shop/providers/Microsoft.KeyVault/vaults/kv"},
+        "cloud": {
+            "provider": "aws",
+            "region": "eu-west-1",
+            "project": "acme-shop",
+            "resourceGroup": "shop",
+            "keyVaultId": f"/subscriptions/{SUB}/resourceGroups/shop/providers/Microsoft.KeyVault/vaults/kv",
+        },
         "network": {
             "vpcId": "vpc-0123456789abcdef0",
             "subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
             "securityGroupIds": ["sg-0123456789abcdef0"],
             "vpc": "projects/acme-shop/global/networks/shop",
-            "delegatedSubnets": {"postgres": f"{AZ}/virtualNetworks/v/subnets/pg", "mysql": f"{AZ}/virtualNetworks/v/subnets/my"},
+            "delegatedSubnets": {
+                "postgres": f"{AZ}/virtualNetworks/v/subnets/pg",
+                "mysql": f"{AZ}/virtualNetworks/v/subnets/my",
+            },
             "privateEndpointSubnetId": f"{AZ}/virtualNetworks/v/subnets/pe",
-            "privateDnsZones": {k: f"{AZ}/privateDnsZones/{k}" for k in ("postgres", "mysql", "redis", "blob", "servicebus")},
+            "privateDnsZones": {
+                k: f"{AZ}/privateDnsZones/{k}" for k in ("postgres", "mysql", "redis", "blob", "servicebus")
+            },
         },
     },
 }
@@ -93,7 +104,16 @@ def build_offers(cloud: str, implementations: Path, module_root: Path) -> list[O
         for tier in TIERS:  # one offer per environment tier: each tier's inputs are checked on their own
             variants = []
             for param, params in parameter_variants(catalog.component(o.type).schema):
-                context = {"app": "shop", "env": "prod", "component": "db", "name": "shop-prod-db", "parameters": params, "tags": {"app": "shop"}, **tier, **provider.template_context(env)}
+                context = {
+                    "app": "shop",
+                    "env": "prod",
+                    "component": "db",
+                    "name": "shop-prod-db",
+                    "parameters": params,
+                    "tags": {"app": "shop"},
+                    **tier,
+                    **provider.template_context(env),
+                }
                 try:
                     variants.append((param, params, evaluate(tf.inputs, context)))
                 except TemplateFailure:
@@ -129,7 +149,9 @@ def test_the_schemas_cover_every_resource_in_modules_and_say_where_they_were_rea
     assert used <= set(schemas), f"not recorded: {sorted(used - set(schemas))}"
     assert set(schemas) - used == set(), f"recorded but unused (stale): {sorted(set(schemas) - used)}"
     for rtype, entry in schemas.items():
-        assert any(v in entry["read_from"] for v in ("v6.23.0", "v4.55.0", "5.100.0")), f"{rtype}: read_from names no provider version"
+        assert any(v in entry["read_from"] for v in ("v6.23.0", "v4.55.0", "5.100.0")), (
+            f"{rtype}: read_from names no provider version"
+        )
 
 
 def test_stateful_resources_record_force_new_for_every_argument():
@@ -274,7 +296,9 @@ MUTATIONS = [
 @pytest.mark.parametrize("relpath,old,new,expected", MUTATIONS)
 def test_each_finding_fails_the_check_when_reintroduced(tmp_path, relpath, old, new, expected):
     for part in ("modules", "providers"):
-        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__", "*.py", ".terraform"))
+        shutil.copytree(
+            ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__", "*.py", ".terraform")
+        )
     target = tmp_path / relpath
     text = target.read_text(encoding="utf-8")
     assert old in text, f"the mutation no longer applies to {relpath}"

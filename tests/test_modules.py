@@ -77,7 +77,12 @@ spec:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +125,9 @@ def registry(tmp_path, monkeypatch):
 def project(root: Path, source: str, version: str | None = None) -> Path:
     definition = DEFINITION.replace("SOURCE", json.dumps(source))
     if version:
-        definition = definition.replace("        inputs:", f"        version: {json.dumps(version)}\n        inputs:", 1)
+        definition = definition.replace(
+            "        inputs:", f"        version: {json.dumps(version)}\n        inputs:", 1
+        )
     write(root, {"app.yaml": APP, "environments/test.yaml": ENV, "definitions/s3v4.yaml": definition})
     return root / "app.yaml"
 
@@ -156,7 +163,15 @@ def test_git_source_is_locked_rendered_from_the_cache_and_a_moved_tag_is_caught(
     module = rendered_module(tmp_path / "out")
     assert module.name == f"platform-upstream-{entry['digest'][7:19]}"
     files = sorted(p.relative_to(module).as_posix() for p in module.rglob("*") if p.is_file())
-    assert files == ["main.tf", "modules/controls/main.tf", "modules/naming/main.tf", "modules/versioning/main.tf", "outputs.tf", "variables.tf", "versions.tf"]
+    assert files == [
+        "main.tf",
+        "modules/controls/main.tf",
+        "modules/naming/main.tf",
+        "modules/versioning/main.tf",
+        "outputs.tf",
+        "variables.tf",
+        "versions.tf",
+    ]
     root = json.loads((tmp_path / "out" / "terraform" / "files" / "main.tf.json").read_text())
     assert root["module"]["files"]["source"] == f"../../modules/{module.name}"
     # the module's own constraint, not the provider plugin's default
@@ -250,14 +265,18 @@ def test_vendored_module_edit_is_refused_naming_both_digests_and_readme_edits_ch
     (root / "definitions" / "modules" / "s3-bucket" / "README.md").write_text("# edited\n")
     (root / "definitions" / "modules" / "s3-bucket" / "examples" / "complete" / "main.tf").write_text("# edited\n")
     assert appc("render", "-f", app, "-o", tmp_path / "b").code == 0
-    assert sorted(p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()) == sorted(p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert sorted(p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()) == sorted(
+        p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
 
     main = root / "definitions" / "modules" / "s3-bucket" / "main.tf"
     main.write_text(main.read_text() + '\nresource "aws_s3_bucket" "extra" {}\n')
     r = appc("validate", "-f", app, "--json")
     assert r.code == 1
     (d,) = [e for e in r.events if e["type"] == "diagnostic"]
-    assert f"locked {entry['digest']}, found sha256:" in d["summary"] and "definitions/modules/s3-bucket" in d["summary"]
+    assert (
+        f"locked {entry['digest']}, found sha256:" in d["summary"] and "definitions/modules/s3-bucket" in d["summary"]
+    )
     assert appc("plan", "-f", app, "-e", "test").code == 1
 
 
@@ -308,21 +327,33 @@ TAGGED_PROJECT = {
 
 def test_a_module_calling_a_sibling_module_renders_its_package(tmp_path):
     root = tmp_path / "p"
-    write(root, {
-        **TAGGED_PROJECT,
-        "definitions/tagged.yaml": SIBLING_DEF,
-        "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\nmodule "shared" {\n  source = "../shared"\n  tags   = var.tags\n}\noutput "tags" { value = module.shared.tags }\n',
-        "definitions/modules/shared/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = merge(var.tags, { shared = "yes" }) }\n',
-        "definitions/modules/unrelated/main.tf": "# not part of the call tree\n",
-    })
+    write(
+        root,
+        {
+            **TAGGED_PROJECT,
+            "definitions/tagged.yaml": SIBLING_DEF,
+            "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\nmodule "shared" {\n  source = "../shared"\n  tags   = var.tags\n}\noutput "tags" { value = module.shared.tags }\n',
+            "definitions/modules/shared/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = merge(var.tags, { shared = "yes" }) }\n',
+            "definitions/modules/unrelated/main.tf": "# not part of the call tree\n",
+        },
+    )
     r = appc("render", "-f", root / "app.yaml", "-o", tmp_path / "out")
     assert r.code == 0, r.err
     module = rendered_module(tmp_path / "out")
-    assert sorted(p.relative_to(module).as_posix() for p in module.rglob("*.tf")) == ["shared/main.tf", "tagged/main.tf"]
+    assert sorted(p.relative_to(module).as_posix() for p in module.rglob("*.tf")) == [
+        "shared/main.tf",
+        "tagged/main.tf",
+    ]
     root_tf = json.loads((tmp_path / "out" / "terraform" / "t" / "main.tf.json").read_text())
     assert root_tf["module"]["t"]["source"] == f"../../modules/{module.name}/tagged"
     exe, _ = require_terraform()
-    r = subprocess.run([exe, "init", "-backend=false", "-input=false", "-no-color"], cwd=tmp_path / "out" / "terraform" / "t", capture_output=True, text=True, env=_tf_env(tmp_path))
+    r = subprocess.run(
+        [exe, "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=tmp_path / "out" / "terraform" / "t",
+        capture_output=True,
+        text=True,
+        env=_tf_env(tmp_path),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "- t.shared in ../../modules/" in r.stdout
 
@@ -338,24 +369,49 @@ def test_typos_in_an_input_and_an_output_mapping_are_reported_at_the_definition_
     app = project(root, "./modules/s3-bucket")
     shutil.copytree(MODULE, root / "definitions" / "modules" / "s3-bucket")
     path = root / "definitions" / "s3v4.yaml"
-    path.write_text(path.read_text().replace("force_destroy: true", "force_destroy: true\n          versoning: {}").replace("arn: s3_bucket_arn", "arn: s3_bucket_arnn"))
+    path.write_text(
+        path.read_text()
+        .replace("force_destroy: true", "force_destroy: true\n          versoning: {}")
+        .replace("arn: s3_bucket_arn", "arn: s3_bucket_arnn")
+    )
     for args in (("def", "validate", path), ("validate", "-f", app), ("plan", "-f", app, "-e", "test")):
         r = appc(*args, "--json")
         assert r.code == 1, args
-        got = sorted((d["file"].rsplit("/", 1)[-1], d["line"], d["path"], d["summary"], d["detail"].split("?")[0]) for d in r.events if d["type"] == "diagnostic")
+        got = sorted(
+            (d["file"].rsplit("/", 1)[-1], d["line"], d["path"], d["summary"], d["detail"].split("?")[0])
+            for d in r.events
+            if d["type"] == "diagnostic"
+        )
         assert got == [
-            ("s3v4.yaml", 20, "spec.implementations.aws.terraform.inputs.versoning", "implementation 'aws' of 's3v4': input 'versoning' is not a variable of the module", "did you mean 'versioning'"),
-            ("s3v4.yaml", 23, "spec.implementations.aws.terraform.outputs.arn", "implementation 'aws' of 's3v4': maps 'arn' to 's3_bucket_arnn', which is not an output of the module", "did you mean 's3_bucket_arn'"),
+            (
+                "s3v4.yaml",
+                20,
+                "spec.implementations.aws.terraform.inputs.versoning",
+                "implementation 'aws' of 's3v4': input 'versoning' is not a variable of the module",
+                "did you mean 'versioning'",
+            ),
+            (
+                "s3v4.yaml",
+                23,
+                "spec.implementations.aws.terraform.outputs.arn",
+                "implementation 'aws' of 's3v4': maps 'arn' to 's3_bucket_arnn', which is not an output of the module",
+                "did you mean 's3_bucket_arn'",
+            ),
         ], args
 
 
 def test_required_variables_and_contract_keys_are_checked(tmp_path):
     root = tmp_path / "p"
-    write(root, {
-        **TAGGED_PROJECT,
-        "definitions/tagged.yaml": SIBLING_DEF.replace("outputs: {tags: {}}", "outputs: {tags: {}, id: {}, extra: {optional: true}}").replace('inputs: {tags: "{{ tags }}"}', "inputs: {}"),
-        "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = var.tags }\n',
-    })
+    write(
+        root,
+        {
+            **TAGGED_PROJECT,
+            "definitions/tagged.yaml": SIBLING_DEF.replace(
+                "outputs: {tags: {}}", "outputs: {tags: {}, id: {}, extra: {optional: true}}"
+            ).replace('inputs: {tags: "{{ tags }}"}', "inputs: {}"),
+            "definitions/modules/tagged/main.tf": 'variable "tags" { type = map(string) }\noutput "tags" { value = var.tags }\n',
+        },
+    )
     r = appc("def", "validate", root / "definitions" / "tagged.yaml", "--json")
     assert r.code == 1
     summaries = sorted(d["summary"] for d in r.events if d["type"] == "diagnostic")
@@ -368,11 +424,14 @@ def test_required_variables_and_contract_keys_are_checked(tmp_path):
 
 def test_a_module_that_does_not_parse_is_a_diagnostic(tmp_path):
     root = tmp_path / "p"
-    write(root, {
-        **TAGGED_PROJECT,
-        "definitions/tagged.yaml": SIBLING_DEF,
-        "definitions/modules/tagged/main.tf": 'variable "tags" {\n',
-    })
+    write(
+        root,
+        {
+            **TAGGED_PROJECT,
+            "definitions/tagged.yaml": SIBLING_DEF,
+            "definitions/modules/tagged/main.tf": 'variable "tags" {\n',
+        },
+    )
     r = appc("validate", "-f", root / "app.yaml")
     assert r.code == 1 and "main.tf is not valid Terraform" in r.err and "Traceback" not in r.err
 
@@ -391,7 +450,9 @@ def test_scaffold_validate_lock_apply_and_destroy_on_moto(tmp_path, repo, moto, 
     assert r.code == 0, r.err
     scaffolded = yaml.safe_load((tmp_path / "scaffold" / "s3v4.yaml").read_text())["spec"]
     assert len(scaffolded["parameters"]["properties"]) == 26 and "required" not in scaffolded["parameters"]
-    assert scaffolded["outputs"]["s3_bucket_arn"] == {"description": "The ARN of the bucket. Will be of format arn:aws:s3:::bucketname."}
+    assert scaffolded["outputs"]["s3_bucket_arn"] == {
+        "description": "The ARN of the bucket. Will be of format arn:aws:s3:::bucketname."
+    }
     assert scaffolded["implementations"]["aws"]["terraform"]["module"] == source
     assert appc("def", "validate", tmp_path / "scaffold" / "s3v4.yaml").code == 0
 
@@ -405,7 +466,12 @@ def test_scaffold_validate_lock_apply_and_destroy_on_moto(tmp_path, repo, moto, 
     assert boto3.client("s3").get_bucket_versioning(Bucket="shop-test-files")["Status"] == "Enabled"
     conn = kube_clean.get("/api/v1/namespaces/shop/secrets/shop-files-conn")
     assert base64.b64decode(conn["data"]["arn"]).decode() == "arn:aws:s3:::shop-test-files"
-    env = {e["name"]: e for e in kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e
+        for e in kube_clean.get("/apis/apps/v1/namespaces/shop/deployments/api")["spec"]["template"]["spec"][
+            "containers"
+        ][0]["env"]
+    }
     assert env["FILES_ARN"]["valueFrom"]["secretKeyRef"] == {"name": "shop-files-conn", "key": "arn"}
     assert env["BUCKET_ARN"]["valueFrom"]["secretKeyRef"] == {"name": "shop-files-conn", "key": "arn"}
 
@@ -420,11 +486,23 @@ def test_scaffold_validate_lock_apply_and_destroy_on_moto(tmp_path, repo, moto, 
     [
         ("./modules/s3", None, ("local", "./modules/s3", "")),
         ("modules/s3", None, ("local", "modules/s3", "")),
-        ("git::https://example.com/acme/s3.git?ref=v4.11.0", None, ("git", "git::https://example.com/acme/s3.git?ref=v4.11.0", "")),
-        ("git::https://example.com/acme/mono.git//modules/s3?ref=v1", None, ("git", "git::https://example.com/acme/mono.git?ref=v1", "modules/s3")),
+        (
+            "git::https://example.com/acme/s3.git?ref=v4.11.0",
+            None,
+            ("git", "git::https://example.com/acme/s3.git?ref=v4.11.0", ""),
+        ),
+        (
+            "git::https://example.com/acme/mono.git//modules/s3?ref=v1",
+            None,
+            ("git", "git::https://example.com/acme/mono.git?ref=v1", "modules/s3"),
+        ),
         ("git::file:///srv/repo//sub/dir?ref=abc123", None, ("git", "git::file:///srv/repo?ref=abc123", "sub/dir")),
         ("terraform-aws-modules/s3-bucket/aws", "~> 4.11", ("registry", "terraform-aws-modules/s3-bucket/aws", "")),
-        ("terraform-aws-modules/s3-bucket/aws//modules/notification", "4.11.0", ("registry", "terraform-aws-modules/s3-bucket/aws", "modules/notification")),
+        (
+            "terraform-aws-modules/s3-bucket/aws//modules/notification",
+            "4.11.0",
+            ("registry", "terraform-aws-modules/s3-bucket/aws", "modules/notification"),
+        ),
         ("registry.example.com:8443/acme/s3/aws", ">= 1.0", ("registry", "registry.example.com:8443/acme/s3/aws", "")),
     ],
 )
@@ -456,7 +534,11 @@ def test_an_unusable_source_in_a_definition_is_reported_at_its_line(tmp_path):
     app = project(tmp_path / "p", "git::https://example.com/acme/s3.git")
     r = appc("def", "validate", tmp_path / "p" / "definitions" / "s3v4.yaml", "--json")
     (d,) = [e for e in r.events if e["type"] == "diagnostic"]
-    assert (d["line"], d["path"], d["summary"]) == (16, "spec.implementations.aws.terraform.module", "unusable module source")
+    assert (d["line"], d["path"], d["summary"]) == (
+        16,
+        "spec.implementations.aws.terraform.module",
+        "unusable module source",
+    )
     r = appc("validate", "-f", app, "--json")
     assert r.code == 1 and "names no ref" in r.out
 
@@ -465,9 +547,15 @@ def test_a_tampered_lock_is_refused(tmp_path):
     root = tmp_path / "p"
     app = project(root, "./modules/s3-bucket")
     shutil.copytree(MODULE, root / "definitions" / "modules" / "s3-bucket")
-    (root / "composer.lock").write_text(json.dumps({"format": 1, "modules": [{"source": "definitions/modules/s3-bucket", "digest": "sha256:nothex"}]}))
+    (root / "composer.lock").write_text(
+        json.dumps({"format": 1, "modules": [{"source": "definitions/modules/s3-bucket", "digest": "sha256:nothex"}]})
+    )
     r = appc("validate", "-f", app)
-    assert r.code == 1 and "composer.lock is not a valid lock file" in r.err and "digest must be sha256:<64 hex digits>" in r.err
+    assert (
+        r.code == 1
+        and "composer.lock is not a valid lock file" in r.err
+        and "digest must be sha256:<64 hex digits>" in r.err
+    )
 
 
 def test_a_republished_registry_version_is_caught(tmp_path, registry):
@@ -479,5 +567,7 @@ def test_a_republished_registry_version_is_caught(tmp_path, registry):
     locked = lock_of(app.parent)["modules"][0]["digest"]
     (first / "main.tf").write_text((first / "main.tf").read_text() + "\n# changed under the same version\n")
     r = appc("lock", "-f", app)
-    assert r.code == 1 and f"module acme/s3-bucket/aws 4.11.2 changed upstream: locked {locked}, fetched sha256:" in r.err
+    assert (
+        r.code == 1 and f"module acme/s3-bucket/aws 4.11.2 changed upstream: locked {locked}, fetched sha256:" in r.err
+    )
     assert lock_of(app.parent)["modules"][0]["digest"] == locked

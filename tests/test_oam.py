@@ -195,7 +195,9 @@ def _diagnostics(tmp_path: Path, app: str) -> list[dict]:
 
 def _expect(diags: list[dict], summary: str, line: int, path: str) -> dict:
     match = [d for d in diags if re.search(summary, d["summary"]) and d["line"] == line and d["path"] == path]
-    assert match, f"no diagnostic {summary!r} at app.yaml:{line} {path}; got:\n" + "\n".join(f"{d['file']}:{d['line']} {d['path']} {d['summary']}" for d in diags)
+    assert match, f"no diagnostic {summary!r} at app.yaml:{line} {path}; got:\n" + "\n".join(
+        f"{d['file']}:{d['line']} {d['path']} {d['summary']}" for d in diags
+    )
     assert Path(match[0]["file"]).name == "app.yaml"
     return match[0]
 
@@ -214,13 +216,21 @@ UNSUPPORTED = {
         [(r"policy type 'read-only' is not supported", 10, "spec.policies[0].type")],
     ),
     "workflow-notification": (
-        oam(WEB, "  workflow:\n    steps:\n      - {name: deploy, type: deploy}\n      - {name: tell, type: notification, properties: {slack: {url: {value: x}}}}\n"),
+        oam(
+            WEB,
+            "  workflow:\n    steps:\n      - {name: deploy, type: deploy}\n      - {name: tell, type: notification, properties: {slack: {url: {value: x}}}}\n",
+        ),
         [(r"workflow step 'tell' \(notification\) is not supported", 12, "spec.workflow.steps[1].type")],
     ),
     "inputs-outputs": (
-        oam(WEB + "      outputs: [{name: host, valueFrom: output.status.host}]\n"
-            "    - name: job\n      type: task\n      properties: {image: busybox}\n      inputs: [{from: host, parameterKey: env}]\n"),
-        [(r"unsupported OAM field 'outputs'", 9, "spec.components[0].outputs"), (r"unsupported OAM field 'inputs'", 13, "spec.components[1].inputs")],
+        oam(
+            WEB + "      outputs: [{name: host, valueFrom: output.status.host}]\n"
+            "    - name: job\n      type: task\n      properties: {image: busybox}\n      inputs: [{from: host, parameterKey: env}]\n"
+        ),
+        [
+            (r"unsupported OAM field 'outputs'", 9, "spec.components[0].outputs"),
+            (r"unsupported OAM field 'inputs'", 13, "spec.components[1].inputs"),
+        ],
     ),
     "unknown-trait": (
         oam(WEB + "      traits:\n        - type: nocalhost\n          properties: {port: 9080}\n"),
@@ -231,7 +241,10 @@ UNSUPPORTED = {
         [(r"unknown component type 'helm'", 7, "spec.components[0].type")],
     ),
     "redeploy-after-approval": (
-        oam(WEB, "  workflow:\n    steps:\n      - {name: dev, type: deploy}\n      - {name: ok, type: suspend}\n      - {name: prod, type: deploy}\n"),
+        oam(
+            WEB,
+            "  workflow:\n    steps:\n      - {name: dev, type: deploy}\n      - {name: ok, type: suspend}\n      - {name: prod, type: deploy}\n",
+        ),
         [(r"component 'web' is deployed again by this step", 13, "spec.workflow.steps[2]")],
     ),
     "scopes": (
@@ -239,41 +252,62 @@ UNSUPPORTED = {
         [(r"unsupported OAM field 'scopes'", 9, "spec.components[0].scopes")],
     ),
     "gateway-without-domain": (
-        oam(WEB.replace("{image: nginx}", "{image: nginx, port: 80}") + "      traits:\n        - type: gateway\n          properties:\n            http: {/: 80}\n"),
+        oam(
+            WEB.replace("{image: nginx}", "{image: nginx, port: 80}")
+            + "      traits:\n        - type: gateway\n          properties:\n            http: {/: 80}\n"
+        ),
         [(r"gateway without a domain", 12, "spec.components[0].traits[0].properties")],
     ),
     "storage-hostPath-and-friends": (
-        oam(WEB + "      traits:\n        - type: storage\n          properties:\n"
+        oam(
+            WEB + "      traits:\n        - type: storage\n          properties:\n"
             "            hostPath: [{name: h, path: /var, mountPath: /h}]\n"
             "            configMap: [{name: c, mountPath: /c, defaultMode: 384}]\n"
             "            secret: [{name: s, mountPath: /s, stringData: {pw: hunter2}}]\n"
-            "            pvc: [{name: p, mountPath: /p, volumeMode: Block}]\n"),
+            "            pvc: [{name: p, mountPath: /p, volumeMode: Block}]\n"
+        ),
         [
             (r"storage type 'hostPath' is not supported", 12, "spec.components[0].traits[0].properties.hostPath"),
             (r"a defaultMode other than 420", 13, "spec.components[0].traits[0].properties.configMap[0].defaultMode"),
-            (r"storage secret field 'stringData' is not supported", 14, "spec.components[0].traits[0].properties.secret[0].stringData"),
+            (
+                r"storage secret field 'stringData' is not supported",
+                14,
+                "spec.components[0].traits[0].properties.secret[0].stringData",
+            ),
             (r"volumeMode 'Block' is not supported", 15, "spec.components[0].traits[0].properties.pvc[0].volumeMode"),
         ],
     ),
     "hpa-unknown-metric-type": (
-        oam(WEB + "      traits:\n        - type: hpa\n          properties:\n"
-            "            cpu: {type: Value, value: 200}\n"),
+        oam(
+            WEB + "      traits:\n        - type: hpa\n          properties:\n"
+            "            cpu: {type: Value, value: 200}\n"
+        ),
         [(r"cpu.type 'Value' is not supported", 12, "spec.components[0].traits[0].properties.cpu.type")],
     ),
     "cpuscaler-other-target": (
         oam(WEB + "      traits:\n        - type: cpuscaler\n          properties: {targetKind: StatefulSet}\n"),
-        [(r"targetKind other than 'Deployment' is not supported", 11, "spec.components[0].traits[0].properties.targetKind")],
+        [
+            (
+                r"targetKind other than 'Deployment' is not supported",
+                11,
+                "spec.components[0].traits[0].properties.targetKind",
+            )
+        ],
     ),
     "unknown-property": (
-        oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"),
+        oam(
+            "    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"
+        ),
         [(r"KubeVela property 'hostAliases' is not supported", 10, "spec.components[0].properties.hostAliases")],
     ),
     "nodePort-hostPath": (
-        oam("    - name: web\n      type: webservice\n      properties:\n        image: nginx\n"
+        oam(
+            "    - name: web\n      type: webservice\n      properties:\n        image: nginx\n"
             "        ports: [{port: 80, expose: true, nodePort: 30080}]\n"
             "        volumeMounts:\n          hostPath: [{name: h, path: /var, mountPath: /h}]\n"
             "          pvc:\n            - {name: p, mountPath: /p, claimName: c, subPath: sub}\n"
-            "        volumes:\n          - {name: v, mountPath: /v, type: secret, secretName: s, items: [{key: a, path: b}]}\n"),
+            "        volumes:\n          - {name: v, mountPath: /v, type: secret, secretName: s, items: [{key: a, path: b}]}\n"
+        ),
         [
             (r"nodePort is not supported", 10, "spec.components[0].properties.ports[0].nodePort"),
             (r"hostPath volumes are not supported", 12, "spec.components[0].properties.volumeMounts.hostPath"),
@@ -293,16 +327,33 @@ def test_unsupported_oam_feature_is_a_clear_error(tmp_path, name):
 
 
 def test_metadata_namespace_is_used_unless_the_environment_names_one_then_a_warning_names_both(tmp_path, registry):
-    write(tmp_path, {"app.yaml": oam(WEB, metadata="\n  name: shop\n  namespace: prod"), "environments/test.yaml": ENV, "environments/bare.yaml": ENV.replace("name: test", "name: bare").replace(", namespace: shop", "")})
+    write(
+        tmp_path,
+        {
+            "app.yaml": oam(WEB, metadata="\n  name: shop\n  namespace: prod"),
+            "environments/test.yaml": ENV,
+            "environments/bare.yaml": ENV.replace("name: test", "name: bare").replace(", namespace: shop", ""),
+        },
+    )
     r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "test", "--json")
     assert r.code == 0, r.err
-    [w] = [e for e in r.events if e["type"] == "diagnostic" and "no CPU or memory limits" not in e["summary"]]  # that one is issue 18's
+    [w] = [
+        e for e in r.events if e["type"] == "diagnostic" and "no CPU or memory limits" not in e["summary"]
+    ]  # that one is issue 18's
     assert (w["severity"], w["line"], w["path"]) == ("warning", 5, "metadata.namespace")
     assert "'shop'" in w["summary"] and "'prod'" in w["summary"]
     project = open_project(tmp_path / "app.yaml")
-    assert yaml.safe_load(compile_project(project, "test", registry).rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "shop"
+    assert (
+        yaml.safe_load(compile_project(project, "test", registry).rendered.files["kubernetes/web.yaml"])["metadata"][
+            "namespace"
+        ]
+        == "shop"
+    )
     bare = compile_project(project, "bare", registry)
-    assert bare.warnings == () and yaml.safe_load(bare.rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "prod"
+    assert (
+        bare.warnings == ()
+        and yaml.safe_load(bare.rendered.files["kubernetes/web.yaml"])["metadata"]["namespace"] == "prod"
+    )
 
 
 # Errors inside translated parts: the original line, and the path as the user wrote it.
@@ -385,7 +436,9 @@ def test_errors_in_converted_properties_point_at_the_original(tmp_path, name):
 @pytest.mark.parametrize("name", sorted(TRAIT_CONVERTED))
 def test_errors_in_converted_traits_point_at_the_original(tmp_path, name):
     traits, expected = TRAIT_CONVERTED[name]
-    app = oam("    - name: web\n      type: webservice\n      properties: {image: nginx, port: 80}\n      traits:\n" + traits)
+    app = oam(
+        "    - name: web\n      type: webservice\n      properties: {image: nginx, port: 80}\n      traits:\n" + traits
+    )
     diags = _diagnostics(tmp_path, app)
     for summary, line, path in expected:
         _expect(diags, summary, line, path)
@@ -393,7 +446,9 @@ def test_errors_in_converted_traits_point_at_the_original(tmp_path, name):
 
 def test_renamed_trait_errors_say_what_they_were_read_as(tmp_path):
     traits = "        - type: gateway\n          properties:\n            domain: web.example.com\n            http: {/: 80}\n            class: 5\n"
-    app = oam("    - name: web\n      type: webservice\n      properties: {image: nginx, port: 80}\n      traits:\n" + traits)
+    app = oam(
+        "    - name: web\n      type: webservice\n      properties: {image: nginx, port: 80}\n      traits:\n" + traits
+    )
     (d,) = _diagnostics(tmp_path, app)
     assert "OAM trait 'gateway' is read as Composer's 'ingress'" in d["detail"]
 
@@ -408,5 +463,7 @@ def test_gateway_on_a_port_the_service_does_not_expose(tmp_path):
     r = appc("render", "-f", tmp_path / "app.yaml", "-o", tmp_path / "out", "--json")
     assert r.code == 1
     diags = [e for e in r.events if e["type"] == "diagnostic"]
-    _expect(diags, r"routes / to port 80, which the service does not expose", 13, "spec.components[0].traits[0].properties")
+    _expect(
+        diags, r"routes / to port 80, which the service does not expose", 13, "spec.components[0].traits[0].properties"
+    )
     assert not (tmp_path / "out").exists()

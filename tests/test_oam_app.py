@@ -41,7 +41,9 @@ def test_suspend_is_an_approval_gate_that_apply_stops_at(tmp_path: Path):
     write(tmp_path, {"app.yaml": GATED, "environments/gitops.yaml": ENV})
     app = tmp_path / "app.yaml"
     model = load_application(app).model
-    assert [(g.name, g.components, g.message) for g in model.spec.gates] == [("approve", ("api",), "check the migration")]
+    assert [(g.name, g.components, g.message) for g in model.spec.gates] == [
+        ("approve", ("api",), "check the migration")
+    ]
     assert model.component("api").depends_on == ("db-migrate",)  # step order is apply order
     r = appc("apply", "-f", app, "--auto-approve", "--json")
     assert r.code == 0, r.err
@@ -56,12 +58,18 @@ def test_suspend_is_an_approval_gate_that_apply_stops_at(tmp_path: Path):
 
 
 def test_pause_annotation_makes_apply_refuse(tmp_path: Path):
-    paused = GATED.replace("metadata: {name: shop}", "metadata:\n  name: shop\n  annotations: {controller.core.oam.dev/pause: \"true\"}")
+    paused = GATED.replace(
+        "metadata: {name: shop}", 'metadata:\n  name: shop\n  annotations: {controller.core.oam.dev/pause: "true"}'
+    )
     write(tmp_path, {"app.yaml": paused, "environments/gitops.yaml": ENV})
     r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--json")
     assert r.code == 1
     [d] = [e for e in r.events if e["type"] == "diagnostic"]
-    assert (d["line"], d["path"], d["summary"]) == (5, "metadata.annotations.controller.core.oam.dev/pause", "the application is paused: apply changes nothing")
+    assert (d["line"], d["path"], d["summary"]) == (
+        5,
+        "metadata.annotations.controller.core.oam.dev/pause",
+        "the application is paused: apply changes nothing",
+    )
     assert not (tmp_path / "deploy").exists()
 
 
@@ -102,11 +110,16 @@ def test_topology_override_and_behaviour_annotations(tmp_path: Path, registry):
     assert [(t.context, t.namespace) for t in kube.resolved_targets()] == [("eu-1", "shop-prod"), ("us-1", "shop-prod")]
     objs = {o["kind"]: o for o in yaml.safe_load_all(compiled.rendered.files["kubernetes/api.yaml"])}
     dep = objs["Deployment"]
-    assert dep["spec"]["replicas"] == 3 and dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+    assert (
+        dep["spec"]["replicas"] == 3
+        and dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+    )
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == "shop-runner"
     # the app's labels and annotations reach every object; controller annotations do not
     for obj in objs.values():
-        assert obj["metadata"]["labels"]["team"] == "books" and obj["metadata"]["annotations"] == {"note": "hi"}, obj["kind"]
+        assert obj["metadata"]["labels"]["team"] == "books" and obj["metadata"]["annotations"] == {"note": "hi"}, obj[
+            "kind"
+        ]
     assert compiled.warnings == ()
 
 
@@ -131,7 +144,11 @@ spec:
     [w] = [e for e in r.events if e["type"] == "diagnostic"]
     assert (w["severity"], w["line"], w["path"]) == ("warning", 10, "spec.components[0].traits[0]")
     assert "autoscaler owns the replica count" in w["summary"]
-    dep = [o for o in yaml.safe_load_all((tmp_path / "out" / "kubernetes" / "api.yaml").read_text()) if o["kind"] == "Deployment"][0]
+    dep = [
+        o
+        for o in yaml.safe_load_all((tmp_path / "out" / "kubernetes" / "api.yaml").read_text())
+        if o["kind"] == "Deployment"
+    ][0]
     assert "replicas" not in dep["spec"]  # the HorizontalPodAutoscaler owns it
 
 

@@ -69,8 +69,12 @@ def test_multi_stage_and_the_runtime_is_non_root_appc(dockerfile):
     entry = [args for word, args in final if word == "ENTRYPOINT"]
     assert entry and json.loads(entry[-1]) == ["appc"]
     copies = [args for word, args in final if word == "COPY"]
-    assert any(c.startswith("--from=") and "terraform" in c for c in copies), "the runtime gets the verified terraform binary"
-    assert not any(word == "RUN" and "curl" in args for word, args in final), "nothing is downloaded into the runtime stage"
+    assert any(c.startswith("--from=") and "terraform" in c for c in copies), (
+        "the runtime gets the verified terraform binary"
+    )
+    assert not any(word == "RUN" and "curl" in args for word, args in final), (
+        "nothing is downloaded into the runtime stage"
+    )
 
 
 def test_terraform_is_pinned_and_verified(dockerfile):
@@ -81,7 +85,13 @@ def test_terraform_is_pinned_and_verified(dockerfile):
     assert len(runs) == 1
     run = runs[0]
     assert 'base="https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}"' in run
-    for needle in ("_SHA256SUMS", "${sums}.sig", "sha256sum -c --ignore-missing", "gpg --batch --status-fd 1 --verify", "VALIDSIG .* ${HASHICORP_KEY_FINGERPRINT}"):
+    for needle in (
+        "_SHA256SUMS",
+        "${sums}.sig",
+        "sha256sum -c --ignore-missing",
+        "gpg --batch --status-fd 1 --verify",
+        "VALIDSIG .* ${HASHICORP_KEY_FINGERPRINT}",
+    ):
         assert needle in run, needle
     # verification happens before the binary is unpacked, in a shell that stops on errors
     assert run.index("set -eux") < run.index("sha256sum -c") < run.index("unzip")
@@ -110,7 +120,9 @@ def test_setup_py_globs_every_module_file_and_pyproject_lists_none(tmp_path):
     listed = {f for _, files in namespace["module_data_files"](ROOT) for f in files}
     assert listed == {p.relative_to(ROOT).as_posix() for p in (ROOT / "modules").rglob("*") if p.is_file()}
     for key, files in namespace["module_data_files"](ROOT):
-        assert key.startswith("share/appcomposer/modules/") and {f.rsplit("/", 1)[0] for f in files} == {key.removeprefix("share/appcomposer/")}
+        assert key.startswith("share/appcomposer/modules/") and {f.rsplit("/", 1)[0] for f in files} == {
+            key.removeprefix("share/appcomposer/")
+        }
     fake = tmp_path / "modules" / "aws" / "new" / "sub"
     fake.mkdir(parents=True)
     (fake / "main.tf").write_text("")
@@ -128,12 +140,19 @@ def test_the_wheel_carries_the_modules_where_modules_root_looks(tmp_path):
         shutil.copy(ROOT / name, src / name)
     for name in ("composer", "providers", "modules"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", ".terraform"))
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(src), "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(src), "-w", str(tmp_path / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("appcomposer-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     data = {re.sub(r"^appcomposer-[^/]+\.data/data/", "", n) for n in names if ".data/data/" in n}
-    expected = {f"share/appcomposer/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "modules").rglob("*") if p.is_file()}
+    expected = {
+        f"share/appcomposer/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "modules").rglob("*") if p.is_file()
+    }
     assert data == expected
     assert "providers/aws/implementations.yaml" in names
     assert any(n.startswith("composer/catalog/builtin/") and n.endswith(".yaml") for n in names)

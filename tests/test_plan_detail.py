@@ -52,7 +52,13 @@ def test_a_replicas_change_shows_the_field_on_the_deployment_from_the_last_writt
     assert re.search(r"~ Deployment (t/)?web\n\s+spec\.replicas: 2 → 4\n", r.out), r.out
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in r.out
     web = _unit(appc("plan", "-f", app, "-e", "test", "--json").events, "web")
-    assert web["resources"] == [{"address": web["resources"][0]["address"], "action": "update", "attributes": [{"path": "spec.replicas", "old": "2", "new": "4"}]}]
+    assert web["resources"] == [
+        {
+            "address": web["resources"][0]["address"],
+            "action": "update",
+            "attributes": [{"path": "spec.replicas", "old": "2", "new": "4"}],
+        }
+    ]
     assert web["changes"] == {"add": 0, "change": 1, "remove": 0}
 
 
@@ -60,7 +66,10 @@ def test_a_new_workload_is_a_create_not_a_change(tmp_path):
     app = make_project(tmp_path, WEB)
     web = _unit(appc("plan", "-f", app, "-e", "test", "--json").events, "web")
     assert web["changes"] == {"add": 2, "change": 0, "remove": 0}  # the Deployment and its Service
-    assert sorted((r["address"].split()[0], r["action"]) for r in web["resources"]) == [("Deployment", "create"), ("Service", "create")]
+    assert sorted((r["address"].split()[0], r["action"]) for r in web["resources"]) == [
+        ("Deployment", "create"),
+        ("Service", "create"),
+    ]
 
 
 def test_a_cluster_plan_diffs_the_server_side_apply_dry_run(tmp_path, kube_clean):
@@ -75,7 +84,9 @@ def test_a_cluster_plan_diffs_the_server_side_apply_dry_run(tmp_path, kube_clean
     assert kube_clean.mutating() == writes  # a dry run writes nothing
 
 
-def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_and_secrets_stay_out(tmp_path, moto, kube_clean):
+def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_and_secrets_stay_out(
+    tmp_path, moto, kube_clean
+):
     """One Terraform scenario, to keep the suite short: a replace with its reason (and a secret
     upstream value that must not show), then a removed component whose destroys the plan lists
     with totals that apply then matches. (Creates with `(known after apply)`: the golden plans
@@ -91,7 +102,9 @@ def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_a
     text = appc("plan", "-f", app, "-e", "test")
     js = appc("plan", "-f", app, "-e", "test", "--json", "--markdown-out", tmp_path / "plan.md")
     assert text.code == 0 and js.code == 0, text.err + js.err
-    assert "-/+ module.b.aws_secretsmanager_secret.this" in text.out and 'name: "b-echo" → "b-echo2"' in text.out, text.out
+    assert "-/+ module.b.aws_secretsmanager_secret.this" in text.out and 'name: "b-echo" → "b-echo2"' in text.out, (
+        text.out
+    )
     assert "description: (sensitive)" in text.out or "description" not in text.out
     replaced = _unit(js.events, "b")["resources"][0]
     assert replaced["action"] == "replace" and "name" in replaced["reason"]
@@ -104,9 +117,15 @@ def test_terraform_replaces_name_their_reason_pruned_units_list_their_destroys_a
     app.write_text(app.read_text().replace(b.replace("b-echo", "b-echo2"), ""))
     plan = appc("plan", "-f", app, "-e", "test", "--json", "--markdown-out", tmp_path / "prune.md")
     pruned = _unit(plan.events, "b")
-    assert pruned["action"] == "prune" and pruned["resources"] == [{"address": "module.b.aws_secretsmanager_secret.this", "action": "destroy", "attributes": []}]
+    assert pruned["action"] == "prune" and pruned["resources"] == [
+        {"address": "module.b.aws_secretsmanager_secret.this", "action": "destroy", "attributes": []}
+    ]
     assert pruned["changes"] == {"add": 0, "change": 0, "remove": 1}
-    assert {k: plan.events[-1][k] for k in ("to_add", "to_change", "to_destroy")} == {"to_add": 0, "to_change": 0, "to_destroy": 1}
+    assert {k: plan.events[-1][k] for k in ("to_add", "to_change", "to_destroy")} == {
+        "to_add": 0,
+        "to_change": 0,
+        "to_destroy": 1,
+    }
     md = (tmp_path / "prune.md").read_text()
     assert "**Totals**: 0 to add, 0 to change, 1 to destroy" in md and "- module.b.aws_secretsmanager_secret.this" in md
     applied = _unit(appc("apply", "-f", app, "-e", "test", "--auto-approve", "--no-wait", "--json").events, "b")

@@ -37,7 +37,12 @@ def test_plan_markdown_is_the_whole_stdout_and_golden(tmp_path, moto, update_gol
 def test_plan_markdown_after_a_change_shows_updates_and_prunes(tmp_path, moto, update_golden, monkeypatch):
     app = make_project(tmp_path, COMPONENTS)
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
-    app.write_text(app.read_text().replace("    - {name: files, type: bucket}\n", "").replace(", connections: [files]", "").replace(":1.0", ":1.1"))
+    app.write_text(
+        app.read_text()
+        .replace("    - {name: files, type: bucket}\n", "")
+        .replace(", connections: [files]", "")
+        .replace(":1.0", ":1.1")
+    )
     monkeypatch.setenv("COMPOSER_PLAN_FORMAT", "markdown")
     monkeypatch.chdir(tmp_path)  # the saved plan's path, as given, appears in the summary
     r = appc("plan", "-f", app, "-e", "test", "--out", "plan.json")

@@ -22,7 +22,13 @@ from tests.support import kube_psa as psa
 def good_pod() -> dict:
     return {
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{"name": "app", "image": "x", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "containers": [
+            {
+                "name": "app",
+                "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }
+        ],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
 
@@ -30,18 +36,78 @@ def good_pod() -> dict:
 # (the page's control, a change that breaks it, the level it breaks, words the reason must hold)
 CONTROLS = [
     ("baseline: Host Namespaces", lambda p: p.update(hostNetwork=True), "baseline", "hostNetwork=true"),
-    ("baseline: Privileged Containers", lambda p: p["containers"][0]["securityContext"].update(privileged=True), "baseline", "securityContext.privileged=true"),
-    ("baseline: Capabilities (beyond the baseline list)", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]), "baseline", '"SYS_ADMIN"'),
-    ("baseline: HostPath Volumes", lambda p: p["volumes"].append({"name": "host", "hostPath": {"path": "/"}}), "baseline", 'hostPath volumes (volume "host")'),
-    ("baseline: Host Ports", lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]), "baseline", "hostPort 80"),
-    ("baseline: Seccomp (Unconfined)", lambda p: p["securityContext"].update(seccompProfile={"type": "Unconfined"}), "baseline", "Unconfined"),
-    ("restricted: Privilege Escalation", lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"), "restricted", "securityContext.allowPrivilegeEscalation=false"),
-    ("restricted: Running as Non-root", lambda p: p["securityContext"].pop("runAsNonRoot"), "restricted", "securityContext.runAsNonRoot=true"),
-    ("restricted: Running as Non-root user", lambda p: p["securityContext"].update(runAsUser=0), "restricted", "runAsUser=0"),
-    ("restricted: Seccomp (must be set)", lambda p: p["securityContext"].pop("seccompProfile"), "restricted", "seccompProfile.type"),
-    ("restricted: Capabilities (drop ALL)", lambda p: p["containers"][0]["securityContext"].pop("capabilities"), "restricted", 'capabilities.drop=["ALL"]'),
-    ("restricted: Capabilities (add only NET_BIND_SERVICE)", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["CHOWN"]), "restricted", "NET_BIND_SERVICE"),
-    ("restricted: Volume Types", lambda p: p["volumes"].append({"name": "nfs", "nfs": {"server": "x", "path": "/"}}), "restricted", 'restricted volume types (volume "nfs")'),
+    (
+        "baseline: Privileged Containers",
+        lambda p: p["containers"][0]["securityContext"].update(privileged=True),
+        "baseline",
+        "securityContext.privileged=true",
+    ),
+    (
+        "baseline: Capabilities (beyond the baseline list)",
+        lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+        "baseline",
+        '"SYS_ADMIN"',
+    ),
+    (
+        "baseline: HostPath Volumes",
+        lambda p: p["volumes"].append({"name": "host", "hostPath": {"path": "/"}}),
+        "baseline",
+        'hostPath volumes (volume "host")',
+    ),
+    (
+        "baseline: Host Ports",
+        lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]),
+        "baseline",
+        "hostPort 80",
+    ),
+    (
+        "baseline: Seccomp (Unconfined)",
+        lambda p: p["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+        "baseline",
+        "Unconfined",
+    ),
+    (
+        "restricted: Privilege Escalation",
+        lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
+        "restricted",
+        "securityContext.allowPrivilegeEscalation=false",
+    ),
+    (
+        "restricted: Running as Non-root",
+        lambda p: p["securityContext"].pop("runAsNonRoot"),
+        "restricted",
+        "securityContext.runAsNonRoot=true",
+    ),
+    (
+        "restricted: Running as Non-root user",
+        lambda p: p["securityContext"].update(runAsUser=0),
+        "restricted",
+        "runAsUser=0",
+    ),
+    (
+        "restricted: Seccomp (must be set)",
+        lambda p: p["securityContext"].pop("seccompProfile"),
+        "restricted",
+        "seccompProfile.type",
+    ),
+    (
+        "restricted: Capabilities (drop ALL)",
+        lambda p: p["containers"][0]["securityContext"].pop("capabilities"),
+        "restricted",
+        'capabilities.drop=["ALL"]',
+    ),
+    (
+        "restricted: Capabilities (add only NET_BIND_SERVICE)",
+        lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["CHOWN"]),
+        "restricted",
+        "NET_BIND_SERVICE",
+    ),
+    (
+        "restricted: Volume Types",
+        lambda p: p["volumes"].append({"name": "nfs", "nfs": {"server": "x", "path": "/"}}),
+        "restricted",
+        'restricted volume types (volume "nfs")',
+    ),
 ]
 
 
@@ -59,7 +125,9 @@ def test_standin_rule(control, breaks, level, words):
     assert psa.violations(pod, "privileged") == []
 
 
-@pytest.mark.parametrize("example,env", [("webshop", "prod"), ("webshop", "dev"), ("platform-catalog", "staging"), ("oam", "dev")])
+@pytest.mark.parametrize(
+    "example,env", [("webshop", "prod"), ("webshop", "dev"), ("platform-catalog", "staging"), ("oam", "dev")]
+)
 def test_rendered_examples_pass_restricted_by_the_independent_check(example, env, registry):
     files = compile_project(open_project(ROOT / "examples" / example / "app.yaml"), env, registry).rendered.files
     checked = 0
@@ -96,7 +164,12 @@ def apply_to_restricted(tmp_path, kube, doc: dict):
     kube.set_auto_ready(True)
     core = client.CoreV1Api(kube.api())
     core.create_namespace({"metadata": {"name": "secure", "labels": {psa.ENFORCE_LABEL: "restricted"}}})
-    env = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "dev"}, "spec": {"kubernetes": {"context": "standin", "namespace": "secure"}}}
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev"},
+        "spec": {"kubernetes": {"context": "standin", "namespace": "secure"}},
+    }
     write(tmp_path, {"app.yaml": yaml.safe_dump(doc, sort_keys=False), "environments/dev.yaml": yaml.safe_dump(env)})
     return appc("apply", "-f", str(tmp_path / "app.yaml"), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
 
@@ -116,7 +189,12 @@ def test_webshop_applies_to_a_restricted_namespace(tmp_path, kube_clean):
 def test_a_relaxed_pod_is_refused_naming_the_component_and_the_field(tmp_path, kube_clean):
     r = apply_to_restricted(tmp_path, kube_clean, webshop_workloads({"runAsNonRoot": False}))
     assert r.code == 3
-    refused = [d for e in r.events for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or []) if "Pod Security" in d.get("summary", "") + d.get("detail", "")]
+    refused = [
+        d
+        for e in r.events
+        for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or [])
+        if "Pod Security" in d.get("summary", "") + d.get("detail", "")
+    ]
     assert refused, text_of(r)
     d = refused[0]
     assert d.get("address") == "api", d
@@ -124,10 +202,27 @@ def test_a_relaxed_pod_is_refused_naming_the_component_and_the_field(tmp_path, k
 
 
 def test_a_privileged_bare_pod_is_forbidden_naming_the_component_and_the_field(tmp_path, kube_clean):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug"},
-           "spec": {**copy.deepcopy(good_pod()), "containers": [{"name": "sh", "image": "busybox", "securityContext": {"privileged": True, "capabilities": {"drop": ["ALL"]}}}]}}
-    doc = {"apiVersion": "composer.dev/v1alpha1", "kind": "Application", "metadata": {"name": "shop"},
-           "spec": {"components": [{"name": "toolbox", "type": "k8s-objects", "properties": {"objects": [pod]}}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "debug"},
+        "spec": {
+            **copy.deepcopy(good_pod()),
+            "containers": [
+                {
+                    "name": "sh",
+                    "image": "busybox",
+                    "securityContext": {"privileged": True, "capabilities": {"drop": ["ALL"]}},
+                }
+            ],
+        },
+    }
+    doc = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "shop"},
+        "spec": {"components": [{"name": "toolbox", "type": "k8s-objects", "properties": {"objects": [pod]}}]},
+    }
     r = apply_to_restricted(tmp_path, kube_clean, doc)
     assert r.code == 3
     text = text_of(r)

@@ -27,7 +27,9 @@ def webshop_in(tmp_path: Path, env: str, **spec) -> dict[str, bytes]:
     """The webshop with one of its environments changed (spec fields set or, with None, removed)."""
     from composer.plugins import PluginRegistry
 
-    return compile_project(open_project(webshop_copy(tmp_path, env, **spec)), env, PluginRegistry.discover()).rendered.files
+    return compile_project(
+        open_project(webshop_copy(tmp_path, env, **spec)), env, PluginRegistry.discover()
+    ).rendered.files
 
 
 def webshop_copy(tmp_path: Path, env: str, **spec) -> Path:
@@ -66,7 +68,9 @@ def test_development_keeps_todays_defaults(tmp_path):
 
 
 def test_a_customer_managed_key_reaches_secrets_and_storage(tmp_path):
-    files = webshop_in(tmp_path, "prod", cloud={"provider": "aws", "region": "eu-west-1", "account": "123456789012", "kmsKey": KEY})
+    files = webshop_in(
+        tmp_path, "prod", cloud={"provider": "aws", "region": "eu-west-1", "account": "123456789012", "kmsKey": KEY}
+    )
     for component in ("db", "cache", "uploads", "orders"):
         assert module_inputs(files, component)["kms_key_id"] == KEY, component
 
@@ -74,7 +78,11 @@ def test_a_customer_managed_key_reaches_secrets_and_storage(tmp_path):
 def test_production_on_gcp_is_regional_protected_and_replicated(tmp_path):
     files = webshop_in(tmp_path, "gcp", tier="production")
     db = module_inputs(files, "db")
-    assert db["availability_type"] == "REGIONAL" and db["deletion_protection"] is True and db.get("backup_enabled", True) is True  # the module default: backups with PITR
+    assert (
+        db["availability_type"] == "REGIONAL"
+        and db["deletion_protection"] is True
+        and db.get("backup_enabled", True) is True
+    )  # the module default: backups with PITR
     assert module_inputs(files, "cache")["tier"] == "STANDARD_HA"
 
 
@@ -97,8 +105,12 @@ def test_production_protects_every_stateful_unit_even_a_removed_one(tmp_path, re
     from composer.cli.wiring import RunOptions, running_engine
 
     compiled = compile_project(open_project(webshop_copy(tmp_path, "local", tier="production")), "local", registry)
-    state = new_state("webshop", "prod").with_unit("legacy-db", UnitState(kind="terraform", type="postgres", hash="x", status="applied"))
-    with running_engine(compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+    state = new_state("webshop", "prod").with_unit(
+        "legacy-db", UnitState(kind="terraform", type="postgres", hash="x", status="applied")
+    )
+    with running_engine(
+        compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False
+    ) as engine:
         engine._begin(state)
         for unit in ("db", "cache", "uploads", "orders", "legacy-db"):  # the env lists no policies.protect
             with pytest.raises(DiagnosticError) as exc:
@@ -115,6 +127,8 @@ def test_plan_shows_the_tier(tmp_path):
     write(tmp_path, {"app.yaml": app, "environments/live.yaml": env})
     r = appc("plan", "-f", str(tmp_path / "app.yaml"), "-e", "live", "--json")
     assert r.code in (0, 2), r.err
-    assert [e for e in r.events if e.get("type") == "tier"] == [{"type": "tier", "environment": "live", "tier": "production"}]
+    assert [e for e in r.events if e.get("type") == "tier"] == [
+        {"type": "tier", "environment": "live", "tier": "production"}
+    ]
     r = appc("plan", "-f", str(tmp_path / "app.yaml"), "-e", "live")
     assert "tier production" in r.out + r.err

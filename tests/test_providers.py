@@ -43,7 +43,9 @@ S3_STATE = "state: {backend: s3, bucket: shop-tfstate, lock: dynamodb}"
 FILES = "    - {name: files, type: bucket, properties: {force_destroy: true}}\n"
 
 
-def aws_project(root: Path, state: str = "", region: str = "us-east-1", components: str = FILES, extra: dict | None = None) -> Path:
+def aws_project(
+    root: Path, state: str = "", region: str = "us-east-1", components: str = FILES, extra: dict | None = None
+) -> Path:
     env = AWS_ENV.replace("REGION", region).replace("STATE", state)
     files = {
         "app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{components}",
@@ -64,7 +66,15 @@ def events(result, type_: str) -> list[dict]:
 @pytest.fixture
 def no_aws_credentials(moto, monkeypatch, tmp_path):
     """No credential source at all: no keys, empty shared files, no instance metadata."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
         monkeypatch.delenv(var, raising=False)
     empty = tmp_path / "empty-aws-file"
     empty.write_text("")
@@ -106,14 +116,35 @@ def test_aws_init_creates_the_state_bucket_and_lock_table_then_reports_them_pres
     app = aws_project(tmp_path, S3_STATE)
     r = appc("init", "-f", app, "-e", "test", "--json")
     assert r.code == 0, r.err
-    assert [(e["kind"], e["name"], e["action"]) for e in events(r, "backend")] == [("s3 bucket", "shop-tfstate", "created"), ("dynamodb table", "shop-tfstate-lock", "created")]
-    assert r.events[-1] | {"duration_s": 0} == {"type": "summary", "command": "init", "ok": True, "exit_code": 0, "units_changed": 0, "units_skipped": 0, "terraform_runs": 0, "k8s_writes": 0, "backend": "s3", "created": 2, "present": 0, "duration_s": 0}
+    assert [(e["kind"], e["name"], e["action"]) for e in events(r, "backend")] == [
+        ("s3 bucket", "shop-tfstate", "created"),
+        ("dynamodb table", "shop-tfstate-lock", "created"),
+    ]
+    assert r.events[-1] | {"duration_s": 0} == {
+        "type": "summary",
+        "command": "init",
+        "ok": True,
+        "exit_code": 0,
+        "units_changed": 0,
+        "units_skipped": 0,
+        "terraform_runs": 0,
+        "k8s_writes": 0,
+        "backend": "s3",
+        "created": 2,
+        "present": 0,
+        "duration_s": 0,
+    }
 
     s3 = boto3.client("s3")
     assert s3.get_bucket_versioning(Bucket="shop-tfstate")["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket="shop-tfstate")["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert s3.get_public_access_block(Bucket="shop-tfstate")["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert s3.get_public_access_block(Bucket="shop-tfstate")["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     table = boto3.client("dynamodb").describe_table(TableName="shop-tfstate-lock")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": "LockID", "AttributeType": "S"}]
@@ -121,7 +152,10 @@ def test_aws_init_creates_the_state_bucket_and_lock_table_then_reports_them_pres
 
     again = appc("init", "-f", app, "-e", "test", "--json")
     assert again.code == 0, again.err
-    assert [(e["name"], e["action"]) for e in events(again, "backend")] == [("shop-tfstate", "present"), ("shop-tfstate-lock", "present")]
+    assert [(e["name"], e["action"]) for e in events(again, "backend")] == [
+        ("shop-tfstate", "present"),
+        ("shop-tfstate-lock", "present"),
+    ]
     assert events(again, "backend")[0]["detail"] == "versioning enabled"
     text = appc("init", "-f", app, "-e", "test")
     assert "0 created, 2 already present" in text.out
@@ -139,7 +173,10 @@ def test_aws_init_leaves_a_present_bucket_as_it_is(tmp_path, moto):
 
 def test_aws_init_refuses_a_lock_table_with_another_key(tmp_path, moto):
     boto3.client("dynamodb").create_table(
-        TableName="shop-tfstate-lock", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST"
+        TableName="shop-tfstate-lock",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
     )
     r = appc("init", "-f", aws_project(tmp_path, S3_STATE), "-e", "test")
     assert r.code == 1 and "exists with another key schema" in r.err
@@ -172,12 +209,20 @@ def test_aws_s3_backend_end_to_end_with_cloud_status(tmp_path, moto):
 
     s3 = boto3.client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="shop-tfstate")["Contents"])
-    assert keys == ["shop/test/composer.state.json", "shop/test/composer.state.json.signing-key", "shop/test/files.tfstate"]
+    assert keys == [
+        "shop/test/composer.state.json",
+        "shop/test/composer.state.json.signing-key",
+        "shop/test/files.tfstate",
+    ]
     tfstate = json.loads(s3.get_object(Bucket="shop-tfstate", Key="shop/test/files.tfstate")["Body"].read())
     assert any(res["type"] == "aws_s3_bucket" for res in tfstate["resources"])
-    composer_state = json.loads(s3.get_object(Bucket="shop-tfstate", Key="shop/test/composer.state.json")["Body"].read())
+    composer_state = json.loads(
+        s3.get_object(Bucket="shop-tfstate", Key="shop/test/composer.state.json")["Body"].read()
+    )
     assert composer_state["units"]["files"]["outputs"]["name"] == "shop-test-files"
-    assert not (tmp_path / ".composer" / "test.state.json").exists() and not (tmp_path / ".composer" / "test.key").exists()
+    assert (
+        not (tmp_path / ".composer" / "test.state.json").exists() and not (tmp_path / ".composer" / "test.key").exists()
+    )
     locks = boto3.client("dynamodb").scan(TableName="shop-tfstate-lock")["Items"]
     assert not [i for i in locks if "Info" in i], "a lock was left behind"
     assert "shop-tfstate/shop/test/files.tfstate-md5" in {i["LockID"]["S"] for i in locks}  # Terraform's own digest
@@ -201,13 +246,32 @@ def test_aws_status_of_each_resource_type(moto, registry):
     from composer.model.environment import Environment
     from composer.plugins import StatusRequest
 
-    env = Environment.model_validate({"kind": "Environment", "metadata": {"name": "test"}, "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}}})
-    boto3.client("rds").create_db_instance(DBInstanceIdentifier="shop-test-db", Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="app", MasterUserPassword="x" * 20, AllocatedStorage=20)
-    boto3.client("elasticache").create_cache_cluster(CacheClusterId="shop-test-cache", Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1)
+    env = Environment.model_validate(
+        {
+            "kind": "Environment",
+            "metadata": {"name": "test"},
+            "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}},
+        }
+    )
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier="shop-test-db",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="app",
+        MasterUserPassword="x" * 20,
+        AllocatedStorage=20,
+    )
+    boto3.client("elasticache").create_cache_cluster(
+        CacheClusterId="shop-test-cache", Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1
+    )
     url = boto3.client("sqs").create_queue(QueueName="shop-test-jobs")["QueueUrl"]
     boto3.client("s3").create_bucket(Bucket="shop-test-files")
-    host = boto3.client("rds").describe_db_instances(DBInstanceIdentifier="shop-test-db")["DBInstances"][0]["Endpoint"]["Address"]
-    cache = boto3.client("elasticache").describe_cache_clusters(CacheClusterId="shop-test-cache", ShowCacheNodeInfo=True)["CacheClusters"][0]["CacheNodes"][0]["Endpoint"]["Address"]
+    host = boto3.client("rds").describe_db_instances(DBInstanceIdentifier="shop-test-db")["DBInstances"][0]["Endpoint"][
+        "Address"
+    ]
+    cache = boto3.client("elasticache").describe_cache_clusters(
+        CacheClusterId="shop-test-cache", ShowCacheNodeInfo=True
+    )["CacheClusters"][0]["CacheNodes"][0]["Endpoint"]["Address"]
     aws = registry.get("aws")
 
     def status(type_, outputs):
@@ -215,13 +279,25 @@ def test_aws_status_of_each_resource_type(moto, registry):
         return s.state, s.detail
 
     assert status("postgres", {"host": host})[0] == "available"
-    assert status("postgres", {"host": "shop-test-gone.abc.us-east-1.rds.amazonaws.com"}) == ("missing", "RDS instance shop-test-gone does not exist")
+    assert status("postgres", {"host": "shop-test-gone.abc.us-east-1.rds.amazonaws.com"}) == (
+        "missing",
+        "RDS instance shop-test-gone does not exist",
+    )
     assert status("redis", {"host": cache})[0] == "available"
-    assert status("redis", {"host": "nope.abc.0001.use1.cache.amazonaws.com"}) == ("missing", "ElastiCache cluster nope does not exist")
+    assert status("redis", {"host": "nope.abc.0001.use1.cache.amazonaws.com"}) == (
+        "missing",
+        "ElastiCache cluster nope does not exist",
+    )
     assert status("queue", {"url": url}) == ("available", "0 messages waiting, 0 in flight")
-    assert status("bucket", {"name": "shop-test-files", "region": "us-east-1"}) == ("available", "S3 bucket shop-test-files in us-east-1")
+    assert status("bucket", {"name": "shop-test-files", "region": "us-east-1"}) == (
+        "available",
+        "S3 bucket shop-test-files in us-east-1",
+    )
     assert status("bucket", {}) == ("unknown", "no name output recorded; apply the unit first")
-    assert status("terraform-module", {"x": 1}) == ("unknown", "the aws provider reports no status for type terraform-module")
+    assert status("terraform-module", {"x": 1}) == (
+        "unknown",
+        "the aws provider reports no status for type terraform-module",
+    )
 
 
 # -- generated inputs (the engine half runs on AWS, where a provider binary exists) ----------------
@@ -328,19 +404,30 @@ def test_generated_password_is_made_once_read_back_and_never_written_down(tmp_pa
     assert json.loads(sm.get_secret_value(SecretId="shop-test-vault")["SecretString"])["password"] == password
     assert password.encode() not in (tmp_path / "p.json").read_bytes()
 
-    written = [p for p in tmp_path.rglob("*") if p.is_file() and ".terraform" not in p.parts and "providers" not in p.parts]
+    written = [
+        p for p in tmp_path.rglob("*") if p.is_file() and ".terraform" not in p.parts and "providers" not in p.parts
+    ]
     leaks = [str(p.relative_to(tmp_path)) for p in written if password.encode() in p.read_bytes()]
     assert leaks == [], f"the generated password was written to {leaks}"
     root = json.loads((tmp_path / ".composer" / "roots" / "test" / "terraform" / "vault" / "main.tf.json").read_text())
-    assert root["variable"]["password"] == {"type": "string", "sensitive": True, "ephemeral": True, "description": "generated by appc, kept only in the secret store; supplied at plan and apply"}
+    assert root["variable"]["password"] == {
+        "type": "string",
+        "sensitive": True,
+        "ephemeral": True,
+        "description": "generated by appc, kept only in the secret store; supplied at plan and apply",
+    }
     assert root["module"]["vault"]["password"] == "${var.password}"
 
 
 def test_generated_inputs_need_the_secret_store_and_are_not_templates():
     base = {"module": "m", "secrets": "store"}
-    assert TerraformImplementation.model_validate({**base, "generated_inputs": ["password"]}).generated_inputs == ("password",)
+    assert TerraformImplementation.model_validate({**base, "generated_inputs": ["password"]}).generated_inputs == (
+        "password",
+    )
     with pytest.raises(ValueError, match="cannot be both an input template and a generated input"):
-        TerraformImplementation.model_validate({**base, "generated_inputs": ["password"], "inputs": {"password": "{{ name }}"}})
+        TerraformImplementation.model_validate(
+            {**base, "generated_inputs": ["password"], "inputs": {"password": "{{ name }}"}}
+        )
     with pytest.raises(ValueError, match="need secrets: store"):
         TerraformImplementation.model_validate({"module": "m", "generated_inputs": ["password"]})
 
@@ -359,7 +446,13 @@ spec:
 
 
 def gcp_project(root: Path, project: str = "acme-shop-prod") -> Path:
-    write(root, {"app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}", "environments/prod.yaml": GCP_ENV.replace("PROJECT", project)})
+    write(
+        root,
+        {
+            "app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}",
+            "environments/prod.yaml": GCP_ENV.replace("PROJECT", project),
+        },
+    )
     return root / "app.yaml"
 
 
@@ -387,10 +480,15 @@ def test_gcp_init_checks_the_project_and_creates_the_state_bucket_once(tmp_path,
     assert r.code == 0, r.err
     (pre,) = events(r, "preflight")
     assert pre["identity"].endswith("on project acme-shop-prod (acme-shop-prod display)")
-    assert [(e["kind"], e["name"], e["action"]) for e in events(r, "backend")] == [("gcs bucket", "acme-tfstate", "created")]
+    assert [(e["kind"], e["name"], e["action"]) for e in events(r, "backend")] == [
+        ("gcs bucket", "acme-tfstate", "created")
+    ]
     bucket = api.buckets["acme-tfstate"]
     assert bucket["location"] == "EUROPE-WEST1" and bucket["versioning"] == {"enabled": True}
-    assert bucket["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True}, "publicAccessPrevention": "enforced"}
+    assert bucket["iamConfiguration"] == {
+        "uniformBucketLevelAccess": {"enabled": True},
+        "publicAccessPrevention": "enforced",
+    }
     assert [(q.method, q.path, q.query.get("project")) for q in server.requests] == [
         ("GET", "/v3/projects/acme-shop-prod", None),
         ("GET", "/storage/v1/b/acme-tfstate", None),
@@ -400,7 +498,9 @@ def test_gcp_init_checks_the_project_and_creates_the_state_bucket_once(tmp_path,
     server.requests.clear()
     again = appc("init", "-f", app, "-e", "prod", "--json")
     assert again.code == 0, again.err
-    assert [(e["action"], e["detail"]) for e in events(again, "backend")] == [("present", "location europe-west1, versioning on")]
+    assert [(e["action"], e["detail"]) for e in events(again, "backend")] == [
+        ("present", "location europe-west1, versioning on")
+    ]
     assert [q.method for q in server.requests] == ["GET", "GET"]
 
 
@@ -430,12 +530,18 @@ def test_gcp_preflight_404(tmp_path, gcp_api):
 
     def gone(self, req):
         if req.path == "/v3/projects/acme-shop-prod":
-            return 404, {"error": {"code": 404, "message": "Project 'acme-shop-prod' not found.", "status": "NOT_FOUND"}}
+            return 404, {
+                "error": {"code": 404, "message": "Project 'acme-shop-prod' not found.", "status": "NOT_FOUND"}
+            }
         return original(self, req)
 
     server.app = gone.__get__(api)
     r = appc("init", "-f", gcp_project(tmp_path), "-e", "prod")
-    assert r.code == 1 and "cannot use GCP project 'acme-shop-prod': 404" in r.err and "Project 'acme-shop-prod' not found." in r.err
+    assert (
+        r.code == 1
+        and "cannot use GCP project 'acme-shop-prod': 404" in r.err
+        and "Project 'acme-shop-prod' not found." in r.err
+    )
 
 
 def test_gcp_without_credentials_is_exit_1(tmp_path, gcp_api, monkeypatch):
@@ -445,16 +551,26 @@ def test_gcp_without_credentials_is_exit_1(tmp_path, gcp_api, monkeypatch):
     monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: do not probe for a metadata server
     api, server = gcp_api
     r = appc("init", "-f", gcp_project(tmp_path), "-e", "prod")
-    assert r.code == 1 and "no Google Cloud credentials found" in r.err and "gcloud auth application-default login" in r.err
+    assert (
+        r.code == 1
+        and "no Google Cloud credentials found" in r.err
+        and "gcloud auth application-default login" in r.err
+    )
     assert server.requests == []
 
 
 def test_gcp_reads_connection_secrets_from_secret_manager(gcp_api, registry):
     api, server = gcp_api
     env = open_project(ROOT / "tests" / "golden" / "gcp" / "app.yaml").environment("prod").model
-    api.secrets["projects/acme-shop-prod/secrets/shop-prod-db"] = json.dumps({"host": "10.0.0.3", "port": 5432, "password": "pw"}).encode()
+    api.secrets["projects/acme-shop-prod/secrets/shop-prod-db"] = json.dumps(
+        {"host": "10.0.0.3", "port": 5432, "password": "pw"}
+    ).encode()
     gcp = registry.get("gcp")
-    assert gcp.read_secret(SecretRequest(env, "projects/acme-shop-prod/secrets/shop-prod-db")) == {"host": "10.0.0.3", "port": "5432", "password": "pw"}
+    assert gcp.read_secret(SecretRequest(env, "projects/acme-shop-prod/secrets/shop-prod-db")) == {
+        "host": "10.0.0.3",
+        "port": "5432",
+        "password": "pw",
+    }
     with pytest.raises(DiagnosticError, match="404 NOT_FOUND"):
         gcp.read_secret(SecretRequest(env, "projects/acme-shop-prod/secrets/nope"))
     with pytest.raises(DiagnosticError, match="not a Secret Manager secret id"):
@@ -481,7 +597,13 @@ spec:
 
 
 def azure_project(root: Path, subscription: str = SUB) -> Path:
-    write(root, {"app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}", "environments/prod.yaml": AZURE_ENV.replace("SUBSCRIPTION", subscription)})
+    write(
+        root,
+        {
+            "app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}",
+            "environments/prod.yaml": AZURE_ENV.replace("SUBSCRIPTION", subscription),
+        },
+    )
     return root / "app.yaml"
 
 
@@ -490,7 +612,10 @@ def azure_api(monkeypatch):
     from providers.azure import sdk
     from tests.support.cloud_apis import Azure, Server
 
-    api = Azure(subscriptions={SUB: "Enabled", "00000000-0000-0000-0000-00000000000d": "Disabled"}, denied={"00000000-0000-0000-0000-000000000403"})
+    api = Azure(
+        subscriptions={SUB: "Enabled", "00000000-0000-0000-0000-00000000000d": "Disabled"},
+        denied={"00000000-0000-0000-0000-000000000403"},
+    )
     server = Server(api)
     monkeypatch.setenv(sdk.ARM_ENDPOINT, server.url)
     monkeypatch.setenv(sdk.KEYVAULT_ENDPOINT, server.url)
@@ -519,7 +644,12 @@ def test_azure_init_checks_the_subscription_and_creates_the_backend_once(tmp_pat
     assert api.resources[f"/subscriptions/{SUB}/resourcegroups/tfstate"]["location"] == "westeurope"
     made = api.resources[account]
     assert (made["kind"], made["sku"], made["location"]) == ("StorageV2", {"name": "Standard_LRS"}, "westeurope")
-    assert made["properties"] | {"provisioningState": None} == {"minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": False, "supportsHttpsTrafficOnly": True, "provisioningState": None}
+    assert made["properties"] | {"provisioningState": None} == {
+        "minimumTlsVersion": "TLS1_2",
+        "allowBlobPublicAccess": False,
+        "supportsHttpsTrafficOnly": True,
+        "provisioningState": None,
+    }
     assert api.resources[f"{account}/blobservices/default"]["properties"]["isVersioningEnabled"] is True
     assert api.resources[f"{account}/blobservices/default/containers/tfstate"]["properties"]["publicAccess"] == "None"
     assert all(q.headers["authorization"] == "Bearer test-token" for q in server.requests)
@@ -534,7 +664,13 @@ def test_azure_init_checks_the_subscription_and_creates_the_backend_once(tmp_pat
 @pytest.mark.parametrize(
     "subscription,words",
     [
-        ("00000000-0000-0000-0000-000000000403", ["403 AuthorizationFailed", "does not have authorization to perform action 'Microsoft.Resources/subscriptions/read'"]),
+        (
+            "00000000-0000-0000-0000-000000000403",
+            [
+                "403 AuthorizationFailed",
+                "does not have authorization to perform action 'Microsoft.Resources/subscriptions/read'",
+            ],
+        ),
         ("00000000-0000-0000-0000-000000000404", ["404 SubscriptionNotFound", "could not be found"]),
         ("00000000-0000-0000-0000-00000000000d", ["is Disabled, not Enabled"]),
     ],
@@ -557,7 +693,13 @@ def test_azure_rejected_token_is_exit_1(tmp_path, azure_api, monkeypatch):
 
 def test_azure_without_credentials_is_exit_1(tmp_path, azure_api, monkeypatch):
     monkeypatch.delenv("COMPOSER_AZURE_TEST_TOKEN")
-    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_USERNAME"):
+    for var in (
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_USERNAME",
+    ):
         monkeypatch.delenv(var, raising=False)
     # azure-identity's own switch: only the environment credential (no managed-identity probe).
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
@@ -570,15 +712,28 @@ def test_azure_without_credentials_is_exit_1(tmp_path, azure_api, monkeypatch):
 def test_azure_reads_connection_secrets_from_key_vault_only(azure_api, registry):
     api, server = azure_api
     env = open_project(ROOT / "tests" / "golden" / "azure" / "app.yaml").environment("prod").model
-    api.vault_secrets["shop-prod-db"] = json.dumps({"host": "shop-prod-db.postgres.database.azure.com", "port": 5432, "password": "pw"})
+    api.vault_secrets["shop-prod-db"] = json.dumps(
+        {"host": "shop-prod-db.postgres.database.azure.com", "port": 5432, "password": "pw"}
+    )
     azure = registry.get("azure")
-    assert azure.read_secret(SecretRequest(env, "https://shop-kv.vault.azure.net/secrets/shop-prod-db")) == {"host": "shop-prod-db.postgres.database.azure.com", "port": "5432", "password": "pw"}
+    assert azure.read_secret(SecretRequest(env, "https://shop-kv.vault.azure.net/secrets/shop-prod-db")) == {
+        "host": "shop-prod-db.postgres.database.azure.com",
+        "port": "5432",
+        "password": "pw",
+    }
     with pytest.raises(DiagnosticError, match="404 SecretNotFound"):
         azure.read_secret(SecretRequest(env, "https://shop-kv.vault.azure.net/secrets/nope"))
-    for bad in ("https://evil.example.com/secrets/shop-prod-db", "http://shop-kv.vault.azure.net/secrets/x", "https://shop-kv.vault.azure.net/keys/x"):
+    for bad in (
+        "https://evil.example.com/secrets/shop-prod-db",
+        "http://shop-kv.vault.azure.net/secrets/x",
+        "https://shop-kv.vault.azure.net/keys/x",
+    ):
         with pytest.raises(DiagnosticError, match="not a Key Vault secret id"):
             azure.read_secret(SecretRequest(env, bad))
-    assert [(q.path, q.query["api-version"]) for q in server.requests] == [("/secrets/shop-prod-db", ["7.4"]), ("/secrets/nope", ["7.4"])]
+    assert [(q.path, q.query["api-version"]) for q in server.requests] == [
+        ("/secrets/shop-prod-db", ["7.4"]),
+        ("/secrets/nope", ["7.4"]),
+    ]
 
 
 # -- render: parameters a service cannot honour -----------------------------------------------------
@@ -588,13 +743,30 @@ def test_azure_reads_connection_secrets_from_key_vault_only(azure_api, registry)
     "case,component,words",
     [
         ("gcp", "{name: q, type: queue, properties: {fifo: true}}", "fifo_queues_are_not_offered_by_gcp_pubsub"),
-        ("azure", "{name: q, type: queue, properties: {fifo: true}}", "fifo_queues_are_not_offered_by_the_azure_servicebus_module"),
-        ("azure", "{name: db, type: postgres, properties: {high_availability: true}}", "high_availability_is_not_offered_by_the_azure_flexible_server_module"),
+        (
+            "azure",
+            "{name: q, type: queue, properties: {fifo: true}}",
+            "fifo_queues_are_not_offered_by_the_azure_servicebus_module",
+        ),
+        (
+            "azure",
+            "{name: db, type: postgres, properties: {high_availability: true}}",
+            "high_availability_is_not_offered_by_the_azure_flexible_server_module",
+        ),
     ],
 )
 def test_unsupported_parameters_fail_the_render(tmp_path, case, component, words):
     env = (ROOT / "tests" / "golden" / case / "environments" / "prod.yaml").read_text()
-    app = write(tmp_path, {"app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n    - {component}\n", "environments/prod.yaml": env}) / "app.yaml"
+    app = (
+        write(
+            tmp_path,
+            {
+                "app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n    - {component}\n",
+                "environments/prod.yaml": env,
+            },
+        )
+        / "app.yaml"
+    )
     r = appc("validate", "-f", app, "-e", "prod")
     assert r.code == 1 and words in r.err and "failed to evaluate its module inputs" in r.err
 
@@ -602,7 +774,16 @@ def test_unsupported_parameters_fail_the_render(tmp_path, case, component, words
 def test_azure_environment_without_key_vault_fails_the_render_naming_it(tmp_path):
     env = (ROOT / "tests" / "golden" / "azure" / "environments" / "prod.yaml").read_text()
     env = re.sub(r"\n    keyVaultId: .*", "", env)
-    app = write(tmp_path, {"app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}", "environments/prod.yaml": env}) / "app.yaml"
+    app = (
+        write(
+            tmp_path,
+            {
+                "app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{FILES}",
+                "environments/prod.yaml": env,
+            },
+        )
+        / "app.yaml"
+    )
     r = appc("validate", "-f", app, "-e", "prod", "--json")
     assert r.code == 1
     # once, at the environment's cloud block, naming the field (not once per component)
@@ -631,7 +812,9 @@ def _module_dirs() -> list[Path]:
 
 def test_terraform_fmt_check_passes_on_every_module():
     exe, _ = require_terraform()
-    proc = subprocess.run([exe, "fmt", "-check", "-recursive", "-diff", str(MODULES)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, "fmt", "-check", "-recursive", "-diff", str(MODULES)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -675,7 +858,9 @@ def test_module_outputs_honour_the_contract_and_inputs_match_variables(cloud, ty
     required = {n for n, v in variables.items() if "default" not in v}
     assert required <= given, f"required variables of {module} that {impl} does not set: {sorted(required - given)}"
     for name in tf.generated_inputs:
-        assert variables[name].get("ephemeral") is True and variables[name].get("sensitive") is True, f"{name} must be an ephemeral, sensitive variable"
+        assert variables[name].get("ephemeral") is True and variables[name].get("sensitive") is True, (
+            f"{name} must be an ephemeral, sensitive variable"
+        )
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
@@ -689,7 +874,18 @@ def test_every_abstract_type_has_a_default_implementation_per_cloud(cloud, regis
 def test_backend_blocks_render_per_cloud(registry):
     for case, block in (
         ("gcp", {"gcs": {"bucket": "acme-tfstate", "prefix": "composer/shop/prod/db"}}),
-        ("azure", {"azurerm": {"storage_account_name": "acmetfstate", "container_name": "tfstate", "resource_group_name": "tfstate", "key": "shop/prod/db.tfstate", "subscription_id": SUB}}),
+        (
+            "azure",
+            {
+                "azurerm": {
+                    "storage_account_name": "acmetfstate",
+                    "container_name": "tfstate",
+                    "resource_group_name": "tfstate",
+                    "key": "shop/prod/db.tfstate",
+                    "subscription_id": SUB,
+                }
+            },
+        ),
     ):
         compiled = compile_project(open_project(ROOT / "tests" / "golden" / case / "app.yaml"), "prod", registry)
         root = json.loads(compiled.rendered.files["terraform/db/main.tf.json"])

@@ -50,17 +50,30 @@ def test_aws_write_secret_on_moto(moto, registry):
 def test_gcp_write_secret_through_the_secret_manager_api(gcp_api, registry):
     api, server = gcp_api
     plugin = registry.get("gcp")
-    assert [d.summary for d in plugin.secret_store_problems(PreflightRequest(environment({"provider": "gcp", "region": "europe-west1"})))] == ["environment prod names no GCP project for Secret Manager"]
+    assert [
+        d.summary
+        for d in plugin.secret_store_problems(
+            PreflightRequest(environment({"provider": "gcp", "region": "europe-west1"}))
+        )
+    ] == ["environment prod names no GCP project for Secret Manager"]
     env = environment({"provider": "gcp", "project": "acme-shop-prod", "region": "europe-west1"})
     assert roundtrip(plugin, env) == "projects/acme-shop-prod/secrets/shop-prod-files-conn"
-    assert [(q.method, q.path) for q in server.requests][:2] == [("POST", "/v1/projects/acme-shop-prod/secrets"), ("POST", "/v1/projects/acme-shop-prod/secrets/shop-prod-files-conn:addVersion")]
+    assert [(q.method, q.path) for q in server.requests][:2] == [
+        ("POST", "/v1/projects/acme-shop-prod/secrets"),
+        ("POST", "/v1/projects/acme-shop-prod/secrets/shop-prod-files-conn:addVersion"),
+    ]
     assert api.secrets == {} and api.secret_meta == {}
 
 
 def test_azure_write_secret_through_the_key_vault_api(azure_api, registry):
     api, server = azure_api
     plugin = registry.get("azure")
-    assert [d.summary for d in plugin.secret_store_problems(PreflightRequest(environment({"provider": "azure", "region": "westeurope"})))] == ["environment prod names no Key Vault"]
+    assert [
+        d.summary
+        for d in plugin.secret_store_problems(
+            PreflightRequest(environment({"provider": "azure", "region": "westeurope"}))
+        )
+    ] == ["environment prod names no Key Vault"]
     vault = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/shop/providers/Microsoft.KeyVault/vaults/shop-kv"
     env = environment({"provider": "azure", "region": "westeurope", "keyVaultId": vault})
     assert roundtrip(plugin, env) == "https://shop-kv.vault.azure.net/secrets/shop-prod-files-conn"
@@ -147,7 +160,9 @@ def test_a_store_entry_lacking_a_contract_key_fails_closed_naming_it(tmp_path, m
     assert r.code == 3
     (unit,) = [e for e in r.events if e["type"] == "unit"]
     assert unit["status"] == "failed"
-    assert unit["diagnostics"][0]["summary"].startswith("s: implementation 'aws' of 'stored' gave no value for contract key arn (in secret store entry arn:aws:secretsmanager:")
+    assert unit["diagnostics"][0]["summary"].startswith(
+        "s: implementation 'aws' of 'stored' gave no value for contract key arn (in secret store entry arn:aws:secretsmanager:"
+    )
     assert not (root / "deploy" / "s-conn.yaml").exists()  # nothing delivered
 
 
@@ -157,7 +172,10 @@ def test_a_connection_no_provider_can_publish_is_refused_at_validate(tmp_path):
     r = appc("validate", "-f", app, "--json")
     assert r.code == 1
     (d,) = [e for e in r.events if e["type"] == "diagnostic"]
-    assert d["summary"] == "the connection of a cannot be published for the GitOps directory: the environment names no cloud whose secret store could hold it"
+    assert (
+        d["summary"]
+        == "the connection of a cannot be published for the GitOps directory: the environment names no cloud whose secret store could hold it"
+    )
     assert d["file"].endswith("app.yaml") and d["address"] == "a"
 
 
@@ -170,6 +188,10 @@ def test_a_cloud_only_environment_needs_no_cluster(tmp_path, monkeypatch, regist
     app = make_project(tmp_path, token_component("a"), env=env)
     assert make_sinks(compile_project(open_project(app), "test", registry), RunOptions()) == ()
     # with a workload there is a cluster to deliver to, and no kubeconfig is an error naming it
-    app = make_project(tmp_path, token_component("a") + "    - {name: w, type: worker, properties: {image: x}, connections: [a]}\n", env=env)
+    app = make_project(
+        tmp_path,
+        token_component("a") + "    - {name: w, type: worker, properties: {image: x}, connections: [a]}\n",
+        env=env,
+    )
     with pytest.raises(Exception, match="no kubeconfig found"):
         make_sinks(compile_project(open_project(app), "test", registry), RunOptions())

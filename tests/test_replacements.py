@@ -32,22 +32,60 @@ def test_a_recorded_plan_names_the_replaced_bucket_only():
 def test_plan_actions_delete_and_replace_of_stateful_types_only():
     plan = {
         "resource_changes": [
-            {"address": "module.db.aws_db_instance.this", "mode": "managed", "type": "aws_db_instance", "change": {"actions": ["create", "delete"]}},
-            {"address": "module.db.aws_secretsmanager_secret.c", "mode": "managed", "type": "aws_secretsmanager_secret", "change": {"actions": ["delete"]}},
-            {"address": "module.q.aws_sqs_queue.this", "mode": "managed", "type": "aws_sqs_queue", "change": {"actions": ["delete"]}},
-            {"address": "module.c.aws_elasticache_cluster.this", "mode": "managed", "type": "aws_elasticache_cluster", "change": {"actions": ["update"]}},
-            {"address": "data.aws_s3_bucket.x", "mode": "data", "type": "aws_s3_bucket", "change": {"actions": ["read"]}},
+            {
+                "address": "module.db.aws_db_instance.this",
+                "mode": "managed",
+                "type": "aws_db_instance",
+                "change": {"actions": ["create", "delete"]},
+            },
+            {
+                "address": "module.db.aws_secretsmanager_secret.c",
+                "mode": "managed",
+                "type": "aws_secretsmanager_secret",
+                "change": {"actions": ["delete"]},
+            },
+            {
+                "address": "module.q.aws_sqs_queue.this",
+                "mode": "managed",
+                "type": "aws_sqs_queue",
+                "change": {"actions": ["delete"]},
+            },
+            {
+                "address": "module.c.aws_elasticache_cluster.this",
+                "mode": "managed",
+                "type": "aws_elasticache_cluster",
+                "change": {"actions": ["update"]},
+            },
+            {
+                "address": "data.aws_s3_bucket.x",
+                "mode": "data",
+                "type": "aws_s3_bucket",
+                "change": {"actions": ["read"]},
+            },
         ]
     }
-    assert [(c.address, c.action) for c in from_plan(plan)] == [("module.db.aws_db_instance.this", "replace"), ("module.q.aws_sqs_queue.this", "delete")]
-    triples = [("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace"), ("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace"), ("module.db.google_sql_user.this", "google_sql_user", "delete")]
-    assert from_actions(triples) == [StatefulChange("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace")]
+    assert [(c.address, c.action) for c in from_plan(plan)] == [
+        ("module.db.aws_db_instance.this", "replace"),
+        ("module.q.aws_sqs_queue.this", "delete"),
+    ]
+    triples = [
+        ("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace"),
+        ("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace"),
+        ("module.db.google_sql_user.this", "google_sql_user", "delete"),
+    ]
+    assert from_actions(triples) == [
+        StatefulChange("module.db.google_sql_database_instance.this", "google_sql_database_instance", "replace")
+    ]
 
 
 def test_the_warning_and_the_refusal_name_the_resources():
     changes = [StatefulChange("module.db.aws_db_instance.this", "aws_db_instance", "replace")]
     w = warning("db", changes)
-    assert w.severity == Severity.WARNING and "module.db.aws_db_instance.this (replaced)" in w.summary and w.address == "db"
+    assert (
+        w.severity == Severity.WARNING
+        and "module.db.aws_db_instance.this (replaced)" in w.summary
+        and w.address == "db"
+    )
     r = refusal("db", "prod", changes)
     assert r.severity == Severity.ERROR and "protected unit db" in r.summary and "policies.protect" in r.detail
 
@@ -55,7 +93,12 @@ def test_the_warning_and_the_refusal_name_the_resources():
 def test_the_stateful_types_cover_every_stateful_resource_the_modules_use():
     import yaml
 
-    recorded = {t for f in (ROOT / "tests" / "provider_schemas").glob("*.yaml") for t, e in yaml.safe_load(f.read_text())["resources"].items() if e.get("stateful")}
+    recorded = {
+        t
+        for f in (ROOT / "tests" / "provider_schemas").glob("*.yaml")
+        for t, e in yaml.safe_load(f.read_text())["resources"].items()
+        if e.get("stateful")
+    }
     assert recorded <= STATEFUL_TYPES, sorted(recorded - STATEFUL_TYPES)
 
 
@@ -73,7 +116,9 @@ def _project(root: Path, bucket: str, protect: bool = False) -> Path:
         env += "  policies: {protect: [files]}\n"
     app = "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n"
     app += f"    - {{name: files, type: terraform-module, properties: {{source: modules/store, inputs: {{bucket: {bucket}}}, outputs: {{arn: {{}}}}}}}}\n"
-    write(root, {"app.yaml": app, "environments/test.yaml": env, **{f"modules/store/{k}": v for k, v in MODULE.items()}})
+    write(
+        root, {"app.yaml": app, "environments/test.yaml": env, **{f"modules/store/{k}": v for k, v in MODULE.items()}}
+    )
     return root / "app.yaml"
 
 
@@ -90,7 +135,9 @@ def _apply(app: Path, registry) -> object:
     from tests.support.sinks import RecordingSink
 
     compiled = compile_project(open_project(app), "test", registry)
-    with running_engine(compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+    with running_engine(
+        compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False
+    ) as engine:
         engine.sinks = (RecordingSink(),)
         engine.store = open_store(compiled, lambda m: None)
         return engine.apply(engine.store.read() or new_state(compiled.resolved.name, "test")).outcomes["files"]
@@ -111,11 +158,17 @@ def test_replacing_a_bucket_warns_and_protect_refuses_before_anything_changes(tm
 
     _project(tmp_path, "shop-files-three", protect=True)
     r = appc("plan", "-f", app, "-e", "test")
-    assert r.code == 3 and "refusing to replace or destroy stateful resources of protected unit files: module.files.aws_s3_bucket.this (replaced)" in r.out + r.err
+    assert (
+        r.code == 3
+        and "refusing to replace or destroy stateful resources of protected unit files: module.files.aws_s3_bucket.this (replaced)"
+        in r.out + r.err
+    )
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     unit = next(e for e in r.events if e.get("type") == "unit" and e.get("unit") == "files")
     assert r.code == 3 and unit["status"] == "failed"
-    assert unit["diagnostics"][0]["summary"].startswith("refusing to replace or destroy stateful resources of protected unit files")
+    assert unit["diagnostics"][0]["summary"].startswith(
+        "refusing to replace or destroy stateful resources of protected unit files"
+    )
     assert _buckets() == {"shop-files-two"}  # nothing changed
 
 
@@ -154,7 +207,9 @@ def _apply_saved(app: Path, registry) -> tuple[object, list[str]]:
     from tests.support.sinks import RecordingSink
 
     compiled = compile_project(open_project(app), "test", registry)
-    with running_engine(compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False) as engine:
+    with running_engine(
+        compiled, registry, RunOptions(), emit=lambda *a, **k: None, should_stop=lambda: False
+    ) as engine:
         engine.terraform = RecordedTerraform()
         engine.sinks = (RecordingSink(),)
         engine.store = open_store(compiled, lambda m: None)
@@ -164,7 +219,9 @@ def _apply_saved(app: Path, registry) -> tuple[object, list[str]]:
 
 def test_a_saved_plan_of_a_protected_unit_is_read_and_refused_before_it_is_applied(tmp_path, registry):
     outcome, calls = _apply_saved(_project(tmp_path, "shop-files-two", protect=True), registry)
-    assert outcome.status == "failed" and outcome.diagnostics[0].summary.startswith("refusing to replace or destroy stateful resources of protected unit files")
+    assert outcome.status == "failed" and outcome.diagnostics[0].summary.startswith(
+        "refusing to replace or destroy stateful resources of protected unit files"
+    )
     assert calls == ["init", "show appc.tfplan"]  # never applied
 
 

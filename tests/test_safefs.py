@@ -23,8 +23,13 @@ def tree(tmp_path):
 def test_a_link_in_the_path_is_refused_for_every_operation(tree):
     base, outside = tree
     (base / "link").symlink_to(outside)
-    for op in (lambda: safefs.write_file(base, "link/victim.txt", b"x"), lambda: safefs.read_file(base, "link/victim.txt"),
-               lambda: safefs.remove_file(base, "link/victim.txt"), lambda: safefs.list_dir(base, "link"), lambda: safefs.walk(base, "link")):
+    for op in (
+        lambda: safefs.write_file(base, "link/victim.txt", b"x"),
+        lambda: safefs.read_file(base, "link/victim.txt"),
+        lambda: safefs.remove_file(base, "link/victim.txt"),
+        lambda: safefs.list_dir(base, "link"),
+        lambda: safefs.walk(base, "link"),
+    ):
         with pytest.raises(DiagnosticError, match="symbolic link"):
             op()
     assert safefs.remove_owned_tree(base, "link", "victim.txt") is False
@@ -85,7 +90,10 @@ def test_outside_the_project_only_when_allowed(tmp_path):
     project.mkdir()
     with pytest.raises(DiagnosticError, match="--allow-outside-project"):
         safefs.vetted_directory(project, tmp_path / "elsewhere", "state.path directory")
-    assert safefs.vetted_directory(project, tmp_path / "elsewhere", "state.path directory", allow_outside=True) == (tmp_path / "elsewhere").resolve()
+    assert (
+        safefs.vetted_directory(project, tmp_path / "elsewhere", "state.path directory", allow_outside=True)
+        == (tmp_path / "elsewhere").resolve()
+    )
     (project / "inner").mkdir()
     (project / ".composer").symlink_to("inner")
     assert safefs.vetted_directory(project, project / ".composer", ".composer") == (project / "inner").resolve()
@@ -100,4 +108,3 @@ def test_an_operator_path_that_is_a_link_is_refused_not_written_through(tree):
     assert (outside / "victim.txt").read_text() == "victim\n"
     safefs.write_path(base / "new" / "plan.md", b"# plan\n")
     assert (base / "new" / "plan.md").read_bytes() == b"# plan\n"
-

@@ -41,7 +41,9 @@ def checkov_binary() -> Path:
     if not binary.exists():
         try:
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=120)
-            subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", CHECKOV], check=True, capture_output=True, timeout=900)
+            subprocess.run(
+                [str(VENV / "bin" / "pip"), "install", "--quiet", CHECKOV], check=True, capture_output=True, timeout=900
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             pytest.skip(f"checkov could not be installed into {VENV}: {exc}")
     return binary
@@ -63,8 +65,22 @@ def scan_tree(tmp_path: Path, registry) -> Path:
 
 def findings(binary: Path, root: Path) -> list[dict]:
     run = subprocess.run(
-        [str(binary), "-d", str(root), "--framework", "kubernetes", "terraform", "--quiet", "--compact", "-o", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(binary),
+            "-d",
+            str(root),
+            "--framework",
+            "kubernetes",
+            "terraform",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.stdout.strip(), run.stderr[-2000:]
     reports = json.loads(run.stdout)
@@ -72,13 +88,25 @@ def findings(binary: Path, root: Path) -> list[dict]:
     for report in reports if isinstance(reports, list) else [reports]:
         assert report["summary"]["parsing_errors"] == 0, report["summary"]
         for f in report["results"]["failed_checks"]:
-            out.append({"check": f["check_id"], "scope": report["check_type"], "file": f["file_path"].lstrip("/"), "resource": f["resource"], "name": f["check_name"]})
+            out.append(
+                {
+                    "check": f["check_id"],
+                    "scope": report["check_type"],
+                    "file": f["file_path"].lstrip("/"),
+                    "resource": f["resource"],
+                    "name": f["check_name"],
+                }
+            )
     return out
 
 
 def allowed(finding: dict, entry: dict) -> bool:
-    return (entry["check"] == finding["check"] and entry["scope"] == finding["scope"]
-            and fnmatch.fnmatch(finding["file"], entry.get("file", "*")) and fnmatch.fnmatch(finding["resource"], entry.get("resource", "*")))
+    return (
+        entry["check"] == finding["check"]
+        and entry["scope"] == finding["scope"]
+        and fnmatch.fnmatch(finding["file"], entry.get("file", "*"))
+        and fnmatch.fnmatch(finding["resource"], entry.get("resource", "*"))
+    )
 
 
 def test_allowlist_entries_each_give_a_reason():
@@ -91,8 +119,21 @@ def test_scanner_finds_nothing_unexplained(tmp_path, registry):
     found = findings(binary, scan_tree(tmp_path, registry))
     entries = yaml.safe_load(ALLOWLIST.read_text())
     unexplained = [f for f in found if not any(allowed(f, e) for e in entries)]
-    assert not unexplained, "findings not in tests/scanner_allowlist.yaml:\n" + "\n".join(f"{f['check']} {f['file']} {f['resource']}: {f['name']}" for f in unexplained)
+    assert not unexplained, "findings not in tests/scanner_allowlist.yaml:\n" + "\n".join(
+        f"{f['check']} {f['file']} {f['resource']}: {f['name']}" for f in unexplained
+    )
     stale = [e for e in entries if not any(allowed(f, e) for f in found)]
-    assert not stale, f"allowlist entries that match nothing (remove them): {[e['check'] + ' ' + e.get('file', '*') for e in stale]}"
+    assert not stale, (
+        f"allowlist entries that match nothing (remove them): {[e['check'] + ' ' + e.get('file', '*') for e in stale]}"
+    )
     # the secure pod defaults are what the scanner sees: no pod-security or requests finding is accepted
-    assert not {f["check"] for f in found} & {"CKV_K8S_20", "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_31", "CKV_K8S_38", "CKV_K8S_10", "CKV_K8S_12"}  # requests: always set
+    assert not {f["check"] for f in found} & {
+        "CKV_K8S_20",
+        "CKV_K8S_23",
+        "CKV_K8S_28",
+        "CKV_K8S_37",
+        "CKV_K8S_31",
+        "CKV_K8S_38",
+        "CKV_K8S_10",
+        "CKV_K8S_12",
+    }  # requests: always set

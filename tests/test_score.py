@@ -58,11 +58,19 @@ def test_the_score_example_applies_and_its_env_holds_the_bound_values(tmp_path: 
     assert bound("DB_HOST") == "db.bookshop.svc.cluster.local" and bound("DB_PORT") == "5432"
     assert bound("DB_NAME") == "app" and bound("DB_USER") == "app" and len(bound("DB_PASSWORD")) >= 24
     assert bound("REDIS_HOST") == "cache.bookshop.svc.cluster.local" and bound("REDIS_URL").startswith("redis://:")
-    assert env_vars["DATABASE_URL"]["value"] == "postgresql://$(DB_USERNAME):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_DATABASE)"
+    assert (
+        env_vars["DATABASE_URL"]["value"]
+        == "postgresql://$(DB_USERNAME):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_DATABASE)"
+    )
     assert env_vars["APP_NAME"] == {"name": "APP_NAME", "value": "bookshop"}
     cm = kube_clean.get("/api/v1/namespaces/bookshop/configmaps/bookshop-file-0")
     assert cm["data"] == {"config.yaml": "service: bookshop\ncache_ttl_seconds: 60\n"}
-    assert kube_clean.get("/api/v1/namespaces/bookshop/persistentvolumeclaims/bookshop-covers")["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert (
+        kube_clean.get("/api/v1/namespaces/bookshop/persistentvolumeclaims/bookshop-covers")["spec"]["resources"][
+            "requests"
+        ]["storage"]
+        == "5Gi"
+    )
     svc = kube_clean.get("/api/v1/namespaces/bookshop/services/bookshop")
     assert svc["spec"]["ports"][0]["port"] == 80 and svc["spec"]["ports"][0]["targetPort"] == 8080
 
@@ -75,8 +83,14 @@ def test_prod_renders_rds_and_elasticache_from_the_same_file(registry):
     cache = json.loads(compiled.rendered.files["terraform/cache/main.tf.json"])["module"]
     [db], [cache] = db.values(), cache.values()
     assert (db["engine"], db["instance_class"]) == ("postgres", "db.r6g.large")  # RDS, sized by prod's override
-    assert cache["source"].startswith("../../modules/aws-redis-") and cache["node_type"] == "cache.t3.micro"  # ElastiCache
-    assert {c.name: c.type for c in compiled.resolved.components} == {"db": "postgres", "cache": "redis", "bookshop": "webservice"}
+    assert (
+        cache["source"].startswith("../../modules/aws-redis-") and cache["node_type"] == "cache.t3.micro"
+    )  # ElastiCache
+    assert {c.name: c.type for c in compiled.resolved.components} == {
+        "db": "postgres",
+        "cache": "redis",
+        "bookshop": "webservice",
+    }
 
 
 MAILER = """
@@ -144,15 +158,32 @@ resources:
 """})  # fmt: skip
     loaded = load_application_files([tmp_path / "score.yaml"], environ={"DEPLOY_REGION": "eu-${x}"})
     props = loaded.model.spec.components[0].properties
-    assert props["env"] == {"LITERAL": "$${not.a.placeholder} costs $5", "TIER": "gold", "TEAM": "books", "REGION": "eu-$${x}"}
+    assert props["env"] == {
+        "LITERAL": "$${not.a.placeholder} costs $5",
+        "TIER": "gold",
+        "TEAM": "books",
+        "REGION": "eu-$${x}",
+    }
     assert props["args"] == ["--name=web"]
     # metadata.team is read only by placeholders: reported, not silently kept
-    assert [(w.severity.value, w.summary) for w in loaded.warnings] == [("warning", "metadata.team is read only by ${metadata.team} placeholders")]
+    assert [(w.severity.value, w.summary) for w in loaded.warnings] == [
+        ("warning", "metadata.team is read only by ${metadata.team} placeholders")
+    ]
 
 
 BAD = [
-    ("resources:\n  qq: {type: kafka-topic}\n", 9, "Score resource type 'kafka-topic' is not supported", "resources.qq.type"),
-    ("resources:\n  db: {type: postgres, class: huge}\n", 9, "resource class 'huge' is not known for type 'postgres'", "resources.db.class"),
+    (
+        "resources:\n  qq: {type: kafka-topic}\n",
+        9,
+        "Score resource type 'kafka-topic' is not supported",
+        "resources.qq.type",
+    ),
+    (
+        "resources:\n  db: {type: postgres, class: huge}\n",
+        9,
+        "resource class 'huge' is not known for type 'postgres'",
+        "resources.db.class",
+    ),
     ("resources:\n  dns: {type: dns}\n", 9, "a dns resource needs params.host", "resources.dns"),
     ("", 7, "${resources.db.host}: the workload declares no resource 'db'", "containers.main.variables.A"),
     ("", 7, "unknown placeholder ${db.host}", "containers.main.variables.B"),
@@ -172,7 +203,11 @@ def test_bad_score_input_is_refused_at_its_line(tmp_path: Path, extra: str, line
     assert hit, [d.text() for d in exc.value.diagnostics]
     from composer.diagnostics import format_path
 
-    assert (hit[0].file, hit[0].line, format_path(hit[0].path)) == (str(tmp_path / "score.yaml"), line + (1 if "B" in path else 0), path)
+    assert (hit[0].file, hit[0].line, format_path(hit[0].path)) == (
+        str(tmp_path / "score.yaml"),
+        line + (1 if "B" in path else 0),
+        path,
+    )
 
 
 def test_container_fields_without_a_counterpart_are_refused_and_schema_errors_point_at_score_lines(tmp_path: Path):
@@ -208,7 +243,10 @@ resources:
         (5, "containers.main.image"): "image '.' (built by the Score tool) has no counterpart in Composer",
         (6, "containers.main.before"): "container start order (before) is not supported",
         (8, "containers.main.files./etc/a.bin.binaryContent"): "binaryContent is not supported",
-        (9, "containers.main.files./etc/b.txt.source"): "file source '../outside.txt' is outside the Score file's directory",
+        (
+            9,
+            "containers.main.files./etc/b.txt.source",
+        ): "file source '../outside.txt' is outside the Score file's directory",
         (10, "containers.main.files./etc/c.txt.content"): "${resources.db.password} cannot be expanded here",
         (14, "containers.second.readinessProbe"): "readinessProbe on a second container is not supported",
         (20, "resources.route.params.port"): "route port 81 is not a port of the workload's service",
@@ -216,7 +254,12 @@ resources:
 
 
 def test_a_port_name_composer_cannot_use_is_reported_at_the_score_line(tmp_path: Path, registry):
-    write(tmp_path, {"score.yaml": "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers:\n  main: {image: nginx:1}\nservice:\n  ports:\n    a-very-long-port-name-indeed: {port: 80}\n"})
+    write(
+        tmp_path,
+        {
+            "score.yaml": "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers:\n  main: {image: nginx:1}\nservice:\n  ports:\n    a-very-long-port-name-indeed: {port: 80}\n"
+        },
+    )
     with pytest.raises(DiagnosticError) as exc:
         compile_project(open_project(tmp_path / "score.yaml"), None, registry)
     d = exc.value.diagnostics[0]
@@ -224,8 +267,17 @@ def test_a_port_name_composer_cannot_use_is_reported_at_the_score_line(tmp_path:
 
 
 def test_both_probe_handlers_run_exec_with_a_warning_in_json(tmp_path: Path):
-    write(tmp_path, {"score.yaml": "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers:\n  main:\n    image: nginx:1\n    livenessProbe:\n      exec: {command: [\"true\"]}\n      httpGet: {path: /, port: 80}\n"})
+    write(
+        tmp_path,
+        {
+            "score.yaml": 'apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers:\n  main:\n    image: nginx:1\n    livenessProbe:\n      exec: {command: ["true"]}\n      httpGet: {path: /, port: 80}\n'
+        },
+    )
     r = appc("validate", "-f", tmp_path / "score.yaml", "--json")
     assert r.code == 0, r.err
-    warnings = [e for e in r.events if e.get("type") == "diagnostic" and "no CPU or memory limits" not in e["summary"]]  # that one is issue 18's
-    assert [(w["severity"], w["line"], w["path"]) for w in warnings] == [("warning", 8, "containers.main.livenessProbe.httpGet")]
+    warnings = [
+        e for e in r.events if e.get("type") == "diagnostic" and "no CPU or memory limits" not in e["summary"]
+    ]  # that one is issue 18's
+    assert [(w["severity"], w["line"], w["path"]) for w in warnings] == [
+        ("warning", 8, "containers.main.livenessProbe.httpGet")
+    ]

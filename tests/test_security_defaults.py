@@ -60,7 +60,9 @@ def assert_restricted(template: dict, read_only_root: bool = True) -> None:
         assert not ctx.get("privileged"), c["name"]
 
 
-@pytest.mark.parametrize("example,env", [("webshop", "prod"), ("webshop", "dev"), ("platform-catalog", "staging"), ("oam", None)])
+@pytest.mark.parametrize(
+    "example,env", [("webshop", "prod"), ("webshop", "dev"), ("platform-catalog", "staging"), ("oam", None)]
+)
 def test_examples_meet_restricted(example: str, env: str | None, registry):
     project = open_project(ROOT / "examples" / example / "app.yaml")
     if env is None:
@@ -98,26 +100,46 @@ def test_security_trait_relaxes_to_baseline(tmp_path, registry):
 
 
 def test_privileged_is_said(tmp_path, registry):
-    pod = render_app(tmp_path, registry, "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {privileged: true}}]\n")["w"]
+    pod = render_app(
+        tmp_path,
+        registry,
+        "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {privileged: true}}]\n",
+    )["w"]
     assert pod["metadata"]["annotations"]["composer.dev/pod-security"] == "privileged"
     assert "allowPrivilegeEscalation" not in pod["spec"]["containers"][0]["securityContext"]
 
 
 def test_run_as_user_for_images_that_need_one(tmp_path, registry):
-    pod = render_app(tmp_path, registry, "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {runAsUser: 10001}}]\n")["w"]
-    assert pod["spec"]["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    pod = render_app(
+        tmp_path,
+        registry,
+        "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {runAsUser: 10001}}]\n",
+    )["w"]
+    assert pod["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert_restricted(pod)
 
 
 def test_service_account_trait_asks_for_the_token(tmp_path, registry):
-    pod = render_app(tmp_path, registry, "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: service-account, properties: {name: robot}}]\n")["w"]
+    pod = render_app(
+        tmp_path,
+        registry,
+        "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: service-account, properties: {name: robot}}]\n",
+    )["w"]
     assert pod["spec"]["automountServiceAccountToken"] is True
     assert pod["metadata"]["annotations"]["composer.dev/pod-security"] == "restricted"
 
 
 def test_root_user_with_non_root_is_refused(tmp_path, registry):
     with pytest.raises(DiagnosticError) as exc:
-        render_app(tmp_path, registry, "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {runAsUser: 0}}]\n")
+        render_app(
+            tmp_path,
+            registry,
+            "    - name: w\n      type: worker\n      properties: {image: x:1}\n      traits: [{type: security, properties: {runAsUser: 0}}]\n",
+        )
     text = str(exc.value.diagnostics[0])
     assert "runAsUser" in text and "runAsNonRoot: false" in text
 
@@ -129,12 +151,21 @@ def compile_app(tmp_path: Path, registry, components: str):
 
 
 def test_requests_default_and_a_warning_without_limits(tmp_path, registry):
-    compiled = compile_app(tmp_path, registry, "    - {name: w, type: worker, properties: {image: x:1}}\n    - {name: t, type: task, properties: {image: x:1, cpu: 1, memory: 1Gi}}\n")
+    compiled = compile_app(
+        tmp_path,
+        registry,
+        "    - {name: w, type: worker, properties: {image: x:1}}\n    - {name: t, type: task, properties: {image: x:1, cpu: 1, memory: 1Gi}}\n",
+    )
     got = pods(compiled.rendered.files)
     assert got["w"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}}
-    assert got["t"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert got["t"]["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "1", "memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
     [warning] = compiled.rendered.warnings
-    assert warning.severity.value == "warning" and warning.address == "w" and "no CPU or memory limits" in warning.summary
+    assert (
+        warning.severity.value == "warning" and warning.address == "w" and "no CPU or memory limits" in warning.summary
+    )
 
 
 def test_examples_render_without_warnings(registry):

@@ -80,7 +80,9 @@ def _s3(lock_kind: str) -> Backend:
 
     def put_raw_lock(data: bytes) -> None:
         if lock_kind == "dynamodb":
-            ddb.put_item(TableName=f"{BUCKET}-lock", Item={"LockID": {"S": f"{BUCKET}/{KEY}"}, "Info": {"S": data.decode()}})
+            ddb.put_item(
+                TableName=f"{BUCKET}-lock", Item={"LockID": {"S": f"{BUCKET}/{KEY}"}, "Info": {"S": data.decode()}}
+            )
         else:
             s3.put_object(Bucket=BUCKET, Key=f"{KEY}.lock", Body=data)
 
@@ -105,12 +107,18 @@ def rich_doc() -> StateDoc:
     doc = new_state(APP, ENV).with_unit(
         "db",
         UnitState(
-            kind="terraform", type="postgres", hash="h1", status="applied",
-            outputs={"host": "db.internal", "port": 5432}, secret_digests={"password": secret_digest("pw", b"k" * 32)},
+            kind="terraform",
+            type="postgres",
+            hash="h1",
+            status="applied",
+            outputs={"host": "db.internal", "port": 5432},
+            secret_digests={"password": secret_digest("pw", b"k" * 32)},
             dependencies=("net",),
         ),
     )
-    item = InventoryItem(apiVersion="apps/v1", kind="Deployment", name="api", namespace="shop", component="api", hash="h2")
+    item = InventoryItem(
+        apiVersion="apps/v1", kind="Deployment", name="api", namespace="shop", component="api", hash="h2"
+    )
     return doc.model_copy(update={"inventory": {"prod-eu": (item,)}}).with_revision(
         Revision(serial=1, at="2026-01-01T00:00:00.000000Z", command="apply", changed=("db",))
     )
@@ -208,8 +216,14 @@ def test_corrupt_or_foreign_documents_are_refused_and_left_byte_identical(backen
 
 def test_a_document_never_contains_a_secret(backend):
     secret = "s3cr3t-hunter2-value"
-    unit = UnitState(kind="terraform", type="postgres", hash="h", status="applied",
-                     outputs={"host": "db"}, secret_digests={"password": secret_digest(secret, b"k" * 32)})
+    unit = UnitState(
+        kind="terraform",
+        type="postgres",
+        hash="h",
+        status="applied",
+        outputs={"host": "db"},
+        secret_digests={"password": secret_digest(secret, b"k" * 32)},
+    )
     backend.store().write(new_state(APP, ENV).with_unit("db", unit))
     raw = backend.get_raw()
     assert secret.encode() not in raw

@@ -44,11 +44,30 @@ class Screen:
         self.tmux = _tmux_or_skip()
         self.socket = directory / f"tmux-{width}.sock"
         self.env = env
-        self._tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "bash --norc --noprofile")
+        self._tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "bash --norc --noprofile",
+        )
         self._tmux("set-option", "-g", "history-limit", "5000")
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run([self.tmux, "-S", str(self.socket), *args], env=self.env, check=True, capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run(
+            [self.tmux, "-S", str(self.socket), *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
 
     def type(self, line: str) -> None:
         self._tmux("send-keys", "-t", "t", "-l", line)
@@ -80,7 +99,9 @@ class Screen:
         return text
 
     def close(self) -> None:
-        subprocess.run([self.tmux, "-S", str(self.socket), "kill-server"], env=self.env, capture_output=True, timeout=30)
+        subprocess.run(
+            [self.tmux, "-S", str(self.socket), "kill-server"], env=self.env, capture_output=True, timeout=30
+        )
 
 
 def _environment(tmp_path: Path, terraform: Path | None = None) -> dict[str, str]:
@@ -134,7 +155,10 @@ def _tour_of_a_small_app(tmp_path: Path, width: int) -> None:
         screen.run("cp without-web.yaml app.yaml")
         screen.type("appc apply -e test --no-wait; echo prompt-rc=$?")
         prompt = screen.wait_for(r"apply changes to web\? \[y/N\]:")
-        assert f"web is removed from the model: apply DESTROYS Deployment {namespace}/web, Service {namespace}/web" in prompt, prompt
+        assert (
+            f"web is removed from the model: apply DESTROYS Deployment {namespace}/web, Service {namespace}/web"
+            in prompt
+        ), prompt
         assert f"- Deployment {namespace}/web" in prompt and "Plan: 0 to add, 0 to change, 2 to destroy." in prompt
         screen.type("n")
         cancelled = screen.wait_for(r"prompt-rc=\d+")
@@ -146,27 +170,44 @@ def _tour_of_a_small_app(tmp_path: Path, width: int) -> None:
 def _tour() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("## A five-minute tour", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-    return [line.split("#", 1)[0].rstrip() if not line.startswith("source") else line.split("  #", 1)[0].rstrip() for line in block.splitlines() if line.strip()]
+    return [
+        line.split("#", 1)[0].rstrip() if not line.startswith("source") else line.split("  #", 1)[0].rstrip()
+        for line in block.splitlines()
+        if line.strip()
+    ]
 
 
 def test_the_readme_tour_is_the_one_tested():
     lines = _tour()
-    assert lines[0] == "source .venv/bin/activate" and lines[1] == "cd examples/webshop" and lines[-1] == "appc sandbox down"
+    assert (
+        lines[0] == "source .venv/bin/activate"
+        and lines[1] == "cd examples/webshop"
+        and lines[-1] == "appc sandbox down"
+    )
     assert "appc plan -e local" in lines and "appc outputs -e local --show-secrets db" in lines
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("APPC_TEST_TOUR") != "1", reason="the whole README tour (RDS apply and destroy, ~4 min): APPC_TEST_TOUR=1 scripts/test tests/test_terminal.py")
+@pytest.mark.skipif(
+    os.environ.get("APPC_TEST_TOUR") != "1",
+    reason="the whole README tour (RDS apply and destroy, ~4 min): APPC_TEST_TOUR=1 scripts/test tests/test_terminal.py",
+)
 def test_the_readme_tour_pasted_line_by_line_runs_without_an_error(tmp_path):
     """Opt-in (APPC_TEST_TOUR=1): it applies and destroys RDS on the emulator, minutes, not seconds.
     A copy of the checkout's examples/webshop with the set-up's .venv: every tour line exits
     0, in order, at 200 columns; the screens show the plan's resources and the secret read from
     the sandbox is not an error."""
     clone = tmp_path / "clone"
-    shutil.copytree(ROOT / "examples" / "webshop", clone / "examples" / "webshop", ignore=shutil.ignore_patterns(".composer", "deploy"))
+    shutil.copytree(
+        ROOT / "examples" / "webshop",
+        clone / "examples" / "webshop",
+        ignore=shutil.ignore_patterns(".composer", "deploy"),
+    )
     (clone / ".venv").symlink_to(ROOT / ".venv")
     env = _environment(tmp_path)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != APPC.parent)  # only the tour's own set-up
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if Path(p) != APPC.parent
+    )  # only the tour's own set-up
     for k in [k for k in env if k.startswith("AWS_")]:
         env.pop(k)  # the sandbox needs no AWS credentials, and must not use any
     screen = Screen(tmp_path, 200, env)
@@ -179,4 +220,8 @@ def test_the_readme_tour_pasted_line_by_line_runs_without_an_error(tmp_path):
         assert "no AWS credentials" not in seen and "internal error" not in seen
     finally:
         screen.close()
-        subprocess.run([str(APPC), "sandbox", "down", "-f", str(clone / "examples" / "webshop" / "app.yaml")], capture_output=True, timeout=60)
+        subprocess.run(
+            [str(APPC), "sandbox", "down", "-f", str(clone / "examples" / "webshop" / "app.yaml")],
+            capture_output=True,
+            timeout=60,
+        )

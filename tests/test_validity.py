@@ -60,12 +60,28 @@ def test_rendered_aws_roots_pass_terraform_validate(tmp_path: Path, registry):
     assert len(roots) >= 8
     failures = []
     for root in roots:
-        init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        init = subprocess.run(
+            ["terraform", "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if init.returncode != 0:
             failures.append(f"{root}: init failed:\n{init.stderr[-2000:]}")
             continue
-        val = subprocess.run(["terraform", "validate", "-json", "-no-color"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        val = subprocess.run(
+            ["terraform", "validate", "-json", "-no-color"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         result = json.loads(val.stdout)
         if not result["valid"]:
-            failures.append(f"{root}: " + "; ".join(d["summary"] + ": " + d.get("detail", "") for d in result["diagnostics"]))
+            failures.append(
+                f"{root}: " + "; ".join(d["summary"] + ": " + d.get("detail", "") for d in result["diagnostics"])
+            )
     assert not failures, "\n".join(failures)

@@ -79,8 +79,24 @@ def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, 
     contract keys, and `outputs` may only map contract keys."""
     if impl.manifests is not None and impl.manifests.outputs:
         m = impl.manifests
-        out = [(("manifests", "outputs", k), f"gives {k!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}") for k in m.outputs if k not in outputs]
-        out += [(("manifests", "outputs"), f"does not give {k!r}, which the contract requires", "add a template for it under manifests.outputs") for k, spec in outputs.items() if k not in m.outputs and not spec.optional]
+        out = [
+            (
+                ("manifests", "outputs", k),
+                f"gives {k!r}, which is not in the output contract",
+                f"contract keys: {', '.join(outputs) or 'none'}",
+            )
+            for k in m.outputs
+            if k not in outputs
+        ]
+        out += [
+            (
+                ("manifests", "outputs"),
+                f"does not give {k!r}, which the contract requires",
+                "add a template for it under manifests.outputs",
+            )
+            for k, spec in outputs.items()
+            if k not in m.outputs and not spec.optional
+        ]
         return out
     tf = impl.terraform
     if tf is None:
@@ -88,12 +104,30 @@ def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, 
     out = []
     for i, key in enumerate(tf.omits):
         if key not in outputs:
-            out.append((("terraform", "omits", i), f"omits {key!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}"))
+            out.append(
+                (
+                    ("terraform", "omits", i),
+                    f"omits {key!r}, which is not in the output contract",
+                    f"contract keys: {', '.join(outputs) or 'none'}",
+                )
+            )
         elif not outputs[key].optional:
-            out.append((("terraform", "omits", i), f"omits {key!r}, which the contract requires", "only keys marked optional: true may be omitted"))
+            out.append(
+                (
+                    ("terraform", "omits", i),
+                    f"omits {key!r}, which the contract requires",
+                    "only keys marked optional: true may be omitted",
+                )
+            )
     for key in tf.outputs:
         if key not in outputs:
-            out.append((("terraform", "outputs", key), f"maps {key!r}, which is not in the output contract", f"contract keys: {', '.join(outputs) or 'none'}"))
+            out.append(
+                (
+                    ("terraform", "outputs", key),
+                    f"maps {key!r}, which is not in the output contract",
+                    f"contract keys: {', '.join(outputs) or 'none'}",
+                )
+            )
     return out
 
 
@@ -126,7 +160,9 @@ class Catalog:
             for offer in provider.offers():
                 ctype = cat.components.get(offer.type)
                 if ctype is not None:
-                    ctype.implementations[offer.name] = ImplEntry(offer.name, offer.implementation, offer.base_dir, f"provider:{provider.name}")
+                    ctype.implementations[offer.name] = ImplEntry(
+                        offer.name, offer.implementation, offer.base_dir, f"provider:{provider.name}"
+                    )
         errors: list[Diagnostic] = []
         for directory in definition_dirs:
             for path in sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml"))):
@@ -140,7 +176,9 @@ class Catalog:
             raise DiagnosticError(errors)
         return cat
 
-    def _add(self, d: ComponentDefinition | TraitDefinition, origin: str, base: Path | None, source: SourceMap | None) -> None:
+    def _add(
+        self, d: ComponentDefinition | TraitDefinition, origin: str, base: Path | None, source: SourceMap | None
+    ) -> None:
         if isinstance(d, ComponentDefinition):
             impls = {n: ImplEntry(n, i, base, origin) for n, i in d.spec.implementations.items()}
             previous = self.components.get(d.name)
@@ -162,15 +200,32 @@ class Catalog:
                 where = entry.source
                 path = ("spec", "parameters")
                 if where is not None:
-                    out.append(where.diagnostic(path, f"definition {entry.name!r} has an invalid parameter schema", problem))
+                    out.append(
+                        where.diagnostic(path, f"definition {entry.name!r} has an invalid parameter schema", problem)
+                    )
                 else:
-                    out.append(Diagnostic(f"definition {entry.name!r} has an invalid parameter schema", problem, file=entry.origin, path=path))
+                    out.append(
+                        Diagnostic(
+                            f"definition {entry.name!r} has an invalid parameter schema",
+                            problem,
+                            file=entry.origin,
+                            path=path,
+                        )
+                    )
                 continue
             entry.validator = jschema.validator(entry.schema)
         for ctype in self.components.values():
             if ctype.source is not None and ctype.base_dir is not None:
-                own = {n: e.implementation.terraform for n, e in ctype.implementations.items() if e.origin == ctype.origin and e.implementation.terraform is not None}
-                out.extend(local_definition_diagnostics(ctype.name, ctype.base_dir, ctype.definition.spec.outputs, own, ctype.source.diagnostic))
+                own = {
+                    n: e.implementation.terraform
+                    for n, e in ctype.implementations.items()
+                    if e.origin == ctype.origin and e.implementation.terraform is not None
+                }
+                out.extend(
+                    local_definition_diagnostics(
+                        ctype.name, ctype.base_dir, ctype.definition.spec.outputs, own, ctype.source.diagnostic
+                    )
+                )
             for name, impl in sorted(ctype.implementations.items()):
                 for sub, summary, detail in contract_problems(ctype.definition.spec.outputs, impl.implementation):
                     summary = f"implementation {name!r} of {ctype.name!r} {summary}"

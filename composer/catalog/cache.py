@@ -79,16 +79,33 @@ class ModuleResolver:
                 return module
             entry = self._entry(req, required=self.locked)
             if entry is not None and entry.hex != module.digest:
-                raise self._mismatch(req, entry, module.digest, f"the module files at {req.path} changed since `appc lock`; review the change, then run `appc lock` to record it")
+                raise self._mismatch(
+                    req,
+                    entry,
+                    module.digest,
+                    f"the module files at {req.path} changed since `appc lock`; review the change, then run `appc lock` to record it",
+                )
             return module
         entry = self._entry(req, required=True)
         assert entry is not None
         root = self.cache / entry.hex
         if not root.is_dir():
-            raise DiagnosticError([Diagnostic(f"module {req.address.source} is locked but not in the module cache", f"expected {root}; {OFFLINE_HINT}")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"module {req.address.source} is locked but not in the module cache",
+                        f"expected {root}; {OFFLINE_HINT}",
+                    )
+                ]
+            )
         module = read_package(root / entry.entry if entry.entry else root, req.name, root)
         if module.digest != entry.hex:
-            raise self._mismatch(req, entry, module.digest, f"the cached copy at {root} was modified; delete it and run `appc lock` to fetch it again")
+            raise self._mismatch(
+                req,
+                entry,
+                module.digest,
+                f"the cached copy at {root} was modified; delete it and run `appc lock` to fetch it again",
+            )
         return module
 
     def _entry(self, req: ModuleRequest, required: bool) -> LockedModule | None:
@@ -97,12 +114,27 @@ class ModuleResolver:
         if entry is None and required:
             what = f"{source}" + (f" ({version})" if version else "")
             why = "composer.lock does not record it" if self.lock else "there is no composer.lock"
-            raise DiagnosticError([Diagnostic(f"module {what} of {req.origin} is not locked", f"{why}; run `appc lock` to fetch and record it" + (" (--locked refuses to change the lock)" if self.locked else ""))])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"module {what} of {req.origin} is not locked",
+                        f"{why}; run `appc lock` to fetch and record it"
+                        + (" (--locked refuses to change the lock)" if self.locked else ""),
+                    )
+                ]
+            )
         return entry
 
     def _mismatch(self, req: ModuleRequest, entry: LockedModule, actual: str, detail: str) -> DiagnosticError:
         source, _ = self.source_key(req)
-        return DiagnosticError([Diagnostic(f"module {source} does not match composer.lock: locked sha256:{entry.hex}, found sha256:{actual}", detail)])
+        return DiagnosticError(
+            [
+                Diagnostic(
+                    f"module {source} does not match composer.lock: locked sha256:{entry.hex}, found sha256:{actual}",
+                    detail,
+                )
+            ]
+        )
 
 
 def locked_module_near(start: Path, address: ModuleAddress, version: str | None, name: str) -> ModuleSource | None:

@@ -30,45 +30,97 @@ def _hint(name: str, known: Iterable[str], what: str) -> str:
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
     listed = ", ".join(known[:40]) + (", …" if len(known) > 40 else "")
-    return (f"did you mean {close[0]!r}? " if close else "") + (f"the module's {what}: {listed}" if known else f"the module declares no {what}")
+    return (f"did you mean {close[0]!r}? " if close else "") + (
+        f"the module's {what}: {listed}" if known else f"the module declares no {what}"
+    )
 
 
-def input_problems(inputs: Iterable[str], supplied_elsewhere: Iterable[str], iface: ModuleInterface, prefix: tuple = ("terraform", "inputs")) -> list[Problem]:
+def input_problems(
+    inputs: Iterable[str],
+    supplied_elsewhere: Iterable[str],
+    iface: ModuleInterface,
+    prefix: tuple = ("terraform", "inputs"),
+) -> list[Problem]:
     out: list[Problem] = []
     given = set(inputs) | set(supplied_elsewhere)
     for key in inputs:
         if key not in iface.variables:
-            out.append((prefix + (key,), f"input {key!r} is not a variable of the module", _hint(key, iface.variables, "variables")))
+            out.append(
+                (
+                    prefix + (key,),
+                    f"input {key!r} is not a variable of the module",
+                    _hint(key, iface.variables, "variables"),
+                )
+            )
     missing = [v.name for v in iface.variables.values() if v.required and v.name not in given]
     if missing:
-        out.append((prefix, f"the module's required variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} {'are' if len(missing) > 1 else 'is'} not supplied", ("they have" if len(missing) > 1 else "it has") + " no default; add " + ("them" if len(missing) > 1 else "it") + " under inputs"))
+        out.append(
+            (
+                prefix,
+                f"the module's required variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} {'are' if len(missing) > 1 else 'is'} not supplied",
+                ("they have" if len(missing) > 1 else "it has")
+                + " no default; add "
+                + ("them" if len(missing) > 1 else "it")
+                + " under inputs",
+            )
+        )
     return out
 
 
-def implementation_problems(tf: TerraformImplementation, contract: Mapping[str, OutputSpec], iface: ModuleInterface) -> list[Problem]:
+def implementation_problems(
+    tf: TerraformImplementation, contract: Mapping[str, OutputSpec], iface: ModuleInterface
+) -> list[Problem]:
     """How a Terraform implementation disagrees with its module's interface."""
     out = input_problems(tf.inputs, tf.generated_inputs, iface)
     for key in tf.generated_inputs:
         if key not in iface.variables:
-            out.append((("terraform", "generated_inputs"), f"generated input {key!r} is not a variable of the module", _hint(key, iface.variables, "variables")))
+            out.append(
+                (
+                    ("terraform", "generated_inputs"),
+                    f"generated input {key!r} is not a variable of the module",
+                    _hint(key, iface.variables, "variables"),
+                )
+            )
     store = tf.secrets == "store"
     for key, target in tf.outputs.items():
         if target not in iface.outputs:
-            out.append((("terraform", "outputs", key), f"maps {key!r} to {target!r}, which is not an output of the module", _hint(target, iface.outputs, "outputs")))
+            out.append(
+                (
+                    ("terraform", "outputs", key),
+                    f"maps {key!r} to {target!r}, which is not an output of the module",
+                    _hint(target, iface.outputs, "outputs"),
+                )
+            )
     for key, spec in contract.items():
         if key in tf.omits or key in tf.outputs or (store and spec.secret):
             continue
         if key not in iface.outputs:
             opt = " or list it in omits" if spec.optional else ""
-            out.append((("terraform", "outputs"), f"contract key {key!r} is not an output of the module", f"map it to one: outputs: {{{key}: OUTPUT}}{opt}. " + _hint(key, iface.outputs, "outputs")))
+            out.append(
+                (
+                    ("terraform", "outputs"),
+                    f"contract key {key!r} is not an output of the module",
+                    f"map it to one: outputs: {{{key}: OUTPUT}}{opt}. " + _hint(key, iface.outputs, "outputs"),
+                )
+            )
     if store and SECRET_ID_OUTPUT not in iface.outputs:
-        out.append((("terraform", "secrets"), f"secrets: store needs the module to output {SECRET_ID_OUTPUT!r}", _hint(SECRET_ID_OUTPUT, iface.outputs, "outputs")))
+        out.append(
+            (
+                ("terraform", "secrets"),
+                f"secrets: store needs the module to output {SECRET_ID_OUTPUT!r}",
+                _hint(SECRET_ID_OUTPUT, iface.outputs, "outputs"),
+            )
+        )
     return out
 
 
 def declared_output_problems(declared: Iterable[str], iface: ModuleInterface, prefix: tuple) -> list[Problem]:
     """The terraform-module type: every output the component declares is one of the module's."""
-    return [(prefix + (key,), f"output {key!r} is not an output of the module", _hint(key, iface.outputs, "outputs")) for key in declared if key not in iface.outputs]
+    return [
+        (prefix + (key,), f"output {key!r} is not an output of the module", _hint(key, iface.outputs, "outputs"))
+        for key in declared
+        if key not in iface.outputs
+    ]
 
 
 def local_module(base: Path, module: str) -> Path | None:
@@ -86,16 +138,35 @@ def local_module(base: Path, module: str) -> Path | None:
     return target
 
 
-def module_diagnostics(module: ModuleSource, tf: TerraformImplementation, contract: Mapping[str, OutputSpec], where: Callable[[tuple, str, str], Diagnostic], label: str) -> list[Diagnostic]:
+def module_diagnostics(
+    module: ModuleSource,
+    tf: TerraformImplementation,
+    contract: Mapping[str, OutputSpec],
+    where: Callable[[tuple, str, str], Diagnostic],
+    label: str,
+) -> list[Diagnostic]:
     """The interface problems of one implementation, placed by `where(path, summary, detail)`."""
     try:
         iface = module_interface(module)
     except DiagnosticError as exc:
-        return [where(("terraform", "module"), f"{label}: the module does not parse: {d.summary}", d.detail) for d in exc.diagnostics]
-    return [where(sub, f"{label}: {summary}", detail) for sub, summary, detail in implementation_problems(tf, contract, iface)]
+        return [
+            where(("terraform", "module"), f"{label}: the module does not parse: {d.summary}", d.detail)
+            for d in exc.diagnostics
+        ]
+    return [
+        where(sub, f"{label}: {summary}", detail)
+        for sub, summary, detail in implementation_problems(tf, contract, iface)
+    ]
 
 
-def local_definition_diagnostics(name: str, base: Path, contract: Mapping[str, OutputSpec], impls: Mapping[str, TerraformImplementation], where: Callable[[tuple, str, str], Diagnostic], remote: bool = False) -> list[Diagnostic]:
+def local_definition_diagnostics(
+    name: str,
+    base: Path,
+    contract: Mapping[str, OutputSpec],
+    impls: Mapping[str, TerraformImplementation],
+    where: Callable[[tuple, str, str], Diagnostic],
+    remote: bool = False,
+) -> list[Diagnostic]:
     """Check the local modules of one definition's implementations. Remote ones are checked
     once locked, when a unit renders from them; with `remote`, also here when the lock of the
     project holding the definition records them (def validate)."""
@@ -105,14 +176,33 @@ def local_definition_diagnostics(name: str, base: Path, contract: Mapping[str, O
         if path is None:
             cached = _locked_remote(base, tf) if remote else None
             if cached is not None:
-                out.extend(module_diagnostics(cached, tf, contract, lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d), f"implementation {iname!r} of {name!r}"))
+                out.extend(
+                    module_diagnostics(
+                        cached,
+                        tf,
+                        contract,
+                        lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
+                        f"implementation {iname!r} of {name!r}",
+                    )
+                )
             continue
         try:
             module = read_package(path, "check", base)
         except DiagnosticError as exc:
-            out.extend(where(("spec", "implementations", iname, "terraform", "module"), d.summary, d.detail) for d in exc.diagnostics)
+            out.extend(
+                where(("spec", "implementations", iname, "terraform", "module"), d.summary, d.detail)
+                for d in exc.diagnostics
+            )
             continue
-        out.extend(module_diagnostics(module, tf, contract, lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d), f"implementation {iname!r} of {name!r}"))
+        out.extend(
+            module_diagnostics(
+                module,
+                tf,
+                contract,
+                lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
+                f"implementation {iname!r} of {name!r}",
+            )
+        )
     return out
 
 

@@ -128,7 +128,7 @@ def interface(files: Iterable[tuple[str, bytes]]) -> ModuleInterface:
                 calls.append(source)
         for tf in _terraform_blocks(doc):
             for req in tf.get("required_providers") or []:
-                for local, spec in (req.items() if isinstance(req, dict) else ()):
+                for local, spec in req.items() if isinstance(req, dict) else ():
                     if isinstance(spec, dict) and isinstance(_unquote(spec.get("version")), str):
                         constraints.setdefault(local, []).append(_unquote(spec["version"]))
     if errors:

@@ -84,7 +84,13 @@ def read_lock(path: Path) -> Lock | None:
         return None
 
     def bad(detail: str) -> DiagnosticError:
-        return DiagnosticError([Diagnostic(f"{path.name} is not a valid lock file", f"{detail}; regenerate it with `appc lock`", file=str(path))])
+        return DiagnosticError(
+            [
+                Diagnostic(
+                    f"{path.name} is not a valid lock file", f"{detail}; regenerate it with `appc lock`", file=str(path)
+                )
+            ]
+        )
 
     data = path.read_bytes()
     if len(data) > MAX_LOCK_BYTES:
@@ -96,9 +102,15 @@ def read_lock(path: Path) -> Lock | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("format"), int):
         raise bad("no integer 'format'")
     if doc["format"] > FORMAT:
-        raise DiagnosticError([Diagnostic(
-            f"{path.name} was written by a newer appc (lock format {doc['format']}; this appc reads format {FORMAT})",
-            "upgrade appc, or regenerate the lock with this version: appc lock", file=str(path))])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"{path.name} was written by a newer appc (lock format {doc['format']}; this appc reads format {FORMAT})",
+                    "upgrade appc, or regenerate the lock with this version: appc lock",
+                    file=str(path),
+                )
+            ]
+        )
     try:
         modules = tuple(_module(m) for m in doc.get("modules") or [])
         providers = {str(k): _provider(v) for k, v in (doc.get("providers") or {}).items()}
@@ -122,7 +134,9 @@ def _module(m: object) -> LockedModule:
     entry = m.get("entry") or ""
     if not isinstance(entry, str) or entry.startswith("/") or ".." in entry.split("/"):
         raise ValueError(f"module {m['source']!r}: entry must be a relative path inside the package")
-    return LockedModule(m["source"], _opt_str(m.get("version"), "version"), _opt_str(m.get("resolved"), "resolved"), digest, entry)
+    return LockedModule(
+        m["source"], _opt_str(m.get("version"), "version"), _opt_str(m.get("resolved"), "resolved"), digest, entry
+    )
 
 
 def _provider(v: object) -> LockedProvider:
@@ -151,5 +165,7 @@ def lock_diff(old: Lock | None, new: Lock) -> list[str]:
     pa, pb = (old.providers if old else {}), new.providers
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
-            lines.append(f"~ provider {key}: {pa[key].version if key in pa else 'none'} -> {pb[key].version if key in pb else 'none'}")
+            lines.append(
+                f"~ provider {key}: {pa[key].version if key in pa else 'none'} -> {pb[key].version if key in pb else 'none'}"
+            )
     return lines

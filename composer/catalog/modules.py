@@ -50,7 +50,11 @@ class ModuleSource:
         """The Terraform files of one module directory of the package (default: the entry)."""
         sub = self.entry if sub is None else sub
         prefix = f"{sub}/" if sub else ""
-        return [(rel, data) for rel, data in self.files if rel.startswith(prefix) and "/" not in rel[len(prefix):] and rel.endswith(TF_SUFFIXES)]
+        return [
+            (rel, data)
+            for rel, data in self.files
+            if rel.startswith(prefix) and "/" not in rel[len(prefix) :] and rel.endswith(TF_SUFFIXES)
+        ]
 
 
 _interfaces: dict[tuple[str, str], ModuleInterface] = {}
@@ -100,7 +104,11 @@ def _walk(directory: Path) -> list[Path]:
     """Regular files under `directory` that Terraform may load; symlinks are never followed."""
     out = []
     for top, dirs, names in os.walk(directory, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS and not os.path.islink(os.path.join(top, d)))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in SKIPPED_DIRS and not os.path.islink(os.path.join(top, d))
+        )
         for n in sorted(names):
             p = Path(top, n)
             if not p.is_symlink() and p.is_file() and _loaded(p.relative_to(directory)):
@@ -109,7 +117,11 @@ def _walk(directory: Path) -> list[Path]:
 
 
 def _direct_tf(directory: Path) -> list[tuple[str, bytes]]:
-    return [(p.name, p.read_bytes()) for p in sorted(directory.iterdir()) if p.name.endswith(TF_SUFFIXES) and p.is_file() and not p.is_symlink()]
+    return [
+        (p.name, p.read_bytes())
+        for p in sorted(directory.iterdir())
+        if p.name.endswith(TF_SUFFIXES) and p.is_file() and not p.is_symlink()
+    ]
 
 
 def call_tree(entry: Path, boundary: Path) -> list[Path]:
@@ -124,18 +136,34 @@ def call_tree(entry: Path, boundary: Path) -> list[Path]:
         iface = interface([(str(directory / n), d) for n, d in _direct_tf(directory) if _MODULE_BLOCK.search(d)])
         for call in iface.calls:
             if not call.startswith(("./", "../")):
-                raise DiagnosticError([Diagnostic(
-                    f"module {directory} calls the remote module {call!r}",
-                    "a module package may call local modules only (Terraform would fetch this one at every init, bypassing composer.lock); "
-                    "make it a definition of its own, or vendor it next to the module")])
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            f"module {directory} calls the remote module {call!r}",
+                            "a module package may call local modules only (Terraform would fetch this one at every init, bypassing composer.lock); "
+                            "make it a definition of its own, or vendor it next to the module",
+                        )
+                    ]
+                )
             target = Path(os.path.normpath(directory / call))
             if target != boundary and boundary not in target.parents:
-                raise DiagnosticError([Diagnostic(f"module {directory} calls {call!r}, which leaves {boundary}", "a module may call modules inside its package (definition directory or fetched source) only")])
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            f"module {directory} calls {call!r}, which leaves {boundary}",
+                            "a module may call modules inside its package (definition directory or fetched source) only",
+                        )
+                    ]
+                )
             if not target.is_dir() or target.is_symlink():
-                raise DiagnosticError([Diagnostic(f"module {directory} calls {call!r}, which is not a directory", f"expected {target}")])
+                raise DiagnosticError(
+                    [Diagnostic(f"module {directory} calls {call!r}, which is not a directory", f"expected {target}")]
+                )
             if target not in seen:
                 if depth + 1 > MAX_CALL_DEPTH:
-                    raise DiagnosticError([Diagnostic(f"module calls nest deeper than {MAX_CALL_DEPTH} levels", str(directory))])
+                    raise DiagnosticError(
+                        [Diagnostic(f"module calls nest deeper than {MAX_CALL_DEPTH} levels", str(directory))]
+                    )
                 seen.append(target)
                 queue.append((target, depth + 1))
     return seen
@@ -157,7 +185,13 @@ def read_package(entry: Path, name: str, boundary: Path | None = None) -> Module
             data = p.read_bytes()
             total += len(data)
             if total > MAX_MODULE_BYTES:
-                raise DiagnosticError([Diagnostic(f"module {entry} is larger than {MAX_MODULE_BYTES // 1048576} MiB (Terraform files only)")])
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            f"module {entry} is larger than {MAX_MODULE_BYTES // 1048576} MiB (Terraform files only)"
+                        )
+                    ]
+                )
             files[rel] = data
     sub = Path(os.path.normpath(entry.absolute())).relative_to(root).as_posix()
     sub = "" if sub == "." else sub

@@ -55,7 +55,9 @@ class Violation:
         return f"{self.file}:{self.line}: {self.summary}" if self.line else f"{self.file}: {self.summary}"
 
 
-def check_module(files: Iterable[tuple[str, bytes]], allow: Iterable[str] = (), locked_sources: Iterable[str] = ()) -> list[Violation]:
+def check_module(
+    files: Iterable[tuple[str, bytes]], allow: Iterable[str] = (), locked_sources: Iterable[str] = ()
+) -> list[Violation]:
     """Violations of the policy in one module package (its files as (relative path, bytes)),
     minus the rules in `allow`. `locked_sources` are nested module sources pinned by a lock."""
     allowed = frozenset(allow)
@@ -76,7 +78,11 @@ class _Checker:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return [] if not rel.endswith((".tf", ".tf.json")) else [Violation(UNPARSEABLE, rel, None, "is not UTF-8 text")]
+            return (
+                []
+                if not rel.endswith((".tf", ".tf.json"))
+                else [Violation(UNPARSEABLE, rel, None, "is not UTF-8 text")]
+            )
         here = posixpath.dirname(rel)
         if rel.endswith(".tf.json"):
             return list(self._json(rel, here, text))
@@ -114,7 +120,9 @@ class _Checker:
             return
         for kind, labels, body, outer in _json_blocks(doc):
             line = _json_line(text, labels[-1] if labels else kind)
-            yield from self._block_rules(rel, here, kind, labels, outer, line, lambda attr, b=body: _json_attribute(b, attr))
+            yield from self._block_rules(
+                rel, here, kind, labels, outer, line, lambda attr, b=body: _json_attribute(b, attr)
+            )
         for value in _json_strings(doc):
             if "${" in value or "%{" in value:
                 yield from self._template(rel, here, value, _json_line(text, value[:40]) or 1)
@@ -122,21 +130,45 @@ class _Checker:
     # -- rules shared by both syntaxes ----------------------------------------------------
     def _block_rules(self, rel, here, kind, labels, outer, line, attribute) -> Iterator[Violation]:
         if kind == "provisioner":
-            yield Violation("provisioners", rel, line, f"provisioner {labels[0] if labels else ''!s} runs commands on the machine running appc")
+            yield Violation(
+                "provisioners",
+                rel,
+                line,
+                f"provisioner {labels[0] if labels else ''!s} runs commands on the machine running appc",
+            )
         elif kind == "data" and labels and (not outer or outer == ("check",)):
             if labels[0] in DATA_RULES:
                 yield Violation(DATA_RULES[labels[0]], rel, line, f'data "{labels[0]}" {_DATA_WHY[labels[0]]}')
             elif labels[0] in LOCAL_FILE_DATA:
                 path = attribute("filename")
                 if not (isinstance(path, _Path) and path.inside(here)):
-                    yield Violation("outside-files", rel, line, f'data "{labels[0]}" reads a file that is not provably inside the module')
+                    yield Violation(
+                        "outside-files",
+                        rel,
+                        line,
+                        f'data "{labels[0]}" reads a file that is not provably inside the module',
+                    )
         elif kind in ("backend", "cloud") and outer == ("terraform",):
-            yield Violation("remote-state", rel, line, f"{kind} {labels[0] if labels else ''} in a module: Composer writes the only backend".replace("  ", " "))
+            yield Violation(
+                "remote-state",
+                rel,
+                line,
+                f"{kind} {labels[0] if labels else ''} in a module: Composer writes the only backend".replace(
+                    "  ", " "
+                ),
+            )
         elif kind == "module" and not outer:
             source = attribute("source")
-            if not (isinstance(source, _Path) and source.local and source.inside(here)) and not (isinstance(source, _Path) and source.text in self.locked_sources):
+            if not (isinstance(source, _Path) and source.local and source.inside(here)) and not (
+                isinstance(source, _Path) and source.text in self.locked_sources
+            ):
                 shown = source.text if isinstance(source, _Path) else "(not a literal string)"
-                yield Violation("module-sources", rel, line, f"module {labels[0] if labels else ''} has source {shown!r}, which is neither inside the module package nor locked")
+                yield Violation(
+                    "module-sources",
+                    rel,
+                    line,
+                    f"module {labels[0] if labels else ''} has source {shown!r}, which is neither inside the module package nor locked",
+                )
 
     def _calls(self, rel: str, here: str, tree, line_offset: int) -> Iterator[Violation]:
         for node in tree.iter_subtrees_topdown():
@@ -149,7 +181,12 @@ class _Checker:
                     args = next((c for c in node.children if _is_tree(c) and c.data == "arguments"), None)
                     paths = [_path_of(a) for a in (_trees(args) if args is not None else ())]
                     if not _file_arguments_inside(names[-1], paths, here):
-                        yield Violation("outside-files", rel, _line(node) + line_offset, f"{names[-1]}() with a path that is not provably ${{path.module}}/<file inside the module>")
+                        yield Violation(
+                            "outside-files",
+                            rel,
+                            _line(node) + line_offset,
+                            f"{names[-1]}() with a path that is not provably ${{path.module}}/<file inside the module>",
+                        )
 
     def _template(self, rel: str, here: str, text: str, line: int) -> Iterator[Violation]:
         """Every `${...}` and `%{...}` of template text, each parsed as an expression."""
@@ -157,7 +194,12 @@ class _Checker:
             tree = _parse("x = (" + expr + ")\n")
             if tree is None:
                 if _FILE_CALL.search(expr):
-                    yield Violation("outside-files", rel, line + offset, "a template expression that does not parse calls a file function")
+                    yield Violation(
+                        "outside-files",
+                        rel,
+                        line + offset,
+                        "a template expression that does not parse calls a file function",
+                    )
                 continue
             yield from self._calls(rel, here, tree, line + offset - 1)
 
@@ -198,7 +240,12 @@ def _file_arguments_inside(function: str, paths: list["_Path | None"], here: str
     if function != "fileset":
         return True
     pattern = paths[1] if len(paths) > 1 else None
-    return pattern is not None and not pattern.module_relative and not pattern.text.startswith(("/", "~")) and ".." not in pattern.text.split("/")
+    return (
+        pattern is not None
+        and not pattern.module_relative
+        and not pattern.text.startswith(("/", "~"))
+        and ".." not in pattern.text.split("/")
+    )
 
 
 def _parse(text: str):
@@ -349,7 +396,16 @@ def _objects(value: Any) -> list[dict]:
 
 
 # Block types and how many labels each has in Terraform's JSON syntax.
-_JSON_LABELS = {"resource": 2, "data": 2, "module": 1, "provider": 1, "terraform": 0, "check": 1, "removed": 0, "ephemeral": 2}
+_JSON_LABELS = {
+    "resource": 2,
+    "data": 2,
+    "module": 1,
+    "provider": 1,
+    "terraform": 0,
+    "check": 1,
+    "removed": 0,
+    "ephemeral": 2,
+}
 _JSON_NESTED = {"terraform": ("backend", "cloud"), "check": ("data",)}
 
 
@@ -390,7 +446,11 @@ def _json_attribute(body: dict, name: str) -> _Path | None:
     exprs = list(_template_expressions(value))
     if not exprs:
         return _Path(value.replace("$${", "${").replace("%%{", "%{"))
-    if len(exprs) == 1 and value.startswith("${path.module}") and re.fullmatch(r"\$\{\s*path\.module\s*\}", value[: value.index("}") + 1]):
+    if (
+        len(exprs) == 1
+        and value.startswith("${path.module}")
+        and re.fullmatch(r"\$\{\s*path\.module\s*\}", value[: value.index("}") + 1])
+    ):
         rest = value[value.index("}") + 1 :]
         return None if ("${" in rest or "%{" in rest) else _Path(rest, module_relative=True)
     return None

@@ -33,7 +33,11 @@ def type_schema(expr: str | None) -> dict:
         inner = type_schema(m.group(2))
         if m.group(1) == "map":
             return {"type": "object", **({"additionalProperties": inner} if inner else {})}
-        return {"type": "array", **({"items": inner} if inner else {}), **({"uniqueItems": True} if m.group(1) == "set" else {})}
+        return {
+            "type": "array",
+            **({"items": inner} if inner else {}),
+            **({"uniqueItems": True} if m.group(1) == "set" else {}),
+        }
     if t.startswith("object("):
         return {"type": "object"}
     if t.startswith("tuple("):
@@ -66,19 +70,35 @@ def _input(v: Variable) -> str:
 
 def scaffold(iface: ModuleInterface, name: str, module: str, version: str | None) -> dict:
     provider = next((_PROVIDERS[p] for p in iface.provider_constraints if p in _PROVIDERS), "aws")
-    parameters: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {v.name: _property(v) for v in iface.variables.values()}}
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {v.name: _property(v) for v in iface.variables.values()},
+    }
     required = [v.name for v in iface.variables.values() if v.required]
     if required:
         parameters["required"] = required
-    outputs = {o.name: {**({"secret": True} if o.sensitive else {}), **({"description": o.description} if o.description else {})} for o in iface.outputs.values()}
-    terraform: dict[str, Any] = {"module": module, **({"version": version} if version else {}), "inputs": {v.name: _input(v) for v in iface.variables.values()}}
+    outputs = {
+        o.name: {
+            **({"secret": True} if o.sensitive else {}),
+            **({"description": o.description} if o.description else {}),
+        }
+        for o in iface.outputs.values()
+    }
+    terraform: dict[str, Any] = {
+        "module": module,
+        **({"version": version} if version else {}),
+        "inputs": {v.name: _input(v) for v in iface.variables.values()},
+    }
     return {
         "apiVersion": "composer.dev/v1alpha1",
         "kind": "ComponentDefinition",
         "metadata": {"name": name},
         "spec": {
             "category": "resource",
-            "description": f"Scaffolded from {module}" + (f" {version}" if version else "") + "; trim the parameters to what app teams should set.",
+            "description": f"Scaffolded from {module}"
+            + (f" {version}" if version else "")
+            + "; trim the parameters to what app teams should set.",
             "parameters": parameters,
             "outputs": outputs,
             "implementations": {provider: {"provider": provider, "default": True, "terraform": terraform}},

@@ -76,7 +76,10 @@ def _pattern_properties(validator: Any, patterns: dict, instance: Any, schema: d
 def _additional_properties(validator: Any, extra: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
-    known, patterns = schema.get("properties", {}), [p for p in schema.get("patternProperties", {}) if not pattern_problem(p)]
+    known, patterns = (
+        schema.get("properties", {}),
+        [p for p in schema.get("patternProperties", {}) if not pattern_problem(p)],
+    )
     extras = [k for k in instance if k not in known and not any(_matches(p, k) for p in patterns)]
     if validator.is_type(extra, "object"):
         for key in extras:
@@ -230,7 +233,9 @@ def errors(v: Draft202012Validator, value: Any) -> Iterator[tuple[tuple, str]]:
     missing: dict[tuple, set[str]] = {}
     for err in found:
         if err.validator == "required" and isinstance(err.instance, dict):
-            missing.setdefault(tuple(err.absolute_path), set()).update(r for r in err.validator_value if r not in err.instance)
+            missing.setdefault(tuple(err.absolute_path), set()).update(
+                r for r in err.validator_value if r not in err.instance
+            )
     explained: set[tuple[tuple, str]] = set()
     out: list[tuple[tuple, str]] = []
     for err in found:
@@ -267,7 +272,9 @@ def _message(err: ValidationError) -> str:
         extra = sorted(set(err.instance) - set(props)) if isinstance(err.instance, dict) else []
         close = [c for e in extra for c in difflib.get_close_matches(e, props, n=1, cutoff=0.8)]
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        return f"unknown property {', '.join(map(repr, extra))}{hint}" + (f"; expected one of: {', '.join(props)}" if props else "")
+        return f"unknown property {', '.join(map(repr, extra))}{hint}" + (
+            f"; expected one of: {', '.join(props)}" if props else ""
+        )
     if v == "required":
         return err.message.replace(" is a required property", " is required")
     if v == "enum":
@@ -277,7 +284,16 @@ def _message(err: ValidationError) -> str:
         return f"expected {' or '.join(t) if isinstance(t, list) else t}, got {_json_type(err.instance)}"
     if v == "pattern":
         return f"does not match the pattern {err.validator_value!r}"
-    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems"):
+    if v in (
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    ):
         return f"{v} is {err.validator_value}"
     if v == "oneOf":
         return "does not match any of the allowed forms"

@@ -66,12 +66,16 @@ def parse_address(source: str, version: str | None) -> ModuleAddress:
             raise AddressError("version applies to registry sources only; a git source pins with ?ref=TAG")
         return _git(text)
     if text.startswith(_UNSUPPORTED):
-        raise AddressError(f"{text!r}: this kind of source is not supported; use git::https://HOST/REPO.git?ref=TAG, a registry address NS/NAME/PROVIDER with version, or a local directory")
+        raise AddressError(
+            f"{text!r}: this kind of source is not supported; use git::https://HOST/REPO.git?ref=TAG, a registry address NS/NAME/PROVIDER with version, or a local directory"
+        )
     match = REGISTRY_RE.match(text)
     if match and version is not None and not text.startswith((".", "/")):
         return ModuleAddress(REGISTRY, text, match.group(1), _subdir(match.group(2) or ""))
     if version is not None:
-        raise AddressError(f"{text!r} is not a registry address (NS/NAME/PROVIDER); version applies to registry sources only")
+        raise AddressError(
+            f"{text!r} is not a registry address (NS/NAME/PROVIDER); version applies to registry sources only"
+        )
     return ModuleAddress(LOCAL, text, text, "")
 
 

@@ -39,12 +39,30 @@ env_app = typer.Typer(help="List and show environments.", no_args_is_help=True)
 app.add_typer(def_app, name="def")
 app.add_typer(env_app, name="env")
 
-FileOpt = typer.Option([Path("app.yaml")], "-f", "--file", envvar="COMPOSER_FILE", help="Application file; give -f again for each Score file of one application.")
+FileOpt = typer.Option(
+    [Path("app.yaml")],
+    "-f",
+    "--file",
+    envvar="COMPOSER_FILE",
+    help="Application file; give -f again for each Score file of one application.",
+)
 EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
-CatalogOpt = typer.Option([], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable).")
-LockedOpt = typer.Option(False, "--locked", envvar="COMPOSER_LOCKED", help="Every module must be recorded in composer.lock (local ones too); never change the lock.")
-AllowOutsideOpt = typer.Option(False, "--allow-outside-project", envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT", help="Let state.path and kubernetes.directory name a directory outside the project.")
+CatalogOpt = typer.Option(
+    [], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable)."
+)
+LockedOpt = typer.Option(
+    False,
+    "--locked",
+    envvar="COMPOSER_LOCKED",
+    help="Every module must be recorded in composer.lock (local ones too); never change the lock.",
+)
+AllowOutsideOpt = typer.Option(
+    False,
+    "--allow-outside-project",
+    envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT",
+    help="Let state.path and kubernetes.directory name a directory outside the project.",
+)
 
 
 class Exit(Exception):
@@ -82,10 +100,14 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
         report = REDACTIONS.apply(f"internal error: {type(exc).__name__} at {where}: {exc}")
         if json_mode:
-            view.event("internal_error", error=type(exc).__name__, where=where, message=REDACTIONS.apply(str(exc))[:500])
+            view.event(
+                "internal_error", error=type(exc).__name__, where=where, message=REDACTIONS.apply(str(exc))[:500]
+            )
             view.summary(False, EXIT_INTERNAL)
         else:
-            view.err.print(f"[red]{report[:800]}[/red]\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.")
+            view.err.print(
+                f"[red]{report[:800]}[/red]\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback."
+            )
         if _debug():
             traceback.print_exc()
         raise typer.Exit(EXIT_INTERNAL)
@@ -112,7 +134,14 @@ def _debug() -> bool:
     return os.environ.get("APPC_DEBUG") == "1"
 
 
-def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: bool = False, untrusted: bool = False, allow_outside: bool = False):
+def _compile(
+    file: list[Path],
+    env: Optional[str],
+    catalog: list[Path],
+    locked: bool = False,
+    untrusted: bool = False,
+    allow_outside: bool = False,
+):
     import dataclasses
 
     from composer.project import compile_project
@@ -125,7 +154,13 @@ def _compile(file: list[Path], env: Optional[str], catalog: list[Path], locked: 
 
 
 @app.command()
-def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
+def validate(
+    file: list[Path] = FileOpt,
+    env: Optional[str] = EnvOpt,
+    catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
     from composer.project import compile_project
 
@@ -148,7 +183,9 @@ def validate(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: l
             raise DiagnosticError(errors)
         for name, units in checked:
             view.event("validated", environment=name, units=units)
-            view.info(f"[green]✓[/green] {', '.join(map(str, file))} is valid for environment [bold]{name}[/bold] ({units} units)")
+            view.info(
+                f"[green]✓[/green] {', '.join(map(str, file))} is valid for environment [bold]{name}[/bold] ({units} units)"
+            )
         view.summary(True, EXIT_OK, environments=[n for n, _ in checked])
 
 
@@ -169,8 +206,12 @@ def render(
         write_tree(compiled.rendered.files, out)
         for u in compiled.rendered.units:
             view.event("rendered", unit=u.name, kind=u.kind, files=list(u.files))
-        view.table(None, ["unit", "kind", "file"], [[u.name, u.kind, ", ".join(u.files)] for u in compiled.rendered.units])
-        view.info(f"[green]✓[/green] rendered {len(compiled.rendered.units)} units for {compiled.resolved.name}/{compiled.resolved.environment.name} into {out}")
+        view.table(
+            None, ["unit", "kind", "file"], [[u.name, u.kind, ", ".join(u.files)] for u in compiled.rendered.units]
+        )
+        view.info(
+            f"[green]✓[/green] rendered {len(compiled.rendered.units)} units for {compiled.resolved.name}/{compiled.resolved.environment.name} into {out}"
+        )
         view.summary(True, EXIT_OK, files=len(compiled.rendered.files), out=str(out))
 
 
@@ -223,17 +264,38 @@ def schema(
         from composer.safefs import write_path
 
         for name, doc in docs.items():
-            write_path(out / name, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())  # never through a planted link
+            write_path(
+                out / name, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+            )  # never through a planted link
         view.info(f"[green]✓[/green] wrote {len(docs)} schemas to {out}")
 
 
 # -- engine commands ---------------------------------------------------------------------
 
-ParallelismOpt = typer.Option(4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once.")
-RefreshOpt = typer.Option(False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift).")
-TimeoutOpt = typer.Option(3600.0, "--timeout", envvar="COMPOSER_TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout).")
-UntrustedOpt = typer.Option(False, "--untrusted", envvar="COMPOSER_UNTRUSTED", help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.")
-LockTimeoutOpt = typer.Option(0.0, "--lock-timeout", envvar="COMPOSER_LOCK_TIMEOUT", help="Seconds to wait for the environment's lock (0: fail at once, exit 4).")
+ParallelismOpt = typer.Option(
+    4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once."
+)
+RefreshOpt = typer.Option(
+    False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift)."
+)
+TimeoutOpt = typer.Option(
+    3600.0,
+    "--timeout",
+    envvar="COMPOSER_TIMEOUT",
+    help="Seconds any single wait may take (a terraform run, a rollout).",
+)
+UntrustedOpt = typer.Option(
+    False,
+    "--untrusted",
+    envvar="COMPOSER_UNTRUSTED",
+    help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.",
+)
+LockTimeoutOpt = typer.Option(
+    0.0,
+    "--lock-timeout",
+    envvar="COMPOSER_LOCK_TIMEOUT",
+    help="Seconds to wait for the environment's lock (0: fail at once, exit 4).",
+)
 
 
 @contextmanager
@@ -252,8 +314,17 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
     try:
         store.lock(info, timeout=lock_timeout)
     except LockHeld as exc:
-        view.diagnostics([Diagnostic(f"the state of {compiled.resolved.name}/{compiled.resolved.environment.name} is locked", f"held by {exc.info.describe() if exc.info else 'an unknown holder'} at {exc.where}. "
-                                     f"Wait for it, pass --lock-timeout, or if that process is gone: appc force-unlock -e {compiled.resolved.environment.name} {exc.info.id if exc.info else ''} --force".replace("  ", " "))])
+        view.diagnostics(
+            [
+                Diagnostic(
+                    f"the state of {compiled.resolved.name}/{compiled.resolved.environment.name} is locked",
+                    f"held by {exc.info.describe() if exc.info else 'an unknown holder'} at {exc.where}. "
+                    f"Wait for it, pass --lock-timeout, or if that process is gone: appc force-unlock -e {compiled.resolved.environment.name} {exc.info.id if exc.info else ''} --force".replace(
+                        "  ", " "
+                    ),
+                )
+            ]
+        )
         view.summary(False, EXIT_LOCKED)
         raise Exit(EXIT_LOCKED)
     try:
@@ -277,7 +348,9 @@ def _enter_sandbox(stack: ExitStack, compiled, store, state, view: View):
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:
         if state.units:
-            view.info(f"[yellow]the sandbox emulator at {url} is not the one the last run used: starting the sandbox from scratch[/yellow]")
+            view.info(
+                f"[yellow]the sandbox emulator at {url} is not the one the last run used: starting the sandbox from scratch[/yellow]"
+            )
         forget_terraform_states(state_dir(compiled), compiled.resolved.name, compiled.resolved.environment.name)
         state = store.write(state.model_copy(update={"units": {}, "inventory": {}, "emulator": instance}))
     return state
@@ -299,9 +372,15 @@ def _interruptible(view: View):
         stop.set()
         n = interrupt_all()
         if first:
-            view.err.print(f"[yellow]interrupted: {'asking ' + str(n) + ' terraform run(s) to stop cleanly; ' if n else ''}no new units start; state is kept[/yellow]")
+            view.err.print(
+                f"[yellow]interrupted: {'asking ' + str(n) + ' terraform run(s) to stop cleanly; ' if n else ''}no new units start; state is kept[/yellow]"
+            )
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+    previous = (
+        {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread()
+        else {}
+    )
     try:
         yield stop
     finally:
@@ -315,14 +394,31 @@ def _render_notes(view: View, compiled, tier: bool = False) -> None:
     if tier:
         e = compiled.resolved.environment
         view.event("tier", environment=e.name, tier=e.spec.tier)
-        durable = "deletion protection, multi-AZ, backups; stateful units protected" if e.spec.tier == "production" else "fast, cheap defaults"
+        durable = (
+            "deletion protection, multi-AZ, backups; stateful units protected"
+            if e.spec.tier == "production"
+            else "fast, cheap defaults"
+        )
         view.info(f"environment [bold]{e.name}[/bold]: tier [bold]{e.spec.tier}[/bold] ({durable})")
     warnings = [d for d in compiled.rendered.warnings if d.severity is Severity.WARNING]
     if warnings:
         view.diagnostics(warnings)
 
 
-def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=False, timeout=3600.0, lock_timeout=0.0, locked=False, untrusted=False, allow_outside=False):
+def _engine_setup(
+    file,
+    env,
+    catalog,
+    json_mode,
+    name,
+    parallelism=4,
+    refresh=False,
+    timeout=3600.0,
+    lock_timeout=0.0,
+    locked=False,
+    untrusted=False,
+    allow_outside=False,
+):
     from composer.cli.wiring import RunOptions
 
     compiled = _compile(file, env, catalog, locked, untrusted, allow_outside)
@@ -332,7 +428,9 @@ def _engine_setup(file, env, catalog, json_mode, name, parallelism=4, refresh=Fa
 
 
 def _units(compiled, state=None) -> list[tuple[str, str]]:
-    out = [(n, "terraform" if compiled.resolved.component(n).is_terraform else "kubernetes") for n in compiled.graph.order]
+    out = [
+        (n, "terraform" if compiled.resolved.component(n).is_terraform else "kubernetes") for n in compiled.graph.order
+    ]
     if state is not None:
         out += [(n, u.kind) for n, u in state.units.items() if n not in compiled.graph.order]
     return out
@@ -349,16 +447,26 @@ def _report(view: View, result, env_name: str, verb: str) -> int:
             view.err.print(f"[yellow]{message}[/yellow]")
         view.info(f"[yellow]{message}[/yellow]")
     elif failed:
-        view.info(f"[red]{verb} failed for {', '.join(failed)}[/red]; the other units finished and state is saved. Fix the error and run `appc {verb} -e {env_name}` again.")
+        view.info(
+            f"[red]{verb} failed for {', '.join(failed)}[/red]; the other units finished and state is saved. Fix the error and run `appc {verb} -e {env_name}` again."
+        )
     else:
-        view.info(f"[green]✓[/green] {verb}: {summary['units_changed']} changed, {summary['units_skipped']} unchanged, {summary['terraform_runs']} terraform runs, {summary['k8s_writes']} Kubernetes writes ({result.duration_s:.1f}s)")
+        view.info(
+            f"[green]✓[/green] {verb}: {summary['units_changed']} changed, {summary['units_skipped']} unchanged, {summary['terraform_runs']} terraform runs, {summary['k8s_writes']} Kubernetes writes ({result.duration_s:.1f}s)"
+        )
     code = EXIT_APPLY_FAILED if failed or result.interrupted else EXIT_OK
     view.summary(code == EXIT_OK, code, **summary, interrupted=result.interrupted)
     return code
 
 
 @app.command()
-def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[Path] = CatalogOpt, locked: bool = LockedOpt, json_mode: bool = JsonOpt) -> None:
+def init(
+    file: list[Path] = FileOpt,
+    env: Optional[str] = EnvOpt,
+    catalog: list[Path] = CatalogOpt,
+    locked: bool = LockedOpt,
+    json_mode: bool = JsonOpt,
+) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
     from composer.cli.wiring import bootstrap
 
@@ -368,11 +476,17 @@ def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[
         identity, resources = bootstrap(registry(), compiled)
         if e.spec.cloud is not None:
             view.event("preflight", provider=e.spec.cloud.provider, identity=identity)
-            view.info(f"[green]✓[/green] {e.spec.cloud.provider} credentials work" + (f": {identity}" if identity else ""))
+            view.info(
+                f"[green]✓[/green] {e.spec.cloud.provider} credentials work" + (f": {identity}" if identity else "")
+            )
         for r in resources:
             view.event("backend", kind=r.kind, name=r.name, action=r.action, detail=r.detail)
         if resources:
-            view.table(f"{e.spec.state.backend} state backend of {compiled.resolved.name}/{e.name}", ["resource", "name", "", "detail"], [[r.kind, r.name, r.action, r.detail] for r in resources])
+            view.table(
+                f"{e.spec.state.backend} state backend of {compiled.resolved.name}/{e.name}",
+                ["resource", "name", "", "detail"],
+                [[r.kind, r.name, r.action, r.detail] for r in resources],
+            )
         elif e.spec.state.backend == "local":
             view.info("state is local (.composer/ beside app.yaml): nothing to create")
         created = sum(r.action == "created" for r in resources)
@@ -384,10 +498,24 @@ def init(file: list[Path] = FileOpt, env: Optional[str] = EnvOpt, catalog: list[
 def plan(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    out: Optional[Path] = typer.Option(None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."),
-    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."),
-    format: str = typer.Option("text", "--format", envvar="COMPOSER_PLAN_FORMAT", help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr."),
-    markdown_out: Optional[Path] = typer.Option(None, "--markdown-out", envvar="COMPOSER_PLAN_MARKDOWN_OUT", help="Also write the markdown summary to this file (works with --json)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."
+    ),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."
+    ),
+    format: str = typer.Option(
+        "text",
+        "--format",
+        envvar="COMPOSER_PLAN_FORMAT",
+        help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
+    ),
+    markdown_out: Optional[Path] = typer.Option(
+        None,
+        "--markdown-out",
+        envvar="COMPOSER_PLAN_MARKDOWN_OUT",
+        help="Also write the markdown summary to this file (works with --json).",
+    ),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     timeout: float = TimeoutOpt,
@@ -409,10 +537,28 @@ def plan(
             raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
         if format == "markdown" and not json_mode:
             view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "plan", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted, allow_outside=allow_outside)
+        compiled, reg, options = _engine_setup(
+            file,
+            env,
+            catalog,
+            json_mode,
+            "plan",
+            parallelism,
+            refresh,
+            timeout,
+            lock_timeout,
+            locked=locked,
+            untrusted=untrusted,
+            allow_outside=allow_outside,
+        )
         _render_notes(view, compiled, tier=True)
         with _locked(compiled, view, "plan", lock_timeout) as (store, state), _interruptible(view) as stop:
-            with RunView(view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+            with (
+                RunView(
+                    view, _units(compiled, state), f"plan {compiled.resolved.name}/{compiled.resolved.environment.name}"
+                ) as progress,
+                ExitStack() as stack,
+            ):
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
                 if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
@@ -420,7 +566,14 @@ def plan(
                 saved: dict[str, bytes] = {}
                 result = engine.plan(state, saved)
         if format == "markdown" or markdown_out is not None:
-            md = plan_markdown(compiled.resolved.name, compiled.resolved.environment.name, result, list(compiled.graph.order), set(state.units), str(out) if out is not None and not result.failed else None)
+            md = plan_markdown(
+                compiled.resolved.name,
+                compiled.resolved.environment.name,
+                result,
+                list(compiled.graph.order),
+                set(state.units),
+                str(out) if out is not None and not result.failed else None,
+            )
             if markdown_out is not None:
                 from composer.safefs import write_path
 
@@ -434,11 +587,25 @@ def plan(
         changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
         if out is not None:
             write_plan(out, compiled, state, result, saved, plan_key(store))
-            view.info(f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}")
-        view.info(f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged" if changes else "[green]no changes[/green]: the environment matches the model")
+            view.info(
+                f"saved the plan to {out}; apply it with: appc apply -e {compiled.resolved.environment.name} {out}"
+            )
+        view.info(
+            f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged"
+            if changes
+            else "[green]no changes[/green]: the environment matches the model"
+        )
         code = EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK
         t = plan_totals(result.outcomes.values())
-        view.summary(True, code, **result.summary(), changes_present=bool(changes), to_add=t.add, to_change=t.change, to_destroy=t.remove)
+        view.summary(
+            True,
+            code,
+            **result.summary(),
+            changes_present=bool(changes),
+            to_add=t.add,
+            to_change=t.change,
+            to_destroy=t.remove,
+        )
         raise Exit(code)
 
 
@@ -447,15 +614,30 @@ def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Apply without asking (required when not interactive)."),
+    auto_approve: bool = typer.Option(
+        False,
+        "--auto-approve",
+        envvar="COMPOSER_AUTO_APPROVE",
+        help="Apply without asking (required when not interactive).",
+    ),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     no_wait: bool = typer.Option(False, "--no-wait", envvar="COMPOSER_NO_WAIT", help="Do not wait for rollouts."),
-    force_conflicts: bool = typer.Option(False, "--force-conflicts", envvar="COMPOSER_FORCE_CONFLICTS", help="Take ownership of fields another field manager owns (server-side apply conflicts)."),
+    force_conflicts: bool = typer.Option(
+        False,
+        "--force-conflicts",
+        envvar="COMPOSER_FORCE_CONFLICTS",
+        help="Take ownership of fields another field manager owns (server-side apply conflicts).",
+    ),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    approve: list[str] = typer.Option([], "--approve", envvar="COMPOSER_APPROVE", help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable."),
+    approve: list[str] = typer.Option(
+        [],
+        "--approve",
+        envvar="COMPOSER_APPROVE",
+        help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
+    ),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
@@ -467,8 +649,28 @@ def apply(
 
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
-            raise DiagnosticError([Diagnostic("apply needs --auto-approve when it does not run in an interactive terminal", "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "apply", parallelism, refresh, timeout, lock_timeout, locked=locked, untrusted=untrusted, allow_outside=allow_outside)
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "apply needs --auto-approve when it does not run in an interactive terminal",
+                        "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`",
+                    )
+                ]
+            )
+        compiled, reg, options = _engine_setup(
+            file,
+            env,
+            catalog,
+            json_mode,
+            "apply",
+            parallelism,
+            refresh,
+            timeout,
+            lock_timeout,
+            locked=locked,
+            untrusted=untrusted,
+            allow_outside=allow_outside,
+        )
         from composer.project import held_units, refuse_paused
 
         refuse_paused(compiled)
@@ -477,7 +679,14 @@ def apply(
         options.force_conflicts = force_conflicts
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
             planned = read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
-            with RunView(view, _units(compiled, state), f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+            with (
+                RunView(
+                    view,
+                    _units(compiled, state),
+                    f"apply {compiled.resolved.name}/{compiled.resolved.environment.name}",
+                ) as progress,
+                ExitStack() as stack,
+            ):
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
                 if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
@@ -494,7 +703,9 @@ def apply(
                 where = guide.destinations(compiled, store, engine.sinks, result)
         if waiting:
             view.event("gate", gates=waiting, held=sorted(held))
-            view.info(f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}")
+            view.info(
+                f"stopped at approval gate {waiting[0]!r}: {', '.join(sorted(held))} not applied; continue with appc apply --approve {waiting[0]}"
+            )
         view.event("where", **where)  # before the summary, which stays the last JSON line
         code = _report(view, result, compiled.resolved.environment.name, "apply")
         guide.tell_where(view, where)
@@ -505,7 +716,9 @@ def apply(
 def destroy(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    auto_approve: bool = typer.Option(False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."),
+    auto_approve: bool = typer.Option(
+        False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."
+    ),
     parallelism: int = ParallelismOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
@@ -519,13 +732,41 @@ def destroy(
 
     with command("destroy", json_mode) as view:
         if not auto_approve and not interactive():
-            raise DiagnosticError([Diagnostic("destroy needs --auto-approve when it does not run in an interactive terminal", "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment")])
-        compiled, reg, options = _engine_setup(file, env, catalog, json_mode, "destroy", parallelism, False, timeout, lock_timeout, locked=locked, allow_outside=allow_outside)
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "destroy needs --auto-approve when it does not run in an interactive terminal",
+                        "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment",
+                    )
+                ]
+            )
+        compiled, reg, options = _engine_setup(
+            file,
+            env,
+            catalog,
+            json_mode,
+            "destroy",
+            parallelism,
+            False,
+            timeout,
+            lock_timeout,
+            locked=locked,
+            allow_outside=allow_outside,
+        )
         if not auto_approve:
             guide.destroy_warning(view, compiled)
-            guide.confirm(view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy")
+            guide.confirm(
+                view, f"destroy every unit of {compiled.resolved.name}/{compiled.resolved.environment.name}?", "destroy"
+            )
         with _locked(compiled, view, "destroy", lock_timeout) as (store, state), _interruptible(view) as stop:
-            with RunView(view, _units(compiled, state), f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}") as progress, ExitStack() as stack:
+            with (
+                RunView(
+                    view,
+                    _units(compiled, state),
+                    f"destroy {compiled.resolved.name}/{compiled.resolved.environment.name}",
+                ) as progress,
+                ExitStack() as stack,
+            ):
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
                 if state.units:  # credentials are checked before any Terraform runs, and only then
@@ -539,7 +780,9 @@ def outputs(
     component: Optional[str] = typer.Argument(None, help="Only this component."),
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    show_secrets: bool = typer.Option(False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."),
+    show_secrets: bool = typer.Option(
+        False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."
+    ),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
@@ -551,9 +794,20 @@ def outputs(
     with command("outputs", json_mode) as view:
         compiled = _compile(file, env, catalog, locked, allow_outside=allow_outside)
         state = open_store(compiled, lambda m: None).read()
-        units = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform" and (component is None or n == component)}
+        units = {
+            n: u
+            for n, u in (state.units.items() if state else [])
+            if u.kind == "terraform" and (component is None or n == component)
+        }
         if component is not None and component not in units:
-            raise DiagnosticError([Diagnostic(f"no applied resource unit {component!r}", f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"no applied resource unit {component!r}",
+                        f"applied: {', '.join(sorted(n for n, u in (state.units.items() if state else []) if u.kind == 'terraform')) or 'none'}",
+                    )
+                ]
+            )
         reader = secret_reader(registry(), compiled) if show_secrets else None
         with ExitStack() as stack:
             if show_secrets and any(u.secret_ref for u in units.values()):
@@ -564,7 +818,11 @@ def outputs(
                 secrets = {}
                 if reader is not None and u.secret_ref:
                     c = compiled.resolved.component(name)
-                    provider = c.implementation.implementation.provider if c else compiled.resolved.environment.spec.cloud.provider
+                    provider = (
+                        c.implementation.implementation.provider
+                        if c
+                        else compiled.resolved.environment.spec.cloud.provider
+                    )
                     fetched = reader(provider, u.secret_ref)
                     secrets = {k: fetched.get(k) for k in u.secret_digests}
                 for k in u.secret_digests:
@@ -579,7 +837,12 @@ def outputs(
 def status(
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    cloud: bool = typer.Option(False, "--cloud", envvar="COMPOSER_STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."),
+    cloud: bool = typer.Option(
+        False,
+        "--cloud",
+        envvar="COMPOSER_STATUS_CLOUD",
+        help="Also ask the cloud about each resource unit (needs credentials).",
+    ),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
@@ -603,16 +866,52 @@ def status(
             if u and u.error:
                 note = u.error
             extra = {"cloud": {"state": live[name].state, "detail": live[name].detail}} if name in live else {}
-            view.event("status", unit=name, kind=kind, status=st, updated=u.updated_at if u else None, in_model=in_model, note=note, **extra)
-            rows.append([name, kind, st, *([f"{live[name].state} {live[name].detail}".strip() if name in live else ""] if cloud else []), (u.updated_at[:19].replace("T", " ") if u else ""), note])
-        view.table(f"{compiled.resolved.name}/{compiled.resolved.environment.name}" + (f"  serial {state.serial}" if state else ""), ["unit", "kind", "status", *(["cloud"] if cloud else []), "updated (UTC)", "note"], rows)
+            view.event(
+                "status",
+                unit=name,
+                kind=kind,
+                status=st,
+                updated=u.updated_at if u else None,
+                in_model=in_model,
+                note=note,
+                **extra,
+            )
+            rows.append(
+                [
+                    name,
+                    kind,
+                    st,
+                    *([f"{live[name].state} {live[name].detail}".strip() if name in live else ""] if cloud else []),
+                    (u.updated_at[:19].replace("T", " ") if u else ""),
+                    note,
+                ]
+            )
+        view.table(
+            f"{compiled.resolved.name}/{compiled.resolved.environment.name}"
+            + (f"  serial {state.serial}" if state else ""),
+            ["unit", "kind", "status", *(["cloud"] if cloud else []), "updated (UTC)", "note"],
+            rows,
+        )
         from composer.cli.wiring import workload_health
 
         health = workload_health(compiled, state)
         for h in health:
             view.event("health", **{k: v for k, v in h.items() if k != "objects"})
         if health:
-            view.table("workloads per cluster", ["target", "unit", "rollout", "ready", "warning"], [[h["target"], h["unit"], h["rollout"], f"{h.get('ready', 0)}/{h.get('desired', 0)}", h.get("error") or h.get("warning") or ""] for h in health])
+            view.table(
+                "workloads per cluster",
+                ["target", "unit", "rollout", "ready", "warning"],
+                [
+                    [
+                        h["target"],
+                        h["unit"],
+                        h["rollout"],
+                        f"{h.get('ready', 0)}/{h.get('desired', 0)}",
+                        h.get("error") or h.get("warning") or "",
+                    ]
+                    for h in health
+                ],
+            )
         if lock:
             view.info(f"[yellow]locked by {lock.describe()}[/yellow]")
         view.summary(True, EXIT_OK, serial=state.serial if state else 0, locked=bool(lock))
@@ -620,10 +919,14 @@ def status(
 
 @app.command("force-unlock")
 def force_unlock(
-    lock_id: Optional[str] = typer.Argument(None, help="The lock id (printed with the lock error); guards against removing a newer lock."),
+    lock_id: Optional[str] = typer.Argument(
+        None, help="The lock id (printed with the lock error); guards against removing a newer lock."
+    ),
     file: list[Path] = FileOpt,
     env: Optional[str] = EnvOpt,
-    force: bool = typer.Option(False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."),
+    force: bool = typer.Option(
+        False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."
+    ),
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
@@ -634,7 +937,13 @@ def force_unlock(
 
     with command("force-unlock", json_mode) as view:
         if not force:
-            raise DiagnosticError([Diagnostic("force-unlock needs --force", "make sure no appc process still works on this environment first")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "force-unlock needs --force", "make sure no appc process still works on this environment first"
+                    )
+                ]
+            )
         compiled = _compile(file, env, catalog, locked, allow_outside=allow_outside)
         removed = open_store(compiled, lambda m: None).force_unlock(lock_id)
         if removed is None:
@@ -646,7 +955,10 @@ def force_unlock(
 
 # -- sandbox -------------------------------------------------------------------------
 
-sandbox_app = typer.Typer(help="The local sandbox: a long-lived embedded AWS emulator for `emulator: embedded` environments.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="The local sandbox: a long-lived embedded AWS emulator for `emulator: embedded` environments.",
+    no_args_is_help=True,
+)
 app.add_typer(sandbox_app, name="sandbox")
 
 
@@ -664,7 +976,9 @@ def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     with command("sandbox up", json_mode) as view:
         sb, started = sandbox.up(_project_state_dir(file))
         view.event("sandbox", url=sb.url, pid=sb.pid, instance=sb.instance, started_now=started)
-        view.info(f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down")
+        view.info(
+            f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down"
+        )
         view.summary(True, EXIT_OK, url=sb.url)
 
 
@@ -692,7 +1006,9 @@ def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> Non
             view.event("sandbox", url=sb.url, pid=sb.pid, instance=sb.instance, started=sb.started)
             view.info(f"sandbox up at {sb.url} (pid {sb.pid}, since {sb.started})")
         else:
-            view.info("no sandbox is up: commands on emulator environments start one for their own duration (appc sandbox up keeps one)")
+            view.info(
+                "no sandbox is up: commands on emulator environments start one for their own duration (appc sandbox up keeps one)"
+            )
         view.summary(True, EXIT_OK, up=bool(sb))
 
 
@@ -717,17 +1033,33 @@ def def_list(file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_
         for name, t in sorted(cat.components.items()):
             impls = ", ".join(f"{n} ({e.implementation.provider})" for n, e in sorted(t.implementations.items()))
             rows.append(["component", name, t.category, impls, t.origin])
-            view.event("definition", kind="ComponentDefinition", name=name, category=t.category, implementations=sorted(t.implementations), origin=t.origin, outputs=list(t.definition.spec.outputs))
+            view.event(
+                "definition",
+                kind="ComponentDefinition",
+                name=name,
+                category=t.category,
+                implementations=sorted(t.implementations),
+                origin=t.origin,
+                outputs=list(t.definition.spec.outputs),
+            )
         for name, t in sorted(cat.traits.items()):
             applies = ", ".join(t.definition.spec.applies_to) or "all workloads"
             rows.append(["trait", name, applies, "", t.origin])
-            view.event("definition", kind="TraitDefinition", name=name, appliesTo=list(t.definition.spec.applies_to), origin=t.origin)
+            view.event(
+                "definition",
+                kind="TraitDefinition",
+                name=name,
+                appliesTo=list(t.definition.spec.applies_to),
+                origin=t.origin,
+            )
         view.table(None, ["kind", "name", "category / applies to", "implementations", "origin"], rows)
         view.summary(True, EXIT_OK, definitions=len(rows))
 
 
 @def_app.command("show")
-def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt) -> None:
+def def_show(
+    name: str, file: list[Path] = FileOpt, catalog: list[Path] = CatalogOpt, json_mode: bool = JsonOpt
+) -> None:
     """Show one definition: parameters, outputs, implementations."""
     import difflib
 
@@ -737,11 +1069,21 @@ def def_show(name: str, file: list[Path] = FileOpt, catalog: list[Path] = Catalo
         if entry is None:
             known = sorted([*cat.components, *cat.traits])
             close = difflib.get_close_matches(name, known, n=1)
-            raise DiagnosticError([Diagnostic(f"no definition named {name!r}", (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(known)}")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"no definition named {name!r}",
+                        (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(known)}",
+                    )
+                ]
+            )
         doc = entry.definition.model_dump(by_alias=True, exclude_defaults=True, mode="json")
         doc["spec"].get("parameters", {}).pop("$defs", None)
         if hasattr(entry, "implementations"):
-            doc["spec"]["implementations"] = {n: e.implementation.model_dump(by_alias=True, exclude_defaults=True, mode="json") for n, e in sorted(entry.implementations.items())}
+            doc["spec"]["implementations"] = {
+                n: e.implementation.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+                for n, e in sorted(entry.implementations.items())
+            }
         if json_mode:
             view.event("definition", origin=entry.origin, **doc)
             view.summary(True, EXIT_OK)
@@ -776,7 +1118,13 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                 d = item.model
                 problem = jschema.schema_problem(d.spec.parameters)
                 if problem:
-                    errors.append(item.source.diagnostic(("spec", "parameters", *problem[0]), f"definition {d.name!r} has an invalid parameter schema", problem[1]))
+                    errors.append(
+                        item.source.diagnostic(
+                            ("spec", "parameters", *problem[0]),
+                            f"definition {d.name!r} has an invalid parameter schema",
+                            problem[1],
+                        )
+                    )
                 templates = []
                 if isinstance(d, ComponentDefinition):
                     for iname, impl in d.spec.implementations.items():
@@ -788,23 +1136,49 @@ def def_validate(files: list[Path] = typer.Argument(..., help="Definition files.
                             try:
                                 remote = parse_address(impl.terraform.module, impl.terraform.version).remote
                             except AddressError as exc:
-                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "unusable module source", str(exc)))
+                                errors.append(
+                                    item.source.diagnostic(
+                                        base + ("terraform", "module"), "unusable module source", str(exc)
+                                    )
+                                )
                                 continue
                             module = _contained(f.parent, impl.terraform.module)
                             if remote:
                                 pass  # checked against its interface once `appc lock` fetched it
                             elif module is None:
-                                errors.append(item.source.diagnostic(base + ("terraform", "module"), "the module must be a directory inside the definition's directory", f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it"))
+                                errors.append(
+                                    item.source.diagnostic(
+                                        base + ("terraform", "module"),
+                                        "the module must be a directory inside the definition's directory",
+                                        f"{impl.terraform.module!r} leaves {f.parent}; no absolute paths or '..' out of it",
+                                    )
+                                )
                             elif not module.is_dir():
-                                errors.append(item.source.diagnostic(base + ("terraform", "module"), f"module directory not found: {module}"))
+                                errors.append(
+                                    item.source.diagnostic(
+                                        base + ("terraform", "module"), f"module directory not found: {module}"
+                                    )
+                                )
                             else:
-                                errors.extend(_module_policy(item.source, base + ("terraform", "module"), module, d.spec.policy.allow))
+                                errors.extend(
+                                    _module_policy(
+                                        item.source, base + ("terraform", "module"), module, d.spec.policy.allow
+                                    )
+                                )
                         for sub, summary, detail in contract_problems(d.spec.outputs, impl):
-                            errors.append(item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail))
+                            errors.append(
+                                item.source.diagnostic(base + sub, f"implementation {iname!r} {summary}", detail)
+                            )
                     tf_impls = {n: i.terraform for n, i in d.spec.implementations.items() if i.terraform is not None}
-                    errors.extend(local_definition_diagnostics(d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True))
+                    errors.extend(
+                        local_definition_diagnostics(
+                            d.name, f.parent, d.spec.outputs, tf_impls, item.source.diagnostic, remote=True
+                        )
+                    )
                 else:
-                    templates.extend((("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k))
+                    templates.extend(
+                        (("spec", k), getattr(d.spec, k)) for k in ("patch", "objects") if getattr(d.spec, k)
+                    )
                 for path, text in templates:
                     problem = check_syntax(text)
                     if problem:
@@ -825,7 +1199,13 @@ def _module_policy(source, path, module: Path, allow) -> list[Diagnostic]:
         files = read_module(module, module.name).files
     except DiagnosticError as exc:
         return [source.diagnostic(path, d.summary, d.detail) for d in exc.diagnostics]
-    return [source.diagnostic(path, *policy_message(module.name, v, "policy.allow of this definition (or an environment's policies.allow)")) for v in check_module(files, allow)]
+    return [
+        source.diagnostic(
+            path,
+            *policy_message(module.name, v, "policy.allow of this definition (or an environment's policies.allow)"),
+        )
+        for v in check_module(files, allow)
+    ]
 
 
 # -- env ---------------------------------------------------------------------------
@@ -843,7 +1223,11 @@ def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
             e = project.environment(name).model.spec
             cloud = f"{e.cloud.provider} {e.cloud.region or ''}".strip() if e.cloud else "-"
             k = e.kubernetes
-            target = f"dir:{k.directory}" if k.directory else ", ".join(f"{t.context or '(current)'}/{t.namespace or 'default'}" for t in k.resolved_targets())
+            target = (
+                f"dir:{k.directory}"
+                if k.directory
+                else ", ".join(f"{t.context or '(current)'}/{t.namespace or 'default'}" for t in k.resolved_targets())
+            )
             rows.append([name, cloud, target, e.state.backend])
             view.event("environment", name=name, cloud=cloud, kubernetes=target, state=e.state.backend)
         view.table(None, ["environment", "cloud", "kubernetes", "state"], rows)
@@ -894,7 +1278,9 @@ def run() -> None:
     except Exception as exc:  # a bug outside any command body: still a short report, never a bare traceback
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
-        sys.stderr.write(f"internal error: {type(exc).__name__} at {where}: {str(exc)[:500]}\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.\n")
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__} at {where}: {str(exc)[:500]}\nThis is a bug in appc {__version__}. Please report it with the command you ran; set APPC_DEBUG=1 for the full traceback.\n"
+        )
         if _debug():
             traceback.print_exc()
         sys.exit(EXIT_INTERNAL)

@@ -104,5 +104,9 @@ def destroy_warning(view: View, compiled) -> None:
 
     applied = open_store(compiled, lambda m: None).read()
     names = sorted(applied.units) if applied else []
-    text = f"this DESTROYS {', '.join(names)} and everything in their Terraform state and inventory" if names else "nothing is applied in this environment"
+    text = (
+        f"this DESTROYS {', '.join(names)} and everything in their Terraform state and inventory"
+        if names
+        else "nothing is applied in this environment"
+    )
     view.err.print(text, style="bold red" if names else None, markup=False, highlight=False)

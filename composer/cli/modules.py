@@ -12,14 +12,31 @@ from typing import Optional
 
 import typer
 
-from composer.cli.app import EXIT_INVALID, EXIT_OK, CatalogOpt, Exit, FileOpt, JsonOpt, LockedOpt, app, command, def_app, registry
+from composer.cli.app import (
+    EXIT_INVALID,
+    EXIT_OK,
+    CatalogOpt,
+    Exit,
+    FileOpt,
+    JsonOpt,
+    LockedOpt,
+    app,
+    command,
+    def_app,
+    registry,
+)
 from composer.diagnostics import Diagnostic, DiagnosticError
 
 
 @app.command()
 def lock(
     file: list[Path] = FileOpt,
-    upgrade: bool = typer.Option(False, "--upgrade", envvar="COMPOSER_UPGRADE", help="Move modules and providers to the newest versions their constraints allow."),
+    upgrade: bool = typer.Option(
+        False,
+        "--upgrade",
+        envvar="COMPOSER_UPGRADE",
+        help="Move modules and providers to the newest versions their constraints allow.",
+    ),
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
@@ -43,22 +60,56 @@ def lock(
         for line in changes:
             view.event("lock_change", change=line)
         if changes and frozen:
-            raise DiagnosticError([Diagnostic(f"{path.name} is out of date", "; ".join(changes) + ". --locked (or CI) refuses to change the lock: run `appc lock` and commit the result", file=str(path))])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"{path.name} is out of date",
+                        "; ".join(changes)
+                        + ". --locked (or CI) refuses to change the lock: run `appc lock` and commit the result",
+                        file=str(path),
+                    )
+                ]
+            )
         if changes or previous is None:
             write_lock(path, result.lock)
         for m in result.lock.modules:
             view.event("locked", source=m.source, version=m.version, resolved=m.resolved, digest=m.digest)
-        view.table(f"{path}", ["module", "requested", "resolved", "digest"], [[m.source, m.version or "", m.resolved or "local", m.digest[:19] + "…"] for m in result.lock.modules])
-        view.info(f"[green]✓[/green] {len(result.lock.modules)} modules ({result.fetched} fetched, {result.local} local), {len(result.lock.providers)} providers; " + (f"{len(changes)} changes written" if changes else "no changes"))
-        view.summary(True, EXIT_OK, modules=len(result.lock.modules), providers=len(result.lock.providers), changes=len(changes))
+        view.table(
+            f"{path}",
+            ["module", "requested", "resolved", "digest"],
+            [[m.source, m.version or "", m.resolved or "local", m.digest[:19] + "…"] for m in result.lock.modules],
+        )
+        view.info(
+            f"[green]✓[/green] {len(result.lock.modules)} modules ({result.fetched} fetched, {result.local} local), {len(result.lock.providers)} providers; "
+            + (f"{len(changes)} changes written" if changes else "no changes")
+        )
+        view.summary(
+            True, EXIT_OK, modules=len(result.lock.modules), providers=len(result.lock.providers), changes=len(changes)
+        )
 
 
 @def_app.command("scaffold")
 def def_scaffold(
-    source: str = typer.Argument(..., help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version)."),
-    name: Optional[str] = typer.Option(None, "--name", envvar="COMPOSER_DEF_NAME", help="The component type to define (default: the module's name)."),
-    version: Optional[str] = typer.Option(None, "--version", envvar="COMPOSER_MODULE_VERSION", help="Version constraint of a registry source, e.g. '~> 4.11'."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", envvar="COMPOSER_OUT", help="Write the definition to this file (it must not exist) instead of stdout."),
+    source: str = typer.Argument(
+        ...,
+        help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version).",
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", envvar="COMPOSER_DEF_NAME", help="The component type to define (default: the module's name)."
+    ),
+    version: Optional[str] = typer.Option(
+        None,
+        "--version",
+        envvar="COMPOSER_MODULE_VERSION",
+        help="Version constraint of a registry source, e.g. '~> 4.11'.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--out",
+        envvar="COMPOSER_OUT",
+        help="Write the definition to this file (it must not exist) instead of stdout.",
+    ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Write a starting ComponentDefinition from a module: parameters from its variables, the contract from its outputs."""
@@ -92,18 +143,26 @@ def def_scaffold(
                 view.text(text)
         else:
             if out.exists():
-                raise DiagnosticError([Diagnostic(f"{out} exists", "scaffold never overwrites a file; choose a new name or remove it")])
+                raise DiagnosticError(
+                    [Diagnostic(f"{out} exists", "scaffold never overwrites a file; choose a new name or remove it")]
+                )
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "x", encoding="utf-8") as f:
                 f.write(text)
-            view.info(f"[green]✓[/green] wrote {out}: now trim it (parameters app teams choose, fixed inputs, contract keys mapped under outputs), then `appc def validate {out}`")
+            view.info(
+                f"[green]✓[/green] wrote {out}: now trim it (parameters app teams choose, fixed inputs, contract keys mapped under outputs), then `appc def validate {out}`"
+            )
         view.summary(True, EXIT_OK, name=type_name)
 
 
 @def_app.command("test")
 def def_test(
-    directory: Path = typer.Argument(Path("definitions"), help="The catalog directory; its test cases are in DIR/tests/<case>/."),
-    update: bool = typer.Option(False, "--update", envvar="COMPOSER_UPDATE", help="Write the rendered files as the cases' expected files."),
+    directory: Path = typer.Argument(
+        Path("definitions"), help="The catalog directory; its test cases are in DIR/tests/<case>/."
+    ),
+    update: bool = typer.Option(
+        False, "--update", envvar="COMPOSER_UPDATE", help="Write the rendered files as the cases' expected files."
+    ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Run a catalog's definition tests: render each case, compare with its expected files and assertions."""
@@ -112,20 +171,38 @@ def def_test(
     with command("def test", json_mode) as view:
         cases = find_cases(directory)
         if not cases:
-            raise DiagnosticError([Diagnostic(f"no test cases under {directory / 'tests'}", "a case is a directory with app.yaml, environments/ and expected files (record them with `appc def test --update`) or assertions.yaml")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"no test cases under {directory / 'tests'}",
+                        "a case is a directory with app.yaml, environments/ and expected files (record them with `appc def test --update`) or assertions.yaml",
+                    )
+                ]
+            )
         reg = registry()
         results = [r for case in cases for r in run_case(case, directory, reg, update)]
         rows = []
         for r in results:
             view.event("case", case=r.name, environment=r.environment, ok=r.ok, failures=r.failures, updated=r.updated)
-            rows.append([r.name, r.environment, "ok" if r.ok else "FAILED", f"{r.updated} files written" if update else "; ".join(f.splitlines()[0] for f in r.failures)])
+            rows.append(
+                [
+                    r.name,
+                    r.environment,
+                    "ok" if r.ok else "FAILED",
+                    f"{r.updated} files written" if update else "; ".join(f.splitlines()[0] for f in r.failures),
+                ]
+            )
         view.table(f"definition tests in {directory}", ["case", "environment", "", "detail"], rows)
         for r in results:
             for f in r.failures:
                 if "\n" in f and not json_mode:
                     view.text(f"{r.name}/{r.environment}: {f}")
         failed = [r for r in results if not r.ok]
-        view.info(("[red]" if failed else "[green]") + f"{len(results) - len(failed)} of {len(results)} cases passed" + ("[/red]" if failed else "[/green]"))
+        view.info(
+            ("[red]" if failed else "[green]")
+            + f"{len(results) - len(failed)} of {len(results)} cases passed"
+            + ("[/red]" if failed else "[/green]")
+        )
         view.summary(not failed, EXIT_INVALID if failed else EXIT_OK, cases=len(results), failed=len(failed))
         if failed:
             raise Exit(EXIT_INVALID)

@@ -19,7 +19,12 @@ from composer.engine.changes import ResourceChange
 GITHUB_COMMENT_LIMIT = 65_536
 ATTRIBUTES_SHOWN = 40  # per resource in the terminal; --json has them all
 _STYLES = {"create": "green", "update": "yellow", "replace": "magenta", "destroy": "red", "read": "cyan"}
-_UNIT_VERBS = {"create": "create", "update": "update", "prune": "prune (removed from the model: apply destroys it)", "none": "no changes"}
+_UNIT_VERBS = {
+    "create": "create",
+    "update": "update",
+    "prune": "prune (removed from the model: apply destroys it)",
+    "none": "no changes",
+}
 
 
 @dataclass
@@ -114,7 +119,16 @@ def _details(o: Any, action: str) -> str:
         fence += "`"
     n = len(o.resources)
     return "\n".join(
-        [f"<details><summary><code>{_html(o.name)}</code>: {action}, {n} resource{'' if n == 1 else 's'}</summary>", "", f"{fence}diff", *body, fence, "", "</details>", ""]
+        [
+            f"<details><summary><code>{_html(o.name)}</code>: {action}, {n} resource{'' if n == 1 else 's'}</summary>",
+            "",
+            f"{fence}diff",
+            *body,
+            fence,
+            "",
+            "</details>",
+            "",
+        ]
     )
 
 
@@ -122,7 +136,15 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def plan_markdown(app: str, env: str, result: Any, order: list[str], applied: set[str], saved: str | None = None, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def plan_markdown(
+    app: str,
+    env: str,
+    result: Any,
+    order: list[str],
+    applied: set[str],
+    saved: str | None = None,
+    limit: int = GITHUB_COMMENT_LIMIT,
+) -> str:
     """A plan as a pull-request comment: a summary table, totals, then a collapsed block per
     changing unit with its resources and changed fields, cut to fit GitHub's comment limit.
 
@@ -158,7 +180,9 @@ def plan_markdown(app: str, env: str, result: Any, order: list[str], applied: se
         f"**Totals**: {t.text()} (Terraform resources and Kubernetes objects); "
         f"{changing} unit{'' if changing == 1 else 's'} to change ({create} to create, {update} to update, {len(pruned)} to prune), {unchanged} unchanged.",
         "",
-        "Pruned (removed from the model; apply destroys them): " + (", ".join(f"`{n}`" for n in pruned) if pruned else "none") + ".",
+        "Pruned (removed from the model; apply destroys them): "
+        + (", ".join(f"`{n}`" for n in pruned) if pruned else "none")
+        + ".",
         "",
     ]
     if failed:

@@ -49,7 +49,14 @@ class View:
         if self.json:
             base = {k: 0 for k in SUMMARY_KEYS}
             base.update(fields)
-            self.event("summary", command=self.command, ok=ok, exit_code=exit_code, **base, duration_s=round(time.monotonic() - self.started, 3))
+            self.event(
+                "summary",
+                command=self.command,
+                ok=ok,
+                exit_code=exit_code,
+                **base,
+                duration_s=round(time.monotonic() - self.started, 3),
+            )
 
     # people -----------------------------------------------------------------------
     def diagnostics(self, diags: Iterable[Diagnostic]) -> None:
@@ -102,7 +109,7 @@ def middle_ellipsis(text: str, width: int) -> str:
     if width <= 1:
         return text[:width]
     head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 class RunView:
@@ -116,11 +123,16 @@ class RunView:
         import threading
 
         self.view = view
-        self.rows = {name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""} for name, kind in units}
+        self.rows = {
+            name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""}
+            for name, kind in units
+        }
         self.title = title
         self.live = None
         self.lock = threading.Lock()
-        self.heartbeat = heartbeat if heartbeat is not None else float(os.environ.get(HEARTBEAT_ENV) or HEARTBEAT_SECONDS)
+        self.heartbeat = (
+            heartbeat if heartbeat is not None else float(os.environ.get(HEARTBEAT_ENV) or HEARTBEAT_SECONDS)
+        )
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         if not view.json and view.out.is_terminal:
@@ -159,7 +171,11 @@ class RunView:
             now = time.monotonic()
             with self.lock:
                 running = [(n, r) for n, r in self.rows.items() if r["status"] == "running" and r["started"]]
-                lines = [f"  … {n}: still running ({now - r['started']:.0f}s)" + (f", waiting on {r['waiting']}" if r["waiting"] else "") for n, r in running]
+                lines = [
+                    f"  … {n}: still running ({now - r['started']:.0f}s)"
+                    + (f", waiting on {r['waiting']}" if r["waiting"] else "")
+                    for n, r in running
+                ]
             for line in lines:
                 self._line(line)
 
@@ -170,25 +186,56 @@ class RunView:
         t = Table(title=self.title, show_edge=False, header_style="bold", expand=False)
         for c in ("unit", "kind", "status", "time", "activity"):
             t.add_column(c, no_wrap=True, overflow="crop")
-        colors = {"applied": "green", "destroyed": "green", "pruned": "green", "unchanged": "dim", "planned": "cyan", "failed": "red", "blocked": "yellow", "running": "blue"}
+        colors = {
+            "applied": "green",
+            "destroyed": "green",
+            "pruned": "green",
+            "unchanged": "dim",
+            "planned": "cyan",
+            "failed": "red",
+            "blocked": "yellow",
+            "running": "blue",
+        }
         # unit, kind ("kubernetes"), status ("unchanged"), time ("108.0s"); 5 columns x 2 padding + 4 rules + 1
         fixed = max((len(n) for n in self.rows), default=4) + 10 + 9 + 6 + 15
         room = max(12, width - fixed)
         for name, r in self.rows.items():
             elapsed = r["time"] or (f"{time.monotonic() - r['started']:.0f}s" if r["started"] else "")
             st = r["status"]
-            t.add_row(Text(name), Text(r["kind"]), Text(st, style=colors.get(st, "white")), elapsed, Text(middle_ellipsis(r["activity"], room)))
+            t.add_row(
+                Text(name),
+                Text(r["kind"]),
+                Text(st, style=colors.get(st, "white")),
+                elapsed,
+                Text(middle_ellipsis(r["activity"], room)),
+            )
         return t
 
     def __call__(self, type_: str, **fields: Any) -> None:
         self.view.event(type_, **fields)
         with self.lock:
             unit = fields.get("unit")
-            row = self.rows.setdefault(unit, {"kind": fields.get("kind", ""), "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""}) if unit else None
+            row = (
+                self.rows.setdefault(
+                    unit,
+                    {
+                        "kind": fields.get("kind", ""),
+                        "status": "pending",
+                        "started": None,
+                        "time": "",
+                        "activity": "",
+                        "waiting": "",
+                    },
+                )
+                if unit
+                else None
+            )
             if type_ == "unit_start" and row is not None:
                 row["status"], row["started"] = "running", time.monotonic()
                 row["activity"] = fields.get("action", "")
-                row["waiting"] = "terraform (init, plan)" if row["kind"] == "terraform" else "the Kubernetes API (writes, rollouts)"
+                row["waiting"] = (
+                    "terraform (init, plan)" if row["kind"] == "terraform" else "the Kubernetes API (writes, rollouts)"
+                )
                 self._line(f"  {unit}: {fields.get('action') or 'starting'}")
             elif type_ == "terraform" and row is not None:
                 kind = fields.get("kind")
@@ -196,7 +243,9 @@ class RunView:
                     resource = fields.get("resource") or ""
                     row["activity"] = f"{resource} {kind.replace('apply_', '')}".strip()
                     if kind in ("apply_start", "apply_progress"):
-                        row["waiting"] = f"{resource} ({fields.get('action') or 'apply'}" + (f", {fields['elapsed_s']}s)" if fields.get("elapsed_s") else ")")
+                        row["waiting"] = f"{resource} ({fields.get('action') or 'apply'}" + (
+                            f", {fields['elapsed_s']}s)" if fields.get("elapsed_s") else ")"
+                        )
                     else:
                         row["waiting"] = ""
                     if kind != "apply_progress":
@@ -206,7 +255,9 @@ class RunView:
                 row["waiting"] = ""
                 row["time"] = f"{fields.get('duration_s', 0):.1f}s" if fields.get("duration_s") else ""
                 ch = fields.get("changes")
-                row["activity"] = f"+{ch['add']} ~{ch['change']} -{ch['remove']}" if ch else (fields.get("action") or "")
+                row["activity"] = (
+                    f"+{ch['add']} ~{ch['change']} -{ch['remove']}" if ch else (fields.get("action") or "")
+                )
                 if fields.get("k8s_writes"):
                     row["activity"] += f" {fields['k8s_writes']} k8s writes"
                 self._line(f"  {unit}: {fields['status']} {row['activity']} {row['time']}".rstrip())

@@ -11,7 +11,16 @@ from typing import Any, Callable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.run import Engine
-from composer.plugins import BackendResource, DeleteSecretRequest, PluginRegistry, PreflightRequest, SecretRequest, StatusRequest, UnitStatus, WriteSecretRequest
+from composer.plugins import (
+    BackendResource,
+    DeleteSecretRequest,
+    PluginRegistry,
+    PreflightRequest,
+    SecretRequest,
+    StatusRequest,
+    UnitStatus,
+    WriteSecretRequest,
+)
 from composer.project import Compiled
 from composer.render.kubernetes import target_namespace
 from composer.state.protocol import StateStore, StoreOptions
@@ -36,7 +45,9 @@ def state_dir(compiled: Compiled) -> Path:
     st = compiled.resolved.environment.spec.state
     if not st.path:
         return vetted_directory(compiled.project.root, Path(".composer"), "state directory .composer")
-    return vetted_directory(compiled.project.root, Path(st.path), "state.path directory", allow_outside=compiled.allow_outside_project)
+    return vetted_directory(
+        compiled.project.root, Path(st.path), "state.path directory", allow_outside=compiled.allow_outside_project
+    )
 
 
 def gitops_dir(compiled: Compiled) -> Path:
@@ -44,7 +55,9 @@ def gitops_dir(compiled: Compiled) -> Path:
     from composer.safefs import vetted_directory
 
     directory = compiled.resolved.environment.spec.kubernetes.directory
-    return vetted_directory(compiled.project.root, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project)
+    return vetted_directory(
+        compiled.project.root, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project
+    )
 
 
 def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
@@ -58,7 +71,16 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
 
         prefix = f"{st.prefix.rstrip('/')}/" if st.prefix else ""
         region = st.region or (env.spec.cloud.region if env.spec.cloud else None)
-        return S3Store(st.bucket, f"{prefix}{app}/{env.name}/composer.state.json", app, env.name, st.lock or "conditional", st.table, region, options)
+        return S3Store(
+            st.bucket,
+            f"{prefix}{app}/{env.name}/composer.state.json",
+            app,
+            env.name,
+            st.lock or "conditional",
+            st.table,
+            region,
+            options,
+        )
     from composer.state.local import LocalStore
 
     return LocalStore(state_dir(compiled), app, env.name, options)
@@ -83,7 +105,15 @@ def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
     if k.directory:
         from composer.runners.directory import DirectorySink
 
-        return (DirectorySink(gitops_dir(compiled), compiled.resolved.name, env.name, target_namespace(compiled.resolved), k.secret_store),)
+        return (
+            DirectorySink(
+                gitops_dir(compiled),
+                compiled.resolved.name,
+                env.name,
+                target_namespace(compiled.resolved),
+                k.secret_store,
+            ),
+        )
     from composer.runners.kubernetes import ClusterSink
 
     return tuple(ClusterSink.for_environment(compiled.resolved, options))
@@ -146,14 +176,19 @@ def bootstrap(registry: PluginRegistry, compiled: Compiled) -> tuple[str, list[B
         if plugin is not None:
             result = plugin.preflight(PreflightRequest(env))
             if not result.ok:
-                raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{env.spec.cloud.provider} preflight failed")])
+                raise DiagnosticError(
+                    list(result.diagnostics) or [Diagnostic(f"{env.spec.cloud.provider} preflight failed")]
+                )
             identity = result.identity
     resources: list[BackendResource] = []
     for name in registry.names():
         result = registry.get(name).bootstrap_backend(PreflightRequest(env))
         resources.extend(result.resources)
         if not result.ok:
-            raise DiagnosticError(list(result.diagnostics) or [Diagnostic(f"{name}: preparing the {env.spec.state.backend} state backend failed")])
+            raise DiagnosticError(
+                list(result.diagnostics)
+                or [Diagnostic(f"{name}: preparing the {env.spec.state.backend} state backend failed")]
+            )
     return identity, resources
 
 
@@ -163,7 +198,7 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
     env = compiled.resolved.environment
     out: dict[str, UnitStatus] = {}
     cloud = env.spec.cloud.provider if env.spec.cloud else None
-    for name, unit in (state.units.items() if state else ()):
+    for name, unit in state.units.items() if state else ():
         if unit.kind != "terraform":
             continue
         c = compiled.resolved.component(name)
@@ -189,7 +224,14 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
     root = state_dir(compiled)
     needs_tf = any(c.is_terraform for c in compiled.resolved.components)
     if needs_tf and terraform_binary() is None:
-        raise DiagnosticError([Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH, or set COMPOSER_TERRAFORM to its path")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "terraform is not installed",
+                    "install Terraform >= 1.11 and put it on PATH, or set COMPOSER_TERRAFORM to its path",
+                )
+            ]
+        )
     workspace = LocalWorkspace(root, compiled.resolved.environment.name)
     runner = TerraformRunner(
         terraform_environment(root),
@@ -253,7 +295,11 @@ def workload_health(compiled: Compiled, state) -> list[dict]:
             if unit.kind != "kubernetes":
                 continue
             mine = tuple(i for i in items if i.component == name)
-            health = sink.status(name, mine) if mine else {"target": sink.target, "rollout": "not applied", "ready": 0, "desired": 0, "warning": None}
+            health = (
+                sink.status(name, mine)
+                if mine
+                else {"target": sink.target, "rollout": "not applied", "ready": 0, "desired": 0, "warning": None}
+            )
             rows.append({"unit": name, **health})
             if health.get("rollout") == "unreachable":
                 break  # one message per cluster is enough

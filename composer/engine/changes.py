@@ -85,7 +85,12 @@ class ResourceChange:
     attributes: tuple[AttributeChange, ...] = ()
 
     def to_json(self) -> dict:
-        return {"address": self.address, "action": self.action, **({"reason": self.reason} if self.reason else {}), "attributes": [a.to_json() for a in self.attributes]}
+        return {
+            "address": self.address,
+            "action": self.action,
+            **({"reason": self.reason} if self.reason else {}),
+            "attributes": [a.to_json() for a in self.attributes],
+        }
 
     @property
     def symbol(self) -> str:
@@ -215,8 +220,14 @@ def terraform_changes(plan: Mapping[str, Any], redact: Redactor) -> list[Resourc
         after: dict[str, Any] = {}
         if action != "destroy":
             _flatten(change.get("before"), change.get("before_sensitive", False), False, "", before)
-            _flatten(change.get("after"), change.get("after_sensitive", False), change.get("after_unknown", False), "", after)
-        out.append(ResourceChange(str(rc.get("address", "?")), action, reason, _diff(before, after, redact) if action != "read" else ()))
+            _flatten(
+                change.get("after"), change.get("after_sensitive", False), change.get("after_unknown", False), "", after
+            )
+        out.append(
+            ResourceChange(
+                str(rc.get("address", "?")), action, reason, _diff(before, after, redact) if action != "read" else ()
+            )
+        )
     return out
 
 
@@ -263,7 +274,9 @@ def _secret_marks(obj: Mapping[str, Any]) -> Any:
     return False
 
 
-def object_change(before: Mapping[str, Any] | None, after: Mapping[str, Any], redact: Redactor, label: str | None = None) -> ResourceChange | None:
+def object_change(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], redact: Redactor, label: str | None = None
+) -> ResourceChange | None:
     """One object's change, or None when nothing differs."""
     flat_after: dict[str, Any] = {}
     _flatten(_without_noise(after), _secret_marks(after), False, "", flat_after)
@@ -282,4 +295,6 @@ def object_change(before: Mapping[str, Any] | None, after: Mapping[str, Any], re
 def _secret_data(obj: Mapping[str, Any]) -> str:
     import hashlib
 
-    return hashlib.sha256(json.dumps([obj.get("data"), obj.get("stringData")], sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps([obj.get("data"), obj.get("stringData")], sort_keys=True, default=str).encode()
+    ).hexdigest()

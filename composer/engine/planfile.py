@@ -76,23 +76,40 @@ def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, by
     except FileNotFoundError:
         raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise _refuse(path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE") from None
+        raise _refuse(
+            path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE"
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or keys.SIGNATURE_FIELD not in doc:
-        raise _refuse(path, "this is not an appc plan file (or one of another version)", "create one with appc plan --out FILE")
+        raise _refuse(
+            path, "this is not an appc plan file (or one of another version)", "create one with appc plan --out FILE"
+        )
     # Refusing on unverified fields is safe; it gives the clearer message for a plan of another environment.
     app, env = compiled.resolved.name, compiled.resolved.environment.name
     if (doc.get("app"), doc.get("environment")) != (app, env):
-        raise _refuse(path, f"the plan is for {doc.get('app')}/{doc.get('environment')}, not {app}/{env}", "apply it with the app file and environment it was made for")
+        raise _refuse(
+            path,
+            f"the plan is for {doc.get('app')}/{doc.get('environment')}, not {app}/{env}",
+            "apply it with the app file and environment it was made for",
+        )
     if not keys.verify(key, "plan", doc):
         raise _refuse(
-            path, "the plan file's signature does not match: it was modified after it was made, or signed with another key",
+            path,
+            "the plan file's signature does not match: it was modified after it was made, or signed with another key",
             "nothing was applied. Plan files are applied exactly as saved and signed with the state's key (or COMPOSER_PLAN_KEY); "
             "make a new one with appc plan --out FILE",
         )
     if doc.get("lineage") not in (None, state.lineage) or doc.get("serial") != state.serial:
-        raise _refuse(path, "the state moved since this plan was made", f"plan made at serial {doc.get('serial')}, state is at serial {state.serial}; make a new plan")
+        raise _refuse(
+            path,
+            "the state moved since this plan was made",
+            f"plan made at serial {doc.get('serial')}, state is at serial {state.serial}; make a new plan",
+        )
     if doc.get("inputs") != inputs_digest(compiled.rendered.files):
-        raise _refuse(path, "the inputs changed since this plan was made", "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan")
+        raise _refuse(
+            path,
+            "the inputs changed since this plan was made",
+            "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan",
+        )
     out = {}
     units = doc.get("units") if isinstance(doc.get("units"), dict) else {}
     for name, u in units.items():
@@ -100,10 +117,16 @@ def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, by
             try:
                 out[name] = base64.b64decode(u["tfplan"], validate=True)
             except (binascii.Error, ValueError, TypeError):
-                raise _refuse(path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan") from None
+                raise _refuse(
+                    path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan"
+                ) from None
             problem = config_mismatch(name, out[name], compiled.rendered.files)
             if problem:
-                raise _refuse(path, f"the embedded Terraform plan of unit {name} is not for the rendered root", f"{problem}; nothing was applied. Make a new plan")
+                raise _refuse(
+                    path,
+                    f"the embedded Terraform plan of unit {name} is not for the rendered root",
+                    f"{problem}; nothing was applied. Make a new plan",
+                )
     return out
 
 

@@ -24,9 +24,26 @@ class TerraformPort(Protocol):
 
     def init(self, unit: str, workdir: Path, backend_config: Mapping[str, str] | None = None) -> None: ...
 
-    def plan(self, unit: str, workdir: Path, planfile: Path, variables: Mapping[str, str] | None = None, *, destroy: bool = False, refresh: bool = True) -> Changes: ...
+    def plan(
+        self,
+        unit: str,
+        workdir: Path,
+        planfile: Path,
+        variables: Mapping[str, str] | None = None,
+        *,
+        destroy: bool = False,
+        refresh: bool = True,
+    ) -> Changes: ...
 
-    def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes: ...
+    def apply(
+        self,
+        unit: str,
+        workdir: Path,
+        planfile: Path | None = None,
+        variables: Mapping[str, str] | None = None,
+        *,
+        destroy: bool = False,
+    ) -> Changes: ...
 
     def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]: ...
 
@@ -85,13 +102,17 @@ class WorkloadSink(Protocol):
 
     target: str  # inventory key, e.g. "kube:dev-eu/webshop" or "dir:deploy/local"
 
-    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int: ...
+    def write_connection(
+        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
+    ) -> int: ...
 
     def delete_connection(self, component: str, secret_name: str) -> int: ...
 
     def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None: ...
 
-    def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]: ...
+    def apply(
+        self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
+    ) -> tuple[tuple[InventoryItem, ...], int]: ...
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int: ...
 

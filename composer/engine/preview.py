@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, Severity
-from composer.engine.changes import Redactor, ResourceChange, destroys, managed_addresses, object_change, object_label, terraform_changes
+from composer.engine.changes import (
+    Redactor,
+    ResourceChange,
+    destroys,
+    managed_addresses,
+    object_change,
+    object_label,
+    terraform_changes,
+)
 from composer.state.model import object_digest
 
 if TYPE_CHECKING:  # the engine imports this module
@@ -30,18 +38,29 @@ def redactor(engine: "Engine") -> Redactor:
     for unit, read in engine._secrets.items():
         c = engine.resolved.component(unit)
         secret_keys = {k for k, spec in (c.outputs.items() if c is not None else ()) if spec.secret}
-        values.update(str(v) for k, v in read.items() if k in secret_keys or k not in (c.outputs if c is not None else {}))
+        values.update(
+            str(v) for k, v in read.items() if k in secret_keys or k not in (c.outputs if c is not None else {})
+        )
     return Redactor(frozenset(v for v in values if len(v) >= MIN_SECRET_LENGTH))
 
 
-def terraform_resources(engine: "Engine", name: str, workdir: Path, planfile: Path) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
+def terraform_resources(
+    engine: "Engine", name: str, workdir: Path, planfile: Path
+) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
     """The resource changes of a saved plan; when Terraform cannot show it, none and a warning
     (the counts of the plan itself still stand)."""
     try:
         plan = engine.terraform.show_json(name, workdir, planfile)
     except Exception as exc:  # a runner error (TerraformError): the plan is still valid
         summary = exc.diagnostics[0].summary if getattr(exc, "diagnostics", None) else type(exc).__name__
-        return (), [Diagnostic(f"no resource detail for {name}", f"terraform show failed: {summary}; the counts come from the plan itself", address=name, severity=Severity.WARNING)]
+        return (), [
+            Diagnostic(
+                f"no resource detail for {name}",
+                f"terraform show failed: {summary}; the counts come from the plan itself",
+                address=name,
+                severity=Severity.WARNING,
+            )
+        ]
     return tuple(terraform_changes(plan, redactor(engine))), []
 
 
@@ -49,7 +68,9 @@ def _key(obj: dict) -> tuple[str, Any, str]:
     return (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
 
 
-def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
+def kubernetes_resources(
+    engine: "Engine", name: str, objects: list[dict]
+) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
     """Objects to create, update (field by field, where the sink can preview) and delete, on
     every sink, and warnings. Objects whose digest matches the inventory are unchanged and not
     asked about; with --refresh, those the target lost are creates (drift). A target that
@@ -61,7 +82,11 @@ def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tu
     several = len(engine.sinks) > 1
     for sink in engine.sinks:
         suffix = f" ({sink.target})" if several else ""
-        current = {(i.kind, i.namespace, i.name): i for i in engine._state.inventory.get(sink.target, ()) if i.component == name}
+        current = {
+            (i.kind, i.namespace, i.name): i
+            for i in engine._state.inventory.get(sink.target, ())
+            if i.component == name
+        }
         changed = [o for o in objects if _key(o) not in current or current[_key(o)].hash != object_digest(o)]
         if engine.refresh and hasattr(sink, "missing"):
             same = [o for o in objects if o not in changed]
@@ -74,16 +99,29 @@ def kubernetes_resources(engine: "Engine", name: str, objects: list[dict]) -> tu
                 pairs = preview(name, changed)
             except DiagnosticError as exc:
                 reason = exc.diagnostics[0].summary if exc.diagnostics else "it failed"
-                warnings.append(Diagnostic(f"no field-level diff for {name} on {sink.target}", f"{reason}; the plan lists the objects from the inventory only", address=name, severity=Severity.WARNING))
+                warnings.append(
+                    Diagnostic(
+                        f"no field-level diff for {name} on {sink.target}",
+                        f"{reason}; the plan lists the objects from the inventory only",
+                        address=name,
+                        severity=Severity.WARNING,
+                    )
+                )
         if pairs is not None:
             for before, after in pairs:
                 rc = object_change(before, after, redact)
                 if rc is not None:
                     out.append(ResourceChange(rc.address + suffix, rc.action, rc.reason, rc.attributes))
         else:
-            out += [ResourceChange(object_label(o) + suffix, "update" if _key(o) in current else "create") for o in changed]
+            out += [
+                ResourceChange(object_label(o) + suffix, "update" if _key(o) in current else "create") for o in changed
+            ]
         rendered = {_key(o) for o in objects}
-        out += [ResourceChange(f"{i.kind} {i.namespace + '/' if i.namespace else ''}{i.name}{suffix}", "destroy") for k, i in current.items() if k not in rendered]
+        out += [
+            ResourceChange(f"{i.kind} {i.namespace + '/' if i.namespace else ''}{i.name}{suffix}", "destroy")
+            for k, i in current.items()
+            if k not in rendered
+        ]
     return tuple(out), warnings
 
 
@@ -98,5 +136,11 @@ def pruned_resources(engine: "Engine", name: str, unit: "UnitState") -> tuple[Re
     for sink in engine.sinks:
         for i in engine._state.inventory.get(sink.target, ()):
             if i.component == name:
-                out.append(ResourceChange(f"{i.kind} {i.namespace + '/' if i.namespace else ''}{i.name}" + (f" ({sink.target})" if several else ""), "destroy"))
+                out.append(
+                    ResourceChange(
+                        f"{i.kind} {i.namespace + '/' if i.namespace else ''}{i.name}"
+                        + (f" ({sink.target})" if several else ""),
+                        "destroy",
+                    )
+                )
     return tuple(out)

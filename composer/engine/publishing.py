@@ -60,16 +60,33 @@ def publish_problems(resolved: Resolved, registry: PluginRegistry) -> list[Diagn
         return []
     out: list[Diagnostic] = []
     if kube.secret_store is None:
-        out.append(_env_diag(resolved, ("spec", "kubernetes", "directory"), f"environment {env.name} writes manifests to a directory but names no secret store",
-                             "connection Secrets become ExternalSecrets there; set kubernetes.secretStore: {name: STORE, kind: ClusterSecretStore} to the external-secrets.io store that reads your cloud secret store"))
+        out.append(
+            _env_diag(
+                resolved,
+                ("spec", "kubernetes", "directory"),
+                f"environment {env.name} writes manifests to a directory but names no secret store",
+                "connection Secrets become ExternalSecrets there; set kubernetes.secretStore: {name: STORE, kind: ClusterSecretStore} to the external-secrets.io store that reads your cloud secret store",
+            )
+        )
     for c in resources:
         if not needs_publishing(c):
             continue
         provider = publishing_provider(resolved, c)
         plugin = registry.get(provider) if provider else None
-        problems = list(plugin.secret_store_problems(PreflightRequest(env))) if plugin is not None else [Diagnostic("the environment names no cloud whose secret store could hold it", "set cloud.provider")]
+        problems = (
+            list(plugin.secret_store_problems(PreflightRequest(env)))
+            if plugin is not None
+            else [Diagnostic("the environment names no cloud whose secret store could hold it", "set cloud.provider")]
+        )
         for p in problems:
-            out.append(resolved.source.diagnostic(c.path + ("type",), f"the connection of {c.name} cannot be published for the GitOps directory: {p.summary}", p.detail, address=c.name))
+            out.append(
+                resolved.source.diagnostic(
+                    c.path + ("type",),
+                    f"the connection of {c.name} cannot be published for the GitOps directory: {p.summary}",
+                    p.detail,
+                    address=c.name,
+                )
+            )
     return _unique(out)
 
 

@@ -94,7 +94,11 @@ class RunResult:
 
     @property
     def units_changed(self) -> int:
-        return sum(o.status in ("applied", "pruned", "destroyed") or (o.status == "planned" and (bool(o.changes) or o.action == "prune")) for o in self.outcomes.values())
+        return sum(
+            o.status in ("applied", "pruned", "destroyed")
+            or (o.status == "planned" and (bool(o.changes) or o.action == "prune"))
+            for o in self.outcomes.values()
+        )
 
     @property
     def units_skipped(self) -> int:
@@ -220,9 +224,20 @@ class Engine:
 
     def _init(self, name: str) -> None:
         """terraform init, skipped when backend and module are as at the last init."""
-        root = json.loads(self.rendered.files.get(f"terraform/{name}/main.tf.json") or self.workspace.read(f"terraform/{name}/main.tf.json") or b"{}")
+        root = json.loads(
+            self.rendered.files.get(f"terraform/{name}/main.tf.json")
+            or self.workspace.read(f"terraform/{name}/main.tf.json")
+            or b"{}"
+        )
         fingerprint = hashlib.sha256(
-            json.dumps({"terraform": root.get("terraform"), "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()}, "backend": self._backend_config(name)}, sort_keys=True).encode()
+            json.dumps(
+                {
+                    "terraform": root.get("terraform"),
+                    "modules": {k: v.get("source") for k, v in (root.get("module") or {}).items()},
+                    "backend": self._backend_config(name),
+                },
+                sort_keys=True,
+            ).encode()
         ).hexdigest()
         if not self.workspace.init_needed(name, fingerprint):
             return
@@ -243,7 +258,9 @@ class Engine:
                 values = {k: v for k, (v, _) in outs.items()}
             self._secrets[ref.component] = values
         if ref.key not in values:
-            raise UnitFailure([Diagnostic(f"upstream {ref.component} has no value for {ref.key}", address=ref.component)])
+            raise UnitFailure(
+                [Diagnostic(f"upstream {ref.component} has no value for {ref.key}", address=ref.component)]
+            )
         return str(values[ref.key])
 
     def _variables(self, name: str) -> dict[str, str]:
@@ -277,7 +294,15 @@ class Engine:
                 self._secrets[name] = values
             missing = [k for k in tf.generated_inputs if not values.get(k)]
             if missing:
-                raise UnitFailure([Diagnostic(f"the secret store entry of {name} has no {', '.join(missing)}", f"{prev.secret_ref} must hold the generated input(s) it was created with; restore them there (never generate a new one over an existing resource)", address=name)])
+                raise UnitFailure(
+                    [
+                        Diagnostic(
+                            f"the secret store entry of {name} has no {', '.join(missing)}",
+                            f"{prev.secret_ref} must hold the generated input(s) it was created with; restore them there (never generate a new one over an existing resource)",
+                            address=name,
+                        )
+                    ]
+                )
             found = {k: str(values[k]) for k in tf.generated_inputs}
         else:
             found = {k: generate_secret() for k in tf.generated_inputs}
@@ -286,7 +311,9 @@ class Engine:
         return dict(found)
 
     # -- terraform units -------------------------------------------------------------------
-    def _bind(self, name: str, outs: Mapping[str, tuple[Any, bool]]) -> tuple[dict[str, Any], dict[str, str], str | None, dict[str, str]]:
+    def _bind(
+        self, name: str, outs: Mapping[str, tuple[Any, bool]]
+    ) -> tuple[dict[str, Any], dict[str, str], str | None, dict[str, str]]:
         """(non-secret outputs, secret digests, secret ref, all values as text for the Secret). Fails closed."""
         c = self.resolved.component(name)
         impl = c.implementation.implementation
@@ -297,12 +324,28 @@ class Engine:
         store_values: Mapping[str, str] = {}
         if store:
             if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
-                raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}", f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where", address=name)])
+                raise UnitFailure(
+                    [
+                        Diagnostic(
+                            f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}",
+                            f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where",
+                            address=name,
+                        )
+                    ]
+                )
             secret_ref = str(outs[SECRET_ID_OUTPUT][0])
             try:
                 store_values = self.read_secret(impl.provider, secret_ref)
             except DiagnosticError as exc:
-                raise UnitFailure([Diagnostic(f"cannot read the connection details of {name} from the secret store", "; ".join(d.summary for d in exc.diagnostics), address=name)]) from None
+                raise UnitFailure(
+                    [
+                        Diagnostic(
+                            f"cannot read the connection details of {name} from the secret store",
+                            "; ".join(d.summary for d in exc.diagnostics),
+                            address=name,
+                        )
+                    ]
+                ) from None
             self._secrets[name] = store_values
         for key, spec in c.outputs.items():
             if store and key not in store_values:
@@ -316,7 +359,15 @@ class Engine:
             else:
                 missing.append(key)
         if missing:
-            raise UnitFailure([Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}", f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)", address=name)])
+            raise UnitFailure(
+                [
+                    Diagnostic(
+                        f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}",
+                        f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)",
+                        address=name,
+                    )
+                ]
+            )
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
         digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
@@ -352,7 +403,9 @@ class Engine:
             elif planned is not None:
                 self.workspace.write_private(rel, planned)
                 if name in self._protected():
-                    warnings = self._stateful_check(name, replacements.from_plan(self.terraform.show(name, workdir, planfile)))
+                    warnings = self._stateful_check(
+                        name, replacements.from_plan(self.terraform.show(name, workdir, planfile))
+                    )
             if planned is not None:
                 changes = self.terraform.apply(name, workdir, planfile, self._generated_inputs(name))
             else:
@@ -376,7 +429,14 @@ class Engine:
             provider=self._provider(name),
         )
         self._save(lambda s: s.with_unit(name, unit))
-        return Outcome(name, "terraform", "applied", {"add": changes.add, "change": changes.change, "remove": changes.remove}, diagnostics=warnings, k8s_writes=writes)
+        return Outcome(
+            name,
+            "terraform",
+            "applied",
+            {"add": changes.add, "change": changes.change, "remove": changes.remove},
+            diagnostics=warnings,
+            k8s_writes=writes,
+        )
 
     def _sinks_read_the_store(self) -> bool:
         """A sink that reads connections from the cloud secret store (a GitOps directory)."""
@@ -389,7 +449,15 @@ class Engine:
             return None
         provider = publishing_provider(self.resolved, c)
         if self.publisher is None or provider is None:
-            raise UnitFailure([Diagnostic(f"the connection of {name} cannot be published: no secret store is wired", "deliver to a cluster, or use an environment with a cloud", address=name)])
+            raise UnitFailure(
+                [
+                    Diagnostic(
+                        f"the connection of {name} cannot be published: no secret store is wired",
+                        "deliver to a cluster, or use an environment with a cloud",
+                        address=name,
+                    )
+                ]
+            )
         try:
             return self.publisher.write(provider, published_name(self.app, self.env_name, name), dict(text))
         except DiagnosticError as exc:
@@ -435,11 +503,20 @@ class Engine:
             if existing:
                 break
         generated = {k: existing.get(k) or random_source.token_urlsafe(24) for k in manifests.generate}
-        context = {"app": self.app, "env": self.env_name, "component": name, "namespace": target_namespace(self.resolved), "parameters": c.parameters, "generated": generated}
+        context = {
+            "app": self.app,
+            "env": self.env_name,
+            "component": name,
+            "namespace": target_namespace(self.resolved),
+            "parameters": c.parameters,
+            "generated": generated,
+        }
         try:
             values = {k: evaluate(manifests.outputs[k], context) for k in c.outputs}
         except TemplateFailure as exc:
-            raise UnitFailure([Diagnostic(f"the output templates of {c.implementation.name!r} failed", str(exc), address=name)]) from None
+            raise UnitFailure(
+                [Diagnostic(f"the output templates of {c.implementation.name!r} failed", str(exc), address=name)]
+            ) from None
         text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
         writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
         public = {k: v for k, v in values.items() if not c.outputs[k].secret}
@@ -467,9 +544,29 @@ class Engine:
             applied[sink.target] = tuple(items)
             writes += n
         if failure is not None:
-            self._save(lambda s: s.model_copy(update={"inventory": {**s.inventory, **{t: tuple(i for i in s.inventory.get(t, ()) if i.component != name) + items for t, items in applied.items()}}}))
+            self._save(
+                lambda s: s.model_copy(
+                    update={
+                        "inventory": {
+                            **s.inventory,
+                            **{
+                                t: tuple(i for i in s.inventory.get(t, ()) if i.component != name) + items
+                                for t, items in applied.items()
+                            },
+                        }
+                    }
+                )
+            )
             raise UnitFailure(failure.diagnostics)
-        unit = UnitState(kind="kubernetes", type=c.type, hash=self.unit_hash(name), status="applied", outputs=public, secret_digests=digests, dependencies=self.graph.dependencies(name))
+        unit = UnitState(
+            kind="kubernetes",
+            type=c.type,
+            hash=self.unit_hash(name),
+            status="applied",
+            outputs=public,
+            secret_digests=digests,
+            dependencies=self.graph.dependencies(name),
+        )
 
         def update(s: StateDoc) -> StateDoc:
             inv = dict(s.inventory)
@@ -513,8 +610,20 @@ class Engine:
         out = []
         for d in diags:
             m = re.search(r'attribute named "([a-z_0-9]+)"', d.detail or "")
-            if c is not None and d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m and m.group(1) in c.outputs:
-                out.append(Diagnostic(f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}", f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)", address=name))
+            if (
+                c is not None
+                and d.summary == "Unsupported attribute"
+                and d.file == "main.tf.json"
+                and m
+                and m.group(1) in c.outputs
+            ):
+                out.append(
+                    Diagnostic(
+                        f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}",
+                        f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)",
+                        address=name,
+                    )
+                )
             out.append(d)
         return out
 
@@ -584,7 +693,12 @@ class Engine:
     def _destroy_unit(self, name: str, verb: str) -> bool:
         started = time.monotonic()
         unit = self._state.units[name]
-        self.emit("unit_start", unit=name, kind=unit.kind, action={"pruned": "pruning", "destroyed": "destroying"}.get(verb, verb))
+        self.emit(
+            "unit_start",
+            unit=name,
+            kind=unit.kind,
+            action={"pruned": "pruning", "destroyed": "destroying"}.get(verb, verb),
+        )
         try:
             if unit.kind == "terraform":
                 changes = self._destroy_terraform(name, unit)
@@ -592,14 +706,27 @@ class Engine:
                 self._unpublish(name, unit)
             else:
                 changes = None
-                writes = sum(s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name)) for s in self.sinks)
+                writes = sum(
+                    s.delete(tuple(i for i in self._state.inventory.get(s.target, ()) if i.component == name))
+                    for s in self.sinks
+                )
                 if unit.outputs or unit.secret_digests:  # an in-cluster resource: its Secret goes too
                     writes += sum(s.delete_connection(name, secret_name(self.app, name)) for s in self.sinks)
         except (UnitFailure, DiagnosticError) as exc:
-            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started))
+            self._outcome(
+                Outcome(name, unit.kind, "failed", diagnostics=exc.diagnostics, duration_s=time.monotonic() - started)
+            )
             return False
         except Exception as exc:
-            self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), duration_s=time.monotonic() - started))
+            self._outcome(
+                Outcome(
+                    name,
+                    unit.kind,
+                    "failed",
+                    diagnostics=_diagnostics_of(exc, name),
+                    duration_s=time.monotonic() - started,
+                )
+            )
             return False
 
         def update(s: StateDoc) -> StateDoc:
@@ -617,7 +744,10 @@ class Engine:
             # makes Terraform destroy everything the unit's state holds. Composer renders that
             # root itself; nothing executable is taken from state.
             cloud = self.resolved.environment.spec.cloud
-            self.workspace.write(f"terraform/{name}/main.tf.json", self.prune_root(name, unit.provider or (cloud.provider if cloud else None)))
+            self.workspace.write(
+                f"terraform/{name}/main.tf.json",
+                self.prune_root(name, unit.provider or (cloud.provider if cloud else None)),
+            )
         self._init(name)
         return self.terraform.resources(name, self._workdir(name))
 
@@ -643,7 +773,11 @@ class Engine:
         """Units an apply would touch, judged from state alone (no I/O): changed hashes, failed
         or never applied units, and removed ones. Empty means a no-op."""
         self._state = state
-        out = [n for n in self.graph.order if self.refresh or (u := state.units.get(n)) is None or u.status != "applied" or u.hash != self.unit_hash(n)]
+        out = [
+            n
+            for n in self.graph.order
+            if self.refresh or (u := state.units.get(n)) is None or u.status != "applied" or u.hash != self.unit_hash(n)
+        ]
         return out + self.removed_units()
 
     # -- commands --------------------------------------------------------------------------
@@ -657,10 +791,24 @@ class Engine:
         removed = tuple(n for n, o in self._outcomes.items() if o.status in ("pruned", "destroyed"))
         failed = tuple(n for n, o in self._outcomes.items() if o.status in ("failed", "blocked"))
         if changed or removed or failed:
-            self._save(lambda s: s.with_revision(Revision(serial=s.serial + 1, at=now(), command=command, changed=changed, removed=removed, failed=failed)))
-        return RunResult(command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped)
+            self._save(
+                lambda s: s.with_revision(
+                    Revision(
+                        serial=s.serial + 1, at=now(), command=command, changed=changed, removed=removed, failed=failed
+                    )
+                )
+            )
+        return RunResult(
+            command, dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started, stopped
+        )
 
-    def apply(self, state: StateDoc, planned: Mapping[str, bytes | None] | None = None, prune: bool = True, hold: Collection[str] = ()) -> RunResult:
+    def apply(
+        self,
+        state: StateDoc,
+        planned: Mapping[str, bytes | None] | None = None,
+        prune: bool = True,
+        hold: Collection[str] = (),
+    ) -> RunResult:
         """`hold`: units behind an approval gate, left as they are (neither applied nor pruned)."""
         self._begin(state)
         removed = self.removed_units() if prune else []
@@ -671,7 +819,16 @@ class Engine:
         results = run_dag(order, deps, lambda n: self._work(n, planned), self.parallelism, self.should_stop)
         for name, status in results.items():
             if status != OK and name not in self._outcomes:
-                self._outcome(Outcome(name, self._kind(name), "blocked", diagnostics=[Diagnostic("not applied: a dependency failed or the run was interrupted", address=name)]))
+                self._outcome(
+                    Outcome(
+                        name,
+                        self._kind(name),
+                        "blocked",
+                        diagnostics=[
+                            Diagnostic("not applied: a dependency failed or the run was interrupted", address=name)
+                        ],
+                    )
+                )
         stopped = self.should_stop()
         for name in removed:
             if stopped or self.should_stop():
@@ -686,10 +843,21 @@ class Engine:
         self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
         # Reverse order: a unit goes once everything that depends on it is gone.
         dependents = {n: [m for m in names if n in state.units[m].dependencies] for n in names}
-        results = run_dag(names, dependents, lambda n: self._destroy_unit(n, "destroyed"), self.parallelism, self.should_stop)
+        results = run_dag(
+            names, dependents, lambda n: self._destroy_unit(n, "destroyed"), self.parallelism, self.should_stop
+        )
         for name, status in results.items():
             if status != OK and name not in self._outcomes:
-                self._outcome(Outcome(name, state.units[name].kind, "blocked", diagnostics=[Diagnostic("not destroyed: a unit that depends on it was not destroyed", address=name)]))
+                self._outcome(
+                    Outcome(
+                        name,
+                        state.units[name].kind,
+                        "blocked",
+                        diagnostics=[
+                            Diagnostic("not destroyed: a unit that depends on it was not destroyed", address=name)
+                        ],
+                    )
+                )
         return self._finish("destroy", self.should_stop())
 
     def plan(self, state: StateDoc, planfiles: dict[str, bytes] | None = None) -> RunResult:
@@ -712,26 +880,55 @@ class Engine:
                     rel = f"terraform/{name}/{PLANFILE}"
                     self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
                     try:  # a plan file holds secrets: gone on every exit path, failed plans too
-                        changes = self.terraform.plan(name, workdir, workdir / PLANFILE, self._variables(name), refresh=True)
+                        changes = self.terraform.plan(
+                            name, workdir, workdir / PLANFILE, self._variables(name), refresh=True
+                        )
                         warnings = list(self._stateful_check(name, replacements.from_actions(changes.resource_actions)))
-                        resources, shown = preview.terraform_resources(self, name, workdir, workdir / PLANFILE) if changes.any else ((), [])
+                        resources, shown = (
+                            preview.terraform_resources(self, name, workdir, workdir / PLANFILE)
+                            if changes.any
+                            else ((), [])
+                        )
                         warnings += shown
                         if planfiles is not None:
                             planfiles[name] = (self.workspace.read(rel) or b"") if changes.any else b""
                     finally:
                         self.workspace.remove(rel)
-                    counted = {"add": changes.add, "change": changes.change, "remove": changes.remove} if changes.any else None
-                    self._outcome(Outcome(name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources))
+                    counted = (
+                        {"add": changes.add, "change": changes.change, "remove": changes.remove}
+                        if changes.any
+                        else None
+                    )
+                    self._outcome(
+                        Outcome(
+                            name, kind, "planned", counted, warnings, time.monotonic() - started, resources=resources
+                        )
+                    )
                 else:
                     objects = self.stamped_objects(name)
                     for sink in self.sinks:
                         if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
-                            refusals = sink.check(name, objects, tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name))
+                            refusals = sink.check(
+                                name,
+                                objects,
+                                tuple(i for i in self._state.inventory.get(sink.target, ()) if i.component == name),
+                            )
                             if refusals:
                                 raise DiagnosticError(refusals)
                     # New objects (a replaced Job: its new name) are creates, removed ones destroys.
                     resources, warnings = preview.kubernetes_resources(self, name, objects)
-                    self._outcome(Outcome(name, kind, "planned", counts(resources) if resources else None, warnings, time.monotonic() - started, k8s_changed=len(resources), resources=resources))
+                    self._outcome(
+                        Outcome(
+                            name,
+                            kind,
+                            "planned",
+                            counts(resources) if resources else None,
+                            warnings,
+                            time.monotonic() - started,
+                            k8s_changed=len(resources),
+                            resources=resources,
+                        )
+                    )
             except (UnitFailure, DiagnosticError) as exc:
                 self._outcome(Outcome(name, kind, "failed", diagnostics=exc.diagnostics))
                 return False
@@ -746,10 +943,23 @@ class Engine:
             try:
                 resources = preview.pruned_resources(self, name, unit)
             except Exception as exc:  # UnitFailure, DiagnosticError, a runner error: this unit's plan failed
-                self._outcome(Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune"))
+                self._outcome(
+                    Outcome(name, unit.kind, "failed", diagnostics=_diagnostics_of(exc, name), action="prune")
+                )
                 continue
-            self._outcome(Outcome(name, unit.kind, "planned", counts(resources) if resources else None, action="prune", resources=resources))
-        return RunResult("plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started)
+            self._outcome(
+                Outcome(
+                    name,
+                    unit.kind,
+                    "planned",
+                    counts(resources) if resources else None,
+                    action="prune",
+                    resources=resources,
+                )
+            )
+        return RunResult(
+            "plan", dict(self._outcomes), self._state, self.terraform.runs, time.monotonic() - self._started
+        )
 
 
 def _diagnostics_of(exc: Exception, unit: str) -> list[Diagnostic]:
@@ -779,6 +989,9 @@ def generate_secret(length: int = 32) -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
         value = "".join(secrets.choice(alphabet) for _ in range(length))
-        if any(ch.islower() for ch in value) and any(ch.isupper() for ch in value) and any(ch.isdigit() for ch in value):
+        if (
+            any(ch.islower() for ch in value)
+            and any(ch.isupper() for ch in value)
+            and any(ch.isdigit() for ch in value)
+        ):
             return value
-

@@ -36,7 +36,9 @@ class SecretStoreRef(Strict):
     kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
     # The ExternalSecret API the cluster's External Secrets Operator serves: v1 since 0.17
     # (which no longer serves v1beta1); v1beta1 for operators older than that.
-    api_version: Literal["external-secrets.io/v1", "external-secrets.io/v1beta1"] = Field("external-secrets.io/v1", alias="apiVersion")
+    api_version: Literal["external-secrets.io/v1", "external-secrets.io/v1beta1"] = Field(
+        "external-secrets.io/v1", alias="apiVersion"
+    )
 
 
 class Kubernetes(Strict):
@@ -99,8 +101,18 @@ def _cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 # Cloud ids are passed to Terraform as values, never as code; the patterns only catch mistakes early.
 AwsId = Annotated[str, Field(pattern=r"^(vpc|subnet|sg)-[0-9a-f]{8,17}$")]
-GcpNetwork = Annotated[str, Field(pattern=r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
-AzureId = Annotated[str, Field(pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[A-Za-z.]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$")]
+GcpNetwork = Annotated[
+    str,
+    Field(
+        pattern=r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+    ),
+]
+AzureId = Annotated[
+    str,
+    Field(
+        pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[A-Za-z.]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$"
+    ),
+]
 
 
 class PublicAccess(Strict):

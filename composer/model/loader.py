@@ -86,13 +86,17 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
-def translate(exc: ValidationError, model: type[BaseModel], source: SourceMap, prefix: FieldPath = ()) -> list[Diagnostic]:
+def translate(
+    exc: ValidationError, model: type[BaseModel], source: SourceMap, prefix: FieldPath = ()
+) -> list[Diagnostic]:
     """pydantic errors -> diagnostics with file, line, column and field path. Input values are never echoed."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False, include_input=False):
         raw = tuple(err["loc"])
         is_key = "[key]" in raw
-        loc = tuple(p for p in raw if isinstance(p, int) or not str(p).startswith(("function-", "[key]", "tagged-union")))
+        loc = tuple(
+            p for p in raw if isinstance(p, int) or not str(p).startswith(("function-", "[key]", "tagged-union"))
+        )
         path = prefix + loc
         etype = err["type"]
         msg = err["msg"]
@@ -125,14 +129,20 @@ def by_line(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 def _echoes(d: Diagnostic, others: list[Diagnostic]) -> bool:
     """'should have at least 1 item' for a list whose items were refused: the item errors say it."""
-    return "should have at least" in d.summary and any(o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in others)
+    return "should have at least" in d.summary and any(
+        o.path[: len(d.path)] == d.path and len(o.path) > len(d.path) for o in others
+    )
 
 
 def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
     data = doc.data if data is None else data
     if not isinstance(data, dict):
         raise DiagnosticError(
-            [doc.source_map.diagnostic((), f"expected a mapping with apiVersion, kind, metadata and spec, got {_kind(data)}")]
+            [
+                doc.source_map.diagnostic(
+                    (), f"expected a mapping with apiVersion, kind, metadata and spec, got {_kind(data)}"
+                )
+            ]
         )
     try:
         with gc_paused():
@@ -143,7 +153,9 @@ def validate(doc: SourceDocument, model: type[M], data: Any | None = None) -> M:
 
 
 def _kind(value: Any) -> str:
-    return {str: "text", list: "a list", int: "a number", float: "a number", bool: "a boolean"}.get(type(value), "nothing" if value is None else type(value).__name__)
+    return {str: "text", list: "a list", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), "nothing" if value is None else type(value).__name__
+    )
 
 
 def _single(path: Path, display: str | None) -> SourceDocument:
@@ -153,16 +165,25 @@ def _single(path: Path, display: str | None) -> SourceDocument:
 def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
     data = doc.data
     if not isinstance(data, dict):
-        raise DiagnosticError([doc.source_map.diagnostic((), f"expected a mapping with apiVersion and kind, got {_kind(data)}")])
+        raise DiagnosticError(
+            [doc.source_map.diagnostic((), f"expected a mapping with apiVersion and kind, got {_kind(data)}")]
+        )
     kind = data.get("kind")
     if kind not in kinds:
         raise DiagnosticError(
-            [doc.source_map.diagnostic(("kind",), f"expected kind {' or '.join(kinds)}, got {kind!r}" if kind else "missing required field 'kind'")]
+            [
+                doc.source_map.diagnostic(
+                    ("kind",),
+                    f"expected kind {' or '.join(kinds)}, got {kind!r}" if kind else "missing required field 'kind'",
+                )
+            ]
         )
     return kind
 
 
-def load_application(path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
+def load_application(
+    path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None
+) -> Loaded[Application]:
     doc = _single(path, display)
     if isinstance(doc.data, dict) and doc.data.get("apiVersion") == SCORE_API_VERSION:
         return load_score_application([path], [doc], environ)
@@ -175,7 +196,13 @@ def load_application(path: Path, display: str | None = None, environ: typing.Map
         return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(
-            [doc.source_map.diagnostic(("apiVersion",), f"unsupported apiVersion {api!r}", f"expected {API_VERSION}, {OAM_API_VERSION} or {SCORE_API_VERSION}")]
+            [
+                doc.source_map.diagnostic(
+                    ("apiVersion",),
+                    f"unsupported apiVersion {api!r}",
+                    f"expected {API_VERSION}, {OAM_API_VERSION} or {SCORE_API_VERSION}",
+                )
+            ]
         )
     spec = doc.data.get("spec")
     if isinstance(spec, dict) and spec.get("score"):
@@ -186,18 +213,30 @@ def load_application(path: Path, display: str | None = None, environ: typing.Map
     return Loaded(validate(doc, Application), doc.source_map, path)
 
 
-def load_application_files(paths: typing.Sequence[Path], environ: typing.Mapping[str, str] | None = None) -> Loaded[Application]:
+def load_application_files(
+    paths: typing.Sequence[Path], environ: typing.Mapping[str, str] | None = None
+) -> Loaded[Application]:
     """One app file, or several Score files that make one application (`-f a.yaml -f b.yaml`)."""
     if len(paths) == 1:
         return load_application(paths[0], _display(paths[0]), environ)
     docs = [_single(p, _display(p)) for p in paths]
     for doc in docs:
         if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != SCORE_API_VERSION:
-            raise DiagnosticError([doc.source_map.diagnostic(("apiVersion",), "only Score files can be given together", f"several -f files must each be a {SCORE_API_VERSION} workload; list other files' components in one app.yaml")])
+            raise DiagnosticError(
+                [
+                    doc.source_map.diagnostic(
+                        ("apiVersion",),
+                        "only Score files can be given together",
+                        f"several -f files must each be a {SCORE_API_VERSION} workload; list other files' components in one app.yaml",
+                    )
+                ]
+            )
     return load_score_application(list(paths), docs, environ)
 
 
-def load_score_application(paths: list[Path], docs: list[SourceDocument], environ: typing.Mapping[str, str] | None) -> Loaded[Application]:
+def load_score_application(
+    paths: list[Path], docs: list[SourceDocument], environ: typing.Mapping[str, str] | None
+) -> Loaded[Application]:
     from composer.model.score_import import import_score
 
     imported = import_score(docs, os.environ if environ is None else environ)
@@ -221,10 +260,15 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
 
     def walk(value: Any, path: FieldPath) -> Any:
         if isinstance(value, str) and "${env:" in value:
+
             def sub(m: re.Match) -> str:
                 name = m.group(1)
                 if name not in environ:
-                    errors.append(doc.source_map.diagnostic(path, f"environment variable {name} is not set", f"export {name}=... before running appc"))
+                    errors.append(
+                        doc.source_map.diagnostic(
+                            path, f"environment variable {name} is not set", f"export {name}=... before running appc"
+                        )
+                    )
                     return ""
                 REDACTIONS.add(environ[name], f"${{env:{name}}}")  # messages say the name, never the value
                 return environ[name]
@@ -242,14 +286,22 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
     return out
 
 
-def load_environment(path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None) -> Loaded[Environment]:
+def load_environment(
+    path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None
+) -> Loaded[Environment]:
     doc = _single(path, display)
     _expect_kind(doc, ("Environment",))
     data = interpolate_env(doc, os.environ if environ is None else environ)
     env = validate(doc, Environment, data)
     if env.name != path.stem:
         raise DiagnosticError(
-            [doc.source_map.diagnostic(("metadata", "name"), f"environment name {env.name!r} does not match its file name {path.name!r}", f"rename the file to {env.name}.yaml or the environment to {path.stem!r}")]
+            [
+                doc.source_map.diagnostic(
+                    ("metadata", "name"),
+                    f"environment name {env.name!r} does not match its file name {path.name!r}",
+                    f"rename the file to {env.name}.yaml or the environment to {path.stem!r}",
+                )
+            ]
         )
     return Loaded(env, doc.source_map, path)
 

@@ -63,6 +63,8 @@ KUBEVELA_ONLY_PROPERTIES = {
     "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
     "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
 }
+
+
 @dataclass
 class OamSourceMap(SourceMap):
     """Positions keyed by the converted paths; diagnostics report the paths the user wrote.
@@ -82,7 +84,16 @@ class OamSourceMap(SourceMap):
                 return self.origins[p[:n]] + p[n:]
         return p
 
-    def diagnostic(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False, address: str | None = None, severity=None) -> Diagnostic:
+    def diagnostic(
+        self,
+        path: FieldPath,
+        summary: str,
+        detail: str = "",
+        *,
+        key: bool = False,
+        address: str | None = None,
+        severity=None,
+    ) -> Diagnostic:
         d = super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
         p = tuple(path)
         notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
@@ -91,7 +102,7 @@ class OamSourceMap(SourceMap):
         words = {k: v for n in range(len(p), 0, -1) for k, v in self.vocab.get(p[:n], {}).items()}
         summary = d.summary
         if words:
-            summary, detail = _in_user_words(summary, words), _in_user_words(d.detail, words) + detail[len(d.detail):]
+            summary, detail = _in_user_words(summary, words), _in_user_words(d.detail, words) + detail[len(d.detail) :]
         if summary.startswith(("unknown trait ", "unknown component type ")):
             detail = _kubevela_hint(summary, detail)
         return dataclasses.replace(d, path=self.original(p), summary=summary, detail=detail)
@@ -99,11 +110,19 @@ class OamSourceMap(SourceMap):
 
 # Composer's name -> KubeVela's, for hints shown to someone who wrote a KubeVela file.
 VELA_TRAIT_WORDS = {"ingress": "gateway", "volume": "storage", "resources": "resource"}
-GATEWAY_WORDS = {"host": "domain", "paths": "http", "tlsSecretName": "secretName", "className": "class", "ingress": "gateway"}
+GATEWAY_WORDS = {
+    "host": "domain",
+    "paths": "http",
+    "tlsSecretName": "secretName",
+    "className": "class",
+    "ingress": "gateway",
+}
 
 
 def _in_user_words(text: str, words: dict[str, str]) -> str:
-    return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", lambda m: words[m.group(1)], text) if text else text
+    return (
+        re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b", lambda m: words[m.group(1)], text) if text else text
+    )
 
 
 def _kubevela_hint(summary: str, detail: str) -> str:
@@ -120,7 +139,13 @@ def _kubevela_hint(summary: str, detail: str) -> str:
     close = difflib.get_close_matches(m.group(1), known, n=1, cutoff=0.8)
     rest = detail[:known_at]
     rest = re.sub(r"did you mean '[^']*'\? ", "", rest)
-    return (f"did you mean {close[0]!r}? " if close else "") + rest + "known: " + ", ".join(known) + (";" + tail if tail else "")
+    return (
+        (f"did you mean {close[0]!r}? " if close else "")
+        + rest
+        + "known: "
+        + ", ".join(known)
+        + (";" + tail if tail else "")
+    )
 
 
 def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: FieldPath) -> None:
@@ -129,7 +154,6 @@ def _move(src: SourceMap, dst: SourceMap, src_prefix: FieldPath, dst_prefix: Fie
         for path, pos in table_src.items():
             if path[:n] == src_prefix:
                 table_dst[dst_prefix + path[n:]] = pos
-
 
 
 class _Converter(StorageTranslation):
@@ -172,7 +196,9 @@ class _Converter(StorageTranslation):
             if old not in props:
                 continue
             if new in props:
-                self.error(ppath + (old,), f"{old!r} and {new!r} are the same setting here", "give one of them", key=True)
+                self.error(
+                    ppath + (old,), f"{old!r} and {new!r} are the same setting here", "give one of them", key=True
+                )
                 continue
             props[new] = props.pop(old)
             self.relocate(ppath + (old,), ppath + (new,))
@@ -231,7 +257,12 @@ class _Converter(StorageTranslation):
             props["env"] = self.env_list(props["env"], ppath + ("env",))
         if "volumes" in props:
             if "volumeMounts" in props:
-                self.error(ppath + ("volumes",), "give volumeMounts or the older volumes list, not both", "KubeVela ignores volumes next to volumeMounts: move the entries into volumeMounts", key=True)
+                self.error(
+                    ppath + ("volumes",),
+                    "give volumeMounts or the older volumes list, not both",
+                    "KubeVela ignores volumes next to volumeMounts: move the entries into volumeMounts",
+                    key=True,
+                )
             else:
                 props["volumeMounts"] = self.legacy_volumes(props.pop("volumes"), ppath)
         if isinstance(props.get("volumeMounts"), dict):
@@ -240,10 +271,17 @@ class _Converter(StorageTranslation):
         if isinstance(ports, list):
             for i, p in enumerate(ports):
                 if isinstance(p, dict) and "nodePort" in p:
-                    self.error(ppath + ("ports", i, "nodePort"), "nodePort is not supported", "Kubernetes picks the node port of a NodePort Service", key=True)
+                    self.error(
+                        ppath + ("ports", i, "nodePort"),
+                        "nodePort is not supported",
+                        "Kubernetes picks the node port of a NodePort Service",
+                        key=True,
+                    )
             # KubeVela exposes a port on the Service only with expose: true, or when a gateway routes to it.
             props["ports"] = [
-                {**p, "expose": isinstance(p.get("port"), int) and p["port"] in routed} if isinstance(p, dict) and "expose" not in p else p
+                {**p, "expose": isinstance(p.get("port"), int) and p["port"] in routed}
+                if isinstance(p, dict) and "expose" not in p
+                else p
                 for p in ports
             ]
         return props
@@ -257,11 +295,18 @@ class _Converter(StorageTranslation):
         for i, item in enumerate(env):
             ipath = path + (i,)
             if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
-                self.error(ipath, "an env entry needs a name", "expected {name: X, value: Y} or {name: X, valueFrom: {...}}")
+                self.error(
+                    ipath, "an env entry needs a name", "expected {name: X, value: Y} or {name: X, valueFrom: {...}}"
+                )
                 continue
             extra = sorted(set(item) - {"name", "value", "valueFrom"})
             if extra:
-                self.error(ipath + (extra[0],), f"unknown field {extra[0]!r} in env entry", "expected name, value or valueFrom", key=True)
+                self.error(
+                    ipath + (extra[0],),
+                    f"unknown field {extra[0]!r} in env entry",
+                    "expected name, value or valueFrom",
+                    key=True,
+                )
                 continue
             name = item["name"]
             if name in first:
@@ -306,7 +351,12 @@ class _Converter(StorageTranslation):
                 if isinstance(v, dict):
                     v = dict(v)
                     for key in sorted(set(v) & set(VOLUME_MOUNT_HINTS)):
-                        self.error(mpath + (kind, i, key), f"volumeMounts field {key!r} is not supported", VOLUME_MOUNT_HINTS[key], key=True)
+                        self.error(
+                            mpath + (kind, i, key),
+                            f"volumeMounts field {key!r} is not supported",
+                            VOLUME_MOUNT_HINTS[key],
+                            key=True,
+                        )
                     if v.get("defaultMode") == DEFAULT_FILE_MODE:
                         del v["defaultMode"]
                 out[kind].append(v)
@@ -328,7 +378,9 @@ class _Converter(StorageTranslation):
             v = dict(v)
             vtype = v.pop("type", "emptyDir")
             if not isinstance(vtype, str) or vtype not in STORAGE_KEYS:
-                self.error(vpath + (i, "type"), f"unknown volume type {vtype!r}", "expected pvc, configMap, secret or emptyDir")
+                self.error(
+                    vpath + (i, "type"), f"unknown volume type {vtype!r}", "expected pvc, configMap, secret or emptyDir"
+                )
                 continue
             if v.get("defaultMode") == DEFAULT_FILE_MODE:
                 del v["defaultMode"]
@@ -378,7 +430,11 @@ class _Converter(StorageTranslation):
 
     def gateway(self, props: dict, ppath: FieldPath) -> dict:
         if "domain" not in props and "host" not in props:
-            self.error(ppath, "a gateway without a domain is not supported", "Composer's ingress routes one host: set properties.domain")
+            self.error(
+                ppath,
+                "a gateway without a domain is not supported",
+                "Composer's ingress routes one host: set properties.domain",
+            )
         self.rename(props, ppath, {"domain": "host", "http": "paths", "secretName": "tlsSecretName"})
         # KubeVela puts the class (default nginx) in the kubernetes.io/ingress.class annotation,
         # or in spec.ingressClassName with classInSpec: true. Composer does the same.
@@ -405,7 +461,11 @@ class _Converter(StorageTranslation):
     def scale_target(self, props: dict, ppath: FieldPath) -> None:
         for key, default in (("targetAPIVersion", "apps/v1"), ("targetKind", "Deployment")):
             if key in props and props.pop(key) != default:
-                self.error(ppath + (key,), f"{key} other than {default!r} is not supported", "Composer's autoscaler scales the component's own Deployment")
+                self.error(
+                    ppath + (key,),
+                    f"{key} other than {default!r} is not supported",
+                    "Composer's autoscaler scales the component's own Deployment",
+                )
 
     def hpa(self, props: dict, ppath: FieldPath) -> None:
         """KubeVela's hpa: cpu/mem {type, value} -> cpuUtil/memUtil."""
@@ -422,14 +482,21 @@ class _Converter(StorageTranslation):
                 self.error(mpath + (extra,), f"unknown field {extra!r}", "expected type and value", key=True)
             mtype = spec.get("type", "Utilization")
             if mtype not in ("Utilization", "AverageValue"):
-                self.error(mpath + ("type",), f"{old}.type {mtype!r} is not supported", "expected Utilization or AverageValue")
+                self.error(
+                    mpath + ("type",), f"{old}.type {mtype!r} is not supported", "expected Utilization or AverageValue"
+                )
             target = new if mtype == "Utilization" else f"{old if old == 'cpu' else 'mem'}AverageValue"
             props[target] = spec.get("value", 50)
             self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (target,))
         if "podCustomMetrics" in props:
             metrics = props.pop("podCustomMetrics")
-            props["podMetrics"] = [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics] if isinstance(metrics, list) else metrics
+            props["podMetrics"] = (
+                [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics]
+                if isinstance(metrics, list)
+                else metrics
+            )
             self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
+
 
 def _gateway_ports(traits: Any) -> set[int]:
     """The ports a gateway (or an ingress, KubeVela's older one or Composer's) routes to."""

@@ -110,12 +110,21 @@ class AppLevel:
         if isinstance(annotations, dict):
             for key in sorted(annotations):
                 if key == PUBLISH_VERSION:
-                    self.c.warn(("metadata", "annotations", key), f"{key} is not used", "Composer applies when you run appc apply and records each apply as a revision in its state")
+                    self.c.warn(
+                        ("metadata", "annotations", key),
+                        f"{key} is not used",
+                        "Composer applies when you run appc apply and records each apply as a revision in its state",
+                    )
                 elif BEHAVIOUR_MARK in key and key not in (PAUSE, SERVICE_ACCOUNT):
-                    self.c.error(("metadata", "annotations", key), f"KubeVela controller annotation {key!r} has no counterpart in Composer", "Composer keeps its own revision history and applies on appc apply: remove the annotation", key=True)
+                    self.c.error(
+                        ("metadata", "annotations", key),
+                        f"KubeVela controller annotation {key!r} has no counterpart in Composer",
+                        "Composer keeps its own revision history and applies on appc apply: remove the annotation",
+                        key=True,
+                    )
             pause = annotations.get(PAUSE)
             if pause is not None and pause not in ("true", "false"):
-                self.c.error(("metadata", "annotations", PAUSE), f"{PAUSE} must be \"true\" or \"false\"")
+                self.c.error(("metadata", "annotations", PAUSE), f'{PAUSE} must be "true" or "false"')
         return out
 
     # -- policies -----------------------------------------------------------------------
@@ -130,14 +139,20 @@ class AppLevel:
         for i, p in enumerate(raw):
             ppath = ("spec", "policies", i)
             if not isinstance(p, dict) or not isinstance(p.get("type"), str) or not isinstance(p.get("name", ""), str):
-                self.c.error(ppath, "a policy needs a type", "e.g. {name: where, type: topology, properties: {clusters: [local]}}")
+                self.c.error(
+                    ppath,
+                    "a policy needs a type",
+                    "e.g. {name: where, type: topology, properties: {clusters: [local]}}",
+                )
                 continue
             p = {"name": f"<policy {i}>", **p}  # KubeVela allows a policy without a name
             if not isinstance(p.get("properties") or {}, dict):
                 self.c.error(ppath + ("properties",), f"expected the properties of policy {p['name']!r} as a mapping")
                 continue
             for extra in sorted(set(p) - {"name", "type", "properties"}):
-                self.c.error(ppath + (extra,), f"unknown policy field {extra!r}", "expected name, type and properties", key=True)
+                self.c.error(
+                    ppath + (extra,), f"unknown policy field {extra!r}", "expected name, type and properties", key=True
+                )
             ptype = p["type"]
             if ptype in POLICY_REFUSALS:
                 self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
@@ -146,7 +161,11 @@ class AppLevel:
             elif ptype == "garbage-collect":
                 self.garbage_collect(p.get("properties") or {}, ppath + ("properties",))
             elif ptype not in ("topology", "override"):
-                self.c.error(ppath + ("type",), f"unknown policy type {ptype!r}", "Composer maps topology, override and garbage-collect (see docs/oam.md)")
+                self.c.error(
+                    ppath + ("type",),
+                    f"unknown policy type {ptype!r}",
+                    "Composer maps topology, override and garbage-collect (see docs/oam.md)",
+                )
             if p["name"] in out:
                 self.c.error(ppath + ("name",), f"policy {p['name']!r} is given twice")
             out[p["name"]] = (p, ppath)
@@ -158,22 +177,46 @@ class AppLevel:
             if key in ("keepLegacyResource", "continueOnFailure") and value is False:
                 continue
             if key == "applicationRevisionLimit":
-                self.c.error(ppath + (key,), "applicationRevisionLimit is not supported", "Composer keeps every revision in its state", key=True)
+                self.c.error(
+                    ppath + (key,),
+                    "applicationRevisionLimit is not supported",
+                    "Composer keeps every revision in its state",
+                    key=True,
+                )
                 continue
-            self.c.error(ppath + (key,), f"garbage-collect {key!r} is not supported", "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml", key=True)
+            self.c.error(
+                ppath + (key,),
+                f"garbage-collect {key!r} is not supported",
+                "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml",
+                key=True,
+            )
 
     def apply_once(self, props: dict, ppath: FieldPath) -> None:
         """Composer applies only on appc apply and skips units whose model did not change: drift stays
         until the model changes (or --refresh), which is apply-once without per-field rules."""
         for key in sorted(set(props) - {"enable"}):
-            self.c.error(ppath + (key,), f"apply-once {key!r} is not supported", "Composer re-applies a changed unit whole; per-field rules have no counterpart", key=True)
+            self.c.error(
+                ppath + (key,),
+                f"apply-once {key!r} is not supported",
+                "Composer re-applies a changed unit whole; per-field rules have no counterpart",
+                key=True,
+            )
         if props.get("enable") is True:
-            self.c.warn(ppath + ("enable",), "apply-once is Composer's way already", "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift")
+            self.c.warn(
+                ppath + ("enable",),
+                "apply-once is Composer's way already",
+                "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift",
+            )
 
     def topology(self, policy: dict, ppath: FieldPath) -> None:
         props = policy.get("properties") or {}
         for key in sorted(set(props) - {"clusters", "namespace"}):
-            self.c.error(ppath + ("properties", key), f"topology {key!r} is not supported", "name the clusters: properties.clusters (each a kube context)", key=True)
+            self.c.error(
+                ppath + ("properties", key),
+                f"topology {key!r} is not supported",
+                "name the clusters: properties.clusters (each a kube context)",
+                key=True,
+            )
         clusters = props.get("clusters", [])
         if not isinstance(clusters, list) or not all(isinstance(x, str) for x in clusters):
             self.c.error(ppath + ("properties", "clusters"), "expected a list of cluster names")
@@ -185,7 +228,11 @@ class AppLevel:
         ns = props.get("namespace")
         if isinstance(ns, str) and ns:
             if self.plan.namespace is not None and self.plan.namespace[0] != ns:
-                self.c.error(ppath + ("properties", "namespace"), "deploying to two namespaces is not supported", f"another topology uses {self.plan.namespace[0]!r}: one app lands in one namespace per environment")
+                self.c.error(
+                    ppath + ("properties", "namespace"),
+                    "deploying to two namespaces is not supported",
+                    f"another topology uses {self.plan.namespace[0]!r}: one app lands in one namespace per environment",
+                )
             self.plan.namespace = (ns, ppath + ("properties", "namespace"))
 
     # -- workflow -----------------------------------------------------------------------
@@ -201,14 +248,22 @@ class AppLevel:
             self.c.error(wpath, "expected a workflow with steps")
             return
         for key in sorted(set(raw) - {"steps", "mode"}):
-            why = "a Workflow object referenced by name is not read: write the steps here" if key == "ref" else "expected steps and mode"
+            why = (
+                "a Workflow object referenced by name is not read: write the steps here"
+                if key == "ref"
+                else "expected steps and mode"
+            )
             self.c.error(wpath + (key,), f"workflow field {key!r} is not supported", why, key=True)
         mode = raw.get("mode") if isinstance(raw.get("mode"), dict) else {}
         for key in sorted(mode):
             if key not in ("steps", "subSteps"):
-                self.c.error(wpath + ("mode", key), f"unknown workflow mode {key!r}", "expected steps and subSteps", key=True)
+                self.c.error(
+                    wpath + ("mode", key), f"unknown workflow mode {key!r}", "expected steps and subSteps", key=True
+                )
             elif mode[key] not in ("StepByStep", "DAG"):
-                self.c.error(wpath + ("mode", key), f"workflow mode {mode[key]!r} is not known", "expected StepByStep or DAG")
+                self.c.error(
+                    wpath + ("mode", key), f"workflow mode {mode[key]!r} is not known", "expected StepByStep or DAG"
+                )
         steps = raw.get("steps") or []
         if not isinstance(steps, list):
             self.c.error(wpath + ("steps",), "expected a list of steps")
@@ -219,7 +274,11 @@ class AppLevel:
         used = walker.used_policies
         for name, (p, ppath) in policies.items():
             if p.get("type") in ("topology", "override") and name not in used:
-                self.c.warn(ppath, f"policy {name!r} is used by no deploy step", "KubeVela ignores it too: remove it, or list it in a deploy step's policies")
+                self.c.warn(
+                    ppath,
+                    f"policy {name!r} is used by no deploy step",
+                    "KubeVela ignores it too: remove it, or list it in a deploy step's policies",
+                )
 
     def use_policy(self, p: dict, ppath: FieldPath) -> None:
         if p.get("type") == "topology":
@@ -230,7 +289,12 @@ class AppLevel:
     def override(self, p: dict, ppath: FieldPath) -> None:
         props = p.get("properties") or {}
         for key in sorted(set(props) - {"components", "selector"}):
-            self.c.error(ppath + ("properties", key), f"override {key!r} is not supported", "expected components and selector", key=True)
+            self.c.error(
+                ppath + ("properties", key),
+                f"override {key!r} is not supported",
+                "expected components and selector",
+                key=True,
+            )
         patches = props.get("components", [])
         if not isinstance(patches, list):
             self.c.error(ppath + ("properties", "components"), "expected a list of component patches")
@@ -245,10 +309,17 @@ class AppLevel:
                 self.c.error(jpath, "expected {name, type, properties, traits}")
                 continue
             for key in sorted(set(patch) - {"name", "type", "properties", "traits"}):
-                self.c.error(jpath + (key,), f"unknown override field {key!r}", "expected name, type, properties or traits", key=True)
+                self.c.error(
+                    jpath + (key,),
+                    f"unknown override field {key!r}",
+                    "expected name, type, properties or traits",
+                    key=True,
+                )
             for key, shape in (("properties", dict), ("traits", list)):
                 if key in patch and not isinstance(patch[key], shape):
-                    self.c.error(jpath + (key,), f"expected override {key} as a {'mapping' if shape is dict else 'list'}")
+                    self.c.error(
+                        jpath + (key,), f"expected override {key} as a {'mapping' if shape is dict else 'list'}"
+                    )
                     patch = {k: v for k, v in patch.items() if k != key}
             self.plan.overrides.append(({**patch, "selector": selector, "policy": p.get("name")}, jpath))
 
@@ -261,13 +332,21 @@ class AppLevel:
                 if not isinstance(p, dict) or p.get("type") != t.get("type"):
                     continue
                 if p.get("disable") is True:
-                    self.c.warn(cpath + ("traits", j), f"trait {t['type']!r} is removed by override policy {patch.get('policy')!r}", "as in KubeVela (disable: true)")
+                    self.c.warn(
+                        cpath + ("traits", j),
+                        f"trait {t['type']!r} is removed by override policy {patch.get('policy')!r}",
+                        "as in KubeVela (disable: true)",
+                    )
                     continue
                 own = t.get("properties") if isinstance(t.get("properties"), dict) else {}
                 theirs = p.get("properties") if isinstance(p.get("properties"), dict) else {}
                 for key in sorted(set(own) & set(theirs)):
                     if not isinstance(own[key], dict):
-                        self.c.warn(cpath + ("traits", j, "properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
+                        self.c.warn(
+                            cpath + ("traits", j, "properties", key),
+                            f"{key} is replaced by override policy {patch.get('policy')!r}",
+                            "the override's value is used, as in KubeVela",
+                        )
 
     # -- results ------------------------------------------------------------------------
 
@@ -277,17 +356,28 @@ class AppLevel:
             for i, comp in enumerate(out):
                 if not isinstance(comp, dict):
                     continue
-                if patch.get("selector") is not None and (not isinstance(patch["selector"], list) or comp.get("name") not in patch["selector"]):
+                if patch.get("selector") is not None and (
+                    not isinstance(patch["selector"], list) or comp.get("name") not in patch["selector"]
+                ):
                     continue
-                if patch.get("name") not in (None, comp.get("name")) or patch.get("type") not in (None, comp.get("type")):
+                if patch.get("name") not in (None, comp.get("name")) or patch.get("type") not in (
+                    None,
+                    comp.get("type"),
+                ):
                     continue
                 comp = dict(comp)
                 cpath = ("spec", "components", i)
                 if "properties" in patch:
                     own = comp.get("properties") if isinstance(comp.get("properties"), dict) else {}
-                    for key in sorted(set(own) & set(patch["properties"]) if isinstance(patch["properties"], dict) else ()):
+                    for key in sorted(
+                        set(own) & set(patch["properties"]) if isinstance(patch["properties"], dict) else ()
+                    ):
                         if not isinstance(own[key], dict):
-                            self.c.warn(cpath + ("properties", key), f"{key} is replaced by override policy {patch.get('policy')!r}", "the override's value is used, as in KubeVela")
+                            self.c.warn(
+                                cpath + ("properties", key),
+                                f"{key} is replaced by override policy {patch.get('policy')!r}",
+                                "the override's value is used, as in KubeVela",
+                            )
                     comp["properties"] = merge(comp.get("properties") or {}, patch["properties"])
                     self.c.carry(ppath + ("properties",), cpath + ("properties",), patch["properties"])
                 if "traits" in patch and isinstance(comp.get("traits") or [], list):
@@ -312,7 +402,9 @@ class AppLevel:
                 comp["dependsOn"] = own + sorted(before - set(own))
             if account and comp.get("type") in ("webservice", "worker", "task", "cron-task", "daemon", "statefulset"):
                 traits = list(comp.get("traits") or []) if isinstance(comp.get("traits") or [], list) else None
-                if traits is not None and not any(isinstance(t, dict) and t.get("type") == "service-account" for t in traits):
+                if traits is not None and not any(
+                    isinstance(t, dict) and t.get("type") == "service-account" for t in traits
+                ):
                     comp["traits"] = traits + [{"type": "service-account", "properties": {"name": account}}]
         spec = dict(data["spec"])
         spec["components"] = components
@@ -327,7 +419,11 @@ class AppLevel:
         if self.plan.namespace is not None:
             own = meta.get("namespace")
             if own is not None and own != self.plan.namespace[0]:
-                self.c.warn(("metadata", "namespace"), f"metadata.namespace {own!r} is not used: the topology deploys to {self.plan.namespace[0]!r}", "as in KubeVela, the topology's namespace wins")
+                self.c.warn(
+                    ("metadata", "namespace"),
+                    f"metadata.namespace {own!r} is not used: the topology deploys to {self.plan.namespace[0]!r}",
+                    "as in KubeVela, the topology's namespace wins",
+                )
             meta["namespace"] = self.plan.namespace[0]
             self.c.pin(("metadata", "namespace"), self.plan.namespace[1])
         spec.pop("policies", None)
@@ -353,21 +449,38 @@ class _StepWalker:
         names: list[str] = []
         for i, step in enumerate(steps):
             spath = path + (i,)
-            if not isinstance(step, dict) or not isinstance(step.get("name"), str) or not isinstance(step.get("type"), str):
+            if (
+                not isinstance(step, dict)
+                or not isinstance(step.get("name"), str)
+                or not isinstance(step.get("type"), str)
+            ):
                 self.c.error(spath, "a workflow step needs a name and a type")
                 continue
             deps = step.get("dependsOn") if isinstance(step.get("dependsOn"), list) else []
-            preds = set(outer) | (set(names) if mode == "StepByStep" else set()) | {d for d in deps if isinstance(d, str)}
+            preds = (
+                set(outer) | (set(names) if mode == "StepByStep" else set()) | {d for d in deps if isinstance(d, str)}
+            )
             for d in deps:
                 if not isinstance(d, str) or (d not in self.steps and d not in names):
-                    self.c.error(spath + ("dependsOn",), f"step {d!r} is not an earlier step", "a step can depend on steps written before it")
+                    self.c.error(
+                        spath + ("dependsOn",),
+                        f"step {d!r} is not an earlier step",
+                        "a step can depend on steps written before it",
+                    )
             for key in sorted(set(step) - STEP_FIELDS):
-                self.c.error(spath + (key,), f"workflow step field {key!r} is not supported", "Composer runs every step once, in order, with no conditions, timeouts or data passing", key=True)
+                self.c.error(
+                    spath + (key,),
+                    f"workflow step field {key!r} is not supported",
+                    "Composer runs every step once, in order, with no conditions, timeouts or data passing",
+                    key=True,
+                )
             if "meta" in step:
                 self.c.warn(spath + ("meta",), "step meta (alias) is not used")
             name = step["name"]
             if step["type"] == "step-group":
-                sub = self.walk(step.get("subSteps") or [], spath + ("subSteps",), sub_mode, sub_mode, tuple(sorted(preds)))
+                sub = self.walk(
+                    step.get("subSteps") or [], spath + ("subSteps",), sub_mode, sub_mode, tuple(sorted(preds))
+                )
                 self.steps[name] = (set().union(*(self.steps[s][0] for s in sub)) if sub else set(), preds)
             else:
                 self.steps[name] = (self.step(step, spath, name), preds)
@@ -386,46 +499,84 @@ class _StepWalker:
         if stype == "apply-component":
             comp = props.get("component")
             if comp not in self.components:
-                self.c.error(ppath + ("component",), f"apply-component names no component {comp!r}", f"components: {', '.join(self.components)}")
+                self.c.error(
+                    ppath + ("component",),
+                    f"apply-component names no component {comp!r}",
+                    f"components: {', '.join(self.components)}",
+                )
                 return set()
             for key in ("cluster", "namespace"):
                 if props.get(key) not in (None, "", "local" if key == "cluster" else ""):
-                    self.c.error(ppath + (key,), f"apply-component {key} is not supported", "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)")
+                    self.c.error(
+                        ppath + (key,),
+                        f"apply-component {key} is not supported",
+                        "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)",
+                    )
             return self.claim({comp}, spath)
         if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
             exceptions = props.get("exceptions") or {}
             for key in sorted(set(props) - {"exceptions"}):
-                self.c.error(ppath + (key,), f"apply-remaining {key!r} is not supported", "expected exceptions", key=True)
+                self.c.error(
+                    ppath + (key,), f"apply-remaining {key!r} is not supported", "expected exceptions", key=True
+                )
             for name, how in exceptions.items() if isinstance(exceptions, dict) else []:
                 if how not in ({}, None):
-                    self.c.error(ppath + ("exceptions", name), "skipping a component's workload or traits is not supported", "list the component without settings to leave it out of this step")
+                    self.c.error(
+                        ppath + ("exceptions", name),
+                        "skipping a component's workload or traits is not supported",
+                        "list the component without settings to leave it out of this step",
+                    )
             return self.claim({c for c in self.components if c not in self.applied and c not in exceptions}, spath)
         if stype == "suspend":
             for key in sorted(set(props) - {"message", "duration"}):
                 self.c.error(ppath + (key,), f"suspend {key!r} is not supported", "expected message", key=True)
             if "duration" in props:
-                self.c.warn(ppath + ("duration",), "a timed suspend waits for approval instead", f"appc apply stops at this step until --approve {name}")
+                self.c.warn(
+                    ppath + ("duration",),
+                    "a timed suspend waits for approval instead",
+                    f"appc apply stops at this step until --approve {name}",
+                )
             self.gates.append((name, spath, str(props.get("message", "")), False))
             return set()
         if stype in STEP_REFUSALS:
             self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
             return set()
-        self.c.error(spath + ("type",), f"unknown workflow step type {stype!r} in step {name!r}", "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)")
+        self.c.error(
+            spath + ("type",),
+            f"unknown workflow step type {stype!r} in step {name!r}",
+            "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
+        )
         return set()
 
     def deploy(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
         for key in sorted(set(props) - {"policies", "auto", "parallelism", "ignoreTerraformComponent"}):
-            self.c.error(ppath + (key,), f"deploy {key!r} is not supported", "expected policies, auto, parallelism", key=True)
+            self.c.error(
+                ppath + (key,), f"deploy {key!r} is not supported", "expected policies, auto, parallelism", key=True
+            )
         if props.get("parallelism", 5) != 5:
-            self.c.warn(ppath + ("parallelism",), "deploy parallelism is not used", "set it with appc apply --parallelism N")
+            self.c.warn(
+                ppath + ("parallelism",), "deploy parallelism is not used", "set it with appc apply --parallelism N"
+            )
         if props.get("ignoreTerraformComponent", True) is not True:
-            self.c.warn(ppath + ("ignoreTerraformComponent",), "ignoreTerraformComponent is not used", "Composer applies every component, cloud resources first")
+            self.c.warn(
+                ppath + ("ignoreTerraformComponent",),
+                "ignoreTerraformComponent is not used",
+                "Composer applies every component, cloud resources first",
+            )
         for j, pname in enumerate(props.get("policies") if isinstance(props.get("policies"), list) else []):
             hit = self.policies.get(pname) if isinstance(pname, str) else None
             if hit is None:
-                self.c.error(ppath + ("policies", j), f"deploy uses no policy named {pname!r}", f"policies: {', '.join(self.policies) or 'none'}")
+                self.c.error(
+                    ppath + ("policies", j),
+                    f"deploy uses no policy named {pname!r}",
+                    f"policies: {', '.join(self.policies) or 'none'}",
+                )
             elif hit[0].get("type") not in ("topology", "override"):
-                self.c.error(ppath + ("policies", j), f"deploy cannot use a {hit[0].get('type')} policy", "a deploy step takes topology and override policies")
+                self.c.error(
+                    ppath + ("policies", j),
+                    f"deploy cannot use a {hit[0].get('type')} policy",
+                    "a deploy step takes topology and override policies",
+                )
             elif pname not in self.used_policies:
                 self.used_policies.add(pname)
                 self.app.use_policy(*hit)
@@ -436,7 +587,12 @@ class _StepWalker:
     def claim(self, comps: set[str], spath: FieldPath) -> set[str]:
         for comp in sorted(comps):
             if comp in self.applied:
-                self.c.error(spath, f"component {comp!r} is deployed again by this step", "deploying the same components again (e.g. to another cluster after an approval) is Composer's environments: write environments/<env>.yaml for each and run appc apply -e <env> for each", key=False)
+                self.c.error(
+                    spath,
+                    f"component {comp!r} is deployed again by this step",
+                    "deploying the same components again (e.g. to another cluster after an approval) is Composer's environments: write environments/<env>.yaml for each and run appc apply -e <env> for each",
+                    key=False,
+                )
                 return set()
             self.applied[comp] = spath
         return comps
@@ -458,8 +614,14 @@ class _StepWalker:
             held = {c for s, (comps, _) in self.steps.items() if gate in closure(s, set()) for c in comps}
             if own:
                 held |= self.steps.get(gate, (set(), set()))[0]
-            self.app.plan.gates.append({"name": gate, "components": sorted(held), **({"message": message} if message else {})})
+            self.app.plan.gates.append(
+                {"name": gate, "components": sorted(held), **({"message": message} if message else {})}
+            )
             self.app.plan.gate_paths.append(gpath)
         missing = [c for c in self.components if c not in self.applied]
         if missing and self.steps:
-            self.c.warn(("spec", "workflow"), f"no workflow step deploys {', '.join(missing)}", "Composer applies every component; KubeVela would leave these out")
+            self.c.warn(
+                ("spec", "workflow"),
+                f"no workflow step deploys {', '.join(missing)}",
+                "Composer applies every component; KubeVela would leave these out",
+            )

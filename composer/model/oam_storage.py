@@ -15,8 +15,29 @@ VOLUME_MOUNT_HINTS = {
 
 STORAGE_KEYS = {
     "pvc": {"name", "mountOnly", "mountPath", "subPath", "accessModes", "storageClassName", "resources", "volumeMode"},
-    "configMap": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "data", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
-    "secret": {"name", "mountOnly", "mountPath", "subPath", "readOnly", "defaultMode", "items", "mountToEnv", "mountToEnvs"},
+    "configMap": {
+        "name",
+        "mountOnly",
+        "mountPath",
+        "subPath",
+        "readOnly",
+        "data",
+        "defaultMode",
+        "items",
+        "mountToEnv",
+        "mountToEnvs",
+    },
+    "secret": {
+        "name",
+        "mountOnly",
+        "mountPath",
+        "subPath",
+        "readOnly",
+        "defaultMode",
+        "items",
+        "mountToEnv",
+        "mountToEnvs",
+    },
     "emptyDir": {"name", "mountPath", "subPath", "medium"},
 }
 STORAGE_VOLUME_PREFIX = {"pvc": "pvc", "configMap": "configmap", "secret": "secret", "emptyDir": "emptydir"}
@@ -29,7 +50,9 @@ DEFAULT_FILE_MODE = 420  # 0644, Kubernetes' own default for configMap/secret vo
 
 
 def kind_of(value: Any) -> str:
-    return {str: "text", list: "a list", dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "nothing" if value is None else type(value).__name__)
+    return {str: "text", list: "a list", dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "nothing" if value is None else type(value).__name__
+    )
 
 
 class StorageTranslation:
@@ -46,9 +69,18 @@ class StorageTranslation:
         for kind, items in props.items():
             kpath = ppath + (kind,)
             if kind not in STORAGE_KEYS:
-                self.error(kpath, f"storage type {kind!r} is not supported", STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"), key=True)
+                self.error(
+                    kpath,
+                    f"storage type {kind!r} is not supported",
+                    STORAGE_HINTS.get(kind, "expected pvc, configMap, secret or emptyDir"),
+                    key=True,
+                )
                 continue
-            out[kind] = [e for e in (self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)) if e is not None] if isinstance(items, list) else items
+            out[kind] = (
+                [e for e in (self.storage_entry(kind, v, kpath + (i,)) for i, v in enumerate(items)) if e is not None]
+                if isinstance(items, list)
+                else items
+            )
         return out
 
     def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
@@ -56,7 +88,12 @@ class StorageTranslation:
             return v  # the volume schema reports the shape
         for key in sorted(set(v) - STORAGE_KEYS[kind]):
             hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
-            self.error(vpath + (key,), f"storage {kind} field {key!r} is not supported", hint or "see docs/oam.md for the storage fields Composer reads", key=True)
+            self.error(
+                vpath + (key,),
+                f"storage {kind} field {key!r} is not supported",
+                hint or "see docs/oam.md for the storage fields Composer reads",
+                key=True,
+            )
         if v.get("defaultMode", DEFAULT_FILE_MODE) != DEFAULT_FILE_MODE:
             self.error(vpath + ("defaultMode",), "a defaultMode other than 420 (0644) is not supported")
         mount_only = v.get("mountOnly", False)
@@ -72,17 +109,30 @@ class StorageTranslation:
             entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
         if "mountPath" not in v and kind != "configMap":
             if kind == "secret" and not mount_only:
-                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
+                self.warn(
+                    vpath,
+                    f"Secret {name!r} is not created",
+                    "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
+                )
             return None  # nothing to mount: only env (mountToEnv) or nothing at all
         if kind == "pvc":
             entry["claimName"] = name
             self.relocate(vpath + ("name",), vpath + ("claimName",))
             if v.get("volumeMode", "Filesystem") != "Filesystem":
-                self.error(vpath + ("volumeMode",), f"volumeMode {v['volumeMode']!r} is not supported", "Composer mounts claims as file systems")
+                self.error(
+                    vpath + ("volumeMode",),
+                    f"volumeMode {v['volumeMode']!r} is not supported",
+                    "Composer mounts claims as file systems",
+                )
             if mount_only:
                 for key in ("accessModes", "storageClassName", "resources"):
                     if key in v:
-                        self.error(vpath + (key,), f"{key} has no effect with mountOnly: true", "the claim exists already; remove it", key=True)
+                        self.error(
+                            vpath + (key,),
+                            f"{key} has no effect with mountOnly: true",
+                            "the claim exists already; remove it",
+                            key=True,
+                        )
             else:
                 entry["create"] = True
                 entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
@@ -97,12 +147,21 @@ class StorageTranslation:
             if not mount_only:
                 entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
             elif "data" in v:
-                self.error(vpath + ("data",), "data has no effect with mountOnly: true", "remove mountOnly to create the ConfigMap, or remove data", key=True)
+                self.error(
+                    vpath + ("data",),
+                    "data has no effect with mountOnly: true",
+                    "remove mountOnly to create the ConfigMap, or remove data",
+                    key=True,
+                )
         elif kind == "secret":
             entry["secretName"] = name
             self.relocate(vpath + ("name",), vpath + ("secretName",))
             if not mount_only:
-                self.warn(vpath, f"Secret {name!r} is not created", "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true")
+                self.warn(
+                    vpath,
+                    f"Secret {name!r} is not created",
+                    "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
+                )
             if "readOnly" in v:
                 entry["readOnly"] = v["readOnly"]
         elif "medium" in v:
@@ -111,7 +170,9 @@ class StorageTranslation:
 
     def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
         """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
-        entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)]
+        entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [
+            e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)
+        ]
         ref, key_field = ("configMapKeyRef", "configMapKey") if kind == "configMap" else ("secretKeyRef", "secretKey")
         for e in entries:
             if not isinstance(e.get("envName"), str) or not isinstance(e.get(key_field), str):
@@ -123,10 +184,20 @@ class StorageTranslation:
         if not isinstance(res, dict):
             return res  # the volume schema reports the shape
         for key in sorted(set(res) - {"requests"}):
-            self.error(rpath + (key,), f"pvc resources.{key} is not supported", "Composer sets resources.requests.storage only", key=True)
+            self.error(
+                rpath + (key,),
+                f"pvc resources.{key} is not supported",
+                "Composer sets resources.requests.storage only",
+                key=True,
+            )
         requests = res.get("requests", {})
         if isinstance(requests, dict):
             for key in sorted(set(requests) - {"storage"}):
-                self.error(rpath + ("requests", key), f"pvc resources.requests.{key} is not supported", "expected storage", key=True)
+                self.error(
+                    rpath + ("requests", key),
+                    f"pvc resources.requests.{key} is not supported",
+                    "expected storage",
+                    key=True,
+                )
             return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
         return {"requests": requests}

@@ -73,7 +73,11 @@ class TraitRewriter:
     def replaced(self, key: str, trait: str) -> None:
         """A property the component sets, replaced by a trait (as in KubeVela): said, never silent."""
         if key in (self.comp.get("properties") or {}):
-            self.c.warn(self.cpath + ("properties", key), f"{key} is replaced by the {trait} trait", "the trait's value is used, as in KubeVela")
+            self.c.warn(
+                self.cpath + ("properties", key),
+                f"{key} is replaced by the {trait} trait",
+                "the trait's value is used, as in KubeVela",
+            )
 
     def patched_sidecar(self, t: Any) -> Any:
         props = t.get("properties") if isinstance(t, dict) and t.get("type") == "sidecar" else None
@@ -87,7 +91,14 @@ class TraitRewriter:
 
     def sidecar_names(self) -> set[str]:
         traits = self.comp.get("traits") if isinstance(self.comp.get("traits"), list) else []
-        return {t["properties"]["name"] for t in traits if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and isinstance(t["properties"].get("name"), str)}
+        return {
+            t["properties"]["name"]
+            for t in traits
+            if isinstance(t, dict)
+            and t.get("type") == "sidecar"
+            and isinstance(t.get("properties"), dict)
+            and isinstance(t["properties"].get("name"), str)
+        }
 
     def for_sidecar(self, p: dict, changes: dict) -> bool:
         """A command / container-image for a sidecar of this component patches that sidecar trait."""
@@ -96,15 +107,28 @@ class TraitRewriter:
             return False
         self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
         for j, t in enumerate(self.comp.get("traits") or []):
-            if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and t["properties"].get("name") == name:
+            if (
+                isinstance(t, dict)
+                and t.get("type") == "sidecar"
+                and isinstance(t.get("properties"), dict)
+                and t["properties"].get("name") == name
+            ):
                 for key in sorted(set(changes) & set(t["properties"])):
-                    self.c.warn(self.cpath + ("traits", j, "properties", key), f"{key} of sidecar {name!r} is replaced by a trait", "the later trait's value is used, as in KubeVela")
+                    self.c.warn(
+                        self.cpath + ("traits", j, "properties", key),
+                        f"{key} of sidecar {name!r} is replaced by a trait",
+                        "the later trait's value is used, as in KubeVela",
+                    )
         return True
 
     def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
         name = p.get("containerName", "")
         if name not in (*MAIN, self.comp.get("name")):
-            self.c.error(ppath + ("containerName",), f"{what} on container {name!r} is not supported", "Composer applies it to the main container (the component's own): remove containerName")
+            self.c.error(
+                ppath + ("containerName",),
+                f"{what} on container {name!r} is not supported",
+                "Composer applies it to the main container (the component's own): remove containerName",
+            )
             return False
         return True
 
@@ -117,13 +141,22 @@ class TraitRewriter:
 
     def unknown(self, p: dict, ppath: FieldPath, known: set[str], what: str) -> None:
         for key in sorted(set(p) - known):
-            self.c.error(ppath + (key,), f"unknown field {key!r} of trait {what}", f"expected one of: {', '.join(sorted(known))}", key=True)
+            self.c.error(
+                ppath + (key,),
+                f"unknown field {key!r} of trait {what}",
+                f"expected one of: {', '.join(sorted(known))}",
+                key=True,
+            )
 
     def scaler_under_autoscaler(self, traits: list) -> None:
         types = [t.get("type") if isinstance(t, dict) and isinstance(t.get("type"), str) else None for t in traits]
         if "scaler" in types and ({"cpuscaler", "hpa"} & set(types)):
             j = types.index("scaler")
-            self.c.warn(self.cpath + ("traits", j), "scaler replicas are not used: the autoscaler owns the replica count", "remove the scaler trait, or set the autoscaler's min instead")
+            self.c.warn(
+                self.cpath + ("traits", j),
+                "scaler replicas are not used: the autoscaler owns the replica count",
+                "remove the scaler trait, or set the autoscaler's min instead",
+            )
 
 
 def command(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
@@ -162,7 +195,11 @@ def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         r.unknown(q, qpath, {"containerName", "image", "imagePullPolicy"}, "container-image")
         if "image" in q and r.for_sidecar(q, {"image": q["image"]}):
             if q.get("imagePullPolicy"):
-                r.c.error(qpath + ("imagePullPolicy",), "imagePullPolicy of a sidecar is not supported", "Kubernetes' default applies (IfNotPresent, Always for :latest)")
+                r.c.error(
+                    qpath + ("imagePullPolicy",),
+                    "imagePullPolicy of a sidecar is not supported",
+                    "Kubernetes' default applies (IfNotPresent, Always for :latest)",
+                )
             continue
         if r.main_only(q, qpath, "container-image") and "image" in q:
             r.replaced("image", "container-image")
@@ -184,8 +221,17 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         for i, x in enumerate(q.get("ports") or []):
             for key in ("hostPort", "hostIP"):
                 if isinstance(x, dict) and key in x:
-                    r.c.error(qpath + ("ports", i, key), f"{key} is not supported", "reach the pod through its Service instead", key=True)
-            if isinstance(x, dict) and isinstance(x.get("containerPort"), int) and not any(y.get("port") == x["containerPort"] for y in ports if isinstance(y, dict)):
+                    r.c.error(
+                        qpath + ("ports", i, key),
+                        f"{key} is not supported",
+                        "reach the pod through its Service instead",
+                        key=True,
+                    )
+            if (
+                isinstance(x, dict)
+                and isinstance(x.get("containerPort"), int)
+                and not any(y.get("port") == x["containerPort"] for y in ports if isinstance(y, dict))
+            ):
                 ports.append({"port": x["containerPort"], "protocol": x.get("protocol", "TCP"), "expose": False})
         r.props["ports"] = ports
 
@@ -195,9 +241,18 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     r.unknown(p, ppath, {"port", "ports", "annotations", "matchLabels", "type"}, "expose")
     for key in ("annotations", "matchLabels"):
         if p.get(key):
-            r.c.error(ppath + (key,), f"expose {key} are not supported", "Composer's Service selects the component's pods and carries its labels", key=True)
+            r.c.error(
+                ppath + (key,),
+                f"expose {key} are not supported",
+                "Composer's Service selects the component's pods and carries its labels",
+                key=True,
+            )
     if p.get("type") == "ExternalName":
-        r.c.error(ppath + ("type",), "an ExternalName Service is not supported", "expected ClusterIP, NodePort or LoadBalancer")
+        r.c.error(
+            ppath + ("type",),
+            "an ExternalName Service is not supported",
+            "expected ClusterIP, NodePort or LoadBalancer",
+        )
     for key in ("port", "ports"):
         if not isinstance(p.get(key) or [], list):
             r.c.error(ppath + (key,), f"expected a list for {key}")
@@ -208,7 +263,12 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     ports = [dict(x) if isinstance(x, dict) else x for x in r.props.get("ports") or []]
     for i, w in enumerate(wanted):
         if "nodePort" in w:
-            r.c.error(ppath + ("ports", i - len(p.get("port") or []), "nodePort"), "nodePort is not supported", "Kubernetes picks the node port of a NodePort Service", key=True)
+            r.c.error(
+                ppath + ("ports", i - len(p.get("port") or []), "nodePort"),
+                "nodePort is not supported",
+                "Kubernetes picks the node port of a NodePort Service",
+                key=True,
+            )
             w.pop("nodePort")
         same = [x for x in ports if isinstance(x, dict) and x.get("port") == w.get("port")]
         if same:
@@ -250,26 +310,60 @@ def env(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
         name = q.get("containerName") or ""
         main = name in (*MAIN, r.comp.get("name"))
         if (q.get("replace") or q.get("unset")) and not main:
-            r.c.error(qpath, "replace and unset apply to the main container only", "remove them, or set the sidecar's env in the sidecar trait")
+            r.c.error(
+                qpath,
+                "replace and unset apply to the main container only",
+                "remove them, or set the sidecar's env in the sidecar trait",
+            )
         own = r.props.get("env")
         if main and isinstance(own, (dict, list)):
-            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            names = (
+                list(own)
+                if isinstance(own, dict)
+                else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            )
             if q.get("replace") and names:
-                r.c.warn(r.cpath + ("properties", "env"), "env is replaced by the env trait (replace: true)", "the trait's env is used, as in KubeVela")
+                r.c.warn(
+                    r.cpath + ("properties", "env"),
+                    "env is replaced by the env trait (replace: true)",
+                    "the trait's env is used, as in KubeVela",
+                )
                 names = []
             for i, key in enumerate(q.get("unset") if isinstance(q.get("unset"), list) else []):
                 if not isinstance(key, str) or key not in names:
-                    r.c.warn(qpath + ("unset", i), f"unset {key!r} removes nothing", "the component sets no such variable")
+                    r.c.warn(
+                        qpath + ("unset", i), f"unset {key!r} removes nothing", "the component sets no such variable"
+                    )
                 else:
                     where = key if isinstance(own, dict) else names.index(key)
-                    r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is removed by the env trait (unset)", "as in KubeVela")
-            keep = set(names) - {k for k in (q.get("unset") if isinstance(q.get("unset"), list) else []) if isinstance(k, str)}
-            r.props["env"] = {k: v for k, v in own.items() if k in keep} if isinstance(own, dict) else [e for e in own if not (isinstance(e, dict) and isinstance(e.get("name"), str)) or e["name"] in keep]
+                    r.c.warn(
+                        r.cpath + ("properties", "env", where),
+                        f"env {key!r} is removed by the env trait (unset)",
+                        "as in KubeVela",
+                    )
+            keep = set(names) - {
+                k for k in (q.get("unset") if isinstance(q.get("unset"), list) else []) if isinstance(k, str)
+            }
+            r.props["env"] = (
+                {k: v for k, v in own.items() if k in keep}
+                if isinstance(own, dict)
+                else [
+                    e for e in own if not (isinstance(e, dict) and isinstance(e.get("name"), str)) or e["name"] in keep
+                ]
+            )
         if main and isinstance(own, (dict, list)) and isinstance(q.get("env"), dict):
-            names = list(own) if isinstance(own, dict) else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            names = (
+                list(own)
+                if isinstance(own, dict)
+                else [e.get("name") for e in own if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            )
             for key in sorted(set(q["env"]) & set(names)):
                 where = key if isinstance(own, dict) else names.index(key)
-                r.c.warn(r.cpath + ("properties", "env", where), f"env {key!r} is replaced by the env trait", "the trait's value is used, as in KubeVela")
+                r.c.warn(
+                    r.cpath + ("properties", "env", where),
+                    f"env {key!r} is replaced by the env trait",
+                    "the trait's value is used, as in KubeVela",
+                )
         trait = {"type": "env", "properties": {"env": q.get("env") or {}, **({"containerName": name} if name else {})}}
         if first is None:
             first = trait
@@ -295,7 +389,9 @@ def _affinity(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
             r.c.error(ppath + (kind,), f"expected {kind} as a mapping with required and / or preferred")
         elif kind in p:
             for key in sorted(set(p[kind]) - {"required", "preferred"}):
-                r.c.error(ppath + (kind, key), f"unknown field {key!r} of {kind}", "expected required and preferred", key=True)
+                r.c.error(
+                    ppath + (kind, key), f"unknown field {key!r} of {kind}", "expected required and preferred", key=True
+                )
     for kind in ("podAffinity", "podAntiAffinity"):
         if isinstance(p.get(kind), dict):
             part = {}
@@ -315,14 +411,22 @@ def _affinity(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     if aff:
         out["affinity"] = aff
     if "tolerations" in p:  # a value that is not a list goes through: the pod trait's schema reports it
-        out["tolerations"] = [{"operator": "Equal", **t} if isinstance(t, dict) else t for t in p["tolerations"]] if isinstance(p["tolerations"], list) else p["tolerations"]
+        out["tolerations"] = (
+            [{"operator": "Equal", **t} if isinstance(t, dict) else t for t in p["tolerations"]]
+            if isinstance(p["tolerations"], list)
+            else p["tolerations"]
+        )
     return out
 
 
 def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     kind = POD_KINDS.get(r.comp["type"]) if isinstance(r.comp.get("type"), str) else None
     if p.get("targetKind", "Deployment") != kind or p.get("targetAPIVersion", "apps/v1") != "apps/v1":
-        r.c.error(ppath + ("targetKind",), f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}", "k8s-update-strategy changes the component's own workload")
+        r.c.error(
+            ppath + ("targetKind",),
+            f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}",
+            "k8s-update-strategy changes the component's own workload",
+        )
     s = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
     out: dict[str, Any] = {"type": s.get("type", "RollingUpdate")}
     roll = s.get("rollingStrategy")
@@ -331,7 +435,11 @@ def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
             out["rollingUpdate"] = {"partition": roll.get("partition", 0)}
         else:
             if roll.get("partition", 0) != 0:
-                r.c.error(ppath + ("strategy", "rollingStrategy", "partition"), "partition is for StatefulSets", f"the component is a {kind}")
+                r.c.error(
+                    ppath + ("strategy", "rollingStrategy", "partition"),
+                    "partition is for StatefulSets",
+                    f"the component is a {kind}",
+                )
             out["rollingUpdate"] = {k: roll.get(k, "25%") for k in ("maxSurge", "maxUnavailable")}
     return out
 
@@ -356,7 +464,11 @@ def _security(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
 
 def _init_container(r: TraitRewriter, p: dict, ppath: FieldPath) -> list:
     mount = p.get("mountName", "workdir")
-    c: dict[str, Any] = {"name": p.get("name"), "image": p.get("image"), "imagePullPolicy": p.get("imagePullPolicy", "IfNotPresent")}
+    c: dict[str, Any] = {
+        "name": p.get("name"),
+        "image": p.get("image"),
+        "imagePullPolicy": p.get("imagePullPolicy", "IfNotPresent"),
+    }
     if p.get("cmd"):
         c["command"] = p["cmd"]
     if p.get("args"):
@@ -376,23 +488,51 @@ def resource(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     if "requests" in p or "limits" in p:
         for key in ("cpu", "memory"):
             if key in p:
-                r.c.warn(ppath + (key,), f"{key} is not used next to requests or limits", "as in KubeVela's resource trait: set it under requests / limits")
+                r.c.warn(
+                    ppath + (key,),
+                    f"{key} is not used next to requests or limits",
+                    "as in KubeVela's resource trait: set it under requests / limits",
+                )
     for key in ("cpu", "memory"):
         if key in r.props:
-            r.c.warn(r.cpath + ("properties", key), f"{key} is replaced by the resource trait", "the trait's resources are used, as in KubeVela")
+            r.c.warn(
+                r.cpath + ("properties", key),
+                f"{key} is replaced by the resource trait",
+                "the trait's resources are used, as in KubeVela",
+            )
     return {"type": "resource", "properties": p}
 
 
-CONTAINER_PROPERTIES = ("image", "imagePullPolicy", "cmd", "args", "env", "ports", "port", "cpu", "memory", "livenessProbe", "readinessProbe", "volumeMounts", "volumes")
+CONTAINER_PROPERTIES = (
+    "image",
+    "imagePullPolicy",
+    "cmd",
+    "args",
+    "env",
+    "ports",
+    "port",
+    "cpu",
+    "memory",
+    "livenessProbe",
+    "readinessProbe",
+    "volumeMounts",
+    "volumes",
+)
 
 
 def json_merge_patch(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     """RFC 7386 replaces lists whole: a patch of the containers replaces the component's own container."""
-    containers = ((p.get("spec") or {}).get("template") or {}).get("spec", {}) if isinstance(p.get("spec"), dict) else {}
+    containers = (
+        ((p.get("spec") or {}).get("template") or {}).get("spec", {}) if isinstance(p.get("spec"), dict) else {}
+    )
     if isinstance(containers, dict) and "containers" in containers:
         for key in CONTAINER_PROPERTIES:
             if key in r.props:
-                r.c.warn(r.cpath + ("properties", key), f"{key} is replaced: json-merge-patch replaces the container list whole", "RFC 7386 does not merge lists; use json-patch to change one container")
+                r.c.warn(
+                    r.cpath + ("properties", key),
+                    f"{key} is replaced: json-merge-patch replaces the container list whole",
+                    "RFC 7386 does not merge lists; use json-patch to change one container",
+                )
     return {"type": "json-merge-patch", "properties": p}
 
 
@@ -403,10 +543,19 @@ def null_deletes(kind: str):
         own_values = r.props.get(kind) if isinstance(r.props.get(kind), dict) else {}
         for key in sorted(set(own_values) & set(p)):
             what = "deleted" if p[key] is None else "replaced"
-            r.c.warn(r.cpath + ("properties", kind, key), f"{kind} {key!r} is {what} by the {kind} trait", "the trait applies after the properties, as in KubeVela")
+            r.c.warn(
+                r.cpath + ("properties", kind, key),
+                f"{kind} {key!r} is {what} by the {kind} trait",
+                "the trait applies after the properties, as in KubeVela",
+            )
         for key in [k for k, v in p.items() if v is None]:
             if key.startswith(("app.kubernetes.io/", "composer.dev/")):
-                r.c.error(ppath + (key,), f"label {key!r} is Composer's own and cannot be deleted", "Composer's selectors and state rely on it", key=True)
+                r.c.error(
+                    ppath + (key,),
+                    f"label {key!r} is Composer's own and cannot be deleted",
+                    "Composer's selectors and state rely on it",
+                    key=True,
+                )
             own = r.props.get(kind)
             if isinstance(own, dict) and key in own:
                 r.props[kind] = {k: v for k, v in own.items() if k != key}
@@ -424,17 +573,60 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
     "service-binding": service_binding,
     "env": env,
     "affinity": pod_trait("", _affinity, {"podAffinity", "podAntiAffinity", "nodeAffinity", "tolerations"}, "affinity"),
-    "topologyspreadconstraints": pod_trait("topologySpreadConstraints", lambda r, p, pp: p.get("constraints", []), {"constraints"}, "topologyspreadconstraints"),
+    "topologyspreadconstraints": pod_trait(
+        "topologySpreadConstraints",
+        lambda r, p, pp: p.get("constraints", []),
+        {"constraints"},
+        "topologyspreadconstraints",
+    ),
     "hostalias": pod_trait("hostAliases", lambda r, p, pp: p.get("hostAliases", []), {"hostAliases"}, "hostalias"),
-    "k8s-update-strategy": pod_trait("strategy", _strategy, {"targetAPIVersion", "targetKind", "strategy"}, "k8s-update-strategy"),
-    "securitycontext": pod_trait("containerSecurityContext", _security, {"containerName", "addCapabilities", "dropCapabilities", "allowPrivilegeEscalation", "privileged", "readOnlyRootFilesystem", "runAsNonRoot", "runAsUser", "runAsGroup"}, "securitycontext"),
-    "podsecuritycontext": pod_trait("securityContext", lambda r, p, pp: {"runAsNonRoot": True, **p}, {"appArmorProfile", "fsGroup", "runAsGroup", "runAsUser", "runAsNonRoot", "seccompProfile"}, "podsecuritycontext"),
+    "k8s-update-strategy": pod_trait(
+        "strategy", _strategy, {"targetAPIVersion", "targetKind", "strategy"}, "k8s-update-strategy"
+    ),
+    "securitycontext": pod_trait(
+        "containerSecurityContext",
+        _security,
+        {
+            "containerName",
+            "addCapabilities",
+            "dropCapabilities",
+            "allowPrivilegeEscalation",
+            "privileged",
+            "readOnlyRootFilesystem",
+            "runAsNonRoot",
+            "runAsUser",
+            "runAsGroup",
+        },
+        "securitycontext",
+    ),
+    "podsecuritycontext": pod_trait(
+        "securityContext",
+        lambda r, p, pp: {"runAsNonRoot": True, **p},
+        {"appArmorProfile", "fsGroup", "runAsGroup", "runAsUser", "runAsNonRoot", "seccompProfile"},
+        "podsecuritycontext",
+    ),
     "lifecycle": pod_trait("lifecycle", lambda r, p, pp: p, {"postStart", "preStop"}, "lifecycle"),
     "resource": resource,
     "json-merge-patch": json_merge_patch,
     "labels": null_deletes("labels"),
     "annotations": null_deletes("annotations"),
-    "init-container": pod_trait("initContainers", _init_container, {"name", "image", "imagePullPolicy", "cmd", "args", "env", "mountName", "appMountPath", "initMountPath", "extraVolumeMounts"}, "init-container"),
+    "init-container": pod_trait(
+        "initContainers",
+        _init_container,
+        {
+            "name",
+            "image",
+            "imagePullPolicy",
+            "cmd",
+            "args",
+            "env",
+            "mountName",
+            "appMountPath",
+            "initMountPath",
+            "extraVolumeMounts",
+        },
+        "init-container",
+    ),
 }
 
 
@@ -453,7 +645,14 @@ def merge_props(base: Any, more: Any) -> Any:
 
 def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
     """Same-type traits merged into the first (env for a sidecar into that sidecar); old index -> new."""
-    sidecars = {t["properties"]["name"]: j for j, t in enumerate(traits) if isinstance(t, dict) and t.get("type") == "sidecar" and isinstance(t.get("properties"), dict) and isinstance(t["properties"].get("name"), str)}
+    sidecars = {
+        t["properties"]["name"]: j
+        for j, t in enumerate(traits)
+        if isinstance(t, dict)
+        and t.get("type") == "sidecar"
+        and isinstance(t.get("properties"), dict)
+        and isinstance(t["properties"].get("name"), str)
+    }
     out: list = []
     mapping: dict[int, int] = {}
     first: dict[str, int] = {}
@@ -461,8 +660,16 @@ def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
     for j, t in enumerate(traits):
         props = t.get("properties") if isinstance(t, dict) else None
         ttype = t.get("type") if isinstance(t, dict) else None
-        if ttype == "env" and isinstance(props, dict) and isinstance(props.get("containerName"), str) and props["containerName"] in sidecars and isinstance(props.get("env"), dict):
-            pending[sidecars[props["containerName"]]] = merge_props(pending.get(sidecars[props["containerName"]], {}), props["env"])
+        if (
+            ttype == "env"
+            and isinstance(props, dict)
+            and isinstance(props.get("containerName"), str)
+            and props["containerName"] in sidecars
+            and isinstance(props.get("env"), dict)
+        ):
+            pending[sidecars[props["containerName"]]] = merge_props(
+                pending.get(sidecars[props["containerName"]], {}), props["env"]
+            )
             mapping[j] = -1 - sidecars[props["containerName"]]  # resolved below
             continue
         if ttype == "env" and isinstance(props, dict) and props.get("containerName") == main:

@@ -23,14 +23,28 @@ def place(app: Loaded[Application], env: Loaded[Environment]) -> tuple[Loaded[En
         if k.namespace is None:
             updates["namespace"] = ns
         elif k.namespace != ns:
-            warnings.append(app.source.diagnostic(("metadata", "namespace"), f"namespace {k.namespace!r} of environment {env.model.name!r} is used, not the app's {ns!r}", f"the environment decides ({env.path.name}: spec.kubernetes.namespace); remove one of them to silence this", severity=Severity.WARNING))
+            warnings.append(
+                app.source.diagnostic(
+                    ("metadata", "namespace"),
+                    f"namespace {k.namespace!r} of environment {env.model.name!r} is used, not the app's {ns!r}",
+                    f"the environment decides ({env.path.name}: spec.kubernetes.namespace); remove one of them to silence this",
+                    severity=Severity.WARNING,
+                )
+            )
     targets = app.model.spec.targets
     if targets:
         if not (k.context or k.directory or k.targets):
             updates["targets"] = targets
         elif tuple(t.context for t in k.resolved_targets()) != tuple(t.context for t in targets):
             named = ", ".join(t.context or "?" for t in targets)
-            warnings.append(app.source.diagnostic(("spec", "targets"), f"the clusters of environment {env.model.name!r} are used, not the app's ({named})", f"the environment decides ({env.path.name}: spec.kubernetes)", severity=Severity.WARNING))
+            warnings.append(
+                app.source.diagnostic(
+                    ("spec", "targets"),
+                    f"the clusters of environment {env.model.name!r} are used, not the app's ({named})",
+                    f"the environment decides ({env.path.name}: spec.kubernetes)",
+                    severity=Severity.WARNING,
+                )
+            )
     if not updates:
         return env, warnings
     kube = k.model_copy(update=updates)

@@ -33,7 +33,7 @@ def _with_defs(owner: str, params: dict, root_defs: dict) -> dict:
             out = {k: fix(v) for k, v in node.items()}
             ref = out.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                out["$ref"] = "#/$defs/" + prefix + ref[len("#/$defs/"):]
+                out["$ref"] = "#/$defs/" + prefix + ref[len("#/$defs/") :]
             return out
         if isinstance(node, list):
             return [fix(v) for v in node]
@@ -52,20 +52,28 @@ def application_schema(types: Iterable[tuple[str, dict]] = (), traits: Iterable[
     if types:
         comp["properties"]["type"] = {"title": "Type", "anyOf": [{"enum": [n for n, _ in types]}, {"type": "string"}]}
         comp["allOf"] = [
-            {"if": {"properties": {"type": {"const": n}}, "required": ["type"]}, "then": {"properties": {"properties": _with_defs("type." + n, p, schema["$defs"])}}}
+            {
+                "if": {"properties": {"type": {"const": n}}, "required": ["type"]},
+                "then": {"properties": {"properties": _with_defs("type." + n, p, schema["$defs"])}},
+            }
             for n, p in types
         ]
     if traits:
         trait = schema["$defs"]["Trait"]
         trait["properties"]["type"] = {"title": "Type", "anyOf": [{"enum": [n for n, _ in traits]}, {"type": "string"}]}
         trait["allOf"] = [
-            {"if": {"properties": {"type": {"const": n}}, "required": ["type"]}, "then": {"properties": {"properties": _with_defs("trait." + n, p, schema["$defs"])}}}
+            {
+                "if": {"properties": {"type": {"const": n}}, "required": ["type"]},
+                "then": {"properties": {"properties": _with_defs("trait." + n, p, schema["$defs"])}},
+            }
             for n, p in traits
         ]
     return schema
 
 
-def schemas(types: Iterable[tuple[str, dict]] = (), traits: Iterable[tuple[str, dict]] = ()) -> dict[str, dict[str, Any]]:
+def schemas(
+    types: Iterable[tuple[str, dict]] = (), traits: Iterable[tuple[str, dict]] = ()
+) -> dict[str, dict[str, Any]]:
     return {
         "application.schema.json": application_schema(types, traits),
         "environment.schema.json": _base(Environment, "environment"),

@@ -16,8 +16,15 @@ SCORE_API_VERSION = "score.dev/v1b1"
 
 # The schema's name rules.
 Label = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")]
-TypeName = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$")]
-ResourceId = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*$")]
+TypeName = Annotated[
+    str, StringConstraints(min_length=2, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$")
+]
+ResourceId = Annotated[
+    str,
+    StringConstraints(
+        min_length=2, max_length=63, pattern=r"^[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*$"
+    ),
+]
 AnnotationKey = Annotated[
     str,
     StringConstraints(
@@ -88,9 +95,15 @@ class ContainerFile(ScoreStrict):
 
     @model_validator(mode="after")
     def _one_of(self) -> "ContainerFile":
-        given = [k for k in ("content", "binaryContent", "source") if getattr(self, {"binaryContent": "binary_content"}.get(k, k)) is not None]
+        given = [
+            k
+            for k in ("content", "binaryContent", "source")
+            if getattr(self, {"binaryContent": "binary_content"}.get(k, k)) is not None
+        ]
         if len(given) != 1:
-            raise ValueError(f"a file needs exactly one of content, binaryContent or source, got {', '.join(given) or 'none'}")
+            raise ValueError(
+                f"a file needs exactly one of content, binaryContent or source, got {', '.join(given) or 'none'}"
+            )
         return self
 
 

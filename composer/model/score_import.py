@@ -57,7 +57,16 @@ class ScoreSourceMap(SourceMap):
 
     origins: dict[FieldPath, tuple[SourceMap, FieldPath]] = field(default_factory=dict)
 
-    def diagnostic(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False, address: str | None = None, severity=None) -> Diagnostic:
+    def diagnostic(
+        self,
+        path: FieldPath,
+        summary: str,
+        detail: str = "",
+        *,
+        key: bool = False,
+        address: str | None = None,
+        severity=None,
+    ) -> Diagnostic:
         p = tuple(path)
         for n in range(len(p), -1, -1):
             hit = self.origins.get(p[:n])
@@ -120,13 +129,23 @@ class _Importer:
     def resource(self, d: _Declared, rname: str, res: Resource, rpath: FieldPath, prefixed: bool) -> Binding | None:
         src = d.doc.source_map
         if res.metadata is not None:
-            self.warn(src, rpath + ("metadata",), "resource metadata is not used", "Composer's resource types take no annotations; the metadata is ignored")
+            self.warn(
+                src,
+                rpath + ("metadata",),
+                "resource metadata is not used",
+                "Composer's resource types take no annotations; the metadata is ignored",
+            )
         if res.type in WORKLOAD_LOCAL:
             return self.local_resource(d, rname, res, rpath)
         kind = PROVISIONED.get(res.type)
         if kind is None:
             known = ", ".join([*PROVISIONED, *WORKLOAD_LOCAL])
-            self.error(src, rpath + ("type",), f"Score resource type {res.type!r} is not supported", UNSUPPORTED_HINTS.get(res.type, f"Composer maps these types: {known}"))
+            self.error(
+                src,
+                rpath + ("type",),
+                f"Score resource type {res.type!r} is not supported",
+                UNSUPPORTED_HINTS.get(res.type, f"Composer maps these types: {known}"),
+            )
             return None
         props = dict(res.params or {})
         if res.class_ not in (None, "default"):
@@ -134,7 +153,12 @@ class _Importer:
                 props["size"] = res.class_
             else:
                 expected = "default, small, medium or large" if kind.sized else "default"
-                self.error(src, rpath + ("class",), f"resource class {res.class_!r} is not known for type {res.type!r}", f"expected {expected}; the environment picks the implementation (implementations: {{{kind.composer_type}: ...}})")
+                self.error(
+                    src,
+                    rpath + ("class",),
+                    f"resource class {res.class_!r} is not known for type {res.type!r}",
+                    f"expected {expected}; the environment picks the implementation (implementations: {{{kind.composer_type}: ...}})",
+                )
                 return None
         if res.id is not None:
             key = (res.type, res.class_, res.id)
@@ -145,7 +169,12 @@ class _Importer:
         else:
             name = f"{d.workload.metadata.name}-{rname}" if prefixed else rname
         comp = {"name": name, "type": kind.composer_type, "properties": props}
-        origins = {(): (src, rpath), ("name",): (src, rpath), ("type",): (src, rpath + ("type",)), ("properties",): (src, rpath + ("params",))}
+        origins = {
+            (): (src, rpath),
+            ("name",): (src, rpath),
+            ("type",): (src, rpath + ("type",)),
+            ("properties",): (src, rpath + ("params",)),
+        }
         if "size" in props and "size" not in (res.params or {}):
             origins[("properties", "size")] = (src, rpath + ("class",))
         self.components.append((comp, origins))
@@ -154,16 +183,37 @@ class _Importer:
     def local_resource(self, d: _Declared, rname: str, res: Resource, rpath: FieldPath) -> Binding | None:
         src = d.doc.source_map
         if res.class_ not in (None, "default"):
-            self.error(src, rpath + ("class",), f"resource class {res.class_!r} is not known for type {res.type!r}", "expected default")
+            self.error(
+                src,
+                rpath + ("class",),
+                f"resource class {res.class_!r} is not known for type {res.type!r}",
+                "expected default",
+            )
             return None
         params = res.params or {}
-        allowed = {"volume": {"size", "storageClassName", "accessModes"}, "dns": {"host"}, "route": {"host", "path", "port"}, "environment": set()}[res.type]
+        allowed = {
+            "volume": {"size", "storageClassName", "accessModes"},
+            "dns": {"host"},
+            "route": {"host", "path", "port"},
+            "environment": set(),
+        }[res.type]
         for p in sorted(set(params) - allowed):
-            self.error(src, rpath + ("params", p), f"param {p!r} is not read for a {res.type} resource", f"expected {', '.join(sorted(allowed)) or 'no params'}", key=True)
+            self.error(
+                src,
+                rpath + ("params", p),
+                f"param {p!r} is not read for a {res.type} resource",
+                f"expected {', '.join(sorted(allowed)) or 'no params'}",
+                key=True,
+            )
         if res.type == "dns":
             host = params.get("host")
             if not isinstance(host, str) or not host:
-                self.error(src, rpath, "a dns resource needs params.host", "Composer does not allocate host names: give the name, e.g. params: {host: shop.example.com}")
+                self.error(
+                    src,
+                    rpath,
+                    "a dns resource needs params.host",
+                    "Composer does not allocate host names: give the name, e.g. params: {host: shop.example.com}",
+                )
                 return None
             return Binding("dns", values={"host": host})
         if res.type == "volume":
@@ -174,7 +224,9 @@ class _Importer:
         """A claim of the workload's own, or one claim shared by every workload naming the same id."""
         params = {k: str(v) if k == "size" else v for k, v in (res.params or {}).items()}
         if res.id is None:
-            return Binding("volume", values={**params, "claim": f"{d.workload.metadata.name}-{rname}", "create": "true"})
+            return Binding(
+                "volume", values={**params, "claim": f"{d.workload.metadata.name}-{rname}", "create": "true"}
+            )
         key = ("volume", res.class_, res.id)
         claim = res.id.replace(".", "-")
         create = key not in self.shared
@@ -188,7 +240,12 @@ class _Importer:
         builder = WorkloadBuilder(d.workload, d.doc, ph, self.warnings)
         comp, origins = builder.build()
         for k in sorted(set(meta) - {"name", "annotations"}):
-            self.warn(src, ("metadata", k), f"metadata.{k} is read only by ${{metadata.{k}}} placeholders", "Composer puts only metadata.annotations on the objects")
+            self.warn(
+                src,
+                ("metadata", k),
+                f"metadata.{k} is read only by ${{metadata.{k}}} placeholders",
+                "Composer puts only metadata.annotations on the objects",
+            )
         self.components.append((comp, {p: (src, o) for p, o in origins.items()}))
 
 
@@ -222,7 +279,12 @@ def import_score(docs: list[SourceDocument], environ: Mapping[str, str], app_nam
             source.origins[("spec", "components", i) + p] = o
     name = app_name or declared[0].workload.metadata.name
     source.origins[("metadata", "name")] = (first.source_map, ("metadata", "name"))
-    data = {"apiVersion": API_VERSION, "kind": "Application", "metadata": {"name": name}, "spec": {"components": components}}
+    data = {
+        "apiVersion": API_VERSION,
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {"components": components},
+    }
     return ScoreApp(data, source, imp.warnings)
 
 
@@ -231,7 +293,12 @@ def _check_names(declared: list[_Declared], imp: _Importer) -> None:
     for d in declared:
         name = d.workload.metadata.name
         if name in seen:
-            imp.error(d.doc.source_map, ("metadata", "name"), f"workload {name!r} is given twice", f"first in {seen[name].file}")
+            imp.error(
+                d.doc.source_map,
+                ("metadata", "name"),
+                f"workload {name!r} is given twice",
+                f"first in {seen[name].file}",
+            )
         seen.setdefault(name, d.doc)
 
 
@@ -241,30 +308,51 @@ def _check_collisions(imp: _Importer) -> None:
         src, path = origins[()]
         if comp["name"] in first:
             other_src, other = first[comp["name"]]
-            imp.error(src, path, f"the name {comp['name']!r} is used twice in the application", f"also at {other_src.file}: {'.'.join(map(str, other))}; rename one of them")
+            imp.error(
+                src,
+                path,
+                f"the name {comp['name']!r} is used twice in the application",
+                f"also at {other_src.file}: {'.'.join(map(str, other))}; rename one of them",
+            )
         first.setdefault(comp["name"], (src, path))
 
 
-def merge_listed(doc: SourceDocument, base: Path, environ: Mapping[str, str]) -> tuple[dict, ScoreSourceMap, list[Diagnostic]]:
+def merge_listed(
+    doc: SourceDocument, base: Path, environ: Mapping[str, str]
+) -> tuple[dict, ScoreSourceMap, list[Diagnostic]]:
     """An app.yaml whose `spec.score` lists Score files: their workloads join its components."""
     spec = doc.data["spec"]
     listed = spec["score"]
     if not isinstance(listed, list):
-        raise DiagnosticError([doc.source_map.diagnostic(("spec", "score"), "expected a list of Score files, relative to app.yaml")])
+        raise DiagnosticError(
+            [doc.source_map.diagnostic(("spec", "score"), "expected a list of Score files, relative to app.yaml")]
+        )
     docs: list[SourceDocument] = []
     errors: list[Diagnostic] = []
     for i, entry in enumerate(listed):
         rel = Path(entry) if isinstance(entry, str) and entry else None
         if rel is None or rel.is_absolute() or ".." in rel.parts:
-            errors.append(doc.source_map.diagnostic(("spec", "score", i), "expected the path of a Score file below app.yaml's directory", "e.g. score: [services/api.score.yaml]"))
+            errors.append(
+                doc.source_map.diagnostic(
+                    ("spec", "score", i),
+                    "expected the path of a Score file below app.yaml's directory",
+                    "e.g. score: [services/api.score.yaml]",
+                )
+            )
             continue
         try:
             found = load_documents(base / rel, str(Path(doc.file).parent / rel))
         except DiagnosticError as exc:
             errors.extend(exc.diagnostics)
             continue
-        if len(found) != 1 or not isinstance(found[0].data, dict) or found[0].data.get("apiVersion") != SCORE_API_VERSION:
-            errors.append(doc.source_map.diagnostic(("spec", "score", i), f"{entry} is not one {SCORE_API_VERSION} workload"))
+        if (
+            len(found) != 1
+            or not isinstance(found[0].data, dict)
+            or found[0].data.get("apiVersion") != SCORE_API_VERSION
+        ):
+            errors.append(
+                doc.source_map.diagnostic(("spec", "score", i), f"{entry} is not one {SCORE_API_VERSION} workload")
+            )
             continue
         docs.append(found[0])
     if errors:

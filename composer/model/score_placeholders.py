@@ -73,7 +73,11 @@ class Placeholders:
             return self._metadata(parts, inner, path)
         if parts[0] == "resources" and len(parts) > 1:
             return self._resource(parts, inner, path, refs)
-        self.error(path, f"unknown placeholder ${{{inner}}}", "expected ${metadata.<field>} or ${resources.<name>.<key>}; write $${ for a literal ${")
+        self.error(
+            path,
+            f"unknown placeholder ${{{inner}}}",
+            "expected ${metadata.<field>} or ${resources.<name>.<key>}; write $${ for a literal ${",
+        )
         return ""
 
     def _metadata(self, parts: list[str], inner: str, path: FieldPath) -> str:
@@ -82,7 +86,11 @@ class Placeholders:
             value = value.get(p) if isinstance(value, dict) else None
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return literal(str(value))
-        self.error(path, f"${{{inner}}} names no text in the workload's metadata", "expected e.g. ${metadata.name} or ${metadata.annotations.<key>}")
+        self.error(
+            path,
+            f"${{{inner}}} names no text in the workload's metadata",
+            "expected e.g. ${metadata.name} or ${metadata.annotations.<key>}",
+        )
         return ""
 
     def _resource(self, parts: list[str], inner: str, path: FieldPath, refs: bool) -> str:
@@ -90,10 +98,16 @@ class Placeholders:
         binding = self.bindings.get(name)
         if binding is None:
             known = ", ".join(sorted(self.bindings)) or "none"
-            self.error(path, f"${{{inner}}}: the workload declares no resource {name!r}", f"resources declared: {known}")
+            self.error(
+                path, f"${{{inner}}}: the workload declares no resource {name!r}", f"resources declared: {known}"
+            )
             return ""
         if len(parts) == 2:
-            self.error(path, f"${{{inner}}} names a resource, not one of its outputs", "write ${resources.<name>.<key>}; a bare ${resources.<name>} is read only as a volume source")
+            self.error(
+                path,
+                f"${{{inner}}} names a resource, not one of its outputs",
+                "write ${resources.<name>.<key>}; a bare ${resources.<name>} is read only as a volume source",
+            )
             return ""
         key = ".".join(parts[2:])
         handler: Callable[[Binding, str, str, FieldPath, bool], str] = getattr(self, f"_{binding.kind}")
@@ -102,10 +116,18 @@ class Placeholders:
     def _provisioned(self, b: Binding, key: str, inner: str, path: FieldPath, refs: bool) -> str:
         target = b.renames.get(key, key)
         if not refs:
-            self.error(path, f"${{{inner}}} cannot be expanded here", "resource outputs are known only at apply and reach a container through env: set a variable to it and read the variable")
+            self.error(
+                path,
+                f"${{{inner}}} cannot be expanded here",
+                "resource outputs are known only at apply and reach a container through env: set a variable to it and read the variable",
+            )
             return ""
         if not OUTPUT_KEY.match(target):
-            self.error(path, f"${{{inner}}}: {key!r} is not an output name", "outputs are lowercase names such as host, port, username, password or url")
+            self.error(
+                path,
+                f"${{{inner}}}: {key!r} is not an output name",
+                "outputs are lowercase names such as host, port, username, password or url",
+            )
             return ""
         return f"${{{b.component}.{target}}}"
 
@@ -117,7 +139,11 @@ class Placeholders:
 
     def _environment(self, b: Binding, key: str, inner: str, path: FieldPath, refs: bool) -> str:
         if key not in self.environ:
-            self.error(path, f"${{{inner}}}: environment variable {key} is not set", f"export {key}=... before running appc (an environment resource reads appc's own environment)")
+            self.error(
+                path,
+                f"${{{inner}}}: environment variable {key} is not set",
+                f"export {key}=... before running appc (an environment resource reads appc's own environment)",
+            )
             return ""
         return literal(self.environ[key])
 
@@ -126,5 +152,9 @@ class Placeholders:
         return ""
 
     def _volume(self, b: Binding, key: str, inner: str, path: FieldPath, refs: bool) -> str:
-        self.error(path, f"${{{inner}}}: a volume has no outputs", "mount it with containers.<name>.volumes.<path>.source: ${resources.<name>}")
+        self.error(
+            path,
+            f"${{{inner}}}: a volume has no outputs",
+            "mount it with containers.<name>.volumes.<path>.source: ${resources.<name>}",
+        )
         return ""

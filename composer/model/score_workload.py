@@ -67,7 +67,11 @@ class WorkloadBuilder:
         props: dict[str, Any] = {}
         self.origins[("properties",)] = cpath
         if c.image == ".":
-            self.error(cpath + ("image",), "image '.' (built by the Score tool) has no counterpart in Composer", "give the image reference to deploy, e.g. ghcr.io/acme/api:1.2.0")
+            self.error(
+                cpath + ("image",),
+                "image '.' (built by the Score tool) has no counterpart in Composer",
+                "give the image reference to deploy, e.g. ghcr.io/acme/api:1.2.0",
+            )
         props["image"] = c.image
         for field, key in (("command", "cmd"), ("args", "args")):
             values = getattr(c, field)
@@ -83,7 +87,12 @@ class WorkloadBuilder:
                 props[key] = self.probe(probe, cpath + (key,))
                 self.origins[("properties", key)] = cpath + (key,)
         if c.before:
-            self.error(cpath + ("before",), "container start order (before) is not supported", "Kubernetes starts a pod's containers together: drop before, or run the earlier step as an init container through a TraitDefinition", key=True)
+            self.error(
+                cpath + ("before",),
+                "container start order (before) is not supported",
+                "Kubernetes starts a pod's containers together: drop before, or run the earlier step as an init container through a TraitDefinition",
+                key=True,
+            )
         if c.resources is not None:
             self.resources(c, cpath)
         mounts = self.mounts(c, cpath)
@@ -94,7 +103,15 @@ class WorkloadBuilder:
     def probe(self, p: ContainerProbe, path: FieldPath) -> dict:
         if p.exec is not None:
             if p.http_get is not None:
-                self.warnings.append(self.src.diagnostic(path + ("httpGet",), "httpGet is not used: the probe runs exec", "a Kubernetes probe has one handler; Score prefers exec when both are given", key=True, severity=Severity.WARNING))
+                self.warnings.append(
+                    self.src.diagnostic(
+                        path + ("httpGet",),
+                        "httpGet is not used: the probe runs exec",
+                        "a Kubernetes probe has one handler; Score prefers exec when both are given",
+                        key=True,
+                        severity=Severity.WARNING,
+                    )
+                )
             return {"exec": {"command": list(p.exec.command)}}
         h = p.http_get
         assert h is not None  # the model requires one of them
@@ -161,10 +178,20 @@ class WorkloadBuilder:
             if checked is None:
                 continue
             if isinstance(raw, dict) and getattr(checked, "target", None) is not None:
-                self.error(vpath + ("target",), "target is given by the map key here", "remove target (it belongs to the deprecated list form)", key=True)
+                self.error(
+                    vpath + ("target",),
+                    "target is given by the map key here",
+                    "remove target (it belongs to the deprecated list form)",
+                    key=True,
+                )
                 continue
             if not target or not target.startswith("/"):
-                self.error(vpath, "expected an absolute target path in the container", "e.g. /etc/app/config.yaml", key=isinstance(raw, dict))
+                self.error(
+                    vpath,
+                    "expected an absolute target path in the container",
+                    "e.g. /etc/app/config.yaml",
+                    key=isinstance(raw, dict),
+                )
                 continue
             out.append((target, checked, vpath))
         return out
@@ -180,10 +207,17 @@ class WorkloadBuilder:
 
     def file(self, f: ContainerFile, target: str, fpath: FieldPath, i: int) -> dict | None:
         if f.mode is not None and f.mode not in DEFAULT_MODES:
-            self.error(fpath + ("mode",), f"file mode {f.mode} is not supported", "Composer mounts files with mode 0644")
+            self.error(
+                fpath + ("mode",), f"file mode {f.mode} is not supported", "Composer mounts files with mode 0644"
+            )
             return None
         if f.binary_content is not None:
-            self.error(fpath + ("binaryContent",), "binaryContent is not supported", "give the file as text (content or source)", key=True)
+            self.error(
+                fpath + ("binaryContent",),
+                "binaryContent is not supported",
+                "give the file as text (content or source)",
+                key=True,
+            )
             return None
         if f.source is not None:
             text = self.read_source(f.source, fpath + ("source",))
@@ -203,7 +237,11 @@ class WorkloadBuilder:
         base = Path(self.doc.file).parent
         rel = Path(source)
         if rel.is_absolute() or ".." in rel.parts:
-            self.error(path, f"file source {source!r} is outside the Score file's directory", "give a path relative to the Score file, below its directory")
+            self.error(
+                path,
+                f"file source {source!r} is outside the Score file's directory",
+                "give a path relative to the Score file, below its directory",
+            )
             return None
         full = base
         for part in rel.parts:
@@ -211,12 +249,18 @@ class WorkloadBuilder:
             if full.is_symlink():
                 break
         if full.is_symlink():
-            self.error(path, f"file source {source!r} is a symbolic link", "Composer does not follow links it did not create: copy the file")
+            self.error(
+                path,
+                f"file source {source!r} is a symbolic link",
+                "Composer does not follow links it did not create: copy the file",
+            )
             return None
         try:
             return read_text(full)
         except DiagnosticError as exc:
-            self.error(path, f"cannot read file source {source!r}", exc.diagnostics[0].summary if exc.diagnostics else "")
+            self.error(
+                path, f"cannot read file source {source!r}", exc.diagnostics[0].summary if exc.diagnostics else ""
+            )
             return None
 
     def volume(self, v: ContainerVolume, target: str, vpath: FieldPath) -> dict | None:
@@ -224,7 +268,11 @@ class WorkloadBuilder:
         name = src[len(VOLUME_SOURCE) : -1] if src.startswith(VOLUME_SOURCE) and src.endswith("}") else None
         binding = self.ph.bindings.get(name) if name else None
         if binding is None or binding.kind != "volume":
-            self.error(vpath + ("source",), "a volume source must be ${resources.<name>} of a volume resource", f"declare resources.<name>: {{type: volume}} and write source: ${{resources.<name>}}")
+            self.error(
+                vpath + ("source",),
+                "a volume source must be ${resources.<name>} of a volume resource",
+                f"declare resources.<name>: {{type: volume}} and write source: ${{resources.<name>}}",
+            )
             return None
         entry: dict[str, Any] = {"name": name, "mountPath": target, "claimName": binding.values["claim"]}
         if binding.values.get("create"):
@@ -242,9 +290,21 @@ class WorkloadBuilder:
     # -- further containers and routes ---------------------------------------------------
 
     def sidecar(self, name: str, c: Container, cpath: FieldPath) -> None:
-        for field, key in (("files", "files"), ("volumes", "volumes"), ("liveness_probe", "livenessProbe"), ("readiness_probe", "readinessProbe"), ("resources", "resources"), ("before", "before")):
+        for field, key in (
+            ("files", "files"),
+            ("volumes", "volumes"),
+            ("liveness_probe", "livenessProbe"),
+            ("readiness_probe", "readinessProbe"),
+            ("resources", "resources"),
+            ("before", "before"),
+        ):
             if getattr(c, field):
-                self.error(cpath + (key,), f"{key} on a second container is not supported", f"Composer runs containers after the first as sidecars, which take image, command, args and variables; move {key} to the first container ({next(iter(self.w.containers))})", key=True)
+                self.error(
+                    cpath + (key,),
+                    f"{key} on a second container is not supported",
+                    f"Composer runs containers after the first as sidecars, which take image, command, args and variables; move {key} to the first container ({next(iter(self.w.containers))})",
+                    key=True,
+                )
         props: dict[str, Any] = {"name": name, "image": c.image}
         if c.command is not None:
             props["cmd"] = [self.ph.expand(v, cpath + ("command", i)) for i, v in enumerate(c.command)]
@@ -276,10 +336,18 @@ class WorkloadBuilder:
             h = self.ph.expand(str(params["host"]), rpath + ("host",), refs=False)
             port = params["port"]
             if not isinstance(port, int) or isinstance(port, bool) or port not in ports:
-                self.error(rpath + ("port",), f"route port {port!r} is not a port of the workload's service", f"expected one of: {', '.join(map(str, sorted(ports))) or 'none (declare service.ports)'}")
+                self.error(
+                    rpath + ("port",),
+                    f"route port {port!r} is not a port of the workload's service",
+                    f"expected one of: {', '.join(map(str, sorted(ports))) or 'none (declare service.ports)'}",
+                )
                 continue
             if host is not None and h != host:
-                self.error(rpath + ("host",), "routes of one workload to different hosts are not supported", f"Composer's ingress routes one host; the first route uses {host}")
+                self.error(
+                    rpath + ("host",),
+                    "routes of one workload to different hosts are not supported",
+                    f"Composer's ingress routes one host; the first route uses {host}",
+                )
                 continue
             host = host or h
             first = first or ("resources", rname)

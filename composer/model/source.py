@@ -238,13 +238,31 @@ def read_text(path: Path) -> str:
         )
     raw = path.read_bytes()
     if b"\x00" in raw:
-        raise DiagnosticError([Diagnostic("file is binary, not YAML text", "it contains NUL bytes", file=name, line=raw[: raw.index(b"\x00")].count(b"\n") + 1, column=1)])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "file is binary, not YAML text",
+                    "it contains NUL bytes",
+                    file=name,
+                    line=raw[: raw.index(b"\x00")].count(b"\n") + 1,
+                    column=1,
+                )
+            ]
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DiagnosticError(
-            [Diagnostic("file is not valid UTF-8 text", f"invalid byte at offset {exc.start}", file=name, line=line, column=1)]
+            [
+                Diagnostic(
+                    "file is not valid UTF-8 text",
+                    f"invalid byte at offset {exc.start}",
+                    file=name,
+                    line=line,
+                    column=1,
+                )
+            ]
         ) from None
 
 
@@ -294,9 +312,21 @@ def _composed(text: str, file: str) -> Iterator[Any]:
         ) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
-        raise DiagnosticError([Diagnostic("invalid YAML", f"character {exc.character!r} is not allowed in YAML text", file=file, line=line, column=1)]) from None
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "invalid YAML",
+                    f"character {exc.character!r} is not allowed in YAML text",
+                    file=file,
+                    line=line,
+                    column=1,
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
-        raise DiagnosticError([Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file, line=1, column=1)]) from None
+        raise DiagnosticError(
+            [Diagnostic("invalid YAML", str(exc).splitlines()[0], file=file, line=1, column=1)]
+        ) from None
     except RecursionError:
         raise DiagnosticError([Diagnostic("invalid YAML: nesting is too deep", file=file, line=1, column=1)]) from None
 
@@ -309,7 +339,9 @@ def _parse_documents(text: str, file: str, max_documents: int | None) -> list[So
         if len(nodes) > max_documents:
             p = _pos(nodes[max_documents].start_mark)
             expected = "one YAML document" if max_documents == 1 else f"at most {max_documents} YAML documents"
-            raise DiagnosticError([Diagnostic(f"expected {expected}, found several", file=file, line=p.line, column=p.column)])
+            raise DiagnosticError(
+                [Diagnostic(f"expected {expected}, found several", file=file, line=p.line, column=p.column)]
+            )
         composed = iter(nodes)
     docs = [_build_document(node, file, index, budget) for index, node in enumerate(composed)]
     if not docs:

@@ -34,7 +34,11 @@ class _Dump(_Dumper):  # type: ignore[misc, valid-type]
 
 
 def _str(dumper, value: str):
-    style = "|" if "\n" in value and not value.startswith((" ", "\n")) and all(c == "\n" or c.isprintable() for c in value) else None
+    style = (
+        "|"
+        if "\n" in value and not value.startswith((" ", "\n")) and all(c == "\n" or c.isprintable() for c in value)
+        else None
+    )
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -60,7 +64,15 @@ class Rendered:
 
 
 def dump_yaml(docs: list[dict]) -> bytes:
-    return yaml.dump_all(docs, Dumper=_Dump, sort_keys=False, default_flow_style=False, explicit_start=True, width=1 << 16, allow_unicode=True).encode()
+    return yaml.dump_all(
+        docs,
+        Dumper=_Dump,
+        sort_keys=False,
+        default_flow_style=False,
+        explicit_start=True,
+        width=1 << 16,
+        allow_unicode=True,
+    ).encode()
 
 
 def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: Mapping[str, ModuleSource]) -> Rendered:
@@ -92,7 +104,9 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
     index = {
         "app": resolved.name,
         "environment": resolved.environment.name,
-        "units": [{"name": u.name, "kind": u.kind, "files": list(u.files), "dependsOn": list(u.depends_on)} for u in out.units],
+        "units": [
+            {"name": u.name, "kind": u.kind, "files": list(u.files), "dependsOn": list(u.depends_on)} for u in out.units
+        ],
     }
     out.files[MARKER] = (json.dumps(index, indent=2) + "\n").encode()
     out.files = dict(sorted(out.files.items()))

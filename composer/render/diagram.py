@@ -36,7 +36,7 @@ def dot(resolved: Resolved, graph: Graph) -> str:
         shape = "cylinder" if c.is_resource else "box"
         lines.append(f'  "{name}" [label="{label}", shape={shape}];')
     for e in graph.edges:
-        style = ', style=dashed' if e.reason == "dependsOn" else ""
+        style = ", style=dashed" if e.reason == "dependsOn" else ""
         lines.append(f'  "{e.dependency}" -> "{e.dependent}" [label="{_EDGE_STYLE[e.reason]}"{style}];')
     lines.append("}")
     return "\n".join(lines) + "\n"

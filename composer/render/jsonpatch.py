@@ -79,7 +79,11 @@ def apply_patch(doc: Any, operations: list[dict]) -> Any:
             out = _remove(out, path, i)
         elif kind == "replace":
             _get(out, path, i)
-            out = _add(_remove(out, path, i), path, copy.deepcopy(op.get("value")), i) if path else copy.deepcopy(op.get("value"))
+            out = (
+                _add(_remove(out, path, i), path, copy.deepcopy(op.get("value")), i)
+                if path
+                else copy.deepcopy(op.get("value"))
+            )
         elif kind == "test":
             if _get(out, path, i) != op.get("value"):
                 raise PatchError(i, f"test failed: the value at {path} differs")

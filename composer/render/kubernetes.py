@@ -143,7 +143,11 @@ def _resources(cpu: Any, memory: Any) -> dict:
 
 def probe(spec: dict) -> dict:
     out: dict[str, Any] = {}
-    if "path" in spec or ("port" in spec and "command" not in spec and not any(k in spec for k in ("httpGet", "tcpSocket", "exec", "grpc"))):
+    if "path" in spec or (
+        "port" in spec
+        and "command" not in spec
+        and not any(k in spec for k in ("httpGet", "tcpSocket", "exec", "grpc"))
+    ):
         if "path" in spec:
             out["httpGet"] = {"path": spec["path"], "port": spec.get("port", 80)}
         else:
@@ -169,11 +173,15 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
             claim = claim or f"{w.name}-{v['name']}"
             pvc_spec: dict[str, Any] = {
                 "accessModes": list(v.get("accessModes", ["ReadWriteOnce"])),
-                "resources": {"requests": {"storage": v.get("resources", {}).get("requests", {}).get("storage", "1Gi")}},
+                "resources": {
+                    "requests": {"storage": v.get("resources", {}).get("requests", {}).get("storage", "1Gi")}
+                },
             }
             if v.get("storageClassName"):
                 pvc_spec["storageClassName"] = v["storageClassName"]
-            w.add({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": w.metadata(claim), "spec": pvc_spec})
+            w.add(
+                {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": w.metadata(claim), "spec": pvc_spec}
+            )
         volumes.append({"name": v["name"], "persistentVolumeClaim": {"claimName": claim}})
         mounts.append(_mount(v))
     for v in spec.get("configMap", []):
@@ -215,7 +223,14 @@ def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
         container["args"] = w.expand(c.name, p["args"])
     ports = _ports(p)
     if ports:
-        container["ports"] = [{**({"name": x["name"]} if x.get("name") else {}), "containerPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")} for x in ports]
+        container["ports"] = [
+            {
+                **({"name": x["name"]} if x.get("name") else {}),
+                "containerPort": x.get("containerPort", x["port"]),
+                "protocol": x.get("protocol", "TCP"),
+            }
+            for x in ports
+        ]
     res = _resources(p.get("cpu"), p.get("memory"))
     if res:
         container["resources"] = res
@@ -279,7 +294,14 @@ def webservice(w: Workload) -> None:
 def daemon(w: Workload) -> None:
     """KubeVela's daemon: a DaemonSet, and a Service for the ports with expose: true."""
     p = w.component.parameters
-    w.main = w.add({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": w.metadata(), "spec": {"selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}})
+    w.main = w.add(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": w.metadata(),
+            "spec": {"selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)},
+        }
+    )
     _common_meta(w, w.main, p)
     _service(w, p, expose_default=False)
 
@@ -287,7 +309,12 @@ def daemon(w: Workload) -> None:
 def statefulset(w: Workload) -> None:
     """KubeVela's statefulset: a StatefulSet whose serviceName is its own Service."""
     p = w.component.parameters
-    spec = {"serviceName": w.name, "replicas": 1, "selector": {"matchLabels": selector_labels(w.app, w.name)}, "template": _pod(w, p)}
+    spec = {
+        "serviceName": w.name,
+        "replicas": 1,
+        "selector": {"matchLabels": selector_labels(w.app, w.name)},
+        "template": _pod(w, p),
+    }
     w.main = w.add({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": w.metadata(), "spec": spec})
     _common_meta(w, w.main, p)
     _service(w, p, expose_default=False)
@@ -305,7 +332,12 @@ def _service(w: Workload, p: dict, expose_default: bool) -> None:
                     "type": p.get("exposeType", "ClusterIP"),
                     "selector": selector_labels(w.app, w.name),
                     "ports": [
-                        {"name": x.get("name") or f"port-{x['port']}", "port": x["port"], "targetPort": x.get("containerPort", x["port"]), "protocol": x.get("protocol", "TCP")}
+                        {
+                            "name": x.get("name") or f"port-{x['port']}",
+                            "port": x["port"],
+                            "targetPort": x.get("containerPort", x["port"]),
+                            "protocol": x.get("protocol", "TCP"),
+                        }
                         for x in exposed
                     ],
                 },
@@ -340,14 +372,25 @@ def content_named_job(objects: list[dict]) -> None:
     annotation included (composer/engine/run.py stamped_objects)."""
     for obj in objects:
         if obj.get("kind") == "Job" and obj.get("apiVersion") == "batch/v1":
-            digest = hashlib.sha256(json.dumps(obj.get("spec"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
-            obj["metadata"]["name"] = f"{obj['metadata']['name'][:54].rstrip('-')}-{digest}"  # 63 at most: it becomes the job-name label
+            digest = hashlib.sha256(
+                json.dumps(obj.get("spec"), sort_keys=True, separators=(",", ":")).encode()
+            ).hexdigest()[:8]
+            obj["metadata"]["name"] = (
+                f"{obj['metadata']['name'][:54].rstrip('-')}-{digest}"  # 63 at most: it becomes the job-name label
+            )
 
 
 def cron_task(w: Workload) -> None:
     p = w.component.parameters
     spec: dict[str, Any] = {"schedule": p["schedule"]}
-    for k in ("timeZone", "concurrencyPolicy", "suspend", "startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+    for k in (
+        "timeZone",
+        "concurrencyPolicy",
+        "suspend",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+    ):
         if k in p:
             spec[k] = p[k]
     spec["jobTemplate"] = {"spec": _job_spec(w, p)}
@@ -386,11 +429,19 @@ def template_workload(w: Workload) -> None:
     try:
         docs = render_yaml_documents(impl.manifests.template, context)
     except TemplateFailure as exc:
-        w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} failed", f"{exc}{exc.where} (in {w.component.implementation.origin})")
+        w.fail(
+            w.component.path + ("type",),
+            f"the manifest template of {w.component.type!r} failed",
+            f"{exc}{exc.where} (in {w.component.implementation.origin})",
+        )
         return
     for d in docs:
         if not isinstance(d, dict) or not {"apiVersion", "kind", "metadata"} <= set(d):
-            w.fail(w.component.path + ("type",), f"the manifest template of {w.component.type!r} produced something that is not a Kubernetes object", f"in {w.component.implementation.origin}")
+            w.fail(
+                w.component.path + ("type",),
+                f"the manifest template of {w.component.type!r} produced something that is not a Kubernetes object",
+                f"in {w.component.implementation.origin}",
+            )
             return
         meta = d["metadata"] = dict(d["metadata"] or {})
         if w.namespace and "namespace" not in meta and d["kind"] not in CLUSTER_SCOPED:
@@ -417,7 +468,15 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-BUILDERS = {"webservice": webservice, "daemon": daemon, "statefulset": statefulset, "worker": worker, "task": task, "cron-task": cron_task, "k8s-objects": k8s_objects}
+BUILDERS = {
+    "webservice": webservice,
+    "daemon": daemon,
+    "statefulset": statefulset,
+    "worker": worker,
+    "task": task,
+    "cron-task": cron_task,
+    "k8s-objects": k8s_objects,
+}
 
 
 def _finish(w: Workload) -> None:
@@ -443,7 +502,12 @@ def _operational_defaults(w: Workload, builtin: str | None) -> None:
     if builtin == "webservice":
         default_probes(w.container(w.name) or {})
     for name in default_requests(w.pod_spec or {}):
-        w.fail(w.component.path, f"container {name!r} has no CPU or memory limits", "set them with the resources trait (or cpu/memory), so one pod cannot starve its node", severity=Severity.WARNING)
+        w.fail(
+            w.component.path,
+            f"container {name!r} has no CPU or memory limits",
+            "set them with the resources trait (or cpu/memory), so one pod cannot starve its node",
+            severity=Severity.WARNING,
+        )
 
 
 def _app_metadata(w: Workload) -> None:
@@ -476,7 +540,11 @@ def guard(w: Workload) -> None:
         if obj.get("kind") in ("Secret", "ConfigMap"):
             size = len(json.dumps(obj, separators=(",", ":")))
             if size > MAX_OBJECT_BYTES:
-                w.fail(w.component.path, f"{obj['kind']} {obj['metadata'].get('name')} is {size:,} bytes; the API server's limit is 1 MiB", "move large data to a volume or an object store")
+                w.fail(
+                    w.component.path,
+                    f"{obj['kind']} {obj['metadata'].get('name')} is {size:,} bytes; the API server's limit is 1 MiB",
+                    "move large data to a volume or an object store",
+                )
 
 
 def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> tuple[list[dict], list[Diagnostic]]:

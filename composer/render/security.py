@@ -20,7 +20,16 @@ BASELINE_CAPABILITIES = {
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
     "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 }  # fmt: skip
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def _containers(pod_spec: dict) -> list[dict]:
@@ -106,7 +115,11 @@ def _baseline_violations(pod_spec: dict) -> list[str]:
 
 def _restricted_violations(pod_spec: dict) -> list[str]:
     pod_ctx = pod_spec.get("securityContext") or {}
-    found = [f"spec.volumes[{v.get('name')}]" for v in pod_spec.get("volumes") or [] if not set(v) - {"name"} <= RESTRICTED_VOLUMES]
+    found = [
+        f"spec.volumes[{v.get('name')}]"
+        for v in pod_spec.get("volumes") or []
+        if not set(v) - {"name"} <= RESTRICTED_VOLUMES
+    ]
     if pod_ctx.get("runAsUser") == 0:
         found.append("spec.securityContext.runAsUser")
     for c in _containers(pod_spec):
@@ -132,4 +145,3 @@ def pod_level(pod_spec: dict) -> str:
     if _baseline_violations(pod_spec):
         return "privileged"
     return "baseline" if _restricted_violations(pod_spec) else "restricted"
-

@@ -31,7 +31,11 @@ def ingress(w: Workload, t: ResolvedTrait) -> None:
     exposed = {x["port"] for x in services[0]["spec"]["ports"]}
     for path, port in paths.items():
         if port not in exposed:
-            w.fail(t.path + ("properties",), f"ingress routes {path} to port {port}, which the service does not expose", f"exposed ports: {', '.join(map(str, sorted(exposed)))}")
+            w.fail(
+                t.path + ("properties",),
+                f"ingress routes {path} to port {port}, which the service does not expose",
+                f"exposed ports: {', '.join(map(str, sorted(exposed)))}",
+            )
             return
     spec: dict[str, Any] = {}
     if p.get("className"):
@@ -41,7 +45,11 @@ def ingress(w: Workload, t: ResolvedTrait) -> None:
             "host": p["host"],
             "http": {
                 "paths": [
-                    {"path": path, "pathType": p.get("pathType", "Prefix"), "backend": {"service": {"name": w.name, "port": {"number": port}}}}
+                    {
+                        "path": path,
+                        "pathType": p.get("pathType", "Prefix"),
+                        "backend": {"service": {"name": w.name, "port": {"number": port}}},
+                    }
                     for path, port in sorted(paths.items())
                 ]
             },
@@ -123,7 +131,11 @@ def volume(w: Workload, t: ResolvedTrait) -> None:
 
 
 def _resource_metric(name: str, average: Any, util: Any) -> dict:
-    target = {"type": "AverageValue", "averageValue": average} if average is not None else {"type": "Utilization", "averageUtilization": util}
+    target = (
+        {"type": "AverageValue", "averageValue": average}
+        if average is not None
+        else {"type": "Utilization", "averageUtilization": util}
+    )
     return {"type": "Resource", "resource": {"name": name, "target": target}}
 
 
@@ -136,7 +148,15 @@ def hpa(w: Workload, t: ResolvedTrait) -> None:
     if p.get("memUtil") or "memAverageValue" in p:
         metrics.append(_resource_metric("memory", p.get("memAverageValue"), p.get("memUtil")))
     for m in p.get("podMetrics") or []:
-        metrics.append({"type": "Pods", "pods": {"metric": {"name": m["name"]}, "target": {"type": "AverageValue", "averageValue": m["averageValue"]}}})
+        metrics.append(
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": m["name"]},
+                    "target": {"type": "AverageValue", "averageValue": m["averageValue"]},
+                },
+            }
+        )
     w.add(
         {
             "apiVersion": "autoscaling/v2",
@@ -169,10 +189,18 @@ def security(w: Workload, t: ResolvedTrait) -> None:
     """Relaxes the secure pod defaults (composer/render/security.py), each setting explicitly."""
     p = t.parameters
     if p.get("runAsUser") == 0 and p.get("runAsNonRoot", True):
-        w.fail(t.path + ("properties", "runAsUser"), "runAsUser 0 is root, and the pod runs as non-root", "set runAsNonRoot: false as well to run as root")
+        w.fail(
+            t.path + ("properties", "runAsUser"),
+            "runAsUser 0 is root, and the pod runs as non-root",
+            "set runAsNonRoot: false as well to run as root",
+        )
         return
     if p.get("privileged") and p.get("allowPrivilegeEscalation") is False:
-        w.fail(t.path + ("properties", "allowPrivilegeEscalation"), "a privileged container always allows privilege escalation", "drop allowPrivilegeEscalation or privileged")
+        w.fail(
+            t.path + ("properties", "allowPrivilegeEscalation"),
+            "a privileged container always allows privilege escalation",
+            "drop allowPrivilegeEscalation or privileged",
+        )
         return
     w.security.update(p)
 
@@ -255,7 +283,9 @@ def template_trait(w: Workload, t: ResolvedTrait) -> None:
     try:
         if spec.patch:
             if w.main is None:
-                w.fail(t.path + ("type",), f"trait {t.name!r} patches the main object, and {w.component.type!r} has none")
+                w.fail(
+                    t.path + ("type",), f"trait {t.name!r} patches the main object, and {w.component.type!r} has none"
+                )
                 return
             docs = render_yaml_documents(spec.patch, context)
             if len(docs) != 1 or not isinstance(docs[0], dict):
@@ -264,15 +294,23 @@ def template_trait(w: Workload, t: ResolvedTrait) -> None:
             patched = merge_patch(w.main, docs[0])
             w.main.clear()
             w.main.update(patched)
-            spec_tpl = w.main.get("spec", {}).get("template") or w.main.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template")
+            spec_tpl = w.main.get("spec", {}).get("template") or w.main.get("spec", {}).get("jobTemplate", {}).get(
+                "spec", {}
+            ).get("template")
             if spec_tpl:
                 w.pod_meta, w.pod_spec = spec_tpl.get("metadata"), spec_tpl.get("spec")
         if spec.objects:
             for d in render_yaml_documents(spec.objects, context):
                 if not isinstance(d, dict) or not {"apiVersion", "kind", "metadata"} <= set(d):
-                    w.fail(t.path + ("type",), f"the objects template of trait {t.name!r} produced something that is not a Kubernetes object")
+                    w.fail(
+                        t.path + ("type",),
+                        f"the objects template of trait {t.name!r} produced something that is not a Kubernetes object",
+                    )
                     return
-                d["metadata"] = {**w.metadata(d["metadata"].get("name")), **{k: v for k, v in d["metadata"].items() if k != "name"}}
+                d["metadata"] = {
+                    **w.metadata(d["metadata"].get("name")),
+                    **{k: v for k, v in d["metadata"].items() if k != "name"},
+                }
                 w.add(d)
     except TemplateFailure as exc:
         w.fail(t.path + ("type",), f"trait {t.name!r} failed to render", f"{exc}{exc.where}")

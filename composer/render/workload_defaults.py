@@ -30,4 +30,6 @@ def default_probes(container: dict) -> None:
     if not ports:
         return
     container.setdefault("readinessProbe", {"tcpSocket": {"port": ports[0]}, "periodSeconds": 10})
-    container.setdefault("livenessProbe", {"tcpSocket": {"port": ports[0]}, "initialDelaySeconds": 10, "periodSeconds": 20})
+    container.setdefault(
+        "livenessProbe", {"tcpSocket": {"port": ports[0]}, "initialDelaySeconds": 10, "periodSeconds": 20}
+    )

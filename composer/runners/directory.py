@@ -61,7 +61,16 @@ def secrets_with_data(objects: list) -> list[str]:
 
 class DirectorySink:
     needs_secret_store = True  # connections are ExternalSecrets: the engine publishes what they read
-    def __init__(self, directory: Path, app: str, environment: str, namespace: str | None, secret_store: SecretStoreRef | None, labels: Mapping[str, str] | None = None):
+
+    def __init__(
+        self,
+        directory: Path,
+        app: str,
+        environment: str,
+        namespace: str | None,
+        secret_store: SecretStoreRef | None,
+        labels: Mapping[str, str] | None = None,
+    ):
         self.directory = directory
         self.app = app
         self.environment = environment
@@ -87,10 +96,16 @@ class DirectorySink:
 
     def _kustomization(self) -> None:
         with _KUSTOMIZATION_LOCK:  # units are applied in parallel threads
-            safefs.write_file(self.directory, KUSTOMIZATION, KUSTOMIZATION_HEADER + self._kustomization_doc(), dir_mode=0o755)
+            safefs.write_file(
+                self.directory, KUSTOMIZATION, KUSTOMIZATION_HEADER + self._kustomization_doc(), dir_mode=0o755
+            )
 
     def _kustomization_doc(self) -> bytes:
-        files = [n for n in safefs.list_dir(self.directory) if n.endswith(".yaml") and n != KUSTOMIZATION and not n.startswith(".")]
+        files = [
+            n
+            for n in safefs.list_dir(self.directory)
+            if n.endswith(".yaml") and n != KUSTOMIZATION and not n.startswith(".")
+        ]
         doc = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
         if self.namespace:
             doc["namespace"] = self.namespace
@@ -103,7 +118,11 @@ class DirectorySink:
             if self._owned:
                 return
             current = safefs.read_file(self.directory, KUSTOMIZATION)
-            if current is not None and not current.startswith(KUSTOMIZATION_HEADER) and current != self._kustomization_doc():
+            if (
+                current is not None
+                and not current.startswith(KUSTOMIZATION_HEADER)
+                and current != self._kustomization_doc()
+            ):
                 raise DiagnosticError(
                     [
                         Diagnostic(
@@ -115,7 +134,9 @@ class DirectorySink:
                 )
             self._owned = True
 
-    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
+    def write_connection(
+        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
+    ) -> int:
         if secret_ref is None:
             raise DiagnosticError(
                 [
@@ -139,7 +160,16 @@ class DirectorySink:
                     )
                 ]
             )
-        meta = {"name": secret_name, **({"namespace": self.namespace} if self.namespace else {}), "labels": {**self.labels, "composer.dev/app": self.app, "composer.dev/env": self.environment, "composer.dev/component": component}}
+        meta = {
+            "name": secret_name,
+            **({"namespace": self.namespace} if self.namespace else {}),
+            "labels": {
+                **self.labels,
+                "composer.dev/app": self.app,
+                "composer.dev/env": self.environment,
+                "composer.dev/component": component,
+            },
+        }
         obj = {
             "apiVersion": self.secret_store.api_version,
             "kind": "ExternalSecret",
@@ -167,7 +197,9 @@ class DirectorySink:
     def delete_connection(self, component: str, secret_name: str) -> int:
         return self._remove(f"{component}-conn.yaml")
 
-    def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]:
+    def apply(
+        self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
+    ) -> tuple[tuple[InventoryItem, ...], int]:
         raw = secrets_with_data(objects)
         if raw:
             raise DiagnosticError(
@@ -182,7 +214,14 @@ class DirectorySink:
             )
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
         items = tuple(
-            InventoryItem(apiVersion=o["apiVersion"], kind=o["kind"], name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"), component=component, hash=object_digest(o))
+            InventoryItem(
+                apiVersion=o["apiVersion"],
+                kind=o["kind"],
+                name=o["metadata"]["name"],
+                namespace=o["metadata"].get("namespace"),
+                component=component,
+                hash=object_digest(o),
+            )
             for o in objects
         )
         return items, writes
@@ -199,7 +238,10 @@ class DirectorySink:
         for d in docs:
             if isinstance(d, dict) and isinstance(d.get("metadata"), dict):
                 written[(d.get("kind"), d["metadata"].get("namespace"), d["metadata"].get("name"))] = d
-        return [(written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o) for o in objects]
+        return [
+            (written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o)
+            for o in objects
+        ]
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return sum(self._remove(f"{c}.yaml") for c in sorted({i.component for i in items}))

@@ -30,12 +30,21 @@ def _check_target(base: Path, name: str) -> bool:
         return False
     directory = base / name
     if stat.S_ISLNK(st.st_mode):
-        raise safefs.refusal(directory, "it is a symbolic link", "name the real directory, or a new one; appc only replaces its own output")
+        raise safefs.refusal(
+            directory,
+            "it is a symbolic link",
+            "name the real directory, or a new one; appc only replaces its own output",
+        )
     if not stat.S_ISDIR(st.st_mode):
         raise DiagnosticError([Diagnostic(f"{directory} exists and is not a directory")])
     if safefs.list_dir(base, name) and safefs.read_file(base, f"{name}/{MARKER}") is None:
         raise DiagnosticError(
-            [Diagnostic(f"{directory} is not empty and holds no earlier render", "choose an empty or new directory; appc only replaces its own output")]
+            [
+                Diagnostic(
+                    f"{directory} is not empty and holds no earlier render",
+                    "choose an empty or new directory; appc only replaces its own output",
+                )
+            ]
         )
     return True
 

@@ -108,7 +108,6 @@ class Resource:
         return base + (f"/{quote(name, safe='')}" if name else "")
 
 
-
 # -- the client: auth, rate limit, retries -----------------------------------------------------
 
 
@@ -166,7 +165,14 @@ def _bucket(server: str) -> TokenBucket:
 class ApiError(Exception):
     """A Status the API server answered with (after retries)."""
 
-    def __init__(self, status: int, reason: str, message: str, details: Mapping[str, Any] | None, headers: Mapping[str, str] | None):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        details: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ):
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
@@ -187,13 +193,18 @@ class ApiError(Exception):
         if self.status not in (400, 500) or not self.message.startswith(TYPED_PATCH):
             return []
         rest = self.message[len(TYPED_PATCH) :]
-        problems = rest.partition("): ")[2] if rest.startswith(" (") else rest.lstrip(": ")  # older servers name no object
+        problems = (
+            rest.partition("): ")[2] if rest.startswith(" (") else rest.lstrip(": ")
+        )  # older servers name no object
         return [line.strip() for line in problems.splitlines() if line.strip()] or [self.message]
 
     @property
     def namespace_terminating(self) -> bool:
         """403 from the namespace lifecycle admission: the namespace is being deleted."""
-        return self.status == 403 and (any(c.get("reason") == "NamespaceTerminating" for c in self.causes) or "because it is being terminated" in self.message)
+        return self.status == 403 and (
+            any(c.get("reason") == "NamespaceTerminating" for c in self.causes)
+            or "because it is being terminated" in self.message
+        )
 
     @property
     def retryable(self) -> bool:
@@ -216,7 +227,13 @@ def _api_error(exc: Any) -> ApiError:
     if not isinstance(status_doc, dict):
         status_doc = {}
     headers = {str(k).lower(): str(v) for k, v in dict(exc.headers or {}).items()}
-    return ApiError(int(exc.status or 0), str(status_doc.get("reason") or exc.reason or ""), str(status_doc.get("message") or exc.reason or ""), status_doc.get("details"), headers)
+    return ApiError(
+        int(exc.status or 0),
+        str(status_doc.get("reason") or exc.reason or ""),
+        str(status_doc.get("message") or exc.reason or ""),
+        status_doc.get("details"),
+        headers,
+    )
 
 
 def _retry_after(err: ApiError) -> float | None:
@@ -253,16 +270,34 @@ class KubeClient:
             if kubeconfig is None:
                 config.load_incluster_config(client_configuration=cfg)
             else:
-                config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg, persist_config=False)
+                config.load_kube_config(
+                    config_file=kubeconfig, context=context, client_configuration=cfg, persist_config=False
+                )
         except (ConfigException, OSError, ValueError) as exc:
-            raise DiagnosticError([Diagnostic(f"cannot load kubeconfig context {context!r}", f"{exc} ({kubeconfig or 'in-cluster configuration'})")]) from None
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"cannot load kubeconfig context {context!r}",
+                        f"{exc} ({kubeconfig or 'in-cluster configuration'})",
+                    )
+                ]
+            ) from None
         cfg.retries = False  # our own bounded retries, with backoff, below
         cfg.connection_pool_maxsize = max(workers + 2, 4)
         api = client.ApiClient(configuration=cfg)
         _coalesce_writes(api.rest_client.pool_manager)
         return cls(api, context or "in-cluster")
 
-    def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None, content_type: str = "application/json", attempts: int | None = None) -> dict | None:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        attempts: int | None = None,
+    ) -> dict | None:
         """Send one request; retry 429, 5xx and connection errors with backoff; JSON back.
         Raises ApiError (a Status) or Unreachable."""
         from kubernetes.client.exceptions import ApiException
@@ -271,7 +306,9 @@ class KubeClient:
         if self._down is not None:
             raise Unreachable(self._down.server, self._down.cause)
         url = self.server + path
-        params = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items() if v is not None]
+        params = [
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items() if v is not None
+        ]
         tries = attempts or self.attempts
         started = time.monotonic()
         for attempt in range(tries):
@@ -286,10 +323,18 @@ class KubeClient:
             self.requests += 1
             try:
                 if method in ("GET", "HEAD"):
-                    resp = self.api.rest_client.request(method, url, query_params=params + auth_query, headers=headers, _request_timeout=limit)
+                    resp = self.api.rest_client.request(
+                        method, url, query_params=params + auth_query, headers=headers, _request_timeout=limit
+                    )
                 else:
-                    full = url + ("?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params + auth_query) if params or auth_query else "")
-                    resp = self.api.rest_client.request(method, full, headers=headers, body=body, _request_timeout=limit)
+                    full = url + (
+                        "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params + auth_query)
+                        if params or auth_query
+                        else ""
+                    )
+                    resp = self.api.rest_client.request(
+                        method, full, headers=headers, body=body, _request_timeout=limit
+                    )
             except ApiException as exc:
                 if not exc.status:  # TLS and other transport failures the client reports as status 0
                     raise Unreachable(self.server, str(exc.reason).splitlines()[0][:300]) from None
@@ -303,7 +348,11 @@ class KubeClient:
                 if attempt + 1 < tries and (self.timeout is None or time.monotonic() - started + pause < self.timeout):
                     time.sleep(pause)
                     continue
-                reason = f"no answer within {limit[1]:g}s; raise --timeout if it is just slow" if isinstance(exc, ReadTimeoutError) else _reason(exc)
+                reason = (
+                    f"no answer within {limit[1]:g}s; raise --timeout if it is just slow"
+                    if isinstance(exc, ReadTimeoutError)
+                    else _reason(exc)
+                )
                 self._down = Unreachable(self.server, reason)
                 raise Unreachable(self.server, reason) from None
             data = resp.data
@@ -316,7 +365,9 @@ class KubeClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- discovery --------------------------------------------------------------------------
-    def resource(self, api_version: str, kind: str, learned: Mapping[tuple[str, str], Resource] | None = None) -> Resource | None:
+    def resource(
+        self, api_version: str, kind: str, learned: Mapping[tuple[str, str], Resource] | None = None
+    ) -> Resource | None:
         """How `kind` of `api_version` is served: the static table, a CRD of this batch,
         else discovery (one request per group-version, cached for the process)."""
         hit = BUILTIN_KINDS.get((api_version, kind))
@@ -426,7 +477,9 @@ def _contexts(path: str) -> tuple[dict[str, dict], str | None]:
     try:
         contexts, current = config.list_kube_config_contexts(config_file=path)
     except (ConfigException, OSError, ValueError, TypeError) as exc:
-        raise DiagnosticError([Diagnostic(f"cannot read the kubeconfig at {path}", f"{exc}. Set KUBECONFIG to a valid kubeconfig file.")]) from None
+        raise DiagnosticError(
+            [Diagnostic(f"cannot read the kubeconfig at {path}", f"{exc}. Set KUBECONFIG to a valid kubeconfig file.")]
+        ) from None
     current_name = (current or {}).get("name")
     paths = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
     if len(paths) > 1:  # like kubectl: the first file that sets current-context wins
@@ -442,4 +495,3 @@ def _contexts(path: str) -> tuple[dict[str, dict], str | None]:
                 current_name = doc["current-context"]
                 break
     return {c["name"]: c for c in contexts or []}, current_name
-

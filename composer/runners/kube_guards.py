@@ -98,7 +98,11 @@ def owns_replicas(live: Mapping[str, Any], manager: str) -> bool:
 def handover_body(live: Mapping[str, Any]) -> dict:
     """The replicas-only configuration the handover manager applies."""
     meta = live.get("metadata") or {}
-    body: dict[str, Any] = {"apiVersion": live.get("apiVersion"), "kind": live.get("kind"), "metadata": {"name": meta.get("name")}}
+    body: dict[str, Any] = {
+        "apiVersion": live.get("apiVersion"),
+        "kind": live.get("kind"),
+        "metadata": {"name": meta.get("name")},
+    }
     if meta.get("namespace"):
         body["metadata"]["namespace"] = meta["namespace"]
     body["spec"] = {"replicas": (live.get("spec") or {}).get("replicas", 1)}
@@ -108,7 +112,8 @@ def handover_body(live: Mapping[str, Any]) -> dict:
 def typed_patch_diagnostic(component: str | None, label: str, problems: list[str]) -> Diagnostic:
     fields = sorted({p.split(": ", 1)[0] for p in problems if ": " in p})
     return Diagnostic(
-        f"component {component}: {label} does not match the API schema" + (f" (field {', '.join(fields)})" if fields else ""),
+        f"component {component}: {label} does not match the API schema"
+        + (f" (field {', '.join(fields)})" if fields else ""),
         "; ".join(problems) + ". The API server could not read the object (a typed-patch error; not retried): "
         "fix the field name, its type, or the duplicate list entry in the component's manifest.",
         address=component,

@@ -16,7 +16,9 @@ def _condition(obj: Mapping[str, Any], ctype: str) -> dict | None:
 def replica_counts(kind: str, obj: Mapping[str, Any]) -> tuple[int, int]:
     spec, st = obj.get("spec") or {}, obj.get("status") or {}
     if kind in ("Deployment", "StatefulSet"):
-        return int(st.get("readyReplicas") or 0), int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        return int(st.get("readyReplicas") or 0), int(
+            spec.get("replicas", 1) if spec.get("replicas") is not None else 1
+        )
     if kind == "DaemonSet":
         return int(st.get("numberReady") or 0), int(st.get("desiredNumberScheduled") or 0)
     if kind == "Job":
@@ -38,18 +40,28 @@ def rollout_state(kind: str, obj: Mapping[str, Any] | None) -> tuple[str, str]:
         failed = _condition(obj, "Failed")
         if (failed or {}).get("status") == "True":
             return "failed", f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": ")
-        return "progressing", f"{int(st.get('succeeded') or 0)} of {int(spec.get('completions') or 1)} completions, {int(st.get('active') or 0)} active"
+        return (
+            "progressing",
+            f"{int(st.get('succeeded') or 0)} of {int(spec.get('completions') or 1)} completions, {int(st.get('active') or 0)} active",
+        )
     if kind in ("Deployment", "StatefulSet", "DaemonSet") and observed < gen:
         return "progressing", f"the controller has not observed generation {gen} yet (observed {observed or 'none'})"
     if kind == "Deployment":
         refused = _condition(obj, "ReplicaFailure")
         if refused and refused.get("status") == "True" and "violates PodSecurity" in str(refused.get("message")):
-            return "failed", f"the namespace's Pod Security admission refuses its pods: {refused.get('message')}"  # no retry passes it
+            return (
+                "failed",
+                f"the namespace's Pod Security admission refuses its pods: {refused.get('message')}",
+            )  # no retry passes it
         progressing = _condition(obj, "Progressing")
         if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
             return "failed", f"progress deadline exceeded: {progressing.get('message', '')}"
         want = spec.get("replicas", 1) if spec.get("replicas") is not None else 1
-        updated, total, available = int(st.get("updatedReplicas") or 0), int(st.get("replicas") or 0), int(st.get("availableReplicas") or 0)
+        updated, total, available = (
+            int(st.get("updatedReplicas") or 0),
+            int(st.get("replicas") or 0),
+            int(st.get("availableReplicas") or 0),
+        )
         if updated < want:
             return "progressing", f"{updated} of {want} replicas updated, {available} available"
         if total > updated:
@@ -62,7 +74,12 @@ def rollout_state(kind: str, obj: Mapping[str, Any] | None) -> tuple[str, str]:
         ready = int(st.get("readyReplicas") or 0)
         if ready < want:
             return "progressing", f"{ready} of {want} replicas ready"
-        if st.get("updateRevision") and st.get("currentRevision") and st["updateRevision"] != st["currentRevision"] and int(st.get("updatedReplicas") or 0) < want:
+        if (
+            st.get("updateRevision")
+            and st.get("currentRevision")
+            and st["updateRevision"] != st["currentRevision"]
+            and int(st.get("updatedReplicas") or 0) < want
+        ):
             return "progressing", f"{int(st.get('updatedReplicas') or 0)} of {want} replicas updated"
         return "complete", f"{ready} of {want} replicas ready"
     if kind == "DaemonSet":
@@ -83,10 +100,14 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
     for cs in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
         waiting = ((cs.get("state") or {}).get("waiting")) or {}
         if waiting.get("reason"):
-            return f"pod {name} container {cs.get('name')} waiting: {waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else "")
+            return f"pod {name} container {cs.get('name')} waiting: {waiting['reason']}" + (
+                f" ({waiting['message']})" if waiting.get("message") else ""
+            )
         term = ((cs.get("lastState") or {}).get("terminated")) or {}
         if term.get("reason") and not cs.get("ready"):
-            return f"pod {name} container {cs.get('name')} last terminated: {term['reason']} (exit {term.get('exitCode')})"
+            return (
+                f"pod {name} container {cs.get('name')} last terminated: {term['reason']} (exit {term.get('exitCode')})"
+            )
     for c in st.get("conditions") or []:
         if c.get("status") == "False" and (c.get("reason") or c.get("message")):
             return f"pod {name} {c.get('type')}=False {c.get('reason', '')}: {c.get('message', '')}".rstrip(": ")

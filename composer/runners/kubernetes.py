@@ -62,7 +62,14 @@ from composer.runners.kube_client import (  # noqa: F401 - re-exported: the sink
     _kubeconfig_exists,
     kubeconfig_path,
 )
-from composer.runners.kube_guards import HANDOVER_MANAGER, handover_body, hpa_targets, owns_replicas, pvc_refusals, typed_patch_diagnostic
+from composer.runners.kube_guards import (
+    HANDOVER_MANAGER,
+    handover_body,
+    hpa_targets,
+    owns_replicas,
+    pvc_refusals,
+    typed_patch_diagnostic,
+)
 from composer.runners.kube_rollout import pod_problem, replica_counts, rollout_state  # noqa: F401
 from composer.state.model import InventoryItem, object_digest
 
@@ -70,7 +77,20 @@ FIELD_MANAGER = "appc"
 
 # Apply order: what others depend on first. Objects of one phase go out in parallel.
 _PHASE_FIRST = {"Namespace", "CustomResourceDefinition"}
-_PHASE_SECOND = {"ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass", "LimitRange", "ResourceQuota"}
+_PHASE_SECOND = {
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "PriorityClass",
+    "StorageClass",
+    "LimitRange",
+    "ResourceQuota",
+}
 WAITABLE = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 REPLACED_WHEN_IMMUTABLE = ("Job",)  # a Job's template is immutable; deleting and creating it again is safe
 
@@ -153,7 +173,15 @@ class ClusterSink:
         if not _kubeconfig_exists(path):
             if os.environ.get("KUBERNETES_SERVICE_HOST") and all(t.context is None for t in targets):
                 ns = _incluster_namespace()
-                return [cls(KubeClient.for_context(None, None, workers), context="in-cluster", namespace=t.namespace or ns, **common) for t in targets]
+                return [
+                    cls(
+                        KubeClient.for_context(None, None, workers),
+                        context="in-cluster",
+                        namespace=t.namespace or ns,
+                        **common,
+                    )
+                    for t in targets
+                ]
             raise DiagnosticError(
                 [
                     Diagnostic(
@@ -169,8 +197,20 @@ class ClusterSink:
             name = t.context or current
             if name is None or name not in contexts:
                 known = ", ".join(sorted(contexts)) or "none"
-                summary = f"kubeconfig context {name!r} does not exist" if name else "no kubeconfig context given and the kubeconfig has no current-context"
-                raise DiagnosticError([Diagnostic(summary, f"environment {env.name} asks for it; the contexts in {path} are: {known}. Fix kubernetes.context in environments/{env.name}.yaml or your KUBECONFIG.", address=None)])
+                summary = (
+                    f"kubeconfig context {name!r} does not exist"
+                    if name
+                    else "no kubeconfig context given and the kubeconfig has no current-context"
+                )
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            summary,
+                            f"environment {env.name} asks for it; the contexts in {path} are: {known}. Fix kubernetes.context in environments/{env.name}.yaml or your KUBECONFIG.",
+                            address=None,
+                        )
+                    ]
+                )
             ns = t.namespace or (contexts[name].get("context") or {}).get("namespace") or "default"
             sink = cls(KubeClient.for_context(path, name, workers), context=name, namespace=ns, **common)
             if any(s.target == sink.target for s in sinks):
@@ -179,7 +219,15 @@ class ClusterSink:
         return sinks
 
     # -- errors -----------------------------------------------------------------------------
-    def _diagnostic(self, exc: Exception, component: str | None, verb: str, what: str, resource: Resource | None = None, secret: bool = False) -> Diagnostic:
+    def _diagnostic(
+        self,
+        exc: Exception,
+        component: str | None,
+        verb: str,
+        what: str,
+        resource: Resource | None = None,
+        secret: bool = False,
+    ) -> Diagnostic:
         """Translate a client failure at the edge. `what` names the object ("Deployment shop/api");
         for Secrets the server's message is left out, as it may quote a value."""
         where = f"context {self.context}"
@@ -193,7 +241,9 @@ class ClusterSink:
         res = resource.qualified if resource else what
         server_said = "" if secret else f" The API server said: {exc.message}"
         if exc.typed_patch:
-            problems = exc.typed_patch if not secret else [p.split(": ", 1)[0] + ": not accepted" for p in exc.typed_patch]
+            problems = (
+                exc.typed_patch if not secret else [p.split(": ", 1)[0] + ": not accepted" for p in exc.typed_patch]
+            )
             return typed_patch_diagnostic(component, what, problems)
         if exc.namespace_terminating:
             return Diagnostic(
@@ -202,14 +252,35 @@ class ClusterSink:
                 address=component,
             )
         if exc.status == 401:
-            return Diagnostic(f"the API server at {self.client.server} rejected the credentials of {where}", "log in again or refresh the kubeconfig credentials", address=component)
+            return Diagnostic(
+                f"the API server at {self.client.server} rejected the credentials of {where}",
+                "log in again or refresh the kubeconfig credentials",
+                address=component,
+            )
         if exc.status == 403 and "violates PodSecurity" in exc.message:
-            return Diagnostic(f"{what} is refused by the Pod Security admission of namespace {self.namespace}", f"{where}: {exc.message}. Relax the named fields with the security trait, or apply to a namespace whose pod-security.kubernetes.io/enforce level allows them.", address=component)
+            return Diagnostic(
+                f"{what} is refused by the Pod Security admission of namespace {self.namespace}",
+                f"{where}: {exc.message}. Relax the named fields with the security trait, or apply to a namespace whose pod-security.kubernetes.io/enforce level allows them.",
+                address=component,
+            )
         if exc.status == 403:
-            scope = f'in namespace "{self.namespace}"' if resource is None or resource.namespaced else "at cluster scope"
-            return Diagnostic(f"forbidden: cannot {verb} {res} {scope} ({what})", f"{where}: the credentials lack RBAC permission to {verb} {res}; grant it with a Role/ClusterRole.{server_said}", address=component)
+            scope = (
+                f'in namespace "{self.namespace}"' if resource is None or resource.namespaced else "at cluster scope"
+            )
+            return Diagnostic(
+                f"forbidden: cannot {verb} {res} {scope} ({what})",
+                f"{where}: the credentials lack RBAC permission to {verb} {res}; grant it with a Role/ClusterRole.{server_said}",
+                address=component,
+            )
         if exc.status == 409 and any(c.get("type") == "FieldManagerConflict" for c in exc.causes):
-            managers = sorted({m.group(1) for c in exc.causes for m in [re.search(r'conflict with "([^"]+)"', c.get("message", ""))] if m})
+            managers = sorted(
+                {
+                    m.group(1)
+                    for c in exc.causes
+                    for m in [re.search(r'conflict with "([^"]+)"', c.get("message", ""))]
+                    if m
+                }
+            )
             fields = sorted({c.get("field", "") for c in exc.causes if c.get("field")})
             return Diagnostic(
                 f"{what} has fields owned by another field manager: {', '.join(managers) or 'unknown'}",
@@ -220,7 +291,10 @@ class ClusterSink:
         if exc.status == 422:
             causes = exc.causes
             if causes:
-                parts = [f"{c.get('field') or '?'}: {c.get('reason', 'invalid') if secret else c.get('message', c.get('reason', 'invalid'))}" for c in causes]
+                parts = [
+                    f"{c.get('field') or '?'}: {c.get('reason', 'invalid') if secret else c.get('message', c.get('reason', 'invalid'))}"
+                    for c in causes
+                ]
                 fields = sorted({c.get("field") for c in causes if c.get("field")})
             else:
                 parts, fields = ([] if secret else [exc.message]), []
@@ -230,10 +304,24 @@ class ClusterSink:
                 address=component,
             )
         if exc.status == 404 and "namespaces" in exc.message and "not found" in exc.message:
-            return Diagnostic(f"namespace {self.namespace} does not exist in {where}", f"it could not be created or read; create it or grant permission to.{server_said}", address=component)
-        return Diagnostic(f"cannot {verb} {what}: {exc.status} {exc.reason}", f"{where}.{server_said}", address=component)
+            return Diagnostic(
+                f"namespace {self.namespace} does not exist in {where}",
+                f"it could not be created or read; create it or grant permission to.{server_said}",
+                address=component,
+            )
+        return Diagnostic(
+            f"cannot {verb} {what}: {exc.status} {exc.reason}", f"{where}.{server_said}", address=component
+        )
 
-    def _fail(self, exc: Exception, component: str | None, verb: str, what: str, resource: Resource | None = None, secret: bool = False) -> DiagnosticError:
+    def _fail(
+        self,
+        exc: Exception,
+        component: str | None,
+        verb: str,
+        what: str,
+        resource: Resource | None = None,
+        secret: bool = False,
+    ) -> DiagnosticError:
         return DiagnosticError([self._diagnostic(exc, component, verb, what, resource, secret)])
 
     # -- namespace --------------------------------------------------------------------------
@@ -259,7 +347,16 @@ class ClusterSink:
             except Unreachable as exc:
                 raise self._fail(exc, component, "read", f"namespace {self.namespace}") from None
             if time.monotonic() + interval > deadline:
-                raise DiagnosticError([self._diagnostic(ApiError(403, "Forbidden", "because it is being terminated", None, None), component, "create", f"namespace {self.namespace}")])
+                raise DiagnosticError(
+                    [
+                        self._diagnostic(
+                            ApiError(403, "Forbidden", "because it is being terminated", None, None),
+                            component,
+                            "create",
+                            f"namespace {self.namespace}",
+                        )
+                    ]
+                )
             time.sleep(interval)
             interval = min(interval * 1.5, 2.0)
         with self._lock:
@@ -267,7 +364,7 @@ class ClusterSink:
         return writes
 
     def _namespace_state(self, component: str, ns_res: Resource) -> str:
-        """"present", "absent", "terminating", or "unknown" (credentials may not read Namespaces)."""
+        """ "present", "absent", "terminating", or "unknown" (credentials may not read Namespaces)."""
         try:
             live = self.client.request("GET", ns_res.path(None, self.namespace)) or {}
         except ApiError as err:
@@ -276,7 +373,9 @@ class ClusterSink:
             if err.status != 404:
                 raise self._fail(err, component, "get", f"namespace {self.namespace}", ns_res) from None
             return "absent"
-        if (live.get("metadata") or {}).get("deletionTimestamp") or (live.get("status") or {}).get("phase") == "Terminating":
+        if (live.get("metadata") or {}).get("deletionTimestamp") or (live.get("status") or {}).get(
+            "phase"
+        ) == "Terminating":
             return "terminating"
         return "present"
 
@@ -284,7 +383,11 @@ class ClusterSink:
         return self._namespace_state(component, ns_res) == "terminating"
 
     def _create_namespace(self, component: str, ns_res: Resource) -> int:
-        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "appc"}}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "appc"}},
+        }
         try:
             self.client.request("POST", ns_res.path(None), query={"fieldManager": FIELD_MANAGER}, body=body)
             return 1
@@ -294,7 +397,9 @@ class ClusterSink:
             return 0
 
     # -- connection Secrets -----------------------------------------------------------------
-    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
+    def write_connection(
+        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
+    ) -> int:
         encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in sorted(data.items())}
         labels = standard_labels(self.app, self.environment, component)
         digest = hashlib.sha256(json.dumps([encoded, labels], sort_keys=True).encode()).hexdigest()
@@ -313,11 +418,28 @@ class ClusterSink:
         except Unreachable as exc:
             raise self._fail(exc, component, "get", what, res, secret=True) from None
         meta = (live or {}).get("metadata") or {}
-        same = live is not None and (live.get("data") or {}) == encoded and live.get("type", "Opaque") == "Opaque" and all((meta.get("labels") or {}).get(k) == v for k, v in labels.items())
+        same = (
+            live is not None
+            and (live.get("data") or {}) == encoded
+            and live.get("type", "Opaque") == "Opaque"
+            and all((meta.get("labels") or {}).get(k) == v for k, v in labels.items())
+        )
         if not same:
-            body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret_name, "namespace": self.namespace, "labels": labels}, "type": "Opaque", "data": encoded}
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": secret_name, "namespace": self.namespace, "labels": labels},
+                "type": "Opaque",
+                "data": encoded,
+            }
             try:
-                self.client.request("PATCH", res.path(self.namespace, secret_name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts}, body=body, content_type=APPLY_CONTENT_TYPE)
+                self.client.request(
+                    "PATCH",
+                    res.path(self.namespace, secret_name),
+                    query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts},
+                    body=body,
+                    content_type=APPLY_CONTENT_TYPE,
+                )
             except (ApiError, Unreachable) as exc:
                 raise self._fail(exc, component, "patch", what, res, secret=True) from None
             writes += 1
@@ -333,9 +455,13 @@ class ClusterSink:
         except ApiError as err:
             if err.status == 404:
                 return None
-            raise self._fail(err, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True) from None
+            raise self._fail(
+                err, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True
+            ) from None
         except Unreachable as exc:
-            raise self._fail(exc, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True) from None
+            raise self._fail(
+                exc, component, "get", f"Secret {self.namespace}/{secret_name}", res, secret=True
+            ) from None
         return {k: base64.b64decode(v).decode() for k, v in ((live or {}).get("data") or {}).items()}
 
     def delete_connection(self, component: str, secret_name: str) -> int:
@@ -349,12 +475,19 @@ class ClusterSink:
         """Kinds defined by CRDs in this batch: no discovery race right after their apply."""
         out = {}
         for o in objects:
-            if o.get("kind") == "CustomResourceDefinition" and str(o.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
+            if o.get("kind") == "CustomResourceDefinition" and str(o.get("apiVersion", "")).startswith(
+                "apiextensions.k8s.io/"
+            ):
                 spec = o.get("spec") or {}
                 names = spec.get("names") or {}
                 for v in spec.get("versions") or []:
                     if names.get("kind") and names.get("plural") and v.get("name") and spec.get("group"):
-                        out[(f"{spec['group']}/{v['name']}", names["kind"])] = Resource(f"{spec['group']}/{v['name']}", names["kind"], names["plural"], spec.get("scope", "Namespaced") == "Namespaced")
+                        out[(f"{spec['group']}/{v['name']}", names["kind"])] = Resource(
+                            f"{spec['group']}/{v['name']}",
+                            names["kind"],
+                            names["plural"],
+                            spec.get("scope", "Namespaced") == "Namespaced",
+                        )
         return out
 
     def _resolve(self, component: str, obj: Mapping[str, Any], learned: Mapping[tuple[str, str], Resource]) -> Resource:
@@ -380,7 +513,9 @@ class ClusterSink:
         out = []
         for o in objects:
             res = self._resolve(component, o, learned)
-            meta = dict(o.get("metadata") or {})  # the body shares everything else with the rendered object; neither is mutated
+            meta = dict(
+                o.get("metadata") or {}
+            )  # the body shares everything else with the rendered object; neither is mutated
             if res.namespaced and not meta.get("namespace"):
                 meta["namespace"] = self.namespace
             if not res.namespaced:
@@ -415,27 +550,47 @@ class ClusterSink:
         Job whose immutable fields changed is deleted and created again."""
         for attempt in range(3):
             try:
-                return self.client.request(
-                    "PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts}, body=p.body, content_type=APPLY_CONTENT_TYPE
-                ) or {}
+                return (
+                    self.client.request(
+                        "PATCH",
+                        p.resource.path(p.namespace, p.name),
+                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts},
+                        body=p.body,
+                        content_type=APPLY_CONTENT_TYPE,
+                    )
+                    or {}
+                )
             except ApiError as err:
                 if attempt < 2 and err.namespace_terminating:
                     with self._lock:
                         self._namespace_ready = False
                     self._ensure_namespace(component)
                     continue
-                if attempt < 2 and p.resource.kind in REPLACED_WHEN_IMMUTABLE and err.status == 422 and any("field is immutable" in c.get("message", "") for c in err.causes):
+                if (
+                    attempt < 2
+                    and p.resource.kind in REPLACED_WHEN_IMMUTABLE
+                    and err.status == 422
+                    and any("field is immutable" in c.get("message", "") for c in err.causes)
+                ):
                     self._replace(component, p)
                     continue
-                raise self._fail(err, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+                raise self._fail(
+                    err, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret"
+                ) from None
             except Unreachable as exc:
-                raise self._fail(exc, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+                raise self._fail(
+                    exc, component, "patch", p.label, p.resource, secret=p.resource.kind == "Secret"
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _replace(self, component: str, p: _Planned) -> None:
         """Delete an object the server will not update in place, and wait until it is gone."""
         self._delete_one(component, p.resource, p.namespace, p.name)
-        self._poll(component, f"{p.label} to be deleted before it is created again", lambda: self._get(component, p.resource, p.namespace, p.name) is None)
+        self._poll(
+            component,
+            f"{p.label} to be deleted before it is created again",
+            lambda: self._get(component, p.resource, p.namespace, p.name) is None,
+        )
 
     def _poll(self, component: str, what: str, done: Any) -> None:
         """Until done() is true, polling with backoff, within --timeout."""
@@ -443,7 +598,15 @@ class ClusterSink:
         interval = self.poll_interval
         while not done():
             if time.monotonic() + interval > deadline:
-                raise DiagnosticError([Diagnostic(f"component {component}: waited {self.timeout:g}s for {what}", "Raise --timeout, or look at the object with kubectl.", address=component)])
+                raise DiagnosticError(
+                    [
+                        Diagnostic(
+                            f"component {component}: waited {self.timeout:g}s for {what}",
+                            "Raise --timeout, or look at the object with kubectl.",
+                            address=component,
+                        )
+                    ]
+                )
             time.sleep(interval)
             interval = min(interval * 1.5, 2.0)
 
@@ -451,7 +614,11 @@ class ClusterSink:
         """Custom resources are served once their CRD's condition Established is True."""
         for p, obj in crds:
             if not _established(obj):
-                self._poll(component, f"CustomResourceDefinition {p.name} to be Established", lambda p=p: _established(self._get(component, p.resource, None, p.name)))
+                self._poll(
+                    component,
+                    f"CustomResourceDefinition {p.name} to be Established",
+                    lambda p=p: _established(self._get(component, p.resource, None, p.name)),
+                )
 
     def _apply_all(self, component: str, planned: list[_Planned]) -> dict[tuple, dict]:
         """Server-side apply in phases (namespaces and CRDs, then config, then the rest),
@@ -469,7 +636,9 @@ class ClusterSink:
                     except DiagnosticError as exc:
                         results.append((p, None, exc))
             else:
-                with ThreadPoolExecutor(max_workers=min(self.workers, len(batch)), thread_name_prefix="appc-kube") as pool:
+                with ThreadPoolExecutor(
+                    max_workers=min(self.workers, len(batch)), thread_name_prefix="appc-kube"
+                ) as pool:
                     futures = [(p, pool.submit(self._apply_one, component, p)) for p in batch]
                     results = []
                     for p, f in futures:
@@ -487,13 +656,21 @@ class ClusterSink:
                 raise DiagnosticError(diags)
             live.update({p.key: obj for p, obj, _ in results})
             if phase == 0:
-                self._await_established(component, [(p, obj) for p, obj, _ in results if p.resource.kind == "CustomResourceDefinition"])
+                self._await_established(
+                    component, [(p, obj) for p, obj, _ in results if p.resource.kind == "CustomResourceDefinition"]
+                )
         return live
 
-    def _delete_one(self, component: str | None, res: Resource, namespace: str | None, name: str, secret: bool = False) -> int:
+    def _delete_one(
+        self, component: str | None, res: Resource, namespace: str | None, name: str, secret: bool = False
+    ) -> int:
         what = f"{res.kind} {namespace + '/' if res.namespaced and namespace else ''}{name}"
         try:
-            self.client.request("DELETE", res.path(namespace, name), body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
+            self.client.request(
+                "DELETE",
+                res.path(namespace, name),
+                body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"},
+            )
             return 1
         except ApiError as err:
             if err.status == 404:
@@ -512,7 +689,9 @@ class ClusterSink:
             writes += self._delete_one(item.component, res, ns, item.name, secret=item.kind == "Secret")
         return writes
 
-    def apply(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> tuple[tuple[InventoryItem, ...], int]:
+    def apply(
+        self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
+    ) -> tuple[tuple[InventoryItem, ...], int]:
         if not objects and not previous:
             return (), 0
         writes = self._ensure_namespace(component) if objects else 0
@@ -525,7 +704,14 @@ class ClusterSink:
         changed = [p for p in planned if p.key not in skip]
         # Built from values checked above: model_construct skips validation (~75 us an item).
         items = tuple(
-            InventoryItem.model_construct(api_version=p.source["apiVersion"], kind=p.source["kind"], name=p.name, namespace=p.source["metadata"].get("namespace"), component=component, hash=p.digest)
+            InventoryItem.model_construct(
+                api_version=p.source["apiVersion"],
+                kind=p.source["kind"],
+                name=p.name,
+                namespace=p.source["metadata"].get("namespace"),
+                component=component,
+                hash=p.digest,
+            )
             for p in planned
         )
         rendered = {p.key for p in planned}
@@ -543,7 +729,9 @@ class ClusterSink:
             # Some objects may exist now: hand them back so state keeps track of them. Those this
             # run tried to write carry no digest, so the next apply writes them again.
             attempted = {p.key for p in changed}
-            tracked = tuple(i.model_copy(update={"hash": ""}) if (i.kind, i.namespace, i.name) in attempted else i for i in items)
+            tracked = tuple(
+                i.model_copy(update={"hash": ""}) if (i.kind, i.namespace, i.name) in attempted else i for i in items
+            )
             raise PartialApply(exc.diagnostics, tracked + tuple(gone)) from None
         writes += self._delete_items(reversed(gone))
         return items, writes
@@ -584,7 +772,13 @@ class ClusterSink:
             if live is None or not owns_replicas(live, FIELD_MANAGER):
                 continue
             try:
-                self.client.request("PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": HANDOVER_MANAGER}, body=handover_body(live), content_type=APPLY_CONTENT_TYPE)
+                self.client.request(
+                    "PATCH",
+                    p.resource.path(p.namespace, p.name),
+                    query={"fieldManager": HANDOVER_MANAGER},
+                    body=handover_body(live),
+                    content_type=APPLY_CONTENT_TYPE,
+                )
                 writes += 1
             except ApiError as err:
                 if err.status != 409:  # a conflict: the autoscaler holds the field already
@@ -608,15 +802,26 @@ class ClusterSink:
         for p in self._plan(component, objects):
             live = self._get(component, p.resource, p.namespace, p.name)
             try:
-                after = self.client.request(
-                    "PATCH", p.resource.path(p.namespace, p.name), query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"}, body=p.body, content_type=APPLY_CONTENT_TYPE
-                ) or p.body
+                after = (
+                    self.client.request(
+                        "PATCH",
+                        p.resource.path(p.namespace, p.name),
+                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"},
+                        body=p.body,
+                        content_type=APPLY_CONTENT_TYPE,
+                    )
+                    or p.body
+                )
             except ApiError as exc:
                 if live is not None or exc.status != 404:  # absent with its namespace or kind: a create
-                    raise self._fail(exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+                    raise self._fail(
+                        exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret"
+                    ) from None
                 after = p.body
             except Unreachable as exc:
-                raise self._fail(exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret") from None
+                raise self._fail(
+                    exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret"
+                ) from None
             out.append((live, after))
         return out
 
@@ -646,7 +851,9 @@ class ClusterSink:
                 if state == "complete":
                     del pending[key]
                 elif state == "failed":
-                    raise DiagnosticError([Diagnostic(f"{p.label} failed: {why}", self._evidence(component, p, obj), address=component)])
+                    raise DiagnosticError(
+                        [Diagnostic(f"{p.label} failed: {why}", self._evidence(component, p, obj), address=component)]
+                    )
                 else:
                     pending[key] = (p, None)  # poll it next round
             if not pending:
@@ -660,7 +867,8 @@ class ClusterSink:
                     diags.append(
                         Diagnostic(
                             f"{p.label} was not ready within {self.timeout:g}s: {why}",
-                            self._evidence(component, p, obj) + " Raise --timeout, or pass --no-wait to return without waiting for rollouts.",
+                            self._evidence(component, p, obj)
+                            + " Raise --timeout, or pass --no-wait to return without waiting for rollouts.",
                             address=component,
                         )
                     )
@@ -677,7 +885,15 @@ class ClusterSink:
                 return []
             selector = ",".join(f"{k}={v}" for k, v in sorted(ml.items()))
         try:
-            doc = self.client.request("GET", Resource("v1", "Pod", "pods", True).path(namespace), query={"labelSelector": selector, "limit": 50}, attempts=2) or {}
+            doc = (
+                self.client.request(
+                    "GET",
+                    Resource("v1", "Pod", "pods", True).path(namespace),
+                    query={"labelSelector": selector, "limit": 50},
+                    attempts=2,
+                )
+                or {}
+            )
         except (ApiError, Unreachable):
             return []
         return doc.get("items") or []
@@ -685,7 +901,12 @@ class ClusterSink:
     def _warning(self, name: str, namespace: str | None) -> str | None:
         """The latest Warning event about the object or its pods (name or name-*)."""
         try:
-            doc = self.client.request("GET", Resource("v1", "Event", "events", True).path(namespace), query={"limit": 500}, attempts=2) or {}
+            doc = (
+                self.client.request(
+                    "GET", Resource("v1", "Event", "events", True).path(namespace), query={"limit": 500}, attempts=2
+                )
+                or {}
+            )
         except (ApiError, Unreachable):
             return None
         best, best_at = None, ""
@@ -695,9 +916,14 @@ class ClusterSink:
             involved = (e.get("involvedObject") or {}).get("name") or ""
             if involved != name and not involved.startswith(name + "-"):
                 continue
-            at = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") or ""
+            at = (
+                e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") or ""
+            )
             if at >= best_at:
-                best, best_at = f"{e.get('reason', 'Warning')} on {(e.get('involvedObject') or {}).get('kind', '')} {involved}: {e.get('message', '')}".strip(), at
+                best, best_at = (
+                    f"{e.get('reason', 'Warning')} on {(e.get('involvedObject') or {}).get('kind', '')} {involved}: {e.get('message', '')}".strip(),
+                    at,
+                )
         return best
 
     def _evidence(self, component: str, p: _Planned, obj: Mapping[str, Any] | None) -> str:
@@ -712,14 +938,24 @@ class ClusterSink:
         if warning:
             parts.append(f"last warning event: {warning}.")
         if not parts:
-            parts.append("no pod condition or warning event explains it (is a controller running, and are there nodes to schedule on?).")
+            parts.append(
+                "no pod condition or warning event explains it (is a controller running, and are there nodes to schedule on?)."
+            )
         return " ".join(parts)
 
     # -- health (appc status) ---------------------------------------------------------------
     def status(self, component: str, items: Iterable[InventoryItem]) -> dict:
         """Health of a component's objects on this target: rollout state, ready/desired
         replicas and the last warning event. Never raises for cluster trouble."""
-        out: dict[str, Any] = {"target": self.target, "rollout": "n/a", "ready": 0, "desired": 0, "missing": 0, "warning": None, "objects": []}
+        out: dict[str, Any] = {
+            "target": self.target,
+            "rollout": "n/a",
+            "ready": 0,
+            "desired": 0,
+            "missing": 0,
+            "warning": None,
+            "objects": [],
+        }
         states = []
         try:
             for item in items:
@@ -747,12 +983,25 @@ class ClusterSink:
                 out["ready"] += ready
                 out["desired"] += desired
                 states.append(state)
-                out["objects"].append({"kind": item.kind, "name": item.name, "rollout": state, "ready": ready, "desired": desired, "detail": why})
+                out["objects"].append(
+                    {
+                        "kind": item.kind,
+                        "name": item.name,
+                        "rollout": state,
+                        "ready": ready,
+                        "desired": desired,
+                        "detail": why,
+                    }
+                )
                 warning = self._warning(item.name, ns)
                 if warning:
                     out["warning"] = warning
         except Unreachable as exc:
-            return {**out, "rollout": "unreachable", "error": f"cannot reach the Kubernetes API server at {exc.server} ({exc.cause})"}
+            return {
+                **out,
+                "rollout": "unreachable",
+                "error": f"cannot reach the Kubernetes API server at {exc.server} ({exc.cause})",
+            }
         except ApiError as err:
             return {**out, "rollout": "unknown", "error": self._diagnostic(err, component, "get", component).summary}
         for s in ("failed", "missing", "progressing", "complete"):
@@ -765,7 +1014,11 @@ class ClusterSink:
 
 
 def _established(crd: Mapping[str, Any] | None) -> bool:
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in ((crd or {}).get("status") or {}).get("conditions") or [] if isinstance(c, dict))
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in ((crd or {}).get("status") or {}).get("conditions") or []
+        if isinstance(c, dict)
+    )
 
 
 def _incluster_namespace() -> str:

@@ -43,11 +43,23 @@ def _run(args: list[str], cwd: Path, what: str) -> str:
         raise DiagnosticError([Diagnostic(f"cannot {what}: terraform is not on PATH", "install Terraform >= 1.11")])
     env = terraform_environment(cwd)
     try:
-        proc = subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=FETCH_TIMEOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [exe, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
-        raise DiagnosticError([Diagnostic(f"cannot {what}: terraform took longer than {FETCH_TIMEOUT:.0f}s", OFFLINE_HINT)]) from None
+        raise DiagnosticError(
+            [Diagnostic(f"cannot {what}: terraform took longer than {FETCH_TIMEOUT:.0f}s", OFFLINE_HINT)]
+        ) from None
     if proc.returncode != 0:
-        raise DiagnosticError([Diagnostic(f"cannot {what}", f"{_terraform_reason(proc.stderr + proc.stdout)}; {OFFLINE_HINT}")])
+        raise DiagnosticError(
+            [Diagnostic(f"cannot {what}", f"{_terraform_reason(proc.stderr + proc.stdout)}; {OFFLINE_HINT}")]
+        )
     return proc.stdout
 
 
@@ -74,14 +86,25 @@ def fetch_remote(req: ModuleRequest, pin: str | None = None) -> Fetched:
         root = Path(tmp)
         _scratch_root(root, {"m": call})
         _run(["get", "-no-color"], root, f"fetch module {address.source}")
-        records = json.loads((root / ".terraform" / "modules" / "modules.json").read_text(encoding="utf-8")).get("Modules", [])
+        records = json.loads((root / ".terraform" / "modules" / "modules.json").read_text(encoding="utf-8")).get(
+            "Modules", []
+        )
         record = next((r for r in records if r.get("Key") == "m"), None)
         if record is None:
-            raise DiagnosticError([Diagnostic(f"cannot fetch module {address.source}", "terraform get recorded no module")])
+            raise DiagnosticError(
+                [Diagnostic(f"cannot fetch module {address.source}", "terraform get recorded no module")]
+            )
         _refuse_nested_remote(address.source, records)
         entry = Path(os.path.normpath(root / str(record.get("Dir", ""))))
         if root / ".terraform" / "modules" not in entry.parents:
-            raise DiagnosticError([Diagnostic(f"cannot fetch module {address.source}", f"terraform recorded it outside its module directory ({record.get('Dir')!r})")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"cannot fetch module {address.source}",
+                        f"terraform recorded it outside its module directory ({record.get('Dir')!r})",
+                    )
+                ]
+            )
         package = _package_root(entry, address.subdir)
         resolved = record.get("Version") or None
         if address.kind == GIT:
@@ -94,9 +117,14 @@ def _refuse_nested_remote(source: str, records: list[dict]) -> None:
     for r in records:
         key = r.get("Key", "")
         if key.startswith("m.") and not str(r.get("Source", "")).startswith(("./", "../")):
-            raise DiagnosticError([Diagnostic(
-                f"module {source} calls the remote module {r.get('Source')!r}",
-                "Terraform would fetch it again at every init, outside composer.lock; vendor that module, or make it a definition of its own")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"module {source} calls the remote module {r.get('Source')!r}",
+                        "Terraform would fetch it again at every init, outside composer.lock; vendor that module, or make it a definition of its own",
+                    )
+                ]
+            )
 
 
 def _package_root(entry: Path, subdir: str) -> Path:
@@ -110,7 +138,13 @@ def _git_commit(package: Path) -> str | None:
     git = shutil.which("git")
     if git is None or not (package / ".git").exists():
         return None
-    proc = subprocess.run([git, "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [git, "-C", str(package), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
@@ -120,7 +154,10 @@ def store(cache: Path, module: ModuleSource) -> Path:
     target = cache / module.digest
     if target.is_dir():
         try:
-            if read_package(target / module.entry if module.entry else target, module.name, target).digest == module.digest:
+            if (
+                read_package(target / module.entry if module.entry else target, module.name, target).digest
+                == module.digest
+            ):
                 return target
         except DiagnosticError:
             pass
@@ -149,7 +186,9 @@ class LockResult:
     local: int  # local packages hashed
 
 
-def lock_modules(requests: list[ModuleRequest], project_root: Path, cache: Path, previous: Lock | None, upgrade: bool) -> LockResult:
+def lock_modules(
+    requests: list[ModuleRequest], project_root: Path, cache: Path, previous: Lock | None, upgrade: bool
+) -> LockResult:
     """Fetch and hash every module; without `upgrade`, locked versions stay (a git tag that
     moved is an error naming both commits)."""
     entries: dict[tuple[str, str | None], LockedModule] = {}
@@ -164,13 +203,25 @@ def lock_modules(requests: list[ModuleRequest], project_root: Path, cache: Path,
             if req.address.remote:
                 got = fetch_remote(req, pin=old.resolved if old and req.address.kind == REGISTRY else None)
                 if old and old.resolved and got.resolved and old.resolved != got.resolved:
-                    raise DiagnosticError([Diagnostic(
-                        f"module {source}: ref {version!r} now resolves to {got.resolved}, composer.lock has {old.resolved}",
-                        "the tag or branch was moved upstream; if that is intended, run `appc lock --upgrade` to record the new commit")])
+                    raise DiagnosticError(
+                        [
+                            Diagnostic(
+                                f"module {source}: ref {version!r} now resolves to {got.resolved}, composer.lock has {old.resolved}",
+                                "the tag or branch was moved upstream; if that is intended, run `appc lock --upgrade` to record the new commit",
+                            )
+                        ]
+                    )
                 if old and old.resolved == got.resolved and old.hex != got.module.digest:
-                    raise DiagnosticError([Diagnostic(
-                        f"module {source} {got.resolved or ''} changed upstream: locked {old.digest}, fetched sha256:{got.module.digest}".replace("  ", " "),
-                        "the same version now has other content; review it, then `appc lock --upgrade` records it")])
+                    raise DiagnosticError(
+                        [
+                            Diagnostic(
+                                f"module {source} {got.resolved or ''} changed upstream: locked {old.digest}, fetched sha256:{got.module.digest}".replace(
+                                    "  ", " "
+                                ),
+                                "the same version now has other content; review it, then `appc lock --upgrade` records it",
+                            )
+                        ]
+                    )
                 store(cache, got.module)
                 module, resolved = got.module, got.resolved
                 fetched += 1
@@ -179,7 +230,9 @@ def lock_modules(requests: list[ModuleRequest], project_root: Path, cache: Path,
                 module, resolved = read_package(req.path, req.name, req.base or req.path.parent), None
                 local += 1
         except DiagnosticError as exc:
-            errors.extend(Diagnostic(d.summary, d.detail, file=req.origin if "/" in req.origin else None) for d in exc.diagnostics)
+            errors.extend(
+                Diagnostic(d.summary, d.detail, file=req.origin if "/" in req.origin else None) for d in exc.diagnostics
+            )
             continue
         entries[(source, version)] = LockedModule(source, version, resolved, f"sha256:{module.digest}", module.entry)
     if errors:
@@ -205,7 +258,13 @@ def write_lock(path: Path, lock: Lock) -> None:
         raise
 
 
-def lock_providers(modules: tuple[LockedModule, ...], requests: list[ModuleRequest], project_root: Path, cache: Path, previous: Lock | None) -> dict[str, LockedProvider]:
+def lock_providers(
+    modules: tuple[LockedModule, ...],
+    requests: list[ModuleRequest],
+    project_root: Path,
+    cache: Path,
+    previous: Lock | None,
+) -> dict[str, LockedProvider]:
     """`terraform init -backend=false` over every locked module: Terraform's own provider lock."""
     if not modules:
         return {}
@@ -220,7 +279,11 @@ def lock_providers(modules: tuple[LockedModule, ...], requests: list[ModuleReque
         if previous and previous.providers:
             (root / ".terraform.lock.hcl").write_text(provider_lock_hcl(previous.providers), encoding="utf-8")
         _run(["init", "-backend=false", "-input=false", "-no-color"], root, "install the providers the modules require")
-        text = (root / ".terraform.lock.hcl").read_text(encoding="utf-8") if (root / ".terraform.lock.hcl").is_file() else ""
+        text = (
+            (root / ".terraform.lock.hcl").read_text(encoding="utf-8")
+            if (root / ".terraform.lock.hcl").is_file()
+            else ""
+        )
     return parse_provider_lock(text)
 
 
@@ -239,7 +302,11 @@ def parse_provider_lock(text: str) -> dict[str, LockedProvider]:
     out = {}
     for address, body in _blocks(doc, "provider"):
         hashes = body.get("hashes") or []
-        out[address] = LockedProvider(str(_unquote(body.get("version"))), str(_unquote(body.get("constraints")) or ""), tuple(sorted(str(_unquote(h)) for h in hashes)))
+        out[address] = LockedProvider(
+            str(_unquote(body.get("version"))),
+            str(_unquote(body.get("constraints")) or ""),
+            tuple(sorted(str(_unquote(h)) for h in hashes)),
+        )
     return dict(sorted(out.items()))
 
 
@@ -256,10 +323,22 @@ def provider_lock_hcl(providers: dict[str, LockedProvider]) -> str:
     its format first: lock data never becomes HCL syntax."""
     lines = ["# Written by appc from composer.lock", ""]
     for address, p in sorted(providers.items()):
-        values = [("address", address), ("version", p.version), ("constraints", p.constraints), *(("hash", h) for h in p.hashes)]
+        values = [
+            ("address", address),
+            ("version", p.version),
+            ("constraints", p.constraints),
+            *(("hash", h) for h in p.hashes),
+        ]
         bad = [kind for kind, v in values if not re.match(_SAFE[kind], v)]
         if bad:
-            raise DiagnosticError([Diagnostic(f"composer.lock: provider {address!r} has a malformed {bad[0]}", "regenerate the lock with `appc lock --upgrade`")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"composer.lock: provider {address!r} has a malformed {bad[0]}",
+                        "regenerate the lock with `appc lock --upgrade`",
+                    )
+                ]
+            )
         lines.append(f'provider "{address}" {{')
         lines.append(f'  version = "{p.version}"')
         if p.constraints:

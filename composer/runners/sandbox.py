@@ -62,7 +62,12 @@ def _need_local_extra() -> None:
         import moto  # noqa: F401
     except ImportError:
         raise DiagnosticError(
-            [Diagnostic("the embedded AWS emulator is not installed", "install the local extra: pip install 'appcomposer[local]'")]
+            [
+                Diagnostic(
+                    "the embedded AWS emulator is not installed",
+                    "install the local extra: pip install 'appcomposer[local]'",
+                )
+            ]
         ) from None
 
 
@@ -101,7 +106,12 @@ def _recorded(state_dir: Path) -> Sandbox | None:
         sb = Sandbox(**json.loads(data)) if data is not None else None
     except (DiagnosticError, ValueError, TypeError):
         return None
-    if sb is None or not isinstance(sb.pid, int) or not isinstance(sb.start_ticks, int) or not str(sb.url).startswith("http://127.0.0.1:"):
+    if (
+        sb is None
+        or not isinstance(sb.pid, int)
+        or not isinstance(sb.start_ticks, int)
+        or not str(sb.url).startswith("http://127.0.0.1:")
+    ):
         return None
     return sb
 
@@ -139,7 +149,14 @@ def up(state_dir: Path, timeout: float = 60.0) -> tuple[Sandbox, bool]:
             proc.kill()
             raise DiagnosticError([Diagnostic("the sandbox emulator did not start", f"see {log}")])
         time.sleep(0.1)
-    sb = Sandbox(url=f"http://127.0.0.1:{int(port)}", pid=proc.pid, instance=str(uuid.uuid4()), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), log=str(log), start_ticks=_start_ticks(proc.pid) or 0)
+    sb = Sandbox(
+        url=f"http://127.0.0.1:{int(port)}",
+        pid=proc.pid,
+        instance=str(uuid.uuid4()),
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        log=str(log),
+        start_ticks=_start_ticks(proc.pid) or 0,
+    )
     safefs.write_file(state_dir, SANDBOX_FILE, json.dumps(asdict(sb), indent=2).encode(), mode=safefs.PRIVATE_FILE)
     return sb, True
 
@@ -177,7 +194,15 @@ def client_environment(url: str) -> dict[str, str]:
     }
 
 
-_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+_CLEARED = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
 
 
 @contextmanager

@@ -227,7 +227,9 @@ def _changes(messages: list[dict]) -> Changes:
         elif m.get("type") == "planned_change":
             change = m.get("change") or {}
             resource = change.get("resource") or {}
-            actions.append((str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", ""))))
+            actions.append(
+                (str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", "")))
+            )
     return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
 
 
@@ -250,7 +252,15 @@ def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
 class TerraformRunner:
     """Runs terraform for one unit at a time; safe to use from several threads."""
 
-    def __init__(self, env: Mapping[str, str], *, binary: str | None = None, timeout: float = 3600.0, on_event: Event | None = None, lock_timeout: str = "120s"):
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        binary: str | None = None,
+        timeout: float = 3600.0,
+        on_event: Event | None = None,
+        lock_timeout: str = "120s",
+    ):
         self.binary = binary or terraform_binary()
         self.env = dict(env)
         self.timeout = timeout
@@ -263,11 +273,31 @@ class TerraformRunner:
     def close(self) -> None:
         """Nothing to release today; the engine's owner calls it when a command ends."""
 
-    def _run(self, unit: str, command: str, args: list[str], cwd: Path, variables: Mapping[str, str] | None = None, json_ui: bool = True) -> tuple[int, list[dict], str, str]:
+    def _run(
+        self,
+        unit: str,
+        command: str,
+        args: list[str],
+        cwd: Path,
+        variables: Mapping[str, str] | None = None,
+        json_ui: bool = True,
+    ) -> tuple[int, list[dict], str, str]:
         if self.binary is None:
-            raise TerraformError(unit, command, [Diagnostic("terraform is not installed", "install Terraform >= 1.11 and put it on PATH (or set COMPOSER_TERRAFORM)", address=unit)])
+            raise TerraformError(
+                unit,
+                command,
+                [
+                    Diagnostic(
+                        "terraform is not installed",
+                        "install Terraform >= 1.11 and put it on PATH (or set COMPOSER_TERRAFORM)",
+                        address=unit,
+                    )
+                ],
+            )
         if interrupted():
-            raise TerraformError(unit, command, [Diagnostic("interrupted before terraform started", address=unit)], interrupted=True)
+            raise TerraformError(
+                unit, command, [Diagnostic("interrupted before terraform started", address=unit)], interrupted=True
+            )
         env = dict(self.env)
         for k, v in (variables or {}).items():
             env[f"TF_VAR_{k}"] = v
@@ -340,23 +370,65 @@ class TerraformRunner:
                 logs.remove()
         stderr = "".join(err_chunks)
         if timed_out.is_set():
-            raise TerraformError(unit, command, [Diagnostic(f"terraform {command} timed out after {self.timeout:.0f} s", "it was asked to stop; raise --timeout if the resource is slow to converge", address=unit)], timed_out=True)
+            raise TerraformError(
+                unit,
+                command,
+                [
+                    Diagnostic(
+                        f"terraform {command} timed out after {self.timeout:.0f} s",
+                        "it was asked to stop; raise --timeout if the resource is slow to converge",
+                        address=unit,
+                    )
+                ],
+                timed_out=True,
+            )
         return code, messages, "".join(raw_out), stderr
 
     def _emit(self, unit: str, command: str, msg: dict) -> None:
         mtype = msg.get("type")
-        if mtype in ("apply_start", "apply_progress", "apply_complete", "apply_errored", "planned_change", "change_summary", "refresh_start", "refresh_complete"):
+        if mtype in (
+            "apply_start",
+            "apply_progress",
+            "apply_complete",
+            "apply_errored",
+            "planned_change",
+            "change_summary",
+            "refresh_start",
+            "refresh_complete",
+        ):
             hook = msg.get("hook") or msg.get("change") or {}
             resource = (hook.get("resource") or {}).get("addr")
-            self.on_event("terraform", {"unit": unit, "command": command, "kind": mtype, "resource": resource, "action": hook.get("action"), "elapsed_s": hook.get("elapsed_seconds"), "message": msg.get("@message", "")[:300]})
+            self.on_event(
+                "terraform",
+                {
+                    "unit": unit,
+                    "command": command,
+                    "kind": mtype,
+                    "resource": resource,
+                    "action": hook.get("action"),
+                    "elapsed_s": hook.get("elapsed_seconds"),
+                    "message": msg.get("@message", "")[:300],
+                },
+            )
 
     def _fail(self, unit: str, command: str, code: int, messages: list[dict], out: str, err: str) -> TerraformError:
-        diags = [_diag_from_json(unit, m["diagnostic"]) for m in messages if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error"]
+        diags = [
+            _diag_from_json(unit, m["diagnostic"])
+            for m in messages
+            if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error"
+        ]
         if not diags:
             text = (err or out).strip()
             # Never quote Terraform's debug log (TF_LOG): its lines carry request bodies.
-            lines = [l.strip() for l in text.splitlines() if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)]
-            summary = next((l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l), lines[0] if lines else f"exit code {code}")
+            lines = [
+                l.strip()
+                for l in text.splitlines()
+                if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)
+            ]
+            summary = next(
+                (l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l),
+                lines[0] if lines else f"exit code {code}",
+            )
             diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
         return TerraformError(unit, command, diags, interrupted=interrupted())
 
@@ -370,8 +442,24 @@ class TerraformRunner:
         if code != 0:
             raise self._fail(unit, "init", code, messages, out, err)
 
-    def plan(self, unit: str, workdir: Path, planfile: Path, variables: Mapping[str, str] | None = None, *, destroy: bool = False, refresh: bool = True) -> Changes:
-        args = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-lock-timeout={self.lock_timeout}", f"-out={planfile}"]
+    def plan(
+        self,
+        unit: str,
+        workdir: Path,
+        planfile: Path,
+        variables: Mapping[str, str] | None = None,
+        *,
+        destroy: bool = False,
+        refresh: bool = True,
+    ) -> Changes:
+        args = [
+            "plan",
+            "-json",
+            "-input=false",
+            "-detailed-exitcode",
+            f"-lock-timeout={self.lock_timeout}",
+            f"-out={planfile}",
+        ]
         if destroy:
             args.append("-destroy")
         if not refresh:
@@ -381,7 +469,15 @@ class TerraformRunner:
             raise self._fail(unit, "plan", code, messages, out, err)
         return _changes(messages)
 
-    def apply(self, unit: str, workdir: Path, planfile: Path | None = None, variables: Mapping[str, str] | None = None, *, destroy: bool = False) -> Changes:
+    def apply(
+        self,
+        unit: str,
+        workdir: Path,
+        planfile: Path | None = None,
+        variables: Mapping[str, str] | None = None,
+        *,
+        destroy: bool = False,
+    ) -> Changes:
         """Apply a saved plan, or (no planfile) plan and apply in one process: the provider
         starts once instead of twice, which is most of a unit's time with large providers."""
         args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
@@ -398,13 +494,17 @@ class TerraformRunner:
 
     def show(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
         """`terraform show -json PLANFILE`: the saved plan as JSON (resource_changes, ...)."""
-        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        code, _, out, err = self._run(
+            unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False
+        )
         if code != 0:
             raise self._fail(unit, "show", code, [], out, err)
         try:
             return json.loads(out or "{}")
         except json.JSONDecodeError:
-            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
+            raise TerraformError(
+                unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]
+            ) from None
 
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
         """name -> (value, sensitive). Values stay in memory; callers must not log them."""
@@ -414,19 +514,25 @@ class TerraformRunner:
         try:
             data = json.loads(out or "{}")
         except json.JSONDecodeError:
-            raise TerraformError(unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]) from None
+            raise TerraformError(
+                unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]
+            ) from None
         return {k: (v.get("value"), bool(v.get("sensitive"))) for k, v in data.items()}
 
     def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
         """`terraform show -json PLANFILE`: the plan's resource changes. It holds sensitive
         values in clear (marked in `*_sensitive`): callers redact before showing anything."""
-        code, _, out, err = self._run(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False)
+        code, _, out, err = self._run(
+            unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False
+        )
         if code != 0:
             raise self._fail(unit, "show", code, [], "", err)
         try:
             data = json.loads(out or "{}")
         except json.JSONDecodeError:
-            raise TerraformError(unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]) from None
+            raise TerraformError(
+                unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]
+            ) from None
         return data if isinstance(data, dict) else {}
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None:
@@ -490,4 +596,3 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-

@@ -38,7 +38,15 @@ PENDING = "pending"
 
 # What Terraform writes in place in a unit's directory: each must be absent or a plain file
 # (directory) of its own, or Terraform would write through a planted link.
-TERRAFORM_FILES = (".terraform.lock.hcl", "appc.tfplan", "errored.tfstate", ".terraform/terraform.tfstate", ".terraform/environment", INIT_MARKER, ".terraform/modules/modules.json")
+TERRAFORM_FILES = (
+    ".terraform.lock.hcl",
+    "appc.tfplan",
+    "errored.tfstate",
+    ".terraform/terraform.tfstate",
+    ".terraform/environment",
+    INIT_MARKER,
+    ".terraform/modules/modules.json",
+)
 TERRAFORM_DIRS = (".terraform", ".terraform/modules", ".terraform/providers")
 # What may sit in a unit's directory besides those: appc's root, temp files of appc's own
 # writes and of its Terraform runs' output. Anything else (a *.tf, *.tfvars, override file)
@@ -63,15 +71,25 @@ class LocalWorkspace:
         for rel, data in files.items():
             self.write(rel, data)
         for name in sorted(modules):
-            self.write(f"modules/{name}/{MODULE_MARKER}", b"written by appc; the directory is removed when no unit uses it\n")
-            self._check_module(name, {rel.removeprefix(f"modules/{name}/") for rel in files if rel.startswith(f"modules/{name}/")})
+            self.write(
+                f"modules/{name}/{MODULE_MARKER}", b"written by appc; the directory is removed when no unit uses it\n"
+            )
+            self._check_module(
+                name, {rel.removeprefix(f"modules/{name}/") for rel in files if rel.startswith(f"modules/{name}/")}
+            )
         for name in safefs.list_dir(self.base, self._rel("modules")):
             if name not in modules:
                 safefs.remove_owned_tree(self.base, self._rel(f"modules/{name}"), MODULE_MARKER)
 
     def _check_module(self, name: str, expected: set[str]) -> None:
-        expected = expected | {MODULE_MARKER} | {p.rsplit("/", i)[0] + "/" for p in expected for i in range(1, p.count("/") + 1)}
-        extra = [e for e in safefs.walk(self.base, self._rel(f"modules/{name}")) if e not in expected and not _own_temp(e)]
+        expected = (
+            expected
+            | {MODULE_MARKER}
+            | {p.rsplit("/", i)[0] + "/" for p in expected for i in range(1, p.count("/") + 1)}
+        )
+        extra = [
+            e for e in safefs.walk(self.base, self._rel(f"modules/{name}")) if e not in expected and not _own_temp(e)
+        ]
         if extra:
             raise _foreign(self.root / "modules" / name / extra[0], "Terraform would load it as part of the module")
 
@@ -93,10 +111,16 @@ class LocalWorkspace:
         """The unit's Terraform directory, after checking that nothing Terraform writes there
         is a planted link, FIFO or hard link, and that it holds nothing appc did not put there."""
         rel = self._rel(f"terraform/{unit}")
-        safefs.check_plain(self.base, [f"{rel}/{f}" for f in TERRAFORM_FILES], dirs=[rel, *(f"{rel}/{d}" for d in TERRAFORM_DIRS)])
+        safefs.check_plain(
+            self.base, [f"{rel}/{f}" for f in TERRAFORM_FILES], dirs=[rel, *(f"{rel}/{d}" for d in TERRAFORM_DIRS)]
+        )
         for name in safefs.list_dir(self.base, rel):
             is_dir = name == ".terraform"
-            if (name + "/" if is_dir else name) not in _UNIT_ENTRIES and not name.startswith(_TEMP_PREFIXES) and not _own_temp(name):
+            if (
+                (name + "/" if is_dir else name) not in _UNIT_ENTRIES
+                and not name.startswith(_TEMP_PREFIXES)
+                and not _own_temp(name)
+            ):
                 raise _foreign(self.root / "terraform" / unit / name, "Terraform would load it as part of the root")
         return self.root / "terraform" / unit
 
@@ -116,7 +140,11 @@ class LocalWorkspace:
         ours = marker is not None and marker == self._seal(unit, recorded)
         made = [n for n in safefs.list_dir(self.base, self._rel(f"terraform/{unit}/.terraform")) if not _own_temp(n)]
         if not ours and made:  # (a temp file of a marker write killed before its rename is appc's own)
-            raise _foreign(self.root / "terraform" / unit / ".terraform", "Terraform would run the providers and modules it names", "It was not initialised by appc on this machine; remove it and run again (appc runs terraform init itself).")
+            raise _foreign(
+                self.root / "terraform" / unit / ".terraform",
+                "Terraform would run the providers and modules it names",
+                "It was not initialised by appc on this machine; remove it and run again (appc runs terraform init itself).",
+            )
         self.write(f"terraform/{unit}/{INIT_MARKER}", self._seal(unit, PENDING))
         return True
 
@@ -142,7 +170,14 @@ def _own_temp(rel: str) -> bool:
 
 
 def _foreign(path: Path, why: str, fix: str = "") -> DiagnosticError:
-    return DiagnosticError([Diagnostic(f"refusing to run Terraform: {path} was not written by appc", f"{why}. " + (fix or "Remove it and run again; appc writes everything this directory needs."))])
+    return DiagnosticError(
+        [
+            Diagnostic(
+                f"refusing to run Terraform: {path} was not written by appc",
+                f"{why}. " + (fix or "Remove it and run again; appc writes everything this directory needs."),
+            )
+        ]
+    )
 
 
 def machine_key() -> bytes:
@@ -164,7 +199,11 @@ def machine_key() -> bytes:
             os.unlink(directory / tmp)
         key = safefs.read_file(directory, "workspace.key")
     if not key or len(key) < 32:
-        raise safefs.refusal(directory / "workspace.key", "it is empty or too short to be appc's workspace key", "remove it; appc creates a new one")
+        raise safefs.refusal(
+            directory / "workspace.key",
+            "it is empty or too short to be appc's workspace key",
+            "remove it; appc creates a new one",
+        )
     return key
 
 
@@ -172,4 +211,8 @@ def forget_terraform_states(base: Path, app: str, environment: str) -> int:
     """Remove the local-backend Terraform state files of app/environment (a sandbox reset):
     only regular files named like Terraform state, one by one; no tree is removed."""
     rel = f"tfstate/{app}/{environment}"
-    return sum(safefs.remove_file(base, f"{rel}/{name}") for name in safefs.list_dir(base, rel) if name.endswith((".tfstate", ".tfstate.backup")))
+    return sum(
+        safefs.remove_file(base, f"{rel}/{name}")
+        for name in safefs.list_dir(base, rel)
+        if name.endswith((".tfstate", ".tfstate.backup"))
+    )

@@ -55,7 +55,9 @@ def decode_key(data: bytes | str) -> bytes:
             continue
         if len(key) >= KEY_BYTES:
             return key
-    raise BadKey(f"a key is at least {KEY_BYTES} bytes, given as base64 or hex (make one with: openssl rand -base64 32)")
+    raise BadKey(
+        f"a key is at least {KEY_BYTES} bytes, given as base64 or hex (make one with: openssl rand -base64 32)"
+    )
 
 
 def plan_key_from_environment() -> bytes | None:

@@ -58,7 +58,15 @@ class LocalStore:
         data = safefs.read_file(self.directory, self.state_path.name)  # no link followed, no FIFO waited on
         if data is None:
             return None
-        return decode_state(data, self.location, self.app, self.environment, self._read_key(), str(self.key_path), self.options.on_warning)
+        return decode_state(
+            data,
+            self.location,
+            self.app,
+            self.environment,
+            self._read_key(),
+            str(self.key_path),
+            self.options.on_warning,
+        )
 
     def write(self, doc: StateDoc) -> StateDoc:
         check_write(self.read(), doc, self.location, self.app, self.environment)
@@ -69,7 +77,8 @@ class LocalStore:
             _replace_atomically(self.state_path, encode_state(new, key))
         except OSError as e:
             raise refused(
-                self.location, "cannot write the state file",
+                self.location,
+                "cannot write the state file",
                 f"{e.strerror}. The previous state is unchanged. Check free space and permissions of {self.directory}.",
             ) from None
         return new
@@ -98,7 +107,11 @@ class LocalStore:
                 _unlink_quietly(tmp)
             _fsync_dir(self.directory)
         except OSError as e:
-            raise refused(str(self.key_path), "cannot create the state key", f"{e.strerror}. Check the permissions of {self.directory}.") from None
+            raise refused(
+                str(self.key_path),
+                "cannot create the state key",
+                f"{e.strerror}. Check the permissions of {self.directory}.",
+            ) from None
         key = self._read_key()
         assert key is not None
         return key
@@ -111,13 +124,19 @@ class LocalStore:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise refused(str(self.key_path), "cannot read the state key", f"{e.strerror}. It must be a regular file readable by appc (not a link).") from None
+            raise refused(
+                str(self.key_path),
+                "cannot read the state key",
+                f"{e.strerror}. It must be a regular file readable by appc (not a link).",
+            ) from None
         with os.fdopen(fd, "rb") as fh:
             data = fh.read(4096)
         try:
             self._key = keys.decode_key(data)
         except keys.BadKey as e:
-            raise refused(str(self.key_path), "the state key is unreadable", f"{e}. Restore it from a backup.") from None
+            raise refused(
+                str(self.key_path), "the state key is unreadable", f"{e}. Restore it from a backup."
+            ) from None
         return self._key
 
     # --- lock -----------------------------------------------------------------------

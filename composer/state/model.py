@@ -24,7 +24,9 @@ MAX_REVISIONS = 50
 # becomes a directory and a Terraform state key, an object name an API path.
 KubeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$", max_length=253)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=63)]
-ApiVersion = Annotated[str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9][a-z0-9]*$", max_length=253)]
+ApiVersion = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9][a-z0-9]*$", max_length=253)
+]
 
 
 class _Model(BaseModel):

@@ -70,7 +70,9 @@ def new_lock_info(operation: str) -> LockInfo:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
         user = str(os.getuid())
-    return LockInfo(id=str(uuid.uuid4()), holder=f"{user}@{host}", pid=os.getpid(), host=host, operation=operation, created=now())
+    return LockInfo(
+        id=str(uuid.uuid4()), holder=f"{user}@{host}", pid=os.getpid(), host=host, operation=operation, created=now()
+    )
 
 
 class LockHeld(Exception):
@@ -122,7 +124,15 @@ def encode_state(doc: StateDoc, key: bytes) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2) + "\n").encode()
 
 
-def decode_state(data: bytes, where: str, app: str, environment: str, key: bytes | None = None, key_where: str = "", on_warning: Callable[[str], None] | None = None) -> StateDoc:
+def decode_state(
+    data: bytes,
+    where: str,
+    app: str,
+    environment: str,
+    key: bytes | None = None,
+    key_where: str = "",
+    on_warning: Callable[[str], None] | None = None,
+) -> StateDoc:
     """Parse stored bytes strictly and check their signature against `key` (None: the store
     has no key). Messages name positions and field paths, never contents."""
     try:
@@ -131,24 +141,29 @@ def decode_state(data: bytes, where: str, app: str, environment: str, key: bytes
         raise refused(where, "state file is corrupt", f"It is not UTF-8 text. {_NOT_OVERWRITTEN} {_RESTORE}") from None
     except json.JSONDecodeError as e:
         raise refused(
-            where, "state file is corrupt",
+            where,
+            "state file is corrupt",
             f"It is not valid JSON (line {e.lineno}, column {e.colno}). {_NOT_OVERWRITTEN} {_RESTORE}",
         ) from None
     if not isinstance(obj, dict):
         raise refused(where, "state file is corrupt", f"It is not a JSON object. {_NOT_OVERWRITTEN} {_RESTORE}")
     fmt = obj.get("format")
     if type(fmt) is not int:
-        raise refused(where, "state file is corrupt", f"It has no integer `format` field. {_NOT_OVERWRITTEN} {_RESTORE}")
+        raise refused(
+            where, "state file is corrupt", f"It has no integer `format` field. {_NOT_OVERWRITTEN} {_RESTORE}"
+        )
     if fmt != FORMAT:
         newer = " It was written by a newer appc: upgrade appc to use it." if fmt > FORMAT else ""
         raise refused(
-            where, f"state file has unknown format {fmt}",
+            where,
+            f"state file has unknown format {fmt}",
             f"This appc reads state format {FORMAT}.{newer} {_NOT_OVERWRITTEN}",
         )
     other_app, other_env = obj.get("app"), obj.get("environment")
     if isinstance(other_app, str) and isinstance(other_env, str) and (other_app, other_env) != (app, environment):
         raise refused(
-            where, f"state file belongs to app {other_app!r}, environment {other_env!r}",
+            where,
+            f"state file belongs to app {other_app!r}, environment {other_env!r}",
             f"Expected the state of app {app!r}, environment {environment!r}. Two environments must not share "
             f"a state location: check the state settings of environment {environment!r}. {_NOT_OVERWRITTEN}",
         )
@@ -160,32 +175,40 @@ def decode_state(data: bytes, where: str, app: str, environment: str, key: bytes
         paths = [".".join(str(p) for p in err["loc"]) + f" ({err['type']})" for err in e.errors(include_input=False)]
         more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
         raise refused(
-            where, "state file is corrupt",
+            where,
+            "state file is corrupt",
             f"It does not match the state schema at {', '.join(paths[:5])}{more}. {_NOT_OVERWRITTEN} {_RESTORE}",
         ) from None
 
 
-def _check_signature(obj: dict, where: str, key: bytes | None, key_where: str, on_warning: Callable[[str], None] | None) -> None:
+def _check_signature(
+    obj: dict, where: str, key: bytes | None, key_where: str, on_warning: Callable[[str], None] | None
+) -> None:
     signed = keys.SIGNATURE_FIELD in obj
     if key is None and not signed:
         if on_warning is not None:
-            on_warning(f"the state at {where} is not signed yet (written by an earlier appc); it is signed from its next write on")
+            on_warning(
+                f"the state at {where} is not signed yet (written by an earlier appc); it is signed from its next write on"
+            )
         return
     if key is None:
         raise refused(
-            where, "the state is signed, but its key is missing",
+            where,
+            "the state is signed, but its key is missing",
             f"The state key at {key_where} is gone, so the state cannot be verified. Restore the key from a backup; "
             f"{_NOT_OVERWRITTEN}",
         )
     if not signed:
         raise refused(
-            where, "the state was modified outside appc: its signature is missing",
+            where,
+            "the state was modified outside appc: its signature is missing",
             f"This environment has a state key ({key_where}), so every state appc writes is signed. Someone "
             f"replaced or edited the state. {_NOT_OVERWRITTEN} {_RESTORE}",
         )
     if not keys.verify(key, "state", obj):
         raise refused(
-            where, "the state was modified outside appc: its signature does not match",
+            where,
+            "the state was modified outside appc: its signature does not match",
             f"The state at {where} is not the document appc last wrote with the key at {key_where}. "
             f"{_NOT_OVERWRITTEN} {_RESTORE}",
         )
@@ -195,27 +218,31 @@ def check_write(stored: StateDoc | None, doc: StateDoc, where: str, app: str, en
     """Refuse a write that would lose someone else's: another lineage, or a serial moved on."""
     if (doc.app, doc.environment) != (app, environment):
         raise refused(
-            where, "state document is for another app or environment",
+            where,
+            "state document is for another app or environment",
             f"The document is for app {doc.app!r}, environment {doc.environment!r}; this store holds app "
             f"{app!r}, environment {environment!r}. Nothing was written.",
         )
     if stored is None:
         if doc.serial != 0:
             raise refused(
-                where, "state disappeared since it was read",
+                where,
+                "state disappeared since it was read",
                 f"This run read serial {doc.serial}, but the state no longer exists: someone removed it. "
                 "Nothing was written; find out who removed it before running again.",
             )
         return
     if stored.lineage != doc.lineage:
         raise refused(
-            where, "state has another lineage",
+            where,
+            "state has another lineage",
             f"The stored state has lineage {stored.lineage}, this document lineage {doc.lineage}: the state was "
             "recreated or replaced since it was read. Nothing was written.",
         )
     if stored.serial != doc.serial:
         raise refused(
-            where, "state changed since it was read",
+            where,
+            "state changed since it was read",
             f"The stored state is at serial {stored.serial}, this run read serial {doc.serial}: someone else wrote "
             "in between (was the lock bypassed?). Nothing was written; run the command again.",
         )
@@ -323,7 +350,9 @@ class CellLock:
         held = decode_lock(raw)
         if held is None or held.id != info.id:
             who = held.describe() if held else "an unknown holder"
-            self.options.on_warning(f"left the lock at {self.cell.where} in place: it is held by {who}, not by lock {info.id}")
+            self.options.on_warning(
+                f"left the lock at {self.cell.where} in place: it is held by {who}, not by lock {info.id}"
+            )
             return
         if not self.cell.delete(token):
             self.options.on_warning(f"the lock {info.id} at {self.cell.where} changed while it was being released")
@@ -346,22 +375,29 @@ class CellLock:
         if lock_id is not None:
             if held is None:
                 raise refused(
-                    self.cell.where, "the lock is unreadable and has no id",
+                    self.cell.where,
+                    "the lock is unreadable and has no id",
                     f"It cannot match lock id {lock_id}. If no appc run is in progress, run "
                     f"`appc force-unlock -e {self.environment}` without a lock id to remove it.",
                 )
             if held.id != lock_id:
                 raise refused(
-                    self.cell.where, f"lock id {lock_id} does not match the lock held",
+                    self.cell.where,
+                    f"lock id {lock_id} does not match the lock held",
                     f"It is held by {held.describe()}. Nothing was removed.",
                 )
         if not self.cell.delete(token):
-            raise refused(self.cell.where, "the lock changed while it was being removed", "Nothing was removed; look again and retry.")
+            raise refused(
+                self.cell.where,
+                "the lock changed while it was being removed",
+                "Nothing was removed; look again and retry.",
+            )
         return held
 
     def _unreadable(self) -> DiagnosticError:
         return refused(
-            self.cell.where, "the lock is unreadable",
+            self.cell.where,
+            "the lock is unreadable",
             "The state is locked by an unknown holder. If no appc run is in progress, run "
             f"`appc force-unlock -e {self.environment}` to remove it.",
         )

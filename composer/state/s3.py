@@ -56,8 +56,14 @@ from composer.state.protocol import (
 LockKind = Literal["dynamodb", "conditional"]
 
 _CREDENTIALS_REJECTED = {
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-    "InvalidToken", "InvalidClientTokenId", "UnrecognizedClientException", "TokenRefreshRequired",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidToken",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "TokenRefreshRequired",
 }
 _DENIED = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "Forbidden", "403"}
 _WRONG_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301"}
@@ -119,7 +125,15 @@ class S3Store:
         return self._decode(got[0]) if got else None
 
     def _decode(self, data: bytes) -> StateDoc:
-        return decode_state(data, self.location, self.app, self.environment, self._read_key(), f"s3://{self.bucket}/{self.key_object}", self.options.on_warning)
+        return decode_state(
+            data,
+            self.location,
+            self.app,
+            self.environment,
+            self._read_key(),
+            f"s3://{self.bucket}/{self.key_object}",
+            self.options.on_warning,
+        )
 
     def write(self, doc: StateDoc) -> StateDoc:
         got = self._get(self.key)
@@ -129,7 +143,8 @@ class S3Store:
         condition = {"IfMatch": got[1]} if got else {"IfNoneMatch": "*"}
         if not self._put(self.key, encode_state(new, self.signing_key()), **condition):
             raise refused(
-                self.location, "state changed while it was being written",
+                self.location,
+                "state changed while it was being written",
                 "Another writer replaced the state object between this run's read and its write "
                 "(was the lock bypassed?). Nothing was written; run the command again.",
             )
@@ -142,10 +157,16 @@ class S3Store:
         with a conditional put, so two first writers agree on one key."""
         key = self._read_key()
         if key is None:
-            self._put(self.key_object, keys.encode_key(keys.new_key()), IfNoneMatch="*")  # False: another writer's key stands
+            self._put(
+                self.key_object, keys.encode_key(keys.new_key()), IfNoneMatch="*"
+            )  # False: another writer's key stands
             key = self._read_key()
         if key is None:
-            raise refused(f"s3://{self.bucket}/{self.key_object}", "cannot create the state key", "The object vanished right after it was written; run the command again.")
+            raise refused(
+                f"s3://{self.bucket}/{self.key_object}",
+                "cannot create the state key",
+                "The object vanished right after it was written; run the command again.",
+            )
         return key
 
     def _read_key(self) -> bytes | None:
@@ -156,7 +177,11 @@ class S3Store:
             try:
                 self._key = keys.decode_key(got[0])
             except keys.BadKey as e:
-                raise refused(f"s3://{self.bucket}/{self.key_object}", "the state key is unreadable", f"{e}. Restore it from an earlier object version.") from None
+                raise refused(
+                    f"s3://{self.bucket}/{self.key_object}",
+                    "the state key is unreadable",
+                    f"{e}. Restore it from an earlier object version.",
+                ) from None
         return self._key
 
     # --- lock -----------------------------------------------------------------------
@@ -230,18 +255,21 @@ class S3Store:
             raise self._client_error(e, operation, where) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise refused(
-                where, "no AWS credentials found for the state store",
+                where,
+                "no AWS credentials found for the state store",
                 "Set AWS_PROFILE (and run `aws sso login` if it uses SSO), or AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, then run the command again.",
             ) from None
         except NoRegionError:
             raise refused(
-                where, "no AWS region for the state store",
+                where,
+                "no AWS region for the state store",
                 f"Set state.region in environment {self.environment!r}, or AWS_REGION.",
             ) from None
         except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as e:
             raise refused(
-                where, "cannot reach the state store",
+                where,
+                "cannot reach the state store",
                 f"{operation} failed: {e}. Check the network, and AWS_ENDPOINT_URL if it is set.",
             ) from None
         except BotoCoreError as e:  # credential providers, SSO tokens, parameter validation
@@ -253,29 +281,34 @@ class S3Store:
         init = f"Run `appc init -e {self.environment}` to create it"
         if code == "NoSuchBucket":
             return refused(
-                where, f"the state bucket {self.bucket!r} does not exist",
+                where,
+                f"the state bucket {self.bucket!r} does not exist",
                 f"{init}, or correct state.bucket of environment {self.environment!r}.",
             )
         if code == "ResourceNotFoundException":
             return refused(
-                where, f"the lock table {self.table!r} does not exist",
+                where,
+                f"the lock table {self.table!r} does not exist",
                 f"{init}, or correct state.table of environment {self.environment!r}.",
             )
         if code in _CREDENTIALS_REJECTED:
             return refused(
-                where, "AWS rejected the credentials of the state store",
+                where,
+                "AWS rejected the credentials of the state store",
                 f"{operation}: {code}. Refresh the credentials (e.g. `aws sso login`) or check AWS_PROFILE.",
             )
         if code in _DENIED:
             return refused(
-                where, "access to the state store was denied",
+                where,
+                "access to the state store was denied",
                 f"{operation}: {code}: {message}. The identity needs s3:GetObject, s3:PutObject and "
                 "s3:DeleteObject on the state objects"
                 + (" and dynamodb:GetItem, PutItem and DeleteItem on the lock table." if self.table else "."),
             )
         if code in _WRONG_REGION:
             return refused(
-                where, "the state bucket is in another region",
+                where,
+                "the state bucket is in another region",
                 f"{operation}: {code}. Set state.region of environment {self.environment!r} to the bucket's region.",
             )
         return refused(where, "the state store request failed", f"{operation}: {code}: {message}")
@@ -314,7 +347,9 @@ class _DynamoCell:
         """One DynamoDB call; None when its condition did not hold."""
         with self.store._edge(operation, self.where):
             client = self.store._client("dynamodb")
-            method = {"PutItem": client.put_item, "GetItem": client.get_item, "DeleteItem": client.delete_item}[operation]
+            method = {"PutItem": client.put_item, "GetItem": client.get_item, "DeleteItem": client.delete_item}[
+                operation
+            ]
             try:
                 return method(TableName=self.store.table, **kwargs)
             except ClientError as e:
@@ -332,7 +367,9 @@ class _DynamoCell:
         return {"ConditionExpression": "Info = :seen", "ExpressionAttributeValues": {":seen": token}}
 
     def create(self, data: bytes) -> bool:
-        return self._call("PutItem", Item=self._item(data), ConditionExpression="attribute_not_exists(LockID)") is not None
+        return (
+            self._call("PutItem", Item=self._item(data), ConditionExpression="attribute_not_exists(LockID)") is not None
+        )
 
     def fetch(self) -> tuple[bytes, dict | None] | None:
         resp = self._call("GetItem", Key={"LockID": {"S": self.lock_id}}, ConsistentRead=True)

@@ -9,13 +9,26 @@ from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, StatusRequest, TerraformProviderBlocks, TerraformRequest, UnitStatus
+from composer.plugins import (
+    BackendRequest,
+    EnvironmentCheckRequest,
+    EnvironmentProblem,
+    PreflightRequest,
+    PreflightResult,
+    SecretRequest,
+    StatusRequest,
+    TerraformProviderBlocks,
+    TerraformRequest,
+    UnitStatus,
+)
 from providers.base import ShippedProvider
 from providers.network import Need, network_problems, network_values
 
 # RDS and ElastiCache fall back to the default VPC without a network block; public access needs the
 # VPC where the security group admitting the allowed CIDRs is created.
-_PUBLIC_DB = Need((("vpcId",),), "the VPC of the security group that admits spec.network.publicAccess.allowedCidrs", public_ok=False)
+_PUBLIC_DB = Need(
+    (("vpcId",),), "the VPC of the security group that admits spec.network.publicAccess.allowedCidrs", public_ok=False
+)
 NETWORK_NEEDS: dict[tuple[str, str], Need] = {}
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 6.0"
@@ -27,7 +40,11 @@ class AwsProvider(ShippedProvider):
 
     def template_context(self, environment: Environment) -> Mapping[str, Any]:
         cloud = environment.spec.cloud
-        return {"region": cloud.region if cloud else None, "account": cloud.account if cloud else None, "network": network_values(environment)}
+        return {
+            "region": cloud.region if cloud else None,
+            "account": cloud.account if cloud else None,
+            "network": network_values(environment),
+        }
 
     def check_environment(self, request: EnvironmentCheckRequest) -> Sequence[EnvironmentProblem]:
         network = request.environment.spec.network
@@ -79,15 +96,36 @@ class AwsProvider(ShippedProvider):
 
         env = request.environment
         cloud = env.spec.cloud
-        known = set(boto3.session.Session().get_available_regions("ec2")) | set(boto3.session.Session().get_available_regions("ec2", "aws-cn")) | set(boto3.session.Session().get_available_regions("ec2", "aws-us-gov"))
+        known = (
+            set(boto3.session.Session().get_available_regions("ec2"))
+            | set(boto3.session.Session().get_available_regions("ec2", "aws-cn"))
+            | set(boto3.session.Session().get_available_regions("ec2", "aws-us-gov"))
+        )
         if cloud and cloud.region and cloud.region not in known:
-            return PreflightResult(False, diagnostics=(Diagnostic(f"AWS region {cloud.region!r} does not exist", "check cloud.region in the environment (e.g. eu-west-1)"),))
+            return PreflightResult(
+                False,
+                diagnostics=(
+                    Diagnostic(
+                        f"AWS region {cloud.region!r} does not exist",
+                        "check cloud.region in the environment (e.g. eu-west-1)",
+                    ),
+                ),
+            )
         try:
             ident = _session(env).client("sts").get_caller_identity()
         except (BotoCoreError, ClientError) as exc:
             return PreflightResult(False, diagnostics=(aws_error(exc, "AWS credentials were rejected"),))
         if cloud and cloud.account and ident.get("Account") != cloud.account:
-            return PreflightResult(False, identity=ident.get("Arn", ""), diagnostics=(Diagnostic(f"credentials are for account {ident.get('Account')}, the environment wants {cloud.account}", "switch AWS profile, or fix cloud.account"),))
+            return PreflightResult(
+                False,
+                identity=ident.get("Arn", ""),
+                diagnostics=(
+                    Diagnostic(
+                        f"credentials are for account {ident.get('Account')}, the environment wants {cloud.account}",
+                        "switch AWS profile, or fix cloud.account",
+                    ),
+                ),
+            )
         return PreflightResult(True, identity=ident.get("Arn", ""))
 
     def bootstrap_backend(self, request: PreflightRequest) -> PreflightResult:
@@ -115,7 +153,14 @@ class AwsProvider(ShippedProvider):
         try:
             data = json.loads(value.get("SecretString") or "{}")
         except json.JSONDecodeError:
-            raise DiagnosticError([Diagnostic(f"secret {request.secret_id} does not hold a JSON document", "connection details are stored as one JSON object")]) from None
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"secret {request.secret_id} does not hold a JSON document",
+                        "connection details are stored as one JSON object",
+                    )
+                ]
+            ) from None
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
@@ -131,7 +176,10 @@ def aws_error(exc: Exception, what: str) -> Diagnostic:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
     if isinstance(exc, NoCredentialsError):
-        return Diagnostic(f"{what}: no AWS credentials found", "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on a role")
+        return Diagnostic(
+            f"{what}: no AWS credentials found",
+            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on a role",
+        )
     if isinstance(exc, NoRegionError):
         return Diagnostic(f"{what}: no AWS region", "set cloud.region in the environment")
     if isinstance(exc, ClientError):

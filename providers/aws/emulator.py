@@ -24,7 +24,6 @@ The patches are applied once, when this module is imported, and touch nothing el
     url, stop = start_moto()                                  # in-process, background thread
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -120,9 +119,7 @@ _patch_elasticache()
 _patch_sqs()
 
 
-def start_moto(
-    port: int = 0, host: str = "127.0.0.1", quiet: bool = True
-) -> tuple[str, Callable[[], None]]:
+def start_moto(port: int = 0, host: str = "127.0.0.1", quiet: bool = True) -> tuple[str, Callable[[], None]]:
     """Run a moto server in this process on a background thread.
 
     Returns ``(url, stop)``; ``port=0`` picks a free port.  ``quiet`` silences werkzeug's

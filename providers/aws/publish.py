@@ -42,9 +42,13 @@ def write_secret(environment: Environment, name: str, values: Mapping[str, str])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
-            client.create_secret(Name=name, SecretString=document, Description="Connection details published by appc", Tags=TAGS)
+            client.create_secret(
+                Name=name, SecretString=document, Description="Connection details published by appc", Tags=TAGS
+            )
     except (BotoCoreError, ClientError) as exc:
-        raise DiagnosticError([aws_error(exc, f"cannot publish connection details to Secrets Manager secret {name}")]) from None
+        raise DiagnosticError(
+            [aws_error(exc, f"cannot publish connection details to Secrets Manager secret {name}")]
+        ) from None
     return SecretWritten(name)
 
 

@@ -70,7 +70,9 @@ def bootstrap_s3_backend(environment: Environment) -> PreflightResult:
     except _Refused as exc:
         return PreflightResult(False, diagnostics=(exc.diagnostic,), resources=tuple(resources))
     except (BotoCoreError, ClientError) as exc:
-        return PreflightResult(False, diagnostics=(aws_error(exc, "cannot prepare the s3 state backend"),), resources=tuple(resources))
+        return PreflightResult(
+            False, diagnostics=(aws_error(exc, "cannot prepare the s3 state backend"),), resources=tuple(resources)
+        )
     return PreflightResult(True, resources=tuple(resources))
 
 
@@ -112,19 +114,36 @@ def _ensure_bucket(bucket: str, region: str | None, env_name: str) -> BackendRes
         s3.create_bucket(**kwargs)
     except ClientError as exc:
         if _code(exc) == "BucketAlreadyExists":
-            raise _Refused(Diagnostic(f"the state bucket name {bucket!r} is taken by another AWS account", "S3 bucket names are global; choose another state.bucket")) from None
+            raise _Refused(
+                Diagnostic(
+                    f"the state bucket name {bucket!r} is taken by another AWS account",
+                    "S3 bucket names are global; choose another state.bucket",
+                )
+            ) from None
         if _code(exc) != "BucketAlreadyOwnedByYou":  # a concurrent init won the race: fine
             raise
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
         Bucket=bucket,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
     )
     s3.put_public_access_block(
         Bucket=bucket,
-        PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
     )
-    return BackendResource("s3 bucket", bucket, "created", f"in {region or 'the default region'}: versioning on, AES256 default encryption, public access blocked")
+    return BackendResource(
+        "s3 bucket",
+        bucket,
+        "created",
+        f"in {region or 'the default region'}: versioning on, AES256 default encryption, public access blocked",
+    )
 
 
 def _ensure_table(table: str, region: str | None) -> BackendResource:
@@ -146,7 +165,9 @@ def _ensure_table(table: str, region: str | None) -> BackendResource:
                     f"Terraform and Composer need the hash key LockID (a string) and nothing else; it has {keys}. Use another state.table.",
                 )
             )
-        return BackendResource("dynamodb table", table, "present", f"status {desc.get('TableStatus', 'unknown').lower()}")
+        return BackendResource(
+            "dynamodb table", table, "present", f"status {desc.get('TableStatus', 'unknown').lower()}"
+        )
     try:
         ddb.create_table(
             TableName=table,
@@ -211,7 +232,10 @@ def _rds(rds: Any, identifier: str) -> UnitStatus:
         if _code(exc) == "DBInstanceNotFound":
             return UnitStatus("missing", f"RDS instance {identifier} does not exist")
         raise
-    return UnitStatus(str(db.get("DBInstanceStatus", "unknown")), f"RDS {db.get('Engine', '')} {db.get('EngineVersion', '')} {db.get('DBInstanceClass', '')}".strip())
+    return UnitStatus(
+        str(db.get("DBInstanceStatus", "unknown")),
+        f"RDS {db.get('Engine', '')} {db.get('EngineVersion', '')} {db.get('DBInstanceClass', '')}".strip(),
+    )
 
 
 def _elasticache(ec: Any, cluster: str) -> UnitStatus:
@@ -223,7 +247,10 @@ def _elasticache(ec: Any, cluster: str) -> UnitStatus:
         if _code(exc) == "CacheClusterNotFound":
             return UnitStatus("missing", f"ElastiCache cluster {cluster} does not exist")
         raise
-    return UnitStatus(str(c.get("CacheClusterStatus", "unknown")), f"ElastiCache {c.get('Engine', '')} {c.get('EngineVersion', '')} {c.get('CacheNodeType', '')}".strip())
+    return UnitStatus(
+        str(c.get("CacheClusterStatus", "unknown")),
+        f"ElastiCache {c.get('Engine', '')} {c.get('EngineVersion', '')} {c.get('CacheNodeType', '')}".strip(),
+    )
 
 
 def _bucket(s3: Any, name: str) -> UnitStatus:
@@ -239,7 +266,11 @@ def _bucket(s3: Any, name: str) -> UnitStatus:
         if _code(exc) in ("403", "AccessDenied", "Forbidden"):
             return UnitStatus("unknown", f"S3 bucket {name}: access denied")
         raise
-    region = (resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}).get("x-amz-bucket-region") or resp.get("BucketRegion") or ""
+    region = (
+        (resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}).get("x-amz-bucket-region")
+        or resp.get("BucketRegion")
+        or ""
+    )
     return UnitStatus("available", f"S3 bucket {name}" + (f" in {region}" if region else ""))
 
 
@@ -249,9 +280,14 @@ def _queue(sqs: Any, url: str) -> UnitStatus:
     if not url:
         raise _Unknown("no url output recorded; apply the unit first")
     try:
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
     except ClientError as exc:
         if _code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
             return UnitStatus("missing", f"SQS queue {url} does not exist")
         raise
-    return UnitStatus("available", f"{attrs.get('ApproximateNumberOfMessages', '?')} messages waiting, {attrs.get('ApproximateNumberOfMessagesNotVisible', '?')} in flight")
+    return UnitStatus(
+        "available",
+        f"{attrs.get('ApproximateNumberOfMessages', '?')} messages waiting, {attrs.get('ApproximateNumberOfMessagesNotVisible', '?')} in flight",
+    )

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
+from composer.plugins import (
+    BackendRequest,
+    EnvironmentCheckRequest,
+    EnvironmentProblem,
+    PreflightRequest,
+    PreflightResult,
+    SecretRequest,
+    TerraformProviderBlocks,
+    TerraformRequest,
+)
 from providers.base import ShippedProvider
 from providers.network import Need, network_problems, network_values
 
@@ -22,7 +31,10 @@ def _flexible(engine: str, service: str) -> Need:
 
 
 def _endpoint(zone_key: str, zone: str, what: str) -> Need:
-    return Need((("privateEndpointSubnetId",), ("privateDnsZones", zone_key)), f"a subnet for private endpoints and the private DNS zone {zone}: {what} gets a private endpoint and its public endpoint is disabled")
+    return Need(
+        (("privateEndpointSubnetId",), ("privateDnsZones", zone_key)),
+        f"a subnet for private endpoints and the private DNS zone {zone}: {what} gets a private endpoint and its public endpoint is disabled",
+    )
 
 
 # Service Bus Standard namespaces have no private endpoints (Premium only): queues need no network.

@@ -17,16 +17,29 @@ from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import Environment
 from composer.plugins import SecretWritten
 
-_VAULT_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/([A-Za-z0-9-]{3,24})$", re.IGNORECASE)
+_VAULT_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/([A-Za-z0-9-]{3,24})$",
+    re.IGNORECASE,
+)
 
 
 def store_problems(environment: Environment) -> list[Diagnostic]:
     cloud = environment.spec.cloud
     vault = cloud.key_vault_id if cloud else None
     if not vault:
-        return [Diagnostic(f"environment {environment.name} names no Key Vault", "set cloud.keyVaultId to the vault's resource id (/subscriptions/…/providers/Microsoft.KeyVault/vaults/NAME): connection details are kept there")]
+        return [
+            Diagnostic(
+                f"environment {environment.name} names no Key Vault",
+                "set cloud.keyVaultId to the vault's resource id (/subscriptions/…/providers/Microsoft.KeyVault/vaults/NAME): connection details are kept there",
+            )
+        ]
     if not _VAULT_ID.match(vault):
-        return [Diagnostic(f"cloud.keyVaultId of environment {environment.name} is not a Key Vault resource id", "expected /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.KeyVault/vaults/NAME")]
+        return [
+            Diagnostic(
+                f"cloud.keyVaultId of environment {environment.name} is not a Key Vault resource id",
+                "expected /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.KeyVault/vaults/NAME",
+            )
+        ]
     return []
 
 
@@ -49,9 +62,13 @@ def _send(method: str, base: str, path: str, what: str, body: Any = None) -> Any
 
     from providers.azure.sdk import KEYVAULT_API, KEYVAULT_SCOPE, _azure_error, _errors, credential
 
-    client = PipelineClient(base, policies=[RetryPolicy(retry_total=3), BearerTokenCredentialPolicy(credential(), KEYVAULT_SCOPE)])
+    client = PipelineClient(
+        base, policies=[RetryPolicy(retry_total=3), BearerTokenCredentialPolicy(credential(), KEYVAULT_SCOPE)]
+    )
     try:
-        return client.send_request(HttpRequest(method, f"{base}{path}", params={"api-version": KEYVAULT_API}, json=body))
+        return client.send_request(
+            HttpRequest(method, f"{base}{path}", params={"api-version": KEYVAULT_API}, json=body)
+        )
     except _errors() as exc:
         raise DiagnosticError([_azure_error(exc, what)]) from None
     finally:
@@ -63,13 +80,24 @@ def _refused(resp: Any, what: str, hint: str) -> DiagnosticError:
         err = (resp.json() or {}).get("error") or {}
     except ValueError:
         err = {}
-    return DiagnosticError([Diagnostic(f"{what}: {resp.status_code} {err.get('code', '')}".strip(), f"{str(err.get('message') or '')[:400]} ({hint})")])
+    return DiagnosticError(
+        [
+            Diagnostic(
+                f"{what}: {resp.status_code} {err.get('code', '')}".strip(),
+                f"{str(err.get('message') or '')[:400]} ({hint})",
+            )
+        ]
+    )
 
 
 def write_secret(environment: Environment, name: str, values: Mapping[str, str]) -> SecretWritten:
     public, base = _vault(environment)
     what = f"cannot publish connection details to Key Vault secret {name}"
-    body = {"value": json.dumps(dict(sorted(values.items()))), "contentType": "application/json", "tags": {"managed-by": "appc"}}
+    body = {
+        "value": json.dumps(dict(sorted(values.items()))),
+        "contentType": "application/json",
+        "tags": {"managed-by": "appc"},
+    }
     resp = _send("PUT", base, f"/secrets/{name}", what, body)
     if resp.status_code != 200:
         raise _refused(resp, what, "the identity needs secret Set permission on the vault")
@@ -82,5 +110,7 @@ def delete_secret(environment: Environment, name: str) -> bool:
     if resp.status_code == 404:
         return False
     if resp.status_code != 200:
-        raise _refused(resp, f"cannot delete Key Vault secret {name}", "the identity needs secret Delete permission on the vault")
+        raise _refused(
+            resp, f"cannot delete Key Vault secret {name}", "the identity needs secret Delete permission on the vault"
+        )
     return True

@@ -80,7 +80,9 @@ def _azure_error(exc: Exception, what: str) -> Diagnostic:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
-        first = str(exc.message or exc).strip().splitlines()[0] if str(exc.message or exc).strip() else type(exc).__name__
+        first = (
+            str(exc.message or exc).strip().splitlines()[0] if str(exc.message or exc).strip() else type(exc).__name__
+        )
         return Diagnostic(
             f"{what}: no usable Azure credentials",
             f"{first[:300]}. Run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or a federated token), or run with a managed identity.",
@@ -89,7 +91,10 @@ def _azure_error(exc: Exception, what: str) -> Diagnostic:
         err = getattr(exc, "error", None)
         code = getattr(err, "code", None) or getattr(exc, "reason", "") or ""
         message = getattr(err, "message", None) or exc.message or str(exc)
-        return Diagnostic(f"{what}: {exc.status_code or ''} {code}".strip(), str(message).strip().splitlines()[0][:500] if str(message).strip() else "")
+        return Diagnostic(
+            f"{what}: {exc.status_code or ''} {code}".strip(),
+            str(message).strip().splitlines()[0][:500] if str(message).strip() else "",
+        )
     if isinstance(exc, ServiceRequestError):
         return Diagnostic(f"{what}: cannot reach Azure", str(exc)[:500])
     return Diagnostic(f"{what}: {type(exc).__name__}", str(exc)[:500])
@@ -110,20 +115,46 @@ def preflight(environment: Environment) -> PreflightResult:
     cloud = environment.spec.cloud
     subscription = cloud.subscription if cloud else None
     if not subscription:
-        return PreflightResult(False, diagnostics=(Diagnostic("the azure environment names no subscription", f"set cloud.subscription in environment {environment.name!r} to the subscription id"),))
+        return PreflightResult(
+            False,
+            diagnostics=(
+                Diagnostic(
+                    "the azure environment names no subscription",
+                    f"set cloud.subscription in environment {environment.name!r} to the subscription id",
+                ),
+            ),
+        )
     client = SubscriptionClient(credential(), **_client_kwargs())
     try:
         sub = client.subscriptions.get(subscription)
     except _errors() as exc:
         d = _azure_error(exc, f"cannot use Azure subscription {subscription}")
-        return PreflightResult(False, diagnostics=(Diagnostic(d.summary, d.detail + (" (check cloud.subscription, and that the identity has a role on it, e.g. Reader)" if "credentials" not in d.summary else "")),))
+        return PreflightResult(
+            False,
+            diagnostics=(
+                Diagnostic(
+                    d.summary,
+                    d.detail
+                    + (
+                        " (check cloud.subscription, and that the identity has a role on it, e.g. Reader)"
+                        if "credentials" not in d.summary
+                        else ""
+                    ),
+                ),
+            ),
+        )
     finally:
         client.close()
     state = str(getattr(sub.state, "value", sub.state) or "unknown")
     if state != "Enabled":
         return PreflightResult(
             False,
-            diagnostics=(Diagnostic(f"Azure subscription {subscription} is {state}, not Enabled", "a subscription that is not Enabled accepts no new resources (Warned, PastDue and Disabled need the billing fixed; Deleted ones are gone)"),),
+            diagnostics=(
+                Diagnostic(
+                    f"Azure subscription {subscription} is {state}, not Enabled",
+                    "a subscription that is not Enabled accepts no new resources (Warned, PastDue and Disabled need the billing fixed; Deleted ones are gone)",
+                ),
+            ),
         )
     return PreflightResult(True, identity=f"subscription {sub.display_name or subscription} ({subscription})")
 
@@ -140,11 +171,23 @@ def bootstrap_azurerm_backend(environment: Environment) -> PreflightResult:
     subscription = cloud.subscription if cloud else None
     location = state.region or (cloud.region if cloud else None)
     if not subscription or not location:
-        return PreflightResult(False, diagnostics=(Diagnostic("cannot prepare the azurerm state backend", "set cloud.subscription and cloud.region (the location for what appc init creates)"),))
+        return PreflightResult(
+            False,
+            diagnostics=(
+                Diagnostic(
+                    "cannot prepare the azurerm state backend",
+                    "set cloud.subscription and cloud.region (the location for what appc init creates)",
+                ),
+            ),
+        )
     client = ResourceManagementClient(credential(), subscription, **_client_kwargs())
     resources: list[BackendResource] = []
     try:
-        groups = [state.resource_group] + ([cloud.resource_group] if cloud and cloud.resource_group and cloud.resource_group != state.resource_group else [])
+        groups = [state.resource_group] + (
+            [cloud.resource_group]
+            if cloud and cloud.resource_group and cloud.resource_group != state.resource_group
+            else []
+        )
         for group in groups:
             resources.append(_ensure_group(client, group, location))
         account_id = f"/subscriptions/{subscription}/resourceGroups/{state.resource_group}/providers/Microsoft.Storage/storageAccounts/{state.storage_account}"
@@ -153,7 +196,11 @@ def bootstrap_azurerm_backend(environment: Environment) -> PreflightResult:
     except _Refused as exc:
         return PreflightResult(False, diagnostics=(exc.diagnostic,), resources=tuple(resources))
     except _errors() as exc:
-        return PreflightResult(False, diagnostics=(_azure_error(exc, "cannot prepare the azurerm state backend"),), resources=tuple(resources))
+        return PreflightResult(
+            False,
+            diagnostics=(_azure_error(exc, "cannot prepare the azurerm state backend"),),
+            resources=tuple(resources),
+        )
     finally:
         client.close()
     return PreflightResult(True, resources=tuple(resources))
@@ -193,20 +240,34 @@ def _ensure_account(client: Any, account_id: str, name: str, location: str) -> B
     try:
         client.resources.begin_create_or_update_by_id(account_id, body, api_version=STORAGE_API).result()
         # Versioning keeps earlier Terraform states, as S3 and GCS versioning do.
-        client.resources.begin_create_or_update_by_id(f"{account_id}/blobServices/default", {"properties": {"isVersioningEnabled": True}}, api_version=STORAGE_API).result()
+        client.resources.begin_create_or_update_by_id(
+            f"{account_id}/blobServices/default", {"properties": {"isVersioningEnabled": True}}, api_version=STORAGE_API
+        ).result()
     except HttpResponseError as exc:
         code = getattr(getattr(exc, "error", None), "code", "") or ""
         if code in ("StorageAccountAlreadyTaken", "StorageAccountAlreadyExists"):
-            raise _Refused(Diagnostic(f"the storage account name {name!r} is taken", "storage account names are global; choose another state.storageAccount")) from None
+            raise _Refused(
+                Diagnostic(
+                    f"the storage account name {name!r} is taken",
+                    "storage account names are global; choose another state.storageAccount",
+                )
+            ) from None
         raise
-    return BackendResource("storage account", name, "created", f"in {location}: StorageV2, Standard_LRS, TLS 1.2, no public blob access, blob versioning on")
+    return BackendResource(
+        "storage account",
+        name,
+        "created",
+        f"in {location}: StorageV2, Standard_LRS, TLS 1.2, no public blob access, blob versioning on",
+    )
 
 
 def _ensure_container(client: Any, account_id: str, name: str) -> BackendResource:
     container_id = f"{account_id}/blobServices/default/containers/{name}"
     if client.resources.check_existence_by_id(container_id, api_version=STORAGE_API):
         return BackendResource("blob container", name, "present")
-    client.resources.begin_create_or_update_by_id(container_id, {"properties": {"publicAccess": "None"}}, api_version=STORAGE_API).result()
+    client.resources.begin_create_or_update_by_id(
+        container_id, {"properties": {"publicAccess": "None"}}, api_version=STORAGE_API
+    ).result()
     return BackendResource("blob container", name, "created", "private")
 
 
@@ -222,11 +283,25 @@ def read_secret(secret_id: str) -> Mapping[str, str]:
     parts = urlsplit(secret_id or "")
     segments = [s for s in parts.path.split("/") if s]
     host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or not host.endswith(KEYVAULT_SUFFIXES) or len(segments) not in (2, 3) or segments[0] != "secrets":
-        raise DiagnosticError([Diagnostic(f"not a Key Vault secret id: {secret_id!r}", "expected https://<vault>.vault.azure.net/secrets/<name>, as the azure modules output connection_secret_id")])
+    if (
+        parts.scheme != "https"
+        or not host.endswith(KEYVAULT_SUFFIXES)
+        or len(segments) not in (2, 3)
+        or segments[0] != "secrets"
+    ):
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"not a Key Vault secret id: {secret_id!r}",
+                    "expected https://<vault>.vault.azure.net/secrets/<name>, as the azure modules output connection_secret_id",
+                )
+            ]
+        )
     base = (os.environ.get(KEYVAULT_ENDPOINT) or f"https://{parts.netloc}").rstrip("/")
     path = "/" + "/".join(segments)
-    client = PipelineClient(base, policies=[RetryPolicy(retry_total=3), BearerTokenCredentialPolicy(credential(), KEYVAULT_SCOPE)])
+    client = PipelineClient(
+        base, policies=[RetryPolicy(retry_total=3), BearerTokenCredentialPolicy(credential(), KEYVAULT_SCOPE)]
+    )
     try:
         resp = client.send_request(HttpRequest("GET", f"{base}{path}", params={"api-version": KEYVAULT_API}))
     except _errors() as exc:
@@ -238,11 +313,32 @@ def read_secret(secret_id: str) -> Mapping[str, str]:
             err = (resp.json() or {}).get("error") or {}
         except ValueError:
             err = {}
-        raise DiagnosticError([Diagnostic(f"cannot read secret {secret_id}: {resp.status_code} {err.get('code', '')}".strip(), f"{str(err.get('message') or resp.text())[:400]} (the identity needs secret Get permission on the vault)")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"cannot read secret {secret_id}: {resp.status_code} {err.get('code', '')}".strip(),
+                    f"{str(err.get('message') or resp.text())[:400]} (the identity needs secret Get permission on the vault)",
+                )
+            ]
+        )
     try:
         data = json.loads(resp.json().get("value") or "{}")
     except (ValueError, TypeError, AttributeError):
-        raise DiagnosticError([Diagnostic(f"secret {secret_id} does not hold a JSON document", "connection details are stored as one JSON object")]) from None
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"secret {secret_id} does not hold a JSON document",
+                    "connection details are stored as one JSON object",
+                )
+            ]
+        ) from None
     if not isinstance(data, dict):
-        raise DiagnosticError([Diagnostic(f"secret {secret_id} does not hold a JSON object", "connection details are stored as one JSON object")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"secret {secret_id} does not hold a JSON object",
+                    "connection details are stored as one JSON object",
+                )
+            ]
+        )
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}

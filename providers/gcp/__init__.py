@@ -9,15 +9,30 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from composer.model.environment import Environment
-from composer.plugins import BackendRequest, EnvironmentCheckRequest, EnvironmentProblem, PreflightRequest, PreflightResult, SecretRequest, TerraformProviderBlocks, TerraformRequest
+from composer.plugins import (
+    BackendRequest,
+    EnvironmentCheckRequest,
+    EnvironmentProblem,
+    PreflightRequest,
+    PreflightResult,
+    SecretRequest,
+    TerraformProviderBlocks,
+    TerraformRequest,
+)
 from providers.base import ShippedProvider
 from providers.network import Need, network_problems, network_values
 
 _VPC = "a VPC network with private services access (projects/PROJECT/global/networks/NAME)"
 NETWORK_NEEDS = {
-    ("postgres", "gcp-cloudsql"): Need((("vpc",),), f"{_VPC}: Cloud SQL gets a private IP there and host is that address"),
+    ("postgres", "gcp-cloudsql"): Need(
+        (("vpc",),), f"{_VPC}: Cloud SQL gets a private IP there and host is that address"
+    ),
     ("mysql", "gcp-cloudsql"): Need((("vpc",),), f"{_VPC}: Cloud SQL gets a private IP there and host is that address"),
-    ("redis", "gcp-memorystore"): Need((("vpc",),), f"{_VPC}: Memorystore connects through it; there is no fallback to a 'default' network", public_ok=False),
+    ("redis", "gcp-memorystore"): Need(
+        (("vpc",),),
+        f"{_VPC}: Memorystore connects through it; there is no fallback to a 'default' network",
+        public_ok=False,
+    ),
 }
 
 # As the modules' versions.tf: 6.23 added the write-only secret_data_wo and password_wo.
@@ -33,7 +48,10 @@ class GcpProvider(ShippedProvider):
         deletion protection that Cloud SQL offers. Unset values are left out, so a template that
         needs one fails at render naming it, not at plan."""
         cloud = environment.spec.cloud
-        context: dict[str, Any] = {"protected": list(environment.spec.policies.protect), "network": network_values(environment)}
+        context: dict[str, Any] = {
+            "protected": list(environment.spec.policies.protect),
+            "network": network_values(environment),
+        }
         if cloud and cloud.project:
             context["project"] = cloud.project
         if cloud and cloud.region:
@@ -45,7 +63,11 @@ class GcpProvider(ShippedProvider):
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
         cloud = request.environment.spec.cloud
-        block = {k: v for k, v in {"project": cloud.project if cloud else None, "region": cloud.region if cloud else None}.items() if v}
+        block = {
+            k: v
+            for k, v in {"project": cloud.project if cloud else None, "region": cloud.region if cloud else None}.items()
+            if v
+        }
         return TerraformProviderBlocks(
             required_providers={"google": {"source": "hashicorp/google", "version": GOOGLE_PROVIDER_VERSION}},
             provider={"google": block},

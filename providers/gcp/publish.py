@@ -19,7 +19,12 @@ from composer.plugins import SecretWritten
 def store_problems(environment: Environment) -> list[Diagnostic]:
     cloud = environment.spec.cloud
     if cloud is None or not cloud.project:
-        return [Diagnostic(f"environment {environment.name} names no GCP project for Secret Manager", "set cloud.project: Composer publishes connection details there")]
+        return [
+            Diagnostic(
+                f"environment {environment.name} names no GCP project for Secret Manager",
+                "set cloud.project: Composer publishes connection details there",
+            )
+        ]
     return []
 
 
@@ -56,9 +61,18 @@ def write_secret(environment: Environment, name: str, values: Mapping[str, str])
     base = f"{_endpoint(SECRET_MANAGER_ENDPOINT, 'https://secretmanager.googleapis.com')}/v1"
     session = _session(what)
     try:
-        made = _call(session, "POST", f"{base}/projects/{project}/secrets", what, params={"secretId": name}, json={"replication": {"automatic": {}}, "labels": {"managed-by": "appc"}})
+        made = _call(
+            session,
+            "POST",
+            f"{base}/projects/{project}/secrets",
+            what,
+            params={"secretId": name},
+            json={"replication": {"automatic": {}}, "labels": {"managed-by": "appc"}},
+        )
         if made.status_code not in (200, 409):
-            raise DiagnosticError([_http_error(made, what, "the credentials need secretmanager.secrets.create on the project")])
+            raise DiagnosticError(
+                [_http_error(made, what, "the credentials need secretmanager.secrets.create on the project")]
+            )
         data = base64.b64encode(json.dumps(dict(sorted(values.items()))).encode()).decode()
         added = _call(session, "POST", f"{base}/{secret}:addVersion", what, json={"payload": {"data": data}})
         if added.status_code != 200:
@@ -77,7 +91,12 @@ def delete_secret(environment: Environment, name: str) -> bool:
     what = f"cannot delete {secret}"
     session = _session(what)
     try:
-        resp = _call(session, "DELETE", f"{_endpoint(SECRET_MANAGER_ENDPOINT, 'https://secretmanager.googleapis.com')}/v1/{secret}", what)
+        resp = _call(
+            session,
+            "DELETE",
+            f"{_endpoint(SECRET_MANAGER_ENDPOINT, 'https://secretmanager.googleapis.com')}/v1/{secret}",
+            what,
+        )
     finally:
         session.close()
     if resp.status_code == 404:

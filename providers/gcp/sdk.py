@@ -71,7 +71,11 @@ def credentials() -> tuple[Any, str]:
         creds, _ = google.auth.default(scopes=SCOPES)
     except DefaultCredentialsError as exc:
         raise NoCredentials(str(exc).splitlines()[0][:300]) from None
-    who = getattr(creds, "service_account_email", None) or getattr(creds, "signer_email", None) or "application default credentials"
+    who = (
+        getattr(creds, "service_account_email", None)
+        or getattr(creds, "signer_email", None)
+        or "application default credentials"
+    )
     return creds, str(who)
 
 
@@ -122,19 +126,31 @@ def preflight(environment: Environment) -> PreflightResult:
     cloud = environment.spec.cloud
     project_id = cloud.project if cloud else None
     if not project_id:
-        return PreflightResult(False, diagnostics=(Diagnostic("the gcp environment names no project", f"set cloud.project in environment {environment.name!r} to the GCP project id"),))
+        return PreflightResult(
+            False,
+            diagnostics=(
+                Diagnostic(
+                    "the gcp environment names no project",
+                    f"set cloud.project in environment {environment.name!r} to the GCP project id",
+                ),
+            ),
+        )
     try:
         creds, who = credentials()
     except NoCredentials as exc:
         return PreflightResult(False, diagnostics=(_no_credentials("Google Cloud preflight", str(exc)),))
     endpoint = os.environ.get(RESOURCE_MANAGER_ENDPOINT)
-    client = ProjectsClient(credentials=creds, transport="rest", client_options={"api_endpoint": endpoint} if endpoint else None)
+    client = ProjectsClient(
+        credentials=creds, transport="rest", client_options={"api_endpoint": endpoint} if endpoint else None
+    )
     try:
         project = client.get_project(name=f"projects/{project_id}", timeout=TIMEOUT)
     except _expected_errors() as exc:
         d = _api_error(exc, f"cannot use GCP project {project_id!r}")
         hint = "check cloud.project, and that the credentials may read it (resourcemanager.projects.get); Google answers 403 for projects that do not exist too"
-        return PreflightResult(False, identity=who, diagnostics=(Diagnostic(d.summary, f"{d.detail} ({hint})" if d.detail else hint),))
+        return PreflightResult(
+            False, identity=who, diagnostics=(Diagnostic(d.summary, f"{d.detail} ({hint})" if d.detail else hint),)
+        )
     finally:
         client.transport.close()
     if project.state != Project.State.ACTIVE:
@@ -142,9 +158,16 @@ def preflight(environment: Environment) -> PreflightResult:
         return PreflightResult(
             False,
             identity=who,
-            diagnostics=(Diagnostic(f"GCP project {project_id!r} is {state}, not ACTIVE", "a project pending deletion accepts no new resources; restore it (gcloud projects undelete) or choose another cloud.project"),),
+            diagnostics=(
+                Diagnostic(
+                    f"GCP project {project_id!r} is {state}, not ACTIVE",
+                    "a project pending deletion accepts no new resources; restore it (gcloud projects undelete) or choose another cloud.project",
+                ),
+            ),
         )
-    return PreflightResult(True, identity=f"{who} on project {project.project_id or project_id} ({project.display_name or project.name})")
+    return PreflightResult(
+        True, identity=f"{who} on project {project.project_id or project_id} ({project.display_name or project.name})"
+    )
 
 
 # -- gcs state bucket --------------------------------------------------------------------------
@@ -169,12 +192,43 @@ def bootstrap_gcs_backend(environment: Environment) -> PreflightResult:
         got = session.get(f"{base}/b/{_path(bucket)}", params={"fields": "name,location,versioning"}, timeout=TIMEOUT)
         if got.status_code == 200:
             body = got.json()
-            versioning = "on" if (body.get("versioning") or {}).get("enabled") else "off (left as it is; turn it on to keep earlier Terraform states)"
-            return PreflightResult(True, resources=(BackendResource("gcs bucket", bucket, "present", f"location {str(body.get('location', '?')).lower()}, versioning {versioning}"),))
+            versioning = (
+                "on"
+                if (body.get("versioning") or {}).get("enabled")
+                else "off (left as it is; turn it on to keep earlier Terraform states)"
+            )
+            return PreflightResult(
+                True,
+                resources=(
+                    BackendResource(
+                        "gcs bucket",
+                        bucket,
+                        "present",
+                        f"location {str(body.get('location', '?')).lower()}, versioning {versioning}",
+                    ),
+                ),
+            )
         if got.status_code != 404:
-            return PreflightResult(False, diagnostics=(_http_error(got, f"cannot use the state bucket {bucket!r}", "GCS bucket names are global: another project may own it; otherwise grant storage.buckets.get"),))
+            return PreflightResult(
+                False,
+                diagnostics=(
+                    _http_error(
+                        got,
+                        f"cannot use the state bucket {bucket!r}",
+                        "GCS bucket names are global: another project may own it; otherwise grant storage.buckets.get",
+                    ),
+                ),
+            )
         if not project or not location:
-            return PreflightResult(False, diagnostics=(Diagnostic(f"the state bucket {bucket!r} does not exist and cannot be created", "set cloud.project and cloud.region (or state.region) so that appc init can create it"),))
+            return PreflightResult(
+                False,
+                diagnostics=(
+                    Diagnostic(
+                        f"the state bucket {bucket!r} does not exist and cannot be created",
+                        "set cloud.project and cloud.region (or state.region) so that appc init can create it",
+                    ),
+                ),
+            )
         body = {
             "name": bucket,
             "location": location,
@@ -186,14 +240,35 @@ def bootstrap_gcs_backend(environment: Environment) -> PreflightResult:
         if made.status_code == 409:  # a concurrent init, or a name another project owns
             again = session.get(f"{base}/b/{_path(bucket)}", params={"fields": "name"}, timeout=TIMEOUT)
             if again.status_code == 200:
-                return PreflightResult(True, resources=(BackendResource("gcs bucket", bucket, "present", "created by a concurrent run"),))
+                return PreflightResult(
+                    True, resources=(BackendResource("gcs bucket", bucket, "present", "created by a concurrent run"),)
+                )
         if made.status_code not in (200, 201):
-            return PreflightResult(False, diagnostics=(_http_error(made, f"cannot create the state bucket {bucket!r}", "the credentials need storage.buckets.create on the project; bucket names are global"),))
+            return PreflightResult(
+                False,
+                diagnostics=(
+                    _http_error(
+                        made,
+                        f"cannot create the state bucket {bucket!r}",
+                        "the credentials need storage.buckets.create on the project; bucket names are global",
+                    ),
+                ),
+            )
     except _expected_errors() as exc:
         return PreflightResult(False, diagnostics=(_api_error(exc, "cannot prepare the gcs state backend"),))
     finally:
         session.close()
-    return PreflightResult(True, resources=(BackendResource("gcs bucket", bucket, "created", f"in {location} (project {project}): versioning on, uniform access, public access prevented"),))
+    return PreflightResult(
+        True,
+        resources=(
+            BackendResource(
+                "gcs bucket",
+                bucket,
+                "created",
+                f"in {location} (project {project}): versioning on, uniform access, public access prevented",
+            ),
+        ),
+    )
 
 
 def _path(segment: str) -> str:
@@ -220,7 +295,14 @@ def read_secret(secret_id: str) -> Mapping[str, str]:
     from google.auth.transport.requests import AuthorizedSession
 
     if not _SECRET_ID.match(secret_id or ""):
-        raise DiagnosticError([Diagnostic(f"not a Secret Manager secret id: {secret_id!r}", "expected projects/<project>/secrets/<name>, as the gcp modules output connection_secret_id")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"not a Secret Manager secret id: {secret_id!r}",
+                    "expected projects/<project>/secrets/<name>, as the gcp modules output connection_secret_id",
+                )
+            ]
+        )
     try:
         creds, _ = credentials()
     except NoCredentials as exc:
@@ -234,12 +316,32 @@ def read_secret(secret_id: str) -> Mapping[str, str]:
     finally:
         session.close()
     if resp.status_code != 200:
-        raise DiagnosticError([_http_error(resp, f"cannot read secret {secret_id}", "the credentials need secretmanager.versions.access on it")])
+        raise DiagnosticError(
+            [
+                _http_error(
+                    resp, f"cannot read secret {secret_id}", "the credentials need secretmanager.versions.access on it"
+                )
+            ]
+        )
     try:
         raw = base64.b64decode((resp.json().get("payload") or {}).get("data") or "")
         data = json.loads(raw or b"{}")
     except (ValueError, TypeError):
-        raise DiagnosticError([Diagnostic(f"secret {secret_id} does not hold a JSON document", "connection details are stored as one JSON object")]) from None
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"secret {secret_id} does not hold a JSON document",
+                    "connection details are stored as one JSON object",
+                )
+            ]
+        ) from None
     if not isinstance(data, dict):
-        raise DiagnosticError([Diagnostic(f"secret {secret_id} does not hold a JSON object", "connection details are stored as one JSON object")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"secret {secret_id} does not hold a JSON object",
+                    "connection details are stored as one JSON object",
+                )
+            ]
+        )
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}

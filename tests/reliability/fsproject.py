@@ -67,7 +67,11 @@ def make_fs_project(tmp: Path, module: str | None = "thing", workload: bool = Tr
     directory) are always there."""
     if env is None:
         env = cluster_environment(namespace_for(tmp)) if module else environment()
-    components = f"    - {{name: thing, type: terraform-module, properties: {{source: modules/{module}, inputs: {{name: x}}, outputs: {{id: {{}}}}}}}}\n" if module else ""
+    components = (
+        f"    - {{name: thing, type: terraform-module, properties: {{source: modules/{module}, inputs: {{name: x}}, outputs: {{id: {{}}}}}}}}\n"
+        if module
+        else ""
+    )
     if workload:
         components += '    - {name: web, type: webservice, properties: {image: "nginx:1.27", port: 80}}\n'
     write(
@@ -76,7 +80,7 @@ def make_fs_project(tmp: Path, module: str | None = "thing", workload: bool = Tr
             "proj/app.yaml": f"apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {{name: fs}}\nspec:\n  components:\n{components}",
             "proj/environments/test.yaml": env,
             "proj/environments/gitops.yaml": environment().replace("name: test", "name: gitops"),
-            "proj/web.yaml": 'apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: fsweb}\nspec:\n  components:\n'
+            "proj/web.yaml": "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: fsweb}\nspec:\n  components:\n"
             '    - {name: web, type: webservice, properties: {image: "nginx:1.27", port: 80}}\n',
             "proj/modules/thing/main.tf": THING,
             "proj/modules/broken/main.tf": BROKEN,
@@ -122,5 +126,9 @@ def changes(before: dict[str, Entry], after: dict[str, Entry]) -> dict[str, list
     return {
         "removed": sorted(set(before) - set(after)),
         "added": sorted(set(after) - set(before)),
-        "changed": sorted(p for p in set(before) & set(after) if (before[p].kind, before[p].data, before[p].mode) != (after[p].kind, after[p].data, after[p].mode)),
+        "changed": sorted(
+            p
+            for p in set(before) & set(after)
+            if (before[p].kind, before[p].data, before[p].mode) != (after[p].kind, after[p].data, after[p].mode)
+        ),
     }

@@ -61,7 +61,13 @@ class Report:
         return "; ".join(f"secret #{h.secret_index} ({h.variant}) in {h.where}" for h in self.hits) or "no leaks"
 
     def add(self, other: "Report") -> "Report":
-        return Report(self.hits + other.hits, self.allowed + other.allowed, self.texts + other.texts, self.files + other.files, self.bytes + other.bytes)
+        return Report(
+            self.hits + other.hits,
+            self.allowed + other.allowed,
+            self.texts + other.texts,
+            self.files + other.files,
+            self.bytes + other.bytes,
+        )
 
 
 def _files(paths: Iterable[Path]) -> Iterable[Path]:
@@ -78,7 +84,9 @@ def _files(paths: Iterable[Path]) -> Iterable[Path]:
                     yield p
 
 
-def scan(secrets: Iterable[str], *, texts: Mapping[str, str] = {}, paths: Iterable[Path] = (), allow_tfstate: bool = False) -> Report:
+def scan(
+    secrets: Iterable[str], *, texts: Mapping[str, str] = {}, paths: Iterable[Path] = (), allow_tfstate: bool = False
+) -> Report:
     wanted = [(i, name, needle) for i, s in enumerate(secrets) for name, needle in variants(s).items()]
     report = Report()
     for where, text in texts.items():
@@ -99,7 +107,9 @@ def scan(secrets: Iterable[str], *, texts: Mapping[str, str] = {}, paths: Iterab
             for i, name, needle in wanted:
                 if needle in blob:
                     hit = Hit(where, name, i)
-                    (report.allowed if allow_tfstate and path.name.endswith(TFSTATE_SUFFIXES) else report.hits).append(hit)
+                    (report.allowed if allow_tfstate and path.name.endswith(TFSTATE_SUFFIXES) else report.hits).append(
+                        hit
+                    )
     return report
 
 

@@ -31,7 +31,10 @@ def cluster_env(namespace: str, name: str = "test") -> str:
             "apiVersion": "composer.dev/v1alpha1",
             "kind": "Environment",
             "metadata": {"name": name},
-            "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}, "kubernetes": {"context": "standin", "namespace": namespace}},
+            "spec": {
+                "cloud": {"provider": "aws", "region": "us-east-1"},
+                "kubernetes": {"context": "standin", "namespace": namespace},
+            },
         },
         sort_keys=False,
     )
@@ -85,7 +88,11 @@ def moto_secrets(client) -> dict[str, str]:
 
 def state_secrets(state: dict) -> dict[str, str]:
     """name -> ARN of every secret the Composer state knows (the token units' outputs)."""
-    return {f"{n}-token": u["outputs"]["arn"] for n, u in state["units"].items() if u["kind"] == "terraform" and "arn" in u["outputs"]}
+    return {
+        f"{n}-token": u["outputs"]["arn"]
+        for n, u in state["units"].items()
+        if u["kind"] == "terraform" and "arn" in u["outputs"]
+    }
 
 
 KINDS = {"Deployment": "/apis/apps/v1/namespaces/{ns}/deployments", "Service": "/api/v1/namespaces/{ns}/services", "Secret": "/api/v1/namespaces/{ns}/secrets", "ConfigMap": "/api/v1/namespaces/{ns}/configmaps", "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs", "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"}  # fmt: skip
@@ -98,7 +105,9 @@ def cluster_objects(kube, namespace: str, app: str = APP) -> set[tuple[str, str]
         doc = kube.get(path.format(ns=namespace)) or {"items": []}
         for obj in doc["items"]:
             labels = obj["metadata"].get("labels") or {}
-            if labels.get("composer.dev/app") == app or (kind == "Secret" and obj["metadata"]["name"].startswith(f"{app}-")):
+            if labels.get("composer.dev/app") == app or (
+                kind == "Secret" and obj["metadata"]["name"].startswith(f"{app}-")
+            ):
                 out.add((kind, obj["metadata"]["name"]))
     return out
 
@@ -107,7 +116,11 @@ def state_objects(state: dict, target: str, app: str = APP) -> set[tuple[str, st
     """What the state says the cluster holds: the inventory, plus a connection Secret per
     applied resource unit."""
     inv = {(i["kind"], i["name"]) for i in state["inventory"].get(target, [])}
-    conns = {("Secret", f"{app}-{n}-conn") for n, u in state["units"].items() if u["kind"] == "terraform" and u["status"] == "applied"}
+    conns = {
+        ("Secret", f"{app}-{n}-conn")
+        for n, u in state["units"].items()
+        if u["kind"] == "terraform" and u["status"] == "applied"
+    }
     return inv | conns
 
 
@@ -189,12 +202,20 @@ class MotoProcess:
                 self.proc.wait()
 
     def aws_environment(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     def forget_recording(self) -> None:
         import urllib.request
 
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/recorder/reset-recording", data=b"", method="POST"), timeout=10).read()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.url}/moto-api/recorder/reset-recording", data=b"", method="POST"), timeout=10
+        ).read()
 
     def retried_creates(self) -> set[str]:
         """Names of secrets whose CreateSecret the AWS SDK sent more than once (one invocation,
@@ -207,7 +228,9 @@ class MotoProcess:
         for line in self.recording.read_text().splitlines():
             entry = json.loads(line)
             headers = entry.get("headers") or {}
-            if headers.get("X-Amz-Target") != "secretsmanager.CreateSecret" or (headers.get("Amz-Sdk-Request") or "").startswith("attempt=1;"):
+            if headers.get("X-Amz-Target") != "secretsmanager.CreateSecret" or (
+                headers.get("Amz-Sdk-Request") or ""
+            ).startswith("attempt=1;"):
                 continue
             body = base64.b64decode(entry["body"]).decode() if entry.get("body_encoded") else entry.get("body") or "{}"
             out.add(json.loads(body).get("Name"))

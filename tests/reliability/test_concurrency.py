@@ -45,14 +45,18 @@ def test_two_applies_at_once_one_proceeds_the_other_exits_4_or_waits(tmp_path, m
     assert f"pid {first.pid}, apply" in text and f"@{socket.gethostname()}" in text and "--lock-timeout" in text, text
 
     waiting_started = time.monotonic()
-    third = appc_process(["apply", "-f", app, "-e", "test", "--auto-approve", "--json", "--lock-timeout", "300"], tmp_path)
+    third = appc_process(
+        ["apply", "-f", app, "-e", "test", "--auto-approve", "--json", "--lock-timeout", "300"], tmp_path
+    )
     out1, err1 = first.communicate(timeout=300)
     out3, err3 = third.communicate(timeout=300)
     assert first.returncode == 0, err1[-3000:]
     assert third.returncode == 0, err3[-3000:]
     waited = time.monotonic() - waiting_started
     summary3 = json.loads(out3.splitlines()[-1])
-    assert summary3["terraform_runs"] == 0 and summary3["units_skipped"] == 3, summary3  # it waited, then found the work done
+    assert summary3["terraform_runs"] == 0 and summary3["units_skipped"] == 3, (
+        summary3
+    )  # it waited, then found the work done
 
     doc = LocalStore(tmp_path / ".composer", "k9", "test").read()  # strict: raises on any corruption
     assert {n: u.status for n, u in doc.units.items()} == {"a": "applied", "b": "applied", "api": "applied"}
@@ -60,9 +64,16 @@ def test_two_applies_at_once_one_proceeds_the_other_exits_4_or_waits(tmp_path, m
     assert not list((tmp_path / ".composer").glob(".*.tmp")) and not (tmp_path / ".composer" / "test.lock").exists()
     state = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
     assert moto_secrets(boto3.client("secretsmanager")) == state_secrets(state)
-    report = scan([token_value("a"), token_value("b")], texts={"first": out1 + err1, "second": second.out + second.err, "third": out3 + err3}, paths=[tmp_path / ".composer"], allow_tfstate=True)
+    report = scan(
+        [token_value("a"), token_value("b")],
+        texts={"first": out1 + err1, "second": second.out + second.err, "third": out3 + err3},
+        paths=[tmp_path / ".composer"],
+        allow_tfstate=True,
+    )
     assert report.hits == [], report.describe()
-    print(f"\nconcurrency: second apply exit 4 naming pid {first.pid}; the --lock-timeout apply waited {waited:.1f} s and ran 0 terraform; leak scan: {report.files} files, 0 hits")
+    print(
+        f"\nconcurrency: second apply exit 4 naming pid {first.pid}; the --lock-timeout apply waited {waited:.1f} s and ran 0 terraform; leak scan: {report.files} files, 0 hits"
+    )
 
 
 WORKLOADS_ONLY = """
@@ -96,13 +107,22 @@ def _write_lock(root: Path, info: LockInfo) -> Path:
 
 def test_a_lock_held_on_another_host_is_exit_4_until_force_unlocked(tmp_path):
     app = _project(tmp_path)
-    info = LockInfo(id="5f0c3d4e-1111-4222-8333-944445555666", holder="ci@build-7", pid=4242, host="build-7", operation="apply", created="2025-01-01T00:00:00Z")
+    info = LockInfo(
+        id="5f0c3d4e-1111-4222-8333-944445555666",
+        holder="ci@build-7",
+        pid=4242,
+        host="build-7",
+        operation="apply",
+        created="2025-01-01T00:00:00Z",
+    )
     lock = _write_lock(tmp_path, info)
 
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert r.code == 4 and r.events[-1]["exit_code"] == 4
     text = _diagnostics(r)
-    assert "ci@build-7 (pid 4242, apply, since 2025-01-01T00:00:00Z, lock id 5f0c3d4e-1111-4222-8333-944445555666)" in text, text
+    assert (
+        "ci@build-7 (pid 4242, apply, since 2025-01-01T00:00:00Z, lock id 5f0c3d4e-1111-4222-8333-944445555666)" in text
+    ), text
     assert f"appc force-unlock -e test {info.id} --force" in text, text
     assert not (tmp_path / "deploy").exists()
     assert "locked by ci@build-7" in appc("status", "-f", app, "-e", "test").out
@@ -124,11 +144,20 @@ def test_a_lock_whose_holder_died_on_this_host_is_taken_over_with_a_warning(tmp_
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # reaped: the pid no longer exists
     host = socket.gethostname()
-    info = LockInfo(id="0b1e2d3c-aaaa-4bbb-8ccc-ddddeeeeffff", holder=f"someone@{host}", pid=dead.pid, host=host, operation="apply", created="2025-01-01T00:00:00Z")
+    info = LockInfo(
+        id="0b1e2d3c-aaaa-4bbb-8ccc-ddddeeeeffff",
+        holder=f"someone@{host}",
+        pid=dead.pid,
+        host=host,
+        operation="apply",
+        created="2025-01-01T00:00:00Z",
+    )
     _write_lock(tmp_path, info)
 
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve")
     assert r.code == 0, r.out + r.err
-    assert f"took over a stale lock of someone@{host} (pid {dead.pid}" in r.err and f"pid {dead.pid} is gone" in r.err, r.err
+    assert (
+        f"took over a stale lock of someone@{host} (pid {dead.pid}" in r.err and f"pid {dead.pid} is gone" in r.err
+    ), r.err
     assert not (tmp_path / ".composer" / "test.lock").exists()
     assert (tmp_path / "deploy" / "api.yaml").exists()

@@ -57,7 +57,9 @@ def test_a_modules_link_out_of_the_project_deletes_nothing(tmp_path):
     assert "roots/test/modules" in r.err and "symbolic link" in r.err
     after = snapshot(tmp_path)
     assert [p for p in before if p not in after] == []  # nothing deleted, anywhere
-    assert snapshot(tmp_path / "decoy") == {k.removeprefix("decoy/"): v for k, v in before.items() if k.startswith("decoy/")}
+    assert snapshot(tmp_path / "decoy") == {
+        k.removeprefix("decoy/"): v for k, v in before.items() if k.startswith("decoy/")
+    }
 
 
 def test_a_module_directory_appc_did_not_mark_is_kept(tmp_path):
@@ -151,7 +153,12 @@ def test_what_may_hold_a_secret_is_private(tmp_path):
     assert appc("apply", "-f", app, "-e", "test", saved).code == 0
     state = proj / ".composer/tfstate/fs/test/thing.tfstate"
     assert _mode(state) == 0o600
-    for d in (".composer/roots/test", ".composer/tfstate", ".composer/tfstate/fs/test", ".composer/roots/test/terraform/thing/.terraform"):
+    for d in (
+        ".composer/roots/test",
+        ".composer/tfstate",
+        ".composer/tfstate/fs/test",
+        ".composer/roots/test/terraform/thing/.terraform",
+    ):
         assert _mode(proj / d) == 0o700, d
 
 
@@ -192,7 +199,14 @@ def test_sandbox_down_signals_only_the_emulator_it_started(tmp_path):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         ticks = int(Path(f"/proc/{bystander.pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        record = {"url": "http://127.0.0.1:9", "pid": bystander.pid, "instance": "x", "started": "now", "log": "", "start_ticks": ticks}
+        record = {
+            "url": "http://127.0.0.1:9",
+            "pid": bystander.pid,
+            "instance": "x",
+            "started": "now",
+            "log": "",
+            "start_ticks": ticks,
+        }
         (app.parent / ".composer").mkdir()
         (app.parent / ".composer/sandbox.json").write_text(json.dumps(record))
         r = appc("sandbox", "down", "-f", app)

@@ -78,14 +78,21 @@ class Seed:
 
 
 def _projects() -> list[Path]:
-    return [p.parent for p in sorted((ROOT / "examples").glob("*/app.yaml")) + sorted((ROOT / "tests" / "golden").glob("*/app.yaml"))]
+    return [
+        p.parent
+        for p in sorted((ROOT / "examples").glob("*/app.yaml")) + sorted((ROOT / "tests" / "golden").glob("*/app.yaml"))
+    ]
 
 
 PROJECTS = _projects()
 SEEDS: dict[str, list[Seed]] = {
     "app": [Seed(p, "app", "app.yaml") for p in PROJECTS],
-    "env": [Seed(p, "env", f"environments/{e.name}") for p in PROJECTS for e in sorted((p / "environments").glob("*.yaml"))],
-    "def": [Seed(p, "def", f"definitions/{d.name}") for p in PROJECTS for d in sorted((p / "definitions").glob("*.yaml"))],
+    "env": [
+        Seed(p, "env", f"environments/{e.name}") for p in PROJECTS for e in sorted((p / "environments").glob("*.yaml"))
+    ],
+    "def": [
+        Seed(p, "def", f"definitions/{d.name}") for p in PROJECTS for d in sorted((p / "definitions").glob("*.yaml"))
+    ],
 }
 assert all(SEEDS.values()), {k: len(v) for k, v in SEEDS.items()}
 
@@ -117,9 +124,18 @@ HOSTILE = [
     "^(a+)+$", "a" * 3000 + "!",
 ]  # fmt: skip
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.floats(allow_nan=True), st.text(max_size=40), st.sampled_from(HOSTILE),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.sampled_from(HOSTILE),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=3)), max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=3)),
+    max_leaves=6,
+)
 ALIAS_BOMB = b"\n---\na: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
 INSERTS = [b"\n  - ", b": ", b"{", b"]", b"&a ", b"*a", b"!!binary ", b"!!python/object ", b"\t", b"<<: ", b"---\n", b"{{", b"}}", b"{%", b"%}", b"${", b"\xff", b"\x00", b"\r", b"9" * 5000, ALIAS_BOMB * 3]  # fmt: skip
 # Budgets while fuzzing (module, name, value): small, so that attacks end in milliseconds.
@@ -158,7 +174,9 @@ def _mutate_tree(draw, doc):
             if op == 0:
                 parent[path[-1]] = draw(values)
             elif op == 1 and isinstance(path[-1], str):  # rename a key
-                parent[draw(st.one_of(st.text(min_size=1, max_size=12), st.sampled_from(HOSTILE)))] = parent.pop(path[-1])
+                parent[draw(st.one_of(st.text(min_size=1, max_size=12), st.sampled_from(HOSTILE)))] = parent.pop(
+                    path[-1]
+                )
             elif op == 2:  # drop
                 del parent[path[-1]]
             elif isinstance(parent, list):  # duplicate a list item
@@ -202,7 +220,13 @@ def _plausible(schema: dict):
         return st.one_of(st.just(schema["default"]), values)
     t = schema.get("type")
     if t == "string":
-        return st.one_of(st.sampled_from(["nginx:1.27", "ghcr.io/acme/api:1.0", "0 3 * * *", "${db.url}", "${api.host}", "mods/m", "x"]), st.text(max_size=30), st.sampled_from(HOSTILE))
+        return st.one_of(
+            st.sampled_from(
+                ["nginx:1.27", "ghcr.io/acme/api:1.0", "0 3 * * *", "${db.url}", "${api.host}", "mods/m", "x"]
+            ),
+            st.text(max_size=30),
+            st.sampled_from(HOSTILE),
+        )
     if t == "integer":
         return st.one_of(st.integers(-5, 70000), values)
     if t == "boolean":
@@ -223,17 +247,37 @@ def generated(draw):
         keys = draw(st.lists(st.sampled_from(sorted(props_schema) or ["x"]), max_size=4, unique=True))
         props = {k: draw(_plausible(props_schema.get(k, {}))) for k in keys}
         if t == "terraform-module" and draw(st.booleans()):
-            props.update(source="mods/m", outputs={"id": {}, "secret": {"secret": True}}, inputs={"name": draw(_plausible({"type": "string"}))})
+            props.update(
+                source="mods/m",
+                outputs={"id": {}, "secret": {"secret": True}},
+                inputs={"name": draw(_plausible({"type": "string"}))},
+            )
         comp: dict = {"name": name, "type": t, "properties": props}
         if draw(st.booleans()):
             tr = draw(st.lists(st.sampled_from(traits + ["nope"]), max_size=3))
-            comp["traits"] = [{"type": x, "properties": {k: draw(_plausible(v)) for k, v in list(((CATALOG.traits[x].schema or {}).get("properties") or {}).items())[:2]}} if x in CATALOG.traits else {"type": x} for x in tr]
+            comp["traits"] = [
+                {
+                    "type": x,
+                    "properties": {
+                        k: draw(_plausible(v))
+                        for k, v in list(((CATALOG.traits[x].schema or {}).get("properties") or {}).items())[:2]
+                    },
+                }
+                if x in CATALOG.traits
+                else {"type": x}
+                for x in tr
+            ]
         if draw(st.booleans()):
             comp["connections"] = draw(st.lists(st.sampled_from(names), max_size=2))
         if draw(st.integers(0, 4)) == 0:
             comp["dependsOn"] = draw(st.lists(st.sampled_from(names), max_size=2))
         comps.append(comp)
-    doc = {"apiVersion": "composer.dev/v1alpha1", "kind": "Application", "metadata": {"name": draw(st.sampled_from(["shop", "a", "Bad", "x" * 60]))}, "spec": {"components": comps}}
+    doc = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": draw(st.sampled_from(["shop", "a", "Bad", "x" * 60]))},
+        "spec": {"components": comps},
+    }
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
 
 
@@ -328,7 +372,14 @@ def fuzz_figures():
     figures: dict[str, dict] = {}
     yield figures
     total = sum(f["inputs"] for f in figures.values())
-    print("\nfuzz figures: " + ", ".join(f"{k}: {f['inputs']} inputs ({f['ok']} ok, {f['invalid']} invalid) in {f['seconds']:.1f} s" for k, f in figures.items()) + f"; {total} in all")
+    print(
+        "\nfuzz figures: "
+        + ", ".join(
+            f"{k}: {f['inputs']} inputs ({f['ok']} ok, {f['invalid']} invalid) in {f['seconds']:.1f} s"
+            for k, f in figures.items()
+        )
+        + f"; {total} in all"
+    )
 
 
 @pytest.mark.parametrize("kind", list(CI_COUNTS))

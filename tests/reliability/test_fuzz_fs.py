@@ -50,20 +50,54 @@ PER_COMMAND_SECONDS = 60
 UNIT = ".composer/roots/test/terraform/thing"
 MODULE = ".composer/roots/test/modules/{module}"
 PATHS = (
-    ".composer", ".composer/terraform.rc", ".composer/terraform.tmp", ".composer/test.state.json", ".composer/test.lock",
-    ".composer/sandbox.json", ".composer/sandbox.port", ".composer/sandbox.log",
-    ".composer/roots", ".composer/roots/test", ".composer/roots/test/modules",
-    MODULE, f"{MODULE}/main.tf", f"{MODULE}/.appc-module", f"{MODULE}/extra.tf",
-    ".composer/roots/test/terraform", UNIT, f"{UNIT}/main.tf.json", f"{UNIT}/appc.tfplan", f"{UNIT}/extra.tf",
-    f"{UNIT}/.terraform", f"{UNIT}/.terraform/appc-init", f"{UNIT}/.terraform.lock.hcl", f"{UNIT}/.terraform/terraform.tfstate",
-    f"{UNIT}/.terraform/modules", f"{UNIT}/.terraform/modules/modules.json",
-    ".composer/tfstate", ".composer/tfstate/fs", ".composer/tfstate/fs/test", ".composer/tfstate/fs/test/thing.tfstate",
-    ".composer/tfstate/fs/test/thing.tfstate.backup", ".composer/tfstate/fs/test/.thing.tfstate.lock.info",
-    "out", "out/render.json", "out/terraform", "out/terraform/thing/main.tf.json",
-    "deploy", "deploy/web.yaml", "deploy/kustomization.yaml", "deploy/thing-conn.yaml", "plan.json",
+    ".composer",
+    ".composer/terraform.rc",
+    ".composer/terraform.tmp",
+    ".composer/test.state.json",
+    ".composer/test.lock",
+    ".composer/sandbox.json",
+    ".composer/sandbox.port",
+    ".composer/sandbox.log",
+    ".composer/roots",
+    ".composer/roots/test",
+    ".composer/roots/test/modules",
+    MODULE,
+    f"{MODULE}/main.tf",
+    f"{MODULE}/.appc-module",
+    f"{MODULE}/extra.tf",
+    ".composer/roots/test/terraform",
+    UNIT,
+    f"{UNIT}/main.tf.json",
+    f"{UNIT}/appc.tfplan",
+    f"{UNIT}/extra.tf",
+    f"{UNIT}/.terraform",
+    f"{UNIT}/.terraform/appc-init",
+    f"{UNIT}/.terraform.lock.hcl",
+    f"{UNIT}/.terraform/terraform.tfstate",
+    f"{UNIT}/.terraform/modules",
+    f"{UNIT}/.terraform/modules/modules.json",
+    ".composer/tfstate",
+    ".composer/tfstate/fs",
+    ".composer/tfstate/fs/test",
+    ".composer/tfstate/fs/test/thing.tfstate",
+    ".composer/tfstate/fs/test/thing.tfstate.backup",
+    ".composer/tfstate/fs/test/.thing.tfstate.lock.info",
+    "out",
+    "out/render.json",
+    "out/terraform",
+    "out/terraform/thing/main.tf.json",
+    "deploy",
+    "deploy/web.yaml",
+    "deploy/kustomization.yaml",
+    "deploy/thing-conn.yaml",
+    "plan.json",
 )
 KINDS = ("link-file", "link-dir", "link-up", "hardlink", "fifo", "unreadable", "readonly", "dir", "junk")
-BYSTANDERS = {"keep.txt": "the project's own file\n", "deploy/notes.md": "a note beside the manifests\n", ".composer/roots/test/modules/someone/keep.tf": "# not appc's\n"}
+BYSTANDERS = {
+    "keep.txt": "the project's own file\n",
+    "deploy/notes.md": "a note beside the manifests\n",
+    ".composer/roots/test/modules/someone/keep.tf": "# not appc's\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +174,9 @@ def check_case(template: Path, work: Path, plants: list[tuple[str, str]]) -> Non
         shutil.rmtree(work)
     shutil.copytree(template, work, symlinks=True)
     proj, decoy = work / "proj", work / "decoy"
-    module = next(p.name for p in (proj / ".composer/roots/test/modules").iterdir() if p.name.startswith("local-thing-"))
+    module = next(
+        p.name for p in (proj / ".composer/roots/test/modules").iterdir() if p.name.startswith("local-thing-")
+    )
     planted = {}
     for rel, kind in sorted(plants, key=lambda p: p[0].count("/")):
         if _plant(proj, decoy, rel.format(module=module), kind):
@@ -149,9 +185,13 @@ def check_case(template: Path, work: Path, plants: list[tuple[str, str]]) -> Non
     inside_before = snapshot(proj)
     app, web = proj / "app.yaml", proj / "web.yaml"
     commands = (
-        ("plan", "-f", app, "-e", "test", "--out", proj / "plan.json"), ("apply", "-f", app, "-e", "test", "--no-wait", proj / "plan.json"),
-        ("apply", "-f", web, "-e", "gitops", "--auto-approve"), ("render", "-f", app, "-e", "test", "-o", proj / "out"),
-        ("destroy", "-f", web, "-e", "gitops", "--auto-approve"), ("destroy", "-f", app, "-e", "test", "--auto-approve"), ("sandbox", "down", "-f", app),
+        ("plan", "-f", app, "-e", "test", "--out", proj / "plan.json"),
+        ("apply", "-f", app, "-e", "test", "--no-wait", proj / "plan.json"),
+        ("apply", "-f", web, "-e", "gitops", "--auto-approve"),
+        ("render", "-f", app, "-e", "test", "-o", proj / "out"),
+        ("destroy", "-f", web, "-e", "gitops", "--auto-approve"),
+        ("destroy", "-f", app, "-e", "test", "--auto-approve"),
+        ("sandbox", "down", "-f", app),
     )
     for args in commands:
         code, text = _run(*args)
@@ -164,9 +204,15 @@ def check_case(template: Path, work: Path, plants: list[tuple[str, str]]) -> Non
         if not replaced(rel):
             assert (proj / rel).read_text() == text, (plants, rel)
     for rel, kind in planted.items():
-        survives = kind in ("link-file", "link-dir", "link-up", "fifo") and not rel.startswith("out/") and not replaced(rel)
+        survives = (
+            kind in ("link-file", "link-dir", "link-up", "fifo") and not rel.startswith("out/") and not replaced(rel)
+        )
         if survives:
-            assert inside_after.get(rel) == inside_before[rel], (plants, rel, "a planted object was removed or replaced")
+            assert inside_after.get(rel) == inside_before[rel], (
+                plants,
+                rel,
+                "a planted object was removed or replaced",
+            )
 
 
 def test_planted_files_never_redirect_a_write_or_a_delete(template, tmp_path, request):
@@ -174,7 +220,13 @@ def test_planted_files_never_redirect_a_write_or_a_delete(template, tmp_path, re
     cases = LONG_CASES if long else CI_CASES
     plant = st.tuples(st.sampled_from(PATHS), st.sampled_from(KINDS))
 
-    @settings(max_examples=cases, derandomize=not long, deadline=None, database=None if not long else settings.default.database, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=cases,
+        derandomize=not long,
+        deadline=None,
+        database=None if not long else settings.default.database,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.lists(plant, min_size=1, max_size=3, unique_by=lambda p: p[0]))
     def case(plants):
         check_case(template, tmp_path / "case", plants)

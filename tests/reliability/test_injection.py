@@ -114,11 +114,21 @@ spec:
         example.com/note: {{ parameters.note }}
 """
 ECHO_MODULE = 'variable "v" {\n  type = any\n}\nvariable "l" {\n  type = any\n}\nvariable "k" {\n  type = any\n}\noutput "v" { value = var.v }\noutput "l" { value = var.l }\noutput "k" { value = var.k }\n'
-ENV = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "test"}, "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}, "kubernetes": {"namespace": "inj"}}}
+ENV = {
+    "apiVersion": "composer.dev/v1alpha1",
+    "kind": "Environment",
+    "metadata": {"name": "test"},
+    "spec": {"cloud": {"provider": "aws", "region": "us-east-1"}, "kubernetes": {"namespace": "inj"}},
+}
 
 
 def _project(root: Path, components: list[dict]) -> Path:
-    app = {"apiVersion": "composer.dev/v1alpha1", "kind": "Application", "metadata": {"name": "inj"}, "spec": {"components": components}}
+    app = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "inj"},
+        "spec": {"components": components},
+    }
     write(root, {
         "app.yaml": yaml.safe_dump(app, sort_keys=False, allow_unicode=True),
         "environments/test.yaml": yaml.safe_dump(ENV, sort_keys=False),
@@ -129,14 +139,39 @@ def _project(root: Path, components: list[dict]) -> Path:
 
 
 HOSTILE_APP = [
-    {"name": "mod", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"v": PAYLOADS, "l": list(PAYLOADS.values()), "k": KEYED}, "outputs": {"v": {}, "l": {}, "k": {}}}},
+    {
+        "name": "mod",
+        "type": "terraform-module",
+        "properties": {
+            "source": "modules/echo",
+            "inputs": {"v": PAYLOADS, "l": list(PAYLOADS.values()), "k": KEYED},
+            "outputs": {"v": {}, "l": {}, "k": {}},
+        },
+    },
     {
         "name": "api",
         "type": "webservice",
-        "properties": {"image": "ghcr.io/acme/api:1.0", "port": 8080, "env": {k.upper(): v for k, v in PAYLOADS.items()}, "cmd": ["sh", "-c", PAYLOADS["shell"]], "args": list(PAYLOADS.values())},
-        "traits": [{"type": "annotations", "properties": {f"example.com/{k.replace('_', '-')}": v for k, v in PAYLOADS.items()}}],
+        "properties": {
+            "image": "ghcr.io/acme/api:1.0",
+            "port": 8080,
+            "env": {k.upper(): v for k, v in PAYLOADS.items()},
+            "cmd": ["sh", "-c", PAYLOADS["shell"]],
+            "args": list(PAYLOADS.values()),
+        },
+        "traits": [
+            {
+                "type": "annotations",
+                "properties": {f"example.com/{k.replace('_', '-')}": v for k, v in PAYLOADS.items()},
+            }
+        ],
     },
-    {"name": "cfg", "type": "k8s-objects", "properties": {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": PAYLOADS}]}},
+    {
+        "name": "cfg",
+        "type": "k8s-objects",
+        "properties": {
+            "objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": PAYLOADS}]
+        },
+    },
     {"name": "tpl", "type": "echo-config", "properties": {k.replace("_", "-"): v for k, v in PAYLOADS.items()}},
 ]
 
@@ -189,7 +224,11 @@ def test_manifest_values_round_trip_and_add_nothing(rendered):
     cfg = _manifests(rendered / "kubernetes" / "cfg.yaml")
     assert len(cfg) == 1 and cfg[0]["data"] == EXPECTED
     tpl = _manifests(rendered / "kubernetes" / "tpl.yaml")
-    assert len(tpl) == 1 and tpl[0]["kind"] == "ConfigMap" and tpl[0]["data"] == {k.replace("_", "-"): v for k, v in EXPECTED.items()}
+    assert (
+        len(tpl) == 1
+        and tpl[0]["kind"] == "ConfigMap"
+        and tpl[0]["data"] == {k.replace("_", "-"): v for k, v in EXPECTED.items()}
+    )
 
 
 def test_terraform_reads_the_escaped_strings_back_unchanged(rendered, tmp_path, moto):
@@ -219,18 +258,83 @@ def test_terraform_reads_the_escaped_strings_back_unchanged(rendered, tmp_path, 
         ({"name": "a\nb: c", "type": "worker", "properties": {"image": "x"}}, "name"),
         ({"name": "../up", "type": "worker", "properties": {"image": "x"}}, "name"),
         ({"name": "a;rm -rf /", "type": "worker", "properties": {"image": "x"}}, "name"),
-        ({"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"count": 2}}}, "count"),
-        ({"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"depends_on": []}}}, "depends_on"),
-        ({"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"providers": {}}}}, "providers"),
-        ({"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {'v" = 1 #': 1}}}, "inputs"),
-        ({"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "outputs": {"v} ${file(\"x\")": {}}}}, "outputs"),
+        (
+            {"name": "m", "type": "terraform-module", "properties": {"source": "modules/echo", "inputs": {"count": 2}}},
+            "count",
+        ),
+        (
+            {
+                "name": "m",
+                "type": "terraform-module",
+                "properties": {"source": "modules/echo", "inputs": {"depends_on": []}},
+            },
+            "depends_on",
+        ),
+        (
+            {
+                "name": "m",
+                "type": "terraform-module",
+                "properties": {"source": "modules/echo", "inputs": {"providers": {}}},
+            },
+            "providers",
+        ),
+        (
+            {
+                "name": "m",
+                "type": "terraform-module",
+                "properties": {"source": "modules/echo", "inputs": {'v" = 1 #': 1}},
+            },
+            "inputs",
+        ),
+        (
+            {
+                "name": "m",
+                "type": "terraform-module",
+                "properties": {"source": "modules/echo", "outputs": {'v} ${file("x")': {}}},
+            },
+            "outputs",
+        ),
         ({"name": "w", "type": "worker", "properties": {"image": "x", "env": {"A": "${var.x}"}}}, "var"),
-        ({"name": "w", "type": "worker", "properties": {"image": "x", "env": {"A": "${aws_instance.x.id}"}}}, "aws_instance"),
-        ({"name": "w", "type": "careless", "properties": {"note": "x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: evil}"}}, "parameters.note"),
+        (
+            {"name": "w", "type": "worker", "properties": {"image": "x", "env": {"A": "${aws_instance.x.id}"}}},
+            "aws_instance",
+        ),
+        (
+            {
+                "name": "w",
+                "type": "careless",
+                "properties": {"note": "x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: evil}"},
+            },
+            "parameters.note",
+        ),
         ({"name": "w", "type": "careless", "properties": {"note": "x\nextra: key"}}, "parameters.note"),
-        ({"name": "w", "type": "worker", "properties": {"image": "x"}, "traits": [{"type": "careless-note", "properties": {"note": "x\n  other.io/y: z"}}]}, "parameters.note"),
+        (
+            {
+                "name": "w",
+                "type": "worker",
+                "properties": {"image": "x"},
+                "traits": [{"type": "careless-note", "properties": {"note": "x\n  other.io/y: z"}}],
+            },
+            "parameters.note",
+        ),
     ],
-    ids=["quote", "interpolation", "newline", "dotdot", "shell", "count", "depends_on", "providers", "input-key", "output-key", "ref-var", "ref-resource", "template-document", "template-key", "trait-key"],
+    ids=[
+        "quote",
+        "interpolation",
+        "newline",
+        "dotdot",
+        "shell",
+        "count",
+        "depends_on",
+        "providers",
+        "input-key",
+        "output-key",
+        "ref-var",
+        "ref-resource",
+        "template-document",
+        "template-key",
+        "trait-key",
+    ],
 )
 def test_hostile_names_keys_references_and_unquoted_parameters_are_rejected(tmp_path, component, summary):
     app = _project(tmp_path, [component])
@@ -269,6 +373,11 @@ def test_nothing_calls_a_shell():
             f = node.func
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and (f.value.id, f.attr) in SHELL_CALLS:
                 found.append(f"{where}: {f.value.id}.{f.attr}")
-            if isinstance(f, ast.Attribute) and f.attr in ("Popen", "run", "call", "check_call", "check_output") and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr, ast.BinOp)):
+            if (
+                isinstance(f, ast.Attribute)
+                and f.attr in ("Popen", "run", "call", "check_call", "check_output")
+                and node.args
+                and isinstance(node.args[0], (ast.Constant, ast.JoinedStr, ast.BinOp))
+            ):
                 found.append(f"{where}: a command given as one string")
     assert found == []

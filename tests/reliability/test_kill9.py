@@ -118,7 +118,11 @@ def _provider_retries(result, moto: MotoProcess, sm) -> list[str]:
     ResourceExistsException. That is the provider's doing, not appc's, and no re-run can fix
     it; an operator deletes (or imports) the secret. Does that, and returns the units; returns
     [] when the failure is anything else."""
-    failed = {e["unit"]: " ".join(d["summary"] for d in e["diagnostics"]) for e in result.events if e["type"] == "unit" and e["status"] == "failed"}
+    failed = {
+        e["unit"]: " ".join(d["summary"] for d in e["diagnostics"])
+        for e in result.events
+        if e["type"] == "unit" and e["status"] == "failed"
+    }
     retried = moto.retried_creates()
     units = [u for u, text in failed.items() if "ResourceExistsException" in text and f"{u}-token" in retried]
     if not failed or sorted(units) != sorted(failed):
@@ -176,10 +180,17 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, recorded_mo
             assert "took over a stale lock" in first, where
         noop = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
         summary = noop.events[-1]
-        assert noop.code == 0 and summary["terraform_runs"] == 0 and summary["k8s_writes"] == 0 and summary["units_skipped"] == len(tokens) + len(WORKLOADS), f"{where}: {summary}"
+        assert (
+            noop.code == 0
+            and summary["terraform_runs"] == 0
+            and summary["k8s_writes"] == 0
+            and summary["units_skipped"] == len(tokens) + len(WORKLOADS)
+        ), f"{where}: {summary}"
 
         state = store.read().model_dump(mode="json", by_alias=True)
-        assert sorted(state["units"]) == sorted(tokens + WORKLOADS) and {u["status"] for u in state["units"].values()} == {"applied"}, where
+        assert sorted(state["units"]) == sorted(tokens + WORKLOADS) and {
+            u["status"] for u in state["units"].values()
+        } == {"applied"}, where
         in_moto, in_state = moto_secrets(sm), state_secrets(state)
         leaked = {n: a for n, a in in_moto.items() if in_state.get(n) != a}
         orphaned = {n: a for n, a in in_state.items() if in_moto.get(n) != a}
@@ -187,7 +198,15 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, recorded_mo
         stray = wait_for_no_processes(root, timeout=60)
         report = scan(
             secrets,
-            texts={"killed stdout": kill["out"], "killed stderr": kill["err"], "first re-run": first, "re-run stdout": rerun.out, "re-run stderr": rerun.err, "no-op stdout": noop.out, "no-op stderr": noop.err},
+            texts={
+                "killed stdout": kill["out"],
+                "killed stderr": kill["err"],
+                "first re-run": first,
+                "re-run stdout": rerun.out,
+                "re-run stderr": rerun.err,
+                "no-op stdout": noop.out,
+                "no-op stderr": noop.err,
+            },
             paths=[root / ".composer"],
             allow_tfstate=True,
         )
@@ -201,7 +220,9 @@ def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, recorded_mo
         assert in_cluster == in_inventory, f"{where}: cluster {sorted(in_cluster)} != state {sorted(in_inventory)}"
         assert not stray, f"{where}: processes left running: {stray}"
         assert report.hits == [], f"{where}: {report.describe()}"
-        assert len({h.secret_index for h in report.allowed}) == len(secrets), f"{where}: the scan did not even find the tokens in Terraform's state"
+        assert len({h.secret_index for h in report.allowed}) == len(secrets), (
+            f"{where}: the scan did not even find the tokens in Terraform's state"
+        )
     for f in figures:
         print("  " + ", ".join(f"{k}={v}" for k, v in f.items()))
     total = lambda k: sum(f[k] for f in figures)  # noqa: E731

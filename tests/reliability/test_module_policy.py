@@ -118,9 +118,14 @@ def test_remote_state_exfiltration_is_refused_before_terraform_runs(tmp_path, mo
     assert r.code == 1, r.out[-2000:]
     assert listener.paths == [], "Terraform ran the module and sent the environment"
     diags = [e for e in r.events if e.get("type") == "diagnostic"]
-    assert any("(remote-state)" in d["summary"] and d["file"].endswith("definitions/innocent.yaml") and d["line"] == 13 for d in diags), diags
+    assert any(
+        "(remote-state)" in d["summary"] and d["file"].endswith("definitions/innocent.yaml") and d["line"] == 13
+        for d in diags
+    ), diags
     assert any("(outside-files)" in d["summary"] and "innocent/main.tf:4" in d["detail"] for d in diags), diags
-    assert not (tmp_path / ".composer" / "roots").exists() or not list((tmp_path / ".composer" / "roots").rglob("*.tfstate"))
+    assert not (tmp_path / ".composer" / "roots").exists() or not list(
+        (tmp_path / ".composer" / "roots").rglob("*.tfstate")
+    )
 
 
 def test_an_environment_that_opts_in_runs_it_but_terraform_sees_no_ci_token(tmp_path, moto, kube_clean, monkeypatch):
@@ -136,14 +141,26 @@ def test_an_environment_that_opts_in_runs_it_but_terraform_sees_no_ci_token(tmp_
     assert "ghp_appcTestTokenThatMustNotLeak" not in received and "GITHUB_TOKEN" not in received
 
 
-@pytest.mark.parametrize("source", ["/etc/appc-absolute-module", "http://127.0.0.1:%(port)d/module.zip", "../../escape", "git::http://127.0.0.1:%(port)d/repo.git"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/etc/appc-absolute-module",
+        "http://127.0.0.1:%(port)d/module.zip",
+        "../../escape",
+        "git::http://127.0.0.1:%(port)d/repo.git",
+    ],
+)
 def test_nested_module_sources_outside_the_package_are_refused(tmp_path, source):
     with Listener() as listener:
-        app = project(tmp_path, NESTED_SOURCE_MODULE % {"source": source % {"port": listener.port} if "%" in source else source})
+        app = project(
+            tmp_path, NESTED_SOURCE_MODULE % {"source": source % {"port": listener.port} if "%" in source else source}
+        )
         r = appc("validate", "-f", app, "-e", "test", "--json")
     assert r.code == 1, r.out[-2000:]
     # Refused by the module policy, or earlier by the package reader (issue 10: a package calls local modules only).
-    assert any("(module-sources)" in e.get("summary", "") or " calls " in e.get("summary", "") for e in r.events), r.out[-2000:]
+    assert any("(module-sources)" in e.get("summary", "") or " calls " in e.get("summary", "") for e in r.events), (
+        r.out[-2000:]
+    )
     assert listener.paths == []
 
 
@@ -154,7 +171,9 @@ def test_provisioners_and_external_data_are_refused_unless_the_definition_opts_i
     assert r.code == 1
     summaries = " ".join(e.get("summary", "") for e in r.events)
     assert "(provisioners)" in summaries and "(external-data)" in summaries
-    opted = DEFINITION.replace("  implementations:", "  policy: {allow: [provisioners, external-data]}\n  implementations:")
+    opted = DEFINITION.replace(
+        "  implementations:", "  policy: {allow: [provisioners, external-data]}\n  implementations:"
+    )
     write(tmp_path, {"definitions/innocent.yaml": opted})
     r = appc("validate", "-f", app, "-e", "test")
     assert r.code == 0, r.out + r.err
@@ -229,7 +248,9 @@ def test_the_policy_finds_each_rule_in_both_syntaxes_and_in_templates():
     assert found == expected, (found - expected, expected - found)
     lifted = check_module(sorted((k, v.encode()) for k, v in HOSTILE.items()), allow=RULES)
     assert [v.rule for v in lifted] == [UNPARSEABLE]  # no opt-in makes an unreadable file checkable
-    locked = check_module([("m.tf", b'module "r" { source = "hashicorp/x/aws" }\n')], locked_sources=["hashicorp/x/aws"])
+    locked = check_module(
+        [("m.tf", b'module "r" { source = "hashicorp/x/aws" }\n')], locked_sources=["hashicorp/x/aws"]
+    )
     assert locked == []
 
 
@@ -255,11 +276,35 @@ def test_terraform_gets_an_allowlisted_environment(tmp_path):
         "DATABASE_URL": "postgres://u:p@h/d", "VAULT_TOKEN": "v",
     }  # fmt: skip
     env = terraform_environment(tmp_path, parent)
-    passed = {"PATH", "HOME", "https_proxy", "NO_PROXY", "SSL_CERT_FILE", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS", "ARM_CLIENT_ID", "CLOUDSDK_CORE_PROJECT", "AZURE_TENANT_ID", "TF_TOKEN_app_terraform_io", "LANG", "TZ"}
+    passed = {
+        "PATH",
+        "HOME",
+        "https_proxy",
+        "NO_PROXY",
+        "SSL_CERT_FILE",
+        "AWS_ACCESS_KEY_ID",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "ARM_CLIENT_ID",
+        "CLOUDSDK_CORE_PROJECT",
+        "AZURE_TENANT_ID",
+        "TF_TOKEN_app_terraform_io",
+        "LANG",
+        "TZ",
+    }
     assert passed <= set(env)
-    assert not {"GITHUB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "TF_VAR_db_password", "TF_CLI_ARGS", "DATABASE_URL", "VAULT_TOKEN"} & set(env)
+    assert not {
+        "GITHUB_TOKEN",
+        "CI_JOB_TOKEN",
+        "NPM_TOKEN",
+        "TF_VAR_db_password",
+        "TF_CLI_ARGS",
+        "DATABASE_URL",
+        "VAULT_TOKEN",
+    } & set(env)
     assert env["TF_IN_AUTOMATION"] == "1" and env["TF_CLI_CONFIG_FILE"]
-    assert terraform_environment(tmp_path, {**parent, "COMPOSER_TERRAFORM_PASS_ENV": "VAULT_TOKEN"})["VAULT_TOKEN"] == "v"
+    assert (
+        terraform_environment(tmp_path, {**parent, "COMPOSER_TERRAFORM_PASS_ENV": "VAULT_TOKEN"})["VAULT_TOKEN"] == "v"
+    )
     assert environment_warnings({}) == []
     (warning,) = environment_warnings({"TF_LOG": "DEBUG"})
     assert "TF_LOG is set" in warning and "DEBUG" not in warning
@@ -272,5 +317,7 @@ def test_def_validate_applies_the_policy_with_the_definitions_opt_ins(tmp_path):
     assert r.code == 1
     (diag,) = [e for e in r.events if e.get("type") == "diagnostic"]
     assert "(http-data)" in diag["summary"] and diag["line"] == 13 and "innocent/main.tf:1" in diag["detail"]
-    definition.write_text(definition.read_text().replace("  implementations:", "  policy: {allow: [http-data]}\n  implementations:"))
+    definition.write_text(
+        definition.read_text().replace("  implementations:", "  policy: {allow: [http-data]}\n  implementations:")
+    )
     assert appc("def", "validate", definition).code == 0

@@ -46,7 +46,9 @@ def _units(result_or_events) -> dict[str, dict]:
 
 
 def _messages(events: list[dict]) -> str:
-    return " ".join(f"{d['summary']} {d.get('detail') or ''}" for e in events if e["type"] == "unit" for d in e["diagnostics"])
+    return " ".join(
+        f"{d['summary']} {d.get('detail') or ''}" for e in events if e["type"] == "unit" for d in e["diagnostics"]
+    )
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
     require_terraform()
     kube_clean.set_auto_ready(True)
     ns = "netfault"
-    app = make_mixed_project(tmp_path, ns, mixed_components(tokens=("a", "b"), workloads=("api",)))  # b reads a's ARN: b runs after a
+    app = make_mixed_project(
+        tmp_path, ns, mixed_components(tokens=("a", "b"), workloads=("api",))
+    )  # b reads a's ARN: b runs after a
     started = time.monotonic()
     proc = appc_process(["apply", "-f", app, "-e", "test", "--auto-approve", "--json"], tmp_path)
     lines = []
@@ -84,7 +88,9 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
     assert proc.returncode == 3, err[-3000:]
     units = _units(events)
     assert units["b"]["status"] == "failed" and units["api"]["status"] == "blocked"
-    assert f"127.0.0.1:{own_moto.port}" in _messages(events) and "connection refused" in _messages(events), _messages(events)
+    assert f"127.0.0.1:{own_moto.port}" in _messages(events) and "connection refused" in _messages(events), _messages(
+        events
+    )
     assert "Traceback" not in err
     assert state_of(tmp_path)["units"]["a"]["status"] == "applied"  # what finished is kept
 
@@ -101,9 +107,21 @@ def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(
     state = state_of(tmp_path)
     assert moto_secrets(boto3.client("secretsmanager")) == state_secrets(state)  # 0 leaked, 0 orphaned
     assert cluster_objects(kube_clean, ns) == state_objects(state, f"kube:standin/{ns}")
-    report = scan([token_value("a"), token_value("b")], texts={"failed run": "".join(lines) + rest + err, "plan": plan.out + plan.err, "apply --refresh": fixed.out + fixed.err, "again": again.out + again.err}, paths=[tmp_path / ".composer"], allow_tfstate=True)
+    report = scan(
+        [token_value("a"), token_value("b")],
+        texts={
+            "failed run": "".join(lines) + rest + err,
+            "plan": plan.out + plan.err,
+            "apply --refresh": fixed.out + fixed.err,
+            "again": again.out + again.err,
+        },
+        paths=[tmp_path / ".composer"],
+        allow_tfstate=True,
+    )
     assert report.hits == [], report.describe()
-    print(f"\nmoto stopped mid-apply: exit 3 after {failed_after:.1f} s naming 127.0.0.1:{own_moto.port}; plan --refresh exit 2 (a: drift); apply --refresh converged; leak scan {report.files} files, 0 hits")
+    print(
+        f"\nmoto stopped mid-apply: exit 3 after {failed_after:.1f} s naming 127.0.0.1:{own_moto.port}; plan --refresh exit 2 (a: drift); apply --refresh converged; leak scan {report.files} files, 0 hits"
+    )
 
 
 WORKLOADS = {
@@ -114,15 +132,39 @@ WORKLOADS = {
         "components": [
             {"name": "api", "type": "webservice", "properties": {"image": "ghcr.io/acme/api:1.0", "port": 8080}},
             {"name": "worker", "type": "worker", "properties": {"image": "ghcr.io/acme/worker:1.0"}},
-            {"name": "settings", "type": "k8s-objects", "properties": {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "fast"}}]}},
+            {
+                "name": "settings",
+                "type": "k8s-objects",
+                "properties": {
+                    "objects": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "ConfigMap",
+                            "metadata": {"name": "settings"},
+                            "data": {"mode": "fast"},
+                        }
+                    ]
+                },
+            },
         ]
     },
 }
 
 
 def _workloads_project(root: Path, namespace: str = "shop") -> Path:
-    env = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "dev"}, "spec": {"kubernetes": {"context": "standin", "namespace": namespace}}}
-    write(root, {"app.yaml": yaml.safe_dump(WORKLOADS, sort_keys=False), "environments/dev.yaml": yaml.safe_dump(env, sort_keys=False)})
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev"},
+        "spec": {"kubernetes": {"context": "standin", "namespace": namespace}},
+    }
+    write(
+        root,
+        {
+            "app.yaml": yaml.safe_dump(WORKLOADS, sort_keys=False),
+            "environments/dev.yaml": yaml.safe_dump(env, sort_keys=False),
+        },
+    )
     return root / "app.yaml"
 
 
@@ -153,7 +195,9 @@ def test_cluster_api_stopped_mid_apply_then_restarted_converges_with_refresh(tmp
         failed_after = time.monotonic() - started
         events = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         assert proc.returncode == 3, out[-3000:] + err[-3000:]
-        assert f"cannot reach the Kubernetes API server at http://127.0.0.1:{port}" in _messages(events), _messages(events)
+        assert f"cannot reach the Kubernetes API server at http://127.0.0.1:{port}" in _messages(events), _messages(
+            events
+        )
         assert "Traceback" not in err
 
         applied = {n for n, u in state_of(app.parent, "dev")["units"].items() if u["status"] == "applied"}
@@ -168,8 +212,14 @@ def test_cluster_api_stopped_mid_apply_then_restarted_converges_with_refresh(tmp
         assert again.code == 0 and again.events[-1]["k8s_writes"] == 0 and standin.stats()["mutating"] > 0
         state = state_of(app.parent, "dev")
         inventory = {(i["kind"], i["name"]) for i in state["inventory"]["kube:standin/shop"]}
-        assert cluster_objects(_Cluster(standin), "shop", "shop") == inventory == {("Deployment", "api"), ("Service", "api"), ("Deployment", "worker"), ("ConfigMap", "settings")}
-        print(f"\nstand-in stopped mid-apply: exit 3 after {failed_after:.1f} s naming http://127.0.0.1:{port}; {len(applied)} unit(s) applied before the stop; plan --refresh exit 2 showing them as drift; apply --refresh converged")
+        assert (
+            cluster_objects(_Cluster(standin), "shop", "shop")
+            == inventory
+            == {("Deployment", "api"), ("Service", "api"), ("Deployment", "worker"), ("ConfigMap", "settings")}
+        )
+        print(
+            f"\nstand-in stopped mid-apply: exit 3 after {failed_after:.1f} s naming http://127.0.0.1:{port}; {len(applied)} unit(s) applied before the stop; plan --refresh exit 2 showing them as drift; apply --refresh converged"
+        )
     finally:
         standin.stop()
 
@@ -183,12 +233,16 @@ def test_a_slow_api_server_fails_the_apply_within_the_timeout(tmp_path, monkeypa
     try:
         standin.set_delay(30)  # far beyond --timeout
         started = time.monotonic()
-        proc = appc_process(["apply", "-f", app, "-e", "dev", "--auto-approve", "--json", "--timeout", str(timeout)], app.parent)
+        proc = appc_process(
+            ["apply", "-f", app, "-e", "dev", "--auto-approve", "--json", "--timeout", str(timeout)], app.parent
+        )
         out, err = proc.communicate(timeout=120)
         took = time.monotonic() - started
         events = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         assert proc.returncode == 3, out[-3000:] + err[-3000:]
-        assert took < timeout + 12, f"the apply took {took:.1f} s with --timeout {timeout}"  # + interpreter start and imports
+        assert took < timeout + 12, (
+            f"the apply took {took:.1f} s with --timeout {timeout}"
+        )  # + interpreter start and imports
         text = _messages(events)
         assert f"no answer within {timeout}s; raise --timeout" in text and standin.url in text, text
         for name, unit in _units(events).items():
@@ -197,6 +251,8 @@ def test_a_slow_api_server_fails_the_apply_within_the_timeout(tmp_path, monkeypa
         standin.set_delay(0)
         r = appc("apply", "-f", app, "-e", "dev", "--auto-approve", "--json", "--timeout", str(timeout))
         assert r.code == 0, r.out[-3000:]
-        print(f"\nslow API (30 s a request, --timeout {timeout}): exit 3 after {took:.1f} s (units failed within {max(u['duration_s'] for u in _units(events).values()):.1f} s); converged once fast again")
+        print(
+            f"\nslow API (30 s a request, --timeout {timeout}): exit 3 after {took:.1f} s (units failed within {max(u['duration_s'] for u in _units(events).values()):.1f} s); converged once fast again"
+        )
     finally:
         standin.stop()

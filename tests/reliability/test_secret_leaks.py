@@ -101,7 +101,10 @@ def test_a_secret_store_value_appears_nowhere_but_the_store(tmp_path, moto):
     write(tmp_path, STORE_PROJECT)
     app = tmp_path / "app.yaml"
     common = ("-f", app, "-e", "test")
-    runs = {"plan": appc("plan", *common, "--json", "--out", tmp_path / "plan.json"), "apply": appc("apply", *common, "--auto-approve", "--json")}
+    runs = {
+        "plan": appc("plan", *common, "--json", "--out", tmp_path / "plan.json"),
+        "apply": appc("apply", *common, "--auto-approve", "--json"),
+    }
     assert runs["apply"].code == 0, runs["apply"].out[-3000:]
     runs["apply again"] = appc("apply", *common, "--auto-approve")
     runs["plan --refresh"] = appc("plan", *common, "--refresh", "--json", "--out", tmp_path / "plan2.json")
@@ -116,7 +119,17 @@ def test_a_secret_store_value_appears_nowhere_but_the_store(tmp_path, moto):
     key = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["key"]
     assert len(key) == 40
     texts = {f"{name} {stream}": getattr(r, stream) for name, r in runs.items() for stream in ("out", "err")}
-    report = scan([key], texts=texts, paths=[tmp_path / ".composer", tmp_path / "deploy", tmp_path / "out", tmp_path / "plan.json", tmp_path / "plan2.json"])
+    report = scan(
+        [key],
+        texts=texts,
+        paths=[
+            tmp_path / ".composer",
+            tmp_path / "deploy",
+            tmp_path / "out",
+            tmp_path / "plan.json",
+            tmp_path / "plan2.json",
+        ],
+    )
     assert report.hits == [], report.describe()  # not even Terraform's state or a saved plan
     assert list((tmp_path / ".composer").rglob("*.tfstate")), "the scan must have covered Terraform's state"
     conn = (tmp_path / "deploy" / "apikey-conn.yaml").read_text()
@@ -124,7 +137,9 @@ def test_a_secret_store_value_appears_nowhere_but_the_store(tmp_path, moto):
 
     shown = appc("outputs", *common, "--show-secrets", "--json")  # the one way to print it, on purpose
     assert scan([key], texts={"--show-secrets": shown.out}).hits
-    print(f"\nsecret store value: 0 hits in {report.texts} outputs and {report.files} files ({report.bytes:,} bytes, Terraform state and saved plans included); --show-secrets prints it")
+    print(
+        f"\nsecret store value: 0 hits in {report.texts} outputs and {report.files} files ({report.bytes:,} bytes, Terraform state and saved plans included); --show-secrets prints it"
+    )
 
 
 def test_a_terraform_output_secret_lives_only_in_terraform_state_plan_files_and_the_cluster(tmp_path, moto, kube_clean):
@@ -137,14 +152,21 @@ def test_a_terraform_output_secret_lives_only_in_terraform_state_plan_files_and_
     assert applied.code == 0, applied.out[-3000:]
     outputs = appc("outputs", *common, "--json")
     secret = token_value("a")
-    report = scan([secret], texts={"plan": plan.out + plan.err, "apply": applied.out + applied.err, "outputs": outputs.out + outputs.err}, paths=[tmp_path / ".composer"], allow_tfstate=True)
+    report = scan(
+        [secret],
+        texts={"plan": plan.out + plan.err, "apply": applied.out + applied.err, "outputs": outputs.out + outputs.err},
+        paths=[tmp_path / ".composer"],
+        allow_tfstate=True,
+    )
     assert report.hits == [], report.describe()
     assert report.allowed, "Terraform's state holds a sensitive output: the scan should see it there"
     in_plan = scan([secret], paths=[tmp_path / "plan.json"])
     assert in_plan.hits, "a saved plan holds sensitive values Terraform knew at plan time (docs/security.md says so)"
     data = kube_clean.get("/api/v1/namespaces/leaks/secrets/k9-a-conn")["data"]
     assert scan([secret], texts={"Secret": json.dumps(data)}).hits  # its destination
-    print(f"\nTerraform-output secret: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.files} files; a saved plan holds it ({in_plan.hits[0].where.split('!')[-1]})")
+    print(
+        f"\nTerraform-output secret: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.files} files; a saved plan holds it ({in_plan.hits[0].where.split('!')[-1]})"
+    )
 
 
 # Fails at plan, after the secret it was given reached Terraform (variable validation).
@@ -197,6 +219,10 @@ def test_tf_log_debug_and_failed_plans_leak_nothing_outside_terraform_state(tmp_
     report.hits = [h for h in report.hits if h not in leftover]
     assert report.hits == [], report.describe()
     assert report.allowed, "the token is a Terraform output: Terraform's state holds it"
-    print(f"\nTF_LOG=DEBUG with failed plans: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.texts} outputs and {report.files} files ({report.bytes:,} bytes); {len(leftover)} in a failed plan's leftover plan file")
+    print(
+        f"\nTF_LOG=DEBUG with failed plans: 0 hits outside Terraform state ({len(report.allowed)} there) in {report.texts} outputs and {report.files} files ({report.bytes:,} bytes); {len(leftover)} in a failed plan's leftover plan file"
+    )
     if leftover:
-        pytest.xfail(f"a failed plan left its plan file holding the secret ({len(leftover)} hits): fixed by issue 11 part A")
+        pytest.xfail(
+            f"a failed plan left its plan file holding the secret ({len(leftover)} hits): fixed by issue 11 part A"
+        )

@@ -28,13 +28,21 @@ BENIGN = 'resource "terraform_data" "x" {\n  input = "a"\n}\noutput "name" { val
 def evil_tfplan(root: Path, work: Path, marker: Path) -> bytes:
     """A Terraform plan for unit x made by the attacker from the same rendered tree, with a
     provisioner added to the module; planned against the same (empty) state."""
-    shutil.copytree(root / ".composer" / "roots" / "test", work, ignore=shutil.ignore_patterns(".terraform", "*.tfplan"))
+    shutil.copytree(
+        root / ".composer" / "roots" / "test", work, ignore=shutil.ignore_patterns(".terraform", "*.tfplan")
+    )
     (module,) = (work / "modules").iterdir()
-    (module / "main.tf").write_text(BENIGN + f'resource "terraform_data" "pwn" {{\n  provisioner "local-exec" {{ command = "touch {marker}" }}\n}}\n')
+    (module / "main.tf").write_text(
+        BENIGN
+        + f'resource "terraform_data" "pwn" {{\n  provisioner "local-exec" {{ command = "touch {marker}" }}\n}}\n'
+    )
     env = terraform_env(work)
     unit = work / "terraform" / "x"
     state = root / ".composer" / "tfstate" / "trust" / "test" / "x.tfstate"
-    for args in (["init", "-input=false", f"-backend-config=path={state}"], ["plan", "-input=false", "-out=evil.tfplan"]):
+    for args in (
+        ["init", "-input=false", f"-backend-config=path={state}"],
+        ["plan", "-input=false", "-out=evil.tfplan"],
+    ):
         done = subprocess.run(["terraform", *args], cwd=unit, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert not marker.exists()
@@ -53,7 +61,9 @@ def test_a_replaced_embedded_plan_is_refused_and_nothing_runs(tmp_path, moto, ku
     doc = json.loads(plan.read_text())
     doc["units"]["x"]["tfplan"] = base64.b64encode(evil).decode()
     body = {k: v for k, v in doc.items() if k not in ("digest", "signature")}
-    doc["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()  # what sufficed before
+    doc["digest"] = hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()  # what sufficed before
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc))
     r = appc("apply", "-f", app, "-e", "test", tampered, "--json")

@@ -112,7 +112,14 @@ def plant_unit(name: str, marker: Path):
     }
 
     def change(doc: dict) -> None:
-        doc["units"][name] = {"kind": "terraform", "type": "vault", "hash": "x", "status": "applied", "skeleton": evil_root, "updated_at": "2026-01-01T00:00:00.000000Z"}
+        doc["units"][name] = {
+            "kind": "terraform",
+            "type": "vault",
+            "hash": "x",
+            "status": "applied",
+            "skeleton": evil_root,
+            "updated_at": "2026-01-01T00:00:00.000000Z",
+        }
 
     return change
 
@@ -121,7 +128,18 @@ def empty_tfstate(root: Path, name: str) -> None:
     """What `terraform state list` needs to find for prune to go ahead."""
     path = root / ".composer" / "tfstate" / "st" / "test" / f"{name}.tfstate"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": 4, "terraform_version": "1.11.0", "serial": 1, "lineage": "planted", "outputs": {}, "resources": []}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "terraform_version": "1.11.0",
+                "serial": 1,
+                "lineage": "planted",
+                "outputs": {},
+                "resources": [],
+            }
+        )
+    )
 
 
 def test_a_foreign_edit_of_state_is_refused_naming_the_store(applied, tmp_path):

@@ -50,13 +50,18 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "standin.crt", directory / "standin.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -96,7 +101,13 @@ class Server:
                 except ValueError:
                     body = raw
                 parts = urlsplit(self.path)
-                req = Request(self.command, unquote(parts.path), parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, body)
+                req = Request(
+                    self.command,
+                    unquote(parts.path),
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 server.requests.append(req)
                 status, payload = server.app(req)
                 data = b"" if payload is None or self.command == "HEAD" else json.dumps(payload).encode()
@@ -145,8 +156,19 @@ class GoogleCloud:
             pid = p.removeprefix("/v3/projects/")
             if pid in self.denied or pid not in self.projects:
                 # Google answers 403 for a project that does not exist too (no existence leak).
-                return _google_error(403, "PERMISSION_DENIED", f"Permission 'resourcemanager.projects.get' denied on resource '//cloudresourcemanager.googleapis.com/projects/{pid}' (or it may not exist).")
-            return 200, {"name": "projects/123456789012", "parent": "organizations/1", "projectId": pid, "state": self.projects[pid], "displayName": f"{pid} display", "etag": "W/\"1\""}
+                return _google_error(
+                    403,
+                    "PERMISSION_DENIED",
+                    f"Permission 'resourcemanager.projects.get' denied on resource '//cloudresourcemanager.googleapis.com/projects/{pid}' (or it may not exist).",
+                )
+            return 200, {
+                "name": "projects/123456789012",
+                "parent": "organizations/1",
+                "projectId": pid,
+                "state": self.projects[pid],
+                "displayName": f"{pid} display",
+                "etag": 'W/"1"',
+            }
         if p.startswith("/storage/v1/b/") and req.method == "GET":
             name = p.removeprefix("/storage/v1/b/")
             if name not in self.buckets:
@@ -156,8 +178,18 @@ class GoogleCloud:
             body = req.body or {}
             name = body.get("name")
             if name in self.buckets:
-                return _google_error(409, "ALREADY_EXISTS", "Your previous request to create the named bucket succeeded and you already own it.")
-            bucket = {**body, "kind": "storage#bucket", "id": name, "location": str(body.get("location", "US")).upper(), "projectNumber": "123456789012"}
+                return _google_error(
+                    409,
+                    "ALREADY_EXISTS",
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                )
+            bucket = {
+                **body,
+                "kind": "storage#bucket",
+                "id": name,
+                "location": str(body.get("location", "US")).upper(),
+                "projectNumber": "123456789012",
+            }
             self.buckets[name] = bucket
             return 200, bucket
         if p.startswith("/v1/projects/") and p.endswith("/secrets") and req.method == "POST":  # create a secret
@@ -210,29 +242,55 @@ class Azure:
         if p.startswith("/secrets/") and req.method == "PUT":  # set: a new version
             name = p.removeprefix("/secrets/")
             self.vault_secrets[name] = str((req.body or {}).get("value", ""))
-            return 200, {"value": self.vault_secrets[name], "id": f"https://vault.vault.azure.net/secrets/{name}/0124", "attributes": {"enabled": True}}
+            return 200, {
+                "value": self.vault_secrets[name],
+                "id": f"https://vault.vault.azure.net/secrets/{name}/0124",
+                "attributes": {"enabled": True},
+            }
         if p.startswith("/secrets/") and req.method == "DELETE":
             name = p.removeprefix("/secrets/")
             if self.vault_secrets.pop(name, None) is None:
-                return _azure_error(404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault.")
+                return _azure_error(
+                    404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault."
+                )
             return 200, {"recoveryId": f"https://vault.vault.azure.net/deletedsecrets/{name}"}
         if p.startswith("/secrets/"):
             name = p.removeprefix("/secrets/").split("/")[0]
             if name not in self.vault_secrets:
-                return _azure_error(404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault.")
-            return 200, {"value": self.vault_secrets[name], "id": f"https://vault.vault.azure.net/secrets/{name}/0123", "attributes": {"enabled": True}}
+                return _azure_error(
+                    404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault."
+                )
+            return 200, {
+                "value": self.vault_secrets[name],
+                "id": f"https://vault.vault.azure.net/secrets/{name}/0123",
+                "attributes": {"enabled": True},
+            }
         parts = p.split("/")
         if len(parts) == 3 and parts[1] == "subscriptions" and req.method == "GET":
             sub = parts[2]
             if sub in self.denied:
-                return _azure_error(403, "AuthorizationFailed", f"The client 'test' with object id 'test' does not have authorization to perform action 'Microsoft.Resources/subscriptions/read' over scope '/subscriptions/{sub}' or the scope is invalid.")
+                return _azure_error(
+                    403,
+                    "AuthorizationFailed",
+                    f"The client 'test' with object id 'test' does not have authorization to perform action 'Microsoft.Resources/subscriptions/read' over scope '/subscriptions/{sub}' or the scope is invalid.",
+                )
             if sub not in self.subscriptions:
                 return _azure_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
-            return 200, {"id": f"/subscriptions/{sub}", "subscriptionId": sub, "displayName": "Test subscription", "state": self.subscriptions[sub], "tenantId": "00000000-0000-0000-0000-00000000000t"}
+            return 200, {
+                "id": f"/subscriptions/{sub}",
+                "subscriptionId": sub,
+                "displayName": "Test subscription",
+                "state": self.subscriptions[sub],
+                "tenantId": "00000000-0000-0000-0000-00000000000t",
+            }
         key = p.lower()
         if req.method in ("GET", "HEAD"):
             if key not in self.resources:
-                kind = "ResourceGroupNotFound" if "/resourcegroups/" in key and "/providers/" not in key else "ResourceNotFound"
+                kind = (
+                    "ResourceGroupNotFound"
+                    if "/resourcegroups/" in key and "/providers/" not in key
+                    else "ResourceNotFound"
+                )
                 return _azure_error(404, kind, f"The resource '{p}' was not found.")
             return (204 if req.method == "HEAD" else 200), self.resources[key]
         if req.method == "PUT":

@@ -78,7 +78,9 @@ class KubeHandle:
             from kubernetes import client, config
 
             cfg = client.Configuration()
-            config.load_kube_config(config_file=self.kubeconfig_path, context=context, client_configuration=cfg, persist_config=False)
+            config.load_kube_config(
+                config_file=self.kubeconfig_path, context=context, client_configuration=cfg, persist_config=False
+            )
             self._clients[context] = client.ApiClient(configuration=cfg)
         return self._clients[context]
 
@@ -91,7 +93,13 @@ def get(api, path: str) -> dict | None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        resp = api.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False, header_params={"Accept": "application/json"})
+        resp = api.call_api(
+            path,
+            "GET",
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            header_params={"Accept": "application/json"},
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None

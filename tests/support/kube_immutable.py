@@ -28,7 +28,14 @@ from typing import Any, Mapping
 
 Cause = tuple[str, str, str]  # reason, field, message
 
-STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+STATEFULSET_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
 STATEFULSET_FORBIDDEN = (
     "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
     "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
@@ -37,9 +44,22 @@ PVC_FORBIDDEN = "Forbidden: spec is immutable after creation except resources.re
 JOB_IMMUTABLE = ("selector", "template", "completionMode", "completions")
 
 _SUFFIXES = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
 }
 
 
@@ -69,20 +89,30 @@ def _job(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
 
 def _statefulset(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
     strip = lambda spec: {k: v for k, v in (spec or {}).items() if k not in STATEFULSET_MUTABLE}
-    return [("FieldValueForbidden", "spec", STATEFULSET_FORBIDDEN)] if strip(old.get("spec")) != strip(new.get("spec")) else []
+    return (
+        [("FieldValueForbidden", "spec", STATEFULSET_FORBIDDEN)]
+        if strip(old.get("spec")) != strip(new.get("spec"))
+        else []
+    )
 
 
 def _pvc(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
     ospec, nspec = dict(old.get("spec") or {}), dict(new.get("spec") or {})
-    o_req = ((ospec.pop("resources", None) or {}).get("requests") or {})
-    n_req = ((nspec.pop("resources", None) or {}).get("requests") or {})
+    o_req = (ospec.pop("resources", None) or {}).get("requests") or {}
+    n_req = (nspec.pop("resources", None) or {}).get("requests") or {}
     ospec.pop("volumeAttributesClassName", None)
     nspec.pop("volumeAttributesClassName", None)
     if ospec != nspec:
         return [("FieldValueForbidden", "spec", PVC_FORBIDDEN)]
     before, after = quantity(o_req.get("storage", "0")), quantity(n_req.get("storage", "0"))
     if before is not None and after is not None and after < before:
-        return [("FieldValueForbidden", "spec.resources.requests.storage", "Forbidden: field can not be less than previous value")]
+        return [
+            (
+                "FieldValueForbidden",
+                "spec.resources.requests.storage",
+                "Forbidden: field can not be less than previous value",
+            )
+        ]
     if o_req != n_req and (old.get("status") or {}).get("phase") != "Bound":
         return [("FieldValueForbidden", "spec", PVC_FORBIDDEN)]
     return []

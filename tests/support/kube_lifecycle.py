@@ -65,11 +65,24 @@ def crd_status(spec: dict, established: bool) -> dict:
     now = _now()
     return {
         "acceptedNames": copy.deepcopy(names),
-        "storedVersions": [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")],
+        "storedVersions": [
+            v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")
+        ],
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
-            {"type": "Established", "status": "True" if established else "False", "reason": "InitialNamesAccepted" if established else "Installing",
-             "message": "the initial names have been accepted" if established else "the resource is being installed", "lastTransitionTime": now},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Established",
+                "status": "True" if established else "False",
+                "reason": "InitialNamesAccepted" if established else "Installing",
+                "message": "the initial names have been accepted" if established else "the resource is being installed",
+                "lastTransitionTime": now,
+            },
         ],
     }
 
@@ -80,22 +93,68 @@ def failed_status(kind: str, obj: dict, old_status: dict) -> dict | None:
     now = _now()
     if kind == "Deployment":
         want = (obj.get("spec") or {}).get("replicas", 1)
-        return {"observedGeneration": gen, "replicas": want, "updatedReplicas": want, "unavailableReplicas": want,
-                "conditions": [
-                    {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
-                    {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": f'ReplicaSet "{obj["metadata"]["name"]}-standin" has timed out progressing.', "lastUpdateTime": now, "lastTransitionTime": now},
-                ]}
+        return {
+            "observedGeneration": gen,
+            "replicas": want,
+            "updatedReplicas": want,
+            "unavailableReplicas": want,
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "False",
+                    "reason": "MinimumReplicasUnavailable",
+                    "message": "Deployment does not have minimum availability.",
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Progressing",
+                    "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": f'ReplicaSet "{obj["metadata"]["name"]}-standin" has timed out progressing.',
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                },
+            ],
+        }
     if kind == "Job":
-        return {"failed": int((obj.get("spec") or {}).get("backoffLimit", 6)) + 1, "active": 0, "startTime": old_status.get("startTime", now),
-                "conditions": [
-                    {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
-                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
-                ]}
+        return {
+            "failed": int((obj.get("spec") or {}).get("backoffLimit", 6)) + 1,
+            "active": 0,
+            "startTime": old_status.get("startTime", now),
+            "conditions": [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
+            ],
+        }
     return None
 
 
 def terminating_forbidden(qualified: str, name: str, namespace: str) -> tuple[str, dict]:
     message = f'{qualified} "{name}" is forbidden: unable to create new content in namespace {namespace} because it is being terminated'
-    details = {"name": name, "kind": qualified.split(".")[0],
-               "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated", "field": "metadata.namespace"}]}
+    details = {
+        "name": name,
+        "kind": qualified.split(".")[0],
+        "causes": [
+            {
+                "reason": "NamespaceTerminating",
+                "message": f"namespace {namespace} is being terminated",
+                "field": "metadata.namespace",
+            }
+        ],
+    }
     return message, details

@@ -28,9 +28,31 @@ from typing import Any, Mapping
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 LEVELS = ("privileged", "baseline", "restricted")
-BASELINE_ADD = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-                "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+BASELINE_ADD = {
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def _containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -51,9 +73,13 @@ def _baseline(spec: Mapping[str, Any]) -> list[str]:
     if priv:
         out.append(f"privileged (container {_quoted(priv)} must not set securityContext.privileged=true)")
     for c in cs:
-        extra = sorted(set(((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []) - BASELINE_ADD)
+        extra = sorted(
+            set(((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []) - BASELINE_ADD
+        )
         if extra:
-            out.append(f'non-default capabilities (container "{c["name"]}" must not include {_quoted(extra)} in securityContext.capabilities.add)')
+            out.append(
+                f'non-default capabilities (container "{c["name"]}" must not include {_quoted(extra)} in securityContext.capabilities.add)'
+            )
     host_path = [v["name"] for v in spec.get("volumes") or [] if "hostPath" in v]
     if host_path:
         out.append(f"hostPath volumes (volume {_quoted(host_path)})")
@@ -75,21 +101,46 @@ def _restricted(spec: Mapping[str, Any]) -> list[str]:
         out.append(f"restricted volume types (volume {_quoted(bad_volumes)})")
     escalate = [c["name"] for c in cs if (c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False]
     if escalate:
-        out.append(f"allowPrivilegeEscalation != false (container {_quoted(escalate)} must set securityContext.allowPrivilegeEscalation=false)")
-    drop = [c["name"] for c in cs if "ALL" not in (((c.get("securityContext") or {}).get("capabilities") or {}).get("drop") or [])]
-    add = [c["name"] for c in cs if set(((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []) - {"NET_BIND_SERVICE"}]
+        out.append(
+            f"allowPrivilegeEscalation != false (container {_quoted(escalate)} must set securityContext.allowPrivilegeEscalation=false)"
+        )
+    drop = [
+        c["name"]
+        for c in cs
+        if "ALL" not in (((c.get("securityContext") or {}).get("capabilities") or {}).get("drop") or [])
+    ]
+    add = [
+        c["name"]
+        for c in cs
+        if set(((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []) - {"NET_BIND_SERVICE"}
+    ]
     if drop or add:
-        out.append(f'unrestricted capabilities (container {_quoted(sorted(set(drop + add)))} must set securityContext.capabilities.drop=["ALL"]'
-                   + (' and must not add capabilities other than "NET_BIND_SERVICE")' if add else ")"))
-    nonroot = [c["name"] for c in cs if (c.get("securityContext") or {}).get("runAsNonRoot", pod.get("runAsNonRoot")) is not True]
+        out.append(
+            f'unrestricted capabilities (container {_quoted(sorted(set(drop + add)))} must set securityContext.capabilities.drop=["ALL"]'
+            + (' and must not add capabilities other than "NET_BIND_SERVICE")' if add else ")")
+        )
+    nonroot = [
+        c["name"]
+        for c in cs
+        if (c.get("securityContext") or {}).get("runAsNonRoot", pod.get("runAsNonRoot")) is not True
+    ]
     if nonroot:
-        out.append(f"runAsNonRoot != true (pod or container {_quoted(nonroot)} must set securityContext.runAsNonRoot=true)")
+        out.append(
+            f"runAsNonRoot != true (pod or container {_quoted(nonroot)} must set securityContext.runAsNonRoot=true)"
+        )
     if pod.get("runAsUser") == 0 or any((c.get("securityContext") or {}).get("runAsUser") == 0 for c in cs):
         out.append("runAsUser=0 (pod and containers must not set runAsUser=0)")
     pod_seccomp = (pod.get("seccompProfile") or {}).get("type")
-    seccomp = [c["name"] for c in cs if (((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type") or pod_seccomp) not in ("RuntimeDefault", "Localhost")]
+    seccomp = [
+        c["name"]
+        for c in cs
+        if (((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type") or pod_seccomp)
+        not in ("RuntimeDefault", "Localhost")
+    ]
     if seccomp:
-        out.append(f'seccompProfile (pod or container {_quoted(seccomp)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")')
+        out.append(
+            f'seccompProfile (pod or container {_quoted(seccomp)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")'
+        )
     return out
 
 
@@ -115,7 +166,7 @@ def pod_template(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if kind == "Pod":
         return spec
     if kind == "CronJob":
-        return ((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec"))
+        return (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")
     if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
         return (spec.get("template") or {}).get("spec")
     return None
@@ -125,9 +176,34 @@ def replica_failure(obj: Mapping[str, Any], message: str, now: str) -> dict[str,
     """A Deployment whose ReplicaSet cannot create pods: none ready, ReplicaFailure=True."""
     gen = (obj.get("metadata") or {}).get("generation", 1)
     want = (obj.get("spec") or {}).get("replicas", 1)
-    return {"observedGeneration": gen, "replicas": 0, "unavailableReplicas": want,
-            "conditions": [
-                {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
-                {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message, "lastUpdateTime": now, "lastTransitionTime": now},
-                {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": f'ReplicaSet "{obj["metadata"]["name"]}-standin" is progressing.', "lastUpdateTime": now, "lastTransitionTime": now},
-            ]}
+    return {
+        "observedGeneration": gen,
+        "replicas": 0,
+        "unavailableReplicas": want,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "False",
+                "reason": "MinimumReplicasUnavailable",
+                "message": "Deployment does not have minimum availability.",
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": "FailedCreate",
+                "message": message,
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "ReplicaSetUpdated",
+                "message": f'ReplicaSet "{obj["metadata"]["name"]}-standin" is progressing.',
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+            },
+        ],
+    }

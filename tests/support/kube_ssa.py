@@ -19,12 +19,21 @@ _MISSING: Any = object()
 
 # Associative lists (x-kubernetes-list-type: map) and their keys, by field name.
 _ASSOC_KEYS: dict[str, tuple[str, ...]] = {
-    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
-    "env": ("name",), "volumes": ("name",), "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",), "hostAliases": ("ip",),
-    "ownerReferences": ("uid",), "conditions": ("type",), "resourceClaims": ("name",),
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumes": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "imagePullSecrets": ("name",),
+    "hostAliases": ("ip",),
+    "ownerReferences": ("uid",),
+    "conditions": ("type",),
+    "resourceClaims": ("name",),
     "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-    "readinessGates": ("conditionType",), "schedulingGates": ("name",),
+    "readinessGates": ("conditionType",),
+    "schedulingGates": ("name",),
 }
 _KEY_DEFAULTS = {"protocol": "TCP"}
 _ATOMIC_MAPS = {"selector", "labelSelector", "namespaceSelector"}
@@ -76,7 +85,12 @@ def _walk_fields(value: Any, path: Path, field: str | None, out: set[Path]) -> N
             out.add(ip)
             for k, v in item.items():
                 _walk_fields(v, ip + (f"f:{k}",), k, out)
-    elif isinstance(value, list) and field in _SET_LISTS and value and all(not isinstance(x, (dict, list)) for x in value):
+    elif (
+        isinstance(value, list)
+        and field in _SET_LISTS
+        and value
+        and all(not isinstance(x, (dict, list)) for x in value)
+    ):
         for x in value:
             out.add(path + ("v:" + json.dumps(x, separators=(",", ":")),))
     else:
@@ -364,6 +378,7 @@ def _json_patch(doc: Any, ops: list[Any]) -> Any:
 # --------------------------------------------------------------------------------------------
 # Selectors
 # --------------------------------------------------------------------------------------------
+
 
 def _split_selector(s: str) -> list[str]:
     parts, depth, cur = [], 0, []

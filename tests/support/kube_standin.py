@@ -207,24 +207,52 @@ _MAX_WATCH_TIMEOUT = 600.0
 # Resources that the stand-in serves in addition to kmock's bundled (K3s) catalogue.
 _EXTRA_RESOURCES: dict[str, dict[str, Any]] = {
     "external-secrets.io/v1beta1/externalsecrets": dict(
-        kind="ExternalSecret", singular="externalsecret", namespaced=True,
-        shortnames={"es"}, categories={"external-secrets"}, subresources={"status"}),
+        kind="ExternalSecret",
+        singular="externalsecret",
+        namespaced=True,
+        shortnames={"es"},
+        categories={"external-secrets"},
+        subresources={"status"},
+    ),
     "external-secrets.io/v1beta1/secretstores": dict(
-        kind="SecretStore", singular="secretstore", namespaced=True,
-        shortnames={"ss"}, categories={"external-secrets"}, subresources={"status"}),
+        kind="SecretStore",
+        singular="secretstore",
+        namespaced=True,
+        shortnames={"ss"},
+        categories={"external-secrets"},
+        subresources={"status"},
+    ),
     "external-secrets.io/v1beta1/clustersecretstores": dict(
-        kind="ClusterSecretStore", singular="clustersecretstore", namespaced=False,
-        shortnames={"css"}, categories={"external-secrets"}, subresources={"status"}),
+        kind="ClusterSecretStore",
+        singular="clustersecretstore",
+        namespaced=False,
+        shortnames={"css"},
+        categories={"external-secrets"},
+        subresources={"status"},
+    ),
     "external-secrets.io/v1beta1/clusterexternalsecrets": dict(
-        kind="ClusterExternalSecret", singular="clusterexternalsecret", namespaced=False,
-        shortnames={"ces"}, categories={"external-secrets"}, subresources={"status"}),
+        kind="ClusterExternalSecret",
+        singular="clusterexternalsecret",
+        namespaced=False,
+        shortnames={"ces"},
+        categories={"external-secrets"},
+        subresources={"status"},
+    ),
 }
 _ALL_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 # Kinds that carry no metadata.generation in a real cluster.
 _NO_GENERATION_KINDS = {
-    "Secret", "ConfigMap", "ServiceAccount", "Event", "Namespace", "Endpoints", "Service",
-    "PersistentVolumeClaim", "Lease", "EndpointSlice",
+    "Secret",
+    "ConfigMap",
+    "ServiceAccount",
+    "Event",
+    "Namespace",
+    "Endpoints",
+    "Service",
+    "PersistentVolumeClaim",
+    "Lease",
+    "EndpointSlice",
 }
 # Workloads whose pod template labels must match the selector, and whose selector is immutable.
 _SELECTOR_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
@@ -242,6 +270,7 @@ _DNS_LABEL_KINDS = {"Namespace", "Service"}
 # Small utilities
 # --------------------------------------------------------------------------------------------
 
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -251,8 +280,9 @@ def _dumps(obj: Any) -> str:
 
 
 def _json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> aiohttp.web.Response:
-    return aiohttp.web.Response(text=_dumps(obj), status=status, content_type="application/json",
-                                headers=dict(headers or {}))
+    return aiohttp.web.Response(
+        text=_dumps(obj), status=status, content_type="application/json", headers=dict(headers or {})
+    )
 
 
 def _version_rank(version: str) -> tuple[int, int, int]:
@@ -284,8 +314,14 @@ def _age(timestamp: str | None) -> str:
 class _ApiError(Exception):
     """An error to be answered as a Kubernetes ``Status``."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -295,8 +331,13 @@ class _ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
         }
         if not self.reason:
             del body["reason"]  # errors that are not a StatusError (a typed-patch failure) carry none
@@ -319,6 +360,7 @@ class _Reply(Exception):
 # --------------------------------------------------------------------------------------------
 # Path parsing (kmock's parse_path mishandles the namespaces resource)
 # --------------------------------------------------------------------------------------------
+
 
 class K8sPath(NamedTuple):
     group: str | None  # None: not a Kubernetes API path; "" for the core group
@@ -376,6 +418,7 @@ def _classify(method: str, p: K8sPath, params: Mapping[str, str], content_type: 
 # --------------------------------------------------------------------------------------------
 # Request log and counters
 # --------------------------------------------------------------------------------------------
+
 
 class RequestRecord(NamedTuple):
     time: float
@@ -469,6 +512,7 @@ class _Fault:
 # The kmock handler
 # --------------------------------------------------------------------------------------------
 
+
 @attrs.define(kw_only=True)
 class StandInHandler(kmock.KubernetesScaffold):
     """The kmock handler with the stand-in's Kubernetes semantics.  Lives in one event loop."""
@@ -483,7 +527,8 @@ class StandInHandler(kmock.KubernetesScaffold):
     _objects: kmock.ObjectsArray = attrs.field(factory=kmock.ObjectsArray, init=False)
     _rv: int = attrs.field(default=1000, init=False)
     _events: collections.deque[tuple[int, Any, str | None, str, dict[str, Any]]] = attrs.field(
-        factory=lambda: collections.deque(maxlen=_MAX_EVENTS), init=False)
+        factory=lambda: collections.deque(maxlen=_MAX_EVENTS), init=False
+    )
     _events_floor: int = attrs.field(default=0, init=False)  # events with rv <= floor are gone
     _event_signal: asyncio.Event | None = attrs.field(default=None, init=False)
     _closing: asyncio.Event | None = attrs.field(default=None, init=False)
@@ -523,14 +568,28 @@ class StandInHandler(kmock.KubernetesScaffold):
         for res, info in self._explicit_resources.items():
             self.resources[res] = info
 
-    def register_resource(self, group_version: str, plural: str, *, kind: str, namespaced: bool = True,
-                          singular: str | None = None, shortnames: Iterable[str] = (),
-                          subresources: Iterable[str] = ("status",), explicit: bool = True) -> None:
+    def register_resource(
+        self,
+        group_version: str,
+        plural: str,
+        *,
+        kind: str,
+        namespaced: bool = True,
+        singular: str | None = None,
+        shortnames: Iterable[str] = (),
+        subresources: Iterable[str] = ("status",),
+        explicit: bool = True,
+    ) -> None:
         group, _, version = group_version.rpartition("/")
         res = kmock.resource(group, version, plural)
-        info = kmock.ResourceInfo(kind=kind, namespaced=namespaced, singular=singular or kind.lower(),
-                                  verbs=set(_ALL_VERBS), shortnames=set(shortnames),
-                                  subresources=set(subresources))
+        info = kmock.ResourceInfo(
+            kind=kind,
+            namespaced=namespaced,
+            singular=singular or kind.lower(),
+            verbs=set(_ALL_VERBS),
+            shortnames=set(shortnames),
+            subresources=set(subresources),
+        )
         self.resources[res] = info
         if explicit:
             self._explicit_resources[res] = info
@@ -574,8 +633,14 @@ class StandInHandler(kmock.KubernetesScaffold):
         if not candidates:
             raise KeyError(f"unknown resource: {ref!r}")
         # Prefer the core group, then well-known groups, then the preferred version.
-        candidates.sort(key=lambda c: (c[0].group != "", "." in c[0].group, c[0].group,
-                                       tuple(-x for x in _version_rank(c[0].version))))
+        candidates.sort(
+            key=lambda c: (
+                c[0].group != "",
+                "." in c[0].group,
+                c[0].group,
+                tuple(-x for x in _version_rank(c[0].version)),
+            )
+        )
         res, info = candidates[0]
         return res.group, res.version, res.plural, info
 
@@ -593,8 +658,11 @@ class StandInHandler(kmock.KubernetesScaffold):
         return {"paths": sorted(paths)}
 
     async def _serve_api(self, request: kmock.Request) -> Any:
-        return {"kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}]}
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}],
+        }
 
     def _group_doc(self, group: str) -> dict[str, Any]:
         versions = self._versions(group)
@@ -623,8 +691,10 @@ class StandInHandler(kmock.KubernetesScaffold):
                 continue
             info = self.resources[res]
             base = {
-                "name": res.plural, "singularName": info.singular or res.plural,
-                "namespaced": bool(info.namespaced), "kind": info.kind or res.plural.capitalize(),
+                "name": res.plural,
+                "singularName": info.singular or res.plural,
+                "namespaced": bool(info.namespaced),
+                "kind": info.kind or res.plural.capitalize(),
                 "verbs": sorted(info.verbs or _ALL_VERBS),
             }
             if info.shortnames:
@@ -633,8 +703,13 @@ class StandInHandler(kmock.KubernetesScaffold):
                 base["categories"] = sorted(info.categories)
             entries.append(base)
             for sub in sorted(info.subresources):
-                entry = {"name": f"{res.plural}/{sub}", "singularName": "", "namespaced": bool(info.namespaced),
-                         "kind": info.kind or res.plural.capitalize(), "verbs": ["get", "patch", "update"]}
+                entry = {
+                    "name": f"{res.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": bool(info.namespaced),
+                    "kind": info.kind or res.plural.capitalize(),
+                    "verbs": ["get", "patch", "update"],
+                }
                 if sub == "scale":
                     entry.update(kind="Scale", group="autoscaling", version="v1")
                 elif sub not in ("status",):
@@ -646,7 +721,9 @@ class StandInHandler(kmock.KubernetesScaffold):
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}
 
     async def _serve_openapi(self, request: kmock.Request) -> Any:
-        raise _ApiError(404, "NotFound", "the server could not find the requested resource (openapi is not served by the stand-in)")
+        raise _ApiError(
+            404, "NotFound", "the server could not find the requested resource (openapi is not served by the stand-in)"
+        )
 
     # ---- request entry point ------------------------------------------------------------
 
@@ -674,9 +751,11 @@ class StandInHandler(kmock.KubernetesScaffold):
         except _krendering.StreamingError as e:
             response = e.args[0]
         except kmock.KubernetesError as e:  # kmock's "no such endpoint" and friends
-            response = _ApiError(e.status, "NotFound" if e.status == 404 else (e.reason or "InternalError"),
-                                 "the server could not find the requested resource" if e.status == 404
-                                 else (e.message or repr(e))).response()
+            response = _ApiError(
+                e.status,
+                "NotFound" if e.status == 404 else (e.reason or "InternalError"),
+                "the server could not find the requested resource" if e.status == 404 else (e.message or repr(e)),
+            ).response()
         except Exception as e:  # never crash the server: answer like the API server would
             self.server_errors.append(traceback.format_exc())
             response = _ApiError(500, "InternalError", f"Internal error occurred: {e!r}").response()
@@ -707,13 +786,26 @@ class StandInHandler(kmock.KubernetesScaffold):
         if p.group is not None and p.plural is not None:
             action = _kparsing.guess_k8s(
                 _kparsing.ParsedPath(p.group, p.version, p.plural, p.namespace, p.name, p.subresource),
-                kmock.method(method), dict(params, watch="true") if _truthy(params.get("watch")) else params)
+                kmock.method(method),
+                dict(params, watch="true") if _truthy(params.get("watch")) else params,
+            )
         self._request_seq += 1
         request = kmock.Request(
-            id=self._request_seq, raw_request=raw_request, url=raw_request.url, method=method,
-            params=params, headers=dict(raw_request.headers), cookies=dict(raw_request.cookies),
-            body=body, text=text, data=data, action=action, resource=resource,
-            namespace=p.namespace, name=p.name, subresource=p.subresource,
+            id=self._request_seq,
+            raw_request=raw_request,
+            url=raw_request.url,
+            method=method,
+            params=params,
+            headers=dict(raw_request.headers),
+            cookies=dict(raw_request.cookies),
+            body=body,
+            text=text,
+            data=data,
+            action=action,
+            resource=resource,
+            namespace=p.namespace,
+            name=p.name,
+            subresource=p.subresource,
         )
         if self._request_seq % _MAX_REACTION_REQUESTS == 0:  # reactions keep what they served; bound it
             for payload in self._payloads:
@@ -722,24 +814,44 @@ class StandInHandler(kmock.KubernetesScaffold):
                     del reqs[: len(reqs) - _MAX_REACTION_REQUESTS // 2]
         return request
 
-    def _record(self, raw_request: aiohttp.web.BaseRequest, request: kmock.Request | None,
-                response: aiohttp.web.StreamResponse, started: float) -> None:
+    def _record(
+        self,
+        raw_request: aiohttp.web.BaseRequest,
+        request: kmock.Request | None,
+        response: aiohttp.web.StreamResponse,
+        started: float,
+    ) -> None:
         p = parse_k8s_path(raw_request.path)
         params = raw_request.query
         ct = (raw_request.headers.get("Content-Type") or "").lower()
         verb = _classify(raw_request.method, p, params, ct)
-        self.metrics.record(RequestRecord(
-            time=time.time(), method=raw_request.method, path=raw_request.path,
-            query=raw_request.query_string, verb=verb, group=p.group, version=p.version,
-            resource=p.plural, namespace=p.namespace, name=p.name, subresource=p.subresource,
-            status=response.status, duration_ms=(time.perf_counter() - started) * 1000.0,
-            field_manager=params.get("fieldManager"), dry_run=params.get("dryRun") == "All",
-        ))
+        self.metrics.record(
+            RequestRecord(
+                time=time.time(),
+                method=raw_request.method,
+                path=raw_request.path,
+                query=raw_request.query_string,
+                verb=verb,
+                group=p.group,
+                version=p.version,
+                resource=p.plural,
+                namespace=p.namespace,
+                name=p.name,
+                subresource=p.subresource,
+                status=response.status,
+                duration_ms=(time.perf_counter() - started) * 1000.0,
+                field_manager=params.get("fieldManager"),
+                dry_run=params.get("dryRun") == "All",
+            )
+        )
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        verb = _classify(str(request.method.value if hasattr(request.method, "value") else request.method),
-                         parse_k8s_path(request.url.path), request.params,
-                         (request.headers.get("Content-Type") or "").lower())
+        verb = _classify(
+            str(request.method.value if hasattr(request.method, "value") else request.method),
+            parse_k8s_path(request.url.path),
+            request.params,
+            (request.headers.get("Content-Type") or "").lower(),
+        )
         with self._knob_lock:
             delay = self._delay if (self._delay_verbs is None or verb in self._delay_verbs) else 0.0
             fault = next((f for f in self._faults if f.remaining > 0 and f.matches(verb, request.url.path)), None)
@@ -771,7 +883,9 @@ class StandInHandler(kmock.KubernetesScaffold):
         info = self._info(group, p.version or "", plural) if p.plural else None
         kind = (info.kind if info else None) or plural.capitalize()
         rbac_verb = {"apply": "patch", "discovery": "get"}.get(verb, verb)
-        details: dict[str, Any] = {"name": name, "group": group, "kind": plural} if name else {"group": group, "kind": plural}
+        details: dict[str, Any] = (
+            {"name": name, "group": group, "kind": plural} if name else {"group": group, "kind": plural}
+        )
         code, headers = fault.status, {}
         if code == 401:
             reason, message, details = "Unauthorized", "Unauthorized", {}
@@ -782,20 +896,29 @@ class StandInHandler(kmock.KubernetesScaffold):
             if verb == "discovery":
                 message = f'forbidden: User "system:serviceaccount:appc:deployer" cannot get path "{request.url.path}"'
             else:
-                message = (f'{subject} is forbidden: User "system:serviceaccount:appc:deployer" cannot {rbac_verb} '
-                           f'resource "{plural}" in API group "{group}" {where}')
+                message = (
+                    f'{subject} is forbidden: User "system:serviceaccount:appc:deployer" cannot {rbac_verb} '
+                    f'resource "{plural}" in API group "{group}" {where}'
+                )
         elif code == 404:
-            reason, message = "NotFound", f'{qual} "{name}" not found' if name else "the server could not find the requested resource"
+            reason, message = (
+                "NotFound",
+                f'{qual} "{name}" not found' if name else "the server could not find the requested resource",
+            )
         elif code == 409:
             reason = "Conflict"
-            message = (f'Operation cannot be fulfilled on {qual} "{name}": the object has been modified; '
-                       f"please apply your changes to the latest version and try again")
+            message = (
+                f'Operation cannot be fulfilled on {qual} "{name}": the object has been modified; '
+                f"please apply your changes to the latest version and try again"
+            )
         elif code == 422:
             reason = "Invalid"
             field = "spec"
             cause_msg = 'Invalid value: "injected": injected validation failure'
             message = f'{kind}{"." + group if group else ""} "{name}" is invalid: {field}: {cause_msg}'
-            details = dict(details, kind=kind, causes=[{"reason": "FieldValueInvalid", "message": cause_msg, "field": field}])
+            details = dict(
+                details, kind=kind, causes=[{"reason": "FieldValueInvalid", "message": cause_msg, "field": field}]
+            )
         elif code == 429:
             retry = fault.retry_after if fault.retry_after is not None else 1
             reason, message = "TooManyRequests", "Too many requests, please try again later."
@@ -809,19 +932,36 @@ class StandInHandler(kmock.KubernetesScaffold):
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
         elif code == 504:
-            reason, message = "Timeout", "The server was unable to return a response in the time allotted, but may still be processing the request"
+            reason, message = (
+                "Timeout",
+                "The server was unable to return a response in the time allotted, but may still be processing the request",
+            )
         else:
             reason, message = "Unknown", f"injected failure with status {code}"
         return _ApiError(code, fault.reason or reason, fault.message or message, details, headers)
 
-    def fail_next(self, count: int = 1, status: int = 500, *, verbs: Iterable[str] | None = None,
-                  path: str | re.Pattern[str] | None = None, message: str | None = None,
-                  reason: str | None = None, include_discovery: bool = False,
-                  retry_after: int | None = None) -> None:
-        fault = _Fault(remaining=max(0, int(count)), status=int(status), reason=reason, message=message,
-                       verbs=frozenset(verbs) if verbs is not None else None,
-                       path=re.compile(path) if isinstance(path, str) else path,
-                       include_discovery=include_discovery, retry_after=retry_after)
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 500,
+        *,
+        verbs: Iterable[str] | None = None,
+        path: str | re.Pattern[str] | None = None,
+        message: str | None = None,
+        reason: str | None = None,
+        include_discovery: bool = False,
+        retry_after: int | None = None,
+    ) -> None:
+        fault = _Fault(
+            remaining=max(0, int(count)),
+            status=int(status),
+            reason=reason,
+            message=message,
+            verbs=frozenset(verbs) if verbs is not None else None,
+            path=re.compile(path) if isinstance(path, str) else path,
+            include_discovery=include_discovery,
+            retry_after=retry_after,
+        )
         with self._knob_lock:
             self._faults.append(fault)
 
@@ -893,9 +1033,13 @@ class StandInHandler(kmock.KubernetesScaffold):
     def _create_builtin_namespaces(self) -> None:
         for ns in self.builtin_namespaces:
             if not self._namespace_exists(ns):
-                obj = {"apiVersion": "v1", "kind": "Namespace",
-                       "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                       "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+                obj = {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                }
                 self._finish_new(obj, kind="Namespace", api_version="v1", manager=None, subresources={"status"})
                 self._store(self._storage("", "namespaces"), None, ns, obj, "ADDED")
 
@@ -927,9 +1071,20 @@ class StandInHandler(kmock.KubernetesScaffold):
                 subs = {"status"} if ((v.get("subresources") or {}).get("status") is not None) else set()
                 if (v.get("subresources") or {}).get("scale") is not None:
                     subs.add("scale")
-                registrations.append((f"{spec['group']}/{v['name']}", names["plural"], dict(
-                    kind=names.get("kind") or names["plural"].capitalize(), namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                    singular=names.get("singular"), shortnames=names.get("shortNames") or (), subresources=subs, explicit=False)))
+                registrations.append(
+                    (
+                        f"{spec['group']}/{v['name']}",
+                        names["plural"],
+                        dict(
+                            kind=names.get("kind") or names["plural"].capitalize(),
+                            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                            singular=names.get("singular"),
+                            shortnames=names.get("shortNames") or (),
+                            subresources=subs,
+                            explicit=False,
+                        ),
+                    )
+                )
         delay = self.knobs.crd_establish_seconds if first else 0.0
 
         def establish() -> None:
@@ -964,8 +1119,12 @@ class StandInHandler(kmock.KubernetesScaffold):
         return f"{plural}.{group}" if group else plural
 
     def _not_found(self, group: str, plural: str, name: str) -> _ApiError:
-        return _ApiError(404, "NotFound", f'{self._qual(group, plural)} "{name}" not found',
-                         {"name": name, "group": group, "kind": plural})
+        return _ApiError(
+            404,
+            "NotFound",
+            f'{self._qual(group, plural)} "{name}" not found',
+            {"name": name, "group": group, "kind": plural},
+        )
 
     def _invalid(self, kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> _ApiError:
         """causes: (reason, field, message)."""
@@ -973,13 +1132,21 @@ class StandInHandler(kmock.KubernetesScaffold):
         text = ", ".join(f"{field}: {msg}" for _r, field, msg in causes)
         if len(causes) > 1:
             text = "[" + text + "]"
-        return _ApiError(422, "Invalid", f'{qual_kind} "{name}" is invalid: {text}', {
-            "name": name, "group": group, "kind": kind,
-            "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes],
-        })
+        return _ApiError(
+            422,
+            "Invalid",
+            f'{qual_kind} "{name}" is invalid: {text}',
+            {
+                "name": name,
+                "group": group,
+                "kind": kind,
+                "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes],
+            },
+        )
 
-    def _finish_new(self, obj: dict[str, Any], *, kind: str, api_version: str, manager: str | None,
-                    subresources: Iterable[str] = ()) -> None:
+    def _finish_new(
+        self, obj: dict[str, Any], *, kind: str, api_version: str, manager: str | None, subresources: Iterable[str] = ()
+    ) -> None:
         meta = obj.setdefault("metadata", {})
         meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # a Job's defaulting picks it first
         meta["creationTimestamp"] = _now()
@@ -992,9 +1159,17 @@ class StandInHandler(kmock.KubernetesScaffold):
                 meta["managedFields"] = [self._mf_entry(manager, "Update", api_version, paths, None)]
 
     @staticmethod
-    def _mf_entry(manager: str, operation: str, api_version: str, paths: set[Path], subresource: str | None) -> dict[str, Any]:
-        entry: dict[str, Any] = {"manager": manager, "operation": operation, "apiVersion": api_version,
-                                 "time": _now(), "fieldsType": "FieldsV1", "fieldsV1": _fields_to_v1(paths)}
+    def _mf_entry(
+        manager: str, operation: str, api_version: str, paths: set[Path], subresource: str | None
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": api_version,
+            "time": _now(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": _fields_to_v1(paths),
+        }
         if subresource:
             entry["subresource"] = subresource
         return entry
@@ -1002,7 +1177,7 @@ class StandInHandler(kmock.KubernetesScaffold):
     @staticmethod
     def _mf_load(obj: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         entries = []
-        for e in ((obj or {}).get("metadata", {}).get("managedFields") or []):
+        for e in (obj or {}).get("metadata", {}).get("managedFields") or []:
             if not isinstance(e, dict) or not e.get("manager"):
                 continue
             entries.append(dict(e, _paths=_fields_from_v1(e.get("fieldsV1") or {})))
@@ -1047,8 +1222,15 @@ class StandInHandler(kmock.KubernetesScaffold):
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
-        for k in ("uid", "creationTimestamp", "generation", "managedFields", "selfLink",
-                  "deletionTimestamp", "deletionGracePeriodSeconds"):
+        for k in (
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
             meta.pop(k, None)
         if has_status and not keep_status:
             obj.pop("status", None)
@@ -1088,7 +1270,14 @@ class StandInHandler(kmock.KubernetesScaffold):
             name = obj["metadata"].get("name", "")
             spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
             labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
-            labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name, "controller-uid": uid, "job-name": name})
+            labels.update(
+                {
+                    "batch.kubernetes.io/controller-uid": uid,
+                    "batch.kubernetes.io/job-name": name,
+                    "controller-uid": uid,
+                    "job-name": name,
+                }
+            )
             if "completions" not in spec and "parallelism" not in spec:
                 spec["completions"] = spec["parallelism"] = 1
             spec.setdefault("backoffLimit", 6)
@@ -1107,35 +1296,70 @@ class StandInHandler(kmock.KubernetesScaffold):
         name = meta.get("name") or ""
         refused = self._pod_security(kind, obj) if kind == "Pod" else None
         if refused:
-            raise _ApiError(403, "Forbidden", psa.forbidden_message("pods", name, *refused), {"name": name, "kind": "pods"})
+            raise _ApiError(
+                403, "Forbidden", psa.forbidden_message("pods", name, *refused), {"name": name, "kind": "pods"}
+            )
         causes: list[tuple[str, str, str]] = []
-        pattern, limit, what = ((_NAME_LABEL, 63, "a lowercase RFC 1123 label") if kind in _DNS_LABEL_KINDS
-                                else (_NAME_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain"))
+        pattern, limit, what = (
+            (_NAME_LABEL, 63, "a lowercase RFC 1123 label")
+            if kind in _DNS_LABEL_KINDS
+            else (_NAME_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain")
+        )
         if not name:
             causes.append(("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"))
         elif len(name) > limit or not pattern.fullmatch(name):
-            causes.append(("FieldValueInvalid", "metadata.name",
-                           f'Invalid value: "{name}": {what} must consist of lower case alphanumeric characters'
-                           f"{' or' if kind in _DNS_LABEL_KINDS else ','} '-'{'' if kind in _DNS_LABEL_KINDS else ' or .'}, "
-                           f"and must start and end with an alphanumeric character"))
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f'Invalid value: "{name}": {what} must consist of lower case alphanumeric characters'
+                    f"{' or' if kind in _DNS_LABEL_KINDS else ','} '-'{'' if kind in _DNS_LABEL_KINDS else ' or .'}, "
+                    f"and must start and end with an alphanumeric character",
+                )
+            )
         for lk, lv in (meta.get("labels") or {}).items():
             prefix, _, lname = lk.rpartition("/")
-            if (not _LABEL_NAME.fullmatch(lname) or len(lname) > 63
-                    or (prefix and (len(prefix) > 253 or not _NAME_SUBDOMAIN.fullmatch(prefix)))):
-                causes.append(("FieldValueInvalid", "metadata.labels", f'Invalid value: "{lk}": name part must consist of alphanumeric characters'))
+            if (
+                not _LABEL_NAME.fullmatch(lname)
+                or len(lname) > 63
+                or (prefix and (len(prefix) > 253 or not _NAME_SUBDOMAIN.fullmatch(prefix)))
+            ):
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        f'Invalid value: "{lk}": name part must consist of alphanumeric characters',
+                    )
+                )
             if not isinstance(lv, str) or len(lv) > 63 or not _LABEL_VALUE.fullmatch(lv):
-                causes.append(("FieldValueInvalid", "metadata.labels", f'Invalid value: "{lv}": a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character'))
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        f"Invalid value: \"{lv}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                    )
+                )
         if kind in ("Secret", "ConfigMap"):
             total = 0
             for field in ("data", "binaryData"):
                 for k, v in (obj.get(field) or {}).items():
                     if not _CONFIG_KEY.fullmatch(k) or len(k) > 253:
-                        causes.append(("FieldValueInvalid", f"{field}[{k}]", f'Invalid value: "{k}": a valid config key must consist of alphanumeric characters, \'-\', \'_\' or \'.\''))
+                        causes.append(
+                            (
+                                "FieldValueInvalid",
+                                f"{field}[{k}]",
+                                f"Invalid value: \"{k}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                            )
+                        )
                     if kind == "Secret" or field == "binaryData":
                         try:
                             total += len(base64.b64decode(str(v), validate=True))
                         except (binascii.Error, ValueError):
-                            raise _ApiError(400, "BadRequest", f"{kind} in version \"v1\" cannot be handled as a {kind}: illegal base64 data at input byte 0")
+                            raise _ApiError(
+                                400,
+                                "BadRequest",
+                                f'{kind} in version "v1" cannot be handled as a {kind}: illegal base64 data at input byte 0',
+                            )
                     else:
                         total += len(str(v).encode("utf-8"))
             if total > 1024 * 1024:
@@ -1143,18 +1367,31 @@ class StandInHandler(kmock.KubernetesScaffold):
         if kind in _SELECTOR_KINDS:
             spec = obj.get("spec") or {}
             selector = spec.get("selector")
-            tlabels = (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
+            tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
             if not selector:
                 causes.append(("FieldValueRequired", "spec.selector", "Required value"))
             else:
                 ml = selector.get("matchLabels") or {}
                 if not ml and not selector.get("matchExpressions"):
-                    causes.append(("FieldValueInvalid", "spec.selector", "Invalid value: \"{}\": empty selector is invalid for deployment"))
+                    causes.append(
+                        (
+                            "FieldValueInvalid",
+                            "spec.selector",
+                            'Invalid value: "{}": empty selector is invalid for deployment',
+                        )
+                    )
                 elif any(tlabels.get(k) != v for k, v in ml.items()):
-                    causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
-                                   f"Invalid value: {_dumps(tlabels)}: `selector` does not match template `labels`"))
+                    causes.append(
+                        (
+                            "FieldValueInvalid",
+                            "spec.template.metadata.labels",
+                            f"Invalid value: {_dumps(tlabels)}: `selector` does not match template `labels`",
+                        )
+                    )
             if old is not None and ((old.get("spec") or {}).get("selector") != selector):
-                causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_dumps(selector)}: field is immutable"))
+                causes.append(
+                    ("FieldValueInvalid", "spec.selector", f"Invalid value: {_dumps(selector)}: field is immutable")
+                )
         if old is not None:
             causes += immutable_causes(kind, old, obj)
         if causes:
@@ -1165,9 +1402,13 @@ class StandInHandler(kmock.KubernetesScaffold):
             return
         refused = self._pod_security(kind, obj) if kind == "Deployment" else None
         if refused:  # admitted; its ReplicaSet's pod creations are refused
-            obj["status"] = psa.replica_failure(obj, psa.forbidden_message("pods", f"{obj['metadata']['name']}-standin-0", *refused), _now())
+            obj["status"] = psa.replica_failure(
+                obj, psa.forbidden_message("pods", f"{obj['metadata']['name']}-standin-0", *refused), _now()
+            )
             return
-        if kind in lifecycle.ROLLOUT_KINDS and (self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"):
+        if kind in lifecycle.ROLLOUT_KINDS and (
+            self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"
+        ):
             self._rollout_later(kind, obj, old)
             return
         status = self._ready_status(kind, obj, old)
@@ -1181,14 +1422,21 @@ class StandInHandler(kmock.KubernetesScaffold):
         meta = obj["metadata"]
         generation, ns, name = meta.get("generation"), meta.get("namespace"), meta["name"]
         group = obj["apiVersion"].rpartition("/")[0]
-        storage = self._storage(group, {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}[kind])
+        storage = self._storage(
+            group,
+            {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}[
+                kind
+            ],
+        )
 
         def observe() -> None:
             live = self._live(storage, ns, name)
             if live is None or live["metadata"].get("generation") != generation:
                 return  # gone, or a newer write has its own timer
             old_status = dict(live.get("status") or {})
-            status = (lifecycle.failed_status(kind, live, old_status) if self.knobs.rollout_outcome == "fail" else None) or self._ready_status(kind, live, live)
+            status = (
+                lifecycle.failed_status(kind, live, old_status) if self.knobs.rollout_outcome == "fail" else None
+            ) or self._ready_status(kind, live, live)
             new = copy.deepcopy(live)
             new["status"] = status
             new["metadata"]["resourceVersion"] = self._next_rv()
@@ -1211,44 +1459,90 @@ class StandInHandler(kmock.KubernetesScaffold):
             for ctype, reason, message in items:
                 prev = previous.get(ctype) or {}
                 same = prev.get("status") == "True" and prev.get("reason") == reason
-                out.append({"type": ctype, "status": "True", "reason": reason, "message": message,
-                            "lastUpdateTime": prev.get("lastUpdateTime", now) if same else now,
-                            "lastTransitionTime": prev.get("lastTransitionTime", now) if same else now})
+                out.append(
+                    {
+                        "type": ctype,
+                        "status": "True",
+                        "reason": reason,
+                        "message": message,
+                        "lastUpdateTime": prev.get("lastUpdateTime", now) if same else now,
+                        "lastTransitionTime": prev.get("lastTransitionTime", now) if same else now,
+                    }
+                )
             return out
 
         name = meta.get("name", "")
         if kind in ("Deployment", "ReplicaSet"):
             r = spec.get("replicas", 1)
-            status: dict[str, Any] = {"observedGeneration": gen, "replicas": r, "updatedReplicas": r,
-                                      "readyReplicas": r, "availableReplicas": r}
+            status: dict[str, Any] = {
+                "observedGeneration": gen,
+                "replicas": r,
+                "updatedReplicas": r,
+                "readyReplicas": r,
+                "availableReplicas": r,
+            }
             if kind == "Deployment":
                 status["conditions"] = conds(
                     ("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
-                    ("Progressing", "NewReplicaSetAvailable", f'ReplicaSet "{name}-standin" has successfully progressed.'))
+                    (
+                        "Progressing",
+                        "NewReplicaSetAvailable",
+                        f'ReplicaSet "{name}-standin" has successfully progressed.',
+                    ),
+                )
             return status
         if kind == "StatefulSet":
             r = spec.get("replicas", 1)
-            return {"observedGeneration": gen, "replicas": r, "readyReplicas": r, "currentReplicas": r,
-                    "updatedReplicas": r, "availableReplicas": r,
-                    "currentRevision": f"{name}-standin", "updateRevision": f"{name}-standin", "collisionCount": 0}
+            return {
+                "observedGeneration": gen,
+                "replicas": r,
+                "readyReplicas": r,
+                "currentReplicas": r,
+                "updatedReplicas": r,
+                "availableReplicas": r,
+                "currentRevision": f"{name}-standin",
+                "updateRevision": f"{name}-standin",
+                "collisionCount": 0,
+            }
         if kind == "DaemonSet":
-            return {"observedGeneration": gen, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
-                    "numberReady": 1, "numberAvailable": 1, "updatedNumberScheduled": 1, "numberMisscheduled": 0}
+            return {
+                "observedGeneration": gen,
+                "desiredNumberScheduled": 1,
+                "currentNumberScheduled": 1,
+                "numberReady": 1,
+                "numberAvailable": 1,
+                "updatedNumberScheduled": 1,
+                "numberMisscheduled": 0,
+            }
         if kind == "Job":
             n = spec.get("completions", 1) or 1
-            return {"succeeded": n, "ready": 0, "active": 0,
-                    "startTime": old_status.get("startTime", now),
-                    "completionTime": old_status.get("completionTime", now),
-                    "conditions": conds(("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
-                                        ("Complete", "CompletionsReached", "Reached expected number of succeeded pods"))}
+            return {
+                "succeeded": n,
+                "ready": 0,
+                "active": 0,
+                "startTime": old_status.get("startTime", now),
+                "completionTime": old_status.get("completionTime", now),
+                "conditions": conds(
+                    ("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+                    ("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+                ),
+            }
         if kind == "Pod":
-            return {"phase": "Running", "podIP": "10.244.0.10", "startTime": old_status.get("startTime", now),
-                    "conditions": conds(("Initialized", "", ""), ("Ready", "", ""), ("ContainersReady", "", ""),
-                                        ("PodScheduled", "", ""))}
+            return {
+                "phase": "Running",
+                "podIP": "10.244.0.10",
+                "startTime": old_status.get("startTime", now),
+                "conditions": conds(
+                    ("Initialized", "", ""), ("Ready", "", ""), ("ContainersReady", "", ""), ("PodScheduled", "", "")
+                ),
+            }
         if kind == "PersistentVolumeClaim":
-            res = ((spec.get("resources") or {}).get("requests") or {})
-            return {"phase": "Bound", "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
-                    "capacity": {"storage": res.get("storage", "1Gi")}}
+            res = (spec.get("resources") or {}).get("requests") or {}
+            return {
+                "phase": "Bound",
+                "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
+                "capacity": {"storage": res.get("storage", "1Gi")},
+            }
         return None
 
     # ---- the resource endpoint ----------------------------------------------------------
@@ -1292,7 +1586,9 @@ class StandInHandler(kmock.KubernetesScaffold):
         initial: list[dict[str, Any]] = []
         if rv_param in ("", "0"):
             last = self._rv
-            initial = [{"type": "ADDED", "object": ctx.present(o)} for o in self._iter_objects(storage, ns) if wanted(o)]
+            initial = [
+                {"type": "ADDED", "object": ctx.present(o)} for o in self._iter_objects(storage, ns) if wanted(o)
+            ]
         else:
             try:
                 last = int(rv_param)
@@ -1342,7 +1638,7 @@ class StandInHandler(kmock.KubernetesScaffold):
     # ---- control endpoints (for the process mode) ----------------------------------------
 
     async def _serve_control(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        path = raw.path[len("/standin/"):].strip("/")
+        path = raw.path[len("/standin/") :].strip("/")
         try:
             body = json.loads((await raw.read()) or b"{}")
         except ValueError:
@@ -1355,8 +1651,14 @@ class StandInHandler(kmock.KubernetesScaffold):
             out = []
             for (res, ns, name), obj in self._objects.items():
                 if not obj.deleted:
-                    out.append({"resource": f"{res.group}/{res.version}/{res.plural}", "namespace": ns,
-                                "name": name, "object": obj.last.raw})
+                    out.append(
+                        {
+                            "resource": f"{res.group}/{res.version}/{res.plural}",
+                            "namespace": ns,
+                            "name": name,
+                            "object": obj.last.raw,
+                        }
+                    )
             return _json_response(out)
         if raw.method == "POST":
             try:
@@ -1365,10 +1667,16 @@ class StandInHandler(kmock.KubernetesScaffold):
                 elif path == "reset-counters":
                     self.metrics.reset()
                 elif path == "faults":
-                    self.fail_next(body.get("count", 1), body.get("status", 500), verbs=body.get("verbs"),
-                                   path=body.get("path"), message=body.get("message"), reason=body.get("reason"),
-                                   include_discovery=bool(body.get("include_discovery")),
-                                   retry_after=body.get("retry_after"))
+                    self.fail_next(
+                        body.get("count", 1),
+                        body.get("status", 500),
+                        verbs=body.get("verbs"),
+                        path=body.get("path"),
+                        message=body.get("message"),
+                        reason=body.get("reason"),
+                        include_discovery=bool(body.get("include_discovery")),
+                        retry_after=body.get("retry_after"),
+                    )
                 elif path == "clear-faults":
                     self.clear_faults()
                 elif path == "delay":
@@ -1399,7 +1707,9 @@ class StandInHandler(kmock.KubernetesScaffold):
         group, _version, plural, info = self.find_resource(ref)
         return copy.deepcopy(self._iter_objects(self._storage(group, plural), namespace if info.namespaced else None))
 
-    def set_status(self, ref: str, namespace: str | None, name: str, status: Mapping[str, Any], *, merge: bool = True) -> dict[str, Any]:
+    def set_status(
+        self, ref: str, namespace: str | None, name: str, status: Mapping[str, Any], *, merge: bool = True
+    ) -> dict[str, Any]:
         group, version, plural, info = self.find_resource(ref)
         ns = namespace if info.namespaced else None
         storage = self._storage(group, plural)
@@ -1455,7 +1765,9 @@ class _Ctx:
     def resolve(self, *, for_write: bool) -> None:
         h, p = self.h, self.p
         if kmock.resource(self.group, self.version, self.plural) in h._pending_resources:
-            raise _ApiError(404, "NotFound", "the server could not find the requested resource")  # CRD not Established yet
+            raise _ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )  # CRD not Established yet
         info = h._info(self.group, self.version, self.plural)
         if info is None:
             body_kind = self.request.data.get("kind") if isinstance(self.request.data, dict) else None
@@ -1469,8 +1781,13 @@ class _Ctx:
                     self.storage = kmock.resource(self.group, self.version, self.plural)
                     return
                 raise _ApiError(404, "NotFound", "the server could not find the requested resource")
-            h.register_resource(self.api_version if self.group else f"/{self.version}", self.plural,
-                                kind=body_kind, namespaced=p.namespace is not None, explicit=False)
+            h.register_resource(
+                self.api_version if self.group else f"/{self.version}",
+                self.plural,
+                kind=body_kind,
+                namespaced=p.namespace is not None,
+                explicit=False,
+            )
             info = h._info(self.group, self.version, self.plural)
             assert info is not None
         self.info = info
@@ -1512,14 +1829,20 @@ class _Ctx:
         if live is None:
             raise _ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
         if live["metadata"].get("deletionTimestamp"):
-            message, details = lifecycle.terminating_forbidden(self.h._qual(self.group, self.plural), name or self.p.name or "", ns)
+            message, details = lifecycle.terminating_forbidden(
+                self.h._qual(self.group, self.plural), name or self.p.name or "", ns
+            )
             raise _ApiError(403, "Forbidden", message, details)
 
     def body_dict(self) -> dict[str, Any]:
         data = self.request.data
         if not isinstance(data, dict):
             if self.content_type and "json" not in self.content_type and "yaml" not in self.content_type:
-                raise _ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml')
+                raise _ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                )
             raise _ApiError(400, "BadRequest", "the request body is not a JSON/YAML object")
         return data
 
@@ -1529,16 +1852,30 @@ class _Ctx:
             missing = "apiVersion" if not av else "kind"
             raise _ApiError(400, "BadRequest", f"Object '{missing}' is missing in '{_dumps(body)[:200]}'")
         if av and av != self.api_version:
-            raise _ApiError(400, "BadRequest", f"the API version in the data ({av}) does not match the expected API version ({self.api_version})")
+            raise _ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({av}) does not match the expected API version ({self.api_version})",
+            )
         if kind and kind != self.kind:
-            raise _ApiError(400, "BadRequest", f"the kind in the data ({kind}) does not match the expected kind ({self.kind})")
+            raise _ApiError(
+                400, "BadRequest", f"the kind in the data ({kind}) does not match the expected kind ({self.kind})"
+            )
 
     def check_names(self, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         if self.p.name is not None and meta.get("name") and meta["name"] != self.p.name:
-            raise _ApiError(400, "BadRequest", f"the name of the object ({meta['name']}) does not match the name on the URL ({self.p.name})")
+            raise _ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({self.p.name})",
+            )
         if self.namespaced and meta.get("namespace") and self.p.namespace and meta["namespace"] != self.p.namespace:
-            raise _ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+            raise _ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
 
     def ok(self, obj: Mapping[str, Any], status: int = 200) -> aiohttp.web.Response:
         return _json_response(self.present(obj), status=status)
@@ -1584,17 +1921,36 @@ class _Ctx:
             if include == "Object":
                 row["object"] = self.present(obj)
             elif include == "Metadata":
-                row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                 "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+                row["object"] = {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {k: v for k, v in meta.items() if k != "managedFields"},
+                }
             rows.append(row)
-        return _json_response({
-            "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv},
-            "columnDefinitions": [
-                {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0},
-                {"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0},
-            ],
-            "rows": rows,
-        })
+        return _json_response(
+            {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": {"resourceVersion": rv},
+                "columnDefinitions": [
+                    {
+                        "name": "Name",
+                        "type": "string",
+                        "format": "name",
+                        "description": "Name must be unique within a namespace.",
+                        "priority": 0,
+                    },
+                    {
+                        "name": "Age",
+                        "type": "string",
+                        "format": "",
+                        "description": "CreationTimestamp is a timestamp representing the server time when this object was created.",
+                        "priority": 0,
+                    },
+                ],
+                "rows": rows,
+            }
+        )
 
     def get(self) -> aiohttp.web.Response:
         assert self.p.name is not None
@@ -1620,13 +1976,18 @@ class _Ctx:
         items, list_meta = self.page(items, rv, filtered=bool(label_reqs or field_reqs))
         if self.wants_table():
             return self.table(items, list_meta["resourceVersion"])
-        return _json_response({
-            "kind": f"{self.kind}List", "apiVersion": self.api_version,
-            "metadata": list_meta,
-            "items": [self.present(o) for o in items],
-        })
+        return _json_response(
+            {
+                "kind": f"{self.kind}List",
+                "apiVersion": self.api_version,
+                "metadata": list_meta,
+                "items": [self.present(o) for o in items],
+            }
+        )
 
-    def page(self, items: list[dict[str, Any]], rv: str, *, filtered: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def page(
+        self, items: list[dict[str, Any]], rv: str, *, filtered: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """``limit``/``continue`` (docs: API concepts, "Retrieving large results sets in chunks"):
         at most ``limit`` items, and an opaque token for the rest, naming the list's
         resourceVersion and the last key served; ``remainingItemCount`` when no selector is used."""
@@ -1637,7 +1998,11 @@ class _Ctx:
                 state = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
                 start, meta["resourceVersion"] = tuple(state["start"]), str(state["rv"])
             except (ValueError, KeyError, TypeError, binascii.Error):
-                raise _ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+                raise _ApiError(
+                    400,
+                    "BadRequest",
+                    "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+                )
             items = [o for o in items if (o["metadata"].get("namespace") or "", o["metadata"]["name"]) > start]
         try:
             limit = int(self.params.get("limit") or 0)
@@ -1656,11 +2021,19 @@ class _Ctx:
         meta = live["metadata"]
         spec, status = live.get("spec") or {}, live.get("status") or {}
         ml = (spec.get("selector") or {}).get("matchLabels") or {}
-        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-                             "resourceVersion": meta.get("resourceVersion"), "creationTimestamp": meta.get("creationTimestamp")},
-                "spec": {"replicas": spec.get("replicas", 1)},
-                "status": {"replicas": status.get("replicas", 0), "selector": ",".join(f"{k}={v}" for k, v in ml.items())}}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "creationTimestamp": meta.get("creationTimestamp"),
+            },
+            "spec": {"replicas": spec.get("replicas", 1)},
+            "status": {"replicas": status.get("replicas", 0), "selector": ",".join(f"{k}={v}" for k, v in ml.items())},
+        }
 
     # -- writes
 
@@ -1686,14 +2059,23 @@ class _Ctx:
             meta.pop("namespace", None)
         name = meta.get("name") or ""
         if name and self.h._live(self.storage, self.ns, name) is not None:
-            raise _ApiError(409, "AlreadyExists", f'{self.h._qual(self.group, self.plural)} "{name}" already exists',
-                            {"name": name, "group": self.group, "kind": self.plural})
+            raise _ApiError(
+                409,
+                "AlreadyExists",
+                f'{self.h._qual(self.group, self.plural)} "{name}" already exists',
+                {"name": name, "group": self.group, "kind": self.plural},
+            )
         self.ensure_namespace(name)
         self.h._fold_secret(self.kind, obj)
         self.h._apply_defaults(self.kind, obj, None)
         self.h._validate(self.kind, self.group, obj, None)
-        self.h._finish_new(obj, kind=self.kind, api_version=self.api_version, manager=self.manager(),
-                           subresources=self.info.subresources if self.info else ())
+        self.h._finish_new(
+            obj,
+            kind=self.kind,
+            api_version=self.api_version,
+            manager=self.manager(),
+            subresources=self.info.subresources if self.info else (),
+        )
         self.h._auto_status(self.kind, obj, None)
         if self.dry_run:
             obj["metadata"].pop("resourceVersion", None)
@@ -1735,12 +2117,19 @@ class _Ctx:
                 elif self.content_type in ("application/strategic-merge-patch+json", "application/json", ""):
                     if not self.h._is_builtin(self.group, self.version, self.plural):
                         # Like the real API server: custom resources have no strategic merge patch.
-                        raise _ApiError(415, "UnsupportedMediaType",
-                                        "the body of the request was in an unknown format - accepted media types include: "
-                                        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+                        raise _ApiError(
+                            415,
+                            "UnsupportedMediaType",
+                            "the body of the request was in an unknown format - accepted media types include: "
+                            "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                        )
                     requested = _strategic_merge(current, self.body_dict())
                 else:
-                    raise _ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+                    raise _ApiError(
+                        415,
+                        "UnsupportedMediaType",
+                        f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json",
+                    )
             except (ValueError, KeyError, IndexError, TypeError) as e:
                 raise _ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}")
             if not isinstance(requested, dict):
@@ -1748,15 +2137,29 @@ class _Ctx:
             # The current resourceVersion is in `current`, so only a patched one acts as a precondition.
             rv = (requested.get("metadata") or {}).get("resourceVersion")
         if rv and rv != live["metadata"].get("resourceVersion"):
-            raise _ApiError(409, "Conflict",
-                            f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": '
-                            f"the object has been modified; please apply your changes to the latest version and try again",
-                            {"name": name, "group": self.group, "kind": self.plural})
+            raise _ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": '
+                f"the object has been modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": self.group, "kind": self.plural},
+            )
         # Build the new object from the requested state, within the scope of the endpoint.
         if sub == "scale":
             replicas = (requested.get("spec") or {}).get("replicas")
             if not isinstance(replicas, int) or replicas < 0:
-                raise self.h._invalid("Scale", "autoscaling", name, [("FieldValueInvalid", "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+                raise self.h._invalid(
+                    "Scale",
+                    "autoscaling",
+                    name,
+                    [
+                        (
+                            "FieldValueInvalid",
+                            "spec.replicas",
+                            f"Invalid value: {replicas}: must be greater than or equal to 0",
+                        )
+                    ],
+                )
             new = copy.deepcopy(live)
             new.setdefault("spec", {})["replicas"] = replicas
             scope = "main"
@@ -1769,7 +2172,14 @@ class _Ctx:
         else:
             new = self.h._clean_incoming(requested, has_status=self.has_status)
             meta = new["metadata"]
-            for k in ("uid", "creationTimestamp", "generation", "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            for k in (
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "managedFields",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ):
                 if k in live["metadata"]:
                     meta[k] = copy.deepcopy(live["metadata"][k])
             meta["name"] = name
@@ -1805,8 +2215,14 @@ class _Ctx:
             if not (e["manager"] == manager and e.get("operation") == "Update"):
                 e["_paths"] -= changed
         if changed:
-            mine = next((e for e in entries if e["manager"] == manager and e.get("operation") == "Update"
-                         and e.get("subresource") == sub), None)
+            mine = next(
+                (
+                    e
+                    for e in entries
+                    if e["manager"] == manager and e.get("operation") == "Update" and e.get("subresource") == sub
+                ),
+                None,
+            )
             if mine is None:
                 mine = dict(self.h._mf_entry(manager, "Update", self.api_version, set(), sub), _paths=set())
                 entries.append(mine)
@@ -1821,13 +2237,19 @@ class _Ctx:
         name, sub = self.p.name or "", self.p.subresource
         manager = self.params.get("fieldManager")
         if not manager:
-            raise _ApiError(400, "BadRequest", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+            raise _ApiError(
+                400,
+                "BadRequest",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+            )
         force = _truthy(self.params.get("force"))
         body = self.body_dict()
         self.check_type(body, required=True)
         self.check_names(body)
         if sub == "scale":
-            raise _ApiError(415, "UnsupportedMediaType", "apply is not supported on the scale subresource by the stand-in")
+            raise _ApiError(
+                415, "UnsupportedMediaType", "apply is not supported on the scale subresource by the stand-in"
+            )
         scope = "status" if sub == "status" else "main"
         applied = self.h._clean_incoming(body, has_status=self.has_status, keep_status=(scope == "status"))
         applied["apiVersion"], applied["kind"] = self.api_version, self.kind
@@ -1840,8 +2262,12 @@ class _Ctx:
             ameta.pop("namespace", None)
         self.h._fold_secret(self.kind, applied)
         if scope == "status":
-            applied = {"apiVersion": self.api_version, "kind": self.kind, "metadata": {"name": name},
-                       "status": applied.get("status") or {}}
+            applied = {
+                "apiVersion": self.api_version,
+                "kind": self.kind,
+                "metadata": {"name": name},
+                "status": applied.get("status") or {},
+            }
         a_paths = _fieldset(applied, scope, self.has_status)
         if self.h.knobs.strict_schema and scope == "main":
             errors = typed_errors(self.api_version, self.kind, body, _assoc_keys)
@@ -1869,14 +2295,23 @@ class _Ctx:
             return self.ok(new, 201)
 
         if precondition_rv and precondition_rv != live["metadata"].get("resourceVersion"):
-            raise _ApiError(409, "Conflict",
-                            f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": '
-                            f"the object has been modified; please apply your changes to the latest version and try again",
-                            {"name": name, "group": self.group, "kind": self.plural})
+            raise _ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": '
+                f"the object has been modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": self.group, "kind": self.plural},
+            )
         before = self.h._mf_load(live)
         entries = [dict(e, _paths=set(e["_paths"])) for e in before]
-        mine = next((e for e in entries if e["manager"] == manager and e.get("operation") == "Apply"
-                     and e.get("subresource") == sub), None)
+        mine = next(
+            (
+                e
+                for e in entries
+                if e["manager"] == manager and e.get("operation") == "Apply" and e.get("subresource") == sub
+            ),
+            None,
+        )
         others = [e for e in entries if e is not mine]
 
         # Conflicts: another manager owns a related field and the applied value differs.
@@ -1898,7 +2333,7 @@ class _Ctx:
         if conflicts and not force:
             raise self.conflict_error(conflicts)
         for e, p in conflicts:  # force: take the fields over
-            e["_paths"] = {q for q in e["_paths"] if not (q[:len(p)] == p or p[:len(q)] == q)}
+            e["_paths"] = {q for q in e["_paths"] if not (q[: len(p)] == p or p[: len(q)] == q)}
 
         # Merge, then drop the fields this manager no longer applies (unless others own them).
         merged = _apply_merge(live, applied)
@@ -1945,15 +2380,18 @@ class _Ctx:
             # named with its apiVersion and time, an Apply manager by name only.
             who = f'"{e["manager"]}"' + (f' with subresource "{e["subresource"]}"' if e.get("subresource") else "")
             if e.get("operation") == "Update":
-                who += f' using {e.get("apiVersion", self.api_version)}' + (f' at {e["time"]}' if e.get("time") else "")
+                who += f" using {e.get('apiVersion', self.api_version)}" + (f" at {e['time']}" if e.get("time") else "")
             causes.append({"type": "FieldManagerConflict", "message": f"conflict with {who}", "field": field})
             by_manager[who].append(field)
         n = len(conflicts)
         if n == 1:
-            (who, fields), = by_manager.items()
+            ((who, fields),) = by_manager.items()
             text = f"Apply failed with 1 conflict: conflict with {who}: {fields[0]}"
         else:
-            chunks = [f"conflicts with {who}:\n" + "\n".join(f"- {f}" for f in fields) for who, fields in sorted(by_manager.items())]
+            chunks = [
+                f"conflicts with {who}:\n" + "\n".join(f"- {f}" for f in fields)
+                for who, fields in sorted(by_manager.items())
+            ]
             text = f"Apply failed with {n} conflicts: " + "\n".join(chunks)
         return _ApiError(409, "Conflict", text, {"causes": causes})
 
@@ -1961,7 +2399,6 @@ class _Ctx:
         """Side effects of storing a new/updated object (run only when not dry-run)."""
         if self.kind == "CustomResourceDefinition" and self.group == "apiextensions.k8s.io":
             self.h._crd_written(new, first=old is None)
-
 
     def commit(self, live: dict[str, Any], new: dict[str, Any], status: int) -> aiohttp.web.Response:
         """Finish an update: generation, readiness, no-op detection, storing, deletion release."""
@@ -1996,11 +2433,21 @@ class _Ctx:
         opts = self.request.data if isinstance(self.request.data, dict) else {}
         pre = opts.get("preconditions") or {}
         if (pre.get("uid") and pre["uid"] != live["metadata"].get("uid")) or (
-                pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"].get("resourceVersion")):
-            raise _ApiError(409, "Conflict", f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": precondition failed',
-                            {"name": name, "group": self.group, "kind": self.plural})
-        success = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                   "details": {"name": name, "group": self.group, "kind": self.plural, "uid": live["metadata"].get("uid")}}
+            pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"].get("resourceVersion")
+        ):
+            raise _ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {self.h._qual(self.group, self.plural)} "{name}": precondition failed',
+                {"name": name, "group": self.group, "kind": self.plural},
+            )
+        success = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": self.group, "kind": self.plural, "uid": live["metadata"].get("uid")},
+        }
         if self.dry_run:
             return _json_response(success)
         if live["metadata"].get("finalizers") and self.kind != "Namespace":
@@ -2014,8 +2461,12 @@ class _Ctx:
             return self.ok(new)
         if self.kind == "Namespace" and not self.group:
             if name in ("default", "kube-system", "kube-public"):
-                raise _ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                                {"name": name, "kind": "namespaces"})
+                raise _ApiError(
+                    403,
+                    "Forbidden",
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                    {"name": name, "kind": "namespaces"},
+                )
             for (res, ons, oname), obj in list(self.h._objects.items()):
                 if ons == name and not obj.deleted:
                     self.h._remove(res, ons, oname, obj.last.raw)
@@ -2052,24 +2503,39 @@ class _Ctx:
                 deleted.append(obj)
                 if not self.dry_run:
                     self.h._remove(self.storage, meta.get("namespace") if self.namespaced else None, meta["name"], obj)
-        return _json_response({"kind": f"{self.kind}List", "apiVersion": self.api_version,
-                               "metadata": {"resourceVersion": str(self.h._rv)},
-                               "items": [self.present(o) for o in deleted]})
+        return _json_response(
+            {
+                "kind": f"{self.kind}List",
+                "apiVersion": self.api_version,
+                "metadata": {"resourceVersion": str(self.h._rv)},
+                "items": [self.present(o) for o in deleted],
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # Kubeconfig, HTTP serving, the thread wrapper and the process entry point
 # --------------------------------------------------------------------------------------------
 
-def write_kubeconfig(path: str | os.PathLike[str], url: str, *, contexts: Iterable[str] = (CONTEXT, CONTEXT_B),
-                     namespace: str = "default") -> str:
+
+def write_kubeconfig(
+    path: str | os.PathLike[str],
+    url: str,
+    *,
+    contexts: Iterable[str] = (CONTEXT, CONTEXT_B),
+    namespace: str = "default",
+) -> str:
     """Write a kubeconfig whose contexts all point at ``url`` (the first one is current)."""
     contexts = list(contexts)
     config = {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
         "clusters": [{"name": c, "cluster": {"server": url}} for c in contexts],
         "users": [{"name": "standin", "user": {"token": "standin-token"}}],
-        "contexts": [{"name": c, "context": {"cluster": c, "user": "standin", "namespace": namespace}} for c in contexts],
+        "contexts": [
+            {"name": c, "context": {"cluster": c, "user": "standin", "namespace": namespace}} for c in contexts
+        ],
         "current-context": contexts[0],
     }
     path = os.fspath(path)
@@ -2096,9 +2562,16 @@ async def _start_http(handler: StandInHandler, host: str, port: int) -> tuple[ai
 class StandIn:
     """A running stand-in (background thread).  Use :func:`start_standin` to create one."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, kubeconfig_path: str | None = None,
-                 auto_ready: bool = False, strict_resources: bool = False,
-                 builtin_namespaces: Iterable[str] = BUILTIN_NAMESPACES) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig_path: str | None = None,
+        auto_ready: bool = False,
+        strict_resources: bool = False,
+        builtin_namespaces: Iterable[str] = BUILTIN_NAMESPACES,
+    ) -> None:
         self.host = host
         self.port = port
         self._own_tmpdir: str | None = None
@@ -2108,8 +2581,9 @@ class StandIn:
         self.kubeconfig_path = os.fspath(kubeconfig_path)
         self.context = CONTEXT
         self.context_b = CONTEXT_B
-        self._options = dict(auto_ready=auto_ready, strict_resources=strict_resources,
-                             builtin_namespaces=tuple(builtin_namespaces))
+        self._options = dict(
+            auto_ready=auto_ready, strict_resources=strict_resources, builtin_namespaces=tuple(builtin_namespaces)
+        )
         self.handler: StandInHandler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -2261,12 +2735,15 @@ class StandIn:
     def list_objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return self.call(lambda h: h.list_objects(resource, namespace))
 
-    def register_resource(self, group_version: str, plural: str, *, kind: str, namespaced: bool = True, **kw: Any) -> None:
+    def register_resource(
+        self, group_version: str, plural: str, *, kind: str, namespaced: bool = True, **kw: Any
+    ) -> None:
         self.call(lambda h: h.register_resource(group_version, plural, kind=kind, namespaced=namespaced, **kw))
 
     def api_client(self, context: str = CONTEXT) -> Any:
         """A ``kubernetes.client.ApiClient`` for a context of the stand-in's kubeconfig."""
         from kubernetes import client, config
+
         cfg = client.Configuration()
         config.load_kube_config(config_file=self.kubeconfig_path, context=context, client_configuration=cfg)
         return client.ApiClient(configuration=cfg)
@@ -2277,13 +2754,25 @@ class StandIn:
         return self.handler
 
 
-def start_standin(port: int = 0, *, host: str = "127.0.0.1", kubeconfig_path: str | None = None,
-                  auto_ready: bool = False, strict_resources: bool = False,
-                  builtin_namespaces: Iterable[str] = BUILTIN_NAMESPACES) -> StandIn:
+def start_standin(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    kubeconfig_path: str | None = None,
+    auto_ready: bool = False,
+    strict_resources: bool = False,
+    builtin_namespaces: Iterable[str] = BUILTIN_NAMESPACES,
+) -> StandIn:
     """Start a stand-in in a background thread; it writes a kubeconfig with contexts
     ``standin`` (current) and ``standin-b`` (same server)."""
-    return StandIn(host=host, port=port, kubeconfig_path=kubeconfig_path, auto_ready=auto_ready,
-                   strict_resources=strict_resources, builtin_namespaces=builtin_namespaces).start()
+    return StandIn(
+        host=host,
+        port=port,
+        kubeconfig_path=kubeconfig_path,
+        auto_ready=auto_ready,
+        strict_resources=strict_resources,
+        builtin_namespaces=builtin_namespaces,
+    ).start()
 
 
 class StandInRemote:
@@ -2295,8 +2784,9 @@ class StandInRemote:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}/standin/{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/standin/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - loopback only
             return json.loads(resp.read() or b"null")
 
@@ -2360,8 +2850,10 @@ async def _serve_process(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.kube_standin",
-                                     description="Serve a stateful Kubernetes API stand-in until SIGTERM.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.kube_standin",
+        description="Serve a stateful Kubernetes API stand-in until SIGTERM.",
+    )
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", help="write a kubeconfig here (contexts: standin, standin-b)")

@@ -51,7 +51,10 @@ class ModuleRegistry:
 
     def cli_config(self, hostname: str, mirror_and_cache: str = "") -> str:
         """A Terraform CLI config that sends `hostname`'s module registry here."""
-        return mirror_and_cache + f'host "{hostname}" {{\n  services = {{\n    "modules.v1" = "{self.url}{BASE}"\n  }}\n}}\n'
+        return (
+            mirror_and_cache
+            + f'host "{hostname}" {{\n  services = {{\n    "modules.v1" = "{self.url}{BASE}"\n  }}\n}}\n'
+        )
 
     def close(self) -> None:
         self.server.shutdown()

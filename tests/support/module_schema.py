@@ -103,7 +103,9 @@ def parse_module(path: Path) -> Module:
             for block in doc.get(kind, []):
                 for rtype, named in block.items():
                     for name, body in named.items():
-                        module.resources.append(Resource(kind, _key(rtype), _key(name), body, f"{path.parent.name}/{path.name}/{f.name}"))
+                        module.resources.append(
+                            Resource(kind, _key(rtype), _key(name), body, f"{path.parent.name}/{path.name}/{f.name}")
+                        )
         for block in doc.get("variable", []):
             for name, body in block.items():
                 module.variables[_key(name)] = body
@@ -139,7 +141,13 @@ def _expand(expr: str, module: Module, depth: int = 0) -> str:
     text = expr.removeprefix("${").removesuffix("}")
     if depth > 5:
         return text
-    return re.sub(r"\blocal\.(\w+)", lambda m: f"({_expand(module.locals[m.group(1)], module, depth + 1)})" if m.group(1) in module.locals else m.group(0), text)
+    return re.sub(
+        r"\blocal\.(\w+)",
+        lambda m: (
+            f"({_expand(module.locals[m.group(1)], module, depth + 1)})" if m.group(1) in module.locals else m.group(0)
+        ),
+        text,
+    )
 
 
 class Unknown(Exception):
@@ -253,7 +261,9 @@ def _arguments(body: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
                 for name, spec in block.items():
                     content = spec.get("content", [{}])
                     yield prefix + _key(name), spec.get("for_each")
-                    yield from _arguments(content[0] if isinstance(content, list) else content, prefix + _key(name) + ".")
+                    yield from _arguments(
+                        content[0] if isinstance(content, list) else content, prefix + _key(name) + "."
+                    )
             continue
         if isinstance(value, list) and value and all(isinstance(v, dict) and v.get("__is_block__") for v in value):
             yield prefix + key, None
@@ -310,7 +320,12 @@ def _values(var: str, module: Module, offers: list[Offer], res: Resource) -> lis
     for offer in offers:
         for param, _, inputs in offer.variants:
             if var in inputs and is_active(res, module, inputs):
-                out.append((inputs[var], f"{offer.cloud}/{offer.type}/{offer.name}" + (f" with {param} changed" if param else "")))
+                out.append(
+                    (
+                        inputs[var],
+                        f"{offer.cloud}/{offer.type}/{offer.name}" + (f" with {param} changed" if param else ""),
+                    )
+                )
     if not out and var in module.variables and "default" in module.variables[var]:
         out.append((_unquote(module.variables[var]["default"]), f"the default of variable {var}"))
     return out
@@ -339,7 +354,11 @@ def _check_value(rule: dict, value: Any) -> str | None:
 
 def check_resource(res: Resource, schema: dict | None, module: Module, offers: list[Offer]) -> list[Finding]:
     if schema is None:
-        return [Finding("unknown-argument", res.address, f"{res.kind} type {res.type} is not in the recorded provider schema")]
+        return [
+            Finding(
+                "unknown-argument", res.address, f"{res.kind} type {res.type} is not in the recorded provider schema"
+            )
+        ]
     found: list[Finding] = []
     provider = res.type.split("_", 1)[0]
     floor = module.floors.get(provider, (0,))
@@ -348,7 +367,13 @@ def check_resource(res: Resource, schema: dict | None, module: Module, offers: l
     for path, expr in body_args.items():
         rule = _lookup(schema, path)
         if rule is None:
-            found.append(Finding("unknown-argument", res.address, f"argument {path!r} is not in the recorded schema ({schema['read_from']})"))
+            found.append(
+                Finding(
+                    "unknown-argument",
+                    res.address,
+                    f"argument {path!r} is not in the recorded schema ({schema['read_from']})",
+                )
+            )
             continue
         found += _check_argument(res, schema, module, offers, path, expr, rule, floor, ignored)
     found += _check_must_set(res, schema, module, body_args)
@@ -362,7 +387,13 @@ def _check_argument(res, schema, module, offers, path, expr, rule, floor, ignore
     found = []
     where = f"{res.address} {path}"
     if "since_argument" in rule and floor < _version(rule["since_argument"]):
-        found.append(Finding("value", where, f"needs provider >= {rule['since_argument']}, but the module allows >= {'.'.join(map(str, floor))}"))
+        found.append(
+            Finding(
+                "value",
+                where,
+                f"needs provider >= {rule['since_argument']}, but the module allows >= {'.'.join(map(str, floor))}",
+            )
+        )
     var = _direct_var(expr, module)
     if var is not None:
         candidates = _values(var, module, offers, res)
@@ -370,16 +401,30 @@ def _check_argument(res, schema, module, offers, path, expr, rule, floor, ignore
         candidates = [(_unquote(expr), "a literal in the module")]
     else:
         candidates = []
-    for value, source in [(v, src) for value, src in candidates for v in (value if isinstance(value, list) else [value])]:
+    for value, source in [
+        (v, src) for value, src in candidates for v in (value if isinstance(value, list) else [value])
+    ]:
         value = _unquote(value)
         problem = _check_value(rule, value)
         if problem:
             found.append(Finding("value", where, f"{problem} (from {source}; rule read from {schema['read_from']})"))
         since = (rule.get("since") or {}).get(str(value))
         if since and floor < _version(since):
-            found.append(Finding("value", where, f"{value!r} needs provider >= {since}, but the module allows >= {'.'.join(map(str, floor))} (from {source})"))
+            found.append(
+                Finding(
+                    "value",
+                    where,
+                    f"{value!r} needs provider >= {since}, but the module allows >= {'.'.join(map(str, floor))} (from {source})",
+                )
+            )
         if value in rule.get("regional", ()) and source.startswith(("the default", "a literal")):
-            found.append(Finding("value", where, f"{value!r} is not offered in every region ({rule.get('note', '')}); default to one that is"))
+            found.append(
+                Finding(
+                    "value",
+                    where,
+                    f"{value!r} is not offered in every region ({rule.get('note', '')}); default to one that is",
+                )
+            )
     return found
 
 
@@ -407,7 +452,9 @@ def _check_reachable(res, schema, module, offers, body_args) -> list[Finding]:
     def reachable(inputs: dict) -> bool:
         for way in ways:
             if way.startswith("resource:"):
-                if any(r.type == way.removeprefix("resource:") and is_active(r, module, inputs) for r in module.resources):
+                if any(
+                    r.type == way.removeprefix("resource:") and is_active(r, module, inputs) for r in module.resources
+                ):
                     return True
                 continue
             try:
@@ -420,7 +467,13 @@ def _check_reachable(res, schema, module, offers, body_args) -> list[Finding]:
     for offer in offers:
         for param, _, inputs in offer.variants:
             if is_active(res, module, inputs) and not reachable(inputs):
-                return [Finding("value", res.address, f"accepts no connection with the inputs of {offer.cloud}/{offer.type}/{offer.name}: none of {', '.join(ways)} is set")]
+                return [
+                    Finding(
+                        "value",
+                        res.address,
+                        f"accepts no connection with the inputs of {offer.cloud}/{offer.type}/{offer.name}: none of {', '.join(ways)} is set",
+                    )
+                ]
     return []
 
 
@@ -440,9 +493,21 @@ def _check_auto_grow(res, schema, body_args, ignored) -> list[Finding]:
         else:
             enabled = grow["switch_default"] if switch == "__unset__" else switch is True
         if not enabled and schema.get("stateful"):
-            found.append(Finding("auto-grow", res.address, f"storage does not grow by itself ({grow['switch']} is off): a full disk stops the database"))
+            found.append(
+                Finding(
+                    "auto-grow",
+                    res.address,
+                    f"storage does not grow by itself ({grow['switch']} is off): a full disk stops the database",
+                )
+            )
         if enabled and grow["size"] in body_args and grow["size"] not in ignored:
-            found.append(Finding("auto-grow", res.address, f"{grow['size']} grows by itself but is not in lifecycle.ignore_changes: the next plan shrinks it back (or replaces the resource)"))
+            found.append(
+                Finding(
+                    "auto-grow",
+                    res.address,
+                    f"{grow['size']} grows by itself but is not in lifecycle.ignore_changes: the next plan shrinks it back (or replaces the resource)",
+                )
+            )
     return found
 
 
@@ -479,7 +544,13 @@ def check_force_new(module: Module, schemas: dict[str, dict], offers: list[Offer
         where = f"{offer.cloud}/{offer.type}/{offer.name}"
         for param, args in sorted(replacing.items()):
             if param not in declared:
-                found.append(Finding("force-new", where, f"changing parameter {param!r} replaces {', '.join(sorted(set(args)))} (ForceNew) but replaces_on_change does not list it"))
+                found.append(
+                    Finding(
+                        "force-new",
+                        where,
+                        f"changing parameter {param!r} replaces {', '.join(sorted(set(args)))} (ForceNew) but replaces_on_change does not list it",
+                    )
+                )
         for param in sorted(declared - set(replacing)):
             found.append(Finding("force-new", where, f"replaces_on_change lists {param!r}, which replaces nothing"))
     return found

@@ -59,7 +59,10 @@ spec:
 
 def cluster_env(namespace: str) -> str:
     """ENV delivering workloads to the Kubernetes API stand-in (context `standin`) instead of a directory."""
-    return ENV.replace("kubernetes: {directory: deploy, namespace: t, secretStore: {name: aws-secrets}}", f"kubernetes: {{context: standin, namespace: {namespace}}}")
+    return ENV.replace(
+        "kubernetes: {directory: deploy, namespace: t, secretStore: {name: aws-secrets}}",
+        f"kubernetes: {{context: standin, namespace: {namespace}}}",
+    )
 
 
 def token_component(name: str, upstream: str = "", deps: str = "") -> str:

@@ -20,7 +20,9 @@ class RecordingSink:
         self.objects: dict[str, list[dict]] = {}
         self.writes = 0
 
-    def write_connection(self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None) -> int:
+    def write_connection(
+        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
+    ) -> int:
         if self.connections.get(secret_name) == dict(data):
             return 0
         self.connections[secret_name] = dict(data)
@@ -39,7 +41,17 @@ class RecordingSink:
         writes = sum(old.get((o["kind"], o["metadata"]["name"])) != object_digest(o) for o in objects)
         self.objects[component] = objects
         self.writes += writes
-        items = tuple(InventoryItem(apiVersion=o["apiVersion"], kind=o["kind"], name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"), component=component, hash=object_digest(o)) for o in objects)
+        items = tuple(
+            InventoryItem(
+                apiVersion=o["apiVersion"],
+                kind=o["kind"],
+                name=o["metadata"]["name"],
+                namespace=o["metadata"].get("namespace"),
+                component=component,
+                hash=object_digest(o),
+            )
+            for o in objects
+        )
         return items, writes
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:

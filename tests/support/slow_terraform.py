@@ -32,7 +32,9 @@ def main(argv: list[str]) -> int:
         _line("change_summary", changes={"add": 1, "change": 0, "remove": 0, "operation": "apply"})
     elif command == "output":
         outputs = json.loads(os.environ.get("APPC_FAKE_TF_OUTPUTS", "{}"))
-        sys.stdout.write(json.dumps({k: {"value": v, "sensitive": False, "type": "string"} for k, v in outputs.items()}))
+        sys.stdout.write(
+            json.dumps({k: {"value": v, "sensitive": False, "type": "string"} for k, v in outputs.items()})
+        )
     return 0
 
 
