@@ -19,6 +19,7 @@ import yaml
 
 from composer import __version__
 from composer.cli import guide
+from composer.cli.probing import ProbeOpt, probe_before_apply
 from composer.cli.views import RunView, View
 from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, Severity
 from composer.plugins import PluginRegistry
@@ -642,6 +643,7 @@ def apply(
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
     json_mode: bool = JsonOpt,
+    probe: Optional[str] = ProbeOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
     from composer.cli.wiring import interactive, plan_key, preflight, running_engine
@@ -689,6 +691,7 @@ def apply(
             ):
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
+                state = probe_before_apply(view, reg, engine, state, probe, progress) if planfile is None else state
                 if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
@@ -1258,6 +1261,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 # appc lock, def scaffold and def test live in their own module; importing it registers them.
 from composer.cli import modules as _modules  # noqa: E402,F401
+from composer.cli import drift as _drift  # noqa: E402,F401
 
 
 def run() -> None:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import preview, replacements
+from composer.engine import preview, probes, replacements
 from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
@@ -427,6 +427,11 @@ class Engine:
             secret_ref=secret_ref,
             dependencies=self.graph.dependencies(name),
             provider=self._provider(name),
+            resources=probes.recorded_after_apply(
+                prev.resources if (prev := self._state.units.get(name)) else None,
+                changes.resources_seen,
+                changes.resources_deleted,
+            ),
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(

@@ -70,6 +70,7 @@ from composer.runners.kube_guards import (
     pvc_refusals,
     typed_patch_diagnostic,
 )
+from composer.runners.kube_probe import reclaimed_body, with_identity
 from composer.runners.kube_rollout import pod_problem, replica_counts, rollout_state  # noqa: F401
 from composer.state.model import InventoryItem, object_digest
 
@@ -144,6 +145,9 @@ class ClusterSink:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _namespace_ready: bool = field(default=False, repr=False)
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)  # secret name -> digest known to be live
+    # Objects the reality probe found changed by another field manager (composer/runners/kube_probe.py):
+    # written again taking our fields back, except the paths in the value (policies.ignoreDrift).
+    reclaim: dict[tuple[str, str | None, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.client.timeout = self.timeout  # --timeout bounds every wait, a slow API request too
@@ -554,8 +558,8 @@ class ClusterSink:
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts},
-                        body=p.body,
+                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts or p.key in self.reclaim},
+                        body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
                     )
                     or {}
@@ -697,7 +701,9 @@ class ClusterSink:
         writes = self._ensure_namespace(component) if objects else 0
         planned = self._plan(component, objects)
         before = {(i.kind, i.namespace, i.name): i for i in previous}
-        unchanged = [p for p in planned if p.key in before and before[p.key].hash == p.digest]
+        unchanged = [
+            p for p in planned if p.key in before and before[p.key].hash == p.digest and p.key not in self.reclaim
+        ]
         # Trust the inventory's digest, but re-create what was deleted behind our back.
         present = self._live_names(component, unchanged) if unchanged else set()
         skip = {p.key for p in unchanged if p.key in present}
@@ -722,6 +728,7 @@ class ClusterSink:
         writes += self._hand_over_replicas(component, changed, planned)
         try:
             live = self._apply_all(component, changed) if changed else {}
+            items = with_identity(items, live, before)
             writes += len(changed)
             if not self.no_wait:
                 self._wait(component, [p for p in changed if p.resource.kind in WAITABLE], live)
