@@ -235,3 +235,26 @@ def test_what_an_apply_left_and_what_the_probes_decide():
         "spec.replicas",
     )
     assert probes.default_mode(ci=True) == "strict" and probes.default_mode(ci=False) == "lenient"
+
+    # State written before identities were recorded: the object is written once more to record them.
+    from composer.state.model import StateDoc, UnitState
+
+    old = item.model_copy(update={"uid": None, "resource_version": None, "generation": None})
+    unrecorded = probes.decide(probes.kube_findings({key: old}, {key: status_only}), "strict", {"web": "webservice"})
+    assert unrecorded.rewrite == {key} and "re-applying to record them" in unrecorded.stale["web"]
+    state = StateDoc(
+        app="a",
+        environment="e",
+        units={"web": UnitState(kind="kubernetes", type="webservice", hash="h", status="applied")},
+        inventory={"kube:c/ns": (old,)},
+    )
+    forgotten = probes.forget(state, unrecorded.stale, unrecorded.rewrite)
+    assert forgotten.units["web"].hash == "" and forgotten.inventory["kube:c/ns"][0].hash == ""
+    assert StateDoc.model_validate_json(state.model_dump_json(by_alias=True)).inventory == state.inventory
+    # A state document written before probes (no resources, no identities) still loads.
+    doc = json.loads(state.model_dump_json(by_alias=True))
+    del doc["units"]["web"]["resources"]
+    for k in ("uid", "resourceVersion", "generation"):
+        del doc["inventory"]["kube:c/ns"][0][k]
+    older = StateDoc.model_validate_json(json.dumps(doc), strict=True)
+    assert older.units["web"].resources is None and older.inventory["kube:c/ns"][0].uid is None

@@ -36,8 +36,9 @@ from composer.cli.app import (
     app,
     command,
 )
-from composer.cli.views import RunView
+from composer.cli.views import RunView, View
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.drift import DriftReport
 
 
 @app.command()
@@ -60,7 +61,6 @@ def drift(
 ) -> None:
     """Compare the environment with its last apply: exit 0 in sync, 2 drifted; `appc apply --refresh` repairs."""
     from composer.cli.wiring import preflight, running_engine
-    from composer.engine.drift import markdown
     from composer.runners.drift_check import check_drift
 
     with command("drift", json_mode) as view:
@@ -84,21 +84,31 @@ def drift(
             if any(u.kind == "terraform" for u in state.units.values()):
                 preflight(reg, compiled)
             report = check_drift(engine, state, progress)
-        view.event("drift", **report.to_json())
-        if format == "markdown" and not json_mode:
-            view.text(markdown(report, app_name, env_name))
-        elif not json_mode:
-            for i in report.items:
-                what = f"{i.resource} {i.attribute}".rstrip()
-                note = " (ignored: policies.ignoreDrift)" if i.ignored else ""
-                view.info(f"  {i.unit}: {what}: live {i.live} , desired {i.desired}{note}".replace(" ,", ","))
-        code = EXIT_APPLY_FAILED if report.errors else EXIT_CHANGES if report.drifted else EXIT_OK
-        for unit, why in sorted(report.errors.items()):
-            view.info(f"[yellow]{unit}: not compared ({why})[/yellow]")
-        view.info(
-            f"{len(report.drifted)} drifted attribute(s) in {env_name}; `appc apply --refresh -e {env_name}` repairs them"
-            if report.drifted
-            else f"[green]no drift[/green] in {len(report.checked)} unit(s)"
-        )
-        view.summary(code != EXIT_APPLY_FAILED, code, drifted=len(report.drifted), units_checked=len(report.checked))
+        code = _show(view, report, format, app_name, env_name)
         raise Exit(code)
+
+
+def _show(view: View, report: DriftReport, format: str, app_name: str, env_name: str) -> int:
+    """The report as JSON, markdown or lines (values escaped: cloud text is never markup); the exit code."""
+    from rich.markup import escape
+
+    from composer.engine.drift import markdown
+
+    view.event("drift", **report.to_json())
+    if format == "markdown" and not view.json:
+        view.text(markdown(report, app_name, env_name))
+    elif not view.json:
+        for i in report.items:
+            what = f"{i.resource} {i.attribute}".rstrip()
+            note = " (ignored: policies.ignoreDrift)" if i.ignored else ""
+            view.info(escape(f"  {i.unit}: {what}: live {i.live}, desired {i.desired}{note}"))
+    for unit, why in sorted(report.errors.items()):
+        view.info(f"[yellow]{escape(unit)}: not compared ({escape(why)})[/yellow]")
+    view.info(
+        f"{len(report.drifted)} drifted attribute(s) in {env_name}; `appc apply --refresh -e {env_name}` repairs them"
+        if report.drifted
+        else f"[green]no drift[/green] in {len(report.checked)} unit(s)"
+    )
+    code = EXIT_APPLY_FAILED if report.errors else EXIT_CHANGES if report.drifted else EXIT_OK
+    view.summary(code != EXIT_APPLY_FAILED, code, drifted=len(report.drifted), units_checked=len(report.checked))
+    return code

@@ -138,6 +138,8 @@ class Decision:
     # Objects another field manager changed: re-applied taking our fields back (--force-conflicts
     # for these objects only), except the paths policies.ignoreDrift lets others own.
     reclaim: set[ObjectKey] = field(default_factory=set)
+    # Objects written before identities were recorded: written once more (no force) to record them.
+    rewrite: set[ObjectKey] = field(default_factory=set)
 
 
 def decide(findings: Sequence[Finding], mode: ProbeMode, types: Mapping[str, str]) -> Decision:
@@ -147,6 +149,8 @@ def decide(findings: Sequence[Finding], mode: ProbeMode, types: Mapping[str, str
     for f in sorted(findings, key=lambda f: (f.unit, rank[f.verdict])):
         if f.verdict == "modified" and f.key is not None:
             decision.reclaim.add(f.key)
+        if f.verdict == "unrecorded" and f.key is not None:
+            decision.rewrite.add(f.key)
         if f.unit in decision.stale or any(d.address == f.unit for d in decision.refusals):
             continue
         label = f"{types.get(f.unit, 'unit')} {f.unit}"
@@ -181,12 +185,23 @@ def ignored_paths(entries: Iterable[str], component: str, kind: str) -> tuple[st
     return tuple(out)
 
 
-def forget(state: StateDoc, units: Iterable[str]) -> StateDoc:
-    """The run's copy of state with these units' hashes forgotten: the engine runs them. Saved
-    as such if the run stops before them, which is right: what the probe found is still true."""
+def forget(state: StateDoc, units: Iterable[str], objects: Iterable[ObjectKey] = ()) -> StateDoc:
+    """The run's copy of state with these units' hashes forgotten (the engine runs them) and these
+    objects' digests forgotten (the sink writes them). Saved as such if the run stops before
+    them, which is right: what the probe found is still true."""
     out = state
     for name in units:
         unit = out.units.get(name)
         if unit is not None:
             out = out.with_unit(name, unit.model_copy(update={"hash": ""}))
+    blank = set(objects)
+    if blank:
+        inventory = {
+            target: tuple(
+                i.model_copy(update={"hash": ""}) if (target, i.kind, i.namespace, i.name) in blank else i
+                for i in items
+            )
+            for target, items in out.inventory.items()
+        }
+        out = out.model_copy(update={"inventory": inventory})
     return out

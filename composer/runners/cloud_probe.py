@@ -63,9 +63,10 @@ def probe_clouds(
 ) -> CloudProbe:
     """One ProbeRequest per provider plugin for the Terraform units about to be skipped."""
     wanted, findings = probe_requests(units)
+    fallback = environment.spec.cloud.provider if environment.spec.cloud else "unknown"  # state before `provider`
     by_provider: dict[str, list[ProbedResource]] = {}
     for r in wanted:
-        by_provider.setdefault(units[r.unit].provider or "unknown", []).append(r)
+        by_provider.setdefault(units[r.unit].provider or fallback, []).append(r)
     calls: dict[str, int] = {}
     for provider, asked in sorted(by_provider.items()):
         plugin = registry.get(provider)

@@ -76,7 +76,7 @@ def probe_reality(
     _hand_to_sinks(engine, state, report.decision.reclaim)
     for unit, reason in sorted(report.decision.stale.items()):
         emit("probe", unit=unit, kind=state.units[unit].kind, reason=reason)
-    report.state = forget(state, report.decision.stale)
+    report.state = forget(state, report.decision.stale, report.decision.rewrite)
     return report
 
 
