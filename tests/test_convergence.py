@@ -20,7 +20,7 @@ from composer.engine.drift import DriftItem, DriftReport, markdown
 from composer.plugins import ProbedResource, ProbeRequest, ProbeResult
 from composer.state.model import CloudResource, InventoryItem
 from tests.helpers import appc
-from tests.support.projects import cluster_env, make_project
+from tests.support.projects import cluster_env, make_project, token_component
 
 BUCKET = "    - {name: files, type: bucket, properties: {force_destroy: true}}\n"
 WEB = (
@@ -139,14 +139,14 @@ def test_apply_repairs_what_vanished_or_was_changed_and_drift_reports_it(tmp_pat
 
 
 def test_a_probe_that_cannot_answer_fails_strict_and_reruns_lenient(tmp_path, moto, monkeypatch):
-    app = make_project(tmp_path, BUCKET, app="blind")
+    app = make_project(tmp_path, token_component("a"), app="blind")  # one Secrets Manager secret: fast
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
-    # Only the tagging API is unreachable: Terraform (S3) still works.
+    # Only the tagging API is unreachable: Terraform (Secrets Manager) still works.
     monkeypatch.setenv("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--probe", "strict")
     assert r.code == 3
-    assert "bucket files: cannot tell whether its resources still exist" in r.err and "--probe=lenient" in r.err
+    assert "terraform-module a: cannot tell whether its resources still exist" in r.err and "--probe=lenient" in r.err
     monkeypatch.setenv("CI", "1")
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve")  # CI: strict by default
     assert r.code == 3
