@@ -229,7 +229,7 @@ class _Converter(StorageTranslation):
             if self.storage_env:
                 self.pin(cpath + ("traits", len(comp["traits"])), cpath + ("traits",))
                 comp["traits"].append({"type": "env", "properties": {"env": self.storage_env}})
-            from composer.model.oam_traits import merge_traits
+            from composer.model.oam_trait_merge import merge_traits
 
             comp["traits"], moved = merge_traits(comp["traits"], comp.get("name"))
             self.renumber(cpath + ("traits",), moved)
