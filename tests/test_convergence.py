@@ -160,13 +160,15 @@ def test_a_probe_that_cannot_answer_fails_strict_and_reruns_lenient(tmp_path, mo
 
 
 def test_aws_probe_on_moto_answers_in_one_call_for_many_resources(moto):
+    """62 tagged resources with 4 tags each: one GetResources call (the default page of 100 tags took 3)."""
     from composer.model.environment import Environment
     from providers.aws import plugin
 
     s3, sqs, sm = boto3.client("s3"), boto3.client("sqs"), boto3.client("secretsmanager")
     tags = [{"Key": "composer.dev/app", "Value": "p"}, {"Key": "composer.dev/env", "Value": "dev"}]
+    tags += [{"Key": "composer.dev/component", "Value": "c"}, {"Key": "owner", "Value": "team"}]
     wanted = []
-    for i in range(12):
+    for i in range(60):  # with every unit's tags, more than one page of the API's default page size
         s3.create_bucket(Bucket=f"p-dev-b{i}")
         s3.put_bucket_tagging(Bucket=f"p-dev-b{i}", Tagging={"TagSet": tags})
         wanted.append(ProbedResource(f"b{i}", "module.b.aws_s3_bucket.this", "aws_s3_bucket", f"p-dev-b{i}"))

@@ -1,7 +1,7 @@
 """The AWS reality probe: do the resources Composer's last apply left still exist?
 
 One paginated Resource Groups Tagging API `GetResources` call over Composer's ownership tags
-(`composer.dev/app`, `composer.dev/env`; 100 resources a page) answers for every unit at once.
+(`composer.dev/app`, `composer.dev/env`; pages of 100 resources and 500 tags) answers for every unit at once.
 Terraform records the provider's id, not always the ARN, so each probed type says how its ARN
 ends. `aws_db_instance` ids are DBI resource ids, which no ARN holds: those are matched by one
 batched `DescribeDBInstances`, made only when such a resource is recorded. Sub-resources the
@@ -73,7 +73,8 @@ def _tagged_arns(session: Any, request: ProbeRequest) -> tuple[set[str], int]:
     arns: set[str] = set()
     calls, token = 0, ""
     while True:
-        page = client.get_resources(TagFilters=filters, ResourcesPerPage=100, PaginationToken=token)
+        # The largest pages the API allows (100 resources, 500 tags): a 50-unit app in 1-2 calls.
+        page = client.get_resources(TagFilters=filters, ResourcesPerPage=100, TagsPerPage=500, PaginationToken=token)
         calls += 1
         arns |= {str(m.get("ResourceARN", "")) for m in page.get("ResourceTagMappingList") or []}
         token = page.get("PaginationToken") or ""
