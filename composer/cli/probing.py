@@ -45,14 +45,15 @@ def probe_before_apply(
 
     mode = probe_mode(flag)
     report = probe_reality(engine, state, registry, mode, progress)
-    progress(
-        "probes",
-        mode=mode,
-        units=len(report.probed),
-        rerun=sorted(report.decision.stale),
-        cloud_api_calls=report.cloud_calls,
-        kube_lists=report.kube_lists,
-    )
+    if report.probed:  # nothing to probe (a first apply): no event, the output is as before
+        progress(
+            "probes",
+            mode=mode,
+            units=len(report.probed),
+            rerun=sorted(report.decision.stale),
+            cloud_api_calls=report.cloud_calls,
+            kube_lists=report.kube_lists,
+        )
     if report.refusals:
         view.diagnostics(report.refusals)
         view.summary(False, EXIT_PROBE_REFUSED)
