@@ -130,6 +130,7 @@ def _application(name: str) -> dict:
 def test_an_application_cr_is_applied_edited_and_destroyed(controller):
     kube = controller
     app = _application("shop")
+    app["spec"]["components"].append({"name": "jobs", "type": "worker", "properties": {"image": "busybox:1.36"}})
     env = {
         "apiVersion": "composer.dev/v1alpha1",
         "kind": "Environment",
@@ -138,7 +139,7 @@ def test_an_application_cr_is_applied_edited_and_destroyed(controller):
     }
     _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}, env, app)
     obj = _wait("Ready", lambda: _ready(kube, "shop"))
-    assert obj["status"]["units"] == {"web": {"status": "applied"}}
+    assert obj["status"]["units"] == {"web": {"status": "applied"}, "jobs": {"status": "applied"}}
     revision = obj["status"]["lastAppliedRevision"]
     dep = kube.get("/apis/apps/v1/namespaces/team-a/deployments/web")
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
@@ -158,10 +159,16 @@ def test_an_application_cr_is_applied_edited_and_destroyed(controller):
             == "nginx:1.28"
         ),
     )
-    _wait(
+    edited = _wait(
         "a new revision",
-        lambda: (_ready(kube, "shop") or {}).get("status", {}).get("lastAppliedRevision") not in (None, revision),
+        lambda: (
+            (obj := _ready(kube, "shop")) and obj["status"].get("lastAppliedRevision") not in (None, revision) and obj
+        ),
     )
+    assert edited["status"]["units"] == {
+        "web": {"status": "applied"},
+        "jobs": {"status": "unchanged"},
+    }  # one unit re-ran
 
     from kubernetes import dynamic
 
