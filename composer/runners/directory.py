@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # the default; kubernetes.secretStore.apiVersion chooses
 _KUSTOMIZATION_LOCK = threading.Lock()
+SECRET_FIX = (
+    "GitOps output never holds secret values. Keep the value in your cloud secret store and declare an ExternalSecret "
+    f"({EXTERNAL_SECRETS_API}) in the component instead, or deliver this environment to a cluster (kubernetes.context)."
+)
 
 
 def _digest(data: bytes) -> str:
@@ -76,6 +80,19 @@ def refuse_secret_data(component: str, objects: list[dict], where: str, fix: str
                 )
             ]
         )
+
+
+def no_generated_secrets(component: str, where: str, fix: str) -> DiagnosticError:
+    """Why a file sink cannot hand back a connection Secret appc generated in-cluster."""
+    return DiagnosticError(
+        [
+            Diagnostic(
+                f"{component} is served in-cluster with generated secrets, which {where} cannot hold",
+                f"deliver this environment to a cluster (kubernetes.context), {fix}",
+                address=component,
+            )
+        ]
+    )
 
 
 def inventory_items(component: str, objects: list[dict]) -> tuple[InventoryItem, ...]:
@@ -236,14 +253,10 @@ class DirectorySink:
         return self._write(f"{component}-conn.yaml", dump_yaml([obj]))
 
     def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    f"{component} is served in-cluster with generated secrets, which a GitOps directory cannot hold",
-                    "deliver this environment to a cluster (kubernetes.context), or choose a cloud implementation whose module keeps secrets in a secret store",
-                    address=component,
-                )
-            ]
+        raise no_generated_secrets(
+            component,
+            "a GitOps directory",
+            "or choose a cloud implementation whose module keeps secrets in a secret store",
         )
 
     def delete_connection(self, component: str, secret_name: str) -> int:
@@ -252,13 +265,7 @@ class DirectorySink:
     def apply(
         self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
     ) -> tuple[tuple[InventoryItem, ...], int]:
-        refuse_secret_data(
-            component,
-            objects,
-            "the GitOps directory",
-            "GitOps output never holds secret values. Keep the value in your cloud secret store and declare an ExternalSecret "
-            f"({EXTERNAL_SECRETS_API}) in the component instead, or deliver this environment to a cluster (kubernetes.context).",
-        )
+        refuse_secret_data(component, objects, "the GitOps directory", SECRET_FIX)
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
         return inventory_items(component, objects), writes
 

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Mapping
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.render import dump_yaml
-from composer.runners.directory import inventory_items, preview_against_file, refuse_secret_data
+from composer.runners.directory import (
+    inventory_items,
+    no_generated_secrets,
+    preview_against_file,
+    refuse_secret_data,
+)
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
@@ -36,6 +41,10 @@ MARKER_TEXT = (
     b"Written by appc (Composer): plain manifests, one file per component. appc rewrites them on every apply.\n"
 )
 _MARKER_LOCK = threading.Lock()
+SECRET_FIX = (
+    "plain manifests never hold secret values. Create the Secret with your own tooling and reference it, "
+    "or deliver this environment to a cluster (kubernetes.context)."
+)
 
 
 class ManifestSink:
@@ -77,26 +86,12 @@ class ManifestSink:
         return 0
 
     def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    f"{component} is served in-cluster with generated secrets, which plain manifests cannot hold",
-                    "deliver this environment to a cluster (kubernetes.context), or choose a cloud implementation",
-                    address=component,
-                )
-            ]
-        )
+        raise no_generated_secrets(component, "plain manifests", "or choose a cloud implementation")
 
     def apply(
         self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
     ) -> tuple[tuple[InventoryItem, ...], int]:
-        refuse_secret_data(
-            component,
-            objects,
-            "the manifest directory",
-            "plain manifests never hold secret values. Create the Secret with your own tooling and reference it, "
-            "or deliver this environment to a cluster (kubernetes.context).",
-        )
+        refuse_secret_data(component, objects, "the manifest directory", SECRET_FIX)
         self._check_owned()
         name = f"{component}.yaml"
         if objects:

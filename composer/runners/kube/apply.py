@@ -8,6 +8,7 @@ of `replicas` to an autoscaler. Prune deletes what is no longer rendered."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Iterable, Mapping
 
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -35,6 +36,7 @@ _PHASE_SECOND = {
     "LimitRange",
     "ResourceQuota",
 }
+CRD = "CustomResourceDefinition"
 REPLACED_WHEN_IMMUTABLE = ("Job",)  # a Job's template is immutable; deleting and creating it again is safe
 
 
@@ -165,8 +167,11 @@ class ApplyOps(NamespaceOps, RolloutOps):
                 self._poll(
                     component,
                     f"CustomResourceDefinition {p.name} to be Established",
-                    lambda p=p: _established(self._get(component, p.resource, None, p.name)),
+                    partial(self._crd_established, component, p),
                 )
+
+    def _crd_established(self, component: str, p: Planned) -> bool:
+        return _established(self._get(component, p.resource, None, p.name))
 
     def _apply_all(self, component: str, planned: list[Planned]) -> dict[tuple, dict]:
         """Server-side apply in phases (namespaces and CRDs, then config, then the rest),
@@ -176,38 +181,37 @@ class ApplyOps(NamespaceOps, RolloutOps):
             batch = [p for p in planned if _phase(p.resource.kind) == phase]
             if not batch:
                 continue
-            if len(batch) <= 2 or self.workers <= 1:
-                results = []
-                for p in batch:
-                    try:
-                        results.append((p, self._apply_one(component, p), None))
-                    except DiagnosticError as exc:
-                        results.append((p, None, exc))
-            else:
-                with ThreadPoolExecutor(
-                    max_workers=min(self.workers, len(batch)), thread_name_prefix="appc-kube"
-                ) as pool:
-                    futures = [(p, pool.submit(self._apply_one, component, p)) for p in batch]
-                    results = []
-                    for p, f in futures:
-                        try:
-                            results.append((p, f.result(), None))
-                        except DiagnosticError as exc:
-                            results.append((p, None, exc))
-            errors = [e for _, _, e in results if e is not None]
-            if errors:
-                diags: list[Diagnostic] = []
-                for e in errors:
-                    for d in e.diagnostics:
-                        if d not in diags:
-                            diags.append(d)
+            results = self._apply_batch(component, batch)
+            diags: list[Diagnostic] = []
+            for _, outcome in results:
+                if isinstance(outcome, DiagnosticError):
+                    diags += [d for d in outcome.diagnostics if d not in diags]
+            if diags:
                 raise DiagnosticError(diags)
-            live.update({p.key: obj for p, obj, _ in results})
+            applied = [(p, obj) for p, obj in results if isinstance(obj, dict)]
+            live.update({p.key: obj for p, obj in applied})
             if phase == 0:
-                self._await_established(
-                    component, [(p, obj) for p, obj, _ in results if p.resource.kind == "CustomResourceDefinition"]
-                )
+                self._await_established(component, [(p, o) for p, o in applied if p.resource.kind == CRD])
         return live
+
+    def _apply_batch(self, component: str, batch: list[Planned]) -> list[tuple[Planned, dict | DiagnosticError]]:
+        """One phase's objects, each applied or failed; in threads (--kube-workers) when worth it."""
+        results: list[tuple[Planned, dict | DiagnosticError]] = []
+        if len(batch) <= 2 or self.workers <= 1:
+            for p in batch:
+                try:
+                    results.append((p, self._apply_one(component, p)))
+                except DiagnosticError as exc:
+                    results.append((p, exc))
+            return results
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(batch)), thread_name_prefix="appc-kube") as pool:
+            futures = [(p, pool.submit(self._apply_one, component, p)) for p in batch]
+            for p, f in futures:
+                try:
+                    results.append((p, f.result()))
+                except DiagnosticError as exc:
+                    results.append((p, exc))
+        return results
 
     def _delete_items(self, items: Iterable[InventoryItem]) -> int:
         writes = 0

@@ -72,20 +72,6 @@ class ClusterBase:
     def target(self) -> str:
         return f"kube:{self.context}/{self.namespace}"
 
-    def _diagnostic(
-        self,
-        exc: Exception,
-        component: str | None,
-        verb: str,
-        what: str,
-        resource: Resource | None = None,
-        secret: bool = False,
-    ) -> Diagnostic:
-        where = Failure(
-            self.context, self.namespace, self.client.server, self.timeout, component, verb, what, resource, secret
-        )
-        return translate(exc, where)
-
     def _fail(
         self,
         exc: Exception,
@@ -95,7 +81,11 @@ class ClusterBase:
         resource: Resource | None = None,
         secret: bool = False,
     ) -> DiagnosticError:
-        return DiagnosticError([self._diagnostic(exc, component, verb, what, resource, secret)])
+        """The client failure as a DiagnosticError, ready to raise (errors.py translates it)."""
+        failure = Failure(
+            self.context, self.namespace, self.client.server, self.timeout, component, verb, what, resource, secret
+        )
+        return DiagnosticError([translate(exc, failure)])
 
     def _get(self, component: str, res: Resource, namespace: str | None, name: str) -> dict | None:
         try:

@@ -38,7 +38,11 @@ class HealthOps(RolloutOps):
                 "error": f"cannot reach the Kubernetes API server at {exc.server} ({exc.cause})",
             }
         except ApiError as err:
-            return {**out, "rollout": "unknown", "error": self._diagnostic(err, component, "get", component).summary}
+            return {
+                **out,
+                "rollout": "unknown",
+                "error": self._fail(err, component, "get", component).diagnostics[0].summary,
+            }
         for s in _WORST_FIRST:
             if s in states:
                 out["rollout"] = s

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from composer.diagnostics import DiagnosticError
 from composer.runners.kube.base import FIELD_MANAGER, ClusterBase
 from composer.runners.kube.client import ApiError, Unreachable
 from composer.runners.kube.resources import Resource
@@ -36,16 +35,8 @@ class NamespaceOps(ClusterBase):
             except Unreachable as exc:
                 raise self._fail(exc, component, "read", f"namespace {self.namespace}") from None
             if time.monotonic() + interval > deadline:
-                raise DiagnosticError(
-                    [
-                        self._diagnostic(
-                            ApiError(403, "Forbidden", "because it is being terminated", None, None),
-                            component,
-                            "create",
-                            f"namespace {self.namespace}",
-                        )
-                    ]
-                )
+                terminating = ApiError(403, "Forbidden", "because it is being terminated", None, None)
+                raise self._fail(terminating, component, "create", f"namespace {self.namespace}")
             time.sleep(interval)
             interval = min(interval * 1.5, 2.0)
         with self._lock:

@@ -52,7 +52,7 @@ def _job_state(obj: Mapping[str, Any]) -> tuple[str, str]:
     if (_condition(obj, "Complete") or {}).get("status") == "True":
         return "complete", "completed"
     failed = _condition(obj, "Failed")
-    if (failed or {}).get("status") == "True":
+    if failed is not None and failed.get("status") == "True":
         return "failed", f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": ")
     return (
         "progressing",
