@@ -122,6 +122,11 @@ def test_a_planted_link_and_a_foreign_directory_are_refused(tmp_path):
         ManifestSink(foreign, "shop", "dev").apply("api", [api_with_a_connection()], ())
     assert "did not write" in exc.value.diagnostics[0].summary
     assert sorted(p.name for p in foreign.iterdir()) == ["app.yaml"]
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / ".gitkeep").write_text("")
+    assert ManifestSink(kept, "shop", "dev").apply("api", [api_with_a_connection()], ())[1] == 1
+    assert sorted(p.name for p in kept.iterdir()) == [".appc-manifests", ".gitkeep", "api.yaml"]
 
 
 def test_format_needs_a_directory(tmp_path):

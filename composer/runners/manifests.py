@@ -12,8 +12,9 @@ refused, wherever the Secret sits.
 
 The directory may be hostile: every read, write and delete goes through composer/safefs.py
 (no link followed, temp files with random names), and appc writes nothing into a directory
-that holds anything but its marker unless the marker is there (it proves appc wrote the
-directory; the GitOps sink's rule, with the marker in place of kustomization.yaml).
+that holds files (other than hidden ones such as .gitkeep) unless its marker is there (it
+proves appc wrote the directory; the GitOps sink's rule, with the marker in place of
+kustomization.yaml).
 """
 
 from __future__ import annotations
@@ -58,24 +59,23 @@ class ManifestSink:
         self._owned = False
 
     def _check_owned(self) -> None:
-        """Claim the directory: absent or empty gets the marker; anything else must hold it."""
+        """Claim the directory: absent or empty (hidden files aside) gets the marker; anything
+        else must hold it."""
         with _MARKER_LOCK:  # units are applied in parallel threads
             if self._owned:
                 return
-            marker = safefs.read_file(self.directory, MARKER)
-            if marker is None:
-                if [n for n in safefs.list_dir(self.directory) if n != MARKER]:
-                    raise DiagnosticError(
-                        [
-                            Diagnostic(
-                                f"refusing to write into {self.directory}: appc did not write this directory",
-                                f"it has files but no {MARKER} marker, so it is someone else's. Point kubernetes.directory "
-                                "at a new or empty directory.",
-                            )
-                        ]
-                    )
+            if safefs.read_file(self.directory, MARKER) is None:
+                if [n for n in safefs.list_dir(self.directory) if not n.startswith(".")]:  # .gitkeep is fine
+                    raise DiagnosticError([self._not_ours()])
                 safefs.write_file(self.directory, MARKER, MARKER_TEXT, dir_mode=0o755)
             self._owned = True
+
+    def _not_ours(self) -> Diagnostic:
+        return Diagnostic(
+            f"refusing to write into {self.directory}: appc did not write this directory",
+            f"it has files but no {MARKER} marker, so it is someone else's. "
+            "Point kubernetes.directory at a new or empty directory.",
+        )
 
     def write_connection(
         self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
