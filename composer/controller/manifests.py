@@ -36,7 +36,7 @@ _DELIVERED = {
 class InstallOptions:
     namespace: str = "composer-system"
     image: str = f"ghcr.io/composer-dev/appc:{__version__}"
-    replicas: int = 2
+    replicas: int = 1
     workers: int = 2
 
 
@@ -99,7 +99,8 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
     return {
         "name": "controller",
         "image": opts.image,
-        "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)],
+        "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)]
+        + ["--state-dir", "/work/state"],
         "ports": [{"name": "http", "containerPort": HEALTH_PORT}],
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -114,7 +115,7 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "work", "mountPath": "/work"}],
     }
 
 
@@ -134,7 +135,7 @@ def deployment(opts: InstallOptions) -> dict[str, Any]:
                     "serviceAccountName": NAME,
                     "securityContext": pod_security,
                     "containers": [_container(opts)],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}}],
                 },
             },
         },
