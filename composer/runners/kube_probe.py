@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from composer.engine.probes import LiveObject, ObjectKey
-from composer.runners.kube_client import ApiError, Unreachable
+from composer.runners.kube.client import ApiError, Unreachable
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
