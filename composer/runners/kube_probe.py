@@ -19,7 +19,7 @@ from composer.runners.kube.client import ApiError, Unreachable
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
-    from composer.runners.kubernetes import ClusterSink
+    from composer.runners.kube.base import ClusterBase as ClusterSink  # the sink's shared part: client, app, target
 
 SinkKey = tuple[str, str | None, str]  # (kind, namespace as rendered, name): the sink's own key
 
