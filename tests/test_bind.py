@@ -67,3 +67,18 @@ def test_bindings_are_typed_and_follow_the_graph(compiled):
     # api's references name outputs its connections already bind; jobs' reference is its only binding.
     assert [b for b in bindings.of("api") if b.via == "reference"] == []
     assert bindings.of("jobs") == (Binding("db", "password", True, "jobs", "env", "DB_PASSWORD", "reference"),)
+
+
+def test_the_graph_parses_each_text_once_and_types_its_references(compiled):
+    from composer.model.refs import OutputRef
+
+    graph = compiled.graph
+    assert graph.parts("schema", "${db.password}") == (OutputRef("db", "password", secret=True),)
+    assert graph.parts("api", "bucket ${uploads.name} in ${uploads.region}") == (
+        "bucket ",
+        OutputRef("uploads", "name", secret=False),
+        " in ",
+        OutputRef("uploads", "region", secret=False),
+    )
+    assert graph.parts("api", "info") == ("info",)  # no reference: one literal part
+    assert graph.connections["api"] == ("db", "uploads")  # declared order
