@@ -11,7 +11,8 @@ from typing import Any
 
 from composer.render.bindings import secret_name
 from composer.render.workload import POD_OWNERS, Workload, selector_labels, standard_labels
-from composer.templates import TemplateFailure, render_yaml_documents
+from composer.template_yaml import render_yaml_documents
+from composer.templates import TemplateFailure
 
 
 def template_workload(w: Workload) -> None:
