@@ -14,10 +14,11 @@ before they run, because their result would be allocated before any check after 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jinja2.sandbox import SecurityError
 

@@ -61,7 +61,7 @@ class TemplateFailure(Exception):
         self.line = line
         self.path = path
 
-    def at(self, key: str | int) -> "TemplateFailure":
+    def at(self, key: str | int) -> TemplateFailure:
         return TemplateFailure(str(self), self.line, (key, *self.path))
 
     @property

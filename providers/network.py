@@ -9,8 +9,9 @@ environment is not silently ignored. The template context gets the block as plai
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from composer.model.environment import Environment, Network
 from composer.plugins import EnvironmentCheckRequest, EnvironmentProblem

@@ -9,7 +9,6 @@ code, real TLS, their documented REST routes).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest

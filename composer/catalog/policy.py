@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 RULES = ("provisioners", "external-data", "remote-state", "http-data", "module-sources", "outside-files")
 UNPARSEABLE = "unparseable"
@@ -232,7 +233,7 @@ class _Path:
         return not (joined == ".." or joined.startswith("../") or joined.startswith("/"))
 
 
-def _file_arguments_inside(function: str, paths: list["_Path | None"], here: str) -> bool:
+def _file_arguments_inside(function: str, paths: list[_Path | None], here: str) -> bool:
     """The path is `${path.module}/...` inside the package; fileset's pattern is a plain
     relative literal (no `..`), so the files it matches stay under that path."""
     if not paths or paths[0] is None or not paths[0].module_relative or not paths[0].inside(here):

@@ -8,7 +8,8 @@ platform's own types.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from composer.model.app import Application
 from composer.model.definitions import ComponentDefinition, TraitDefinition

@@ -7,7 +7,7 @@ The real sinks (cluster, GitOps directory) have their own tests.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from composer.state.model import InventoryItem, object_digest
 
