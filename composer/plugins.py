@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
@@ -65,7 +65,7 @@ class BackendResource:
 
     kind: str  # e.g. "s3 bucket", "dynamodb table", "resource group"
     name: str
-    action: str  # created | present
+    action: Literal["created", "present"]
     detail: str = ""
 
 

@@ -63,7 +63,7 @@ class StorageTranslation:
     relocate: Any
     storage_env: dict[str, Any]
 
-    def storage(self, props: dict, ppath: FieldPath) -> dict:
+    def storage(self, props: dict[str, Any], ppath: FieldPath) -> dict[str, Any]:
         """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
         out: dict[str, Any] = {}
         for kind, items in props.items():
@@ -168,7 +168,7 @@ class StorageTranslation:
             entry["medium"] = v["medium"]
         return entry
 
-    def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
+    def mount_to_env(self, kind: str, v: dict[str, Any], vpath: FieldPath) -> None:
         """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
         entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [
             e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)

@@ -52,8 +52,11 @@ def object_digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+UnitKind = Literal["terraform", "kubernetes"]  # who applies the unit
+
+
 class UnitState(_Model):
-    kind: Literal["terraform", "kubernetes"]
+    kind: UnitKind
     type: str
     hash: str  # sha256 of rendered bytes + module content + upstream output digests
     status: Literal["applied", "failed"]
