@@ -43,9 +43,10 @@ def network_values(environment: Environment) -> dict[str, Any]:
 
 
 def _value(tree: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = tree
     for key in path:
-        tree = tree.get(key) if isinstance(tree, Mapping) else None
-    return tree
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
 
 
 def network_problems(

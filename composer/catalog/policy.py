@@ -282,7 +282,7 @@ def _literal(node) -> str | None:
         return _literal(_trees(node)[0])
     if node.data != "string":
         return None
-    parts = []
+    parts: list[Any] = []
     for part in _trees(node):
         if any(_is_tree(c) for c in part.children):
             return None
@@ -303,7 +303,8 @@ def _path_of(node) -> _Path | None:
     if not parts or not _is_path_module(parts[0]):
         return None
     rest = [_literal_part(p) for p in parts[1:]]
-    return None if any(r is None for r in rest) else _Path("".join(rest), module_relative=True)
+    known = [r for r in rest if r is not None]
+    return None if len(known) < len(rest) else _Path("".join(known), module_relative=True)
 
 
 def _literal_part(part) -> str | None:
