@@ -35,6 +35,7 @@ PURE_CORE = [
     "composer/graph.py",
     "composer/templates.py",
     "composer/template_budget.py",
+    "composer/template_yaml.py",
     "composer/plugins.py",
     "composer/diagnostics.py",
 ]
