@@ -37,6 +37,7 @@ from composer.engine.binding import mapping_hint
 from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
+from composer.engine.vocabulary import OutcomeStatus, PlanAction, UnitKind
 from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
@@ -55,14 +56,14 @@ PLAN_FORMAT = 1
 @dataclass
 class Outcome:
     name: str
-    kind: str
-    status: str  # applied | unchanged | failed | blocked | pruned | destroyed | planned | refused
+    kind: UnitKind
+    status: OutcomeStatus
     changes: dict[str, int] | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     duration_s: float = 0.0
     k8s_writes: int = 0
     k8s_changed: int = 0
-    action: str = ""  # for plans: create | update | prune | none
+    action: PlanAction = ""  # for plans
     resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
 
     def to_json(self) -> dict:
