@@ -39,12 +39,6 @@ MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigM
 POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 
-class RenderFailure(Exception):
-    def __init__(self, diagnostics: list[Diagnostic]):
-        super().__init__("render failed")
-        self.diagnostics = diagnostics
-
-
 def label_value(text: str) -> str:
     if len(text) <= 63:
         return text

@@ -109,13 +109,6 @@ def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) 
     raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
 
 
-def provider_plugin(resolved: Resolved, c: ResolvedComponent) -> str | None:
-    """The provider plugin whose Terraform provider a unit's root configures."""
-    impl = c.implementation.implementation
-    cloud = resolved.environment.spec.cloud.provider if resolved.environment.spec.cloud else None
-    return impl.provider if impl.provider not in ("any", "kubernetes") else cloud
-
-
 def _skeleton(
     resolved: Resolved,
     component: str,
@@ -152,7 +145,7 @@ def render_prune_root(resolved: Resolved, component: str, provider_name: str | N
 
 def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry) -> bytes:
     tf_impl = c.implementation.implementation.terraform
-    root = _skeleton(resolved, c.name, provider_plugin(resolved, c), registry, module)
+    root = _skeleton(resolved, c.name, c.provider, registry, module)
 
     variables: dict[str, OutputRef] = {}
     args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}

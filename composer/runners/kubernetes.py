@@ -131,6 +131,7 @@ class ClusterSink:
     """Workloads and connection Secrets for one context + namespace. Thread-safe: the engine
     applies independent units in parallel."""
 
+    needs_secret_store = False  # connections are Secrets written here (engine/ports.py WorkloadSink)
     client: KubeClient
     app: str
     environment: str

@@ -27,12 +27,13 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from composer import safefs
 from composer.diagnostics import Diagnostic
+from composer.engine.ports import TerraformFailure
 
 MIRROR_ENV = "COMPOSER_PROVIDER_MIRROR"
 GRACE_SECONDS = 60.0
@@ -164,13 +165,24 @@ class Changes:
         return bool(self.add or self.change or self.remove)
 
 
-@dataclass
-class TerraformError(Exception):
-    unit: str
-    command: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    interrupted: bool = False
-    timed_out: bool = False
+class TerraformError(TerraformFailure):
+    """A failed terraform run, in diagnostics: Terraform's `-json` diagnostics as they are, or
+    its error text when it wrote none, and the module outputs it found missing."""
+
+    def __init__(
+        self,
+        unit: str,
+        command: str,
+        diagnostics: list[Diagnostic] | None = None,
+        interrupted: bool = False,
+        timed_out: bool = False,
+    ):
+        self.unit = unit
+        self.command = command
+        self.interrupted = interrupted
+        self.timed_out = timed_out
+        diags = list(diagnostics or [])
+        super().__init__(diags, missing_module_outputs(diags))
 
     def __str__(self) -> str:
         first = self.diagnostics[0].summary if self.diagnostics else "failed"
@@ -231,6 +243,20 @@ def _changes(messages: list[dict]) -> Changes:
                 (str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", "")))
             )
     return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
+
+
+_UNSUPPORTED_ATTRIBUTE = re.compile(r'attribute named "([a-z_0-9]+)"')
+
+
+def missing_module_outputs(diagnostics: list[Diagnostic]) -> tuple[str, ...]:
+    """Module outputs the rendered root reads that the module lacks: Terraform reports them
+    as "Unsupported attribute" in main.tf.json, naming the attribute in its detail."""
+    found = []
+    for d in diagnostics:
+        m = _UNSUPPORTED_ATTRIBUTE.search(d.detail or "")
+        if d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m:
+            found.append(m.group(1))
+    return tuple(found)
 
 
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
