@@ -16,7 +16,7 @@ from composer.engine import preview
 from composer.engine.changes import counts
 from composer.engine.outcome import Outcome
 from composer.engine.ports import PartialApply
-from composer.state.model import InventoryItem, StateDoc, UnitState
+from composer.state.model import InventoryItem, StateDoc
 
 if TYPE_CHECKING:  # the engine imports this module
     from composer.engine.run import Engine
@@ -62,15 +62,7 @@ def apply_unit(engine: "Engine", name: str) -> Outcome:
         public, digests, writes = engine._bind_in_cluster(name)
     applied, delivered = _deliver(engine, name, engine.stamped_objects(name))
     writes += delivered
-    unit = UnitState(
-        kind="kubernetes",
-        type=c.type,
-        hash=engine.unit_hash(name),
-        status="applied",
-        outputs=public,
-        secret_digests=digests,
-        dependencies=engine.graph.dependencies(name),
-    )
+    unit = engine.applied_unit(name, public, digests)
     engine.save(lambda s: _with_inventory(s.with_unit(name, unit), name, applied))
     return Outcome(name, "kubernetes", "applied", k8s_writes=writes, k8s_changed=writes)
 

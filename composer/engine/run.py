@@ -32,8 +32,8 @@ from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import kube_unit, preview, removal, skip, terraform_unit
 from composer.engine.changes import counts
-from composer.engine.failures import failed_unit, failure_diagnostics
-from composer.engine.failures import mapping_hint as _mapping_hint
+from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
+from composer.engine.recording import mapping_hint as _mapping_hint
 from composer.engine.generated import RunSecrets
 from composer.engine.outcome import Outcome, RunResult, UnitKind
 from composer.engine.ports import SecretReader, TerraformPort, WorkloadSink, Workspace
@@ -114,6 +114,13 @@ class Engine:
         """The skip decision (engine/skip.py), the same for plan, apply and `pending`."""
         previous = self._state.units.get(name) if self._state else None
         return skip.unchanged(skip.SkipInputs(previous, self.unit_hash(name), self.refresh))
+
+    def applied_unit(
+        self, name: str, outputs: dict[str, Any], digests: dict[str, str], secret_ref: str | None = None
+    ) -> UnitState:
+        """A unit as state records it after a successful apply of what is rendered now."""
+        c = self.resolved.component(name)
+        return applied_unit(self._kind(name), c, self.unit_hash(name), self.graph, outputs, digests, secret_ref)
 
     def _state_key(self) -> bytes:
         """The state's key (created with the state): secret digests are keyed with it."""

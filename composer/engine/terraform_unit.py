@@ -140,24 +140,12 @@ def _run_apply(engine: "Engine", name: str, planned: bytes | None) -> tuple[Chan
 def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Outcome:
     """Apply one unit (as saved, when `planned`), bind its outputs, deliver its connection to
     every sink, and record it in state at once."""
-    c = engine.resolved.component(name)
-    assert c is not None  # only units of the model are applied
     changes, warnings = _run_apply(engine, name, planned)
     outs = engine.terraform.outputs(name, engine.workspace.workdir(name))
     public, digests, secret_ref, text = engine._bind(name, outs)
     conn_ref = secret_ref or publish(engine.publisher, engine.resolved, engine.sinks, name, text)
     writes = sum(s.write_connection(name, secret_name(engine.app, name), text, conn_ref) for s in engine.sinks)
-    unit = UnitState(
-        kind="terraform",
-        type=c.type,
-        hash=engine.unit_hash(name),
-        status="applied",
-        outputs=public,
-        secret_digests=digests,
-        secret_ref=secret_ref,
-        dependencies=engine.graph.dependencies(name),
-        provider=c.provider,
-    )
+    unit = engine.applied_unit(name, public, digests, secret_ref)
     engine.save(lambda s: s.with_unit(name, unit))
     return Outcome(name, "terraform", "applied", counted(changes), diagnostics=warnings, k8s_writes=writes)
 

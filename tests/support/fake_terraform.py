@@ -21,21 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from composer.diagnostics import Diagnostic
-from composer.runners.terraform import TerraformError
+from composer.runners.terraform import Changes, TerraformError
 
 Outputs = Callable[[str, Mapping[str, str]], dict[str, tuple[Any, bool]]]  # (unit, variables) -> outputs
-
-
-@dataclass
-class FakeChanges:
-    add: int = 0
-    change: int = 0
-    remove: int = 0
-    resource_actions: tuple[tuple[str, str, str], ...] = ()
-
-    @property
-    def any(self) -> bool:
-        return bool(self.add or self.change or self.remove)
 
 
 @dataclass
@@ -108,20 +96,20 @@ class FakeTerraform:
         body = json.dumps({"root": root, "variables": dict(variables)}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()
 
-    def _changes(self, unit: str, workdir: Path, variables: Mapping[str, str], destroy: bool) -> FakeChanges:
+    def _changes(self, unit: str, workdir: Path, variables: Mapping[str, str], destroy: bool) -> Changes:
         current = self.state.get(unit)
         address = f"module.{unit}.{self.resource_type.get(unit, 'terraform_data')}.this"
         rtype = self.resource_type.get(unit, "terraform_data")
         if destroy or not self._root(workdir).get("module"):
             gone = len(current.addresses) if current else 0
-            return FakeChanges(remove=gone, resource_actions=((address, rtype, "delete"),) if gone else ())
+            return Changes(remove=gone, resource_actions=((address, rtype, "delete"),) if gone else ())
         if current is None:
-            return FakeChanges(add=1, resource_actions=((address, rtype, "create"),))
+            return Changes(add=1, resource_actions=((address, rtype, "create"),))
         if unit in self.replace:
-            return FakeChanges(add=1, remove=1, resource_actions=((address, rtype, "replace"),))
+            return Changes(add=1, remove=1, resource_actions=((address, rtype, "replace"),))
         if current.digest != self._digest(workdir, variables):
-            return FakeChanges(change=1, resource_actions=((address, rtype, "update"),))
-        return FakeChanges()
+            return Changes(change=1, resource_actions=((address, rtype, "update"),))
+        return Changes()
 
     def plan(
         self,
@@ -132,7 +120,7 @@ class FakeTerraform:
         *,
         destroy: bool = False,
         refresh: bool = True,
-    ) -> FakeChanges:
+    ) -> Changes:
         self._run(unit, "plan")
         values = dict(variables or {})
         changes = self._changes(unit, workdir, values, destroy)
@@ -148,7 +136,7 @@ class FakeTerraform:
         variables: Mapping[str, str] | None = None,
         *,
         destroy: bool = False,
-    ) -> FakeChanges:
+    ) -> Changes:
         self._run(unit, "apply")
         values = dict(variables or {})
         if planfile is not None:  # applied as saved: the plan's variables, not these

@@ -1,4 +1,4 @@
-"""How a unit's failure is reported and recorded.
+"""How a unit's result is recorded in state, and how its failure is reported.
 
 Every step failure arrives as an exception: a `DiagnosticError` (the engine's own, a sink's, a
 `TerraformFailure` whose runner translated Terraform's words), or anything else, which is a bug
@@ -9,6 +9,8 @@ runs again next time.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.outcome import UnitKind
@@ -58,4 +60,28 @@ def failed_unit(
         dependencies=graph.dependencies(c.name) if c else (previous.dependencies if previous else ()),
         provider=c.provider if c else (previous.provider if previous else None),
         error=diags[0].summary[:300] if diags else None,
+    )
+
+
+def applied_unit(
+    kind: UnitKind,
+    c: ResolvedComponent | None,
+    unit_hash: str,
+    graph: Graph,
+    outputs: dict[str, Any],
+    digests: dict[str, str],
+    secret_ref: str | None = None,
+) -> UnitState:
+    """The state of a unit after a successful apply: its hash, non-secret outputs and secret
+    digests (never a value), and the provider plugin of a Terraform unit."""
+    return UnitState(
+        kind=kind,
+        type=c.type if c else "unknown",
+        hash=unit_hash,
+        status="applied",
+        outputs=outputs,
+        secret_digests=digests,
+        secret_ref=secret_ref,
+        dependencies=graph.dependencies(c.name) if c else (),
+        provider=c.provider if c and kind == "terraform" else None,
     )
