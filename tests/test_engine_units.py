@@ -47,6 +47,7 @@ class Harness:
         self.sink = RecordingSink()
         self.secret_store: dict[str, dict[str, str]] = secrets if secrets is not None else {}
         self.events: list[tuple[str, dict]] = []
+        self.providers_read: list[str] = []
 
     def engine(self, **options: Any) -> Engine:
         compiled = compile_project(open_project(self.app), "test", self.registry)
@@ -61,9 +62,14 @@ class Harness:
         engine.terraform = self.tf
         engine.sinks = (self.sink,)
         engine.publisher = None
-        engine.read_secret = lambda provider, ref: self.secret_store[ref]
+        engine.read_secret = self.read_secret
         engine.store = open_store(compiled, lambda m: None)
         return engine
+
+    def read_secret(self, provider: str, ref: str) -> Mapping[str, str]:
+        """The cloud secret store at its seam; like the real reader, it serves a provider plugin by name."""
+        self.providers_read.append(provider)
+        return self.secret_store[ref]
 
     def run(self, command: str = "apply", **options: Any) -> RunResult:
         engine = self.engine(**options)
@@ -190,10 +196,15 @@ def test_a_protected_unit_whose_plan_replaces_data_is_refused_before_apply(tmp_p
     assert not list((tmp_path / ".composer").rglob("appc.tfplan"))  # the plan file is gone on failure too
 
 
-def test_generated_inputs_are_made_once_and_read_back_from_the_secret_store(tmp_path, registry):
+@pytest.mark.parametrize("provider", ["aws", "any"])
+def test_generated_inputs_are_made_once_and_read_back_from_the_secret_store(tmp_path, registry, provider):
+    """An implementation for `any` provider reads its store entry through the environment's cloud
+    (ResolvedComponent.provider); the engine once asked a provider plugin named "any"."""
     app = make_project(tmp_path, "    - {name: vault, type: vault-entry, properties: {rev: 1}}\n")
     (tmp_path / "definitions" / "modules" / "entry").mkdir(parents=True)
-    (tmp_path / "definitions" / "entry.yaml").write_text(ENTRY_DEFINITION)
+    (tmp_path / "definitions" / "entry.yaml").write_text(
+        ENTRY_DEFINITION.replace("provider: aws", f"provider: {provider}")
+    )
     (tmp_path / "definitions" / "modules" / "entry" / "main.tf").write_text(ENTRY_MODULE)
     store: dict[str, dict[str, str]] = {}
 
@@ -208,6 +219,7 @@ def test_generated_inputs_are_made_once_and_read_back_from_the_secret_store(tmp_
     h.app.write_text(h.app.read_text().replace("rev: 1", "rev: 2"))
     assert statuses(h.run()) == {"vault": "applied"}
     assert h.tf.applies[1].variables["password"] == password  # read back, never generated again
+    assert set(h.providers_read) == {"aws"}
     state_bytes = (tmp_path / ".composer" / "test.state.json").read_bytes()
     assert password.encode() not in state_bytes and h.sink.connections["eng-vault-conn"]["password"] == password
     del store["sm:vault"]["password"]  # an entry that lost it: refused, never regenerated

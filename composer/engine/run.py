@@ -179,7 +179,7 @@ class Engine:
                 )
             secret_ref = str(outs[SECRET_ID_OUTPUT][0])
             try:
-                store_values = self.read_secret(impl.provider, secret_ref)
+                store_values = self.read_secret(c.provider or "", secret_ref)
             except DiagnosticError as exc:
                 raise DiagnosticError(
                     [
