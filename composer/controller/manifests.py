@@ -18,6 +18,7 @@ from composer.controller.crds import GROUP, application_crd, environment_crd
 NAME = "appc-controller"
 AGGREGATE_LABEL = "composer.dev/aggregate-to-controller"
 HEALTH_PORT = 8080
+SHARDS_PER_REPLICA = 4  # more shards than replicas, so that work rebalances in small steps
 _LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "composer"}
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
@@ -36,7 +37,7 @@ _DELIVERED = {
 class InstallOptions:
     namespace: str = "composer-system"
     image: str = f"ghcr.io/composer-dev/appc:{__version__}"
-    replicas: int = 2
+    replicas: int = 1
     workers: int = 2
 
 
@@ -99,7 +100,9 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
     return {
         "name": "controller",
         "image": opts.image,
-        "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)],
+        "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)]
+        + ["--state-dir", "/work/state", "--lease-namespace", "$(POD_NAMESPACE)"]
+        + (["--shards", str(SHARDS_PER_REPLICA * opts.replicas)] if opts.replicas > 1 else []),
         "ports": [{"name": "http", "containerPort": HEALTH_PORT}],
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -114,7 +117,7 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "work", "mountPath": "/work"}],
     }
 
 
@@ -134,7 +137,7 @@ def deployment(opts: InstallOptions) -> dict[str, Any]:
                     "serviceAccountName": NAME,
                     "securityContext": pod_security,
                     "containers": [_container(opts)],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}}],
                 },
             },
         },
