@@ -15,9 +15,9 @@ from typing import Iterable, Sequence
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
-from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
+from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics, policy_message
 from composer.catalog.modules import module_interface
-from composer.catalog.policy import check_module, policy_message  # noqa: F401 (policy_message: moved to the catalog)
+from composer.catalog.policy import check_module
 from composer.catalog.sources import AddressError, parse_address
 from composer.catalog.lock import lock_path, read_lock
 from composer.diagnostics import Diagnostic, DiagnosticError

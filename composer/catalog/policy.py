@@ -55,20 +55,6 @@ class Violation:
         return f"{self.file}:{self.line}: {self.summary}" if self.line else f"{self.file}: {self.summary}"
 
 
-def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
-    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
-    at = f"{v.file}:{v.line}" if v.line else v.file
-    how = (
-        " (no opt-in lifts this: make the file parse)"
-        if v.rule == UNPARSEABLE
-        else f"; to allow it, add {v.rule!r} to {allow_where}"
-    )
-    return (
-        f"module {module} breaks the module policy ({v.rule}): {v.summary}",
-        f"at {module}/{at}. Composer refuses it before Terraform runs{how}",
-    )
-
-
 def check_module(
     files: Iterable[tuple[str, bytes]], allow: Iterable[str] = (), locked_sources: Iterable[str] = ()
 ) -> list[Violation]:

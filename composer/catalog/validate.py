@@ -15,8 +15,8 @@ from typing import Iterable
 from composer.catalog import contract_problems
 from composer.catalog.modules import read_module
 from composer.catalog import schema as jschema
-from composer.catalog.checks import local_definition_diagnostics
-from composer.catalog.policy import check_module, policy_message
+from composer.catalog.checks import local_definition_diagnostics, policy_message
+from composer.catalog.policy import check_module
 from composer.catalog.sources import AddressError, contained_path, parse_address
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
 from composer.model import refs

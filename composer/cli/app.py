@@ -32,6 +32,7 @@ import typer
 
 from composer import __version__
 from composer.cli.common import (  # noqa: F401 (re-exported for command modules and scripts)
+    BUG_ADVICE,
     EXIT_APPLY_FAILED,
     EXIT_CANCELLED,
     EXIT_CHANGES,
@@ -40,7 +41,6 @@ from composer.cli.common import (  # noqa: F401 (re-exported for command modules
     EXIT_INVALID,
     EXIT_LOCKED,
     EXIT_OK,
-    BUG_ADVICE,
     AllowOutsideOpt,
     CatalogOpt,
     EnvOpt,

@@ -48,28 +48,32 @@ app.add_typer(def_app, name="def")
 app.add_typer(env_app, name="env")
 app.add_typer(sandbox_app, name="sandbox")
 
-FileOpt = typer.Option(
+
+def option(default: Any, *names: str, env: str, help: str, **extra: Any) -> Any:
+    """A flag that also reads COMPOSER_<env> (every flag has one, for CI)."""
+    return typer.Option(default, *names, envvar=f"COMPOSER_{env}", help=help, **extra)
+
+
+FileOpt = option(
     [Path("app.yaml")],
     "-f",
     "--file",
-    envvar="COMPOSER_FILE",
+    env="FILE",
     help="Application file; give -f again for each Score file of one application.",
 )
-EnvOpt = typer.Option(None, "-e", "--env", envvar="COMPOSER_ENV", help="Environment name (environments/<ENV>.yaml).")
-JsonOpt = typer.Option(False, "--json", envvar="COMPOSER_JSON", help="One JSON event per line on stdout.")
-CatalogOpt = typer.Option(
-    [], "--catalog", envvar="COMPOSER_CATALOG", help="Extra directory of platform definitions (repeatable)."
-)
-LockedOpt = typer.Option(
+EnvOpt = option(None, "-e", "--env", env="ENV", help="Environment name (environments/<ENV>.yaml).")
+JsonOpt = option(False, "--json", env="JSON", help="One JSON event per line on stdout.")
+CatalogOpt = option([], "--catalog", env="CATALOG", help="Extra directory of platform definitions (repeatable).")
+LockedOpt = option(
     False,
     "--locked",
-    envvar="COMPOSER_LOCKED",
+    env="LOCKED",
     help="Every module must be recorded in composer.lock (local ones too); never change the lock.",
 )
-AllowOutsideOpt = typer.Option(
+AllowOutsideOpt = option(
     False,
     "--allow-outside-project",
-    envvar="COMPOSER_ALLOW_OUTSIDE_PROJECT",
+    env="ALLOW_OUTSIDE_PROJECT",
     help="Let state.path and kubernetes.directory name a directory outside the project.",
 )
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import typer
-
+from composer.catalog import Catalog
 from composer.cli.common import (
     EXIT_OK,
     CatalogOpt,
@@ -19,6 +18,7 @@ from composer.cli.common import (
     command,
     compile_for,
     open_files,
+    option,
     project_catalog_dirs,
     project_command,
     registry,
@@ -26,14 +26,19 @@ from composer.cli.common import (
 )
 from composer.cli.views import Record, View
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.model.schema import schemas
 from composer.project import compile_project
+from composer.render import diagram
+from composer.runners.files import write_tree
+from composer.runners.graphviz import to_svg
+from composer.safefs import write_path
 
 
 @project_command(app, outside=False)
 def validate(view: View, project: ProjectOptions) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
     opened = open_files(project.files)
-    names = [project.env] if project.env else (opened.environment_names() or [None])
+    names: list[str | None] = [project.env] if project.env else [*opened.environment_names()] or [None]
     reg = registry()
     cat = opened.catalog(reg, list(project.catalogs))
     errors: list[Diagnostic] = []
@@ -59,11 +64,9 @@ def validate(view: View, project: ProjectOptions) -> None:
 def render(
     view: View,
     project: ProjectOptions,
-    out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory to write the render tree to."),
+    out: Path = option(..., "-o", "--out", env="OUT", help="Directory to write the render tree to."),
 ) -> None:
     """Render Terraform roots and Kubernetes manifests into a directory (deterministic)."""
-    from composer.runners.files import write_tree
-
     compiled = compile_for(project)
     write_tree(compiled.rendered.files, out)
     units = compiled.rendered.units
@@ -80,11 +83,9 @@ def render(
 def graph(
     view: View,
     project: ProjectOptions,
-    format: str = typer.Option("mermaid", "--format", envvar="COMPOSER_FORMAT", help="mermaid | dot | svg"),
+    format: str = option("mermaid", "--format", env="FORMAT", help="mermaid | dot | svg"),
 ) -> None:
     """Draw the components, their connections and traits."""
-    from composer.render import diagram
-
     if format not in ("mermaid", "dot", "svg"):
         raise DiagnosticError([Diagnostic(f"unknown format {format!r}", "expected mermaid, dot or svg")])
     compiled = compile_for(project)
@@ -93,24 +94,18 @@ def graph(
         return
     text = diagram.dot(compiled.resolved, compiled.graph)
     if format == "svg":
-        from composer.runners.graphviz import to_svg
-
         text = to_svg(text)
     view.text(text)
 
 
 @app.command()
 def schema(
-    out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_OUT", help="Directory for the JSON Schema files."),
+    out: Path = option(..., "-o", "--out", env="OUT", help="Directory for the JSON Schema files."),
     file: list[Path] = FileOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
-    from composer.catalog import Catalog
-    from composer.model.schema import schemas
-    from composer.safefs import write_path
-
     with command("schema", False) as view:
         cat = Catalog.build(registry(), project_catalog_dirs(file, catalog))
         docs = schemas(

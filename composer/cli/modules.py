@@ -13,6 +13,11 @@ from typing import Optional
 
 import typer
 
+from composer.catalog.cache import ModuleRequest, module_cache_dir
+from composer.catalog.lock import lock_diff, lock_path, read_lock
+from composer.catalog.modules import module_interface, read_package
+from composer.catalog.scaffold import scaffold_yaml
+from composer.catalog.sources import AddressError, parse_address
 from composer.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -24,19 +29,23 @@ from composer.cli.common import (
     app,
     command,
     def_app,
+    option,
     registry,
 )
+from composer.deftest import find_cases, run_case
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.project import open_project, project_module_requests
+from composer.runners.modules import fetch_remote, lock_modules, write_lock
 from composer.safefs import write_path
 
 
 @app.command()
 def lock(
     file: list[Path] = FileOpt,
-    upgrade: bool = typer.Option(
+    upgrade: bool = option(
         False,
         "--upgrade",
-        envvar="COMPOSER_UPGRADE",
+        env="UPGRADE",
         help="Move modules and providers to the newest versions their constraints allow.",
     ),
     catalog: list[Path] = CatalogOpt,
@@ -44,12 +53,6 @@ def lock(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Fetch every module the definitions use and write composer.lock (versions, commits, digests, provider hashes)."""
-
-    from composer.catalog.cache import module_cache_dir
-    from composer.catalog.lock import lock_diff, lock_path, read_lock
-    from composer.project import open_project, project_module_requests
-    from composer.runners.modules import lock_modules, write_lock
-
     with command("lock", json_mode) as view:
         project = open_project(file)
         path = lock_path(project.root)
@@ -95,21 +98,14 @@ def def_scaffold(
         ...,
         help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version).",
     ),
-    name: Optional[str] = typer.Option(
-        None, "--name", envvar="COMPOSER_DEF_NAME", help="The component type to define (default: the module's name)."
+    name: Optional[str] = option(
+        None, "--name", env="DEF_NAME", help="The component type to define (default: the module's name)."
     ),
-    version: Optional[str] = typer.Option(
-        None,
-        "--version",
-        envvar="COMPOSER_MODULE_VERSION",
-        help="Version constraint of a registry source, e.g. '~> 4.11'.",
+    version: Optional[str] = option(
+        None, "--version", env="MODULE_VERSION", help="Version constraint of a registry source, e.g. '~> 4.11'."
     ),
-    out: Optional[Path] = typer.Option(
-        None,
-        "-o",
-        "--out",
-        envvar="COMPOSER_OUT",
-        help="Write the definition to this file (it must not exist) instead of stdout.",
+    out: Optional[Path] = option(
+        None, "-o", "--out", env="OUT", help="Write the definition to this file (it must not exist) instead of stdout."
     ),
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -136,12 +132,6 @@ def def_scaffold(
 def _scaffold(source: str, name: Optional[str], version: Optional[str], out: Optional[Path]) -> tuple[str, str]:
     """(component type name, definition YAML) for the module at `source`; a local module is
     named relative to where the definition will be written."""
-    from composer.catalog.cache import ModuleRequest
-    from composer.catalog.modules import module_interface, read_package
-    from composer.catalog.scaffold import scaffold_yaml
-    from composer.catalog.sources import AddressError, parse_address
-    from composer.runners.modules import fetch_remote
-
     try:
         address = parse_address(source, version)
     except AddressError as exc:
@@ -163,14 +153,12 @@ def def_test(
     directory: Path = typer.Argument(
         Path("definitions"), help="The catalog directory; its test cases are in DIR/tests/<case>/."
     ),
-    update: bool = typer.Option(
-        False, "--update", envvar="COMPOSER_UPDATE", help="Write the rendered files as the cases' expected files."
+    update: bool = option(
+        False, "--update", env="UPDATE", help="Write the rendered files as the cases' expected files."
     ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Run a catalog's definition tests: render each case, compare with its expected files and assertions."""
-    from composer.deftest import find_cases, run_case
-
     with command("def test", json_mode) as view:
         cases = find_cases(directory)
         if not cases:

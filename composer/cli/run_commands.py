@@ -20,6 +20,7 @@ from composer.cli.common import (
     ProjectOptions,
     app,
     compile_for,
+    option,
     project_command,
     registry,
     render_notes,
@@ -30,33 +31,28 @@ from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import Record, View
 from composer.cli.wiring import RunOptions, bootstrap, interactive, plan_key
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.project import Compiled
+from composer.engine.planfile import read_plan, write_plan
+from composer.project import Compiled, held_units, refuse_paused
+from composer.safefs import write_path
 
 if TYPE_CHECKING:
     from composer.engine.run import RunResult
 
-ParallelismOpt = typer.Option(
-    4, "--parallelism", envvar="COMPOSER_PARALLELISM", min=1, max=64, help="Units run at once."
+ParallelismOpt = option(4, "--parallelism", env="PARALLELISM", min=1, max=64, help="Units run at once.")
+RefreshOpt = option(False, "--refresh", env="REFRESH", help="Plan every unit, even unchanged ones (drift).")
+TimeoutOpt = option(
+    3600.0, "--timeout", env="TIMEOUT", help="Seconds any single wait may take (a terraform run, a rollout)."
 )
-RefreshOpt = typer.Option(
-    False, "--refresh", envvar="COMPOSER_REFRESH", help="Plan every unit, even unchanged ones (drift)."
-)
-TimeoutOpt = typer.Option(
-    3600.0,
-    "--timeout",
-    envvar="COMPOSER_TIMEOUT",
-    help="Seconds any single wait may take (a terraform run, a rollout).",
-)
-UntrustedOpt = typer.Option(
+UntrustedOpt = option(
     False,
     "--untrusted",
-    envvar="COMPOSER_UNTRUSTED",
+    env="UNTRUSTED",
     help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.",
 )
-LockTimeoutOpt = typer.Option(
+LockTimeoutOpt = option(
     0.0,
     "--lock-timeout",
-    envvar="COMPOSER_LOCK_TIMEOUT",
+    env="LOCK_TIMEOUT",
     help="Seconds to wait for the environment's lock (0: fail at once, exit 4).",
 )
 
@@ -112,22 +108,22 @@ class PlanOutput:
 def plan(
     view: View,
     project: ProjectOptions,
-    out: Optional[Path] = typer.Option(
-        None, "--out", envvar="COMPOSER_PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."
+    out: Optional[Path] = option(
+        None, "--out", env="PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."
     ),
-    detailed_exitcode: bool = typer.Option(
-        False, "--detailed-exitcode", envvar="COMPOSER_DETAILED_EXITCODE", help="Exit 2 when there are changes."
+    detailed_exitcode: bool = option(
+        False, "--detailed-exitcode", env="DETAILED_EXITCODE", help="Exit 2 when there are changes."
     ),
-    format: str = typer.Option(
+    format: str = option(
         "text",
         "--format",
-        envvar="COMPOSER_PLAN_FORMAT",
+        env="PLAN_FORMAT",
         help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
     ),
-    markdown_out: Optional[Path] = typer.Option(
+    markdown_out: Optional[Path] = option(
         None,
         "--markdown-out",
-        envvar="COMPOSER_PLAN_MARKDOWN_OUT",
+        env="PLAN_MARKDOWN_OUT",
         help="Also write the markdown summary to this file (works with --json).",
     ),
     parallelism: int = ParallelismOpt,
@@ -162,8 +158,6 @@ def _plan_markdown(
         str(output.out) if output.out is not None and not result.failed else None,
     )
     if output.markdown_out is not None:
-        from composer.safefs import write_path
-
         write_path(output.markdown_out, md.encode())  # never through a planted link
     if output.markdown and not view.json:
         view.text(md)
@@ -178,8 +172,6 @@ def _plan_report(
     output: PlanOutput,
 ) -> int:
     """Everything after the plan ran: markdown, the plan text, the saved plan, the summary; the exit code."""
-    from composer.engine.planfile import write_plan
-
     env_name = compiled.resolved.environment.name
     if output.markdown or output.markdown_out is not None:
         _plan_markdown(view, compiled, result, session, output)
@@ -214,28 +206,25 @@ def apply(
     view: View,
     project: ProjectOptions,
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
-    auto_approve: bool = typer.Option(
-        False,
-        "--auto-approve",
-        envvar="COMPOSER_AUTO_APPROVE",
-        help="Apply without asking (required when not interactive).",
+    auto_approve: bool = option(
+        False, "--auto-approve", env="AUTO_APPROVE", help="Apply without asking (required when not interactive)."
     ),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
-    no_wait: bool = typer.Option(False, "--no-wait", envvar="COMPOSER_NO_WAIT", help="Do not wait for rollouts."),
-    force_conflicts: bool = typer.Option(
+    no_wait: bool = option(False, "--no-wait", env="NO_WAIT", help="Do not wait for rollouts."),
+    force_conflicts: bool = option(
         False,
         "--force-conflicts",
-        envvar="COMPOSER_FORCE_CONFLICTS",
+        env="FORCE_CONFLICTS",
         help="Take ownership of fields another field manager owns (server-side apply conflicts).",
     ),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    approve: list[str] = typer.Option(
+    approve: list[str] = option(
         [],
         "--approve",
-        envvar="COMPOSER_APPROVE",
+        env="APPROVE",
         help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
     ),
 ) -> None:
@@ -261,9 +250,6 @@ def _apply(
     view: View, compiled: Compiled, options: RunOptions, planfile: Optional[Path], ask: bool, approve: list[str]
 ) -> int:
     """Apply after the gates: the saved plan (read under the lock) or a confirmed preview."""
-    from composer.engine.planfile import read_plan
-    from composer.project import held_units, refuse_paused
-
     refuse_paused(compiled)
     held, waiting = held_units(compiled, approve)
 
@@ -300,9 +286,7 @@ def _apply(
 def destroy(
     view: View,
     project: ProjectOptions,
-    auto_approve: bool = typer.Option(
-        False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."
-    ),
+    auto_approve: bool = option(False, "--auto-approve", env="AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,

@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from composer.cli.common import EXIT_OK, FileOpt, JsonOpt, command, sandbox_app
+from composer.cli.views import View
 from composer.runners import sandbox
+from composer.safefs import vetted_directory
 
 
 def _project_state_dir(file: list[Path]) -> Path:
-    from composer.safefs import vetted_directory
 
     return vetted_directory(file[0].absolute().parent, Path(".composer"), "state directory .composer")
+
+
+def _sandbox_fact(view: View, text: str, sb: sandbox.Sandbox, **extra: Any) -> None:
+    view.fact("sandbox", text, url=sb.url, pid=sb.pid, instance=sb.instance, **extra)
 
 
 @sandbox_app.command("up")
@@ -20,14 +26,8 @@ def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Start the emulator in the background; later commands use it, so resources persist."""
     with command("sandbox up", json_mode) as view:
         sb, started = sandbox.up(_project_state_dir(file))
-        view.fact(
-            "sandbox",
-            f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down",
-            url=sb.url,
-            pid=sb.pid,
-            instance=sb.instance,
-            started_now=started,
-        )
+        text = f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down"
+        _sandbox_fact(view, text, sb, started_now=started)
         view.summary(True, EXIT_OK, url=sb.url)
 
 
@@ -38,7 +38,9 @@ def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
         result = sandbox.down(_project_state_dir(file))
         if result.note:
             view.info(f"[yellow]{result.note}[/yellow]")
-        view.info(f"stopped the sandbox at {result.sandbox.url}" if result.stopped else "no sandbox was up")
+        view.info(
+            f"stopped the sandbox at {result.sandbox.url}" if result.stopped and result.sandbox else "no sandbox was up"
+        )
         view.summary(True, EXIT_OK, stopped=result.stopped)
 
 
@@ -48,14 +50,7 @@ def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> Non
     with command("sandbox status", json_mode) as view:
         sb = sandbox.current(_project_state_dir(file))
         if sb:
-            view.fact(
-                "sandbox",
-                f"sandbox up at {sb.url} (pid {sb.pid}, since {sb.started})",
-                url=sb.url,
-                pid=sb.pid,
-                instance=sb.instance,
-                started=sb.started,
-            )
+            _sandbox_fact(view, f"sandbox up at {sb.url} (pid {sb.pid}, since {sb.started})", sb, started=sb.started)
         else:
             view.info(
                 "no sandbox is up: commands on emulator environments start one for their own duration (appc sandbox up keeps one)"

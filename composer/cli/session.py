@@ -17,6 +17,9 @@ from composer.cli.views import RunView, View
 from composer.cli.wiring import RunOptions, open_store, preflight, running_engine, state_dir
 from composer.diagnostics import Diagnostic, Severity
 from composer.project import Compiled
+from composer.runners import sandbox
+from composer.runners.terraform import environment_warnings, interrupt_all, reset_interrupt
+from composer.runners.workspace import forget_terraform_states
 from composer.state.model import new_state
 from composer.state.protocol import LockHeld, StateStore, new_lock_info
 
@@ -54,8 +57,6 @@ def locked_state(
     compiled: Compiled, view: View, operation: str, lock_timeout: float
 ) -> Iterator[tuple[StateStore, "StateDoc"]]:
     """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
-    from composer.runners.terraform import environment_warnings
-
     store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
     view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
@@ -80,9 +81,6 @@ def _enter_sandbox(
     stack: ExitStack, compiled: Compiled, store: StateStore, state: "StateDoc", view: View
 ) -> "StateDoc":
     """Point every AWS client at the emulator; reset state made against another emulator."""
-    from composer.runners import sandbox
-    from composer.runners.workspace import forget_terraform_states
-
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:
@@ -98,8 +96,6 @@ def _enter_sandbox(
 @contextmanager
 def interruptible(view: View) -> Iterator[threading.Event]:
     """SIGINT/SIGTERM: stop starting units, ask running terraform to stop cleanly, keep state."""
-    from composer.runners.terraform import interrupt_all, reset_interrupt
-
     stop = threading.Event()
     reset_interrupt()
 
@@ -126,9 +122,8 @@ def interruptible(view: View) -> Iterator[threading.Event]:
 
 def unit_kinds(compiled: Compiled, state: "StateDoc | None" = None) -> list[tuple[str, str]]:
     """(unit, kind) in the model's order, then units only the state still knows (to be pruned)."""
-    out = [
-        (n, "terraform" if compiled.resolved.component(n).is_terraform else "kubernetes") for n in compiled.graph.order
-    ]
+    kinds = {c.name: "terraform" if c.is_terraform else "kubernetes" for c in compiled.resolved.components}
+    out = [(n, kinds[n]) for n in compiled.graph.order]
     if state is not None:
         out += [(n, u.kind) for n, u in state.units.items() if n not in compiled.graph.order]
     return out

@@ -15,6 +15,7 @@ from composer.cli.common import (
     ProjectOptions,
     app,
     compile_for,
+    option,
     project_command,
     registry,
 )
@@ -31,8 +32,8 @@ def outputs(
     view: View,
     project: ProjectOptions,
     component: Optional[str] = typer.Argument(None, help="Only this component."),
-    show_secrets: bool = typer.Option(
-        False, "--show-secrets", envvar="COMPOSER_SHOW_SECRETS", help="Fetch and print secret outputs too."
+    show_secrets: bool = option(
+        False, "--show-secrets", env="SHOW_SECRETS", help="Fetch and print secret outputs too."
     ),
 ) -> None:
     """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
@@ -76,11 +77,8 @@ def _output_table(view: View, records: list[tuple[str, dict[str, Any]]]) -> None
 def status(
     view: View,
     project: ProjectOptions,
-    cloud: bool = typer.Option(
-        False,
-        "--cloud",
-        envvar="COMPOSER_STATUS_CLOUD",
-        help="Also ask the cloud about each resource unit (needs credentials).",
+    cloud: bool = option(
+        False, "--cloud", env="STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."
     ),
 ) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
@@ -149,9 +147,7 @@ def force_unlock(
     lock_id: Optional[str] = typer.Argument(
         None, help="The lock id (printed with the lock error); guards against removing a newer lock."
     ),
-    force: bool = typer.Option(
-        False, "--force", envvar="COMPOSER_FORCE_UNLOCK", help="Required: remove the lock without asking."
-    ),
+    force: bool = option(False, "--force", env="FORCE_UNLOCK", help="Required: remove the lock without asking."),
 ) -> None:
     """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
     if not force:

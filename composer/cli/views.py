@@ -7,7 +7,9 @@ Diagnostics go to stderr as text for people, and as `diagnostic` events for mach
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -153,11 +155,8 @@ class RunView:
     running, the resource it waits on and the time elapsed, so a log never goes silent."""
 
     def __init__(self, view: View, units: list[tuple[str, str]], title: str, heartbeat: float | None = None):
-        import os
-        import threading
-
         self.view = view
-        self.rows = {
+        self.rows: dict[str, dict[str, Any]] = {
             name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""}
             for name, kind in units
         }

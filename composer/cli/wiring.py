@@ -229,8 +229,8 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
 
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
-    from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
     from composer.render.terraform import render_prune_root
+    from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
     from composer.runners.workspace import LocalWorkspace
 
     root = state_dir(compiled)
