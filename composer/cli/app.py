@@ -66,6 +66,7 @@ COMMAND_MODULES = (  # one line per module; the order is the order of `appc --he
     "composer.cli.envs",  # env list, env show
     "composer.cli.sandbox",  # sandbox up, down, status
     "composer.cli.modules",  # lock, def scaffold, def test
+    "composer.cli.controller",  # controller manifests, controller run
 )
 
 
