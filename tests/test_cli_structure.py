@@ -23,7 +23,10 @@ def _state_facts(view: View) -> None:
         "environment",
         None,
         ["environment", "cloud"],
-        [Record({"name": "dev", "cloud": "aws"}, ["dev", "aws"]), Record({"name": "prod", "cloud": "-"}, ["prod", "-"])],
+        [
+            Record({"name": "dev", "cloud": "aws"}, ["dev", "aws"]),
+            Record({"name": "prod", "cloud": "-"}, ["prod", "-"]),
+        ],
     )
     view.document("definition", {"name": "db"}, "name: db\n")
 
