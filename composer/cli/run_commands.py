@@ -49,6 +49,14 @@ UntrustedOpt = option(
     env="UNTRUSTED",
     help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.",
 )
+KubeWorkersOpt = option(
+    4,
+    "--kube-workers",
+    env="KUBE_WORKERS",
+    min=1,
+    max=64,
+    help="Threads applying one unit's objects to a cluster (units run in parallel too: --parallelism).",
+)
 LockTimeoutOpt = option(
     0.0,
     "--lock-timeout",
@@ -218,6 +226,7 @@ def apply(
         env="FORCE_CONFLICTS",
         help="Take ownership of fields another field manager owns (server-side apply conflicts).",
     ),
+    kube_workers: int = KubeWorkersOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
@@ -242,6 +251,7 @@ def apply(
         lock_timeout=lock_timeout,
         no_wait=no_wait,
         force_conflicts=force_conflicts,
+        kube_workers=kube_workers,
     )
     raise Exit(_apply(view, compiled, options, planfile, ask=planfile is None and not auto_approve, approve=approve))
 
@@ -288,6 +298,7 @@ def destroy(
     project: ProjectOptions,
     auto_approve: bool = option(False, "--auto-approve", env="AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
+    kube_workers: int = KubeWorkersOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
@@ -298,7 +309,7 @@ def destroy(
             "there is no one to confirm the question (stdin/stdout are not a terminal, or CI is set); nothing was destroyed. Pass --auto-approve (COMPOSER_AUTO_APPROVE=1) to destroy every unit of the environment",
         )
     compiled = compile_for(project)
-    options = RunOptions(parallelism=parallelism, timeout=timeout, lock_timeout=lock_timeout)
+    options = RunOptions(parallelism=parallelism, timeout=timeout, lock_timeout=lock_timeout, kube_workers=kube_workers)
     if not auto_approve:
         guide.destroy_warning(view, compiled)
         app_env = f"{compiled.resolved.name}/{compiled.resolved.environment.name}"
