@@ -21,6 +21,7 @@ from typing import Any
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
 from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
+from composer.catalog.sources import contained_path as _contained
 from composer.diagnostics import Collector, Diagnostic, FieldPath, format_path
 from composer.model import refs
 from composer.model.app import Application, Component
@@ -538,17 +539,6 @@ def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:
     from dataclasses import replace
 
     return replace(rc, **changes)
-
-
-def _contained(base: Path, rel: str) -> Path | None:
-    """base/rel, if it stays inside base (no absolute paths, no escaping with ..)."""
-    if Path(rel).is_absolute():
-        return None
-    root = base.resolve()
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        return None
-    return target
 
 
 def resolve(

@@ -121,6 +121,20 @@ def secret_reader(registry: PluginRegistry, compiled: Compiled):
     return read
 
 
+def unit_secret_values(registry: PluginRegistry, compiled: Compiled, name: str, unit: Any) -> dict[str, Any]:
+    """`appc outputs --show-secrets`: the secret outputs of one applied Terraform unit, read from
+    the secret store its provider published them to (None for a key the store lacks)."""
+    if not unit.secret_ref:
+        return {}
+    c = compiled.resolved.component(name)
+    cloud = compiled.resolved.environment.spec.cloud
+    provider = c.provider if c else (cloud.provider if cloud else None)
+    if not provider:
+        return {}
+    fetched = secret_reader(registry, compiled)(provider, unit.secret_ref)
+    return {k: fetched.get(k) for k in unit.secret_digests}
+
+
 @dataclass
 class SecretStorePublisher:
     """The engine's SecretPublisher: the provider plugin's write_secret / delete_secret."""
