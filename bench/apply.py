@@ -83,7 +83,7 @@ def appc(args: list[str], cwd: Path, env: dict, events: list | None = None) -> t
         text=True,
     )
     wall = time.monotonic() - t
-    lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1] if lines else {}
     if events is not None:
         events += lines

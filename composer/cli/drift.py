@@ -10,82 +10,50 @@ run per workload object), prints each drifted attribute with its live and desire
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from pathlib import Path
+from dataclasses import replace
 
-import typer
-
-from composer.cli.app import (
-    EXIT_APPLY_FAILED,
-    EXIT_CHANGES,
-    EXIT_OK,
-    AllowOutsideOpt,
-    CatalogOpt,
-    EnvOpt,
-    Exit,
-    FileOpt,
-    JsonOpt,
-    LockedOpt,
-    LockTimeoutOpt,
-    TimeoutOpt,
-    UntrustedOpt,
-    _engine_setup,
-    _interruptible,
-    _locked,
-    _units,
-    app,
-    command,
-)
-from composer.cli.views import RunView, View
+from composer.cli.common import EXIT_APPLY_FAILED, EXIT_CHANGES, EXIT_OK, Exit, ProjectOptions, app, compile_for
+from composer.cli.common import option, project_command
+from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt, UntrustedOpt
+from composer.cli.session import EngineSession, run_engine
+from composer.cli.views import View
+from composer.cli.wiring import RunOptions
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.drift import DriftReport
 
 
-@app.command()
+@project_command(app)
 def drift(
-    file: list[Path] = FileOpt,
-    env: str | None = EnvOpt,
-    format: str = typer.Option(
+    view: View,
+    project: ProjectOptions,
+    format: str = option(
         "text",
         "--format",
-        envvar="COMPOSER_DRIFT_FORMAT",
+        env="DRIFT_FORMAT",
         help="text | markdown: a comment for an issue or pull request on stdout (values masked as in text); progress goes to stderr.",
     ),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    allow_outside: bool = AllowOutsideOpt,
-    catalog: list[Path] = CatalogOpt,
-    locked: bool = LockedOpt,
-    json_mode: bool = JsonOpt,
 ) -> None:
     """Compare the environment with its last apply: exit 0 in sync, 2 drifted; `appc apply --refresh` repairs."""
-    from composer.cli.wiring import preflight, running_engine
     from composer.runners.drift_check import check_drift
 
-    with command("drift", json_mode) as view:
-        if format not in ("text", "markdown"):
-            raise DiagnosticError([Diagnostic(f"unknown drift format {format!r}", "expected text or markdown")])
-        if format == "markdown" and not json_mode:
-            view.out = view.err  # stdout carries the markdown alone
-        compiled, reg, options = _engine_setup(
-            file, env, catalog, json_mode, "drift", 1, False, timeout, lock_timeout, locked, untrusted, allow_outside
-        )
-        options.no_wait = True
-        app_name, env_name = compiled.resolved.name, compiled.resolved.environment.name
-        with (
-            _locked(compiled, view, "drift", lock_timeout) as (store, state),
-            _interruptible(view) as stop,
-            RunView(view, _units(compiled), f"drift {app_name}/{env_name}") as progress,
-            ExitStack() as stack,
-        ):
-            engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
-            engine.store = store
-            if any(u.kind == "terraform" for u in state.units.values()):
-                preflight(reg, compiled)
-            report = check_drift(engine, state, progress)
-        code = _show(view, report, format, app_name, env_name)
-        raise Exit(code)
+    if format not in ("text", "markdown"):
+        raise DiagnosticError([Diagnostic(f"unknown drift format {format!r}", "expected text or markdown")])
+    if format == "markdown" and not view.json:
+        view.out = view.err  # stdout carries the markdown alone
+    compiled = compile_for(replace(project, untrusted=untrusted))
+    options = RunOptions(parallelism=1, timeout=timeout, lock_timeout=lock_timeout, no_wait=True)
+
+    def needs_credentials(s: EngineSession) -> bool:
+        return any(u.kind == "terraform" for u in s.state.units.values())
+
+    report, _ = run_engine(
+        view, "drift", compiled, options, lambda s: check_drift(s.engine, s.state, s.progress), needs_credentials
+    )
+    env_name = compiled.resolved.environment.name
+    raise Exit(_show(view, report, format, compiled.resolved.name, env_name))
 
 
 def _show(view: View, report: DriftReport, format: str, app_name: str, env_name: str) -> int:

@@ -8,14 +8,20 @@ composer/runners/probing.py, and turns a strict refusal into exit 3 before anyth
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode
 from composer.state.model import StateDoc
+
+if TYPE_CHECKING:
+    from composer.cli.session import EngineSession
+    from composer.cli.views import View
+    from composer.engine.run import Engine
 
 EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied, state is as it was
 
@@ -36,15 +42,32 @@ def probe_mode(flag: str | None) -> ProbeMode:
     raise DiagnosticError([Diagnostic(f"unknown probe mode {flag!r}", "expected strict, lenient or off")])
 
 
+class Probed:
+    """The apply's credentials check with the probe first. The session is frozen, so the probed
+    state (units that must run have no hash) is kept here; `pending` and the run both use it."""
+
+    def __init__(self, view: View, flag: str | None, pending: Callable[[EngineSession], bool]) -> None:
+        self.view, self.flag, self.pending = view, flag, pending
+        self._state: StateDoc | None = None
+
+    def __call__(self, session: EngineSession) -> bool:
+        self._state = probe_before_apply(self.view, session.engine, session.state, self.flag, session.progress)
+        return self.pending(replace(session, state=self._state))
+
+    def state(self, session: EngineSession) -> StateDoc:
+        return self._state if self._state is not None else session.state
+
+
 def probe_before_apply(
-    view: Any, registry: Any, engine: Any, state: StateDoc, flag: str | None, progress: Callable[..., None]
+    view: View, engine: Engine, state: StateDoc, flag: str | None, progress: Callable[..., None]
 ) -> StateDoc:
-    """The run's state after the probe (units that must run have no hash). A strict refusal
-    prints why and exits 3; nothing has been applied."""
+    """The run's state after the probe. A strict refusal prints why and exits 3; nothing has
+    been applied."""
+    from composer.cli.common import registry
     from composer.runners.probing import probe_reality
 
     mode = probe_mode(flag)
-    report = probe_reality(engine, state, registry, mode, progress)
+    report = probe_reality(engine, state, registry(), mode, progress)
     if report.probed:  # nothing to probe (a first apply): no event, the output is as before
         progress(
             "probes",

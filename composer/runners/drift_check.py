@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from composer.diagnostics import DiagnosticError
+from composer.engine.binding import stamped_objects
 from composer.engine.changes import object_change
 from composer.engine.drift import DriftReport, kubernetes_drift, terraform_drift
 from composer.engine.preview import redactor
 from composer.engine.run import Engine
+from composer.engine.terraform_unit import scratch_planfile, variables
 from composer.runners.kubernetes import ClusterSink
 from composer.state.model import StateDoc
-
-PLANFILE = "appc-drift.tfplan"
 
 
 def check_drift(engine: Engine, state: StateDoc, emit: Callable[..., None]) -> DriftReport:
@@ -55,20 +55,14 @@ def check_drift(engine: Engine, state: StateDoc, emit: Callable[..., None]) -> D
 
 
 def _terraform(engine: Engine, name: str, ignore: tuple[str, ...]) -> list:
-    engine._init(name)
-    workdir = engine._workdir(name)
-    rel = f"terraform/{name}/{PLANFILE}"
-    engine.workspace.remove(rel)
-    try:
-        engine.terraform.plan(name, workdir, workdir / PLANFILE, engine._variables(name), refresh_only=True)
-        shown = engine.terraform.show_json(name, workdir, workdir / PLANFILE)
-    finally:
-        engine.workspace.remove(rel)
+    with scratch_planfile(engine, name) as (workdir, planfile, _):  # init, and the plan file removed on every path
+        engine.terraform.plan(name, workdir, planfile, variables(engine, name), refresh_only=True)
+        shown = engine.terraform.show_json(name, workdir, planfile)
     return terraform_drift(name, shown, redactor(engine), ignore)
 
 
 def _kubernetes(engine: Engine, name: str, ignore: tuple[str, ...]) -> list:
-    objects = engine.stamped_objects(name)
+    objects = stamped_objects(engine, name)
     redact = redactor(engine)
     out: list = []
     several = len(engine.sinks) > 1

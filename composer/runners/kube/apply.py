@@ -18,8 +18,8 @@ from composer.runners.kube.guards import HANDOVER_MANAGER, handover_body, hpa_ta
 from composer.runners.kube.namespace import NamespaceOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.waits import RolloutOps
-from composer.state.model import InventoryItem, object_digest
 from composer.runners.kube_probe import reclaimed_body
+from composer.state.model import InventoryItem, object_digest
 
 # Apply order: what others depend on first. Objects of one phase go out in parallel.
 _PHASE_FIRST = {"Namespace", "CustomResourceDefinition"}
