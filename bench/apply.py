@@ -130,7 +130,7 @@ def noop_with_probes(work: Path, url: str, env: dict, units: int, parallelism: i
     appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)], root, env)
     lines: list = []
     wall, summary = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--probe=strict"], root, env, lines)
-    probes = next((l for l in lines if l.get("type") == "probes"), {})
+    probes = next((e for e in lines if e.get("type") == "probes"), {})
     return {
         "probe_units": units,
         "probe_noop_s": round(wall, 3),
