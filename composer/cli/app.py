@@ -144,10 +144,12 @@ def _compile(
 ):
     import dataclasses
 
+    from composer.cli.bundle import compile_input
     from composer.project import compile_project
 
-    project = _open(file)
-    compiled = compile_project(project, env, registry(), catalog, locked=locked, untrusted=untrusted)
+    compiled = compile_input(file, env, catalog, untrusted)  # -f BUNDLE: verified, then compiled from it
+    if compiled is None:
+        compiled = compile_project(_open(file), env, registry(), catalog, locked=locked, untrusted=untrusted)
     if compiled.warnings and _VIEWS:
         _VIEWS[-1].diagnostics(compiled.warnings)
     return dataclasses.replace(compiled, allow_outside_project=allow_outside) if allow_outside else compiled
@@ -308,7 +310,11 @@ def _locked(compiled, view: View, operation: str, lock_timeout: float):
     from composer.diagnostics import Severity
     from composer.runners.terraform import environment_warnings
 
-    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
+    from composer.runners.bundle_install import recording
+
+    store = recording(
+        open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)])), compiled
+    )
     view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
     try:
@@ -1258,6 +1264,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 # appc lock, def scaffold and def test live in their own module; importing it registers them.
 from composer.cli import modules as _modules  # noqa: E402,F401
+from composer.cli import bundle as _bundle  # noqa: E402,F401
 
 
 def run() -> None:

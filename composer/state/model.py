@@ -52,6 +52,16 @@ def object_digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+class InstalledFrom(_Model):
+    """Where an applied unit came from (issue 16): a bundle's digest, or a source commit, the key
+    that signed the bundle, and when. Written by composer/runners/bundle_install.py's store."""
+
+    bundle_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    source: str | None = Field(None, max_length=2048)
+    signer: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    at: str | None = None
+
+
 class UnitState(_Model):
     kind: Literal["terraform", "kubernetes"]
     type: str
@@ -68,6 +78,7 @@ class UnitState(_Model):
     skeleton: dict[str, Any] = {}
     updated_at: str = Field(default_factory=now)
     error: str | None = None  # last failure summary (no values)
+    installed: InstalledFrom | None = None  # absent in states written before bundles
 
 
 class InventoryItem(_Model):
