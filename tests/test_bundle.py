@@ -143,3 +143,87 @@ def test_policy_demands_a_signature_and_render_from_a_bundle_is_stamped(shop):
 def test_version_ranges():
     assert satisfies("5.100.0", ">= 5.100, < 6.0") and not satisfies("6.0.0", ">= 5.100, < 6.0")
     assert satisfies("1.11.4", "~> 1.11") and not satisfies("2.0.0", "~> 1.11")
+
+
+@pytest.mark.slow  # ~160 s here: the 700 MB AWS provider is bundled, unpacked and installed
+def test_offline_install_from_the_bundle_alone_records_provenance(tmp_path, moto, monkeypatch):
+    """A bundle made with the machine's real AWS provider applies where the bundle is the only
+    provider source (no mirror, an empty plugin cache), and inventory shows its digest."""
+    from tests.support.projects import make_project
+    from tests.support.terraform_env import require_terraform
+
+    require_terraform()
+    app = make_project(tmp_path / "vendor", "    - {name: files, type: bucket, properties: {force_destroy: true}}\n")
+    assert appc("keygen", "-o", tmp_path / "vendor.key").code == 0
+    out = tmp_path / "site" / "eng.bundle"
+    r = appc("bundle", "-f", app, "-e", "test", "-o", out, "--sign", tmp_path / "vendor.key", "--json")
+    assert r.code == 0, r.err
+    digest = json.loads(r.out.splitlines()[-1])["digest"]
+    # the installer's own environment: the vendor's key is required
+    site_env = tmp_path / "site" / "environments"
+    site_env.mkdir()
+    shutil.copy(tmp_path / "vendor.key.pub", site_env / "vendor.pub")
+    env_text = (tmp_path / "vendor" / "environments" / "test.yaml").read_text()
+    (site_env / "test.yaml").write_text(
+        env_text.replace("spec:\n", "spec:\n  policies: {requireSignedBundles: [vendor.pub]}\n")
+    )
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("COMPOSER_PROVIDER_MIRROR", str(tmp_path / "empty"))  # no mirror but the bundle's
+    monkeypatch.setenv("TF_PLUGIN_CACHE_DIR", str(tmp_path / "plugins"))  # nothing cached either
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    assert appc("verify", out, "--key", tmp_path / "vendor.key.pub").code == 0
+    assert appc("check", out, "-e", "test").code == 0
+    r = appc("apply", "-f", out, "-e", "test", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    state = json.loads((tmp_path / "site" / ".composer" / "test.state.json").read_text())
+    assert state["units"]["files"]["installed"]["bundle_digest"] == digest
+    assert state["units"]["files"]["installed"]["signer"].startswith("sha256:")
+    r = appc("inventory", "-f", out, "-e", "test", "--json")
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in r.out.splitlines() if '"installed"' in line]
+    assert rows and all(row["bundle_digest"] == digest for row in rows)
+    r = appc("inventory", "-f", out, "-e", "test", "--format", "spdx-json")
+    assert json.loads(r.out)["spdxVersion"] == "SPDX-2.3"
+    # a second apply from the same bundle changes nothing
+    r = appc("apply", "-f", out, "-e", "test", "--auto-approve", "--json")
+    assert r.code == 0 and json.loads(r.out.splitlines()[-1])["units_changed"] == 0
+
+
+@pytest.mark.slow  # RDS and ElastiCache on the embedded emulator, and the 700 MB provider
+def test_webshop_bundled_verified_checked_and_installed_offline(tmp_path, monkeypatch):
+    """Issue 16's "done when": the webshop example, bundled and signed with the machine's mirror,
+    verified, checked against `local`, applied from the bundle alone; inventory shows its digest."""
+    from tests.support.terraform_env import require_terraform
+
+    require_terraform()
+    shutil.copytree(ROOT / "examples" / "webshop", tmp_path / "webshop")
+    assert appc("keygen", "-o", tmp_path / "vendor.key").code == 0
+    out = tmp_path / "site" / "webshop.bundle"
+    r = appc(
+        "bundle",
+        "-f",
+        tmp_path / "webshop" / "app.yaml",
+        "-e",
+        "local",
+        "-o",
+        out,
+        "--sign",
+        tmp_path / "vendor.key",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    digest = json.loads(r.out.splitlines()[-1])["digest"]
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("COMPOSER_PROVIDER_MIRROR", str(tmp_path / "empty"))
+    monkeypatch.setenv("TF_PLUGIN_CACHE_DIR", str(tmp_path / "plugins"))
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    assert appc("verify", out, "--key", tmp_path / "vendor.key.pub").code == 0
+    assert appc("check", out, "-e", "local").code == 0
+    r = appc("apply", "-f", out, "-e", "local", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    r = appc("inventory", "-f", out, "-e", "local", "--json")
+    rows = [json.loads(line) for line in r.out.splitlines() if '"installed"' in line]
+    assert {row["component"] for row in rows} == {"db", "cache", "uploads", "orders", "api", "worker", "nightly-report"}
+    assert all(row["bundle_digest"] == digest for row in rows)
+    deployed = (tmp_path / "site" / "deploy" / "local").rglob("*.yaml")
+    assert any(f"composer.dev/bundle-digest: {digest}" in p.read_text() for p in deployed)

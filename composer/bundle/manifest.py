@@ -29,11 +29,8 @@ BUNDLE_TYPE = "application/vnd.composer.bundle.v1"
 FILE_TYPE = "application/vnd.composer.bundle.file.v1"
 DSSE_TYPE = "application/vnd.dsse.envelope.v1+json"
 EMPTY = b"{}"
-EMPTY_DESCRIPTOR = {
-    "mediaType": "application/vnd.oci.empty.v1+json",
-    "digest": "sha256:" + hashlib.sha256(EMPTY).hexdigest(),
-    "size": 2,
-}
+EMPTY_DIGEST = "sha256:" + hashlib.sha256(EMPTY).hexdigest()
+EMPTY_DESCRIPTOR = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_DIGEST, "size": 2}
 TITLE = "org.opencontainers.image.title"
 REF_NAME = "org.opencontainers.image.ref.name"
 KIND = "dev.composer.kind"
@@ -128,7 +125,7 @@ class Layout:
         return next((f for f in self.files if f.path == path), None)
 
     def blob_digests(self, manifests: dict[str, bytes]) -> set[str]:
-        return {f.digest for f in self.files} | set(manifests) | set(self.envelopes) | {EMPTY_DESCRIPTOR["digest"]}
+        return {f.digest for f in self.files} | set(manifests) | set(self.envelopes) | {EMPTY_DIGEST}
 
 
 def _json(data: bytes, what: str, archive: str) -> dict[str, Any]:

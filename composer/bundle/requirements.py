@@ -67,7 +67,8 @@ class Requirements:
         names = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in doc.items() if k in names}
         for k in ("platforms", "types", "traits", "apis", "services", "regions"):
-            values[k] = tuple(str(x) for x in values.get(k) or ())  # type: ignore[union-attr]
+            listed = values.get(k)
+            values[k] = tuple(str(x) for x in listed) if isinstance(listed, (list, tuple)) else ()
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -67,7 +67,7 @@ def bundle(
     """Write a signed, self-contained OCI image layout archive of the application (docs/packaging.md)."""
     from composer.bundle.statement import Source, load_private, sign as sign_statement, statement
     from composer.project import open_project
-    from composer.runners.bundler import annotations, builder_id, collect
+    from composer.runners.bundler import builder_id, bundle_annotations, collect
     from composer.runners.bundles import source_of, this_platform, write_bundle
 
     with command("bundle", json_mode) as view:
@@ -98,7 +98,7 @@ def bundle(
             if key
             else None
         )
-        written = write_bundle(out, plan.inputs, name, annotations(project, names), signer)
+        written = write_bundle(out, plan.inputs, name, bundle_annotations(project, names), signer)
         view.event(
             "bundle",
             path=str(out),

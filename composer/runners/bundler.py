@@ -219,7 +219,9 @@ def _providers(plan: Plan, parts: reqs.DerivedParts, lock: Lock) -> None:
                 )
             ]
         )
-    wanted = {a: ((lock.providers[a].version,) if a in lock.providers else ()) for a in parts.providers}
+    wanted: dict[str, tuple[str, ...]] = {
+        a: ((lock.providers[a].version,) if a in lock.providers else ()) for a in parts.providers
+    }
     found = provider_inputs(mirror, wanted, parts.platforms)
     for address in wanted:
         for platform in parts.platforms:
@@ -250,7 +252,7 @@ def builder_id() -> str:
     return f"https://composer.dev/appc@{__version__}"
 
 
-def annotations(project: Project, env_names: list[str]) -> dict[str, str]:
+def bundle_annotations(project: Project, env_names: list[str]) -> dict[str, str]:
     return {
         "dev.composer.app": project.app.model.metadata.name,
         "dev.composer.environments": ",".join(env_names),
