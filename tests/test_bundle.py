@@ -4,16 +4,18 @@ the offline install with the real AWS provider is marked slow."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from composer.bundle.requirements import satisfies
+from composer.diagnostics import DiagnosticError
 from composer.runners.bundle_install import verify
 from composer.runners.bundles import open_bundle
-from composer.diagnostics import DiagnosticError
 from tests.helpers import ROOT, appc
 
 PROVIDER = "registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws_v5.100.0_x5"
@@ -104,6 +106,45 @@ def test_bad_bundles_are_refused_naming_what_failed(shop, tmp_path):
     (tmp_path / "junk").write_bytes(b"not a bundle at all" * 100)
     r = appc("verify", tmp_path / "junk")
     assert r.code == 1 and "Traceback" not in r.err
+
+
+def _repack(layout: Path, out: Path) -> Path:
+    """The OCI layout directory packed again with GNU tar, as docs/packaging.md says."""
+    blobs = sorted(p.relative_to(layout).as_posix() for p in (layout / "blobs" / "sha256").iterdir())
+    flags = ["--format=ustar", "-b", "1", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "--mode=0644"]
+    subprocess.run(["tar", *flags, "-cf", str(out), *blobs, "index.json", "oci-layout"], cwd=layout, check=True)
+    return out
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="needs GNU tar")
+def test_repacked_layout_verifies_and_an_added_or_removed_file_is_named(shop, tmp_path):
+    bundle = _bundle(shop, "r.bundle", "--sign", shop / "keys" / "vendor")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    subprocess.run(["tar", "-xf", str(bundle), "-C", str(layout)], check=True)
+    assert _repack(layout, tmp_path / "same.bundle").read_bytes() == bundle.read_bytes()
+    extra = b"planted"
+    (layout / "blobs" / "sha256" / hashlib.sha256(extra).hexdigest()).write_bytes(extra)
+    r = appc("verify", _repack(layout, tmp_path / "added.bundle"), "--key", shop / "keys" / "vendor.pub")
+    assert r.code == 1 and "a file was added" in r.err, r.err
+    (layout / "blobs" / "sha256" / hashlib.sha256(extra).hexdigest()).unlink()
+    opened = open_bundle(bundle)
+    app_digest = opened.layout.file("app.yaml").digest  # type: ignore[union-attr]
+    opened.cleanup()
+    (layout / "blobs" / "sha256" / app_digest.removeprefix("sha256:")).unlink()
+    r = appc("verify", _repack(layout, tmp_path / "removed.bundle"), "--key", shop / "keys" / "vendor.pub")
+    assert r.code == 1 and "file app.yaml is missing" in r.err, r.err
+
+
+def test_a_bundle_for_another_platform_is_refused(shop, tmp_path):
+    arm = shop / "mirror" / PROVIDER.replace("linux_amd64", "plan9_mips")
+    arm.parent.mkdir(parents=True)
+    arm.write_bytes(b"other")
+    bundle = _bundle(shop, "arm.bundle", "--platform", "plan9_mips")
+    r = appc("check", bundle, "-e", "local")
+    assert r.code == 1 and "platform" in r.out
+    r = appc("render", "-f", bundle, "-e", "local", "-o", tmp_path / "r")
+    assert r.code == 1 and "the bundle is for plan9_mips" in r.err and not (tmp_path / "r").exists()
 
 
 def test_check_reports_requirements_and_an_unmet_one(shop):
@@ -227,3 +268,27 @@ def test_webshop_bundled_verified_checked_and_installed_offline(tmp_path, monkey
     assert all(row["bundle_digest"] == digest for row in rows)
     deployed = (tmp_path / "site" / "deploy" / "local").rglob("*.yaml")
     assert any(f"composer.dev/bundle-digest: {digest}" in p.read_text() for p in deployed)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_state_records_the_source_commit_of_units_a_write_changes(tmp_path):
+    from composer.runners.bundle_install import RecordingStore, source_provenance
+    from composer.state.local import LocalStore
+    from composer.state.model import UnitState, new_state
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app.yaml").write_text("x")
+    subprocess.run([*git, "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "c"], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    store = RecordingStore(LocalStore(tmp_path / ".composer", "a", "e"), lambda: source_provenance(tmp_path))
+    assert store.read() is None
+    unit = UnitState(kind="terraform", type="bucket", hash="h", status="applied")
+    first = store.write(new_state("a", "e").with_unit("u", unit))
+    stamped = first.units["u"].installed
+    assert stamped is not None and stamped.source is not None and stamped.source.endswith(f"@{commit}")
+    again = store.write(first.with_unit("v", UnitState(kind="terraform", type="bucket", hash="h", status="failed")))
+    assert again.units["u"].installed == stamped and again.units["v"].installed is None

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from composer.catalog import ModuleSource
 from composer.catalog.hcl import _blocks, parse_file

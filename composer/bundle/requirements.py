@@ -63,7 +63,7 @@ class Requirements:
         return {"format": 1, **asdict(self)}
 
     @classmethod
-    def from_json(cls, doc: dict[str, object]) -> "Requirements":
+    def from_json(cls, doc: dict[str, object]) -> Requirements:
         names = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in doc.items() if k in names}
         for k in ("platforms", "types", "traits", "apis", "services", "regions"):

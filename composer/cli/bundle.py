@@ -11,7 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -47,12 +47,12 @@ def keygen(
 @app.command()
 def bundle(
     file: list[Path] = FileOpt,
-    env: Optional[str] = EnvOpt,
+    env: str | None = EnvOpt,
     out: Path = typer.Option(..., "-o", "--out", envvar="COMPOSER_BUNDLE_OUT", help="The bundle archive to write."),
     all_environments: bool = typer.Option(
         False, "--all-environments", envvar="COMPOSER_ALL_ENVIRONMENTS", help="Bundle every environment of the project."
     ),
-    sign: Optional[Path] = typer.Option(
+    sign: Path | None = typer.Option(
         None, "--sign", envvar="COMPOSER_BUNDLE_SIGN", help="Private key (appc keygen) to sign the bundle with."
     ),
     platform: list[str] = typer.Option(
@@ -65,7 +65,8 @@ def bundle(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Write a signed, self-contained OCI image layout archive of the application (docs/packaging.md)."""
-    from composer.bundle.statement import Source, load_private, sign as sign_statement, statement
+    from composer.bundle.statement import Source, load_private, statement
+    from composer.bundle.statement import sign as sign_statement
     from composer.project import open_project
     from composer.runners.bundler import builder_id, bundle_annotations, collect
     from composer.runners.bundles import source_of, this_platform, write_bundle
@@ -145,7 +146,7 @@ def verify(
 @app.command()
 def check(
     bundle_file: Path = typer.Argument(..., help="The bundle archive."),
-    env: Optional[str] = EnvOpt,
+    env: str | None = EnvOpt,
     json_mode: bool = JsonOpt,
 ) -> None:
     """Check a bundle's requirements against a target environment, before anything is touched."""
@@ -176,7 +177,7 @@ def check(
 @app.command()
 def inventory(
     file: list[Path] = FileOpt,
-    env: Optional[str] = EnvOpt,
+    env: str | None = EnvOpt,
     format: str = typer.Option("table", "--format", envvar="COMPOSER_INVENTORY_FORMAT", help="table | spdx-json"),
     json_mode: bool = JsonOpt,
 ) -> None:
@@ -243,13 +244,13 @@ def inventory_rows(state: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _compile_source(file: list[Path], env: Optional[str]) -> Any:
+def _compile_source(file: list[Path], env: str | None) -> Any:
     from composer.cli.app import _compile
 
     return _compile(file, env, [])
 
 
-def compile_input(file: list[Path], env: Optional[str], catalog: list[Path], untrusted: bool = False) -> Any:
+def compile_input(file: list[Path], env: str | None, catalog: list[Path], untrusted: bool = False) -> Any:
     """`-f BUNDLE`: verify, refuse what the environment's policy refuses, compile from a private
     unpacked copy. None when `file` is not a bundle (the caller compiles the project)."""
     from composer.runners.bundle_install import (
@@ -258,6 +259,8 @@ def compile_input(file: list[Path], env: Optional[str], catalog: list[Path], unt
         is_bundle,
         required_keys,
         use_bundle_providers,
+    )
+    from composer.runners.bundle_install import (
         verify as verify_bundle,
     )
     from composer.runners.bundles import open_bundle

@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from composer.bundle import requirements as reqs
 from composer.bundle.inventory import Provenance, stamp_manifests
@@ -32,7 +32,7 @@ from composer.model.environment import Environment
 from composer.model.loader import load_environment
 from composer.plugins import PluginRegistry
 from composer.project import Compiled, Project, compile_project, open_project
-from composer.runners.bundles import Opened, this_platform, terraform_version
+from composer.runners.bundles import Opened, source_of, terraform_version, this_platform
 from composer.state.model import InstalledFrom, StateDoc, now
 from composer.state.protocol import StateStore
 
@@ -251,11 +251,14 @@ def gather_facts(opened: Opened, env_name: str | None, registry: PluginRegistry)
 
 
 class RecordingStore:
-    """A state store that stamps `installed` on every unit a write changes (composer/state/model.py)."""
+    """A state store that stamps `installed` on every unit a write changes (composer/state/model.py).
+    The provenance is computed at the first write (a plan never pays for `git`)."""
 
-    def __init__(self, inner: StateStore, provenance: InstalledFrom) -> None:
+    def __init__(self, inner: StateStore, provenance: Callable[[], InstalledFrom | None]) -> None:
         self._inner = inner
         self._provenance = provenance
+        self._known: InstalledFrom | None = None
+        self._asked = False
         self._last: StateDoc | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -265,18 +268,36 @@ class RecordingStore:
         self._last = self._inner.read()
         return self._last
 
+    def _stamp(self) -> InstalledFrom | None:
+        if not self._asked:
+            self._known, self._asked = self._provenance(), True
+        return self._known
+
     def write(self, doc: StateDoc) -> StateDoc:
         before = self._last.units if self._last else {}
         units = dict(doc.units)
         for name, unit in doc.units.items():
-            if unit.status == "applied" and before.get(name) != unit and unit.installed is None:
-                units[name] = unit.model_copy(update={"installed": self._provenance.model_copy(update={"at": now()})})
+            changed = unit.status == "applied" and before.get(name) != unit and unit.installed is None
+            stamp = self._stamp() if changed else None
+            if stamp is not None:
+                units[name] = unit.model_copy(update={"installed": stamp.model_copy(update={"at": now()})})
         self._last = self._inner.write(doc.model_copy(update={"units": units}))
         return self._last
 
 
+def source_provenance(root: Path) -> InstalledFrom | None:
+    """An apply from a git work tree: its remote and commit (`+dirty` with uncommitted changes)."""
+    uri, commit, dirty = source_of(root)
+    if not commit:
+        return None
+    source = f"git+{uri or root.as_posix()}@{commit}{'+dirty' if dirty else ''}"
+    return InstalledFrom(bundle_digest=None, source=source[:2048], signer=None, at=None)
+
+
 def recording(store: StateStore, compiled: Compiled) -> StateStore:
-    return RecordingStore(store, compiled.provenance) if compiled.provenance else store  # type: ignore[return-value]
+    """`store`, recording where each applied unit came from: the bundle, else the source commit."""
+    bundled = compiled.provenance
+    return RecordingStore(store, (lambda: bundled) if bundled else (lambda: source_provenance(compiled.project.root)))  # type: ignore[return-value]
 
 
 def load_env_model(path: Path) -> Environment:

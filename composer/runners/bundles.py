@@ -17,9 +17,10 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from composer import safefs
 from composer.bundle import layout
@@ -111,7 +112,12 @@ def source_of(root: Path) -> tuple[str | None, str | None, bool]:
     def run(*args: str) -> str | None:
         try:
             proc = subprocess.run(
-                [git, "-C", str(root), *args], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+                [git, "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -139,7 +145,7 @@ def write_bundle(
     inputs: list[Input],
     name: str,
     annotations: dict[str, str],
-    sign: "SignFn | None" = None,
+    sign: SignFn | None = None,
 ) -> Written:
     """Write the archive at `out` (atomically); `sign(digest, files)` returns a DSSE envelope."""
     described = {i.path: (i, i.described()) for i in inputs}
@@ -178,7 +184,7 @@ def write_bundle(
     return written
 
 
-from typing import Callable  # noqa: E402
+from collections.abc import Callable
 
 SignFn = Callable[[str, tuple[BundleFile, ...]], bytes]
 
@@ -353,7 +359,7 @@ def _materialize(root: Path, f: BundleFile, blob: Path, last_use: bool) -> None:
     """Put a blob at its file's path: moved when no other file shares it (a provider binary
     is not copied twice), else copied. Everything here is in our own 0700 directory."""
     mode = 0o700 if f.executable else safefs.PRIVATE_FILE
-    parent, _, name = f.path.rpartition("/")
+    parent = f.path.rpartition("/")[0]
     if last_use:
         safefs.private_dir(root, parent)
         os.chmod(blob, mode)
@@ -377,10 +383,8 @@ def terraform_version() -> str | None:
         return None
     try:
         proc = subprocess.run(
-            [exe, "version", "-json"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+            [exe, "version", "-json"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False
         )
-        import json
-
         return str(json.loads(proc.stdout).get("terraform_version")) if proc.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
