@@ -292,3 +292,28 @@ def test_state_records_the_source_commit_of_units_a_write_changes(tmp_path):
     assert stamped is not None and stamped.source is not None and stamped.source.endswith(f"@{commit}")
     again = store.write(first.with_unit("v", UnitState(kind="terraform", type="bucket", hash="h", status="failed")))
     assert again.units["u"].installed == stamped and again.units["v"].installed is None
+
+
+def test_check_reads_the_clusters_version_and_api_groups(kube, tmp_path, monkeypatch):
+    from tests.support.projects import cluster_env
+
+    mirror = tmp_path / "mirror"
+    (mirror / PROVIDER).parent.mkdir(parents=True)
+    (mirror / PROVIDER).write_bytes(b"fake")
+    monkeypatch.setenv("COMPOSER_PROVIDER_MIRROR", str(mirror))
+    (tmp_path / "p" / "environments").mkdir(parents=True)
+    (tmp_path / "p" / "environments" / "test.yaml").write_text(cluster_env("shop"))
+    (tmp_path / "p" / "app.yaml").write_text(
+        "apiVersion: composer.dev/v1alpha1\nkind: Application\nmetadata: {name: shop}\nspec:\n  components:\n"
+        "    - {name: files, type: bucket}\n    - {name: web, type: webservice, properties: {image: a/b:1, port: 80}}\n"
+    )
+    (tmp_path / "p" / "requirements.yaml").write_text(
+        "apiVersion: composer.dev/v1alpha1\nkind: Requirements\nspec: {apis: [no-such-group.example.com], regions: [us-east-1]}\n"
+    )
+    out = tmp_path / "shop.bundle"
+    assert appc("bundle", "-f", tmp_path / "p" / "app.yaml", "-e", "test", "-o", out).code == 0
+    r = appc("check", out, "-e", "test", "--json")
+    rows = {e["requirement"]: e for e in map(json.loads, r.out.splitlines()) if e.get("type") == "requirement"}
+    assert rows["kubernetes"]["ok"] in ("yes", "no") and rows["kubernetes"]["found"] != "unknown"
+    assert rows["api no-such-group.example.com"]["ok"] == "no" and rows["region"]["ok"] == "yes"
+    assert r.code == 1

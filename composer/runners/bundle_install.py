@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from composer import safefs
 from composer.bundle import requirements as reqs
 from composer.bundle.inventory import Provenance, stamp_manifests
 from composer.bundle.statement import envelope_key_ids, load_public, open_envelope, subject_digests
@@ -153,11 +155,14 @@ def bundle_project(opened: Opened, env_name: str | None) -> Project:
         raise _fail(opened, "the bundle holds no application", "it is not a Composer bundle")
     home = opened.archive.absolute().parent
     if env_name:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", env_name):
+            raise DiagnosticError(
+                [Diagnostic(f"-e {env_name!r} is not an environment name", "letters, digits, '-', '_', '.'")]
+            )
         own = home / "environments" / f"{env_name}.yaml"
         if own.is_file() and not own.is_symlink():
-            target = opened.root / "environments" / f"{env_name}.yaml"
-            target.parent.mkdir(mode=0o700, exist_ok=True)
-            target.write_bytes(own.read_bytes())
+            data = safefs.read_path(own)
+            safefs.write_file(opened.root, f"environments/{env_name}.yaml", data, mode=safefs.PRIVATE_FILE)
     return dataclasses.replace(open_project(opened.root / app_files[0]), home=home)
 
 
@@ -241,10 +246,27 @@ def gather_facts(opened: Opened, env_name: str | None, registry: PluginRegistry)
         types=frozenset(catalog.components),
         traits=frozenset(catalog.traits),
         implementations=impls,
-        kubernetes=None,
-        apis=None,
         compile_problems=problems,
+        **_cluster(env),
     )
+
+
+def _cluster(env: Environment) -> dict[str, Any]:
+    """The cluster's version and API groups, read-only, when the environment names a context;
+    unknown (unchecked) for GitOps directories or a cluster that cannot be reached."""
+    context = env.spec.kubernetes.context
+    if not context:
+        return {"kubernetes": None, "apis": None}
+    from composer.runners.kube_client import KubeClient, kubeconfig_path
+
+    try:
+        client = KubeClient.for_context(kubeconfig_path(), context, 1)
+        version = client.request("GET", "/version") or {}
+        groups = client.request("GET", "/apis") or {}
+    except Exception:  # unreachable, refused, no kubeconfig: unchecked, never a crash
+        return {"kubernetes": None, "apis": None}
+    names = frozenset(str(g.get("name")) for g in groups.get("groups", []) if isinstance(g, dict))
+    return {"kubernetes": str(version.get("gitVersion") or "") or None, "apis": names}
 
 
 # -- recording provenance in state ------------------------------------------------------------------
