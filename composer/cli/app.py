@@ -1292,3 +1292,4 @@ def run() -> None:
             traceback.print_exc()
         sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
+from composer.cli import controller as _controller  # noqa: E402,F401
