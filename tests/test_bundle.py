@@ -223,6 +223,7 @@ def test_offline_install_from_the_bundle_alone_records_provenance(tmp_path, moto
     assert r.code == 0, r.err
     rows = [json.loads(line) for line in r.out.splitlines() if '"installed"' in line]
     assert rows and all(row["bundle_digest"] == digest for row in rows)
+    assert any(row["kind"] == "aws_s3_bucket" and "eng-test-files" in row["name"] for row in rows), rows
     r = appc("inventory", "-f", out, "-e", "test", "--format", "spdx-json")
     assert json.loads(r.out)["spdxVersion"] == "SPDX-2.3"
     # a second apply from the same bundle changes nothing
@@ -266,6 +267,7 @@ def test_webshop_bundled_verified_checked_and_installed_offline(tmp_path, monkey
     rows = [json.loads(line) for line in r.out.splitlines() if '"installed"' in line]
     assert {row["component"] for row in rows} == {"db", "cache", "uploads", "orders", "api", "worker", "nightly-report"}
     assert all(row["bundle_digest"] == digest for row in rows)
+    assert {"aws_s3_bucket", "aws_sqs_queue", "aws_db_instance", "Deployment"} <= {row["kind"] for row in rows}
     deployed = (tmp_path / "site" / "deploy" / "local").rglob("*.yaml")
     assert any(f"composer.dev/bundle-digest: {digest}" in p.read_text() for p in deployed)
 

@@ -183,14 +183,20 @@ def inventory(
 ) -> None:
     """What is installed in an environment, with where each unit came from (bundle digest, source, signer, time)."""
     from composer.bundle.inventory import spdx_document
-    from composer.cli.wiring import open_store
+    from composer.cli.wiring import open_store, state_dir
+    from composer.render.terraform import state_key
+    from composer.runners.bundle_install import cloud_resources
 
     with command("inventory", json_mode) as view:
         if format not in ("table", "spdx-json"):
             raise DiagnosticError([Diagnostic(f"unknown inventory format {format!r}", "expected table or spdx-json")])
         compiled = compile_input(file, env, [], untrusted=False) or _compile_source(file, env)
         state = open_store(compiled, lambda _m: None).read()
-        rows = inventory_rows(state)
+        app, env_name = compiled.resolved.name, compiled.resolved.environment.name
+        local = compiled.resolved.environment.spec.state.backend == "local"
+        rows = inventory_rows(
+            state, lambda unit: cloud_resources(state_dir(compiled), state_key(app, env_name, unit)) if local else []
+        )
         name = f"{compiled.resolved.name}-{compiled.resolved.environment.name}"
         if format == "spdx-json":
             typer.echo(json.dumps(spdx_document(name, f"https://composer.dev/inventory/{name}", rows), indent=2))
@@ -215,7 +221,9 @@ def inventory(
         view.summary(True, EXIT_OK, items=len(rows))
 
 
-def inventory_rows(state: Any) -> list[dict[str, Any]]:
+def inventory_rows(state: Any, resources: Any = lambda unit: []) -> list[dict[str, Any]]:
+    """One row per cloud resource (from the unit's Terraform state, when it is local) and per
+    Kubernetes object, each with its unit's provenance."""
     rows: list[dict[str, Any]] = []
     if state is None:
         return rows
@@ -229,7 +237,8 @@ def inventory_rows(state: Any) -> list[dict[str, Any]]:
             "installed_at": who.at if who else unit.updated_at,
         }
         if unit.kind == "terraform":
-            rows.append({**base, "kind": "terraform-root", "name": name})
+            found = resources(name) or [("terraform-root", name)]
+            rows += [{**base, "kind": kind, "name": where} for kind, where in found]
         for target, items in sorted(state.inventory.items()):
             rows += [
                 {

@@ -324,3 +324,23 @@ def recording(store: StateStore, compiled: Compiled) -> StateStore:
 
 def load_env_model(path: Path) -> Environment:
     return load_environment(path, str(path)).model
+
+
+def cloud_resources(state_dir: Path, key: str) -> list[tuple[str, str]]:
+    """(resource type, address + id) of the managed resources in a unit's local Terraform state;
+    empty when the backend is remote or the state unreadable. Only `id` is read, never values."""
+    try:
+        data = safefs.read_file(state_dir, f"tfstate/{key}")
+        doc = json.loads(data) if data else {}
+    except (DiagnosticError, ValueError):
+        return []
+    out = []
+    for r in doc.get("resources", []) if isinstance(doc, dict) else []:
+        if not isinstance(r, dict) or r.get("mode") != "managed":
+            continue
+        prefix = f"{r['module']}." if r.get("module") else ""
+        for inst in r.get("instances") or []:
+            ident = (inst.get("attributes") or {}).get("id") if isinstance(inst, dict) else None
+            where = f"{prefix}{r.get('type')}.{r.get('name')}" + (f" ({ident})" if isinstance(ident, str) else "")
+            out.append((str(r.get("type")), where))
+    return out
