@@ -19,6 +19,7 @@ import yaml
 
 from composer.cli.views import View, middle_ellipsis
 from composer.model.environment import SecretStoreRef
+from composer.render.connection import Connection
 from composer.runners.directory import DirectorySink
 from tests.helpers import ROOT, appc, write
 from tests.support.projects import cluster_env, make_project
@@ -175,7 +176,7 @@ def test_external_secrets_use_v1_by_default_and_v1beta1_when_the_environment_say
         ),
     ):
         sink = DirectorySink(tmp_path / expected.replace("/", "_"), "shop", "dev", "shop", store)
-        sink.write_connection("db", "shop-db-conn", {"password": "p"}, arn)
+        sink.write_connection(Connection("shop", "dev", "db", "shop", {"password": "p"}, arn, store))
         (doc,) = yaml.safe_load_all((sink.directory / "db-conn.yaml").read_text())
         assert doc["apiVersion"] == expected
 

@@ -8,6 +8,8 @@ imports this module.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from pathlib import Path
 
 import typer
@@ -61,6 +63,19 @@ def run(
     health_port: int = typer.Option(
         8080, "--health-port", envvar="COMPOSER_CONTROLLER_HEALTH_PORT", help="Port of /healthz (0: none)."
     ),
+    shards: int = typer.Option(
+        0,
+        "--shards",
+        min=0,
+        envvar="COMPOSER_CONTROLLER_SHARDS",
+        help="Divide the work among replicas in N shards (0: one replica does all).",
+    ),
+    lease_namespace: str = typer.Option(
+        "composer-system",
+        "--lease-namespace",
+        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
+        help="Namespace of the shard Leases (the controller's own).",
+    ),
     namespace: list[str] = typer.Option(
         [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
     ),
@@ -75,5 +90,8 @@ def run(
         timeout_s=timeout,
         health_port=health_port or None,
         namespaces=tuple(namespace),
+        shards=shards,
+        identity=os.environ.get("POD_NAME") or socket.gethostname(),
+        lease_namespace=lease_namespace,
     )
     asyncio.run(serve(opts))

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 
-def _configuration() -> Any:
+def configuration() -> Any:
     from kubernetes import client, config
 
     cfg = client.Configuration()
@@ -27,7 +27,7 @@ def _configuration() -> Any:
 
 
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
-    cfg = _configuration()
+    cfg = configuration()
     header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization")
     parts = header.split(" ", 1) if header else []
     scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] if parts else None)

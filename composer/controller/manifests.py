@@ -18,6 +18,7 @@ from composer.controller.crds import GROUP, application_crd, environment_crd
 NAME = "appc-controller"
 AGGREGATE_LABEL = "composer.dev/aggregate-to-controller"
 HEALTH_PORT = 8080
+SHARDS_PER_REPLICA = 4  # more shards than replicas, so that work rebalances in small steps
 _LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "composer"}
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
@@ -100,7 +101,8 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
         "name": "controller",
         "image": opts.image,
         "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)]
-        + ["--state-dir", "/work/state"],
+        + ["--state-dir", "/work/state", "--lease-namespace", "$(POD_NAMESPACE)"]
+        + (["--shards", str(SHARDS_PER_REPLICA * opts.replicas)] if opts.replicas > 1 else []),
         "ports": [{"name": "http", "containerPort": HEALTH_PORT}],
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},

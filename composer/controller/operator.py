@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from typing import Any
 import kopf
 
 from composer.controller import binding, login, reconcile
+from composer.controller.leases import ShardKeeper
 from composer.model.base import API_VERSION
 
 GROUP, VERSION = API_VERSION.split("/")
-FINALIZER = "composer.dev/cleanup"
+FINALIZER = "composer.dev/destroy"
 TICK_SECONDS = 30.0
 
 
@@ -31,6 +33,11 @@ class ControllerOptions:
     backoff_s: float = 30.0
     health_port: int | None = 8080
     namespaces: tuple[str, ...] = ()  # empty: every namespace
+    shards: int = 0  # 0: this replica reconciles every Application (no Leases)
+    identity: str = "appc-controller"  # this replica's name in the shard Leases (the pod name)
+    lease_namespace: str = "composer-system"
+    tick_s: float = TICK_SECONDS  # how often each Application is looked at (resync, take-over)
+    lease_seconds: int = 15
 
 
 def _now() -> str:
@@ -45,7 +52,16 @@ class Controller:
         self.registry = kopf.OperatorRegistry()
         self._slots: asyncio.Semaphore | None = None
         self._guards: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.runs: list[tuple[str, str, reconcile.Verb, reconcile.Outcome]] = []  # every child run, in order
+        self._done: dict[tuple[str, str], int] = {}  # (namespace, app) -> the generation last reconciled here
+        self.keeper: ShardKeeper | None = None
+        if opts.shards > 0:
+            self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
+            self.keeper.renew_seconds = opts.lease_seconds / 3
         self._register()
+
+    def mine(self, namespace: str, name: str) -> bool:
+        return self.keeper is None or self.keeper.owns(namespace, name)
 
     def _guard(self, key: tuple[str, str, str]) -> asyncio.Lock:
         return self._guards.setdefault(key, asyncio.Lock())
@@ -54,7 +70,9 @@ class Controller:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.opts.workers)
         async with self._guard((job.namespace, job.app, job.env)), self._slots:
-            return await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb)
+            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb)
+            self.runs.append((job.namespace, job.app, verb, outcome))
+            return outcome
 
     def _job(self, body: Any, envs: Any) -> tuple[reconcile.Job | None, str | None, binding.EnvSettings]:
         meta, spec = body["metadata"], dict(body.get("spec") or {})
@@ -86,37 +104,64 @@ class Controller:
             patch.status["conditions"] = reconcile.conditions(None, problem, _now(), generation)
             kopf.warn(body, reason="NoEnvironment", message=problem or "")
             return
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:  # before the first write: a delete from now on destroys
+            patch.metadata["finalizers"] = [*finalizers, FINALIZER]
         outcome = await self._run(job, "apply")
-        patch.status["conditions"] = reconcile.conditions(outcome, None, _now(), generation)
-        patch.status["units"] = {unit: {"status": status} for unit, status in sorted(outcome.units.items())}
-        patch.status["observedGeneration"] = generation
-        patch.status["lastReconcileTime"] = _now()
+        self._done[(job.namespace, job.app)] = generation
+        self._report(body, patch, job, outcome, generation)
         if outcome.ok:
-            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
-            kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
             return
-        kopf.warn(body, reason="ApplyFailed", message=outcome.message)
         if retry + 1 < self.opts.retries:
             raise kopf.TemporaryError(outcome.message, delay=self.opts.backoff_s * (2**retry))
         logger.error("giving up after %d attempts until the next change or resync: %s", retry + 1, outcome.message)
 
-    async def destroy(self, body: Any, envs: Any) -> None:
-        job, problem, _ = self._job(body, envs)
-        if job is None:
-            kopf.warn(body, reason="NothingToDestroy", message=f"{problem}; the finalizer is removed")
-            return
-        outcome = await self._run(job, "destroy")
+    def _report(self, body: Any, patch: Any, job: reconcile.Job, outcome: reconcile.Outcome, generation: int) -> None:
+        patch.status["conditions"] = reconcile.conditions(outcome, None, _now(), generation)
+        patch.status["units"] = {unit: {"status": status} for unit, status in sorted(outcome.units.items())}
+        patch.status["observedGeneration"] = generation
+        patch.status["lastReconcileTime"] = _now()
+        patch.status["reconciledBy"] = self.opts.identity
         if outcome.ok:
-            return
-        if reconcile.protected_refusal(outcome):
-            kopf.warn(body, reason="Protected", message=outcome.message)
-            raise kopf.TemporaryError(f"protected: {outcome.message}", delay=300)
-        raise kopf.TemporaryError(outcome.message, delay=self.opts.backoff_s)
+            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
+            kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
+        else:
+            kopf.warn(body, reason="ApplyFailed", message=outcome.message)
 
-    async def resync(self, body: Any, patch: Any, envs: Any, logger: Any) -> None:
+    async def destroy(self, body: Any, patch: Any, envs: Any) -> None:
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return  # never applied by a controller
+        job, problem, _ = self._job(body, envs)
+        if job is not None:
+            outcome = await self._run(job, "destroy")
+            if reconcile.protected_refusal(outcome):
+                kopf.warn(body, reason="Protected", message=outcome.message)
+                raise kopf.TemporaryError(f"protected: {outcome.message}", delay=300)
+            if not outcome.ok:
+                raise kopf.TemporaryError(outcome.message, delay=self.opts.backoff_s)
+        else:
+            kopf.warn(body, reason="NothingToDestroy", message=f"{problem}; the finalizer is removed")
+        patch.metadata["finalizers"] = [f for f in finalizers if f != FINALIZER]
+
+    async def tick(self, body: Any, patch: Any, envs: Any, logger: Any) -> None:
+        """Every TICK_SECONDS: an Application whose last reconcile never finished (a replica
+        died, a shard moved) runs now; any other one when its Environment's resync is due."""
         _, _, settings = self._job(body, envs)
-        last = (body.get("status") or {}).get("lastReconcileTime")
-        if settings.suspend or not last:
+        status = body.get("status") or {}
+        last = status.get("lastReconcileTime")
+        if settings.suspend or body["metadata"].get("deletionTimestamp"):
+            return
+        meta = body["metadata"]
+        if any(lock.locked() for key, lock in self._guards.items() if key[:2] == (meta["namespace"], meta["name"])):
+            return  # a reconcile is running; this body is older than its result
+        generation = meta.get("generation")
+        behind = (
+            status.get("observedGeneration") != generation
+            and self._done.get((meta["namespace"], meta["name"])) != generation
+        )
+        if behind or not last:
+            await self.reconcile(body, patch, envs, logger)
             return
         age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
             last.replace("Z", "+00:00")
@@ -127,29 +172,37 @@ class Controller:
     def _register(self) -> None:
         reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
 
+        def mine(name: str, namespace: str, **_: Any) -> bool:
+            return self.mine(namespace, name)
+
         @kopf.index(*envs, id="environments", registry=reg)
         def environments(name: str, namespace: str, spec: Any, **_: Any) -> Any:
             return {namespace: {"name": name, "spec": dict(spec)}}
 
-        @kopf.on.resume(*apps, registry=reg)
-        @kopf.on.create(*apps, registry=reg)
-        @kopf.on.update(*apps, field="spec", registry=reg)
+        @kopf.on.resume(*apps, when=mine, registry=reg)
+        @kopf.on.create(*apps, when=mine, registry=reg)
+        @kopf.on.update(*apps, field="spec", when=mine, registry=reg)
         async def applied(body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any) -> None:
             await self.reconcile(body, patch, environments, logger, retry)
 
-        @kopf.on.delete(*apps, registry=reg)
-        async def deleted(body: Any, environments: Any, **_: Any) -> None:
-            await self.destroy(body, environments)
+        # optional: kopf keeps no finalizer of its own (a replica that does not own the shard
+        # would remove it); the controller adds and removes FINALIZER itself.
+        @kopf.on.delete(*apps, when=mine, optional=True, registry=reg)
+        async def deleted(body: Any, patch: Any, environments: Any, **_: Any) -> None:
+            await self.destroy(body, patch, environments)
 
-        @kopf.timer(*apps, interval=TICK_SECONDS, initial_delay=TICK_SECONDS, registry=reg)
+        # No `when` filter: kopf evaluates filters on changes only, and a shard that moves here
+        # must be picked up without one.
+        @kopf.timer(*apps, interval=self.opts.tick_s, initial_delay=self.opts.tick_s, registry=reg)
         async def tick(body: Any, patch: Any, environments: Any, logger: Any, **_: Any) -> None:
-            await self.resync(body, patch, environments, logger)
+            if self.mine(body["metadata"]["namespace"], body["metadata"]["name"]):
+                await self.tick(body, patch, environments, logger)
 
         kopf.on.login(registry=reg)(login.login)
 
         @kopf.on.startup(registry=reg)
         def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-            settings.persistence.finalizer = FINALIZER
+            settings.persistence.finalizer = "composer.dev/timers"  # kopf's own, to stop timers cleanly
             settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="composer.dev")
             settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
                 prefix="composer.dev", key="last-handled"
@@ -160,13 +213,23 @@ class Controller:
 
 async def serve(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or the process is signalled)."""
-    controller = Controller(opts)
+    await serve_controller(Controller(opts), stop)
+
+
+async def serve_controller(controller: Controller, stop: asyncio.Event | None = None) -> None:
+    opts = controller.opts
     liveness = f"http://0.0.0.0:{opts.health_port}/healthz" if opts.health_port else None
-    await kopf.operator(
-        registry=controller.registry,
-        clusterwide=not opts.namespaces,
-        namespaces=list(opts.namespaces),
-        standalone=True,
-        liveness_endpoint=liveness,
-        stop_flag=stop,
-    )
+    leases_done = threading.Event()
+    if controller.keeper is not None:
+        threading.Thread(target=controller.keeper.loop, args=(leases_done,), daemon=True).start()
+    try:
+        await kopf.operator(
+            registry=controller.registry,
+            clusterwide=not opts.namespaces,
+            namespaces=list(opts.namespaces),
+            standalone=True,
+            liveness_endpoint=liveness,
+            stop_flag=stop,
+        )
+    finally:
+        leases_done.set()

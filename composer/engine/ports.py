@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from composer.diagnostics import DiagnosticError
+from composer.render.connection import Connection
 from composer.state.model import InventoryItem
 
 
@@ -102,9 +103,10 @@ class WorkloadSink(Protocol):
 
     target: str  # inventory key, e.g. "kube:dev-eu/webshop" or "dir:deploy/local"
 
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int: ...
+    def write_connection(self, connection: Connection) -> int:
+        """Deliver the unit's connection as rendered (composer/render/connection.py): its Secret
+        to a cluster, its ExternalSecret to a GitOps directory. Returns the number of writes."""
+        ...
 
     def delete_connection(self, component: str, secret_name: str) -> int: ...
 

@@ -32,19 +32,19 @@ from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import preview, replacements
+from composer.engine import binding, preview, replacements
+from composer.engine.binding import mapping_hint
 from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.model.refs import OutputRef
 from composer.render import Rendered
-from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
-from composer.render.kubernetes import content_named_job
-from composer.render.terraform import SECRET_ID_OUTPUT, provider_plugin, ref_variable, state_key
+from composer.render.bindings import secret_name
+from composer.render.terraform import provider_plugin, ref_variable, state_key
 from composer.resolve import Resolved
 from composer.engine.publishing import SecretPublisher, needs_publishing, published_name, publishing_provider
-from composer.state.model import Revision, StateDoc, UnitState, now, secret_digest
+from composer.state.model import Revision, StateDoc, UnitState, now
 from composer.state.protocol import StateStore
 
 Emit = Callable[..., None]
@@ -116,14 +116,6 @@ class RunResult:
             "k8s_writes": self.k8s_writes,
             "units_failed": len(self.failed),
         }
-
-
-def _mapping_hint(c, keys: list[str]) -> str:
-    """Which module output each missing contract key reads (the definition's words, not the copy's)."""
-    tf = c.implementation.implementation.terraform
-    mapping = tf.outputs if tf is not None else {}
-    read = [f"{k} <- module output {mapping.get(k, k)!r}" for k in keys if "(" not in k]
-    return f"{'; '.join(read)}: null or absent; " if read else ""
 
 
 class UnitFailure(Exception):
@@ -311,68 +303,6 @@ class Engine:
         return dict(found)
 
     # -- terraform units -------------------------------------------------------------------
-    def _bind(
-        self, name: str, outs: Mapping[str, tuple[Any, bool]]
-    ) -> tuple[dict[str, Any], dict[str, str], str | None, dict[str, str]]:
-        """(non-secret outputs, secret digests, secret ref, all values as text for the Secret). Fails closed."""
-        c = self.resolved.component(name)
-        impl = c.implementation.implementation
-        store = bool(impl.terraform and impl.terraform.secrets == "store")
-        missing = []
-        values: dict[str, Any] = {}
-        secret_ref = None
-        store_values: Mapping[str, str] = {}
-        if store:
-            if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
-                raise UnitFailure(
-                    [
-                        Diagnostic(
-                            f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}",
-                            f"implementation {c.implementation.name} keeps secrets in the cloud secret store and must output where",
-                            address=name,
-                        )
-                    ]
-                )
-            secret_ref = str(outs[SECRET_ID_OUTPUT][0])
-            try:
-                store_values = self.read_secret(impl.provider, secret_ref)
-            except DiagnosticError as exc:
-                raise UnitFailure(
-                    [
-                        Diagnostic(
-                            f"cannot read the connection details of {name} from the secret store",
-                            "; ".join(d.summary for d in exc.diagnostics),
-                            address=name,
-                        )
-                    ]
-                ) from None
-            self._secrets[name] = store_values
-        for key, spec in c.outputs.items():
-            if store and key not in store_values:
-                # The store entry is what an ExternalSecret delivers: it must hold every contract key.
-                missing.append(f"{key} (in secret store entry {secret_ref})")
-                continue
-            if spec.secret and store:
-                values[key] = store_values[key]
-            elif key in outs and outs[key][0] is not None:
-                values[key] = outs[key][0]
-            else:
-                missing.append(key)
-        if missing:
-            raise UnitFailure(
-                [
-                    Diagnostic(
-                        f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {', '.join(missing)}",
-                        f"{_mapping_hint(c, missing)}nothing was bound for {name} (fail closed)",
-                        address=name,
-                    )
-                ]
-            )
-        public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v, self._state_key()) for k, v in values.items() if c.outputs[k].secret}
-        text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-        return public, digests, secret_ref, text
-
     def _provider(self, name: str) -> str | None:
         c = self.resolved.component(name)
         return provider_plugin(self.resolved, c) if c is not None else None
@@ -414,9 +344,9 @@ class Engine:
         finally:
             self.workspace.remove(rel)
         outs = self.terraform.outputs(name, workdir)
-        public, digests, secret_ref, text = self._bind(name, outs)
+        public, digests, secret_ref, text = binding.bind_outputs(self, name, outs)
         conn_ref = secret_ref or self._publish(name, text)
-        writes = sum(s.write_connection(name, secret_name(self.app, name), text, conn_ref) for s in self.sinks)
+        writes = binding.deliver_connection(self, name, text, conn_ref)
         unit = UnitState(
             kind="terraform",
             type=c.type,
@@ -472,65 +402,14 @@ class Engine:
             self.publisher.delete(provider, published_name(self.app, self.env_name, name))
 
     # -- kubernetes units ------------------------------------------------------------------
-    def stamped_objects(self, name: str) -> list[dict]:
-        objects = copy.deepcopy(self.rendered.manifests.get(name, []))
-        upstream = self._upstream(name)
-        if upstream:
-            digest = bindings_hash(upstream)
-            for obj in objects:
-                for tpl in _pod_templates(obj):
-                    tpl.setdefault("metadata", {}).setdefault("annotations", {})[BINDINGS_HASH_ANNOTATION] = digest
-        c = self.resolved.component(name)
-        if c is not None and c.type == "task":
-            content_named_job(objects)
-        return objects
-
-    def _bind_in_cluster(self, name: str) -> tuple[dict[str, Any], dict[str, str], int]:
-        """A resource served by manifests: its contract values come from the implementation's
-        output templates; secret values it generates are made once and kept in the connection
-        Secret (read back from the cluster on later runs, never stored elsewhere)."""
-        import secrets as random_source
-
-        from composer.render.kubernetes import target_namespace
-        from composer.templates import TemplateFailure, evaluate
-
-        c = self.resolved.component(name)
-        manifests = c.implementation.implementation.manifests
-        conn = secret_name(self.app, name)
-        existing: Mapping[str, str] = {}
-        for sink in self.sinks:
-            existing = sink.read_connection(name, conn) or {}
-            if existing:
-                break
-        generated = {k: existing.get(k) or random_source.token_urlsafe(24) for k in manifests.generate}
-        context = {
-            "app": self.app,
-            "env": self.env_name,
-            "component": name,
-            "namespace": target_namespace(self.resolved),
-            "parameters": c.parameters,
-            "generated": generated,
-        }
-        try:
-            values = {k: evaluate(manifests.outputs[k], context) for k in c.outputs}
-        except TemplateFailure as exc:
-            raise UnitFailure(
-                [Diagnostic(f"the output templates of {c.implementation.name!r} failed", str(exc), address=name)]
-            ) from None
-        text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-        writes = sum(s.write_connection(name, conn, {**generated, **text}, None) for s in self.sinks)
-        public = {k: v for k, v in values.items() if not c.outputs[k].secret}
-        digests = {k: secret_digest(v, self._state_key()) for k, v in text.items() if c.outputs[k].secret}
-        return public, digests, writes
-
     def _apply_kubernetes(self, name: str) -> Outcome:
         c = self.resolved.component(name)
         public: dict[str, Any] = {}
         digests: dict[str, str] = {}
         writes = 0
         if c.is_resource:  # served in-cluster: bind before the pods that read the Secret start
-            public, digests, writes = self._bind_in_cluster(name)
-        objects = self.stamped_objects(name)
+            public, digests, writes = binding.bind_in_cluster(self, name)
+        objects = binding.stamped_objects(self, name)
         applied: dict[str, tuple] = {}
         failure: PartialApply | None = None
         for sink in self.sinks:  # every cluster target gets the workload; cloud units ran once
@@ -620,7 +499,7 @@ class Engine:
                 out.append(
                     Diagnostic(
                         f"{name}: implementation {c.implementation.name!r} of {c.type!r} gave no value for contract key {m.group(1)}",
-                        f"{_mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)",
+                        f"{mapping_hint(c, [m.group(1)])}nothing was bound for {name} (fail closed)",
                         address=name,
                     )
                 )
@@ -905,7 +784,7 @@ class Engine:
                         )
                     )
                 else:
-                    objects = self.stamped_objects(name)
+                    objects = binding.stamped_objects(self, name)
                     for sink in self.sinks:
                         if hasattr(sink, "check"):  # what the cluster would refuse (a claim shrunk)
                             refusals = sink.check(
@@ -966,17 +845,6 @@ def _diagnostics_of(exc: Exception, unit: str) -> list[Diagnostic]:
     """A runner error we do not interpret (e.g. TerraformError): its own diagnostics, or one
     naming its type. It still fails only its unit."""
     return list(getattr(exc, "diagnostics", None) or [Diagnostic(f"{type(exc).__name__}: {exc}"[:300], address=unit)])
-
-
-def _pod_templates(obj: dict) -> list[dict]:
-    spec = obj.get("spec") or {}
-    out = []
-    if isinstance(spec.get("template"), dict):
-        out.append(spec["template"])
-    jt = (spec.get("jobTemplate") or {}).get("spec") or {}
-    if isinstance(jt.get("template"), dict):
-        out.append(jt["template"])
-    return out
 
 
 def generate_secret(length: int = 32) -> str:
