@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +118,7 @@ def stamp_manifests(rendered: Rendered, provenance: Provenance) -> Rendered:
         rel = f"kubernetes/{component}.yaml"
         if rel in files:
             files[rel] = dump_yaml(stamped)
-    return Rendered(files, list(rendered.units), manifests, list(rendered.warnings))
+    return dataclasses.replace(rendered, files=files, manifests=manifests)
 
 
 def spdx_document(name: str, namespace: str, rows: list[dict[str, Any]]) -> dict[str, Any]:

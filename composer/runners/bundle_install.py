@@ -257,7 +257,8 @@ def _cluster(env: Environment) -> dict[str, Any]:
     context = env.spec.kubernetes.context
     if not context:
         return {"kubernetes": None, "apis": None}
-    from composer.runners.kube_client import KubeClient, kubeconfig_path
+    from composer.runners.kube.client import KubeClient
+    from composer.runners.kube.kubeconfig import kubeconfig_path
 
     try:
         client = KubeClient.for_context(kubeconfig_path(), context, 1)
