@@ -8,21 +8,25 @@ names the cycle. The order is deterministic: topological, ties broken by name.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping
+from typing import Literal
 
 from composer.diagnostics import Collector, FieldPath
 from composer.model import refs
 from composer.model.refs import OutputRef, Part
 from composer.resolve import Resolved, ResolvedComponent
 
+# why one unit waits for another: a `connections` entry, a ${ref} in its properties, or `dependsOn`
+EdgeReason = Literal["connection", "reference", "dependsOn"]
+
 
 @dataclass(frozen=True)
 class Edge:
     dependency: str
     dependent: str
-    reason: str  # connection | reference | dependsOn
+    reason: EdgeReason
 
 
 @dataclass(frozen=True)

@@ -9,23 +9,23 @@ commands share before plan/apply lives here, so the CLI stays thin.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
-from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
-from composer.catalog.modules import module_interface
-from composer.catalog.policy import UNPARSEABLE, Violation, check_module
-from composer.catalog.sources import AddressError, parse_address
+from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics, policy_message
 from composer.catalog.lock import lock_path, read_lock
+from composer.catalog.modules import module_interface
+from composer.catalog.policy import check_module
+from composer.catalog.sources import AddressError, parse_address
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.publishing import publish_problems
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application_files, load_environment
-from composer.engine.publishing import publish_problems
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
 from composer.state.model import InstalledFrom
@@ -341,20 +341,6 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
                 )
     if errors:
         raise DiagnosticError(errors)
-
-
-def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
-    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
-    at = f"{v.file}:{v.line}" if v.line else v.file
-    how = (
-        " (no opt-in lifts this: make the file parse)"
-        if v.rule == UNPARSEABLE
-        else f"; to allow it, add {v.rule!r} to {allow_where}"
-    )
-    return (
-        f"module {module} breaks the module policy ({v.rule}): {v.summary}",
-        f"at {module}/{at}. Composer refuses it before Terraform runs{how}",
-    )
 
 
 LOCK_FILE = "composer.lock"

@@ -21,6 +21,7 @@ from typing import Any
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
 from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
+from composer.catalog.sources import contained_path as _contained
 from composer.diagnostics import Collector, Diagnostic, FieldPath, format_path
 from composer.model import refs
 from composer.model.app import Application, Component
@@ -59,6 +60,15 @@ class ResolvedComponent:
     module_inputs: dict = field(default_factory=dict)
     module_address: ModuleAddress | None = None  # the source as written, classified
     module_base: Path | None = None  # what a local package may span (the definition's directory)
+    cloud_provider: str | None = None  # the environment's cloud.provider
+
+    @property
+    def provider(self) -> str | None:
+        """The provider plugin that serves this unit (configures its Terraform provider, reads
+        its secret store entry, reports its cloud status): the implementation's own, or the
+        environment's cloud for an implementation written for `any` provider (or Kubernetes)."""
+        own = self.implementation.implementation.provider
+        return own if own not in ("any", "kubernetes") else self.cloud_provider
 
     @property
     def is_resource(self) -> bool:
@@ -290,6 +300,7 @@ class _Resolver:
             outputs=outputs,
             implementation=impl,
             physical_name=physical_name(self.app.name, self.env.name, c.name),
+            cloud_provider=self.env.spec.cloud.provider if self.env.spec.cloud else None,
         )
         if ctype.category == "resource":
             rc = self._terraform(rc, path)
@@ -528,17 +539,6 @@ def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:
     from dataclasses import replace
 
     return replace(rc, **changes)
-
-
-def _contained(base: Path, rel: str) -> Path | None:
-    """base/rel, if it stays inside base (no absolute paths, no escaping with ..)."""
-    if Path(rel).is_absolute():
-        return None
-    root = base.resolve()
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        return None
-    return target
 
 
 def resolve(

@@ -14,7 +14,6 @@ import termios
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from composer.cli.views import View, middle_ellipsis
@@ -193,7 +192,7 @@ spec:
 """
 
 
-@pytest.mark.slow  # a sandbox process and a Terraform apply: ~40 s here
+# not `slow`: the only test of the sandbox emulator process (~40 s), a real path the default suite keeps
 def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tmp_path):
     from tests.test_providers import ENTRY_DEFINITION, ENTRY_MODULE
 

@@ -1,7 +1,7 @@
 """Ctrl-C during `appc apply`, on real Terraform against moto.
 
 The CLI's SIGINT handler stops new units from starting and forwards one SIGINT to each
-running terraform (composer/cli/app.py `_interruptible`, composer/runners/terraform.py
+running terraform (composer/cli/session.py `interruptible`, composer/runners/terraform.py
 `interrupt_all`), which then stops cleanly and saves its state. The run exits 3, says it
 was interrupted and how to resume, leaves valid Composer state and no terraform process
 behind, and a re-run converges. A run past --timeout is stopped the same way, and a
@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from composer.runners import terraform
+from composer.runners import terraform, terraform_process
 from tests.helpers import appc
 from tests.support.projects import make_project
 
@@ -149,7 +149,7 @@ def test_a_terraform_that_ignores_the_interrupt_is_killed_after_the_grace_period
     stubborn = tmp_path / "terraform"
     stubborn.write_text("#!/bin/sh\ntrap '' INT\nsleep 60 &\nwait\nsleep 60\n")
     stubborn.chmod(0o755)
-    monkeypatch.setattr(terraform, "GRACE_SECONDS", 1.0)
+    monkeypatch.setattr(terraform_process, "GRACE_SECONDS", 1.0)
     runner = terraform.TerraformRunner({"PATH": os.environ["PATH"]}, binary=str(stubborn), timeout=1.0)
     started = time.monotonic()
     with pytest.raises(terraform.TerraformError) as err:

@@ -15,7 +15,18 @@ from typing import Any
 
 import typer
 
-from composer.cli.app import EXIT_INVALID, EXIT_OK, CatalogOpt, EnvOpt, Exit, FileOpt, JsonOpt, app, command, registry
+from composer.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    CatalogOpt,
+    EnvOpt,
+    Exit,
+    FileOpt,
+    JsonOpt,
+    app,
+    command,
+    registry,
+)
 from composer.diagnostics import Diagnostic, DiagnosticError, Severity
 
 KeyOpt = typer.Option(
@@ -190,7 +201,7 @@ def inventory(
     with command("inventory", json_mode) as view:
         if format not in ("table", "spdx-json"):
             raise DiagnosticError([Diagnostic(f"unknown inventory format {format!r}", "expected table or spdx-json")])
-        compiled = compile_input(file, env, [], untrusted=False) or _compile_source(file, env)
+        compiled = compile_input(file, env) or _compile_source(file, env)
         state = open_store(compiled, lambda _m: None).read()
         app, env_name = compiled.resolved.name, compiled.resolved.environment.name
         local = compiled.resolved.environment.spec.state.backend == "local"
@@ -254,12 +265,12 @@ def inventory_rows(state: Any, resources: Any = lambda unit: []) -> list[dict[st
 
 
 def _compile_source(file: list[Path], env: str | None) -> Any:
-    from composer.cli.app import _compile
+    from composer.cli.common import ProjectOptions, compile_for
 
-    return _compile(file, env, [])
+    return compile_for(ProjectOptions(tuple(file), env))
 
 
-def compile_input(file: list[Path], env: str | None, catalog: list[Path], untrusted: bool = False) -> Any:
+def compile_input(file: list[Path], env: str | None) -> Any:
     """`-f BUNDLE`: verify, refuse what the environment's policy refuses, compile from a private
     unpacked copy. None when `file` is not a bundle (the caller compiles the project)."""
     from composer.runners.bundle_install import (

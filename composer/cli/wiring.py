@@ -121,6 +121,20 @@ def secret_reader(registry: PluginRegistry, compiled: Compiled):
     return read
 
 
+def unit_secret_values(registry: PluginRegistry, compiled: Compiled, name: str, unit: Any) -> dict[str, Any]:
+    """`appc outputs --show-secrets`: the secret outputs of one applied Terraform unit, read from
+    the secret store its provider published them to (None for a key the store lacks)."""
+    if not unit.secret_ref:
+        return {}
+    c = compiled.resolved.component(name)
+    cloud = compiled.resolved.environment.spec.cloud
+    provider = c.provider if c else (cloud.provider if cloud else None)
+    if not provider:
+        return {}
+    fetched = secret_reader(registry, compiled)(provider, unit.secret_ref)
+    return {k: fetched.get(k) for k in unit.secret_digests}
+
+
 @dataclass
 class SecretStorePublisher:
     """The engine's SecretPublisher: the provider plugin's write_secret / delete_secret."""
@@ -192,8 +206,8 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
         if unit.kind != "terraform":
             continue
         c = compiled.resolved.component(name)
-        provider = c.implementation.implementation.provider if c else cloud
-        plugin = registry.get(cloud if provider in (None, "any") else provider) if (provider or cloud) else None
+        provider = c.provider if c else cloud
+        plugin = registry.get(provider) if provider else None
         if plugin is None:
             out[name] = UnitStatus("unknown", "no provider plugin reports on it")
             continue

@@ -21,6 +21,7 @@ import secrets as random_source
 from typing import TYPE_CHECKING, Any, Mapping
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.recording import mapping_hint
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.connection import Connection
 from composer.render.kubernetes import content_named_job
@@ -40,17 +41,9 @@ def _failure(summary: str, detail: str, name: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(summary, detail, address=name)])
 
 
-def mapping_hint(c: ResolvedComponent, keys: list[str]) -> str:
-    """Which module output each missing contract key reads (the definition's words, not the copy's)."""
-    tf = c.implementation.implementation.terraform
-    mapping = tf.outputs if tf is not None else {}
-    read = [f"{k} <- module output {mapping.get(k, k)!r}" for k in keys if "(" not in k]
-    return f"{'; '.join(read)}: null or absent; " if read else ""
-
-
 def _store_values(engine: Engine, c: ResolvedComponent, outs: Outputs) -> tuple[str, Mapping[str, str]]:
     """(entry id, values) of the cloud secret store entry a `secrets: store` module wrote."""
-    name, impl = c.name, c.implementation.implementation
+    name = c.name
     if SECRET_ID_OUTPUT not in outs or not outs[SECRET_ID_OUTPUT][0]:
         raise _failure(
             f"{name}: implementation {c.implementation.name!r} of {c.type!r} did not output {SECRET_ID_OUTPUT}",
@@ -59,7 +52,7 @@ def _store_values(engine: Engine, c: ResolvedComponent, outs: Outputs) -> tuple[
         )
     secret_ref = str(outs[SECRET_ID_OUTPUT][0])
     try:
-        values = engine.read_secret(impl.provider, secret_ref)
+        values = engine.read_secret(c.provider or "", secret_ref)
     except DiagnosticError as exc:
         raise _failure(
             f"cannot read the connection details of {name} from the secret store",

@@ -38,12 +38,6 @@ PATCH_LAST = ("json-patch", "json-merge-patch")
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
 
 
-class RenderFailure(Exception):
-    def __init__(self, diagnostics: list[Diagnostic]):
-        super().__init__("render failed")
-        self.diagnostics = diagnostics
-
-
 def _quantity(value: Any) -> str:
     return str(value)
 

@@ -111,13 +111,6 @@ def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) 
     raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
 
 
-def provider_plugin(resolved: Resolved, c: ResolvedComponent) -> str | None:
-    """The provider plugin whose Terraform provider a unit's root configures."""
-    impl = c.implementation.implementation
-    cloud = resolved.environment.spec.cloud.provider if resolved.environment.spec.cloud else None
-    return impl.provider if impl.provider not in ("any", "kubernetes") else cloud
-
-
 def _skeleton(
     resolved: Resolved,
     component: str,
@@ -204,7 +197,7 @@ def render_root(
     resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry, bindings: Bindings
 ) -> bytes:
     tf_impl = c.implementation.implementation.terraform
-    root = _skeleton(resolved, c.name, provider_plugin(resolved, c), registry, module)
+    root = _skeleton(resolved, c.name, c.provider, registry, module)
     used: dict[str, OutputRef] = {}
     parts = partial(bindings.parts, c.name)
     args = {k: encode_value(v, used, parts) for k, v in sorted(c.module_inputs.items())}

@@ -224,6 +224,14 @@ class DirectorySink:
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
         return inventory_items(component, objects), writes
 
+    def missing(self, component: str, objects: list[dict]) -> int:
+        """A directory has no live side to drift from: what it holds is what was written."""
+        return 0
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        """A directory refuses nothing; the cluster that syncs it may, and says so there."""
+        return []
+
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         """Each object against its copy in the last written file (None: not written yet)."""
         return preview_against_file(self.directory, f"{component}.yaml", objects)

@@ -52,6 +52,8 @@ class ClusterSink(ApplyOps, HealthOps):
     """Workloads and connection Secrets for one context + namespace. Thread-safe: the engine
     applies independent units in parallel."""
 
+    needs_secret_store = False  # connections are Secrets written here (engine/ports.py WorkloadSink)
+
     @classmethod
     def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list["ClusterSink"]:
         """One sink per target of the environment. Refuses unknown contexts (exit 1) before

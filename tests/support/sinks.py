@@ -7,11 +7,14 @@ The real sinks (cluster, GitOps directory) have their own tests.
 
 from __future__ import annotations
 
+from composer.diagnostics import Diagnostic
 from composer.render.connection import Connection
 from composer.state.model import InventoryItem, object_digest
 
 
 class RecordingSink:
+    needs_secret_store = False
+
     def __init__(self, target: str = "test:sink"):
         self.target = target
         self.connections: dict[str, dict[str, str]] = {}
@@ -59,3 +62,12 @@ class RecordingSink:
         for c in {i.component for i in items}:
             n += len(self.objects.pop(c, []))
         return n
+
+    def missing(self, component: str, objects: list[dict]) -> int:
+        return 0
+
+    def preview(self, component: str, objects: list[dict]) -> None:
+        return None  # no live side: the plan lists objects from the inventory
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        return []
