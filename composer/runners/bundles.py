@@ -17,7 +17,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -183,8 +183,6 @@ def write_bundle(
     safefs.write_stream(Path(os.path.realpath(out.parent)), out.name, stream())
     return written
 
-
-from collections.abc import Callable
 
 SignFn = Callable[[str, tuple[BundleFile, ...]], bytes]
 
