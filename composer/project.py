@@ -28,8 +28,8 @@ from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application_files, load_environment
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
-from composer.state.model import InstalledFrom
 from composer.resolve import Resolved, ResolvedComponent, _contained, resolve
+from composer.state.model import InstalledFrom
 
 DEFAULT_ENVIRONMENT = "default"
 

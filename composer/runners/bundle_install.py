@@ -320,7 +320,7 @@ def source_provenance(root: Path) -> InstalledFrom | None:
 def recording(store: StateStore, compiled: Compiled) -> StateStore:
     """`store`, recording where each applied unit came from: the bundle, else the source commit."""
     bundled = compiled.provenance
-    return RecordingStore(store, (lambda: bundled) if bundled else (lambda: source_provenance(compiled.project.root)))  # type: ignore[return-value]
+    return RecordingStore(store, (lambda: bundled) if bundled else (lambda: source_provenance(compiled.project.root)))
 
 
 def load_env_model(path: Path) -> Environment:

@@ -25,7 +25,8 @@ from composer.catalog.cache import lock_source, lock_version, ships_with_appc
 from composer.catalog.lock import Lock, LockedModule, lock_path, read_lock
 from composer.catalog.modules import provider_constraints
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.model.loader import load_documents, validate
+from composer.model.loader import validate
+from composer.model.source import load_documents
 from composer.plugins import PluginRegistry
 from composer.project import Compiled, Project, compile_project, module_request
 from composer.runners.bundles import Input, provider_inputs
