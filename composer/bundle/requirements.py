@@ -182,37 +182,30 @@ def _row(what: str, required: str, found: str | None, ok: bool | None) -> Row:
 
 
 def check_rows(req: Requirements, facts: TargetFacts) -> list[Row]:
+    """Every requirement against what the target has: the `appc check` table."""
+    return [*_platform_rows(req, facts), *_catalog_rows(req, facts), *_cluster_rows(req, facts)]
+
+
+def _platform_rows(req: Requirements, facts: TargetFacts) -> list[Row]:
+    platforms = " | ".join(req.platforms) or "any"
     rows = [
-        _row(
-            "platform",
-            " | ".join(req.platforms) or "any",
-            facts.platform,
-            not req.platforms or facts.platform in req.platforms,
-        ),
+        _row("platform", platforms, facts.platform, not req.platforms or facts.platform in req.platforms),
         _row("cloud", req.cloud or "none", facts.cloud or "none", req.cloud == facts.cloud),
     ]
     if req.regions:
         rows.append(_row("region", " | ".join(req.regions), facts.region, facts.region in req.regions))
-    rows.append(
-        _row(
-            "terraform",
-            req.terraform,
-            facts.terraform or "missing",
-            satisfies(facts.terraform, req.terraform) if facts.terraform else False,
-        )
-    )
+    tf_ok = satisfies(facts.terraform, req.terraform) if facts.terraform else False
+    rows.append(_row("terraform", req.terraform, facts.terraform or "missing", tf_ok))
     for address, constraint in req.providers.items():
         versions = facts.bundled_providers.get(address, ())
         good = [v for v in versions if satisfies(v, constraint)]
-        rows.append(
-            _row(
-                f"provider {address}",
-                constraint or "any",
-                ", ".join(versions) or f"none for {facts.platform}",
-                bool(good),
-            )
-        )
-    rows += [
+        found = ", ".join(versions) or f"none for {facts.platform}"
+        rows.append(_row(f"provider {address}", constraint or "any", found, bool(good)))
+    return rows
+
+
+def _catalog_rows(req: Requirements, facts: TargetFacts) -> list[Row]:
+    rows = [
         _row(f"type {t}", "available", "yes" if t in facts.types else "missing", t in facts.types) for t in req.types
     ]
     rows += [
@@ -222,23 +215,15 @@ def check_rows(req: Requirements, facts: TargetFacts) -> list[Row]:
     for ctype, impl in req.implementations.items():
         offered = facts.implementations.get(ctype, frozenset())
         rows.append(_row(f"implementation of {ctype}", impl, ", ".join(sorted(offered)) or "none", impl in offered))
-    rows.append(
-        _row(
-            "kubernetes",
-            req.kubernetes,
-            facts.kubernetes,
-            satisfies(facts.kubernetes, req.kubernetes) if facts.kubernetes else None,
-        )
-    )
+    return rows
+
+
+def _cluster_rows(req: Requirements, facts: TargetFacts) -> list[Row]:
+    kube_ok = satisfies(facts.kubernetes, req.kubernetes) if facts.kubernetes else None
+    rows = [_row("kubernetes", req.kubernetes, facts.kubernetes, kube_ok)]
     for api in req.apis:
-        rows.append(
-            _row(
-                f"api {api}",
-                "served",
-                None if facts.apis is None else ("yes" if api in facts.apis else "no"),
-                None if facts.apis is None else api in facts.apis,
-            )
-        )
+        served = None if facts.apis is None else api in facts.apis
+        rows.append(_row(f"api {api}", "served", None if served is None else ("yes" if served else "no"), served))
     rows += [_row("services", s, facts.cloud, None) for s in req.services]
     rows += [
         _row("compiles", "the application resolves against the environment", p, False) for p in facts.compile_problems

@@ -28,6 +28,7 @@ from composer.cli.common import (
     registry,
 )
 from composer.diagnostics import Diagnostic, DiagnosticError, Severity
+from composer.safefs import read_path
 
 KeyOpt = typer.Option(
     [], "--key", envvar="COMPOSER_BUNDLE_KEY", help="Trusted public key (PEM from appc keygen); repeatable."
@@ -76,7 +77,7 @@ def bundle(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Write a signed, self-contained OCI image layout archive of the application (docs/packaging.md)."""
-    from composer.bundle.statement import Source, load_private, statement
+    from composer.bundle.statement import Source, statement
     from composer.bundle.statement import sign as sign_statement
     from composer.project import open_project
     from composer.runners.bundler import builder_id, bundle_annotations, collect
@@ -84,46 +85,47 @@ def bundle(
 
     with command("bundle", json_mode) as view:
         project = open_project(file)
-        names = (
-            project.environment_names() if all_environments else [env or project.environment(None).model.metadata.name]
-        )
-        if not names:
-            raise DiagnosticError(
-                [Diagnostic("no environments to bundle", f"add one under {project.environments_dir}")]
-            )
-        key = load_private(sign.read_bytes(), str(sign)) if sign and sign.is_file() else None
-        if sign and key is None:
-            raise DiagnosticError(
-                [Diagnostic(f"cannot read the signing key {sign}", "make one with `appc keygen -o PREFIX`")]
-            )
+        names = _environments(project, env, all_environments)
+        key = _signing_key(sign)
         plan = collect(project, names, registry(), platform or [this_platform()], catalog)
         view.diagnostics([Diagnostic(w.summary, w.detail, severity=Severity.WARNING) for w in plan.warnings])
         uri, commit, dirty = source_of(project.root)
         name = project.app.model.metadata.name
         params: dict[str, Any] = {"app": name, "environments": names}
-        signer = (
-            (
-                lambda digest, files: sign_statement(
-                    statement(digest, name, files, Source(uri, commit, dirty), builder_id(), params), key
-                )
-            )
-            if key
-            else None
-        )
-        written = write_bundle(out, plan.inputs, name, bundle_annotations(project, names), signer)
+
+        def signer(digest: str, files: Any) -> Any:
+            return sign_statement(statement(digest, name, files, Source(uri, commit, dirty), builder_id(), params), key)
+
+        written = write_bundle(out, plan.inputs, name, bundle_annotations(project, names), signer if key else None)
+        signed = key is not None
         view.event(
-            "bundle",
-            path=str(out),
-            digest=written.digest,
-            files=len(written.files),
-            bytes=written.size,
-            signed=key is not None,
+            "bundle", path=str(out), digest=written.digest, files=len(written.files), bytes=written.size, signed=signed
         )
         view.info(
             f"wrote {out}: {len(written.files)} files, {written.size} bytes, digest {written.digest}"
             + (" (signed)" if key else "")
         )
         view.summary(True, EXIT_OK, digest=written.digest, files=len(written.files), signed=key is not None)
+
+
+def _environments(project: Any, env: str | None, all_environments: bool) -> list[str]:
+    names = project.environment_names() if all_environments else [env or project.environment(None).model.metadata.name]
+    if not names:
+        raise DiagnosticError([Diagnostic("no environments to bundle", f"add one under {project.environments_dir}")])
+    return list(names)
+
+
+def _signing_key(sign: Path | None) -> Any:
+    from composer.bundle.statement import load_private
+
+    if sign is None:
+        return None
+    key = load_private(read_path(sign), str(sign)) if sign.is_file() else None
+    if key is None:
+        raise DiagnosticError(
+            [Diagnostic(f"cannot read the signing key {sign}", "make one with `appc keygen -o PREFIX`")]
+        )
+    return key
 
 
 @app.command()
