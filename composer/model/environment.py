@@ -194,6 +194,9 @@ class Policies(Strict):
     # Attribute paths drift may change without being reverted (docs/reliability.md, "Drift"):
     # `[COMPONENT/]KIND_OR_TYPE.path`, e.g. `Deployment.spec.replicas` or `api/Deployment.spec.replicas`.
     ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
+    # Installing from a bundle needs a signature by one of these public keys (paths relative to
+    # this file; docs/packaging.md).
+    require_signed_bundles: tuple[str, ...] = Field((), alias="requireSignedBundles")
 
 
 class EnvironmentSpec(Strict):

@@ -64,6 +64,16 @@ class CloudResource(_Model):
 UnitKind = Literal["terraform", "kubernetes"]  # who applies the unit
 
 
+class InstalledFrom(_Model):
+    """Where an applied unit came from (issue 16): a bundle's digest, or a source commit, the key
+    that signed the bundle, and when. Written by composer/runners/bundle_install.py's store."""
+
+    bundle_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    source: str | None = Field(None, max_length=2048)
+    signer: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    at: str | None = None
+
+
 class UnitState(_Model):
     kind: UnitKind
     type: str
@@ -83,6 +93,7 @@ class UnitState(_Model):
     # Terraform units: the resources the last apply left (None: written before probes existed,
     # so the probe cannot vouch for the unit and it runs once to record them).
     resources: tuple[CloudResource, ...] | None = None
+    installed: InstalledFrom | None = None  # absent in states written before bundles
 
 
 class InventoryItem(_Model):
