@@ -8,6 +8,8 @@
 (b) a no-op re-apply: terraform runs and wall time.
 (c) one changed unit out of N, against `terraform apply` of the monolithic root after
     the same change.
+(d) a no-op re-apply of --probe-units (50) units with reality probes on (--probe=strict):
+    0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
 
 Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
 the monolithic apply. Every figure comes from this one run; moto is reset between
@@ -71,7 +73,7 @@ def make_project(root: Path, n: int, versioning_off: int | None = None) -> Path:
     return root / "app.yaml"
 
 
-def appc(args: list[str], cwd: Path, env: dict) -> tuple[float, dict]:
+def appc(args: list[str], cwd: Path, env: dict, events: list | None = None) -> tuple[float, dict]:
     t = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", "from composer.cli import main; main()", *args, "--json"],
@@ -83,6 +85,8 @@ def appc(args: list[str], cwd: Path, env: dict) -> tuple[float, dict]:
     wall = time.monotonic() - t
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1] if lines else {}
+    if events is not None:
+        events += lines
     if proc.returncode != 0:
         raise SystemExit(
             f"appc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
@@ -117,11 +121,31 @@ def terraform(args: list[str], cwd: Path, env: dict) -> float:
     return time.monotonic() - t
 
 
+def noop_with_probes(work: Path, url: str, env: dict, units: int, parallelism: int) -> dict:
+    """(d) A no-op re-apply of UNITS bucket units with reality probes on (--probe=strict): the
+    wall time, Terraform processes and AWS API calls of the probe (issue 13: 0, <= 3, <= 1.0 s)."""
+    reset(url)
+    root = work / "probes"
+    app = make_project(root, units)
+    appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)], root, env)
+    lines: list = []
+    wall, summary = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--probe=strict"], root, env, lines)
+    probes = next((e for e in lines if e.get("type") == "probes"), {})
+    return {
+        "probe_units": units,
+        "probe_noop_s": round(wall, 3),
+        "probe_noop_terraform_runs": summary.get("terraform_runs"),
+        "probe_noop_aws_calls": sum((probes.get("cloud_api_calls") or {}).values()),
+        "probe_noop_rerun": len(probes.get("rerun") or []),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=20)
     ap.add_argument("--parallelism", type=int, default=4)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--probe-units", type=int, default=50, help="units of the no-op-with-probes row (d); 0: skip it")
     args = ap.parse_args()
     n = args.units
     work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
@@ -180,6 +204,8 @@ def main() -> int:
         )
         fig["change_one_terraform_runs"] = s.get("terraform_runs")
         fig["change_one_units_changed"] = s.get("units_changed")
+        if args.probe_units:
+            fig.update(noop_with_probes(work, url, env, args.probe_units, args.parallelism))
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -194,6 +220,11 @@ def main() -> int:
         "(b) no-op <= 1 s": fig["noop_s"] <= 1.0,
         "(c) one changed unit <= 0.1x monolithic": fig["c_change_one_vs_monolithic"] <= 0.1,
     }
+    if args.probe_units:
+        checks["(d) no-op with probes: 0 terraform runs, <= 3 AWS calls"] = (
+            fig["probe_noop_terraform_runs"] == 0 and fig["probe_noop_aws_calls"] <= 3 and fig["probe_noop_rerun"] == 0
+        )
+        checks["(d) no-op with probes <= 1 s"] = fig["probe_noop_s"] <= 1.0
     fig["checks"] = checks
     if args.json:
         print(json.dumps(fig, indent=2))
@@ -217,6 +248,14 @@ def main() -> int:
             ),
             ("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"),
         ]
+        if args.probe_units:
+            rows.append(
+                (
+                    f"(d) no change, probes on, {fig['probe_units']} units",
+                    fig["probe_noop_s"],
+                    f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls",
+                )
+            )
         for label, secs, note in rows:
             print(f"  {label:<40} {secs:8.2f} s   {note}")
         print(

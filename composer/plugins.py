@@ -142,6 +142,37 @@ class UnitStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ProbedResource:
+    """A resource the last apply of a Terraform unit left, as state recorded it."""
+
+    unit: str
+    address: str
+    type: str  # Terraform resource type, e.g. aws_s3_bucket
+    id: str  # the provider's id (bucket name, queue URL, ARN, ...)
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """The reality probe: do these resources still exist? One request per provider and apply,
+    whatever the unit count; a plugin answers it with a bounded number of batched API calls."""
+
+    environment: Environment
+    app: str
+    resources: tuple[ProbedResource, ...]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    answered: bool  # False: the plugin could not look (no permission, API down, no probe for this cloud)
+    missing: tuple[ProbedResource, ...] = ()  # looked for and not found
+    # Resource types this plugin's probe does not see (sub-resources such as a bucket's versioning):
+    # neither evidence of presence nor of absence; `appc drift` covers them.
+    unseen: tuple[ProbedResource, ...] = ()
+    reason: str = ""  # why it could not answer (never a secret)
+    api_calls: int = 0
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str
@@ -173,6 +204,9 @@ class Provider(Protocol):
     def write_secret(self, request: WriteSecretRequest) -> SecretWritten: ...
 
     def delete_secret(self, request: DeleteSecretRequest) -> bool: ...
+
+    # The reality probe before a unit is skipped (composer/engine/probes.py decides from the answer).
+    def probe(self, request: ProbeRequest) -> ProbeResult: ...
 
 
 class BaseProvider:
@@ -219,6 +253,9 @@ class BaseProvider:
 
     def delete_secret(self, request: DeleteSecretRequest) -> bool:
         return False
+
+    def probe(self, request: ProbeRequest) -> ProbeResult:
+        return ProbeResult(False, reason=f"provider {self.name} has no reality probe")
 
 
 def load_offers(path: Path, module_root: Path) -> list[ImplementationOffer]:

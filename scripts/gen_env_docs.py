@@ -274,6 +274,10 @@ FIELDS: dict[str, tuple[str, str]] = {
         "Module policy rules lifted for every module this environment runs (provisioners, external-data, remote-state, http-data, module-sources, outside-files); everything else the policy denies stays denied (docs/security.md).",
         "spec: {policies: {allow: [remote-state]}}",
     ),
+    "spec.policies.ignoreDrift": (
+        "Attribute paths another actor may change: `appc drift` reports their drift as ignored (exit 0 if nothing else drifted) and apply never reverts them. Each is `[COMPONENT/]KIND.path`, where KIND is a Kubernetes kind or a Terraform resource type (docs/reliability.md).",
+        "spec: {policies: {ignoreDrift: [Deployment.spec.replicas, uploads/aws_s3_bucket.tags]}}",
+    ),
     "spec.policies.requireSignedBundles": (
         "Public keys (PEM files from `appc keygen`, paths relative to this file): `plan`/`apply`/`render -f BUNDLE` refuse a bundle that none of them signed (docs/packaging.md).",
         "spec: {policies: {requireSignedBundles: [keys/vendor.pub]}}",

@@ -61,6 +61,7 @@ from composer.cli.common import (  # noqa: F401 (re-exported for command modules
 COMMAND_MODULES = (  # one line per module; the order is the order of `appc --help`
     "composer.cli.inspect",  # validate, render, graph, schema
     "composer.cli.run_commands",  # init, plan, apply, destroy
+    "composer.cli.drift",  # drift
     "composer.cli.state_commands",  # outputs, status, force-unlock
     "composer.cli.defs",  # def list, def show, def validate
     "composer.cli.envs",  # env list, env show

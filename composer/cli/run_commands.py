@@ -26,6 +26,7 @@ from composer.cli.common import (
     render_notes,
 )
 from composer.cli.planview import plan_markdown, plan_text
+from composer.cli.probing import ProbeOpt, Probed
 from composer.cli.planview import totals as plan_totals
 from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import Record, View
@@ -236,6 +237,7 @@ def apply(
         env="APPROVE",
         help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
     ),
+    probe: Optional[str] = ProbeOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
     if planfile is None and not auto_approve and not interactive():
@@ -253,31 +255,41 @@ def apply(
         force_conflicts=force_conflicts,
         kube_workers=kube_workers,
     )
-    raise Exit(_apply(view, compiled, options, planfile, ask=planfile is None and not auto_approve, approve=approve))
+    ask = planfile is None and not auto_approve
+    raise Exit(_apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe))
 
 
 def _apply(
-    view: View, compiled: Compiled, options: RunOptions, planfile: Optional[Path], ask: bool, approve: list[str]
+    view: View,
+    compiled: Compiled,
+    options: RunOptions,
+    planfile: Optional[Path],
+    ask: bool,
+    approve: list[str],
+    probe: Optional[str] = None,
 ) -> int:
     """Apply after the gates: the saved plan (read under the lock) or a confirmed preview."""
     refuse_paused(compiled)
     held, waiting = held_units(compiled, approve)
 
+    checked = Probed(view, "off" if planfile is not None else probe, _pending)  # a saved plan applies as saved
+
     def step(s: EngineSession) -> "RunResult":
+        state = checked.state(s)
         if ask:
-            preview = s.engine.plan(s.state)
+            preview = s.engine.plan(state)
             if not any(o.changes or o.action == "prune" for o in preview.outcomes.values()):
                 view.info("[green]no changes[/green]")
                 view.summary(True, EXIT_OK, **preview.summary())
                 raise Exit(EXIT_OK)
             with s.progress.paused():  # the question must not be redrawn over by the live table
-                guide.confirm_plan(view, preview, compiled, s.state)
-        return s.engine.apply(s.state, s.prepared, hold=held)
+                guide.confirm_plan(view, preview, compiled, state)
+        return s.engine.apply(state, s.prepared, hold=held)
 
     def read_saved(store, state):
         return read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
 
-    result, session = run_engine(view, "apply", compiled, options, step, _pending, before=read_saved)
+    result, session = run_engine(view, "apply", compiled, options, step, checked, before=read_saved)
     where = guide.destinations(compiled, session.store, session.engine.sinks, result)
     if waiting:
         view.fact(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from composer.engine.run import Engine, RunResult
     from composer.state.model import StateDoc
 
-Verb = Literal["plan", "apply", "destroy"]
+Verb = Literal["plan", "apply", "destroy", "drift"]
 R = TypeVar("R")
 
 

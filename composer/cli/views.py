@@ -283,6 +283,9 @@ class RunView:
                         row["waiting"] = ""
                     if kind != "apply_progress":
                         self._line(f"  {unit}: {row['activity']}")
+            elif type_ == "probe" and row is not None:  # why an unchanged unit runs (composer/engine/probes.py)
+                row["activity"] = fields.get("reason", "")
+                self._line(f"  {unit}: {row['activity']}")
             elif type_ == "unit" and row is not None:
                 row["status"] = fields["status"]
                 row["waiting"] = ""

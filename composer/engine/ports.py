@@ -21,6 +21,8 @@ class Changes(Protocol):
     change: int
     remove: int
     resource_actions: tuple[tuple[str, str, str], ...]  # (address, resource type, action) planned
+    resources_seen: tuple[tuple[str, str, str], ...]  # (address, type, id) refreshed or written
+    resources_deleted: tuple[str, ...]  # addresses deleted
 
     @property
     def any(self) -> bool: ...
@@ -55,6 +57,7 @@ class TerraformPort(Protocol):
         *,
         destroy: bool = False,
         refresh: bool = True,
+        refresh_only: bool = False,
     ) -> Changes: ...
 
     def apply(

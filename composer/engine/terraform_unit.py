@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import binding, preview, replacements
+from composer.engine import binding, preview, probes, replacements
 from composer.engine.outcome import Outcome
 from composer.engine.ports import Changes
 from composer.engine.publishing import publish
@@ -145,6 +145,11 @@ def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Out
     conn_ref = secret_ref or publish(engine.publisher, engine.resolved, engine.sinks, name, text)
     writes = binding.deliver_connection(engine, name, text, conn_ref)
     unit = engine.applied_unit(name, public, digests, secret_ref)
+    previous = engine.state.units.get(name)  # what the reality probe looks for next time (engine/probes.py)
+    seen = probes.recorded_after_apply(
+        previous.resources if previous else None, changes.resources_seen, changes.resources_deleted
+    )
+    unit = unit.model_copy(update={"resources": seen})
     engine.save(lambda s: s.with_unit(name, unit))
     return Outcome(name, "terraform", "applied", counted(changes), diagnostics=warnings, k8s_writes=writes)
 

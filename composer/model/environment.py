@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
 
@@ -179,10 +179,21 @@ class Override(Strict):
 PolicyRule = Literal["provisioners", "external-data", "remote-state", "http-data", "module-sources", "outside-files"]
 
 
+DriftPath = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$", max_length=256
+    ),
+]
+
+
 class Policies(Strict):
     protect: tuple[Name, ...] = ()
     # Module policy rules this environment lifts for every module it runs (composer/catalog/policy.py).
     allow: tuple[PolicyRule, ...] = ()
+    # Attribute paths drift may change without being reverted (docs/reliability.md, "Drift"):
+    # `[COMPONENT/]KIND_OR_TYPE.path`, e.g. `Deployment.spec.replicas` or `api/Deployment.spec.replicas`.
+    ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
     # Installing from a bundle needs a signature by one of these public keys (paths relative to
     # this file; docs/packaging.md).
     require_signed_bundles: tuple[str, ...] = Field((), alias="requireSignedBundles")

@@ -39,6 +39,7 @@ from composer.runners.kube.health import HealthOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.targets import DeliveryOptions, cluster_targets
 from composer.runners.kube.waits import WAITABLE
+from composer.runners.kube_probe import with_identity
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
@@ -150,7 +151,9 @@ class ClusterSink(ApplyOps, HealthOps):
         writes = self._ensure_namespace(component) if objects else 0
         planned = self._plan(component, objects)
         before = {(i.kind, i.namespace, i.name): i for i in previous}
-        unchanged = [p for p in planned if p.key in before and before[p.key].hash == p.digest]
+        unchanged = [
+            p for p in planned if p.key in before and before[p.key].hash == p.digest and p.key not in self.reclaim
+        ]
         # Trust the inventory's digest, but re-create what was deleted behind our back.
         present = self._live_names(component, unchanged) if unchanged else set()
         skip = {p.key for p in unchanged if p.key in present}
@@ -175,6 +178,7 @@ class ClusterSink(ApplyOps, HealthOps):
         writes += self._hand_over_replicas(component, changed, planned)
         try:
             live = self._apply_all(component, changed) if changed else {}
+            items = with_identity(items, live, before)
             writes += len(changed)
             if not self.no_wait:
                 self._wait(component, [p for p in changed if p.resource.kind in WAITABLE], live)

@@ -71,6 +71,10 @@ class Changes:
     remove: int = 0
     # (address, resource type, action) of every planned_change the run streamed
     resource_actions: tuple[tuple[str, str, str], ...] = ()
+    # (address, type, id) of the resources the run refreshed or wrote, and those it deleted:
+    # recorded in state for the reality probe (composer/runners/cloud_probe.py)
+    resources_seen: tuple[tuple[str, str, str], ...] = ()
+    resources_deleted: tuple[str, ...] = ()
 
     @property
     def any(self) -> bool:
@@ -118,7 +122,12 @@ def _changes(messages: list[dict]) -> Changes:
             actions.append(
                 (str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", "")))
             )
-    return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
+    from composer.runners.cloud_probe import resource_events
+
+    seen, deleted = resource_events(messages)
+    return Changes(
+        counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions), seen, deleted
+    )
 
 
 _UNSUPPORTED_ATTRIBUTE = re.compile(r'attribute named "([a-z_0-9]+)"')
@@ -312,6 +321,7 @@ class TerraformRunner:
         *,
         destroy: bool = False,
         refresh: bool = True,
+        refresh_only: bool = False,
     ) -> Changes:
         args = [
             "plan",
@@ -325,6 +335,8 @@ class TerraformRunner:
             args.append("-destroy")
         if not refresh:
             args.append("-refresh=false")
+        if refresh_only:  # appc drift: what changed outside Terraform, nothing planned to change it back
+            args.append("-refresh-only")
         code, messages, out, err = self._run(unit, "plan", args, workdir, variables)
         if code not in (0, 2):
             raise self._fail(unit, "plan", code, messages, out, err)

@@ -52,6 +52,15 @@ def object_digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+class CloudResource(_Model):
+    """One managed resource of a Terraform unit as its last apply left it (address, type and the
+    provider's id, from Terraform's own -json stream): what the reality probe looks for."""
+
+    address: Annotated[str, StringConstraints(max_length=512)]
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", max_length=128)]
+    id: Annotated[str, StringConstraints(max_length=2048)]
+
+
 UnitKind = Literal["terraform", "kubernetes"]  # who applies the unit
 
 
@@ -81,6 +90,9 @@ class UnitState(_Model):
     skeleton: dict[str, Any] = {}
     updated_at: str = Field(default_factory=now)
     error: str | None = None  # last failure summary (no values)
+    # Terraform units: the resources the last apply left (None: written before probes existed,
+    # so the probe cannot vouch for the unit and it runs once to record them).
+    resources: tuple[CloudResource, ...] | None = None
     installed: InstalledFrom | None = None  # absent in states written before bundles
 
 
@@ -93,6 +105,11 @@ class InventoryItem(_Model):
     namespace: Name | None = None
     component: Name
     hash: str  # digest of the content we applied (no write when unchanged)
+    # The object as the server answered our last write (None: written before probes existed):
+    # the reality probe compares them with one LIST per kind and namespace.
+    uid: str | None = Field(default=None, max_length=128)
+    resource_version: str | None = Field(default=None, alias="resourceVersion", max_length=128)
+    generation: int | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -16,6 +16,8 @@ from composer.plugins import (
     EnvironmentProblem,
     PreflightRequest,
     PreflightResult,
+    ProbeRequest,
+    ProbeResult,
     SecretRequest,
     StatusRequest,
     TerraformProviderBlocks,
@@ -141,6 +143,12 @@ class AwsProvider(ShippedProvider):
         from providers.aws.sdk import unit_status
 
         return unit_status(request.environment, request.type, request.outputs)
+
+    def probe(self, request: ProbeRequest) -> ProbeResult:
+        """Do the recorded resources still exist? One batched query (providers/aws/probe.py)."""
+        from providers.aws.probe import probe
+
+        return probe(request, _session(request.environment))
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         import json

@@ -18,6 +18,7 @@ from composer.runners.kube.guards import HANDOVER_MANAGER, handover_body, hpa_ta
 from composer.runners.kube.namespace import NamespaceOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.waits import RolloutOps
+from composer.runners.kube_probe import reclaimed_body
 from composer.state.model import InventoryItem, object_digest
 
 # Apply order: what others depend on first. Objects of one phase go out in parallel.
@@ -122,8 +123,8 @@ class ApplyOps(NamespaceOps, RolloutOps):
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts},
-                        body=p.body,
+                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts or p.key in self.reclaim},
+                        body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
                     )
                     or {}

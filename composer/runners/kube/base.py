@@ -64,6 +64,9 @@ class ClusterBase:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _namespace_ready: bool = field(default=False, repr=False)
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)  # secret name -> digest known to be live
+    # Objects the reality probe found changed by another field manager (composer/runners/kube_probe.py):
+    # written again taking our fields back, except the paths in the value (policies.ignoreDrift).
+    reclaim: dict[tuple[str, str | None, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.client.timeout = self.timeout  # --timeout bounds every wait, a slow API request too
