@@ -641,6 +641,12 @@ def apply(
     allow_outside: bool = AllowOutsideOpt,
     catalog: list[Path] = CatalogOpt,
     locked: bool = LockedOpt,
+    adopt_owned: bool = typer.Option(
+        False,
+        "--adopt-owned",
+        envvar="COMPOSER_ADOPT_OWNED",
+        help="Import a resource that already exists when its ownership tags name its unit.",
+    ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
@@ -689,6 +695,7 @@ def apply(
             ):
                 engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
                 engine.store = store
+                _day2.wire_adoption(engine, reg, compiled, adopt_owned, file[0])
                 if engine.pending(state):  # credentials are checked before any Terraform runs, and only then
                     preflight(reg, compiled)
                 if planfile is None and not auto_approve:
@@ -857,12 +864,20 @@ def status(
         state = store.read()
         lock = store.current()
         live = cloud_status(registry(), compiled, state) if cloud else {}
+        from composer.engine.statusinfo import changed_since_apply, unit_notes
+
+        changed = (
+            changed_since_apply(compiled.resolved, compiled.graph, compiled.rendered, compiled.modules, state)
+            if state
+            else set()
+        )
         rows = []
         for name, kind in _units(compiled, state):
             u = state.units.get(name) if state else None
             in_model = name in compiled.graph.order
             st = u.status if u else "not applied"
-            note = "" if in_model else "removed from the model (pruned on next apply)"
+            notes = unit_notes(u, name in changed)
+            note = notes.text() if in_model else "removed from the model (pruned on next apply)"
             if u and u.error:
                 note = u.error
             extra = {"cloud": {"state": live[name].state, "detail": live[name].detail}} if name in live else {}
@@ -874,6 +889,7 @@ def status(
                 updated=u.updated_at if u else None,
                 in_model=in_model,
                 note=note,
+                **notes.to_json(),
                 **extra,
             )
             rows.append(
@@ -1258,6 +1274,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 # appc lock, def scaffold and def test live in their own module; importing it registers them.
 from composer.cli import modules as _modules  # noqa: E402,F401
+from composer.cli import day2 as _day2  # noqa: E402,F401  (appc import, appc rotate)
 
 
 def run() -> None:

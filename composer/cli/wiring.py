@@ -208,7 +208,7 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
             out[name] = UnitStatus("unknown", "no provider plugin reports on it")
             continue
         try:
-            out[name] = plugin.status(StatusRequest(env, name, unit.type, unit.outputs))
+            out[name] = plugin.status(StatusRequest(env, name, unit.type, unit.outputs, compiled.resolved.name))
         except DiagnosticError as exc:
             out[name] = UnitStatus("unknown", exc.diagnostics[0].summary if exc.diagnostics else "status failed")
         except Exception as exc:  # a plugin's SDK error must not take status down

@@ -32,7 +32,7 @@ from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import preview, replacements
+from composer.engine import adopt, preview, replacements, rotate
 from composer.engine.changes import ResourceChange, counts
 from composer.engine.ports import PartialApply, SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.scheduler import OK, run_dag
@@ -150,6 +150,10 @@ class Engine:
     # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
     prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
     publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
+    imports: Mapping[str, tuple[adopt.ImportTarget, ...]] = field(default_factory=dict)  # appc import: this run only
+    read_tags: adopt.OwnershipReader | None = None  # tags of a resource an apply found existing (orphans)
+    adopt_owned: bool = False  # adopt an orphan whose ownership tags name this unit, and run it again
+    app_file: str = "app.yaml"  # as the user named it, for the commands diagnostics suggest
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -158,6 +162,7 @@ class Engine:
         self._outcomes: dict[str, Outcome] = {}
         self._secrets: dict[str, Mapping[str, str]] = {}  # unit -> secret values read this run (memory only)
         self._generated: dict[str, dict[str, str]] = {}  # unit -> generated input values this run (memory only)
+        self._fresh: set[str] = set()  # units whose generated values were made this run (sealed before use)
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -239,10 +244,43 @@ class Engine:
                 sort_keys=True,
             ).encode()
         ).hexdigest()
+        self._write_overlays(name)
         if not self.workspace.init_needed(name, fingerprint):
             return
         self.terraform.init(name, self._workdir(name), self._backend_config(name))
         self.workspace.initialized(name, fingerprint)
+
+    def _write_overlays(self, name: str) -> None:
+        """Files beside the rendered root for this run only: rotation versions (engine/rotate.py)
+        and import blocks (engine/adopt.py). Rewritten or removed before every Terraform run."""
+        prev = self._state.units.get(name) if self._state else None
+        in_model = name in self.graph.order
+        for file, data in (
+            (rotate.OVERRIDE_FILE, rotate.override(name, prev) if in_model else None),
+            (adopt.IMPORT_FILE, adopt.import_file(self.imports.get(name, ())) if in_model else None),
+        ):
+            if data is None:
+                self.workspace.remove(f"terraform/{name}/{file}")
+            else:
+                self.workspace.write(f"terraform/{name}/{file}", data)
+
+    def _scope(self, name: str) -> rotate.Scope:
+        return rotate.Scope(self.app, self.env_name, name, self._state_key())
+
+    def _seal_before_use(self, name: str) -> None:
+        """Generated values made this run are sealed into state before Terraform sends them anywhere."""
+        values = self._generated_inputs(name)
+        with self._lock:
+            fresh = name in self._fresh
+            self._fresh.discard(name)
+        if fresh and values:
+            note = "generated inputs sealed before first use; not applied yet"
+            c_type = self.resolved.component(name).type
+            self._save(
+                lambda s: s.with_unit(
+                    name, rotate.sealed_record(s.units.get(name), c_type, values, self._scope(name), note)
+                )
+            )
 
     def _secret_value(self, ref: OutputRef) -> str:
         """The value of a secret output of an upstream unit (memory only)."""
@@ -287,7 +325,10 @@ class Engine:
             if name in self._generated:
                 return dict(self._generated[name])
         prev = self._state.units.get(name) if self._state else None
-        if prev is not None and prev.secret_ref:
+        sealed = rotate.opened(prev, tuple(tf.generated_inputs), self._scope(name))
+        if sealed is not None:
+            found = sealed
+        elif prev is not None and prev.secret_ref:
             values = self._secrets.get(name)
             if values is None:
                 values = self.read_secret(c.implementation.implementation.provider, prev.secret_ref)
@@ -306,6 +347,8 @@ class Engine:
             found = {k: str(values[k]) for k in tf.generated_inputs}
         else:
             found = {k: generate_secret() for k in tf.generated_inputs}
+            with self._lock:
+                self._fresh.add(name)
         with self._lock:
             self._generated[name] = found
         return dict(found)
@@ -390,6 +433,7 @@ class Engine:
         c = self.resolved.component(name)
         workdir = self._workdir(name)
         self._init(name)
+        self._seal_before_use(name)
         planfile, rel = workdir / PLANFILE, f"terraform/{name}/{PLANFILE}"
         warnings: list[Diagnostic] = []
         self.workspace.remove(rel)  # a leftover of a killed run; Terraform must not write through it
@@ -427,6 +471,7 @@ class Engine:
             secret_ref=secret_ref,
             dependencies=self.graph.dependencies(name),
             provider=self._provider(name),
+            **rotate.carried(self._state.units.get(name), keep_sealed=False),
         )
         self._save(lambda s: s.with_unit(name, unit))
         return Outcome(
@@ -437,6 +482,38 @@ class Engine:
             diagnostics=warnings,
             k8s_writes=writes,
         )
+
+    def _apply_terraform_adopting(self, name: str, planned: bytes | None) -> Outcome:
+        """An apply that failed on resources that already exist (engine/adopt.py): explained,
+        and with --adopt-owned, those whose tags name this unit are imported and the unit re-run."""
+        try:
+            outcome = self._apply_terraform(name, planned)
+            self._drop_imports(name)
+            return outcome
+        except (UnitFailure, DiagnosticError) as exc:
+            self._drop_imports(name)
+            provider = self.resolved.component(name).implementation.implementation.provider
+            found = [
+                adopt.classify(t, provider, self.read_tags, self.app, self.env_name, name)
+                for t in adopt.orphans_in(exc.diagnostics)
+            ]
+            if not found:
+                raise
+            if self.adopt_owned and planned is None and all(o.owner == "this unit" for o in found):
+                self.emit("adopt", unit=name, resources=[o.target.address for o in found])
+                self.imports = {**self.imports, name: tuple(o.target for o in found)}
+                try:
+                    return self._apply_terraform(name, None)
+                finally:
+                    self._drop_imports(name)
+            explained = [adopt.orphan_diagnostic(o, self.app_file, self.env_name, name) for o in found]
+            raise UnitFailure(explained + list(exc.diagnostics)) from None
+
+    def _drop_imports(self, name: str) -> None:
+        """Import blocks are for one run: gone from the root whether it adopted or failed."""
+        if name in self.imports:
+            self.imports = {k: v for k, v in self.imports.items() if k != name}
+            self.workspace.remove(f"terraform/{name}/{adopt.IMPORT_FILE}")
 
     def _sinks_read_the_store(self) -> bool:
         """A sink that reads connections from the cloud secret store (a GitOps directory)."""
@@ -589,7 +666,7 @@ class Engine:
         self.emit("unit_start", unit=name, kind=kind)
         try:
             if kind == "terraform":
-                o = self._apply_terraform(name, (planned or {}).get(name))
+                o = self._apply_terraform_adopting(name, (planned or {}).get(name))
             else:
                 o = self._apply_kubernetes(name)
         except (UnitFailure, DiagnosticError) as exc:
@@ -642,6 +719,7 @@ class Engine:
             dependencies=self.graph.dependencies(name) if c else (prev.dependencies if prev else ()),
             provider=self._provider(name) if c else (prev.provider if prev else None),
             error=diags[0].summary[:300] if diags else None,
+            **rotate.carried(prev, keep_sealed=True),
         )
         try:
             self._save(lambda s: s.with_unit(name, failed))

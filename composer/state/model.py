@@ -68,6 +68,13 @@ class UnitState(_Model):
     skeleton: dict[str, Any] = {}
     updated_at: str = Field(default_factory=now)
     error: str | None = None  # last failure summary (no values)
+    # Day 2 (engine/rotate.py): generated inputs sealed with the state's key until the cloud
+    # secret store holds them (so a failed first apply never generates a second password), the
+    # rotation version of each generated secret, and when it was last rotated.
+    sealed_inputs: dict[str, str] = {}
+    secret_versions: dict[str, int] = {}
+    rotated_at: str | None = None
+    rotating: str | None = None  # the key of a rotation begun and not yet applied (resume sends the same value)
 
 
 class InventoryItem(_Model):

@@ -141,6 +141,12 @@ class AwsProvider(ShippedProvider):
 
         return unit_status(request.environment, request.type, request.outputs)
 
+    def resource_tags(self, environment: Environment, resource_type: str, resource_id: str) -> Mapping[str, str] | None:
+        """The tags of an existing resource (adoption of orphans, engine/adopt.py)."""
+        from providers.aws.tags import resource_tags
+
+        return resource_tags(environment, resource_type, resource_id)
+
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         import json
 
