@@ -1,6 +1,6 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
-    python bench/apply.py [--units 20] [--parallelism 4] [--json]
+    python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -9,8 +9,14 @@
 (c) one changed unit out of N, against `terraform apply` of the monolithic root after
     the same change.
 
+(d) first apply of N independent units against the monolithic root at the same parallelism
+    (`terraform apply -parallelism=P`).
+(e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
+    as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
+
 Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
-the monolithic apply. Every figure comes from this one run; moto is reset between
+the monolithic apply; (d) <= 1.5x monolithic; (e) appc flat (<= 1.2x from the smallest to
+the largest N) and <= 0.1x monolithic at the largest N with latency. Every figure comes from this one run; moto is reset between
 scenarios so each starts from an empty account. Needs terraform on PATH and a provider
 mirror (see composer/runners/terraform.py).
 """
@@ -117,10 +123,70 @@ def terraform(args: list[str], cwd: Path, env: dict) -> float:
     return time.monotonic() - t
 
 
+def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, subprocess.Popen]:
+    port_file = workdir / f"proxy-{delay_ms:g}.port"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "latency_proxy.py"), "--upstream", upstream, "--delay-ms", str(delay_ms),
+         "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("the latency proxy did not start")
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
+
+
+def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str) -> dict:
+    """One changed unit out of n: appc (first apply, then the change) against the monolithic root."""
+    reset(moto_url)
+    src = work / f"{tag}-{n}-src"
+    app = make_project(src, n)
+    appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / f"{tag}-{n}-render")], src, env)
+    mono = work / f"{tag}-{n}-mono"
+    monolithic_root(work / f"{tag}-{n}-render", mono)
+    tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+    terraform(["init", "-input=false", "-no-color"], mono, tf_env)
+    terraform(tf, mono, tf_env)
+    doc = json.loads((mono / "main.tf.json").read_text())
+    doc["module"]["b07"]["versioning"] = False
+    (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
+    mono_s = terraform(tf, mono, tf_env)
+    reset(moto_url)
+    par = work / f"{tag}-{n}-appc"
+    app = make_project(par, n)
+    run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)]
+    appc(run, par, env)
+    make_project(par, n, versioning_off=7)
+    appc_s, s = appc(run, par, env)
+    return {"n": n, "appc_s": round(appc_s, 2), "mono_s": round(mono_s, 2), "ratio": round(appc_s / mono_s, 3),
+            "terraform_runs": s.get("terraform_runs")}  # fmt: skip
+
+
+def change_one_series(
+    work: Path, sizes: list[int], args: argparse.Namespace, env: dict, tf_env: dict, url: str
+) -> dict:
+    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct") for n in sizes]}
+    if args.latency_ms > 0:
+        proxy_url, proxy = start_proxy(work, url, args.latency_ms)
+        try:
+            slow_env = {**env, "AWS_ENDPOINT_URL": proxy_url}
+            slow_tf = {**tf_env, "AWS_ENDPOINT_URL": proxy_url}
+            out["latency"] = [change_one(work, n, args.parallelism, slow_env, slow_tf, url, "slow") for n in sizes]
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=20)
     ap.add_argument("--parallelism", type=int, default=4)
+    ap.add_argument("--sizes", default="10,50,100", help="unit counts of the one-changed-unit series (e); '' skips it")
+    ap.add_argument("--latency-ms", type=float, default=50.0, help="delay per API request for (e); 0 skips")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = args.units
@@ -147,11 +213,15 @@ def main() -> int:
         monolithic_root(work / "render", mono)
         terraform(["init", "-input=false", "-no-color"], mono, tf_env)
         reset(url)
-        fig["mono_apply_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+        fig["mono_apply_s"] = terraform(
+            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
+        )
         doc = json.loads((mono / "main.tf.json").read_text())
         doc["module"]["b07"]["versioning"] = False
         (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-        fig["mono_change_one_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+        fig["mono_change_one_s"] = terraform(
+            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
+        )
 
         # Units one after another.
         reset(url)
@@ -180,6 +250,9 @@ def main() -> int:
         )
         fig["change_one_terraform_runs"] = s.get("terraform_runs")
         fig["change_one_units_changed"] = s.get("units_changed")
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        if sizes:
+            fig["e_change_one"] = change_one_series(work, sizes, args, env, tf_env, url)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -194,6 +267,14 @@ def main() -> int:
         "(b) no-op <= 1 s": fig["noop_s"] <= 1.0,
         "(c) one changed unit <= 0.1x monolithic": fig["c_change_one_vs_monolithic"] <= 0.1,
     }
+    checks["(d) first apply <= 1.5x monolithic"] = fig["a_parallel_vs_monolithic"] <= 1.5
+    for mode, series in fig.get("e_change_one", {}).items():
+        if len(series) > 1:
+            flat = series[-1]["appc_s"] / series[0]["appc_s"]
+            fig[f"e_{mode}_flatness"] = round(flat, 3)
+            checks[f"(e) {mode}: appc flat (<= 1.2x from N={series[0]['n']} to N={series[-1]['n']})"] = flat <= 1.2
+        if mode == "latency" and series:
+            checks[f"(e) latency: <= 0.1x monolithic at N={series[-1]['n']}"] = series[-1]["ratio"] <= 0.1
     fig["checks"] = checks
     if args.json:
         print(json.dumps(fig, indent=2))
@@ -223,6 +304,15 @@ def main() -> int:
             f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential']:.2f}x   (parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x)"
         )
         print(f"  (c) one change / monolithic = {fig['c_change_one_vs_monolithic']:.2f}x\n")
+        for mode, series in fig.get("e_change_one", {}).items():
+            label = f"behind a {args.latency_ms:g} ms proxy" if mode == "latency" else "emulator as is"
+            print(f"  (e) one changed unit, {label}:")
+            for row in series:
+                print(
+                    f"      N={row['n']:<4} appc {row['appc_s']:7.2f} s   monolithic {row['mono_s']:7.2f} s   "
+                    f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs"
+                )
+        print()
         for k, ok in checks.items():
             print(f"  {'PASS' if ok else 'FAIL'}  {k}")
     return 0 if all(checks.values()) else 1

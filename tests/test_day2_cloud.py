@@ -28,8 +28,12 @@ def test_import_adopts_a_bucket_then_orphans_are_adopted_only_when_owned(tmp_pat
     alien_address = appc("import", "-f", app, "-e", "test", "files", "x", "module.files.aws_iam_role.x")
     assert alien_address.code == 1 and "declares no resource" in alien_address.err
 
-    imported = appc("import", "-f", app, "-e", "test", "files", "shop-test-files", "module.files.aws_s3_bucket.this")
+    imported = appc(
+        "import", "-f", app, "-e", "test", "files", "shop-test-files", "module.files.aws_s3_bucket.this", "--json"
+    )
     assert imported.code == 0, imported.err + imported.out
+    # init + apply: the outputs come from the apply's own -json stream, not a third process
+    assert imported.events[-1]["terraform_runs"] == 2
     assert not (tmp_path / ".composer" / "roots" / "test" / "terraform" / "files" / "appc_import.tf.json").exists()
     plan = appc("plan", "-f", app, "-e", "test", "--refresh", "--detailed-exitcode", "--json")
     assert plan.code == 0, plan.out + plan.err  # the bucket is in state: nothing to create or change

@@ -92,6 +92,18 @@ def _run_units(view: View, compiled: Any, reg: Any, options: Any, lock_timeout: 
     return _report(view, result, compiled.resolved.environment.name, "apply")
 
 
+def _retire_previous(registry: Any, compiled: Any, c: Any, component: str) -> None:
+    """The old value leaves the cloud secret store once everything reads the new one."""
+    from composer.cli.wiring import open_store
+
+    state = open_store(compiled, lambda m: None).read()
+    unit = state.units.get(component) if state else None
+    plugin = registry.get(c.implementation.implementation.provider)
+    retire = getattr(plugin, "retire_previous_secret", None)
+    if unit is not None and unit.secret_ref and retire is not None:
+        retire(compiled.resolved.environment, unit.secret_ref)
+
+
 @app.command("import")
 def import_resource(
     component: str = typer.Argument(..., help="The resource component whose unit adopts the resource."),
@@ -189,6 +201,8 @@ def rotate_secret(
             return engine.apply(state, prune=False, hold=hold)
 
         code = _run_units(view, compiled, reg, options, lock_timeout, work)
+        if code == 0:
+            _retire_previous(reg, compiled, c, component)
         if code == EXIT_APPLY_FAILED and chosen:
             resume = rotate.resume_command(str(file[0]), env_name, component, chosen["key"])
             view.err.print(

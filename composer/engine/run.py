@@ -457,7 +457,9 @@ class Engine:
                 warnings = self._stateful_check(name, replacements.from_actions(changes.resource_actions))
         finally:
             self.workspace.remove(rel)
-        outs = self.terraform.outputs(name, workdir)
+        # Outputs come from the apply's own -json stream when it carries them all (no third process).
+        streamed = getattr(changes, "outputs", None)
+        outs = streamed if streamed is not None else self.terraform.outputs(name, workdir)
         public, digests, secret_ref, text = self._bind(name, outs)
         conn_ref = secret_ref or self._publish(name, text)
         writes = sum(s.write_connection(name, secret_name(self.app, name), text, conn_ref) for s in self.sinks)
@@ -490,12 +492,13 @@ class Engine:
             outcome = self._apply_terraform(name, planned)
             self._drop_imports(name)
             return outcome
-        except (UnitFailure, DiagnosticError) as exc:
+        except Exception as exc:  # the Terraform runner's error carries diagnostics too (not ours to type here)
             self._drop_imports(name)
+            diagnostics = list(getattr(exc, "diagnostics", None) or [])
             provider = self.resolved.component(name).implementation.implementation.provider
             found = [
                 adopt.classify(t, provider, self.read_tags, self.app, self.env_name, name)
-                for t in adopt.orphans_in(exc.diagnostics)
+                for t in adopt.orphans_in(diagnostics)
             ]
             if not found:
                 raise
@@ -507,7 +510,7 @@ class Engine:
                 finally:
                     self._drop_imports(name)
             explained = [adopt.orphan_diagnostic(o, self.app_file, self.env_name, name) for o in found]
-            raise UnitFailure(explained + list(exc.diagnostics)) from None
+            raise UnitFailure(explained + diagnostics) from None
 
     def _drop_imports(self, name: str) -> None:
         """Import blocks are for one run: gone from the root whether it adopted or failed."""

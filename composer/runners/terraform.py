@@ -158,6 +158,9 @@ class Changes:
     remove: int = 0
     # (address, resource type, action) of every planned_change the run streamed
     resource_actions: tuple[tuple[str, str, str], ...] = ()
+    # An apply's root outputs from its own -json stream (name -> (value, sensitive)); None when
+    # a sensitive output's value is not in the stream, so `terraform output -json` must run.
+    outputs: dict[str, tuple[Any, bool]] | None = None
 
     @property
     def any(self) -> bool:
@@ -230,7 +233,23 @@ def _changes(messages: list[dict]) -> Changes:
             actions.append(
                 (str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", "")))
             )
-    return Changes(counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions))
+    return Changes(
+        counts.get("add", 0),
+        counts.get("change", 0),
+        counts.get("remove", 0),
+        tuple(actions),
+        _streamed_outputs(messages),
+    )
+
+
+def _streamed_outputs(messages: list[dict]) -> dict[str, tuple[Any, bool]] | None:
+    """The values of the last `outputs` message (sent after an apply), when every output has
+    its value there: the JSON UI leaves sensitive values out, and then None says so."""
+    last = next((m for m in reversed(messages) if m.get("type") == "outputs"), None)
+    outputs = last.get("outputs") if last else None
+    if not isinstance(outputs, dict) or not all(isinstance(o, dict) and "value" in o for o in outputs.values()):
+        return None
+    return {k: (o["value"], bool(o.get("sensitive"))) for k, o in outputs.items()}
 
 
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:

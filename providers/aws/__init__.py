@@ -147,6 +147,12 @@ class AwsProvider(ShippedProvider):
 
         return resource_tags(environment, resource_type, resource_id)
 
+    def retire_previous_secret(self, environment: Environment, secret_id: str) -> bool:
+        """After `appc rotate`: the old value leaves the secret store entry."""
+        from providers.aws.tags import retire_previous_secret
+
+        return retire_previous_secret(environment, secret_id)
+
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         import json
 

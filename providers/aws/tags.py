@@ -1,4 +1,7 @@
-"""The tags of one existing AWS resource, by Terraform resource type and import id.
+"""Day-2 calls of the aws provider: the tags of an existing resource (adoption), and retiring a
+rotated secret's previous version.
+
+Tags: by Terraform resource type and import id.
 
 Used when an apply finds a resource that already exists (engine/adopt.py): only a resource
 whose ownership tags (app, env, component) name the unit is ever adopted without being asked.
@@ -56,3 +59,23 @@ def resource_tags(environment: Environment, resource_type: str, resource_id: str
         return reader(boto3.session.Session(region_name=cloud.region if cloud else None), resource_id)
     except (BotoCoreError, ClientError, KeyError, IndexError):
         return None  # unreadable: treated as untagged, so never adopted
+
+
+def retire_previous_secret(environment: Environment, secret_id: str) -> bool:
+    """After a rotation: the version labelled AWSPREVIOUS (the old password) loses its label, so
+    the entry serves only the new value and Secrets Manager deprecates the old version."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cloud = environment.spec.cloud
+    sm = boto3.session.Session(region_name=cloud.region if cloud else None).client("secretsmanager")
+    try:
+        stages = sm.describe_secret(SecretId=secret_id).get("VersionIdsToStages") or {}
+        for version, labels in stages.items():
+            if "AWSPREVIOUS" in labels:
+                sm.update_secret_version_stage(
+                    SecretId=secret_id, VersionStage="AWSPREVIOUS", RemoveFromVersionId=version
+                )
+    except (BotoCoreError, ClientError):
+        return False
+    return True
