@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from composer.diagnostics import DiagnosticError
 from composer.engine import rotate
 from composer.engine.run import Engine, generate_secret
 from composer.project import compile_project, open_project
@@ -101,6 +102,12 @@ def test_rotation_in_order_and_a_failed_one_resumes_with_the_same_value(project,
         step = rotate.begin(c, state.units["db"], e.modules["db"], None, scope, generate_secret)
         state = e.store.write(state.with_unit("db", step.record))  # 1. sealed before Terraform runs
         return step, e.apply(state, prune=False)
+
+    e = engine(project, registry, cloud, sink)
+    scope = rotate.Scope("shop", "test", "db", e.store.signing_key())
+    for comp, key, words in (("db", "engine", "rotatable: password"), ("api", None, "not a Terraform unit")):
+        with pytest.raises(DiagnosticError, match=words):  # engine_version is no secret's version
+            rotate.begin(e.resolved.component(comp), e.store.read().units[comp], e.modules.get(comp), key, scope, str)
 
     step, failed = rotate_once("before-db")
     assert (step.key, step.version) == ("password", 2) and statuses(failed)["db"] == "failed"

@@ -64,7 +64,9 @@ def test_import_adopts_a_bucket_then_orphans_are_adopted_only_when_owned(tmp_pat
     status = {e["unit"]: e["status"] for e in events(adopting, "unit")}
     assert status == {"files": "unchanged", "own": "applied", "bare": "failed", "alien": "failed"}
     assert [e["unit"] for e in events(adopting, "adopt")] == ["own"]
-    # the refused ones were left as they were: no tags added, nothing imported
-    assert "TagSet" not in s3.get_bucket_tagging(Bucket="shop-test-bare") if False else True
-    state = tmp_path / ".composer" / "tfstate" / "shop" / "test"
-    assert (state / "own.tfstate").exists() and "shop-test-bare" not in (state / "bare.tfstate").read_text()
+    # the refused ones stay outside Terraform's state; the adopted one is in it
+    tfstate = tmp_path / ".composer" / "tfstate" / "shop" / "test"
+    assert '"aws_s3_bucket"' in (tfstate / "own.tfstate").read_text()
+    for refused in ("bare", "alien"):
+        path = tfstate / f"{refused}.tfstate"
+        assert not path.exists() or '"aws_s3_bucket"' not in path.read_text()

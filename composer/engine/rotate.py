@@ -118,12 +118,14 @@ class RotationStep:
     record: UnitState
 
 
-def rotatable_keys(module: ModuleSource | None) -> tuple[str, ...]:
-    """Keys whose module takes a `<key>_version` variable (write-only argument versions)."""
+def rotatable_keys(c: ResolvedComponent, module: ModuleSource | None) -> tuple[str, ...]:
+    """Secret keys (contract secrets or generated inputs) whose module takes a `<key>_version`
+    variable, the version of a write-only argument. `engine_version` and the like never qualify."""
     if module is None:
         return ()
+    secret = {k for k, spec in c.outputs.items() if spec.secret} | set(generated_keys(c))
     names = interface(module.module_files()).variables
-    return tuple(sorted(n.removesuffix("_version") for n in names if n.endswith("_version")))
+    return tuple(sorted(k for n in names if n.endswith("_version") and (k := n.removesuffix("_version")) in secret))
 
 
 def begin(
@@ -136,7 +138,7 @@ def begin(
 ) -> RotationStep:
     """Step 1: the next version (and a new sealed value for a generated input), as a state record.
     The record's empty hash makes the unit run; the old value stays in the store until it does."""
-    keys = rotatable_keys(module)
+    keys = rotatable_keys(c, module)
     key = key or (DEFAULT_KEY if DEFAULT_KEY in keys else (keys[0] if len(keys) == 1 else None))
     problem = None
     if not c.is_terraform:

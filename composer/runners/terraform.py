@@ -242,6 +242,15 @@ def _changes(messages: list[dict]) -> Changes:
     )
 
 
+def _provider_set(workdir: Path) -> str | None:
+    """The root's required providers, as a key (None: unreadable, so init takes the lock)."""
+    try:
+        doc = json.loads((workdir / "main.tf.json").read_bytes())
+        return json.dumps((doc.get("terraform") or {}).get("required_providers"), sort_keys=True)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _streamed_outputs(messages: list[dict]) -> dict[str, tuple[Any, bool]] | None:
     """The values of the last `outputs` message (sent after an apply), when every output has
     its value there: the JSON UI leaves sensitive values out, and then None says so."""
@@ -288,6 +297,7 @@ class TerraformRunner:
         self.runs = 0
         self._count_lock = threading.Lock()
         self._init_lock = threading.Lock()  # the plugin cache is not safe for concurrent installs
+        self._warm: set[str] = set()  # provider sets one init of this run put in the cache: later inits only link
 
     def close(self) -> None:
         """Nothing to release today; the engine's owner calls it when a command ends."""
@@ -456,8 +466,16 @@ class TerraformRunner:
         args = ["init", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
         for k, v in (backend_config or {}).items():
             args.append(f"-backend-config={k}={v}")
-        with self._init_lock:
+        # Installs into the shared plugin cache run one at a time; once a provider set is in the
+        # cache, inits of roots needing the same set only link it and run in parallel.
+        key = _provider_set(workdir)
+        if key is not None and key in self._warm:
             code, messages, out, err = self._run(unit, "init", args, workdir, json_ui=False)
+        else:
+            with self._init_lock:
+                code, messages, out, err = self._run(unit, "init", args, workdir, json_ui=False)
+                if code == 0 and key is not None:
+                    self._warm.add(key)
         if code != 0:
             raise self._fail(unit, "init", code, messages, out, err)
 

@@ -8,7 +8,8 @@ state's key (state/keys.py: kept beside the state, never inside it), with the ap
 unit and input name as associated data, so a sealed value cannot be moved to another unit or
 state. The seal is dropped from state once the store entry holds the value.
 
-Pure: bytes in, bytes out (the `cryptography` package's AEAD).
+Pure: bytes in, bytes out (the `cryptography` package's AEAD, imported only when sealing or
+opening: a no-op apply never pays for it).
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import base64
 import hashlib
 import hmac
 import os
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PREFIX = "aes256gcm:"
 _NONCE_BYTES = 12
@@ -39,12 +37,17 @@ def _context(app: str, env: str, unit: str, name: str) -> bytes:
 
 
 def seal(state_key: bytes, value: str, app: str, env: str, unit: str, name: str) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # lazily: a no-op apply never seals
+
     nonce = os.urandom(_NONCE_BYTES)
     box = AESGCM(_seal_key(state_key)).encrypt(nonce, value.encode(), _context(app, env, unit, name))
     return _PREFIX + base64.b64encode(nonce + box).decode("ascii")
 
 
 def unseal(state_key: bytes, sealed: str, app: str, env: str, unit: str, name: str) -> str:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if not sealed.startswith(_PREFIX):
         raise Unsealable(f"sealed input {name} of {unit} has an unknown format")
     try:
