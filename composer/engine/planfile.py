@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import rotate
 from composer.state import keys
 from composer.safefs import read_path, write_private
 from composer.state.model import StateDoc, now
@@ -120,7 +121,12 @@ def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, by
                 raise _refuse(
                     path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan"
                 ) from None
-            problem = config_mismatch(name, out[name], compiled.rendered.files)
+            overlay = rotate.override(name, state.units.get(name))  # rotation versions ride along (engine/rotate.py)
+            files = {
+                **compiled.rendered.files,
+                **({f"terraform/{name}/{rotate.OVERRIDE_FILE}": overlay} if overlay else {}),
+            }
+            problem = config_mismatch(name, out[name], files)
             if problem:
                 raise _refuse(
                     path,
