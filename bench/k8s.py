@@ -123,11 +123,13 @@ def start_standin(tmp: Path) -> tuple[subprocess.Popen, str, str]:
 
 def sink_for(kubeconfig: str):
     """A sink as a fresh `appc` process has it: new client, full token bucket, empty caches."""
-    from composer.runners import kubernetes
-    from composer.runners.kubernetes import DEFAULT_WORKERS, ClusterSink, KubeClient, _env_number
+    from composer.runners.kube import client
+    from composer.runners.kube.base import DEFAULT_WORKERS
+    from composer.runners.kube.client import _env_number
+    from composer.runners.kubernetes import ClusterSink, KubeClient
 
-    kubernetes._BUCKETS.clear()
-    kubernetes._DISCOVERY.clear()
+    client._BUCKETS.clear()
+    client._DISCOVERY.clear()
 
     workers = int(_env_number("COMPOSER_KUBE_WORKERS", DEFAULT_WORKERS))
     return ClusterSink(
@@ -160,7 +162,7 @@ def server_floor(url: str, objs: list[dict], connections: int = 2) -> float:
     import threading
     from urllib.parse import urlparse
 
-    from composer.runners.kubernetes import BUILTIN_KINDS, Resource
+    from composer.runners.kube.resources import BUILTIN_KINDS, Resource
 
     host, port = urlparse(url).hostname, urlparse(url).port
     requests = []
@@ -338,7 +340,7 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
         "cpus": os.cpu_count(),
         "workers": int(
             os.environ.get("COMPOSER_KUBE_WORKERS")
-            or __import__("composer.runners.kubernetes", fromlist=["x"]).DEFAULT_WORKERS
+            or __import__("composer.runners.kube.base", fromlist=["x"]).DEFAULT_WORKERS
         ),
         "sink_s": round(med["sink_s"], 3),
         "sink_objects_per_s": round(n / med["sink_s"], 1),

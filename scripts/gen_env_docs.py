@@ -104,6 +104,10 @@ FIELDS: dict[str, tuple[str, str]] = {
         "Write manifests to this directory (relative to app.yaml) for Argo CD or Flux instead of applying them; connection Secrets become ExternalSecrets.",
         "spec: {kubernetes: {directory: deploy/prod, namespace: shop, secretStore: {name: aws-secrets}}}",
     ),
+    "spec.kubernetes.format": (
+        "How a `directory` is written: `kustomize` (GitOps: a kustomization.yaml, connection Secrets as ExternalSecrets) or `plain` (one plain YAML file per component, no kustomize, connection Secrets left to you: workloads only reference them). Only with `directory`.",
+        "spec: {kubernetes: {directory: deploy/manifests, namespace: shop, format: plain}}",
+    ),
     "spec.kubernetes.targets": (
         "Several clusters: every workload goes to each target (cloud resources are created once).",
         "spec: {kubernetes: {namespace: shop, targets: [{context: prod-eu}, {context: prod-us}]}}",

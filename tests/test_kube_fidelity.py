@@ -393,7 +393,7 @@ def test_a_typed_patch_error_on_a_secret_names_the_field_not_the_value(kube_clea
     ],
 )
 def test_typed_patch_errors_are_told_from_server_trouble(status, message, problems):
-    from composer.runners.kube_client import ApiError
+    from composer.runners.kube.client import ApiError
 
     err = ApiError(status, "", message, None, None)
     assert err.typed_patch == problems

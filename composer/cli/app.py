@@ -290,6 +290,14 @@ UntrustedOpt = typer.Option(
     envvar="COMPOSER_UNTRUSTED",
     help="Inputs may be hostile (CI on pull requests from forks): also refuse platform catalogs that no composer.lock covers.",
 )
+KubeWorkersOpt = typer.Option(
+    4,
+    "--kube-workers",
+    envvar="COMPOSER_KUBE_WORKERS",
+    min=1,
+    max=64,
+    help="Threads applying one unit's objects to a cluster (units run in parallel too: --parallelism).",
+)
 LockTimeoutOpt = typer.Option(
     0.0,
     "--lock-timeout",
@@ -629,6 +637,7 @@ def apply(
         envvar="COMPOSER_FORCE_CONFLICTS",
         help="Take ownership of fields another field manager owns (server-side apply conflicts).",
     ),
+    kube_workers: int = KubeWorkersOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
@@ -683,6 +692,7 @@ def apply(
         held, waiting = held_units(compiled, approve)
         options.no_wait = no_wait
         options.force_conflicts = force_conflicts
+        options.kube_workers = kube_workers
         with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
             planned = read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None
             with (
@@ -727,6 +737,7 @@ def destroy(
         False, "--auto-approve", envvar="COMPOSER_AUTO_APPROVE", help="Destroy without asking."
     ),
     parallelism: int = ParallelismOpt,
+    kube_workers: int = KubeWorkersOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     allow_outside: bool = AllowOutsideOpt,
@@ -760,6 +771,7 @@ def destroy(
             locked=locked,
             allow_outside=allow_outside,
         )
+        options.kube_workers = kube_workers
         if not auto_approve:
             guide.destroy_warning(view, compiled)
             guide.confirm(
@@ -1302,3 +1314,4 @@ def run() -> None:
             traceback.print_exc()
         sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
+from composer.cli import controller as _controller  # noqa: E402,F401

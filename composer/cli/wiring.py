@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.ports import WorkloadSink
 from composer.engine.run import Engine
 from composer.plugins import (
     BackendResource,
@@ -22,7 +23,6 @@ from composer.plugins import (
     WriteSecretRequest,
 )
 from composer.project import Compiled
-from composer.render.kubernetes import target_namespace
 from composer.state.protocol import StateStore, StoreOptions
 
 
@@ -34,6 +34,7 @@ class RunOptions:
     lock_timeout: float = 0.0
     no_wait: bool = False
     force_conflicts: bool = False
+    kube_workers: int = 4  # threads applying one unit's objects to a cluster (--kube-workers)
 
 
 def state_dir(compiled: Compiled) -> Path:
@@ -96,27 +97,16 @@ def plan_key(store: StateStore) -> bytes:
         raise DiagnosticError([Diagnostic(f"{PLAN_KEY_ENV} is not a usable key", str(exc))]) from None
 
 
-def make_sinks(compiled: Compiled, options: RunOptions) -> tuple:
-    """One sink per Kubernetes target, or the GitOps directory."""
-    env = compiled.resolved.environment
-    k = env.spec.kubernetes
+def make_sinks(compiled: Compiled, options: RunOptions) -> tuple[WorkloadSink, ...]:
+    """The sinks the environment's `kubernetes` setting chooses (composer/runners/sinks.py)."""
+    from composer.runners.sinks import SinkRequest
+    from composer.runners.sinks import make_sinks as registered_sinks
+
+    k = compiled.resolved.environment.spec.kubernetes
     if not (k.context or k.directory or k.targets) and all(c.is_terraform for c in compiled.resolved.components):
         return ()  # cloud only: no workloads and no cluster named, so no connection Secret has a reader
-    if k.directory:
-        from composer.runners.directory import DirectorySink
-
-        return (
-            DirectorySink(
-                gitops_dir(compiled),
-                compiled.resolved.name,
-                env.name,
-                target_namespace(compiled.resolved),
-                k.secret_store,
-            ),
-        )
-    from composer.runners.kubernetes import ClusterSink
-
-    return tuple(ClusterSink.for_environment(compiled.resolved, options))
+    directory = gitops_dir(compiled) if k.directory else None
+    return registered_sinks(SinkRequest(compiled.resolved, directory, options))
 
 
 def secret_reader(registry: PluginRegistry, compiled: Compiled):
@@ -217,8 +207,8 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
 
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
-    from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
     from composer.render.terraform import render_prune_root
+    from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
     from composer.runners.workspace import LocalWorkspace
 
     root = state_dir(compiled)
@@ -280,7 +270,7 @@ def workload_health(compiled: Compiled, state) -> list[dict]:
     without cluster targets, so `appc status` stays offline there. Cluster trouble becomes a
     row, never an error: status must work when the cluster does not."""
     k = compiled.resolved.environment.spec.kubernetes
-    if k.directory or state is None or not any(u.kind == "kubernetes" for u in state.units.values()):
+    if k.delivery != "cluster" or state is None or not any(u.kind == "kubernetes" for u in state.units.values()):
         return []
     from composer.runners.kubernetes import ClusterSink
 

@@ -53,7 +53,7 @@ def publish_problems(resolved: Resolved, registry: PluginRegistry) -> list[Diagn
     """Everything that would stop delivery of connection documents, known before any apply."""
     env = resolved.environment
     kube = env.spec.kubernetes
-    if not kube.directory:
+    if not kube.reads_secret_store:
         return []
     resources = [c for c in resolved.components if c.is_terraform]
     if not resources:

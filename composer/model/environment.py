@@ -41,10 +41,16 @@ class SecretStoreRef(Strict):
     )
 
 
+# How a directory target is written: "kustomize" (GitOps: a kustomization.yaml, connection
+# Secrets as ExternalSecrets) or "plain" (one YAML file per component, no connection Secret).
+DirectoryFormat = Literal["kustomize", "plain"]
+
+
 class Kubernetes(Strict):
     context: str | None = None
     namespace: str | None = None
     directory: str | None = None
+    format: DirectoryFormat = "kustomize"
     targets: tuple[KubeTarget, ...] = ()
     secret_store: SecretStoreRef | None = Field(None, alias="secretStore")
 
@@ -53,9 +59,21 @@ class Kubernetes(Strict):
         kinds = [bool(self.context), bool(self.directory), bool(self.targets)]
         if sum(kinds) > 1:
             raise ValueError("give one of context, directory or targets, not several")
+        if self.format != "kustomize" and not self.directory:
+            raise ValueError("format applies to a directory target only: give kubernetes.directory too")
         if self.directory and self.namespace is None:
             pass  # a directory may leave the namespace to the GitOps tool
         return self
+
+    @property
+    def delivery(self) -> str:
+        """The sink registry's key (composer/runners/sinks.py): "cluster", or a directory format."""
+        return self.format if self.directory else "cluster"
+
+    @property
+    def reads_secret_store(self) -> bool:
+        """Whether connection Secrets are delivered as ExternalSecrets reading the cloud store."""
+        return bool(self.directory) and self.format == "kustomize"
 
     def resolved_targets(self) -> tuple[KubeTarget, ...]:
         if self.targets:

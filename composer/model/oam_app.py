@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.diagnostics import FieldPath
+from composer.model.oam_workflow import StepWalker
 
 # Application annotations that steer KubeVela's controller rather than describe objects.
 PAUSE = "controller.core.oam.dev/pause"
@@ -35,25 +36,6 @@ POLICY_REFUSALS = {
     "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
     "health": "Composer waits for rollouts itself (appc apply, appc status)",
 }
-STEP_REFUSALS = {
-    "notification": "needs a running controller to send messages",
-    "webhook": "needs a running controller to call it",
-    "export2config": "needs a running controller to write configs",
-    "export2secret": "needs a running controller to write Secrets",
-    "export-data": "needs a running controller",
-    "export-service": "needs a running controller",
-    "depends-on-app": "waits for another running Application, which needs a controller: apply the other app first "
-    "(appc apply -f other/app.yaml), then this one",
-    "apply-object": "put the object in a k8s-objects component instead",
-    "read-object": "reading objects at deploy time needs a running controller",
-    "request": "HTTP requests at deploy time need a running controller",
-    "print-message-in-status": "Composer has no application status object to print into",
-    "build-push-image": "build and push the image in CI before appc apply",
-    "check-metrics": "needs a running controller and a metrics backend",
-    "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
-    "vela-cli": "runs the vela CLI: there is no counterpart",
-}
-STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta"}
 
 
 @dataclass
@@ -268,7 +250,7 @@ class AppLevel:
         if not isinstance(steps, list):
             self.c.error(wpath + ("steps",), "expected a list of steps")
             return
-        walker = _StepWalker(self, policies, components)
+        walker = StepWalker(self, policies, components)
         walker.walk(steps, wpath + ("steps",), mode.get("steps", "StepByStep"), mode.get("subSteps", "DAG"), outer=())
         walker.finish()
         used = walker.used_policies
@@ -429,199 +411,3 @@ class AppLevel:
         spec.pop("policies", None)
         spec.pop("workflow", None)
         return {**data, "metadata": meta, "spec": spec}
-
-
-class _StepWalker:
-    """Workflow steps -> which components each step applies, what runs before what, and gates."""
-
-    def __init__(self, app: AppLevel, policies: dict[str, tuple[dict, FieldPath]], components: list[str]):
-        self.app = app
-        self.c = app.c
-        self.policies = policies
-        self.components = components
-        self.used_policies: set[str] = set()
-        self.applied: dict[str, FieldPath] = {}  # component -> the step that applies it
-        self.steps: dict[str, tuple[set[str], set[str]]] = {}  # step -> (components, predecessor steps)
-        self.gates: list[tuple[str, FieldPath, str, bool]] = []  # (step, path, message, holds its own components)
-
-    def walk(self, steps: list, path: FieldPath, mode: str, sub_mode: str, outer: tuple[str, ...]) -> list[str]:
-        """Each step's predecessors: every earlier step (StepByStep) or its dependsOn (DAG)."""
-        names: list[str] = []
-        for i, step in enumerate(steps):
-            spath = path + (i,)
-            if (
-                not isinstance(step, dict)
-                or not isinstance(step.get("name"), str)
-                or not isinstance(step.get("type"), str)
-            ):
-                self.c.error(spath, "a workflow step needs a name and a type")
-                continue
-            deps = step.get("dependsOn") if isinstance(step.get("dependsOn"), list) else []
-            preds = (
-                set(outer) | (set(names) if mode == "StepByStep" else set()) | {d for d in deps if isinstance(d, str)}
-            )
-            for d in deps:
-                if not isinstance(d, str) or (d not in self.steps and d not in names):
-                    self.c.error(
-                        spath + ("dependsOn",),
-                        f"step {d!r} is not an earlier step",
-                        "a step can depend on steps written before it",
-                    )
-            for key in sorted(set(step) - STEP_FIELDS):
-                self.c.error(
-                    spath + (key,),
-                    f"workflow step field {key!r} is not supported",
-                    "Composer runs every step once, in order, with no conditions, timeouts or data passing",
-                    key=True,
-                )
-            if "meta" in step:
-                self.c.warn(spath + ("meta",), "step meta (alias) is not used")
-            name = step["name"]
-            if step["type"] == "step-group":
-                sub = self.walk(
-                    step.get("subSteps") or [], spath + ("subSteps",), sub_mode, sub_mode, tuple(sorted(preds))
-                )
-                self.steps[name] = (set().union(*(self.steps[s][0] for s in sub)) if sub else set(), preds)
-            else:
-                self.steps[name] = (self.step(step, spath, name), preds)
-            names.append(name)
-        return names
-
-    def step(self, step: dict, spath: FieldPath, name: str) -> set[str]:
-        stype = step["type"]
-        props = step.get("properties") or {}
-        ppath = spath + ("properties",)
-        if not isinstance(props, dict):
-            self.c.error(ppath, f"expected the properties of step {name!r} as a mapping")
-            return set()
-        if stype == "deploy":
-            return self.deploy(props, ppath, spath, name)
-        if stype == "apply-component":
-            comp = props.get("component")
-            if comp not in self.components:
-                self.c.error(
-                    ppath + ("component",),
-                    f"apply-component names no component {comp!r}",
-                    f"components: {', '.join(self.components)}",
-                )
-                return set()
-            for key in ("cluster", "namespace"):
-                if props.get(key) not in (None, "", "local" if key == "cluster" else ""):
-                    self.c.error(
-                        ppath + (key,),
-                        f"apply-component {key} is not supported",
-                        "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)",
-                    )
-            return self.claim({comp}, spath)
-        if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
-            exceptions = props.get("exceptions") or {}
-            for key in sorted(set(props) - {"exceptions"}):
-                self.c.error(
-                    ppath + (key,), f"apply-remaining {key!r} is not supported", "expected exceptions", key=True
-                )
-            for name, how in exceptions.items() if isinstance(exceptions, dict) else []:
-                if how not in ({}, None):
-                    self.c.error(
-                        ppath + ("exceptions", name),
-                        "skipping a component's workload or traits is not supported",
-                        "list the component without settings to leave it out of this step",
-                    )
-            return self.claim({c for c in self.components if c not in self.applied and c not in exceptions}, spath)
-        if stype == "suspend":
-            for key in sorted(set(props) - {"message", "duration"}):
-                self.c.error(ppath + (key,), f"suspend {key!r} is not supported", "expected message", key=True)
-            if "duration" in props:
-                self.c.warn(
-                    ppath + ("duration",),
-                    "a timed suspend waits for approval instead",
-                    f"appc apply stops at this step until --approve {name}",
-                )
-            self.gates.append((name, spath, str(props.get("message", "")), False))
-            return set()
-        if stype in STEP_REFUSALS:
-            self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
-            return set()
-        self.c.error(
-            spath + ("type",),
-            f"unknown workflow step type {stype!r} in step {name!r}",
-            "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
-        )
-        return set()
-
-    def deploy(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
-        for key in sorted(set(props) - {"policies", "auto", "parallelism", "ignoreTerraformComponent"}):
-            self.c.error(
-                ppath + (key,), f"deploy {key!r} is not supported", "expected policies, auto, parallelism", key=True
-            )
-        if props.get("parallelism", 5) != 5:
-            self.c.warn(
-                ppath + ("parallelism",), "deploy parallelism is not used", "set it with appc apply --parallelism N"
-            )
-        if props.get("ignoreTerraformComponent", True) is not True:
-            self.c.warn(
-                ppath + ("ignoreTerraformComponent",),
-                "ignoreTerraformComponent is not used",
-                "Composer applies every component, cloud resources first",
-            )
-        for j, pname in enumerate(props.get("policies") if isinstance(props.get("policies"), list) else []):
-            hit = self.policies.get(pname) if isinstance(pname, str) else None
-            if hit is None:
-                self.c.error(
-                    ppath + ("policies", j),
-                    f"deploy uses no policy named {pname!r}",
-                    f"policies: {', '.join(self.policies) or 'none'}",
-                )
-            elif hit[0].get("type") not in ("topology", "override"):
-                self.c.error(
-                    ppath + ("policies", j),
-                    f"deploy cannot use a {hit[0].get('type')} policy",
-                    "a deploy step takes topology and override policies",
-                )
-            elif pname not in self.used_policies:
-                self.used_policies.add(pname)
-                self.app.use_policy(*hit)
-        if props.get("auto") is False:
-            self.gates.append((name, spath, f"Waiting approval to the deploy step {name!r}", True))
-        return self.claim(set(self.components), spath)
-
-    def claim(self, comps: set[str], spath: FieldPath) -> set[str]:
-        for comp in sorted(comps):
-            if comp in self.applied:
-                self.c.error(
-                    spath,
-                    f"component {comp!r} is deployed again by this step",
-                    "deploying the same components again (e.g. to another cluster after an approval) is Composer's environments: write environments/<env>.yaml for each and run appc apply -e <env> for each",
-                    key=False,
-                )
-                return set()
-            self.applied[comp] = spath
-        return comps
-
-    def finish(self) -> None:
-        def closure(step: str, seen: set[str]) -> set[str]:
-            for p in self.steps.get(step, (set(), set()))[1]:
-                if p not in seen:
-                    seen.add(p)
-                    closure(p, seen)
-            return seen
-
-        for step, (comps, _) in self.steps.items():
-            earlier = closure(step, set())
-            before = set().union(*(self.steps[p][0] for p in earlier if p in self.steps)) - comps
-            for comp in comps:
-                self.app.plan.after.setdefault(comp, set()).update(before)
-        for gate, gpath, message, own in self.gates:
-            held = {c for s, (comps, _) in self.steps.items() if gate in closure(s, set()) for c in comps}
-            if own:
-                held |= self.steps.get(gate, (set(), set()))[0]
-            self.app.plan.gates.append(
-                {"name": gate, "components": sorted(held), **({"message": message} if message else {})}
-            )
-            self.app.plan.gate_paths.append(gpath)
-        missing = [c for c in self.components if c not in self.applied]
-        if missing and self.steps:
-            self.c.warn(
-                ("spec", "workflow"),
-                f"no workflow step deploys {', '.join(missing)}",
-                "Composer applies every component; KubeVela would leave these out",
-            )

@@ -86,6 +86,36 @@ class StorageTranslation:
     def storage_entry(self, kind: str, v: Any, vpath: FieldPath) -> Any:
         if not isinstance(v, dict) or not isinstance(v.get("name"), str):
             return v  # the volume schema reports the shape
+        mount_only = self.check_storage_fields(kind, v, vpath)
+        name = v["name"]
+        self.mount_to_env(kind, v, vpath)
+        entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
+        for key in ("mountPath", "subPath"):
+            if key in v:
+                entry[key] = v[key]
+        if isinstance(v.get("items"), list):  # KubeVela's default mode for an item is 511 (0777)
+            entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
+        if "mountPath" not in v and kind != "configMap":
+            if kind == "secret" and not mount_only:
+                self.secret_not_created(name, vpath)
+            return None  # nothing to mount: only env (mountToEnv) or nothing at all
+        if kind == "pvc":
+            self.claim_entry(entry, v, vpath, mount_only)
+        elif kind == "configMap":
+            self.config_map_entry(entry, v, vpath, mount_only)
+        elif kind == "secret":
+            entry["secretName"] = name
+            self.relocate(vpath + ("name",), vpath + ("secretName",))
+            if not mount_only:
+                self.secret_not_created(name, vpath)
+            if "readOnly" in v:
+                entry["readOnly"] = v["readOnly"]
+        elif "medium" in v:
+            entry["medium"] = v["medium"]
+        return entry
+
+    def check_storage_fields(self, kind: str, v: dict, vpath: FieldPath) -> bool:
+        """Refuse the fields Composer does not read; returns mountOnly."""
         for key in sorted(set(v) - STORAGE_KEYS[kind]):
             hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
             self.error(
@@ -99,74 +129,54 @@ class StorageTranslation:
         mount_only = v.get("mountOnly", False)
         if not isinstance(mount_only, bool):
             self.error(vpath + ("mountOnly",), f"mountOnly must be true or false, got {kind_of(mount_only)}")
-        name = v["name"]
-        self.mount_to_env(kind, v, vpath)
-        entry: dict[str, Any] = {"name": f"{STORAGE_VOLUME_PREFIX[kind]}-{name}"}
-        for key in ("mountPath", "subPath"):
-            if key in v:
-                entry[key] = v[key]
-        if isinstance(v.get("items"), list):  # KubeVela's default mode for an item is 511 (0777)
-            entry["items"] = [{**i, "mode": i.get("mode", 511)} if isinstance(i, dict) else i for i in v["items"]]
-        if "mountPath" not in v and kind != "configMap":
-            if kind == "secret" and not mount_only:
-                self.warn(
-                    vpath,
-                    f"Secret {name!r} is not created",
-                    "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
-                )
-            return None  # nothing to mount: only env (mountToEnv) or nothing at all
-        if kind == "pvc":
-            entry["claimName"] = name
-            self.relocate(vpath + ("name",), vpath + ("claimName",))
-            if v.get("volumeMode", "Filesystem") != "Filesystem":
-                self.error(
-                    vpath + ("volumeMode",),
-                    f"volumeMode {v['volumeMode']!r} is not supported",
-                    "Composer mounts claims as file systems",
-                )
-            if mount_only:
-                for key in ("accessModes", "storageClassName", "resources"):
-                    if key in v:
-                        self.error(
-                            vpath + (key,),
-                            f"{key} has no effect with mountOnly: true",
-                            "the claim exists already; remove it",
-                            key=True,
-                        )
-            else:
-                entry["create"] = True
-                entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
-                if "storageClassName" in v:
-                    entry["storageClassName"] = v["storageClassName"]
-                entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
-        elif kind == "configMap":
-            entry["cmName"] = name
-            self.relocate(vpath + ("name",), vpath + ("cmName",))
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-            if not mount_only:
-                entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
-            elif "data" in v:
-                self.error(
-                    vpath + ("data",),
-                    "data has no effect with mountOnly: true",
-                    "remove mountOnly to create the ConfigMap, or remove data",
-                    key=True,
-                )
-        elif kind == "secret":
-            entry["secretName"] = name
-            self.relocate(vpath + ("name",), vpath + ("secretName",))
-            if not mount_only:
-                self.warn(
-                    vpath,
-                    f"Secret {name!r} is not created",
-                    "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
-                )
-            if "readOnly" in v:
-                entry["readOnly"] = v["readOnly"]
-        elif "medium" in v:
-            entry["medium"] = v["medium"]
-        return entry
+        return mount_only is True
+
+    def secret_not_created(self, name: str, vpath: FieldPath) -> None:
+        self.warn(
+            vpath,
+            f"Secret {name!r} is not created",
+            "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
+        )
+
+    def claim_entry(self, entry: dict[str, Any], v: dict, vpath: FieldPath, mount_only: bool) -> None:
+        entry["claimName"] = v["name"]
+        self.relocate(vpath + ("name",), vpath + ("claimName",))
+        if v.get("volumeMode", "Filesystem") != "Filesystem":
+            self.error(
+                vpath + ("volumeMode",),
+                f"volumeMode {v['volumeMode']!r} is not supported",
+                "Composer mounts claims as file systems",
+            )
+        if mount_only:
+            for key in ("accessModes", "storageClassName", "resources"):
+                if key in v:
+                    self.error(
+                        vpath + (key,),
+                        f"{key} has no effect with mountOnly: true",
+                        "the claim exists already; remove it",
+                        key=True,
+                    )
+            return
+        entry["create"] = True
+        entry["accessModes"] = v.get("accessModes", ["ReadWriteOnce"])
+        if "storageClassName" in v:
+            entry["storageClassName"] = v["storageClassName"]
+        entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
+
+    def config_map_entry(self, entry: dict[str, Any], v: dict, vpath: FieldPath, mount_only: bool) -> None:
+        entry["cmName"] = v["name"]
+        self.relocate(vpath + ("name",), vpath + ("cmName",))
+        if "readOnly" in v:
+            entry["readOnly"] = v["readOnly"]
+        if not mount_only:
+            entry["data"] = v.get("data", {})  # KubeVela creates the ConfigMap, empty without data
+        elif "data" in v:
+            self.error(
+                vpath + ("data",),
+                "data has no effect with mountOnly: true",
+                "remove mountOnly to create the ConfigMap, or remove data",
+                key=True,
+            )
 
     def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
         """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""

@@ -22,7 +22,8 @@ from composer.render.bindings import EnvBuilder, secret_name
 from composer.render.security import harden
 from composer.render.workload_defaults import default_probes, default_requests
 from composer.resolve import Resolved, ResolvedComponent
-from composer.templates import TemplateFailure, render_yaml_documents
+from composer.template_yaml import render_yaml_documents
+from composer.templates import TemplateFailure
 
 CLUSTER_SCOPED = {
     "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",

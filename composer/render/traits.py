@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from composer.render.kubernetes import Workload, add_volumes, probe, selector_labels
 from composer.resolve import ResolvedTrait, deep_merge
-from composer.templates import TemplateFailure, render_yaml_documents
+from composer.template_yaml import render_yaml_documents
+from composer.templates import TemplateFailure
 
 
 def scaler(w: Workload, t: ResolvedTrait) -> None:

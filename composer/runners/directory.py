@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import yaml
 
@@ -27,10 +27,18 @@ from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import SecretStoreRef
 from composer.render import dump_yaml
+from composer.render.kubernetes import target_namespace
 from composer.state.model import InventoryItem, object_digest
+
+if TYPE_CHECKING:
+    from composer.runners.sinks import SinkRequest
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # the default; kubernetes.secretStore.apiVersion chooses
 _KUSTOMIZATION_LOCK = threading.Lock()
+SECRET_FIX = (
+    "GitOps output never holds secret values. Keep the value in your cloud secret store and declare an ExternalSecret "
+    f"({EXTERNAL_SECRETS_API}) in the component instead, or deliver this environment to a cluster (kubernetes.context)."
+)
 
 
 def _digest(data: bytes) -> str:
@@ -57,6 +65,67 @@ def secrets_with_data(objects: list) -> list[str]:
         elif isinstance(node, list):
             stack.extend(reversed(node))
     return found
+
+
+def refuse_secret_data(component: str, objects: list[dict], where: str, fix: str) -> None:
+    """Refuse a component whose objects hold a Secret with its data: files never hold values."""
+    raw = secrets_with_data(objects)
+    if raw:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"component {component} would write Secret {', '.join(raw)} with its data into {where}",
+                    fix,
+                    address=component,
+                )
+            ]
+        )
+
+
+def no_generated_secrets(component: str, where: str, fix: str) -> DiagnosticError:
+    """Why a file sink cannot hand back a connection Secret appc generated in-cluster."""
+    return DiagnosticError(
+        [
+            Diagnostic(
+                f"{component} is served in-cluster with generated secrets, which {where} cannot hold",
+                f"deliver this environment to a cluster (kubernetes.context), {fix}",
+                address=component,
+            )
+        ]
+    )
+
+
+def inventory_items(component: str, objects: list[dict]) -> tuple[InventoryItem, ...]:
+    """What a file sink wrote, for state: each object with its digest."""
+    return tuple(
+        InventoryItem(
+            apiVersion=o["apiVersion"],
+            kind=o["kind"],
+            name=o["metadata"]["name"],
+            namespace=o["metadata"].get("namespace"),
+            component=component,
+            hash=object_digest(o),
+        )
+        for o in objects
+    )
+
+
+def preview_against_file(directory: Path, name: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
+    """Each object against its copy in the file written last (None: not written yet). A file
+    that no longer parses, or that is not a plain file (a planted link), counts as absent:
+    the plan then shows creates, and apply refuses what it cannot write."""
+    written: dict[tuple, dict] = {}
+    try:
+        data = safefs.read_file(directory, name)
+        docs = list(yaml.safe_load_all(data.decode("utf-8"))) if data is not None else []
+    except (DiagnosticError, UnicodeDecodeError, yaml.YAMLError):
+        docs = []
+    for d in docs:
+        if isinstance(d, dict) and isinstance(d.get("metadata"), dict):
+            written[(d.get("kind"), d["metadata"].get("namespace"), d["metadata"].get("name"))] = d
+    return [
+        (written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o) for o in objects
+    ]
 
 
 class DirectorySink:
@@ -184,14 +253,10 @@ class DirectorySink:
         return self._write(f"{component}-conn.yaml", dump_yaml([obj]))
 
     def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    f"{component} is served in-cluster with generated secrets, which a GitOps directory cannot hold",
-                    "deliver this environment to a cluster (kubernetes.context), or choose a cloud implementation whose module keeps secrets in a secret store",
-                    address=component,
-                )
-            ]
+        raise no_generated_secrets(
+            component,
+            "a GitOps directory",
+            "or choose a cloud implementation whose module keeps secrets in a secret store",
         )
 
     def delete_connection(self, component: str, secret_name: str) -> int:
@@ -200,48 +265,28 @@ class DirectorySink:
     def apply(
         self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]
     ) -> tuple[tuple[InventoryItem, ...], int]:
-        raw = secrets_with_data(objects)
-        if raw:
-            raise DiagnosticError(
-                [
-                    Diagnostic(
-                        f"component {component} would write Secret {', '.join(raw)} with its data into the GitOps directory",
-                        "GitOps output never holds secret values. Keep the value in your cloud secret store and declare an ExternalSecret "
-                        f"({EXTERNAL_SECRETS_API}) in the component instead, or deliver this environment to a cluster (kubernetes.context).",
-                        address=component,
-                    )
-                ]
-            )
+        refuse_secret_data(component, objects, "the GitOps directory", SECRET_FIX)
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
-        items = tuple(
-            InventoryItem(
-                apiVersion=o["apiVersion"],
-                kind=o["kind"],
-                name=o["metadata"]["name"],
-                namespace=o["metadata"].get("namespace"),
-                component=component,
-                hash=object_digest(o),
-            )
-            for o in objects
-        )
-        return items, writes
+        return inventory_items(component, objects), writes
 
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
-        """Each object against its copy in the last written file (None: not written yet). A
-        file that no longer parses is treated as absent: the plan then shows creates."""
-        path = self.directory / f"{component}.yaml"
-        written: dict[tuple, dict] = {}
-        try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if path.is_file() else []
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            docs = []
-        for d in docs:
-            if isinstance(d, dict) and isinstance(d.get("metadata"), dict):
-                written[(d.get("kind"), d["metadata"].get("namespace"), d["metadata"].get("name"))] = d
-        return [
-            (written.get((o.get("kind"), o["metadata"].get("namespace"), o["metadata"].get("name"))), o)
-            for o in objects
-        ]
+        """Each object against its copy in the last written file (None: not written yet)."""
+        return preview_against_file(self.directory, f"{component}.yaml", objects)
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         return sum(self._remove(f"{c}.yaml") for c in sorted({i.component for i in items}))
+
+
+def sinks_for(request: SinkRequest) -> tuple[DirectorySink, ...]:
+    """The sink registry's entry for `format: kustomize` (composer/runners/sinks.py)."""
+    assert request.directory is not None  # the registry chooses this module for directories only
+    env = request.resolved.environment
+    return (
+        DirectorySink(
+            request.directory,
+            request.resolved.name,
+            env.name,
+            target_namespace(request.resolved),
+            env.spec.kubernetes.secret_store,
+        ),
+    )

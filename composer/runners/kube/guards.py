@@ -25,7 +25,7 @@ from composer.diagnostics import Diagnostic
 HANDOVER_MANAGER = "appc-handover-to-hpa"
 SCALABLE = ("Deployment", "StatefulSet")
 
-_SUFFIXES = {
+_SUFFIXES: dict[str, int | Decimal] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
     "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
 }  # fmt: skip

@@ -3,10 +3,10 @@ server as one kubeconfig context sees it, through the official `kubernetes` clie
 
 It owns the request path: auth, the process-wide token bucket per server
 (COMPOSER_KUBE_QPS / COMPOSER_KUBE_BURST), bounded retries with backoff on 429 (Retry-After
-honoured), 5xx and connection errors, and a deadline per request (--timeout); discovery (a
-static table of built-in kinds, cached discovery for the rest); and reading the kubeconfig.
+honoured), 5xx and connection errors, and a deadline per request (--timeout); and discovery
+(the static table of built-in kinds in resources.py, cached discovery for the rest).
 Failures come out as `ApiError` (a Status) or `Unreachable`; the sink turns them into
-diagnostics.
+diagnostics (errors.py).
 """
 
 from __future__ import annotations
@@ -17,96 +17,20 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.runners.kube.resources import APPLY_CONTENT_TYPE, BUILTIN_KINDS, Resource
 
-APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+__all__ = ["APPLY_CONTENT_TYPE", "ApiError", "KubeClient", "TokenBucket", "Unreachable"]
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_QPS = 300.0  # sustained; API Priority and Fairness answers 429 + Retry-After when a server wants less
 DEFAULT_BURST = 1000
-DEFAULT_WORKERS = 4  # threads applying one unit's objects; the engine runs units in parallel too
 DEFAULT_ATTEMPTS = 5
 MAX_RETRY_SLEEP = 10.0
 REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read
 TYPED_PATCH = "failed to create typed patch object"
-
-# -- discovery -------------------------------------------------------------------------------
-
-# apiVersion, kind -> (plural, namespaced) for the kinds every cluster serves. Anything else
-# (CRDs, aggregated APIs, retired versions) goes through discovery.
-BUILTIN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
-    ("v1", "Namespace"): ("namespaces", False),
-    ("v1", "Node"): ("nodes", False),
-    ("v1", "PersistentVolume"): ("persistentvolumes", False),
-    ("v1", "ServiceAccount"): ("serviceaccounts", True),
-    ("v1", "Secret"): ("secrets", True),
-    ("v1", "ConfigMap"): ("configmaps", True),
-    ("v1", "Service"): ("services", True),
-    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
-    ("v1", "Pod"): ("pods", True),
-    ("v1", "Endpoints"): ("endpoints", True),
-    ("v1", "LimitRange"): ("limitranges", True),
-    ("v1", "ResourceQuota"): ("resourcequotas", True),
-    ("v1", "Event"): ("events", True),
-    ("apps/v1", "Deployment"): ("deployments", True),
-    ("apps/v1", "StatefulSet"): ("statefulsets", True),
-    ("apps/v1", "DaemonSet"): ("daemonsets", True),
-    ("apps/v1", "ReplicaSet"): ("replicasets", True),
-    ("apps/v1", "ControllerRevision"): ("controllerrevisions", True),
-    ("batch/v1", "Job"): ("jobs", True),
-    ("batch/v1", "CronJob"): ("cronjobs", True),
-    ("autoscaling/v1", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
-    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
-    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
-    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
-    ("networking.k8s.io/v1", "IngressClass"): ("ingressclasses", False),
-    ("discovery.k8s.io/v1", "EndpointSlice"): ("endpointslices", True),
-    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
-    ("events.k8s.io/v1", "Event"): ("events", True),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("clusterroles", False),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): ("customresourcedefinitions", False),
-    ("scheduling.k8s.io/v1", "PriorityClass"): ("priorityclasses", False),
-    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
-    ("storage.k8s.io/v1", "CSIDriver"): ("csidrivers", False),
-    ("node.k8s.io/v1", "RuntimeClass"): ("runtimeclasses", False),
-    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): ("validatingwebhookconfigurations", False),
-    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): ("mutatingwebhookconfigurations", False),
-    ("apiregistration.k8s.io/v1", "APIService"): ("apiservices", False),
-}
-
-
-@dataclass(frozen=True)
-class Resource:
-    """How the API server serves one kind."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def group(self) -> str:
-        return self.api_version.split("/")[0] if "/" in self.api_version else ""
-
-    @property
-    def qualified(self) -> str:
-        """RBAC style: deployments.apps, secrets."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        base = f"/apis/{self.api_version}" if "/" in self.api_version else f"/api/{self.api_version}"
-        if self.namespaced:
-            base += f"/namespaces/{quote(namespace or 'default', safe='')}"
-        base += f"/{self.plural}"
-        return base + (f"/{quote(name, safe='')}" if name else "")
-
 
 # -- the client: auth, rate limit, retries -----------------------------------------------------
 
@@ -305,7 +229,6 @@ class KubeClient:
 
         if self._down is not None:
             raise Unreachable(self._down.server, self._down.cause)
-        url = self.server + path
         params = [
             (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items() if v is not None
         ]
@@ -316,25 +239,8 @@ class KubeClient:
             if self.timeout is not None:  # a slow server: the whole request, retries included, within --timeout
                 left = max(self.timeout - (time.monotonic() - started), 0.1)
                 limit = (min(REQUEST_TIMEOUT[0], left), min(REQUEST_TIMEOUT[1], left))
-            headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": "appc"}
-            auth_query: list = []
-            self.api.update_params_for_auth(headers, auth_query, ["BearerToken"])
-            self.limiter.acquire()
-            self.requests += 1
             try:
-                if method in ("GET", "HEAD"):
-                    resp = self.api.rest_client.request(
-                        method, url, query_params=params + auth_query, headers=headers, _request_timeout=limit
-                    )
-                else:
-                    full = url + (
-                        "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params + auth_query)
-                        if params or auth_query
-                        else ""
-                    )
-                    resp = self.api.rest_client.request(
-                        method, full, headers=headers, body=body, _request_timeout=limit
-                    )
+                resp = self._send(method, path, params, body, content_type, limit)
             except ApiException as exc:
                 if not exc.status:  # TLS and other transport failures the client reports as status 0
                     raise Unreachable(self.server, str(exc.reason).splitlines()[0][:300]) from None
@@ -355,14 +261,35 @@ class KubeClient:
                 )
                 self._down = Unreachable(self.server, reason)
                 raise Unreachable(self.server, reason) from None
-            data = resp.data
-            if not data:
-                return None
-            try:
-                return json.loads(data)
-            except ValueError:
-                return None
+            return _json_body(resp.data)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]],
+        body: Any,
+        content_type: str,
+        limit: tuple[float, float],
+    ) -> Any:
+        """One attempt: auth headers, a token from the bucket, the request itself."""
+        url = self.server + path
+        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": "appc"}
+        auth_query: list = []
+        self.api.update_params_for_auth(headers, auth_query, ["BearerToken"])
+        self.limiter.acquire()
+        self.requests += 1
+        if method in ("GET", "HEAD"):
+            return self.api.rest_client.request(
+                method, url, query_params=params + auth_query, headers=headers, _request_timeout=limit
+            )
+        full = url + (
+            "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params + auth_query)
+            if params or auth_query
+            else ""
+        )
+        return self.api.rest_client.request(method, full, headers=headers, body=body, _request_timeout=limit)
 
     # -- discovery --------------------------------------------------------------------------
     def resource(
@@ -444,6 +371,15 @@ def _coalesce_writes(pool_manager: Any) -> None:
     pool_manager.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
 
 
+def _json_body(data: bytes | None) -> dict | None:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 def _backoff(attempt: int) -> float:
     return min(0.2 * (2**attempt), MAX_RETRY_SLEEP) * (0.75 + random.random() / 2)
 
@@ -456,42 +392,3 @@ def _reason(exc: BaseException) -> str:
     if "timed out" in text.lower():
         return "connection timed out"
     return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-# -- kubeconfig --------------------------------------------------------------------------------
-
-
-def kubeconfig_path() -> str:
-    """KUBECONFIG (a path list) if set, else ~/.kube/config; read at call time."""
-    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-
-
-def _kubeconfig_exists(path: str) -> bool:
-    return any(os.path.exists(os.path.expanduser(p)) for p in path.split(os.pathsep) if p)
-
-
-def _contexts(path: str) -> tuple[dict[str, dict], str | None]:
-    from kubernetes import config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        contexts, current = config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
-        raise DiagnosticError(
-            [Diagnostic(f"cannot read the kubeconfig at {path}", f"{exc}. Set KUBECONFIG to a valid kubeconfig file.")]
-        ) from None
-    current_name = (current or {}).get("name")
-    paths = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
-    if len(paths) > 1:  # like kubectl: the first file that sets current-context wins
-        import yaml
-
-        for p in paths:
-            try:
-                with open(p, encoding="utf-8") as f:
-                    doc = yaml.safe_load(f) or {}
-            except (OSError, yaml.YAMLError):
-                continue
-            if isinstance(doc, dict) and doc.get("current-context"):
-                current_name = doc["current-context"]
-                break
-    return {c["name"]: c for c in contexts or []}, current_name

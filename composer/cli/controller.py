@@ -1,0 +1,97 @@
+"""`appc controller`: run Composer as a Kubernetes controller (docs/controller.md).
+
+`appc controller manifests` prints what installing the controller takes, for
+`kubectl apply -f -` or as a kustomize base. Registered on the app when composer.cli.app
+imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+import typer
+import yaml
+
+from composer.cli.app import app
+from composer.controller.manifests import InstallOptions, install_manifests
+
+controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)
+app.add_typer(controller_app, name="controller")
+
+
+@controller_app.command("manifests")
+def manifests(
+    namespace: str = typer.Option(
+        "composer-system", "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACE", help="Namespace of the controller."
+    ),
+    image: str = typer.Option(
+        InstallOptions.image, "--image", envvar="COMPOSER_CONTROLLER_IMAGE", help="The controller's container image."
+    ),
+    replicas: int = typer.Option(
+        1,
+        "--replicas",
+        min=1,
+        envvar="COMPOSER_CONTROLLER_REPLICAS",
+        help="Controller replicas (1 until sharding exists).",
+    ),
+    workers: int = typer.Option(
+        2, "--workers", min=1, envvar="COMPOSER_CONTROLLER_WORKERS", help="Concurrent reconciles per replica."
+    ),
+) -> None:
+    """Print the CRDs, RBAC, Deployment and Service that install the controller (YAML)."""
+    opts = InstallOptions(namespace=namespace, image=image, replicas=replicas, workers=workers)
+    typer.echo(yaml.safe_dump_all(install_manifests(opts), sort_keys=False), nl=False)
+
+
+@controller_app.command("run")
+def run(
+    state_dir: Path = typer.Option(
+        Path(".appc-controller"),
+        "--state-dir",
+        envvar="COMPOSER_CONTROLLER_STATE_DIR",
+        help="Where each application's project files (and local state) live between reconciles.",
+    ),
+    workers: int = typer.Option(
+        2, "--workers", min=1, envvar="COMPOSER_CONTROLLER_WORKERS", help="Concurrent reconciles in this process."
+    ),
+    timeout: float = typer.Option(
+        1800.0, "--timeout", min=1, envvar="COMPOSER_TIMEOUT", help="Seconds one apply or destroy may take."
+    ),
+    health_port: int = typer.Option(
+        8080, "--health-port", envvar="COMPOSER_CONTROLLER_HEALTH_PORT", help="Port of /healthz (0: none)."
+    ),
+    shards: int = typer.Option(
+        0,
+        "--shards",
+        min=0,
+        envvar="COMPOSER_CONTROLLER_SHARDS",
+        help="Divide the work among replicas in N shards (0: one replica does all).",
+    ),
+    lease_namespace: str = typer.Option(
+        "composer-system",
+        "--lease-namespace",
+        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
+        help="Namespace of the shard Leases (the controller's own).",
+    ),
+    namespace: list[str] = typer.Option(
+        [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
+    ),
+) -> None:
+    """Reconcile Application resources in their Environments until stopped (kopf)."""
+    from composer.controller.operator import ControllerOptions, serve
+
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    opts = ControllerOptions(
+        state_root=state_dir.resolve(),
+        workers=workers,
+        timeout_s=timeout,
+        health_port=health_port or None,
+        namespaces=tuple(namespace),
+        shards=shards,
+        identity=os.environ.get("POD_NAME") or socket.gethostname(),
+        lease_namespace=lease_namespace,
+    )
+    asyncio.run(serve(opts))

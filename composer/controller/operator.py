@@ -1,0 +1,235 @@
+"""`appc controller run`: kopf handlers that reconcile Application resources in their
+Environment with Composer's engine (composer/controller/reconcile.py), set status conditions,
+post events, destroy on delete (a finalizer; `policies.protect` keeps it), and resync on a
+timer per Environment (`resyncSeconds`, `suspend`). docs/controller.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from composer.controller import binding, login, reconcile
+from composer.controller.leases import ShardKeeper
+from composer.model.base import API_VERSION
+
+GROUP, VERSION = API_VERSION.split("/")
+FINALIZER = "composer.dev/destroy"
+TICK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    state_root: Path
+    workers: int = 2
+    timeout_s: float = 1800.0
+    retries: int = 5
+    backoff_s: float = 30.0
+    health_port: int | None = 8080
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    shards: int = 0  # 0: this replica reconciles every Application (no Leases)
+    identity: str = "appc-controller"  # this replica's name in the shard Leases (the pod name)
+    lease_namespace: str = "composer-system"
+    tick_s: float = TICK_SECONDS  # how often each Application is looked at (resync, take-over)
+    lease_seconds: int = 15
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Controller:
+    """The handlers' shared state: the worker limit and one guard per app and environment."""
+
+    def __init__(self, opts: ControllerOptions) -> None:
+        self.opts = opts
+        self.registry = kopf.OperatorRegistry()
+        self._slots: asyncio.Semaphore | None = None
+        self._guards: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.runs: list[tuple[str, str, reconcile.Verb, reconcile.Outcome]] = []  # every child run, in order
+        self._done: dict[tuple[str, str], int] = {}  # (namespace, app) -> the generation last reconciled here
+        self.keeper: ShardKeeper | None = None
+        if opts.shards > 0:
+            self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
+            self.keeper.renew_seconds = opts.lease_seconds / 3
+        self._register()
+
+    def mine(self, namespace: str, name: str) -> bool:
+        return self.keeper is None or self.keeper.owns(namespace, name)
+
+    def _guard(self, key: tuple[str, str, str]) -> asyncio.Lock:
+        return self._guards.setdefault(key, asyncio.Lock())
+
+    async def _run(self, job: reconcile.Job, verb: reconcile.Verb) -> reconcile.Outcome:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.opts.workers)
+        async with self._guard((job.namespace, job.app, job.env)), self._slots:
+            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb)
+            self.runs.append((job.namespace, job.app, verb, outcome))
+            return outcome
+
+    def _job(self, body: Any, envs: Any) -> tuple[reconcile.Job | None, str | None, binding.EnvSettings]:
+        meta, spec = body["metadata"], dict(body.get("spec") or {})
+        ns, name = meta["namespace"], meta["name"]
+        in_ns: dict[str, Any] = {}
+        for env_body in envs.get(ns, []):
+            in_ns[env_body["name"]] = env_body["spec"]
+        chosen = binding.bind(spec, ns, sorted(in_ns))
+        if chosen.environment is None:
+            return None, chosen.problem, binding.EnvSettings()
+        env_spec = dict(in_ns[chosen.environment])
+        job = reconcile.Job(
+            namespace=ns,
+            app=name,
+            env=chosen.environment,
+            app_doc=binding.app_document(name, ns, meta, spec),
+            env_doc=binding.environment_document(chosen.environment, env_spec),
+            timeout_s=self.opts.timeout_s,
+        )
+        return job, None, binding.env_settings(env_spec)
+
+    async def reconcile(self, body: Any, patch: Any, envs: Any, logger: Any, retry: int = 0) -> None:
+        job, problem, settings = self._job(body, envs)
+        generation = int(body["metadata"].get("generation") or 0)
+        if settings.suspend:
+            kopf.info(body, reason="Suspended", message="the Environment is suspended: nothing applied")
+            return
+        if job is None:
+            patch.status["conditions"] = reconcile.conditions(None, problem, _now(), generation)
+            kopf.warn(body, reason="NoEnvironment", message=problem or "")
+            return
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:  # before the first write: a delete from now on destroys
+            patch.metadata["finalizers"] = [*finalizers, FINALIZER]
+        outcome = await self._run(job, "apply")
+        self._done[(job.namespace, job.app)] = generation
+        self._report(body, patch, job, outcome, generation)
+        if outcome.ok:
+            return
+        if retry + 1 < self.opts.retries:
+            raise kopf.TemporaryError(outcome.message, delay=self.opts.backoff_s * (2**retry))
+        logger.error("giving up after %d attempts until the next change or resync: %s", retry + 1, outcome.message)
+
+    def _report(self, body: Any, patch: Any, job: reconcile.Job, outcome: reconcile.Outcome, generation: int) -> None:
+        patch.status["conditions"] = reconcile.conditions(outcome, None, _now(), generation)
+        patch.status["units"] = {unit: {"status": status} for unit, status in sorted(outcome.units.items())}
+        patch.status["observedGeneration"] = generation
+        patch.status["lastReconcileTime"] = _now()
+        patch.status["reconciledBy"] = self.opts.identity
+        if outcome.ok:
+            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
+            kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
+        else:
+            kopf.warn(body, reason="ApplyFailed", message=outcome.message)
+
+    async def destroy(self, body: Any, patch: Any, envs: Any) -> None:
+        finalizers = list(body["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return  # never applied by a controller
+        job, problem, _ = self._job(body, envs)
+        if job is not None:
+            outcome = await self._run(job, "destroy")
+            if reconcile.protected_refusal(outcome):
+                kopf.warn(body, reason="Protected", message=outcome.message)
+                raise kopf.TemporaryError(f"protected: {outcome.message}", delay=300)
+            if not outcome.ok:
+                raise kopf.TemporaryError(outcome.message, delay=self.opts.backoff_s)
+        else:
+            kopf.warn(body, reason="NothingToDestroy", message=f"{problem}; the finalizer is removed")
+        patch.metadata["finalizers"] = [f for f in finalizers if f != FINALIZER]
+
+    async def tick(self, body: Any, patch: Any, envs: Any, logger: Any) -> None:
+        """Every TICK_SECONDS: an Application whose last reconcile never finished (a replica
+        died, a shard moved) runs now; any other one when its Environment's resync is due."""
+        _, _, settings = self._job(body, envs)
+        status = body.get("status") or {}
+        last = status.get("lastReconcileTime")
+        if settings.suspend or body["metadata"].get("deletionTimestamp"):
+            return
+        meta = body["metadata"]
+        if any(lock.locked() for key, lock in self._guards.items() if key[:2] == (meta["namespace"], meta["name"])):
+            return  # a reconcile is running; this body is older than its result
+        generation = meta.get("generation")
+        behind = (
+            status.get("observedGeneration") != generation
+            and self._done.get((meta["namespace"], meta["name"])) != generation
+        )
+        if behind or not last:
+            await self.reconcile(body, patch, envs, logger)
+            return
+        age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
+            last.replace("Z", "+00:00")
+        )
+        if age.total_seconds() >= settings.resync_seconds:
+            await self.reconcile(body, patch, envs, logger)
+
+    def _register(self) -> None:
+        reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
+
+        def mine(name: str, namespace: str, **_: Any) -> bool:
+            return self.mine(namespace, name)
+
+        @kopf.index(*envs, id="environments", registry=reg)
+        def environments(name: str, namespace: str, spec: Any, **_: Any) -> Any:
+            return {namespace: {"name": name, "spec": dict(spec)}}
+
+        @kopf.on.resume(*apps, when=mine, registry=reg)
+        @kopf.on.create(*apps, when=mine, registry=reg)
+        @kopf.on.update(*apps, field="spec", when=mine, registry=reg)
+        async def applied(body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any) -> None:
+            await self.reconcile(body, patch, environments, logger, retry)
+
+        # optional: kopf keeps no finalizer of its own (a replica that does not own the shard
+        # would remove it); the controller adds and removes FINALIZER itself.
+        @kopf.on.delete(*apps, when=mine, optional=True, registry=reg)
+        async def deleted(body: Any, patch: Any, environments: Any, **_: Any) -> None:
+            await self.destroy(body, patch, environments)
+
+        # No `when` filter: kopf evaluates filters on changes only, and a shard that moves here
+        # must be picked up without one.
+        @kopf.timer(*apps, interval=self.opts.tick_s, initial_delay=self.opts.tick_s, registry=reg)
+        async def tick(body: Any, patch: Any, environments: Any, logger: Any, **_: Any) -> None:
+            if self.mine(body["metadata"]["namespace"], body["metadata"]["name"]):
+                await self.tick(body, patch, environments, logger)
+
+        kopf.on.login(registry=reg)(login.login)
+
+        @kopf.on.startup(registry=reg)
+        def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+            settings.persistence.finalizer = "composer.dev/timers"  # kopf's own, to stop timers cleanly
+            settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="composer.dev")
+            settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+                prefix="composer.dev", key="last-handled"
+            )
+            settings.posting.level = 20  # info and up become Kubernetes events
+            settings.watching.server_timeout = 300
+
+
+async def serve(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or the process is signalled)."""
+    await serve_controller(Controller(opts), stop)
+
+
+async def serve_controller(controller: Controller, stop: asyncio.Event | None = None) -> None:
+    opts = controller.opts
+    liveness = f"http://0.0.0.0:{opts.health_port}/healthz" if opts.health_port else None
+    leases_done = threading.Event()
+    if controller.keeper is not None:
+        threading.Thread(target=controller.keeper.loop, args=(leases_done,), daemon=True).start()
+    try:
+        await kopf.operator(
+            registry=controller.registry,
+            clusterwide=not opts.namespaces,
+            namespaces=list(opts.namespaces),
+            standalone=True,
+            liveness_endpoint=liveness,
+            stop_flag=stop,
+        )
+    finally:
+        leases_done.set()
