@@ -87,7 +87,7 @@ def appc(args: list[str], cwd: Path, env: dict) -> tuple[float, dict]:
         text=True,
     )
     wall = time.monotonic() - t
-    lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     summary = lines[-1] if lines else {}
     if proc.returncode != 0:
         raise SystemExit(

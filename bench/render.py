@@ -294,10 +294,10 @@ def table(results: list[dict], verdicts: list[dict], info: dict) -> str:
     lines = [
         f"appc render benchmark: python {info['python']}, {info['nproc']} CPUs, {info['platform']}; output under {info['tmpdir']}",
         "",
-        "  ".join(h.rjust(w) for h, w in zip(head, widths)),
+        "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
         "  ".join("-" * w for w in widths),
     ]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     runs = results[0].get("runs", 1) if results else 1
     lines += [
         "",

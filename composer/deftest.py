@@ -60,7 +60,8 @@ def run_case(case: Path, catalog: Path, registry: PluginRegistry, update: bool) 
     project = open_project(case / "app.yaml")
     assertions = _assertions(case)
     results = []
-    for env in project.environment_names() or [None]:
+    names: list[str | None] = [*project.environment_names()]
+    for env in names or [None]:
         result = CaseResult(case.name, env or "default")
         try:
             compiled = compile_project(project, env, registry, [catalog], modules=_resolver(catalog))

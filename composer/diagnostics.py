@@ -16,7 +16,7 @@ import enum
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 FieldPath = tuple[str | int, ...]
 
@@ -103,7 +103,7 @@ class Diagnostic:
             head += "\n  " + self.detail.replace("\n", "\n  ")
         return REDACTIONS.apply(head)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "severity": self.severity.value,
             "summary": REDACTIONS.apply(self.summary),

@@ -11,10 +11,11 @@ a fresh one).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
@@ -64,7 +65,7 @@ class BackendResource:
 
     kind: str  # e.g. "s3 bucket", "dynamodb table", "resource group"
     name: str
-    action: str  # created | present
+    action: Literal["created", "present"]
     detail: str = ""
 
 
@@ -247,7 +248,7 @@ class PluginRegistry:
         return sorted(self.providers)
 
     @classmethod
-    def discover(cls) -> "PluginRegistry":
+    def discover(cls) -> PluginRegistry:
         """Every provider registered under the composer.providers entry-point group."""
         registry = cls()
         errors = []

@@ -9,23 +9,23 @@ commands share before plan/apply lives here, so the CLI stays thin.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
 from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
+from composer.catalog.lock import lock_path, read_lock
 from composer.catalog.modules import module_interface
 from composer.catalog.policy import UNPARSEABLE, Violation, check_module
 from composer.catalog.sources import AddressError, parse_address
-from composer.catalog.lock import lock_path, read_lock
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.publishing import publish_problems
 from composer.graph import Graph, build_graph
 from composer.model.app import Application
 from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application_files, load_environment
-from composer.engine.publishing import publish_problems
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
 from composer.resolve import Resolved, ResolvedComponent, _contained, resolve

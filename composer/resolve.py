@@ -59,6 +59,15 @@ class ResolvedComponent:
     module_inputs: dict = field(default_factory=dict)
     module_address: ModuleAddress | None = None  # the source as written, classified
     module_base: Path | None = None  # what a local package may span (the definition's directory)
+    cloud_provider: str | None = None  # the environment's cloud.provider
+
+    @property
+    def provider(self) -> str | None:
+        """The provider plugin that serves this unit (configures its Terraform provider, reads
+        its secret store entry, reports its cloud status): the implementation's own, or the
+        environment's cloud for an implementation written for `any` provider (or Kubernetes)."""
+        own = self.implementation.implementation.provider
+        return own if own not in ("any", "kubernetes") else self.cloud_provider
 
     @property
     def is_resource(self) -> bool:
@@ -290,6 +299,7 @@ class _Resolver:
             outputs=outputs,
             implementation=impl,
             physical_name=physical_name(self.app.name, self.env.name, c.name),
+            cloud_provider=self.env.spec.cloud.provider if self.env.spec.cloud else None,
         )
         if ctype.category == "resource":
             rc = self._terraform(rc, path)

@@ -25,9 +25,9 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 

@@ -14,10 +14,11 @@ before they run, because their result would be allocated before any check after 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jinja2.sandbox import SecurityError
 
@@ -152,7 +153,7 @@ def _text_size(value: Any) -> int:
     return len(value) if isinstance(value, str) else size(value)
 
 
-def check_amplifier(name: str, target: Any, args: tuple, kwargs: dict, *, method: bool) -> None:
+def check_amplifier(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, method: bool) -> None:
     """Refuse, before it runs, an operation whose result would be larger than MAX_VALUE in
     one C-level step: `sep.join(items)` / `items|join(sep)`, `s.replace(old, new)`,
     `s|indent(width)`, `s.expandtabs(n)`, `s|wordwrap(width, wrapstring=...)`,

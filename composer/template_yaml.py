@@ -36,11 +36,8 @@ def render_yaml_documents(source: str, context: dict[str, Any]) -> list[Any]:
 
 def _changes_shape(source: str, context: dict[str, Any], path: str, docs: list[Any]) -> bool:
     try:
-        return _shape(
-            _yaml_documents(
-                source, {**context, "parameters": _neutralised(context["parameters"], "parameters", path)[0]}
-            )
-        ) != _shape(docs)
+        neutral = {**context, "parameters": _neutralised(context["parameters"], "parameters", path)[0]}
+        return bool(_shape(_yaml_documents(source, neutral)) != _shape(docs))
     except TemplateFailure:
         return True
 

@@ -9,8 +9,9 @@ environment is not silently ignored. The template context gets the block as plai
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from composer.model.environment import Environment, Network
 from composer.plugins import EnvironmentCheckRequest, EnvironmentProblem
@@ -42,9 +43,10 @@ def network_values(environment: Environment) -> dict[str, Any]:
 
 
 def _value(tree: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = tree
     for key in path:
-        tree = tree.get(key) if isinstance(tree, Mapping) else None
-    return tree
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
 
 
 def network_problems(

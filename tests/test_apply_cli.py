@@ -21,7 +21,7 @@ import pytest
 
 from composer.state.local import LocalStore
 from composer.state.protocol import new_lock_info
-from tests.helpers import ROOT, appc
+from tests.helpers import appc
 from tests.support.projects import make_project, token_component
 
 BUCKET = "    - {name: files, type: bucket, properties: {force_destroy: true}}\n"

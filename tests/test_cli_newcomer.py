@@ -14,11 +14,11 @@ import termios
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from composer.cli.views import View, middle_ellipsis
 from composer.model.environment import SecretStoreRef
+from composer.render.connection import Connection
 from composer.runners.directory import DirectorySink
 from tests.helpers import ROOT, appc, write
 from tests.support.projects import cluster_env, make_project
@@ -175,7 +175,7 @@ def test_external_secrets_use_v1_by_default_and_v1beta1_when_the_environment_say
         ),
     ):
         sink = DirectorySink(tmp_path / expected.replace("/", "_"), "shop", "dev", "shop", store)
-        sink.write_connection("db", "shop-db-conn", {"password": "p"}, arn)
+        sink.write_connection(Connection("shop", "dev", "db", "shop", {"password": "p"}, arn, store))
         (doc,) = yaml.safe_load_all((sink.directory / "db-conn.yaml").read_text())
         assert doc["apiVersion"] == expected
 
@@ -192,7 +192,7 @@ spec:
 """
 
 
-@pytest.mark.slow  # a sandbox process and a Terraform apply: ~40 s here
+# not `slow`: the only test of the sandbox emulator process (~40 s), a real path the default suite keeps
 def test_show_secrets_reads_the_sandbox_emulator_and_says_why_when_it_is_gone(tmp_path):
     from tests.test_providers import ENTRY_DEFINITION, ENTRY_MODULE
 

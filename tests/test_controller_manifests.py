@@ -12,7 +12,7 @@ import yaml
 
 from composer.controller.crds import application_crd, environment_crd, structural, structural_problems
 from composer.controller.manifests import AGGREGATE_LABEL, InstallOptions, install_manifests
-from tests.helpers import ROOT, appc
+from tests.helpers import appc
 
 
 def _schema(crd: dict) -> dict:

@@ -10,7 +10,8 @@ import pytest
 
 from composer.diagnostics import DiagnosticError
 from composer.engine import rotate
-from composer.engine.run import Engine, generate_secret
+from composer.engine.generated import generate_secret
+from composer.engine.run import Engine
 from composer.project import compile_project, open_project
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION
 from composer.runners.workspace import LocalWorkspace

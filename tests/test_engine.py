@@ -2,6 +2,8 @@
 
 The workload sink is a RecordingSink (tests/support/sinks.py) so the tests can see what
 was bound into connection Secrets; Terraform, the state store and the workspace are real.
+This is the end-to-end layer: the engine's own decisions (skip, isolation, prune order,
+protect, generated inputs) are tested on the fake Terraform port in tests/test_engine_units.py.
 """
 
 from __future__ import annotations
@@ -72,73 +74,12 @@ def test_apply_binds_outputs_then_noop_runs_no_terraform(tmp_path, moto, registr
     assert again.summary()["units_skipped"] == 3
 
 
-def test_a_failing_unit_is_isolated(tmp_path, moto, registry):
-    comps = (
-        token_component("a")
-        + "    - {name: bad, type: terraform-module, properties: {source: modules/broken, outputs: {arn: {}}}}\n"
-        + token_component("c", deps="bad")
-    )
-    app = make_project(tmp_path, comps)
-    result = run(app, registry, RecordingSink())
-    status = {n: o.status for n, o in result.outcomes.items()}
-    assert status == {"a": "applied", "bad": "failed", "c": "blocked"}
-    diag = result.outcomes["bad"].diagnostics[0]
-    assert diag.address == "bad" and "bucket" in (diag.summary + diag.detail).lower()
-    saved = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
-    assert saved["units"]["a"]["status"] == "applied" and saved["units"]["bad"]["status"] == "failed"
-    assert "c" not in saved["units"]
-    assert secret_names() == {"a-token"}
-
-
-def test_only_changed_units_run_and_refresh_forces_plans(tmp_path, moto, registry):
-    app = make_project(tmp_path, token_component("a") + token_component("b"))
-    sink = RecordingSink()
-    run(app, registry, sink)
-    text = app.read_text().replace("name: b-token", "name: b-token2")
-    app.write_text(text)
-    result = run(app, registry, sink)
-    assert {n: o.status for n, o in result.outcomes.items()} == {"a": "unchanged", "b": "applied"}
-    assert result.terraform_runs == 2  # apply (plans in the same process) and output, for b only; init is cached
-    assert secret_names() == {"a-token", "b-token2"}
-    refreshed = run(app, registry, sink, refresh=True)
-    assert {o.status for o in refreshed.outcomes.values()} == {"applied"}
-    assert refreshed.terraform_runs == 4  # apply (a no-op) + output each
-
-
-def test_prune_removes_units_and_protect_refuses(tmp_path, moto, registry):
-    app = make_project(tmp_path, token_component("a") + token_component("b"))
-    sink = RecordingSink()
-    run(app, registry, sink)
-    app.write_text(app.read_text().replace(token_component("b"), ""))
-    env = tmp_path / "environments" / "test.yaml"
-    env.write_text(env.read_text() + "  policies: {protect: [b]}\n")
-    with pytest.raises(DiagnosticError) as err:
-        run(app, registry, sink)
-    assert "refusing to prune protected unit b" in err.value.diagnostics[0].summary
-    assert "policies.protect" in err.value.diagnostics[0].detail
-    assert secret_names() == {"a-token", "b-token"}
-    env.write_text(env.read_text().replace("  policies: {protect: [b]}\n", ""))
-    result = run(app, registry, sink)
-    assert result.outcomes["b"].status == "pruned"
-    assert secret_names() == {"a-token"}
-    assert "eng-b-conn" not in sink.connections
-    assert "b" not in json.loads((tmp_path / ".composer" / "test.state.json").read_text())["units"]
-
-
-def test_destroy_refuses_a_unit_without_terraform_state(tmp_path, moto, registry):
-    app = make_project(tmp_path, token_component("a"))
-    run(app, registry, RecordingSink())
-    (tmp_path / ".composer" / "tfstate" / "eng" / "test" / "a.tfstate").unlink()
-    result = run(app, registry, RecordingSink(), command="destroy")
-    o = result.outcomes["a"]
-    assert o.status == "failed" and "no Terraform state found for unit a" in o.diagnostics[0].summary
-    assert "a" in json.loads((tmp_path / ".composer" / "test.state.json").read_text())["units"]
-    assert secret_names() == {"a-token"}  # nothing deleted, nothing claimed
-
-
 def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_closed(tmp_path, moto, registry):
     comps = "    - {name: a, type: terraform-module, properties: {source: modules/token, inputs: {name: a-token}, outputs: {arn: {}, port: {}}}}\n"
     app = make_project(tmp_path, comps)
+    with_broken = (
+        comps + "    - {name: bad, type: terraform-module, properties: {source: modules/broken, outputs: {arn: {}}}}\n"
+    )
     with pytest.raises(DiagnosticError) as exc:
         run(app, registry, RecordingSink())
     assert [d.summary for d in exc.value.diagnostics] == ["component a: output 'port' is not an output of the module"]
@@ -146,8 +87,14 @@ def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_close
 
     # declared by the module but null: apply fails closed, naming the component and contract key
     (tmp_path / "modules" / "token" / "port.tf").write_text('output "port" { value = null }\n')
+    # with a unit Terraform itself refuses (the provider's validation): its words, on that unit only
+    app.write_text(app.read_text().replace(comps, with_broken))
     sink = RecordingSink()
-    o = run(app, registry, sink).outcomes["a"]
+    result = run(app, registry, sink)
+    bad = result.outcomes["bad"]
+    assert bad.status == "failed" and bad.diagnostics[0].address == "bad"
+    assert "bucket" in (bad.diagnostics[0].summary + bad.diagnostics[0].detail).lower()
+    o = result.outcomes["a"]
     assert o.status == "failed"
     assert (
         o.diagnostics[0].summary
@@ -157,10 +104,15 @@ def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_close
     assert sink.connections == {}  # nothing bound
 
 
-def test_destroy_removes_everything_in_reverse_order(tmp_path, moto, registry):
+def test_prune_through_a_root_without_the_module_then_destroy_removes_everything(tmp_path, moto, registry):
     app = make_project(tmp_path, token_component("a") + token_component("b", upstream="${a.arn}") + WORKER)
     sink = RecordingSink()
     run(app, registry, sink)
+    # b leaves the model: Terraform destroys it through the prune root Composer renders
+    app.write_text(app.read_text().replace(token_component("b", upstream="${a.arn}"), ""))
+    pruned = run(app, registry, sink)
+    assert {n: o.status for n, o in pruned.outcomes.items()} == {"a": "unchanged", "w": "unchanged", "b": "pruned"}
+    assert secret_names() == {"a-token"} and "eng-b-conn" not in sink.connections
     result = run(app, registry, sink, command="destroy")
     assert {o.status for o in result.outcomes.values()} == {"destroyed"}
     assert secret_names() == set()

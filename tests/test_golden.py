@@ -80,6 +80,19 @@ def compare(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
     return "\n".join(problems)
 
 
+def assert_tree(expected_dir: Path, actual: dict[str, bytes], update_golden: bool) -> None:
+    """The files equal the expected tree, whole; with --update-golden, they become it."""
+    if update_golden:
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        for name, data in actual.items():
+            (expected_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (expected_dir / name).write_bytes(data)
+        return
+    assert expected_dir.is_dir(), f"no expected tree at {expected_dir}; run pytest --update-golden and review it"
+    problems = compare(read_tree(expected_dir), actual)
+    assert not problems, problems
+
+
 def render_case(case: Path, env: str, registry) -> dict[str, bytes]:
     project = open_project(_app_file(case))
     return compile_project(project, None if env == "default" else env, registry).rendered.files
@@ -87,17 +100,7 @@ def render_case(case: Path, env: str, registry) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("case,env_dir", [(c, e) for _, c, e in CASES], ids=[i for i, _, _ in CASES])
 def test_golden(case: Path, env_dir: Path, registry, update_golden: bool):
-    env = env_dir.name
-    actual = tree(render_case(case, env, registry))
-    if update_golden:
-        shutil.rmtree(env_dir, ignore_errors=True)
-        for name, data in actual.items():
-            (env_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            (env_dir / name).write_bytes(data)
-        return
-    assert env_dir.is_dir(), f"no expected tree at {env_dir}; run pytest --update-golden and review it"
-    problems = compare(read_tree(env_dir), actual)
-    assert not problems, problems
+    assert_tree(env_dir, tree(render_case(case, env_dir.name, registry)), update_golden)
 
 
 @pytest.mark.parametrize("case,env_dir", [(c, e) for _, c, e in CASES[:3]], ids=[i for i, _, _ in CASES[:3]])

@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from composer.runners import terraform
+from composer.runners import terraform, terraform_process
 from tests.helpers import appc
 from tests.support.projects import make_project
 
@@ -149,7 +149,7 @@ def test_a_terraform_that_ignores_the_interrupt_is_killed_after_the_grace_period
     stubborn = tmp_path / "terraform"
     stubborn.write_text("#!/bin/sh\ntrap '' INT\nsleep 60 &\nwait\nsleep 60\n")
     stubborn.chmod(0o755)
-    monkeypatch.setattr(terraform, "GRACE_SECONDS", 1.0)
+    monkeypatch.setattr(terraform_process, "GRACE_SECONDS", 1.0)
     runner = terraform.TerraformRunner({"PATH": os.environ["PATH"]}, binary=str(stubborn), timeout=1.0)
     started = time.monotonic()
     with pytest.raises(terraform.TerraformError) as err:

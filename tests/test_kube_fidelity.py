@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.test_kubernetes import Target, apply, make_sink, messages, project, state, target  # noqa: F401 - target is a fixture
 from tests.helpers import appc
+from tests.test_kubernetes import Target, apply, make_sink, messages, project, state, target  # noqa: F401 - target is a fixture
 
 PAUSE = "registry.k8s.io/pause:3.9"
 PAUSE_NEXT = "registry.k8s.io/pause:3.10"

@@ -7,7 +7,6 @@ tests/support/kube_standin.py (SSA), kube_schema.py (typed patch), kube_immutabl
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 

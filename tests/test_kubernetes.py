@@ -23,6 +23,7 @@ import yaml
 
 from composer.diagnostics import DiagnosticError
 from composer.model.environment import SecretStoreRef
+from composer.render.connection import Connection
 from composer.render.kubernetes import standard_labels
 from composer.runners.directory import DirectorySink
 from composer.runners.kubernetes import ClusterSink, KubeClient
@@ -96,6 +97,11 @@ def target(request, monkeypatch):
             core.delete_namespace(ns)
         except client.exceptions.ApiException:
             pass
+
+
+def conn(values: dict[str, str], secret_ref: str | None = None, store: SecretStoreRef | None = None) -> Connection:
+    """The connection of unit `db` of app `shop` in `dev`, as the engine hands it to a sink."""
+    return Connection("shop", "dev", "db", "shop", values, secret_ref, store)
 
 
 def make_sink(t: Target, namespace: str | None = None, context: str | None = None, **kw) -> ClusterSink:
@@ -418,7 +424,7 @@ def test_sink_applies_a_crd_and_its_custom_resource_in_one_go(kube_clean):
 def test_sink_connection_secret_holds_the_data_and_is_written_once(target):
     sink = make_sink(target)
     data = {"host": "db.internal", "password": "pa55-w0rd-never-logged"}
-    assert sink.write_connection("db", "shop-db-conn", data, None) == 2  # the namespace and the Secret
+    assert sink.write_connection(conn(data)) == 2  # the namespace and the Secret
     secret = target.get(f"/api/v1/namespaces/{target.namespace}/secrets/shop-db-conn")
     assert secret["type"] == "Opaque"
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == data
@@ -426,12 +432,12 @@ def test_sink_connection_secret_holds_the_data_and_is_written_once(target):
 
     if target.standin:
         target.standin.reset_counters()
-    assert sink.write_connection("db", "shop-db-conn", data, None) == 0  # cached: no request at all
-    assert make_sink(target).write_connection("db", "shop-db-conn", data, None) == 0  # GET and compare
+    assert sink.write_connection(conn(data)) == 0  # cached: no request at all
+    assert make_sink(target).write_connection(conn(data)) == 0  # GET and compare
     if target.standin:
         assert target.standin.stats()["mutating"] == 0
 
-    assert sink.write_connection("db", "shop-db-conn", {**data, "password": "rotated"}, None) == 1
+    assert sink.write_connection(conn({**data, "password": "rotated"})) == 1
     assert (
         base64.b64decode(target.get(f"/api/v1/namespaces/{target.namespace}/secrets/shop-db-conn")["data"]["password"])
         == b"rotated"
@@ -454,7 +460,7 @@ def test_sink_never_echoes_a_secret_value_in_an_error(kube_clean):
         message='Secret "shop-db-conn" is invalid: data: Invalid value: "hunter2-secret"',
     )
     with pytest.raises(DiagnosticError) as exc:
-        sink.write_connection("db", "shop-db-conn", {"password": "hunter2-secret"}, None)
+        sink.write_connection(conn({"password": "hunter2-secret"}))
     assert "hunter2-secret" not in str(exc.value) and "shop-db-conn" in str(exc.value)
 
 
@@ -824,12 +830,24 @@ def test_directory_output_is_deterministic_with_a_kustomization(tmp_path):
 
 
 def test_directory_connection_secret_is_an_external_secret_without_values(tmp_path):
-    sink = DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", SecretStoreRef(name="aws-secrets"))
+    store = SecretStoreRef(name="aws-secrets")
+    sink = DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", store)
     value = "s3cr3t-Value-4711"
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/dev/db-AbCdEf"
-    assert sink.write_connection("db", "shop-db-conn", {"host": "db.internal", "password": value}, arn) == 1
-    assert sink.write_connection("db", "shop-db-conn", {"host": "db.internal", "password": value}, arn) == 0
+    assert sink.write_connection(conn({"host": "db.internal", "password": value}, arn, store)) == 1
+    assert sink.write_connection(conn({"host": "db.internal", "password": value}, arn, store)) == 0
     (es,) = list(yaml.safe_load_all((tmp_path / "deploy" / "db-conn.yaml").read_text()))
+    # The same name and labels as the Secret a cluster gets (both rendered by render/connection.py).
+    secret = conn({"password": value}, arn, store).secret()
+    assert (
+        es["metadata"]
+        == secret["metadata"]
+        == {
+            "name": "shop-db-conn",
+            "namespace": "shop",
+            "labels": standard_labels("shop", "dev", "db"),
+        }
+    )
     assert es["apiVersion"] == "external-secrets.io/v1" and es["kind"] == "ExternalSecret"  # ESO >= 0.17 serves only v1
     assert es["spec"]["target"]["name"] == "shop-db-conn"
     assert es["spec"]["secretStoreRef"] == {"name": "aws-secrets", "kind": "ClusterSecretStore"}
@@ -845,12 +863,12 @@ def test_directory_connection_secret_is_an_external_secret_without_values(tmp_pa
 def test_directory_refuses_connection_secrets_without_a_secret_store(tmp_path):
     sink = DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", None)
     with pytest.raises(DiagnosticError) as exc:
-        sink.write_connection("db", "shop-db-conn", {"password": "x"}, "arn:aws:secretsmanager:us-east-1:1:secret:x")
+        sink.write_connection(conn({"password": "x"}, "arn:aws:secretsmanager:us-east-1:1:secret:x", None))
     d = exc.value.diagnostics[0]
     assert "names no secret store" in d.summary and "kubernetes.secretStore" in d.detail
     with pytest.raises(DiagnosticError) as exc:
         DirectorySink(tmp_path / "deploy", "shop", "dev", "shop", SecretStoreRef(name="s")).write_connection(
-            "db", "shop-db-conn", {"password": "x"}, None
+            conn({"password": "x"}, None, SecretStoreRef(name="s"))
         )
     assert "secrets: store" in exc.value.diagnostics[0].detail
     assert not (tmp_path / "deploy").exists() or not any((tmp_path / "deploy").iterdir())

@@ -7,8 +7,9 @@ reported (a warning names it or a field above it). Nothing is dropped silently.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml

@@ -15,6 +15,7 @@ import yaml
 
 from composer.diagnostics import DiagnosticError
 from composer.model.environment import DirectoryFormat
+from composer.render.connection import Connection
 from composer.runners.manifests import MARKER, ManifestSink
 from composer.runners.sinks import SINKS
 from tests.test_kubernetes import app_doc, apply, messages, project, summary
@@ -88,7 +89,8 @@ def test_apply_writes_one_plain_file_per_component_and_a_second_apply_writes_not
 
 def test_connections_stay_references_and_no_secret_value_reaches_a_file(tmp_path):
     sink = ManifestSink(tmp_path / "deploy", "shop", "dev")
-    assert sink.write_connection("db", "shop-db-conn", {"host": "db.internal", "password": VALUE}, None) == 0
+    connection = Connection("shop", "dev", "db", None, {"host": "db.internal", "password": VALUE})
+    assert sink.write_connection(connection) == 0
     items, writes = sink.apply("api", [api_with_a_connection()], ())
     assert writes == 1 and [i.kind for i in items] == ["Deployment"]
     (dep,) = yaml.safe_load_all((tmp_path / "deploy" / "api.yaml").read_text())

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -155,6 +154,7 @@ def test_the_wheel_carries_the_modules_where_modules_root_looks(tmp_path):
     }
     assert data == expected
     assert "providers/aws/implementations.yaml" in names
+    assert {"composer/py.typed", "providers/py.typed"} <= names, "PEP 561: the packages say they are typed"
     assert any(n.startswith("composer/catalog/builtin/") and n.endswith(".yaml") for n in names)
     # and that is where a non-editable install finds them (sys.prefix/share/appcomposer/modules)
     base = (ROOT / "providers" / "base.py").read_text()

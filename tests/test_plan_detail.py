@@ -8,7 +8,6 @@ stand-in (server-side-apply dry run) for workloads.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
 from tests.helpers import appc, write

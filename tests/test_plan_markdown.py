@@ -6,8 +6,6 @@ inventory. `pytest --update-golden` rewrites tests/golden/plan/*.md.
 
 from __future__ import annotations
 
-import json
-
 from tests.helpers import ROOT, appc
 from tests.support.projects import make_project
 

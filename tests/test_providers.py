@@ -25,6 +25,7 @@ from composer.model.definitions import TerraformImplementation
 from composer.plugins import PluginRegistry, PreflightRequest, SecretRequest
 from composer.project import compile_project, open_project
 from tests.helpers import ROOT, appc, write
+from tests.support.projects import ENTRY_DEFINITION, ENTRY_MODULE
 from tests.support.terraform_env import require_terraform
 
 MODULES = ROOT / "modules"
@@ -301,75 +302,6 @@ def test_aws_status_of_each_resource_type(moto, registry):
 
 
 # -- generated inputs (the engine half runs on AWS, where a provider binary exists) ----------------
-
-ENTRY_DEFINITION = """
-apiVersion: composer.dev/v1alpha1
-kind: ComponentDefinition
-metadata: {name: vault-entry}
-spec:
-  category: resource
-  parameters:
-    type: object
-    additionalProperties: false
-    properties:
-      rev: {type: integer, default: 1}
-  outputs:
-    name: {}
-    password: {secret: true}
-  implementations:
-    aws-generated:
-      provider: aws
-      default: true
-      terraform:
-        module: modules/entry
-        secrets: store
-        generated_inputs: [password]
-        inputs: {name: "{{ name }}", rev: "{{ parameters.rev }}"}
-"""
-
-# Writes the generated password only through a write-only argument, as the gcp/azure database
-# modules do; the document is rewritten whenever `rev` changes.
-ENTRY_MODULE = """
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-
-variable "name" {
-  type = string
-}
-
-variable "rev" {
-  type = number
-}
-
-variable "password" {
-  type      = string
-  sensitive = true
-  ephemeral = true
-}
-
-resource "aws_secretsmanager_secret" "this" {
-  name                    = var.name
-  recovery_window_in_days = 0
-}
-
-resource "aws_secretsmanager_secret_version" "this" {
-  secret_id                = aws_secretsmanager_secret.this.id
-  secret_string_wo         = jsonencode({ name = var.name, password = var.password })
-  secret_string_wo_version = var.rev
-}
-
-output "name" {
-  value = var.name
-}
-
-output "connection_secret_id" {
-  value      = aws_secretsmanager_secret.this.arn
-  depends_on = [aws_secretsmanager_secret_version.this]
-}
-"""
 
 
 def test_generated_password_is_made_once_read_back_and_never_written_down(tmp_path, moto):

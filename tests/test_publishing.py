@@ -9,7 +9,6 @@ code, real TLS, their documented REST routes).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -86,7 +85,7 @@ def secret_names() -> set[str]:
     return {s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]}
 
 
-@pytest.mark.slow
+# not `slow`: the one default-suite run of `secrets: outputs` publishing (engine/publishing.py) on moto
 def test_secrets_outputs_are_delivered_to_a_gitops_directory_and_deleted_with_the_unit(tmp_path, moto):
     """secrets: outputs (a sensitive Terraform output) in a GitOps environment: the engine
     publishes the connection document; the ExternalSecret reads it; destroy removes it."""
@@ -151,7 +150,7 @@ output "connection_secret_id" { value = aws_secretsmanager_secret.c.id }
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a second publishing apply on moto; the path runs in the test above
 def test_a_store_entry_lacking_a_contract_key_fails_closed_naming_it(tmp_path, moto):
     root = tmp_path
     write(root, {"definitions/stored.yaml": STORE_DEF, "definitions/modules/stored/main.tf": STORE_MODULE})

@@ -9,15 +9,16 @@ Definition schemas are checked here, once, and compiled validators are kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from composer.catalog import schema as jschema
 from composer.catalog.checks import local_definition_diagnostics
-from composer.catalog.modules import ModuleSource, read_module, read_package
+from composer.catalog.modules import ModuleSource, read_module, read_package  # noqa: F401  (re-exported)
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
 from composer.model.loader import load_definitions
@@ -143,7 +144,7 @@ class Catalog:
 
     # -- assembly -----------------------------------------------------------------
     @classmethod
-    def build(cls, registry: PluginRegistry, definition_dirs: Iterable[Path] = ()) -> "Catalog":
+    def build(cls, registry: PluginRegistry, definition_dirs: Iterable[Path] = ()) -> Catalog:
         cat = cls(registry)
         defs = _builtin_defs()
         for path in sorted(BUILTIN_DIR.glob("*.yaml")):

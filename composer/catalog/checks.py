@@ -13,8 +13,8 @@ so callers place it at the definition's own line.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from composer.catalog.hcl import ModuleInterface
 from composer.catalog.modules import ModuleSource, module_interface, read_package

@@ -8,8 +8,9 @@ directly in the module's directory. A file that does not parse is a diagnostic n
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any
 
 from composer.catalog.policy_json import _json_blocks, _json_line, _json_strings
 
@@ -234,7 +235,7 @@ class _Path:
         return not (joined == ".." or joined.startswith("../") or joined.startswith("/"))
 
 
-def _file_arguments_inside(function: str, paths: list["_Path | None"], here: str) -> bool:
+def _file_arguments_inside(function: str, paths: list[_Path | None], here: str) -> bool:
     """The path is `${path.module}/...` inside the package; fileset's pattern is a plain
     relative literal (no `..`), so the files it matches stay under that path."""
     if not paths or paths[0] is None or not paths[0].module_relative or not paths[0].inside(here):
@@ -283,7 +284,7 @@ def _literal(node) -> str | None:
         return _literal(_trees(node)[0])
     if node.data != "string":
         return None
-    parts = []
+    parts: list[Any] = []
     for part in _trees(node):
         if any(_is_tree(c) for c in part.children):
             return None
@@ -304,7 +305,8 @@ def _path_of(node) -> _Path | None:
     if not parts or not _is_path_module(parts[0]):
         return None
     rest = [_literal_part(p) for p in parts[1:]]
-    return None if any(r is None for r in rest) else _Path("".join(rest), module_relative=True)
+    known = [r for r in rest if r is not None]
+    return None if len(known) < len(rest) else _Path("".join(known), module_relative=True)
 
 
 def _literal_part(part) -> str | None:

@@ -6,7 +6,8 @@ Pure; used by composer/catalog/policy.py.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 def _objects(value: Any) -> list[dict]:

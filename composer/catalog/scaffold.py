@@ -65,7 +65,8 @@ def _jsonable(value: Any) -> bool:
 def _input(v: Variable) -> str:
     # Without a default in the schema the parameter may be absent: pass null, Terraform's "unset".
     has_default = v.required or (v.default is not None and _jsonable(v.default))
-    return "{{ parameters.%s }}" % v.name if has_default else "{{ parameters.%s | default(none) }}" % v.name
+    expression = f"parameters.{v.name}" if has_default else f"parameters.{v.name} | default(none)"
+    return "{{ " + expression + " }}"
 
 
 def scaffold(iface: ModuleInterface, name: str, module: str, version: str | None) -> dict:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import re2
 from jsonschema import Draft202012Validator, validators

@@ -538,7 +538,7 @@ def plan(
     from composer.cli.wiring import plan_key, preflight, running_engine
     from composer.cli.planview import plan_markdown, plan_text
     from composer.cli.planview import totals as plan_totals
-    from composer.engine.planfile import write_plan
+    from composer.runners.saved_plans import write_plan
 
     with command("plan", json_mode) as view:
         if format not in ("text", "markdown"):
@@ -660,7 +660,7 @@ def apply(
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
     from composer.cli.wiring import interactive, plan_key, preflight, running_engine
-    from composer.engine.planfile import read_plan
+    from composer.runners.saved_plans import read_plan
 
     with command("apply", json_mode) as view:
         if planfile is None and not auto_approve and not interactive():
@@ -837,12 +837,9 @@ def outputs(
                 secrets = {}
                 if reader is not None and u.secret_ref:
                     c = compiled.resolved.component(name)
-                    provider = (
-                        c.implementation.implementation.provider
-                        if c
-                        else compiled.resolved.environment.spec.cloud.provider
-                    )
-                    fetched = reader(provider, u.secret_ref)
+                    cloud = compiled.resolved.environment.spec.cloud
+                    provider = c.provider if c else (cloud.provider if cloud else None)
+                    fetched = reader(provider, u.secret_ref) if provider else {}
                     secrets = {k: fetched.get(k) for k in u.secret_digests}
                 for k in u.secret_digests:
                     values[k] = secrets.get(k, "(secret)") if show_secrets else "(secret)"
@@ -1314,4 +1311,6 @@ def run() -> None:
             traceback.print_exc()
         sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
 from composer.cli import controller as _controller  # noqa: E402,F401

@@ -177,7 +177,7 @@ def rotate_secret(
 ) -> None:
     """Rotate a generated secret: new value, secret store entry, connection Secret, workloads rolled."""
     from composer.engine import rotate
-    from composer.engine.run import generate_secret
+    from composer.engine.generated import generate_secret
 
     with command("rotate", json_mode) as view:
         compiled, reg, options = _engine_setup(

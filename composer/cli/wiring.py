@@ -192,8 +192,8 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
         if unit.kind != "terraform":
             continue
         c = compiled.resolved.component(name)
-        provider = c.implementation.implementation.provider if c else cloud
-        plugin = registry.get(cloud if provider in (None, "any") else provider) if (provider or cloud) else None
+        provider = c.provider if c else cloud
+        plugin = registry.get(provider) if provider else None
         if plugin is None:
             out[name] = UnitStatus("unknown", "no provider plugin reports on it")
             continue

@@ -14,7 +14,7 @@ from composer.controller import shards as sharding
 from composer.controller.login import configuration
 
 log = logging.getLogger("composer.controller.leases")
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 
 
 @dataclass

@@ -41,7 +41,7 @@ class ControllerOptions:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Controller:
@@ -163,9 +163,7 @@ class Controller:
         if behind or not last:
             await self.reconcile(body, patch, envs, logger)
             return
-        age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
-            last.replace("Z", "+00:00")
-        )
+        age = datetime.datetime.now(datetime.UTC) - datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
         if age.total_seconds() >= settings.resync_seconds:
             await self.reconcile(body, patch, envs, logger)
 

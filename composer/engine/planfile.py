@@ -1,4 +1,6 @@
-"""Saved plans: `appc plan --out FILE`, then `appc apply FILE` applies exactly that.
+"""Saved plans: `appc plan --out FILE`, then `appc apply FILE` applies exactly that. This
+module makes and checks the document, bytes in and bytes out; composer/runners/saved_plans.py
+reads and writes the file.
 
 The file is JSON: the app and environment, the state lineage and serial it was made
 against, a digest of every rendered input, and per unit the action and (for Terraform
@@ -29,7 +31,6 @@ from pathlib import Path
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import rotate
 from composer.state import keys
-from composer.safefs import read_path, write_private
 from composer.state.model import StateDoc, now
 
 FORMAT = 2  # 1: unsigned (a plain SHA-256 digest anyone could recompute); refused
@@ -42,7 +43,8 @@ def inputs_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes) -> None:
+def encode_plan(compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes) -> bytes:
+    """The signed plan document (composer/runners/saved_plans.py writes it to the user's path)."""
     units = {}
     for name, o in result.outcomes.items():
         units[name] = {
@@ -63,23 +65,30 @@ def write_plan(path: Path, compiled, state: StateDoc, result, saved: dict[str, b
         "units": units,
     }
     doc[keys.SIGNATURE_FIELD] = keys.sign(key, "plan", doc)
-    write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())  # 0600, never through a link
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
 def _refuse(path: Path, summary: str, detail: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(summary, detail, file=str(path))])
 
 
-def read_plan(path: Path, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
-    """The Terraform plans to apply, per unit, after the signature and every staleness check passed."""
+def not_a_plan(path: Path) -> DiagnosticError:
+    return _refuse(
+        path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE"
+    )
+
+
+def plan_not_found(path: Path) -> DiagnosticError:
+    return _refuse(path, "plan file not found", "create one with appc plan --out FILE")
+
+
+def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
+    """The Terraform plans to apply, per unit, after the signature and every staleness check
+    passed. `path` only names the file in diagnostics; `data` is what it holds."""
     try:
-        doc = json.loads(read_path(path).decode("utf-8"))  # a regular file only: no link, no FIFO to wait on
-    except FileNotFoundError:
-        raise _refuse(path, "plan file not found", "create one with appc plan --out FILE") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise _refuse(
-            path, "this is not an appc plan file", "it does not parse as JSON; create one with appc plan --out FILE"
-        ) from None
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise not_a_plan(path) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or keys.SIGNATURE_FIELD not in doc:
         raise _refuse(
             path, "this is not an appc plan file (or one of another version)", "create one with appc plan --out FILE"

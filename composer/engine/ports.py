@@ -1,11 +1,18 @@
-"""The ports the engine drives. Runners (composer/runners) and providers implement them."""
+"""The ports the engine drives. Runners (composer/runners) and providers implement them.
+
+The errors a port may raise are `DiagnosticError`s (docs/architecture.md, "Errors"): the
+engine reports their diagnostics as they are and never inspects an exception's attributes
+by name. The two defined here carry what the engine needs besides the words: which objects
+may exist after a partial write (`PartialApply`), and which module outputs Terraform found
+missing (`TerraformFailure`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-from composer.diagnostics import DiagnosticError
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.render.connection import Connection
 from composer.state.model import InventoryItem
 
 
@@ -19,8 +26,23 @@ class Changes(Protocol):
     def any(self) -> bool: ...
 
 
+class TerraformFailure(DiagnosticError):
+    """A Terraform run failed. The runner translates Terraform's own words into diagnostics;
+    `missing_outputs` names module outputs the root reads that the module does not declare
+    (Terraform's "Unsupported attribute" on the module call), which the engine restates in
+    the words of the component's output contract."""
+
+    def __init__(self, diagnostics: list[Diagnostic], missing_outputs: tuple[str, ...] = ()):
+        self.missing_outputs = missing_outputs
+        super().__init__(list(diagnostics))
+
+
 class TerraformPort(Protocol):
-    runs: int
+    """Terraform for one unit's root at a time. Every failure is a `TerraformFailure`."""
+
+    runs: int  # processes started so far (a no-op apply must start none)
+
+    def close(self) -> None: ...
 
     def init(self, unit: str, workdir: Path, backend_config: Mapping[str, str] | None = None) -> None: ...
 
@@ -92,7 +114,7 @@ class PartialApply(DiagnosticError):
     `items` are the objects that may now exist, so the engine can record them: a later
     prune must be able to find them. Over-approximating is fine (deletes tolerate 404)."""
 
-    def __init__(self, diagnostics: list, items: tuple[InventoryItem, ...]):
+    def __init__(self, diagnostics: list[Diagnostic], items: tuple[InventoryItem, ...]):
         super().__init__(list(diagnostics))
         self.items = items
 
@@ -101,10 +123,14 @@ class WorkloadSink(Protocol):
     """Where workloads and connection Secrets go: a cluster, a GitOps directory, or a test sink."""
 
     target: str  # inventory key, e.g. "kube:dev-eu/webshop" or "dir:deploy/local"
+    # True when connections reach workloads through the cloud secret store (a GitOps directory's
+    # ExternalSecrets): the engine then publishes each connection document there.
+    needs_secret_store: bool
 
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int: ...
+    def write_connection(self, connection: Connection) -> int:
+        """Deliver the unit's connection as rendered (composer/render/connection.py): its Secret
+        to a cluster, its ExternalSecret to a GitOps directory. Returns the number of writes."""
+        ...
 
     def delete_connection(self, component: str, secret_name: str) -> int: ...
 
@@ -116,14 +142,21 @@ class WorkloadSink(Protocol):
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int: ...
 
-    # Optional, for sinks that can see the live target (a cluster): how many of `objects` it
-    # lacks. `appc plan --refresh` counts them as drift to add.
-    # def missing(self, component: str, objects: list[dict]) -> int: ...
+    def missing(self, component: str, objects: list[dict]) -> int:
+        """How many of `objects` the live target lacks (`appc plan --refresh` counts them as
+        drift to add); a sink that cannot see its target returns 0."""
+        ...
 
-    # Optional: for each object, what the target holds now (None: absent) and what it would
-    # hold after apply (a server-side-apply dry run; a directory: the object itself).
-    # `appc plan` diffs the two field by field.
-    # def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]: ...
+    def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]] | None:
+        """For each object, what the target holds now (None: absent) and what it would hold
+        after apply (a server-side-apply dry run; a directory: the object itself), so `appc
+        plan` diffs the two field by field. None: this sink cannot preview; the plan lists
+        the objects from the inventory."""
+        ...
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        """For `appc plan`: what the target would refuse (a claim shrunk); empty when nothing."""
+        ...
 
 
 class SecretReader(Protocol):

@@ -33,9 +33,9 @@ MIN_SECRET_LENGTH = 6  # shorter values (a port, "app") would redact half the pl
 def redactor(engine: "Engine") -> Redactor:
     """Every secret value this run holds: generated inputs and secret outputs read upstream."""
     values: set[str] = set()
-    for generated in engine._generated.values():
+    for generated in engine.secrets.generated.values():
         values.update(str(v) for v in generated.values())
-    for unit, read in engine._secrets.items():
+    for unit, read in engine.secrets.read.items():
         c = engine.resolved.component(unit)
         secret_keys = {k for k, spec in (c.outputs.items() if c is not None else ()) if spec.secret}
         values.update(
@@ -51,8 +51,8 @@ def terraform_resources(
     (the counts of the plan itself still stand)."""
     try:
         plan = engine.terraform.show_json(name, workdir, planfile)
-    except Exception as exc:  # a runner error (TerraformError): the plan is still valid
-        summary = exc.diagnostics[0].summary if getattr(exc, "diagnostics", None) else type(exc).__name__
+    except DiagnosticError as exc:  # a TerraformFailure: the plan is still valid
+        summary = exc.diagnostics[0].summary if exc.diagnostics else "it failed"
         return (), [
             Diagnostic(
                 f"no resource detail for {name}",
@@ -83,20 +83,17 @@ def kubernetes_resources(
     for sink in engine.sinks:
         suffix = f" ({sink.target})" if several else ""
         current = {
-            (i.kind, i.namespace, i.name): i
-            for i in engine._state.inventory.get(sink.target, ())
-            if i.component == name
+            (i.kind, i.namespace, i.name): i for i in engine.state.inventory.get(sink.target, ()) if i.component == name
         }
         changed = [o for o in objects if _key(o) not in current or current[_key(o)].hash != object_digest(o)]
-        if engine.refresh and hasattr(sink, "missing"):
+        if engine.refresh:
             same = [o for o in objects if o not in changed]
             if same and sink.missing(name, same):
                 changed += [o for o in same if sink.missing(name, [o])]
-        preview = getattr(sink, "preview", None)
         pairs = None
-        if preview is not None and changed:
+        if changed:
             try:
-                pairs = preview(name, changed)
+                pairs = sink.preview(name, changed)
             except DiagnosticError as exc:
                 reason = exc.diagnostics[0].summary if exc.diagnostics else "it failed"
                 warnings.append(
@@ -134,7 +131,7 @@ def pruned_resources(engine: "Engine", name: str, unit: "UnitState") -> tuple[Re
     several = len(engine.sinks) > 1
     out = []
     for sink in engine.sinks:
-        for i in engine._state.inventory.get(sink.target, ()):
+        for i in engine.state.inventory.get(sink.target, ()):
             if i.component == name:
                 out.append(
                     ResourceChange(

@@ -12,11 +12,11 @@ with or without secret keys) gets its connection document published under
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Iterable, Mapping, Protocol, Sequence
 
-from composer.diagnostics import Diagnostic
+from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine.ports import WorkloadSink
 from composer.plugins import PluginRegistry, PreflightRequest
-from composer.render.terraform import provider_plugin
 from composer.resolve import Resolved, ResolvedComponent
 
 
@@ -36,7 +36,7 @@ def publishing_provider(resolved: Resolved, c: ResolvedComponent | None) -> str 
     """The provider whose secret store holds a unit's published document: the one that
     renders its root (a pruned unit, gone from the model: the environment's cloud)."""
     if c is not None:
-        return provider_plugin(resolved, c)
+        return c.provider
     cloud = resolved.environment.spec.cloud
     return cloud.provider if cloud else None
 
@@ -47,6 +47,55 @@ def needs_publishing(c: ResolvedComponent) -> bool:
         return False
     tf = c.implementation.implementation.terraform
     return not (tf is not None and tf.secrets == "store")
+
+
+def sinks_read_the_store(sinks: Sequence[WorkloadSink]) -> bool:
+    """A sink that reads connections from the cloud secret store (a GitOps directory)."""
+    return any(s.needs_secret_store for s in sinks)
+
+
+def publish(
+    publisher: SecretPublisher | None,
+    resolved: Resolved,
+    sinks: Sequence[WorkloadSink],
+    name: str,
+    text: Mapping[str, str],
+) -> str | None:
+    """Publish a unit's connection document for a GitOps directory; where it went, or None
+    when no sink reads the store (or the unit has a store entry of its own)."""
+    c = resolved.component(name)
+    if c is None or not sinks_read_the_store(sinks) or not needs_publishing(c):
+        return None
+    provider = publishing_provider(resolved, c)
+    if publisher is None or provider is None:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"the connection of {name} cannot be published: no secret store is wired",
+                    "deliver to a cluster, or use an environment with a cloud",
+                    address=name,
+                )
+            ]
+        )
+    try:
+        return publisher.write(provider, published_name(resolved.name, resolved.environment.name, name), dict(text))
+    except DiagnosticError as exc:
+        raise DiagnosticError([Diagnostic(d.summary, d.detail, address=name) for d in exc.diagnostics]) from None
+
+
+def unpublish(
+    publisher: SecretPublisher | None,
+    resolved: Resolved,
+    sinks: Sequence[WorkloadSink],
+    name: str,
+    has_store_entry: bool,
+) -> None:
+    """A destroyed or pruned unit's published connection document goes with it."""
+    if not sinks_read_the_store(sinks) or has_store_entry or publisher is None:
+        return
+    provider = publishing_provider(resolved, resolved.component(name))
+    if provider is not None:
+        publisher.delete(provider, published_name(resolved.name, resolved.environment.name, name))
 
 
 def publish_problems(resolved: Resolved, registry: PluginRegistry) -> list[Diagnostic]:

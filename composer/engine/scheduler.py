@@ -9,11 +9,12 @@ is reported `blocked`; the others go on. `should_stop()` stops new units from st
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Final, Literal, Mapping, Sequence
 
-OK = "ok"
-FAILED = "failed"
-BLOCKED = "blocked"
+UnitResult = Literal["ok", "failed", "blocked"]
+OK: Final = "ok"
+FAILED: Final = "failed"
+BLOCKED: Final = "blocked"
 
 
 def run_dag(
@@ -22,11 +23,11 @@ def run_dag(
     work: Callable[[str], bool],
     parallelism: int = 4,
     should_stop: Callable[[], bool] = lambda: False,
-) -> dict[str, str]:
+) -> dict[str, UnitResult]:
     """Returns name -> ok | failed | blocked. `work` returns True on success."""
-    result: dict[str, str] = {}
+    result: dict[str, UnitResult] = {}
     pending = list(order)
-    running: dict[Future, str] = {}
+    running: dict[Future[bool], str] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="unit") as pool:
         while pending or running:
             progressed = True

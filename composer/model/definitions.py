@@ -42,7 +42,7 @@ class TerraformImplementation(Strict):
     replaces_on_change: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _generated_inputs(self) -> "TerraformImplementation":
+    def _generated_inputs(self) -> TerraformImplementation:
         clash = sorted(set(self.generated_inputs) & set(self.inputs))
         if clash:
             raise ValueError(f"{', '.join(clash)} cannot be both an input template and a generated input")
@@ -68,7 +68,7 @@ class Implementation(Strict):
     builtin: str | None = None  # a renderer that ships with Composer (built-in workloads)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Implementation":
+    def _exactly_one(self) -> Implementation:
         n = sum(x is not None for x in (self.terraform, self.manifests, self.builtin))
         if n != 1:
             raise ValueError("an implementation has exactly one of terraform, manifests or builtin")
@@ -114,7 +114,7 @@ class TraitDefinitionSpec(Strict):
     objects: str | None = None  # template -> extra YAML documents
 
     @model_validator(mode="after")
-    def _has_effect(self) -> "TraitDefinitionSpec":
+    def _has_effect(self) -> TraitDefinitionSpec:
         if not (self.builtin or self.patch or self.objects):
             raise ValueError("a trait needs a patch or objects template")
         return self

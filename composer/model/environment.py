@@ -55,7 +55,7 @@ class Kubernetes(Strict):
     secret_store: SecretStoreRef | None = Field(None, alias="secretStore")
 
     @model_validator(mode="after")
-    def _one_target_kind(self) -> "Kubernetes":
+    def _one_target_kind(self) -> Kubernetes:
         kinds = [bool(self.context), bool(self.directory), bool(self.targets)]
         if sum(kinds) > 1:
             raise ValueError("give one of context, directory or targets, not several")
@@ -96,7 +96,7 @@ class State(Strict):
     resource_group: str | None = Field(None, alias="resourceGroup")  # azurerm
 
     @model_validator(mode="after")
-    def _needs(self) -> "State":
+    def _needs(self) -> State:
         need = {"s3": ["bucket"], "gcs": ["bucket"], "azurerm": ["storage_account", "container", "resource_group"]}
         missing = [f for f in need.get(self.backend, []) if not getattr(self, f)]
         if missing:
@@ -199,7 +199,7 @@ class EnvironmentSpec(Strict):
     network: Network | None = None
 
     @model_validator(mode="after")
-    def _network_needs_a_cloud(self) -> "EnvironmentSpec":
+    def _network_needs_a_cloud(self) -> EnvironmentSpec:
         if self.network is not None and self.cloud is None:
             raise ValueError("network needs a cloud: it says where that cloud's resources are reachable from")
         return self

@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from composer.diagnostics import Diagnostic, FieldPath
+from composer.diagnostics import Diagnostic, FieldPath, Severity
 from composer.model.source import SourceMap
 
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
@@ -50,7 +50,7 @@ class OamSourceMap(SourceMap):
         *,
         key: bool = False,
         address: str | None = None,
-        severity=None,
+        severity: Severity | None = None,
     ) -> Diagnostic:
         d = super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
         p = tuple(path)

@@ -63,7 +63,7 @@ class StorageTranslation:
     relocate: Any
     storage_env: dict[str, Any]
 
-    def storage(self, props: dict, ppath: FieldPath) -> dict:
+    def storage(self, props: dict[str, Any], ppath: FieldPath) -> dict[str, Any]:
         """KubeVela's storage trait -> Composer's volume trait (names and creation as KubeVela does them)."""
         out: dict[str, Any] = {}
         for kind, items in props.items():
@@ -114,7 +114,7 @@ class StorageTranslation:
             entry["medium"] = v["medium"]
         return entry
 
-    def check_storage_fields(self, kind: str, v: dict, vpath: FieldPath) -> bool:
+    def check_storage_fields(self, kind: str, v: dict[str, Any], vpath: FieldPath) -> bool:
         """Refuse the fields Composer does not read; returns mountOnly."""
         for key in sorted(set(v) - STORAGE_KEYS[kind]):
             hint = STORAGE_HINTS.get(key) if key not in ("data", "stringData") or kind == "secret" else None
@@ -138,7 +138,7 @@ class StorageTranslation:
             "KubeVela creates it (empty) unless mountOnly: true; Composer writes no Secret from app.yaml: create it outside, or set mountOnly: true",
         )
 
-    def claim_entry(self, entry: dict[str, Any], v: dict, vpath: FieldPath, mount_only: bool) -> None:
+    def claim_entry(self, entry: dict[str, Any], v: dict[str, Any], vpath: FieldPath, mount_only: bool) -> None:
         entry["claimName"] = v["name"]
         self.relocate(vpath + ("name",), vpath + ("claimName",))
         if v.get("volumeMode", "Filesystem") != "Filesystem":
@@ -163,7 +163,7 @@ class StorageTranslation:
             entry["storageClassName"] = v["storageClassName"]
         entry["resources"] = self.pvc_resources(v.get("resources", {}), vpath + ("resources",))
 
-    def config_map_entry(self, entry: dict[str, Any], v: dict, vpath: FieldPath, mount_only: bool) -> None:
+    def config_map_entry(self, entry: dict[str, Any], v: dict[str, Any], vpath: FieldPath, mount_only: bool) -> None:
         entry["cmName"] = v["name"]
         self.relocate(vpath + ("name",), vpath + ("cmName",))
         if "readOnly" in v:
@@ -178,7 +178,7 @@ class StorageTranslation:
                 key=True,
             )
 
-    def mount_to_env(self, kind: str, v: dict, vpath: FieldPath) -> None:
+    def mount_to_env(self, kind: str, v: dict[str, Any], vpath: FieldPath) -> None:
         """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
         entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [
             e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)

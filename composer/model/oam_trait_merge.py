@@ -17,7 +17,7 @@ def merge_props(base: Any, more: Any) -> Any:
     return more
 
 
-def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
+def merge_traits(traits: list[Any], main: str) -> tuple[list[Any], dict[int, int]]:
     """Same-type traits merged into the first (env for a sidecar into that sidecar); old index -> new."""
     sidecars = {
         t["properties"]["name"]: j
@@ -27,10 +27,10 @@ def merge_traits(traits: list, main: str) -> tuple[list, dict[int, int]]:
         and isinstance(t.get("properties"), dict)
         and isinstance(t["properties"].get("name"), str)
     }
-    out: list = []
+    out: list[Any] = []
     mapping: dict[int, int] = {}
     first: dict[str, int] = {}
-    pending: dict[int, dict] = {}  # sidecar old index -> env merged into it
+    pending: dict[int, dict[str, Any]] = {}  # sidecar old index -> env merged into it
     for j, t in enumerate(traits):
         props = t.get("properties") if isinstance(t, dict) else None
         ttype = t.get("type") if isinstance(t, dict) else None

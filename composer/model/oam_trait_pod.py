@@ -4,7 +4,8 @@ update strategy, security contexts, lifecycle and init containers. See oam_trait
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import FieldPath
 

@@ -12,7 +12,8 @@ the positions of the traits after it do not move. What has no counterpart is ref
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from composer.diagnostics import FieldPath
 from composer.model.oam_trait_container import (

@@ -7,6 +7,8 @@ app's are used, as KubeVela would use them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from composer.diagnostics import Diagnostic, Severity
 from composer.model.app import Application
 from composer.model.environment import Environment
@@ -17,7 +19,7 @@ def place(app: Loaded[Application], env: Loaded[Environment]) -> tuple[Loaded[En
     """The environment with the app's namespace and targets filled in where it names none."""
     k = env.model.spec.kubernetes
     warnings: list[Diagnostic] = []
-    updates: dict = {}
+    updates: dict[str, Any] = {}
     ns = app.model.metadata.namespace
     if ns:
         if k.namespace is None:

@@ -1,8 +1,10 @@
 """Typed references to other components' outputs: `${db.url}`.
 
-A reference is parsed once into an `OutputRef`. Text that embeds references is split
-into `Interpolation` parts, so renderers decide how each part reaches its target
-(a secretKeyRef, a Terraform variable) and never by formatting a string. `str()` of
+A reference is parsed once into an `OutputRef`: the graph (composer/graph.py) splits every
+text holding one into literal and reference parts, and types each reference (secret or not)
+against its target's contract. Renderers read those parts to decide how each reaches its
+target (a secretKeyRef, a Terraform variable), never by formatting or re-parsing a string.
+`malformed` is the syntax check resolve runs first; `REF` also serves render's final guard. `str()` of
 an `OutputRef` raises: the value is not known until apply.
 """
 
@@ -75,10 +77,6 @@ def unescape_all(value: Any) -> Any:
     return value
 
 
-def has_refs(text: str) -> bool:
-    return "${" in text and REF.search(text) is not None
-
-
 def malformed(text: str) -> list[str]:
     """`${a.b}` spans that look like references but are not `${component.key}`.
 
@@ -102,10 +100,3 @@ def walk_strings(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, 
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             yield from walk_strings(v, path + (i,))
-
-
-def find_refs(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, OutputRef]]:
-    for p, s in walk_strings(value, path):
-        if "${" in s:
-            for m in REF.finditer(s):
-                yield p, OutputRef(m.group(1), m.group(2))

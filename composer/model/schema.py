@@ -8,21 +8,25 @@ platform's own types.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
 
 from composer.model.app import Application
 from composer.model.definitions import ComponentDefinition, TraitDefinition
 from composer.model.environment import Environment
 
 SCHEMA_ID = "https://composer.dev/schemas/{name}.schema.json"
+JsonObject = dict[str, Any]  # a JSON Schema document or part of one
 
 
-def _base(model, name: str) -> dict:
+def _base(model: type[BaseModel], name: str) -> JsonObject:
     schema = model.model_json_schema(by_alias=True, mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID.format(name=name), **schema}
 
 
-def _with_defs(owner: str, params: dict, root_defs: dict) -> dict:
+def _with_defs(owner: str, params: JsonObject, root_defs: JsonObject) -> JsonObject:
     """Embed a parameter schema: its $defs move to the root, renamed `<owner>.<name>`."""
     params = copy.deepcopy(params)
     local = params.pop("$defs", {})
@@ -41,10 +45,13 @@ def _with_defs(owner: str, params: dict, root_defs: dict) -> dict:
 
     for name, sub in local.items():
         root_defs[prefix + name] = fix(sub)
-    return fix(params)
+    fixed: JsonObject = fix(params)
+    return fixed
 
 
-def application_schema(types: Iterable[tuple[str, dict]] = (), traits: Iterable[tuple[str, dict]] = ()) -> dict:
+def application_schema(
+    types: Iterable[tuple[str, JsonObject]] = (), traits: Iterable[tuple[str, JsonObject]] = ()
+) -> JsonObject:
     schema = _base(Application, "application")
     comp = schema["$defs"]["Component"]
     types = list(types)
@@ -72,8 +79,8 @@ def application_schema(types: Iterable[tuple[str, dict]] = (), traits: Iterable[
 
 
 def schemas(
-    types: Iterable[tuple[str, dict]] = (), traits: Iterable[tuple[str, dict]] = ()
-) -> dict[str, dict[str, Any]]:
+    types: Iterable[tuple[str, JsonObject]] = (), traits: Iterable[tuple[str, JsonObject]] = ()
+) -> dict[str, JsonObject]:
     return {
         "application.schema.json": application_schema(types, traits),
         "environment.schema.json": _base(Environment, "environment"),

@@ -94,7 +94,7 @@ class ContainerFile(ScoreStrict):
     no_expand: bool | None = Field(None, alias="noExpand")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "ContainerFile":
+    def _one_of(self) -> ContainerFile:
         given = [
             k
             for k in ("content", "binaryContent", "source")
@@ -136,7 +136,7 @@ class ContainerProbe(ScoreStrict):
     exec: ExecProbe | None = None
 
     @model_validator(mode="after")
-    def _any_of(self) -> "ContainerProbe":
+    def _any_of(self) -> ContainerProbe:
         if self.http_get is None and self.exec is None:
             raise ValueError("a probe needs httpGet or exec")
         return self

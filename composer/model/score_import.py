@@ -11,9 +11,9 @@ no counterpart is an error at its line; nothing is dropped. docs/score.md has th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION

@@ -10,8 +10,9 @@ resolved here or reported at the line it was written on.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, FieldPath
 from composer.model.source import SourceMap

@@ -271,7 +271,7 @@ class WorkloadBuilder:
             self.error(
                 vpath + ("source",),
                 "a volume source must be ${resources.<name>} of a volume resource",
-                f"declare resources.<name>: {{type: volume}} and write source: ${{resources.<name>}}",
+                "declare resources.<name>: {type: volume} and write source: ${resources.<name>}",
             )
             return None
         entry: dict[str, Any] = {"name": name, "mountPath": target, "claimName": binding.values["claim"]}

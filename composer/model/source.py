@@ -17,14 +17,15 @@ from __future__ import annotations
 import gc
 import itertools
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
-from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000  # values built from one file (all its documents), aliases expanded
@@ -77,7 +78,7 @@ class SourceMap:
         *,
         key: bool = False,
         address: str | None = None,
-        severity=None,
+        severity: Severity | None = None,
     ) -> Diagnostic:
         pos = self.locate(path, key=key)
         extra = {} if severity is None else {"severity": severity}
@@ -103,7 +104,7 @@ class SourceDocument:
     index: int = 0
 
 
-def _pos(mark) -> Position:
+def _pos(mark: yaml.Mark) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
@@ -126,11 +127,11 @@ class _Builder:
         self.scalars = _Loader("")  # used only for its scalar constructors
         self.errors: list[Diagnostic] = []
 
-    def error(self, node, path: FieldPath, summary: str, detail: str = "") -> None:
+    def error(self, node: yaml.Node, path: FieldPath, summary: str, detail: str = "") -> None:
         p = _pos(node.start_mark)
         self.errors.append(Diagnostic(summary, detail, file=self.file, line=p.line, column=p.column, path=path))
 
-    def _spend(self, node) -> None:
+    def _spend(self, node: yaml.Node) -> None:
         budget = self.budget
         budget.values += 1
         budget.aliased += self.aliasing > 0
@@ -152,7 +153,7 @@ class _Builder:
                 ]
             )
 
-    def build(self, node, path: FieldPath) -> Any:
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
         again = id(node) in self.built
         self.built.add(id(node))
         self.aliasing += again
@@ -161,7 +162,7 @@ class _Builder:
         finally:
             self.aliasing -= again
 
-    def _build(self, node, path: FieldPath) -> Any:
+    def _build(self, node: yaml.Node, path: FieldPath) -> Any:
         self._spend(node)
         self.map.values.setdefault(path, _pos(node.start_mark))
         if isinstance(node, yaml.MappingNode):
@@ -179,7 +180,7 @@ class _Builder:
             self.error(node, path, "number is too long", f"at most {_MAX_DIGITS:,} digits; quote it if it is text")
             return None
 
-    def _mapping(self, node, path: FieldPath) -> dict:
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         pairs = list(node.value)
         # YAML merge keys (<<: *base) are expanded first, explicit keys win.

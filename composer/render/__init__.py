@@ -22,6 +22,7 @@ from composer.catalog import ModuleSource
 from composer.diagnostics import Collector, Diagnostic, Severity
 from composer.graph import Graph
 from composer.plugins import PluginRegistry
+from composer.render.bindings import Bindings, bind
 from composer.render.kubernetes import render_workload
 from composer.render.terraform import render_root
 from composer.resolve import Resolved
@@ -61,6 +62,7 @@ class Rendered:
     units: list[Unit] = field(default_factory=list)
     manifests: dict[str, list[dict]] = field(default_factory=dict)  # component -> objects
     warnings: list[Diagnostic] = field(default_factory=list)  # e.g. a container without limits
+    bindings: Bindings | None = None  # what feeds what, built once (composer/render/bindings.py)
 
 
 def dump_yaml(docs: list[dict]) -> bytes:
@@ -77,7 +79,8 @@ def dump_yaml(docs: list[dict]) -> bytes:
 
 def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: Mapping[str, ModuleSource]) -> Rendered:
     """`modules` maps a component name to the module source its root calls."""
-    out = Rendered()
+    bindings = bind(resolved, graph)
+    out = Rendered(bindings=bindings)
     diags = Collector()
     for name in graph.order:
         c = resolved.component(name)
@@ -85,12 +88,12 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
         if c.is_terraform:
             module = modules[name]
             path = f"terraform/{name}/main.tf.json"
-            out.files[path] = render_root(resolved, c, module, registry)
+            out.files[path] = render_root(resolved, c, module, registry, bindings)
             for rel, data in module.files:
                 out.files[f"modules/{module.dirname}/{rel}"] = data
             out.units.append(Unit(name, "terraform", (path,), deps))
         else:
-            objects, found = render_workload(resolved, graph, c)
+            objects, found = render_workload(resolved, bindings, c)
             errors = [d for d in found if d.severity is Severity.ERROR]
             out.warnings.extend(d for d in found if d.severity is not Severity.ERROR)
             if errors:

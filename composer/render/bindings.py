@@ -1,4 +1,10 @@
-"""Bindings: how resource outputs reach workloads.
+"""Bindings: how resource outputs reach their consumers, built once from the graph.
+
+`bind(resolved, graph)` turns the graph's connection edges and typed references into
+`Binding`s: which unit's which output key feeds which consumer (an env var of a workload,
+a Terraform variable `ref_<component>_<key>` of a root, or a template's `connection_env`
+value) and whether the value is secret. Render reads them and the texts the graph parsed;
+nothing here parses `${` again.
 
 Every output of a resource is bound into the Secret `<app>-<component>-conn`.
 A connection gives the workload one env var per output, `<COMPONENT>_<KEY>`, as a
@@ -12,12 +18,87 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
 
-from composer.model import refs
-from composer.model.refs import OutputRef
+from composer.graph import Graph
+from composer.model.refs import OutputRef, Part, env_name
+from composer.resolve import Resolved
 
 BINDINGS_HASH_ANNOTATION = "composer.dev/bindings-hash"
+
+Consumer = Literal["env", "variable", "template"]  # env var, Terraform variable, template value
+Via = Literal["connection", "reference"]  # the graph edge that made it
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One output of one unit feeding one consumer."""
+
+    source: str  # the unit whose output it is
+    key: str  # the output's contract key
+    secret: bool
+    consumer: str  # the unit that reads it
+    kind: Consumer
+    name: str  # the env var (connection_env entry) or Terraform variable it becomes
+    via: Via
+
+    @property
+    def ref(self) -> OutputRef:
+        return OutputRef(self.source, self.key, self.secret)
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """All bindings of a render, by consumer, and the texts the graph parsed."""
+
+    graph: Graph
+    by_consumer: Mapping[str, tuple[Binding, ...]]
+
+    def of(self, consumer: str, kind: Consumer | None = None) -> tuple[Binding, ...]:
+        return tuple(b for b in self.by_consumer.get(consumer, ()) if kind is None or b.kind == kind)
+
+    def connections(self, consumer: str) -> tuple[Binding, ...]:
+        """The bindings a component's `connections` make, in declared order (env or template)."""
+        return tuple(b for b in self.of(consumer) if b.via == "connection")
+
+    def parts(self, consumer: str, text: str) -> tuple[Part, ...]:
+        return self.graph.parts(consumer, text)
+
+
+def ref_variable(ref: OutputRef) -> str:
+    """The Terraform variable of a consuming root that carries another unit's output."""
+    return f"ref_{ref.component}_{ref.key}".replace("-", "_")
+
+
+def bind(resolved: Resolved, graph: Graph) -> Bindings:
+    """The bindings of every component, from the graph's connections and typed references."""
+    out: dict[str, tuple[Binding, ...]] = {}
+    for name in graph.order:
+        c = resolved.component(name)
+        if c is None:
+            continue
+        kind: Consumer = "template" if c.implementation.implementation.manifests is not None else "env"
+        found: dict[tuple[Consumer, str], Binding] = {}
+        for target in graph.connections.get(name, ()):
+            t = resolved.component(target)
+            for key, spec in (t.outputs if t is not None else {}).items():
+                b = Binding(target, key, spec.secret, name, kind, env_name(target, key), "connection")
+                found.setdefault((b.kind, b.name), b)
+        for _, ref in graph.refs.get(name, ()):
+            as_var = c.is_terraform
+            b = Binding(
+                ref.component,
+                ref.key,
+                ref.secret,
+                name,
+                "variable" if as_var else "env",
+                ref_variable(ref) if as_var else ref.env_name,
+                "reference",
+            )
+            found.setdefault((b.kind, b.name), b)
+        out[name] = tuple(found.values())
+    return Bindings(graph, out)
 
 
 def secret_name(app: str, component: str) -> str:
@@ -35,24 +116,32 @@ def bindings_hash(outputs_by_component: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 class EnvBuilder:
-    """Builds a container's env list: connection vars first, so $(VAR) expansion finds them."""
+    """Builds a container's env list: connection vars first, so $(VAR) expansion finds them.
 
-    def __init__(self, app: str) -> None:
+    Texts are split by the graph (`bindings.parts`); literal parts keep their `$${` escapes,
+    which render undoes at the end."""
+
+    def __init__(self, app: str, bindings: Bindings, component: str) -> None:
         self.app = app
+        self.bindings = bindings
+        self.component = component
         self.bound: dict[str, dict] = {}  # vars generated from references/connections
         self.own: dict[str, dict] = {}  # vars the user wrote
 
-    def connect(self, component: str, keys: list[str]) -> None:
-        for key in keys:
-            ref = OutputRef(component, key)
-            self.bound.setdefault(ref.env_name, {"name": ref.env_name, **secret_key_ref(self.app, ref)})
+    def bind(self, ref: OutputRef) -> None:
+        self.bound.setdefault(ref.env_name, {"name": ref.env_name, **secret_key_ref(self.app, ref)})
+
+    def connect(self) -> None:
+        """One env var per output of every connected component (its connection bindings)."""
+        for b in self.bindings.connections(self.component):
+            self.bind(b.ref)
 
     def expand(self, text: str) -> str:
         """Text with embedded references turned into $(VAR), each VAR bound first."""
         out = []
-        for part in refs.split(text, unescape=False):
+        for part in self.bindings.parts(self.component, text):
             if isinstance(part, OutputRef):
-                self.connect(part.component, [part.key])
+                self.bind(part)
                 out.append(f"$({part.env_name})")
             else:
                 out.append(part)
@@ -63,13 +152,11 @@ class EnvBuilder:
             self.own[name] = {"name": name, **value}
             return
         text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, bool) else str(value)
-        parts = refs.split(text, unescape=False) if refs.has_refs(text) else (text,)
+        parts = self.bindings.parts(self.component, text)
         if len(parts) == 1 and isinstance(parts[0], OutputRef):
             self.own[name] = {"name": name, **secret_key_ref(self.app, parts[0])}
-        elif refs.has_refs(text):
-            self.own[name] = {"name": name, "value": self.expand(text)}
         else:
-            self.own[name] = {"name": name, "value": text}
+            self.own[name] = {"name": name, "value": self.expand(text)}
 
     def entries(self) -> list[dict]:
         out = [v for k, v in self.bound.items() if k not in self.own]

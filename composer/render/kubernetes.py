@@ -12,121 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from composer.diagnostics import Diagnostic, FieldPath, Severity
-from composer.graph import Graph
+from composer.diagnostics import Diagnostic, Severity
 from composer.model import refs
-from composer.render.bindings import EnvBuilder, secret_name
+from composer.render.bindings import Bindings
 from composer.render.security import harden
+from composer.render.template_workload import template_workload
+from composer.render.workload import (  # noqa: F401 - re-exported: importers use these names from here
+    CLUSTER_SCOPED,
+    POD_OWNERS,
+    Workload,
+    label_value,
+    selector_labels,
+    standard_labels,
+    target_namespace,
+)
 from composer.render.workload_defaults import default_probes, default_requests
 from composer.resolve import Resolved, ResolvedComponent
-from composer.template_yaml import render_yaml_documents
-from composer.templates import TemplateFailure
-
-CLUSTER_SCOPED = {
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "APIService", "RuntimeClass", "CSIDriver", "ClusterIssuer",
-    "ClusterSecretStore",
-}  # fmt: skip
 
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Deployment",
               "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler"]  # fmt: skip
 
 PATCH_LAST = ("json-patch", "json-merge-patch")
 MAX_OBJECT_BYTES = 1024 * 1024  # the API server's limit for a Secret or ConfigMap
-POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
-
-
-class RenderFailure(Exception):
-    def __init__(self, diagnostics: list[Diagnostic]):
-        super().__init__("render failed")
-        self.diagnostics = diagnostics
-
-
-def label_value(text: str) -> str:
-    if len(text) <= 63:
-        return text
-    return text[:54].rstrip("-.") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def standard_labels(app: str, env: str, component: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": component,
-        "app.kubernetes.io/instance": label_value(f"{app}-{component}"),
-        "app.kubernetes.io/part-of": app,
-        "app.kubernetes.io/managed-by": "appc",
-        "composer.dev/app": app,
-        "composer.dev/env": env,
-        "composer.dev/component": component,
-    }
-
-
-def selector_labels(app: str, component: str) -> dict[str, str]:
-    return {"composer.dev/app": app, "composer.dev/component": component}
-
-
-def target_namespace(resolved: Resolved) -> str | None:
-    k = resolved.environment.spec.kubernetes
-    namespaces = {t.namespace for t in k.resolved_targets()} if not k.directory else {k.namespace}
-    return namespaces.pop() if len(namespaces) == 1 else None
-
-
-@dataclass
-class Workload:
-    """A workload being rendered: its objects and handles on the parts traits change."""
-
-    resolved: Resolved
-    component: ResolvedComponent
-    namespace: str | None
-    objects: list[dict] = field(default_factory=list)
-    main: dict | None = None
-    pod_meta: dict | None = None
-    pod_spec: dict | None = None
-    envs: dict[str, EnvBuilder] = field(default_factory=dict)  # container name -> env
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    extra_annotations: dict[str, str] = field(default_factory=dict)
-    security: dict[str, Any] = field(default_factory=dict)  # the `security` trait's relaxations
-    errors: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def app(self) -> str:
-        return self.resolved.name
-
-    @property
-    def name(self) -> str:
-        return self.component.name
-
-    def fail(self, path: FieldPath, summary: str, detail: str = "", severity: Severity = Severity.ERROR) -> None:
-        self.errors.append(self.resolved.source.diagnostic(path, summary, detail, address=self.name, severity=severity))
-
-    def metadata(self, name: str | None = None) -> dict:
-        meta: dict[str, Any] = {"name": name or self.name}
-        if self.namespace:
-            meta["namespace"] = self.namespace
-        meta["labels"] = standard_labels(self.app, self.resolved.environment.name, self.name)
-        return meta
-
-    def add(self, obj: dict) -> dict:
-        self.objects.append(obj)
-        return obj
-
-    def container(self, name: str | None = None) -> dict | None:
-        if self.pod_spec is None:
-            return None
-        for c in self.pod_spec.get("containers", []):
-            if name is None or c.get("name") == name:
-                return c
-        return None
-
-    def env(self, container: str) -> EnvBuilder:
-        return self.envs.setdefault(container, EnvBuilder(self.app))
-
-    def expand(self, container: str, values: list) -> list[str]:
-        """cmd/args entries with references turned into $(VAR), the vars bound on `container`."""
-        return [self.env(container).expand(str(v)) if refs.has_refs(str(v)) else str(v) for v in values]
 
 
 def _quantity(value: Any) -> str:
@@ -239,10 +148,7 @@ def _pod(w: Workload, p: dict, restart: str | None = None) -> dict:
         if p.get(key):
             container[key] = probe(p[key])
     env = w.env(c.name)
-    for target in c.connections:
-        t = w.resolved.component(target)
-        if t is not None:
-            env.connect(target, list(t.outputs))
+    env.connect()
     for k, v in (p.get("env") or {}).items():
         env.set(k, v)
     pod_spec: dict[str, Any] = {"containers": [container]}
@@ -370,7 +276,7 @@ def task(w: Workload) -> None:
 def content_named_job(objects: list[dict]) -> None:
     """Name a task's Job after its spec: a Job's pod template is immutable, so a changed task is
     a new Job (the old one is pruned after it). Called on the objects as finally sent, bindings
-    annotation included (composer/engine/run.py stamped_objects)."""
+    annotation included (composer/engine/binding.py stamped_objects)."""
     for obj in objects:
         if obj.get("kind") == "Job" and obj.get("apiVersion") == "batch/v1":
             digest = hashlib.sha256(
@@ -400,73 +306,8 @@ def cron_task(w: Workload) -> None:
 
 
 def k8s_objects(w: Workload) -> None:
-    for i, obj in enumerate(w.component.parameters["objects"]):
-        obj = {**obj, "metadata": dict(obj["metadata"])}
-        meta = obj["metadata"]
-        if w.namespace and "namespace" not in meta and obj["kind"] not in CLUSTER_SCOPED:
-            meta["namespace"] = w.namespace
-        meta["labels"] = {**meta.get("labels", {}), **standard_labels(w.app, w.resolved.environment.name, w.name)}
-        w.add(obj)
-
-
-def template_workload(w: Workload) -> None:
-    impl = w.component.implementation.implementation
-    env = w.env(w.name)
-    for target in w.component.connections:
-        t = w.resolved.component(target)
-        if t is not None:
-            env.connect(target, list(t.outputs))
-    context = {
-        "app": w.app,
-        "env": w.resolved.environment.name,
-        "component": w.name,
-        "namespace": w.namespace,
-        "parameters": w.component.parameters,
-        "labels": standard_labels(w.app, w.resolved.environment.name, w.name),
-        "selector": selector_labels(w.app, w.name),
-        "connection_env": env.entries(),
-        "connection_secret": secret_name(w.app, w.name),
-    }
-    try:
-        docs = render_yaml_documents(impl.manifests.template, context)
-    except TemplateFailure as exc:
-        w.fail(
-            w.component.path + ("type",),
-            f"the manifest template of {w.component.type!r} failed",
-            f"{exc}{exc.where} (in {w.component.implementation.origin})",
-        )
-        return
-    for d in docs:
-        if not isinstance(d, dict) or not {"apiVersion", "kind", "metadata"} <= set(d):
-            w.fail(
-                w.component.path + ("type",),
-                f"the manifest template of {w.component.type!r} produced something that is not a Kubernetes object",
-                f"in {w.component.implementation.origin}",
-            )
-            return
-        meta = d["metadata"] = dict(d["metadata"] or {})
-        if w.namespace and "namespace" not in meta and d["kind"] not in CLUSTER_SCOPED:
-            meta["namespace"] = w.namespace
-        meta["labels"] = {**(meta.get("labels") or {}), **standard_labels(w.app, w.resolved.environment.name, w.name)}
-        w.add(d)
-    w.envs.clear()  # the template placed connection_env itself
-    # Patch traits and pod-level built-in traits need a main object and its pod template:
-    # the first object that owns pods, else the first object.
-    owners = [o for o in w.objects if o["kind"] in POD_OWNERS]
-    w.main = owners[0] if owners else (w.objects[0] if w.objects else None)
-    pod = _dig(w.main, "spec", "template") or _dig(w.main, "spec", "jobTemplate", "spec", "template")
-    if isinstance(pod, dict) and isinstance(pod.get("spec"), dict):
-        if not isinstance(pod.get("metadata"), dict):
-            pod["metadata"] = {}
-        if not isinstance(pod["metadata"].get("labels"), dict):
-            pod["metadata"]["labels"] = {}
-        w.pod_meta, w.pod_spec = pod["metadata"], pod["spec"]
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for k in keys:
-        value = value.get(k) if isinstance(value, dict) else None
-    return value
+    for obj in w.component.parameters["objects"]:
+        w.adopt({**obj, "metadata": dict(obj["metadata"])})
 
 
 BUILDERS = {
@@ -548,10 +389,12 @@ def guard(w: Workload) -> None:
                 )
 
 
-def render_workload(resolved: Resolved, graph: Graph, c: ResolvedComponent) -> tuple[list[dict], list[Diagnostic]]:
+def render_workload(
+    resolved: Resolved, bindings: Bindings, c: ResolvedComponent
+) -> tuple[list[dict], list[Diagnostic]]:
     from composer.render.traits import apply_trait
 
-    w = Workload(resolved, c, target_namespace(resolved))
+    w = Workload(resolved, bindings, c, target_namespace(resolved))
     impl = c.implementation.implementation
     if impl.manifests is not None:
         template_workload(w)

@@ -10,18 +10,22 @@ User text is data, never Terraform syntax: every literal `${` and `%{` is escape
 values and in map keys alike (Terraform evaluates both), and in the provider and backend
 blocks, whose values come from the environment file.
 A reference to another unit's output becomes a variable (`ref_<component>_<key>`),
-which the engine supplies at apply time, so rendering needs no output values.
+which the engine supplies at apply time, so rendering needs no output values. The
+references come typed from the graph (composer/render/bindings.py): a reference to a
+secret output makes a `sensitive` variable.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 from composer.catalog import ModuleSource
 from composer.catalog.modules import provider_constraints
-from composer.model.refs import OutputRef, split
+from composer.model.refs import OutputRef, Part
 from composer.plugins import BackendRequest, PluginRegistry, TerraformRequest
+from composer.render.bindings import Bindings, ref_variable
 from composer.resolve import Resolved, ResolvedComponent
 
 REQUIRED_VERSION = ">= 1.11"
@@ -32,20 +36,17 @@ def state_key(app: str, env: str, component: str) -> str:
     return f"{app}/{env}/{component}.tfstate"
 
 
-def ref_variable(ref: OutputRef) -> str:
-    return f"ref_{ref.component}_{ref.key}".replace("-", "_")
-
-
 def _escape(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
 def encode_key(key: str) -> str:
     """A map key is literal text: `$${` means `${` as in values, and a reference is not
-    resolved in a key (it stays the text it is). Escaped, so Terraform never evaluates it."""
+    resolved in a key (it stays the text it is). Escaped, so Terraform never evaluates it.
+    (A `$${` never overlaps a reference, so unescaping the whole key is unescaping its text.)"""
     if "${" not in key and "%{" not in key:
         return key
-    return _escape("".join(p.text if isinstance(p, OutputRef) else p for p in split(key)))
+    return _escape(key.replace("$${", "${"))
 
 
 def literal_tree(value: Any) -> Any:
@@ -60,24 +61,25 @@ def literal_tree(value: Any) -> Any:
     return value
 
 
-def encode_value(value: Any, variables: dict[str, OutputRef]) -> Any:
-    """A JSON value for a module argument: literal text escaped (keys too), references made variables."""
+def encode_value(value: Any, variables: dict[str, OutputRef], parts: Callable[[str], tuple[Part, ...]]) -> Any:
+    """A JSON value for a module argument: literal text escaped (keys too), references made
+    variables. `parts` gives a text's literal parts and typed references, as the graph parsed it."""
     if isinstance(value, str):
         if "${" not in value and "%{" not in value:
             return value
         out = []
-        for part in split(value):
+        for part in parts(value):
             if isinstance(part, OutputRef):
                 name = ref_variable(part)
                 variables[name] = part
                 out.append("${var.%s}" % name)
             else:
-                out.append(_escape(part))
+                out.append(_escape(part.replace("$${", "${")))
         return "".join(out)
     if isinstance(value, dict):
-        return {encode_key(str(k)): encode_value(v, variables) for k, v in value.items()}
+        return {encode_key(str(k)): encode_value(v, variables, parts) for k, v in value.items()}
     if isinstance(value, list):
-        return [encode_value(v, variables) for v in value]
+        return [encode_value(v, variables, parts) for v in value]
     return value
 
 
@@ -107,13 +109,6 @@ def backend_block(resolved: Resolved, component: str, registry: PluginRegistry) 
         if block:
             return literal_tree(dict(block))
     raise ValueError(f"no provider plugin renders the {env.spec.state.backend!r} backend")
-
-
-def provider_plugin(resolved: Resolved, c: ResolvedComponent) -> str | None:
-    """The provider plugin whose Terraform provider a unit's root configures."""
-    impl = c.implementation.implementation
-    cloud = resolved.environment.spec.cloud.provider if resolved.environment.spec.cloud else None
-    return impl.provider if impl.provider not in ("any", "kubernetes") else cloud
 
 
 def _skeleton(
@@ -150,22 +145,20 @@ def render_prune_root(resolved: Resolved, component: str, provider_name: str | N
     ).encode()
 
 
-def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry) -> bytes:
-    tf_impl = c.implementation.implementation.terraform
-    root = _skeleton(resolved, c.name, provider_plugin(resolved, c), registry, module)
-
-    variables: dict[str, OutputRef] = {}
-    args = {k: encode_value(v, variables) for k, v in sorted(c.module_inputs.items())}
-    generated = tuple(tf_impl.generated_inputs) if tf_impl else ()
+def _variables(c: ResolvedComponent, bindings: Bindings, used: Mapping[str, OutputRef]) -> dict[str, Any]:
+    """The root's variables: one per bound output its module inputs use (`sensitive` when the
+    output is secret), and the implementation's generated inputs."""
     declared: dict[str, Any] = {
-        name: {
+        b.name: {
             "type": "string",
-            **({"sensitive": True} if ref.secret else {}),
-            "description": f"output {ref.key} of unit {ref.component}, supplied by appc at apply",
+            **({"sensitive": True} if b.secret else {}),
+            "description": f"output {b.key} of unit {b.source}, supplied by appc at apply",
         }
-        for name, ref in sorted(variables.items())
+        for b in bindings.of(c.name, "variable")
+        if b.name in used
     }
-    for name in sorted(generated):
+    tf_impl = c.implementation.implementation.terraform
+    for name in tf_impl.generated_inputs if tf_impl else ():
         # Ephemeral: the value never enters plan or state; appc supplies it as TF_VAR_<name>.
         declared[name] = {
             "type": "string",
@@ -173,11 +166,13 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
             "ephemeral": True,
             "description": "generated by appc, kept only in the secret store; supplied at plan and apply",
         }
-        args[name] = "${var.%s}" % name
-    if declared:
-        root["variable"] = dict(sorted(declared.items()))
-    root["module"] = {c.name: {"source": f"../../modules/{module.call_path}", **dict(sorted(args.items()))}}
+    return dict(sorted(declared.items()))
 
+
+def _outputs(c: ResolvedComponent) -> dict[str, Any]:
+    """One output per contract key (secret ones `sensitive`); with `secrets: store`, the store
+    entry's id instead of the secret keys."""
+    tf_impl = c.implementation.implementation.terraform
     mapping = tf_impl.outputs if tf_impl else {}
     store = bool(tf_impl and tf_impl.secrets == "store")
     outputs: dict[str, Any] = {}
@@ -195,5 +190,22 @@ def render_root(resolved: Resolved, c: ResolvedComponent, module: ModuleSource, 
             "value": "${module.%s.%s}" % (c.name, SECRET_ID_OUTPUT),
             "description": "secret store entry holding the connection details",
         }
-    root["output"] = outputs
+    return outputs
+
+
+def render_root(
+    resolved: Resolved, c: ResolvedComponent, module: ModuleSource, registry: PluginRegistry, bindings: Bindings
+) -> bytes:
+    tf_impl = c.implementation.implementation.terraform
+    root = _skeleton(resolved, c.name, c.provider, registry, module)
+    used: dict[str, OutputRef] = {}
+    parts = partial(bindings.parts, c.name)
+    args = {k: encode_value(v, used, parts) for k, v in sorted(c.module_inputs.items())}
+    for name in tf_impl.generated_inputs if tf_impl else ():
+        args[name] = "${var.%s}" % name
+    declared = _variables(c, bindings, used)
+    if declared:
+        root["variable"] = declared
+    root["module"] = {c.name: {"source": f"../../modules/{module.call_path}", **dict(sorted(args.items()))}}
+    root["output"] = _outputs(c)
     return (json.dumps(root, indent=2, ensure_ascii=False) + "\n").encode()

@@ -27,6 +27,7 @@ from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import SecretStoreRef
 from composer.render import dump_yaml
+from composer.render.connection import Connection
 from composer.render.kubernetes import target_namespace
 from composer.state.model import InventoryItem, object_digest
 
@@ -138,14 +139,12 @@ class DirectorySink:
         environment: str,
         namespace: str | None,
         secret_store: SecretStoreRef | None,
-        labels: Mapping[str, str] | None = None,
     ):
         self.directory = directory
         self.app = app
         self.environment = environment
         self.namespace = namespace
         self.secret_store = secret_store
-        self.labels = dict(labels or {})
         self.target = f"dir:{directory}"
         self._owned = False
 
@@ -203,54 +202,10 @@ class DirectorySink:
                 )
             self._owned = True
 
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int:
-        if secret_ref is None:
-            raise DiagnosticError(
-                [
-                    Diagnostic(
-                        f"cannot write the connection Secret of {component} to a GitOps directory",
-                        "GitOps output never holds secret values, and this unit's implementation keeps its outputs in Terraform "
-                        "instead of a cloud secret store. Choose an implementation with `secrets: store`, or deliver to a cluster "
-                        "(kubernetes.context) instead of a directory.",
-                        address=component,
-                    )
-                ]
-            )
-        if self.secret_store is None:
-            raise DiagnosticError(
-                [
-                    Diagnostic(
-                        f"environment {self.environment} writes manifests to a directory but names no secret store",
-                        "connection Secrets become ExternalSecrets there; set kubernetes.secretStore: {name: STORE, kind: ClusterSecretStore} "
-                        "to the external-secrets.io store that reads your cloud secret store",
-                        address=component,
-                    )
-                ]
-            )
-        meta = {
-            "name": secret_name,
-            **({"namespace": self.namespace} if self.namespace else {}),
-            "labels": {
-                **self.labels,
-                "composer.dev/app": self.app,
-                "composer.dev/env": self.environment,
-                "composer.dev/component": component,
-            },
-        }
-        obj = {
-            "apiVersion": self.secret_store.api_version,
-            "kind": "ExternalSecret",
-            "metadata": meta,
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"name": self.secret_store.name, "kind": self.secret_store.kind},
-                "target": {"name": secret_name, "creationPolicy": "Owner"},
-                "dataFrom": [{"extract": {"key": secret_ref}}],
-            },
-        }
-        return self._write(f"{component}-conn.yaml", dump_yaml([obj]))
+    def write_connection(self, connection: Connection) -> int:
+        # The ExternalSecret is rendered by composer/render/connection.py (which refuses a unit
+        # whose values are in no secret store); this sink only writes it.
+        return self._write(f"{connection.component}-conn.yaml", dump_yaml([connection.external_secret()]))
 
     def read_connection(self, component: str, secret_name: str) -> Mapping[str, str] | None:
         raise no_generated_secrets(
@@ -268,6 +223,14 @@ class DirectorySink:
         refuse_secret_data(component, objects, "the GitOps directory", SECRET_FIX)
         writes = self._write(f"{component}.yaml", dump_yaml(objects)) if objects else self._remove(f"{component}.yaml")
         return inventory_items(component, objects), writes
+
+    def missing(self, component: str, objects: list[dict]) -> int:
+        """A directory has no live side to drift from: what it holds is what was written."""
+        return 0
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        """A directory refuses nothing; the cluster that syncs it may, and says so there."""
+        return []
 
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         """Each object against its copy in the last written file (None: not written yet)."""

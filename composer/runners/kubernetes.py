@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import PartialApply
-from composer.render.kubernetes import standard_labels
+from composer.render.connection import Connection
 from composer.runners.kube.apply import ApplyOps
 from composer.runners.kube.base import FIELD_MANAGER
 from composer.runners.kube.client import APPLY_CONTENT_TYPE, ApiError, KubeClient, Unreachable
@@ -51,6 +51,8 @@ __all__ = ["ClusterSink", "KubeClient"]
 class ClusterSink(ApplyOps, HealthOps):
     """Workloads and connection Secrets for one context + namespace. Thread-safe: the engine
     applies independent units in parallel."""
+
+    needs_secret_store = False  # connections are Secrets written here (engine/ports.py WorkloadSink)
 
     @classmethod
     def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list["ClusterSink"]:
@@ -73,11 +75,11 @@ class ClusterSink(ApplyOps, HealthOps):
         ]
 
     # -- connection Secrets -----------------------------------------------------------------
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int:
-        encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in sorted(data.items())}
-        labels = standard_labels(self.app, self.environment, component)
+    def write_connection(self, connection: Connection) -> int:
+        body = connection.secret()  # rendered by composer/render/connection.py; delivered here as handed
+        body["metadata"]["namespace"] = self.namespace
+        component, secret_name = connection.component, connection.name
+        encoded, labels = body["data"], body["metadata"]["labels"]
         digest = hashlib.sha256(json.dumps([encoded, labels], sort_keys=True).encode()).hexdigest()
         with self._lock:
             if self._secrets.get(secret_name) == digest:
@@ -101,13 +103,6 @@ class ClusterSink(ApplyOps, HealthOps):
             and all((meta.get("labels") or {}).get(k) == v for k, v in labels.items())
         )
         if not same:
-            body = {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": secret_name, "namespace": self.namespace, "labels": labels},
-                "type": "Opaque",
-                "data": encoded,
-            }
             try:
                 self.client.request(
                     "PATCH",

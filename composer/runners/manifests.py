@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Mapping
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.render import dump_yaml
+from composer.render.connection import Connection
 from composer.runners.directory import (
     inventory_items,
     no_generated_secrets,
@@ -77,9 +78,7 @@ class ManifestSink:
             "Point kubernetes.directory at a new or empty directory.",
         )
 
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int:
+    def write_connection(self, connection: Connection) -> int:
         return 0  # the workloads' secretKeyRefs name the Secret; its values never reach a file
 
     def delete_connection(self, component: str, secret_name: str) -> int:

@@ -47,7 +47,7 @@ class SinkModule(Protocol):
 
 def sink_module(delivery: str) -> SinkModule:
     """The registered module for a delivery name."""
-    module: SinkModule = importlib.import_module(SINKS[delivery])  # type: ignore[assignment]
+    module: SinkModule = importlib.import_module(SINKS[delivery])
     return module
 
 

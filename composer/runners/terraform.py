@@ -1,16 +1,11 @@
-"""Terraform as a subprocess: CLI configuration, provider mirror discovery, and runs.
+"""Terraform's commands for the engine (the `TerraformPort`), and its errors in diagnostics.
 
-Terraform runs with `-json` UI output, parsed line by line into events and
-Diagnostics. Every call has a timeout. Processes run in their own session, so the
-terminal's Ctrl-C does not reach them twice: `interrupt_all()` (called from the CLI's
-signal handler) sends terraform one SIGINT, which makes it stop cleanly and save its
-state; a process group still running after the grace period is killed. A --timeout
-stops a run the same way. The environment
-is an allowlist (provider credentials, proxies, PATH, HOME, locale; see
-`terraform_environment`), never the whole parent environment, and always carries
-TF_IN_AUTOMATION=1 and a shared plugin cache, so N units never cost N
-provider downloads; when a local provider mirror is known (and TF_CLI_CONFIG_FILE
-does not name an existing config of the user's), a CLI config pointing at it is used.
+Terraform runs with `-json` UI output, parsed line by line into events and Diagnostics; a
+failure is a `TerraformError` (a `DiagnosticError`) with Terraform's own diagnostics, or its
+error text when it wrote none, and the module outputs it found missing. The process itself
+(own session, timeouts, clean interrupts, output through files) is terraform_process.py; its
+environment (an allowlist, the CLI config with the provider mirror and a shared plugin cache)
+is terraform_env.py. Both are re-exported here.
 
 Input variables (upstream outputs) travel as TF_VAR_* environment variables, never on
 the command line, so secret values do not show in process listings.
@@ -18,134 +13,52 @@ the command line, so secret values do not show in process listings.
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from composer import safefs
 from composer.diagnostics import Diagnostic
-
-MIRROR_ENV = "COMPOSER_PROVIDER_MIRROR"
-GRACE_SECONDS = 60.0
-
-# Where filesystem mirrors are usually kept (Terraform's implied mirror directories,
-# and images that unpack one under /opt). The first that holds registry.terraform.io wins.
-_MIRROR_CANDIDATES = (
-    "~/.terraform.d/plugins",
-    "~/.local/share/terraform/plugins",
-    "/usr/local/share/terraform/plugins",
-    "/usr/share/terraform/plugins",
-    "/opt/*",
-    "/opt/*/*",
+from composer.engine.ports import TerraformFailure
+from composer.runners.terraform_env import (
+    MIRROR_ENV,
+    PASS_ENV,
+    allowed_variable,
+    cli_config_text,
+    default_plugin_cache,
+    environment_warnings,
+    find_provider_mirror,
+    terraform_binary,
+    terraform_environment,
+    write_cli_config,
+)
+from composer.runners.terraform_process import (
+    interrupt_all,
+    interrupted,
+    reset_interrupt,
+    run_process,
 )
 
-
-def find_provider_mirror() -> Path | None:
-    """The root of a local provider mirror (the directory holding registry.terraform.io)."""
-    env = os.environ.get(MIRROR_ENV)
-    if env:
-        return Path(env) if (Path(env) / "registry.terraform.io").is_dir() else None
-    for pattern in _MIRROR_CANDIDATES:
-        for candidate in sorted(glob.glob(os.path.expanduser(pattern))):
-            if Path(candidate, "registry.terraform.io").is_dir():
-                return Path(candidate)
-    return None
-
-
-def cli_config_text(mirror: Path | None, plugin_cache: Path) -> str:
-    lines = [f'plugin_cache_dir = "{plugin_cache.as_posix()}"', "plugin_cache_may_break_dependency_lock_file = true"]
-    if mirror is not None:
-        lines += [
-            "provider_installation {",
-            "  filesystem_mirror {",
-            f'    path    = "{mirror.as_posix()}"',
-            '    include = ["registry.terraform.io/*/*"]',
-            "  }",
-            "}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def write_cli_config(path: Path, mirror: Path | None, plugin_cache: Path) -> Path:
-    """Write a Terraform CLI config that uses `mirror` (if any) and a shared plugin cache."""
-    plugin_cache.mkdir(parents=True, exist_ok=True)
-    # A temp file with a random name in the (vetted) directory, renamed over the config: a
-    # link planted at the config's name, or at a fixed temp name, is never written through.
-    safefs.write_file(path.parent, path.name, cli_config_text(mirror, plugin_cache).encode())
-    return path
-
-
-def terraform_binary() -> str | None:
-    return shutil.which(os.environ.get("COMPOSER_TERRAFORM", "terraform"))
-
-
-def default_plugin_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "appc" / "plugin-cache"
-
-
-# Terraform's environment is an allowlist, not the parent's: a module can read its own process
-# environment (file("/proc/self/environ")), so a CI token or any unrelated secret must not be in it.
-PASS_ENV = "COMPOSER_TERRAFORM_PASS_ENV"  # extra names, comma-separated (e.g. VAULT_TOKEN for a vault provider)
-_ALLOWED_NAMES = frozenset(
-    {
-        "PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TMP", "TEMP", "LANG", "LANGUAGE", "TZ", "KUBECONFIG",
-        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy",
-        "SSL_CERT_FILE", "SSL_CERT_DIR",
-        "SYSTEMROOT", "WINDIR", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PROGRAMDATA",  # Terraform on Windows
-        # the TF_* Composer reads or sets; TF_LOG* pass so that debugging works (with a warning)
-        "TF_IN_AUTOMATION", "TF_INPUT", "TF_CLI_CONFIG_FILE", "TF_PLUGIN_CACHE_DIR", "CHECKPOINT_DISABLE",
-        "TF_LOG", "TF_LOG_PATH", "TF_LOG_CORE", "TF_LOG_PROVIDER",
-    }
-)  # fmt: skip
-# Provider credentials and settings: AWS, Google, Azure, Kubernetes; LC_* locales; TF_TOKEN_<host>
-# (registry and module credentials).
-_ALLOWED_PREFIXES = ("AWS_", "GOOGLE_", "CLOUDSDK_", "ARM_", "AZURE_", "KUBE_", "LC_", "TF_TOKEN_")
-
-
-def allowed_variable(name: str, extra: frozenset[str] = frozenset()) -> bool:
-    return name in _ALLOWED_NAMES or name in extra or name.startswith(_ALLOWED_PREFIXES)
-
-
-def terraform_environment(config_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment for terraform runs: the allowlisted part of `base` (the process
-    environment by default) plus what Composer sets."""
-    source = dict(os.environ if base is None else base)
-    extra = frozenset(n.strip() for n in source.get(PASS_ENV, "").split(",") if n.strip())
-    env = {k: v for k, v in source.items() if allowed_variable(k, extra)}
-    env["TF_IN_AUTOMATION"] = "1"
-    env["TF_INPUT"] = "0"
-    env["CHECKPOINT_DISABLE"] = "1"
-    user_cfg = env.get("TF_CLI_CONFIG_FILE")
-    cache = Path(env.get("TF_PLUGIN_CACHE_DIR") or default_plugin_cache())
-    if user_cfg and Path(user_cfg).is_file():
-        env.setdefault("TF_PLUGIN_CACHE_DIR", str(cache))
-        cache.mkdir(parents=True, exist_ok=True)
-    else:
-        env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(config_dir / "terraform.rc", find_provider_mirror(), cache))
-    return env
-
-
-def environment_warnings(env: Mapping[str, str] | None = None) -> list[str]:
-    """What a person should know about the environment Terraform will get."""
-    env = os.environ if env is None else env
-    if env.get("TF_LOG", "").strip():
-        where = "to the file TF_LOG_PATH names" if env.get("TF_LOG_PATH") else "to Terraform's stderr"
-        return [
-            f"TF_LOG is set: Terraform writes a debug log {where} that holds API request "
-            "and response bodies, secret values included (a database password). Unset it unless you are "
-            "debugging, and never keep that log as a CI artifact"
-        ]
-    return []
+__all__ = [
+    "Changes",
+    "TerraformError",
+    "TerraformRunner",
+    "interrupt_all",
+    "interrupted",
+    "reset_interrupt",
+    "MIRROR_ENV",
+    "PASS_ENV",
+    "allowed_variable",
+    "cli_config_text",
+    "default_plugin_cache",
+    "environment_warnings",
+    "find_provider_mirror",
+    "terraform_binary",
+    "terraform_environment",
+    "write_cli_config",
+]
 
 
 # -- running -------------------------------------------------------------------------------
@@ -167,13 +80,24 @@ class Changes:
         return bool(self.add or self.change or self.remove)
 
 
-@dataclass
-class TerraformError(Exception):
-    unit: str
-    command: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    interrupted: bool = False
-    timed_out: bool = False
+class TerraformError(TerraformFailure):
+    """A failed terraform run, in diagnostics: Terraform's `-json` diagnostics as they are, or
+    its error text when it wrote none, and the module outputs it found missing."""
+
+    def __init__(
+        self,
+        unit: str,
+        command: str,
+        diagnostics: list[Diagnostic] | None = None,
+        interrupted: bool = False,
+        timed_out: bool = False,
+    ):
+        self.unit = unit
+        self.command = command
+        self.interrupted = interrupted
+        self.timed_out = timed_out
+        diags = list(diagnostics or [])
+        super().__init__(diags, missing_module_outputs(diags))
 
     def __str__(self) -> str:
         first = self.diagnostics[0].summary if self.diagnostics else "failed"
@@ -182,42 +106,6 @@ class TerraformError(Exception):
 
 Event = Callable[[str, dict], None]  # (type, fields)
 _LOG_LINE = re.compile(r"^\S+ \[(TRACE|DEBUG|INFO|WARN|ERROR)\]")
-
-_running: set[subprocess.Popen] = set()
-_running_lock = threading.Lock()
-_interrupted = threading.Event()
-
-
-def interrupt_all() -> int:
-    """Ask every running terraform to stop cleanly (one SIGINT each). Returns how many."""
-    _interrupted.set()
-    with _running_lock:
-        procs = list(_running)
-    for p in procs:
-        _ask_to_stop(p)
-    return len(procs)
-
-
-def _ask_to_stop(proc: subprocess.Popen) -> None:
-    """SIGINT to terraform itself, not its process group: terraform stops its provider plugins
-    and saves state; a plugin that got the signal too could die mid-handshake or mid-create.
-    If it is still running after the grace period, the whole group is killed, so no wait
-    (an interrupt, a --timeout) is ever unbounded."""
-    try:
-        os.kill(proc.pid, signal.SIGINT)
-    except (ProcessLookupError, PermissionError):
-        return
-    killer = threading.Timer(GRACE_SECONDS, lambda: _signal(proc, signal.SIGKILL) if proc.poll() is None else None)
-    killer.daemon = True
-    killer.start()
-
-
-def interrupted() -> bool:
-    return _interrupted.is_set()
-
-
-def reset_interrupt() -> None:
-    _interrupted.clear()
 
 
 def _changes(messages: list[dict]) -> Changes:
@@ -261,6 +149,20 @@ def _streamed_outputs(messages: list[dict]) -> dict[str, tuple[Any, bool]] | Non
     return {k: (o["value"], bool(o.get("sensitive"))) for k, o in outputs.items()}
 
 
+_UNSUPPORTED_ATTRIBUTE = re.compile(r'attribute named "([a-z_0-9]+)"')
+
+
+def missing_module_outputs(diagnostics: list[Diagnostic]) -> tuple[str, ...]:
+    """Module outputs the rendered root reads that the module lacks: Terraform reports them
+    as "Unsupported attribute" in main.tf.json, naming the attribute in its detail."""
+    found = []
+    for d in diagnostics:
+        m = _UNSUPPORTED_ATTRIBUTE.search(d.detail or "")
+        if d.summary == "Unsupported attribute" and d.file == "main.tf.json" and m:
+            found.append(m.group(1))
+    return tuple(found)
+
+
 def _diag_from_json(unit: str, d: Mapping[str, Any]) -> Diagnostic:
     rng = d.get("range") or {}
     start = rng.get("start") or {}
@@ -302,15 +204,8 @@ class TerraformRunner:
     def close(self) -> None:
         """Nothing to release today; the engine's owner calls it when a command ends."""
 
-    def _run(
-        self,
-        unit: str,
-        command: str,
-        args: list[str],
-        cwd: Path,
-        variables: Mapping[str, str] | None = None,
-        json_ui: bool = True,
-    ) -> tuple[int, list[dict], str, str]:
+    def _binary_to_start(self, unit: str, command: str) -> str:
+        """The terraform binary, unless none is installed or an interrupt came first."""
         if self.binary is None:
             raise TerraformError(
                 unit,
@@ -327,78 +222,44 @@ class TerraformRunner:
             raise TerraformError(
                 unit, command, [Diagnostic("interrupted before terraform started", address=unit)], interrupted=True
             )
+        return self.binary
+
+    def _run(
+        self,
+        unit: str,
+        command: str,
+        args: list[str],
+        cwd: Path,
+        variables: Mapping[str, str] | None = None,
+        json_ui: bool = True,
+    ) -> tuple[int, list[dict], str, str]:
+        binary = self._binary_to_start(unit, command)
         env = dict(self.env)
         for k, v in (variables or {}).items():
             env[f"TF_VAR_{k}"] = v
         with self._count_lock:
             self.runs += 1
-        # Output goes to files, not pipes (except `output` and `show`: they print secret values
-        # and change nothing). Terraform prints a JSON line after each resource it creates and only then
-        # saves its state; with a pipe, a killed appc (kill -9) takes terraform down with SIGPIPE
-        # between the two, and the resource is left in the cloud with no state knowing it.
-        logs = _OutputFiles(cwd) if command not in ("output", "show") else None
-        try:
-            proc = subprocess.Popen(
-                [self.binary, *args],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=logs.stdout if logs else subprocess.PIPE,
-                stderr=logs.stderr if logs else subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-                umask=0o077,  # state, plan files and .terraform/ it creates are the user's alone
-            )
-        except BaseException:
-            if logs:
-                logs.opened()
-                logs.remove()
-            raise
-        if logs:
-            logs.opened()
-        with _running_lock:
-            _running.add(proc)
         messages: list[dict] = []
         raw_out: list[str] = []
-        err_chunks: list[str] = []
-        timed_out = threading.Event()
 
-        def drain_stderr() -> None:
-            for line in logs.follow(logs.stderr_path, proc) if logs else proc.stderr:
-                if sum(map(len, err_chunks)) < 100_000:
-                    err_chunks.append(line)
-
-        t_err = threading.Thread(target=drain_stderr, daemon=True)
-        t_err.start()
-        timer = threading.Timer(self.timeout, lambda: (timed_out.set(), _ask_to_stop(proc)))
-        timer.daemon = True
-        timer.start()
-        try:
-            for line in logs.follow(logs.stdout_path, proc) if logs else proc.stdout:
-                if json_ui and line.startswith("{"):
-                    try:
-                        msg = json.loads(line)
-                    except json.JSONDecodeError:
-                        raw_out.append(line)
-                        continue
-                    messages.append(msg)
-                    self._emit(unit, command, msg)
-                else:
+        def on_line(line: str) -> None:
+            if json_ui and line.startswith("{"):
+                try:
+                    msg = json.loads(line)
+                except json.JSONDecodeError:
                     raw_out.append(line)
-            try:
-                code = proc.wait(timeout=GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                code = proc.wait()
-        finally:
-            timer.cancel()
-            t_err.join(timeout=5)
-            with _running_lock:
-                _running.discard(proc)
-            if logs:
-                logs.remove()
-        stderr = "".join(err_chunks)
-        if timed_out.is_set():
+                    return
+                messages.append(msg)
+                self._emit(unit, command, msg)
+            else:
+                raw_out.append(line)
+
+        # Output goes to files, not pipes (except `output` and `show`: they print secret values
+        # and change nothing); terraform_process.py says why.
+        finished = run_process(
+            [binary, *args], cwd, env, self.timeout, on_line, to_files=command not in ("output", "show")
+        )
+        if finished.timed_out:
             raise TerraformError(
                 unit,
                 command,
@@ -411,7 +272,7 @@ class TerraformRunner:
                 ],
                 timed_out=True,
             )
-        return code, messages, "".join(raw_out), stderr
+        return finished.code, messages, "".join(raw_out), finished.stderr
 
     def _emit(self, unit: str, command: str, msg: dict) -> None:
         mtype = msg.get("type")
@@ -580,56 +441,3 @@ class TerraformRunner:
                 return None
             raise self._fail(unit, "state list", code, [], out, err)
         return [l for l in out.splitlines() if l.strip()]
-
-
-class _OutputFiles:
-    """A terraform run's stdout and stderr as files in its working directory, read while it
-    runs (see TerraformRunner._run for why not pipes). Removed when the run ends; a run whose
-    appc was killed leaves them behind (they hold Terraform's -json UI, which redacts
-    sensitive values)."""
-
-    def __init__(self, cwd: Path) -> None:
-        import tempfile
-
-        fd, out = tempfile.mkstemp(dir=cwd, prefix=".appc-terraform-", suffix=".out")
-        self.stdout, self.stdout_path = os.fdopen(fd, "wb"), Path(out)
-        fd, err = tempfile.mkstemp(dir=cwd, prefix=".appc-terraform-", suffix=".err")
-        self.stderr, self.stderr_path = os.fdopen(fd, "wb"), Path(err)
-
-    def opened(self) -> None:
-        """The child holds its own copies now."""
-        self.stdout.close()
-        self.stderr.close()
-
-    @staticmethod
-    def follow(path: Path, proc: subprocess.Popen, poll: float = 0.02):
-        """Lines of a file another process is writing, until that process has exited."""
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            partial = ""
-            while True:
-                line = fh.readline()
-                if line:
-                    partial += line
-                    if partial.endswith("\n"):
-                        yield partial
-                        partial = ""
-                    continue
-                if proc.poll() is not None:
-                    rest = partial + fh.read()
-                    yield from rest.splitlines(keepends=True)
-                    return
-                time.sleep(poll)
-
-    def remove(self) -> None:
-        for path in (self.stdout_path, self.stderr_path):
-            try:
-                path.unlink()
-            except OSError:
-                pass
-
-
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -19,9 +19,9 @@ import errno
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from composer import safefs
 from composer.state import keys

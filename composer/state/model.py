@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -34,7 +34,7 @@ class _Model(BaseModel):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def secret_digest(value: Any, key: bytes) -> str:
@@ -52,8 +52,11 @@ def object_digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+UnitKind = Literal["terraform", "kubernetes"]  # who applies the unit
+
+
 class UnitState(_Model):
-    kind: Literal["terraform", "kubernetes"]
+    kind: UnitKind
     type: str
     hash: str  # sha256 of rendered bytes + module content + upstream output digests
     status: Literal["applied", "failed"]
@@ -110,7 +113,7 @@ class StateDoc(_Model):
     revisions: tuple[Revision, ...] = ()
     emulator: str | None = None  # sandbox environments: the emulator instance this state describes
 
-    def with_unit(self, name: str, unit: UnitState | None) -> "StateDoc":
+    def with_unit(self, name: str, unit: UnitState | None) -> StateDoc:
         units = dict(self.units)
         if unit is None:
             units.pop(name, None)
@@ -118,7 +121,7 @@ class StateDoc(_Model):
             units[name] = unit
         return self.model_copy(update={"units": units})
 
-    def with_revision(self, rev: Revision) -> "StateDoc":
+    def with_revision(self, rev: Revision) -> StateDoc:
         return self.model_copy(update={"revisions": (*self.revisions, rev)[-MAX_REVISIONS:]})
 
 

@@ -22,8 +22,9 @@ DiagnosticError that says what to do; no traceback, no credentials, no document 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import boto3
 import botocore.loaders

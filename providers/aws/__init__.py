@@ -4,11 +4,12 @@ rendering never needs it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from composer.model.environment import Environment
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.model.environment import Environment
 from composer.plugins import (
     BackendRequest,
     EnvironmentCheckRequest,

@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.utils import utcnow
 from moto.elasticache import models as _ec_models

@@ -9,7 +9,7 @@ destroyed or pruned: the name is Composer's, and a re-create must not hit a pend
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import Environment

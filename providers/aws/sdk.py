@@ -13,7 +13,8 @@ and Composer share (hash key `LockID`, a string; on-demand billing).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic
 from composer.model.environment import Environment

@@ -5,8 +5,9 @@ bootstrap and Key Vault reads. The Azure libraries are imported lazily: renderin
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from composer.model.environment import Environment
 from composer.plugins import (

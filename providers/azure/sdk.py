@@ -31,7 +31,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from composer.diagnostics import Diagnostic, DiagnosticError

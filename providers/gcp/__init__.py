@@ -5,8 +5,9 @@ and Secret Manager reads. The Google libraries are imported lazily: rendering ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from composer.model.environment import Environment
 from composer.plugins import (

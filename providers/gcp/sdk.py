@@ -33,7 +33,8 @@ import base64
 import json
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import Environment

@@ -23,9 +23,9 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 PLUGIN_DIRS = (".terraform/providers",)
 TFSTATE_SUFFIXES = (".tfstate", ".tfstate.backup")
@@ -60,7 +60,7 @@ class Report:
     def describe(self) -> str:
         return "; ".join(f"secret #{h.secret_index} ({h.variant}) in {h.where}" for h in self.hits) or "no leaks"
 
-    def add(self, other: "Report") -> "Report":
+    def add(self, other: Report) -> Report:
         return Report(
             self.hits + other.hits,
             self.allowed + other.allowed,

@@ -179,7 +179,7 @@ class MotoProcess:
         self.recording = recording
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "MotoProcess":
+    def start(self) -> MotoProcess:
         from tests.helpers import ROOT
 
         env = dict(os.environ)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 
 from composer.state.local import LocalStore
 from composer.state.protocol import LockInfo, encode_lock
@@ -31,6 +32,9 @@ def _diagnostics(result) -> str:
     return " ".join(f"{e.get('summary')} {e.get('detail')}" for e in result.events if e["type"] == "diagnostic")
 
 
+# a reliability run (two real applies racing, ~40 s): `scripts/test -m slow`. The default suite covers the
+# state lock's exit 4 with the next two tests
+@pytest.mark.slow
 def test_two_applies_at_once_one_proceeds_the_other_exits_4_or_waits(tmp_path, moto, kube_clean):
     require_terraform()
     kube_clean.set_auto_ready(True)

@@ -21,8 +21,8 @@ attacks (exponential macros, amplifying filters, huge joins), alias bombs spread
 YAML documents, 5,000-digit integers and catastrophic regex patterns, and while fuzzing the
 budgets are shrunk (FUZZ_BUDGETS), so an attack meets its limit in milliseconds, not seconds.
 
-CI runs 2,000 inputs (derandomized, so every run checks the same ones); `--long` runs 10,000
-with fresh randomness. Past crashers live in tests/fuzz_corpus/ and are replayed first:
+The default suite runs 400 inputs, `scripts/test -m slow` (which .ci/run also runs) 2,000, both
+derandomized, so every run checks the same ones; `--long` runs 10,000 with fresh randomness. Past crashers live in tests/fuzz_corpus/ and are replayed first:
 `*.yaml` at the top are application files of examples/webshop; a file whose first line is
 `# fuzz-seed: <project> <path>` replaces `<path>` in the project `<project>` (relative to the
 repository), e.g. `# fuzz-seed: examples/platform-catalog definitions/traits.yaml`. To keep a
@@ -55,6 +55,8 @@ from tests.reliability.support import time_limit
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 PER_INPUT_SECONDS = 20
 CI_COUNTS = {"app": 700, "generated": 300, "env": 500, "def": 500}  # 2,000 inputs
+# the default suite (scripts/test) replays the same derandomized inputs, fewer of them: 400
+QUICK_COUNTS = {"app": 140, "generated": 60, "env": 100, "def": 100}
 LONG_COUNTS = {"app": 3500, "generated": 1500, "env": 2500, "def": 2500}  # 10,000 inputs
 REGISTRY = PluginRegistry.discover()
 CATALOG = Catalog.build(REGISTRY, [])
@@ -382,10 +384,15 @@ def fuzz_figures():
     )
 
 
-@pytest.mark.parametrize("kind", list(CI_COUNTS))
-def test_fuzzed_files_never_crash(kind, request, tmp_path, fuzz_figures):
+@pytest.mark.parametrize(
+    "kind,size",
+    [(kind, "quick") for kind in QUICK_COUNTS]
+    # the 2,000-input run is a long reliability run (~3 min on 2 cores): `scripts/test -m slow`
+    + [pytest.param(kind, "ci", marks=pytest.mark.slow) for kind in CI_COUNTS],
+)
+def test_fuzzed_files_never_crash(kind, size, request, tmp_path, fuzz_figures):
     long = request.config.getoption("--long")
-    n = (LONG_COUNTS if long else CI_COUNTS)[kind]
+    n = (LONG_COUNTS if long else CI_COUNTS if size == "ci" else QUICK_COUNTS)[kind]
     counts = {"ok": 0, "invalid": 0}
     strategy = generated() if kind == "generated" else mutated(kind)
 
@@ -400,6 +407,6 @@ def test_fuzzed_files_never_crash(kind, request, tmp_path, fuzz_figures):
     fuzz()
     seconds = time.monotonic() - started
     inputs = counts["ok"] + counts["invalid"]
-    fuzz_figures[kind] = {"inputs": inputs, "seconds": seconds, **counts}
+    fuzz_figures[kind if size == "ci" else f"{kind} ({size})"] = {"inputs": inputs, "seconds": seconds, **counts}
     # hypothesis may stop early only when it has exhausted the strategy, which these cannot
     assert inputs >= n, f"only {inputs} of {n} inputs ran"

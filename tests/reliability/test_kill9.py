@@ -132,6 +132,9 @@ def _provider_retries(result, moto: MotoProcess, sm) -> list[str]:
     return units
 
 
+# a long reliability run (10 loops, ~5 min on 2 cores): `scripts/test -m slow`. The default suite covers
+# kill -9 mid-apply once: tests/test_apply_cli.py::test_kill_9_mid_apply_then_rerun_converges
+@pytest.mark.slow
 def test_kill_9_at_a_random_point_then_the_rerun_converges(tmp_path, recorded_moto, kube_clean, request):
     require_terraform()
     long = request.config.getoption("--long")

@@ -65,6 +65,10 @@ def own_moto(monkeypatch):
         moto.stop()
 
 
+# a long reliability run (its own moto server stopped and restarted, ~2 min): `scripts/test -m slow`. The
+# default suite covers an API stopped mid-apply with the cluster stand-in (the next test) and
+# `--refresh` against moto in tests/test_engine.py
+@pytest.mark.slow
 def test_cloud_emulator_stopped_mid_apply_then_restarted_converges_with_refresh(tmp_path, own_moto, kube_clean):
     require_terraform()
     kube_clean.set_auto_ready(True)

@@ -23,8 +23,9 @@ Each rule names the validation function of kubernetes/kubernetes it follows:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 Cause = tuple[str, str, str]  # reason, field, message
 
@@ -88,7 +89,9 @@ def _job(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
 
 
 def _statefulset(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
-    strip = lambda spec: {k: v for k, v in (spec or {}).items() if k not in STATEFULSET_MUTABLE}
+    def strip(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {k: v for k, v in (spec or {}).items() if k not in STATEFULSET_MUTABLE}
+
     return (
         [("FieldValueForbidden", "spec", STATEFULSET_FORBIDDEN)]
         if strip(old.get("spec")) != strip(new.get("spec"))

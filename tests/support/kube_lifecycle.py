@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
@@ -52,7 +53,7 @@ class Knobs:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def later(seconds: float, fn: Callable[[], None]) -> None:

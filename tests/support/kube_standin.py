@@ -133,9 +133,8 @@ from typing import Any, NamedTuple
 
 import aiohttp.web
 import attrs
-import yaml
-
 import kmock
+import yaml
 from kmock._internal import parsing as _kparsing
 from kmock._internal import rendering as _krendering
 
@@ -147,7 +146,6 @@ from tests.support.kube_schema import typed_errors, typed_patch_message
 from tests.support.kube_ssa import (
     _MISSING,
     Path,
-    _ASSOC_KEYS,
     _apply_merge,
     _assoc_keys,
     _delete_at,
@@ -272,7 +270,7 @@ _DNS_LABEL_KINDS = {"Namespace", "Service"}
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _dumps(obj: Any) -> str:
@@ -298,10 +296,10 @@ def _age(timestamp: str | None) -> str:
     if not timestamp:
         return "<unknown>"
     try:
-        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
     except ValueError:
         return "<unknown>"
-    s = max(0, int((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()))
+    s = max(0, int((datetime.datetime.now(datetime.UTC) - then).total_seconds()))
     if s < 120:
         return f"{s}s"
     if s < 3 * 3600:
@@ -1359,7 +1357,7 @@ class StandInHandler(kmock.KubernetesScaffold):
                                 400,
                                 "BadRequest",
                                 f'{kind} in version "v1" cannot be handled as a {kind}: illegal base64 data at input byte 0',
-                            )
+                            ) from None
                     else:
                         total += len(str(v).encode("utf-8"))
             if total > 1024 * 1024:
@@ -1556,7 +1554,7 @@ class StandInHandler(kmock.KubernetesScaffold):
             raise _Reply(await self._watch(ctx))
         raise _Reply(ctx.run())
 
-    async def _watch(self, ctx: "_Ctx") -> aiohttp.web.StreamResponse:
+    async def _watch(self, ctx: _Ctx) -> aiohttp.web.StreamResponse:
         ctx.resolve(for_write=False)
         params = ctx.params
         try:
@@ -1798,7 +1796,7 @@ class _Ctx:
         if self.namespaced and p.name is not None and p.namespace is None:
             raise _ApiError(404, "NotFound", "the server could not find the requested resource")
         if self.namespaced and p.name is None and p.namespace is None and self.method not in ("GET",):
-            raise _ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise _ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if not self.namespaced and p.namespace is not None:
             raise _ApiError(404, "NotFound", "the server could not find the requested resource")
 
@@ -1818,7 +1816,7 @@ class _Ctx:
             labels = _parse_label_selector(self.params.get("labelSelector") or "")
             fields = _parse_field_selector(self.params.get("fieldSelector") or "")
         except ValueError as e:
-            raise _ApiError(400, "BadRequest", str(e))
+            raise _ApiError(400, "BadRequest", str(e)) from e
         return labels, fields
 
     def ensure_namespace(self, name: str = "") -> None:
@@ -1841,7 +1839,7 @@ class _Ctx:
                 raise _ApiError(
                     415,
                     "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
                 )
             raise _ApiError(400, "BadRequest", "the request body is not a JSON/YAML object")
         return data
@@ -2002,7 +2000,7 @@ class _Ctx:
                     400,
                     "BadRequest",
                     "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
-                )
+                ) from None
             items = [o for o in items if (o["metadata"].get("namespace") or "", o["metadata"]["name"]) > start]
         try:
             limit = int(self.params.get("limit") or 0)
@@ -2128,10 +2126,12 @@ class _Ctx:
                     raise _ApiError(
                         415,
                         "UnsupportedMediaType",
-                        f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json",
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json",
                     )
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise _ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}")
+                raise _ApiError(
+                    422, "Invalid", f"the server rejected our request due to an error in our request: {e}"
+                ) from e
             if not isinstance(requested, dict):
                 raise _ApiError(422, "Invalid", "the patch produced a non-object")
             # The current resourceVersion is in `current`, so only a patched one acts as a precondition.
@@ -2404,7 +2404,10 @@ class _Ctx:
         """Finish an update: generation, readiness, no-op detection, storing, deletion release."""
         meta = new["metadata"]
         meta["resourceVersion"] = live["metadata"].get("resourceVersion")
-        strip = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+        def strip(o: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
         if self.kind not in _NO_GENERATION_KINDS:
             gen = live["metadata"].get("generation", 1)
             meta["generation"] = gen + 1 if strip(new) != strip(live) else gen
@@ -2593,10 +2596,10 @@ class StandIn:
 
     # -- lifecycle
 
-    def start(self, timeout: float = 10.0) -> "StandIn":
+    def start(self, timeout: float = 10.0) -> StandIn:
         if self._thread is not None:
             raise RuntimeError("the stand-in is already started")
-        self._thread = threading.Thread(target=self._thread_main, name=f"kube-standin", daemon=True)
+        self._thread = threading.Thread(target=self._thread_main, name="kube-standin", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError("the Kubernetes stand-in did not start in time")
@@ -2647,7 +2650,7 @@ class StandIn:
                 os.remove(self.kubeconfig_path)
                 os.rmdir(self._own_tmpdir)
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> StandIn:
         return self
 
     def __exit__(self, *exc: Any) -> None:

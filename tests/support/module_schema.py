@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hcl2
 import yaml
@@ -402,7 +403,7 @@ def _check_argument(res, schema, module, offers, path, expr, rule, floor, ignore
     else:
         candidates = []
     for value, source in [
-        (v, src) for value, src in candidates for v in (value if isinstance(value, list) else [value])
+        (v, src) for given, src in candidates for v in (given if isinstance(given, list) else [given])
     ]:
         value = _unquote(value)
         problem = _check_value(rule, value)
@@ -465,7 +466,7 @@ def _check_reachable(res, schema, module, offers, body_args) -> list[Finding]:
         return False
 
     for offer in offers:
-        for param, _, inputs in offer.variants:
+        for _param, _, inputs in offer.variants:
             if is_active(res, module, inputs) and not reachable(inputs):
                 return [
                     Finding(

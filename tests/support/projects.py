@@ -83,3 +83,74 @@ def make_project(root: Path, components: str, env: str = ENV, app: str = "eng") 
     files.update({f"modules/broken/{k}": v for k, v in BROKEN_MODULE.items()})
     write(root, files)
     return root / "app.yaml"
+
+
+# A definition with a generated input (a password appc makes once and keeps in the secret store).
+ENTRY_DEFINITION = """
+apiVersion: composer.dev/v1alpha1
+kind: ComponentDefinition
+metadata: {name: vault-entry}
+spec:
+  category: resource
+  parameters:
+    type: object
+    additionalProperties: false
+    properties:
+      rev: {type: integer, default: 1}
+  outputs:
+    name: {}
+    password: {secret: true}
+  implementations:
+    aws-generated:
+      provider: aws
+      default: true
+      terraform:
+        module: modules/entry
+        secrets: store
+        generated_inputs: [password]
+        inputs: {name: "{{ name }}", rev: "{{ parameters.rev }}"}
+"""
+
+# Writes the generated password only through a write-only argument, as the gcp/azure database
+# modules do; the document is rewritten whenever `rev` changes.
+ENTRY_MODULE = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+variable "name" {
+  type = string
+}
+
+variable "rev" {
+  type = number
+}
+
+variable "password" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  name                    = var.name
+  recovery_window_in_days = 0
+}
+
+resource "aws_secretsmanager_secret_version" "this" {
+  secret_id                = aws_secretsmanager_secret.this.id
+  secret_string_wo         = jsonencode({ name = var.name, password = var.password })
+  secret_string_wo_version = var.rev
+}
+
+output "name" {
+  value = var.name
+}
+
+output "connection_secret_id" {
+  value      = aws_secretsmanager_secret.this.arn
+  depends_on = [aws_secretsmanager_secret_version.this]
+}
+"""

@@ -7,26 +7,29 @@ The real sinks (cluster, GitOps directory) have their own tests.
 
 from __future__ import annotations
 
-from typing import Mapping
-
+from composer.diagnostics import Diagnostic
+from composer.render.connection import Connection
 from composer.state.model import InventoryItem, object_digest
 
 
 class RecordingSink:
+    needs_secret_store = False
+
     def __init__(self, target: str = "test:sink"):
         self.target = target
         self.connections: dict[str, dict[str, str]] = {}
         self.secret_refs: dict[str, str | None] = {}
+        self.handed: dict[str, Connection] = {}  # the connection last handed per Secret name
         self.objects: dict[str, list[dict]] = {}
         self.writes = 0
 
-    def write_connection(
-        self, component: str, secret_name: str, data: Mapping[str, str], secret_ref: str | None
-    ) -> int:
-        if self.connections.get(secret_name) == dict(data):
+    def write_connection(self, connection: Connection) -> int:
+        data, name = dict(connection.values), connection.name
+        if self.connections.get(name) == data:
             return 0
-        self.connections[secret_name] = dict(data)
-        self.secret_refs[secret_name] = secret_ref
+        self.connections[name] = data
+        self.secret_refs[name] = connection.secret_ref
+        self.handed[name] = connection
         self.writes += 1
         return 1
 
@@ -59,3 +62,12 @@ class RecordingSink:
         for c in {i.component for i in items}:
             n += len(self.objects.pop(c, []))
         return n
+
+    def missing(self, component: str, objects: list[dict]) -> int:
+        return 0
+
+    def preview(self, component: str, objects: list[dict]) -> None:
+        return None  # no live side: the plan lists objects from the inventory
+
+    def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
+        return []

@@ -341,7 +341,7 @@ def _coalesce_writes(pool_manager: Any) -> None:
     class _Coalescing:
         _held: bytes | None = None
 
-        def request(self, method, url, body=None, headers=None, **kw):  # type: ignore[no-untyped-def]
+        def request(self, method, url, body=None, headers=None, **kw):
             self._held = b"" if body is not None else None
             try:
                 super().request(method, url, body=body, headers=headers, **kw)
@@ -350,7 +350,7 @@ def _coalesce_writes(pool_manager: Any) -> None:
                 if held:
                     super().send(held)
 
-        def send(self, data):  # type: ignore[no-untyped-def]
+        def send(self, data):
             if self._held is not None and isinstance(data, (bytes, bytearray)):
                 self._held += bytes(data)
                 return
