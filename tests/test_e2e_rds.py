@@ -114,7 +114,7 @@ def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
         password not in sm.get_secret_value(SecretId=db["secret_ref"], VersionId=v)["SecretString"] for v in labelled
     )
     after = (tmp_path / "deploy" / "api.yaml").read_text()
-    hash_line = [l for l in after.splitlines() if "bindings-hash" in l]
+    hash_line = [line for line in after.splitlines() if "bindings-hash" in line]
     assert hash_line and hash_line[0] not in before  # the workload rolls
     status_events = appc("status", "-f", app, "-e", "test", "--json").events
     (row,) = [e for e in status_events if e["type"] == "status" and e["unit"] == "db"]

@@ -10,7 +10,8 @@ A resource that cannot be read, or a type not listed here, reports no tags: neve
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from composer.model.environment import Environment
 

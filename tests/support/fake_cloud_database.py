@@ -11,9 +11,10 @@ tests check, at the seam where the engine meets Terraform. The real module has i
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 
