@@ -15,10 +15,10 @@ from pathlib import Path
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
-from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics
+from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics, policy_message
 from composer.catalog.lock import lock_path, read_lock
 from composer.catalog.modules import module_interface
-from composer.catalog.policy import UNPARSEABLE, Violation, check_module
+from composer.catalog.policy import check_module
 from composer.catalog.sources import AddressError, parse_address
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.publishing import publish_problems
@@ -332,20 +332,6 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
                 )
     if errors:
         raise DiagnosticError(errors)
-
-
-def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
-    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
-    at = f"{v.file}:{v.line}" if v.line else v.file
-    how = (
-        " (no opt-in lifts this: make the file parse)"
-        if v.rule == UNPARSEABLE
-        else f"; to allow it, add {v.rule!r} to {allow_where}"
-    )
-    return (
-        f"module {module} breaks the module policy ({v.rule}): {v.summary}",
-        f"at {module}/{at}. Composer refuses it before Terraform runs{how}",
-    )
 
 
 LOCK_FILE = "composer.lock"

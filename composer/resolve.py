@@ -20,15 +20,16 @@ from typing import Any
 
 from composer.catalog import Catalog, ComponentType, ImplEntry
 from composer.catalog import schema as jschema
-from composer.catalog.sources import LOCAL, AddressError, ModuleAddress, parse_address
-from composer.diagnostics import Collector, Diagnostic, FieldPath, format_path
+from composer.catalog.sources import ModuleAddress
+from composer.catalog.sources import contained_path as _contained
+from composer.diagnostics import Collector, Diagnostic, FieldPath
 from composer.model import refs
 from composer.model.app import Application, Component
 from composer.model.definitions import OutputSpec, TraitDefinition
 from composer.model.environment import Environment
 from composer.model.source import SourceMap
 from composer.plugins import ComponentUse, EnvironmentCheckRequest
-from composer.templates import TemplateFailure, evaluate
+from composer.resolve_modules import ModuleInputs
 
 PHYSICAL_NAME_MAX = 40
 
@@ -145,7 +146,7 @@ def _suggest(name: str, options: list[str]) -> str:
     return (f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(sorted(options))}"
 
 
-class _Resolver:
+class _Resolver(ModuleInputs):
     def __init__(
         self,
         app: Application,
@@ -414,141 +415,6 @@ class _Resolver:
             return {k: v for k, v in ctype.definition.spec.outputs.items() if k in i.manifests.outputs}
         omits = set(i.terraform.omits) if i.terraform else set()
         return {k: v for k, v in ctype.definition.spec.outputs.items() if k not in omits}
-
-    def _terraform(self, rc: ResolvedComponent, path: FieldPath) -> ResolvedComponent:
-        impl = rc.implementation.implementation
-        if impl.builtin == "terraform-module":
-            source = rc.parameters["source"]
-            located = self._locate(
-                rc,
-                path + ("properties", "source"),
-                self.app_dir,
-                source,
-                rc.parameters.get("version"),
-                "module source must be a directory inside the application directory",
-                f"{source!r} leaves {self.app_dir}; copy the module next to app.yaml",
-            )
-            if located is None:
-                return rc
-            name = f"local-{located.address.leaf}"
-            return _replace(
-                rc,
-                module_path=located.path,
-                module_address=located.address,
-                module_base=self.app_dir,
-                module_name=name,
-                module_inputs=rc.parameters.get("inputs", {}),
-            )
-        if impl.terraform is None:
-            return rc
-        base = rc.implementation.base_dir or self.app_dir
-        tf = impl.terraform
-        located = self._locate(
-            rc,
-            path + ("type",),
-            base,
-            tf.module,
-            tf.version,
-            f"implementation {rc.implementation.name!r} names a module outside its definition directory",
-            f"module {tf.module!r} (from {rc.implementation.origin})",
-        )
-        if located is None:
-            return rc
-        provider = self.catalog.registry.get(impl.provider)
-        context = {
-            "app": self.app.name,
-            "env": self.env.name,
-            "component": rc.name,
-            "name": rc.physical_name,
-            "parameters": rc.parameters,
-            "tags": {"app": self.app.name, "env": self.env.name, "component": rc.name, "managed-by": "appc"},
-            "production": self.env.spec.tier == "production",  # the durable defaults (environment tier)
-            "kms_key": self.env.spec.cloud.kms_key if self.env.spec.cloud else None,
-            **(provider.template_context(self.env) if provider else {}),
-        }
-        try:
-            inputs = evaluate(impl.terraform.inputs, context)
-        except TemplateFailure as exc:
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs",
-                    f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})",
-                    address=rc.name,
-                )
-            )
-            return rc
-        origin = rc.implementation.origin.removeprefix("provider:")
-        return _replace(
-            rc,
-            module_path=located.path,
-            module_address=located.address,
-            module_base=base,
-            module_name=f"{origin if '/' not in origin else 'platform'}-{located.address.leaf}",
-            module_inputs=inputs,
-        )
-
-    def _locate(
-        self,
-        rc: ResolvedComponent,
-        path: FieldPath,
-        base: Path,
-        source: str,
-        version: str | None,
-        outside: str,
-        outside_detail: str,
-    ) -> "_Located | None":
-        """Classify a module source; a local one must stay inside `base`."""
-        try:
-            address = parse_address(source, version)
-        except AddressError as exc:
-            self.diags.add(
-                self.src.diagnostic(
-                    path,
-                    f"unusable module source for {rc.name}",
-                    f"{exc} (from {rc.implementation.origin})",
-                    address=rc.name,
-                )
-            )
-            return None
-        if address.kind != LOCAL:
-            return _Located(address, None)
-        module_path = self._contained(base, source)
-        if module_path is None:
-            self.diags.add(self.src.diagnostic(path, outside, outside_detail, address=rc.name))
-            return None
-        return _Located(address, module_path)
-
-    def _input_site(self, rc: ResolvedComponent, inner: FieldPath) -> str:
-        """Where a module input template sits: the definition file, its line, the field."""
-        path = ("spec", "implementations", rc.implementation.name, "terraform", "inputs", *inner)
-        ctype = self.catalog.components.get(rc.type)
-        where = rc.implementation.origin
-        pos = ctype.source.locate(path) if ctype and ctype.source and ctype.origin == where else None
-        return f"{where}:{pos.line}, {format_path(path)}" if pos else where
-
-
-@dataclass(frozen=True)
-class _Located:
-    address: ModuleAddress
-    path: Path | None
-
-
-def _replace(rc: ResolvedComponent, **changes) -> ResolvedComponent:
-    from dataclasses import replace
-
-    return replace(rc, **changes)
-
-
-def _contained(base: Path, rel: str) -> Path | None:
-    """base/rel, if it stays inside base (no absolute paths, no escaping with ..)."""
-    if Path(rel).is_absolute():
-        return None
-    root = base.resolve()
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        return None
-    return target
 
 
 def resolve(

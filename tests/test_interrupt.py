@@ -1,7 +1,7 @@
 """Ctrl-C during `appc apply`, on real Terraform against moto.
 
 The CLI's SIGINT handler stops new units from starting and forwards one SIGINT to each
-running terraform (composer/cli/app.py `_interruptible`, composer/runners/terraform.py
+running terraform (composer/cli/session.py `interruptible`, composer/runners/terraform.py
 `interrupt_all`), which then stops cleanly and saves its state. The run exits 3, says it
 was interrupted and how to resume, leaves valid Composer state and no terraform process
 behind, and a re-run converges. A run past --timeout is stopped the same way, and a

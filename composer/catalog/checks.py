@@ -18,6 +18,7 @@ from pathlib import Path
 
 from composer.catalog.hcl import ModuleInterface
 from composer.catalog.modules import ModuleSource, module_interface, read_package
+from composer.catalog.policy import UNPARSEABLE, Violation
 from composer.catalog.sources import AddressError, parse_address
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.definitions import OutputSpec, TerraformImplementation
@@ -214,3 +215,17 @@ def _locked_remote(base: Path, tf: TerraformImplementation) -> ModuleSource | No
     except AddressError:
         return None
     return locked_module_near(base, address, tf.version, "check") if address.remote else None
+
+
+def policy_message(module: str, v: Violation, allow_where: str) -> tuple[str, str]:
+    """(summary, detail) of a module policy violation; `allow_where` says where to opt in."""
+    at = f"{v.file}:{v.line}" if v.line else v.file
+    how = (
+        " (no opt-in lifts this: make the file parse)"
+        if v.rule == UNPARSEABLE
+        else f"; to allow it, add {v.rule!r} to {allow_where}"
+    )
+    return (
+        f"module {module} breaks the module policy ({v.rule}): {v.summary}",
+        f"at {module}/{at}. Composer refuses it before Terraform runs{how}",
+    )

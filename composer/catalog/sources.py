@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs
 
 LOCAL, GIT, REGISTRY = "local", "git", "registry"
@@ -100,3 +101,14 @@ def _subdir(sub: str) -> str:
     if any(p == ".." for p in parts):
         raise AddressError(f"//{sub}: a module inside a package cannot leave it ('..')")
     return "/".join(parts)
+
+
+def contained_path(base: Path, rel: str) -> Path | None:
+    """base/rel, if it stays inside base (no absolute paths, no escaping with ..)."""
+    if Path(rel).is_absolute():
+        return None
+    root = base.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        return None
+    return target

@@ -1,8 +1,8 @@
 """`appc controller`: run Composer as a Kubernetes controller (docs/controller.md).
 
 `appc controller manifests` prints what installing the controller takes, for
-`kubectl apply -f -` or as a kustomize base. Registered on the app when composer.cli.app
-imports this module.
+`kubectl apply -f -` or as a kustomize base. Registered on the app by
+composer.cli.app's COMMAND_MODULES.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from composer.cli.app import app
+from composer.cli.common import app
 from composer.controller.manifests import InstallOptions, install_manifests
 
 controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)

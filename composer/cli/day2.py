@@ -6,48 +6,16 @@ reports with the exit codes of the rest of the CLI (0 ok, 1 invalid input, 3 fai
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from composer.cli.app import (
-    EXIT_APPLY_FAILED,
-    EXIT_INVALID,
-    AllowOutsideOpt,
-    CatalogOpt,
-    EnvOpt,
-    Exit,
-    FileOpt,
-    JsonOpt,
-    LockedOpt,
-    LockTimeoutOpt,
-    TimeoutOpt,
-    _engine_setup,
-    _interruptible,
-    _locked,
-    _report,
-    _units,
-    app,
-    command,
-)
-from composer.cli.views import RunView, View
+from composer.cli.common import EXIT_APPLY_FAILED, EXIT_INVALID, Exit, ProjectOptions, app, compile_for, project_command
+from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt
+from composer.cli.session import EngineSession, report, run_engine
+from composer.cli.views import View
+from composer.cli.wiring import RunOptions
 from composer.diagnostics import Diagnostic, DiagnosticError
-
-
-def wire_adoption(engine: Any, registry: Any, compiled: Any, adopt_owned: bool, app_file: Path) -> None:
-    """Let the engine read an existing resource's tags through its provider plugin (orphans)."""
-    env = compiled.resolved.environment
-
-    def read_tags(provider: str, resource_type: str, resource_id: str) -> Any:
-        plugin = registry.get(provider)
-        reader = getattr(plugin, "resource_tags", None)
-        return reader(env, resource_type, resource_id) if reader is not None else None
-
-    engine.read_tags = read_tags
-    engine.adopt_owned = adopt_owned
-    engine.app_file = str(app_file)
 
 
 def _closure(graph: Any, start: set[str], upward: bool) -> set[str]:
@@ -78,18 +46,10 @@ def _terraform_component(compiled: Any, name: str) -> Any:
     return c
 
 
-def _run_units(view: View, compiled: Any, reg: Any, options: Any, lock_timeout: float, work: Any) -> int:
-    """Hold the lock, build the engine, let `work(engine, store, state)` run it; exit code."""
-    from composer.cli.wiring import preflight, running_engine
-
-    title = f"{compiled.resolved.name}/{compiled.resolved.environment.name}"
-    with _locked(compiled, view, "apply", lock_timeout) as (store, state), _interruptible(view) as stop:
-        with RunView(view, _units(compiled, state), title) as progress, ExitStack() as stack:
-            engine = stack.enter_context(running_engine(compiled, reg, options, progress, stop.is_set))
-            engine.store = store
-            preflight(reg, compiled)
-            result = work(engine, store, state)
-    return _report(view, result, compiled.resolved.environment.name, "apply")
+def _run_units(view: View, compiled: Any, options: RunOptions, work: Any) -> int:
+    """One engine run under the lock (session.run_engine); `work(session)` runs the apply."""
+    result, _ = run_engine(view, "apply", compiled, options, work, lambda s: True)
+    return report(view, result, compiled.resolved.environment.name, "apply")
 
 
 def _retire_previous(registry: Any, compiled: Any, c: Any, component: str) -> None:
@@ -104,109 +64,97 @@ def _retire_previous(registry: Any, compiled: Any, c: Any, component: str) -> No
         retire(compiled.resolved.environment, unit.secret_ref)
 
 
-@app.command("import")
+@project_command(app, "import")
 def import_resource(
+    view: View,
+    project: ProjectOptions,
     component: str = typer.Argument(..., help="The resource component whose unit adopts the resource."),
     resource_id: Optional[str] = typer.Argument(
         None, help="The cloud's id of the resource (as its Terraform import documents)."
     ),
     address: Optional[str] = typer.Argument(None, help="Resource address in the unit; omit to list them."),
-    file: list[Path] = FileOpt,
-    env: Optional[str] = EnvOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
-    allow_outside: bool = AllowOutsideOpt,
-    catalog: list[Path] = CatalogOpt,
-    locked: bool = LockedOpt,
-    json_mode: bool = JsonOpt,
 ) -> None:
     """Adopt an existing cloud resource into a unit's Terraform state (an import block, this run only)."""
     from composer.engine import adopt
 
-    with command("import", json_mode) as view:
-        compiled, reg, options = _engine_setup(
-            file, env, catalog, json_mode, "import", 1, False, timeout, lock_timeout, locked, False, allow_outside
+    compiled = compile_for(project)
+    _terraform_component(compiled, component)
+    expected = adopt.expected_addresses(component, compiled.modules.get(component))
+    if address is None or resource_id is None:
+        for a in expected:
+            view.event("address", unit=component, address=a)
+            view.info(a)
+        view.info(f"give one of these as ADDRESS: appc import -e ENV {component} ID ADDRESS")
+        view.summary(False, EXIT_INVALID, addresses=expected)
+        raise Exit(EXIT_INVALID)
+    target = adopt.check_target(component, address, resource_id)
+    if address.split("[", 1)[0] not in [a.split("[", 1)[0] for a in expected]:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    f"the module of {component} declares no resource {address}",
+                    "expected one of: " + ", ".join(expected),
+                    address=component,
+                )
+            ]
         )
-        _terraform_component(compiled, component)
-        expected = adopt.expected_addresses(component, compiled.modules.get(component))
-        if address is None or resource_id is None:
-            for a in expected:
-                view.event("address", unit=component, address=a)
-                view.info(a)
-            view.info(f"give one of these as ADDRESS: appc import -e ENV {component} ID ADDRESS")
-            view.summary(False, EXIT_INVALID, addresses=expected)
-            raise Exit(EXIT_INVALID)
-        target = adopt.check_target(component, address, resource_id)
-        generic = [a.split("[", 1)[0] for a in expected]
-        if address.split("[", 1)[0] not in generic:
-            raise DiagnosticError(
-                [
-                    Diagnostic(
-                        f"the module of {component} declares no resource {address}",
-                        "expected one of: " + ", ".join(expected),
-                        address=component,
-                    )
-                ]
-            )
-        graph = compiled.graph
-        hold = set(graph.order) - _closure(graph, {component}, upward=True)
+    graph = compiled.graph
+    hold = set(graph.order) - _closure(graph, {component}, upward=True)
 
-        def work(engine: Any, store: Any, state: Any) -> Any:
-            engine.imports = {component: (target,)}
-            prev = state.units.get(component)
-            if prev is not None:  # in memory only: the unit runs even if its hash is unchanged
-                state = state.with_unit(component, prev.model_copy(update={"hash": ""}))
-            view.event("import", unit=component, address=target.address)
-            return engine.apply(state, prune=False, hold=hold)
+    def work(s: EngineSession) -> Any:
+        s.engine.imports = {component: (target,)}
+        state = s.state
+        prev = state.units.get(component)
+        if prev is not None:  # in memory only: the unit runs even if its hash is unchanged
+            state = state.with_unit(component, prev.model_copy(update={"hash": ""}))
+        view.event("import", unit=component, address=target.address)
+        return s.engine.apply(state, prune=False, hold=hold)
 
-        raise Exit(_run_units(view, compiled, reg, options, lock_timeout, work))
+    options = RunOptions(parallelism=1, timeout=timeout, lock_timeout=lock_timeout)
+    raise Exit(_run_units(view, compiled, options, work))
 
 
-@app.command("rotate")
+@project_command(app, "rotate")
 def rotate_secret(
+    view: View,
+    project: ProjectOptions,
     component: str = typer.Argument(..., help="The resource component whose generated secret rotates."),
     key: Optional[str] = typer.Argument(None, help="Which secret (default: password)."),
-    file: list[Path] = FileOpt,
-    env: Optional[str] = EnvOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
-    allow_outside: bool = AllowOutsideOpt,
-    catalog: list[Path] = CatalogOpt,
-    locked: bool = LockedOpt,
-    json_mode: bool = JsonOpt,
 ) -> None:
     """Rotate a generated secret: new value, secret store entry, connection Secret, workloads rolled."""
+    from composer.cli.common import registry
     from composer.engine import rotate
     from composer.engine.generated import generate_secret
 
-    with command("rotate", json_mode) as view:
-        compiled, reg, options = _engine_setup(
-            file, env, catalog, json_mode, "rotate", 4, False, timeout, lock_timeout, locked, False, allow_outside
+    compiled = compile_for(project)
+    c = _terraform_component(compiled, component)
+    graph = compiled.graph
+    affected = _closure(graph, {component}, upward=False)
+    hold = set(graph.order) - _closure(graph, affected, upward=True)
+    env_name = compiled.resolved.environment.name
+    chosen: dict[str, Any] = {}
+
+    def work(s: EngineSession) -> Any:
+        scope = rotate.Scope(compiled.resolved.name, env_name, component, s.store.signing_key())
+        step = rotate.begin(
+            c, s.state.units.get(component), compiled.modules.get(component), key, scope, generate_secret
         )
-        c = _terraform_component(compiled, component)
-        graph = compiled.graph
-        affected = _closure(graph, {component}, upward=False)
-        hold = set(graph.order) - _closure(graph, affected, upward=True)
-        env_name = compiled.resolved.environment.name
-        chosen: dict[str, Any] = {}
+        chosen["key"] = step.key
+        state = s.store.write(s.state.with_unit(component, step.record))  # before Terraform sees the new value
+        view.event("rotation", unit=component, key=step.key, version=step.version, status="started")
+        return s.engine.apply(state, prune=False, hold=hold)
 
-        def work(engine: Any, store: Any, state: Any) -> Any:
-            scope = rotate.Scope(compiled.resolved.name, env_name, component, store.signing_key())
-            step = rotate.begin(
-                c, state.units.get(component), compiled.modules.get(component), key, scope, generate_secret
-            )
-            chosen["key"] = step.key
-            state = store.write(state.with_unit(component, step.record))  # before Terraform sees the new value
-            view.event("rotation", unit=component, key=step.key, version=step.version, status="started")
-            return engine.apply(state, prune=False, hold=hold)
-
-        code = _run_units(view, compiled, reg, options, lock_timeout, work)
-        if code == 0:
-            _retire_previous(reg, compiled, c, component)
-        if code == EXIT_APPLY_FAILED and chosen:
-            resume = rotate.resume_command(str(file[0]), env_name, component, chosen["key"])
-            view.err.print(
-                f"[yellow]rotation of {component} {chosen['key']} did not finish; the new value is sealed in state "
-                f"and the connection Secret still holds the old one. Resume with: {resume}[/yellow]"
-            )
-        raise Exit(code)
+    code = _run_units(view, compiled, RunOptions(timeout=timeout, lock_timeout=lock_timeout), work)
+    if code == 0:
+        _retire_previous(registry(), compiled, c, component)
+    if code == EXIT_APPLY_FAILED and chosen:
+        resume = rotate.resume_command(str(project.files[0]), env_name, component, chosen["key"])
+        view.err.print(
+            f"[yellow]rotation of {component} {chosen['key']} did not finish; the new value is sealed in state "
+            f"and the connection Secret still holds the old one. Resume with: {resume}[/yellow]"
+        )
+    raise Exit(code)

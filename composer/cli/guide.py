@@ -20,7 +20,9 @@ from rich.text import Text
 
 from composer.cli.planview import confirmation, plan_text
 from composer.cli.views import View
+from composer.cli.wiring import open_store, state_dir
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.runners import sandbox
 
 
 class Cancelled(Exception):
@@ -80,8 +82,6 @@ def sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
     cloud = compiled.resolved.environment.spec.cloud
     if cloud is None or not cloud.emulator:
         return
-    from composer.cli.wiring import state_dir
-    from composer.runners import sandbox
 
     sb = sandbox.current(state_dir(compiled))
     if sb is None or state is None or state.emulator != sb.instance:
@@ -100,8 +100,6 @@ def sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
 
 def destroy_warning(view: View, compiled) -> None:
     """Before destroy's question: the units it takes down, by name."""
-    from composer.cli.wiring import open_store
-
     applied = open_store(compiled, lambda m: None).read()
     names = sorted(applied.units) if applied else []
     text = (

@@ -1,18 +1,24 @@
 """CLI commands for platform teams' modules: `appc lock`, `appc def scaffold`, `appc def test`.
 
-Registered on the app's typer objects when composer.cli.app imports this module; each
+Registered on the typer apps of composer.cli.common when composer.cli.app imports this module; each
 command parses flags and hands over to composer/runners/modules.py (fetching, the lock),
 composer/catalog/scaffold.py and composer/deftest.py.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from composer.cli.app import (
+from composer.catalog.cache import ModuleRequest, module_cache_dir
+from composer.catalog.lock import lock_diff, lock_path, read_lock
+from composer.catalog.modules import module_interface, read_package
+from composer.catalog.scaffold import scaffold_yaml
+from composer.catalog.sources import AddressError, parse_address
+from composer.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     CatalogOpt,
@@ -23,18 +29,23 @@ from composer.cli.app import (
     app,
     command,
     def_app,
+    option,
     registry,
 )
+from composer.deftest import find_cases, run_case
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.project import open_project, project_module_requests
+from composer.runners.modules import fetch_remote, lock_modules, write_lock
+from composer.safefs import write_path
 
 
 @app.command()
 def lock(
     file: list[Path] = FileOpt,
-    upgrade: bool = typer.Option(
+    upgrade: bool = option(
         False,
         "--upgrade",
-        envvar="COMPOSER_UPGRADE",
+        env="UPGRADE",
         help="Move modules and providers to the newest versions their constraints allow.",
     ),
     catalog: list[Path] = CatalogOpt,
@@ -42,13 +53,6 @@ def lock(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Fetch every module the definitions use and write composer.lock (versions, commits, digests, provider hashes)."""
-    import os
-
-    from composer.catalog.cache import module_cache_dir
-    from composer.catalog.lock import lock_diff, lock_path, read_lock
-    from composer.project import open_project, project_module_requests
-    from composer.runners.modules import lock_modules, write_lock
-
     with command("lock", json_mode) as view:
         project = open_project(file)
         path = lock_path(project.root)
@@ -94,65 +98,54 @@ def def_scaffold(
         ...,
         help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version).",
     ),
-    name: Optional[str] = typer.Option(
-        None, "--name", envvar="COMPOSER_DEF_NAME", help="The component type to define (default: the module's name)."
+    name: Optional[str] = option(
+        None, "--name", env="DEF_NAME", help="The component type to define (default: the module's name)."
     ),
-    version: Optional[str] = typer.Option(
-        None,
-        "--version",
-        envvar="COMPOSER_MODULE_VERSION",
-        help="Version constraint of a registry source, e.g. '~> 4.11'.",
+    version: Optional[str] = option(
+        None, "--version", env="MODULE_VERSION", help="Version constraint of a registry source, e.g. '~> 4.11'."
     ),
-    out: Optional[Path] = typer.Option(
-        None,
-        "-o",
-        "--out",
-        envvar="COMPOSER_OUT",
-        help="Write the definition to this file (it must not exist) instead of stdout.",
+    out: Optional[Path] = option(
+        None, "-o", "--out", env="OUT", help="Write the definition to this file (it must not exist) instead of stdout."
     ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Write a starting ComponentDefinition from a module: parameters from its variables, the contract from its outputs."""
-    import os
-
-    from composer.catalog.cache import ModuleRequest
-    from composer.catalog.modules import module_interface, read_package
-    from composer.catalog.scaffold import scaffold_yaml
-    from composer.catalog.sources import AddressError, parse_address
-    from composer.runners.modules import fetch_remote
-
     with command("def scaffold", json_mode) as view:
-        try:
-            address = parse_address(source, version)
-        except AddressError as exc:
-            raise DiagnosticError([Diagnostic("unusable module source", str(exc))]) from None
-        type_name = name or address.leaf.lower().replace("_", "-")
-        if address.remote:
-            module = fetch_remote(ModuleRequest(address, version, None, None, "scaffold", "def scaffold")).module
-            written = source
-        else:
-            path = Path(source).absolute()
-            module = read_package(path, "scaffold", path.parent)
-            rel = os.path.relpath(path, (out.absolute().parent if out else Path.cwd()))
-            written = rel if rel.startswith("..") else f"./{rel}"
-        text = scaffold_yaml(module_interface(module), type_name, written, version)
+        type_name, text = _scaffold(source, name, version, out)
         if out is None:
             if json_mode:
                 view.event("definition", name=type_name, text=text)
             else:
                 view.text(text)
         else:
-            if out.exists():
+            if os.path.lexists(out):
                 raise DiagnosticError(
                     [Diagnostic(f"{out} exists", "scaffold never overwrites a file; choose a new name or remove it")]
                 )
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "x", encoding="utf-8") as f:
-                f.write(text)
+            write_path(out, text.encode())
             view.info(
                 f"[green]✓[/green] wrote {out}: now trim it (parameters app teams choose, fixed inputs, contract keys mapped under outputs), then `appc def validate {out}`"
             )
         view.summary(True, EXIT_OK, name=type_name)
+
+
+def _scaffold(source: str, name: Optional[str], version: Optional[str], out: Optional[Path]) -> tuple[str, str]:
+    """(component type name, definition YAML) for the module at `source`; a local module is
+    named relative to where the definition will be written."""
+    try:
+        address = parse_address(source, version)
+    except AddressError as exc:
+        raise DiagnosticError([Diagnostic("unusable module source", str(exc))]) from None
+    type_name = name or address.leaf.lower().replace("_", "-")
+    if address.remote:
+        module = fetch_remote(ModuleRequest(address, version, None, None, "scaffold", "def scaffold")).module
+        written = source
+    else:
+        path = Path(source).absolute()
+        module = read_package(path, "scaffold", path.parent)
+        rel = os.path.relpath(path, (out.absolute().parent if out else Path.cwd()))
+        written = rel if rel.startswith("..") else f"./{rel}"
+    return type_name, scaffold_yaml(module_interface(module), type_name, written, version)
 
 
 @def_app.command("test")
@@ -160,14 +153,12 @@ def def_test(
     directory: Path = typer.Argument(
         Path("definitions"), help="The catalog directory; its test cases are in DIR/tests/<case>/."
     ),
-    update: bool = typer.Option(
-        False, "--update", envvar="COMPOSER_UPDATE", help="Write the rendered files as the cases' expected files."
+    update: bool = option(
+        False, "--update", env="UPDATE", help="Write the rendered files as the cases' expected files."
     ),
     json_mode: bool = JsonOpt,
 ) -> None:
     """Run a catalog's definition tests: render each case, compare with its expected files and assertions."""
-    from composer.deftest import find_cases, run_case
-
     with command("def test", json_mode) as view:
         cases = find_cases(directory)
         if not cases:

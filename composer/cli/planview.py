@@ -188,8 +188,12 @@ def plan_markdown(
     if failed:
         head += [f"**The plan failed** for {', '.join(f'`{n}`' for n in failed)}: see the job log for the errors.", ""]
     tail = ["", f"Saved plan: `{saved}`; apply exactly this with `appc apply -e {env} {saved}`."] if saved else []
-    text = "\n".join(head) + "\n"
-    end = "\n".join(tail) + ("\n" if tail else "")
+    return _fit("\n".join(head) + "\n", blocks, "\n".join(tail) + ("\n" if tail else ""), limit)
+
+
+def _fit(text: str, blocks: list[str], end: str, limit: int) -> str:
+    """`text`, as many of the unit `blocks` as fit in `limit` (the last one cut with its fence
+    closed, then a note that the details are cut), and `end`."""
     note = "\n**The details are cut here** to fit a GitHub comment; `appc plan --json` (or the job log) has the whole plan.\n"
     for i, block in enumerate(blocks):
         if len(text) + len(block) + 1 + len(end) + len(note) > limit:

@@ -7,9 +7,12 @@ Diagnostics go to stderr as text for people, and as `diagnostic` events for mach
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from rich.console import Console
@@ -30,7 +33,17 @@ def _console(stream) -> Console:
     return console
 
 
+@dataclass(frozen=True)
+class Record:
+    """One fact of a listing: its event fields (--json) and its table row (people)."""
+
+    fields: dict[str, Any]
+    row: list[Any]
+
+
 class View:
+    """Where a command states its facts; the mode (--json or not) decides how they are rendered."""
+
     def __init__(self, json_mode: bool, command: str) -> None:
         self.json = json_mode
         self.command = command
@@ -87,6 +100,29 @@ class View:
         """Raw output (a graph, a schema) that belongs on stdout in both modes."""
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
+    # one fact, stated once: an event for machines and text for people ---------------
+    def fact(self, type_: str, text: str | None = None, /, **fields: Any) -> None:
+        """One fact: a `type_` event with `fields` under --json, the line `text` for people."""
+        self.event(type_, **fields)
+        if text is not None:
+            self.info(text)
+
+    def records(self, type_: str, title: str | None, columns: list[str], records: Iterable[Record]) -> None:
+        """Facts of one kind: an event per record under --json, a table with a row per record for people."""
+        rows = []
+        for record in records:
+            self.event(type_, **record.fields)
+            rows.append(record.row)
+        self.table(title, columns, rows)
+
+    def document(self, type_: str, doc: dict[str, Any], text: str) -> None:
+        """A whole document: one event and the summary under --json, `text` (its YAML) for people."""
+        if self.json:
+            self.event(type_, **doc)
+            self.summary(True, 0)
+        else:
+            self.text(text)
+
     def table(self, title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
         if self.json:
             return
@@ -119,11 +155,8 @@ class RunView:
     running, the resource it waits on and the time elapsed, so a log never goes silent."""
 
     def __init__(self, view: View, units: list[tuple[str, str]], title: str, heartbeat: float | None = None):
-        import os
-        import threading
-
         self.view = view
-        self.rows = {
+        self.rows: dict[str, dict[str, Any]] = {
             name: {"kind": kind, "status": "pending", "started": None, "time": "", "activity": "", "waiting": ""}
             for name, kind in units
         }

@@ -35,6 +35,7 @@ class RunOptions:
     no_wait: bool = False
     force_conflicts: bool = False
     kube_workers: int = 4  # threads applying one unit's objects to a cluster (--kube-workers)
+    adopt_owned: bool = False  # import an already existing resource whose tags name its unit (--adopt-owned)
 
 
 def state_dir(compiled: Compiled) -> Path:
@@ -119,6 +120,20 @@ def secret_reader(registry: PluginRegistry, compiled: Compiled):
         return plugin.read_secret(SecretRequest(env, secret_id))
 
     return read
+
+
+def unit_secret_values(registry: PluginRegistry, compiled: Compiled, name: str, unit: Any) -> dict[str, Any]:
+    """`appc outputs --show-secrets`: the secret outputs of one applied Terraform unit, read from
+    the secret store its provider published them to (None for a key the store lacks)."""
+    if not unit.secret_ref:
+        return {}
+    c = compiled.resolved.component(name)
+    cloud = compiled.resolved.environment.spec.cloud
+    provider = c.provider if c else (cloud.provider if cloud else None)
+    if not provider:
+        return {}
+    fetched = secret_reader(registry, compiled)(provider, unit.secret_ref)
+    return {k: fetched.get(k) for k in unit.secret_digests}
 
 
 @dataclass
@@ -245,7 +260,21 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         refresh=options.refresh,
         should_stop=should_stop,
         prune_root=lambda name, provider: render_prune_root(compiled.resolved, name, provider, registry),
+        read_tags=tag_reader(registry, compiled),
+        adopt_owned=options.adopt_owned,
+        app_file=str(compiled.project.app_file),
     )
+
+
+def tag_reader(registry: PluginRegistry, compiled: Compiled) -> Callable[[str, str, str], Any]:
+    """The tags of an existing resource, through its provider plugin (engine/adopt.py: orphans)."""
+    env = compiled.resolved.environment
+
+    def read_tags(provider: str, resource_type: str, resource_id: str) -> Any:
+        reader = getattr(registry.get(provider), "resource_tags", None)
+        return reader(env, resource_type, resource_id) if reader is not None else None
+
+    return read_tags
 
 
 @contextmanager
