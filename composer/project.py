@@ -29,6 +29,7 @@ from composer.model.loader import Loaded, load_application_files, load_environme
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
 from composer.resolve import Resolved, ResolvedComponent, _contained, resolve
+from composer.state.model import InstalledFrom
 
 DEFAULT_ENVIRONMENT = "default"
 
@@ -37,10 +38,17 @@ DEFAULT_ENVIRONMENT = "default"
 class Project:
     app_file: Path
     app: Loaded[Application]
+    home: Path | None = None  # a bundle's: where its state and GitOps output live (beside the archive)
 
     @property
     def root(self) -> Path:
         return self.app_file.parent.absolute()
+
+    @property
+    def workdir(self) -> Path:
+        """Where state (.composer/) and relative output directories live: the project root, or
+        for a bundle (unpacked into a temporary directory) the directory holding the archive."""
+        return self.home or self.root
 
     @property
     def environments_dir(self) -> Path:
@@ -114,6 +122,7 @@ class Compiled:
     modules: dict[str, ModuleSource]
     warnings: tuple[Diagnostic, ...] = ()  # e.g. the environment's namespace wins over the app's
     allow_outside_project: bool = False  # may state.path / kubernetes.directory leave the project?
+    provenance: InstalledFrom | None = None  # installing from a bundle: recorded on every applied unit
 
 
 def module_request(c: ResolvedComponent) -> ModuleRequest | None:

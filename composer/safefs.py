@@ -172,8 +172,9 @@ def read_file(base: Path, rel: str | Path) -> bytes | None:
         return None if fd is None else _read_at(fd, name, base / rel)
 
 
-def _write_at(dir_fd: int, name: str, data: bytes, mode: int, path: Path) -> None:
-    """mkstemp in the target directory (random name, O_EXCL, O_NOFOLLOW), fsync, rename."""
+def _write_at(dir_fd: int, name: str, data: bytes | Iterable[bytes], mode: int, path: Path, sync: bool = True) -> None:
+    """mkstemp in the target directory (random name, O_EXCL, O_NOFOLLOW), fsync, rename.
+    `data` is the bytes, or chunks of them (a bundle's provider binaries are hundreds of MB)."""
     for _ in range(100):
         tmp = f".{name[:64]}.{secrets.token_hex(6)}.tmp"
         try:
@@ -188,10 +189,12 @@ def _write_at(dir_fd: int, name: str, data: bytes, mode: int, path: Path) -> Non
     try:
         try:
             os.fchmod(fd, mode)  # exactly `mode`, whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -244,6 +247,19 @@ def write_path(path: Path, data: bytes, *, mode: int = PUBLIC_FILE) -> None:
     path = path.absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file(Path(os.path.realpath(path.parent)), path.name, data, mode=mode, if_changed=False)
+
+
+def write_stream(
+    base: Path, rel: str | Path, chunks: Iterable[bytes], *, mode: int = PUBLIC_FILE, sync: bool = True
+) -> None:
+    """Write base/rel atomically from chunks (a temp file renamed into place, never in place);
+    `sync=False` for scratch copies that need no durability (a bundle unpacked to a temp dir)."""
+    parent, name = _split(rel)
+    with opened_dir(base, parent, create=True) as fd:
+        st = _lstat(fd, name)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise refusal(base / rel, "it is not a regular file (a link, FIFO, device or directory)")
+        _write_at(fd, name, chunks, mode, base / rel, sync)
 
 
 def write_private(path: Path, data: bytes) -> None:

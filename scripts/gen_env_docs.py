@@ -274,6 +274,10 @@ FIELDS: dict[str, tuple[str, str]] = {
         "Module policy rules lifted for every module this environment runs (provisioners, external-data, remote-state, http-data, module-sources, outside-files); everything else the policy denies stays denied (docs/security.md).",
         "spec: {policies: {allow: [remote-state]}}",
     ),
+    "spec.policies.requireSignedBundles": (
+        "Public keys (PEM files from `appc keygen`, paths relative to this file): `plan`/`apply`/`render -f BUNDLE` refuse a bundle that none of them signed (docs/packaging.md).",
+        "spec: {policies: {requireSignedBundles: [keys/vendor.pub]}}",
+    ),
 }
 
 

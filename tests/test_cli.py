@@ -80,7 +80,10 @@ def test_env_list_and_show():
     }
     r = appc("env", "show", "prod", "-f", WEBSHOP)
     doc = yaml.safe_load(r.out)
-    assert doc["spec"]["policies"] == {"protect": ["db"], "allow": []} and doc["spec"]["state"]["lock"] == "dynamodb"
+    assert (
+        doc["spec"]["policies"] == {"protect": ["db"], "allow": [], "requireSignedBundles": []}
+        and doc["spec"]["state"]["lock"] == "dynamodb"
+    )
 
 
 def test_validate_json_ends_with_summary():

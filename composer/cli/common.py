@@ -187,10 +187,18 @@ def open_files(files: list[Path] | tuple[Path, ...]) -> Project:
 
 def compile_for(options: ProjectOptions) -> Compiled:
     """Open, resolve and render the project for one environment, showing the warnings on the way."""
-    project = open_files(options.files)
-    compiled = compile_project(
-        project, options.env, registry(), options.catalogs, locked=options.locked, untrusted=options.untrusted
-    )
+    from composer.cli.bundle import compile_input
+
+    compiled = compile_input(list(options.files), options.env)  # -f BUNDLE: verified, then compiled from it
+    if compiled is None:
+        compiled = compile_project(
+            open_files(options.files),
+            options.env,
+            registry(),
+            options.catalogs,
+            locked=options.locked,
+            untrusted=options.untrusted,
+        )
     view = current_view()
     if compiled.warnings and view is not None:
         view.diagnostics(compiled.warnings)

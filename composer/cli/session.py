@@ -57,7 +57,11 @@ def locked_state(
     compiled: Compiled, view: View, operation: str, lock_timeout: float
 ) -> Iterator[tuple[StateStore, "StateDoc"]]:
     """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
-    store = open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)]))
+    from composer.runners.bundle_install import recording
+
+    store = recording(
+        open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)])), compiled
+    )
     view.diagnostics([Diagnostic(w, severity=Severity.WARNING) for w in environment_warnings()])
     info = new_lock_info(operation)
     try:

@@ -46,9 +46,9 @@ def state_dir(compiled: Compiled) -> Path:
 
     st = compiled.resolved.environment.spec.state
     if not st.path:
-        return vetted_directory(compiled.project.root, Path(".composer"), "state directory .composer")
+        return vetted_directory(compiled.project.workdir, Path(".composer"), "state directory .composer")
     return vetted_directory(
-        compiled.project.root, Path(st.path), "state.path directory", allow_outside=compiled.allow_outside_project
+        compiled.project.workdir, Path(st.path), "state.path directory", allow_outside=compiled.allow_outside_project
     )
 
 
@@ -58,7 +58,7 @@ def gitops_dir(compiled: Compiled) -> Path:
 
     directory = compiled.resolved.environment.spec.kubernetes.directory
     return vetted_directory(
-        compiled.project.root, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project
+        compiled.project.workdir, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project
     )
 
 

@@ -183,6 +183,9 @@ class Policies(Strict):
     protect: tuple[Name, ...] = ()
     # Module policy rules this environment lifts for every module it runs (composer/catalog/policy.py).
     allow: tuple[PolicyRule, ...] = ()
+    # Installing from a bundle needs a signature by one of these public keys (paths relative to
+    # this file; docs/packaging.md).
+    require_signed_bundles: tuple[str, ...] = Field((), alias="requireSignedBundles")
 
 
 class EnvironmentSpec(Strict):

@@ -55,6 +55,16 @@ def object_digest(obj: Any) -> str:
 UnitKind = Literal["terraform", "kubernetes"]  # who applies the unit
 
 
+class InstalledFrom(_Model):
+    """Where an applied unit came from (issue 16): a bundle's digest, or a source commit, the key
+    that signed the bundle, and when. Written by composer/runners/bundle_install.py's store."""
+
+    bundle_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    source: str | None = Field(None, max_length=2048)
+    signer: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    at: str | None = None
+
+
 class UnitState(_Model):
     kind: UnitKind
     type: str
@@ -78,6 +88,7 @@ class UnitState(_Model):
     secret_versions: dict[str, int] = {}
     rotated_at: str | None = None
     rotating: str | None = None  # the key of a rotation begun and not yet applied (resume sends the same value)
+    installed: InstalledFrom | None = None  # absent in states written before bundles
 
 
 class InventoryItem(_Model):
