@@ -1,6 +1,6 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
-    python bench/apply.py [--units 20] [--parallelism 4] [--json]
+    python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -8,11 +8,17 @@
 (b) a no-op re-apply: terraform runs and wall time.
 (c) one changed unit out of N, against `terraform apply` of the monolithic root after
     the same change.
-(d) a no-op re-apply of --probe-units (50) units with reality probes on (--probe=strict):
+(f) a no-op re-apply of --probe-units (50) units with reality probes on (--probe=strict):
     0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
 
+(d) first apply of N independent units against the monolithic root at the same parallelism
+    (`terraform apply -parallelism=P`).
+(e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
+    as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
+
 Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
-the monolithic apply. Every figure comes from this one run; moto is reset between
+the monolithic apply; (d) <= 1.5x monolithic; (e) appc flat (<= 1.2x from the smallest to
+the largest N) and <= 0.1x monolithic at the largest N with latency. Every figure comes from this one run; moto is reset between
 scenarios so each starts from an empty account. Needs terraform on PATH and a provider
 mirror (see composer/runners/terraform.py).
 """
@@ -113,6 +119,11 @@ def monolithic_root(render_dir: Path, target: Path) -> None:
     (target / "main.tf.json").write_text(json.dumps(root, indent=2))
 
 
+def progress(label: str, value: object) -> None:
+    """Each figure on stderr as soon as it is known, so a run cut short still reports."""
+    print(f"[bench] {label}: {value}", file=sys.stderr, flush=True)
+
+
 def terraform(args: list[str], cwd: Path, env: dict) -> float:
     t = time.monotonic()
     proc = subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -122,7 +133,7 @@ def terraform(args: list[str], cwd: Path, env: dict) -> float:
 
 
 def noop_with_probes(work: Path, url: str, env: dict, units: int, parallelism: int) -> dict:
-    """(d) A no-op re-apply of UNITS bucket units with reality probes on (--probe=strict): the
+    """(f) A no-op re-apply of UNITS bucket units with reality probes on (--probe=strict): the
     wall time, Terraform processes and AWS API calls of the probe (issue 13: 0, <= 3, <= 1.0 s)."""
     reset(url)
     root = work / "probes"
@@ -140,12 +151,74 @@ def noop_with_probes(work: Path, url: str, env: dict, units: int, parallelism: i
     }
 
 
+def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, subprocess.Popen]:
+    port_file = workdir / f"proxy-{delay_ms:g}.port"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "latency_proxy.py"), "--upstream", upstream, "--delay-ms", str(delay_ms),
+         "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("the latency proxy did not start")
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
+
+
+def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str) -> dict:
+    """One changed unit out of n: appc (first apply, then the change) against the monolithic root."""
+    reset(moto_url)
+    src = work / f"{tag}-{n}-src"
+    app = make_project(src, n)
+    appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / f"{tag}-{n}-render")], src, env)
+    mono = work / f"{tag}-{n}-mono"
+    monolithic_root(work / f"{tag}-{n}-render", mono)
+    tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
+    terraform(["init", "-input=false", "-no-color"], mono, tf_env)
+    terraform(tf, mono, tf_env)
+    doc = json.loads((mono / "main.tf.json").read_text())
+    doc["module"]["b07"]["versioning"] = False
+    (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
+    mono_s = terraform(tf, mono, tf_env)
+    reset(moto_url)
+    par = work / f"{tag}-{n}-appc"
+    app = make_project(par, n)
+    run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)]
+    appc(run, par, env)
+    make_project(par, n, versioning_off=7)
+    appc_s, s = appc(run, par, env)
+    progress(f"(e) {tag} N={n}", f"appc {appc_s:.2f} s, monolithic {mono_s:.2f} s")
+    return {"n": n, "appc_s": round(appc_s, 2), "mono_s": round(mono_s, 2), "ratio": round(appc_s / mono_s, 3),
+            "terraform_runs": s.get("terraform_runs")}  # fmt: skip
+
+
+def change_one_series(
+    work: Path, sizes: list[int], args: argparse.Namespace, env: dict, tf_env: dict, url: str
+) -> dict:
+    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct") for n in sizes]}
+    if args.latency_ms > 0:
+        proxy_url, proxy = start_proxy(work, url, args.latency_ms)
+        try:
+            slow_env = {**env, "AWS_ENDPOINT_URL": proxy_url}
+            slow_tf = {**tf_env, "AWS_ENDPOINT_URL": proxy_url}
+            out["latency"] = [change_one(work, n, args.parallelism, slow_env, slow_tf, url, "slow") for n in sizes]
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=20)
     ap.add_argument("--parallelism", type=int, default=4)
+    ap.add_argument("--sizes", default="10,50,100", help="unit counts of the one-changed-unit series (e); '' skips it")
+    ap.add_argument("--latency-ms", type=float, default=50.0, help="delay per API request for (e); 0 skips")
+    ap.add_argument("--no-sequential", action="store_true", help="skip (a)'s one-unit-at-a-time run")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--probe-units", type=int, default=50, help="units of the no-op-with-probes row (d); 0: skip it")
+    ap.add_argument("--probe-units", type=int, default=50, help="units of the no-op-with-probes row (f); 0: skip it")
     args = ap.parse_args()
     n = args.units
     work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
@@ -171,20 +244,25 @@ def main() -> int:
         monolithic_root(work / "render", mono)
         terraform(["init", "-input=false", "-no-color"], mono, tf_env)
         reset(url)
-        fig["mono_apply_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+        fig["mono_apply_s"] = terraform(
+            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
+        )
         doc = json.loads((mono / "main.tf.json").read_text())
         doc["module"]["b07"]["versioning"] = False
         (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-        fig["mono_change_one_s"] = terraform(["apply", "-auto-approve", "-input=false", "-no-color"], mono, tf_env)
+        fig["mono_change_one_s"] = terraform(
+            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
+        )
 
         # Units one after another.
-        reset(url)
-        seq = work / "seq"
-        app = make_project(seq, n)
-        fig["sequential_s"], s = appc(
-            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env
-        )
-        fig["sequential_terraform_runs"] = s.get("terraform_runs")
+        if not args.no_sequential:
+            reset(url)
+            seq = work / "seq"
+            app = make_project(seq, n)
+            fig["sequential_s"], s = appc(
+                ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env
+            )
+            fig["sequential_terraform_runs"] = s.get("terraform_runs")
 
         # Parallel, then no-op, then one changed unit.
         reset(url)
@@ -194,6 +272,7 @@ def main() -> int:
             ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
         )
         fig["parallel_terraform_runs"] = s.get("terraform_runs")
+        progress("(a) mono / parallel first apply", f"{fig['mono_apply_s']:.2f} s / {fig['parallel_s']:.2f} s")
         fig["noop_s"], s = appc(
             ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
         )
@@ -206,25 +285,39 @@ def main() -> int:
         fig["change_one_units_changed"] = s.get("units_changed")
         if args.probe_units:
             fig.update(noop_with_probes(work, url, env, args.probe_units, args.parallelism))
+        progress("(b) no-op / (c) change one", f"{fig['noop_s']:.2f} s / {fig['change_one_s']:.2f} s")
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        if sizes:
+            fig["e_change_one"] = change_one_series(work, sizes, args, env, tf_env, url)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
-    fig["a_parallel_vs_sequential"] = round(fig["parallel_s"] / fig["sequential_s"], 3)
+    fig["a_parallel_vs_sequential"] = (
+        round(fig["parallel_s"] / fig["sequential_s"], 3) if "sequential_s" in fig else None
+    )
     fig["a_parallel_vs_monolithic"] = round(fig["parallel_s"] / fig["mono_apply_s"], 3)
     fig["c_change_one_vs_monolithic"] = round(fig["change_one_s"] / fig["mono_change_one_s"], 3)
     checks = {
-        "(a) parallel <= 0.5x sequential": fig["a_parallel_vs_sequential"] <= 0.5,
+        "(a) parallel <= 0.5x sequential": (fig["a_parallel_vs_sequential"] or 0) <= 0.5,
         "(b) no-op: 0 terraform runs": fig["noop_terraform_runs"] == 0,
         "(b) no-op <= 1 s": fig["noop_s"] <= 1.0,
         "(c) one changed unit <= 0.1x monolithic": fig["c_change_one_vs_monolithic"] <= 0.1,
     }
     if args.probe_units:
-        checks["(d) no-op with probes: 0 terraform runs, <= 3 AWS calls"] = (
+        checks["(f) no-op with probes: 0 terraform runs, <= 3 AWS calls"] = (
             fig["probe_noop_terraform_runs"] == 0 and fig["probe_noop_aws_calls"] <= 3 and fig["probe_noop_rerun"] == 0
         )
-        checks["(d) no-op with probes <= 1 s"] = fig["probe_noop_s"] <= 1.0
+        checks["(f) no-op with probes <= 1 s"] = fig["probe_noop_s"] <= 1.0
+    checks["(d) first apply <= 1.5x monolithic"] = fig["a_parallel_vs_monolithic"] <= 1.5
+    for mode, series in fig.get("e_change_one", {}).items():
+        if len(series) > 1:
+            flat = series[-1]["appc_s"] / series[0]["appc_s"]
+            fig[f"e_{mode}_flatness"] = round(flat, 3)
+            checks[f"(e) {mode}: appc flat (<= 1.2x from N={series[0]['n']} to N={series[-1]['n']})"] = flat <= 1.2
+        if mode == "latency" and series:
+            checks[f"(e) latency: <= 0.1x monolithic at N={series[-1]['n']}"] = series[-1]["ratio"] <= 0.1
     fig["checks"] = checks
     if args.json:
         print(json.dumps(fig, indent=2))
@@ -234,11 +327,6 @@ def main() -> int:
         )
         rows = [
             ("(a) appc apply, parallel", fig["parallel_s"], f"{fig['parallel_terraform_runs']} terraform runs"),
-            (
-                "(a) appc apply, one unit at a time",
-                fig["sequential_s"],
-                f"{fig['sequential_terraform_runs']} terraform runs",
-            ),
             ("(a) monolithic terraform apply", fig["mono_apply_s"], "1 root"),
             ("(b) appc apply, no change", fig["noop_s"], f"{fig['noop_terraform_runs']} terraform runs"),
             (
@@ -248,10 +336,19 @@ def main() -> int:
             ),
             ("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"),
         ]
+        if "sequential_s" in fig:
+            rows.insert(
+                1,
+                (
+                    "(a) appc apply, one unit at a time",
+                    fig["sequential_s"],
+                    f"{fig['sequential_terraform_runs']} terraform runs",
+                ),
+            )
         if args.probe_units:
             rows.append(
                 (
-                    f"(d) no change, probes on, {fig['probe_units']} units",
+                    f"(f) no change, probes on, {fig['probe_units']} units",
                     fig["probe_noop_s"],
                     f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls",
                 )
@@ -259,9 +356,18 @@ def main() -> int:
         for label, secs, note in rows:
             print(f"  {label:<40} {secs:8.2f} s   {note}")
         print(
-            f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential']:.2f}x   (parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x)"
+            f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential'] or float('nan'):.2f}x   (d) parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x"
         )
         print(f"  (c) one change / monolithic = {fig['c_change_one_vs_monolithic']:.2f}x\n")
+        for mode, series in fig.get("e_change_one", {}).items():
+            label = f"behind a {args.latency_ms:g} ms proxy" if mode == "latency" else "emulator as is"
+            print(f"  (e) one changed unit, {label}:")
+            for row in series:
+                print(
+                    f"      N={row['n']:<4} appc {row['appc_s']:7.2f} s   monolithic {row['mono_s']:7.2f} s   "
+                    f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs"
+                )
+        print()
         for k, ok in checks.items():
             print(f"  {'PASS' if ok else 'FAIL'}  {k}")
     return 0 if all(checks.values()) else 1

@@ -109,6 +109,7 @@ class StatusRequest:
     component: str
     type: str
     outputs: Mapping[str, Any]
+    app: str = ""  # the application's name, for providers that find resources by ownership tags
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,29 @@ def test_postgres_end_to_end_and_the_password_never_leaks(tmp_path, moto):
     external = (tmp_path / "deploy" / "db-conn.yaml").read_text()
     assert "ExternalSecret" in external and db["secret_ref"] in external
 
+    # appc rotate (issue 13): a new password through password_wo_version, the store entry, the
+    # connection document, the workload's bindings hash; the old password leaves the store.
+    sm = boto3.client("secretsmanager")
+    before = (tmp_path / "deploy" / "api.yaml").read_text()
+    r = appc("rotate", "db", "-f", app, "-e", "test", "--json")
+    outputs += [r.out, r.err]
+    assert r.code == 0, r.out[-3000:] + r.err
+    rotated = json.loads(sm.get_secret_value(SecretId=db["secret_ref"])["SecretString"])
+    assert rotated["password"] != password and rotated["password"] in rotated["url"]
+    stages = sm.describe_secret(SecretId=db["secret_ref"])["VersionIdsToStages"]
+    labelled = [v for v, labels in stages.items() if labels]
+    assert all(
+        password not in sm.get_secret_value(SecretId=db["secret_ref"], VersionId=v)["SecretString"] for v in labelled
+    )
+    after = (tmp_path / "deploy" / "api.yaml").read_text()
+    hash_line = [line for line in after.splitlines() if "bindings-hash" in line]
+    assert hash_line and hash_line[0] not in before  # the workload rolls
+    status_events = appc("status", "-f", app, "-e", "test", "--json").events
+    (row,) = [e for e in status_events if e["type"] == "status" and e["unit"] == "db"]
+    assert row["rotated_at"] and "secret rotated" in row["note"]
+    leaks = [f"output #{i}" for i, text in enumerate(outputs) if rotated["password"] in text]
+    assert leaks == [], f"the rotated password leaked into: {leaks}"
+
     r = appc("destroy", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert r.code == 0, r.out[-2000:]
     assert password not in r.out + r.err

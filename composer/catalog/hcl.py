@@ -142,6 +142,20 @@ def interface(files: Iterable[tuple[str, bytes]]) -> ModuleInterface:
     )
 
 
+def resource_blocks(files: Iterable[tuple[str, bytes]]) -> list[tuple[str, str, str]]:
+    """(type, name, "count" | "for_each" | "") of every managed resource the files declare."""
+    out = []
+    for name, data in files:
+        for type_, body in _blocks(parse_file(name, data), "resource"):
+            for label, block in body.items():
+                if label == "__is_block__" or not isinstance(block, (dict, list)):
+                    continue
+                first = block[0] if isinstance(block, list) and block else block
+                repeat = next((k for k in ("count", "for_each") if isinstance(first, dict) and k in first), "")
+                out.append((type_, str(_unquote(label)), repeat))
+    return out
+
+
 def _text(value: Any) -> str | None:
     value = _unquote(value)
     return value if isinstance(value, str) else None

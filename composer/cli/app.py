@@ -68,6 +68,7 @@ COMMAND_MODULES = (  # one line per module; the order is the order of `appc --he
     "composer.cli.sandbox",  # sandbox up, down, status
     "composer.cli.modules",  # lock, def scaffold, def test
     "composer.cli.controller",  # controller manifests, controller run
+    "composer.cli.day2",  # import, rotate
     "composer.cli.bundle",  # keygen, bundle, verify, check, inventory
 )
 

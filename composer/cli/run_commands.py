@@ -238,6 +238,12 @@ def apply(
         help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
     ),
     probe: Optional[str] = ProbeOpt,
+    adopt_owned: bool = option(
+        False,
+        "--adopt-owned",
+        env="ADOPT_OWNED",
+        help="Import a resource that already exists when its ownership tags name its unit.",
+    ),
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
     if planfile is None and not auto_approve and not interactive():
@@ -254,6 +260,7 @@ def apply(
         no_wait=no_wait,
         force_conflicts=force_conflicts,
         kube_workers=kube_workers,
+        adopt_owned=adopt_owned,
     )
     ask = planfile is None and not auto_approve
     raise Exit(_apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe))

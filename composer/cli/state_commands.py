@@ -100,14 +100,27 @@ def status(
 
 def _status_records(compiled: Compiled, state: Any, live: dict[str, Any] | None) -> list[Record]:
     """A record per unit of the model or the state; `live` (with --cloud) adds the cloud's word."""
+    from composer.engine.statusinfo import changed_since_apply, unit_notes
+
     records = []
+    changed = (
+        changed_since_apply(compiled.resolved, compiled.graph, compiled.rendered, compiled.modules, state)
+        if state
+        else set()
+    )
     for name, kind in unit_kinds(compiled, state):
         u = state.units.get(name) if state else None
         in_model = name in compiled.graph.order
         st = u.status if u else "not applied"
-        note = u.error if u and u.error else ("" if in_model else "removed from the model (pruned on next apply)")
+        notes = unit_notes(u, name in changed)  # model changed since, rotation, probe and drift (engine/statusinfo.py)
+        note = (
+            u.error
+            if u and u.error
+            else (notes.text() if in_model else "removed from the model (pruned on next apply)")
+        )
         seen = live.get(name) if live is not None else None
         extra = {"cloud": {"state": seen.state, "detail": seen.detail}} if seen else {}
+        extra.update(notes.to_json())
         updated = u.updated_at if u else None
         fields = dict(unit=name, kind=kind, status=st, updated=updated, in_model=in_model, note=note, **extra)
         cloud_cell = [f"{seen.state} {seen.detail}".strip() if seen else ""] if live is not None else []

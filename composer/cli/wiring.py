@@ -35,6 +35,7 @@ class RunOptions:
     no_wait: bool = False
     force_conflicts: bool = False
     kube_workers: int = 4  # threads applying one unit's objects to a cluster (--kube-workers)
+    adopt_owned: bool = False  # import an already existing resource whose tags name its unit (--adopt-owned)
 
 
 def state_dir(compiled: Compiled) -> Path:
@@ -212,7 +213,7 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
             out[name] = UnitStatus("unknown", "no provider plugin reports on it")
             continue
         try:
-            out[name] = plugin.status(StatusRequest(env, name, unit.type, unit.outputs))
+            out[name] = plugin.status(StatusRequest(env, name, unit.type, unit.outputs, compiled.resolved.name))
         except DiagnosticError as exc:
             out[name] = UnitStatus("unknown", exc.diagnostics[0].summary if exc.diagnostics else "status failed")
         except Exception as exc:  # a plugin's SDK error must not take status down
@@ -259,7 +260,21 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         refresh=options.refresh,
         should_stop=should_stop,
         prune_root=lambda name, provider: render_prune_root(compiled.resolved, name, provider, registry),
+        read_tags=tag_reader(registry, compiled),
+        adopt_owned=options.adopt_owned,
+        app_file=str(compiled.project.app_file),
     )
+
+
+def tag_reader(registry: PluginRegistry, compiled: Compiled) -> Callable[[str, str, str], Any]:
+    """The tags of an existing resource, through its provider plugin (engine/adopt.py: orphans)."""
+    env = compiled.resolved.environment
+
+    def read_tags(provider: str, resource_type: str, resource_id: str) -> Any:
+        reader = getattr(registry.get(provider), "resource_tags", None)
+        return reader(env, resource_type, resource_id) if reader is not None else None
+
+    return read_tags
 
 
 @contextmanager

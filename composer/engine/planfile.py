@@ -27,8 +27,10 @@ import json
 import posixpath
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.engine import rotate
 from composer.state import keys
 from composer.state.model import StateDoc, now
 
@@ -119,24 +121,30 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
             "the inputs changed since this plan was made",
             "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan",
         )
-    out = {}
     units = doc.get("units") if isinstance(doc.get("units"), dict) else {}
-    for name, u in units.items():
-        if isinstance(u, dict) and u.get("tfplan"):
-            try:
-                out[name] = base64.b64decode(u["tfplan"], validate=True)
-            except (binascii.Error, ValueError, TypeError):
-                raise _refuse(
-                    path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan"
-                ) from None
-            problem = config_mismatch(name, out[name], compiled.rendered.files)
-            if problem:
-                raise _refuse(
-                    path,
-                    f"the embedded Terraform plan of unit {name} is not for the rendered root",
-                    f"{problem}; nothing was applied. Make a new plan",
-                )
-    return out
+    return {
+        name: _unit_plan(path, name, u["tfplan"], compiled, state)
+        for name, u in units.items()
+        if isinstance(u, dict) and u.get("tfplan")
+    }
+
+
+def _unit_plan(path: Path, name: str, encoded: Any, compiled: Any, state: StateDoc) -> bytes:
+    """One unit's embedded Terraform plan, checked against the root rendered now."""
+    try:
+        tfplan = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise _refuse(path, f"the embedded Terraform plan of unit {name} is not base64", "make a new plan") from None
+    overlay = rotate.override(name, state.units.get(name))  # rotation versions ride along (engine/rotate.py)
+    files = {**compiled.rendered.files, **({f"terraform/{name}/{rotate.OVERRIDE_FILE}": overlay} if overlay else {})}
+    problem = config_mismatch(name, tfplan, files)
+    if problem:
+        raise _refuse(
+            path,
+            f"the embedded Terraform plan of unit {name} is not for the rendered root",
+            f"{problem}; nothing was applied. Make a new plan",
+        )
+    return tfplan
 
 
 def config_mismatch(unit: str, tfplan: bytes, files: dict[str, bytes]) -> str | None:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import kube_unit, preview, removal, skip, terraform_unit
+from composer.engine import adopt, day2hooks, kube_unit, preview, removal, rotate, skip, terraform_unit
 from composer.engine.changes import counts
 from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
 from composer.engine.generated import RunSecrets
@@ -66,6 +66,10 @@ class Engine:
     # (unit, provider plugin) -> the backend + provider root that prunes a removed unit
     prune_root: Callable[[str, str | None], bytes] = lambda name, provider: b"{}"
     publisher: SecretPublisher | None = None  # connection documents a GitOps directory reads from the cloud
+    imports: Mapping[str, tuple[adopt.ImportTarget, ...]] = field(default_factory=dict)  # appc import: this run only
+    read_tags: adopt.OwnershipReader | None = None  # tags of a resource an apply found existing (orphans)
+    adopt_owned: bool = False  # adopt an orphan whose ownership tags name this unit, and run it again
+    app_file: str = "app.yaml"  # as the user named it, for the commands diagnostics suggest
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -176,7 +180,9 @@ class Engine:
         return True
 
     def _fail(self, name: str, kind: UnitKind, diags: list[Diagnostic], started: float) -> None:
-        failed = failed_unit(kind, self.resolved.component(name), self.state.units.get(name), self.graph, diags)
+        previous = self.state.units.get(name)
+        failed = failed_unit(kind, self.resolved.component(name), previous, self.graph, diags)
+        failed = failed.model_copy(update=rotate.carried(previous, keep_sealed=True))
         try:
             self.save(lambda s: s.with_unit(name, failed))
         except DiagnosticError as exc:
@@ -191,7 +197,7 @@ class Engine:
         self.emit("unit_start", unit=name, kind=kind)
         if kind == "terraform":
             return self._step(
-                name, kind, lambda: terraform_unit.apply_unit(self, name, (planned or {}).get(name)), record=True
+                name, kind, lambda: day2hooks.apply_adopting(self, name, (planned or {}).get(name)), record=True
             )
         return self._step(name, kind, lambda: kube_unit.apply_unit(self, name), record=True)
 

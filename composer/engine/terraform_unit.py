@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine import binding, preview, probes, replacements
+from composer.engine import binding, day2hooks, preview, probes, replacements, rotate
 from composer.engine.outcome import Outcome
 from composer.engine.ports import Changes
 from composer.engine.publishing import publish
@@ -57,6 +57,7 @@ def init_unit(engine: "Engine", name: str) -> None:
             sort_keys=True,
         ).encode()
     ).hexdigest()
+    day2hooks.write_overlays(engine, name)
     if not engine.workspace.init_needed(name, fingerprint):
         return
     engine.terraform.init(name, engine.workspace.workdir(name), backend_config(engine, name))
@@ -87,7 +88,7 @@ def variables(engine: "Engine", name: str) -> dict[str, str]:
 
 
 def generated_inputs(engine: "Engine", name: str) -> dict[str, str]:
-    return engine.secrets.generated_inputs(engine.resolved.component(name), engine.state.units.get(name))
+    return day2hooks.generated_inputs(engine, name)
 
 
 def stateful_check(engine: "Engine", name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
@@ -139,8 +140,11 @@ def _run_apply(engine: "Engine", name: str, planned: bytes | None) -> tuple[Chan
 def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Outcome:
     """Apply one unit (as saved, when `planned`), bind its outputs, deliver its connection to
     every sink, and record it in state at once."""
+    day2hooks.seal_before_use(engine, name)
     changes, warnings = _run_apply(engine, name, planned)
-    outs = engine.terraform.outputs(name, engine.workspace.workdir(name))
+    # Outputs come from the apply's own -json stream when it carries them all (no third process).
+    streamed = getattr(changes, "outputs", None)
+    outs = streamed if streamed is not None else engine.terraform.outputs(name, engine.workspace.workdir(name))
     public, digests, secret_ref, text = binding.bind_outputs(engine, name, outs)
     conn_ref = secret_ref or publish(engine.publisher, engine.resolved, engine.sinks, name, text)
     writes = binding.deliver_connection(engine, name, text, conn_ref)
@@ -150,6 +154,7 @@ def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Out
         previous.resources if previous else None, changes.resources_seen, changes.resources_deleted
     )
     unit = unit.model_copy(update={"resources": seen})
+    unit = unit.model_copy(update=rotate.carried(engine.state.units.get(name), keep_sealed=False))
     engine.save(lambda s: s.with_unit(name, unit))
     return Outcome(name, "terraform", "applied", counted(changes), diagnostics=warnings, k8s_writes=writes)
 

@@ -40,6 +40,7 @@ from composer.runners.terraform_process import (
     reset_interrupt,
     run_process,
 )
+from composer.runners.terraform_stream import Changes, _changes
 
 __all__ = [
     "Changes",
@@ -62,23 +63,6 @@ __all__ = [
 
 
 # -- running -------------------------------------------------------------------------------
-
-
-@dataclass
-class Changes:
-    add: int = 0
-    change: int = 0
-    remove: int = 0
-    # (address, resource type, action) of every planned_change the run streamed
-    resource_actions: tuple[tuple[str, str, str], ...] = ()
-    # (address, type, id) of the resources the run refreshed or wrote, and those it deleted:
-    # recorded in state for the reality probe (composer/runners/cloud_probe.py)
-    resources_seen: tuple[tuple[str, str, str], ...] = ()
-    resources_deleted: tuple[str, ...] = ()
-
-    @property
-    def any(self) -> bool:
-        return bool(self.add or self.change or self.remove)
 
 
 class TerraformError(TerraformFailure):
@@ -109,25 +93,13 @@ Event = Callable[[str, dict], None]  # (type, fields)
 _LOG_LINE = re.compile(r"^\S+ \[(TRACE|DEBUG|INFO|WARN|ERROR)\]")
 
 
-def _changes(messages: list[dict]) -> Changes:
-    """The last change summary of a -json run (plan or apply), and its planned resource actions."""
-    counts: dict = {}
-    actions = []
-    for m in messages:
-        if m.get("type") == "change_summary":
-            counts = m.get("changes") or {}
-        elif m.get("type") == "planned_change":
-            change = m.get("change") or {}
-            resource = change.get("resource") or {}
-            actions.append(
-                (str(resource.get("addr", "")), str(resource.get("resource_type", "")), str(change.get("action", "")))
-            )
-    from composer.runners.cloud_probe import resource_events
-
-    seen, deleted = resource_events(messages)
-    return Changes(
-        counts.get("add", 0), counts.get("change", 0), counts.get("remove", 0), tuple(actions), seen, deleted
-    )
+def _provider_set(workdir: Path) -> str | None:
+    """The root's required providers, as a key (None: unreadable, so init takes the lock)."""
+    try:
+        doc = json.loads((workdir / "main.tf.json").read_bytes())
+        return json.dumps((doc.get("terraform") or {}).get("required_providers"), sort_keys=True)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 _UNSUPPORTED_ATTRIBUTE = re.compile(r'attribute named "([a-z_0-9]+)"')
@@ -180,6 +152,7 @@ class TerraformRunner:
         self.runs = 0
         self._count_lock = threading.Lock()
         self._init_lock = threading.Lock()  # the plugin cache is not safe for concurrent installs
+        self._warm: set[str] = set()  # provider sets one init of this run put in the cache: later inits only link
 
     def close(self) -> None:
         """Nothing to release today; the engine's owner calls it when a command ends."""
@@ -307,8 +280,16 @@ class TerraformRunner:
         args = ["init", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
         for k, v in (backend_config or {}).items():
             args.append(f"-backend-config={k}={v}")
-        with self._init_lock:
+        # Installs into the shared plugin cache run one at a time; once a provider set is in the
+        # cache, inits of roots needing the same set only link it and run in parallel.
+        key = _provider_set(workdir)
+        if key is not None and key in self._warm:
             code, messages, out, err = self._run(unit, "init", args, workdir, json_ui=False)
+        else:
+            with self._init_lock:
+                code, messages, out, err = self._run(unit, "init", args, workdir, json_ui=False)
+                if code == 0 and key is not None:
+                    self._warm.add(key)
         if code != 0:
             raise self._fail(unit, "init", code, messages, out, err)
 

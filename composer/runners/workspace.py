@@ -51,7 +51,9 @@ TERRAFORM_DIRS = (".terraform", ".terraform/modules", ".terraform/providers")
 # What may sit in a unit's directory besides those: appc's root, temp files of appc's own
 # writes and of its Terraform runs' output. Anything else (a *.tf, *.tfvars, override file)
 # would be loaded by Terraform as part of the root.
-_UNIT_ENTRIES = {"main.tf.json", ".terraform/", *TERRAFORM_FILES}
+# appc_override.tf.json / appc_import.tf.json: appc's own overlays (engine/rotate.py, engine/adopt.py),
+# rewritten or removed before every Terraform run.
+_UNIT_ENTRIES = {"main.tf.json", "appc_override.tf.json", "appc_import.tf.json", ".terraform/", *TERRAFORM_FILES}
 _TEMP_PREFIXES = (".appc-terraform-",)
 
 

@@ -93,6 +93,13 @@ class UnitState(_Model):
     # Terraform units: the resources the last apply left (None: written before probes existed,
     # so the probe cannot vouch for the unit and it runs once to record them).
     resources: tuple[CloudResource, ...] | None = None
+    # Day 2 (engine/rotate.py): generated inputs sealed with the state's key until the cloud
+    # secret store holds them (so a failed first apply never generates a second password), the
+    # rotation version of each generated secret, and when it was last rotated.
+    sealed_inputs: dict[str, str] = {}
+    secret_versions: dict[str, int] = {}
+    rotated_at: str | None = None
+    rotating: str | None = None  # the key of a rotation begun and not yet applied (resume sends the same value)
     installed: InstalledFrom | None = None  # absent in states written before bundles
 
 

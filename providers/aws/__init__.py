@@ -150,6 +150,18 @@ class AwsProvider(ShippedProvider):
 
         return probe(request, _session(request.environment))
 
+    def resource_tags(self, environment: Environment, resource_type: str, resource_id: str) -> Mapping[str, str] | None:
+        """The tags of an existing resource (adoption of orphans, engine/adopt.py)."""
+        from providers.aws.tags import resource_tags
+
+        return resource_tags(environment, resource_type, resource_id)
+
+    def retire_previous_secret(self, environment: Environment, secret_id: str) -> bool:
+        """After `appc rotate`: the old value leaves the secret store entry."""
+        from providers.aws.tags import retire_previous_secret
+
+        return retire_previous_secret(environment, secret_id)
+
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         import json
 

@@ -17,8 +17,10 @@ from composer.plugins import (
     PreflightRequest,
     PreflightResult,
     SecretRequest,
+    StatusRequest,
     TerraformProviderBlocks,
     TerraformRequest,
+    UnitStatus,
 )
 from providers.base import ShippedProvider
 from providers.network import Need, network_problems, network_values
@@ -105,6 +107,11 @@ class AzureProvider(ShippedProvider):
         from providers.azure.sdk import bootstrap_azurerm_backend
 
         return bootstrap_azurerm_backend(request.environment)
+
+    def status(self, request: StatusRequest) -> UnitStatus:
+        from providers.azure.status import unit_status
+
+        return unit_status(request)
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         from providers.azure.sdk import read_secret

@@ -17,8 +17,10 @@ from composer.plugins import (
     PreflightRequest,
     PreflightResult,
     SecretRequest,
+    StatusRequest,
     TerraformProviderBlocks,
     TerraformRequest,
+    UnitStatus,
 )
 from providers.base import ShippedProvider
 from providers.network import Need, network_problems, network_values
@@ -94,6 +96,11 @@ class GcpProvider(ShippedProvider):
         from providers.gcp.sdk import bootstrap_gcs_backend
 
         return bootstrap_gcs_backend(request.environment)
+
+    def status(self, request: StatusRequest) -> UnitStatus:
+        from providers.gcp.status import unit_status
+
+        return unit_status(request)
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         from providers.gcp.sdk import read_secret

@@ -150,9 +150,12 @@ class GoogleCloud:
     buckets: dict[str, dict] = field(default_factory=dict)
     secrets: dict[str, bytes] = field(default_factory=dict)  # projects/p/secrets/s -> latest payload
     secret_meta: dict[str, dict] = field(default_factory=dict)  # secrets created through the API -> their body
+    assets: list[dict] = field(default_factory=list)  # Cloud Asset ResourceSearchResult documents
 
     def __call__(self, req: Request) -> Response:
         p = req.path
+        if p.startswith("/v1/projects/") and p.endswith(":searchAllResources") and req.method == "GET":
+            return self._search(p.removeprefix("/v1/projects/").removesuffix(":searchAllResources"), req)
         if p.startswith("/v3/projects/") and req.method == "GET":
             pid = p.removeprefix("/v3/projects/")
             if pid in self.denied or pid not in self.projects:
@@ -219,6 +222,20 @@ class GoogleCloud:
             return 200, {"name": f"{sid}/versions/1", "payload": {"data": base64.b64encode(self.secrets[sid]).decode()}}
         return _google_error(404, "NOT_FOUND", f"no route for {req.method} {p}")
 
+    def _search(self, project: str, req: Request) -> Response:
+        """Cloud Asset searchAllResources, the `labels.KEY=VALUE AND ...` subset of its query language."""
+        if project in self.denied:
+            return _google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
+        query = (req.query.get("query") or [""])[0]
+        wanted = dict(term.strip().removeprefix("labels.").split("=", 1) for term in query.split(" AND ") if term)
+        found = [
+            a
+            for a in self.assets
+            if a.get("project") in (project, f"projects/{project}")
+            and all((a.get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+        return 200, {"results": found}
+
 
 # -- Azure ----------------------------------------------------------------------------------------
 
@@ -267,6 +284,8 @@ class Azure:
                 "attributes": {"enabled": True},
             }
         parts = p.split("/")
+        if len(parts) == 6 and parts[5] == "resources" and req.method == "GET":  # list a resource group's resources
+            return self._list_group(p.removesuffix("/resources").lower(), req)
         if len(parts) == 3 and parts[1] == "subscriptions" and req.method == "GET":
             sub = parts[2]
             if sub in self.denied:
@@ -303,3 +322,23 @@ class Azure:
             self.resources[key] = resource
             return (201 if created and "/providers/" not in key else 200), resource
         return _azure_error(405, "MethodNotAllowed", f"{req.method} {p}")
+
+    def _list_group(self, group: str, req: Request) -> Response:
+        """Resources - List By Resource Group, with the `tagName eq 'K' and tagValue eq 'V'` filter."""
+        import re
+
+        if group.split("/")[2] in self.denied:
+            return _azure_error(403, "AuthorizationFailed", "The client does not have authorization to list resources.")
+        filter_ = (req.query.get("$filter") or [""])[0]
+        match = re.fullmatch(r"tagName eq '([^']*)' and tagValue eq '((?:[^']|'')*)'", filter_)
+        key, value = (match.group(1), match.group(2).replace("''", "'")) if match else (None, None)
+        expand = "provisioningState" in (req.query.get("$expand") or [""])[0]
+        found = []
+        for rid, r in self.resources.items():
+            if not rid.startswith(group + "/providers/") or (key and (r.get("tags") or {}).get(key) != value):
+                continue
+            state = (r.get("properties") or {}).get("provisioningState")
+            found.append(
+                {k: v for k, v in r.items() if k != "properties"} | ({"provisioningState": state} if expand else {})
+            )
+        return 200, {"value": found}

@@ -87,6 +87,19 @@ variable "username" {
   default     = "app"
 }
 
+variable "password" {
+  description = "Master password. Ephemeral: written only to write-only arguments (password_wo, secret_string_wo), never to plan or state. Composer supplies it on every plan and apply: generated before the first apply and sealed in its state until the connection secret holds it, read back from that secret afterwards."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+  nullable    = false
+
+  validation {
+    condition     = length(var.password) >= 16
+    error_message = "The master password must have at least 16 characters."
+  }
+}
+
 variable "password_version" {
   description = "Bump to rotate the master password: a new random password is written to the instance and the connection secret."
   type        = number
