@@ -81,7 +81,7 @@ def test_env_list_and_show():
     r = appc("env", "show", "prod", "-f", WEBSHOP)
     doc = yaml.safe_load(r.out)
     assert (
-        doc["spec"]["policies"] == {"protect": ["db"], "allow": [], "requireSignedBundles": []}
+        doc["spec"]["policies"] == {"protect": ["db"], "allow": [], "requireSignedBundles": [], "ignoreDrift": []}
         and doc["spec"]["state"]["lock"] == "dynamodb"
     )
 
