@@ -18,6 +18,8 @@ from composer.controller.crds import GROUP, application_crd, environment_crd
 NAME = "appc-controller"
 AGGREGATE_LABEL = "composer.dev/aggregate-to-controller"
 HEALTH_PORT = 8080
+STATE_MOUNT = "/var/lib/appc"  # an emptyDir: one replica, or Environments with S3 state (docs/controller.md)
+STATE_DIR = f"{STATE_MOUNT}/state"
 SHARDS_PER_REPLICA = 4  # more shards than replicas, so that work rebalances in small steps
 _LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "composer"}
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
@@ -101,7 +103,7 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
         "name": "controller",
         "image": opts.image,
         "args": ["controller", "run", "--workers", str(opts.workers), "--health-port", str(HEALTH_PORT)]
-        + ["--state-dir", "/work/state", "--lease-namespace", "$(POD_NAMESPACE)"]
+        + ["--state-dir", STATE_DIR, "--lease-namespace", "$(POD_NAMESPACE)"]
         + (["--shards", str(SHARDS_PER_REPLICA * opts.replicas)] if opts.replicas > 1 else []),
         "ports": [{"name": "http", "containerPort": HEALTH_PORT}],
         "env": [
@@ -117,7 +119,7 @@ def _container(opts: InstallOptions) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "work", "mountPath": "/work"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "state", "mountPath": STATE_MOUNT}],
     }
 
 
@@ -137,7 +139,7 @@ def deployment(opts: InstallOptions) -> dict[str, Any]:
                     "serviceAccountName": NAME,
                     "securityContext": pod_security,
                     "containers": [_container(opts)],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "work", "emptyDir": {}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "state", "emptyDir": {}}],
                 },
             },
         },
