@@ -193,7 +193,7 @@ def test_an_application_without_an_environment_says_so(controller):
 
 
 def test_shard_moves():
-    from composer.controller.shards import LeaseView, plan_moves, shard_of
+    from composer.runners.controller_shards import LeaseView, plan_moves, shard_of
 
     alone = plan_moves("a", [], 4)
     assert alone.take == (0, 1, 2, 3) and alone.give == ()
@@ -210,7 +210,7 @@ def test_shard_moves():
 @pytest.mark.slow  # ~1-4 min: five appc children, two replicas, a Lease expiry
 def test_two_replicas_share_the_applications_and_take_over(kube_clean, tmp_path: Path):
     from composer.controller.operator import Controller, serve_controller
-    from composer.controller.shards import shard_of
+    from composer.runners.controller_shards import shard_of
 
     kube = kube_clean
     kube.set_auto_ready(True)

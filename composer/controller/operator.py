@@ -15,9 +15,10 @@ from typing import Any
 
 import kopf
 
-from composer.controller import binding, login, reconcile
-from composer.controller.leases import ShardKeeper
+from composer.controller import binding, reconcile
 from composer.model.base import API_VERSION
+from composer.runners import kube_login
+from composer.runners.controller_leases import ShardKeeper
 
 GROUP, VERSION = API_VERSION.split("/")
 FINALIZER = "composer.dev/destroy"
@@ -196,7 +197,7 @@ class Controller:
             if self.mine(body["metadata"]["namespace"], body["metadata"]["name"]):
                 await self.tick(body, patch, environments, logger)
 
-        kopf.on.login(registry=reg)(login.login)
+        kopf.on.login(registry=reg)(kube_login.login)
 
         @kopf.on.startup(registry=reg)
         def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

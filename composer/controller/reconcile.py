@@ -1,6 +1,6 @@
-"""One reconcile: write the Application and its Environment as a project directory, run the
-same `appc apply` (or `appc destroy`) that CI runs, in a child process with a timeout, and read
-its JSON events back into status conditions.
+"""One reconcile's data: the project directory an Application and its Environment become, the
+child `appc` run's JSON events read back (composer/runners/appc_child.py starts the process), and
+the status conditions they give.
 
 A child process per reconcile keeps one application's failure, memory and Terraform processes
 away from the others, and makes the controller and the CLI the same code by construction. The
@@ -11,9 +11,6 @@ state store it holds the state, so local state is for a single replica (docs/con
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from composer import safefs
+from composer.runners.appc_child import run_appc
 
 Verb = Literal["apply", "destroy"]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Drifted")
@@ -34,7 +32,6 @@ _CHILD_ENV = (
     "TF_CLI_CONFIG_FILE",
     "CI",
 )
-_CHILD_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "ARM_", "COMPOSER_", "KUBERNETES_", "SSL_", "REQUESTS_")
 
 
 @dataclass(frozen=True)
@@ -76,28 +73,11 @@ def write_project(root: Path, job: Job) -> Path:
     return root / rel
 
 
-def child_environment() -> dict[str, str]:
-    """What the child may see: the cloud SDKs' and Composer's settings, nothing else."""
-    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith(_CHILD_PREFIXES)}
-    return {**env, "COMPOSER_JSON": "1", "PYTHONUNBUFFERED": "1"}
-
-
 def run(root: Path, job: Job, verb: Verb) -> Outcome:
     directory = write_project(root, job)
-    cmd = [sys.executable, "-m", "composer", verb, "-f", str(directory / "app.yaml"), "-e", job.env]
-    cmd += ["--auto-approve", "--json", "--timeout", str(int(job.timeout_s))]
-    try:
-        done = subprocess.run(
-            cmd,
-            cwd=directory,
-            env=child_environment(),
-            capture_output=True,
-            text=True,
-            timeout=job.timeout_s + 60,
-        )
-    except subprocess.TimeoutExpired:
-        return Outcome(exit_code=124, message=f"appc {verb} did not finish within {int(job.timeout_s) + 60}s")
-    return read_events(done.returncode, done.stdout, done.stderr)
+    args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json"]
+    done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
+    return read_events(done.exit_code, done.stdout, done.stderr)
 
 
 def read_events(exit_code: int, stdout: str, stderr: str) -> Outcome:

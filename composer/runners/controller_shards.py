@@ -3,7 +3,7 @@ number of shards (a hash of namespace/name), and each shard is held by one repli
 Lease (`appc-shard-<n>` in the controller's namespace). Every replica renews a member Lease
 (`appc-member-<identity>`) and aims at its fair share of the shards among the live members: it takes free or expired shards up to that share and
 gives back what is over it, so a dead replica's shards move to the others within one lease
-duration. Pure decisions here; the Lease I/O is composer/controller/leases.py.
+duration. Pure decisions here (no I/O); the Lease I/O is controller_leases.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Leases behind shards (composer/controller/shards.py): read every shard's Lease, take,
+"""The Leases behind shards (composer/runners/controller_shards.py): read every shard's Lease, take,
 renew and give back with the API server's optimistic concurrency (a replace carries the
 resourceVersion it read, so two replicas never both win a shard), on a loop in a thread."""
 
@@ -10,10 +10,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from composer.controller import shards as sharding
-from composer.controller.login import configuration
+from composer.runners import controller_shards as sharding
+from composer.runners.kube_login import configuration
 
-log = logging.getLogger("composer.controller.leases")
+log = logging.getLogger("composer.runners.controller_leases")
 _UTC = datetime.UTC
 
 
