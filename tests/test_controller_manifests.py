@@ -160,3 +160,11 @@ def test_the_official_client_applies_the_install_to_the_standin(kube_clean):
         created += utils.create_from_dict(api, doc)
     assert kube_clean.get("/apis/apps/v1/namespaces/ops/deployments/appc-controller") is not None
     assert kube_clean.get("/api/v1/namespaces/ops/services/appc-controller-metrics") is not None
+
+
+def test_controller_run_refuses_a_state_dir_that_is_a_planted_link(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "state").symlink_to(tmp_path / "elsewhere")
+    r = appc("controller", "run", "--state-dir", str(tmp_path / "state"), "--health-port", "0")
+    assert r.code == 1 and "symbolic link" in r.err, r.err
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from composer.cli.common import app
+from composer.cli.common import app, command
 from composer.controller.manifests import InstallOptions, install_manifests
 
 controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)
@@ -83,7 +83,12 @@ def run(
     """Reconcile Application resources in their Environments until stopped (kopf)."""
     from composer.controller.operator import ControllerOptions, serve
 
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from composer import safefs
+
+    with command("controller", False):  # a refusal is a diagnostic and exit 1, before anything runs
+        base = state_dir.absolute().parent
+        base.mkdir(parents=True, exist_ok=True)  # the operator's path; the state directory itself is ours
+        safefs.private_dir(base.resolve(), state_dir.name)  # 0700, and never through a planted link
     opts = ControllerOptions(
         state_root=state_dir.resolve(),
         workers=workers,
