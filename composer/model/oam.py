@@ -424,10 +424,10 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
     metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
     raw = spec.get("components") if isinstance(spec.get("components"), list) else None
     names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
-    app.workflow(spec.get("workflow"), app.policies(spec.get("policies")), names)
+    app.workflow(spec.get("workflow"), app.policies(spec.get("policies"), names), names)
     out = {**data, "apiVersion": API_VERSION, "metadata": metadata, "spec": dict(spec)}
     if raw is not None:
-        raw = app.apply_overrides(raw)
+        raw = app.apply_overrides(raw) + app.step_components(len(raw))
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
     if c.errors:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.diagnostics import FieldPath
+from composer.model.oam_policy_rules import RuleReader
 from composer.model.oam_workflow import StepWalker
 
 # Application annotations that steer KubeVela's controller rather than describe objects.
@@ -26,13 +27,20 @@ SERVICE_ACCOUNT = "app.oam.dev/service-account-name"
 PUBLISH_VERSION = "app.oam.dev/publishVersion"
 BEHAVIOUR_MARK = "oam.dev/"
 
+# Policies with resource rules that Composer reads as its closest behaviour (oam_policy_rules.py).
+RULE_POLICIES = {
+    "garbage-collect": "garbage_collect",
+    "apply-once": "apply_once",
+    "take-over": "take_over",
+    "resource-update": "resource_update",
+}
 POLICY_REFUSALS = {
-    "shared-resource": "Composer owns each object from one app; share a resource by moving it to one app and connecting to it",
-    "read-only": "Composer does not watch objects it must not change: remove the component, or deploy it",
-    "take-over": "Composer adopts an existing object on its first server-side apply only with appc apply --force-conflicts",
+    "shared-resource": "Composer deletes an object when its app no longer has it, even if another app uses it: keep "
+    "the shared object in one app and refer to it by name from the others",
+    "read-only": "Composer writes every object it renders, so it cannot keep one read-only: remove the component "
+    "(Composer leaves objects it does not own alone) and refer to the existing object by its name",
     "replication": "replicating components across clusters is environment targets in Composer: list the clusters in "
     "spec.kubernetes.targets of environments/<env>.yaml",
-    "resource-update": "Composer decides recreate vs update from the object's immutable fields",
     "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
     "health": "Composer waits for rollouts itself (appc apply, appc status)",
 }
@@ -49,6 +57,7 @@ class Plan:
     after: dict[str, set[str]] = field(default_factory=dict)  # component -> components applied before it
     gates: list[dict] = field(default_factory=list)  # {name, components, message}
     gate_paths: list[FieldPath] = field(default_factory=list)
+    objects: list[tuple[str, dict, FieldPath]] = field(default_factory=list)  # apply-object: (step, object, step path)
 
 
 def merge(base: Any, patch: Any) -> Any:
@@ -111,7 +120,7 @@ class AppLevel:
 
     # -- policies -----------------------------------------------------------------------
 
-    def policies(self, raw: Any) -> dict[str, tuple[dict, FieldPath]]:
+    def policies(self, raw: Any, components: list[str]) -> dict[str, tuple[dict, FieldPath]]:
         out: dict[str, tuple[dict, FieldPath]] = {}
         if raw is None:
             return out
@@ -138,67 +147,33 @@ class AppLevel:
             ptype = p["type"]
             if ptype in POLICY_REFUSALS:
                 self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
-            elif ptype == "apply-once":
-                self.apply_once(p.get("properties") or {}, ppath + ("properties",))
-            elif ptype == "garbage-collect":
-                self.garbage_collect(p.get("properties") or {}, ppath + ("properties",))
+            elif ptype in RULE_POLICIES:
+                getattr(RuleReader(self.c, components), RULE_POLICIES[ptype])(
+                    p.get("properties") or {}, ppath + ("properties",)
+                )
             elif ptype not in ("topology", "override"):
                 self.c.error(
                     ppath + ("type",),
                     f"unknown policy type {ptype!r}",
-                    "Composer maps topology, override and garbage-collect (see docs/oam.md)",
+                    "Composer maps topology, override, garbage-collect, apply-once, take-over and resource-update (see docs/oam.md)",
                 )
             if p["name"] in out:
                 self.c.error(ppath + ("name",), f"policy {p['name']!r} is given twice")
             out[p["name"]] = (p, ppath)
         return out
 
-    def garbage_collect(self, props: dict, ppath: FieldPath) -> None:
-        """Composer's prune is KubeVela's default collection: what leaves the app is deleted after a good apply."""
-        for key, value in props.items():
-            if key in ("keepLegacyResource", "continueOnFailure") and value is False:
-                continue
-            if key == "applicationRevisionLimit":
-                self.c.error(
-                    ppath + (key,),
-                    "applicationRevisionLimit is not supported",
-                    "Composer keeps every revision in its state",
-                    key=True,
-                )
-                continue
-            self.c.error(
-                ppath + (key,),
-                f"garbage-collect {key!r} is not supported",
-                "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml",
-                key=True,
-            )
-
-    def apply_once(self, props: dict, ppath: FieldPath) -> None:
-        """Composer applies only on appc apply and skips units whose model did not change: drift stays
-        until the model changes (or --refresh), which is apply-once without per-field rules."""
-        for key in sorted(set(props) - {"enable"}):
-            self.c.error(
-                ppath + (key,),
-                f"apply-once {key!r} is not supported",
-                "Composer re-applies a changed unit whole; per-field rules have no counterpart",
-                key=True,
-            )
-        if props.get("enable") is True:
-            self.c.warn(
-                ppath + ("enable",),
-                "apply-once is Composer's way already",
-                "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift",
-            )
-
     def topology(self, policy: dict, ppath: FieldPath) -> None:
         props = policy.get("properties") or {}
-        for key in sorted(set(props) - {"clusters", "namespace"}):
+        for key in sorted(
+            set(props) - {"clusters", "namespace", "clusterLabelSelector", "clusterSelector", "allowEmpty"}
+        ):
             self.c.error(
                 ppath + ("properties", key),
                 f"topology {key!r} is not supported",
                 "name the clusters: properties.clusters (each a kube context)",
                 key=True,
             )
+        self.cluster_labels(props, ppath + ("properties",))
         clusters = props.get("clusters", [])
         if not isinstance(clusters, list) or not all(isinstance(x, str) for x in clusters):
             self.c.error(ppath + ("properties", "clusters"), "expected a list of cluster names")
@@ -207,15 +182,45 @@ class AppLevel:
             if cluster != "local" and cluster not in self.plan.targets:  # local: the environment's own cluster
                 self.plan.targets.append(cluster)
                 self.plan.target_paths.append(ppath + ("properties", "clusters", j))
-        ns = props.get("namespace")
-        if isinstance(ns, str) and ns:
-            if self.plan.namespace is not None and self.plan.namespace[0] != ns:
-                self.c.error(
-                    ppath + ("properties", "namespace"),
-                    "deploying to two namespaces is not supported",
-                    f"another topology uses {self.plan.namespace[0]!r}: one app lands in one namespace per environment",
-                )
-            self.plan.namespace = (ns, ppath + ("properties", "namespace"))
+        self.place_namespace(props.get("namespace"), ppath + ("properties", "namespace"))
+
+    def place_namespace(self, ns: Any, path: FieldPath) -> None:
+        """The namespace a topology policy or an apply-component step names: one per app."""
+        if not isinstance(ns, str) or not ns:
+            return
+        if self.plan.namespace is not None and self.plan.namespace[0] != ns:
+            first = self.plan.namespace[0]
+            self.c.error(
+                path,
+                f"deploying to namespaces {first!r} and {ns!r} is two environments in Composer",
+                f"write environments/<env>.yaml for each, with spec.kubernetes.namespace {first!r} and {ns!r} "
+                "(an override policy of one becomes that environment's overrides), then run appc apply -e <env> for each",
+            )
+        self.plan.namespace = (ns, path)
+
+    def cluster_labels(self, props: dict, ppath: FieldPath) -> None:
+        """Clusters chosen by label: Composer has no cluster registry, the environment's clusters are used."""
+        for key in ("clusterLabelSelector", "clusterSelector"):
+            if key not in props:
+                continue
+            labels = props[key]
+            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+                self.c.error(ppath + (key,), f"expected {key} as a mapping of label names to values")
+                continue
+            self.c.warn(
+                ppath + (key,),
+                f"{key} is not used: Composer has no cluster registry to select by label",
+                "the app deploys to the environment's clusters (spec.kubernetes.context or targets in "
+                "environments/<env>.yaml); name them in properties.clusters to deploy there when the environment names none",
+            )
+        if props.get("allowEmpty", False) not in (True, False):
+            self.c.error(ppath + ("allowEmpty",), "expected allowEmpty as true or false")
+        elif props.get("allowEmpty") is True:
+            self.c.warn(
+                ppath + ("allowEmpty",),
+                "allowEmpty is not used",
+                "Composer always deploys to at least the environment's own cluster",
+            )
 
     # -- workflow -----------------------------------------------------------------------
 
@@ -366,6 +371,22 @@ class AppLevel:
                     self.trait_overrides(comp.get("traits") or [], patch, cpath)
                     comp["traits"] = patch_traits(comp.get("traits") or [], patch["traits"])
                 out[i] = comp
+        return out
+
+    def step_components(self, start: int) -> list[dict]:
+        """apply-object steps as k8s-objects components, appended at index `start` on."""
+        out = []
+        for i, (name, obj, spath) in enumerate(self.plan.objects, start):
+            cpath = ("spec", "components", i)
+            for key, origin in (
+                (cpath, spath),
+                (cpath + ("name",), spath + ("name",)),
+                (cpath + ("type",), spath + ("type",)),
+            ):
+                self.c.pin(key, origin)
+            self.c.pin(cpath + ("properties",), spath + ("properties",))
+            self.c.relocate(spath + ("properties", "value"), cpath + ("properties", "objects", 0))
+            out.append({"name": name, "type": "k8s-objects", "properties": {"objects": [obj]}})
         return out
 
     def finish(self, data: dict, components: list) -> dict:

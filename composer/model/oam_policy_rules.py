@@ -1,0 +1,263 @@
+"""KubeVela's resource-rule policies, read as Composer's closest behaviour.
+
+`garbage-collect`, `apply-once`, `take-over`, `resource-update`, `read-only` and
+`shared-resource` (vela-templates/definitions/internal/policy/*.cue) each take `rules`: a
+selector (component names or types, trait types, resource kinds or names) and what to do with
+the objects it selects. Composer applies a unit whole with server-side apply and prunes what
+leaves the app after a good apply, so where a rule asks for that, it is accepted; where it
+asks for something Composer does differently, a warning at the rule says what happens
+instead and which environment setting comes closest; what Composer cannot do safely (never
+writing an object it renders, sharing one object between apps) is an error. Every selector
+and strategy field is checked, so a typo is an error, not a silent no-op. Used by
+oam_app.AppLevel; docs/oam.md has the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from composer.diagnostics import FieldPath
+
+SELECTOR_KEYS = ("componentNames", "componentTypes", "oamTypes", "traitTypes", "resourceTypes", "resourceNames")
+GC_STRATEGIES = ("onAppUpdate", "onAppDelete", "never")
+GC_PROPAGATIONS = ("orphan", "cascading")
+UPDATE_OPS = ("patch", "replace")
+
+
+class Reporter(Protocol):
+    """The converter's error and warning sinks (oam._Converter)."""
+
+    def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None: ...
+
+    def warn(self, path: FieldPath, summary: str, detail: str = "") -> None: ...
+
+
+class RuleReader:
+    """Checks and maps the `rules` (and the other properties) of one resource-rule policy."""
+
+    def __init__(self, reporter: Reporter, components: list[str]):
+        self.c = reporter
+        self.components = components
+
+    def rules(self, props: dict[str, Any], ppath: FieldPath) -> list[tuple[dict[str, Any], FieldPath]]:
+        """The well-formed rules, each with its path; malformed ones are errors."""
+        raw = props.get("rules", [])
+        if not isinstance(raw, list):
+            self.c.error(ppath + ("rules",), "expected a list of rules", "each rule: {selector: {...}, strategy: ...}")
+            return []
+        out = []
+        for i, rule in enumerate(raw):
+            rpath = ppath + ("rules", i)
+            if not isinstance(rule, dict):
+                self.c.error(rpath, "expected a rule as a mapping", "{selector: {componentNames: [...]}, ...}")
+                continue
+            if self.selector(rule.get("selector"), rpath + ("selector",)):
+                out.append((rule, rpath))
+        return out
+
+    def selector(self, sel: Any, spath: FieldPath) -> bool:
+        if sel is None:
+            return True  # an empty selector selects every object, as in KubeVela
+        if not isinstance(sel, dict):
+            self.c.error(spath, "expected a selector as a mapping", f"keys: {', '.join(SELECTOR_KEYS)}")
+            return False
+        good = True
+        for key, values in sel.items():
+            if key not in SELECTOR_KEYS:
+                self.c.error(
+                    spath + (key,), f"unknown selector {key!r}", f"expected {', '.join(SELECTOR_KEYS)}", key=True
+                )
+                good = False
+            elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                self.c.error(spath + (key,), f"expected {key} as a list of names")
+                good = False
+            elif key == "componentNames":
+                for j, name in enumerate(values):
+                    if name not in self.components:
+                        self.c.error(
+                            spath + (key, j),
+                            f"the rule selects no component {name!r}",
+                            f"components: {', '.join(self.components)}",
+                        )
+                        good = False
+        return good
+
+    def unknown(self, rule: dict[str, Any], rpath: FieldPath, allowed: tuple[str, ...], policy: str) -> None:
+        for key in sorted(set(rule) - set(allowed)):
+            self.c.error(
+                rpath + (key,), f"unknown {policy} rule field {key!r}", f"expected {', '.join(allowed)}", key=True
+            )
+
+    # -- garbage-collect ----------------------------------------------------------------
+
+    def garbage_collect(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        """Composer's prune is KubeVela's default collection: what leaves the app is deleted after a good apply."""
+        for key in sorted(
+            set(props) - {"keepLegacyResource", "continueOnFailure", "applicationRevisionLimit", "rules"}
+        ):
+            self.c.error(
+                ppath + (key,),
+                f"unknown garbage-collect field {key!r}",
+                "expected rules, keepLegacyResource, continueOnFailure, applicationRevisionLimit",
+                key=True,
+            )
+        self.gc_flags(props, ppath)
+        for rule, rpath in self.rules(props, ppath):
+            self.unknown(rule, rpath, ("selector", "strategy", "propagation"), "garbage-collect")
+            strategy = rule.get("strategy", "onAppUpdate")
+            if strategy not in GC_STRATEGIES:
+                self.c.error(
+                    rpath + ("strategy",), f"unknown strategy {strategy!r}", f"expected {', '.join(GC_STRATEGIES)}"
+                )
+            elif strategy != "onAppUpdate":
+                self.c.warn(
+                    rpath,
+                    f"garbage-collect strategy {strategy!r} is not Composer's: it deletes what leaves the app after a good apply",
+                    f"to stop appc apply and appc destroy from deleting a component's objects, list it under "
+                    f"policies.protect in environments/<env>.yaml{self.names_hint(rule)}",
+                )
+            propagation = rule.get("propagation", "cascading")
+            if propagation not in GC_PROPAGATIONS:
+                self.c.error(
+                    rpath + ("propagation",),
+                    f"unknown propagation {propagation!r}",
+                    f"expected {', '.join(GC_PROPAGATIONS)}",
+                )
+            elif propagation == "orphan":
+                self.c.warn(
+                    rpath,
+                    "orphan propagation is not used: Composer deletes with background propagation",
+                    "the objects a deleted object owns (a Deployment's ReplicaSets and pods) are deleted with it",
+                )
+            if strategy == "onAppUpdate" and propagation == "cascading":
+                self.default_rule(rpath, "garbage-collect", "what leaves the app is deleted after a good apply")
+
+    def gc_flags(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        if props.get("keepLegacyResource", False) not in (True, False):
+            self.c.error(ppath + ("keepLegacyResource",), "expected keepLegacyResource as true or false")
+        elif props.get("keepLegacyResource") is True:
+            self.c.warn(
+                ppath + ("keepLegacyResource",),
+                "keepLegacyResource is not used: Composer deletes what leaves the app after a good apply",
+                "objects of an earlier revision are kept only for components listed under policies.protect in "
+                "environments/<env>.yaml (appc apply then refuses to delete them)",
+            )
+        if props.get("continueOnFailure", False) is not False:
+            self.c.error(
+                ppath + ("continueOnFailure",),
+                "garbage-collect continueOnFailure is not supported",
+                "Composer stops at the first failed deletion and reports it; appc apply retries it",
+            )
+        if "applicationRevisionLimit" in props:
+            self.c.warn(
+                ppath + ("applicationRevisionLimit",),
+                "applicationRevisionLimit is not used",
+                "Composer records each apply as a revision in its state and keeps them",
+            )
+
+    def names_hint(self, rule: dict[str, Any]) -> str:
+        sel = _selector(rule)
+        names = sel.get("componentNames")
+        if names:
+            return f", e.g. protect: [{', '.join(names)}]"
+        return " (protect names components; a rule on resource or trait types has no counterpart)"
+
+    # -- apply-once ---------------------------------------------------------------------
+
+    def apply_once(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        """Composer applies only on appc apply and skips units whose model did not change: drift stays
+        until the model changes (or --refresh). Per-field rules are the environment's ignoreDrift."""
+        for key in sorted(set(props) - {"enable", "rules"}):
+            self.c.error(ppath + (key,), f"unknown apply-once field {key!r}", "expected enable and rules", key=True)
+        if props.get("enable") is True:
+            self.c.warn(
+                ppath + ("enable",),
+                "apply-once is Composer's way already",
+                "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift",
+            )
+        for rule, rpath in self.rules(props, ppath):
+            self.unknown(rule, rpath, ("selector", "strategy"), "apply-once")
+            strategy = rule.get("strategy")
+            if not isinstance(strategy, dict) or not isinstance(strategy.get("path"), list):
+                self.c.error(
+                    rpath + ("strategy",), "expected strategy: {path: [field paths]}", "e.g. path: [spec.replicas]"
+                )
+                continue
+            for key in sorted(set(strategy) - {"path", "affect"}):
+                self.c.error(
+                    rpath + ("strategy", key), f"unknown strategy field {key!r}", "expected path, affect", key=True
+                )
+            self.c.warn(
+                rpath,
+                "apply-once rules are the environment's ignoreDrift in Composer",
+                f"add to environments/<env>.yaml: policies: {{ignoreDrift: [{', '.join(self.drift_paths(rule))}]}}",
+            )
+
+    def drift_paths(self, rule: dict[str, Any]) -> list[str]:
+        """`[COMPONENT/]KIND.path` entries for the environment's policies.ignoreDrift."""
+        sel = _selector(rule)
+        kinds = sel.get("resourceTypes") or ["<Kind>"]
+        comps = sel.get("componentNames") or [""]
+        paths = [p for p in rule["strategy"]["path"] if isinstance(p, str)] or ["<path>"]
+        return [f"{c + '/' if c else ''}{k}.{p}" for c in comps for k in kinds for p in paths]
+
+    # -- take-over, resource-update, read-only, shared-resource ---------------------------
+
+    def take_over(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        self.only_rules(props, ppath, "take-over")
+        for rule, rpath in self.rules(props, ppath):
+            self.unknown(rule, rpath, ("selector",), "take-over")
+            self.c.warn(
+                rpath,
+                "Composer takes over existing objects with appc apply --force-conflicts",
+                "without it, appc apply stops at an object another field manager owns and names it; with it, "
+                "Composer's server-side apply takes the fields it writes (for every object of the apply)",
+            )
+
+    def resource_update(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        self.only_rules(props, ppath, "resource-update")
+        for rule, rpath in self.rules(props, ppath):
+            self.unknown(rule, rpath, ("selector", "strategy"), "resource-update")
+            strategy = rule.get("strategy", {})
+            if not isinstance(strategy, dict):
+                self.c.error(rpath + ("strategy",), "expected strategy: {op, recreateFields}")
+                continue
+            for key in sorted(set(strategy) - {"op", "recreateFields"}):
+                self.c.error(
+                    rpath + ("strategy", key),
+                    f"unknown strategy field {key!r}",
+                    "expected op, recreateFields",
+                    key=True,
+                )
+            op = strategy.get("op", "patch")
+            if op not in UPDATE_OPS:
+                self.c.error(rpath + ("strategy", "op"), f"unknown op {op!r}", f"expected {', '.join(UPDATE_OPS)}")
+            elif op == "replace":
+                self.c.warn(
+                    rpath,
+                    "op replace is Composer's server-side apply",
+                    "fields Composer set before and no longer renders are removed; fields other managers set are kept",
+                )
+            if "recreateFields" in strategy:
+                self.c.warn(
+                    rpath,
+                    "recreateFields is not used: Composer updates objects in place",
+                    "only a Job whose template changed is deleted and created again; for another object the API "
+                    "server refuses a change to an immutable field and appc apply reports it: rename the object "
+                    "to replace it",
+                )
+            if op == "patch" and "recreateFields" not in strategy:
+                self.default_rule(rpath, "resource-update", "objects are updated in place with server-side apply")
+
+    def default_rule(self, rpath: FieldPath, policy: str, what: str) -> None:
+        """A rule that asks for what Composer does anyway: said, so that its selector is not a silent no-op."""
+        self.c.warn(rpath, f"this {policy} rule is Composer's own behaviour", f"{what}, for every object of the app")
+
+    def only_rules(self, props: dict[str, Any], ppath: FieldPath, policy: str) -> None:
+        for key in sorted(set(props) - {"rules"}):
+            self.c.error(ppath + (key,), f"unknown {policy} field {key!r}", "expected rules", key=True)
+
+
+def _selector(rule: dict[str, Any]) -> dict[str, Any]:
+    sel = rule.get("selector")
+    return sel if isinstance(sel, dict) else {}
