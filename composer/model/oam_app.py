@@ -234,13 +234,10 @@ class AppLevel:
         if not isinstance(raw, dict):
             self.c.error(wpath, "expected a workflow with steps")
             return
-        for key in sorted(set(raw) - {"steps", "mode"}):
-            why = (
-                "a Workflow object referenced by name is not read: write the steps here"
-                if key == "ref"
-                else "expected steps and mode"
+        for key in sorted(set(raw) - {"steps", "mode"}):  # ref is read by oam_refs.inline
+            self.c.error(
+                wpath + (key,), f"workflow field {key!r} is not supported", "expected steps and mode", key=True
             )
-            self.c.error(wpath + (key,), f"workflow field {key!r} is not supported", why, key=True)
         mode = raw.get("mode") if isinstance(raw.get("mode"), dict) else {}
         for key in sorted(mode):
             if key not in ("steps", "subSteps"):
