@@ -102,25 +102,7 @@ class StepWalker:
         if stype == "deploy":
             return self.deploy(props, ppath, spath, name)
         if stype == "apply-component":
-            comp = props.get("component")
-            if comp not in self.components:
-                self.c.error(
-                    ppath + ("component",),
-                    f"apply-component names no component {comp!r}",
-                    f"components: {', '.join(self.components)}",
-                )
-                return set()
-            for key in sorted(set(props) - {"component", "cluster", "namespace"}):
-                self.c.error(
-                    ppath + (key,),
-                    f"unknown apply-component field {key!r}",
-                    "expected component, cluster, namespace",
-                    key=True,
-                )
-            self.app.place_namespace(props.get("namespace"), ppath + ("namespace",))
-            if props.get("cluster") not in (None, "", "local"):
-                self.clusters[comp] = (props["cluster"], ppath + ("cluster",))
-            return self.claim({comp}, spath)
+            return self.apply_component(props, ppath, spath)
         if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
             exceptions = props.get("exceptions") or {}
             for key in sorted(set(props) - {"exceptions"}):
@@ -157,6 +139,28 @@ class StepWalker:
             "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
         )
         return set()
+
+    def apply_component(self, props: dict, ppath: FieldPath, spath: FieldPath) -> set[str]:
+        """One component, optionally to a cluster and namespace (the app's placement)."""
+        comp = props.get("component")
+        if comp not in self.components:
+            self.c.error(
+                ppath + ("component",),
+                f"apply-component names no component {comp!r}",
+                f"components: {', '.join(self.components)}",
+            )
+            return set()
+        for key in sorted(set(props) - {"component", "cluster", "namespace"}):
+            self.c.error(
+                ppath + (key,),
+                f"unknown apply-component field {key!r}",
+                "expected component, cluster, namespace",
+                key=True,
+            )
+        self.app.place_namespace(props.get("namespace"), ppath + ("namespace",))
+        if props.get("cluster") not in (None, "", "local"):
+            self.clusters[comp] = (props["cluster"], ppath + ("cluster",))
+        return self.claim({comp}, spath)
 
     def apply_object(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
         """An inline object, applied in the step's place: a k8s-objects component named after the step."""
