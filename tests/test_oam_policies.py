@@ -32,15 +32,14 @@ def test_garbage_collect_rules_and_keep_legacy_are_warnings_naming_composers_beh
         (37, "spec.policies.0.properties.rules.1"),
         (40, "spec.policies.0.properties.rules.2"),
     ]
-    assert "strategy 'never' is not Composer's" in got[1][2]
-    detail = load_application(CORPUS / "70-gc-rules.yaml").warnings[1].detail
-    assert "protect: [settings]" in detail
+    assert got[1][2] == "garbage-collect strategy 'never' is Composer's protect for settings"
+    assert got[2][2].startswith("garbage-collect strategy 'onAppDelete' is not Composer's")
 
 
 def test_apply_once_rules_name_the_environments_ignore_drift_entry():
     loaded = load_application(CORPUS / "71-apply-once-rules.yaml")
     [rule] = [w for w in loaded.warnings if w.path[-1] == 0]
-    assert rule.line == 26 and "ignoreDrift: [api/Deployment.spec.replicas]" in rule.detail
+    assert (rule.line, rule.summary) == (26, "apply-once rule is Composer's ignoreDrift: api/Deployment.spec.replicas")
 
 
 def test_apply_object_step_is_a_unit_applied_before_the_later_steps(tmp_path: Path, registry):
@@ -98,7 +97,7 @@ spec:
         ),
         (
             "  policies:\n    - name: gc\n      type: garbage-collect\n      properties:\n"
-            "        rules: [{selector: {componentNames: [web]}, strategy: never}]\n",
+            "        rules: [{selector: {componentNames: [web]}, strategy: onAppDelete}]\n",
             12,
             "spec.policies[0].properties.rules[0].selector.componentNames[0]",
             "the rule selects no component 'web'",
@@ -157,3 +156,48 @@ def test_refusals_are_at_their_line_with_what_to_do(tmp_path: Path, tail: str, l
     errors = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
     assert (errors[0]["line"], errors[0]["path"], errors[0]["summary"]) == (line, path, summary)
     assert errors[0]["detail"]
+
+
+KEPT = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop}
+spec:
+  components:
+    - {name: api, type: webservice, properties: {image: nginx:1}}
+    - name: settings
+      type: k8s-objects
+      properties: {objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: settings}, data: {mode: quiet}}]}
+  policies:
+    - name: keep-settings
+      type: garbage-collect
+      properties:
+        rules: [{selector: {componentNames: [settings]}, strategy: never}]
+"""
+GITOPS = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: gitops}\nspec:\n  kubernetes: {directory: deploy, namespace: shop}\n"
+
+
+def test_garbage_collect_never_protects_a_removed_component_until_the_rule_goes(tmp_path: Path):
+    write(tmp_path, {"app.yaml": KEPT, "environments/gitops.yaml": GITOPS})
+    assert appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve").code == 0
+    written = tmp_path / "deploy" / "settings.yaml"
+    assert written.exists()
+    without = KEPT.replace(
+        "    - name: settings\n      type: k8s-objects\n      properties: {objects: [{apiVersion: v1, kind: ConfigMap, "
+        "metadata: {name: settings}, data: {mode: quiet}}]}\n",
+        "",
+    )
+    (tmp_path / "app.yaml").write_text(without)
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--json")
+    assert r.code == 1 and written.exists()
+    errors = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert errors[0]["summary"] == "refusing to prune protected unit settings"
+    (tmp_path / "app.yaml").write_text(without.split("  policies:")[0])
+    assert appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve").code == 0
+    assert not written.exists()
+
+
+def test_apply_once_rule_is_the_environments_ignore_drift(tmp_path: Path, registry):
+    write(tmp_path, {"app.yaml": (CORPUS / "71-apply-once-rules.yaml").read_text(), "environments/prod.yaml": BARE_ENV})
+    compiled = compile_project(open_project(tmp_path / "app.yaml"), "prod", registry)
+    assert compiled.resolved.environment.spec.policies.ignore_drift == ("api/Deployment.spec.replicas",)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
-from composer.model.environment import KubeTarget
+from composer.model.environment import DriftPath, KubeTarget
 
 
 class Trait(Strict):
@@ -44,6 +44,10 @@ class ApplicationSpec(Strict):
     # Clusters (kube contexts) when the environment names none (KubeVela topology policies).
     targets: tuple[KubeTarget, ...] = ()
     gates: tuple[Gate, ...] = ()
+    # Asked of every environment (KubeVela garbage-collect `never` and apply-once rules): joined to
+    # the environment's policies.protect and policies.ignoreDrift (composer/model/placement.py).
+    protect: tuple[Name, ...] = ()
+    ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
 
 
 class Application(Strict):

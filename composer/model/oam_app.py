@@ -92,6 +92,7 @@ class AppLevel:
     def __init__(self, converter: Any):
         self.c = converter
         self.plan = Plan()
+        self.rules = RuleReader(converter, [])
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class AppLevel:
 
     def policies(self, raw: Any, components: list[str]) -> dict[str, tuple[dict, FieldPath]]:
         out: dict[str, tuple[dict, FieldPath]] = {}
+        self.rules = RuleReader(self.c, components)
         if raw is None:
             return out
         if not isinstance(raw, list):
@@ -148,9 +150,7 @@ class AppLevel:
             if ptype in POLICY_REFUSALS:
                 self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
             elif ptype in RULE_POLICIES:
-                getattr(RuleReader(self.c, components), RULE_POLICIES[ptype])(
-                    p.get("properties") or {}, ppath + ("properties",)
-                )
+                getattr(self.rules, RULE_POLICIES[ptype])(p.get("properties") or {}, ppath + ("properties",))
             elif ptype not in ("topology", "override"):
                 self.c.error(
                     ppath + ("type",),
@@ -412,6 +412,11 @@ class AppLevel:
             spec["targets"] = [{"context": t} for t in self.plan.targets]
             for j, p in enumerate(self.plan.target_paths):
                 self.c.pin(("spec", "targets", j), p)
+        for key, asked in (("protect", self.rules.protect), ("ignoreDrift", self.rules.ignore_drift)):
+            if asked:
+                spec[key] = list(dict.fromkeys(value for value, _ in asked))
+                for j, value in enumerate(spec[key]):
+                    self.c.pin((("spec", key, j)), next(p for v, p in asked if v == value))
         if self.plan.gates:
             spec["gates"] = self.plan.gates
             for j, p in enumerate(self.plan.gate_paths):

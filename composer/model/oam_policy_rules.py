@@ -14,11 +14,14 @@ oam_app.AppLevel; docs/oam.md has the table.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from composer.diagnostics import FieldPath
+from composer.model.environment import DRIFT_PATTERN
 
 SELECTOR_KEYS = ("componentNames", "componentTypes", "oamTypes", "traitTypes", "resourceTypes", "resourceNames")
+DRIFT_PATH = re.compile(DRIFT_PATTERN)  # an environment's policies.ignoreDrift entry
 GC_STRATEGIES = ("onAppUpdate", "onAppDelete", "never")
 GC_PROPAGATIONS = ("orphan", "cascading")
 UPDATE_OPS = ("patch", "replace")
@@ -38,8 +41,13 @@ class RuleReader:
     def __init__(self, reporter: Reporter, components: list[str]):
         self.c = reporter
         self.components = components
+        # What the rules ask of every environment, joined to its policies (composer/model/placement.py).
+        self.protect: list[tuple[str, FieldPath]] = []  # (component, the rule asking for it)
+        self.ignore_drift: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND.path, the rule)
 
-    def rules(self, props: dict[str, Any], ppath: FieldPath) -> list[tuple[dict[str, Any], FieldPath]]:
+    def rules(
+        self, props: dict[str, Any], ppath: FieldPath, keeps: bool = False
+    ) -> list[tuple[dict[str, Any], FieldPath]]:
         """The well-formed rules, each with its path; malformed ones are errors."""
         raw = props.get("rules", [])
         if not isinstance(raw, list):
@@ -51,11 +59,12 @@ class RuleReader:
             if not isinstance(rule, dict):
                 self.c.error(rpath, "expected a rule as a mapping", "{selector: {componentNames: [...]}, ...}")
                 continue
-            if self.selector(rule.get("selector"), rpath + ("selector",)):
+            gone_ok = keeps and rule.get("strategy") == "never"  # protects what an earlier apply made
+            if self.selector(rule.get("selector"), rpath + ("selector",), gone_ok):
                 out.append((rule, rpath))
         return out
 
-    def selector(self, sel: Any, spath: FieldPath) -> bool:
+    def selector(self, sel: Any, spath: FieldPath, gone_ok: bool = False) -> bool:
         if sel is None:
             return True  # an empty selector selects every object, as in KubeVela
         if not isinstance(sel, dict):
@@ -73,7 +82,13 @@ class RuleReader:
                 good = False
             elif key == "componentNames":
                 for j, name in enumerate(values):
-                    if name not in self.components:
+                    if name not in self.components and gone_ok:
+                        self.c.warn(
+                            spath + (key, j),
+                            f"the app has no component {name!r}",
+                            "its objects from an earlier apply stay protected: appc apply refuses to delete them",
+                        )
+                    elif name not in self.components:
                         self.c.error(
                             spath + (key, j),
                             f"the rule selects no component {name!r}",
@@ -102,7 +117,7 @@ class RuleReader:
                 key=True,
             )
         self.gc_flags(props, ppath)
-        for rule, rpath in self.rules(props, ppath):
+        for rule, rpath in self.rules(props, ppath, keeps=True):
             self.unknown(rule, rpath, ("selector", "strategy", "propagation"), "garbage-collect")
             strategy = rule.get("strategy", "onAppUpdate")
             if strategy not in GC_STRATEGIES:
@@ -110,12 +125,7 @@ class RuleReader:
                     rpath + ("strategy",), f"unknown strategy {strategy!r}", f"expected {', '.join(GC_STRATEGIES)}"
                 )
             elif strategy != "onAppUpdate":
-                self.c.warn(
-                    rpath,
-                    f"garbage-collect strategy {strategy!r} is not Composer's: it deletes what leaves the app after a good apply",
-                    f"to stop appc apply and appc destroy from deleting a component's objects, list it under "
-                    f"policies.protect in environments/<env>.yaml{self.names_hint(rule)}",
-                )
+                self.keep(rule, rpath, strategy)
             propagation = rule.get("propagation", "cascading")
             if propagation not in GC_PROPAGATIONS:
                 self.c.error(
@@ -155,12 +165,26 @@ class RuleReader:
                 "Composer records each apply as a revision in its state and keeps them",
             )
 
-    def names_hint(self, rule: dict[str, Any]) -> str:
+    def keep(self, rule: dict[str, Any], rpath: FieldPath, strategy: str) -> None:
+        """`never` on whole components is Composer's protect: apply and destroy refuse to delete them
+        (rather than leave them behind). Other selections, and onAppDelete, have no counterpart."""
         sel = _selector(rule)
         names = sel.get("componentNames")
-        if names:
-            return f", e.g. protect: [{', '.join(names)}]"
-        return " (protect names components; a rule on resource or trait types has no counterpart)"
+        if strategy == "never" and names and set(sel) == {"componentNames"}:
+            self.protect += [(n, rpath) for n in names]
+            self.c.warn(
+                rpath,
+                f"garbage-collect strategy 'never' is Composer's protect for {', '.join(names)}",
+                "appc apply and appc destroy refuse to delete their objects, instead of leaving them behind as "
+                "KubeVela does: to delete them, remove the rule first",
+            )
+            return
+        self.c.warn(
+            rpath,
+            f"garbage-collect strategy {strategy!r} is not Composer's: it deletes what leaves the app after a good apply",
+            "Composer keeps whole components only: strategy never with only componentNames protects them "
+            "(appc apply and appc destroy refuse to delete them)",
+        )
 
     # -- apply-once ---------------------------------------------------------------------
 
@@ -187,19 +211,34 @@ class RuleReader:
                 self.c.error(
                     rpath + ("strategy", key), f"unknown strategy field {key!r}", "expected path, affect", key=True
                 )
+            self.drift(rule, rpath)
+
+    def drift(self, rule: dict[str, Any], rpath: FieldPath) -> None:
+        """Rules on kinds (and components) are the environment's ignoreDrift: `[COMPONENT/]KIND.path`,
+        drift Composer's drift check reports but does not revert."""
+        sel = _selector(rule)
+        paths = [p for p in rule["strategy"]["path"] if isinstance(p, str)]
+        entries = [
+            f"{c + '/' if c else ''}{k}.{p}"
+            for c in sel.get("componentNames") or [""]
+            for k in sel.get("resourceTypes") or []
+            for p in paths
+        ]
+        if entries and set(sel) <= {"componentNames", "resourceTypes"} and all(DRIFT_PATH.match(e) for e in entries):
+            self.ignore_drift += [(e, rpath) for e in entries]
             self.c.warn(
                 rpath,
-                "apply-once rules are the environment's ignoreDrift in Composer",
-                f"add to environments/<env>.yaml: policies: {{ignoreDrift: [{', '.join(self.drift_paths(rule))}]}}",
+                f"apply-once rule is Composer's ignoreDrift: {', '.join(entries)}",
+                "appc apply takes back drifted fields except these, and appc drift reports them as ignored"
+                + ("" if "affect" not in rule["strategy"] else "; affect is not used"),
             )
-
-    def drift_paths(self, rule: dict[str, Any]) -> list[str]:
-        """`[COMPONENT/]KIND.path` entries for the environment's policies.ignoreDrift."""
-        sel = _selector(rule)
-        kinds = sel.get("resourceTypes") or ["<Kind>"]
-        comps = sel.get("componentNames") or [""]
-        paths = [p for p in rule["strategy"]["path"] if isinstance(p, str)] or ["<path>"]
-        return [f"{c + '/' if c else ''}{k}.{p}" for c in comps for k in kinds for p in paths]
+            return
+        self.c.warn(
+            rpath,
+            "this apply-once rule has no counterpart in Composer",
+            "Composer's ignoreDrift names a kind and a dotted path ([COMPONENT/]KIND.path): select resourceTypes "
+            "(and componentNames) with plain field paths such as spec.replicas",
+        )
 
     # -- take-over, resource-update, read-only, shared-resource ---------------------------
 
