@@ -201,3 +201,53 @@ def test_apply_once_rule_is_the_environments_ignore_drift(tmp_path: Path, regist
     write(tmp_path, {"app.yaml": (CORPUS / "71-apply-once-rules.yaml").read_text(), "environments/prod.yaml": BARE_ENV})
     compiled = compile_project(open_project(tmp_path / "app.yaml"), "prod", registry)
     assert compiled.resolved.environment.spec.policies.ignore_drift == ("api/Deployment.spec.replicas",)
+
+
+ADOPT = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop}
+spec:
+  components:
+    - name: legacy
+      type: k8s-objects
+      properties: {objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: legacy-settings}, data: {owner: platform}}]}
+"""
+TAKE_OVER = """  policies:
+    - name: adopt
+      type: take-over
+      properties: {rules: [{selector: {resourceTypes: [ConfigMap]}}]}
+"""
+
+
+def test_take_over_forces_only_the_selected_objects_from_another_manager(tmp_path: Path, kube_clean):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_clean.api())
+    core.create_namespace({"metadata": {"name": "legacy"}})
+    made_by_hand = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "legacy-settings"},
+        "data": {"owner": "ops"},
+    }
+    core.patch_namespaced_config_map(
+        "legacy-settings",
+        "legacy",
+        made_by_hand,
+        field_manager="kubectl",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+    env = (
+        "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: dev}\n"
+        f"spec:\n  kubernetes: {{context: {kube_clean.context}, namespace: legacy}}\n"
+    )
+    write(tmp_path, {"app.yaml": ADOPT, "environments/dev.yaml": env})
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 3 and "kubectl" in r.out + r.err
+    assert core.read_namespaced_config_map("legacy-settings", "legacy").data == {"owner": "ops"}
+    (tmp_path / "app.yaml").write_text(ADOPT.lstrip() + TAKE_OVER)
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("legacy-settings", "legacy").data == {"owner": "platform"}

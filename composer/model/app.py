@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
 from composer.model.environment import DriftPath, KubeTarget
+
+
+TakeOverEntry = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?([A-Za-z][A-Za-z0-9]*|\*)$", max_length=128)
+]
 
 
 class Trait(Strict):
@@ -48,6 +53,9 @@ class ApplicationSpec(Strict):
     # the environment's policies.protect and policies.ignoreDrift (composer/model/placement.py).
     protect: tuple[Name, ...] = ()
     ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
+    # Objects apply takes over from other field managers (KubeVela take-over): `[COMPONENT/]KIND`,
+    # `COMPONENT/*` or `*`; a scoped --force-conflicts (composer/runners/kube/base.py).
+    take_over: tuple[TakeOverEntry, ...] = Field((), alias="takeOver")
 
 
 class Application(Strict):

@@ -412,7 +412,12 @@ class AppLevel:
             spec["targets"] = [{"context": t} for t in self.plan.targets]
             for j, p in enumerate(self.plan.target_paths):
                 self.c.pin(("spec", "targets", j), p)
-        for key, asked in (("protect", self.rules.protect), ("ignoreDrift", self.rules.ignore_drift)):
+        asks = {
+            "protect": self.rules.protect,
+            "ignoreDrift": self.rules.ignore_drift,
+            "takeOver": self.rules.taken_over,
+        }
+        for key, asked in asks.items():
             if asked:
                 spec[key] = list(dict.fromkeys(value for value, _ in asked))
                 for j, value in enumerate(spec[key]):

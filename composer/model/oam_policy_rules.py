@@ -44,6 +44,7 @@ class RuleReader:
         # What the rules ask of every environment, joined to its policies (composer/model/placement.py).
         self.protect: list[tuple[str, FieldPath]] = []  # (component, the rule asking for it)
         self.ignore_drift: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND.path, the rule)
+        self.taken_over: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND, COMPONENT/* or *, the rule)
 
     def rules(
         self, props: dict[str, Any], ppath: FieldPath, keeps: bool = False
@@ -246,11 +247,28 @@ class RuleReader:
         self.only_rules(props, ppath, "take-over")
         for rule, rpath in self.rules(props, ppath):
             self.unknown(rule, rpath, ("selector",), "take-over")
+            sel = _selector(rule)
+            if not set(sel) <= {"componentNames", "resourceTypes"} or not all(
+                re.match(r"^[A-Za-z][A-Za-z0-9]*$", k) for k in sel.get("resourceTypes") or []
+            ):
+                self.c.warn(
+                    rpath,
+                    "this take-over rule has no counterpart in Composer",
+                    "Composer takes over by component and kind (componentNames, resourceTypes); appc apply "
+                    "--force-conflicts takes over every object of the apply",
+                )
+                continue
+            entries = [
+                f"{c + '/' if c else ''}{k}"
+                for c in sel.get("componentNames") or [""]
+                for k in sel.get("resourceTypes") or ["*"]
+            ]
+            self.taken_over += [(e, rpath) for e in entries]
             self.c.warn(
                 rpath,
-                "Composer takes over existing objects with appc apply --force-conflicts",
-                "without it, appc apply stops at an object another field manager owns and names it; with it, "
-                "Composer's server-side apply takes the fields it writes (for every object of the apply)",
+                f"take-over is a scoped --force-conflicts in Composer: {', '.join(entries)}",
+                "appc apply takes the fields it writes on these objects from any other field manager; the objects "
+                "are Composer's from then on, and deleted with the component",
             )
 
     def resource_update(self, props: dict[str, Any], ppath: FieldPath) -> None:

@@ -70,6 +70,7 @@ class ClusterSink(ApplyOps, HealthOps):
                 timeout=float(options.timeout),
                 no_wait=bool(options.no_wait),
                 force_conflicts=bool(options.force_conflicts),
+                take_over=resolved.app.spec.take_over,
                 workers=workers,
             )
             for t in cluster_targets(resolved.environment)
@@ -226,7 +227,11 @@ class ClusterSink(ApplyOps, HealthOps):
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"},
+                        query={
+                            "fieldManager": FIELD_MANAGER,
+                            "force": self.force_conflicts or self.takes_over(component, p.source["kind"]),
+                            "dryRun": "All",
+                        },
                         body=p.body,
                         content_type=APPLY_CONTENT_TYPE,
                     )

@@ -59,6 +59,7 @@ class ClusterBase:
     timeout: float = 3600.0
     no_wait: bool = False
     force_conflicts: bool = False
+    take_over: tuple[str, ...] = ()  # the app's takeOver entries: [COMPONENT/]KIND, COMPONENT/* or *
     workers: int = DEFAULT_WORKERS
     poll_interval: float = 0.25
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -74,6 +75,10 @@ class ClusterBase:
     @property
     def target(self) -> str:
         return f"kube:{self.context}/{self.namespace}"
+
+    def takes_over(self, component: str, kind: str) -> bool:
+        """Whether apply forces this object's fields from other managers (the app's takeOver)."""
+        return any(e in ("*", kind, f"{component}/*", f"{component}/{kind}") for e in self.take_over)
 
     def _fail(
         self,
