@@ -251,3 +251,25 @@ def test_take_over_forces_only_the_selected_objects_from_another_manager(tmp_pat
     r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
     assert r.code == 0, r.out + r.err
     assert core.read_namespaced_config_map("legacy-settings", "legacy").data == {"owner": "platform"}
+
+
+def test_recreate_fields_recreate_an_immutable_object_only_for_the_selected_component(tmp_path: Path, kube_clean):
+    from kubernetes import client
+
+    env = (
+        "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: dev}\n"
+        f"spec:\n  kubernetes: {{context: {kube_clean.context}, namespace: frozen}}\n"
+    )
+    text = (CORPUS / "73-resource-update.yaml").read_text()
+    write(tmp_path, {"app.yaml": text, "environments/dev.yaml": env})
+    assert appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait").code == 0
+    (tmp_path / "app.yaml").write_text(text.replace('level: "3"', 'level: "4"'))
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    core = client.CoreV1Api(kube_clean.api())
+    assert core.read_namespaced_config_map("frozen", "frozen").data == {"level": "4"}
+    # Without the rule, the API server's refusal stands.
+    (tmp_path / "app.yaml").write_text(text.replace('level: "3"', 'level: "5"').split("  policies:")[0])
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code != 0 and "immutable" in r.out + r.err
+    assert core.read_namespaced_config_map("frozen", "frozen").data == {"level": "4"}

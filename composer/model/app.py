@@ -9,8 +9,7 @@ from pydantic import Field, StringConstraints
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
 from composer.model.environment import DriftPath, KubeTarget
 
-
-TakeOverEntry = Annotated[
+ObjectSelector = Annotated[
     str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?([A-Za-z][A-Za-z0-9]*|\*)$", max_length=128)
 ]
 
@@ -55,7 +54,10 @@ class ApplicationSpec(Strict):
     ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
     # Objects apply takes over from other field managers (KubeVela take-over): `[COMPONENT/]KIND`,
     # `COMPONENT/*` or `*`; a scoped --force-conflicts (composer/runners/kube/base.py).
-    take_over: tuple[TakeOverEntry, ...] = Field((), alias="takeOver")
+    take_over: tuple[ObjectSelector, ...] = Field((), alias="takeOver")
+    # Objects apply deletes and creates again when the API server refuses a change as immutable
+    # (KubeVela resource-update recreateFields), as it does for Jobs.
+    recreate: tuple[ObjectSelector, ...] = ()
 
 
 class Application(Strict):

@@ -416,6 +416,7 @@ class AppLevel:
             "protect": self.rules.protect,
             "ignoreDrift": self.rules.ignore_drift,
             "takeOver": self.rules.taken_over,
+            "recreate": self.rules.recreated,
         }
         for key, asked in asks.items():
             if asked:

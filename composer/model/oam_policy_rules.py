@@ -22,6 +22,7 @@ from composer.model.environment import DRIFT_PATTERN
 
 SELECTOR_KEYS = ("componentNames", "componentTypes", "oamTypes", "traitTypes", "resourceTypes", "resourceNames")
 DRIFT_PATH = re.compile(DRIFT_PATTERN)  # an environment's policies.ignoreDrift entry
+KIND = re.compile(r"^([A-Za-z][A-Za-z0-9]*|\*)$")
 GC_STRATEGIES = ("onAppUpdate", "onAppDelete", "never")
 GC_PROPAGATIONS = ("orphan", "cascading")
 UPDATE_OPS = ("patch", "replace")
@@ -45,6 +46,7 @@ class RuleReader:
         self.protect: list[tuple[str, FieldPath]] = []  # (component, the rule asking for it)
         self.ignore_drift: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND.path, the rule)
         self.taken_over: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND, COMPONENT/* or *, the rule)
+        self.recreated: list[tuple[str, FieldPath]] = []  # (the same, the rule)
 
     def rules(
         self, props: dict[str, Any], ppath: FieldPath, keeps: bool = False
@@ -247,10 +249,8 @@ class RuleReader:
         self.only_rules(props, ppath, "take-over")
         for rule, rpath in self.rules(props, ppath):
             self.unknown(rule, rpath, ("selector",), "take-over")
-            sel = _selector(rule)
-            if not set(sel) <= {"componentNames", "resourceTypes"} or not all(
-                re.match(r"^[A-Za-z][A-Za-z0-9]*$", k) for k in sel.get("resourceTypes") or []
-            ):
+            entries = self.scoped(rule)
+            if entries is None:
                 self.c.warn(
                     rpath,
                     "this take-over rule has no counterpart in Composer",
@@ -258,11 +258,6 @@ class RuleReader:
                     "--force-conflicts takes over every object of the apply",
                 )
                 continue
-            entries = [
-                f"{c + '/' if c else ''}{k}"
-                for c in sel.get("componentNames") or [""]
-                for k in sel.get("resourceTypes") or ["*"]
-            ]
             self.taken_over += [(e, rpath) for e in entries]
             self.c.warn(
                 rpath,
@@ -296,15 +291,37 @@ class RuleReader:
                     "fields Composer set before and no longer renders are removed; fields other managers set are kept",
                 )
             if "recreateFields" in strategy:
-                self.c.warn(
-                    rpath,
-                    "recreateFields is not used: Composer updates objects in place",
-                    "only a Job whose template changed is deleted and created again; for another object the API "
-                    "server refuses a change to an immutable field and appc apply reports it: rename the object "
-                    "to replace it",
-                )
+                self.recreate(rule, rpath)
             if op == "patch" and "recreateFields" not in strategy:
                 self.default_rule(rpath, "resource-update", "objects are updated in place with server-side apply")
+
+    def recreate(self, rule: dict[str, Any], rpath: FieldPath) -> None:
+        """recreateFields: Composer recreates the selected objects when the API server refuses a change
+        as immutable (as it does for Jobs), rather than on a list of fields."""
+        entries = self.scoped(rule)
+        if entries is None:
+            self.c.warn(
+                rpath,
+                "recreateFields of this rule has no counterpart in Composer",
+                "Composer recreates by component and kind (componentNames, resourceTypes)",
+            )
+            return
+        self.recreated += [(e, rpath) for e in entries]
+        self.c.warn(
+            rpath,
+            f"recreateFields is Composer's recreate-on-immutable for {', '.join(entries)}",
+            "when the API server refuses a change to one of these objects as immutable, appc apply deletes it and "
+            "creates it again; a change it accepts is applied in place, whichever fields changed",
+        )
+
+    def scoped(self, rule: dict[str, Any]) -> list[str] | None:
+        """The objects a rule selects as `[COMPONENT/]KIND` / `COMPONENT/*` / `*`, or None when its
+        selector is more than component names and kinds."""
+        sel = _selector(rule)
+        kinds = sel.get("resourceTypes") or ["*"]
+        if not set(sel) <= {"componentNames", "resourceTypes"} or not all(KIND.match(k) for k in kinds):
+            return None
+        return [f"{c + '/' if c else ''}{k}" for c in sel.get("componentNames") or [""] for k in kinds]
 
     def default_rule(self, rpath: FieldPath, policy: str, what: str) -> None:
         """A rule that asks for what Composer does anyway: said, so that its selector is not a silent no-op."""

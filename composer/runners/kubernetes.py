@@ -71,6 +71,7 @@ class ClusterSink(ApplyOps, HealthOps):
                 no_wait=bool(options.no_wait),
                 force_conflicts=bool(options.force_conflicts),
                 take_over=resolved.app.spec.take_over,
+                recreate=resolved.app.spec.recreate,
                 workers=workers,
             )
             for t in cluster_targets(resolved.environment)

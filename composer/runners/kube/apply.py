@@ -141,7 +141,7 @@ class ApplyOps(NamespaceOps, RolloutOps):
                     continue
                 if (
                     attempt < 2
-                    and p.resource.kind in REPLACED_WHEN_IMMUTABLE
+                    and (p.resource.kind in REPLACED_WHEN_IMMUTABLE or self.recreates(component, p.resource.kind))
                     and err.status == 422
                     and any("field is immutable" in c.get("message", "") for c in err.causes)
                 ):
