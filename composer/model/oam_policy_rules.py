@@ -1,15 +1,16 @@
 """KubeVela's resource-rule policies, read as Composer's closest behaviour.
 
-`garbage-collect`, `apply-once`, `take-over`, `resource-update`, `read-only` and
-`shared-resource` (vela-templates/definitions/internal/policy/*.cue) each take `rules`: a
-selector (component names or types, trait types, resource kinds or names) and what to do with
-the objects it selects. Composer applies a unit whole with server-side apply and prunes what
-leaves the app after a good apply, so where a rule asks for that, it is accepted; where it
-asks for something Composer does differently, a warning at the rule says what happens
-instead and which environment setting comes closest; what Composer cannot do safely (never
-writing an object it renders, sharing one object between apps) is an error. Every selector
-and strategy field is checked, so a typo is an error, not a silent no-op. Used by
-oam_app.AppLevel; docs/oam.md has the table.
+`garbage-collect`, `apply-once`, `take-over` and `resource-update`
+(vela-templates/definitions/internal/policy/*.cue) each take `rules`: a selector (component
+names or types, trait types, resource kinds or names) and what to do with the objects it
+selects. A rule on components and kinds is mapped to what the app asks of every environment
+(composer/model/placement.py joins it): garbage-collect `never` → `protect`, apply-once paths →
+`ignoreDrift`, take-over → `takeOver` (a scoped --force-conflicts), resource-update
+`recreateFields` → `recreate` (recreate when a change is refused as immutable). Every rule is
+also a warning at its line saying what Composer does with it, since the effects differ in
+detail; a rule Composer has no counterpart for is a warning that says so. Every selector and
+strategy field is checked, so a typo is an error, not a silent no-op. `read-only` and
+`shared-resource` are refused in oam_app. Used by oam_app.AppLevel; docs/oam.md has the table.
 """
 
 from __future__ import annotations
