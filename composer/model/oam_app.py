@@ -8,6 +8,9 @@ What KubeVela's controller does with them, Composer does at apply time where it 
 - workflow steps order components (`apply-component`, `deploy`, `step-group`), and a
   `suspend` step (or `deploy` with `auto: false`) is an approval gate: `appc apply`
   stops there until `--approve STEP` (…/workflowstep/*.cue).
+- policies with resource rules (garbage-collect, apply-once, take-over, resource-update) are
+  read by oam_policy_rules.py into the app's protect / ignoreDrift / takeOver / recreate;
+  `workflow.ref` is resolved before this by oam_refs.py.
 Everything else is refused at its line with what to do instead. docs/oam.md has the table.
 """
 
