@@ -22,6 +22,7 @@ from typing import Any
 
 from composer.diagnostics import FieldPath
 from composer.model.oam_policy_rules import RuleReader
+from composer.model.oam_topology import TopologyReading
 from composer.model.oam_workflow import StepWalker
 
 # Application annotations that steer KubeVela's controller rather than describe objects.
@@ -89,7 +90,7 @@ def patch_traits(traits: list, patches: list) -> list:
     return out
 
 
-class AppLevel:
+class AppLevel(TopologyReading):
     """Reads metadata, policies and workflow for one Application; reports through the converter."""
 
     def __init__(self, converter: Any):
@@ -164,66 +165,6 @@ class AppLevel:
                 self.c.error(ppath + ("name",), f"policy {p['name']!r} is given twice")
             out[p["name"]] = (p, ppath)
         return out
-
-    def topology(self, policy: dict, ppath: FieldPath) -> None:
-        props = policy.get("properties") or {}
-        for key in sorted(
-            set(props) - {"clusters", "namespace", "clusterLabelSelector", "clusterSelector", "allowEmpty"}
-        ):
-            self.c.error(
-                ppath + ("properties", key),
-                f"topology {key!r} is not supported",
-                "name the clusters: properties.clusters (each a kube context)",
-                key=True,
-            )
-        self.cluster_labels(props, ppath + ("properties",))
-        clusters = props.get("clusters", [])
-        if not isinstance(clusters, list) or not all(isinstance(x, str) for x in clusters):
-            self.c.error(ppath + ("properties", "clusters"), "expected a list of cluster names")
-            return
-        for j, cluster in enumerate(clusters):
-            if cluster != "local" and cluster not in self.plan.targets:  # local: the environment's own cluster
-                self.plan.targets.append(cluster)
-                self.plan.target_paths.append(ppath + ("properties", "clusters", j))
-        self.place_namespace(props.get("namespace"), ppath + ("properties", "namespace"))
-
-    def place_namespace(self, ns: Any, path: FieldPath) -> None:
-        """The namespace a topology policy or an apply-component step names: one per app."""
-        if not isinstance(ns, str) or not ns:
-            return
-        if self.plan.namespace is not None and self.plan.namespace[0] != ns:
-            first = self.plan.namespace[0]
-            self.c.error(
-                path,
-                f"deploying to namespaces {first!r} and {ns!r} is two environments in Composer",
-                f"write environments/<env>.yaml for each, with spec.kubernetes.namespace {first!r} and {ns!r} "
-                "(an override policy of one becomes that environment's overrides), then run appc apply -e <env> for each",
-            )
-        self.plan.namespace = (ns, path)
-
-    def cluster_labels(self, props: dict, ppath: FieldPath) -> None:
-        """Clusters chosen by label: Composer has no cluster registry, the environment's clusters are used."""
-        for key in ("clusterLabelSelector", "clusterSelector"):
-            if key not in props:
-                continue
-            labels = props[key]
-            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-                self.c.error(ppath + (key,), f"expected {key} as a mapping of label names to values")
-                continue
-            self.c.warn(
-                ppath + (key,),
-                f"{key} is not used: Composer has no cluster registry to select by label",
-                "the app deploys to the environment's clusters (spec.kubernetes.context or targets in "
-                "environments/<env>.yaml); name them in properties.clusters to deploy there when the environment names none",
-            )
-        if props.get("allowEmpty", False) not in (True, False):
-            self.c.error(ppath + ("allowEmpty",), "expected allowEmpty as true or false")
-        elif props.get("allowEmpty") is True:
-            self.c.warn(
-                ppath + ("allowEmpty",),
-                "allowEmpty is not used",
-                "Composer always deploys to at least the environment's own cluster",
-            )
 
     # -- workflow -----------------------------------------------------------------------
 
