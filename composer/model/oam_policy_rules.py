@@ -250,21 +250,21 @@ class RuleReader:
         self.only_rules(props, ppath, "take-over")
         for rule, rpath in self.rules(props, ppath):
             self.unknown(rule, rpath, ("selector",), "take-over")
-            entries = self.scoped(rule)
-            if entries is None:
-                self.c.warn(
-                    rpath,
-                    "this take-over rule has no counterpart in Composer",
-                    "Composer takes over by component and kind (componentNames, resourceTypes); appc apply "
-                    "--force-conflicts takes over every object of the apply",
-                )
-                continue
-            self.taken_over += [(e, rpath) for e in entries]
-            self.c.warn(
+            self.ask(
+                rule,
                 rpath,
-                f"take-over is a scoped --force-conflicts in Composer: {', '.join(entries)}",
-                "appc apply takes the fields it writes on these objects from any other field manager; the objects "
-                "are Composer's from then on, and deleted with the component",
+                self.taken_over,
+                (
+                    "take-over is a scoped --force-conflicts in Composer: {}",
+                    "appc apply takes the fields it writes "
+                    "on these objects from any other field manager; the objects are Composer's from then on, and "
+                    "deleted with the component",
+                ),
+                (
+                    "this take-over rule has no counterpart in Composer",
+                    "Composer takes over by component and kind "
+                    "(componentNames, resourceTypes); appc apply --force-conflicts takes over every object of the apply",
+                ),
             )
 
     def resource_update(self, props: dict[str, Any], ppath: FieldPath) -> None:
@@ -299,21 +299,38 @@ class RuleReader:
     def recreate(self, rule: dict[str, Any], rpath: FieldPath) -> None:
         """recreateFields: Composer recreates the selected objects when the API server refuses a change
         as immutable (as it does for Jobs), rather than on a list of fields."""
-        entries = self.scoped(rule)
-        if entries is None:
-            self.c.warn(
-                rpath,
+        self.ask(
+            rule,
+            rpath,
+            self.recreated,
+            (
+                "recreateFields is Composer's recreate-on-immutable for {}",
+                "when the API server refuses a change to "
+                "one of these objects as immutable, appc apply deletes it and creates it again; a change it accepts is "
+                "applied in place, whichever fields changed",
+            ),
+            (
                 "recreateFields of this rule has no counterpart in Composer",
                 "Composer recreates by component and kind (componentNames, resourceTypes)",
-            )
-            return
-        self.recreated += [(e, rpath) for e in entries]
-        self.c.warn(
-            rpath,
-            f"recreateFields is Composer's recreate-on-immutable for {', '.join(entries)}",
-            "when the API server refuses a change to one of these objects as immutable, appc apply deletes it and "
-            "creates it again; a change it accepts is applied in place, whichever fields changed",
+            ),
         )
+
+    def ask(
+        self,
+        rule: dict[str, Any],
+        rpath: FieldPath,
+        into: list[tuple[str, FieldPath]],
+        mapped: tuple[str, str],
+        unmapped: tuple[str, str],
+    ) -> None:
+        """A rule on components and kinds asks for `into` (a warning names the entries); any other
+        selector has no counterpart (a warning says so)."""
+        entries = self.scoped(rule)
+        if entries is None:
+            self.c.warn(rpath, *unmapped)
+            return
+        into += [(e, rpath) for e in entries]
+        self.c.warn(rpath, mapped[0].format(", ".join(entries)), mapped[1])
 
     def scoped(self, rule: dict[str, Any]) -> list[str] | None:
         """The objects a rule selects as `[COMPONENT/]KIND` / `COMPONENT/*` / `*`, or None when its
