@@ -36,9 +36,7 @@ KUBEVELA_ONLY_TYPES = {
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
     "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
 }
-KUBEVELA_ONLY_TRAITS = {
-    "nocalhost": "Nocalhost development mode needs its own controller: there is no counterpart",
-}
+KUBEVELA_ONLY_TRAITS: dict[str, str] = {}
 
 # KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
 # platform definitions) take their properties as they are.
@@ -60,6 +58,7 @@ class _Converter(StorageTranslation):
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.storage_env: dict[str, Any] = {}  # env vars from storage mountToEnv(s), per component
+        self.app_name = ""  # metadata.name, for traits that write it (nocalhost)
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
@@ -110,6 +109,14 @@ class _Converter(StorageTranslation):
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
+        if ctype == "helmchart":
+            from composer.model.oam_helm import HelmChart
+
+            comp = HelmChart(self, comp, cpath).run()
+        elif ctype == "k8s-objects":
+            from composer.model.oam_objects import name_the_workload
+
+            comp = name_the_workload(self, comp, cpath)
         if ctype in WORKLOAD_TYPES:
             from composer.model.oam_traits import TraitRewriter
 
@@ -421,6 +428,7 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
     if not isinstance(spec, dict):
         return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
     app = AppLevel(c)
+    c.app_name = str((data.get("metadata") or {}).get("name") or "") if isinstance(data.get("metadata"), dict) else ""
     metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
     raw = spec.get("components") if isinstance(spec.get("components"), list) else None
     names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
@@ -430,8 +438,8 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
         raw = app.apply_overrides(raw)
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
-    if c.errors:
-        from composer.model.loader import by_line
+    from composer.model.loader import by_line
 
+    if c.errors:
         raise DiagnosticError(by_line(c.errors))
-    return out, dst, c.warnings
+    return out, dst, by_line(c.warnings)

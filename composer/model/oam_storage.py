@@ -10,7 +10,9 @@ from typing import Any
 from composer.diagnostics import FieldPath
 
 VOLUME_MOUNT_HINTS = {
-    "hostPath": "hostPath volumes are not supported",
+    "hostPath": "a hostPath volume hands the pod the node's files, which Pod Security 'restricted' (Composer's "
+    "default for every pod, docs/security.md) forbids: use a pvc, configMap, secret or emptyDir volume, or give a "
+    "node agent that must read the node as a k8s-objects component, in a namespace whose Pod Security level allows it",
 }
 
 STORAGE_KEYS = {

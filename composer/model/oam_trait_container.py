@@ -137,6 +137,12 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
 
 
 def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
+    """The main container's startup probe, or a sidecar's (by containerName) on its sidecar trait."""
+    probe = {k: v for k, v in p.items() if k != "containerName"}
+    if r.for_sidecar(p, {"startupProbe": probe}):
+        j = r.sidecar_index(p["containerName"])
+        r.c.relocate(ppath, r.cpath + ("traits", j, "properties", "startupProbe"))
+        return None
     if not r.main_only(p, ppath, "startup-probe"):
         return None
     r.c.relocate(ppath, ppath[:-1] + ("properties", "startup"))

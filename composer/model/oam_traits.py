@@ -28,9 +28,18 @@ from composer.model.oam_trait_container import (
     service_binding,
     startup_probe,
 )
+from composer.model.oam_trait_dev import nocalhost
 from composer.model.oam_trait_pod import MAIN, _affinity, _init_container, _security, _strategy, pod_trait
 
 INERT = {"type": "annotations", "properties": {}}
+# Fields that look like a vela-core trait's but come from elsewhere (older docs, custom definitions
+# of the same name, which KubeVela itself refuses without them): what to write instead.
+FIELD_HINTS = {
+    ("init-container", "command"): "vela-core's init-container takes the command as cmd: rename it",
+    ("expose", "http"): "http: {NAME: PORT} is the custom expose trait of KubeVela's advanced CUE tutorial; "
+    "vela-core's expose takes port: [8080] or ports: [{port: 8080}] (or publish that TraitDefinition under "
+    "definitions/)",
+}
 
 
 class TraitRewriter:
@@ -112,25 +121,31 @@ class TraitRewriter:
             and isinstance(t["properties"].get("name"), str)
         }
 
+    def sidecar_index(self, name: str) -> int:
+        """The index of the sidecar trait named `name` (the caller knows there is one)."""
+        traits = self.comp.get("traits") or []
+        return next(
+            j
+            for j, t in enumerate(traits)
+            if isinstance(t, dict)
+            and t.get("type") == "sidecar"
+            and isinstance(t.get("properties"), dict)
+            and t["properties"].get("name") == name
+        )
+
     def for_sidecar(self, p: dict, changes: dict) -> bool:
         """A command / container-image for a sidecar of this component patches that sidecar trait."""
         name = p.get("containerName", "")
         if not isinstance(name, str) or name not in self.sidecar_names():
             return False
         self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
-        for j, t in enumerate(self.comp.get("traits") or []):
-            if (
-                isinstance(t, dict)
-                and t.get("type") == "sidecar"
-                and isinstance(t.get("properties"), dict)
-                and t["properties"].get("name") == name
-            ):
-                for key in sorted(set(changes) & set(t["properties"])):
-                    self.c.warn(
-                        self.cpath + ("traits", j, "properties", key),
-                        f"{key} of sidecar {name!r} is replaced by a trait",
-                        "the later trait's value is used, as in KubeVela",
-                    )
+        j = self.sidecar_index(name)
+        for key in sorted(set(changes) & set(self.comp["traits"][j]["properties"])):
+            self.c.warn(
+                self.cpath + ("traits", j, "properties", key),
+                f"{key} of sidecar {name!r} is replaced by a trait",
+                "the later trait's value is used, as in KubeVela",
+            )
         return True
 
     def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
@@ -153,10 +168,11 @@ class TraitRewriter:
 
     def unknown(self, p: dict, ppath: FieldPath, known: set[str], what: str) -> None:
         for key in sorted(set(p) - known):
+            hint = FIELD_HINTS.get((what, key))
             self.c.error(
                 ppath + (key,),
                 f"unknown field {key!r} of trait {what}",
-                f"expected one of: {', '.join(sorted(known))}",
+                f"{hint + '; ' if hint else ''}expected one of: {', '.join(sorted(known))}",
                 key=True,
             )
 
@@ -214,6 +230,7 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
     ),
     "lifecycle": pod_trait("lifecycle", lambda r, p, pp: p, {"postStart", "preStop"}, "lifecycle"),
     "resource": resource,
+    "nocalhost": nocalhost,
     "json-merge-patch": json_merge_patch,
     "labels": null_deletes("labels"),
     "annotations": null_deletes("annotations"),

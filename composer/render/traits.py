@@ -118,7 +118,7 @@ def sidecar(w: Workload, t: ResolvedTrait) -> None:
         c["args"] = w.expand(p["name"], p["args"])
     if p.get("volumes"):
         c["volumeMounts"] = [{"name": v["name"], "mountPath": v["path"]} for v in p["volumes"]]
-    for key in ("livenessProbe", "readinessProbe"):
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
         if p.get(key):
             c[key] = probe(p[key])
     w.pod_spec["containers"].append(c)

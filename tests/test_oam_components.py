@@ -1,0 +1,237 @@
+"""KubeVela component types and traits added for issue 14: helmchart (as FluxCD objects), nocalhost,
+startup-probe on a sidecar, k8s-objects naming its workload, and the refusals that say what to write.
+Each renders a corpus file of tests/corpus/kubevela/ (also counted and field-walked by
+test_kubevela_corpus.py) or a small app, and compares the objects KubeVela's definition describes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from composer.diagnostics import Diagnostic, DiagnosticError, Severity, format_path
+from composer.project import compile_project, open_project
+from tests.helpers import ROOT, write
+
+CORPUS = ROOT / "tests" / "corpus" / "kubevela"
+ENV = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: test}\nspec:\n  kubernetes: {context: test, namespace: shop}\n"
+
+
+def _render(path: Path, registry) -> tuple[dict[str, list[dict[str, Any]]], list[Diagnostic]]:
+    project = open_project(path)
+    compiled = compile_project(project, "test", registry)
+    docs = {
+        name: [d for d in yaml.safe_load_all(body) if d]
+        for name, body in compiled.rendered.files.items()
+        if name.startswith("kubernetes/")
+    }
+    return docs, [*project.app.warnings, *compiled.warnings]
+
+
+def _objects(docs: dict[str, list[dict[str, Any]]], unit: str) -> dict[str, dict[str, Any]]:
+    return {d["kind"]: d for d in docs[f"kubernetes/{unit}.yaml"]}
+
+
+def _errors(tmp_path: Path, app: str, registry) -> list[tuple[int | None, str, str, str]]:
+    write(tmp_path, {"app.yaml": app, "environments/test.yaml": ENV})
+    with pytest.raises(DiagnosticError) as caught:
+        compile_project(open_project(tmp_path / "app.yaml"), "test", registry)
+    return [(d.line, format_path(d.path), d.summary, d.detail) for d in caught.value.diagnostics]
+
+
+def test_helmchart_becomes_a_flux_helm_repository_and_release_field_by_field(registry):
+    docs, warnings = _render(CORPUS / "37-helmchart.yaml", registry)
+    objects = _objects(docs, "podinfo")
+    assert objects["HelmRepository"]["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    assert objects["HelmRepository"]["metadata"]["namespace"] == "corpus"  # the environment's, like any component
+    assert objects["HelmRepository"]["spec"] == {
+        "interval": "5m",
+        "url": "https://stefanprodan.github.io/podinfo",
+        "secretRef": {"name": "charts-login"},
+    }
+    release = objects["HelmRelease"]
+    assert release["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
+    assert release["spec"] == {
+        "interval": "5m",
+        "releaseName": "podinfo-layered",
+        "chart": {
+            "spec": {
+                "chart": "podinfo",
+                "version": "6.11.1",
+                "sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
+            }
+        },
+        "values": {"replicaCount": 2, "resources": {"limits": {"cpu": "100m", "memory": "256Mi"}}},
+        "valuesFrom": [
+            {"kind": "ConfigMap", "name": "podinfo-base", "valuesKey": "values.yaml"},
+            {"kind": "Secret", "name": "podinfo-overlay", "valuesKey": "overlay.yaml", "optional": True},
+        ],
+        "timeout": "10m",
+        "maxHistory": 3,
+        "install": {"crds": "Skip", "createNamespace": False, "disableHooks": True, "disableWait": False},
+        "upgrade": {
+            "crds": "Skip",
+            "force": True,
+            "cleanupOnFail": True,
+            "disableHooks": True,
+            "disableWait": False,
+        },
+        "test": {"enable": True},
+    }
+    [flux] = [w for w in warnings if "FluxCD" in w.summary]
+    assert (flux.severity, format_path(flux.path), flux.line) == (Severity.WARNING, "spec.components[0].type", 10)
+
+
+def test_helmchart_from_oci_with_defaults_and_the_warnings_in_line_order(registry):
+    docs, warnings = _render(CORPUS / "38-helmchart-oci.yaml", registry)
+    objects = _objects(docs, "redis")
+    assert objects["HelmRepository"]["spec"] == {
+        "type": "oci",
+        "interval": "5m",
+        "url": "oci://registry-1.docker.io/bitnamicharts",
+    }
+    spec = objects["HelmRelease"]["spec"]
+    assert spec["chart"]["spec"]["chart"] == "redis" and spec["releaseName"] == "redis"
+    assert (spec["timeout"], spec["maxHistory"], spec["test"]) == ("5m", 10, {"enable": False})  # the definition's
+    assert spec["install"] == {"crds": "Create", "createNamespace": True, "disableHooks": False, "disableWait": False}
+    said = [(w.line, format_path(w.path)) for w in warnings if w.severity == Severity.WARNING and w.line]
+    assert said == [
+        (10, "spec.components[0].type"),
+        (16, "spec.components[0].properties.release.namespace"),  # the environment decides
+        (19, "spec.components[0].properties.healthStatus"),  # read as wait: true
+        (23, "spec.components[0].properties.options.cache"),
+    ]
+
+
+HELM = "    - name: chart\n      type: helmchart\n      properties:\n        chart: {CHART}\n{EXTRA}"
+APP = "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  components:\n{}"
+
+
+@pytest.mark.parametrize(
+    "chart, extra, line, path, summary",
+    [
+        ("{source: 'https://x.example/c-1.0.0.tgz'}", "", 9, "chart.source", "a chart from a direct URL"),
+        ("{source: podinfo}", "", 9, "chart.source", "chart 'podinfo' needs chart.repoURL"),
+        ("{source: 'oci://r.example/c/app', repoURL: 'https://r'}", "", 9, "chart.repoURL", "repoURL is not used"),
+        ("{source: a, repoURL: 'https://r'}", "        options: {atomic: true}\n", 10, "options.atomic", "atomic"),
+        ("{source: a, repoURL: 'https://r'}", "        options: {wait: 'yes'}\n", 10, "options.wait", "expected a bo"),
+        ("{source: a, repoURL: 'https://r'}", "        option: {}\n", 10, "option", "unknown field 'option'"),
+        (
+            "{source: a, repoURL: 'https://r'}",
+            "        valuesFrom: [{kind: Secret, name: v, namespace: other}]\n",
+            10,
+            "valuesFrom[0].namespace",
+            "a namespace for the Secret",
+        ),
+        (
+            "{source: a, repoURL: 'https://r', auth: {secretRef: {name: s, namespace: o}}}",
+            "",
+            9,
+            "chart.auth.secretRef.namespace",
+            "a namespace for the credentials Secret",
+        ),
+    ],
+)
+def test_helmchart_refuses_what_flux_cannot_do_at_its_line(tmp_path, registry, chart, extra, line, path, summary):
+    errors = _errors(tmp_path, APP.format(HELM.replace("{CHART}", chart).replace("{EXTRA}", extra)), registry)
+    hits = [e for e in errors if e[1] == f"spec.components[0].properties.{path}" and summary in e[2]]
+    assert hits, errors
+    assert hits[0][0] == line and hits[0][3], hits  # at its line, saying what to do
+
+
+def test_nocalhost_writes_the_definitions_dev_annotation_and_exposes_the_port(registry):
+    docs, warnings = _render(CORPUS / "39-nocalhost.yaml", registry)
+    objects = _objects(docs, "productpage")
+    annotations = objects["Deployment"]["metadata"]["annotations"]
+    assert annotations["dev.nocalhost/application-name"] == "bookinfo"
+    assert json.loads(annotations["dev.nocalhost"]) == {
+        "name": "productpage",
+        "serviceType": "deployment",
+        "containers": [
+            {
+                "name": "productpage",
+                "dev": {
+                    "gitUrl": "https://example.com/acme/productpage.git",
+                    "image": "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/python:latest",
+                    "shell": "zsh",
+                    "workDir": "/opt/work",
+                    "storageClass": "fast",
+                    "resources": {
+                        "limits": {"memory": "1Gi", "cpu": "1"},
+                        "requests": {"memory": "512Mi", "cpu": "0.5"},
+                    },
+                    "persistentVolumeDirs": [{"path": "/root/.cache", "capacity": "1Gi"}],
+                    "command": {"run": ["python", "app.py"], "debug": ["sh", "debug.sh"]},
+                    "debug": {"remoteDebugPort": 9009},
+                    "hotReload": False,
+                    "sync": {"type": "sendReceive", "filePattern": ["./"], "ignoreFilePattern": [".git"]},
+                    "env": [{"name": "FLASK_ENV", "value": "development"}],
+                    "portForward": ["39080:9080"],
+                },
+            }
+        ],
+    }
+    assert "dev.nocalhost" not in objects["Service"]["metadata"].get("annotations", {})  # the workload only
+    assert [(p["port"], p["targetPort"]) for p in objects["Service"]["spec"]["ports"]] == [(9080, 9080)]
+    assert objects["Service"]["spec"]["type"] == "ClusterIP"
+    assert any("application-namespace" in w.summary for w in warnings)
+
+
+def test_nocalhost_with_bad_shapes_is_refused_not_a_crash(tmp_path, registry):
+    web = "    - name: web\n      type: webservice\n      properties: {image: nginx}\n      traits:\n"
+    trait = "        - type: nocalhost\n          properties: {port: 9080, image: go, env: 5, resources: {limits: 1}}\n"
+    errors = _errors(tmp_path, APP.format(web + trait), registry)
+    assert {e[1] for e in errors} >= {
+        "spec.components[0].traits[0].properties.env",
+        "spec.components[0].traits[0].properties.resources.limits",
+    }
+
+
+def test_startup_probe_by_container_name_reaches_the_sidecar(registry):
+    docs, _ = _render(CORPUS / "40-startup-probe-sidecar.yaml", registry)
+    containers = {
+        c["name"]: c for c in _objects(docs, "runner")["Deployment"]["spec"]["template"]["spec"]["containers"]
+    }
+    assert containers["runner"]["startupProbe"] == {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 4}
+    assert containers["proxy"]["startupProbe"] == {
+        "httpGet": {"path": "/healthz", "port": 15021},
+        "failureThreshold": 30,
+    }
+
+
+def test_k8s_objects_names_its_workload_after_the_component_as_kubevela_does(tmp_path, registry):
+    docs, _ = _render(CORPUS / "41-k8s-objects-unnamed.yaml", registry)
+    assert [d["metadata"]["name"] for d in docs["kubernetes/settings.yaml"]] == ["settings", "settings-extra"]
+    objects = "{objects: [{apiVersion: v1, kind: ConfigMap}, {apiVersion: v1, kind: Secret, type: Opaque}]}"
+    app = APP.format(f"    - name: raw\n      type: k8s-objects\n      properties: {objects}\n")
+    [(line, path, summary, _)] = _errors(tmp_path, app, registry)  # the second object has no generated name
+    assert (line, path) == (8, "spec.components[0].properties.objects[1]") and "metadata" in summary
+
+
+@pytest.mark.parametrize(
+    "trait, path, words",
+    [
+        (
+            "{type: init-container, properties: {name: i, image: busybox, command: [ls], appMountPath: /a, initMountPath: /b}}",
+            "traits[0].properties.command",
+            "takes the command as cmd",
+        ),
+        ("{type: expose, properties: {http: {svc: 8080}}}", "traits[0].properties.http", "ports: [{port: 8080}]"),
+    ],
+)
+def test_fields_from_older_docs_say_what_to_write_instead(tmp_path, registry, trait, path, words):
+    web = f"    - name: web\n      type: webservice\n      properties: {{image: nginx}}\n      traits: [{trait}]\n"
+    errors = _errors(tmp_path, APP.format(web), registry)
+    assert any(e[1] == f"spec.components[0].{path}" and words in e[3] for e in errors), errors
+
+
+def test_host_path_refusal_says_why_and_what_to_use(tmp_path, registry):
+    web = "    - name: web\n      type: daemon\n      properties:\n        image: nginx\n"
+    mounts = "        volumeMounts:\n          hostPath: [{name: sys, path: /sys, mountPath: /host/sys}]\n"
+    [(line, path, _, detail)] = _errors(tmp_path, APP.format(web + mounts), registry)
+    assert (line, path) == (11, "spec.components[0].properties.volumeMounts.hostPath")
+    assert "Pod Security" in detail and "emptyDir" in detail and "k8s-objects" in detail
