@@ -300,7 +300,7 @@ UNSUPPORTED = {
     ),
     "unknown-property": (
         oam(
-            "    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"
+            "    - name: web\n      type: worker\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"
         ),
         [(r"KubeVela property 'hostAliases' is not supported", 10, "spec.components[0].properties.hostAliases")],
     ),

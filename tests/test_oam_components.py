@@ -235,3 +235,20 @@ def test_host_path_refusal_says_why_and_what_to_use(tmp_path, registry):
     [(line, path, _, detail)] = _errors(tmp_path, APP.format(web + mounts), registry)
     assert (line, path) == (11, "spec.components[0].properties.volumeMounts.hostPath")
     assert "Pod Security" in detail and "emptyDir" in detail and "k8s-objects" in detail
+
+
+def test_cron_task_job_settings_and_host_aliases_land_where_kubevela_puts_them(registry):
+    docs, _ = _render(CORPUS / "42-cron-task-job-settings.yaml", registry)
+    job = _objects(docs, "nightly")["CronJob"]["spec"]["jobTemplate"]["spec"]
+    assert (job["ttlSecondsAfterFinished"], job["activeDeadlineSeconds"]) == (600, 300)
+    assert job["template"]["spec"]["hostAliases"] == [{"ip": "10.0.0.10", "hostnames": ["warehouse.internal"]}]
+    pod = _objects(docs, "api")["Deployment"]["spec"]["template"]["spec"]
+    assert pod["hostAliases"] == [{"ip": "10.0.0.10", "hostnames": ["warehouse.internal", "dw.internal"]}]
+
+
+def test_task_probes_that_kubevela_ignores_are_a_warning(tmp_path, registry):
+    task = "    - name: once\n      type: task\n      properties:\n        image: busybox\n        readinessProbe: {exec: {command: [ls]}}\n"
+    write(tmp_path, {"app.yaml": APP.format(task), "environments/test.yaml": ENV})
+    _, warnings = _render(tmp_path / "app.yaml", registry)
+    said = [(w.line, format_path(w.path)) for w in warnings if "is not used on a task" in w.summary]
+    assert said == [(10, "spec.components[0].properties.readinessProbe")]

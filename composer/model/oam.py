@@ -44,10 +44,10 @@ WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon", "statef
 
 # KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
 KUBEVELA_ONLY_PROPERTIES = {
-    "hostAliases": "host aliases are not supported",
+    "hostAliases": "KubeVela has no hostAliases property on this type: use the hostalias trait",
     "addRevisionLabel": "a revision label is not supported: pods carry Composer's composer.dev/* labels",
-    "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
-    "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
+    "ttlSecondsAfterFinished": "KubeVela has it on cron-task only: use a json-patch trait on this type's object",
+    "activeDeadlineSeconds": "KubeVela has it on cron-task only: use a json-patch trait on this type's object",
 }
 
 

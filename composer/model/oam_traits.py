@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composer.diagnostics import FieldPath
+from composer.model.oam_props import read_properties
 from composer.model.oam_trait_container import (
     command,
     container_image,
@@ -57,6 +58,7 @@ class TraitRewriter:
         if "properties" in self.comp and not isinstance(self.comp["properties"], dict):
             return self.comp  # the schema reports the shape
         self.limit()
+        read_properties(self)
         traits = self.comp.get("traits", [])
         if not isinstance(traits, list):
             return self.comp  # the schema reports the shape
