@@ -252,3 +252,17 @@ def test_task_probes_that_kubevela_ignores_are_a_warning(tmp_path, registry):
     _, warnings = _render(tmp_path / "app.yaml", registry)
     said = [(w.line, format_path(w.path)) for w in warnings if "is not used on a task" in w.summary]
     assert said == [(10, "spec.components[0].properties.readinessProbe")]
+
+
+def test_a_security_context_of_the_wrong_shape_is_an_error_at_the_users_field_not_a_crash(tmp_path, registry):
+    """seccompProfile: x once reached the pod hardening and ended in exit 70."""
+    web = "    - name: web\n      type: webservice\n      properties: {image: nginx}\n      traits:\n"
+    traits = (
+        "        - {type: podsecuritycontext, properties: {seccompProfile: x}}\n"
+        "        - {type: hostalias, properties: {hostAliases: [{ip: 1, hostnames: [a]}]}}\n"
+    )
+    errors = _errors(tmp_path, APP.format(web + traits), registry)
+    assert sorted((e[0], e[1]) for e in errors) == [
+        (10, "spec.components[0].traits[0].properties.seccompProfile"),
+        (11, "spec.components[0].traits[1].properties.hostAliases[0].ip"),
+    ]

@@ -16,10 +16,22 @@ POD_KINDS = {"webservice": "Deployment", "worker": "Deployment", "daemon": "Daem
 MAIN = ("",)  # containerName "" means the main container in KubeVela's definitions
 
 
+# Traits whose properties reach the pod trait unchanged (the whole of them, or one field of them):
+# errors inside name the field the user wrote, not the pod trait's.
+SAME_SHAPE = {
+    "podsecuritycontext": (),
+    "lifecycle": (),
+    "hostalias": ("hostAliases",),
+    "topologyspreadconstraints": ("constraints",),
+}
+
+
 def pod_trait(key: str, translate: Callable[[TraitRewriter, dict, FieldPath], Any], known: set[str], what: str):
     def handler(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
         r.unknown(p, ppath, known, what)
         value = translate(r, p, ppath)
+        if key and what in SAME_SHAPE:
+            r.c.relocate(ppath + SAME_SHAPE[what], ppath + (key,))
         return {"type": "pod", "properties": value if key == "" else {key: value}}
 
     return handler
