@@ -261,8 +261,10 @@ def test_a_security_context_of_the_wrong_shape_is_an_error_at_the_users_field_no
         "        - {type: podsecuritycontext, properties: {seccompProfile: x}}\n"
         "        - {type: hostalias, properties: {hostAliases: [{ip: 1, hostnames: [a]}]}}\n"
     )
-    errors = _errors(tmp_path, APP.format(web + traits), registry)
+    errors = _errors(tmp_path / "both", APP.format(web + traits), registry)
     assert sorted((e[0], e[1]) for e in errors) == [
         (10, "spec.components[0].traits[0].properties.seccompProfile"),
         (11, "spec.components[0].traits[1].properties.hostAliases[0].ip"),
     ]
+    alone = _errors(tmp_path / "alone", APP.format(web + traits.splitlines(keepends=True)[0]), registry)
+    assert [(e[0], e[1]) for e in alone] == [(10, "spec.components[0].traits[0].properties.seccompProfile")]
