@@ -268,3 +268,35 @@ def test_a_security_context_of_the_wrong_shape_is_an_error_at_the_users_field_no
     ]
     alone = _errors(tmp_path / "alone", APP.format(web + traits.splitlines(keepends=True)[0]), registry)
     assert [(e[0], e[1]) for e in alone] == [(10, "spec.components[0].traits[0].properties.seccompProfile")]
+
+
+def test_service_account_privileges_become_a_role_and_binding_in_the_apps_namespace(tmp_path, registry):
+    docs, _ = _render(CORPUS / "43-service-account-privileges.yaml", registry)
+    objects = _objects(docs, "reader")
+    assert objects["Role"]["metadata"]["name"] == "config-reader"
+    assert objects["Role"]["rules"] == [
+        {"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["configmaps"]},
+        {"verbs": ["get"], "resources": ["secrets"], "resourceNames": ["reader-token"]},
+    ]
+    binding = objects["RoleBinding"]
+    assert binding["metadata"]["namespace"] == "corpus"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "config-reader"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "config-reader", "namespace": "corpus"}]
+    cluster = (CORPUS / "43-service-account-privileges.yaml").read_text().replace("scope: namespace", "scope: cluster")
+    errors = _errors(tmp_path, cluster, registry)
+    assert [(e[0], e[1]) for e in errors] == [(25, "spec.components[0].traits[0].properties.privileges[1].scope")]
+    assert "cluster admin" in errors[0][3]
+
+
+def test_probes_and_security_contexts_in_their_several_containers_shapes(registry):
+    docs, _ = _render(CORPUS / "44-multi-container-traits.yaml", registry)
+    pod = _objects(docs, "web")["Deployment"]["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert containers["web"]["startupProbe"] == {"tcpSocket": {"port": 8080}, "failureThreshold": 20}
+    assert containers["proxy"]["startupProbe"] == {"httpGet": {"path": "/ready", "port": 9901}, "periodSeconds": 2}
+    security = containers["web"]["securityContext"]
+    assert (security["readOnlyRootFilesystem"], security["runAsUser"], security["capabilities"]) == (
+        True,
+        10001,
+        {"drop": ["ALL"]},
+    )

@@ -136,17 +136,40 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         r.props["exposeType"] = p["type"]
 
 
-def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
-    """The main container's startup probe, or a sidecar's (by containerName) on its sidecar trait."""
+def startup_probe(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> dict[str, Any] | None:
+    """The main container's startup probe, or a sidecar's (by containerName) on its sidecar trait;
+    `probes: [...]` sets several, each naming its container, as KubeVela's definition allows."""
+    if "probes" not in p:
+        return _one_startup_probe(r, p, ppath, ppath)
+    if set(p) != {"probes"} or not isinstance(p["probes"], list):
+        r.c.error(ppath, "expected either probes: [...] alone or one probe", "as KubeVela's startup-probe takes them")
+        return None
+    main = None
+    for i, q in enumerate(p["probes"]):
+        qpath = ppath + ("probes", i)
+        if not isinstance(q, dict) or not q.get("containerName"):
+            r.c.error(
+                qpath,
+                "containerName must be set when specifying startup probe for multiple containers",
+                "name the container (the component's name for the main one)",
+            )
+            continue
+        main = _one_startup_probe(r, q, qpath, ppath) or main
+    return main
+
+
+def _one_startup_probe(
+    r: TraitRewriter, p: dict[str, Any], qpath: FieldPath, ppath: FieldPath
+) -> dict[str, Any] | None:
     probe = {k: v for k, v in p.items() if k != "containerName"}
     if r.for_sidecar(p, {"startupProbe": probe}):
         j = r.sidecar_index(p["containerName"])
-        r.c.relocate(ppath, r.cpath + ("traits", j, "properties", "startupProbe"))
+        r.c.relocate(qpath, r.cpath + ("traits", j, "properties", "startupProbe"))
         return None
-    if not r.main_only(p, ppath, "startup-probe"):
+    if not r.main_only(p, qpath, "startup-probe"):
         return None
-    r.c.relocate(ppath, ppath[:-1] + ("properties", "startup"))
-    return {"type": "probes", "properties": {"startup": {k: v for k, v in p.items() if k != "containerName"}}}
+    r.c.relocate(qpath, ppath + ("startup",))
+    return {"type": "probes", "properties": {"startup": probe}}
 
 
 def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:

@@ -100,9 +100,31 @@ def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     return out
 
 
-def _security(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
-    if not r.main_only(p, ppath, "securitycontext"):
-        return {}
+SECURITY_KEYS = {
+    "containerName",
+    "addCapabilities",
+    "dropCapabilities",
+    "allowPrivilegeEscalation",
+    "privileged",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+}
+
+
+def _security(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> dict[str, Any]:
+    """The main container's securityContext: the parameters, or its entry of `containers: [...]`."""
+    out: dict[str, Any] = {}
+    for q, qpath in r.each_container(p, ppath):
+        if "containers" in p:
+            r.unknown(q, qpath, SECURITY_KEYS, "securitycontext")
+        if r.main_only(q, qpath, "securitycontext"):
+            out = _security_of(q)
+    return out
+
+
+def _security_of(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "allowPrivilegeEscalation": p.get("allowPrivilegeEscalation", False),
         "privileged": p.get("privileged", False),

@@ -30,7 +30,15 @@ from composer.model.oam_trait_container import (
     startup_probe,
 )
 from composer.model.oam_trait_dev import nocalhost
-from composer.model.oam_trait_pod import MAIN, _affinity, _init_container, _security, _strategy, pod_trait
+from composer.model.oam_trait_pod import (
+    MAIN,
+    SECURITY_KEYS,
+    _affinity,
+    _init_container,
+    _security,
+    _strategy,
+    pod_trait,
+)
 
 INERT = {"type": "annotations", "properties": {}}
 # Fields that look like a vela-core trait's but come from elsewhere (older docs, custom definitions
@@ -209,20 +217,7 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
         "strategy", _strategy, {"targetAPIVersion", "targetKind", "strategy"}, "k8s-update-strategy"
     ),
     "securitycontext": pod_trait(
-        "containerSecurityContext",
-        _security,
-        {
-            "containerName",
-            "addCapabilities",
-            "dropCapabilities",
-            "allowPrivilegeEscalation",
-            "privileged",
-            "readOnlyRootFilesystem",
-            "runAsNonRoot",
-            "runAsUser",
-            "runAsGroup",
-        },
-        "securitycontext",
+        "containerSecurityContext", _security, SECURITY_KEYS | {"containers"}, "securitycontext"
     ),
     "podsecuritycontext": pod_trait(
         "securityContext",

@@ -11,6 +11,7 @@ import copy
 from typing import Any, Callable
 
 from composer.render.kubernetes import Workload, add_volumes, probe, selector_labels
+from composer.render.rbac import privileges
 from composer.resolve import ResolvedTrait, deep_merge
 from composer.template_yaml import render_yaml_documents
 from composer.templates import TemplateFailure
@@ -184,6 +185,7 @@ def service_account(w: Workload, t: ResolvedTrait) -> None:
             meta["annotations"] = dict(p["annotations"])
         w.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
     w.pod_spec["automountServiceAccountToken"] = p.get("automountToken", True)
+    privileges(w, p["name"], p.get("privileges") or [], t.path)
 
 
 def security(w: Workload, t: ResolvedTrait) -> None:
