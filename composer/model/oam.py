@@ -109,14 +109,10 @@ class _Converter(StorageTranslation):
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
-        if ctype == "helmchart":
-            from composer.model.oam_helm import HelmChart
+        if ctype in ("helmchart", "k8s-objects"):
+            from composer.model.oam_objects import object_component
 
-            comp = HelmChart(self, comp, cpath).run()
-        elif ctype == "k8s-objects":
-            from composer.model.oam_objects import name_the_workload
-
-            comp = name_the_workload(self, comp, cpath)
+            comp = object_component(self, comp, cpath)
         if ctype in WORKLOAD_TYPES:
             from composer.model.oam_traits import TraitRewriter
 

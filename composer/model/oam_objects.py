@@ -1,8 +1,10 @@
-"""KubeVela's `k8s-objects` component (vela-templates/definitions/internal/component/k8s-objects.cue):
-the first object is the component's workload, and KubeVela names a workload without a name
-after its component (pkg/appfile, assembleWorkload). Composer does the same, so an object
-given without `metadata` or `metadata.name` in first place gets the component's name. The
-other objects are KubeVela's auxiliary outputs, whose generated names Composer has no
+"""KubeVela's component types that render objects as given: `helmchart` (oam_helm.py) and
+`k8s-objects` (vela-templates/definitions/internal/component/k8s-objects.cue).
+
+For `k8s-objects` the first object is the component's workload, and KubeVela names a workload
+without a name after its component (pkg/appfile, assembleWorkload). Composer does the same, so
+an object given without `metadata` or `metadata.name` in first place gets the component's name.
+The other objects are KubeVela's auxiliary outputs, whose generated names Composer has no
 counterpart for: the schema asks for their `metadata.name`.
 """
 
@@ -14,6 +16,14 @@ from composer.diagnostics import FieldPath
 
 if TYPE_CHECKING:
     from composer.model.oam import _Converter
+
+
+def object_component(c: _Converter, comp: dict[str, Any], cpath: FieldPath) -> dict[str, Any]:
+    if comp.get("type") == "helmchart":
+        from composer.model.oam_helm import HelmChart
+
+        return HelmChart(c, comp, cpath).run()
+    return name_the_workload(c, comp, cpath)
 
 
 def name_the_workload(c: _Converter, comp: dict[str, Any], cpath: FieldPath) -> dict[str, Any]:
