@@ -300,3 +300,13 @@ def test_probes_and_security_contexts_in_their_several_containers_shapes(registr
         10001,
         {"drop": ["ALL"]},
     )
+
+
+def test_expose_annotations_go_on_the_service_only(registry):
+    docs, _ = _render(CORPUS / "12-expose.yaml", registry)
+    objects = _objects(docs, "hello-world")
+    assert objects["Service"]["metadata"]["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+    assert objects["Service"]["spec"]["type"] == "LoadBalancer"
+    assert "service.beta.kubernetes.io/aws-load-balancer-type" not in objects["Deployment"]["metadata"].get(
+        "annotations", {}
+    )

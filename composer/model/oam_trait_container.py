@@ -95,14 +95,16 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
 def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     """The component's Service, made from the exposed ports (KubeVela names it after the component too)."""
     r.unknown(p, ppath, {"port", "ports", "annotations", "matchLabels", "type"}, "expose")
-    for key in ("annotations", "matchLabels"):
-        if p.get(key):
-            r.c.error(
-                ppath + (key,),
-                f"expose {key} are not supported",
-                "Composer's Service selects the component's pods and carries its labels",
-                key=True,
-            )
+    if p.get("matchLabels"):
+        r.c.error(
+            ppath + ("matchLabels",),
+            "expose matchLabels are not supported",
+            "Composer's Service selects the component's pods: expose the other pods from their own component",
+            key=True,
+        )
+    if p.get("annotations"):
+        r.props["serviceAnnotations"] = {**(r.props.get("serviceAnnotations") or {}), **p["annotations"]}
+        r.c.relocate(ppath + ("annotations",), r.cpath + ("properties", "serviceAnnotations"))
     if p.get("type") == "ExternalName":
         r.c.error(
             ppath + ("type",),
