@@ -310,3 +310,18 @@ def test_expose_annotations_go_on_the_service_only(registry):
     assert "service.beta.kubernetes.io/aws-load-balancer-type" not in objects["Deployment"]["metadata"].get(
         "annotations", {}
     )
+
+
+@pytest.mark.parametrize(
+    "mount, path",
+    [
+        ("mountToEnvs: 5", "mountToEnvs"),
+        ("mountToEnv: text", "mountToEnv"),
+        ("mountToEnvs: [{envName: A, secretKey: a, secretKeys: b}]", "mountToEnvs[0].secretKeys"),
+    ],
+)
+def test_storage_mount_to_env_of_the_wrong_shape_is_an_error_not_a_crash_or_a_drop(tmp_path, registry, mount, path):
+    web = "    - name: web\n      type: webservice\n      properties: {image: nginx}\n      traits:\n"
+    trait = f"        - type: storage\n          properties:\n            secret: [{{name: s, mountPath: /s, mountOnly: true, {mount}}}]\n"
+    errors = _errors(tmp_path, APP.format(web + trait), registry)
+    assert any(e[1] == f"spec.components[0].traits[0].properties.secret[0].{path}" and e[3] for e in errors), errors
