@@ -325,3 +325,32 @@ def test_storage_mount_to_env_of_the_wrong_shape_is_an_error_not_a_crash_or_a_dr
     trait = f"        - type: storage\n          properties:\n            secret: [{{name: s, mountPath: /s, mountOnly: true, {mount}}}]\n"
     errors = _errors(tmp_path, APP.format(web + trait), registry)
     assert any(e[1] == f"spec.components[0].traits[0].properties.secret[0].{path}" and e[3] for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "trait, path",
+    [
+        ("{type: command, properties: {args: [a]}, propertise: {}}", "traits[0].propertise"),
+        (
+            "{type: k8s-update-strategy, properties: {strategy: {type: RollingUpdate, rollingStrategy: {maxSurg: 1}}}}",
+            "traits[0].properties.strategy.rollingStrategy.maxSurg",
+        ),
+        (
+            "{type: service-binding, properties: {envMappings: {A: {secret: s, kye: k}}}}",
+            "traits[0].properties.envMappings.A.kye",
+        ),
+        (
+            "{type: container-ports, properties: {ports: [{containerPort: 80, protocl: UDP}]}}",
+            "traits[0].properties.ports[0].protocl",
+        ),
+        ("{type: env, properties: {containers: [{env: {A: b}}], replace: true}}", "traits[0].properties.replace"),
+        (
+            "{type: hpa, properties: {max: 3, podCustomMetrics: [{name: rps, value: '10', type: x}]}}",
+            "traits[0].properties.podCustomMetrics[0].type",
+        ),
+    ],
+)
+def test_an_unknown_key_inside_a_translated_trait_is_an_error_not_a_silent_drop(tmp_path, registry, trait, path):
+    web = f"    - name: web\n      type: webservice\n      properties: {{image: nginx}}\n      traits: [{trait}]\n"
+    errors = _errors(tmp_path, APP.format(web), registry)
+    assert any(e[1] == f"spec.components[0].{path}" and e[3] for e in errors), errors

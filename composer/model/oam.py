@@ -18,7 +18,13 @@ from typing import Any
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
 from composer.model.oam_sourcemap import GATEWAY_WORDS, TRAIT_NAMES, OamSourceMap, _move
-from composer.model.oam_storage import DEFAULT_FILE_MODE, STORAGE_KEYS, VOLUME_MOUNT_HINTS, StorageTranslation
+from composer.model.oam_storage import (
+    DEFAULT_FILE_MODE,
+    STORAGE_KEYS,
+    VOLUME_MOUNT_HINTS,
+    StorageTranslation,
+    pod_metrics,
+)
 from composer.model.oam_storage import kind_of as _kind
 from composer.model.source import SourceDocument, SourceMap
 
@@ -390,11 +396,7 @@ class _Converter(StorageTranslation):
             self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (target,))
         if "podCustomMetrics" in props:
             metrics = props.pop("podCustomMetrics")
-            props["podMetrics"] = (
-                [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics]
-                if isinstance(metrics, list)
-                else metrics
-            )
+            props["podMetrics"] = pod_metrics(self, metrics, ppath + ("podCustomMetrics",))
             self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
 
 

@@ -226,3 +226,22 @@ class StorageTranslation:
                 )
             return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
         return {"requests": requests}
+
+
+def pod_metrics(c: Any, metrics: Any, mpath: FieldPath) -> Any:
+    """hpa podCustomMetrics [{name, value}] -> Composer's podMetrics [{name, averageValue}] (hpa.cue)."""
+    if not isinstance(metrics, list):
+        return metrics  # the hpa schema reports the shape
+    out = []
+    for i, m in enumerate(metrics):
+        if isinstance(m, dict):
+            for extra in sorted(set(m) - {"name", "value"}):
+                c.error(
+                    mpath + (i, extra),
+                    f"unknown field {extra!r} of podCustomMetrics",
+                    "expected name and value",
+                    key=True,
+                )
+            m = {"name": m.get("name"), "averageValue": m.get("value")}
+        out.append(m)
+    return out

@@ -75,6 +75,10 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
             continue
         ports = list(r.props.get("ports") or [])
         for i, x in enumerate(q.get("ports") or []):
+            if isinstance(x, dict):
+                r.unknown(
+                    x, qpath + ("ports", i), {"containerPort", "protocol", "hostPort", "hostIP"}, "container-ports"
+                )
             for key in ("hostPort", "hostIP"):
                 if isinstance(x, dict) and key in x:
                     r.c.error(
@@ -183,8 +187,11 @@ def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
         mappings = {}
     for name, m in mappings.items():
         if not isinstance(m, dict) or not isinstance(m.get("secret"), str):
-            r.c.error(ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}")
+            r.c.error(
+                ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}", "as service-binding.cue has it"
+            )
             continue
+        r.unknown(m, ppath + ("envMappings", name), {"secret", "key"}, "service-binding")
         env[name] = {"valueFrom": {"secretKeyRef": {"name": m["secret"], "key": m.get("key", name)}}}
     return {"type": "env", "properties": {"env": env}}
 

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "resources": {"limits": {"memory": "2Gi", "cpu": "2"}, "requests": {"memory": "512Mi", "cpu": "0.5"}},
 }
 SHAPE = "as KubeVela's nocalhost definition has it (docs/oam.md, traits)"
+ENTRY_KEYS = {"env": {"name", "value"}, "persistentVolumeDirs": {"path", "capacity"}}
 SERVICE_TYPES = ("webservice",)  # the types whose Service Composer renders from exposed ports
 
 
@@ -130,6 +131,10 @@ def _checked(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> bool:
         if isinstance(p.get(key), list) and any(not isinstance(v, dict) for v in p[key]):
             r.c.error(ppath + (key,), f"expected a list of mappings for {key}", SHAPE)
             ok = False
+        entries: list[Any] = p[key] if isinstance(p.get(key), list) else []
+        for i, v in enumerate(entries):
+            if isinstance(v, dict):
+                r.unknown(v, ppath + (key, i), ENTRY_KEYS[key], "nocalhost")
     return ok
 
 

@@ -83,9 +83,20 @@ def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
             f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}",
             "k8s-update-strategy changes the component's own workload",
         )
-    s = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
+    s = p.get("strategy", {})
+    if not isinstance(s, dict):
+        r.c.error(
+            ppath + ("strategy",), "expected strategy: {type, rollingStrategy}", "as k8s-update-strategy.cue has it"
+        )
+        s = {}
+    r.unknown(s, ppath + ("strategy",), {"type", "rollingStrategy"}, "k8s-update-strategy")
     out: dict[str, Any] = {"type": s.get("type", "RollingUpdate")}
     roll = s.get("rollingStrategy")
+    rpath = ppath + ("strategy", "rollingStrategy")
+    if roll is not None and (not isinstance(roll, dict) or out["type"] != "RollingUpdate"):
+        r.c.error(rpath, "rollingStrategy is used with type RollingUpdate only, as a mapping", "remove it, or set type")
+    if isinstance(roll, dict):
+        r.unknown(roll, rpath, {"maxSurge", "maxUnavailable", "partition"}, "k8s-update-strategy")
     if isinstance(roll, dict) and out["type"] == "RollingUpdate":
         if kind == "StatefulSet":  # KubeVela's template: a StatefulSet rolls by partition only
             out["rollingUpdate"] = {"partition": roll.get("partition", 0)}

@@ -78,6 +78,10 @@ class TraitRewriter:
                 out.append(t)
                 continue
             tpath = self.cpath + ("traits", j)
+            for key in sorted(set(t) - {"type", "properties"}):
+                self.c.error(
+                    tpath + (key,), f"unknown field {key!r} of a trait", "a trait has type and properties", key=True
+                )
             out.append(handler(self, dict(props), tpath + ("properties",)) or INERT)
         out = [self.patched_sidecar(t) for t in out]
         for k, (_, origin) in enumerate(self.extra):
@@ -171,10 +175,18 @@ class TraitRewriter:
 
     def each_container(self, p: dict, ppath: FieldPath) -> list[tuple[dict, FieldPath]]:
         """KubeVela's two shapes: the parameters, or {containers: [parameters, ...]}."""
-        if "containers" in p:
-            items = p["containers"] if isinstance(p["containers"], list) else []
-            return [(x, ppath + ("containers", i)) for i, x in enumerate(items) if isinstance(x, dict)]
-        return [(p, ppath)]
+        if "containers" not in p:
+            return [(p, ppath)]
+        for key in sorted(set(p) - {"containers"}):
+            self.c.error(
+                ppath + (key,), f"{key} goes inside containers: [...]", "give the containers list alone", key=True
+            )
+        items = p["containers"] if isinstance(p["containers"], list) else []
+        if not isinstance(p["containers"], list) or not all(isinstance(x, dict) for x in items):
+            self.c.error(
+                ppath + ("containers",), "expected containers: [{containerName, ...}, ...]", "one entry per container"
+            )
+        return [(x, ppath + ("containers", i)) for i, x in enumerate(items) if isinstance(x, dict)]
 
     def unknown(self, p: dict, ppath: FieldPath, known: set[str], what: str) -> None:
         for key in sorted(set(p) - known):
