@@ -354,3 +354,9 @@ def test_an_unknown_key_inside_a_translated_trait_is_an_error_not_a_silent_drop(
     web = f"    - name: web\n      type: webservice\n      properties: {{image: nginx}}\n      traits: [{trait}]\n"
     errors = _errors(tmp_path, APP.format(web), registry)
     assert any(e[1] == f"spec.components[0].{path}" and e[3] for e in errors), errors
+
+
+def test_expose_annotations_that_are_not_a_mapping_are_an_error_not_a_crash(tmp_path, registry):
+    web = "    - name: web\n      type: webservice\n      properties: {image: nginx}\n      traits: [{type: expose, properties: {port: [80], annotations: 5}}]\n"
+    errors = _errors(tmp_path, APP.format(web), registry)
+    assert [(e[0], e[1]) for e in errors] == [(9, "spec.components[0].traits[0].properties.annotations")]

@@ -106,8 +106,10 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
             "Composer's Service selects the component's pods: expose the other pods from their own component",
             key=True,
         )
-    if p.get("annotations"):
-        r.props["serviceAnnotations"] = {**(r.props.get("serviceAnnotations") or {}), **p["annotations"]}
+    if p.get("annotations") and not isinstance(p["annotations"], dict):
+        r.c.error(ppath + ("annotations",), "expected annotations as a mapping", "NAME: value, for the Service")
+    elif p.get("annotations") and isinstance(r.props.get("serviceAnnotations", {}), dict):
+        r.props["serviceAnnotations"] = {**r.props.get("serviceAnnotations", {}), **p["annotations"]}
         r.c.relocate(ppath + ("annotations",), r.cpath + ("properties", "serviceAnnotations"))
     if p.get("type") == "ExternalName":
         r.c.error(
