@@ -221,6 +221,21 @@ class HelmChart:
             out.append(entry)
         return out
 
+    def health_status(self, health: Any) -> None:
+        """healthStatus: [{resource: {kind, name}, condition: {type, status}}], checked though Flux decides health."""
+        hpath = self.ppath + ("healthStatus",)
+        for i, h in enumerate(health if isinstance(health, list) else [health]):
+            if (
+                not isinstance(h, dict)
+                or not isinstance(h.get("resource"), dict)
+                or not isinstance(h.get("condition"), dict)
+            ):
+                self.c.error(hpath + (i,), "expected {resource: {kind, name}, condition: {type, status}}", SHAPE)
+                continue
+            self.known(h, hpath + (i,), set(HEALTH_SHAPE), "helmchart healthStatus")
+            for part, keys in HEALTH_SHAPE.items():
+                self.known(h[part], hpath + (i, part), keys, f"helmchart healthStatus {part}")
+
     def options(self, options: Any, health: Any) -> dict[str, Any]:
         """KubeVela's options onto Flux's install / upgrade / test settings, defaults included."""
         opath = self.ppath + ("options",)
@@ -241,6 +256,10 @@ class HelmChart:
         for key, why in NO_FLUX_COUNTERPART.items():
             if o[key]:
                 self.c.error(opath + (key,), f"{key} is not supported", why)
+        if isinstance((options or {}).get("cache"), dict):
+            self.known(
+                options["cache"], opath + ("cache",), {"key", "ttl", "immutableTTL", "mutableTTL"}, "helmchart cache"
+            )
         if "cache" in (options or {}):
             self.c.warn(
                 opath + ("cache",),
@@ -249,6 +268,7 @@ class HelmChart:
             )
         wait = bool(o["wait"])
         if health is not None:
+            self.health_status(health)
             self.c.warn(
                 self.ppath + ("healthStatus",),
                 "healthStatus is read as wait: true",
@@ -268,6 +288,9 @@ class HelmChart:
             "upgrade": upgrade,
             "test": {"enable": not o["skipTests"]},
         }
+
+
+HEALTH_SHAPE = {"resource": {"kind", "name"}, "condition": {"type", "status"}}
 
 
 # The definition's defaults (helmchart.cue, parameter.options).
