@@ -360,3 +360,25 @@ def test_expose_annotations_that_are_not_a_mapping_are_an_error_not_a_crash(tmp_
     web = "    - name: web\n      type: webservice\n      properties: {image: nginx}\n      traits: [{type: expose, properties: {port: [80], annotations: 5}}]\n"
     errors = _errors(tmp_path, APP.format(web), registry)
     assert [(e[0], e[1]) for e in errors] == [(9, "spec.components[0].traits[0].properties.annotations")]
+
+
+@pytest.mark.parametrize(
+    "trait",
+    [
+        "{type: json-merge-patch, properties: {metadata: 5}}",
+        "{type: json-merge-patch, properties: {metadata: null}}",
+        "{type: json-patch, properties: {operations: [{op: replace, path: /metadata, value: x}]}}",
+    ],
+)
+def test_a_patch_that_breaks_the_objects_identity_is_an_error_not_a_crash(tmp_path, registry, trait):
+    web = f"    - name: web\n      type: webservice\n      properties: {{image: nginx}}\n      traits: [{trait}]\n"
+    errors = _errors(tmp_path, APP.format(web), registry)
+    assert errors and all(e[1].startswith("spec.components[0].traits[0].properties") and e[3] for e in errors), errors
+
+
+def test_k8s_objects_labels_that_are_not_a_mapping_are_an_error_not_a_crash(tmp_path, registry):
+    objects = "{objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: c, labels: x}}]}"
+    errors = _errors(
+        tmp_path, APP.format(f"    - name: raw\n      type: k8s-objects\n      properties: {objects}\n"), registry
+    )
+    assert [(e[0], e[1]) for e in errors] == [(8, "spec.components[0].properties.objects[0].metadata.labels")]

@@ -313,10 +313,10 @@ CONTAINER_PROPERTIES = (
 
 def json_merge_patch(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     """RFC 7386 replaces lists whole: a patch of the containers replaces the component's own container."""
-    containers = (
-        ((p.get("spec") or {}).get("template") or {}).get("spec", {}) if isinstance(p.get("spec"), dict) else {}
-    )
-    if isinstance(containers, dict) and "containers" in containers:
+    pod: Any = p
+    for key in ("spec", "template", "spec"):
+        pod = pod.get(key) if isinstance(pod, dict) else None
+    if isinstance(pod, dict) and "containers" in pod:
         for key in CONTAINER_PROPERTIES:
             if key in r.props:
                 r.c.warn(
