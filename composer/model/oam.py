@@ -4,8 +4,8 @@ The built-in workload types already take KubeVela's property shapes, so most of 
 OAM file passes through. What differs is translated here: env lists, the older
 `volumes` list, port exposure defaults, and the traits whose shapes differ (gateway,
 cpuscaler, hpa, scaler); storage is in oam_storage.py, traits Composer reads as
-properties or other traits in oam_traits.py, metadata / policies / workflow in
-oam_app.py. The source map is carried along, so diagnostics still point at the
+properties or other traits in oam_traits.py, the helmchart and k8s-objects types in
+oam_objects.py (helmchart: oam_helm.py), metadata / policies / workflow in oam_app.py. The source map is carried along, so diagnostics still point at the
 original lines and name the field paths the user wrote. What Composer does not
 support is an error that says so, and what it reads differently a warning; nothing
 is dropped silently. The full mapping is in docs/oam.md.

@@ -5,7 +5,9 @@ defaults included: `command` and `container-image` set the container's command a
 `affinity`, `topologyspreadconstraints`, `hostalias`, `init-container`, `k8s-update-strategy`,
 `securitycontext`, `podsecuritycontext` and `lifecycle` become Composer's `pod` trait;
 `startup-probe` the `probes` trait; `service-binding` and the env trait's `containers`,
-`unset` and `replace` become env settings; `expose` and `container-ports` mark ports.
+`unset` and `replace` become env settings; `expose` and `container-ports` mark ports;
+`nocalhost` is in oam_trait_dev.py, and properties read as traits (hostAliases, cron-task job
+settings) in oam_props.py. A trait's own keys other than type and properties are errors.
 A trait read into the properties leaves an inert `annotations: {}` trait at its index, so
 the positions of the traits after it do not move. What has no counterpart is refused.
 """
