@@ -164,7 +164,12 @@ def measure(
                     silent += [f"{doc.name}: {field}" for field in _walk(path, registry, scratch)]
             except DiagnosticError as exc:
                 first = exc.diagnostics[0]
-                refused.append((doc.name, reason(first.summary), first.text().replace(tmp + "/", "")))
+                text = first.text().replace(tmp + "/", "")
+                if not all(d.line and d.path for d in exc.diagnostics):
+                    text = "WITHOUT A LINE OR FIELD PATH: " + text
+                elif not first.detail:
+                    text = "(no hint line) " + text
+                refused.append((doc.name, reason(first.summary), text))
     return loaded, refused, silent
 
 
@@ -188,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     total = len(loaded) + len(refused)
     what = "Application documents" if args.all else "Application documents that use only vela-core definitions"
     print(f"{total} {what}: {len(loaded)} load and render ({len(loaded) / max(total, 1):.1%}), {len(refused)} refused")
+    vague = sum(1 for _, _, text in refused if text.startswith("WITHOUT"))
+    terse = sum(1 for _, _, text in refused if text.startswith("(no hint line)"))
+    print(
+        f"refusals with an error that lacks a line or a field path: {vague}; whose first error has no hint line: {terse}"
+    )
     for why, n in collections.Counter(r for _, r, _ in refused).most_common():
         print(f"  {n:3}  {why}")
     if args.walk:
