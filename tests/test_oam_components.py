@@ -382,3 +382,15 @@ def test_k8s_objects_labels_that_are_not_a_mapping_are_an_error_not_a_crash(tmp_
         tmp_path, APP.format(f"    - name: raw\n      type: k8s-objects\n      properties: {objects}\n"), registry
     )
     assert [(e[0], e[1]) for e in errors] == [(8, "spec.components[0].properties.objects[0].metadata.labels")]
+
+
+@pytest.mark.parametrize(
+    "trait",
+    ["{type: expose, properties: {port: [80]}}", "{type: container-ports, properties: {ports: [{containerPort: 80}]}}"],
+)
+def test_port_traits_on_a_worker_are_refused_at_the_trait_not_at_a_field_the_user_never_wrote(
+    tmp_path, registry, trait
+):
+    worker = f"    - name: jobs\n      type: worker\n      properties: {{image: busybox}}\n      traits: [{trait}]\n"
+    [(line, path, summary, detail)] = _errors(tmp_path, APP.format(worker), registry)
+    assert (line, path) == (9, "spec.components[0].traits[0].type") and "use type webservice" in detail

@@ -65,7 +65,25 @@ def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
                 r.props["imagePullPolicy"] = q["imagePullPolicy"]
 
 
+PORT_TYPES = ("webservice", "daemon", "statefulset")  # the types with ports (and a Service) in Composer
+
+
+def has_ports(r: TraitRewriter, ppath: FieldPath, what: str) -> bool:
+    """expose / container-ports / nocalhost need a type with ports; said at the trait, not at a port the user never wrote."""
+    ctype = r.comp.get("type")
+    if ctype in PORT_TYPES:
+        return True
+    r.c.error(
+        ppath[:-1] + ("type",),
+        f"{what} on a {ctype} is not supported",
+        f"Composer's {ctype} has no ports or Service: use type webservice (a Deployment with a Service)",
+    )
+    return False
+
+
 def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    if not has_ports(r, ppath, "container-ports"):
+        return
     for q, qpath in r.each_container(p, ppath):
         r.unknown(q, qpath, {"containerName", "ports"}, "container-ports")
         if not r.main_only(q, qpath, "container-ports"):
@@ -99,6 +117,8 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
 def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     """The component's Service, made from the exposed ports (KubeVela names it after the component too)."""
     r.unknown(p, ppath, {"port", "ports", "annotations", "matchLabels", "type"}, "expose")
+    if not has_ports(r, ppath, "expose"):
+        return
     if p.get("matchLabels"):
         r.c.error(
             ppath + ("matchLabels",),

@@ -4,10 +4,10 @@ The trait needs no controller at deploy time: it writes the development configur
 the Nocalhost IDE plugin reads, as JSON in the workload's `dev.nocalhost` annotation (with
 `dev.nocalhost/application-name`), and a ClusterIP Service for `port`. Composer does the same:
 the annotations go on the main object through a json-merge-patch trait (the workload only, as
-KubeVela patches it), and `port` is exposed on the component's own Service. The JSON follows the
-definition, defaults and language images included. `dev.nocalhost/application-namespace` is the
-one value Composer cannot know while loading (the environment decides the namespace): it is left
-out, and a warning says so.
+KubeVela patches it), and `port` is exposed on the component's own Service (webservice, daemon,
+statefulset). The JSON follows the definition, defaults and language images included.
+`dev.nocalhost/application-namespace` is the one value Composer cannot know while loading (the
+environment decides the namespace): it is left out, and a warning says so.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import FieldPath
 from composer.model.oam_storage import kind_of
-from composer.model.oam_trait_container import expose
+from composer.model.oam_trait_container import expose, has_ports
 
 if TYPE_CHECKING:
     from composer.model.oam_traits import TraitRewriter
@@ -59,7 +59,6 @@ DEFAULTS: dict[str, Any] = {
 }
 SHAPE = "as KubeVela's nocalhost definition has it (docs/oam.md, traits)"
 ENTRY_KEYS = {"env": {"name", "value"}, "persistentVolumeDirs": {"path", "capacity"}}
-SERVICE_TYPES = ("webservice",)  # the types whose Service Composer renders from exposed ports
 
 
 def _merged(default: Any, given: Any) -> Any:
@@ -141,13 +140,7 @@ def _checked(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> bool:
 def nocalhost(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> dict[str, Any] | None:
     if not _checked(r, p, ppath):
         return None
-    ctype = r.comp.get("type")
-    if ctype not in SERVICE_TYPES:
-        r.c.error(
-            ppath + ("port",),
-            f"nocalhost on a {ctype} is not supported",
-            "its Service is the component's own: use it on a webservice",
-        )
+    if not has_ports(r, ppath, "nocalhost"):
         return None
     name: str = r.comp["name"] if isinstance(r.comp.get("name"), str) else ""
     expose(r, {"port": [p["port"]]}, ppath)
