@@ -394,3 +394,25 @@ def test_port_traits_on_a_worker_are_refused_at_the_trait_not_at_a_field_the_use
     worker = f"    - name: jobs\n      type: worker\n      properties: {{image: busybox}}\n      traits: [{trait}]\n"
     [(line, path, summary, detail)] = _errors(tmp_path, APP.format(worker), registry)
     assert (line, path) == (9, "spec.components[0].traits[0].type") and "use type webservice" in detail
+
+
+def test_daemon_port_and_expose_type_as_daemon_cue_has_them(tmp_path, registry):
+    daemon = (
+        "    - name: agent\n      type: daemon\n      properties:\n        image: ghcr.io/acme/agent:1.0.0\n"
+        "        port: 9100\n    - name: edge\n      type: daemon\n      properties:\n"
+        "        image: ghcr.io/acme/edge:1.0.0\n        exposeType: NodePort\n        ports: [{port: 8080, expose: true}]\n"
+    )
+    write(tmp_path, {"app.yaml": APP.format(daemon), "environments/test.yaml": ENV})
+    docs, _ = _render(tmp_path / "app.yaml", registry)
+    agent = _objects(docs, "agent")
+    assert "Service" not in agent  # the deprecated port is the container's only
+    assert agent["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 9100, "protocol": "TCP"}
+    ]
+    assert _objects(docs, "edge")["Service"]["spec"]["type"] == "NodePort"
+
+
+def test_a_webservice_limit_that_is_not_a_mapping_is_said_so(tmp_path, registry):
+    web = "    - name: web\n      type: webservice\n      properties: {image: nginx, limit: 2}\n"
+    [(line, path, summary, _)] = _errors(tmp_path, APP.format(web), registry)
+    assert (line, path, summary) == (8, "spec.components[0].properties.limit", "expected limit: {cpu, memory}")

@@ -2,7 +2,8 @@
 daemon, statefulset, cron-task) becomes the `pod` trait, as the hostalias trait does; cron-task's
 `ttlSecondsAfterFinished` and `activeDeadlineSeconds` go into the CronJob's job template through
 a json-merge-patch, where cron-task.cue puts them; and the probes that task.cue and cron-task.cue
-accept but never apply are taken out with a warning that says so. Each follows the component
+accept but never apply are taken out with a warning that says so; daemon's deprecated `port`
+is its container port. Each follows the component
 definition under vela-templates/definitions/internal/component/. See oam_traits.py.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from composer.diagnostics import FieldPath
 from composer.model.oam_storage import kind_of
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ def read_properties(r: TraitRewriter) -> None:
         if job:
             patch = {"spec": {"jobTemplate": {"spec": job}}}
             r.add({"type": "json-merge-patch", "properties": patch}, ppath + (sorted(job)[0],))
+    if ctype == "daemon" and "port" in r.props:
+        _daemon_port(r, ppath)
     if ctype in UNUSED_PROBES:
         for key in ("livenessProbe", "readinessProbe"):
             if key in r.props:
@@ -47,3 +51,15 @@ def read_properties(r: TraitRewriter) -> None:
                     f"{key} is not used on a {ctype}",
                     f"KubeVela's {ctype} definition accepts it but does not apply it either: remove it",
                 )
+
+
+def _daemon_port(r: TraitRewriter, ppath: FieldPath) -> None:
+    """daemon.cue's deprecated `port`: the container's port (not exposed), unless `ports` is given."""
+    port = r.props.pop("port")
+    if "ports" in r.props:
+        r.c.warn(ppath + ("port",), "port is not used next to ports", "as in KubeVela's daemon: move it into ports")
+    elif isinstance(port, bool) or not isinstance(port, int):
+        r.c.error(ppath + ("port",), f"expected a port number, got {kind_of(port)}", "e.g. port: 9100")
+    else:
+        r.props["ports"] = [{"port": port, "expose": False}]
+        r.c.relocate(ppath + ("port",), ppath + ("ports", 0, "port"))

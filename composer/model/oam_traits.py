@@ -97,6 +97,11 @@ class TraitRewriter:
     def limit(self) -> None:
         """webservice `limit: {cpu, memory}`: limits apart from the requests cpu and memory set."""
         lim = self.props.get("limit")
+        if "limit" in self.props and not isinstance(lim, dict):
+            self.c.error(
+                self.cpath + ("properties", "limit"), "expected limit: {cpu, memory}", "as webservice.cue has it"
+            )
+            self.props.pop("limit")
         if not isinstance(lim, dict):
             return
         self.props = {k: v for k, v in self.props.items() if k not in ("limit", "cpu", "memory")}
