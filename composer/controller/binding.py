@@ -15,6 +15,11 @@ from composer.model.base import API_VERSION
 
 DEFAULT_RESYNC_SECONDS = 600
 CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend")
+# The annotation that re-triggers an Application when its Environment changes (its value: the
+# Environment's digest). Outside kopf's own `composer.dev/` prefix, whose annotations kopf
+# leaves out of the diffs it reacts to.
+ENV_REVISION_ANNOTATION = "env.composer.dev/revision"
+_CONTROLLER_PREFIXES = ("kopf.", "composer.dev/", "env.composer.dev/")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def app_document(name: str, namespace: str, meta: Mapping[str, Any], spec: Mappi
     environment names one (as for `metadata.namespace` in a file)."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     for key in ("labels", "annotations"):
-        own = {k: v for k, v in (meta.get(key) or {}).items() if not k.startswith(("kopf.", "composer.dev/"))}
+        own = {k: v for k, v in (meta.get(key) or {}).items() if not k.startswith(_CONTROLLER_PREFIXES)}
         if own:
             metadata[key] = own
     body = {k: v for k, v in spec.items() if k != "environment"}
@@ -71,7 +76,31 @@ def env_settings(spec: Mapping[str, Any]) -> EnvSettings:
     )
 
 
+def environment_revision(env: Mapping[str, Any]) -> str:
+    """A short digest of an Environment document: the status's `environmentRevision`."""
+    return _digest(env)
+
+
+def stale_applications(
+    apps: list[Mapping[str, Any]], env_name: str, env_names: list[str], env_revision: str
+) -> list[str]:
+    """The Applications (index entries: name, spec.environment, status.environmentRevision) bound
+    to `env_name` that were last reconciled with another revision of it. Never-reconciled ones
+    are left to their create handler."""
+    stale = []
+    for app in apps:
+        bound = bind({"environment": app.get("environment")}, "", env_names).environment
+        applied = app.get("environmentRevision")
+        if bound == env_name and applied and applied != env_revision:
+            stale.append(str(app["name"]))
+    return sorted(stale)
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def revision(app: Mapping[str, Any], env: Mapping[str, Any]) -> str:
     """A short digest of what one reconcile applies: the status's `lastAppliedRevision`."""
-    text = json.dumps([app, env], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _digest([app, env])

@@ -19,6 +19,7 @@ from composer.controller import binding, reconcile
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
 from composer.runners.controller_leases import ShardKeeper
+from composer.runners.controller_nudge import Nudger
 
 GROUP, VERSION = API_VERSION.split("/")
 FINALIZER = "composer.dev/destroy"
@@ -56,6 +57,7 @@ class Controller:
         self.runs: list[tuple[str, str, reconcile.Verb, reconcile.Outcome]] = []  # every child run, in order
         self._done: dict[tuple[str, str], int] = {}  # (namespace, app) -> the generation last reconciled here
         self.keeper: ShardKeeper | None = None
+        self.nudger = Nudger()
         if opts.shards > 0:
             self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
             self.keeper.renew_seconds = opts.lease_seconds / 3
@@ -123,6 +125,8 @@ class Controller:
         patch.status["observedGeneration"] = generation
         patch.status["lastReconcileTime"] = _now()
         patch.status["reconciledBy"] = self.opts.identity
+        patch.status["environment"] = job.env
+        patch.status["environmentRevision"] = binding.environment_revision(job.env_doc)
         if outcome.ok:
             patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
             kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
@@ -148,7 +152,7 @@ class Controller:
     async def tick(self, body: Any, patch: Any, envs: Any, logger: Any) -> None:
         """Every TICK_SECONDS: an Application whose last reconcile never finished (a replica
         died, a shard moved) runs now; any other one when its Environment's resync is due."""
-        _, _, settings = self._job(body, envs)
+        job, _, settings = self._job(body, envs)
         status = body.get("status") or {}
         last = status.get("lastReconcileTime")
         if settings.suspend or body["metadata"].get("deletionTimestamp"):
@@ -161,27 +165,74 @@ class Controller:
             status.get("observedGeneration") != generation
             and self._done.get((meta["namespace"], meta["name"])) != generation
         )
-        if behind or not last:
+        env_moved = job is not None and status.get("environmentRevision") not in (
+            None,
+            binding.environment_revision(job.env_doc),
+        )
+        if behind or env_moved or not last:
             await self.reconcile(body, patch, envs, logger)
             return
         age = datetime.datetime.now(datetime.UTC) - datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
         if age.total_seconds() >= settings.resync_seconds:
             await self.reconcile(body, patch, envs, logger)
 
-    def _register(self) -> None:
-        reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
+    async def environment_changed(self, namespace: str, name: str, spec: Any, envs: Any, apps: Any) -> None:
+        """An Environment was created or edited: nudge every Application of this replica that
+        is bound to it and was last reconciled with another revision of it (the annotation
+        its update handler watches). The resync tick compares the same digest, so a nudge
+        lost while no replica ran is still caught."""
+        env_revision = binding.environment_revision(binding.environment_document(name, dict(spec or {})))
+        env_names = sorted({e["name"] for e in envs.get(namespace, [])} | {name})
+        stale = binding.stale_applications(list(apps.get(namespace, [])), name, env_names, env_revision)
+        for app in stale:
+            if self.mine(namespace, app):
+                await asyncio.to_thread(
+                    self.nudger.annotate, namespace, app, binding.ENV_REVISION_ANNOTATION, env_revision
+                )
 
-        def mine(name: str, namespace: str, **_: Any) -> bool:
-            return self.mine(namespace, name)
+    def _register(self) -> None:
+        self._register_environments()
+        self._register_applications()
+        self._register_settings()
+
+    def _register_environments(self) -> None:
+        reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
 
         @kopf.index(*envs, id="environments", registry=reg)
         def environments(name: str, namespace: str, spec: Any, **_: Any) -> Any:
             return {namespace: {"name": name, "spec": dict(spec)}}
 
+        @kopf.index(*apps, id="applications", registry=reg)
+        def applications(name: str, namespace: str, spec: Any, status: Any, **_: Any) -> Any:
+            bound = {"environment": spec.get("environment"), "environmentRevision": status.get("environmentRevision")}
+            return {namespace: {"name": name, **bound}}
+
+        # An event handler (no stored diff): every replica sees every change and nudges its own.
+        @kopf.on.event(*envs, registry=reg)
+        async def environment(
+            type: str, name: str, namespace: str, spec: Any, environments: Any, applications: Any, **_: Any
+        ) -> None:
+            if type != "DELETED":
+                await self.environment_changed(namespace, name, spec, environments, applications)
+
+    def _register_applications(self) -> None:
+        reg, apps = self.registry, (GROUP, VERSION, "applications")
+
+        def mine(name: str, namespace: str, **_: Any) -> bool:
+            return self.mine(namespace, name)
+
         @kopf.on.resume(*apps, when=mine, registry=reg)
         @kopf.on.create(*apps, when=mine, registry=reg)
         @kopf.on.update(*apps, field="spec", when=mine, registry=reg)
         async def applied(body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any) -> None:
+            await self.reconcile(body, patch, environments, logger, retry)
+
+        @kopf.on.update(
+            *apps, field=("metadata", "annotations", binding.ENV_REVISION_ANNOTATION), when=mine, registry=reg
+        )
+        async def environment_moved(
+            body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any
+        ) -> None:
             await self.reconcile(body, patch, environments, logger, retry)
 
         # optional: kopf keeps no finalizer of its own (a replica that does not own the shard
@@ -197,6 +248,8 @@ class Controller:
             if self.mine(body["metadata"]["namespace"], body["metadata"]["name"]):
                 await self.tick(body, patch, environments, logger)
 
+    def _register_settings(self) -> None:
+        reg = self.registry
         kopf.on.login(registry=reg)(kube_login.login)
 
         @kopf.on.startup(registry=reg)
