@@ -65,6 +65,25 @@ def test_events_become_conditions():
     assert {c["type"] for c in conditions(None, "no env", "t", 1)} == {"Ready", "Progressing", "Degraded", "Drifted"}
 
 
+def test_a_resync_that_changed_nothing_writes_nothing():
+    from composer.controller.reconcile import Outcome, quiet_resync
+
+    noop = Outcome(0, {"web": "unchanged"})
+    status = {
+        "conditions": conditions(noop, None, "t", 3),
+        "lastAppliedRevision": "a",
+        "environmentRevision": "e",
+        "observedGeneration": 3,
+    }
+    assert quiet_resync(noop, status, "a", "e", 3)
+    assert not quiet_resync(Outcome(0, {"web": "applied"}, k8s_writes=1), status, "a", "e", 3)  # a repair
+    assert not quiet_resync(Outcome(0, {"b": "applied"}, terraform_runs=1), status, "a", "e", 3)
+    assert not quiet_resync(Outcome(3, {}, "boom"), status, "a", "e", 3)
+    assert not quiet_resync(noop, status, "b", "e", 3)  # the status says another revision
+    assert not quiet_resync(noop, status, "a", "f", 3)
+    assert not quiet_resync(noop, {**status, "conditions": conditions(Outcome(1), None, "t", 3)}, "a", "e", 3)
+
+
 def _apply(kube, *docs: dict) -> None:
     from kubernetes import dynamic
 

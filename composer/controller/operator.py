@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from composer.runners.controller_nudge import Nudger
 GROUP, VERSION = API_VERSION.split("/")
 FINALIZER = "composer.dev/destroy"
 TICK_SECONDS = 30.0
+log = logging.getLogger("composer.controller")  # not kopf's object logger: that one posts Events
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Controller:
         self._guards: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.runs: list[tuple[str, str, reconcile.Verb, reconcile.Outcome]] = []  # every child run, in order
         self._done: dict[tuple[str, str], int] = {}  # (namespace, app) -> the generation last reconciled here
+        self._resynced: dict[tuple[str, str], float] = {}  # (namespace, app) -> time of its last quiet resync
         self.keeper: ShardKeeper | None = None
         self.nudger = Nudger()
         if opts.shards > 0:
@@ -97,7 +101,9 @@ class Controller:
         )
         return job, None, binding.env_settings(env_spec)
 
-    async def reconcile(self, body: Any, patch: Any, envs: Any, logger: Any, retry: int = 0) -> None:
+    async def reconcile(
+        self, body: Any, patch: Any, envs: Any, logger: Any, retry: int = 0, resync: bool = False
+    ) -> None:
         job, problem, settings = self._job(body, envs)
         generation = int(body["metadata"].get("generation") or 0)
         if settings.suspend:
@@ -112,6 +118,20 @@ class Controller:
             patch.metadata["finalizers"] = [*finalizers, FINALIZER]
         outcome = await self._run(job, "apply")
         self._done[(job.namespace, job.app)] = generation
+        log.info(
+            "%s/%s %s: exit %d, %d units, %d terraform runs, %d kubernetes writes",
+            job.namespace,
+            job.app,
+            "resync" if resync else "reconcile",
+            outcome.exit_code,
+            len(outcome.units),
+            outcome.terraform_runs,
+            outcome.k8s_writes,
+        )
+        revisions = binding.revision(job.app_doc, job.env_doc), binding.environment_revision(job.env_doc)
+        if resync and reconcile.quiet_resync(outcome, body.get("status") or {}, *revisions, generation):
+            self._resynced[(job.namespace, job.app)] = time.time()
+            return
         self._report(body, patch, job, outcome, generation)
         if outcome.ok:
             return
@@ -172,9 +192,10 @@ class Controller:
         if behind or env_moved or not last:
             await self.reconcile(body, patch, envs, logger)
             return
-        age = datetime.datetime.now(datetime.UTC) - datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
-        if age.total_seconds() >= settings.resync_seconds:
-            await self.reconcile(body, patch, envs, logger)
+        since = datetime.datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
+        since = max(since, self._resynced.get((meta["namespace"], meta["name"]), 0.0))
+        if time.time() - since >= settings.resync_seconds:
+            await self.reconcile(body, patch, envs, logger, resync=True)
 
     async def environment_changed(self, namespace: str, name: str, spec: Any, envs: Any, apps: Any) -> None:
         """An Environment was created or edited: nudge every Application of this replica that
@@ -264,7 +285,9 @@ class Controller:
 
 
 async def serve(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or the process is signalled)."""
+    """Run until `stop` is set (or the process is signalled), logging at INFO to stderr (one
+    line per reconcile: units, Terraform runs, Kubernetes writes)."""
+    kopf.configure()
     await serve_controller(Controller(opts), stop)
 
 

@@ -11,6 +11,7 @@ state store it holds the state, so local state is for a single replica (docs/con
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -139,3 +140,21 @@ def conditions(outcome: Outcome | None, problem: str | None, now: str, generatio
 def protected_refusal(outcome: Outcome) -> bool:
     """`appc destroy` refused because of `policies.protect`: the finalizer must stay."""
     return not outcome.ok and "protect" in outcome.message
+
+
+def quiet_resync(
+    outcome: Outcome, status: Mapping[str, Any], revision: str, env_revision: str, generation: int
+) -> bool:
+    """A resync that changed nothing and would write only what the status already says: Ready,
+    the same revisions and generation, no Terraform run and no Kubernetes write. The controller
+    then writes nothing (no status patch, no event): a no-op resync makes no mutating call."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return (
+        outcome.ok
+        and outcome.terraform_runs == 0
+        and outcome.k8s_writes == 0
+        and ready
+        and status.get("lastAppliedRevision") == revision
+        and status.get("environmentRevision") == env_revision
+        and status.get("observedGeneration") == generation
+    )
