@@ -253,6 +253,44 @@ def test_an_application_without_an_environment_says_so(controller):
     assert "has no Environment" in _wait("Degraded", degraded, 60)
 
 
+def _conditions(kube, name: str) -> dict[str, Any]:
+    return {c["type"]: c for c in ((kube.get(f"{APPS}/{name}") or {}).get("status") or {}).get("conditions", [])}
+
+
+def test_an_environment_takes_its_catalog_from_a_config_map(controller):
+    """Environment.spec.catalog.configMap: the definitions in that key are the catalog of the
+    Environment's Applications. Missing, it is Degraded with the reason; once it exists, the
+    retry applies the platform's own type."""
+    kube = controller
+    definition = (Path(__file__).parents[1] / "examples/platform-catalog/definitions/static-site.yaml").read_text()
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev", "namespace": "team-a"},
+        "spec": {"kubernetes": {"context": kube.context}, "catalog": {"configMap": {"name": "platform"}}},
+    }
+    site = {"name": "site", "type": "static-site", "properties": {"image": "nginx:1.27", "replicas": 1}}
+    app = _application("docs")
+    app["spec"]["components"] = [site]
+    _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}, env, app)
+    missing = _wait("Degraded", lambda: _conditions(kube, "docs").get("Degraded", {}).get("status") == "True", 60)
+    assert missing and "ConfigMap team-a/platform does not exist" in _conditions(kube, "docs")["Degraded"]["message"]
+    assert kube.get("/apis/apps/v1/namespaces/team-a/deployments/site") is None
+
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "platform", "namespace": "team-a"},
+        "data": {"definitions.yaml": definition},
+    }
+    _apply(kube, config_map)
+    obj = _wait("Ready", lambda: _ready(kube, "docs"), 90)
+    assert obj["status"]["units"] == {"site": {"status": "applied"}}
+    dep = kube.get("/apis/apps/v1/namespaces/team-a/deployments/site")
+    env_names = [e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert env_names == ["CACHE_SECONDS"]  # rendered from the catalog's template
+
+
 def test_shard_moves():
     from composer.runners.controller_shards import LeaseView, plan_moves, shard_of
 

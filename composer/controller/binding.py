@@ -14,7 +14,8 @@ from typing import Any
 from composer.model.base import API_VERSION
 
 DEFAULT_RESYNC_SECONDS = 600
-CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend")
+CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend", "catalog")
+DEFAULT_CATALOG_KEY = "definitions.yaml"
 # The annotation that re-triggers an Application when its Environment changes (its value: the
 # Environment's digest). Outside kopf's own `composer.dev/` prefix, whose annotations kopf
 # leaves out of the diffs it reacts to.
@@ -28,6 +29,14 @@ class Binding:
 
     environment: str | None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """`spec.catalog.configMap` of an Environment: which ConfigMap key holds its definitions."""
+
+    name: str
+    key: str = DEFAULT_CATALOG_KEY
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,21 @@ def env_settings(spec: Mapping[str, Any]) -> EnvSettings:
     )
 
 
-def environment_revision(env: Mapping[str, Any]) -> str:
-    """A short digest of an Environment document: the status's `environmentRevision`."""
-    return _digest(env)
+def catalog_ref(spec: Mapping[str, Any]) -> CatalogRef | None:
+    """The Environment's catalog ConfigMap, if it names one (the CRD's schema checks the shape)."""
+    config_map = (spec.get("catalog") or {}).get("configMap") or {}
+    name = config_map.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    key = config_map.get("key")
+    return CatalogRef(name, key if isinstance(key, str) and key else DEFAULT_CATALOG_KEY)
+
+
+def environment_revision(name: str, spec: Mapping[str, Any]) -> str:
+    """A short digest of an Environment CR as it bears on its Applications (its document and its
+    catalog reference; not resyncSeconds or suspend): the status's `environmentRevision`."""
+    ref = catalog_ref(spec)
+    return _digest([environment_document(name, spec), None if ref is None else [ref.name, ref.key]])
 
 
 def stale_applications(
@@ -101,6 +122,7 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def revision(app: Mapping[str, Any], env: Mapping[str, Any]) -> str:
-    """A short digest of what one reconcile applies: the status's `lastAppliedRevision`."""
-    return _digest([app, env])
+def revision(app: Mapping[str, Any], env: Mapping[str, Any], catalog: str | None = None) -> str:
+    """A short digest of what one reconcile applies (with the catalog's text, read at that
+    reconcile): the status's `lastAppliedRevision`."""
+    return _digest([app, env] if catalog is None else [app, env, catalog])

@@ -20,6 +20,7 @@ import kopf
 from composer.controller import binding, reconcile
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
+from composer.runners.controller_catalog import CatalogReader
 from composer.runners.controller_leases import ShardKeeper
 from composer.runners.controller_nudge import Nudger
 
@@ -62,6 +63,7 @@ class Controller:
         self._resynced: dict[tuple[str, str], float] = {}  # (namespace, app) -> time of its last quiet resync
         self.keeper: ShardKeeper | None = None
         self.nudger = Nudger()
+        self.catalogs = CatalogReader()
         if opts.shards > 0:
             self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
             self.keeper.renew_seconds = opts.lease_seconds / 3
@@ -77,7 +79,7 @@ class Controller:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.opts.workers)
         async with self._guard((job.namespace, job.app, job.env)), self._slots:
-            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb)
+            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb, self.catalogs)
             self.runs.append((job.namespace, job.app, verb, outcome))
             return outcome
 
@@ -98,6 +100,8 @@ class Controller:
             app_doc=binding.app_document(name, ns, meta, spec),
             env_doc=binding.environment_document(chosen.environment, env_spec),
             timeout_s=self.opts.timeout_s,
+            env_revision=binding.environment_revision(chosen.environment, env_spec),
+            catalog=binding.catalog_ref(env_spec),
         )
         return job, None, binding.env_settings(env_spec)
 
@@ -128,7 +132,7 @@ class Controller:
             outcome.terraform_runs,
             outcome.k8s_writes,
         )
-        revisions = binding.revision(job.app_doc, job.env_doc), binding.environment_revision(job.env_doc)
+        revisions = binding.revision(job.app_doc, job.env_doc, outcome.catalog), job.env_revision
         if resync and reconcile.quiet_resync(outcome, body.get("status") or {}, *revisions, generation):
             self._resynced[(job.namespace, job.app)] = time.time()
             return
@@ -146,9 +150,9 @@ class Controller:
         patch.status["lastReconcileTime"] = _now()
         patch.status["reconciledBy"] = self.opts.identity
         patch.status["environment"] = job.env
-        patch.status["environmentRevision"] = binding.environment_revision(job.env_doc)
+        patch.status["environmentRevision"] = job.env_revision
         if outcome.ok:
-            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
+            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc, outcome.catalog)
             kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
         else:
             kopf.warn(body, reason="ApplyFailed", message=outcome.message)
@@ -187,7 +191,7 @@ class Controller:
         )
         env_moved = job is not None and status.get("environmentRevision") not in (
             None,
-            binding.environment_revision(job.env_doc),
+            job.env_revision,
         )
         if behind or env_moved or not last:
             await self.reconcile(body, patch, envs, logger)
@@ -202,7 +206,7 @@ class Controller:
         is bound to it and was last reconciled with another revision of it (the annotation
         its update handler watches). The resync tick compares the same digest, so a nudge
         lost while no replica ran is still caught."""
-        env_revision = binding.environment_revision(binding.environment_document(name, dict(spec or {})))
+        env_revision = binding.environment_revision(name, dict(spec or {}))
         env_names = sorted({e["name"] for e in envs.get(namespace, [])} | {name})
         stale = binding.stale_applications(list(apps.get(namespace, [])), name, env_names, env_revision)
         for app in stale:
