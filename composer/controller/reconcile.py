@@ -99,6 +99,8 @@ def run(root: Path, job: Job, verb: Verb, catalogs: CatalogReader | None = None)
         catalog = got.text
     directory = write_project(root, job, catalog, keep_catalog=job.catalog is not None)
     args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json"]
+    if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
+        args.append("--adopt-owned")
     done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
     return dataclasses.replace(read_events(done.exit_code, done.stdout, done.stderr), catalog=catalog)
 
