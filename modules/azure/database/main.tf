@@ -60,6 +60,7 @@ resource "azurerm_postgresql_flexible_server" "this" {
   administrator_password_wo_version = local.credential_version
 
   backup_retention_days         = var.backup_retention_days
+  geo_redundant_backup_enabled  = var.geo_redundant_backup
   delegated_subnet_id           = var.delegated_subnet_id
   private_dns_zone_id           = var.private_dns_zone_id
   public_network_access_enabled = !local.private && length(var.public_access_cidrs) > 0
@@ -68,17 +69,30 @@ resource "azurerm_postgresql_flexible_server" "this" {
     password_auth_enabled = true
   }
 
+  # A standby in another availability zone, failed over to automatically.
+  dynamic "high_availability" {
+    for_each = var.zone_redundant ? [1] : []
+    content {
+      mode = "ZoneRedundant"
+    }
+  }
+
   tags = var.tags
 
   lifecycle {
     # Azure picks an availability zone when none is given and may move the server later. Storage
     # auto-grows, and the provider replaces a server whose configured storage_mb is below the
     # actual size, so the size is ignored after creation.
-    ignore_changes = [zone, storage_mb]
+    ignore_changes = [zone, high_availability[0].standby_availability_zone, storage_mb]
 
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = !var.zone_redundant || !startswith(var.sku_name, "B_")
+      error_message = "zone_redundant needs a General Purpose (GP_) or Memory Optimized (MO_) sku_name: Burstable servers have no high availability."
     }
   }
 }
@@ -96,9 +110,17 @@ resource "azurerm_mysql_flexible_server" "this" {
   administrator_password_wo         = var.password
   administrator_password_wo_version = local.credential_version
 
-  backup_retention_days = var.backup_retention_days
-  delegated_subnet_id   = var.delegated_subnet_id
-  private_dns_zone_id   = var.private_dns_zone_id
+  backup_retention_days        = var.backup_retention_days
+  geo_redundant_backup_enabled = var.geo_redundant_backup
+  delegated_subnet_id          = var.delegated_subnet_id
+  private_dns_zone_id          = var.private_dns_zone_id
+
+  dynamic "high_availability" {
+    for_each = var.zone_redundant ? [1] : []
+    content {
+      mode = "ZoneRedundant"
+    }
+  }
 
   storage {
     size_gb           = var.storage_gb
@@ -109,11 +131,16 @@ resource "azurerm_mysql_flexible_server" "this" {
 
   lifecycle {
     # As for postgres: the zone is Azure's, and auto-grown storage must not be shrunk back.
-    ignore_changes = [zone, storage[0].size_gb]
+    ignore_changes = [zone, high_availability[0].standby_availability_zone, storage[0].size_gb]
 
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = !var.zone_redundant || !startswith(var.sku_name, "B_")
+      error_message = "zone_redundant needs a General Purpose (GP_) or Memory Optimized (MO_) sku_name: Burstable servers have no high availability."
     }
   }
 }
@@ -154,6 +181,17 @@ resource "azurerm_mysql_flexible_server_firewall_rule" "this" {
   server_name         = azurerm_mysql_flexible_server.this[0].name
   start_ip_address    = cidrhost(each.value, 0)
   end_ip_address      = cidrhost(each.value, -1)
+}
+
+# A CanNotDelete lock: Azure refuses to delete the server (and its databases) until the lock is
+# removed, whoever asks (the portal, the CLI, another Terraform root).
+resource "azurerm_management_lock" "server" {
+  count = var.delete_lock ? 1 : 0
+
+  name       = "${var.name}-cannot-delete"
+  scope      = one(concat(azurerm_postgresql_flexible_server.this[*].id, azurerm_mysql_flexible_server.this[*].id))
+  lock_level = "CanNotDelete"
+  notes      = "Production database: remove this lock (delete_lock = false) before deleting the server."
 }
 
 resource "azurerm_key_vault_secret" "connection" {
