@@ -118,17 +118,24 @@ class ApplyOps(NamespaceOps, RolloutOps):
         """One server-side apply. A namespace being deleted is waited out (and re-created); a
         Job whose immutable fields changed is deleted and created again."""
         for attempt in range(3):
+            warnings: list[str] = []
             try:
-                return (
+                live = (
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
                         query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts or p.key in self.reclaim},
                         body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
+                        warnings=warnings,
                     )
                     or {}
                 )
+                for warning in warnings:
+                    if "would violate PodSecurity" in warning:
+                        with self._lock:
+                            self._pod_security_warned[p.key] = warning
+                return live
             except ApiError as err:
                 if attempt < 2 and err.namespace_terminating:
                     with self._lock:
