@@ -51,6 +51,7 @@ def test_production_webshop_has_deletion_protection_multi_az_and_backups(registr
     db = module_inputs(files, "db")
     assert db["deletion_protection"] is True and db["skip_final_snapshot"] is False
     assert db["multi_az"] is True and db["backup_retention_days"] == 14
+    assert db["delete_automated_backups"] is False  # the backups outlive the instance
     cache = module_inputs(files, "cache")
     assert cache["multi_az"] is True  # a replication group: a replica in another zone, failover
     assert cache["snapshot_retention_days"] == 7 and cache["final_snapshot"] is True
@@ -132,6 +133,7 @@ DURABILITY_INPUTS = (
     "delete_lock",
     "zones",
     "customer_managed_key_id",
+    "delete_automated_backups",
 )
 
 

@@ -99,5 +99,6 @@ resource "aws_secretsmanager_secret_version" "connection" {
   secret_string_wo = jsonencode(merge(local.connection, {
     url = format("%s://%s:%d", local.scheme, local.connection.host, local.connection.port)
   }))
-  secret_string_wo_version = parseint(substr(sha256(jsonencode([local.connection, local.scheme])), 0, 12), 16)
+  # The scheme joins the digest only when it is not the single node's (whose version stays as before).
+  secret_string_wo_version = parseint(substr(sha256("${jsonencode(local.connection)}${local.scheme == "redis" ? "" : local.scheme}"), 0, 12), 16)
 }
