@@ -161,6 +161,12 @@ def webshop_workloads(relax: dict | None = None) -> dict:
 
 
 def apply_to_restricted(tmp_path, kube, doc: dict):
+    app = restricted_project(tmp_path, kube, doc)
+    return appc("apply", "-f", str(app), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
+
+
+def restricted_project(tmp_path, kube, doc: dict):
+    """The app, and an environment whose namespace enforces `restricted`; the app file's path."""
     kube.set_auto_ready(True)
     core = client.CoreV1Api(kube.api())
     core.create_namespace({"metadata": {"name": "secure", "labels": {psa.ENFORCE_LABEL: "restricted"}}})
@@ -171,7 +177,7 @@ def apply_to_restricted(tmp_path, kube, doc: dict):
         "spec": {"kubernetes": {"context": "standin", "namespace": "secure"}},
     }
     write(tmp_path, {"app.yaml": yaml.safe_dump(doc, sort_keys=False), "environments/dev.yaml": yaml.safe_dump(env)})
-    return appc("apply", "-f", str(tmp_path / "app.yaml"), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
+    return tmp_path / "app.yaml"
 
 
 def text_of(result) -> str:
@@ -365,7 +371,20 @@ def test_a_relaxed_statefulset_and_job_fail_naming_the_component_and_the_field(t
             ]
         },
     }
-    r = apply_to_restricted(tmp_path, kube_clean, doc)
+    app = restricted_project(tmp_path, kube_clean, doc)
+    # plan already knows: the server's dry run warns (nothing is written)
+    r = appc("plan", "-f", str(app), "-e", "dev", "--json")
+    assert r.code in (0, 2), text_of(r)
+    warned = {
+        d.get("address"): d
+        for e in r.events
+        for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or [])
+        if "would violate the Pod Security level" in d.get("summary", "")
+    }
+    assert set(warned) == {"ledger", "migrate"}, text_of(r)
+    assert all("securityContext.runAsNonRoot=true" in d["detail"] for d in warned.values()), warned
+    assert kube_clean.get("/apis/apps/v1/namespaces/secure/statefulsets/ledger") is None
+    r = appc("apply", "-f", str(app), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
     assert r.code == 3, text_of(r)
     refused = {
         d.get("address"): d
