@@ -107,17 +107,25 @@ def test_production_on_gcp_is_regional_protected_backed_up_and_keyed(registry):
 
 def test_production_on_azure_is_zone_redundant_geo_backed_up_and_locked(registry):
     files = golden_production("azure", registry)
+    key = "https://shop-prod-kv.vault.azure.net/keys/data"
     for component, sku in (("db", "GP_Standard_D2ds_v5"), ("legacy", "GP_Standard_D2ads_v5")):
         db = module_inputs(files, component)
         assert db["zone_redundant"] is True and db["sku_name"] == sku, component  # Burstable has no HA
-        assert db["geo_redundant_backup"] is True and db["backup_retention_days"] == 35 and db["delete_lock"] is True
+        assert db["backup_retention_days"] == 35 and db["delete_lock"] is True
+        # the environment's key encrypts the server; geo-redundant backup would need a second key
+        assert db["customer_managed_key_id"] == key and db["geo_redundant_backup"] is False
     cache = module_inputs(files, "cache")
     assert cache["sku_name"] == "Standard" and cache["delete_lock"] is True  # never Basic (one node)
     uploads = module_inputs(files, "uploads")
     assert (
         uploads["versioning"] is True and uploads["soft_delete_retention_days"] == 30 and uploads["delete_lock"] is True
     )
-    assert uploads["customer_managed_key_id"] == "https://shop-prod-kv.vault.azure.net/keys/data"
+    assert uploads["customer_managed_key_id"] == key
+
+
+def test_production_on_azure_without_a_key_copies_backups_to_the_paired_region(tmp_path):
+    db = module_inputs(webshop_in(tmp_path, "azure", tier="production"), "db")
+    assert db["geo_redundant_backup"] is True and db["customer_managed_key_id"] is None
 
 
 # The inputs the production tier sets, and the value that changes nothing (the module's default).

@@ -77,7 +77,28 @@ resource "azurerm_postgresql_flexible_server" "this" {
     }
   }
 
+  # With a customer-managed key: the server reads it as its own user-assigned identity. Fixed at
+  # creation (a key on an existing server replaces it).
+  dynamic "identity" {
+    for_each = var.customer_managed_key_id == null ? [] : [1]
+    content {
+      type         = "UserAssigned"
+      identity_ids = [azurerm_user_assigned_identity.cmk[0].id]
+    }
+  }
+
+  dynamic "customer_managed_key" {
+    for_each = var.customer_managed_key_id == null ? [] : [var.customer_managed_key_id]
+    content {
+      key_vault_key_id                  = customer_managed_key.value
+      primary_user_assigned_identity_id = azurerm_user_assigned_identity.cmk[0].id
+    }
+  }
+
   tags = var.tags
+
+  # The identity must be allowed to use the key before the server is encrypted with it.
+  depends_on = [azurerm_role_assignment.cmk]
 
   lifecycle {
     # Azure picks an availability zone when none is given and may move the server later. Storage
@@ -88,6 +109,11 @@ resource "azurerm_postgresql_flexible_server" "this" {
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = var.customer_managed_key_id == null || !var.geo_redundant_backup
+      error_message = "customer_managed_key_id with geo_redundant_backup needs a second key in the paired region, which this module does not take: turn one of them off."
     }
 
     precondition {
@@ -122,12 +148,33 @@ resource "azurerm_mysql_flexible_server" "this" {
     }
   }
 
+  # With a customer-managed key: the server reads it as its own user-assigned identity. Fixed at
+  # creation (a key on an existing server replaces it).
+  dynamic "identity" {
+    for_each = var.customer_managed_key_id == null ? [] : [1]
+    content {
+      type         = "UserAssigned"
+      identity_ids = [azurerm_user_assigned_identity.cmk[0].id]
+    }
+  }
+
+  dynamic "customer_managed_key" {
+    for_each = var.customer_managed_key_id == null ? [] : [var.customer_managed_key_id]
+    content {
+      key_vault_key_id                  = customer_managed_key.value
+      primary_user_assigned_identity_id = azurerm_user_assigned_identity.cmk[0].id
+    }
+  }
+
   storage {
     size_gb           = var.storage_gb
     auto_grow_enabled = true
   }
 
   tags = var.tags
+
+  # The identity must be allowed to use the key before the server is encrypted with it.
+  depends_on = [azurerm_role_assignment.cmk]
 
   lifecycle {
     # As for postgres: the zone is Azure's, and auto-grown storage must not be shrunk back.
@@ -136,6 +183,11 @@ resource "azurerm_mysql_flexible_server" "this" {
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = var.customer_managed_key_id == null || !var.geo_redundant_backup
+      error_message = "customer_managed_key_id with geo_redundant_backup needs a second key in the paired region, which this module does not take: turn one of them off."
     }
 
     precondition {
@@ -181,6 +233,32 @@ resource "azurerm_mysql_flexible_server_firewall_rule" "this" {
   server_name         = azurerm_mysql_flexible_server.this[0].name
   start_ip_address    = cidrhost(each.value, 0)
   end_ip_address      = cidrhost(each.value, -1)
+}
+
+# The identity a server reads its customer-managed key with, allowed to wrap and unwrap keys of the
+# environment's Key Vault (which must use Azure RBAC); the key must live in that vault.
+resource "azurerm_user_assigned_identity" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  name                = "${var.name}-cmk"
+  resource_group_name = var.resource_group_name
+  location            = var.location
+  tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = strcontains(lower(coalesce(var.customer_managed_key_id, "-")), "//${lower(basename(var.key_vault_id))}.")
+      error_message = "customer_managed_key_id must be a key of the Key Vault key_vault_id names (the identity is granted access there)."
+    }
+  }
+}
+
+resource "azurerm_role_assignment" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  scope                = var.key_vault_id
+  role_definition_name = "Key Vault Crypto Service Encryption User"
+  principal_id         = azurerm_user_assigned_identity.cmk[0].principal_id
 }
 
 # A CanNotDelete lock: Azure refuses to delete the server (and its databases) until the lock is

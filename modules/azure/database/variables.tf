@@ -169,3 +169,9 @@ variable "delete_lock" {
   type        = bool
   default     = false
 }
+
+variable "customer_managed_key_id" {
+  description = "Versionless id of a Key Vault key (https://VAULT.vault.azure.net/keys/NAME) that encrypts the server's data and backups; null: Microsoft-managed keys. Fixed at creation. The key must be in the vault key_vault_id names, which must use Azure RBAC: the module creates a user-assigned identity and grants it Key Vault Crypto Service Encryption User there (the deployer needs permission to assign roles). Not with geo_redundant_backup (that needs a second key in the paired region)."
+  type        = string
+  default     = null
+}
