@@ -131,10 +131,12 @@ class ApplyOps(NamespaceOps, RolloutOps):
                     )
                     or {}
                 )
-                for warning in warnings:
-                    if "would violate PodSecurity" in warning:
-                        with self._lock:
-                            self._pod_security_warned[p.key] = warning
+                warned = next((w for w in warnings if "would violate PodSecurity" in w), None)
+                with self._lock:  # only this apply's answer counts: a fixed template is no longer watched
+                    if warned:
+                        self._pod_security_warned[p.key] = warned
+                    else:
+                        self._pod_security_warned.pop(p.key, None)
                 return live
             except ApiError as err:
                 if attempt < 2 and err.namespace_terminating:
