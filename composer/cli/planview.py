@@ -82,6 +82,8 @@ def plan_text(result: Any, order: list[str], applied: set[str]) -> list[Text]:
         if action in ("unchanged", "none", "failed", "blocked"):
             continue
         out.append(Text.assemble((o.name, "bold"), f" ({o.kind}): {_UNIT_VERBS.get(action, action)}"))
+        if o.reason:  # its hash is unchanged: the reality probe says why it is planned
+            out.append(Text(f"  because {o.reason}", style="yellow"))
         for r in o.resources:
             lines = resource_lines(r)
             out.append(Text("  " + lines[0], style=_STYLES.get(r.action, "")))

@@ -138,7 +138,9 @@ class Decision:
     # Objects another field manager changed: re-applied taking our fields back (--force-conflicts
     # for these objects only), except the paths policies.ignoreDrift lets others own.
     reclaim: set[ObjectKey] = field(default_factory=set)
-    # Objects written before identities were recorded: written once more (no force) to record them.
+    # Objects whose digests are forgotten, so the sink writes them and a plan shows them: missing
+    # ones (re-created), changed ones (taken back: `reclaim`), and those written before
+    # identities were recorded (written once more, no force, to record them).
     rewrite: set[ObjectKey] = field(default_factory=set)
 
 
@@ -149,7 +151,7 @@ def decide(findings: Sequence[Finding], mode: ProbeMode, types: Mapping[str, str
     for f in sorted(findings, key=lambda f: (f.unit, rank[f.verdict])):
         if f.verdict == "modified" and f.key is not None:
             decision.reclaim.add(f.key)
-        if f.verdict == "unrecorded" and f.key is not None:
+        if f.verdict in ("missing", "modified", "unrecorded") and f.key is not None:
             decision.rewrite.add(f.key)
         if f.unit in decision.stale or any(d.address == f.unit for d in decision.refusals):
             continue

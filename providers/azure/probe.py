@@ -22,15 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from typing import Any, cast
 
 from composer.plugins import ProbeRequest, ProbeResult
+from providers.inventory import Unanswered, collect, rows
 
 GRAPH_API = "2022-10-01"
 ARM_SCOPE = "https://management.azure.com/.default"
 PAGE_SIZE = 1000  # Resource Graph's largest page
-MAX_PAGES = 100
 OWNER_TAGS = ("app", "env")
 # Terraform types the azure modules tag, with their ARM resource types (lower case).
 PROBED = {
@@ -44,15 +43,11 @@ PROBED = {
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")  # Composer's names; nothing that could end a KQL string
 
 
-class _Unanswered(Exception):
-    """The query could not be made; the message says why (never a secret)."""
-
-
 def graph_query(app: str, env: str) -> str:
     """The Kusto query: the ids of the resources whose ownership tags name this app and environment."""
     for value in (app, env):
         if not _TAG_VALUE.match(value):
-            raise _Unanswered(f"{value!r} cannot be searched as a tag value")
+            raise Unanswered(f"{value!r} cannot be searched as a tag value")
     return f"Resources | where tags['{OWNER_TAGS[0]}'] == '{app}' and tags['{OWNER_TAGS[1]}'] == '{env}' | project id"
 
 
@@ -63,26 +58,19 @@ def probe(request: ProbeRequest) -> ProbeResult:
     if not queried:
         return ProbeResult(True, unseen=unseen)
     cloud = request.environment.spec.cloud
-    if not cloud or not cloud.subscription:
-        return ProbeResult(False, reason="no cloud.subscription in the environment")
     try:
-        query = graph_query(request.app, request.environment.name)
-    except _Unanswered as exc:
-        return ProbeResult(False, reason=str(exc))
-    ids: set[str] = set()
-    calls = 0
-    try:
-        for page in _pages(cloud.subscription, query):
-            calls += 1
-            ids |= page
-    except _Unanswered as exc:
-        return ProbeResult(False, reason=str(exc)[:300], api_calls=calls + 1)
+        if not cloud or not cloud.subscription:
+            raise Unanswered("no cloud.subscription in the environment")
+        found, calls = _query(cloud.subscription, graph_query(request.app, request.environment.name))
+    except Unanswered as exc:
+        return ProbeResult(False, reason=str(exc), api_calls=exc.calls)
+    ids = {str(r.get("id", "")).lower() for r in found}
     missing = tuple(r for r in queried if r.id.lower() not in ids)
     return ProbeResult(True, missing=missing, unseen=unseen, api_calls=calls)
 
 
-def _pages(subscription: str, query: str) -> Iterator[set[str]]:
-    """The lower-cased ids of the tagged resources, a page at a time."""
+def _query(subscription: str, query: str) -> tuple[list[dict[str, Any]], int]:
+    """Every row the query returns, page by page; the calls made."""
     from azure.core import PipelineClient
     from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 
@@ -92,21 +80,16 @@ def _pages(subscription: str, query: str) -> Iterator[set[str]]:
     client: Any = PipelineClient(
         base, policies=[RetryPolicy(retry_total=3), BearerTokenCredentialPolicy(credential(), ARM_SCOPE)]
     )
+
+    def page(token: str) -> tuple[list[dict[str, Any]], str]:
+        options: dict[str, Any] = {"$top": PAGE_SIZE, "resultFormat": "objectArray"}
+        if token:
+            options["$skipToken"] = token
+        body = _post(client, base, {"subscriptions": [subscription], "query": query, "options": options})
+        return rows(body, "data"), str(body.get("$skipToken") or "")
+
     try:
-        token = ""
-        for _ in range(MAX_PAGES):
-            options: dict[str, Any] = {"$top": PAGE_SIZE, "resultFormat": "objectArray"}
-            if token:
-                options["$skipToken"] = token
-            body = _post(client, base, {"subscriptions": [subscription], "query": query, "options": options})
-            rows = body.get("data") or []
-            yield {
-                str(r.get("id", "")).lower() for r in (rows if isinstance(rows, list) else []) if isinstance(r, dict)
-            }
-            token = str(body.get("$skipToken") or "")
-            if not token:
-                return
-        raise _Unanswered(f"Resource Graph answered more than {MAX_PAGES} pages")
+        return collect(page, "Resource Graph")
     finally:
         client.close()
 
@@ -127,17 +110,17 @@ def _post(client: Any, base: str, payload: dict[str, Any]) -> dict[str, Any]:
         resp = client.send_request(request)
     except _errors() as exc:
         d = _azure_error(cast(Exception, exc), what)
-        raise _Unanswered(f"{d.summary}: {d.detail}") from None
+        raise Unanswered(f"{d.summary}: {d.detail}") from None
     try:
         body = resp.json()
     except (ValueError, json.JSONDecodeError):
         body = None
     if resp.status_code != 200:
         err = (body or {}).get("error") or {} if isinstance(body, dict) else {}
-        raise _Unanswered(
+        raise Unanswered(
             f"{what}: {resp.status_code} {err.get('code', '')}".strip()
             + f": {str(err.get('message') or '')[:300]} (the identity needs Reader on the subscription)"
         )
     if not isinstance(body, dict):
-        raise _Unanswered(f"{what}: the answer is not a JSON object")
+        raise Unanswered(f"{what}: the answer is not a JSON object")
     return body

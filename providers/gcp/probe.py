@@ -15,13 +15,13 @@ Same endpoint variable as `appc status --cloud` (COMPOSER_GCP_CLOUD_ASSET_ENDPOI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
 from composer.plugins import ProbedResource, ProbeRequest, ProbeResult
+from providers.inventory import Unanswered, collect, rows
 
 PAGE_SIZE = 500  # searchAllResources' largest page: a 50-unit app in one call
-MAX_PAGES = 100  # 50,000 resources: past that, a page token going round in circles is assumed
 
 
 def _last(id_: str) -> str:
@@ -39,29 +39,19 @@ ASSETS: dict[str, tuple[str, Callable[[str], str]]] = {
 }
 
 
-class _Unanswered(Exception):
-    """The search could not be made; the message says why (never a secret)."""
-
-
 def probe(request: ProbeRequest) -> ProbeResult:
     """Answer for every requested resource with one search (more only past 500 resources)."""
     searched = [r for r in request.resources if r.type in ASSETS]
     unseen = tuple(r for r in request.resources if r.type not in ASSETS)
     if not searched:
         return ProbeResult(True, unseen=unseen)
-    found: set[tuple[str, str]] = set()
-    calls = 0
     try:
         url, query, creds = _search_target(request)
-    except _Unanswered as exc:
-        return ProbeResult(False, reason=str(exc)[:300])
-    try:
-        for page in _pages(url, query, creds):
-            calls += 1
-            found |= page
-    except _Unanswered as exc:
-        return ProbeResult(False, reason=str(exc)[:300], api_calls=calls + 1)
-    missing = tuple(r for r in searched if not _present(r, found))
+        found, calls = _search(url, query, creds)
+    except Unanswered as exc:
+        return ProbeResult(False, reason=str(exc), api_calls=exc.calls)
+    assets = {(str(r.get("assetType", "")), str(r.get("name", ""))) for r in found}
+    missing = tuple(r for r in searched if not _present(r, assets))
     return ProbeResult(True, missing=missing, unseen=unseen, api_calls=calls)
 
 
@@ -79,38 +69,31 @@ def _search_target(request: ProbeRequest) -> tuple[str, str, Any]:
 
     cloud = request.environment.spec.cloud
     if not cloud or not cloud.project:
-        raise _Unanswered("no cloud.project in the environment")
+        raise Unanswered("no cloud.project in the environment")
     try:
         creds, _ = credentials()
     except NoCredentials as exc:
-        raise _Unanswered(f"no Google Cloud credentials: {exc}") from None
+        raise Unanswered(f"no Google Cloud credentials: {exc}") from None
     base = _endpoint(CLOUD_ASSET_ENDPOINT, "https://cloudasset.googleapis.com")
     url = f"{base}/v1/projects/{_path(cloud.project)}:searchAllResources"
     return url, label_query(ownership_labels(request.app, request.environment.name)), creds
 
 
-def _pages(url: str, query: str, creds: Any) -> Iterator[set[tuple[str, str]]]:
-    """(asset type, name) of each labelled resource, a page at a time."""
+def _search(url: str, query: str, creds: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every labelled resource (Cloud Asset `ResourceSearchResult`s), page by page; the calls made."""
     from google.auth.transport.requests import AuthorizedSession
 
     from providers.gcp.sdk import TIMEOUT
 
     session = AuthorizedSession(creds)
+
+    def page(token: str) -> tuple[list[dict[str, Any]], str]:
+        params = {"query": query, "pageSize": str(PAGE_SIZE), **({"pageToken": token} if token else {})}
+        body = _get(session, url, params, TIMEOUT)
+        return rows(body, "results"), str(body.get("nextPageToken") or "")
+
     try:
-        token = ""
-        for _ in range(MAX_PAGES):
-            params = {"query": query, "pageSize": str(PAGE_SIZE), **({"pageToken": token} if token else {})}
-            body = _get(session, url, params, TIMEOUT)
-            results = body.get("results") or []
-            yield {
-                (str(r.get("assetType", "")), str(r.get("name", "")))
-                for r in (results if isinstance(results, list) else [])
-                if isinstance(r, dict)
-            }
-            token = str(body.get("nextPageToken") or "")
-            if not token:
-                return
-        raise _Unanswered(f"Cloud Asset Inventory answered more than {MAX_PAGES} pages")
+        return collect(page, "Cloud Asset Inventory")
     finally:
         session.close()
 
@@ -123,14 +106,14 @@ def _get(session: Any, url: str, params: dict[str, str], timeout: float) -> dict
         resp = session.get(url, params=params, timeout=timeout)
     except _expected_errors() as exc:
         d = _api_error(cast(Exception, exc), what)
-        raise _Unanswered(f"{d.summary}: {d.detail}") from None
+        raise Unanswered(f"{d.summary}: {d.detail}") from None
     if resp.status_code != 200:
         d = _http_error(resp, what, "the credentials need cloudasset.assets.searchAllResources")
-        raise _Unanswered(f"{d.summary}: {d.detail}")
+        raise Unanswered(f"{d.summary}: {d.detail}")
     try:
         body = resp.json()
     except ValueError:
-        raise _Unanswered(f"{what}: the answer is not JSON") from None
+        raise Unanswered(f"{what}: the answer is not JSON") from None
     if not isinstance(body, dict):
-        raise _Unanswered(f"{what}: the answer is not a JSON object")
+        raise Unanswered(f"{what}: the answer is not a JSON object")
     return body
