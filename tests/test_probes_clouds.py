@@ -198,3 +198,25 @@ def test_azure_probe_refuses_a_rejected_token(tmp_path, azure_api, registry, mon
     account = _arm("shop-prod", "Microsoft.Storage/storageAccounts", "shopprodfiles")
     result = plugin.probe(ProbeRequest(env, "shop", (_asked("files", "azurerm_storage_account", account),)))
     assert not result.answered and "401" in result.reason
+
+
+def test_resources_that_live_only_in_terraform_state_are_never_probed(tmp_path, registry):
+    """A `terraform_data` or `random_*` resource is in no cloud: a unit made of them asks no
+    plugin (before, an environment without a cloud could not answer, and CI's strict mode
+    refused every plan and apply after the first)."""
+    from composer.model.environment import Environment
+
+    env = Environment.model_validate(
+        {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "e"}, "spec": {}}
+    )
+    state_only = (
+        CloudResource(address="module.t.terraform_data.this", type="terraform_data", id="1f"),
+        CloudResource(address="module.t.random_password.p", type="random_password", id="none"),
+    )
+    unit = UnitState(kind="terraform", type="terraform-module", hash="h", status="applied", resources=state_only)
+    cloud = probe_clouds(registry, env, "a", {"t": unit})
+    assert cloud.findings == [] and cloud.api_calls == {}
+    bucket = CloudResource(address="module.t.aws_s3_bucket.b", type="aws_s3_bucket", id="b")
+    mixed = unit.model_copy(update={"resources": (*state_only, bucket)})
+    (finding,) = probe_clouds(registry, env, "a", {"t": mixed}).findings
+    assert finding.verdict == "unknown" and "not installed" in finding.detail  # no cloud named: cannot answer

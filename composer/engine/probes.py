@@ -75,6 +75,11 @@ class LiveObject:
     generation: int | None = None
 
 
+# Providers whose resources live only in Terraform's state (or on the machine that ran it): no
+# cloud holds them, so no probe can lose them, and a unit made of them alone asks nothing.
+STATE_ONLY_PROVIDERS = ("terraform", "null", "random", "time", "tls", "local")
+
+
 def probe_requests(units: Mapping[str, UnitState]) -> tuple[tuple[ProbedResource, ...], list[Finding]]:
     """The resources to look for, and the units that recorded none to look for (older state)."""
     wanted: list[ProbedResource] = []
@@ -83,7 +88,11 @@ def probe_requests(units: Mapping[str, UnitState]) -> tuple[tuple[ProbedResource
         if unit.resources is None:
             unrecorded.append(Finding(name, "unrecorded", "no resource ids recorded at its last apply"))
             continue
-        wanted += [ProbedResource(name, r.address, r.type, r.id) for r in unit.resources]
+        wanted += [
+            ProbedResource(name, r.address, r.type, r.id)
+            for r in unit.resources
+            if r.type.split("_", 1)[0] not in STATE_ONLY_PROVIDERS
+        ]
     return tuple(wanted), unrecorded
 
 
