@@ -220,3 +220,34 @@ def test_resources_that_live_only_in_terraform_state_are_never_probed(tmp_path, 
     mixed = unit.model_copy(update={"resources": (*state_only, bucket)})
     (finding,) = probe_clouds(registry, env, "a", {"t": mixed}).findings
     assert finding.verdict == "unknown" and "not installed" in finding.detail  # no cloud named: cannot answer
+
+
+def test_every_probed_type_carries_the_ownership_marks_in_the_shipped_modules():
+    """The probes find a resource only by its ownership labels (gcp) or tags (azure): every
+    resource of a probed type in modules/gcp and modules/azure sets them from the `tags` input
+    (which resolve fills with app, env, component and managed-by)."""
+    from pathlib import Path
+
+    import hcl2
+
+    from providers.azure.probe import PROBED
+    from providers.gcp.probe import ASSETS
+
+    def marks(cloud: str, type_: str, body: dict) -> object:
+        if type_ == "google_sql_database_instance":  # Cloud SQL keeps labels in settings
+            return body["settings"][0].get("user_labels")
+        return body.get("labels" if cloud == "gcp" else "tags")
+
+    seen = set()
+    for cloud, probed in (("gcp", ASSETS), ("azure", PROBED)):
+        for main in sorted((Path(__file__).parent.parent / "modules" / cloud).glob("*/main.tf")):
+            with main.open(encoding="utf-8") as f:
+                blocks = hcl2.load(f).get("resource", [])
+            for block in blocks:
+                for quoted, named in block.items():
+                    type_ = quoted.strip('"')
+                    for name, body in named.items():
+                        if type_ in probed:
+                            seen.add(type_)
+                            assert marks(cloud, type_, body) == "${var.tags}", f"{main}: {type_}.{name}"
+    assert seen == set(ASSETS) | set(PROBED)  # every probed type is one a shipped module creates
