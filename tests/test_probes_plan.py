@@ -12,7 +12,7 @@ import json
 import boto3
 import pytest
 
-from composer.cli.planview import plan_text
+from composer.cli.planview import plan_markdown, plan_text
 from composer.engine.outcome import Outcome, RunResult
 from composer.state.model import StateDoc
 from tests.helpers import appc
@@ -71,6 +71,8 @@ def test_plan_text_says_why_an_unchanged_unit_is_planned():
     planned = Outcome("files", "terraform", "planned", {"add": 1, "change": 0, "remove": 0}, reason=reason)
     result = RunResult("plan", {"files": planned}, StateDoc(app="a", environment="e"), 1, 0.1)
     lines = [t.plain for t in plan_text(result, ["files"], {"files"})]
+    md = plan_markdown("a", "e", result, ["files"], {"files"})
+    assert f"Planned because their resources are not as the last apply left them:\n- `files`: {reason}\n" in md
     assert lines == [
         "files (terraform): update",
         f"  because {reason}",

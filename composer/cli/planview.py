@@ -187,6 +187,9 @@ def plan_markdown(
         + ".",
         "",
     ]
+    probed = [f"- `{o.name}`: {_html(o.reason)}" for o in ordered(result, order) if o.reason]
+    if probed:  # unchanged in the model, planned because the reality probe found a difference
+        head += ["Planned because their resources are not as the last apply left them:", *probed, ""]
     if failed:
         head += [f"**The plan failed** for {', '.join(f'`{n}`' for n in failed)}: see the job log for the errors.", ""]
     tail = ["", f"Saved plan: `{saved}`; apply exactly this with `appc apply -e {env} {saved}`."] if saved else []
