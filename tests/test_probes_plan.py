@@ -19,7 +19,9 @@ from tests.helpers import appc
 from tests.support.projects import cluster_env, make_project, token_component
 
 WEB = "    - {name: web, type: webservice, properties: {image: 'nginx:1.27', port: 8080}}\n"
+API = "    - {name: api, type: worker, properties: {image: 'nginx:1.27'}}\n"
 DEPLOY = "/apis/apps/v1/namespaces/pplan/deployments/web"
+API_DEPLOY = "/apis/apps/v1/namespaces/pplan/deployments/api"
 
 
 def of_type(out: str, kind: str) -> list[dict]:
@@ -28,7 +30,7 @@ def of_type(out: str, kind: str) -> list[dict]:
 
 def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto, kube_clean, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    app = make_project(tmp_path, token_component("a") + WEB, env=cluster_env("pplan"), app="pplan")
+    app = make_project(tmp_path, token_component("a") + WEB + API, env=cluster_env("pplan"), app="pplan")
     kube_clean.set_auto_ready(True)
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
     r = appc("plan", "-f", app, "-e", "test", "--detailed-exitcode", "--json", "--probe=strict")
@@ -38,6 +40,16 @@ def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto,
     sm = boto3.client("secretsmanager")
     sm.delete_secret(SecretId="a-token", ForceDeleteWithoutRecovery=True)
     kube_clean.api().call_api(DEPLOY, "DELETE", auth_settings=["BearerToken"], _preload_content=False)
+    edit = {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "nginx:evil"}]}}}}
+    kube_clean.api().call_api(
+        API_DEPLOY,
+        "PATCH",
+        query_params=[("fieldManager", "kubectl-edit")],
+        header_params={"Content-Type": "application/strategic-merge-patch+json"},
+        body=edit,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
     state_file = tmp_path / ".composer" / "test.state.json"
     before = state_file.read_bytes()
     kube_clean.reset_counters()
@@ -50,10 +62,18 @@ def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto,
     assert units["a"]["changes"]["add"] == 1
     assert units["web"]["reason"] == "webservice web: Deployment web not found in the cluster; re-applying"
     assert [(c["address"], c["action"]) for c in units["web"]["resources"]] == [("Deployment pplan/web", "create")]
+    # Changed by another manager: previewed as apply will take it back (the field-level diff).
+    assert units["api"]["reason"] == "worker api: Deployment api was changed by another field manager; re-applying"
+    (change,) = units["api"]["resources"]
+    assert (change["address"], change["action"]) == ("Deployment pplan/api", "update")
+    assert [(a["old"], a["new"]) for a in change["attributes"] if a["path"].endswith(".image")] == [
+        ('"nginx:evil"', '"nginx:1.27"')
+    ]
     assert of_type(r.out, "summary")[-1]["changes_present"] is True
     # The plan only read (besides the plan file): state byte for byte, no write to the cluster, nothing created in the cloud.
     assert state_file.read_bytes() == before
     assert kube_clean.mutating() == 0 and kube_clean.get(DEPLOY) is None
+    assert kube_clean.get(API_DEPLOY)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:evil"
     with pytest.raises(sm.exceptions.ResourceNotFoundException):
         sm.describe_secret(SecretId="a-token")
     # Hashes alone see nothing.
