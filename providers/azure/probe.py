@@ -30,6 +30,7 @@ from providers.inventory import Unanswered, collect, rows
 GRAPH_API = "2022-10-01"
 ARM_SCOPE = "https://management.azure.com/.default"
 PAGE_SIZE = 1000  # Resource Graph's largest page
+TIMEOUT = 30.0  # seconds to connect, and to wait for a page (as the gcp calls)
 OWNER_TAGS = ("app", "env")
 # Terraform types the azure modules tag, with their ARM resource types (lower case).
 PROBED = {
@@ -107,7 +108,7 @@ def _post(client: Any, base: str, payload: dict[str, Any]) -> dict[str, Any]:
         json=payload,
     )
     try:
-        resp = client.send_request(request)
+        resp = client.send_request(request, connection_timeout=TIMEOUT, read_timeout=TIMEOUT)
     except _errors() as exc:
         d = _azure_error(cast(Exception, exc), what)
         raise Unanswered(f"{d.summary}: {d.detail}") from None
