@@ -39,7 +39,7 @@ from composer.runners.kube.health import HealthOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.targets import DeliveryOptions, cluster_targets
 from composer.runners.kube.waits import WAITABLE
-from composer.runners.kube_probe import with_identity
+from composer.runners.kube_probe import reclaimed_body, with_identity
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
@@ -228,8 +228,14 @@ class ClusterSink(ApplyOps, HealthOps):
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"},
-                        body=p.body,
+                        # As apply will write it: objects another manager changed are taken back
+                        # (force, minus the paths policies.ignoreDrift leaves to it).
+                        query={
+                            "fieldManager": FIELD_MANAGER,
+                            "force": self.force_conflicts or p.key in self.reclaim,
+                            "dryRun": "All",
+                        },
+                        body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
                         warnings=warnings,
                     )
