@@ -217,8 +217,10 @@ class ClusterSink(ApplyOps, HealthOps):
 
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         """Each object as the cluster holds it now and as a server-side-apply dry run says it
-        would be (the server's defaults and other managers' fields included, nothing written)."""
+        would be (the server's defaults and other managers' fields included, nothing written).
+        The dry run's Pod Security warnings are kept for admission_warnings."""
         out = []
+        warnings: list[str] = []
         for p in self._plan(component, objects):
             live = self._get(component, p.resource, p.namespace, p.name)
             try:
@@ -235,6 +237,7 @@ class ClusterSink(ApplyOps, HealthOps):
                         },
                         body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
+                        warnings=warnings,
                     )
                     or p.body
                 )
@@ -249,7 +252,13 @@ class ClusterSink(ApplyOps, HealthOps):
                     exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret"
                 ) from None
             out.append((live, after))
+        with self._lock:
+            self._preview_warnings[component] = [w for w in warnings if "would violate PodSecurity" in w]
         return out
+
+    def admission_warnings(self, component: str) -> list[str]:
+        with self._lock:
+            return list(self._preview_warnings.get(component, ()))
 
 
 def sinks_for(request: SinkRequest) -> tuple[ClusterSink, ...]:
