@@ -140,6 +140,7 @@ def plan(
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
+    probe: Optional[str] = ProbeOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     if format not in ("text", "markdown"):
@@ -150,7 +151,10 @@ def plan(
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
     render_notes(view, compiled, tier=True)
     saved: dict[str, bytes] = {}
-    result, session = run_engine(view, "plan", compiled, options, lambda s: s.engine.plan(s.state, saved), _pending)
+    checked = Probed(view, probe, _pending)  # the apply's probe: units whose resources vanished are planned
+    result, session = run_engine(
+        view, "plan", compiled, options, lambda s: s.engine.plan(checked.state(s), saved), checked
+    )
     output = PlanOutput(out, format == "markdown", markdown_out, detailed_exitcode)
     raise Exit(_plan_report(view, compiled, result, session, saved, output))
 
