@@ -39,8 +39,9 @@ def refusal(names: Iterable[str], protected: set[str], env_name: str, verb: str)
         [
             Diagnostic(
                 f"refusing to {verb} protected unit{'s' if several else ''} {', '.join(hit)}",
-                f"environment {env_name} lists {', '.join(hit)} under policies.protect; remove "
-                f"{'them' if several else 'it'} from that list to allow this",
+                f"{', '.join(hit)} {'are' if several else 'is'} protected by policies.protect of environment "
+                f"{env_name}, its production tier (stateful units), or the app's spec.protect (a KubeVela "
+                "garbage-collect rule with strategy never); lift that protection to allow this",
                 address=hit[0],
             )
         ]

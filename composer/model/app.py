@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
-from composer.model.environment import KubeTarget
+from composer.model.environment import DriftPath, KubeTarget
+
+ObjectSelector = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?([A-Za-z][A-Za-z0-9]*|\*)$", max_length=128)
+]
 
 
 class Trait(Strict):
@@ -44,6 +48,16 @@ class ApplicationSpec(Strict):
     # Clusters (kube contexts) when the environment names none (KubeVela topology policies).
     targets: tuple[KubeTarget, ...] = ()
     gates: tuple[Gate, ...] = ()
+    # Asked of every environment (KubeVela garbage-collect `never` and apply-once rules): joined to
+    # the environment's policies.protect and policies.ignoreDrift (composer/model/placement.py).
+    protect: tuple[Name, ...] = ()
+    ignore_drift: tuple[DriftPath, ...] = Field((), alias="ignoreDrift")
+    # Objects apply takes over from other field managers (KubeVela take-over): `[COMPONENT/]KIND`,
+    # `COMPONENT/*` or `*`; a scoped --force-conflicts (composer/runners/kube/base.py).
+    take_over: tuple[ObjectSelector, ...] = Field((), alias="takeOver")
+    # Objects apply deletes and creates again when the API server refuses a change as immutable
+    # (KubeVela resource-update recreateFields), as it does for Jobs.
+    recreate: tuple[ObjectSelector, ...] = ()
 
 
 class Application(Strict):

@@ -179,12 +179,8 @@ class Override(Strict):
 PolicyRule = Literal["provisioners", "external-data", "remote-state", "http-data", "module-sources", "outside-files"]
 
 
-DriftPath = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$", max_length=256
-    ),
-]
+DRIFT_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$"
+DriftPath = Annotated[str, StringConstraints(pattern=DRIFT_PATTERN, max_length=256)]
 
 
 class Policies(Strict):

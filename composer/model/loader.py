@@ -184,7 +184,9 @@ def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
 def load_application(
     path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None
 ) -> Loaded[Application]:
-    doc = _single(path, display)
+    from composer.model.oam_refs import read_app
+
+    doc, companions = read_app(path, display)  # a KubeVela app may carry its Workflow and Policy objects
     if isinstance(doc.data, dict) and doc.data.get("apiVersion") == SCORE_API_VERSION:
         return load_score_application([path], [doc], environ)
     _expect_kind(doc, ("Application",))
@@ -192,7 +194,7 @@ def load_application(
     if api == OAM_API_VERSION:
         from composer.model.oam import convert
 
-        data, source, warnings = convert(doc)
+        data, source, warnings = convert(doc, companions)
         return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(

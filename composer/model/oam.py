@@ -13,7 +13,7 @@ is dropped silently. The full mapping is in docs/oam.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
@@ -27,6 +27,9 @@ from composer.model.oam_storage import (
 )
 from composer.model.oam_storage import kind_of as _kind
 from composer.model.source import SourceDocument, SourceMap
+
+if TYPE_CHECKING:
+    from composer.model.oam_refs import Companions
 
 UNSUPPORTED_COMPONENT = {
     "inputs": "component inputs/outputs (data passing) are not supported: use connections or ${component.key} references",
@@ -414,9 +417,10 @@ def _gateway_ports(traits: Any) -> set[int]:
     return out
 
 
-def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
+def convert(doc: SourceDocument, refs: Companions | None = None) -> tuple[dict, SourceMap, list[Diagnostic]]:
     """Translate an OAM Application into Composer's Application data, a matching source map and warnings."""
     from composer.model.oam_app import AppLevel
+    from composer.model.oam_refs import Companions, inline
 
     src = doc.source_map
     data = doc.data
@@ -425,15 +429,16 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
     spec = data.get("spec")
     if not isinstance(spec, dict):
         return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
+    spec = inline(spec, refs or Companions(), c)  # workflow.ref and the Policy objects it names
     app = AppLevel(c)
     c.app_name = str((data.get("metadata") or {}).get("name") or "") if isinstance(data.get("metadata"), dict) else ""
     metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
     raw = spec.get("components") if isinstance(spec.get("components"), list) else None
     names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
-    app.workflow(spec.get("workflow"), app.policies(spec.get("policies")), names)
+    app.workflow(spec.get("workflow"), app.policies(spec.get("policies"), names), names)
     out = {**data, "apiVersion": API_VERSION, "metadata": metadata, "spec": dict(spec)}
     if raw is not None:
-        raw = app.apply_overrides(raw)
+        raw = app.apply_overrides(raw) + app.step_components(len(raw))
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
     from composer.model.loader import by_line

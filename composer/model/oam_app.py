@@ -8,6 +8,9 @@ What KubeVela's controller does with them, Composer does at apply time where it 
 - workflow steps order components (`apply-component`, `deploy`, `step-group`), and a
   `suspend` step (or `deploy` with `auto: false`) is an approval gate: `appc apply`
   stops there until `--approve STEP` (…/workflowstep/*.cue).
+- policies with resource rules (garbage-collect, apply-once, take-over, resource-update) are
+  read by oam_policy_rules.py into the app's protect / ignoreDrift / takeOver / recreate;
+  `workflow.ref` is resolved before this by oam_refs.py.
 Everything else is refused at its line with what to do instead. docs/oam.md has the table.
 """
 
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.diagnostics import FieldPath
+from composer.model.oam_policy_rules import RuleReader
+from composer.model.oam_topology import TopologyReading
 from composer.model.oam_workflow import StepWalker
 
 # Application annotations that steer KubeVela's controller rather than describe objects.
@@ -26,13 +31,20 @@ SERVICE_ACCOUNT = "app.oam.dev/service-account-name"
 PUBLISH_VERSION = "app.oam.dev/publishVersion"
 BEHAVIOUR_MARK = "oam.dev/"
 
+# Policies with resource rules that Composer reads as its closest behaviour (oam_policy_rules.py).
+RULE_POLICIES = {
+    "garbage-collect": "garbage_collect",
+    "apply-once": "apply_once",
+    "take-over": "take_over",
+    "resource-update": "resource_update",
+}
 POLICY_REFUSALS = {
-    "shared-resource": "Composer owns each object from one app; share a resource by moving it to one app and connecting to it",
-    "read-only": "Composer does not watch objects it must not change: remove the component, or deploy it",
-    "take-over": "Composer adopts an existing object on its first server-side apply only with appc apply --force-conflicts",
+    "shared-resource": "Composer deletes an object when its app no longer has it, even if another app uses it: keep "
+    "the shared object in one app and refer to it by name from the others",
+    "read-only": "Composer writes every object it renders, so it cannot keep one read-only: remove the component "
+    "(Composer leaves objects it does not own alone) and refer to the existing object by its name",
     "replication": "replicating components across clusters is environment targets in Composer: list the clusters in "
     "spec.kubernetes.targets of environments/<env>.yaml",
-    "resource-update": "Composer decides recreate vs update from the object's immutable fields",
     "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
     "health": "Composer waits for rollouts itself (appc apply, appc status)",
 }
@@ -49,6 +61,7 @@ class Plan:
     after: dict[str, set[str]] = field(default_factory=dict)  # component -> components applied before it
     gates: list[dict] = field(default_factory=list)  # {name, components, message}
     gate_paths: list[FieldPath] = field(default_factory=list)
+    objects: list[tuple[str, dict, FieldPath]] = field(default_factory=list)  # apply-object: (step, object, step path)
 
 
 def merge(base: Any, patch: Any) -> Any:
@@ -77,12 +90,13 @@ def patch_traits(traits: list, patches: list) -> list:
     return out
 
 
-class AppLevel:
+class AppLevel(TopologyReading):
     """Reads metadata, policies and workflow for one Application; reports through the converter."""
 
     def __init__(self, converter: Any):
         self.c = converter
         self.plan = Plan()
+        self.rules = RuleReader(converter, [])
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -111,8 +125,9 @@ class AppLevel:
 
     # -- policies -----------------------------------------------------------------------
 
-    def policies(self, raw: Any) -> dict[str, tuple[dict, FieldPath]]:
+    def policies(self, raw: Any, components: list[str]) -> dict[str, tuple[dict, FieldPath]]:
         out: dict[str, tuple[dict, FieldPath]] = {}
+        self.rules = RuleReader(self.c, components)
         if raw is None:
             return out
         if not isinstance(raw, list):
@@ -138,84 +153,18 @@ class AppLevel:
             ptype = p["type"]
             if ptype in POLICY_REFUSALS:
                 self.c.error(ppath + ("type",), f"policy type {ptype!r} is not supported", POLICY_REFUSALS[ptype])
-            elif ptype == "apply-once":
-                self.apply_once(p.get("properties") or {}, ppath + ("properties",))
-            elif ptype == "garbage-collect":
-                self.garbage_collect(p.get("properties") or {}, ppath + ("properties",))
+            elif ptype in RULE_POLICIES:
+                getattr(self.rules, RULE_POLICIES[ptype])(p.get("properties") or {}, ppath + ("properties",))
             elif ptype not in ("topology", "override"):
                 self.c.error(
                     ppath + ("type",),
                     f"unknown policy type {ptype!r}",
-                    "Composer maps topology, override and garbage-collect (see docs/oam.md)",
+                    "Composer maps topology, override, garbage-collect, apply-once, take-over and resource-update (see docs/oam.md)",
                 )
             if p["name"] in out:
                 self.c.error(ppath + ("name",), f"policy {p['name']!r} is given twice")
             out[p["name"]] = (p, ppath)
         return out
-
-    def garbage_collect(self, props: dict, ppath: FieldPath) -> None:
-        """Composer's prune is KubeVela's default collection: what leaves the app is deleted after a good apply."""
-        for key, value in props.items():
-            if key in ("keepLegacyResource", "continueOnFailure") and value is False:
-                continue
-            if key == "applicationRevisionLimit":
-                self.c.error(
-                    ppath + (key,),
-                    "applicationRevisionLimit is not supported",
-                    "Composer keeps every revision in its state",
-                    key=True,
-                )
-                continue
-            self.c.error(
-                ppath + (key,),
-                f"garbage-collect {key!r} is not supported",
-                "Composer prunes what leaves the app after a good apply; keep a component from deletion with policies.protect in environments/<env>.yaml",
-                key=True,
-            )
-
-    def apply_once(self, props: dict, ppath: FieldPath) -> None:
-        """Composer applies only on appc apply and skips units whose model did not change: drift stays
-        until the model changes (or --refresh), which is apply-once without per-field rules."""
-        for key in sorted(set(props) - {"enable"}):
-            self.c.error(
-                ppath + (key,),
-                f"apply-once {key!r} is not supported",
-                "Composer re-applies a changed unit whole; per-field rules have no counterpart",
-                key=True,
-            )
-        if props.get("enable") is True:
-            self.c.warn(
-                ppath + ("enable",),
-                "apply-once is Composer's way already",
-                "appc apply changes a unit only when its model changed; appc apply --refresh re-applies and reverts drift",
-            )
-
-    def topology(self, policy: dict, ppath: FieldPath) -> None:
-        props = policy.get("properties") or {}
-        for key in sorted(set(props) - {"clusters", "namespace"}):
-            self.c.error(
-                ppath + ("properties", key),
-                f"topology {key!r} is not supported",
-                "name the clusters: properties.clusters (each a kube context)",
-                key=True,
-            )
-        clusters = props.get("clusters", [])
-        if not isinstance(clusters, list) or not all(isinstance(x, str) for x in clusters):
-            self.c.error(ppath + ("properties", "clusters"), "expected a list of cluster names")
-            return
-        for j, cluster in enumerate(clusters):
-            if cluster != "local" and cluster not in self.plan.targets:  # local: the environment's own cluster
-                self.plan.targets.append(cluster)
-                self.plan.target_paths.append(ppath + ("properties", "clusters", j))
-        ns = props.get("namespace")
-        if isinstance(ns, str) and ns:
-            if self.plan.namespace is not None and self.plan.namespace[0] != ns:
-                self.c.error(
-                    ppath + ("properties", "namespace"),
-                    "deploying to two namespaces is not supported",
-                    f"another topology uses {self.plan.namespace[0]!r}: one app lands in one namespace per environment",
-                )
-            self.plan.namespace = (ns, ppath + ("properties", "namespace"))
 
     # -- workflow -----------------------------------------------------------------------
 
@@ -229,13 +178,10 @@ class AppLevel:
         if not isinstance(raw, dict):
             self.c.error(wpath, "expected a workflow with steps")
             return
-        for key in sorted(set(raw) - {"steps", "mode"}):
-            why = (
-                "a Workflow object referenced by name is not read: write the steps here"
-                if key == "ref"
-                else "expected steps and mode"
+        for key in sorted(set(raw) - {"steps", "mode"}):  # ref is read by oam_refs.inline
+            self.c.error(
+                wpath + (key,), f"workflow field {key!r} is not supported", "expected steps and mode", key=True
             )
-            self.c.error(wpath + (key,), f"workflow field {key!r} is not supported", why, key=True)
         mode = raw.get("mode") if isinstance(raw.get("mode"), dict) else {}
         for key in sorted(mode):
             if key not in ("steps", "subSteps"):
@@ -368,6 +314,22 @@ class AppLevel:
                 out[i] = comp
         return out
 
+    def step_components(self, start: int) -> list[dict]:
+        """apply-object steps as k8s-objects components, appended at index `start` on."""
+        out = []
+        for i, (name, obj, spath) in enumerate(self.plan.objects, start):
+            cpath = ("spec", "components", i)
+            for key, origin in (
+                (cpath, spath),
+                (cpath + ("name",), spath + ("name",)),
+                (cpath + ("type",), spath + ("type",)),
+            ):
+                self.c.pin(key, origin)
+            self.c.pin(cpath + ("properties",), spath + ("properties",))
+            self.c.relocate(spath + ("properties", "value"), cpath + ("properties", "objects", 0))
+            out.append({"name": name, "type": "k8s-objects", "properties": {"objects": [obj]}})
+        return out
+
     def finish(self, data: dict, components: list) -> dict:
         """Ordering, service account, targets, gates and namespace onto the converted app."""
         meta = dict(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
@@ -394,6 +356,17 @@ class AppLevel:
             spec["targets"] = [{"context": t} for t in self.plan.targets]
             for j, p in enumerate(self.plan.target_paths):
                 self.c.pin(("spec", "targets", j), p)
+        asks = {
+            "protect": self.rules.protect,
+            "ignoreDrift": self.rules.ignore_drift,
+            "takeOver": self.rules.taken_over,
+            "recreate": self.rules.recreated,
+        }
+        for key, asked in asks.items():
+            if asked:
+                spec[key] = list(dict.fromkeys(value for value, _ in asked))
+                for j, value in enumerate(spec[key]):
+                    self.c.pin((("spec", key, j)), next(p for v, p in asked if v == value))
         if self.plan.gates:
             spec["gates"] = self.plan.gates
             for j, p in enumerate(self.plan.gate_paths):

@@ -21,7 +21,6 @@ STEP_REFUSALS = {
     "export-service": "needs a running controller",
     "depends-on-app": "waits for another running Application, which needs a controller: apply the other app first "
     "(appc apply -f other/app.yaml), then this one",
-    "apply-object": "put the object in a k8s-objects component instead",
     "read-object": "reading objects at deploy time needs a running controller",
     "request": "HTTP requests at deploy time need a running controller",
     "print-message-in-status": "Composer has no application status object to print into",
@@ -30,7 +29,7 @@ STEP_REFUSALS = {
     "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
     "vela-cli": "runs the vela CLI: there is no counterpart",
 }
-STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta"}
+STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta", "inputs", "outputs"}
 
 
 class StepWalker:
@@ -45,6 +44,9 @@ class StepWalker:
         self.applied: dict[str, FieldPath] = {}  # component -> the step that applies it
         self.steps: dict[str, tuple[set[str], set[str]]] = {}  # step -> (components, predecessor steps)
         self.gates: list[tuple[str, FieldPath, str, bool]] = []  # (step, path, message, holds its own components)
+        self.outputs: dict[str, tuple[str, FieldPath]] = {}  # output name -> (step, its path)
+        self.inputs: list[tuple[str, str, FieldPath]] = []  # (step, output it reads, its path)
+        self.clusters: dict[str, tuple[str, FieldPath]] = {}  # component -> the cluster apply-component names
 
     def walk(self, steps: list, path: FieldPath, mode: str, sub_mode: str, outer: tuple[str, ...]) -> list[str]:
         """Each step's predecessors: every earlier step (StepByStep) or its dependsOn (DAG)."""
@@ -76,6 +78,7 @@ class StepWalker:
                     "Composer runs every step once, in order, with no conditions, timeouts or data passing",
                     key=True,
                 )
+            self.data_passing(step, spath)
             if "meta" in step:
                 self.c.warn(spath + ("meta",), "step meta (alias) is not used")
             name = step["name"]
@@ -99,22 +102,7 @@ class StepWalker:
         if stype == "deploy":
             return self.deploy(props, ppath, spath, name)
         if stype == "apply-component":
-            comp = props.get("component")
-            if comp not in self.components:
-                self.c.error(
-                    ppath + ("component",),
-                    f"apply-component names no component {comp!r}",
-                    f"components: {', '.join(self.components)}",
-                )
-                return set()
-            for key in ("cluster", "namespace"):
-                if props.get(key) not in (None, "", "local" if key == "cluster" else ""):
-                    self.c.error(
-                        ppath + (key,),
-                        f"apply-component {key} is not supported",
-                        "the environment decides where components land (spec.kubernetes in environments/<env>.yaml)",
-                    )
-            return self.claim({comp}, spath)
+            return self.apply_component(props, ppath, spath)
         if stype == "apply-remaining":  # KubeVela's older step: every component no earlier step applied
             exceptions = props.get("exceptions") or {}
             for key in sorted(set(props) - {"exceptions"}):
@@ -140,6 +128,8 @@ class StepWalker:
                 )
             self.gates.append((name, spath, str(props.get("message", "")), False))
             return set()
+        if stype == "apply-object":
+            return self.apply_object(props, ppath, spath, name)
         if stype in STEP_REFUSALS:
             self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
             return set()
@@ -149,6 +139,51 @@ class StepWalker:
             "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
         )
         return set()
+
+    def apply_component(self, props: dict, ppath: FieldPath, spath: FieldPath) -> set[str]:
+        """One component, optionally to a cluster and namespace (the app's placement)."""
+        comp = props.get("component")
+        if comp not in self.components:
+            self.c.error(
+                ppath + ("component",),
+                f"apply-component names no component {comp!r}",
+                f"components: {', '.join(self.components)}",
+            )
+            return set()
+        for key in sorted(set(props) - {"component", "cluster", "namespace"}):
+            self.c.error(
+                ppath + (key,),
+                f"unknown apply-component field {key!r}",
+                "expected component, cluster, namespace",
+                key=True,
+            )
+        self.app.place_namespace(props.get("namespace"), ppath + ("namespace",))
+        if props.get("cluster") not in (None, "", "local"):
+            self.clusters[comp] = (props["cluster"], ppath + ("cluster",))
+        return self.claim({comp}, spath)
+
+    def apply_object(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
+        """An inline object, applied in the step's place: a k8s-objects component named after the step."""
+        for key in sorted(set(props) - {"value", "cluster"}):
+            self.c.error(ppath + (key,), f"unknown apply-object field {key!r}", "expected value, cluster", key=True)
+        if not isinstance(props.get("value"), dict):
+            self.c.error(
+                ppath + ("value",),
+                "expected the object to apply as a mapping",
+                "value: {apiVersion, kind, metadata, ...}",
+            )
+            return set()
+        if name in self.components or any(n == name for n, _, _ in self.app.plan.objects):
+            self.c.error(
+                spath + ("name",),
+                f"apply-object step {name!r} has the name of a component",
+                "its object is applied as a component named after the step: rename the step",
+            )
+            return set()
+        if props.get("cluster") not in (None, "", "local"):
+            self.clusters[name] = (props["cluster"], ppath + ("cluster",))
+        self.app.plan.objects.append((name, props["value"], spath))
+        return self.claim({name}, spath)
 
     def deploy(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
         for key in sorted(set(props) - {"policies", "auto", "parallelism", "ignoreTerraformComponent"}):
@@ -220,6 +255,8 @@ class StepWalker:
                 {"name": gate, "components": sorted(held), **({"message": message} if message else {})}
             )
             self.app.plan.gate_paths.append(gpath)
+        self.place_clusters()
+        self.check_data_passing()
         missing = [c for c in self.components if c not in self.applied]
         if missing and self.steps:
             self.c.warn(
@@ -227,3 +264,58 @@ class StepWalker:
                 f"no workflow step deploys {', '.join(missing)}",
                 "Composer applies every component; KubeVela would leave these out",
             )
+
+    def place_clusters(self) -> None:
+        """apply-component `cluster`: the app's cluster target when every component goes to the same one."""
+        if not self.clusters:
+            return
+        named = {cluster for cluster, _ in self.clusters.values()}
+        cluster, path = next(iter(self.clusters.values()))
+        elsewhere = [c for c in self.components if c not in self.clusters]
+        if len(named) > 1 or elsewhere or any(t != cluster for t in self.app.plan.targets):
+            self.c.error(
+                path,
+                "apply-component puts components in different clusters",
+                "Composer deploys all of an app's components to the same clusters: name them in a topology policy, "
+                "or split the app into one app per cluster",
+            )
+            return
+        if cluster not in self.app.plan.targets:
+            self.app.plan.targets.append(cluster)
+            self.app.plan.target_paths.append(path)
+
+    def data_passing(self, step: dict, spath: FieldPath) -> None:
+        """Collect a step's `outputs` and `inputs`; check_data_passing judges them once all are known."""
+        for key, shape in (("outputs", "{name, valueFrom}"), ("inputs", "{from, parameterKey}")):
+            entries = step.get(key, [])
+            if not isinstance(entries, list):
+                self.c.error(spath + (key,), f"expected {key} as a list of {shape}")
+                continue
+            for k, entry in enumerate(entries):
+                ref = entry.get("name" if key == "outputs" else "from") if isinstance(entry, dict) else None
+                if not isinstance(ref, str):
+                    self.c.error(spath + (key, k), f"expected {shape}")
+                elif key == "outputs":
+                    self.outputs[ref] = (step["name"], spath + (key, k))
+                else:
+                    self.inputs.append((step["name"], ref, spath + (key, k)))
+
+    def check_data_passing(self) -> None:
+        """Values read from a running step need a controller; an output nobody reads is only said."""
+        read = set()
+        for step, ref, path in self.inputs:
+            read.add(ref)
+            producer = self.outputs.get(ref)
+            self.c.error(
+                path,
+                f"step {step!r} reads {ref!r}"
+                + (f" from step {producer[0]!r}" if producer else "")
+                + " while the workflow runs, which needs a running controller",
+                "Composer passes no values between steps: pass values between components with connections "
+                "and ${component.key} references"
+                if producer
+                else f"no step has an output named {ref!r}",
+            )
+        for ref, (step, path) in self.outputs.items():
+            if ref not in read:
+                self.c.warn(path, f"output {ref!r} of step {step!r} is not used", "no step reads it")

@@ -11,7 +11,7 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, Severity
 from composer.model.app import Application
-from composer.model.environment import Environment
+from composer.model.environment import Environment, Policies
 from composer.model.loader import Loaded
 
 
@@ -47,8 +47,22 @@ def place(app: Loaded[Application], env: Loaded[Environment]) -> tuple[Loaded[En
                     severity=Severity.WARNING,
                 )
             )
-    if not updates:
+    policies = _joined_policies(app.model, env.model)
+    if not updates and policies is env.model.spec.policies:
         return env, warnings
     kube = k.model_copy(update=updates)
-    model = env.model.model_copy(update={"spec": env.model.spec.model_copy(update={"kubernetes": kube})})
-    return Loaded(model, env.source, env.path), warnings
+    spec = env.model.spec.model_copy(update={"kubernetes": kube, "policies": policies})
+    return Loaded(env.model.model_copy(update={"spec": spec}), env.source, env.path), warnings
+
+
+def _joined_policies(app: Application, env: Environment) -> Policies:
+    """The environment's protect and ignoreDrift, plus what the app asks of every environment."""
+    own = env.spec.policies
+    if not (app.spec.protect or app.spec.ignore_drift):
+        return own
+    return own.model_copy(
+        update={
+            "protect": tuple(dict.fromkeys(own.protect + app.spec.protect)),
+            "ignore_drift": tuple(dict.fromkeys(own.ignore_drift + app.spec.ignore_drift)),
+        }
+    )

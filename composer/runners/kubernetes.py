@@ -70,6 +70,8 @@ class ClusterSink(ApplyOps, HealthOps):
                 timeout=float(options.timeout),
                 no_wait=bool(options.no_wait),
                 force_conflicts=bool(options.force_conflicts),
+                take_over=resolved.app.spec.take_over,
+                recreate=resolved.app.spec.recreate,
                 workers=workers,
             )
             for t in cluster_targets(resolved.environment)
@@ -229,10 +231,10 @@ class ClusterSink(ApplyOps, HealthOps):
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
                         # As apply will write it: objects another manager changed are taken back
-                        # (force, minus the paths policies.ignoreDrift leaves to it).
+                        # (force, minus the paths policies.ignoreDrift leaves to it), and those the app takes over.
                         query={
                             "fieldManager": FIELD_MANAGER,
-                            "force": self.force_conflicts or p.key in self.reclaim,
+                            "force": self._forced(component, p),
                             "dryRun": "All",
                         },
                         body=reclaimed_body(p.body, self.reclaim.get(p.key)),

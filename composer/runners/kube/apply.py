@@ -114,6 +114,10 @@ class ApplyOps(NamespaceOps, RolloutOps):
             found |= {p.key for p in ps if p.name in names}
         return found
 
+    def _forced(self, component: str, p: Planned) -> bool:
+        """--force-conflicts, an object taken back from drift, or one the app takes over."""
+        return self.force_conflicts or p.key in self.reclaim or self.takes_over(component, p.source["kind"])
+
     def _apply_one(self, component: str, p: Planned) -> dict:
         """One server-side apply. A namespace being deleted is waited out (and re-created); a
         Job whose immutable fields changed is deleted and created again."""
@@ -124,7 +128,7 @@ class ApplyOps(NamespaceOps, RolloutOps):
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts or p.key in self.reclaim},
+                        query={"fieldManager": FIELD_MANAGER, "force": self._forced(component, p)},
                         body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
                         warnings=warnings,
@@ -146,7 +150,7 @@ class ApplyOps(NamespaceOps, RolloutOps):
                     continue
                 if (
                     attempt < 2
-                    and p.resource.kind in REPLACED_WHEN_IMMUTABLE
+                    and (p.resource.kind in REPLACED_WHEN_IMMUTABLE or self.recreates(component, p.resource.kind))
                     and err.status == 422
                     and any("field is immutable" in c.get("message", "") for c in err.causes)
                 ):

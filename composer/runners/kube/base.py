@@ -59,6 +59,8 @@ class ClusterBase:
     timeout: float = 3600.0
     no_wait: bool = False
     force_conflicts: bool = False
+    take_over: tuple[str, ...] = ()  # the app's takeOver entries: [COMPONENT/]KIND, COMPONENT/* or *
+    recreate: tuple[str, ...] = ()  # the app's recreate entries, the same shape
     workers: int = DEFAULT_WORKERS
     poll_interval: float = 0.25
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -78,6 +80,14 @@ class ClusterBase:
     @property
     def target(self) -> str:
         return f"kube:{self.context}/{self.namespace}"
+
+    def takes_over(self, component: str, kind: str) -> bool:
+        """Whether apply forces this object's fields from other managers (the app's takeOver)."""
+        return _selected(self.take_over, component, kind)
+
+    def recreates(self, component: str, kind: str) -> bool:
+        """Whether apply recreates this object when a change is refused as immutable (the app's recreate)."""
+        return _selected(self.recreate, component, kind)
 
     def _fail(
         self,
@@ -145,3 +155,7 @@ class ClusterBase:
                 )
             time.sleep(interval)
             interval = min(interval * 1.5, 2.0)
+
+
+def _selected(entries: tuple[str, ...], component: str, kind: str) -> bool:
+    return any(e in ("*", kind, f"{component}/*", f"{component}/{kind}") for e in entries)

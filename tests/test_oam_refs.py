@@ -1,0 +1,92 @@
+"""`spec.workflow.ref`: the Workflow (and the Policy objects its deploy steps name) read from the app
+file itself or from the YAML files beside it (docs/oam.md, "Workflow")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from composer.project import compile_project, open_project
+from tests.helpers import appc, write
+
+ENV = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: prod}\n"
+APP = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop}
+spec:
+  components:
+    - {name: db-migrate, type: task, properties: {image: busybox:1}}
+    - {name: api, type: webservice, properties: {image: nginx:1}}
+  workflow:
+    ref: rollout
+"""
+WORKFLOW = """
+apiVersion: core.oam.dev/v1alpha1
+kind: Workflow
+metadata: {name: rollout}
+steps:
+  - {name: approve, type: suspend}
+  - {name: serve, type: deploy, properties: {policies: [eu]}}
+"""
+POLICY = """
+apiVersion: core.oam.dev/v1alpha1
+kind: Policy
+metadata: {name: eu}
+type: topology
+properties: {clusters: [eu-1]}
+"""
+
+
+def test_a_workflow_and_policy_beside_the_app_are_its_steps(tmp_path: Path, registry):
+    write(
+        tmp_path,
+        {
+            "app.yaml": APP,
+            "rollout.yaml": WORKFLOW,
+            "eu.yml": POLICY,
+            "notes.yaml": "[broken",
+            "environments/prod.yaml": ENV,
+        },
+    )
+    compiled = compile_project(open_project(tmp_path / "app.yaml"), "prod", registry)
+    project = open_project(tmp_path / "app.yaml")
+    assert [(g.name, g.components) for g in project.app.model.spec.gates] == [("approve", ("api", "db-migrate"))]
+    assert [t.context for t in compiled.resolved.environment.spec.kubernetes.resolved_targets()] == ["eu-1"]
+
+
+def test_a_workflow_in_the_same_file_is_reported_at_its_own_lines(tmp_path: Path):
+    text = (
+        APP.lstrip() + "---\n" + WORKFLOW.lstrip().replace("type: deploy", "type: deploi") + "---\n" + POLICY.lstrip()
+    )
+    write(tmp_path, {"app.yaml": text, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert (d["line"], d["path"], d["summary"]) == (
+        16,
+        "steps[1].type",
+        "unknown workflow step type 'deploi' in step 'serve'",
+    )
+    assert "in the steps of Workflow 'rollout', a document of this file" in d["detail"]
+
+
+def test_a_workflow_found_nowhere_is_refused_at_the_ref(tmp_path: Path):
+    write(tmp_path, {"app.yaml": APP, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert (d["line"], d["path"], d["summary"]) == (
+        9,
+        "spec.workflow.ref",
+        "no Workflow named 'rollout' in this file or beside it",
+    )
+    assert "spec.workflow.steps" in d["detail"]
+
+
+def test_only_workflow_and_policy_documents_may_follow_an_application(tmp_path: Path):
+    extra = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    write(tmp_path, {"app.yaml": APP.lstrip() + extra, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic"]
+    assert (d["line"], d["summary"]) == (11, "expected one YAML document, found several")
