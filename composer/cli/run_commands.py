@@ -32,6 +32,7 @@ from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import Record, View
 from composer.cli.wiring import RunOptions, bootstrap, interactive, plan_key
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
 from composer.runners.saved_plans import read_plan, write_plan
 from composer.project import Compiled, held_units, refuse_paused
 from composer.safefs import write_path
@@ -57,6 +58,20 @@ KubeWorkersOpt = option(
     min=1,
     max=64,
     help="Threads applying one unit's objects to a cluster (units run in parallel too: --parallelism).",
+)
+KubeQpsOpt = option(
+    DEFAULT_QPS,
+    "--kube-qps",
+    env="KUBE_QPS",
+    min=0.001,
+    help="Requests a second to one API server, sustained (a token bucket per server; 429 + Retry-After is honoured).",
+)
+KubeBurstOpt = option(
+    DEFAULT_BURST,
+    "--kube-burst",
+    env="KUBE_BURST",
+    min=1,
+    help="Requests to one API server at once before --kube-qps applies.",
 )
 LockTimeoutOpt = option(
     0.0,
@@ -137,6 +152,8 @@ def plan(
     ),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
+    kube_qps: float = KubeQpsOpt,
+    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
@@ -147,7 +164,14 @@ def plan(
     if format == "markdown" and not view.json:
         view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
     compiled = compile_for(replace(project, untrusted=untrusted))
-    options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
+    options = RunOptions(
+        parallelism=parallelism,
+        refresh=refresh,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
+        kube_qps=kube_qps,
+        kube_burst=kube_burst,
+    )
     render_notes(view, compiled, tier=True)
     saved: dict[str, bytes] = {}
     result, session = run_engine(view, "plan", compiled, options, lambda s: s.engine.plan(s.state, saved), _pending)
@@ -228,6 +252,8 @@ def apply(
         help="Take ownership of fields another field manager owns (server-side apply conflicts).",
     ),
     kube_workers: int = KubeWorkersOpt,
+    kube_qps: float = KubeQpsOpt,
+    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
@@ -260,6 +286,8 @@ def apply(
         no_wait=no_wait,
         force_conflicts=force_conflicts,
         kube_workers=kube_workers,
+        kube_qps=kube_qps,
+        kube_burst=kube_burst,
         adopt_owned=adopt_owned,
     )
     ask = planfile is None and not auto_approve
@@ -318,6 +346,8 @@ def destroy(
     auto_approve: bool = option(False, "--auto-approve", env="AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
     kube_workers: int = KubeWorkersOpt,
+    kube_qps: float = KubeQpsOpt,
+    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
@@ -329,6 +359,7 @@ def destroy(
         )
     compiled = compile_for(project)
     options = RunOptions(parallelism=parallelism, timeout=timeout, lock_timeout=lock_timeout, kube_workers=kube_workers)
+    options = replace(options, kube_qps=kube_qps, kube_burst=kube_burst)
     if not auto_approve:
         guide.destroy_warning(view, compiled)
         app_env = f"{compiled.resolved.name}/{compiled.resolved.environment.name}"

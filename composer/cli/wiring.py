@@ -23,6 +23,7 @@ from composer.plugins import (
     WriteSecretRequest,
 )
 from composer.project import Compiled
+from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
 from composer.state.protocol import StateStore, StoreOptions
 
 
@@ -35,6 +36,8 @@ class RunOptions:
     no_wait: bool = False
     force_conflicts: bool = False
     kube_workers: int = 4  # threads applying one unit's objects to a cluster (--kube-workers)
+    kube_qps: float = DEFAULT_QPS  # requests a second to one API server, sustained (--kube-qps)
+    kube_burst: int = DEFAULT_BURST  # requests to one API server at once before --kube-qps applies (--kube-burst)
     adopt_owned: bool = False  # import an already existing resource whose tags name its unit (--adopt-owned)
 
 
