@@ -129,6 +129,19 @@ class DiagnosticError(Exception):
         return "\n".join(d.text() for d in self.diagnostics)
 
 
+class MessageError(DiagnosticError):
+    """A `DiagnosticError` of one diagnostic, raised by code that words its failure in one line
+    (a held lock, a failed template, an API server's answer). Its str() is that line, as the
+    callers that catch it and add the file or unit quote it; uncaught, it still reports as a
+    diagnostic (exit 1), never as a bug."""
+
+    def __init__(self, message: str, path: FieldPath = ()) -> None:
+        super().__init__([Diagnostic(message, path=path)])
+
+    def __str__(self) -> str:
+        return self.diagnostics[0].summary
+
+
 class Collector:
     """Accumulates diagnostics across a stage; `raise_if_errors` fails once at the end."""
 
