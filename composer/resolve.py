@@ -269,13 +269,8 @@ class _Resolver(ModuleInputs):
         path: FieldPath = ("spec", "components", i)
         ctype = self.catalog.component(c.type)
         if ctype is None:
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"unknown component type {c.type!r}",
-                    _suggest(c.type, list(self.catalog.components)),
-                    address=c.name,
-                )
+            self._type_error(
+                path, f"unknown component type {c.type!r}", _suggest(c.type, list(self.catalog.components)), c.name
             )
             return None
         override = self.env.spec.overrides.get(c.name)
@@ -326,13 +321,8 @@ class _Resolver(ModuleInputs):
             tpath = path + ("traits", j)
             ttype = self.catalog.trait(t.type)
             if ttype is None:
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",),
-                        f"unknown trait {t.type!r}",
-                        _suggest(t.type, list(self.catalog.traits)),
-                        address=c.name,
-                    )
+                self._type_error(
+                    tpath, f"unknown trait {t.type!r}", _suggest(t.type, list(self.catalog.traits)), c.name
                 )
                 ok = False
                 continue
@@ -340,22 +330,13 @@ class _Resolver(ModuleInputs):
             ctype = self.catalog.component(c.type)
             if ctype is not None and (ctype.category != "workload" or (applies and c.type not in applies)):
                 targets = ", ".join(applies) if applies else "workloads"
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",),
-                        f"trait {t.type!r} does not apply to {c.type!r}",
-                        f"it applies to {targets}",
-                        address=c.name,
-                    )
+                self._type_error(
+                    tpath, f"trait {t.type!r} does not apply to {c.type!r}", f"it applies to {targets}", c.name
                 )
                 ok = False
                 continue
             if t.type in seen:
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",), f"trait {t.type!r} is given twice", "merge the two into one", address=c.name
-                    )
-                )
+                self._type_error(tpath, f"trait {t.type!r} is given twice", "merge the two into one", c.name)
                 ok = False
                 continue
             seen.add(t.type)
@@ -377,13 +358,8 @@ class _Resolver(ModuleInputs):
         if chosen:
             if chosen in impls:
                 return impls[chosen]
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"type {c.type!r} has no implementation {chosen!r}",
-                    _suggest(chosen, list(impls)),
-                    address=c.name,
-                )
+            self._type_error(
+                path, f"type {c.type!r} has no implementation {chosen!r}", _suggest(chosen, list(impls)), c.name
             )
             return None
         cloud = self.env.spec.cloud.provider if self.env.spec.cloud else None
@@ -394,13 +370,11 @@ class _Resolver(ModuleInputs):
                 return (defaults or matches)[0]
         where = f"cloud {cloud!r}" if cloud else "an environment without a cloud"
         avail = ", ".join(f"{n} ({e.implementation.provider})" for n, e in sorted(impls.items())) or "none"
-        self.diags.add(
-            self.src.diagnostic(
-                path + ("type",),
-                f"no implementation of {c.type!r} for {where}",
-                f"available: {avail}; choose one in the environment: implementations: {{{c.type}: NAME}}",
-                address=c.name,
-            )
+        self._type_error(
+            path,
+            f"no implementation of {c.type!r} for {where}",
+            f"available: {avail}; choose one in the environment: implementations: {{{c.type}: NAME}}",
+            c.name,
         )
         return None
 

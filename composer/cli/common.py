@@ -22,7 +22,7 @@ import typer
 from composer import __version__
 from composer.cli import guide
 from composer.cli.views import View
-from composer.diagnostics import REDACTIONS, DiagnosticError, Severity
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, Severity
 from composer.plugins import PluginRegistry
 from composer.project import Compiled, Project, compile_project, open_project
 
@@ -52,6 +52,21 @@ app.add_typer(sandbox_app, name="sandbox")
 def option(default: Any, *names: str, env: str, help: str, **extra: Any) -> Any:
     """A flag that also reads COMPOSER_<env> (every flag has one, for CI)."""
     return typer.Option(default, *names, envvar=f"COMPOSER_{env}", help=help, **extra)
+
+
+def format_option(env: str, help: str) -> Any:
+    """--format text | markdown (checked by `markdown_on_stdout`)."""
+    return option("text", "--format", env=env, help=help)
+
+
+def markdown_on_stdout(view: View, format: str, what: str) -> bool:
+    """Whether --format asks for markdown. Markdown then has stdout to itself (progress and
+    messages go to stderr: `appc plan --format markdown > plan.md`), unless --json has it."""
+    if format not in ("text", "markdown"):
+        raise DiagnosticError([Diagnostic(f"unknown {what} format {format!r}", "expected text or markdown")])
+    if format == "markdown" and not view.json:
+        view.out = view.err
+    return format == "markdown"
 
 
 FileOpt = option(

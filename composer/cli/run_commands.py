@@ -20,6 +20,8 @@ from composer.cli.common import (
     ProjectOptions,
     app,
     compile_for,
+    format_option,
+    markdown_on_stdout,
     option,
     project_command,
     registry,
@@ -138,11 +140,9 @@ def plan(
     detailed_exitcode: bool = option(
         False, "--detailed-exitcode", env="DETAILED_EXITCODE", help="Exit 2 when there are changes."
     ),
-    format: str = option(
-        "text",
-        "--format",
-        env="PLAN_FORMAT",
-        help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
+    format: str = format_option(
+        "PLAN_FORMAT",
+        "text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
     ),
     markdown_out: Optional[Path] = option(
         None,
@@ -152,30 +152,21 @@ def plan(
     ),
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
-    kube_qps: float = KubeQpsOpt,
-    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
+    kube_qps: float = KubeQpsOpt,  # the cluster checks of a plan read through the same token bucket
+    kube_burst: int = KubeBurstOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    if format not in ("text", "markdown"):
-        raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
-    if format == "markdown" and not view.json:
-        view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
+    markdown = markdown_on_stdout(view, format, "plan")
     compiled = compile_for(replace(project, untrusted=untrusted))
-    options = RunOptions(
-        parallelism=parallelism,
-        refresh=refresh,
-        timeout=timeout,
-        lock_timeout=lock_timeout,
-        kube_qps=kube_qps,
-        kube_burst=kube_burst,
-    )
+    options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
+    options = replace(options, kube_qps=kube_qps, kube_burst=kube_burst)
     render_notes(view, compiled, tier=True)
     saved: dict[str, bytes] = {}
     result, session = run_engine(view, "plan", compiled, options, lambda s: s.engine.plan(s.state, saved), _pending)
-    output = PlanOutput(out, format == "markdown", markdown_out, detailed_exitcode)
+    output = PlanOutput(out, markdown, markdown_out, detailed_exitcode)
     raise Exit(_plan_report(view, compiled, result, session, saved, output))
 
 

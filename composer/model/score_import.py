@@ -57,23 +57,16 @@ class ScoreSourceMap(SourceMap):
 
     origins: dict[FieldPath, tuple[SourceMap, FieldPath]] = field(default_factory=dict)
 
-    def diagnostic(
-        self,
-        path: FieldPath,
-        summary: str,
-        detail: str = "",
-        *,
-        key: bool = False,
-        address: str | None = None,
-        severity=None,
-    ) -> Diagnostic:
-        p = tuple(path)
+    def in_user_terms(self, d: Diagnostic, key: bool) -> Diagnostic:
+        p = d.path
         for n in range(len(p), -1, -1):
             hit = self.origins.get(p[:n])
             if hit is not None:
                 src, orig = hit
-                return src.diagnostic(orig + p[n:], summary, detail, key=key, address=address, severity=severity)
-        return super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
+                return src.diagnostic(
+                    orig + p[n:], d.summary, d.detail, key=key, address=d.address, severity=d.severity
+                )
+        return d
 
 
 @dataclass
