@@ -160,6 +160,22 @@ def module_diagnostics(
     ]
 
 
+def _implementation_diagnostics(
+    module: ModuleSource,
+    tf: TerraformImplementation,
+    contract: Mapping[str, OutputSpec],
+    where: Callable[[tuple, str, str], Diagnostic],
+    name: str,
+    iname: str,
+) -> list[Diagnostic]:
+    """`module_diagnostics` of implementation `iname` of definition `name`, placed under it."""
+
+    def under(sub: tuple, summary: str, detail: str) -> Diagnostic:
+        return where(("spec", "implementations", iname) + sub, summary, detail)
+
+    return module_diagnostics(module, tf, contract, under, f"implementation {iname!r} of {name!r}")
+
+
 def local_definition_diagnostics(
     name: str,
     base: Path,
@@ -177,15 +193,7 @@ def local_definition_diagnostics(
         if path is None:
             cached = _locked_remote(base, tf) if remote else None
             if cached is not None:
-                out.extend(
-                    module_diagnostics(
-                        cached,
-                        tf,
-                        contract,
-                        lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
-                        f"implementation {iname!r} of {name!r}",
-                    )
-                )
+                out.extend(_implementation_diagnostics(cached, tf, contract, where, name, iname))
             continue
         try:
             module = read_package(path, "check", base)
@@ -195,15 +203,7 @@ def local_definition_diagnostics(
                 for d in exc.diagnostics
             )
             continue
-        out.extend(
-            module_diagnostics(
-                module,
-                tf,
-                contract,
-                lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
-                f"implementation {iname!r} of {name!r}",
-            )
-        )
+        out.extend(_implementation_diagnostics(module, tf, contract, where, name, iname))
     return out
 
 

@@ -83,7 +83,7 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
     out = Rendered(bindings=bindings)
     diags = Collector()
     for name in graph.order:
-        c = resolved.component(name)
+        c = resolved.require(name)
         deps = graph.dependencies(name)
         if c.is_terraform:
             module = modules[name]

@@ -100,7 +100,7 @@ def inventory_items(component: str, objects: list[dict]) -> tuple[InventoryItem,
     """What a file sink wrote, for state: each object with its digest."""
     return tuple(
         InventoryItem(
-            apiVersion=o["apiVersion"],
+            api_version=o["apiVersion"],
             kind=o["kind"],
             name=o["metadata"]["name"],
             namespace=o["metadata"].get("namespace"),

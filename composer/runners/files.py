@@ -63,7 +63,8 @@ def write_tree(files: Mapping[str, bytes], directory: Path) -> None:
         if old is not None:
             safefs.remove_owned_tree(base, old, MARKER)
     except BaseException:
-        safefs.remove_owned_tree(base, tmp, MARKER) or _remove_partial(base, tmp)
+        if not safefs.remove_owned_tree(base, tmp, MARKER):
+            _remove_partial(base, tmp)
         raise
 
 
