@@ -75,7 +75,7 @@ def probe(spec: dict) -> dict:
 
 def add_volumes(w: Workload, spec: dict, container: dict) -> None:
     """KubeVela's storage shape: pvc, configMap, secret and emptyDir lists."""
-    volumes = w.pod_spec.setdefault("volumes", [])
+    volumes = w.pod.setdefault("volumes", [])
     mounts = container.setdefault("volumeMounts", [])
     for v in spec.get("pvc", []):
         claim = v.get("claimName")
@@ -108,7 +108,7 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
         volumes.append({"name": v["name"], "emptyDir": {"medium": v["medium"]} if v.get("medium") else {}})
         mounts.append(_mount(v))
     if not volumes:
-        del w.pod_spec["volumes"]
+        del w.pod["volumes"]
     if not mounts:
         del container["volumeMounts"]
 
@@ -399,7 +399,7 @@ def render_workload(
     if impl.manifests is not None:
         template_workload(w)
     else:
-        BUILDERS[impl.builtin](w)
+        BUILDERS[impl.builtin or ""](w)  # a definition has manifests or a builtin (model/definitions.py)
     late = [t for t in c.traits if t.definition.spec.builtin in PATCH_LAST]
     for t in c.traits:
         if t not in late:
