@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 FieldPath = tuple[str | int, ...]
 

@@ -13,8 +13,8 @@ Rendering needs no output values: workloads read bound values from connection Se
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import yaml
 

@@ -369,7 +369,7 @@ def guard(w: Workload) -> None:
     """Refuse manifests that would carry an unresolved reference or exceed the API's size limit."""
     import json
 
-    for i, obj in enumerate(w.objects):
+    for obj in w.objects:
         for path, text in refs.walk_strings(obj):
             m = refs.REF.search(text)
             if m:

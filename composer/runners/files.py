@@ -14,8 +14,8 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError

@@ -27,7 +27,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import PartialApply
@@ -56,7 +57,7 @@ class ClusterSink(ApplyOps, HealthOps):
     needs_secret_store = False  # connections are Secrets written here (engine/ports.py WorkloadSink)
 
     @classmethod
-    def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list["ClusterSink"]:
+    def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list[ClusterSink]:
         """One sink per target of the environment. Refuses unknown contexts (exit 1) before
         anything runs; connects to no server."""
         workers, rate = options.kube_workers, RateLimit(options.kube_qps, options.kube_burst)

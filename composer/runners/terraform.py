@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic
 from composer.engine.ports import TerraformFailure
@@ -264,12 +264,12 @@ class TerraformRunner:
             text = (err or out).strip()
             # Never quote Terraform's debug log (TF_LOG): its lines carry request bodies.
             lines = [
-                l.strip()
-                for l in text.splitlines()
-                if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)
+                line.strip()
+                for line in text.splitlines()
+                if line.strip() and not set(line.strip()) <= set("╷╵│─") and not _LOG_LINE.match(line)
             ]
             summary = next(
-                (l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l),
+                (line.removeprefix("│").strip().removeprefix("Error:").strip() for line in lines if "Error" in line),
                 lines[0] if lines else f"exit code {code}",
             )
             diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
@@ -391,4 +391,4 @@ class TerraformRunner:
             if "No state file was found" in err or "No state file was found" in out:
                 return None
             raise self._fail(unit, "state list", code, [], out, err)
-        return [l for l in out.splitlines() if l.strip()]
+        return [line for line in out.splitlines() if line.strip()]

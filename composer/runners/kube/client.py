@@ -16,8 +16,9 @@ import random
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
@@ -186,7 +187,7 @@ class KubeClient:
     @classmethod
     def for_context(
         cls, kubeconfig: str | None, context: str | None, workers: int, rate: RateLimit = DEFAULT_RATE
-    ) -> "KubeClient":
+    ) -> KubeClient:
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
