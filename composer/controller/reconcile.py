@@ -22,16 +22,6 @@ from composer.runners.appc_child import run_appc
 
 Verb = Literal["apply", "destroy"]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Drifted")
-_CHILD_ENV = (
-    "PATH",
-    "PYTHONPATH",
-    "HOME",
-    "KUBECONFIG",
-    "XDG_CACHE_HOME",
-    "TF_PLUGIN_CACHE_DIR",
-    "TF_CLI_CONFIG_FILE",
-    "CI",
-)
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import adopt, day2hooks, kube_unit, preview, removal, rotate, skip, terraform_unit
 from composer.engine.changes import counts
-from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
 from composer.engine.generated import RunSecrets
 from composer.engine.outcome import Outcome, RunResult, UnitKind
 from composer.engine.ports import SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.publishing import SecretPublisher
+from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.render import Rendered
