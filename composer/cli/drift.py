@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from composer.cli.common import EXIT_APPLY_FAILED, EXIT_CHANGES, EXIT_OK, Exit, ProjectOptions, app, compile_for
-from composer.cli.common import format_option, markdown_on_stdout, project_command
+from composer.cli.common import (
+    EXIT_APPLY_FAILED,
+    EXIT_CHANGES,
+    EXIT_OK,
+    Exit,
+    ProjectOptions,
+    app,
+    compile_for,
+    format_option,
+    markdown_on_stdout,
+    project_command,
+)
 from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt, UntrustedOpt
 from composer.cli.session import EngineSession, run_engine
 from composer.cli.views import View

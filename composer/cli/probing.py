@@ -8,8 +8,8 @@ composer/runners/probing.py, and turns a strict refusal into exit 3 before anyth
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer

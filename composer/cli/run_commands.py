@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -28,15 +28,15 @@ from composer.cli.common import (
     render_notes,
 )
 from composer.cli.planview import plan_markdown, plan_text
-from composer.cli.probing import ProbeOpt, Probed
 from composer.cli.planview import totals as plan_totals
+from composer.cli.probing import Probed, ProbeOpt
 from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import Record, View
 from composer.cli.wiring import RunOptions, bootstrap, interactive, plan_key
 from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.project import Compiled, held_units, refuse_paused
 from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
 from composer.runners.saved_plans import read_plan, write_plan
-from composer.project import Compiled, held_units, refuse_paused
 from composer.safefs import write_path
 
 if TYPE_CHECKING:
@@ -124,9 +124,9 @@ def init(view: View, project: ProjectOptions) -> None:
 class PlanOutput:
     """Where a plan goes besides the view: a saved plan file, markdown on stdout or in a file."""
 
-    out: Optional[Path]
+    out: Path | None
     markdown: bool
-    markdown_out: Optional[Path]
+    markdown_out: Path | None
     detailed_exitcode: bool
 
 
@@ -134,7 +134,7 @@ class PlanOutput:
 def plan(
     view: View,
     project: ProjectOptions,
-    out: Optional[Path] = option(
+    out: Path | None = option(
         None, "--out", env="PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."
     ),
     detailed_exitcode: bool = option(
@@ -144,7 +144,7 @@ def plan(
         "PLAN_FORMAT",
         "text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
     ),
-    markdown_out: Optional[Path] = option(
+    markdown_out: Path | None = option(
         None,
         "--markdown-out",
         env="PLAN_MARKDOWN_OUT",
@@ -171,7 +171,7 @@ def plan(
 
 
 def _plan_markdown(
-    view: View, compiled: Compiled, result: "RunResult", session: EngineSession, output: PlanOutput
+    view: View, compiled: Compiled, result: RunResult, session: EngineSession, output: PlanOutput
 ) -> None:
     md = plan_markdown(
         compiled.resolved.name,
@@ -190,7 +190,7 @@ def _plan_markdown(
 def _plan_report(
     view: View,
     compiled: Compiled,
-    result: "RunResult",
+    result: RunResult,
     session: EngineSession,
     saved: dict[str, bytes],
     output: PlanOutput,
@@ -229,7 +229,7 @@ def _plan_report(
 def apply(
     view: View,
     project: ProjectOptions,
-    planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
+    planfile: Path | None = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
     auto_approve: bool = option(
         False, "--auto-approve", env="AUTO_APPROVE", help="Apply without asking (required when not interactive)."
     ),
@@ -254,7 +254,7 @@ def apply(
         env="APPROVE",
         help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
     ),
-    probe: Optional[str] = ProbeOpt,
+    probe: str | None = ProbeOpt,
     adopt_owned: bool = option(
         False,
         "--adopt-owned",
@@ -289,10 +289,10 @@ def _apply(
     view: View,
     compiled: Compiled,
     options: RunOptions,
-    planfile: Optional[Path],
+    planfile: Path | None,
     ask: bool,
     approve: list[str],
-    probe: Optional[str] = None,
+    probe: str | None = None,
 ) -> int:
     """Apply after the gates: the saved plan (read under the lock) or a confirmed preview."""
     refuse_paused(compiled)
@@ -300,7 +300,7 @@ def _apply(
 
     checked = Probed(view, "off" if planfile is not None else probe, _pending)  # a saved plan applies as saved
 
-    def step(s: EngineSession) -> "RunResult":
+    def step(s: EngineSession) -> RunResult:
         state = checked.state(s)
         if ask:
             preview = s.engine.plan(state)

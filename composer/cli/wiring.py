@@ -4,10 +4,11 @@ workload sink, secret reader). The only place that knows which runner serves whi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import WorkloadSink
