@@ -61,6 +61,10 @@ def gitops_dir(compiled: Compiled) -> Path:
     from composer.safefs import vetted_directory
 
     directory = compiled.resolved.environment.spec.kubernetes.directory
+    if directory is None:
+        raise DiagnosticError(
+            [Diagnostic(f"environment {compiled.resolved.environment.name} has no kubernetes.directory")]
+        )
     return vetted_directory(
         compiled.project.workdir, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project
     )
@@ -77,6 +81,7 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
 
         prefix = f"{st.prefix.rstrip('/')}/" if st.prefix else ""
         region = st.region or (env.spec.cloud.region if env.spec.cloud else None)
+        assert st.bucket is not None, "the environment model requires state.bucket for s3"
         return S3Store(
             st.bucket,
             f"{prefix}{app}/{env.name}/composer.state.json",
@@ -191,7 +196,10 @@ def bootstrap(registry: PluginRegistry, compiled: Compiled) -> tuple[str, list[B
             identity = result.identity
     resources: list[BackendResource] = []
     for name in registry.names():
-        result = registry.get(name).bootstrap_backend(PreflightRequest(env))
+        provider = registry.get(name)
+        if provider is None:
+            continue
+        result = provider.bootstrap_backend(PreflightRequest(env))
         resources.extend(result.resources)
         if not result.ok:
             raise DiagnosticError(

@@ -55,7 +55,7 @@ class Engine:
     graph: Graph
     rendered: Rendered
     modules: Mapping[str, ModuleSource]
-    store: StateStore
+    store: StateStore | None  # None until the caller holds the environment's lock (cli/session.py)
     terraform: TerraformPort
     workspace: Workspace
     sinks: tuple[WorkloadSink, ...]  # one per Kubernetes target (or a GitOps directory)
@@ -125,11 +125,13 @@ class Engine:
         """The state's key (created with the state): secret digests are keyed with it."""
         with self._lock:
             if self._key is None:
+                assert self.store is not None, "the engine reads state only under the lock"
                 self._key = self.store.signing_key()
             return self._key
 
     def save(self, update: Callable[[StateDoc], StateDoc]) -> None:
         with self._lock:
+            assert self.store is not None, "the engine writes state only under the lock"
             self._state = self.store.write(update(self.state))
 
     def _outcome(self, o: Outcome) -> None:
