@@ -46,7 +46,9 @@ def token(name: str) -> str:
 WORKER = "    - {name: w, type: worker, properties: {image: x, env: {TOKEN: '${a.token}'}}, connections: [a]}\n"
 
 
-def test_apply_binds_outputs_then_noop_runs_no_terraform(tmp_path, moto, registry):
+def test_apply_binds_outputs_noop_runs_no_terraform_then_prune_and_destroy_remove_everything(tmp_path, moto, registry):
+    """One scenario on one first apply (the suite's time is in Terraform runs): bind, no-op,
+    prune through a root without the module, destroy."""
     app = make_project(tmp_path, token_component("a") + token_component("b", upstream="${a.arn}") + WORKER)
     sink = RecordingSink()
     result = run(app, registry, sink)
@@ -72,6 +74,17 @@ def test_apply_binds_outputs_then_noop_runs_no_terraform(tmp_path, moto, registr
     assert again.terraform_runs == 0
     assert {o.status for o in again.outcomes.values()} == {"unchanged"}
     assert again.summary()["units_skipped"] == 3
+
+    # b leaves the model: Terraform destroys it through the prune root Composer renders
+    app.write_text(app.read_text().replace(token_component("b", upstream="${a.arn}"), ""))
+    pruned = run(app, registry, sink)
+    assert {n: o.status for n, o in pruned.outcomes.items()} == {"a": "unchanged", "w": "unchanged", "b": "pruned"}
+    assert secret_names() == {"a-token"} and "eng-b-conn" not in sink.connections
+    result = run(app, registry, sink, command="destroy")
+    assert {o.status for o in result.outcomes.values()} == {"destroyed"}
+    assert secret_names() == set()
+    assert sink.connections == {} and sink.objects == {}
+    assert json.loads((tmp_path / ".composer" / "test.state.json").read_text())["units"] == {}
 
 
 def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_closed(tmp_path, moto, registry):
@@ -102,19 +115,3 @@ def test_a_missing_declared_output_fails_before_apply_and_a_null_one_fails_close
     )
     assert "local-token-" not in o.diagnostics[0].summary + o.diagnostics[0].detail
     assert sink.connections == {}  # nothing bound
-
-
-def test_prune_through_a_root_without_the_module_then_destroy_removes_everything(tmp_path, moto, registry):
-    app = make_project(tmp_path, token_component("a") + token_component("b", upstream="${a.arn}") + WORKER)
-    sink = RecordingSink()
-    run(app, registry, sink)
-    # b leaves the model: Terraform destroys it through the prune root Composer renders
-    app.write_text(app.read_text().replace(token_component("b", upstream="${a.arn}"), ""))
-    pruned = run(app, registry, sink)
-    assert {n: o.status for n, o in pruned.outcomes.items()} == {"a": "unchanged", "w": "unchanged", "b": "pruned"}
-    assert secret_names() == {"a-token"} and "eng-b-conn" not in sink.connections
-    result = run(app, registry, sink, command="destroy")
-    assert {o.status for o in result.outcomes.values()} == {"destroyed"}
-    assert secret_names() == set()
-    assert sink.connections == {} and sink.objects == {}
-    assert json.loads((tmp_path / ".composer" / "test.state.json").read_text())["units"] == {}

@@ -182,7 +182,7 @@ def test_destroy_refuses_a_unit_without_terraform_state(tmp_path, registry):
     assert "a" in h.saved_units()
 
 
-def test_a_protected_unit_whose_plan_replaces_data_is_refused_before_apply(tmp_path, registry):
+def test_a_protected_unit_whose_plan_replaces_data_is_refused_at_plan_and_before_apply(tmp_path, registry):
     h = Harness(make_project(tmp_path, token_component("a")), registry)
     h.tf.resource_type["a"] = "aws_db_instance"
     h.run()
@@ -191,6 +191,10 @@ def test_a_protected_unit_whose_plan_replaces_data_is_refused_before_apply(tmp_p
     h.app.write_text(h.app.read_text().replace("name: a-token", "name: a-token2"))
     h.tf.replace.add("a")
     h.tf.applies.clear()
+    planned = h.run("plan").outcomes["a"]  # `appc plan` refuses too (its exit 3: tests/test_replacements.py)
+    assert planned.status == "failed" and planned.diagnostics[0].summary.startswith(
+        "refusing to replace or destroy stateful resources of protected unit a"
+    )
     o = h.run().outcomes["a"]
     assert o.status == "failed" and "refus" in o.diagnostics[0].summary and h.tf.applies == []
     assert not list((tmp_path / ".composer").rglob("appc.tfplan"))  # the plan file is gone on failure too

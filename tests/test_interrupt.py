@@ -23,12 +23,41 @@ import boto3
 import pytest
 
 from composer.runners import terraform, terraform_process
-from tests.helpers import appc
-from tests.support.projects import make_project
+from tests.helpers import appc, write
+from tests.support.projects import ENV, make_project
 
-# SQS takes about 25 s on moto (the provider polls the queue's attributes): slow enough to
-# interrupt mid-apply. The bucket is fast.
-COMPONENTS = "    - {name: jobs, type: queue}\n    - {name: files, type: bucket, properties: {force_destroy: true}}\n"
+# The queue (SQS: about 25 s per queue on moto, the provider polls its attributes) is applied
+# whole; `hold` runs after it and sleeps in a provisioner while its flag file exists: a slow unit to
+# interrupt that holds no cloud call in flight, so a re-run has nothing to re-create (an
+# interrupted queue create would be replaced, 50 s more) and no response to lose.
+HOLD_MODULE = {
+    "main.tf": """
+variable "flag" { type = string }
+resource "terraform_data" "this" {
+  input = var.flag
+  provisioner "local-exec" {
+    command = "if [ -e '${var.flag}' ]; then exec sleep 120; fi"
+  }
+}
+output "id" { value = terraform_data.this.id }
+""",
+}
+
+
+def _interruptible_project(root: Path) -> tuple[Path, Path]:
+    """jobs (a queue), then hold (sleeps while the returned flag file exists). The environment
+    opts in to provisioners (the module policy denies them by default)."""
+    flag = root / "hold.flag"
+    flag.write_text("")
+    hold = (
+        "    - {name: hold, type: terraform-module, dependsOn: [jobs], "
+        f"properties: {{source: modules/hold, inputs: {{flag: '{flag}'}}, outputs: {{id: {{}}}}}}}}\n"
+    )
+    app = make_project(
+        root, "    - {name: jobs, type: queue}\n" + hold, env=ENV + "  policies: {allow: [provisioners]}\n"
+    )
+    write(root, {f"modules/hold/{k}": v for k, v in HOLD_MODULE.items()})
+    return app, flag
 
 
 def _processes_in(root: Path) -> list[str]:
@@ -49,8 +78,10 @@ def _processes_in(root: Path) -> list[str]:
     return found
 
 
-def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, moto):
-    app = make_project(tmp_path, COMPONENTS)
+def test_ctrl_c_then_timeout_mid_apply_exit_3_keep_state_and_a_rerun_converges(tmp_path, moto):
+    """One project for both stops (each real apply costs seconds, the queue half a minute):
+    Ctrl-C while `hold` runs, then a run past --timeout, then a re-run that converges."""
+    app, flag = _interruptible_project(tmp_path)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -81,12 +112,12 @@ def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, mo
         for line in proc.stdout:
             events.append(json.loads(line))
             e = events[-1]
-            # Interrupt once terraform is creating the queue, not while it is still in init.
-            if e.get("unit") == "jobs" and e["type"] == "terraform" and e.get("kind") == "apply_start":
+            # Interrupt once terraform is running hold's provisioner, not while it is still in init.
+            if e.get("unit") == "hold" and e["type"] == "terraform" and e.get("kind") == "apply_start":
                 started = True
                 break
-            assert time.monotonic() < deadline, "the queue's terraform apply never started"
-        assert started, f"appc ended before the queue's apply started: {events[-3:]} {''.join(err_lines)[-2000:]}"
+            assert time.monotonic() < deadline, "hold's terraform apply never started"
+        assert started, f"appc ended before hold's apply started: {events[-3:]} {''.join(err_lines)[-2000:]}"
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         tail = threading.Thread(target=lambda: rest.extend(proc.stdout), daemon=True)
@@ -108,17 +139,31 @@ def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, mo
     assert stopped and stopped[0]["resume"] == "appc apply -e test"
     assert "interrupted" in err and "appc apply -e test" in err
 
-    # Composer state is valid, and says the queue did not finish.
+    # Composer state is valid, and says hold did not finish.
     state = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
     assert state["app"] == "eng" and state["environment"] == "test"
-    assert state["units"].get("jobs", {}).get("status") != "applied"
-    # No terraform (or provider plugin) left running in the project.
+    assert state["units"]["jobs"]["status"] == "applied"
+    assert state["units"].get("hold", {}).get("status") != "applied"
+    # No terraform (or provider plugin, or provisioner) left running in the project.
     assert _processes_in(tmp_path) == []
 
+    # --timeout bounds each terraform run: past it, terraform is asked to stop (then killed after
+    # the grace period), the unit fails naming the timeout, and nothing is left running.
+    started = time.monotonic()
+    r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json", "--timeout", "5")
+    assert time.monotonic() - started < 60
+    assert r.code == 3, r.err
+    units = {e["unit"]: e for e in r.events if e["type"] == "unit"}
+    assert units["jobs"]["status"] == "unchanged" and units["hold"]["status"] == "failed", units
+    assert "timed out after 5 s" in units["hold"]["diagnostics"][0]["summary"]
+    assert _processes_in(tmp_path) == []
+    assert json.loads((tmp_path / ".composer" / "test.state.json").read_text())["units"]["hold"]["status"] == "failed"
+
+    flag.unlink()
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert r.code == 0, r.err
     state = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
-    assert sorted(state["units"]) == ["files", "jobs"] and {u["status"] for u in state["units"].values()} == {"applied"}
+    assert sorted(state["units"]) == ["hold", "jobs"] and {u["status"] for u in state["units"].values()} == {"applied"}
     queues = boto3.client("sqs").list_queues().get("QueueUrls", [])
     assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
         "eng-test-jobs",
@@ -126,21 +171,6 @@ def test_ctrl_c_mid_apply_exits_3_keeps_state_and_a_rerun_converges(tmp_path, mo
     ]  # none leaked, none twice
     again = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert again.code == 0 and again.events[-1]["terraform_runs"] == 0
-
-
-def test_timeout_stops_a_slow_terraform_run_and_the_unit_fails(tmp_path, moto):
-    """--timeout bounds each terraform run: past it, terraform is asked to stop (then killed
-    after the grace period), the unit fails naming the timeout, and nothing is left running."""
-    app = make_project(tmp_path, "    - {name: jobs, type: queue}\n")
-    started = time.monotonic()
-    r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json", "--timeout", "8")
-    assert time.monotonic() - started < 60
-    assert r.code == 3, r.err
-    (unit,) = [e for e in r.events if e["type"] == "unit"]
-    assert unit["status"] == "failed" and "timed out after 8 s" in unit["diagnostics"][0]["summary"]
-    assert _processes_in(tmp_path) == []
-    state = json.loads((tmp_path / ".composer" / "test.state.json").read_text())
-    assert state["units"]["jobs"]["status"] == "failed"
 
 
 def test_a_terraform_that_ignores_the_interrupt_is_killed_after_the_grace_period(tmp_path, monkeypatch):

@@ -2,8 +2,8 @@
 
 The detection reads the plan (composer/engine/replacements.py); the end-to-end test runs real
 Terraform against moto with a bucket whose name is a module input, so changing it replaces the
-bucket: apply warns even with --auto-approve, and with policies.protect plan and apply refuse
-and the bucket stays.
+bucket: apply warns even with --auto-approve, and with policies.protect apply refuses and the
+bucket stays (`plan` refuses on the same reading: tests/test_engine_units.py, fake Terraform).
 """
 
 from __future__ import annotations
@@ -156,18 +156,14 @@ def test_replacing_a_bucket_warns_and_protect_refuses_before_anything_changes(tm
     ]
     assert _buckets() == {"shop-files-two"}  # a warning, not a refusal: the bucket was replaced
 
+    # Protected: refused before anything changes. (`plan` refuses on the same reading of
+    # Terraform's plan: tests/test_engine_units.py, on the fake port; one Terraform run less here.)
     _project(tmp_path, "shop-files-three", protect=True)
-    r = appc("plan", "-f", app, "-e", "test")
-    assert (
-        r.code == 3
-        and "refusing to replace or destroy stateful resources of protected unit files: module.files.aws_s3_bucket.this (replaced)"
-        in r.out + r.err
-    )
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     unit = next(e for e in r.events if e.get("type") == "unit" and e.get("unit") == "files")
     assert r.code == 3 and unit["status"] == "failed"
-    assert unit["diagnostics"][0]["summary"].startswith(
-        "refusing to replace or destroy stateful resources of protected unit files"
+    assert unit["diagnostics"][0]["summary"] == (
+        "refusing to replace or destroy stateful resources of protected unit files: module.files.aws_s3_bucket.this (replaced)"
     )
     assert _buckets() == {"shop-files-two"}  # nothing changed
 

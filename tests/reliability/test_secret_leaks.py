@@ -101,10 +101,10 @@ def test_a_secret_store_value_appears_nowhere_but_the_store(tmp_path, moto):
     write(tmp_path, STORE_PROJECT)
     app = tmp_path / "app.yaml"
     common = ("-f", app, "-e", "test")
-    runs = {
-        "plan": appc("plan", *common, "--json", "--out", tmp_path / "plan.json"),
-        "apply": appc("apply", *common, "--auto-approve", "--json"),
-    }
+    # No plan before the first apply (one Terraform run less): the key does not exist until that
+    # apply generates it, so nothing printed or saved before it can hold it. The refreshed plan
+    # after it is scanned.
+    runs = {"apply": appc("apply", *common, "--auto-approve", "--json")}
     assert runs["apply"].code == 0, runs["apply"].out[-3000:]
     runs["apply again"] = appc("apply", *common, "--auto-approve")
     runs["plan --refresh"] = appc("plan", *common, "--refresh", "--json", "--out", tmp_path / "plan2.json")
@@ -126,7 +126,6 @@ def test_a_secret_store_value_appears_nowhere_but_the_store(tmp_path, moto):
             tmp_path / ".composer",
             tmp_path / "deploy",
             tmp_path / "out",
-            tmp_path / "plan.json",
             tmp_path / "plan2.json",
         ],
     )
