@@ -41,6 +41,15 @@ def test_binding_rule():
     assert env["spec"] == {"tier": "development"}
     assert binding.env_settings({"suspend": True, "resyncSeconds": 60}) == binding.EnvSettings(60, True)
     assert binding.env_settings({"resyncSeconds": 5}).resync_seconds == binding.DEFAULT_RESYNC_SECONDS
+    apps = [
+        {"name": "old", "environment": None, "environmentRevision": "r1"},
+        {"name": "named", "environment": "dev", "environmentRevision": "r1"},
+        {"name": "current", "environment": "dev", "environmentRevision": "r2"},
+        {"name": "new", "environment": "dev", "environmentRevision": None},  # its create handler runs
+        {"name": "other", "environment": "prod", "environmentRevision": "r1"},
+    ]
+    assert binding.stale_applications(apps, "dev", ["dev", "prod"], "r2") == ["named"]
+    assert binding.stale_applications(apps, "dev", ["dev"], "r2") == ["named", "old"]
 
 
 def test_events_become_conditions():
@@ -54,6 +63,25 @@ def test_events_become_conditions():
     assert conds["Ready"]["status"] == "False" and conds["Degraded"]["status"] == "True"
     assert conds["Ready"]["message"] == "boom" and conds["Ready"]["observedGeneration"] == 2
     assert {c["type"] for c in conditions(None, "no env", "t", 1)} == {"Ready", "Progressing", "Degraded", "Drifted"}
+
+
+def test_a_resync_that_changed_nothing_writes_nothing():
+    from composer.controller.reconcile import Outcome, quiet_resync
+
+    noop = Outcome(0, {"web": "unchanged"})
+    status = {
+        "conditions": conditions(noop, None, "t", 3),
+        "lastAppliedRevision": "a",
+        "environmentRevision": "e",
+        "observedGeneration": 3,
+    }
+    assert quiet_resync(noop, status, "a", "e", 3)
+    assert not quiet_resync(Outcome(0, {"web": "applied"}, k8s_writes=1), status, "a", "e", 3)  # a repair
+    assert not quiet_resync(Outcome(0, {"b": "applied"}, terraform_runs=1), status, "a", "e", 3)
+    assert not quiet_resync(Outcome(3, {}, "boom"), status, "a", "e", 3)
+    assert not quiet_resync(noop, status, "b", "e", 3)  # the status says another revision
+    assert not quiet_resync(noop, status, "a", "f", 3)
+    assert not quiet_resync(noop, {**status, "conditions": conditions(Outcome(1), None, "t", 3)}, "a", "e", 3)
 
 
 def _apply(kube, *docs: dict) -> None:
@@ -106,7 +134,9 @@ def controller(kube_clean, tmp_path: Path):
     kube_clean.set_auto_ready(True)
     _install_crds(kube_clean)
     (tmp_path / "state").mkdir()
-    opts = ControllerOptions(state_root=tmp_path / "state", workers=2, timeout_s=60, health_port=None, backoff_s=2)
+    opts = ControllerOptions(
+        state_root=tmp_path / "state", workers=2, timeout_s=240, health_port=None, backoff_s=2, tick_s=600
+    )
     running = _start(Controller(opts), serve_controller)
     yield kube_clean
     _stop(running)
@@ -128,38 +158,49 @@ def _application(name: str) -> dict:
     }
 
 
-def test_an_application_cr_is_applied_edited_and_destroyed(controller):
+def _image(kube, name: str) -> str | None:
+    dep = kube.get(f"/apis/apps/v1/namespaces/team-a/deployments/{name}") or {}
+    return dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("image")
+
+
+def _buckets() -> list[str]:
+    import boto3
+
+    return sorted(b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"])
+
+
+def test_an_application_cr_is_applied_edited_rebound_and_destroyed(moto, controller, tmp_path, monkeypatch):
+    """One scenario, one real Terraform apply and one destroy (a bucket on moto): create → Ready
+    with the connection Secret; a component edit re-runs only that unit; an Environment edit
+    re-reconciles its Applications; deleting the CR leaves 0 buckets on moto."""
+    from tests.support.terraform_env import terraform_env
+
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", terraform_env(tmp_path)["TF_CLI_CONFIG_FILE"])
     kube = controller
     app = _application("shop")
+    app["spec"]["components"][0]["connections"] = ["files"]
     app["spec"]["components"].append({"name": "jobs", "type": "worker", "properties": {"image": "busybox:1.36"}})
+    app["spec"]["components"].append({"name": "files", "type": "bucket", "properties": {"force_destroy": True}})
+    env_spec = {"cloud": {"provider": "aws", "region": "us-east-1"}, "kubernetes": {"context": kube.context}}
     env = {
         "apiVersion": "composer.dev/v1alpha1",
         "kind": "Environment",
         "metadata": {"name": "dev", "namespace": "team-a"},
-        "spec": {"kubernetes": {"context": kube.context}},
+        "spec": env_spec,
     }
     _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}, env, app)
-    obj = _wait("Ready", lambda: _ready(kube, "shop"))
-    assert obj["status"]["units"] == {"web": {"status": "applied"}, "jobs": {"status": "applied"}}
-    revision = obj["status"]["lastAppliedRevision"]
-    dep = kube.get("/apis/apps/v1/namespaces/team-a/deployments/web")
-    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    obj = _wait("Ready", lambda: _ready(kube, "shop"), 240)
+    assert obj["status"]["units"] == {s: {"status": "applied"} for s in ("web", "jobs", "files")}, obj["status"]
+    revision, env_revision = obj["status"]["lastAppliedRevision"], obj["status"]["environmentRevision"]
+    assert _image(kube, "web") == "nginx:1.27"
     assert "composer.dev/destroy" in obj["metadata"]["finalizers"]
+    secret = kube.get("/api/v1/namespaces/team-a/secrets/shop-files-conn")
+    assert secret is not None and set(secret["data"]) == {"name", "region", "endpoint", "id"}
+    assert len(_buckets()) == 1
 
     app["spec"]["components"][0]["properties"]["image"] = "nginx:1.28"
     _apply(kube, app)
-    _wait(
-        "the new image",
-        lambda: (
-            (kube.get("/apis/apps/v1/namespaces/team-a/deployments/web") or {})
-            .get("spec", {})
-            .get("template", {})
-            .get("spec", {})
-            .get("containers", [{}])[0]
-            .get("image")
-            == "nginx:1.28"
-        ),
-    )
+    _wait("the new image", lambda: _image(kube, "web") == "nginx:1.28")
     edited = _wait(
         "a new revision",
         lambda: (
@@ -169,15 +210,35 @@ def test_an_application_cr_is_applied_edited_and_destroyed(controller):
     assert edited["status"]["units"] == {
         "web": {"status": "applied"},
         "jobs": {"status": "unchanged"},
+        "files": {"status": "unchanged"},
     }  # one unit re-ran
+
+    # The Environment changes (an override of one component): its Application re-reconciles now,
+    # not at the next resync (600 s by default), and only the overridden unit runs.
+    env["spec"] = {**env_spec, "overrides": {"jobs": {"properties": {"image": "busybox:1.37"}}}}
+    _apply(kube, env)
+    _wait("the override rolled", lambda: _image(kube, "jobs") == "busybox:1.37", 60)
+    rebound = _wait(
+        "a new environment revision",
+        lambda: (
+            (obj := _ready(kube, "shop"))
+            and obj["status"].get("environmentRevision") not in (None, env_revision)
+            and obj
+        ),
+        60,
+    )
+    assert rebound["status"]["units"]["jobs"] == {"status": "applied"}
+    assert rebound["status"]["units"]["files"] == {"status": "unchanged"}
 
     from kubernetes import dynamic
 
     client = dynamic.DynamicClient(kube.api())
     resource = client.resources.get(api_version="composer.dev/v1alpha1", kind="Application")
     client.delete(resource, name="shop", namespace="team-a")
-    _wait("the CR gone", lambda: kube.get(f"{APPS}/shop") is None)
+    _wait("the CR gone", lambda: kube.get(f"{APPS}/shop") is None, 180)
     assert kube.get("/apis/apps/v1/namespaces/team-a/deployments/web") is None
+    assert kube.get("/api/v1/namespaces/team-a/secrets/shop-files-conn") is None
+    assert _buckets() == []  # 0 left on moto
 
 
 def test_an_application_without_an_environment_says_so(controller):
@@ -190,6 +251,44 @@ def test_an_application_without_an_environment_says_so(controller):
         return conds.get("Degraded", {}).get("status") == "True" and conds["Degraded"]["message"]
 
     assert "has no Environment" in _wait("Degraded", degraded, 60)
+
+
+def _conditions(kube, name: str) -> dict[str, Any]:
+    return {c["type"]: c for c in ((kube.get(f"{APPS}/{name}") or {}).get("status") or {}).get("conditions", [])}
+
+
+def test_an_environment_takes_its_catalog_from_a_config_map(controller):
+    """Environment.spec.catalog.configMap: the definitions in that key are the catalog of the
+    Environment's Applications. Missing, it is Degraded with the reason; once it exists, the
+    retry applies the platform's own type."""
+    kube = controller
+    definition = (Path(__file__).parents[1] / "examples/platform-catalog/definitions/static-site.yaml").read_text()
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev", "namespace": "team-a"},
+        "spec": {"kubernetes": {"context": kube.context}, "catalog": {"configMap": {"name": "platform"}}},
+    }
+    site = {"name": "site", "type": "static-site", "properties": {"image": "nginx:1.27", "replicas": 1}}
+    app = _application("docs")
+    app["spec"]["components"] = [site]
+    _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}, env, app)
+    missing = _wait("Degraded", lambda: _conditions(kube, "docs").get("Degraded", {}).get("status") == "True", 60)
+    assert missing and "ConfigMap team-a/platform does not exist" in _conditions(kube, "docs")["Degraded"]["message"]
+    assert kube.get("/apis/apps/v1/namespaces/team-a/deployments/site") is None
+
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "platform", "namespace": "team-a"},
+        "data": {"definitions.yaml": definition},
+    }
+    _apply(kube, config_map)
+    obj = _wait("Ready", lambda: _ready(kube, "docs"), 90)
+    assert obj["status"]["units"] == {"site": {"status": "applied"}}
+    dep = kube.get("/apis/apps/v1/namespaces/team-a/deployments/site")
+    env_names = [e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert env_names == ["CACHE_SECONDS"]  # rendered from the catalog's template
 
 
 def test_shard_moves():

@@ -233,8 +233,12 @@ UNSUPPORTED = {
         ],
     ),
     "unknown-trait": (
+        oam(WEB + "      traits:\n        - type: kruise-rollout\n          properties: {port: 9080}\n"),
+        [(r"unknown trait 'kruise-rollout'", 10, "spec.components[0].traits[0].type")],
+    ),
+    "nocalhost-without-image": (
         oam(WEB + "      traits:\n        - type: nocalhost\n          properties: {port: 9080}\n"),
-        [(r"unknown trait 'nocalhost'", 10, "spec.components[0].traits[0].type")],
+        [(r"nocalhost needs image", 11, "spec.components[0].traits[0].properties")],
     ),
     "unknown-type": (
         oam("    - name: chart\n      type: helm\n      properties: {chart: podinfo}\n"),
@@ -296,7 +300,7 @@ UNSUPPORTED = {
     ),
     "unknown-property": (
         oam(
-            "    - name: web\n      type: webservice\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"
+            "    - name: web\n      type: worker\n      properties:\n        image: nginx\n        hostAliases: [{ip: 127.0.0.1, hostnames: [x]}]\n"
         ),
         [(r"KubeVela property 'hostAliases' is not supported", 10, "spec.components[0].properties.hostAliases")],
     ),

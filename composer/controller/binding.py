@@ -14,7 +14,13 @@ from typing import Any
 from composer.model.base import API_VERSION
 
 DEFAULT_RESYNC_SECONDS = 600
-CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend")
+CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend", "catalog")
+DEFAULT_CATALOG_KEY = "definitions.yaml"
+# The annotation that re-triggers an Application when its Environment changes (its value: the
+# Environment's digest). Outside kopf's own `composer.dev/` prefix, whose annotations kopf
+# leaves out of the diffs it reacts to.
+ENV_REVISION_ANNOTATION = "env.composer.dev/revision"
+_CONTROLLER_PREFIXES = ("kopf.", "composer.dev/", "env.composer.dev/")
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,14 @@ class Binding:
 
     environment: str | None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """`spec.catalog.configMap` of an Environment: which ConfigMap key holds its definitions."""
+
+    name: str
+    key: str = DEFAULT_CATALOG_KEY
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,7 @@ def app_document(name: str, namespace: str, meta: Mapping[str, Any], spec: Mappi
     environment names one (as for `metadata.namespace` in a file)."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     for key in ("labels", "annotations"):
-        own = {k: v for k, v in (meta.get(key) or {}).items() if not k.startswith(("kopf.", "composer.dev/"))}
+        own = {k: v for k, v in (meta.get(key) or {}).items() if not k.startswith(_CONTROLLER_PREFIXES)}
         if own:
             metadata[key] = own
     body = {k: v for k, v in spec.items() if k != "environment"}
@@ -71,7 +85,44 @@ def env_settings(spec: Mapping[str, Any]) -> EnvSettings:
     )
 
 
-def revision(app: Mapping[str, Any], env: Mapping[str, Any]) -> str:
-    """A short digest of what one reconcile applies: the status's `lastAppliedRevision`."""
-    text = json.dumps([app, env], sort_keys=True, separators=(",", ":"))
+def catalog_ref(spec: Mapping[str, Any]) -> CatalogRef | None:
+    """The Environment's catalog ConfigMap, if it names one (the CRD's schema checks the shape)."""
+    config_map = (spec.get("catalog") or {}).get("configMap") or {}
+    name = config_map.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    key = config_map.get("key")
+    return CatalogRef(name, key if isinstance(key, str) and key else DEFAULT_CATALOG_KEY)
+
+
+def environment_revision(name: str, spec: Mapping[str, Any]) -> str:
+    """A short digest of an Environment CR as it bears on its Applications (its document and its
+    catalog reference; not resyncSeconds or suspend): the status's `environmentRevision`."""
+    ref = catalog_ref(spec)
+    return _digest([environment_document(name, spec), None if ref is None else [ref.name, ref.key]])
+
+
+def stale_applications(
+    apps: list[Mapping[str, Any]], env_name: str, env_names: list[str], env_revision: str
+) -> list[str]:
+    """The Applications (index entries: name, spec.environment, status.environmentRevision) bound
+    to `env_name` that were last reconciled with another revision of it. Never-reconciled ones
+    are left to their create handler."""
+    stale = []
+    for app in apps:
+        bound = bind({"environment": app.get("environment")}, "", env_names).environment
+        applied = app.get("environmentRevision")
+        if bound == env_name and applied and applied != env_revision:
+            stale.append(str(app["name"]))
+    return sorted(stale)
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def revision(app: Mapping[str, Any], env: Mapping[str, Any], catalog: str | None = None) -> str:
+    """A short digest of what one reconcile applies (with the catalog's text, read at that
+    reconcile): the status's `lastAppliedRevision`."""
+    return _digest([app, env] if catalog is None else [app, env, catalog])

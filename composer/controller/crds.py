@@ -32,6 +32,25 @@ ENVIRONMENT_FIELD = {
     "description": "The Environment (same namespace) to reconcile in; empty: the only Environment of the namespace.",
 }
 
+# The platform catalog of an Environment CR: definitions YAML in one key of a ConfigMap of its namespace.
+CATALOG_FIELD = {
+    "type": "object",
+    "description": "The platform catalog: definitions read from a ConfigMap in this namespace.",
+    "properties": {
+        "configMap": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "key": {
+                    "type": "string",
+                    "description": "The key holding definitions YAML (default definitions.yaml).",
+                },
+            },
+        }
+    },
+}
+
 
 def structural(schema: dict[str, Any]) -> dict[str, Any]:
     """pydantic's JSON Schema (with `$defs`) as a structural OpenAPI v3 schema."""
@@ -190,5 +209,6 @@ def environment_crd() -> dict[str, Any]:
             "description": "How often the controller checks this environment's applications for drift (default 600).",
         },
         "suspend": {"type": "boolean", "description": "true: the controller leaves this environment's apps alone."},
+        "catalog": CATALOG_FIELD,
     }
     return _crd("Environment", EnvironmentSpec, extra, [_ready_column()])

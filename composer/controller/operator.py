@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,14 @@ import kopf
 from composer.controller import binding, reconcile
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
+from composer.runners.controller_catalog import CatalogReader
 from composer.runners.controller_leases import ShardKeeper
+from composer.runners.controller_nudge import Nudger
 
 GROUP, VERSION = API_VERSION.split("/")
 FINALIZER = "composer.dev/destroy"
 TICK_SECONDS = 30.0
+log = logging.getLogger("composer.controller")  # not kopf's object logger: that one posts Events
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,10 @@ class Controller:
         self._guards: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.runs: list[tuple[str, str, reconcile.Verb, reconcile.Outcome]] = []  # every child run, in order
         self._done: dict[tuple[str, str], int] = {}  # (namespace, app) -> the generation last reconciled here
+        self._resynced: dict[tuple[str, str], float] = {}  # (namespace, app) -> time of its last quiet resync
         self.keeper: ShardKeeper | None = None
+        self.nudger = Nudger()
+        self.catalogs = CatalogReader()
         if opts.shards > 0:
             self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
             self.keeper.renew_seconds = opts.lease_seconds / 3
@@ -71,7 +79,7 @@ class Controller:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.opts.workers)
         async with self._guard((job.namespace, job.app, job.env)), self._slots:
-            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb)
+            outcome = await asyncio.to_thread(reconcile.run, self.opts.state_root, job, verb, self.catalogs)
             self.runs.append((job.namespace, job.app, verb, outcome))
             return outcome
 
@@ -92,10 +100,14 @@ class Controller:
             app_doc=binding.app_document(name, ns, meta, spec),
             env_doc=binding.environment_document(chosen.environment, env_spec),
             timeout_s=self.opts.timeout_s,
+            env_revision=binding.environment_revision(chosen.environment, env_spec),
+            catalog=binding.catalog_ref(env_spec),
         )
         return job, None, binding.env_settings(env_spec)
 
-    async def reconcile(self, body: Any, patch: Any, envs: Any, logger: Any, retry: int = 0) -> None:
+    async def reconcile(
+        self, body: Any, patch: Any, envs: Any, logger: Any, retry: int = 0, resync: bool = False
+    ) -> None:
         job, problem, settings = self._job(body, envs)
         generation = int(body["metadata"].get("generation") or 0)
         if settings.suspend:
@@ -110,6 +122,20 @@ class Controller:
             patch.metadata["finalizers"] = [*finalizers, FINALIZER]
         outcome = await self._run(job, "apply")
         self._done[(job.namespace, job.app)] = generation
+        log.info(
+            "%s/%s %s: exit %d, %d units, %d terraform runs, %d kubernetes writes",
+            job.namespace,
+            job.app,
+            "resync" if resync else "reconcile",
+            outcome.exit_code,
+            len(outcome.units),
+            outcome.terraform_runs,
+            outcome.k8s_writes,
+        )
+        revisions = binding.revision(job.app_doc, job.env_doc, outcome.catalog), job.env_revision
+        if resync and reconcile.quiet_resync(outcome, body.get("status") or {}, *revisions, generation):
+            self._resynced[(job.namespace, job.app)] = time.time()
+            return
         self._report(body, patch, job, outcome, generation)
         if outcome.ok:
             return
@@ -123,8 +149,10 @@ class Controller:
         patch.status["observedGeneration"] = generation
         patch.status["lastReconcileTime"] = _now()
         patch.status["reconciledBy"] = self.opts.identity
+        patch.status["environment"] = job.env
+        patch.status["environmentRevision"] = job.env_revision
         if outcome.ok:
-            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc)
+            patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc, outcome.catalog)
             kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
         else:
             kopf.warn(body, reason="ApplyFailed", message=outcome.message)
@@ -148,7 +176,7 @@ class Controller:
     async def tick(self, body: Any, patch: Any, envs: Any, logger: Any) -> None:
         """Every TICK_SECONDS: an Application whose last reconcile never finished (a replica
         died, a shard moved) runs now; any other one when its Environment's resync is due."""
-        _, _, settings = self._job(body, envs)
+        job, _, settings = self._job(body, envs)
         status = body.get("status") or {}
         last = status.get("lastReconcileTime")
         if settings.suspend or body["metadata"].get("deletionTimestamp"):
@@ -161,27 +189,75 @@ class Controller:
             status.get("observedGeneration") != generation
             and self._done.get((meta["namespace"], meta["name"])) != generation
         )
-        if behind or not last:
+        env_moved = job is not None and status.get("environmentRevision") not in (
+            None,
+            job.env_revision,
+        )
+        if behind or env_moved or not last:
             await self.reconcile(body, patch, envs, logger)
             return
-        age = datetime.datetime.now(datetime.UTC) - datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
-        if age.total_seconds() >= settings.resync_seconds:
-            await self.reconcile(body, patch, envs, logger)
+        since = datetime.datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
+        since = max(since, self._resynced.get((meta["namespace"], meta["name"]), 0.0))
+        if time.time() - since >= settings.resync_seconds:
+            await self.reconcile(body, patch, envs, logger, resync=True)
+
+    async def environment_changed(self, namespace: str, name: str, spec: Any, envs: Any, apps: Any) -> None:
+        """An Environment was created or edited: nudge every Application of this replica that
+        is bound to it and was last reconciled with another revision of it (the annotation
+        its update handler watches). The resync tick compares the same digest, so a nudge
+        lost while no replica ran is still caught."""
+        env_revision = binding.environment_revision(name, dict(spec or {}))
+        env_names = sorted({e["name"] for e in envs.get(namespace, [])} | {name})
+        stale = binding.stale_applications(list(apps.get(namespace, [])), name, env_names, env_revision)
+        for app in stale:
+            if self.mine(namespace, app):
+                await asyncio.to_thread(
+                    self.nudger.annotate, namespace, app, binding.ENV_REVISION_ANNOTATION, env_revision
+                )
 
     def _register(self) -> None:
-        reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
+        self._register_environments()
+        self._register_applications()
+        self._register_settings()
 
-        def mine(name: str, namespace: str, **_: Any) -> bool:
-            return self.mine(namespace, name)
+    def _register_environments(self) -> None:
+        reg, apps, envs = self.registry, (GROUP, VERSION, "applications"), (GROUP, VERSION, "environments")
 
         @kopf.index(*envs, id="environments", registry=reg)
         def environments(name: str, namespace: str, spec: Any, **_: Any) -> Any:
             return {namespace: {"name": name, "spec": dict(spec)}}
 
+        @kopf.index(*apps, id="applications", registry=reg)
+        def applications(name: str, namespace: str, spec: Any, status: Any, **_: Any) -> Any:
+            bound = {"environment": spec.get("environment"), "environmentRevision": status.get("environmentRevision")}
+            return {namespace: {"name": name, **bound}}
+
+        # An event handler (no stored diff): every replica sees every change and nudges its own.
+        @kopf.on.event(*envs, registry=reg)
+        async def environment(
+            type: str, name: str, namespace: str, spec: Any, environments: Any, applications: Any, **_: Any
+        ) -> None:
+            if type != "DELETED":
+                await self.environment_changed(namespace, name, spec, environments, applications)
+
+    def _register_applications(self) -> None:
+        reg, apps = self.registry, (GROUP, VERSION, "applications")
+
+        def mine(name: str, namespace: str, **_: Any) -> bool:
+            return self.mine(namespace, name)
+
         @kopf.on.resume(*apps, when=mine, registry=reg)
         @kopf.on.create(*apps, when=mine, registry=reg)
         @kopf.on.update(*apps, field="spec", when=mine, registry=reg)
         async def applied(body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any) -> None:
+            await self.reconcile(body, patch, environments, logger, retry)
+
+        @kopf.on.update(
+            *apps, field=("metadata", "annotations", binding.ENV_REVISION_ANNOTATION), when=mine, registry=reg
+        )
+        async def environment_moved(
+            body: Any, patch: Any, environments: Any, logger: Any, retry: int, **_: Any
+        ) -> None:
             await self.reconcile(body, patch, environments, logger, retry)
 
         # optional: kopf keeps no finalizer of its own (a replica that does not own the shard
@@ -197,6 +273,8 @@ class Controller:
             if self.mine(body["metadata"]["namespace"], body["metadata"]["name"]):
                 await self.tick(body, patch, environments, logger)
 
+    def _register_settings(self) -> None:
+        reg = self.registry
         kopf.on.login(registry=reg)(kube_login.login)
 
         @kopf.on.startup(registry=reg)
@@ -211,7 +289,9 @@ class Controller:
 
 
 async def serve(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or the process is signalled)."""
+    """Run until `stop` is set (or the process is signalled), logging at INFO to stderr (one
+    line per reconcile: units, Terraform runs, Kubernetes writes)."""
+    kopf.configure()
     await serve_controller(Controller(opts), stop)
 
 

@@ -10,7 +10,9 @@ state store it holds the state, so local state is for a single replica (docs/con
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,11 @@ from typing import Any, Literal
 import yaml
 
 from composer import safefs
+from composer.controller.binding import CatalogRef
 from composer.runners.appc_child import run_appc
+from composer.runners.controller_catalog import CatalogReader
+
+CATALOG_FILE = "definitions/catalog.yaml"
 
 Verb = Literal["apply", "destroy"]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Drifted")
@@ -33,6 +39,7 @@ class Outcome:
     message: str = ""
     terraform_runs: int = 0
     k8s_writes: int = 0
+    catalog: str | None = None  # the catalog text this run used (None: the Environment names none)
 
     @property
     def ok(self) -> bool:
@@ -47,27 +54,45 @@ class Job:
     app_doc: dict[str, Any]
     env_doc: dict[str, Any]
     timeout_s: float
+    env_revision: str = ""
+    catalog: CatalogRef | None = None
 
 
 def project_dir(root: Path, namespace: str, app: str) -> Path:
     return root / namespace / app
 
 
-def write_project(root: Path, job: Job) -> Path:
-    """The files `appc` reads, through safefs (no link below the root is followed)."""
+def write_project(root: Path, job: Job, catalog: str | None = None, keep_catalog: bool = False) -> Path:
+    """The files `appc` reads, through safefs (no link below the root is followed): the app,
+    its environment and the catalog's definitions (removed when the Environment names none,
+    kept as last applied when `keep_catalog`)."""
     rel = Path(job.namespace) / job.app
     safefs.private_dir(root, rel)
     safefs.write_file(root, rel / "app.yaml", yaml.safe_dump(job.app_doc, sort_keys=False).encode())
     env_rel = rel / "environments" / f"{job.env}.yaml"
     safefs.write_file(root, env_rel, yaml.safe_dump(job.env_doc, sort_keys=False).encode())
+    if catalog is not None:
+        safefs.write_file(root, rel / CATALOG_FILE, catalog.encode())
+    elif not keep_catalog:
+        safefs.remove_file(root, rel / CATALOG_FILE)
     return root / rel
 
 
-def run(root: Path, job: Job, verb: Verb) -> Outcome:
-    directory = write_project(root, job)
+def run(root: Path, job: Job, verb: Verb, catalogs: CatalogReader | None = None) -> Outcome:
+    """Write the project and run `appc VERB` in it. A catalog that cannot be read fails an apply
+    before anything runs; a destroy goes on with the catalog it last applied with."""
+    catalog = None
+    if job.catalog is not None:
+        got = (catalogs or CatalogReader()).read(job.namespace, job.catalog.name, job.catalog.key)
+        if got.problem is not None and verb == "apply":
+            return Outcome(exit_code=1, message=got.problem)
+        catalog = got.text
+    directory = write_project(root, job, catalog, keep_catalog=job.catalog is not None)
     args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json"]
+    if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
+        args.append("--adopt-owned")
     done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
-    return read_events(done.exit_code, done.stdout, done.stderr)
+    return dataclasses.replace(read_events(done.exit_code, done.stdout, done.stderr), catalog=catalog)
 
 
 def read_events(exit_code: int, stdout: str, stderr: str) -> Outcome:
@@ -129,3 +154,21 @@ def conditions(outcome: Outcome | None, problem: str | None, now: str, generatio
 def protected_refusal(outcome: Outcome) -> bool:
     """`appc destroy` refused because of `policies.protect`: the finalizer must stay."""
     return not outcome.ok and "protect" in outcome.message
+
+
+def quiet_resync(
+    outcome: Outcome, status: Mapping[str, Any], revision: str, env_revision: str, generation: int
+) -> bool:
+    """A resync that changed nothing and would write only what the status already says: Ready,
+    the same revisions and generation, no Terraform run and no Kubernetes write. The controller
+    then writes nothing (no status patch, no event): a no-op resync makes no mutating call."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return (
+        outcome.ok
+        and outcome.terraform_runs == 0
+        and outcome.k8s_writes == 0
+        and ready
+        and status.get("lastAppliedRevision") == revision
+        and status.get("environmentRevision") == env_revision
+        and status.get("observedGeneration") == generation
+    )

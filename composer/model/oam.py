@@ -4,8 +4,8 @@ The built-in workload types already take KubeVela's property shapes, so most of 
 OAM file passes through. What differs is translated here: env lists, the older
 `volumes` list, port exposure defaults, and the traits whose shapes differ (gateway,
 cpuscaler, hpa, scaler); storage is in oam_storage.py, traits Composer reads as
-properties or other traits in oam_traits.py, metadata / policies / workflow in
-oam_app.py. The source map is carried along, so diagnostics still point at the
+properties or other traits in oam_traits.py, the helmchart and k8s-objects types in
+oam_objects.py (helmchart: oam_helm.py), metadata / policies / workflow in oam_app.py. The source map is carried along, so diagnostics still point at the
 original lines and name the field paths the user wrote. What Composer does not
 support is an error that says so, and what it reads differently a warning; nothing
 is dropped silently. The full mapping is in docs/oam.md.
@@ -18,7 +18,13 @@ from typing import Any
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
 from composer.model.oam_sourcemap import GATEWAY_WORDS, TRAIT_NAMES, OamSourceMap, _move
-from composer.model.oam_storage import DEFAULT_FILE_MODE, STORAGE_KEYS, VOLUME_MOUNT_HINTS, StorageTranslation
+from composer.model.oam_storage import (
+    DEFAULT_FILE_MODE,
+    STORAGE_KEYS,
+    VOLUME_MOUNT_HINTS,
+    StorageTranslation,
+    pod_metrics,
+)
 from composer.model.oam_storage import kind_of as _kind
 from composer.model.source import SourceDocument, SourceMap
 
@@ -36,9 +42,7 @@ KUBEVELA_ONLY_TYPES = {
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
     "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
 }
-KUBEVELA_ONLY_TRAITS = {
-    "nocalhost": "Nocalhost development mode needs its own controller: there is no counterpart",
-}
+KUBEVELA_ONLY_TRAITS: dict[str, str] = {}
 
 # KubeVela's container workload types, whose properties are translated. Other types (k8s-objects,
 # platform definitions) take their properties as they are.
@@ -46,10 +50,10 @@ WORKLOAD_TYPES = ("webservice", "worker", "task", "cron-task", "daemon", "statef
 
 # KubeVela component properties Composer has no counterpart for (anything else unknown is a schema error).
 KUBEVELA_ONLY_PROPERTIES = {
-    "hostAliases": "host aliases are not supported",
+    "hostAliases": "KubeVela has no hostAliases property on this type: use the hostalias trait",
     "addRevisionLabel": "a revision label is not supported: pods carry Composer's composer.dev/* labels",
-    "ttlSecondsAfterFinished": "ttlSecondsAfterFinished is not supported",
-    "activeDeadlineSeconds": "activeDeadlineSeconds is not supported",
+    "ttlSecondsAfterFinished": "KubeVela has it on cron-task only: use a json-patch trait on this type's object",
+    "activeDeadlineSeconds": "KubeVela has it on cron-task only: use a json-patch trait on this type's object",
 }
 
 
@@ -60,6 +64,7 @@ class _Converter(StorageTranslation):
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.storage_env: dict[str, Any] = {}  # env vars from storage mountToEnv(s), per component
+        self.app_name = ""  # metadata.name, for traits that write it (nocalhost)
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
@@ -110,6 +115,10 @@ class _Converter(StorageTranslation):
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
+        if ctype in ("helmchart", "k8s-objects"):
+            from composer.model.oam_objects import object_component
+
+            comp = object_component(self, comp, cpath)
         if ctype in WORKLOAD_TYPES:
             from composer.model.oam_traits import TraitRewriter
 
@@ -387,11 +396,7 @@ class _Converter(StorageTranslation):
             self.relocate(mpath + ("value",) if "value" in spec else mpath, ppath + (target,))
         if "podCustomMetrics" in props:
             metrics = props.pop("podCustomMetrics")
-            props["podMetrics"] = (
-                [{"name": m.get("name"), "averageValue": m.get("value")} if isinstance(m, dict) else m for m in metrics]
-                if isinstance(metrics, list)
-                else metrics
-            )
+            props["podMetrics"] = pod_metrics(self, metrics, ppath + ("podCustomMetrics",))
             self.relocate(ppath + ("podCustomMetrics",), ppath + ("podMetrics",))
 
 
@@ -421,6 +426,7 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
     if not isinstance(spec, dict):
         return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
     app = AppLevel(c)
+    c.app_name = str((data.get("metadata") or {}).get("name") or "") if isinstance(data.get("metadata"), dict) else ""
     metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")
     raw = spec.get("components") if isinstance(spec.get("components"), list) else None
     names = [x["name"] for x in raw or [] if isinstance(x, dict) and isinstance(x.get("name"), str)]
@@ -430,8 +436,8 @@ def convert(doc: SourceDocument) -> tuple[dict, SourceMap, list[Diagnostic]]:
         raw = app.apply_overrides(raw)
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
-    if c.errors:
-        from composer.model.loader import by_line
+    from composer.model.loader import by_line
 
+    if c.errors:
         raise DiagnosticError(by_line(c.errors))
-    return out, dst, c.warnings
+    return out, dst, by_line(c.warnings)

@@ -10,7 +10,9 @@ from typing import Any
 from composer.diagnostics import FieldPath
 
 VOLUME_MOUNT_HINTS = {
-    "hostPath": "hostPath volumes are not supported",
+    "hostPath": "a hostPath volume hands the pod the node's files, which Pod Security 'restricted' (Composer's "
+    "default for every pod, docs/security.md) forbids: use a pvc, configMap, secret or emptyDir volume, or give a "
+    "node agent that must read the node as a k8s-objects component, in a namespace whose Pod Security level allows it",
 }
 
 STORAGE_KEYS = {
@@ -180,14 +182,27 @@ class StorageTranslation:
 
     def mount_to_env(self, kind: str, v: dict[str, Any], vpath: FieldPath) -> None:
         """storage mountToEnv(s): env vars read from the ConfigMap or Secret (valueFrom), as KubeVela sets them."""
-        entries = ([v["mountToEnv"]] if isinstance(v.get("mountToEnv"), dict) else []) + [
-            e for e in v.get("mountToEnvs") or [] if isinstance(e, dict)
-        ]
         ref, key_field = ("configMapKeyRef", "configMapKey") if kind == "configMap" else ("secretKeyRef", "secretKey")
-        for e in entries:
-            if not isinstance(e.get("envName"), str) or not isinstance(e.get(key_field), str):
-                self.error(vpath, f"mountToEnv needs envName and {key_field}")
+        shape = f"expected {{envName: NAME, {key_field}: KEY}}"
+        entries: list[tuple[Any, FieldPath]] = []
+        if "mountToEnv" in v:
+            entries.append((v["mountToEnv"], vpath + ("mountToEnv",)))
+        if "mountToEnvs" in v and not isinstance(v["mountToEnvs"], list):
+            self.error(
+                vpath + ("mountToEnvs",), f"expected a list for mountToEnvs, got {kind_of(v['mountToEnvs'])}", shape
+            )
+        elif "mountToEnvs" in v:
+            entries += [(e, vpath + ("mountToEnvs", i)) for i, e in enumerate(v["mountToEnvs"])]
+        for e, epath in entries:
+            if (
+                not isinstance(e, dict)
+                or not isinstance(e.get("envName"), str)
+                or not isinstance(e.get(key_field), str)
+            ):
+                self.error(epath, f"mountToEnv needs envName and {key_field}", shape)
                 continue
+            for extra in sorted(set(e) - {"envName", key_field}):
+                self.error(epath + (extra,), f"unknown field {extra!r} of mountToEnv", shape, key=True)
             self.storage_env[e["envName"]] = {"valueFrom": {ref: {"name": v["name"], "key": e[key_field]}}}
 
     def pvc_resources(self, res: Any, rpath: FieldPath) -> Any:
@@ -211,3 +226,22 @@ class StorageTranslation:
                 )
             return {"requests": {"storage": requests.get("storage", "8Gi")}}  # KubeVela's default size
         return {"requests": requests}
+
+
+def pod_metrics(c: Any, metrics: Any, mpath: FieldPath) -> Any:
+    """hpa podCustomMetrics [{name, value}] -> Composer's podMetrics [{name, averageValue}] (hpa.cue)."""
+    if not isinstance(metrics, list):
+        return metrics  # the hpa schema reports the shape
+    out = []
+    for i, m in enumerate(metrics):
+        if isinstance(m, dict):
+            for extra in sorted(set(m) - {"name", "value"}):
+                c.error(
+                    mpath + (i, extra),
+                    f"unknown field {extra!r} of podCustomMetrics",
+                    "expected name and value",
+                    key=True,
+                )
+            m = {"name": m.get("name"), "averageValue": m.get("value")}
+        out.append(m)
+    return out

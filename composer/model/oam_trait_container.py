@@ -65,7 +65,25 @@ def container_image(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
                 r.props["imagePullPolicy"] = q["imagePullPolicy"]
 
 
+PORT_TYPES = ("webservice", "daemon", "statefulset")  # the types with ports (and a Service) in Composer
+
+
+def has_ports(r: TraitRewriter, ppath: FieldPath, what: str) -> bool:
+    """expose / container-ports / nocalhost need a type with ports; said at the trait, not at a port the user never wrote."""
+    ctype = r.comp.get("type")
+    if ctype in PORT_TYPES:
+        return True
+    r.c.error(
+        ppath[:-1] + ("type",),
+        f"{what} on a {ctype} is not supported",
+        f"Composer's {ctype} has no ports or Service: use type webservice (a Deployment with a Service)",
+    )
+    return False
+
+
 def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
+    if not has_ports(r, ppath, "container-ports"):
+        return
     for q, qpath in r.each_container(p, ppath):
         r.unknown(q, qpath, {"containerName", "ports"}, "container-ports")
         if not r.main_only(q, qpath, "container-ports"):
@@ -75,6 +93,10 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
             continue
         ports = list(r.props.get("ports") or [])
         for i, x in enumerate(q.get("ports") or []):
+            if isinstance(x, dict):
+                r.unknown(
+                    x, qpath + ("ports", i), {"containerPort", "protocol", "hostPort", "hostIP"}, "container-ports"
+                )
             for key in ("hostPort", "hostIP"):
                 if isinstance(x, dict) and key in x:
                     r.c.error(
@@ -95,14 +117,20 @@ def container_ports(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
 def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
     """The component's Service, made from the exposed ports (KubeVela names it after the component too)."""
     r.unknown(p, ppath, {"port", "ports", "annotations", "matchLabels", "type"}, "expose")
-    for key in ("annotations", "matchLabels"):
-        if p.get(key):
-            r.c.error(
-                ppath + (key,),
-                f"expose {key} are not supported",
-                "Composer's Service selects the component's pods and carries its labels",
-                key=True,
-            )
+    if not has_ports(r, ppath, "expose"):
+        return
+    if p.get("matchLabels"):
+        r.c.error(
+            ppath + ("matchLabels",),
+            "expose matchLabels are not supported",
+            "Composer's Service selects the component's pods: expose the other pods from their own component",
+            key=True,
+        )
+    if p.get("annotations") and not isinstance(p["annotations"], dict):
+        r.c.error(ppath + ("annotations",), "expected annotations as a mapping", "NAME: value, for the Service")
+    elif p.get("annotations") and isinstance(r.props.get("serviceAnnotations", {}), dict):
+        r.props["serviceAnnotations"] = {**r.props.get("serviceAnnotations", {}), **p["annotations"]}
+        r.c.relocate(ppath + ("annotations",), r.cpath + ("properties", "serviceAnnotations"))
     if p.get("type") == "ExternalName":
         r.c.error(
             ppath + ("type",),
@@ -136,11 +164,40 @@ def expose(r: TraitRewriter, p: dict, ppath: FieldPath) -> None:
         r.props["exposeType"] = p["type"]
 
 
-def startup_probe(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict | None:
-    if not r.main_only(p, ppath, "startup-probe"):
+def startup_probe(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> dict[str, Any] | None:
+    """The main container's startup probe, or a sidecar's (by containerName) on its sidecar trait;
+    `probes: [...]` sets several, each naming its container, as KubeVela's definition allows."""
+    if "probes" not in p:
+        return _one_startup_probe(r, p, ppath, ppath)
+    if set(p) != {"probes"} or not isinstance(p["probes"], list):
+        r.c.error(ppath, "expected either probes: [...] alone or one probe", "as KubeVela's startup-probe takes them")
         return None
-    r.c.relocate(ppath, ppath[:-1] + ("properties", "startup"))
-    return {"type": "probes", "properties": {"startup": {k: v for k, v in p.items() if k != "containerName"}}}
+    main = None
+    for i, q in enumerate(p["probes"]):
+        qpath = ppath + ("probes", i)
+        if not isinstance(q, dict) or not q.get("containerName"):
+            r.c.error(
+                qpath,
+                "containerName must be set when specifying startup probe for multiple containers",
+                "name the container (the component's name for the main one)",
+            )
+            continue
+        main = _one_startup_probe(r, q, qpath, ppath) or main
+    return main
+
+
+def _one_startup_probe(
+    r: TraitRewriter, p: dict[str, Any], qpath: FieldPath, ppath: FieldPath
+) -> dict[str, Any] | None:
+    probe = {k: v for k, v in p.items() if k != "containerName"}
+    if r.for_sidecar(p, {"startupProbe": probe}):
+        j = r.sidecar_index(p["containerName"])
+        r.c.relocate(qpath, r.cpath + ("traits", j, "properties", "startupProbe"))
+        return None
+    if not r.main_only(p, qpath, "startup-probe"):
+        return None
+    r.c.relocate(qpath, ppath + ("startup",))
+    return {"type": "probes", "properties": {"startup": probe}}
 
 
 def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
@@ -152,8 +209,11 @@ def service_binding(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
         mappings = {}
     for name, m in mappings.items():
         if not isinstance(m, dict) or not isinstance(m.get("secret"), str):
-            r.c.error(ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}")
+            r.c.error(
+                ppath + ("envMappings", name), "expected {secret: NAME, key: KEY}", "as service-binding.cue has it"
+            )
             continue
+        r.unknown(m, ppath + ("envMappings", name), {"secret", "key"}, "service-binding")
         env[name] = {"valueFrom": {"secretKeyRef": {"name": m["secret"], "key": m.get("key", name)}}}
     return {"type": "env", "properties": {"env": env}}
 
@@ -273,10 +333,10 @@ CONTAINER_PROPERTIES = (
 
 def json_merge_patch(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     """RFC 7386 replaces lists whole: a patch of the containers replaces the component's own container."""
-    containers = (
-        ((p.get("spec") or {}).get("template") or {}).get("spec", {}) if isinstance(p.get("spec"), dict) else {}
-    )
-    if isinstance(containers, dict) and "containers" in containers:
+    pod: Any = p
+    for key in ("spec", "template", "spec"):
+        pod = pod.get(key) if isinstance(pod, dict) else None
+    if isinstance(pod, dict) and "containers" in pod:
         for key in CONTAINER_PROPERTIES:
             if key in r.props:
                 r.c.warn(

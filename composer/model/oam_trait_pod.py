@@ -16,10 +16,22 @@ POD_KINDS = {"webservice": "Deployment", "worker": "Deployment", "daemon": "Daem
 MAIN = ("",)  # containerName "" means the main container in KubeVela's definitions
 
 
+# Traits whose properties reach the pod trait unchanged (the whole of them, or one field of them):
+# errors inside name the field the user wrote, not the pod trait's.
+SAME_SHAPE = {
+    "podsecuritycontext": (),
+    "lifecycle": (),
+    "hostalias": ("hostAliases",),
+    "topologyspreadconstraints": ("constraints",),
+}
+
+
 def pod_trait(key: str, translate: Callable[[TraitRewriter, dict, FieldPath], Any], known: set[str], what: str):
     def handler(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
         r.unknown(p, ppath, known, what)
         value = translate(r, p, ppath)
+        if key and what in SAME_SHAPE:
+            r.c.relocate(ppath + SAME_SHAPE[what], ppath + (key,))
         return {"type": "pod", "properties": value if key == "" else {key: value}}
 
     return handler
@@ -71,9 +83,20 @@ def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
             f"targetKind {p.get('targetKind', 'Deployment')!r} does not match the component's {kind or 'kind (no pod controller)'}",
             "k8s-update-strategy changes the component's own workload",
         )
-    s = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
+    s = p.get("strategy", {})
+    if not isinstance(s, dict):
+        r.c.error(
+            ppath + ("strategy",), "expected strategy: {type, rollingStrategy}", "as k8s-update-strategy.cue has it"
+        )
+        s = {}
+    r.unknown(s, ppath + ("strategy",), {"type", "rollingStrategy"}, "k8s-update-strategy")
     out: dict[str, Any] = {"type": s.get("type", "RollingUpdate")}
     roll = s.get("rollingStrategy")
+    rpath = ppath + ("strategy", "rollingStrategy")
+    if roll is not None and (not isinstance(roll, dict) or out["type"] != "RollingUpdate"):
+        r.c.error(rpath, "rollingStrategy is used with type RollingUpdate only, as a mapping", "remove it, or set type")
+    if isinstance(roll, dict):
+        r.unknown(roll, rpath, {"maxSurge", "maxUnavailable", "partition"}, "k8s-update-strategy")
     if isinstance(roll, dict) and out["type"] == "RollingUpdate":
         if kind == "StatefulSet":  # KubeVela's template: a StatefulSet rolls by partition only
             out["rollingUpdate"] = {"partition": roll.get("partition", 0)}
@@ -88,9 +111,31 @@ def _strategy(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     return out
 
 
-def _security(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
-    if not r.main_only(p, ppath, "securitycontext"):
-        return {}
+SECURITY_KEYS = {
+    "containerName",
+    "addCapabilities",
+    "dropCapabilities",
+    "allowPrivilegeEscalation",
+    "privileged",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+}
+
+
+def _security(r: TraitRewriter, p: dict[str, Any], ppath: FieldPath) -> dict[str, Any]:
+    """The main container's securityContext: the parameters, or its entry of `containers: [...]`."""
+    out: dict[str, Any] = {}
+    for q, qpath in r.each_container(p, ppath):
+        if "containers" in p:
+            r.unknown(q, qpath, SECURITY_KEYS, "securitycontext")
+        if r.main_only(q, qpath, "securitycontext"):
+            out = _security_of(q)
+    return out
+
+
+def _security_of(p: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "allowPrivilegeEscalation": p.get("allowPrivilegeEscalation", False),
         "privileged": p.get("privileged", False),

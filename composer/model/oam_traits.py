@@ -5,7 +5,9 @@ defaults included: `command` and `container-image` set the container's command a
 `affinity`, `topologyspreadconstraints`, `hostalias`, `init-container`, `k8s-update-strategy`,
 `securitycontext`, `podsecuritycontext` and `lifecycle` become Composer's `pod` trait;
 `startup-probe` the `probes` trait; `service-binding` and the env trait's `containers`,
-`unset` and `replace` become env settings; `expose` and `container-ports` mark ports.
+`unset` and `replace` become env settings; `expose` and `container-ports` mark ports;
+`nocalhost` is in oam_trait_dev.py, and properties read as traits (hostAliases, cron-task job
+settings) in oam_props.py. A trait's own keys other than type and properties are errors.
 A trait read into the properties leaves an inert `annotations: {}` trait at its index, so
 the positions of the traits after it do not move. What has no counterpart is refused.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composer.diagnostics import FieldPath
+from composer.model.oam_props import read_properties
 from composer.model.oam_trait_container import (
     command,
     container_image,
@@ -28,9 +31,26 @@ from composer.model.oam_trait_container import (
     service_binding,
     startup_probe,
 )
-from composer.model.oam_trait_pod import MAIN, _affinity, _init_container, _security, _strategy, pod_trait
+from composer.model.oam_trait_dev import nocalhost
+from composer.model.oam_trait_pod import (
+    MAIN,
+    SECURITY_KEYS,
+    _affinity,
+    _init_container,
+    _security,
+    _strategy,
+    pod_trait,
+)
 
 INERT = {"type": "annotations", "properties": {}}
+# Fields that look like a vela-core trait's but come from elsewhere (older docs, custom definitions
+# of the same name, which KubeVela itself refuses without them): what to write instead.
+FIELD_HINTS = {
+    ("init-container", "command"): "vela-core's init-container takes the command as cmd: rename it",
+    ("expose", "http"): "http: {NAME: PORT} is the custom expose trait of KubeVela's advanced CUE tutorial; "
+    "vela-core's expose takes port: [8080] or ports: [{port: 8080}] (or publish that TraitDefinition under "
+    "definitions/)",
+}
 
 
 class TraitRewriter:
@@ -48,6 +68,7 @@ class TraitRewriter:
         if "properties" in self.comp and not isinstance(self.comp["properties"], dict):
             return self.comp  # the schema reports the shape
         self.limit()
+        read_properties(self)
         traits = self.comp.get("traits", [])
         if not isinstance(traits, list):
             return self.comp  # the schema reports the shape
@@ -59,6 +80,10 @@ class TraitRewriter:
                 out.append(t)
                 continue
             tpath = self.cpath + ("traits", j)
+            for key in sorted(set(t) - {"type", "properties"}):
+                self.c.error(
+                    tpath + (key,), f"unknown field {key!r} of a trait", "a trait has type and properties", key=True
+                )
             out.append(handler(self, dict(props), tpath + ("properties",)) or INERT)
         out = [self.patched_sidecar(t) for t in out]
         for k, (_, origin) in enumerate(self.extra):
@@ -72,6 +97,11 @@ class TraitRewriter:
     def limit(self) -> None:
         """webservice `limit: {cpu, memory}`: limits apart from the requests cpu and memory set."""
         lim = self.props.get("limit")
+        if "limit" in self.props and not isinstance(lim, dict):
+            self.c.error(
+                self.cpath + ("properties", "limit"), "expected limit: {cpu, memory}", "as webservice.cue has it"
+            )
+            self.props.pop("limit")
         if not isinstance(lim, dict):
             return
         self.props = {k: v for k, v in self.props.items() if k not in ("limit", "cpu", "memory")}
@@ -112,25 +142,31 @@ class TraitRewriter:
             and isinstance(t["properties"].get("name"), str)
         }
 
+    def sidecar_index(self, name: str) -> int:
+        """The index of the sidecar trait named `name` (the caller knows there is one)."""
+        traits = self.comp.get("traits") or []
+        return next(
+            j
+            for j, t in enumerate(traits)
+            if isinstance(t, dict)
+            and t.get("type") == "sidecar"
+            and isinstance(t.get("properties"), dict)
+            and t["properties"].get("name") == name
+        )
+
     def for_sidecar(self, p: dict, changes: dict) -> bool:
         """A command / container-image for a sidecar of this component patches that sidecar trait."""
         name = p.get("containerName", "")
         if not isinstance(name, str) or name not in self.sidecar_names():
             return False
         self.sidecar_patches[name] = {**self.sidecar_patches.get(name, {}), **changes}
-        for j, t in enumerate(self.comp.get("traits") or []):
-            if (
-                isinstance(t, dict)
-                and t.get("type") == "sidecar"
-                and isinstance(t.get("properties"), dict)
-                and t["properties"].get("name") == name
-            ):
-                for key in sorted(set(changes) & set(t["properties"])):
-                    self.c.warn(
-                        self.cpath + ("traits", j, "properties", key),
-                        f"{key} of sidecar {name!r} is replaced by a trait",
-                        "the later trait's value is used, as in KubeVela",
-                    )
+        j = self.sidecar_index(name)
+        for key in sorted(set(changes) & set(self.comp["traits"][j]["properties"])):
+            self.c.warn(
+                self.cpath + ("traits", j, "properties", key),
+                f"{key} of sidecar {name!r} is replaced by a trait",
+                "the later trait's value is used, as in KubeVela",
+            )
         return True
 
     def main_only(self, p: dict, ppath: FieldPath, what: str) -> bool:
@@ -146,17 +182,26 @@ class TraitRewriter:
 
     def each_container(self, p: dict, ppath: FieldPath) -> list[tuple[dict, FieldPath]]:
         """KubeVela's two shapes: the parameters, or {containers: [parameters, ...]}."""
-        if "containers" in p:
-            items = p["containers"] if isinstance(p["containers"], list) else []
-            return [(x, ppath + ("containers", i)) for i, x in enumerate(items) if isinstance(x, dict)]
-        return [(p, ppath)]
+        if "containers" not in p:
+            return [(p, ppath)]
+        for key in sorted(set(p) - {"containers"}):
+            self.c.error(
+                ppath + (key,), f"{key} goes inside containers: [...]", "give the containers list alone", key=True
+            )
+        items = p["containers"] if isinstance(p["containers"], list) else []
+        if not isinstance(p["containers"], list) or not all(isinstance(x, dict) for x in items):
+            self.c.error(
+                ppath + ("containers",), "expected containers: [{containerName, ...}, ...]", "one entry per container"
+            )
+        return [(x, ppath + ("containers", i)) for i, x in enumerate(items) if isinstance(x, dict)]
 
     def unknown(self, p: dict, ppath: FieldPath, known: set[str], what: str) -> None:
         for key in sorted(set(p) - known):
+            hint = FIELD_HINTS.get((what, key))
             self.c.error(
                 ppath + (key,),
                 f"unknown field {key!r} of trait {what}",
-                f"expected one of: {', '.join(sorted(known))}",
+                f"{hint + '; ' if hint else ''}expected one of: {', '.join(sorted(known))}",
                 key=True,
             )
 
@@ -191,20 +236,7 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
         "strategy", _strategy, {"targetAPIVersion", "targetKind", "strategy"}, "k8s-update-strategy"
     ),
     "securitycontext": pod_trait(
-        "containerSecurityContext",
-        _security,
-        {
-            "containerName",
-            "addCapabilities",
-            "dropCapabilities",
-            "allowPrivilegeEscalation",
-            "privileged",
-            "readOnlyRootFilesystem",
-            "runAsNonRoot",
-            "runAsUser",
-            "runAsGroup",
-        },
-        "securitycontext",
+        "containerSecurityContext", _security, SECURITY_KEYS | {"containers"}, "securitycontext"
     ),
     "podsecuritycontext": pod_trait(
         "securityContext",
@@ -214,6 +246,7 @@ REWRITES: dict[str, Callable[[TraitRewriter, dict, FieldPath], dict | None]] = {
     ),
     "lifecycle": pod_trait("lifecycle", lambda r, p, pp: p, {"postStart", "preStop"}, "lifecycle"),
     "resource": resource,
+    "nocalhost": nocalhost,
     "json-merge-patch": json_merge_patch,
     "labels": null_deletes("labels"),
     "annotations": null_deletes("annotations"),

@@ -230,11 +230,14 @@ def statefulset(w: Workload) -> None:
 def _service(w: Workload, p: dict, expose_default: bool) -> None:
     exposed = [x for x in _ports(p) if x.get("expose", expose_default)]
     if exposed:
+        meta = w.metadata()
+        if p.get("serviceAnnotations"):
+            meta["annotations"] = dict(p["serviceAnnotations"])
         w.add(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": w.metadata(),
+                "metadata": meta,
                 "spec": {
                     "type": p.get("exposeType", "ClusterIP"),
                     "selector": selector_labels(w.app, w.name),

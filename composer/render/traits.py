@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composer.render.kubernetes import Workload, add_volumes, probe, selector_labels
+from composer.render.rbac import privileges
 from composer.resolve import ResolvedTrait, deep_merge
 from composer.template_yaml import render_yaml_documents
 from composer.templates import TemplateFailure
@@ -119,7 +120,7 @@ def sidecar(w: Workload, t: ResolvedTrait) -> None:
         c["args"] = w.expand(p["name"], p["args"])
     if p.get("volumes"):
         c["volumeMounts"] = [{"name": v["name"], "mountPath": v["path"]} for v in p["volumes"]]
-    for key in ("livenessProbe", "readinessProbe"):
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
         if p.get(key):
             c[key] = probe(p[key])
     w.pod_spec["containers"].append(c)
@@ -185,6 +186,7 @@ def service_account(w: Workload, t: ResolvedTrait) -> None:
             meta["annotations"] = dict(p["annotations"])
         w.add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
     w.pod_spec["automountServiceAccountToken"] = p.get("automountToken", True)
+    privileges(w, p["name"], p.get("privileges") or [], t.path)
 
 
 def security(w: Workload, t: ResolvedTrait) -> None:
@@ -234,17 +236,39 @@ def json_patch(w: Workload, t: ResolvedTrait) -> None:
     from composer.render.jsonpatch import PatchError, apply_patch
 
     try:
-        w.main.update(apply_patch(w.main, t.parameters["operations"]))
+        patched = apply_patch(w.main, t.parameters["operations"])
     except PatchError as exc:
         w.fail(t.path + ("properties", "operations", exc.index), f"json-patch operation {exc.index} failed: {exc}")
+        return
+    if _keeps_identity(w, t, patched):
+        w.main.update(patched)
 
 
 def json_merge_patch(w: Workload, t: ResolvedTrait) -> None:
     from composer.render.jsonpatch import merge_patch as rfc7386
 
     merged = rfc7386(w.main, t.parameters)
-    w.main.clear()
-    w.main.update(merged)
+    if _keeps_identity(w, t, merged):
+        w.main.clear()
+        w.main.update(merged)
+
+
+def _keeps_identity(w: Workload, t: ResolvedTrait, patched: Any) -> bool:
+    """A patched object still has its apiVersion, kind, metadata.name and label / annotation maps."""
+    meta = patched.get("metadata") if isinstance(patched, dict) else None
+    ok = (
+        isinstance(meta, dict)
+        and isinstance(meta.get("name"), str)
+        and all(isinstance(patched.get(k), str) for k in ("apiVersion", "kind"))
+        and all(isinstance(meta.get(k, {}), dict) for k in ("labels", "annotations"))
+    )
+    if not ok:
+        w.fail(
+            t.path + ("properties",),
+            f"{t.name} leaves the {w.main.get('kind')} without its apiVersion, kind, metadata.name or label maps",
+            "patch fields inside the object; its name and kind come from the component",
+        )
+    return ok
 
 
 BUILTIN: dict[str, Callable[[Workload, ResolvedTrait], None]] = {

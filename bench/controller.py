@@ -1,0 +1,271 @@
+"""Controller benchmark (issue 15): `appc controller run` replicas reconciling Application CRs.
+
+    .venv/bin/python bench/controller.py                      # 20 apps; 1, 2 and 4 replicas
+    .venv/bin/python bench/controller.py --apps 200 --json    # the issue's figure
+
+Each Application has a workload (a webservice) and a bucket it connects to, so every one is a
+real Terraform apply on moto plus a Deployment, a Service and a connection Secret on the
+Kubernetes API stand-in (tests/support/kube_standin.py, its own process, `--auto-ready`). For
+each replica count, side by side in this one run, with moto and the stand-in reset in between:
+
+1. **ready**: the replicas (processes, `--shards 4R` with Leases when R > 1, `--workers` each)
+   are started and left to divide the shards; then N Application CRs are created at once and
+   the time until every one says Ready is taken. Apps/minute.
+2. **memory**: the replicas' resident memory (VmRSS) after every app is Ready, less before
+   the CRs existed, divided by N: controller memory per managed application (children excluded:
+   they exit after each reconcile).
+3. **no-op resync** (with 1 replica): the Environment's `resyncSeconds` drops to 30 and every app
+   is re-applied once by the resync timer. From the stand-in's request log in that window (Lease
+   renewals excluded): API requests and mutating requests per app; from the controller's log
+   (one line per reconcile): Terraform processes started (target 0).
+
+Targets (the issue): Ready throughput >= 1.6x from 1 to 2 replicas on 2 cores (limited by
+Terraform CPU), <= 2 MB per app, 0 mutating calls and 0 Terraform processes on a no-op resync.
+Needs terraform on PATH and the provider mirror (composer/runners/terraform.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.apply import reset as reset_moto  # noqa: E402
+from bench.apply import start_moto  # noqa: E402
+from bench.k8s import start_standin  # noqa: E402
+from composer.controller.manifests import InstallOptions, install_manifests  # noqa: E402
+from composer.runners.terraform import terraform_environment  # noqa: E402
+
+NS, LEASES, GROUP = "bench", "composer-system", "composer.dev/v1alpha1"
+RECONCILED = re.compile(r"bench/app\d+ (reconcile|resync): exit (\d+), \d+ units, (\d+) terraform runs")
+
+
+def _client(kubeconfig: str) -> Any:
+    from kubernetes import client, config, dynamic
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=cfg, persist_config=False)
+    return dynamic.DynamicClient(client.ApiClient(cfg))
+
+
+def _apply(dyn: Any, doc: dict[str, Any]) -> None:
+    resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+    dyn.server_side_apply(resource, body=doc, namespace=doc["metadata"].get("namespace"), field_manager="bench")
+
+
+def _environment(resync_seconds: int, suspend: bool = False) -> dict[str, Any]:
+    spec = {
+        "cloud": {"provider": "aws", "region": "us-east-1"},
+        "kubernetes": {"context": "standin"},
+        "resyncSeconds": resync_seconds,
+        "suspend": suspend,
+    }
+    return {"apiVersion": GROUP, "kind": "Environment", "metadata": {"name": "dev", "namespace": NS}, "spec": spec}
+
+
+def _application(i: int) -> dict[str, Any]:
+    web = {
+        "name": f"web{i}",
+        "type": "webservice",
+        "properties": {"image": "nginx:1.27", "port": 8080},
+        "connections": ["files"],
+    }
+    files = {"name": "files", "type": "bucket", "properties": {"force_destroy": True}}
+    meta = {"name": f"app{i}", "namespace": NS}
+    return {"apiVersion": GROUP, "kind": "Application", "metadata": meta, "spec": {"components": [web, files]}}
+
+
+def _install(dyn: Any) -> None:
+    for doc in install_manifests(InstallOptions())[:2]:
+        _apply(dyn, doc)
+    for name in (NS, LEASES):
+        _apply(dyn, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    _apply(dyn, _environment(86400))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_replicas(count: int, work: Path, env: dict[str, str], workers: int) -> list[tuple[subprocess.Popen, Path]]:
+    shards = 0 if count == 1 else 4 * count
+    replicas = []
+    for i in range(count):
+        port, log = _free_port(), work / f"replica{i}.log"
+        args = ["controller", "run", "--state-dir", str(work / "state"), "--namespace", NS, "--workers", str(workers)]
+        args += ["--health-port", str(port), "--shards", str(shards), "--lease-namespace", LEASES]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "composer", *args],
+                cwd=work,
+                env={**env, "POD_NAME": f"r{i}"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        replicas.append((proc, log))
+        _until(f"replica {i} healthy", lambda port=port: _healthy(port), 120)
+    return replicas
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310 - loopback
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _balanced(dyn: Any, count: int) -> bool:
+    """Every shard Lease held, 4 by each of the `count` replicas (a transient split, e.g. while
+    the first replica gives shards back, would move Applications mid-run)."""
+    leases = dyn.resources.get(api_version="coordination.k8s.io/v1", kind="Lease")
+    items = dyn.get(leases, namespace=LEASES).items
+    holders = [i.spec.holderIdentity for i in items if i.metadata.name.startswith("appc-shard-")]
+    return len(holders) == 4 * count and all(holders) and all(holders.count(h) == 4 for h in set(holders))
+
+
+def _until(what: str, check: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def _ready_count(dyn: Any) -> int:
+    apps = dyn.resources.get(api_version=GROUP, kind="Application")
+    ready = 0
+    for item in dyn.get(apps, namespace=NS).to_dict()["items"]:
+        conds = (item.get("status") or {}).get("conditions") or []
+        ready += any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+    return ready
+
+
+def _rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def _reconciles(logs: list[Path], kind: str) -> list[tuple[int, int]]:
+    """(exit code, terraform runs) of every `kind` line in the replicas' logs."""
+    found = []
+    for log in logs:
+        for m in RECONCILED.finditer(log.read_text(errors="replace")):
+            if m.group(1) == kind:
+                found.append((int(m.group(2)), int(m.group(3))))
+    return found
+
+
+def _noop_resync(dyn: Any, remote: Any, logs: list[Path], n: int) -> dict[str, Any]:
+    _apply(dyn, _environment(30))  # resyncSeconds is the CR's own: no re-reconcile, only the timer
+    remote.reset_counters()
+    started = time.monotonic()
+    _until("every app resynced", lambda: len(_reconciles(logs, "resync")) >= n, 300)
+    records = [r for r in remote.requests() if r["resource"] != "leases"]
+    _apply(dyn, _environment(86400, suspend=True))
+    resyncs = _reconciles(logs, "resync")
+    mutating = [r for r in records if r["verb"] in ("create", "update", "patch", "apply", "delete")]
+    return {
+        "resync_window_s": round(time.monotonic() - started, 1),
+        "resync_requests_per_app": round(len(records) / n, 2),
+        "resync_mutating_per_app": round(len(mutating) / n, 2),
+        "resync_mutating": sorted({f"{r['verb']} {r['resource']}" for r in mutating}),
+        "resync_terraform_processes": sum(runs for _, runs in resyncs),
+        "resync_failed": sum(1 for code, _ in resyncs if code != 0),
+    }
+
+
+def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    dyn, remote, work = ctx["dyn"], ctx["remote"], ctx["work"] / f"r{count}"
+    work.mkdir()
+    remote.reset()
+    reset_moto(ctx["moto"])
+    _install(dyn)
+    replicas = _start_replicas(count, work, ctx["env"], args.workers)
+    pids, logs = [p.pid for p, _ in replicas], [log for _, log in replicas]
+    try:
+        if count > 1:
+            _until("the shards divided", lambda: _balanced(dyn, count), 120)
+        rss_before = _rss_kib(pids)
+        started = time.monotonic()
+        for i in range(n):
+            _apply(dyn, _application(i))
+        _until("every app Ready", lambda: _ready_count(dyn) >= n, args.timeout)
+        seconds = time.monotonic() - started
+        row: dict[str, Any] = {"replicas": count, "ready_s": round(seconds, 1)}
+        row["apps_per_min"] = round(60 * n / seconds, 2)
+        row["mib_per_app"] = round((_rss_kib(pids) - rss_before) / 1024 / n, 3)
+        row["reconciles"] = len(_reconciles(logs, "reconcile"))
+        if count == 1 and not args.no_resync:
+            row.update(_noop_resync(dyn, remote, logs, n))
+        return row
+    finally:
+        for proc in (p for p, _ in replicas):
+            proc.terminate()
+        for proc in (p for p, _ in replicas):
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--apps", type=int, default=20)
+    ap.add_argument("--replicas", default="1,2,4", help="replica counts, side by side")
+    ap.add_argument("--workers", type=int, default=2, help="concurrent reconciles per replica")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for every app Ready")
+    ap.add_argument("--no-resync", action="store_true", help="skip the no-op resync measurement")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    from tests.support.kube_standin import StandInRemote
+
+    work = Path(tempfile.mkdtemp(prefix="appc-bench-controller-"))
+    moto_url, moto = start_moto(work)
+    standin, url, kubeconfig = start_standin(work)
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    env.update(AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", KUBECONFIG=kubeconfig)
+    env.update({k: v for k, v in terraform_environment(work / "tfcfg", env).items() if k.startswith("TF_")})
+    ctx = {"dyn": _client(kubeconfig), "remote": StandInRemote(url), "work": work, "moto": moto_url, "env": env}
+    rows = []
+    try:
+        for count in (int(c) for c in args.replicas.split(",")):
+            rows.append(_round(count, args.apps, args, ctx))
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    finally:
+        standin.terminate()
+        moto.terminate()
+    figures = {"apps": args.apps, "workers": args.workers, "loadavg": os.getloadavg(), "rows": rows}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"{args.apps} apps, {args.workers} workers per replica, load average {os.getloadavg()[0]:.1f}")
+        for row in rows:
+            print(
+                f"{row['replicas']} replicas: all Ready in {row['ready_s']} s ({row['apps_per_min']} apps/min), "
+                f"{row['mib_per_app']} MiB per app"
+            )
+        print(json.dumps({k: v for k, v in rows[0].items() if k.startswith("resync")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

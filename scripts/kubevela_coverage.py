@@ -1,0 +1,214 @@
+"""Measure KubeVela coverage on KubeVela's own repository (docs/oam.md, "Coverage, and how it is counted").
+
+    .venv/bin/python scripts/kubevela_coverage.py PATH [--all] [--files] [--walk]
+
+PATH is a KubeVela checkout (a work tree) or its git directory (read at HEAD with `git show`).
+Every `*.yaml` / `*.yml` file is split into documents; each `core.oam.dev/v1beta1` Application
+is loaded and rendered on its own, against a plain environment (context `test`, namespace
+`corpus`), as `appc render` would. A document counts as vela-core when every component type,
+trait, policy and workflow step it names has a definition under
+`vela-templates/definitions/internal/` of the same checkout. The script prints how many of
+those load and render, then the refusals grouped by their first error (quoted names folded,
+so one reason is one line); `--files` lists each refused file with its first error, `--all`
+counts every Application, not only the vela-core ones, and `--walk` runs the field walk of
+tests/test_kubevela_corpus.py on every file that loads (minutes), naming each field that is
+neither mapped nor reported. It needs the checkout, so CI (no
+network) does not run it; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from composer.diagnostics import DiagnosticError  # noqa: E402
+from composer.project import compile_project, open_project  # noqa: E402
+
+DEFINITIONS = "vela-templates/definitions/internal/"
+KINDS = ("component", "trait", "policy", "workflowstep")
+ENVIRONMENT = """apiVersion: composer.dev/v1alpha1
+kind: Environment
+metadata: {name: test}
+spec:
+  kubernetes: {context: test, namespace: corpus}
+"""
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str  # the file's path with '/' as '_', and the document's index: one line per document
+    text: str
+    data: dict
+
+
+class Checkout:
+    """A KubeVela work tree or git directory: its file names and their text."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.git = not (path / "vela-templates").is_dir()
+
+    def names(self) -> list[str]:
+        if not self.git:
+            return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+        out = subprocess.run(
+            ["git", "--git-dir", str(self.path), "ls-tree", "-r", "--name-only", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return sorted(out.stdout.splitlines())
+
+    def read(self, name: str) -> str:
+        if not self.git:
+            return (self.path / name).read_text(errors="replace")
+        out = subprocess.run(
+            ["git", "--git-dir", str(self.path), "show", f"HEAD:{name}"], capture_output=True, check=True
+        )
+        return out.stdout.decode(errors="replace")
+
+
+def core_definitions(names: list[str]) -> dict[str, set[str]]:
+    core: dict[str, set[str]] = {k: set() for k in KINDS}
+    for n in names:
+        parts = n.split("/")
+        if n.startswith(DEFINITIONS) and n.endswith(".cue") and parts[-2] in core:
+            core[parts[-2]].add(parts[-1][: -len(".cue")])
+    return core
+
+
+def applications(checkout: Checkout, names: list[str]) -> Iterator[Document]:
+    for name in names:
+        if not name.endswith((".yaml", ".yml")):
+            continue
+        text = checkout.read(name)
+        if "core.oam.dev/v1beta1" not in text:
+            continue
+        for i, chunk in enumerate(re.split(r"(?m)^---[ \t]*$", text)):
+            try:
+                data = yaml.safe_load(chunk)
+            except yaml.YAMLError:
+                continue  # a template, not YAML: not an Application file
+            if isinstance(data, dict) and data.get("apiVersion") == "core.oam.dev/v1beta1":
+                if data.get("kind") == "Application":
+                    yield Document(f"{name.replace('/', '_').rsplit('.', 1)[0]}-{i}.yaml", chunk.lstrip("\n"), data)
+
+
+def _steps(steps: Any) -> Iterator[Any]:
+    for s in steps if isinstance(steps, list) else []:
+        if isinstance(s, dict):
+            yield s.get("type")
+            yield from _steps(s.get("subSteps"))
+
+
+def uses_only_core(data: dict, core: dict[str, set[str]]) -> bool:
+    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
+    comps = [c for c in spec.get("components") or [] if isinstance(c, dict)]
+    traits = [t for c in comps for t in c.get("traits") or [] if isinstance(t, dict)]
+    policies = [p for p in spec.get("policies") or [] if isinstance(p, dict)]
+    workflow: dict[str, Any] = spec["workflow"] if isinstance(spec.get("workflow"), dict) else {}
+    used = {
+        "component": {c.get("type") for c in comps},
+        "trait": {t.get("type") for t in traits},
+        "policy": {p.get("type") for p in policies},
+        "workflowstep": set(_steps(workflow.get("steps"))),
+    }
+    return all(used[k] <= core[k] for k in KINDS)
+
+
+def reason(summary: str) -> str:
+    """One line per kind of refusal: quoted names and numbers folded."""
+    return re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'…'", summary))
+
+
+def measure(
+    checkout: Checkout, everything: bool, walk: bool = False
+) -> tuple[list[str], list[tuple[str, str, str]], list[str]]:
+    import composer.cli.app as cli
+
+    names = checkout.names()
+    core = core_definitions(names)
+    registry = cli.registry()
+    catalog = None
+    loaded: list[str] = []
+    refused: list[tuple[str, str, str]] = []
+    silent: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kubevela-coverage-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "environments").mkdir()
+        (scratch / "environments" / "test.yaml").write_text(ENVIRONMENT)
+        for doc in applications(checkout, names):
+            if not everything and not uses_only_core(doc.data, core):
+                continue
+            path = scratch / doc.name
+            path.write_text(doc.text)
+            try:
+                project = open_project(path)
+                catalog = catalog or project.catalog(registry)
+                compile_project(project, "test", registry, catalog=catalog)
+                loaded.append(doc.name)
+                if walk:
+                    silent += [f"{doc.name}: {field}" for field in _walk(path, registry, scratch)]
+            except DiagnosticError as exc:
+                first = exc.diagnostics[0]
+                text = first.text().replace(tmp + "/", "")
+                if not all(d.line and d.path for d in exc.diagnostics):
+                    text = "WITHOUT A LINE OR FIELD PATH: " + text
+                elif not first.detail:
+                    text = "(no hint line) " + text
+                refused.append((doc.name, reason(first.summary), text))
+    return loaded, refused, silent
+
+
+def _walk(path: Path, registry: Any, scratch: Path) -> list[str]:
+    """The fields of one loaded file that are neither mapped nor reported (tests/test_kubevela_corpus.py)."""
+    from tests.test_kubevela_corpus import walk
+
+    work = scratch / "walk"
+    work.mkdir(exist_ok=True)
+    return walk(path, registry, work)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", type=Path, help="a KubeVela checkout, or its git directory")
+    parser.add_argument("--all", action="store_true", help="count every Application, not only vela-core ones")
+    parser.add_argument("--files", action="store_true", help="list each refused file with its first error")
+    parser.add_argument("--walk", action="store_true", help="run the field walk on every file that loads")
+    args = parser.parse_args(argv)
+    loaded, refused, silent = measure(Checkout(args.path), args.all, args.walk)
+    total = len(loaded) + len(refused)
+    what = "Application documents" if args.all else "Application documents that use only vela-core definitions"
+    print(f"{total} {what}: {len(loaded)} load and render ({len(loaded) / max(total, 1):.1%}), {len(refused)} refused")
+    vague = sum(1 for _, _, text in refused if text.startswith("WITHOUT"))
+    terse = sum(1 for _, _, text in refused if text.startswith("(no hint line)"))
+    print(
+        f"refusals with an error that lacks a line or a field path: {vague}; whose first error has no hint line: {terse}"
+    )
+    for why, n in collections.Counter(r for _, r, _ in refused).most_common():
+        print(f"  {n:3}  {why}")
+    if args.walk:
+        print(f"field walk: {len(silent)} silent drops in {len(loaded)} files that load")
+        for line in silent:
+            print(f"  {line}")
+    if args.files:
+        for name, _, text in refused:
+            print(f"\n{name}\n  {text.splitlines()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

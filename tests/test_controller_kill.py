@@ -1,0 +1,166 @@
+"""A controller replica killed mid-reconcile (SIGKILL of the `appc controller run` process and
+every process under it, as when a pod dies, while its child `appc apply` is writing), then
+restarted on the same state directory: it converges to Ready, takes over the dead child's
+state lock (its pid is gone), leaves no process behind, and deleting the Application leaves
+nothing on the Kubernetes API stand-in or on moto: 0 leaked resources.
+
+The default variant has only workloads (the stand-in delays each server-side apply, so the
+kill lands between two writes of the unit); the `slow` one adds a bucket on moto with real
+Terraform and kills it once the bucket exists.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_controller import APPS, _application, _apply, _buckets, _install_crds, _ready, _wait
+
+NS = "team-a"
+
+
+def _children(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc before any is killed, so none is re-parented)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for child, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _processes_under(root: Path) -> list[str]:
+    """Live processes whose working directory is under `root` (a child appc, terraform, a
+    provider); a killed one not yet reaped by its new parent (a zombie) runs nothing."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cwd = Path(os.readlink(entry / "cwd"))
+                if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+            except (OSError, IndexError):
+                continue
+            if cwd == root or root in cwd.parents:
+                found.append(f"{entry.name} {_cmdline(int(entry.name))}")
+    return found
+
+
+def _start_replica(state: Path, log: Path) -> subprocess.Popen:
+    args = ["controller", "run", "--state-dir", str(state), "--health-port", "0", "--namespace", NS]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "composer", *args, "--timeout", "240"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "POD_NAME": "replica"},
+        )
+
+
+def _kill_tree(proc: subprocess.Popen) -> list[str]:
+    """SIGKILL the replica and everything under it at once; returns what ran under it."""
+    below = _children(proc.pid)
+    seen = [_cmdline(pid) for pid in below]
+    for pid in [proc.pid, *below]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(10)
+    return seen
+
+
+def _child_apply_running(proc: subprocess.Popen) -> bool:
+    return any("composer apply" in _cmdline(pid) for pid in _children(proc.pid))
+
+
+@pytest.mark.parametrize(
+    "with_bucket",
+    [False, pytest.param(True, marks=pytest.mark.slow)],  # True: real Terraform twice, ~1-2 min
+    ids=["workloads", "bucket"],
+)
+def test_a_replica_killed_mid_reconcile_converges_on_restart(
+    with_bucket: bool, moto: Any, kube_clean: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kube = kube_clean
+    kube.set_auto_ready(True)
+    _install_crds(kube)
+    app = _application("shop")
+    env_spec: dict[str, Any] = {"kubernetes": {"context": kube.context}}
+    if with_bucket:
+        from tests.support.terraform_env import terraform_env
+
+        monkeypatch.setenv("TF_CLI_CONFIG_FILE", terraform_env(tmp_path)["TF_CLI_CONFIG_FILE"])
+        env_spec["cloud"] = {"provider": "aws", "region": "us-east-1"}
+        app["spec"]["components"][0]["connections"] = ["files"]
+        app["spec"]["components"].append({"name": "files", "type": "bucket", "properties": {"force_destroy": True}})
+    env = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "dev", "namespace": NS}}
+    _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, {**env, "spec": env_spec})
+    state, log = tmp_path / "state", tmp_path / "controller.log"
+    if not with_bucket:
+        kube._s.set_delay(1.5, verbs=["apply"])  # each server-side apply of the child takes 1.5 s
+    replica = _start_replica(state, log)
+    try:
+        _apply(kube, app)
+        if with_bucket:
+            _wait("the bucket on moto", lambda: _buckets() and _child_apply_running(replica), 180)
+        else:
+            _wait("the first write", lambda: kube.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web"), 120)
+        assert _child_apply_running(replica), "the child appc apply finished before the kill"
+        _kill_tree(replica)
+    finally:
+        if replica.poll() is None:
+            _kill_tree(replica)
+    kube._s.set_delay(0.0)
+    assert _ready(kube, "shop") is None  # killed before it could say Ready
+    assert _processes_under(state) == []
+    locks = list(state.rglob("dev.lock"))  # the local store's lock: <environment>.lock
+    assert locks, "the killed child left its state lock (its pid is gone)"
+
+    replica = _start_replica(state, log)
+    try:
+        try:
+            obj = _wait("Ready after the restart", lambda: _ready(kube, "shop"), 240)
+        except AssertionError:
+            status = (kube.get(f"{APPS}/shop") or {}).get("status")
+            raise AssertionError(f"not Ready after the restart: {status}\n{log.read_text()[-3000:]}") from None
+        assert obj["status"]["reconciledBy"] == "replica"
+        assert not [p for p in locks if p.exists()], "the stale lock was taken over and released"
+        if with_bucket:
+            assert len(_buckets()) == 1
+        from kubernetes import dynamic
+
+        client = dynamic.DynamicClient(kube.api())
+        resource = client.resources.get(api_version="composer.dev/v1alpha1", kind="Application")
+        client.delete(resource, name="shop", namespace=NS)
+        _wait("the CR gone", lambda: kube.get(f"{APPS}/shop") is None, 180)
+    finally:
+        _kill_tree(replica)
+    left = [
+        kind
+        for kind, path in (("Deployment", "apis/apps/v1"), ("Service", "api/v1"))
+        if (kube.get(f"/{path}/namespaces/{NS}/{kind.lower()}s") or {}).get("items")
+    ]
+    assert left == []  # 0 leaked on the stand-in
+    assert _buckets() == []  # 0 leaked on moto
+    assert _processes_under(state) == []
