@@ -180,8 +180,8 @@ MUTATIONS = [
     ),
     pytest.param(
         "modules/azure/database/main.tf",
-        "ignore_changes = [zone, storage[0].size_gb]",
-        "ignore_changes = [zone]",
+        "ignore_changes = [zone, high_availability[0].standby_availability_zone, storage[0].size_gb]",
+        "ignore_changes = [zone, high_availability[0].standby_availability_zone]",
         "[auto-grow] azure/database/main.tf: azurerm_mysql_flexible_server.this: storage.size_gb grows by itself",
         id="azure-mysql-size-not-ignored",
     ),

@@ -161,6 +161,12 @@ def webshop_workloads(relax: dict | None = None) -> dict:
 
 
 def apply_to_restricted(tmp_path, kube, doc: dict):
+    app = restricted_project(tmp_path, kube, doc)
+    return appc("apply", "-f", str(app), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
+
+
+def restricted_project(tmp_path, kube, doc: dict):
+    """The app, and an environment whose namespace enforces `restricted`; the app file's path."""
     kube.set_auto_ready(True)
     core = client.CoreV1Api(kube.api())
     core.create_namespace({"metadata": {"name": "secure", "labels": {psa.ENFORCE_LABEL: "restricted"}}})
@@ -171,7 +177,7 @@ def apply_to_restricted(tmp_path, kube, doc: dict):
         "spec": {"kubernetes": {"context": "standin", "namespace": "secure"}},
     }
     write(tmp_path, {"app.yaml": yaml.safe_dump(doc, sort_keys=False), "environments/dev.yaml": yaml.safe_dump(env)})
-    return appc("apply", "-f", str(tmp_path / "app.yaml"), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
+    return tmp_path / "app.yaml"
 
 
 def text_of(result) -> str:
@@ -229,3 +235,168 @@ def test_a_privileged_bare_pod_is_forbidden_naming_the_component_and_the_field(t
     assert "refused by the Pod Security admission of namespace secure" in text, text
     assert "securityContext.privileged=true" in text and '"address": "toolbox"' in text
     assert kube_clean.get("/api/v1/namespaces/secure/pods/debug") is None
+
+
+# -- workload resources: admitted with a warning, their pods refused (the plugin's behaviour) ----------
+
+WORKLOAD_KINDS = {
+    # kind: (API path, body of the spec around a pod template)
+    "StatefulSet": (
+        "/apis/apps/v1",
+        lambda t: {"serviceName": "w", "selector": {"matchLabels": {"app": "w"}}, "template": t},
+    ),
+    "DaemonSet": ("/apis/apps/v1", lambda t: {"selector": {"matchLabels": {"app": "w"}}, "template": t}),
+    "ReplicaSet": ("/apis/apps/v1", lambda t: {"selector": {"matchLabels": {"app": "w"}}, "template": t}),
+    "Job": ("/apis/batch/v1", lambda t: {"template": {**t, "spec": {**t["spec"], "restartPolicy": "Never"}}}),
+    "CronJob": (
+        "/apis/batch/v1",
+        lambda t: {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": {**t, "spec": {**t["spec"], "restartPolicy": "Never"}}}},
+        },
+    ),
+}
+
+
+def create(kube, namespace: str, kind: str, spec: dict) -> tuple[int, list[str], dict]:
+    """POST an object through the official client; (status, Warning texts, body)."""
+    from kubernetes.client.exceptions import ApiException
+
+    from composer.runners.kube.client import warning_texts
+
+    group = "/api/v1" if kind == "Pod" else WORKLOAD_KINDS[kind][0]
+    plural = kind.lower() + "s"
+    body = {
+        "apiVersion": group.removeprefix("/apis/").removeprefix("/api/"),
+        "kind": kind,
+        "metadata": {"name": "w"},
+        "spec": spec,
+    }
+    try:
+        resp = kube.api().call_api(
+            f"{group}/namespaces/{namespace}/{plural}",
+            "POST",
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+        )
+    except ApiException as exc:
+        return exc.status, [], json.loads(exc.body)
+    return resp.status, warning_texts(resp), json.loads(resp.data)
+
+
+def relaxed_template() -> dict:
+    pod = good_pod()
+    pod["securityContext"].pop("runAsNonRoot")  # restricted: Running as Non-root
+    return {"metadata": {"labels": {"app": "w"}}, "spec": pod}
+
+
+def test_workload_resources_are_admitted_with_a_warning_and_their_pods_refused(kube_clean):
+    kube_clean.set_auto_ready(True)
+    core = client.CoreV1Api(kube_clean.api())
+    field = "securityContext.runAsNonRoot=true"
+    for kind, (group, spec) in WORKLOAD_KINDS.items():
+        ns = kind.lower()
+        core.create_namespace({"metadata": {"name": ns, "labels": {psa.ENFORCE_LABEL: "restricted"}}})
+        code, warnings, obj = create(kube_clean, ns, kind, spec(relaxed_template()))
+        # enforce never refuses a workload resource; warn (defaulting to the enforce level) warns
+        assert code == 201, (kind, obj)
+        assert len(warnings) == 1 and warnings[0].startswith('would violate PodSecurity "restricted:latest": '), (
+            warnings
+        )
+        assert field in warnings[0], warnings
+        live = kube_clean.get(f"{group}/namespaces/{ns}/{kind.lower()}s/w")
+        events = [
+            e for e in kube_clean.get(f"/api/v1/namespaces/{ns}/events")["items"] if e["reason"] == "FailedCreate"
+        ]
+        if kind == "CronJob":  # its pods are created on schedule: nothing is refused yet
+            assert not events
+            continue
+        if kind == "ReplicaSet":  # a ReplicaSet says so in a condition, as a Deployment does
+            (failure,) = live["status"]["conditions"]
+            assert failure["type"] == "ReplicaFailure" and "violates PodSecurity" in failure["message"]
+            continue
+        # StatefulSets, DaemonSets and Jobs have no such condition: no pod, a FailedCreate event
+        assert not live["status"].get("readyReplicas") and not live["status"].get("numberReady"), live["status"]
+        assert not live["status"].get("succeeded"), live["status"]
+        (event,) = events
+        assert event["involvedObject"]["kind"] == kind and event["type"] == "Warning"
+        assert (
+            'is forbidden: violates PodSecurity "restricted:latest"' in event["message"] and field in event["message"]
+        )
+    # the same template as a bare Pod: enforce refuses it
+    code, warnings, status = create(kube_clean, "job", "Pod", relaxed_template()["spec"])
+    assert code == 403 and field in status["message"] and not warnings
+    # a compliant template: no warning, and the controller's pods run
+    compliant = WORKLOAD_KINDS["DaemonSet"][1]({"metadata": {"labels": {"app": "w"}}, "spec": good_pod()})
+    core.create_namespace({"metadata": {"name": "fine", "labels": {psa.ENFORCE_LABEL: "restricted"}}})
+    code, warnings, _ = create(kube_clean, "fine", "DaemonSet", compliant)
+    assert code == 201 and warnings == []
+    assert kube_clean.get("/apis/apps/v1/namespaces/fine/daemonsets/w")["status"]["numberReady"] == 1
+
+
+def test_the_warn_label_sets_its_own_level(kube_clean):
+    core = client.CoreV1Api(kube_clean.api())
+    labels = {psa.ENFORCE_LABEL: "baseline", psa.WARN_LABEL: "restricted"}
+    core.create_namespace({"metadata": {"name": "audit-me", "labels": labels}})
+    code, warnings, _ = create(kube_clean, "audit-me", "Pod", relaxed_template()["spec"])
+    assert code == 201 and len(warnings) == 1 and "runAsNonRoot" in warnings[0]  # baseline admits, restricted warns
+    labels = {psa.ENFORCE_LABEL: "restricted", psa.WARN_LABEL: "privileged"}
+    core.create_namespace({"metadata": {"name": "quiet", "labels": labels}})
+    code, warnings, _ = create(kube_clean, "quiet", "Job", WORKLOAD_KINDS["Job"][1](relaxed_template()))
+    assert code == 201 and warnings == []  # an explicit warn level replaces the enforce default
+
+
+def test_a_relaxed_statefulset_and_job_fail_naming_the_component_and_the_field(tmp_path, kube_clean):
+    relax = {"type": "security", "properties": {"runAsNonRoot": False}}
+    doc = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "shop"},
+        "spec": {
+            "components": [
+                {
+                    "name": "ledger",
+                    "type": "statefulset",
+                    "properties": {"image": "ghcr.io/acme/ledger:1", "cpu": "100m", "memory": "64Mi"},
+                    "traits": [relax],
+                },
+                {
+                    "name": "migrate",
+                    "type": "task",
+                    "properties": {"image": "ghcr.io/acme/migrate:1", "cpu": "100m", "memory": "64Mi"},
+                    "traits": [relax],
+                },
+            ]
+        },
+    }
+    app = restricted_project(tmp_path, kube_clean, doc)
+    # plan already knows: the server's dry run warns (nothing is written)
+    r = appc("plan", "-f", str(app), "-e", "dev", "--json")
+    assert r.code in (0, 2), text_of(r)
+    warned = {
+        d.get("address"): d
+        for e in r.events
+        for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or [])
+        if "would violate the Pod Security level" in d.get("summary", "")
+    }
+    assert set(warned) == {"ledger", "migrate"}, text_of(r)
+    assert all("securityContext.runAsNonRoot=true" in d["detail"] for d in warned.values()), warned
+    assert kube_clean.get("/apis/apps/v1/namespaces/secure/statefulsets/ledger") is None
+    r = appc("apply", "-f", str(app), "-e", "dev", "--auto-approve", "--json", "--timeout", "20")
+    assert r.code == 3, text_of(r)
+    refused = {
+        d.get("address"): d
+        for e in r.events
+        for d in ([e] if e.get("type") == "diagnostic" else e.get("diagnostics") or [])
+        if "Pod Security admission" in d.get("summary", "")
+    }
+    assert set(refused) == {"ledger", "migrate"}, text_of(r)
+    for d in refused.values():
+        assert "securityContext.runAsNonRoot=true" in d["detail"], d
+        assert "security trait" in d["detail"], d
+    assert (
+        "StatefulSet secure/ledger" in refused["ledger"]["summary"]
+        and "Job secure/migrate" in refused["migrate"]["summary"]
+    )

@@ -688,11 +688,6 @@ def test_azure_reads_connection_secrets_from_key_vault_only(azure_api, registry)
             "{name: q, type: queue, properties: {fifo: true}}",
             "fifo_queues_are_not_offered_by_the_azure_servicebus_module",
         ),
-        (
-            "azure",
-            "{name: db, type: postgres, properties: {high_availability: true}}",
-            "high_availability_is_not_offered_by_the_azure_flexible_server_module",
-        ),
     ],
 )
 def test_unsupported_parameters_fail_the_render(tmp_path, case, component, words):

@@ -83,6 +83,8 @@ def plan_text(result: Any, order: list[str], applied: set[str]) -> list[Text]:
         if action in ("unchanged", "none", "failed", "blocked"):
             continue
         out.append(Text.assemble((o.name, "bold"), f" ({o.kind}): {_UNIT_VERBS.get(action, action)}"))
+        if o.reason:  # its hash is unchanged: the reality probe says why it is planned
+            out.append(Text(f"  because {o.reason}", style="yellow"))
         for r in o.resources:
             lines = resource_lines(r)
             out.append(Text("  " + lines[0], style=_STYLES.get(r.action, "")))
@@ -186,6 +188,9 @@ def plan_markdown(
         + ".",
         "",
     ]
+    probed = [f"- `{o.name}`: {_html(o.reason)}" for o in ordered(result, order) if o.reason]
+    if probed:  # unchanged in the model, planned because the reality probe found a difference
+        head += ["Planned because their resources are not as the last apply left them:", *probed, ""]
     if failed:
         head += [f"**The plan failed** for {', '.join(f'`{n}`' for n in failed)}: see the job log for the errors.", ""]
     tail = ["", f"Saved plan: `{saved}`; apply exactly this with `appc apply -e {env} {saved}`."] if saved else []

@@ -1,8 +1,10 @@
-"""`apply --probe=strict|lenient|off`: the reality probe before units are skipped.
+"""`plan|apply --probe=strict|lenient|off`: the reality probe before units are skipped.
 
 The flag (COMPOSER_PROBE) defaults to strict when `CI` is set and lenient otherwise
 (composer/engine/probes.py says why). This module resolves it, runs the probe through
 composer/runners/probing.py, and turns a strict refusal into exit 3 before anything runs.
+Plan and apply share it: a unit whose resources vanished is planned (a change, with the
+probe's reason) exactly as apply would run it. The probe only reads.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode
+from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode, forget
 from composer.state.model import StateDoc
 
 if TYPE_CHECKING:
@@ -51,7 +53,10 @@ class Probed:
         self._state: StateDoc | None = None
 
     def __call__(self, session: EngineSession) -> bool:
-        self._state = probe_before_apply(self.view, session.engine, session.state, self.flag, session.progress)
+        state = probe_before_apply(self.view, session.engine, session.state, self.flag, session.progress)
+        if session.prepared:  # a saved plan applies as saved: every unit it planned runs, whatever its hash
+            state = forget(state, [n for n, tfplan in session.prepared.items() if tfplan and n in state.units])
+        self._state = state
         return self.pending(replace(session, state=self._state))
 
     def state(self, session: EngineSession) -> StateDoc:
@@ -61,8 +66,8 @@ class Probed:
 def probe_before_apply(
     view: View, engine: Engine, state: StateDoc, flag: str | None, progress: Callable[..., None]
 ) -> StateDoc:
-    """The run's state after the probe. A strict refusal prints why and exits 3; nothing has
-    been applied."""
+    """The run's state after the probe (for plan or apply). A strict refusal prints why and
+    exits 3; nothing has been applied."""
     from composer.cli.common import registry
     from composer.runners.probing import probe_reality
 

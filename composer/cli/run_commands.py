@@ -157,6 +157,7 @@ def plan(
     untrusted: bool = UntrustedOpt,
     kube_qps: float = KubeQpsOpt,  # the cluster checks of a plan read through the same token bucket
     kube_burst: int = KubeBurstOpt,
+    probe: str | None = ProbeOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
     markdown = markdown_on_stdout(view, format, "plan")
@@ -165,7 +166,10 @@ def plan(
     options = replace(options, kube_qps=kube_qps, kube_burst=kube_burst)
     render_notes(view, compiled, tier=True)
     saved: dict[str, bytes] = {}
-    result, session = run_engine(view, "plan", compiled, options, lambda s: s.engine.plan(s.state, saved), _pending)
+    checked = Probed(view, probe, _pending)  # the apply's probe: units whose resources vanished are planned
+    result, session = run_engine(
+        view, "plan", compiled, options, lambda s: s.engine.plan(checked.state(s), saved), checked
+    )
     output = PlanOutput(out, markdown, markdown_out, detailed_exitcode)
     raise Exit(_plan_report(view, compiled, result, session, saved, output))
 

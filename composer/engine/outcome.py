@@ -28,6 +28,7 @@ class Outcome:
     k8s_changed: int = 0
     action: str = ""  # for plans: create | update | prune | none
     resources: tuple[ResourceChange, ...] = ()  # for plans: what changes, resource by resource
+    reason: str = ""  # why a unit its hash would skip runs (the reality probe: engine/probes.py)
 
     def to_json(self) -> dict:
         return {
@@ -38,6 +39,7 @@ class Outcome:
             "duration_s": round(self.duration_s, 3),
             "k8s_writes": self.k8s_writes,
             **({"action": self.action} if self.action else {}),
+            **({"reason": self.reason} if self.reason else {}),
             **({"resources": [r.to_json() for r in self.resources]} if self.resources else {}),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }

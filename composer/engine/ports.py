@@ -162,6 +162,12 @@ class WorkloadSink(Protocol):
         """For `appc plan`: what the target would refuse (a claim shrunk); empty when nothing."""
         ...
 
+    def admission_warnings(self, component: str) -> list[str]:
+        """The warnings the target's admission answered the component's last preview with (a
+        cluster's Pod Security warn mode: its pods would violate the namespace's level); empty for
+        a target without admission."""
+        ...
+
 
 class SecretReader(Protocol):
     def __call__(self, provider: str, secret_id: str) -> Mapping[str, str]: ...

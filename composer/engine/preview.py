@@ -109,6 +109,7 @@ def kubernetes_resources(
                 rc = object_change(before, after, redact)
                 if rc is not None:
                     out.append(ResourceChange(rc.address + suffix, rc.action, rc.reason, rc.attributes))
+            warnings += [_admission_warning(name, sink.target, w) for w in sink.admission_warnings(name)]
         else:
             out += [
                 ResourceChange(object_label(o) + suffix, "update" if _key(o) in current else "create") for o in changed
@@ -120,6 +121,17 @@ def kubernetes_resources(
             if k not in rendered
         ]
     return tuple(out), warnings
+
+
+def _admission_warning(name: str, target: str, warning: str) -> Diagnostic:
+    """A cluster's Pod Security warning on the dry run: the workload is admitted, but a namespace
+    that enforces the level refuses its pods, so apply would fail at the rollout."""
+    return Diagnostic(
+        f"the pods of {name} would violate the Pod Security level of {target}",
+        f"the API server's dry run warned: {warning}. If the namespace enforces this level, its pods are refused and the rollout fails: relax the named fields with the security trait, or apply to a namespace whose pod-security.kubernetes.io/enforce level allows them.",
+        address=name,
+        severity=Severity.WARNING,
+    )
 
 
 def pruned_resources(engine: Engine, name: str, unit: UnitState) -> tuple[ResourceChange, ...]:

@@ -75,6 +75,11 @@ class LiveObject:
     generation: int | None = None
 
 
+# Providers whose resources live only in Terraform's state (or on the machine that ran it): no
+# cloud holds them, so no probe can lose them, and a unit made of them alone asks nothing.
+STATE_ONLY_PROVIDERS = ("terraform", "null", "random", "time", "tls", "local")
+
+
 def probe_requests(units: Mapping[str, UnitState]) -> tuple[tuple[ProbedResource, ...], list[Finding]]:
     """The resources to look for, and the units that recorded none to look for (older state)."""
     wanted: list[ProbedResource] = []
@@ -83,7 +88,11 @@ def probe_requests(units: Mapping[str, UnitState]) -> tuple[tuple[ProbedResource
         if unit.resources is None:
             unrecorded.append(Finding(name, "unrecorded", "no resource ids recorded at its last apply"))
             continue
-        wanted += [ProbedResource(name, r.address, r.type, r.id) for r in unit.resources]
+        wanted += [
+            ProbedResource(name, r.address, r.type, r.id)
+            for r in unit.resources
+            if r.type.split("_", 1)[0] not in STATE_ONLY_PROVIDERS
+        ]
     return tuple(wanted), unrecorded
 
 
@@ -138,7 +147,9 @@ class Decision:
     # Objects another field manager changed: re-applied taking our fields back (--force-conflicts
     # for these objects only), except the paths policies.ignoreDrift lets others own.
     reclaim: set[ObjectKey] = field(default_factory=set)
-    # Objects written before identities were recorded: written once more (no force) to record them.
+    # Objects whose digests are forgotten, so the sink writes them and a plan shows them: missing
+    # ones (re-created), changed ones (taken back: `reclaim`), and those written before
+    # identities were recorded (written once more, no force, to record them).
     rewrite: set[ObjectKey] = field(default_factory=set)
 
 
@@ -149,7 +160,7 @@ def decide(findings: Sequence[Finding], mode: ProbeMode, types: Mapping[str, str
     for f in sorted(findings, key=lambda f: (f.unit, rank[f.verdict])):
         if f.verdict == "modified" and f.key is not None:
             decision.reclaim.add(f.key)
-        if f.verdict == "unrecorded" and f.key is not None:
+        if f.verdict in ("missing", "modified", "unrecorded") and f.key is not None:
             decision.rewrite.add(f.key)
         if f.unit in decision.stale or any(d.address == f.unit for d in decision.refusals):
             continue

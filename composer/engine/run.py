@@ -71,6 +71,7 @@ class Engine:
     read_tags: adopt.OwnershipReader | None = None  # tags of a resource an apply found existing (orphans)
     adopt_owned: bool = False  # adopt an orphan whose ownership tags name this unit, and run it again
     app_file: str = "app.yaml"  # as the user named it, for the commands diagnostics suggest
+    probe_reasons: Mapping[str, str] = field(default_factory=dict)  # unit -> why the reality probe runs it
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -179,6 +180,7 @@ class Engine:
                 )
             return False
         outcome.duration_s = time.monotonic() - started
+        outcome.reason = outcome.reason or self.probe_reasons.get(name, "")
         self._outcome(outcome)
         return True
 

@@ -233,6 +233,9 @@ class DirectorySink:
         """A directory refuses nothing; the cluster that syncs it may, and says so there."""
         return []
 
+    def admission_warnings(self, component: str) -> list[str]:
+        return []  # no admission: the cluster that syncs the directory warns there
+
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         """Each object against its copy in the last written file (None: not written yet)."""
         return preview_against_file(self.directory, f"{component}.yaml", objects)

@@ -40,7 +40,7 @@ from composer.runners.kube.health import HealthOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.targets import DeliveryOptions, cluster_targets
 from composer.runners.kube.waits import WAITABLE
-from composer.runners.kube_probe import with_identity
+from composer.runners.kube_probe import reclaimed_body, with_identity
 from composer.state.model import InventoryItem
 
 if TYPE_CHECKING:
@@ -218,8 +218,10 @@ class ClusterSink(ApplyOps, HealthOps):
 
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         """Each object as the cluster holds it now and as a server-side-apply dry run says it
-        would be (the server's defaults and other managers' fields included, nothing written)."""
+        would be (the server's defaults and other managers' fields included, nothing written).
+        The dry run's Pod Security warnings are kept for admission_warnings."""
         out = []
+        warnings: list[str] = []
         for p in self._plan(component, objects):
             live = self._get(component, p.resource, p.namespace, p.name)
             try:
@@ -227,9 +229,16 @@ class ClusterSink(ApplyOps, HealthOps):
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
-                        query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts, "dryRun": "All"},
-                        body=p.body,
+                        # As apply will write it: objects another manager changed are taken back
+                        # (force, minus the paths policies.ignoreDrift leaves to it).
+                        query={
+                            "fieldManager": FIELD_MANAGER,
+                            "force": self.force_conflicts or p.key in self.reclaim,
+                            "dryRun": "All",
+                        },
+                        body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
+                        warnings=warnings,
                     )
                     or p.body
                 )
@@ -244,7 +253,13 @@ class ClusterSink(ApplyOps, HealthOps):
                     exc, component, "dry-run apply", p.label, p.resource, secret=p.resource.kind == "Secret"
                 ) from None
             out.append((live, after))
+        with self._lock:
+            self._preview_warnings[component] = [w for w in warnings if "would violate PodSecurity" in w]
         return out
+
+    def admission_warnings(self, component: str) -> list[str]:
+        with self._lock:
+            return list(self._preview_warnings.get(component, ()))
 
 
 def sinks_for(request: SinkRequest) -> tuple[ClusterSink, ...]:

@@ -103,6 +103,9 @@ class ManifestSink:
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
         return preview_against_file(self.directory, f"{component}.yaml", objects)
 
+    def admission_warnings(self, component: str) -> list[str]:
+        return []  # no admission: whoever applies the files gets the cluster's warnings
+
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
         if not items:
             return 0

@@ -38,8 +38,9 @@ class ProbeReport:
 def probe_reality(
     engine: Engine, state: StateDoc, registry: PluginRegistry, mode: ProbeMode, emit: Callable[..., None]
 ) -> ProbeReport:
-    """Probe the units an apply would skip (all applied units with --refresh, whose sinks then
-    rewrite what another manager changed). `off`: nothing is asked."""
+    """Probe the units a plan or apply would skip (all applied units with --refresh, whose sinks
+    then rewrite what another manager changed). `off`: nothing is asked. Reads only: nothing is
+    written to state, the clouds or the clusters here."""
     if mode == "off":
         return ProbeReport(state, Decision())
     pending = set(engine.pending(state))
@@ -74,6 +75,7 @@ def probe_reality(
         report.decision.stale.clear()
         report.decision.refusals.clear()
     _hand_to_sinks(engine, state, report.decision.reclaim)
+    engine.probe_reasons = dict(report.decision.stale)  # plan and apply outcomes say why the unit runs
     for unit, reason in sorted(report.decision.stale.items()):
         emit("probe", unit=unit, kind=state.units[unit].kind, reason=reason)
     report.state = forget(state, report.decision.stale, report.decision.rewrite)

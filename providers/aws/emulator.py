@@ -17,6 +17,10 @@ Why the patches: stock moto 5.2 is not enough for the Terraform AWS provider.
 3. SQS: moto returns ``RedrivePolicy`` with spaces where AWS returns compact JSON; the provider
    compares the string with its compact config, so every plan after an apply showed a spurious
    update.
+4. S3 and DynamoDB: moto checks a write's condition (`If-None-Match`, `If-Match`,
+   `ConditionExpression`) and then writes, in two steps, on the server's per-request thread; two
+   racing conditional writes could both pass (seen under CPU contention: two holders of one state
+   lock). AWS makes each conditional write atomic, so the emulator serializes S3 and DynamoDB writes.
 
 The patches are applied once, when this module is imported, and touch nothing else in moto.
 
@@ -120,6 +124,32 @@ _patch_elasticache()
 _patch_sqs()
 
 
+_WRITES_SERIALIZED = threading.Lock()
+_ATOMIC_SERVICES = ("/s3/aws4_request", "/dynamodb/aws4_request")
+
+
+def _serialize_conditional_writes() -> None:
+    """Patch 4: one S3 or DynamoDB write at a time (reads and other services stay concurrent)."""
+    from moto.moto_server import threaded_moto_server
+
+    base = threaded_moto_server.DomainDispatcherApplication
+    if getattr(base, _PATCHED_FLAG, False):
+        return
+
+    class SerializedWrites(base):  # type: ignore[misc, valid-type]
+        def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            credential_scope = environ.get("HTTP_AUTHORIZATION", "")
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD") or not any(
+                s in credential_scope for s in _ATOMIC_SERVICES
+            ):
+                return super().__call__(environ, start_response)
+            with _WRITES_SERIALIZED:
+                return list(super().__call__(environ, start_response))
+
+    setattr(SerializedWrites, _PATCHED_FLAG, True)
+    threaded_moto_server.DomainDispatcherApplication = SerializedWrites  # type: ignore[misc]
+
+
 def start_moto(port: int = 0, host: str = "127.0.0.1", quiet: bool = True) -> tuple[str, Callable[[], None]]:
     """Run a moto server in this process on a background thread.
 
@@ -128,6 +158,7 @@ def start_moto(port: int = 0, host: str = "127.0.0.1", quiet: bool = True) -> tu
     """
     from moto.server import ThreadedMotoServer
 
+    _serialize_conditional_writes()
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -16,6 +16,8 @@ from composer.plugins import (
     EnvironmentProblem,
     PreflightRequest,
     PreflightResult,
+    ProbeRequest,
+    ProbeResult,
     SecretRequest,
     StatusRequest,
     TerraformProviderBlocks,
@@ -112,6 +114,12 @@ class AzureProvider(ShippedProvider):
         from providers.azure.status import unit_status
 
         return unit_status(request)
+
+    def probe(self, request: ProbeRequest) -> ProbeResult:
+        """Do the recorded resources still exist? One Resource Graph query (providers/azure/probe.py)."""
+        from providers.azure.probe import probe
+
+        return probe(request)
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         from providers.azure.sdk import read_secret

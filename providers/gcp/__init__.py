@@ -16,6 +16,8 @@ from composer.plugins import (
     EnvironmentProblem,
     PreflightRequest,
     PreflightResult,
+    ProbeRequest,
+    ProbeResult,
     SecretRequest,
     StatusRequest,
     TerraformProviderBlocks,
@@ -23,6 +25,7 @@ from composer.plugins import (
     UnitStatus,
 )
 from providers.base import ShippedProvider
+from providers.gcp.labels import default_labels
 from providers.network import Need, network_problems, network_values
 
 _VPC = "a VPC network with private services access (projects/PROJECT/global/networks/NAME)"
@@ -65,12 +68,15 @@ class GcpProvider(ShippedProvider):
         return network_problems(self.name, request, NETWORK_NEEDS)
 
     def terraform_provider(self, request: TerraformRequest) -> TerraformProviderBlocks:
+        """`default_labels`: Composer's ownership labels on every labelled resource of the unit
+        (providers/gcp/labels.py), as the aws provider's default_tags; the probe searches by them."""
         cloud = request.environment.spec.cloud
-        block = {
+        block: dict[str, Any] = {
             k: v
             for k, v in {"project": cloud.project if cloud else None, "region": cloud.region if cloud else None}.items()
             if v
         }
+        block["default_labels"] = default_labels(request.app, request.environment.name, request.component)
         return TerraformProviderBlocks(
             required_providers={"google": {"source": "hashicorp/google", "version": GOOGLE_PROVIDER_VERSION}},
             provider={"google": block},
@@ -101,6 +107,12 @@ class GcpProvider(ShippedProvider):
         from providers.gcp.status import unit_status
 
         return unit_status(request)
+
+    def probe(self, request: ProbeRequest) -> ProbeResult:
+        """Do the recorded resources still exist? One Cloud Asset search (providers/gcp/probe.py)."""
+        from providers.gcp.probe import probe
+
+        return probe(request)
 
     def read_secret(self, request: SecretRequest) -> Mapping[str, str]:
         from providers.gcp.sdk import read_secret

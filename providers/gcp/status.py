@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from composer.plugins import StatusRequest, UnitStatus
+from providers.gcp.labels import label_query, ownership_labels
 from providers.gcp.sdk import (
     TIMEOUT,
     NoCredentials,
@@ -45,8 +46,7 @@ def unit_status(request: StatusRequest) -> UnitStatus:
     project = cloud.project if cloud else None
     if not project:
         return UnitStatus("unknown", "no cloud.project in the environment")
-    labels = {"app": request.app, "env": request.environment.name, "component": request.component}
-    query = " AND ".join(f"labels.{k}={v}" for k, v in labels.items() if v)
+    query = label_query(ownership_labels(request.app, request.environment.name, request.component))
     try:
         creds, _ = credentials()
     except NoCredentials as exc:

@@ -151,6 +151,7 @@ class GoogleCloud:
     secrets: dict[str, bytes] = field(default_factory=dict)  # projects/p/secrets/s -> latest payload
     secret_meta: dict[str, dict] = field(default_factory=dict)  # secrets created through the API -> their body
     assets: list[dict] = field(default_factory=list)  # Cloud Asset ResourceSearchResult documents
+    max_page: int = 500  # the most results a search page holds, whatever pageSize asks
 
     def __call__(self, req: Request) -> Response:
         p = req.path
@@ -223,7 +224,8 @@ class GoogleCloud:
         return _google_error(404, "NOT_FOUND", f"no route for {req.method} {p}")
 
     def _search(self, project: str, req: Request) -> Response:
-        """Cloud Asset searchAllResources, the `labels.KEY=VALUE AND ...` subset of its query language."""
+        """Cloud Asset searchAllResources, the `labels.KEY=VALUE AND ...` subset of its query
+        language, paginated like the API: `pageSize` (default 100 here), `pageToken`/`nextPageToken`."""
         if project in self.denied:
             return _google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
         query = (req.query.get("query") or [""])[0]
@@ -234,7 +236,10 @@ class GoogleCloud:
             if a.get("project") in (project, f"projects/{project}")
             and all((a.get("labels") or {}).get(k) == v for k, v in wanted.items())
         ]
-        return 200, {"results": found}
+        size = min(int((req.query.get("pageSize") or ["100"])[0]), self.max_page)
+        start = int((req.query.get("pageToken") or ["0"])[0])
+        page = {"results": found[start : start + size]}
+        return 200, page | ({"nextPageToken": str(start + size)} if start + size < len(found) else {})
 
 
 # -- Azure ----------------------------------------------------------------------------------------
@@ -252,11 +257,15 @@ class Azure:
     denied: set[str] = field(default_factory=set)
     resources: dict[str, dict] = field(default_factory=dict)  # lower-cased ARM id -> resource
     vault_secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value
+    graph_down: bool = False  # Resource Graph answers 503
+    max_page: int = 1000  # the most rows a Resource Graph page holds, whatever $top asks
 
     def __call__(self, req: Request) -> Response:
         if req.headers.get("authorization", "").lower() != "bearer test-token":
             return _azure_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
         p = req.path.rstrip("/")
+        if p == "/providers/Microsoft.ResourceGraph/resources" and req.method == "POST":
+            return self._graph(req.body or {})
         if p.startswith("/secrets/") and req.method == "PUT":  # set: a new version
             name = p.removeprefix("/secrets/")
             self.vault_secrets[name] = str((req.body or {}).get("value", ""))
@@ -322,6 +331,30 @@ class Azure:
             self.resources[key] = resource
             return (201 if created and "/providers/" not in key else 200), resource
         return _azure_error(405, "MethodNotAllowed", f"{req.method} {p}")
+
+    def _graph(self, body: dict) -> Response:
+        """Resource Graph `resources`: the `Resources | where tags['K'] == 'V' and ... | project id`
+        subset of KQL, paginated with `$top` and `$skipToken` like the API."""
+        import re
+
+        if self.graph_down:
+            return _azure_error(503, "ServiceUnavailable", "The service is unavailable.")
+        subscriptions = [str(s) for s in body.get("subscriptions") or []]
+        if any(s in self.denied for s in subscriptions):
+            return _azure_error(403, "AuthorizationFailed", "The client does not have authorization to read resources.")
+        wanted = dict(re.findall(r"tags\['([^']*)'\] == '([^']*)'", str(body.get("query", ""))))
+        found = [
+            {"id": r["id"]}
+            for rid, r in sorted(self.resources.items())
+            if "/providers/" in rid
+            and rid.split("/")[2] in subscriptions
+            and all((r.get("tags") or {}).get(k) == v for k, v in wanted.items())
+        ]
+        options = body.get("options") or {}
+        size, start = min(int(options.get("$top") or 100), self.max_page), int(options.get("$skipToken") or 0)
+        rows = found[start : start + size]
+        page = {"totalRecords": len(found), "count": len(rows), "data": rows, "resultTruncated": "false"}
+        return 200, page | ({"$skipToken": str(start + size)} if start + size < len(found) else {})
 
     def _list_group(self, group: str, req: Request) -> Response:
         """Resources - List By Resource Group, with the `tagName eq 'K' and tagValue eq 'V'` filter."""

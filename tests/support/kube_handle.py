@@ -1,5 +1,6 @@
 """One handle on the Kubernetes API stand-in for tests, whether it runs in this process or
-was started by CI as a process (APPC_TEST_KUBE_URL + APPC_TEST_KUBECONFIG).
+was started as a process by scripts/test (its URL and kubeconfig come from tests/conftest.py, which
+reads APPC_TEST_KUBE_URL + APPC_TEST_KUBECONFIG, or their per-worker variants under pytest-xdist).
 
 Reading objects goes through the official client with the stand-in's kubeconfig, exactly
 as a user's tooling would; the knobs (faults, readiness, request counters) go through the
@@ -8,15 +9,14 @@ stand-in's own helpers (tests/support/kube_standin.py)."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from tests.support.kube_standin import CONTEXT, CONTEXT_B, StandInRemote, start_standin
 
 
 class KubeHandle:
-    def __init__(self) -> None:
-        url, kubeconfig = os.environ.get("APPC_TEST_KUBE_URL"), os.environ.get("APPC_TEST_KUBECONFIG")
+    def __init__(self, url: str | None = None, kubeconfig: str | None = None) -> None:
+        """Use the stand-in at `url` (with its `kubeconfig`) when both are given, else start one here."""
         self._local = None
         self._remote = None
         if url and kubeconfig:

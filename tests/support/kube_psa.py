@@ -4,13 +4,22 @@ Written from the Kubernetes "Pod Security Standards" page (the policy levels and
 controls) and "Pod Security Admission" (the labels and what enforce does), independently of
 Composer's own level computation (composer/render/security.py), so one checks the other.
 
-What a real cluster does:
+What a real cluster does (the admission plugin, k8s.io/pod-security-admission):
 
-* ``enforce`` applies to Pods: a violating Pod is refused with 403 Forbidden,
+* ``enforce`` applies to Pods only: a violating Pod is refused with 403 Forbidden,
   ``pods "NAME" is forbidden: violates PodSecurity "LEVEL:latest": CHECK (DETAIL), ...``.
-* Workload objects (Deployment, Job, ...) are admitted; their controller's pod creations are
-  refused. A Deployment then reports ``ReplicaFailure=True, reason FailedCreate`` with that
-  message (the ReplicaSet's condition, surfaced on the Deployment).
+* Workload resources with a pod template (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+  CronJob, ReplicationController, PodTemplate) are never refused: the ``warn`` and ``audit`` modes
+  evaluate their template. ``warn`` answers with an HTTP warning,
+  ``Warning: 299 - "would violate PodSecurity \"LEVEL:latest\": ..."``, and a namespace that sets
+  ``enforce`` but no ``warn`` label warns at the enforce level (the plugin defaults warn to a more
+  restrictive enforce level). Pods also get the warning when they pass enforce but not warn.
+  ``audit`` writes audit annotations: the stand-in has no audit log, so it is not modelled.
+* The controllers' pod creations are then refused by enforce. A Deployment or ReplicaSet reports
+  ``ReplicaFailure=True, reason FailedCreate`` with the Forbidden message; a StatefulSet,
+  DaemonSet or Job has no such condition: its controller records a ``FailedCreate`` Warning event
+  on the object (``create Pod NAME-0 in StatefulSet NAME failed error: ...`` for a StatefulSet,
+  ``Error creating: ...`` for the others) and its status shows no pods.
 
 Controls checked, by level (the page's tables):
 
@@ -28,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+WARN_LABEL = "pod-security.kubernetes.io/warn"
 LEVELS = ("privileged", "baseline", "restricted")
 BASELINE_ADD = {
     "AUDIT_WRITE",
@@ -153,9 +163,86 @@ def violations(pod_spec: Mapping[str, Any], level: str) -> list[str]:
     return found + _restricted(pod_spec) if level == "restricted" else found
 
 
+def _labels(namespace: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return ((namespace or {}).get("metadata") or {}).get("labels") or {}
+
+
 def enforced_level(namespace: Mapping[str, Any] | None) -> str | None:
-    level = (((namespace or {}).get("metadata") or {}).get("labels") or {}).get(ENFORCE_LABEL)
+    level = _labels(namespace).get(ENFORCE_LABEL)
     return level if level in LEVELS and level != "privileged" else None
+
+
+def warned_level(namespace: Mapping[str, Any] | None) -> str | None:
+    """The warn mode's level: its own label, else the enforce level (the plugin's default when
+    enforce is more restrictive than the default warn level, privileged). An invalid warn label
+    fails open (privileged), as the plugin does."""
+    labels = _labels(namespace)
+    if WARN_LABEL in labels:
+        level = labels[WARN_LABEL]
+        return level if level in LEVELS and level != "privileged" else None
+    return enforced_level(namespace)
+
+
+def warning_header(level: str, reasons: list[str]) -> str:
+    """The HTTP Warning header value (RFC 7234 warn-code 299, the text quoted and escaped)."""
+    text = f'would violate PodSecurity "{level}:latest": {", ".join(reasons)}'
+    return "299 - " + '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def failed_create_event(kind: str, obj: Mapping[str, Any], message: str, now: str) -> dict[str, Any]:
+    """The Warning event a StatefulSet, DaemonSet or Job controller records when enforce refuses
+    the pod it tried to create."""
+    meta = obj.get("metadata") or {}
+    name, ns = meta.get("name", ""), meta.get("namespace")
+    text = (
+        f"create Pod {name}-0 in StatefulSet {name} failed error: {message}"
+        if kind == "StatefulSet"
+        else f"Error creating: {message}"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.failedcreate", "namespace": ns},
+        "involvedObject": {
+            "apiVersion": obj.get("apiVersion", ""),
+            "kind": kind,
+            "name": name,
+            "namespace": ns,
+            "uid": meta.get("uid", ""),
+        },
+        "reason": "FailedCreate",
+        "message": text,
+        "type": "Warning",
+        "source": {"component": f"{kind.lower()}-controller"},
+        "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+    }
+
+
+def refused_status(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The status of a StatefulSet, DaemonSet or Job whose controller cannot create any pod."""
+    gen = (obj.get("metadata") or {}).get("generation", 1)
+    if kind == "StatefulSet":
+        return {
+            "observedGeneration": gen,
+            "replicas": 0,
+            "readyReplicas": 0,
+            "currentReplicas": 0,
+            "availableReplicas": 0,
+        }
+    if kind == "DaemonSet":
+        return {
+            "observedGeneration": gen,
+            "desiredNumberScheduled": 1,
+            "currentNumberScheduled": 0,
+            "numberReady": 0,
+            "numberAvailable": 0,
+            "numberUnavailable": 1,
+            "updatedNumberScheduled": 0,
+            "numberMisscheduled": 0,
+        }
+    return {"active": 0, "ready": 0}  # a Job: no pod, no condition
 
 
 def forbidden_message(kind_plural: str, name: str, level: str, reasons: list[str]) -> str:
@@ -173,10 +260,19 @@ def pod_template(kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def replica_failure(obj: Mapping[str, Any], message: str, now: str) -> dict[str, Any]:
-    """A Deployment whose ReplicaSet cannot create pods: none ready, ReplicaFailure=True."""
+def replica_failure(kind: str, obj: Mapping[str, Any], message: str, now: str) -> dict[str, Any]:
+    """A Deployment (or ReplicaSet) whose ReplicaSet cannot create pods: none ready, ReplicaFailure=True."""
     gen = (obj.get("metadata") or {}).get("generation", 1)
     want = (obj.get("spec") or {}).get("replicas", 1)
+    if kind == "ReplicaSet":
+        failure = {
+            "type": "ReplicaFailure",
+            "status": "True",
+            "reason": "FailedCreate",
+            "message": message,
+            "lastTransitionTime": now,
+        }
+        return {"observedGeneration": gen, "replicas": 0, "conditions": [failure]}
     return {
         "observedGeneration": gen,
         "replicas": 0,

@@ -1280,14 +1280,33 @@ class StandInHandler(kmock.KubernetesScaffold):
                 spec["completions"] = spec["parallelism"] = 1
             spec.setdefault("backoffLimit", 6)
 
-    def _pod_security(self, kind: str, obj: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-        """(level, reasons) when the namespace enforces a Pod Security level the pod template breaks."""
+    def _pod_security(self, kind: str, obj: Mapping[str, Any], mode: str = "enforce") -> tuple[str, list[str]] | None:
+        """(level, reasons) when the namespace's Pod Security `mode` (enforce or warn) has a level
+        the pod template breaks."""
         template, ns = psa.pod_template(kind, obj), (obj.get("metadata") or {}).get("namespace")
         if not isinstance(template, dict) or not ns:
             return None
-        level = psa.enforced_level(self._live(self._storage("", "namespaces"), None, ns))
+        namespace = self._live(self._storage("", "namespaces"), None, ns)
+        level = psa.enforced_level(namespace) if mode == "enforce" else psa.warned_level(namespace)
         reasons = psa.violations(template, level) if level else []
         return (level, reasons) if level and reasons else None
+
+    def pod_security_warnings(self, kind: str, obj: Mapping[str, Any]) -> list[str]:
+        """The Warning headers of a write: the warn mode's verdict on a workload's pod template,
+        or on a Pod that enforce admitted."""
+        warned = self._pod_security(kind, obj, "warn")
+        return [psa.warning_header(*warned)] if warned else []
+
+    def _pod_security_event(self, kind: str, obj: Mapping[str, Any]) -> None:
+        """The FailedCreate Warning event of a StatefulSet, DaemonSet or Job whose pods enforce refuses."""
+        refused = self._pod_security(kind, obj) if kind in ("StatefulSet", "DaemonSet", "Job") else None
+        if not refused or not self.auto_ready:
+            return
+        meta = obj["metadata"]
+        pod = f"{meta['name']}-0" if kind == "StatefulSet" else f"{meta['name']}-standin"
+        event = psa.failed_create_event(kind, obj, psa.forbidden_message("pods", pod, *refused), _now())
+        event["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=self._next_rv())
+        self._store(self._storage("", "events"), meta.get("namespace"), event["metadata"]["name"], event, "ADDED")
 
     def _validate(self, kind: str, group: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         meta = obj.get("metadata") or {}
@@ -1398,11 +1417,14 @@ class StandInHandler(kmock.KubernetesScaffold):
     def _auto_status(self, kind: str, obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
         if not self.auto_ready:
             return
-        refused = self._pod_security(kind, obj) if kind == "Deployment" else None
-        if refused:  # admitted; its ReplicaSet's pod creations are refused
+        refused = self._pod_security(kind, obj) if kind != "Pod" else None
+        if refused and kind in ("Deployment", "ReplicaSet"):  # admitted; the pod creations are refused
             obj["status"] = psa.replica_failure(
-                obj, psa.forbidden_message("pods", f"{obj['metadata']['name']}-standin-0", *refused), _now()
+                kind, obj, psa.forbidden_message("pods", f"{obj['metadata']['name']}-standin-0", *refused), _now()
             )
+            return
+        if refused and kind in ("StatefulSet", "DaemonSet", "Job"):  # no pods; a FailedCreate event
+            obj["status"] = psa.refused_status(kind, obj)
             return
         if kind in lifecycle.ROLLOUT_KINDS and (
             self.knobs.rollout_seconds > 0 or self.knobs.rollout_outcome != "ready"
@@ -1876,7 +1898,13 @@ class _Ctx:
             )
 
     def ok(self, obj: Mapping[str, Any], status: int = 200) -> aiohttp.web.Response:
-        return _json_response(self.present(obj), status=status)
+        response = _json_response(self.present(obj), status=status)
+        # Pod Security's warn mode answers every write of a pod or pod template (dry runs and
+        # no-op applies included): one Warning header each, as the API server sends them.
+        if self.verb in ("create", "update", "apply", "patch") and self.p.subresource is None:
+            for warning in self.h.pod_security_warnings(self.kind, obj):
+                response.headers.add("Warning", warning)
+        return response
 
     # -- dispatch
 
@@ -2397,6 +2425,7 @@ class _Ctx:
 
     def after_write(self, old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
         """Side effects of storing a new/updated object (run only when not dry-run)."""
+        self.h._pod_security_event(self.kind, new)
         if self.kind == "CustomResourceDefinition" and self.group == "apiextensions.k8s.io":
             self.h._crd_written(new, first=old is None)
 

@@ -69,5 +69,8 @@ class RecordingSink:
     def preview(self, component: str, objects: list[dict]) -> None:
         return None  # no live side: the plan lists objects from the inventory
 
+    def admission_warnings(self, component: str) -> list[str]:
+        return []
+
     def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
         return []

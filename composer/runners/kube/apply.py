@@ -119,17 +119,26 @@ class ApplyOps(NamespaceOps, RolloutOps):
         """One server-side apply. A namespace being deleted is waited out (and re-created); a
         Job whose immutable fields changed is deleted and created again."""
         for attempt in range(3):
+            warnings: list[str] = []
             try:
-                return (
+                live = (
                     self.client.request(
                         "PATCH",
                         p.resource.path(p.namespace, p.name),
                         query={"fieldManager": FIELD_MANAGER, "force": self.force_conflicts or p.key in self.reclaim},
                         body=reclaimed_body(p.body, self.reclaim.get(p.key)),
                         content_type=APPLY_CONTENT_TYPE,
+                        warnings=warnings,
                     )
                     or {}
                 )
+                warned = next((w for w in warnings if "would violate PodSecurity" in w), None)
+                with self._lock:  # only this apply's answer counts: a fixed template is no longer watched
+                    if warned:
+                        self._pod_security_warned[p.key] = warned
+                    else:
+                        self._pod_security_warned.pop(p.key, None)
+                return live
             except ApiError as err:
                 if attempt < 2 and err.namespace_terminating:
                     with self._lock:

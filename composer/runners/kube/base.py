@@ -68,6 +68,10 @@ class ClusterBase:
     # Objects the reality probe found changed by another field manager (composer/runners/kube_probe.py):
     # written again taking our fields back, except the paths in the value (policies.ignoreDrift).
     reclaim: dict[tuple[str, str | None, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # Objects the API server answered with a Pod Security warning (warn mode; by default the
+    # namespace's enforce level): the rollout wait looks for their refused pod creations.
+    _pod_security_warned: dict[tuple[str, str | None, str], str] = field(default_factory=dict, repr=False)
+    _preview_warnings: dict[str, list[str]] = field(default_factory=dict, repr=False)  # component -> plan's
 
     def __post_init__(self) -> None:
         self.client.timeout = self.timeout  # --timeout bounds every wait, a slow API request too

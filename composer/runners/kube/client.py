@@ -223,8 +223,10 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         attempts: int | None = None,
+        warnings: list[str] | None = None,
     ) -> dict | None:
         """Send one request; retry 429, 5xx and connection errors with backoff; JSON back.
+        The texts of the answer's Warning headers are added to `warnings` when given.
         Raises ApiError (a Status) or Unreachable."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError, ReadTimeoutError
@@ -263,6 +265,8 @@ class KubeClient:
                 )
                 self._down = Unreachable(self.server, reason)
                 raise Unreachable(self.server, reason) from None
+            if warnings is not None:
+                warnings += warning_texts(resp)
             return _json_body(resp.data)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -371,6 +375,17 @@ def _coalesce_writes(pool_manager: Any) -> None:
         ConnectionCls = _Https
 
     pool_manager.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
+
+
+def warning_texts(resp: Any) -> list[str]:
+    """The texts of an answer's Warning headers (`299 - "text"`, RFC 7234), unquoted."""
+    headers = getattr(getattr(resp, "urllib3_response", resp), "headers", None)
+    values = headers.getlist("Warning") if headers is not None and hasattr(headers, "getlist") else []
+    out = []
+    for value in values:
+        m = re.fullmatch(r'\s*\d{3} +\S+ +"((?:[^"\\]|\\.)*)".*', value, re.DOTALL)
+        out.append(re.sub(r"\\(.)", r"\1", m.group(1)) if m else value)
+    return out
 
 
 def _json_body(data: bytes | None) -> dict | None:

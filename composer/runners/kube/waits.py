@@ -38,6 +38,7 @@ class RolloutOps(ClusterBase):
                         [Diagnostic(f"{p.label} failed: {why}", self._evidence(component, p, obj), address=component)]
                     )
                 else:
+                    self._refuse_pod_security(component, p)
                     pending[key] = (p, None)  # poll it next round
             if not pending:
                 return
@@ -58,6 +59,24 @@ class RolloutOps(ClusterBase):
                 raise DiagnosticError(diags)
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, 2.0)
+
+    def _refuse_pod_security(self, component: str, p: Planned) -> None:
+        """Fail at once when the API server warned that the object's pods violate the namespace's
+        Pod Security level and its controller's pod creation was then refused (a FailedCreate
+        event: StatefulSets, DaemonSets and Jobs have no condition that says so). No retry
+        passes enforce; waiting would only run into --timeout."""
+        warned = self._pod_security_warned.get(p.key)
+        refused = self._warning(p.name, p.namespace) if warned else None
+        if refused and "violates PodSecurity" in refused:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        f"the pods of {p.label} are refused by the Pod Security admission of namespace {p.namespace}",
+                        f"the API server warned: {warned}; then {refused}. Relax the named fields with the security trait, or apply to a namespace whose pod-security.kubernetes.io/enforce level allows them.",
+                        address=component,
+                    )
+                ]
+            )
 
     def _pods(self, obj: Mapping[str, Any] | None, kind: str, name: str, namespace: str | None) -> list[dict]:
         if kind == "Job":

@@ -37,6 +37,24 @@ resource "aws_s3_bucket_versioning" "this" {
   }
 }
 
+# Parts of multipart uploads that were never completed are invisible and billed until removed:
+# abort them after a week. Objects themselves (and their versions) are the app's data and have no
+# expiry here.
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  bucket = aws_s3_bucket.this.id
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
 resource "aws_secretsmanager_secret" "connection" {
   name                    = var.secret_name
   description             = "Connection details of bucket ${var.name}, one JSON document."

@@ -50,6 +50,7 @@ resource "aws_vpc_security_group_ingress_rule" "public" {
   for_each = toset(local.public ? var.public_access_cidrs : [])
 
   security_group_id = aws_security_group.public[0].id
+  description       = "Database port of ${var.name} from ${each.value} (public access, opted in)."
   cidr_ipv4         = each.value
   from_port         = local.engine.port
   to_port           = local.engine.port
@@ -70,7 +71,13 @@ resource "aws_db_instance" "this" {
   kms_key_id            = var.kms_key_id
 
   # Automated backups (and with them point-in-time recovery) kept this many days; null: RDS's default.
-  backup_retention_period = var.backup_retention_days
+  # Unless delete_automated_backups, they outlive the instance until their retention ends.
+  backup_retention_period  = var.backup_retention_days
+  delete_automated_backups = var.delete_automated_backups
+
+  # Minor engine versions (security fixes) are applied in the maintenance window. RDS's default,
+  # stated because an instance that stops taking them falls behind on CVEs silently.
+  auto_minor_version_upgrade = true
 
   db_name  = var.database_name
   username = var.username

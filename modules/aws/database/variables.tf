@@ -164,3 +164,9 @@ variable "backup_retention_days" {
     error_message = "backup_retention_days must be between 0 and 35."
   }
 }
+
+variable "delete_automated_backups" {
+  description = "Delete the automated backups when the instance is deleted (RDS's default). false keeps them, and point-in-time restore within them, until their retention ends."
+  type        = bool
+  default     = true
+}

@@ -1,11 +1,11 @@
 output "host" {
-  description = "DNS address of the cache node."
-  value       = aws_elasticache_cluster.this.cache_nodes[0].address
+  description = "DNS address of the cache node, or of the replication group's primary endpoint (multi_az)."
+  value       = local.connection.host
 }
 
 output "port" {
-  description = "Port the cache node listens on."
-  value       = aws_elasticache_cluster.this.cache_nodes[0].port
+  description = "Port the cache listens on."
+  value       = local.connection.port
 }
 
 output "connection_secret_id" {

@@ -76,3 +76,9 @@ variable "final_snapshot" {
   type        = bool
   default     = false
 }
+
+variable "multi_az" {
+  description = "A replication group of a primary and a replica in another availability zone with automatic failover, encrypted at rest and in transit (url rediss://), instead of a single node. Switching replaces the cache."
+  type        = bool
+  default     = false
+}

@@ -23,6 +23,23 @@ resource "azurerm_storage_account" "this" {
   public_network_access_enabled   = var.private_endpoint_subnet_id == null
   tags                            = var.tags
 
+  # With a customer-managed key: the account reads it as its own user-assigned identity.
+  dynamic "identity" {
+    for_each = var.customer_managed_key_id == null ? [] : [1]
+    content {
+      type         = "UserAssigned"
+      identity_ids = [azurerm_user_assigned_identity.cmk[0].id]
+    }
+  }
+
+  dynamic "customer_managed_key" {
+    for_each = var.customer_managed_key_id == null ? [] : [var.customer_managed_key_id]
+    content {
+      key_vault_key_id          = customer_managed_key.value
+      user_assigned_identity_id = azurerm_user_assigned_identity.cmk[0].id
+    }
+  }
+
   # Closed by default: only the private endpoint, or the opted-in CIDR blocks (a /32 is written as
   # the bare address, as storage IP rules require).
   network_rules {
@@ -43,12 +60,50 @@ resource "azurerm_storage_account" "this" {
     }
   }
 
+  # The identity must be allowed to use the key before the account is encrypted with it.
+  depends_on = [azurerm_role_assignment.cmk]
+
   lifecycle {
+    precondition {
+      condition     = var.customer_managed_key_id == null || strcontains(lower(coalesce(var.customer_managed_key_id, "-")), "//${lower(basename(var.key_vault_id))}.")
+      error_message = "customer_managed_key_id must be a key of the Key Vault key_vault_id names (the identity is granted access there)."
+    }
+
     precondition {
       condition     = can(regex("^[a-z0-9]{3,24}$", local.account_name))
       error_message = "The storage account name derived from name is shorter than 3 characters; set storage_account_name."
     }
   }
+}
+
+# The identity the account reads its customer-managed key with, allowed to wrap and unwrap keys of
+# the environment's Key Vault (which must use Azure RBAC).
+resource "azurerm_user_assigned_identity" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  name                = "${var.name}-cmk"
+  resource_group_name = var.resource_group_name
+  location            = var.location
+  tags                = var.tags
+}
+
+resource "azurerm_role_assignment" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  scope                = var.key_vault_id
+  role_definition_name = "Key Vault Crypto Service Encryption User"
+  principal_id         = azurerm_user_assigned_identity.cmk[0].principal_id
+}
+
+# A CanNotDelete lock: Azure refuses to delete the account (and with it every blob) until the lock
+# is removed.
+resource "azurerm_management_lock" "account" {
+  count = var.delete_lock ? 1 : 0
+
+  name       = "${local.account_name}-cannot-delete"
+  scope      = azurerm_storage_account.this.id
+  lock_level = "CanNotDelete"
+  notes      = "Production storage: remove this lock (delete_lock = false) before deleting the account."
 }
 
 resource "azurerm_storage_container" "this" {

@@ -106,3 +106,15 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24."
   }
 }
+
+variable "customer_managed_key_id" {
+  description = "Versionless id of a Key Vault key (https://VAULT.vault.azure.net/keys/NAME) that encrypts the account; null: Microsoft-managed keys. The key must be in the vault key_vault_id names, which must use Azure RBAC: the module creates a user-assigned identity and grants it Key Vault Crypto Service Encryption User there (the deployer needs permission to assign roles)."
+  type        = string
+  default     = null
+}
+
+variable "delete_lock" {
+  description = "Put a CanNotDelete management lock on the storage account: Azure refuses to delete it until the lock is removed."
+  type        = bool
+  default     = false
+}

@@ -60,6 +60,7 @@ resource "azurerm_postgresql_flexible_server" "this" {
   administrator_password_wo_version = local.credential_version
 
   backup_retention_days         = var.backup_retention_days
+  geo_redundant_backup_enabled  = var.geo_redundant_backup
   delegated_subnet_id           = var.delegated_subnet_id
   private_dns_zone_id           = var.private_dns_zone_id
   public_network_access_enabled = !local.private && length(var.public_access_cidrs) > 0
@@ -68,17 +69,56 @@ resource "azurerm_postgresql_flexible_server" "this" {
     password_auth_enabled = true
   }
 
+  # A standby in another availability zone, failed over to automatically.
+  dynamic "high_availability" {
+    for_each = var.zone_redundant ? [1] : []
+    content {
+      mode = "ZoneRedundant"
+    }
+  }
+
+  # With a customer-managed key: the server reads it as its own user-assigned identity. Fixed at
+  # creation (a key on an existing server replaces it).
+  dynamic "identity" {
+    for_each = var.customer_managed_key_id == null ? [] : [1]
+    content {
+      type         = "UserAssigned"
+      identity_ids = [azurerm_user_assigned_identity.cmk[0].id]
+    }
+  }
+
+  dynamic "customer_managed_key" {
+    for_each = var.customer_managed_key_id == null ? [] : [var.customer_managed_key_id]
+    content {
+      key_vault_key_id                  = customer_managed_key.value
+      primary_user_assigned_identity_id = azurerm_user_assigned_identity.cmk[0].id
+    }
+  }
+
   tags = var.tags
+
+  # The identity must be allowed to use the key before the server is encrypted with it.
+  depends_on = [azurerm_role_assignment.cmk]
 
   lifecycle {
     # Azure picks an availability zone when none is given and may move the server later. Storage
     # auto-grows, and the provider replaces a server whose configured storage_mb is below the
     # actual size, so the size is ignored after creation.
-    ignore_changes = [zone, storage_mb]
+    ignore_changes = [zone, high_availability[0].standby_availability_zone, storage_mb]
 
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = var.customer_managed_key_id == null || !var.geo_redundant_backup
+      error_message = "customer_managed_key_id with geo_redundant_backup needs a second key in the paired region, which this module does not take: turn one of them off."
+    }
+
+    precondition {
+      condition     = !var.zone_redundant || !startswith(var.sku_name, "B_")
+      error_message = "zone_redundant needs a General Purpose (GP_) or Memory Optimized (MO_) sku_name: Burstable servers have no high availability."
     }
   }
 }
@@ -96,9 +136,35 @@ resource "azurerm_mysql_flexible_server" "this" {
   administrator_password_wo         = var.password
   administrator_password_wo_version = local.credential_version
 
-  backup_retention_days = var.backup_retention_days
-  delegated_subnet_id   = var.delegated_subnet_id
-  private_dns_zone_id   = var.private_dns_zone_id
+  backup_retention_days        = var.backup_retention_days
+  geo_redundant_backup_enabled = var.geo_redundant_backup
+  delegated_subnet_id          = var.delegated_subnet_id
+  private_dns_zone_id          = var.private_dns_zone_id
+
+  dynamic "high_availability" {
+    for_each = var.zone_redundant ? [1] : []
+    content {
+      mode = "ZoneRedundant"
+    }
+  }
+
+  # With a customer-managed key: the server reads it as its own user-assigned identity. Fixed at
+  # creation (a key on an existing server replaces it).
+  dynamic "identity" {
+    for_each = var.customer_managed_key_id == null ? [] : [1]
+    content {
+      type         = "UserAssigned"
+      identity_ids = [azurerm_user_assigned_identity.cmk[0].id]
+    }
+  }
+
+  dynamic "customer_managed_key" {
+    for_each = var.customer_managed_key_id == null ? [] : [var.customer_managed_key_id]
+    content {
+      key_vault_key_id                  = customer_managed_key.value
+      primary_user_assigned_identity_id = azurerm_user_assigned_identity.cmk[0].id
+    }
+  }
 
   storage {
     size_gb           = var.storage_gb
@@ -107,13 +173,26 @@ resource "azurerm_mysql_flexible_server" "this" {
 
   tags = var.tags
 
+  # The identity must be allowed to use the key before the server is encrypted with it.
+  depends_on = [azurerm_role_assignment.cmk]
+
   lifecycle {
     # As for postgres: the zone is Azure's, and auto-grown storage must not be shrunk back.
-    ignore_changes = [zone, storage[0].size_gb]
+    ignore_changes = [zone, high_availability[0].standby_availability_zone, storage[0].size_gb]
 
     precondition {
       condition     = local.private || length(var.public_access_cidrs) > 0
       error_message = "The server would accept no connection: give delegated_subnet_id and private_dns_zone_id, or public_access_cidrs to opt into public access."
+    }
+
+    precondition {
+      condition     = var.customer_managed_key_id == null || !var.geo_redundant_backup
+      error_message = "customer_managed_key_id with geo_redundant_backup needs a second key in the paired region, which this module does not take: turn one of them off."
+    }
+
+    precondition {
+      condition     = !var.zone_redundant || !startswith(var.sku_name, "B_")
+      error_message = "zone_redundant needs a General Purpose (GP_) or Memory Optimized (MO_) sku_name: Burstable servers have no high availability."
     }
   }
 }
@@ -154,6 +233,43 @@ resource "azurerm_mysql_flexible_server_firewall_rule" "this" {
   server_name         = azurerm_mysql_flexible_server.this[0].name
   start_ip_address    = cidrhost(each.value, 0)
   end_ip_address      = cidrhost(each.value, -1)
+}
+
+# The identity a server reads its customer-managed key with, allowed to wrap and unwrap keys of the
+# environment's Key Vault (which must use Azure RBAC); the key must live in that vault.
+resource "azurerm_user_assigned_identity" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  name                = "${var.name}-cmk"
+  resource_group_name = var.resource_group_name
+  location            = var.location
+  tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = strcontains(lower(coalesce(var.customer_managed_key_id, "-")), "//${lower(basename(var.key_vault_id))}.")
+      error_message = "customer_managed_key_id must be a key of the Key Vault key_vault_id names (the identity is granted access there)."
+    }
+  }
+}
+
+resource "azurerm_role_assignment" "cmk" {
+  count = var.customer_managed_key_id == null ? 0 : 1
+
+  scope                = var.key_vault_id
+  role_definition_name = "Key Vault Crypto Service Encryption User"
+  principal_id         = azurerm_user_assigned_identity.cmk[0].principal_id
+}
+
+# A CanNotDelete lock: Azure refuses to delete the server (and its databases) until the lock is
+# removed, whoever asks (the portal, the CLI, another Terraform root).
+resource "azurerm_management_lock" "server" {
+  count = var.delete_lock ? 1 : 0
+
+  name       = "${var.name}-cannot-delete"
+  scope      = one(concat(azurerm_postgresql_flexible_server.this[*].id, azurerm_mysql_flexible_server.this[*].id))
+  lock_level = "CanNotDelete"
+  notes      = "Production database: remove this lock (delete_lock = false) before deleting the server."
 }
 
 resource "azurerm_key_vault_secret" "connection" {

@@ -151,3 +151,27 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24."
   }
 }
+
+variable "zone_redundant" {
+  description = "High availability: a standby server in another availability zone, failed over to automatically. Needs a GP_ or MO_ sku_name (not Burstable) and a region with availability zones."
+  type        = bool
+  default     = false
+}
+
+variable "geo_redundant_backup" {
+  description = "Copy backups to the paired region, so the server can be restored there. Fixed at creation: changing it replaces the server."
+  type        = bool
+  default     = false
+}
+
+variable "delete_lock" {
+  description = "Put a CanNotDelete management lock on the server: Azure refuses to delete it until the lock is removed. Removing the lock needs Microsoft.Authorization/locks/delete (Owner or User Access Administrator)."
+  type        = bool
+  default     = false
+}
+
+variable "customer_managed_key_id" {
+  description = "Versionless id of a Key Vault key (https://VAULT.vault.azure.net/keys/NAME) that encrypts the server's data and backups; null: Microsoft-managed keys. Fixed at creation. The key must be in the vault key_vault_id names, which must use Azure RBAC: the module creates a user-assigned identity and grants it Key Vault Crypto Service Encryption User there (the deployer needs permission to assign roles). Not with geo_redundant_backup (that needs a second key in the paired region)."
+  type        = string
+  default     = null
+}

@@ -37,7 +37,26 @@ resource "azurerm_redis_cache" "this" {
   non_ssl_port_enabled          = false
   minimum_tls_version           = "1.2"
   public_network_access_enabled = local.public
-  tags                          = var.tags
+  # Premium only: nodes spread over these availability zones (zone redundancy).
+  zones = length(var.zones) > 0 ? var.zones : null
+  tags  = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(var.zones) == 0 || var.sku_name == "Premium"
+      error_message = "zones needs sku_name Premium: Basic and Standard caches are not zone redundant."
+    }
+  }
+}
+
+# A CanNotDelete lock: Azure refuses to delete the cache until the lock is removed.
+resource "azurerm_management_lock" "cache" {
+  count = var.delete_lock ? 1 : 0
+
+  name       = "${var.name}-cannot-delete"
+  scope      = azurerm_redis_cache.this.id
+  lock_level = "CanNotDelete"
+  notes      = "Production cache: remove this lock (delete_lock = false) before deleting it."
 }
 
 # Private endpoint in the environment's endpoint subnet; the private DNS zone (linked to the cluster's

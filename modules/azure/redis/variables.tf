@@ -101,3 +101,15 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be IPv4 CIDR blocks such as 203.0.113.0/24."
   }
 }
+
+variable "zones" {
+  description = "Availability zones to spread the Premium cache's nodes over, e.g. [\"1\", \"2\", \"3\"]; empty (the default): Azure's placement. Premium only."
+  type        = list(string)
+  default     = []
+}
+
+variable "delete_lock" {
+  description = "Put a CanNotDelete management lock on the cache: Azure refuses to delete it until the lock is removed."
+  type        = bool
+  default     = false
+}

@@ -22,6 +22,22 @@ resource "google_storage_bucket" "this" {
   versioning {
     enabled = var.versioning
   }
+
+  # Deleted and overwritten objects stay restorable this long; null keeps Cloud Storage's default
+  # (7 days).
+  dynamic "soft_delete_policy" {
+    for_each = var.soft_delete_retention_days == null ? [] : [var.soft_delete_retention_days]
+    content {
+      retention_duration_seconds = soft_delete_policy.value * 86400
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
 }
 
 resource "google_secret_manager_secret" "connection" {
@@ -29,8 +45,25 @@ resource "google_secret_manager_secret" "connection" {
   secret_id = var.secret_name
   labels    = var.tags
 
+  # Replicated by Google. With a customer-managed key: kept in the environment's region and
+  # encrypted with that (regional) key; automatic replication would need a global key.
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = var.kms_key_name == null ? [1] : []
+      content {}
+    }
+
+    dynamic "user_managed" {
+      for_each = var.kms_key_name == null ? [] : [1]
+      content {
+        replicas {
+          location = var.region
+          customer_managed_encryption {
+            kms_key_name = var.kms_key_name
+          }
+        }
+      }
+    }
   }
 }
 

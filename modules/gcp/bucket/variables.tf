@@ -63,3 +63,20 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for the bucket's objects and the connection secret; null: Google-managed keys. The key must be in the environment's region, and the Cloud Storage and Secret Manager service agents need roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+}
+
+variable "soft_delete_retention_days" {
+  description = "Days a deleted or overwritten object stays restorable (7-90, or 0 for none); null keeps Cloud Storage's default of 7 days."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.soft_delete_retention_days == null || contains([0], coalesce(var.soft_delete_retention_days, 7)) || (coalesce(var.soft_delete_retention_days, 7) >= 7 && coalesce(var.soft_delete_retention_days, 7) <= 90)
+    error_message = "soft_delete_retention_days must be 0 or between 7 and 90."
+  }
+}

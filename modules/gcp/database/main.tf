@@ -52,6 +52,8 @@ resource "google_sql_database_instance" "this" {
   name                = var.name
   database_version    = local.engine.database_version
   deletion_protection = var.deletion_protection
+  # A customer-managed Cloud KMS key (in the instance's region); fixed at creation.
+  encryption_key_name = var.kms_key_name
 
   settings {
     tier                        = var.tier
@@ -62,7 +64,9 @@ resource "google_sql_database_instance" "this" {
     disk_autoresize             = true
     disk_autoresize_limit       = var.disk_autoresize_limit_gb
     deletion_protection_enabled = var.deletion_protection
-    user_labels                 = var.tags
+    # Keep the automated backups when the instance is deleted (each until its retention ends).
+    retain_backups_on_delete = var.retain_backups_on_delete
+    user_labels              = var.tags
 
     # Private by default: a private IP in the given VPC (which needs private services access), and
     # a public IP only when authorized_networks opt into it.
@@ -85,6 +89,12 @@ resource "google_sql_database_instance" "this" {
       enabled                        = var.backup_enabled
       point_in_time_recovery_enabled = local.postgres ? var.backup_enabled : null
       binary_log_enabled             = local.postgres ? null : var.backup_enabled
+      transaction_log_retention_days = var.backup_enabled ? var.transaction_log_retention_days : null
+
+      backup_retention_settings {
+        retained_backups = var.retained_backups
+        retention_unit   = "COUNT"
+      }
     }
   }
 
@@ -125,8 +135,25 @@ resource "google_secret_manager_secret" "connection" {
   secret_id = var.secret_name
   labels    = var.tags
 
+  # Replicated by Google. With a customer-managed key: kept in the environment's region and
+  # encrypted with that (regional) key; automatic replication would need a global key.
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = var.kms_key_name == null ? [1] : []
+      content {}
+    }
+
+    dynamic "user_managed" {
+      for_each = var.kms_key_name == null ? [] : [1]
+      content {
+        replicas {
+          location = var.region
+          customer_managed_encryption {
+            kms_key_name = var.kms_key_name
+          }
+        }
+      }
+    }
   }
 }
 

@@ -182,3 +182,37 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "retained_backups" {
+  description = "Number of daily automated backups kept (1-365); Cloud SQL's default is 7."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.retained_backups >= 1 && var.retained_backups <= 365
+    error_message = "retained_backups must be between 1 and 365."
+  }
+}
+
+variable "transaction_log_retention_days" {
+  description = "Days of transaction logs kept for point-in-time recovery (1-7 on ENTERPRISE, up to 35 on ENTERPRISE_PLUS); at most retained_backups."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.transaction_log_retention_days >= 1 && var.transaction_log_retention_days <= 35
+    error_message = "transaction_log_retention_days must be between 1 and 35."
+  }
+}
+
+variable "retain_backups_on_delete" {
+  description = "Keep the automated backups after the instance is deleted (each until its retention ends), so a deleted instance can still be restored."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for the instance's disks and backups and for the connection secret; null: Google-managed keys. The key must be in the instance's region, and the Cloud SQL and Secret Manager service agents need roles/cloudkms.cryptoKeyEncrypterDecrypter on it. Setting it on an existing instance replaces the instance."
+  type        = string
+  default     = null
+}

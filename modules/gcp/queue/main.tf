@@ -18,9 +18,10 @@ data "google_project" "this" {
 }
 
 resource "google_pubsub_topic" "this" {
-  project = var.project
-  name    = var.name
-  labels  = var.tags
+  project      = var.project
+  kms_key_name = var.kms_key_name
+  name         = var.name
+  labels       = var.tags
 
   message_storage_policy {
     allowed_persistence_regions = [var.region]
@@ -29,6 +30,7 @@ resource "google_pubsub_topic" "this" {
 
 resource "google_pubsub_topic" "dead_letter" {
   project                    = var.project
+  kms_key_name               = var.kms_key_name
   name                       = local.dlq_name
   labels                     = var.tags
   message_retention_duration = var.message_retention
@@ -94,8 +96,25 @@ resource "google_secret_manager_secret" "connection" {
   secret_id = var.secret_name
   labels    = var.tags
 
+  # Replicated by Google. With a customer-managed key: kept in the environment's region and
+  # encrypted with that (regional) key; automatic replication would need a global key.
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = var.kms_key_name == null ? [1] : []
+      content {}
+    }
+
+    dynamic "user_managed" {
+      for_each = var.kms_key_name == null ? [] : [1]
+      content {
+        replicas {
+          location = var.region
+          customer_managed_encryption {
+            kms_key_name = var.kms_key_name
+          }
+        }
+      }
+    }
   }
 }
 

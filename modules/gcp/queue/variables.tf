@@ -68,3 +68,9 @@ variable "max_delivery_attempts" {
     error_message = "max_delivery_attempts must be between 5 and 100."
   }
 }
+
+variable "kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for the topics' messages and the connection secret; null: Google-managed keys. The key must be in the environment's region, and the Pub/Sub and Secret Manager service agents need roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+}

@@ -38,7 +38,18 @@ resource "google_redis_instance" "this" {
   reserved_ip_range       = var.reserved_ip_range
   auth_enabled            = true
   transit_encryption_mode = var.transit_encryption ? "SERVER_AUTHENTICATION" : "DISABLED"
+  customer_managed_key    = var.kms_key_name
   labels                  = var.tags
+
+  # Backups: an RDB snapshot of the whole dataset on this period, restored on a node restart or
+  # failover. Without it (the default) a BASIC instance comes back empty after a restart.
+  dynamic "persistence_config" {
+    for_each = var.rdb_snapshot_period == null ? [] : [var.rdb_snapshot_period]
+    content {
+      persistence_mode    = "RDB"
+      rdb_snapshot_period = persistence_config.value
+    }
+  }
 }
 
 resource "google_secret_manager_secret" "connection" {
@@ -46,8 +57,25 @@ resource "google_secret_manager_secret" "connection" {
   secret_id = var.secret_name
   labels    = var.tags
 
+  # Replicated by Google. With a customer-managed key: kept in the environment's region and
+  # encrypted with that (regional) key; automatic replication would need a global key.
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = var.kms_key_name == null ? [1] : []
+      content {}
+    }
+
+    dynamic "user_managed" {
+      for_each = var.kms_key_name == null ? [] : [1]
+      content {
+        replicas {
+          location = var.region
+          customer_managed_encryption {
+            kms_key_name = var.kms_key_name
+          }
+        }
+      }
+    }
   }
 }
 

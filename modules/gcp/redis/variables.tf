@@ -87,3 +87,20 @@ variable "secret_version" {
   type        = number
   default     = 1
 }
+
+variable "kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) for the instance's data and the connection secret; null: Google-managed keys. The key must be in the environment's region, and the Memorystore and Secret Manager service agents need roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+}
+
+variable "rdb_snapshot_period" {
+  description = "RDB persistence: snapshot the dataset every ONE_HOUR, SIX_HOURS, TWELVE_HOURS or TWENTY_FOUR_HOURS; null (the default): no persistence."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.rdb_snapshot_period == null || contains(["ONE_HOUR", "SIX_HOURS", "TWELVE_HOURS", "TWENTY_FOUR_HOURS"], coalesce(var.rdb_snapshot_period, "ONE_HOUR"))
+    error_message = "rdb_snapshot_period must be ONE_HOUR, SIX_HOURS, TWELVE_HOURS or TWENTY_FOUR_HOURS (or null)."
+  }
+}
