@@ -125,15 +125,19 @@ def sink_for(kubeconfig: str):
     """A sink as a fresh `appc` process has it: new client, full token bucket, empty caches."""
     from composer.runners.kube import client
     from composer.runners.kube.base import DEFAULT_WORKERS
-    from composer.runners.kube.client import _env_number
+    from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS, RateLimit
     from composer.runners.kubernetes import ClusterSink, KubeClient
 
     client._BUCKETS.clear()
     client._DISCOVERY.clear()
 
-    workers = int(_env_number("COMPOSER_KUBE_WORKERS", DEFAULT_WORKERS))
+    workers = int(os.environ.get("COMPOSER_KUBE_WORKERS") or DEFAULT_WORKERS)
+    rate = RateLimit(
+        float(os.environ.get("COMPOSER_KUBE_QPS") or DEFAULT_QPS),
+        int(os.environ.get("COMPOSER_KUBE_BURST") or DEFAULT_BURST),
+    )
     return ClusterSink(
-        KubeClient.for_context(kubeconfig, "standin", workers),
+        KubeClient.for_context(kubeconfig, "standin", workers, rate),
         app="bench",
         environment="bench",
         context="standin",

@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 FieldPath = tuple[str | int, ...]
 
@@ -127,6 +128,19 @@ class DiagnosticError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(d.text() for d in self.diagnostics)
+
+
+class MessageError(DiagnosticError):
+    """A `DiagnosticError` of one diagnostic, raised by code that words its failure in one line
+    (a held lock, a failed template, an API server's answer). Its str() is that line, as the
+    callers that catch it and add the file or unit quote it; uncaught, it still reports as a
+    diagnostic (exit 1), never as a bug."""
+
+    def __init__(self, message: str, path: FieldPath = ()) -> None:
+        super().__init__([Diagnostic(message, path=path)])
+
+    def __str__(self) -> str:
+        return self.diagnostics[0].summary
 
 
 class Collector:

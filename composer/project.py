@@ -15,11 +15,12 @@ from pathlib import Path
 
 from composer.catalog import Catalog, ModuleSource
 from composer.catalog.cache import ModuleRequest, ModuleResolver, module_cache_dir, ships_with_appc
-from composer.catalog.checks import declared_output_problems, input_problems, module_diagnostics, policy_message
+from composer.catalog.checks import declared_output_problems, implementation_diagnostics, input_problems, policy_message
 from composer.catalog.lock import lock_path, read_lock
 from composer.catalog.modules import module_interface
 from composer.catalog.policy import check_module
 from composer.catalog.sources import AddressError, parse_address
+from composer.catalog.sources import contained_path as _contained
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.publishing import publish_problems
 from composer.graph import Graph, build_graph
@@ -28,7 +29,7 @@ from composer.model.environment import Environment
 from composer.model.loader import Loaded, load_application_files, load_environment
 from composer.plugins import BaseProvider, PluginRegistry, PreflightRequest
 from composer.render import Rendered, render
-from composer.resolve import Resolved, ResolvedComponent, _contained, resolve
+from composer.resolve import Resolved, ResolvedComponent, resolve
 from composer.state.model import InstalledFrom
 
 DEFAULT_ENVIRONMENT = "default"
@@ -193,7 +194,7 @@ def load_modules(
     checked against what the unit passes and expects (composer/catalog/checks.py)."""
     cache: dict[tuple, ModuleSource] = {}
     out: dict[str, ModuleSource] = {}
-    errors = []
+    errors: list[Diagnostic] = []
     for c in resolved.components:
         req = module_request(c)
         if req is None:
@@ -252,14 +253,8 @@ def interface_diagnostics(
         or c.implementation.origin != ctype.origin
     ):
         return []
-    name = c.implementation.name
-    return module_diagnostics(
-        module,
-        tf,
-        ctype.definition.spec.outputs,
-        lambda sub, s, d: ctype.source.diagnostic(("spec", "implementations", name) + sub, s, d),
-        f"implementation {name!r} of {c.type!r}",
-    )
+    outputs = ctype.definition.spec.outputs
+    return implementation_diagnostics(module, tf, outputs, ctype.source.diagnostic, c.type, c.implementation.name)
 
 
 def provider_problems(env: Loaded[Environment], registry: PluginRegistry, app: Application) -> None:
@@ -318,8 +313,8 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
         if module is None or impl.origin.startswith("provider:"):
             continue
         ctype = catalog.component(c.type)
-        own = ctype is not None and impl.origin == ctype.origin and ctype.source is not None
-        allow = env_allow | (set(ctype.definition.spec.policy.allow) if own else set())
+        own = ctype if ctype is not None and impl.origin == ctype.origin and ctype.source is not None else None
+        allow = env_allow | (set(own.definition.spec.policy.allow) if own else set())
         for v in check_module(module.files, allow):
             key = (impl.origin, module.digest, v)
             if key in seen:
@@ -329,9 +324,9 @@ def enforce_module_policy(resolved: Resolved, catalog: Catalog, modules: dict[st
                 " or to policy.allow of this definition" if own else ""
             )
             summary, how = policy_message(module.name, v, where)
-            if own:
+            if own and own.source:
                 errors.append(
-                    ctype.source.diagnostic(
+                    own.source.diagnostic(
                         ("spec", "implementations", impl.name, "terraform", "module"), summary, how, address=c.name
                     )
                 )

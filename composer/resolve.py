@@ -38,7 +38,7 @@ PHYSICAL_NAME_MAX = 40
 class ResolvedTrait:
     name: str
     definition: TraitDefinition
-    parameters: dict
+    parameters: dict[str, Any]
     path: FieldPath
 
 
@@ -48,7 +48,7 @@ class ResolvedComponent:
     type: str
     category: str  # workload | resource
     path: FieldPath  # where the component sits in app.yaml
-    parameters: dict
+    parameters: dict[str, Any]
     traits: tuple[ResolvedTrait, ...]
     connections: tuple[str, ...]
     depends_on: tuple[str, ...]
@@ -57,7 +57,7 @@ class ResolvedComponent:
     physical_name: str
     module_path: Path | None = None  # a local module's directory
     module_name: str | None = None
-    module_inputs: dict = field(default_factory=dict)
+    module_inputs: dict[str, Any] = field(default_factory=dict)
     module_address: ModuleAddress | None = None  # the source as written, classified
     module_base: Path | None = None  # what a local package may span (the definition's directory)
     cloud_provider: str | None = None  # the environment's cloud.provider
@@ -103,6 +103,10 @@ class Resolved:
     def component(self, name: str) -> ResolvedComponent | None:
         return self._by_name.get(name)
 
+    def require(self, name: str) -> ResolvedComponent:
+        """The component `name`, for a name this model gave out (the graph's order and edges)."""
+        return self._by_name[name]
+
 
 def physical_name(app: str, env: str, component: str) -> str:
     """<app>-<env>-<component>, shortened with a hash when cloud name limits would bite."""
@@ -117,10 +121,10 @@ def deep_merge(base: Any, patch: Any, *, by_name: bool = False) -> Any:
     """Mappings merge key by key; other values are replaced. With `by_name`, lists of
     mappings that all carry `name` merge item by item (like a strategic merge patch)."""
     if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
+        merged = dict(base)
         for k, v in patch.items():
-            out[k] = deep_merge(base[k], v, by_name=by_name) if k in base else copy.deepcopy(v)
-        return out
+            merged[k] = deep_merge(base[k], v, by_name=by_name) if k in base else copy.deepcopy(v)
+        return merged
     if (
         by_name
         and isinstance(base, list)
@@ -246,7 +250,7 @@ class _Resolver(ModuleInputs):
         cloud = self.env.spec.cloud
         provider = self.catalog.registry.get(cloud.provider) if cloud else None
         check = getattr(provider, "check_environment", None)
-        if check is None:
+        if provider is None or check is None:
             return
         uses = tuple(
             ComponentUse(c.name, c.type, c.implementation.name)
@@ -257,7 +261,9 @@ class _Resolver(ModuleInputs):
             diag = self.env_diag(problem.path, problem.summary, problem.detail)
             self.diags.add(diag if problem.component is None else replace(diag, address=problem.component))
 
-    def _validate(self, validator, value: Any, base: FieldPath, what: str, address: str) -> bool:
+    def _validate(
+        self, validator: jschema.Draft202012Validator, value: Any, base: FieldPath, what: str, address: str
+    ) -> bool:
         ok = True
         for sub, msg in jschema.errors(validator, value):
             # key=True: an error about a property points at the property's own key line
@@ -269,13 +275,8 @@ class _Resolver(ModuleInputs):
         path: FieldPath = ("spec", "components", i)
         ctype = self.catalog.component(c.type)
         if ctype is None:
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"unknown component type {c.type!r}",
-                    _suggest(c.type, list(self.catalog.components)),
-                    address=c.name,
-                )
+            self._type_error(
+                path, f"unknown component type {c.type!r}", _suggest(c.type, list(self.catalog.components)), c.name
             )
             return None
         override = self.env.spec.overrides.get(c.name)
@@ -326,13 +327,8 @@ class _Resolver(ModuleInputs):
             tpath = path + ("traits", j)
             ttype = self.catalog.trait(t.type)
             if ttype is None:
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",),
-                        f"unknown trait {t.type!r}",
-                        _suggest(t.type, list(self.catalog.traits)),
-                        address=c.name,
-                    )
+                self._type_error(
+                    tpath, f"unknown trait {t.type!r}", _suggest(t.type, list(self.catalog.traits)), c.name
                 )
                 ok = False
                 continue
@@ -340,22 +336,13 @@ class _Resolver(ModuleInputs):
             ctype = self.catalog.component(c.type)
             if ctype is not None and (ctype.category != "workload" or (applies and c.type not in applies)):
                 targets = ", ".join(applies) if applies else "workloads"
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",),
-                        f"trait {t.type!r} does not apply to {c.type!r}",
-                        f"it applies to {targets}",
-                        address=c.name,
-                    )
+                self._type_error(
+                    tpath, f"trait {t.type!r} does not apply to {c.type!r}", f"it applies to {targets}", c.name
                 )
                 ok = False
                 continue
             if t.type in seen:
-                self.diags.add(
-                    self.src.diagnostic(
-                        tpath + ("type",), f"trait {t.type!r} is given twice", "merge the two into one", address=c.name
-                    )
-                )
+                self._type_error(tpath, f"trait {t.type!r} is given twice", "merge the two into one", c.name)
                 ok = False
                 continue
             seen.add(t.type)
@@ -377,13 +364,8 @@ class _Resolver(ModuleInputs):
         if chosen:
             if chosen in impls:
                 return impls[chosen]
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"type {c.type!r} has no implementation {chosen!r}",
-                    _suggest(chosen, list(impls)),
-                    address=c.name,
-                )
+            self._type_error(
+                path, f"type {c.type!r} has no implementation {chosen!r}", _suggest(chosen, list(impls)), c.name
             )
             return None
         cloud = self.env.spec.cloud.provider if self.env.spec.cloud else None
@@ -394,17 +376,15 @@ class _Resolver(ModuleInputs):
                 return (defaults or matches)[0]
         where = f"cloud {cloud!r}" if cloud else "an environment without a cloud"
         avail = ", ".join(f"{n} ({e.implementation.provider})" for n, e in sorted(impls.items())) or "none"
-        self.diags.add(
-            self.src.diagnostic(
-                path + ("type",),
-                f"no implementation of {c.type!r} for {where}",
-                f"available: {avail}; choose one in the environment: implementations: {{{c.type}: NAME}}",
-                address=c.name,
-            )
+        self._type_error(
+            path,
+            f"no implementation of {c.type!r} for {where}",
+            f"available: {avail}; choose one in the environment: implementations: {{{c.type}: NAME}}",
+            c.name,
         )
         return None
 
-    def _outputs(self, ctype: ComponentType, impl: ImplEntry, params: dict) -> dict[str, OutputSpec]:
+    def _outputs(self, ctype: ComponentType, impl: ImplEntry, params: dict[str, Any]) -> dict[str, OutputSpec]:
         if impl.implementation.builtin == "terraform-module":
             return {
                 k: OutputSpec(secret=bool(v.get("secret")), description=v.get("description", ""))

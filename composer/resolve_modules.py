@@ -32,6 +32,10 @@ class ModuleInputs:
     src: SourceMap
     diags: Collector
 
+    def _type_error(self, path: FieldPath, summary: str, detail: str, component: str) -> None:
+        """An error at the `type` field under `path` of the app file, about `component`."""
+        self.diags.add(self.src.diagnostic(path + ("type",), summary, detail, address=component))
+
     def _contained(self, base: Path, rel: str) -> Path | None:
         raise NotImplementedError
 
@@ -58,13 +62,11 @@ class ModuleInputs:
         try:
             inputs = evaluate(tf.inputs, self._input_context(rc))
         except TemplateFailure as exc:
-            self.diags.add(
-                self.src.diagnostic(
-                    path + ("type",),
-                    f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs",
-                    f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})",
-                    address=rc.name,
-                )
+            self._type_error(
+                path,
+                f"implementation {rc.implementation.name!r} of {rc.type!r} failed to evaluate its module inputs",
+                f"{exc}{exc.where} (in {self._input_site(rc, exc.path)})",
+                rc.name,
             )
             return rc
         origin = rc.implementation.origin.removeprefix("provider:")

@@ -26,8 +26,9 @@ import secrets
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import cast
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 
@@ -42,14 +43,8 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def refusal(path: Path | str, why: str, fix: str = "") -> DiagnosticError:
-    return DiagnosticError(
-        [
-            Diagnostic(
-                f"refusing to use {path}: {why}",
-                fix or "remove it (or move it aside) and run again; appc never follows a link it did not create",
-            )
-        ]
-    )
+    fix = fix or "remove it (or move it aside) and run again; appc never follows a link it did not create"
+    return DiagnosticError([Diagnostic(f"refusing to use {path}: {why}", fix)])
 
 
 def _os_error(path: Path, action: str, exc: OSError) -> DiagnosticError:
@@ -121,9 +116,14 @@ def opened_dir(
             os.close(fd)
 
 
+def created_dir(base: Path, rel: str | Path = "", *, mode: int = PRIVATE_DIR) -> AbstractContextManager[int]:
+    """`opened_dir` with create=True, which never yields None."""
+    return cast(AbstractContextManager[int], opened_dir(base, rel, create=True, mode=mode))
+
+
 def private_dir(base: Path, rel: str | Path = "") -> None:
     """Create base/rel (0700 on the way) and make the directory itself 0700, even if it was not."""
-    with opened_dir(base, rel, create=True) as fd:
+    with created_dir(base, rel) as fd:
         try:
             os.fchmod(fd, PRIVATE_DIR)
         except OSError as exc:
@@ -150,7 +150,7 @@ def _read_at(dir_fd: int, name: str, path: Path, limit: int = MAX_READ) -> bytes
             raise refusal(path, "it is not a regular file (a FIFO, device or directory)")
         if st.st_size > limit:
             raise refusal(path, f"it is larger ({st.st_size:,} bytes) than any file appc writes there ({limit:,})")
-        chunks = []
+        chunks: list[bytes] = []
         while (chunk := os.read(fd, 1 << 20)) and sum(map(len, chunks)) <= limit:
             chunks.append(chunk)
         return b"".join(chunks)
@@ -225,7 +225,7 @@ def write_file(
     """Write base/rel atomically; False when it already held exactly `data` (and its mode)."""
     parent, name = _split(rel)
     path = base / rel
-    with opened_dir(base, parent, create=True, mode=dir_mode) as fd:
+    with created_dir(base, parent, mode=dir_mode) as fd:
         st = _lstat(fd, name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise refusal(path, "it is not a regular file (a link, FIFO, device or directory)")
@@ -255,7 +255,7 @@ def write_stream(
     """Write base/rel atomically from chunks (a temp file renamed into place, never in place);
     `sync=False` for scratch copies that need no durability (a bundle unpacked to a temp dir)."""
     parent, name = _split(rel)
-    with opened_dir(base, parent, create=True) as fd:
+    with created_dir(base, parent) as fd:
         st = _lstat(fd, name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise refusal(base / rel, "it is not a regular file (a link, FIFO, device or directory)")
@@ -302,7 +302,7 @@ def _entry(base: Path, rel: str | Path) -> Iterator[tuple[int, str, os.stat_resu
     parent, name = _split(rel)
     with opened_dir(base, parent) as fd:
         st = None if fd is None else _lstat(fd, name)
-        yield None if st is None else (fd, name, st)
+        yield None if fd is None or st is None else (fd, name, st)
 
 
 def remove_file(base: Path, rel: str | Path) -> bool:

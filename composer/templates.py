@@ -26,6 +26,7 @@ from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 from composer import template_budget as budget
+from composer.diagnostics import MessageError
 from composer.template_budget import MAX_LOOP_ITERATIONS, MAX_VALUE  # noqa: F401 (documented limits)
 
 MAX_OUTPUT = MAX_VALUE  # characters a text template may write
@@ -53,12 +54,12 @@ _ERRORS = (
 )
 
 
-class TemplateFailure(Exception):
+class TemplateFailure(MessageError):
     """A template could not be evaluated; the message says why, without values. `line` is
     the line inside the template, `path` where the template sits inside an evaluated value."""
 
     def __init__(self, message: str, line: int | None = None, path: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
+        super().__init__(message, path)
         self.line = line
         self.path = path
 

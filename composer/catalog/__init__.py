@@ -19,8 +19,8 @@ import yaml
 from composer.catalog import schema as jschema
 from composer.catalog.checks import local_definition_diagnostics
 from composer.catalog.modules import ModuleSource, read_module, read_package  # noqa: F401  (re-exported)
-from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.model.definitions import ComponentDefinition, Implementation, TraitDefinition
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
+from composer.model.definitions import ComponentDefinition, Implementation, OutputSpec, TraitDefinition
 from composer.model.loader import load_definitions
 from composer.model.source import SourceMap
 from composer.plugins import PluginRegistry
@@ -74,13 +74,13 @@ class TraitType:
         return self.definition.spec.parameters
 
 
-def contract_problems(outputs: dict, impl: Implementation) -> list[tuple[tuple, str, str]]:
+def contract_problems(outputs: dict[str, OutputSpec], impl: Implementation) -> list[tuple[FieldPath, str, str]]:
     """How an implementation disagrees with its type's output contract, as
     (path inside the implementation, summary, detail): `omits` may only name optional
     contract keys, and `outputs` may only map contract keys."""
     if impl.manifests is not None and impl.manifests.outputs:
         m = impl.manifests
-        out = [
+        out: list[tuple[FieldPath, str, str]] = [
             (
                 ("manifests", "outputs", k),
                 f"gives {k!r}, which is not in the output contract",
@@ -192,8 +192,9 @@ class Catalog:
             self.traits[d.name] = TraitType(d, origin, source)
 
     def _check(self) -> list[Diagnostic]:
-        out = []
-        for entry in [*self.components.values(), *self.traits.values()]:
+        out: list[Diagnostic] = []
+        entries: list[ComponentType | TraitType] = [*self.components.values(), *self.traits.values()]
+        for entry in entries:
             # Checking a schema against the meta-schema costs ~40 ms; the built-in ones are
             # checked once by the test suite (tests/test_catalog.py), not on every run.
             problem = None if entry.origin == "builtin" else jschema.check_schema(entry.schema)

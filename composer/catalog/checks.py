@@ -139,25 +139,28 @@ def local_module(base: Path, module: str) -> Path | None:
     return target
 
 
-def module_diagnostics(
+def implementation_diagnostics(
     module: ModuleSource,
     tf: TerraformImplementation,
     contract: Mapping[str, OutputSpec],
     where: Callable[[tuple, str, str], Diagnostic],
-    label: str,
+    name: str,
+    iname: str,
 ) -> list[Diagnostic]:
-    """The interface problems of one implementation, placed by `where(path, summary, detail)`."""
+    """The interface problems of implementation `iname` of definition `name`, placed under
+    spec.implementations.INAME by `where(path, summary, detail)`."""
+    label = f"implementation {iname!r} of {name!r}"
+
+    def under(sub: tuple, summary: str, detail: str) -> Diagnostic:
+        return where(("spec", "implementations", iname) + sub, f"{label}: {summary}", detail)
+
     try:
         iface = module_interface(module)
     except DiagnosticError as exc:
         return [
-            where(("terraform", "module"), f"{label}: the module does not parse: {d.summary}", d.detail)
-            for d in exc.diagnostics
+            under(("terraform", "module"), f"the module does not parse: {d.summary}", d.detail) for d in exc.diagnostics
         ]
-    return [
-        where(sub, f"{label}: {summary}", detail)
-        for sub, summary, detail in implementation_problems(tf, contract, iface)
-    ]
+    return [under(sub, summary, detail) for sub, summary, detail in implementation_problems(tf, contract, iface)]
 
 
 def local_definition_diagnostics(
@@ -177,15 +180,7 @@ def local_definition_diagnostics(
         if path is None:
             cached = _locked_remote(base, tf) if remote else None
             if cached is not None:
-                out.extend(
-                    module_diagnostics(
-                        cached,
-                        tf,
-                        contract,
-                        lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
-                        f"implementation {iname!r} of {name!r}",
-                    )
-                )
+                out.extend(implementation_diagnostics(cached, tf, contract, where, name, iname))
             continue
         try:
             module = read_package(path, "check", base)
@@ -195,15 +190,7 @@ def local_definition_diagnostics(
                 for d in exc.diagnostics
             )
             continue
-        out.extend(
-            module_diagnostics(
-                module,
-                tf,
-                contract,
-                lambda sub, s, d, i=iname: where(("spec", "implementations", i) + sub, s, d),
-                f"implementation {iname!r} of {name!r}",
-            )
-        )
+        out.extend(implementation_diagnostics(module, tf, contract, where, name, iname))
     return out
 
 

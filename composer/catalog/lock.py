@@ -156,16 +156,15 @@ def lock_diff(old: Lock | None, new: Lock) -> list[str]:
     for key in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
         a, b = before.get(key), after.get(key)
         label = key[0] + (f" ({key[1]})" if key[1] else "")
-        if a is None:
-            lines.append(f"+ module {label}: {b.resolved or 'local'} {b.digest}")
-        elif b is None:
+        if b is None:
             lines.append(f"- module {label}")
+        elif a is None:
+            lines.append(f"+ module {label}: {b.resolved or 'local'} {b.digest}")
         elif (a.resolved, a.digest, a.entry) != (b.resolved, b.digest, b.entry):
             lines.append(f"~ module {label}: {a.resolved or 'local'} {a.digest} -> {b.resolved or 'local'} {b.digest}")
     pa, pb = (old.providers if old else {}), new.providers
-    for key in sorted(set(pa) | set(pb)):
-        if pa.get(key) != pb.get(key):
-            lines.append(
-                f"~ provider {key}: {pa[key].version if key in pa else 'none'} -> {pb[key].version if key in pb else 'none'}"
-            )
+    for source in sorted(set(pa) | set(pb)):
+        if pa.get(source) != pb.get(source):
+            was, now = (p[source].version if source in p else "none" for p in (pa, pb))
+            lines.append(f"~ provider {source}: {was} -> {now}")
     return lines

@@ -12,17 +12,18 @@ import functools
 import inspect
 import os
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import typer
 
 from composer import __version__
 from composer.cli import guide
 from composer.cli.views import View
-from composer.diagnostics import REDACTIONS, DiagnosticError, Severity
+from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, Severity
 from composer.plugins import PluginRegistry
 from composer.project import Compiled, Project, compile_project, open_project
 
@@ -52,6 +53,21 @@ app.add_typer(sandbox_app, name="sandbox")
 def option(default: Any, *names: str, env: str, help: str, **extra: Any) -> Any:
     """A flag that also reads COMPOSER_<env> (every flag has one, for CI)."""
     return typer.Option(default, *names, envvar=f"COMPOSER_{env}", help=help, **extra)
+
+
+def format_option(env: str, help: str) -> Any:
+    """--format text | markdown (checked by `markdown_on_stdout`)."""
+    return option("text", "--format", env=env, help=help)
+
+
+def markdown_on_stdout(view: View, format: str, what: str) -> bool:
+    """Whether --format asks for markdown. Markdown then has stdout to itself (progress and
+    messages go to stderr: `appc plan --format markdown > plan.md`), unless --json has it."""
+    if format not in ("text", "markdown"):
+        raise DiagnosticError([Diagnostic(f"unknown {what} format {format!r}", "expected text or markdown")])
+    if format == "markdown" and not view.json:
+        view.out = view.err
+    return format == "markdown"
 
 
 FileOpt = option(
@@ -90,7 +106,7 @@ class ProjectOptions:
     """The flags that say which project, environment and catalogs a command compiles."""
 
     files: tuple[Path, ...]
-    env: Optional[str] = None
+    env: str | None = None
     catalogs: tuple[Path, ...] = ()
     locked: bool = False
     untrusted: bool = False
@@ -100,12 +116,12 @@ class ProjectOptions:
     def of(
         cls,
         file: list[Path],
-        env: Optional[str],
+        env: str | None,
         catalog: list[Path],
         locked: bool = False,
         untrusted: bool = False,
         allow_outside: bool = False,
-    ) -> "ProjectOptions":
+    ) -> ProjectOptions:
         return cls(tuple(file), env, tuple(catalog), locked, untrusted, allow_outside)
 
 
@@ -159,19 +175,19 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
     except DiagnosticError as exc:
         view.diagnostics(exc.diagnostics)
         view.summary(False, EXIT_INVALID)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     except Exit as exc:
-        raise typer.Exit(exc.code)
+        raise typer.Exit(exc.code) from None
     except guide.Cancelled:
-        raise typer.Exit(EXIT_CANCELLED)
+        raise typer.Exit(EXIT_CANCELLED) from None
     except typer.Exit:
         raise
     except KeyboardInterrupt:
         view.err.print("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug: say so briefly and usefully
         _internal_error(view, exc)
-        raise typer.Exit(EXIT_INTERNAL)
+        raise typer.Exit(EXIT_INTERNAL) from None
     finally:
         _VIEWS.remove(view)
 
@@ -260,7 +276,7 @@ def project_command(
         params = [
             *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in arguments),
             _keyword("file", list[Path], FileOpt),
-            _keyword("env", Optional[str], EnvOpt),
+            _keyword("env", str | None, EnvOpt),
             *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in options),
             *shared_tail,
         ]

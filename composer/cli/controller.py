@@ -81,9 +81,8 @@ def run(
     ),
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""
-    from composer.controller.operator import ControllerOptions, serve
-
     from composer import safefs
+    from composer.controller.operator import ControllerOptions, serve
 
     with command("controller", False):  # a refusal is a diagnostic and exit 1, before anything runs
         base = state_dir.absolute().parent

@@ -6,7 +6,7 @@ reports with the exit codes of the rest of the CLI (0 ok, 1 invalid input, 3 fai
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -69,10 +69,10 @@ def import_resource(
     view: View,
     project: ProjectOptions,
     component: str = typer.Argument(..., help="The resource component whose unit adopts the resource."),
-    resource_id: Optional[str] = typer.Argument(
+    resource_id: str | None = typer.Argument(
         None, help="The cloud's id of the resource (as its Terraform import documents)."
     ),
-    address: Optional[str] = typer.Argument(None, help="Resource address in the unit; omit to list them."),
+    address: str | None = typer.Argument(None, help="Resource address in the unit; omit to list them."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
@@ -121,7 +121,7 @@ def rotate_secret(
     view: View,
     project: ProjectOptions,
     component: str = typer.Argument(..., help="The resource component whose generated secret rotates."),
-    key: Optional[str] = typer.Argument(None, help="Which secret (default: password)."),
+    key: str | None = typer.Argument(None, help="Which secret (default: password)."),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from composer.cli.common import EXIT_APPLY_FAILED, EXIT_CHANGES, EXIT_OK, Exit, ProjectOptions, app, compile_for
-from composer.cli.common import option, project_command
+from composer.cli.common import (
+    EXIT_APPLY_FAILED,
+    EXIT_CHANGES,
+    EXIT_OK,
+    Exit,
+    ProjectOptions,
+    app,
+    compile_for,
+    format_option,
+    markdown_on_stdout,
+    project_command,
+)
 from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt, UntrustedOpt
 from composer.cli.session import EngineSession, run_engine
 from composer.cli.views import View
 from composer.cli.wiring import RunOptions
-from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.drift import DriftReport
 
 
@@ -26,11 +35,9 @@ from composer.engine.drift import DriftReport
 def drift(
     view: View,
     project: ProjectOptions,
-    format: str = option(
-        "text",
-        "--format",
-        env="DRIFT_FORMAT",
-        help="text | markdown: a comment for an issue or pull request on stdout (values masked as in text); progress goes to stderr.",
+    format: str = format_option(
+        "DRIFT_FORMAT",
+        "text | markdown: a comment for an issue or pull request on stdout (values masked as in text); progress goes to stderr.",
     ),
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
@@ -39,10 +46,7 @@ def drift(
     """Compare the environment with its last apply: exit 0 in sync, 2 drifted; `appc apply --refresh` repairs."""
     from composer.runners.drift_check import check_drift
 
-    if format not in ("text", "markdown"):
-        raise DiagnosticError([Diagnostic(f"unknown drift format {format!r}", "expected text or markdown")])
-    if format == "markdown" and not view.json:
-        view.out = view.err  # stdout carries the markdown alone
+    markdown = markdown_on_stdout(view, format, "drift")
     compiled = compile_for(replace(project, untrusted=untrusted))
     options = RunOptions(parallelism=1, timeout=timeout, lock_timeout=lock_timeout, no_wait=True)
 
@@ -53,17 +57,17 @@ def drift(
         view, "drift", compiled, options, lambda s: check_drift(s.engine, s.state, s.progress), needs_credentials
     )
     env_name = compiled.resolved.environment.name
-    raise Exit(_show(view, report, format, compiled.resolved.name, env_name))
+    raise Exit(_show(view, report, markdown, compiled.resolved.name, env_name))
 
 
-def _show(view: View, report: DriftReport, format: str, app_name: str, env_name: str) -> int:
+def _show(view: View, report: DriftReport, as_markdown: bool, app_name: str, env_name: str) -> int:
     """The report as JSON, markdown or lines (values escaped: cloud text is never markup); the exit code."""
     from rich.markup import escape
 
     from composer.engine.drift import markdown
 
     view.event("drift", **report.to_json())
-    if format == "markdown" and not view.json:
+    if as_markdown and not view.json:
         view.text(markdown(report, app_name, env_name))
     elif not view.json:
         for i in report.items:

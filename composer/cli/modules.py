@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -98,13 +97,13 @@ def def_scaffold(
         ...,
         help="Module source: a directory, git::URL?ref=TAG, or a registry address NS/NAME/PROVIDER (with --version).",
     ),
-    name: Optional[str] = option(
+    name: str | None = option(
         None, "--name", env="DEF_NAME", help="The component type to define (default: the module's name)."
     ),
-    version: Optional[str] = option(
+    version: str | None = option(
         None, "--version", env="MODULE_VERSION", help="Version constraint of a registry source, e.g. '~> 4.11'."
     ),
-    out: Optional[Path] = option(
+    out: Path | None = option(
         None, "-o", "--out", env="OUT", help="Write the definition to this file (it must not exist) instead of stdout."
     ),
     json_mode: bool = JsonOpt,
@@ -129,7 +128,7 @@ def def_scaffold(
         view.summary(True, EXIT_OK, name=type_name)
 
 
-def _scaffold(source: str, name: Optional[str], version: Optional[str], out: Optional[Path]) -> tuple[str, str]:
+def _scaffold(source: str, name: str | None, version: str | None, out: Path | None) -> tuple[str, str]:
     """(component type name, definition YAML) for the module at `source`; a local module is
     named relative to where the definition will be written."""
     try:

@@ -9,8 +9,9 @@ the engine (composer/engine/changes.py): sensitive ones read `(sensitive)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from rich.text import Text
 

@@ -10,8 +10,8 @@ probe's reason) exactly as apply would run it. The probe only reads.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,20 +20,23 @@ from composer.cli.common import (
     ProjectOptions,
     app,
     compile_for,
+    format_option,
+    markdown_on_stdout,
     option,
     project_command,
     registry,
     render_notes,
 )
 from composer.cli.planview import plan_markdown, plan_text
-from composer.cli.probing import ProbeOpt, Probed
 from composer.cli.planview import totals as plan_totals
+from composer.cli.probing import Probed, ProbeOpt
 from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import Record, View
 from composer.cli.wiring import RunOptions, bootstrap, interactive, plan_key
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.runners.saved_plans import read_plan, write_plan
 from composer.project import Compiled, held_units, refuse_paused
+from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
+from composer.runners.saved_plans import read_plan, write_plan
 from composer.safefs import write_path
 
 if TYPE_CHECKING:
@@ -57,6 +60,20 @@ KubeWorkersOpt = option(
     min=1,
     max=64,
     help="Threads applying one unit's objects to a cluster (units run in parallel too: --parallelism).",
+)
+KubeQpsOpt = option(
+    DEFAULT_QPS,
+    "--kube-qps",
+    env="KUBE_QPS",
+    min=0.001,
+    help="Requests a second to one API server, sustained (a token bucket per server; 429 + Retry-After is honoured).",
+)
+KubeBurstOpt = option(
+    DEFAULT_BURST,
+    "--kube-burst",
+    env="KUBE_BURST",
+    min=1,
+    help="Requests to one API server at once before --kube-qps applies.",
 )
 LockTimeoutOpt = option(
     0.0,
@@ -107,9 +124,9 @@ def init(view: View, project: ProjectOptions) -> None:
 class PlanOutput:
     """Where a plan goes besides the view: a saved plan file, markdown on stdout or in a file."""
 
-    out: Optional[Path]
+    out: Path | None
     markdown: bool
-    markdown_out: Optional[Path]
+    markdown_out: Path | None
     detailed_exitcode: bool
 
 
@@ -117,19 +134,17 @@ class PlanOutput:
 def plan(
     view: View,
     project: ProjectOptions,
-    out: Optional[Path] = option(
+    out: Path | None = option(
         None, "--out", env="PLAN_OUT", help="Save the plan, to apply it exactly with `appc apply FILE`."
     ),
     detailed_exitcode: bool = option(
         False, "--detailed-exitcode", env="DETAILED_EXITCODE", help="Exit 2 when there are changes."
     ),
-    format: str = option(
-        "text",
-        "--format",
-        env="PLAN_FORMAT",
-        help="text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
+    format: str = format_option(
+        "PLAN_FORMAT",
+        "text | markdown: for a pull-request comment, a summary table and a collapsed diff per unit (sensitive values masked), on stdout; progress goes to stderr.",
     ),
-    markdown_out: Optional[Path] = option(
+    markdown_out: Path | None = option(
         None,
         "--markdown-out",
         env="PLAN_MARKDOWN_OUT",
@@ -140,27 +155,27 @@ def plan(
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    probe: Optional[str] = ProbeOpt,
+    kube_qps: float = KubeQpsOpt,  # the cluster checks of a plan read through the same token bucket
+    kube_burst: int = KubeBurstOpt,
+    probe: str | None = ProbeOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
-    if format not in ("text", "markdown"):
-        raise DiagnosticError([Diagnostic(f"unknown plan format {format!r}", "expected text or markdown")])
-    if format == "markdown" and not view.json:
-        view.out = view.err  # stdout carries the markdown alone: appc plan --format markdown > plan.md
+    markdown = markdown_on_stdout(view, format, "plan")
     compiled = compile_for(replace(project, untrusted=untrusted))
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
+    options = replace(options, kube_qps=kube_qps, kube_burst=kube_burst)
     render_notes(view, compiled, tier=True)
     saved: dict[str, bytes] = {}
     checked = Probed(view, probe, _pending)  # the apply's probe: units whose resources vanished are planned
     result, session = run_engine(
         view, "plan", compiled, options, lambda s: s.engine.plan(checked.state(s), saved), checked
     )
-    output = PlanOutput(out, format == "markdown", markdown_out, detailed_exitcode)
+    output = PlanOutput(out, markdown, markdown_out, detailed_exitcode)
     raise Exit(_plan_report(view, compiled, result, session, saved, output))
 
 
 def _plan_markdown(
-    view: View, compiled: Compiled, result: "RunResult", session: EngineSession, output: PlanOutput
+    view: View, compiled: Compiled, result: RunResult, session: EngineSession, output: PlanOutput
 ) -> None:
     md = plan_markdown(
         compiled.resolved.name,
@@ -179,7 +194,7 @@ def _plan_markdown(
 def _plan_report(
     view: View,
     compiled: Compiled,
-    result: "RunResult",
+    result: RunResult,
     session: EngineSession,
     saved: dict[str, bytes],
     output: PlanOutput,
@@ -218,7 +233,7 @@ def _plan_report(
 def apply(
     view: View,
     project: ProjectOptions,
-    planfile: Optional[Path] = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
+    planfile: Path | None = typer.Argument(None, help="A plan saved by `appc plan --out`, applied exactly."),
     auto_approve: bool = option(
         False, "--auto-approve", env="AUTO_APPROVE", help="Apply without asking (required when not interactive)."
     ),
@@ -232,6 +247,8 @@ def apply(
         help="Take ownership of fields another field manager owns (server-side apply conflicts).",
     ),
     kube_workers: int = KubeWorkersOpt,
+    kube_qps: float = KubeQpsOpt,
+    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
@@ -241,7 +258,7 @@ def apply(
         env="APPROVE",
         help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
     ),
-    probe: Optional[str] = ProbeOpt,
+    probe: str | None = ProbeOpt,
     adopt_owned: bool = option(
         False,
         "--adopt-owned",
@@ -264,6 +281,8 @@ def apply(
         no_wait=no_wait,
         force_conflicts=force_conflicts,
         kube_workers=kube_workers,
+        kube_qps=kube_qps,
+        kube_burst=kube_burst,
         adopt_owned=adopt_owned,
     )
     ask = planfile is None and not auto_approve
@@ -274,10 +293,10 @@ def _apply(
     view: View,
     compiled: Compiled,
     options: RunOptions,
-    planfile: Optional[Path],
+    planfile: Path | None,
     ask: bool,
     approve: list[str],
-    probe: Optional[str] = None,
+    probe: str | None = None,
 ) -> int:
     """Apply after the gates: the saved plan (read under the lock) or a confirmed preview."""
     refuse_paused(compiled)
@@ -285,7 +304,7 @@ def _apply(
 
     checked = Probed(view, "off" if planfile is not None else probe, _pending)  # a saved plan applies as saved
 
-    def step(s: EngineSession) -> "RunResult":
+    def step(s: EngineSession) -> RunResult:
         state = checked.state(s)
         if ask:
             preview = s.engine.plan(state)
@@ -322,6 +341,8 @@ def destroy(
     auto_approve: bool = option(False, "--auto-approve", env="AUTO_APPROVE", help="Destroy without asking."),
     parallelism: int = ParallelismOpt,
     kube_workers: int = KubeWorkersOpt,
+    kube_qps: float = KubeQpsOpt,
+    kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
@@ -333,6 +354,7 @@ def destroy(
         )
     compiled = compile_for(project)
     options = RunOptions(parallelism=parallelism, timeout=timeout, lock_timeout=lock_timeout, kube_workers=kube_workers)
+    options = replace(options, kube_qps=kube_qps, kube_burst=kube_burst)
     if not auto_approve:
         guide.destroy_warning(view, compiled)
         app_env = f"{compiled.resolved.name}/{compiled.resolved.environment.name}"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from composer.cli.common import EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_OK, Exit, registry
 from composer.cli.views import RunView, View
@@ -35,9 +36,9 @@ R = TypeVar("R")
 class EngineSession:
     """What a step runs with: the engine (its store set), the state read under the lock, the progress view."""
 
-    engine: "Engine"
+    engine: Engine
     store: StateStore
-    state: "StateDoc"
+    state: StateDoc
     progress: RunView
     prepared: Any = None  # what `before` returned (a saved plan)
 
@@ -55,7 +56,7 @@ def _lock_held(compiled: Compiled, exc: LockHeld) -> Diagnostic:
 @contextmanager
 def locked_state(
     compiled: Compiled, view: View, operation: str, lock_timeout: float
-) -> Iterator[tuple[StateStore, "StateDoc"]]:
+) -> Iterator[tuple[StateStore, StateDoc]]:
     """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
     from composer.runners.bundle_install import recording
 
@@ -69,7 +70,7 @@ def locked_state(
     except LockHeld as exc:
         view.diagnostics([_lock_held(compiled, exc)])
         view.summary(False, EXIT_LOCKED)
-        raise Exit(EXIT_LOCKED)
+        raise Exit(EXIT_LOCKED) from None
     try:
         with ExitStack() as stack:
             state = store.read() or new_state(compiled.resolved.name, compiled.resolved.environment.name)
@@ -81,9 +82,7 @@ def locked_state(
         store.unlock(info)
 
 
-def _enter_sandbox(
-    stack: ExitStack, compiled: Compiled, store: StateStore, state: "StateDoc", view: View
-) -> "StateDoc":
+def _enter_sandbox(stack: ExitStack, compiled: Compiled, store: StateStore, state: StateDoc, view: View) -> StateDoc:
     """Point every AWS client at the emulator; reset state made against another emulator."""
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
@@ -124,7 +123,7 @@ def interruptible(view: View) -> Iterator[threading.Event]:
             signal.signal(sig, h)
 
 
-def unit_kinds(compiled: Compiled, state: "StateDoc | None" = None) -> list[tuple[str, str]]:
+def unit_kinds(compiled: Compiled, state: StateDoc | None = None) -> list[tuple[str, str]]:
     """(unit, kind) in the model's order, then units only the state still knows (to be pruned)."""
     kinds = {c.name: "terraform" if c.is_terraform else "kubernetes" for c in compiled.resolved.components}
     out = [(n, kinds[n]) for n in compiled.graph.order]
@@ -140,7 +139,7 @@ def run_engine(
     options: RunOptions,
     step: Callable[[EngineSession], R],
     needs_credentials: Callable[[EngineSession], bool],
-    before: Callable[[StateStore, "StateDoc"], Any] | None = None,
+    before: Callable[[StateStore, StateDoc], Any] | None = None,
 ) -> tuple[R, EngineSession]:
     """Lock, build the engine, run `step`. Credentials are checked before any Terraform runs,
     and only when `needs_credentials` says the run will touch the cloud. `before` runs under the
@@ -160,7 +159,7 @@ def run_engine(
             return step(session), session
 
 
-def report(view: View, result: "RunResult", env_name: str, verb: Verb) -> int:
+def report(view: View, result: RunResult, env_name: str, verb: Verb) -> int:
     """The last words of a run: finished, failed (which units) or interrupted (how to resume); the exit code."""
     failed = result.failed
     summary = result.summary()

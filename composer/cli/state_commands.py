@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -31,7 +31,7 @@ from composer.project import Compiled
 def outputs(
     view: View,
     project: ProjectOptions,
-    component: Optional[str] = typer.Argument(None, help="Only this component."),
+    component: str | None = typer.Argument(None, help="Only this component."),
     show_secrets: bool = option(
         False, "--show-secrets", env="SHOW_SECRETS", help="Fetch and print secret outputs too."
     ),
@@ -157,7 +157,7 @@ def _health_table(view: View, health: list[dict[str, Any]]) -> None:
 def force_unlock(
     view: View,
     project: ProjectOptions,
-    lock_id: Optional[str] = typer.Argument(
+    lock_id: str | None = typer.Argument(
         None, help="The lock id (printed with the lock error); guards against removing a newer lock."
     ),
     force: bool = option(False, "--force", env="FORCE_UNLOCK", help="Required: remove the lock without asking."),

@@ -11,9 +11,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -175,7 +176,7 @@ class RunView:
         elif not view.json and self.heartbeat > 0:
             self._beat = threading.Thread(target=self._beats, name="appc-heartbeat", daemon=True)
 
-    def __enter__(self) -> "RunView":
+    def __enter__(self) -> RunView:
         if self.live:
             self.live.__enter__()
         if self._beat:

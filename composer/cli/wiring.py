@@ -4,10 +4,11 @@ workload sink, secret reader). The only place that knows which runner serves whi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import WorkloadSink
@@ -23,6 +24,7 @@ from composer.plugins import (
     WriteSecretRequest,
 )
 from composer.project import Compiled
+from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
 from composer.state.protocol import StateStore, StoreOptions
 
 
@@ -35,6 +37,8 @@ class RunOptions:
     no_wait: bool = False
     force_conflicts: bool = False
     kube_workers: int = 4  # threads applying one unit's objects to a cluster (--kube-workers)
+    kube_qps: float = DEFAULT_QPS  # requests a second to one API server, sustained (--kube-qps)
+    kube_burst: int = DEFAULT_BURST  # requests to one API server at once before --kube-qps applies (--kube-burst)
     adopt_owned: bool = False  # import an already existing resource whose tags name its unit (--adopt-owned)
 
 
@@ -57,6 +61,10 @@ def gitops_dir(compiled: Compiled) -> Path:
     from composer.safefs import vetted_directory
 
     directory = compiled.resolved.environment.spec.kubernetes.directory
+    if directory is None:
+        raise DiagnosticError(
+            [Diagnostic(f"environment {compiled.resolved.environment.name} has no kubernetes.directory")]
+        )
     return vetted_directory(
         compiled.project.workdir, Path(directory), "kubernetes.directory", allow_outside=compiled.allow_outside_project
     )
@@ -73,6 +81,7 @@ def open_store(compiled: Compiled, warn: Callable[[str], None]) -> StateStore:
 
         prefix = f"{st.prefix.rstrip('/')}/" if st.prefix else ""
         region = st.region or (env.spec.cloud.region if env.spec.cloud else None)
+        assert st.bucket is not None, "the environment model requires state.bucket for s3"
         return S3Store(
             st.bucket,
             f"{prefix}{app}/{env.name}/composer.state.json",
@@ -187,7 +196,10 @@ def bootstrap(registry: PluginRegistry, compiled: Compiled) -> tuple[str, list[B
             identity = result.identity
     resources: list[BackendResource] = []
     for name in registry.names():
-        result = registry.get(name).bootstrap_backend(PreflightRequest(env))
+        provider = registry.get(name)
+        if provider is None:
+            continue
+        result = provider.bootstrap_backend(PreflightRequest(env))
         resources.extend(result.resources)
         if not result.ok:
             raise DiagnosticError(

@@ -28,16 +28,6 @@ CATALOG_FILE = "definitions/catalog.yaml"
 
 Verb = Literal["apply", "destroy"]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Drifted")
-_CHILD_ENV = (
-    "PATH",
-    "PYTHONPATH",
-    "HOME",
-    "KUBECONFIG",
-    "XDG_CACHE_HOME",
-    "TF_PLUGIN_CACHE_DIR",
-    "TF_CLI_CONFIG_FILE",
-    "CI",
-)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Mapping
+from typing import Literal
 
 from composer.catalog import ModuleSource
 from composer.catalog.hcl import resource_blocks

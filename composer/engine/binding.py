@@ -18,15 +18,16 @@ from __future__ import annotations
 import copy
 import json
 import secrets as random_source
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.recording import mapping_hint
 from composer.render.bindings import BINDINGS_HASH_ANNOTATION, bindings_hash, secret_name
 from composer.render.connection import Connection
 from composer.render.kubernetes import content_named_job
-from composer.render.workload import target_namespace
 from composer.render.terraform import SECRET_ID_OUTPUT
+from composer.render.workload import target_namespace
 from composer.resolve import ResolvedComponent
 from composer.state.model import secret_digest
 from composer.templates import TemplateFailure, evaluate

@@ -18,8 +18,9 @@ redacted as well, whatever the module declared.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 SENSITIVE = "(sensitive)"
 UNKNOWN = "(known after apply)"

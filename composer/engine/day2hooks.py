@@ -19,11 +19,11 @@ if TYPE_CHECKING:  # the engine imports this module
     from composer.engine.run import Engine
 
 
-def scope(engine: "Engine", name: str) -> rotate.Scope:
+def scope(engine: Engine, name: str) -> rotate.Scope:
     return rotate.Scope(engine.app, engine.env_name, name, engine._state_key())
 
 
-def write_overlays(engine: "Engine", name: str) -> None:
+def write_overlays(engine: Engine, name: str) -> None:
     prev = engine.state.units.get(name)
     in_model = name in engine.graph.order
     for file, data in (
@@ -36,7 +36,7 @@ def write_overlays(engine: "Engine", name: str) -> None:
             engine.workspace.write(f"terraform/{name}/{file}", data)
 
 
-def generated_inputs(engine: "Engine", name: str) -> dict[str, str]:
+def generated_inputs(engine: Engine, name: str) -> dict[str, str]:
     """The unit's generated inputs: sealed ones first (a first apply that failed, a rotation
     under way), then the secret store entry, else new ones (RunSecrets)."""
     c = engine.resolved.component(name)
@@ -48,7 +48,7 @@ def generated_inputs(engine: "Engine", name: str) -> dict[str, str]:
     return engine.secrets.generated_inputs(c, prev)
 
 
-def seal_before_use(engine: "Engine", name: str) -> None:
+def seal_before_use(engine: Engine, name: str) -> None:
     """Values generated this run are written, sealed, into state before Terraform sends them."""
     c = engine.resolved.component(name)
     prev = engine.state.units.get(name)
@@ -62,14 +62,14 @@ def seal_before_use(engine: "Engine", name: str) -> None:
     )
 
 
-def drop_imports(engine: "Engine", name: str) -> None:
+def drop_imports(engine: Engine, name: str) -> None:
     """Import blocks are for one run: gone from the root whether it adopted or failed."""
     if name in engine.imports:
         engine.imports = {k: v for k, v in engine.imports.items() if k != name}
         engine.workspace.remove(f"terraform/{name}/{adopt.IMPORT_FILE}")
 
 
-def apply_adopting(engine: "Engine", name: str, planned: bytes | None) -> Outcome:
+def apply_adopting(engine: Engine, name: str, planned: bytes | None) -> Outcome:
     from composer.engine import terraform_unit
 
     try:

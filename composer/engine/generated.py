@@ -13,8 +13,9 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import SecretReader

@@ -31,7 +31,7 @@ def _with_inventory(state: StateDoc, name: str, applied: Applied) -> StateDoc:
     return state.model_copy(update={"inventory": inventory})
 
 
-def _deliver(engine: "Engine", name: str, objects: list[dict]) -> tuple[Applied, int]:
+def _deliver(engine: Engine, name: str, objects: list[dict]) -> tuple[Applied, int]:
     """Every cluster target gets the workload (cloud units ran once)."""
     applied: Applied = {}
     failure: PartialApply | None = None
@@ -52,7 +52,7 @@ def _deliver(engine: "Engine", name: str, objects: list[dict]) -> tuple[Applied,
     return applied, writes
 
 
-def apply_unit(engine: "Engine", name: str) -> Outcome:
+def apply_unit(engine: Engine, name: str) -> Outcome:
     c = engine.resolved.component(name)
     assert c is not None  # only units of the model are applied
     public: dict[str, Any] = {}
@@ -67,7 +67,7 @@ def apply_unit(engine: "Engine", name: str) -> Outcome:
     return Outcome(name, "kubernetes", "applied", k8s_writes=writes, k8s_changed=writes)
 
 
-def plan_unit(engine: "Engine", name: str) -> Outcome:
+def plan_unit(engine: Engine, name: str) -> Outcome:
     """What the sinks would refuse (a claim shrunk: the plan fails), and what changes: new
     objects (a replaced Job: its new name) are creates, removed ones destroys."""
     started = time.monotonic()

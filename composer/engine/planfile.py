@@ -121,7 +121,8 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
             "the inputs changed since this plan was made",
             "app.yaml, the environment, definitions or modules differ from when the plan was made; make a new plan",
         )
-    units = doc.get("units") if isinstance(doc.get("units"), dict) else {}
+    listed = doc.get("units")
+    units: dict[str, Any] = listed if isinstance(listed, dict) else {}
     return {
         name: _unit_plan(path, name, u["tfplan"], compiled, state)
         for name, u in units.items()

@@ -8,8 +8,9 @@ missing (`TerraformFailure`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.render.connection import Connection

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the engine imports this module
 MIN_SECRET_LENGTH = 6  # shorter values (a port, "app") would redact half the plan
 
 
-def redactor(engine: "Engine") -> Redactor:
+def redactor(engine: Engine) -> Redactor:
     """Every secret value this run holds: generated inputs and secret outputs read upstream."""
     values: set[str] = set()
     for generated in engine.secrets.generated.values():
@@ -45,7 +45,7 @@ def redactor(engine: "Engine") -> Redactor:
 
 
 def terraform_resources(
-    engine: "Engine", name: str, workdir: Path, planfile: Path
+    engine: Engine, name: str, workdir: Path, planfile: Path
 ) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
     """The resource changes of a saved plan; when Terraform cannot show it, none and a warning
     (the counts of the plan itself still stand)."""
@@ -69,7 +69,7 @@ def _key(obj: dict) -> tuple[str, Any, str]:
 
 
 def kubernetes_resources(
-    engine: "Engine", name: str, objects: list[dict]
+    engine: Engine, name: str, objects: list[dict]
 ) -> tuple[tuple[ResourceChange, ...], list[Diagnostic]]:
     """Objects to create, update (field by field, where the sink can preview) and delete, on
     every sink, and warnings. Objects whose digest matches the inventory are unchanged and not
@@ -134,7 +134,7 @@ def _admission_warning(name: str, target: str, warning: str) -> Diagnostic:
     )
 
 
-def pruned_resources(engine: "Engine", name: str, unit: "UnitState") -> tuple[ResourceChange, ...]:
+def pruned_resources(engine: Engine, name: str, unit: UnitState) -> tuple[ResourceChange, ...]:
     """What pruning a removed unit destroys: its Terraform state's managed resources, or its
     objects in the inventory of every sink."""
     if unit.kind == "terraform":

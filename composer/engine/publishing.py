@@ -12,7 +12,8 @@ with or without secret keys) gets its connection document published under
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Protocol, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import WorkloadSink

@@ -7,7 +7,8 @@ the production tier) is never removed: the whole request is refused before anyth
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import terraform_unit
@@ -69,7 +70,7 @@ def removed_units(units: Mapping[str, UnitState], model: Iterable[str]) -> list[
     return list(reversed(order))
 
 
-def remove_unit(engine: "Engine", name: str, verb: str) -> Outcome:
+def remove_unit(engine: Engine, name: str, verb: str) -> Outcome:
     """Destroy one unit (Terraform resources, or its objects on every sink), its connection
     Secret and published document, then drop it from state and inventory."""
     unit = engine.state.units[name]

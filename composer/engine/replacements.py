@@ -12,8 +12,9 @@ so that resource-level plan parsing elsewhere can take it over:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, Severity
 

@@ -25,8 +25,9 @@ The version reaches the module through a Terraform override file in the unit's r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.catalog import ModuleSource
 from composer.catalog.hcl import interface

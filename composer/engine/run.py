@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 from composer.catalog import ModuleSource
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import adopt, day2hooks, kube_unit, preview, removal, rotate, skip, terraform_unit
 from composer.engine.changes import counts
-from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
 from composer.engine.generated import RunSecrets
 from composer.engine.outcome import Outcome, RunResult, UnitKind
 from composer.engine.ports import SecretReader, TerraformPort, WorkloadSink, Workspace
 from composer.engine.publishing import SecretPublisher
+from composer.engine.recording import applied_unit, failed_unit, failure_diagnostics
 from composer.engine.scheduler import OK, run_dag
 from composer.graph import Graph
 from composer.render import Rendered
@@ -54,7 +55,7 @@ class Engine:
     graph: Graph
     rendered: Rendered
     modules: Mapping[str, ModuleSource]
-    store: StateStore
+    store: StateStore | None  # None until the caller holds the environment's lock (cli/session.py)
     terraform: TerraformPort
     workspace: Workspace
     sinks: tuple[WorkloadSink, ...]  # one per Kubernetes target (or a GitOps directory)
@@ -125,11 +126,13 @@ class Engine:
         """The state's key (created with the state): secret digests are keyed with it."""
         with self._lock:
             if self._key is None:
+                assert self.store is not None, "the engine reads state only under the lock"
                 self._key = self.store.signing_key()
             return self._key
 
     def save(self, update: Callable[[StateDoc], StateDoc]) -> None:
         with self._lock:
+            assert self.store is not None, "the engine writes state only under the lock"
             self._state = self.store.write(update(self.state))
 
     def _outcome(self, o: Outcome) -> None:

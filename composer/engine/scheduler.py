@@ -8,8 +8,9 @@ is reported `blocked`; the others go on. `should_stop()` stops new units from st
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable, Final, Literal, Mapping, Sequence
+from typing import Final, Literal
 
 UnitResult = Literal["ok", "failed", "blocked"]
 OK: Final = "ok"

@@ -8,8 +8,9 @@ Pure: state and the compiled model in, notes out. No cloud or cluster is asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, cast
+from typing import Any, cast
 
 from composer.catalog import ModuleSource
 from composer.engine.ports import SecretReader, TerraformPort, Workspace

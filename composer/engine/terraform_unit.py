@@ -12,9 +12,10 @@ import functools
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import binding, day2hooks, preview, probes, replacements, rotate
@@ -34,13 +35,13 @@ def counted(changes: Changes) -> dict[str, int]:
     return {"add": changes.add, "change": changes.change, "remove": changes.remove}
 
 
-def backend_config(engine: "Engine", name: str) -> dict[str, str]:
+def backend_config(engine: Engine, name: str) -> dict[str, str]:
     if engine.resolved.environment.spec.state.backend != "local":
         return {}
     return {"path": str(engine.workspace.state_path(state_key(engine.app, engine.env_name, name)))}
 
 
-def init_unit(engine: "Engine", name: str) -> None:
+def init_unit(engine: Engine, name: str) -> None:
     """terraform init, skipped when backend and module are as at the last init."""
     root = json.loads(
         engine.rendered.files.get(f"terraform/{name}/main.tf.json")
@@ -64,12 +65,12 @@ def init_unit(engine: "Engine", name: str) -> None:
     engine.workspace.initialized(name, fingerprint)
 
 
-def output_values(engine: "Engine", unit: str) -> dict[str, Any]:
+def output_values(engine: Engine, unit: str) -> dict[str, Any]:
     """A unit's Terraform outputs, values only (memory only: they may be secret)."""
     return {k: v for k, (v, _) in engine.terraform.outputs(unit, engine.workspace.workdir(unit)).items()}
 
 
-def variables(engine: "Engine", name: str) -> dict[str, str]:
+def variables(engine: Engine, name: str) -> dict[str, str]:
     """The root's input variables: upstream outputs (secret ones from memory) and generated inputs."""
     state = engine.state
     out: dict[str, str] = {}
@@ -87,11 +88,11 @@ def variables(engine: "Engine", name: str) -> dict[str, str]:
     return out
 
 
-def generated_inputs(engine: "Engine", name: str) -> dict[str, str]:
+def generated_inputs(engine: Engine, name: str) -> dict[str, str]:
     return day2hooks.generated_inputs(engine, name)
 
 
-def stateful_check(engine: "Engine", name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
+def stateful_check(engine: Engine, name: str, found: list[replacements.StatefulChange]) -> list[Diagnostic]:
     """A warning naming the stateful resources a plan replaces or destroys; for a protected
     unit, the refusal (raised, so nothing is applied)."""
     if not found:
@@ -102,7 +103,7 @@ def stateful_check(engine: "Engine", name: str, found: list[replacements.Statefu
 
 
 @contextmanager
-def scratch_planfile(engine: "Engine", name: str) -> Iterator[tuple[Path, Path, str]]:
+def scratch_planfile(engine: Engine, name: str) -> Iterator[tuple[Path, Path, str]]:
     """(workdir, plan file path, its workspace-relative name) for one step. A plan file holds
     secrets: a leftover of a killed run is removed first (Terraform must not write through
     it), and the file is gone on every exit path, failed plans too."""
@@ -116,7 +117,7 @@ def scratch_planfile(engine: "Engine", name: str) -> Iterator[tuple[Path, Path, 
         engine.workspace.remove(rel)
 
 
-def _run_apply(engine: "Engine", name: str, planned: bytes | None) -> tuple[Changes, list[Diagnostic]]:
+def _run_apply(engine: Engine, name: str, planned: bytes | None) -> tuple[Changes, list[Diagnostic]]:
     warnings: list[Diagnostic] = []
     protected = name in engine.protected()
     with scratch_planfile(engine, name) as (workdir, planfile, rel):
@@ -137,7 +138,7 @@ def _run_apply(engine: "Engine", name: str, planned: bytes | None) -> tuple[Chan
         return changes, stateful_check(engine, name, replacements.from_actions(changes.resource_actions))
 
 
-def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Outcome:
+def apply_unit(engine: Engine, name: str, planned: bytes | None = None) -> Outcome:
     """Apply one unit (as saved, when `planned`), bind its outputs, deliver its connection to
     every sink, and record it in state at once."""
     day2hooks.seal_before_use(engine, name)
@@ -159,7 +160,7 @@ def apply_unit(engine: "Engine", name: str, planned: bytes | None = None) -> Out
     return Outcome(name, "terraform", "applied", counted(changes), diagnostics=warnings, k8s_writes=writes)
 
 
-def plan_unit(engine: "Engine", name: str, planfiles: dict[str, bytes] | None) -> Outcome:
+def plan_unit(engine: Engine, name: str, planfiles: dict[str, bytes] | None) -> Outcome:
     """Terraform's plan of one unit (refreshed), its resource detail, and (for `plan --out`)
     the plan file's bytes."""
     started = time.monotonic()
@@ -181,7 +182,7 @@ def plan_unit(engine: "Engine", name: str, planfiles: dict[str, bytes] | None) -
     )
 
 
-def state_addresses(engine: "Engine", name: str, unit: UnitState) -> list[str] | None:
+def state_addresses(engine: Engine, name: str, unit: UnitState) -> list[str] | None:
     """The addresses in a unit's Terraform state (None: no state), its root ready to destroy."""
     if name not in engine.graph.order:
         # The model no longer has it: a root with backend and provider but no module call
@@ -196,7 +197,7 @@ def state_addresses(engine: "Engine", name: str, unit: UnitState) -> list[str] |
     return engine.terraform.resources(name, engine.workspace.workdir(name))
 
 
-def destroy_unit(engine: "Engine", name: str, unit: UnitState) -> dict[str, int]:
+def destroy_unit(engine: Engine, name: str, unit: UnitState) -> dict[str, int]:
     """Destroy what the unit's Terraform state holds; refused when there is no state at all."""
     resources = state_addresses(engine, name, unit)
     if resources is None:

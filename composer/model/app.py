@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
+from composer.model.base import Document, Metadata, Name, Properties, Strict
 from composer.model.environment import DriftPath, KubeTarget
 
 ObjectSelector = Annotated[
@@ -60,15 +60,10 @@ class ApplicationSpec(Strict):
     recreate: tuple[ObjectSelector, ...] = ()
 
 
-class Application(Strict):
-    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+class Application(Document):
     kind: Literal["Application"]
     metadata: AppMetadata
     spec: ApplicationSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
     def component(self, name: str) -> Component | None:
         for c in self.spec.components:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API_VERSION: Final = "composer.dev/v1alpha1"
 
@@ -38,3 +38,16 @@ class Metadata(Strict):
     name: Name
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
+
+
+class Document(Strict):
+    """A composer.dev/v1alpha1 document: apiVersion, its kind (a Literal in each subclass),
+    metadata with a name, and a spec."""
+
+    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    kind: str
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name

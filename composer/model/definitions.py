@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from composer.model.base import API_VERSION, Metadata, Strict
+from composer.model.base import Document, Strict
 from composer.model.environment import PolicyRule
 
 
@@ -94,15 +94,9 @@ class ComponentDefinitionSpec(Strict):
     policy: DefinitionPolicy = DefinitionPolicy()
 
 
-class ComponentDefinition(Strict):
-    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+class ComponentDefinition(Document):
     kind: Literal["ComponentDefinition"]
-    metadata: Metadata
     spec: ComponentDefinitionSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 class TraitDefinitionSpec(Strict):
@@ -120,12 +114,6 @@ class TraitDefinitionSpec(Strict):
         return self
 
 
-class TraitDefinition(Strict):
-    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+class TraitDefinition(Document):
     kind: Literal["TraitDefinition"]
-    metadata: Metadata
     spec: TraitDefinitionSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name

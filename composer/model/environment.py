@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from composer.model.base import API_VERSION, Metadata, Name, Properties, Strict
+from composer.model.base import Document, Name, Properties, Strict
 
 
 class Cloud(Strict):
@@ -215,12 +215,6 @@ class EnvironmentSpec(Strict):
         return self
 
 
-class Environment(Strict):
-    api_version: Literal["composer.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+class Environment(Document):
     kind: Literal["Environment"]
-    metadata: Metadata
     spec: EnvironmentSpec = EnvironmentSpec()
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name

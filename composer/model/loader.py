@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, FieldPath
 from composer.model.app import Application
@@ -39,7 +40,7 @@ class Loaded(typing.Generic[M]):
     warnings: tuple[Diagnostic, ...] = ()  # e.g. a Score field Composer reads differently
 
 
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The pydantic model class that sits at `loc` inside `model`, if any."""
     current: Any = model
     for part in loc:
@@ -75,7 +76,7 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _field_by_alias(model: type[BaseModel], name: str):
+def _field_by_alias(model: type[BaseModel], name: str) -> FieldInfo | None:
     for fname, field in model.model_fields.items():
         if (field.alias or fname) == name or fname == name:
             return field
@@ -178,7 +179,7 @@ def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
                 )
             ]
         )
-    return kind
+    return str(kind)
 
 
 def load_application(
@@ -263,7 +264,7 @@ def interpolate_env(doc: SourceDocument, environ: typing.Mapping[str, str]) -> A
     def walk(value: Any, path: FieldPath) -> Any:
         if isinstance(value, str) and "${env:" in value:
 
-            def sub(m: re.Match) -> str:
+            def sub(m: re.Match[str]) -> str:
                 name = m.group(1)
                 if name not in environ:
                     errors.append(
@@ -318,8 +319,10 @@ def load_definitions(path: Path, display: str | None = None) -> list[Loaded[Defi
     for doc in load_documents(path, display):
         try:
             kind = _expect_kind(doc, ("ComponentDefinition", "TraitDefinition"))
-            model = ComponentDefinition if kind == "ComponentDefinition" else TraitDefinition
-            out.append(Loaded(validate(doc, model), doc.source_map, path))
+            definition: Definition = (
+                validate(doc, ComponentDefinition) if kind == "ComponentDefinition" else validate(doc, TraitDefinition)
+            )
+            out.append(Loaded(definition, doc.source_map, path))
         except DiagnosticError as exc:
             errors.extend(exc.diagnostics)
     if errors:

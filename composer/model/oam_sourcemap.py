@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from composer.diagnostics import Diagnostic, FieldPath, Severity
+from composer.diagnostics import Diagnostic, FieldPath
 from composer.model.source import SourceMap
 
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
@@ -42,18 +42,9 @@ class OamSourceMap(SourceMap):
                 return self.origins[p[:n]] + p[n:]
         return p
 
-    def diagnostic(
-        self,
-        path: FieldPath,
-        summary: str,
-        detail: str = "",
-        *,
-        key: bool = False,
-        address: str | None = None,
-        severity: Severity | None = None,
-    ) -> Diagnostic:
-        d = super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
-        p = tuple(path)
+    def in_user_terms(self, d: Diagnostic, key: bool) -> Diagnostic:
+        p = d.path
+        detail = d.detail
         notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
         if notes:
             detail = "; ".join([d.detail, *notes]) if d.detail else "; ".join(notes)

@@ -11,8 +11,9 @@ an `OutputRef` raises: the value is not known until apply.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from composer.diagnostics import FieldPath
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.base import API_VERSION
@@ -57,30 +58,23 @@ class ScoreSourceMap(SourceMap):
 
     origins: dict[FieldPath, tuple[SourceMap, FieldPath]] = field(default_factory=dict)
 
-    def diagnostic(
-        self,
-        path: FieldPath,
-        summary: str,
-        detail: str = "",
-        *,
-        key: bool = False,
-        address: str | None = None,
-        severity=None,
-    ) -> Diagnostic:
-        p = tuple(path)
+    def in_user_terms(self, d: Diagnostic, key: bool) -> Diagnostic:
+        p = d.path
         for n in range(len(p), -1, -1):
             hit = self.origins.get(p[:n])
             if hit is not None:
                 src, orig = hit
-                return src.diagnostic(orig + p[n:], summary, detail, key=key, address=address, severity=severity)
-        return super().diagnostic(path, summary, detail, key=key, address=address, severity=severity)
+                return src.diagnostic(
+                    orig + p[n:], d.summary, d.detail, key=key, address=d.address, severity=d.severity
+                )
+        return d
 
 
 @dataclass
 class ScoreApp:
     """The Composer application data built from Score files, with its source map and warnings."""
 
-    data: dict
+    data: dict[str, Any]
     source: ScoreSourceMap
     warnings: list[Diagnostic]
 
@@ -103,8 +97,8 @@ class _Importer:
         self.environ = environ
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
-        self.components: list[tuple[dict, dict[FieldPath, tuple[SourceMap, FieldPath]]]] = []
-        self.shared: dict[tuple, str] = {}  # (type, class, id) -> component name
+        self.components: list[tuple[dict[str, Any], dict[FieldPath, tuple[SourceMap, FieldPath]]]] = []
+        self.shared: dict[tuple[str, str | None, str], str] = {}  # (type, class, id) -> component name
 
     def error(self, src: SourceMap, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         self.errors.append(src.diagnostic(path, summary, detail, key=key))
@@ -168,8 +162,8 @@ class _Importer:
             name = self.shared[key] = res.id.replace(".", "-")
         else:
             name = f"{d.workload.metadata.name}-{rname}" if prefixed else rname
-        comp = {"name": name, "type": kind.composer_type, "properties": props}
-        origins = {
+        comp: dict[str, Any] = {"name": name, "type": kind.composer_type, "properties": props}
+        origins: dict[FieldPath, tuple[SourceMap, FieldPath]] = {
             (): (src, rpath),
             ("name",): (src, rpath),
             ("type",): (src, rpath + ("type",)),
@@ -319,7 +313,7 @@ def _check_collisions(imp: _Importer) -> None:
 
 def merge_listed(
     doc: SourceDocument, base: Path, environ: Mapping[str, str]
-) -> tuple[dict, ScoreSourceMap, list[Diagnostic]]:
+) -> tuple[dict[str, Any], ScoreSourceMap, list[Diagnostic]]:
     """An app.yaml whose `spec.score` lists Score files: their workloads join its components."""
     spec = doc.data["spec"]
     listed = spec["score"]

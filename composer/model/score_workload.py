@@ -32,7 +32,7 @@ class WorkloadBuilder:
         self.ph = ph
         self.warnings = warnings
         self.origins: dict[FieldPath, FieldPath] = {}
-        self.traits: list[dict] = []
+        self.traits: list[dict[str, Any]] = []
 
     @property
     def name(self) -> str:
@@ -41,7 +41,7 @@ class WorkloadBuilder:
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         self.ph.errors.append(self.src.diagnostic(path, summary, detail, key=key))
 
-    def build(self) -> tuple[dict, dict[FieldPath, FieldPath]]:
+    def build(self) -> tuple[dict[str, Any], dict[FieldPath, FieldPath]]:
         ports = self.w.service.ports if self.w.service else {}
         ctype = "webservice" if ports else "worker"
         self.origins[()] = ("metadata", "name")
@@ -56,14 +56,14 @@ class WorkloadBuilder:
         for sname, side in list(self.w.containers.items())[1:]:
             self.sidecar(sname, side, ("containers", sname))
         self.routes()
-        comp = {"name": self.name, "type": ctype, "properties": props}
+        comp: dict[str, Any] = {"name": self.name, "type": ctype, "properties": props}
         if self.traits:
             comp["traits"] = self.traits
         return comp, self.origins
 
     # -- the main container ------------------------------------------------------------
 
-    def container(self, c: Container, cpath: FieldPath) -> dict:
+    def container(self, c: Container, cpath: FieldPath) -> dict[str, Any]:
         props: dict[str, Any] = {}
         self.origins[("properties",)] = cpath
         if c.image == ".":
@@ -100,7 +100,7 @@ class WorkloadBuilder:
             props["volumeMounts"] = mounts
         return props
 
-    def probe(self, p: ContainerProbe, path: FieldPath) -> dict:
+    def probe(self, p: ContainerProbe, path: FieldPath) -> dict[str, Any]:
         if p.exec is not None:
             if p.http_get is not None:
                 self.warnings.append(
@@ -133,7 +133,7 @@ class WorkloadBuilder:
         self.origins[("traits", len(self.traits))] = cpath + ("resources",)
         self.traits.append({"type": "resources", "properties": props})
 
-    def ports(self, ports: dict) -> list[dict]:
+    def ports(self, ports: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for i, (pname, sp) in enumerate(ports.items()):
             entry: dict[str, Any] = {"name": pname, "port": sp.port, "expose": True}
@@ -147,8 +147,8 @@ class WorkloadBuilder:
 
     # -- files and volumes -------------------------------------------------------------
 
-    def mounts(self, c: Container, cpath: FieldPath) -> dict:
-        mounts: dict[str, list] = {}
+    def mounts(self, c: Container, cpath: FieldPath) -> dict[str, list[dict[str, Any]]]:
+        mounts: dict[str, list[dict[str, Any]]] = {}
         for i, (target, f, fpath) in enumerate(self.items(c.files, cpath + ("files",), ContainerFile)):
             entry = self.file(f, target, fpath, i)
             if entry is not None:
@@ -165,6 +165,7 @@ class WorkloadBuilder:
         """The map form {target: item}, or the deprecated list form [{target, ...}], validated."""
         if raw is None:
             return []
+        pairs: list[tuple[str | None, Any, FieldPath]]
         if isinstance(raw, dict):
             pairs = [(str(k), v, path + (k,)) for k, v in raw.items()]
         elif isinstance(raw, list):
@@ -205,7 +206,7 @@ class WorkloadBuilder:
             self.ph.errors.extend(translate(exc, model, self.src, path))
             return None
 
-    def file(self, f: ContainerFile, target: str, fpath: FieldPath, i: int) -> dict | None:
+    def file(self, f: ContainerFile, target: str, fpath: FieldPath, i: int) -> dict[str, Any] | None:
         if f.mode is not None and f.mode not in DEFAULT_MODES:
             self.error(
                 fpath + ("mode",), f"file mode {f.mode} is not supported", "Composer mounts files with mode 0644"
@@ -263,7 +264,7 @@ class WorkloadBuilder:
             )
             return None
 
-    def volume(self, v: ContainerVolume, target: str, vpath: FieldPath) -> dict | None:
+    def volume(self, v: ContainerVolume, target: str, vpath: FieldPath) -> dict[str, Any] | None:
         src = v.source.strip()
         name = src[len(VOLUME_SOURCE) : -1] if src.startswith(VOLUME_SOURCE) and src.endswith("}") else None
         binding = self.ph.bindings.get(name) if name else None
@@ -352,7 +353,7 @@ class WorkloadBuilder:
             host = host or h
             first = first or ("resources", rname)
             paths[str(params["path"])] = port
-        if host is None:
+        if host is None or first is None:  # first is set with host
             return
         self.origins[("traits", len(self.traits))] = first
         self.traits.append({"type": "ingress", "properties": {"host": host, "paths": paths}})

@@ -82,7 +82,7 @@ class SourceMap:
     ) -> Diagnostic:
         pos = self.locate(path, key=key)
         extra = {} if severity is None else {"severity": severity}
-        return Diagnostic(
+        placed = Diagnostic(
             summary=summary,
             detail=detail,
             file=self.file,
@@ -92,6 +92,12 @@ class SourceMap:
             address=address,
             **extra,
         )
+        return self.in_user_terms(placed, key)
+
+    def in_user_terms(self, d: Diagnostic, key: bool) -> Diagnostic:
+        """`d` as the user's own file places and words it. Source maps of documents converted
+        from another format (OAM, Score) override this; a file's own map returns `d`."""
+        return d
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ Rendering needs no output values: workloads read bound values from connection Se
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import yaml
 
@@ -83,7 +83,7 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
     out = Rendered(bindings=bindings)
     diags = Collector()
     for name in graph.order:
-        c = resolved.component(name)
+        c = resolved.require(name)
         deps = graph.dependencies(name)
         if c.is_terraform:
             module = modules[name]

@@ -11,8 +11,9 @@ standard ones every rendered object carries. The sinks deliver these objects; th
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.model.environment import SecretStoreRef

@@ -9,7 +9,7 @@ _EDGE_STYLE = {"connection": "connects", "reference": "references", "dependsOn":
 
 
 def _label(resolved: Resolved, name: str) -> str:
-    c = resolved.component(name)
+    c = resolved.require(name)
     traits = ", ".join(t.name for t in c.traits)
     impl = c.implementation.name
     text = f"{name}\n{c.type} ({impl})"
@@ -19,7 +19,7 @@ def _label(resolved: Resolved, name: str) -> str:
 def mermaid(resolved: Resolved, graph: Graph) -> str:
     lines = ["flowchart LR"]
     for name in graph.order:
-        c = resolved.component(name)
+        c = resolved.require(name)
         label = _label(resolved, name).replace("\n", "<br/>").replace('"', "#quot;")
         shape = ('[("', '")]') if c.is_resource else ('["', '"]')
         lines.append(f"  {_id(name)}{shape[0]}{label}{shape[1]}")
@@ -31,7 +31,7 @@ def mermaid(resolved: Resolved, graph: Graph) -> str:
 def dot(resolved: Resolved, graph: Graph) -> str:
     lines = [f'digraph "{resolved.name}" {{', "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];']
     for name in graph.order:
-        c = resolved.component(name)
+        c = resolved.require(name)
         label = _label(resolved, name).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         shape = "cylinder" if c.is_resource else "box"
         lines.append(f'  "{name}" [label="{label}", shape={shape}];')

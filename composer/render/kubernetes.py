@@ -75,7 +75,7 @@ def probe(spec: dict) -> dict:
 
 def add_volumes(w: Workload, spec: dict, container: dict) -> None:
     """KubeVela's storage shape: pvc, configMap, secret and emptyDir lists."""
-    volumes = w.pod_spec.setdefault("volumes", [])
+    volumes = w.pod.setdefault("volumes", [])
     mounts = container.setdefault("volumeMounts", [])
     for v in spec.get("pvc", []):
         claim = v.get("claimName")
@@ -108,7 +108,7 @@ def add_volumes(w: Workload, spec: dict, container: dict) -> None:
         volumes.append({"name": v["name"], "emptyDir": {"medium": v["medium"]} if v.get("medium") else {}})
         mounts.append(_mount(v))
     if not volumes:
-        del w.pod_spec["volumes"]
+        del w.pod["volumes"]
     if not mounts:
         del container["volumeMounts"]
 
@@ -372,7 +372,7 @@ def guard(w: Workload) -> None:
     """Refuse manifests that would carry an unresolved reference or exceed the API's size limit."""
     import json
 
-    for i, obj in enumerate(w.objects):
+    for obj in w.objects:
         for path, text in refs.walk_strings(obj):
             m = refs.REF.search(text)
             if m:
@@ -402,7 +402,7 @@ def render_workload(
     if impl.manifests is not None:
         template_workload(w)
     else:
-        BUILDERS[impl.builtin](w)
+        BUILDERS[impl.builtin or ""](w)  # a definition has manifests or a builtin (model/definitions.py)
     late = [t for t in c.traits if t.definition.spec.builtin in PATCH_LAST]
     for t in c.traits:
         if t not in late:

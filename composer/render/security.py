@@ -10,8 +10,6 @@ the pod template's `composer.dev/pod-security` annotation (docs/security.md "Def
 
 from __future__ import annotations
 
-from typing import Any
-
 LEVEL_ANNOTATION = "composer.dev/pod-security"
 TMP_VOLUME = "composer-tmp"
 

@@ -18,8 +18,9 @@ secret output makes a `sensitive` variable.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.catalog import ModuleSource
 from composer.catalog.modules import provider_constraints
@@ -72,7 +73,7 @@ def encode_value(value: Any, variables: dict[str, OutputRef], parts: Callable[[s
             if isinstance(part, OutputRef):
                 name = ref_variable(part)
                 variables[name] = part
-                out.append("${var.%s}" % name)
+                out.append(f"${{var.{name}}}")
             else:
                 out.append(_escape(part.replace("$${", "${")))
         return "".join(out)
@@ -179,7 +180,7 @@ def _outputs(c: ResolvedComponent) -> dict[str, Any]:
     for key, spec in c.outputs.items():
         if spec.secret and store:
             continue
-        out: dict[str, Any] = {"value": "${module.%s.%s}" % (c.name, mapping.get(key, key))}
+        out: dict[str, Any] = {"value": f"${{module.{c.name}.{mapping.get(key, key)}}}"}
         if spec.description:
             out["description"] = spec.description
         if spec.secret:
@@ -187,7 +188,7 @@ def _outputs(c: ResolvedComponent) -> dict[str, Any]:
         outputs[key] = out
     if store:
         outputs[SECRET_ID_OUTPUT] = {
-            "value": "${module.%s.%s}" % (c.name, SECRET_ID_OUTPUT),
+            "value": f"${{module.{c.name}.{SECRET_ID_OUTPUT}}}",
             "description": "secret store entry holding the connection details",
         }
     return outputs
@@ -202,7 +203,7 @@ def render_root(
     parts = partial(bindings.parts, c.name)
     args = {k: encode_value(v, used, parts) for k, v in sorted(c.module_inputs.items())}
     for name in tf_impl.generated_inputs if tf_impl else ():
-        args[name] = "${var.%s}" % name
+        args[name] = f"${{var.{name}}}"
     declared = _variables(c, bindings, used)
     if declared:
         root["variable"] = declared

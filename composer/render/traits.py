@@ -8,7 +8,8 @@ and/or an `objects` template (extra documents).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from composer.render.kubernetes import Workload, add_volumes, probe, selector_labels
 from composer.render.rbac import privileges

@@ -94,6 +94,13 @@ class Workload:
         self.objects.append(obj)
         return obj
 
+    @property
+    def pod(self) -> dict:
+        """The pod spec, for the code that runs only on a workload with a pod template."""
+        if self.pod_spec is None:
+            raise ValueError(f"{self.name} has no pod template")  # a bug: callers check first
+        return self.pod_spec
+
     def container(self, name: str | None = None) -> dict | None:
         if self.pod_spec is None:
             return None

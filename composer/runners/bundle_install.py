@@ -18,9 +18,10 @@ import dataclasses
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from composer import safefs
 from composer.bundle import requirements as reqs

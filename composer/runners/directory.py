@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -100,7 +101,7 @@ def inventory_items(component: str, objects: list[dict]) -> tuple[InventoryItem,
     """What a file sink wrote, for state: each object with its digest."""
     return tuple(
         InventoryItem(
-            apiVersion=o["apiVersion"],
+            api_version=o["apiVersion"],
             kind=o["kind"],
             name=o["metadata"]["name"],
             namespace=o["metadata"].get("namespace"),

@@ -14,8 +14,8 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -63,7 +63,8 @@ def write_tree(files: Mapping[str, bytes], directory: Path) -> None:
         if old is not None:
             safefs.remove_owned_tree(base, old, MARKER)
     except BaseException:
-        safefs.remove_owned_tree(base, tmp, MARKER) or _remove_partial(base, tmp)
+        if not safefs.remove_owned_tree(base, tmp, MARKER):
+            _remove_partial(base, tmp)
         raise
 
 

@@ -27,14 +27,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import PartialApply
 from composer.render.connection import Connection
 from composer.runners.kube.apply import ApplyOps
 from composer.runners.kube.base import FIELD_MANAGER
-from composer.runners.kube.client import APPLY_CONTENT_TYPE, ApiError, KubeClient, Unreachable
+from composer.runners.kube.client import APPLY_CONTENT_TYPE, ApiError, KubeClient, RateLimit, Unreachable
 from composer.runners.kube.health import HealthOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.targets import DeliveryOptions, cluster_targets
@@ -56,13 +57,13 @@ class ClusterSink(ApplyOps, HealthOps):
     needs_secret_store = False  # connections are Secrets written here (engine/ports.py WorkloadSink)
 
     @classmethod
-    def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list["ClusterSink"]:
+    def for_environment(cls, resolved: Resolved, options: DeliveryOptions) -> list[ClusterSink]:
         """One sink per target of the environment. Refuses unknown contexts (exit 1) before
         anything runs; connects to no server."""
-        workers = options.kube_workers
+        workers, rate = options.kube_workers, RateLimit(options.kube_qps, options.kube_burst)
         return [
             cls(
-                KubeClient.for_context(t.kubeconfig, t.context, workers),
+                KubeClient.for_context(t.kubeconfig, t.context, workers, rate),
                 app=resolved.name,
                 environment=resolved.environment.name,
                 context=t.name,

@@ -20,8 +20,9 @@ kustomization.yaml).
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError

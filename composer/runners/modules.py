@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from composer.catalog.cache import OFFLINE_HINT, ModuleRequest, lock_source, lock_version, ships_with_appc
+from composer.catalog.cache import OFFLINE_HINT, ModuleRequest, lock_source, lock_version
 from composer.catalog.lock import Lock, LockedModule, LockedProvider
 from composer.catalog.modules import ModuleSource, read_package
 from composer.catalog.sources import GIT, REGISTRY

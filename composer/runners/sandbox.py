@@ -28,10 +28,10 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic
 from composer.engine.ports import TerraformFailure
@@ -264,12 +264,12 @@ class TerraformRunner:
             text = (err or out).strip()
             # Never quote Terraform's debug log (TF_LOG): its lines carry request bodies.
             lines = [
-                l.strip()
-                for l in text.splitlines()
-                if l.strip() and not set(l.strip()) <= set("╷╵│─") and not _LOG_LINE.match(l)
+                line.strip()
+                for line in text.splitlines()
+                if line.strip() and not set(line.strip()) <= set("╷╵│─") and not _LOG_LINE.match(line)
             ]
             summary = next(
-                (l.removeprefix("│").strip().removeprefix("Error:").strip() for l in lines if "Error" in l),
+                (line.removeprefix("│").strip().removeprefix("Error:").strip() for line in lines if "Error" in line),
                 lines[0] if lines else f"exit code {code}",
             )
             diags = [Diagnostic(summary[:300], "\n".join(lines[:30])[:2000], address=unit)]
@@ -362,32 +362,27 @@ class TerraformRunner:
 
     def outputs(self, unit: str, workdir: Path) -> dict[str, tuple[Any, bool]]:
         """name -> (value, sensitive). Values stay in memory; callers must not log them."""
-        code, _, out, err = self._run(unit, "output", ["output", "-json", "-no-color"], workdir, json_ui=False)
-        if code != 0:
-            raise self._fail(unit, "output", code, [], out, err)
-        try:
-            data = json.loads(out or "{}")
-        except json.JSONDecodeError:
-            raise TerraformError(
-                unit, "output", [Diagnostic("terraform output -json returned unreadable output", address=unit)]
-            ) from None
+        data = self._run_json(unit, "output", ["output", "-json", "-no-color"], workdir, quote_stdout=True)
         return {k: (v.get("value"), bool(v.get("sensitive"))) for k, v in data.items()}
 
     def show_json(self, unit: str, workdir: Path, planfile: Path) -> dict[str, Any]:
         """`terraform show -json PLANFILE`: the plan's resource changes. It holds sensitive
         values in clear (marked in `*_sensitive`): callers redact before showing anything."""
-        code, _, out, err = self._run(
-            unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, json_ui=False
-        )
+        data = self._run_json(unit, "show", ["show", "-json", "-no-color", str(planfile)], workdir, quote_stdout=False)
+        return data if isinstance(data, dict) else {}
+
+    def _run_json(self, unit: str, verb: str, args: list[str], workdir: Path, *, quote_stdout: bool) -> Any:
+        """`terraform VERB -json`'s stdout, parsed. A failure may quote stdout only when
+        `quote_stdout` (a plan's `show -json` holds sensitive values in clear)."""
+        code, _, out, err = self._run(unit, verb, args, workdir, json_ui=False)
         if code != 0:
-            raise self._fail(unit, "show", code, [], "", err)
+            raise self._fail(unit, verb, code, [], out if quote_stdout else "", err)
         try:
-            data = json.loads(out or "{}")
+            return json.loads(out or "{}")
         except json.JSONDecodeError:
             raise TerraformError(
-                unit, "show", [Diagnostic("terraform show -json returned unreadable output", address=unit)]
+                unit, verb, [Diagnostic(f"terraform {verb} -json returned unreadable output", address=unit)]
             ) from None
-        return data if isinstance(data, dict) else {}
 
     def resources(self, unit: str, workdir: Path) -> list[str] | None:
         """Addresses in the unit's Terraform state, or None when there is no state at all."""
@@ -396,4 +391,4 @@ class TerraformRunner:
             if "No state file was found" in err or "No state file was found" in out:
                 return None
             raise self._fail(unit, "state list", code, [], out, err)
-        return [l for l in out.splitlines() if l.strip()]
+        return [line for line in out.splitlines() if line.strip()]

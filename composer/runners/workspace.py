@@ -26,8 +26,8 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError

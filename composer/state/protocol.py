@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
 from composer.state import keys
 from composer.state.model import FORMAT, StateDoc, now
 
@@ -76,7 +76,9 @@ def new_lock_info(operation: str) -> LockInfo:
     )
 
 
-class LockHeld(Exception):
+class LockHeld(MessageError):
+    """The environment's lock is held by another run (the CLI reports it as exit 4, naming the holder)."""
+
     def __init__(self, info: LockInfo | None, where: str):
         self.info = info
         self.where = where

@@ -7,9 +7,10 @@ of `replicas` to an autoscaler. Prune deletes what is no longer rendered."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.runners.kube.base import FIELD_MANAGER, Planned

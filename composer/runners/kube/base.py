@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.runners.kube.client import ApiError, KubeClient, Unreachable

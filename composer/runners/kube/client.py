@@ -2,7 +2,7 @@
 server as one kubeconfig context sees it, through the official `kubernetes` client.
 
 It owns the request path: auth, the process-wide token bucket per server
-(COMPOSER_KUBE_QPS / COMPOSER_KUBE_BURST), bounded retries with backoff on 429 (Retry-After
+(--kube-qps / --kube-burst, handed in as a `RateLimit`), bounded retries with backoff on 429 (Retry-After
 honoured), 5xx and connection errors, and a deadline per request (--timeout); and discovery
 (the static table of built-in kinds in resources.py, cached discovery for the rest).
 Failures come out as `ApiError` (a Status) or `Unreachable`; the sink turns them into
@@ -12,18 +12,19 @@ diagnostics (errors.py).
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from composer.diagnostics import Diagnostic, DiagnosticError
+from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
 from composer.runners.kube.resources import APPLY_CONTENT_TYPE, BUILTIN_KINDS, Resource
 
-__all__ = ["APPLY_CONTENT_TYPE", "ApiError", "KubeClient", "TokenBucket", "Unreachable"]
+__all__ = ["APPLY_CONTENT_TYPE", "ApiError", "KubeClient", "RateLimit", "TokenBucket", "Unreachable"]
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_QPS = 300.0  # sustained; API Priority and Fairness answers 429 + Retry-After when a server wants less
 DEFAULT_BURST = 1000
@@ -58,27 +59,24 @@ class TokenBucket:
             time.sleep(wait)
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DiagnosticError([Diagnostic(f"{name}={raw!r} is not a number")]) from None
-    if value <= 0:
-        raise DiagnosticError([Diagnostic(f"{name} must be greater than 0, not {raw}")])
-    return value
+@dataclass(frozen=True)
+class RateLimit:
+    """The client-side rate limit of one API server: `qps` sustained, `burst` saved up
+    (--kube-qps / --kube-burst; the CLI checks that both are positive)."""
+
+    qps: float = DEFAULT_QPS
+    burst: int = DEFAULT_BURST
 
 
+DEFAULT_RATE = RateLimit()
 _BUCKETS: dict[str, TokenBucket] = {}
 _DISCOVERY: dict[tuple[str, str], dict[str, Resource] | None] = {}  # (server, apiVersion) -> kind -> Resource
 _SHARED = threading.Lock()
 
 
-def _bucket(server: str) -> TokenBucket:
+def _bucket(server: str, rate: RateLimit) -> TokenBucket:
     """One bucket per API server for the process: targets on the same cluster share it."""
-    qps, burst = _env_number("COMPOSER_KUBE_QPS", DEFAULT_QPS), int(_env_number("COMPOSER_KUBE_BURST", DEFAULT_BURST))
+    qps, burst = rate.qps, rate.burst
     with _SHARED:
         b = _BUCKETS.get(server)
         if b is None or (b.qps, b.burst) != (qps, burst):
@@ -86,7 +84,7 @@ def _bucket(server: str) -> TokenBucket:
         return b
 
 
-class ApiError(Exception):
+class ApiError(MessageError):
     """A Status the API server answered with (after retries)."""
 
     def __init__(
@@ -135,7 +133,9 @@ class ApiError(Exception):
         return self.status in RETRY_STATUSES and not self.typed_patch
 
 
-class Unreachable(Exception):
+class Unreachable(MessageError):
+    """The API server did not answer (connection refused, TLS, timeout), after retries."""
+
     def __init__(self, server: str, cause: str):
         super().__init__(f"{server}: {cause}")
         self.server = server
@@ -174,18 +174,20 @@ class KubeClient:
     """One API server, as one kubeconfig context sees it: JSON requests with auth, the
     process-wide token bucket of that server, bounded retries, and discovery."""
 
-    def __init__(self, api_client: Any, context: str, attempts: int = DEFAULT_ATTEMPTS):
+    def __init__(self, api_client: Any, context: str, attempts: int = DEFAULT_ATTEMPTS, rate: RateLimit = DEFAULT_RATE):
         self.api = api_client
         self.context = context
         self.server = api_client.configuration.host
-        self.limiter = _bucket(self.server)
+        self.limiter = _bucket(self.server, rate)
         self.attempts = max(1, attempts)
         self.requests = 0  # sent, retries included (approximate under threads; for diagnostics)
         self.timeout: float | None = None  # the run's --timeout: bounds one request, its retries included
         self._down: Unreachable | None = None  # once retries are exhausted, fail fast: one run, one verdict
 
     @classmethod
-    def for_context(cls, kubeconfig: str | None, context: str | None, workers: int) -> "KubeClient":
+    def for_context(
+        cls, kubeconfig: str | None, context: str | None, workers: int, rate: RateLimit = DEFAULT_RATE
+    ) -> KubeClient:
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -210,7 +212,7 @@ class KubeClient:
         cfg.connection_pool_maxsize = max(workers + 2, 4)
         api = client.ApiClient(configuration=cfg)
         _coalesce_writes(api.rest_client.pool_manager)
-        return cls(api, context or "in-cluster")
+        return cls(api, context or "in-cluster", rate=rate)
 
     def request(
         self,

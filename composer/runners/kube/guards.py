@@ -17,8 +17,9 @@ functions of the rendered objects and the live ones, used by the cluster sink
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic
 

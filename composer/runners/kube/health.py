@@ -4,7 +4,8 @@ a field of the row, never an error: status must work when the cluster does not."
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from composer.runners.kube.client import ApiError, Unreachable
 from composer.runners.kube.rollout import replica_counts, rollout_state

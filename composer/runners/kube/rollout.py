@@ -3,7 +3,8 @@ checks): used by the cluster sink's rollout waits and by `appc status`."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def _condition(obj: Mapping[str, Any], ctype: str) -> dict | None:

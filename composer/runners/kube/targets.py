@@ -4,7 +4,8 @@ own service account when appc runs in a cluster without a kubeconfig. An unknown
 a target listed twice is refused here (exit 1), before anything runs; no server is contacted.
 
 `DeliveryOptions` is the typed part of the run's options a cluster sink reads (the CLI's
-`RunOptions` has these fields: --timeout, --no-wait, --force-conflicts, --kube-workers)."""
+`RunOptions` has these fields: --timeout, --no-wait, --force-conflicts, --kube-workers,
+--kube-qps, --kube-burst)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class DeliveryOptions(Protocol):
     no_wait: bool
     force_conflicts: bool
     kube_workers: int
+    kube_qps: float
+    kube_burst: int
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ person would look up next. `appc status` reads the same warnings."""
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.runners.kube.base import ClusterBase, Planned
