@@ -4,7 +4,7 @@ sensitive and unknown values, and the comment-size limit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from composer.cli.planview import GITHUB_COMMENT_LIMIT, plan_markdown
 from composer.engine.changes import (
@@ -15,6 +15,7 @@ from composer.engine.changes import (
     object_change,
     terraform_changes,
 )
+from composer.engine.outcome import Outcome
 
 PASSWORD = "Zx9QmT4vR7pL2wK8"
 
@@ -150,24 +151,16 @@ def test_state_lists_keep_managed_resources_only():
 
 
 @dataclass
-class _Outcome:
-    name: str
-    kind: str = "kubernetes"
-    status: str = "planned"
-    changes: dict | None = None
-    action: str = ""
-    resources: tuple = ()
-    diagnostics: list = field(default_factory=list)
-
-
-@dataclass
 class _Result:
     outcomes: dict
 
 
 def test_markdown_stays_within_githubs_comment_limit_and_says_it_was_cut():
     big = tuple(ResourceChange(f"ConfigMap shop/config-{i}", "create") for i in range(4000))
-    outcomes = {n: _Outcome(n, changes={"add": len(big), "change": 0, "remove": 0}, resources=big) for n in ("a", "b")}
+    outcomes = {
+        n: Outcome(n, "kubernetes", "planned", changes={"add": len(big), "change": 0, "remove": 0}, resources=big)
+        for n in ("a", "b")
+    }
     md = plan_markdown("shop", "prod", _Result(outcomes), ["a", "b"], set(), saved="plan.json")
     assert len(md) <= GITHUB_COMMENT_LIMIT
     assert "**The details are cut here**" in md and md.rstrip().endswith("`appc apply -e prod plan.json`.")
