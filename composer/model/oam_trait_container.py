@@ -304,14 +304,15 @@ def resource(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
                     f"{key} is not used next to requests or limits",
                     "as in KubeVela's resource trait: set it under requests / limits",
                 )
-    for key in ("cpu", "memory"):
-        if key in r.props:
-            r.c.warn(
-                r.cpath + ("properties", key),
-                f"{key} is replaced by the resource trait",
-                "the trait's resources are used, as in KubeVela",
-            )
+    _warn_replaced(r, ("cpu", "memory"), "by the resource trait", "the trait's resources are used, as in KubeVela")
     return {"type": "resource", "properties": p}
+
+
+def _warn_replaced(r: TraitRewriter, keys: tuple[str, ...], by: str, hint: str) -> None:
+    """A warning at each of the component's own properties in `keys` that the trait replaces."""
+    for key in keys:
+        if key in r.props:
+            r.c.warn(r.cpath + ("properties", key), f"{key} is replaced {by}", hint)
 
 
 CONTAINER_PROPERTIES = (
@@ -337,13 +338,12 @@ def json_merge_patch(r: TraitRewriter, p: dict, ppath: FieldPath) -> dict:
     for key in ("spec", "template", "spec"):
         pod = pod.get(key) if isinstance(pod, dict) else None
     if isinstance(pod, dict) and "containers" in pod:
-        for key in CONTAINER_PROPERTIES:
-            if key in r.props:
-                r.c.warn(
-                    r.cpath + ("properties", key),
-                    f"{key} is replaced: json-merge-patch replaces the container list whole",
-                    "RFC 7386 does not merge lists; use json-patch to change one container",
-                )
+        _warn_replaced(
+            r,
+            CONTAINER_PROPERTIES,
+            "by json-merge-patch, which replaces the container list whole",
+            "RFC 7386 does not merge lists; use json-patch to change one container",
+        )
     return {"type": "json-merge-patch", "properties": p}
 
 
