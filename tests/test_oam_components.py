@@ -164,7 +164,7 @@ def test_nocalhost_writes_the_definitions_dev_annotation_and_exposes_the_port(re
                         "limits": {"memory": "1Gi", "cpu": "1"},
                         "requests": {"memory": "512Mi", "cpu": "0.5"},
                     },
-                    "persistentVolumeDirs": [{"path": "/root/.cache", "capacity": "1Gi"}],
+                    "persistentVolumeDirs": [{"path": "/home/dev/.cache", "capacity": "1Gi"}],
                     "command": {"run": ["python", "app.py"], "debug": ["sh", "debug.sh"]},
                     "debug": {"remoteDebugPort": 9009},
                     "hotReload": False,
