@@ -118,7 +118,7 @@ def test_a_replica_killed_mid_reconcile_converges_on_restart(
     _apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, {**env, "spec": env_spec})
     state, log = tmp_path / "state", tmp_path / "controller.log"
     if not with_bucket:
-        kube._s.set_delay(1.5, verbs=["apply"])  # each server-side apply of the child takes 1.5 s
+        kube.set_delay(1.5, verbs=["apply"])  # each server-side apply of the child takes 1.5 s
     replica = _start_replica(state, log)
     try:
         _apply(kube, app)
@@ -131,7 +131,7 @@ def test_a_replica_killed_mid_reconcile_converges_on_restart(
     finally:
         if replica.poll() is None:
             _kill_tree(replica)
-    kube._s.set_delay(0.0)
+    kube.set_delay(0.0)
     assert _ready(kube, "shop") is None  # killed before it could say Ready
     assert _processes_under(state) == []
     locks = list(state.rglob("dev.lock"))  # the local store's lock: <environment>.lock

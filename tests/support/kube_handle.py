@@ -61,6 +61,10 @@ class KubeHandle:
     def fail_next(self, count: int = 1, status: int = 500, **kwargs: Any) -> None:
         self._s.fail_next(count, status, **kwargs)
 
+    def set_delay(self, seconds: float, verbs: list[str] | None = None) -> None:
+        """Every request (or only those of `verbs`) takes `seconds` longer; reset() clears it."""
+        self._s.set_delay(seconds, verbs=verbs)
+
     def set_knobs(self, **values: Any) -> None:
         """strict_schema, crd_establish_seconds, namespace_terminating_seconds, rollout_seconds,
         rollout_outcome (tests/support/kube_lifecycle.py); reset() turns them off."""
