@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode, forget
+from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode
 from composer.state.model import StateDoc
 
 if TYPE_CHECKING:
     from composer.cli.session import EngineSession
     from composer.cli.views import View
-    from composer.engine.run import Engine
+    from composer.engine.plan_repairs import PlannedRepairs
+    from composer.engine.run import Engine, RunResult
+    from composer.runners.probing import ProbeReport
 
 EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied, state is as it was
 
@@ -46,32 +48,56 @@ def probe_mode(flag: str | None) -> ProbeMode:
 
 class Probed:
     """The apply's credentials check with the probe first. The session is frozen, so the probed
-    state (units that must run have no hash) is kept here; `pending` and the run both use it."""
+    state (units that must run have no hash) is kept here; `pending` and the run both use it.
+    `record`: an apply writes the probe's verdicts to state for `appc status` (a plan never does:
+    composer/cli/status_records.py says why). A saved plan is applied as saved
+    (composer/runners/saved_plans.py: the units it planned run, Kubernetes units included)."""
 
-    def __init__(self, view: View, flag: str | None, pending: Callable[[EngineSession], bool]) -> None:
-        self.view, self.flag, self.pending = view, flag, pending
+    def __init__(
+        self, view: View, flag: str | None, pending: Callable[[EngineSession], bool], record: bool = False
+    ) -> None:
+        self.view, self.flag, self.pending, self.record = view, flag, pending, record
         self._state: StateDoc | None = None
+        self.report: ProbeReport | None = None
 
     def __call__(self, session: EngineSession) -> bool:
-        state = probe_before_apply(self.view, session.engine, session.state, self.flag, session.progress)
-        if session.prepared:  # a saved plan applies as saved: every unit it planned runs, whatever its hash
-            state = forget(state, [n for n, tfplan in session.prepared.items() if tfplan and n in state.units])
-        self._state = state
+        from composer.cli.status_records import record_probe
+
+        mode = probe_mode(self.flag)
+        report = run_probe(session.engine, session.state, mode, session.progress)
+        state = report.state
+        if self.record and mode != "off":
+            state = record_probe(session.store, session.state, report, mode)
+        if report.refusals:
+            self.view.diagnostics(report.refusals)
+            self.view.summary(False, EXIT_PROBE_REFUSED)
+            raise typer.Exit(EXIT_PROBE_REFUSED)
+        if session.prepared:
+            from composer.runners.saved_plans import prepare_saved_apply
+
+            state = prepare_saved_apply(session.engine, state, session.prepared)
+        self._state, self.report = state, report
         return self.pending(replace(session, state=self._state))
 
     def state(self, session: EngineSession) -> StateDoc:
         return self._state if self._state is not None else session.state
 
+    def repairs(self, result: RunResult) -> PlannedRepairs:
+        """What a saved plan carries of the probe's decision: the units planned because of it."""
+        from composer.engine.plan_repairs import planned_repairs
 
-def probe_before_apply(
-    view: View, engine: Engine, state: StateDoc, flag: str | None, progress: Callable[..., None]
-) -> StateDoc:
-    """The run's state after the probe (for plan or apply). A strict refusal prints why and
-    exits 3; nothing has been applied."""
+        if self.report is None:
+            return planned_repairs({}, (), (), ())
+        decision = self.report.decision
+        planned = {n for n, o in result.outcomes.items() if o.status == "planned" and (o.changes or o.resources)}
+        return planned_repairs(decision.stale, planned, decision.rewrite, decision.reclaim)
+
+
+def run_probe(engine: Engine, state: StateDoc, mode: ProbeMode, progress: Callable[..., None]) -> ProbeReport:
+    """The probe's report for a plan or apply, its progress event emitted; refusals are the caller's."""
     from composer.cli.common import registry
     from composer.runners.probing import probe_reality
 
-    mode = probe_mode(flag)
     report = probe_reality(engine, state, registry(), mode, progress)
     if report.probed:  # nothing to probe (a first apply): no event, the output is as before
         progress(
@@ -82,8 +108,4 @@ def probe_before_apply(
             cloud_api_calls=report.cloud_calls,
             kube_lists=report.kube_lists,
         )
-    if report.refusals:
-        view.diagnostics(report.refusals)
-        view.summary(False, EXIT_PROBE_REFUSED)
-        raise typer.Exit(EXIT_PROBE_REFUSED)
-    return report.state
+    return report

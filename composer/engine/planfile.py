@@ -31,6 +31,7 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import rotate
+from composer.engine.plan_repairs import PlannedRepairs, SavedPlan, repairs_from_json
 from composer.state import keys
 from composer.state.model import StateDoc, now
 
@@ -44,8 +45,11 @@ def inputs_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def encode_plan(compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes) -> bytes:
-    """The signed plan document (composer/runners/saved_plans.py writes it to the user's path)."""
+def encode_plan(
+    compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes, repairs: PlannedRepairs | None = None
+) -> bytes:
+    """The signed plan document (composer/runners/saved_plans.py writes it to the user's path).
+    `repairs`: units planned because the probe found them changed behind Composer's back."""
     units = {}
     for name, o in result.outcomes.items():
         units[name] = {
@@ -65,6 +69,8 @@ def encode_plan(compiled, state: StateDoc, result, saved: dict[str, bytes], key:
         "created": now(),
         "units": units,
     }
+    if repairs:  # absent otherwise: a plan without repairs is the same document as before them
+        doc["repairs"] = repairs.to_json()
     doc[keys.SIGNATURE_FIELD] = keys.sign(key, "plan", doc)
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
@@ -83,9 +89,9 @@ def plan_not_found(path: Path) -> DiagnosticError:
     return _refuse(path, "plan file not found", "create one with appc plan --out FILE")
 
 
-def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
-    """The Terraform plans to apply, per unit, after the signature and every staleness check
-    passed. `path` only names the file in diagnostics; `data` is what it holds."""
+def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) -> SavedPlan:
+    """The Terraform plans to apply, per unit, and the repairs, after the signature and every
+    staleness check passed. `path` only names the file in diagnostics; `data` is what it holds."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -123,11 +129,17 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
         )
     listed = doc.get("units")
     units: dict[str, Any] = listed if isinstance(listed, dict) else {}
-    return {
+    repairs = repairs_from_json(doc.get("repairs"), compiled.graph.order)
+    if repairs is None:
+        raise _refuse(
+            path, "the plan file's repairs section is not one appc writes", "nothing was applied; make a new plan"
+        )
+    tfplans = {
         name: _unit_plan(path, name, u["tfplan"], compiled, state)
         for name, u in units.items()
         if isinstance(u, dict) and u.get("tfplan")
     }
+    return SavedPlan(tfplans, repairs)
 
 
 def _unit_plan(path: Path, name: str, encoded: Any, compiled: Any, state: StateDoc) -> bytes:
