@@ -99,10 +99,12 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     rows, drift, _ = status()
     assert rows["web"]["probe"] is None and rows["web"]["drift"] is None and drift["checked"] is False
 
-    edit_image_as_another_manager(kube_clean, "/apis/apps/v1/namespaces/pstat/deployments/api", "api", "nginx:evil")
+    api_path = "/apis/apps/v1/namespaces/pstat/deployments/api"
+    edit_image_as_another_manager(kube_clean, api_path, "api", "nginx:evil")
     state_file = tmp_path / ".composer" / "test.state.json"
     before = state_file.read_bytes()
-    assert appc("plan", "-f", app, "-e", "test", "--detailed-exitcode").code == 2
+    saved = tmp_path / "repair.plan"
+    assert appc("plan", "-f", app, "-e", "test", "--detailed-exitcode", "--out", saved).code == 2
     assert state_file.read_bytes() == before  # a plan probes but records nothing
     assert appc("drift", "-f", app, "-e", "test", "--json").code == 2
     rows, drift, text = status()
@@ -117,6 +119,16 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     assert rows["web"]["drift"]["drifted"] == 0 and rows["web"]["probe"] is None
     assert "1 drifted attribute(s) in 1 unit(s) (2 unit(s) compared)" in " ".join(text.split())
 
+    # The drift record moved the serial, not what is applied: the saved plan still applies, and
+    # it takes the image back though the unit's hash is unchanged (a Kubernetes-only plan file).
+    r = appc("apply", "-f", app, "-e", "test", saved, "--json")
+    assert r.code == 0, r.out + r.err
+    (unit,) = [e for e in r.events if e["type"] == "unit" and e["unit"] == "api"]
+    assert unit["reason"] == "worker api: Deployment api was changed by another field manager; re-applying"
+    assert kube_clean.get(api_path)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+    edit_image_as_another_manager(kube_clean, api_path, "api", "nginx:evil")
+    assert appc("plan", "-f", app, "-e", "test", "--out", saved).code == 0
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
     assert r.code == 0, r.out + r.err
     rows, _, text = status()
@@ -129,6 +141,9 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     stored = json.loads(state_file.read_bytes())
     assert set(stored["probes"]) == {"web", "api"} and stored["drift_check"]["drifted"] == {"api": 1}
     assert b"nginx:evil" not in state_file.read_bytes()  # counts and names, never the values compared
+    # An apply that changed a unit since the plan was saved: the plan is refused as before.
+    r = appc("apply", "-f", app, "-e", "test", saved)
+    assert r.code == 1 and "the state moved since this plan was made" in r.out + r.err
 
 
 def test_probe_records_keep_the_deciding_verdict_and_only_units_in_state():

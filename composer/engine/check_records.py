@@ -5,6 +5,8 @@ Pure: findings and reports in, records and state copies out; the CLI writes them
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from composer.engine.drift import DriftReport
@@ -20,6 +22,15 @@ _VERDICTS: Mapping[str, ProbeVerdict] = {
 }
 _RANK = ("missing", "modified", "unrecorded", "unknown")  # the order engine/probes.py decides by
 DETAIL_LIMIT = 1000
+RECORD_FIELDS = frozenset({"serial", "probes", "drift_check"})  # what a record-only write changes
+
+
+def applied_digest(state: StateDoc) -> str:
+    """sha256 of the state without the serial and the check records: equal digests mean the same
+    applied reality, so a saved plan made before a probe or drift record was written still
+    applies (engine/planfile.py), while any unit, object or revision written since refuses it."""
+    doc = state.model_dump(mode="json", by_alias=True, exclude=set(RECORD_FIELDS))
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def probe_records(

@@ -8,7 +8,8 @@ units with changes) Terraform's own plan file, base64. The document is signed wi
 HMAC (composer/state/keys.py) whose key is the state's key, or COMPOSER_PLAN_KEY; the
 key is never in the file, so whoever edits the file cannot sign it again. Apply checks,
 before anything runs: the signature; the app and environment; the state serial it was
-made against ("state moved"); the rendered inputs; and that each embedded Terraform plan's
+made against ("state moved", unless only the records of probes and drift checks were written
+since: engine/check_records.py); the rendered inputs; and that each embedded Terraform plan's
 configuration snapshot (which is what `terraform apply PLANFILE` runs) is byte for byte the
 root and modules Composer rendered now.
 
@@ -31,6 +32,7 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import rotate
+from composer.engine.check_records import applied_digest
 from composer.engine.plan_repairs import PlannedRepairs, SavedPlan, repairs_from_json
 from composer.state import keys
 from composer.state.model import StateDoc, now
@@ -65,6 +67,7 @@ def encode_plan(
         # No state stored yet: its lineage is born at the first write, so there is none to pin.
         "lineage": state.lineage if state.serial else None,
         "serial": state.serial,
+        "applied": applied_digest(state),
         "inputs": inputs_digest(compiled.rendered.files),
         "created": now(),
         "units": units,
@@ -115,7 +118,8 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
             "nothing was applied. Plan files are applied exactly as saved and signed with the state's key (or COMPOSER_PLAN_KEY); "
             "make a new one with appc plan --out FILE",
         )
-    if doc.get("lineage") not in (None, state.lineage) or doc.get("serial") != state.serial:
+    moved = doc.get("serial") != state.serial and doc.get("applied") != applied_digest(state)
+    if doc.get("lineage") not in (None, state.lineage) or moved:
         raise _refuse(
             path,
             "the state moved since this plan was made",
