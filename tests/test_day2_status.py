@@ -144,6 +144,12 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     # An apply that changed a unit since the plan was saved: the plan is refused as before.
     r = appc("apply", "-f", app, "-e", "test", saved)
     assert r.code == 1 and "the state moved since this plan was made" in r.out + r.err
+    # A no-op apply records a changed verdict once; one that learns nothing new writes nothing.
+    assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
+    assert status()[0]["api"]["probe"]["verdict"] == "present"
+    settled = state_file.read_bytes()
+    assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
+    assert state_file.read_bytes() == settled
 
 
 def test_probe_records_keep_the_deciding_verdict_and_only_units_in_state():

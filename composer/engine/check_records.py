@@ -64,6 +64,15 @@ def with_probes(state: StateDoc, records: Mapping[str, UnitProbe]) -> StateDoc:
     return state.model_copy(update={"probes": dict(sorted(merged.items()))})
 
 
+def same_verdicts(before: StateDoc, after: StateDoc) -> bool:
+    """The probe records say the same but for their times: writing them would tell nothing new."""
+
+    def said(state: StateDoc) -> dict[str, tuple[str, str, str]]:
+        return {n: (r.mode, r.verdict, r.detail) for n, r in state.probes.items()}
+
+    return said(before) == said(after)
+
+
 def drift_record(report: DriftReport, at: str | None = None) -> DriftCheck:
     """The environment's last drift check: counts per unit, no values."""
     drifted: dict[str, int] = {}
