@@ -4,7 +4,8 @@ The flag (COMPOSER_PROBE) defaults to strict when `CI` is set and lenient otherw
 (composer/engine/probes.py says why). This module resolves it, runs the probe through
 composer/runners/probing.py, and turns a strict refusal into exit 3 before anything runs.
 Plan and apply share it: a unit whose resources vanished is planned (a change, with the
-probe's reason) exactly as apply would run it. The probe only reads.
+probe's reason) exactly as apply would run it. The probe only reads; an apply then records its
+verdicts in state for `appc status` (composer/cli/status_records.py), a plan never does.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from composer.engine.run import Engine, RunResult
     from composer.runners.probing import ProbeReport
 
-EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied, state is as it was
+EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied; state records only the probe's verdicts
 
 ProbeOpt = typer.Option(
     None,
