@@ -150,6 +150,11 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     settled = state_file.read_bytes()
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
     assert state_file.read_bytes() == settled
+    # The model changed since (app.yaml edited) is noted beside the recorded probe.
+    app.write_text(app.read_text().replace("{image: 'nginx:1.27'}", "{image: 'nginx:1.28'}"))
+    rows, _, _ = status()
+    assert (rows["api"]["model_changed"], rows["web"]["model_changed"]) == (True, False)
+    assert rows["api"]["note"].startswith("model changed since the last apply") and "probe " in rows["api"]["note"]
 
 
 def test_probe_records_keep_the_deciding_verdict_and_only_units_in_state():

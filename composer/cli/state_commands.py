@@ -113,9 +113,8 @@ def _status_records(compiled: Compiled, state: Any, live: dict[str, Any] | None)
         u = state.units.get(name) if state else None
         in_model = name in compiled.graph.order
         st = u.status if u else "not applied"
-        notes = unit_notes(
-            name, state, name in changed
-        )  # model changed since, rotation, probe, drift (engine/statusinfo.py)
+        # Model changed since, rotation, the last probe and drift check (engine/statusinfo.py).
+        notes = unit_notes(name, state, name in changed)
         note = (
             u.error
             if u and u.error
