@@ -150,6 +150,11 @@ def test_status_shows_the_last_probe_and_drift_check_and_plan_records_nothing(tm
     settled = state_file.read_bytes()
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
     assert state_file.read_bytes() == settled
+    # A plan saved with --refresh plans the changed object too (no probe reason): its file applies it.
+    edit_image_as_another_manager(kube_clean, api_path, "api", "nginx:evil")
+    assert appc("plan", "-f", app, "-e", "test", "--refresh", "--detailed-exitcode", "--out", saved).code == 2
+    assert appc("apply", "-f", app, "-e", "test", saved).code == 0
+    assert kube_clean.get(api_path)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
     # The model changed since (app.yaml edited) is noted beside the recorded probe.
     app.write_text(app.read_text().replace("{image: 'nginx:1.27'}", "{image: 'nginx:1.28'}"))
     rows, _, _ = status()

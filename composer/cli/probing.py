@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode
+from composer.engine.probes import PROBE_MODES, Decision, ProbeMode, default_mode
 from composer.state.model import StateDoc
 
 if TYPE_CHECKING:
@@ -84,13 +84,19 @@ class Probed:
         return self._state if self._state is not None else session.state
 
     def repairs(self, result: RunResult) -> PlannedRepairs:
-        """What a saved plan carries of the probe's decision: the units planned because of it."""
+        """What a saved plan carries of the probe's decision: the units it plans to change (not
+        prune), with the probe's reason where it had one (none under --refresh), and the objects."""
         from composer.engine.plan_repairs import planned_repairs
 
-        if self.report is None:
-            return planned_repairs({}, (), (), ())
-        decision = self.report.decision
-        planned = {n for n, o in result.outcomes.items() if o.status == "planned" and (o.changes or o.resources)}
+        decision = self.report.decision if self.report is not None else Decision()
+        planned = {  # Terraform units ride on their saved Terraform plan, unless the probe planned them
+            n
+            for n, o in result.outcomes.items()
+            if o.status == "planned"
+            and o.action != "prune"
+            and (o.changes or o.resources)
+            and (o.kind == "kubernetes" or n in decision.stale)
+        }
         return planned_repairs(decision.stale, planned, decision.rewrite, decision.reclaim)
 
 

@@ -1,6 +1,8 @@
-"""What a saved plan carries besides Terraform plans: the units its reality probe found changed
-behind Composer's back (a Deployment deleted, an object another field manager edited), so that
-`appc apply FILE` runs exactly those, Kubernetes units included, with the reason the plan showed.
+"""What a saved plan carries besides Terraform plans: every unit it plans to change, with the
+reason its reality probe gave where the probe planned it (a Deployment deleted behind Composer's
+back, an object another field manager edited), and the objects to write again or take back, so
+that `appc apply FILE` runs exactly those, Kubernetes units included, whatever their hash (an
+unchanged hash planned by the probe or by `--refresh`), with the reason the plan showed.
 
 Pure: the `repairs` section of the signed plan document (engine/planfile.py), to and from JSON.
 It names units, the probe's reasons and object keys (target, kind, namespace, name); never a
@@ -24,7 +26,7 @@ MAX_TEXT = 2000
 class PlannedRepairs:
     """Units the plan planned because of what the probe found, and the objects to write again."""
 
-    reasons: Mapping[str, str] = field(default_factory=dict)  # unit -> the probe's reason, as planned
+    reasons: Mapping[str, str] = field(default_factory=dict)  # unit planned -> the probe's reason ("" if none)
     rewrite: frozenset[ObjectKey] = frozenset()  # objects whose digests are forgotten: written again
     reclaim: frozenset[ObjectKey] = frozenset()  # objects another manager changed: our fields taken back
 
@@ -58,8 +60,9 @@ def _order(key: ObjectKey) -> tuple[str, str, str, str]:
 def planned_repairs(
     stale: Mapping[str, str], planned: Collection[str], rewrite: Collection[ObjectKey], reclaim: Collection[ObjectKey]
 ) -> PlannedRepairs:
-    """The repairs of the units the plan shows as changing (`planned`), from the probe's decision."""
-    reasons = {unit: why for unit, why in stale.items() if unit in planned}
+    """The units the plan shows as changing (`planned`), each with the probe's reason when it
+    planned the unit (none when only its hash or `--refresh` did), and the probe's objects."""
+    reasons = {unit: stale.get(unit, "") for unit in planned}
     return PlannedRepairs(reasons, frozenset(rewrite), frozenset(reclaim))
 
 
