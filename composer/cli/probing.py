@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.probes import PROBE_MODES, Decision, ProbeMode, default_mode
-from composer.state.model import StateDoc
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine is imported where used: `appc --help` loads none (issue 13)
     from composer.cli.session import EngineSession
     from composer.cli.views import View
     from composer.engine.plan_repairs import PlannedRepairs
+    from composer.engine.probes import ProbeMode
     from composer.engine.run import Engine, RunResult
     from composer.runners.probing import ProbeReport
+    from composer.state.model import StateDoc
 
 EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied; state records only the probe's verdicts
 
@@ -39,6 +39,8 @@ ProbeOpt = typer.Option(
 
 
 def probe_mode(flag: str | None) -> ProbeMode:
+    from composer.engine.probes import PROBE_MODES, default_mode
+
     if flag is None or flag == "":
         return default_mode(bool(os.environ.get("CI")))
     for mode in PROBE_MODES:
@@ -87,6 +89,7 @@ class Probed:
         """What a saved plan carries of the probe's decision: the units it plans to change (not
         prune), with the probe's reason where it had one (none under --refresh), and the objects."""
         from composer.engine.plan_repairs import planned_repairs
+        from composer.engine.probes import Decision
 
         decision = self.report.decision if self.report is not None else Decision()
         planned = {  # Terraform units ride on their saved Terraform plan, unless the probe planned them

@@ -10,15 +10,16 @@ temporary name and a rename, never through a link, and read only when it is a re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from composer.engine.outcome import RunResult
 from composer.engine.plan_repairs import PlannedRepairs, SavedPlan
 from composer.engine.planfile import decode_plan, encode_plan, not_a_plan, plan_not_found
-from composer.engine.probes import forget
-from composer.engine.run import Engine
-from composer.runners.probing import hand_to_sinks
 from composer.safefs import read_path, write_private
-from composer.state.model import StateDoc
+
+if TYPE_CHECKING:
+    from composer.engine.outcome import RunResult
+    from composer.engine.run import Engine
+    from composer.state.model import StateDoc
 
 
 def write_plan(
@@ -51,6 +52,9 @@ def prepare_saved_apply(engine: Engine, state: StateDoc, saved: SavedPlan) -> St
     another manager changed are handed to the sinks to take back, and each repaired unit's
     outcome says the reason the plan showed. Nothing is probed again: the plan applies as saved
     (the state serial it was made against is checked, so state is as the plan saw it)."""
+    from composer.engine.probes import forget
+    from composer.runners.probing import hand_to_sinks  # the Kubernetes client only for an apply that needs it
+
     repairs = saved.repairs
     state = forget(state, sorted(n for n in saved.runs() if n in state.units), repairs.rewrite)
     hand_to_sinks(engine, state, set(repairs.reclaim))
