@@ -362,3 +362,43 @@ def test_read_only_and_shared_are_refused_for_a_directory_environment(tmp_path: 
         r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "git")
         assert r.code == 1, r.out + r.err
         assert f"app.yaml:{line}:" in r.err and "delivers to a directory, which cannot keep objects" in r.err, r.err
+
+
+def test_depends_on_app_is_an_approval_gate_naming_the_other_app():
+    loaded = load_application(CORPUS / "79-depends-on-app.yaml")
+    [gate] = loaded.model.spec.gates
+    assert (gate.name, gate.components, gate.message) == (
+        "wait-for-catalog",
+        ("cache-warmer", "web"),
+        "Application 'catalog' in namespace 'shop' must be running",
+    )
+    [w] = [w for w in loaded.warnings if w.path[:2] == ("spec", "workflow")]
+    assert (w.line, w.summary) == (
+        24,
+        "depends-on-app is an approval gate in Composer: appc apply stops at step 'wait-for-catalog'",
+    )
+    assert "appc apply --approve wait-for-catalog" in w.detail
+
+
+@pytest.mark.parametrize(
+    ("properties", "path", "summary"),
+    [
+        (
+            "{name: catalog}",
+            "spec.workflow.steps[0].properties.namespace",
+            "depends-on-app needs the namespace of the Application it waits for",
+        ),
+        (
+            "{name: catalog, namespace: shop, wait: 5m}",
+            "spec.workflow.steps[0].properties.wait",
+            "depends-on-app 'wait' is not supported",
+        ),
+    ],
+)
+def test_depends_on_app_refuses_what_it_cannot_read(tmp_path: Path, properties: str, path: str, summary: str):
+    tail = f"  workflow:\n    steps:\n      - {{name: w, type: depends-on-app, properties: {properties}}}\n"
+    write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert (d["line"], d["path"], d["summary"]) == (10, path, summary)

@@ -1,5 +1,5 @@
 """KubeVela workflow steps (`spec.workflow`): which components each step applies, what runs before
-what, and the approval gates (`suspend`, `deploy` with `auto: false`). Steps that need a running
+what, and the approval gates (`suspend`, `deploy` with `auto: false`, `depends-on-app`). Steps that need a running
 controller are refused with what to do instead (docs/oam.md). Used by oam_app.AppLevel.
 """
 
@@ -19,8 +19,6 @@ STEP_REFUSALS = {
     "export2secret": "needs a running controller to write Secrets",
     "export-data": "needs a running controller",
     "export-service": "needs a running controller",
-    "depends-on-app": "waits for another running Application, which needs a controller: apply the other app first "
-    "(appc apply -f other/app.yaml), then this one",
     "read-object": "reading objects at deploy time needs a running controller",
     "request": "HTTP requests at deploy time need a running controller",
     "print-message-in-status": "Composer has no application status object to print into",
@@ -130,13 +128,16 @@ class StepWalker:
             return set()
         if stype == "apply-object":
             return self.apply_object(props, ppath, spath, name)
+        if stype == "depends-on-app":
+            return self.depends_on_app(props, ppath, spath, name)
         if stype in STEP_REFUSALS:
             self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
             return set()
         self.c.error(
             spath + ("type",),
             f"unknown workflow step type {stype!r} in step {name!r}",
-            "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
+            "Composer maps deploy, apply-component, apply-object, step-group, suspend and depends-on-app "
+            "(see docs/oam.md)",
         )
         return set()
 
@@ -233,6 +234,27 @@ class StepWalker:
                 return set()
             self.applied[comp] = spath
         return comps
+
+    def depends_on_app(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
+        """An approval gate: Composer cannot watch another app, so apply stops here until the
+        user has applied it and approves (workflowstep/depends-on-app.cue waits for it to run)."""
+        for key in sorted(set(props) - {"name", "namespace"}):
+            self.c.error(
+                ppath + (key,), f"depends-on-app {key!r} is not supported", "expected name, namespace", key=True
+            )
+        other, namespace = props.get("name"), props.get("namespace")
+        for key, value in (("name", other), ("namespace", namespace)):
+            if not isinstance(value, str) or not value:
+                self.c.error(ppath + (key,), f"depends-on-app needs the {key} of the Application it waits for")
+                return set()
+        self.c.warn(
+            spath + ("type",),
+            f"depends-on-app is an approval gate in Composer: appc apply stops at step {name!r}",
+            f"Composer does not watch Application {other!r} (nor create it from a ConfigMap): apply it, check it "
+            f"runs, then appc apply --approve {name}",
+        )
+        self.gates.append((name, spath, f"Application {other!r} in namespace {namespace!r} must be running", False))
+        return set()
 
     def finish(self) -> None:
         def closure(step: str, seen: set[str]) -> set[str]:
