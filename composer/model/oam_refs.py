@@ -12,9 +12,9 @@ error that says where Composer looked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from composer.diagnostics import DiagnosticError, FieldPath
