@@ -155,7 +155,7 @@ class ClusterSink(ApplyOps, HealthOps, HandsOffOps):
         if not objects and not previous:
             return (), 0
         planned = self._owned(component, self._plan(component, objects))  # read-only ones checked, left out
-        writes = self._ensure_namespace(component) if objects else 0
+        writes = self._ensure_namespace(component) if planned else 0
         before = {(i.kind, i.namespace, i.name): i for i in previous}
         unchanged = [
             p for p in planned if p.key in before and before[p.key].hash == p.digest and p.key not in self.reclaim
