@@ -402,3 +402,60 @@ def test_depends_on_app_refuses_what_it_cannot_read(tmp_path: Path, properties: 
     assert r.code == 1
     [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
     assert (d["line"], d["path"], d["summary"]) == (10, path, summary)
+
+
+def test_apply_deployment_step_is_the_definitions_deployment_applied_in_its_place(tmp_path: Path, registry):
+    write(tmp_path, {"app.yaml": (CORPUS / "80-apply-deployment.yaml").read_text(), "environments/prod.yaml": BARE_ENV})
+    compiled = compile_project(open_project(tmp_path / "app.yaml"), "prod", registry)
+    [deployment] = list(yaml.safe_load_all(compiled.rendered.files["kubernetes/echo-server.yaml"]))
+    selector = {"workflow.oam.dev/step-name": "smoke-tested-echo-server"}
+    assert deployment["spec"]["selector"]["matchLabels"] == selector
+    assert deployment["spec"]["template"]["metadata"]["labels"] == selector
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["template"]["spec"]["containers"] == [
+        {"name": "echo-server", "image": "ghcr.io/acme/echo:0.9.1", "command": ["/echo", "--port", "9000"]}
+    ]
+    assert ("echo-server", "api") in {(e.dependency, e.dependent) for e in compiled.graph.edges}
+
+
+@pytest.mark.parametrize(
+    ("properties", "path", "summary"),
+    [
+        ("{replicas: 2}", "spec.workflow.steps[0].properties.image", "apply-deployment needs an image"),
+        (
+            "{image: busybox, replicas: two}",
+            "spec.workflow.steps[0].properties.replicas",
+            "expected replicas as a whole number",
+        ),
+        (
+            "{image: busybox, args: [x]}",
+            "spec.workflow.steps[0].properties.args",
+            "unknown apply-deployment field 'args'",
+        ),
+    ],
+)
+def test_apply_deployment_refuses_what_the_definition_does_not_take(
+    tmp_path: Path, properties: str, path: str, summary: str
+):
+    tail = f"  workflow:\n    steps:\n      - {{name: probe, type: apply-deployment, properties: {properties}}}\n"
+    write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert (d["line"], d["path"], d["summary"]) == (10, path, summary)
+
+
+def test_every_vela_core_step_without_a_mapping_is_refused_by_name(tmp_path: Path):
+    for step in (
+        "apply-terraform-config",
+        "clean-jobs",
+        "create-config",
+        "generate-jdbc-connection",
+        "restart-workflow",
+    ):
+        tail = f"  workflow:\n    steps:\n      - {{name: x, type: {step}, properties: {{}}}}\n"
+        write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
+        r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+        [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+        assert (r.code, d["line"], d["summary"]) == (1, 10, f"workflow step 'x' ({step}) is not supported"), step
+        assert d["detail"], step
