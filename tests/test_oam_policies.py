@@ -1,9 +1,9 @@
 """KubeVela resource-rule policies (garbage-collect, apply-once, take-over, resource-update,
-read-only, shared-resource), the apply-object step, apply-component `cluster` / `namespace`,
-topology label selectors, and the refusals (rules Composer cannot scope, step inputs, two
-namespaces): docs/oam.md, "Policies" and "Workflow". The corpus files 70-78 are also walked
-field by field (test_kubevela_corpus.py).
-"""
+read-only, shared-resource), the apply-object, apply-deployment and depends-on-app steps,
+apply-component `cluster` / `namespace`, topology label selectors, and the refusals (rules
+Composer cannot scope, controller-only steps, step inputs, two namespaces): docs/oam.md,
+"Policies" and "Workflow". The corpus files 70-80 are also walked field by field
+(test_kubevela_corpus.py)."""
 
 from __future__ import annotations
 
