@@ -108,6 +108,17 @@ def test_a_workflow_given_as_a_further_file_is_read_before_the_files_beside_the_
     assert [g.name for g in project.app.model.spec.gates] == ["hold"]
     r = appc("validate", "-f", tmp_path / "app" / "app.yaml", "-f", tmp_path / "shared" / "rollout.yaml", "-e", "prod")
     assert r.code == 0, r.out + r.err
+    # A given object the Application never names is a warning at its name, not ignored without a word.
+    write(tmp_path, {"shared/us.yaml": POLICY.replace("{name: eu}", "{name: us}")})
+    given = ("-f", tmp_path / "shared" / "rollout.yaml", "-f", tmp_path / "shared" / "us.yaml")
+    r = appc("validate", "-f", tmp_path / "app" / "app.yaml", *given, "-e", "prod", "--json")
+    assert r.code == 0, r.out + r.err
+    [w] = [e for e in r.events if e["type"] == "diagnostic" and "is not used" in e["summary"]]
+    assert (Path(w["file"]).name, w["line"], w["summary"]) == (
+        "us.yaml",
+        4,
+        "Policy 'us' is not used by the Application",
+    )
     # A further file may hold only Workflow and Policy objects.
     write(tmp_path, {"shared/other.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     r = appc("validate", "-f", tmp_path / "app" / "app.yaml", "-f", tmp_path / "shared" / "other.yaml", "-e", "prod")

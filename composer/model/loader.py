@@ -201,6 +201,7 @@ def load_application(
         from composer.model.oam import convert
 
         data, source, warnings = convert(doc, companions)
+        warnings = [*warnings, *companions.unused_given()]
         return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from composer.diagnostics import DiagnosticError, FieldPath
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.oam_sourcemap import OamSourceMap, _move
 from composer.model.source import SourceDocument, load_documents
 
@@ -54,6 +54,8 @@ class Companions:
     given: list[SourceDocument] = field(default_factory=list)  # from further -f files
     _beside: list[SourceDocument] | None = None
 
+    _used: set[int] = field(default_factory=set)  # ids of the given documents an inline used
+
     def find(self, kind: str, name: str) -> tuple[SourceDocument | None, bool]:
         """The document of `kind` named `name`, and whether it is in the app file itself."""
         for doc in self.same_file:
@@ -61,8 +63,23 @@ class Companions:
                 return doc, True
         for doc in [*self.given, *self.beside()]:
             if doc.data.get("kind") == kind and _name(doc) == name:
+                self._used.add(id(doc))
                 return doc, False
         return None, False
+
+    def unused_given(self) -> list[Diagnostic]:
+        """A warning for each object of a further -f file the Application never names: a file given
+        on the command line is not ignored without a word."""
+        return [
+            doc.source_map.diagnostic(
+                ("metadata", "name"),
+                f"{doc.data.get('kind')} {_name(doc)!r} is not used by the Application",
+                "only the Workflow named by spec.workflow.ref and the Policy objects its deploy steps name are read",
+                severity=Severity.WARNING,
+            )
+            for doc in self.given
+            if id(doc) not in self._used
+        ]
 
     def beside(self) -> list[SourceDocument]:
         if self._beside is None:
