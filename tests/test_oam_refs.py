@@ -116,7 +116,7 @@ def test_a_workflow_given_as_a_further_file_is_read_before_the_files_beside_the_
     [w] = [e for e in r.events if e["type"] == "diagnostic" and "is not used" in e["summary"]]
     assert (Path(w["file"]).name, w["line"], w["summary"]) == (
         "us.yaml",
-        4,
+        3,
         "Policy 'us' is not used by the Application",
     )
     # A further file may hold only Workflow and Policy objects.
