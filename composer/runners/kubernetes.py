@@ -207,8 +207,9 @@ class ClusterSink(ApplyOps, HealthOps, HandsOffOps):
         storage class), read from the live objects. A cluster that cannot be reached is no
         refusal: apply checks again before it writes."""
         before = {(i.kind, i.namespace, i.name): i.hash for i in previous}
+        read_only = [o for o in objects if self.reads_only(component, str(o.get("kind", "")))]
         try:
-            absent = self._absent(component, self._plan(component, objects))
+            absent = self._absent(component, self._plan(component, read_only)) if read_only else []
         except DiagnosticError:
             absent = []
         if absent:

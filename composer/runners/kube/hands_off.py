@@ -30,6 +30,8 @@ class HandsOffOps(ClusterBase):
     def _owned(self, component: str, planned: list[Planned]) -> list[Planned]:
         """The objects this app writes; the others are read. A read-only object that does not
         exist is an error, raised before anything is written."""
+        if not (self.read_only or self.shared):
+            return planned  # the common case: the app owns every object it renders
         absent = self._absent(component, planned)
         if absent:
             raise DiagnosticError(absent)
