@@ -12,7 +12,8 @@ those load and render, then the refusals grouped by their first error (quoted na
 so one reason is one line); `--files` lists each refused file with its first error, `--all`
 counts every Application, not only the vela-core ones, and `--walk` runs the field walk of
 tests/test_kubevela_corpus.py on every file that loads (minutes), naming each field that is
-neither mapped nor reported. It needs the checkout, so CI (no
+neither mapped nor reported; `--markdown` reads the ```yaml blocks of the `*.md` files instead
+(the documentation's examples: a wider set for the walk). It needs the checkout, so CI (no
 network) does not run it; nothing here is a test.
 """
 
@@ -137,14 +138,21 @@ def _companion(data: Any) -> bool:
     )
 
 
-def applications(checkout: Checkout, names: list[str]) -> Iterator[Document]:
+MARKDOWN_YAML = re.compile(r"```ya?ml[ \t]*\n(.*?)```", re.S)
+
+
+def applications(checkout: Checkout, names: list[str], markdown: bool = False) -> Iterator[Document]:
+    """Each Application document of the YAML files (or, with `markdown`, of the ```yaml blocks of
+    the Markdown files: the documentation's examples, a wider set for the field walk)."""
     listed = set(names)
     for name in names:
-        if not name.endswith((".yaml", ".yml")):
+        if not name.endswith((".md",) if markdown else (".yaml", ".yml")):
             continue
         text = checkout.read(name)
         if "core.oam.dev/v1beta1" not in text:
             continue
+        if markdown:
+            text = "\n---\n".join(MARKDOWN_YAML.findall(text))
         docs = list(_documents(fill_in(name, text)))
         for i, chunk, data in docs:
             if isinstance(data, dict) and data.get("apiVersion") == "core.oam.dev/v1beta1":
@@ -205,7 +213,7 @@ class Measurement:
     silent: list[str] = field(default_factory=list)
 
 
-def measure(checkout: Checkout, everything: bool, walk: bool = False) -> Measurement:
+def measure(checkout: Checkout, everything: bool, walk: bool = False, markdown: bool = False) -> Measurement:
     import composer.cli.app as cli
 
     names = checkout.names()
@@ -215,7 +223,7 @@ def measure(checkout: Checkout, everything: bool, walk: bool = False) -> Measure
     out = Measurement()
     folders: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="kubevela-coverage-") as tmp:
-        for doc in applications(checkout, names):
+        for doc in applications(checkout, names, markdown):
             if not everything and not uses_only_core(doc.data, core):
                 continue
             if doc.template:
@@ -273,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="count every Application, not only vela-core ones")
     parser.add_argument("--files", action="store_true", help="list each refused file with its first error")
     parser.add_argument("--walk", action="store_true", help="run the field walk on every file that loads")
+    parser.add_argument("--markdown", action="store_true", help="read the ```yaml blocks of *.md files instead")
     args = parser.parse_args(argv)
-    m = measure(Checkout(args.path), args.all, args.walk)
+    m = measure(Checkout(args.path), args.all, args.walk, args.markdown)
     loaded, refused, silent = m.loaded, m.refused, m.silent
     total = len(loaded) + len(refused)
     what = "Application documents" if args.all else "Application documents that use only vela-core definitions"
