@@ -396,12 +396,17 @@ def test_depends_on_app_is_an_approval_gate_naming_the_other_app():
     ],
 )
 def test_depends_on_app_refuses_what_it_cannot_read(tmp_path: Path, properties: str, path: str, summary: str):
-    tail = f"  workflow:\n    steps:\n      - {{name: w, type: depends-on-app, properties: {properties}}}\n"
+    assert _step_error(tmp_path, "depends-on-app", properties) == (10, path, summary)
+
+
+def _step_error(tmp_path: Path, step_type: str, properties: str) -> tuple[int, str, str]:
+    """The one error (line, path, summary) of APP with a single workflow step."""
+    tail = f"  workflow:\n    steps:\n      - {{name: w, type: {step_type}, properties: {properties}}}\n"
     write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
     r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
     assert r.code == 1
     [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
-    assert (d["line"], d["path"], d["summary"]) == (10, path, summary)
+    return d["line"], d["path"], d["summary"]
 
 
 def test_apply_deployment_step_is_the_definitions_deployment_applied_in_its_place(tmp_path: Path, registry):
@@ -437,12 +442,7 @@ def test_apply_deployment_step_is_the_definitions_deployment_applied_in_its_plac
 def test_apply_deployment_refuses_what_the_definition_does_not_take(
     tmp_path: Path, properties: str, path: str, summary: str
 ):
-    tail = f"  workflow:\n    steps:\n      - {{name: probe, type: apply-deployment, properties: {properties}}}\n"
-    write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
-    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
-    assert r.code == 1
-    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
-    assert (d["line"], d["path"], d["summary"]) == (10, path, summary)
+    assert _step_error(tmp_path, "apply-deployment", properties) == (10, path, summary)
 
 
 def test_every_vela_core_step_without_a_mapping_is_refused_by_name(tmp_path: Path):
