@@ -188,6 +188,9 @@ class KubeClient:
     def for_context(
         cls, kubeconfig: str | None, context: str | None, workers: int, rate: RateLimit = DEFAULT_RATE
     ) -> KubeClient:
+        from composer.runners.kube.official import defer_initialisers
+
+        defer_initialisers()  # ApiClient and the kubeconfig loader, without every API and model module
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
