@@ -76,11 +76,12 @@ kc = KubeClient.for_context({kube.kubeconfig_path!r}, "standin", 2)
 assert kc.request("GET", "/api/v1/namespaces") is not None
 assert "kubernetes.client.models.v1_pod" not in sys.modules, "the models were imported"
 assert "kubernetes.client.api.core_v1_api" not in sys.modules, "the API classes were imported"
+from kubernetes import dynamic, utils, watch  # their imports read the package (`__version__`) mid-import
 from kubernetes import client
 names = [n.metadata.name for n in client.CoreV1Api(kc.api).list_namespace().items]
 assert "default" in names, names
 import kubernetes
-assert kubernetes.__version__ and client.V1ConfigMap
+assert kubernetes.__version__ and client.V1ConfigMap and dynamic.DynamicClient and utils.create_from_dict and watch.Watch
 """
     loaded = modules_after(code)
     assert "kubernetes.client.api.core_v1_api" in loaded

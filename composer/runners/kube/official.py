@@ -9,14 +9,16 @@ kubeconfig loader, `Configuration`, `ApiClient` and its REST client.
 `kubernetes.client.api` and `kubernetes.client.models` with their initialisers deferred. A
 name an initialiser binds with one of its own `from X import Name` lines (`client.ApiClient`,
 `client.CoreV1Api`, `models.V1Pod`, `kubernetes.watch`) imports just the module that defines
-it, on first use; so does a submodule's name. Any other name (`__version__`, `__all__`, a star import) runs the whole
-initialiser then, as a plain import would have. So code that uses the client the usual way
+it, on first use; so does a submodule's name. A literal it assigns (`__version__`) is bound at
+once. Any other name (`__all__`, a star import) runs the whole initialiser then, as a plain
+import would have. So code that uses the client the usual way
 (`from kubernetes import client; client.CoreV1Api(api)`) works unchanged, in this process or
 later in it; nothing of the client is replaced, its modules run as shipped.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import re
@@ -26,6 +28,7 @@ from typing import Any
 
 DEFERRED = ("kubernetes", "kubernetes.client", "kubernetes.client.api", "kubernetes.client.models")
 _BINDING = re.compile(r"^from (\.|[\w.]+) import (\w+)[ \t]*(?:#.*)?$", re.MULTILINE)
+_CONSTANT = re.compile(r"^(\w+) = (.+)$", re.MULTILINE)
 _LOCK = threading.RLock()
 
 
@@ -51,16 +54,31 @@ def _bindings(package: str, source: str) -> dict[str, tuple[str, str | None]]:
     return out
 
 
+def _constants(source: str) -> dict[str, Any]:
+    """The initialiser's literal assignments (`__version__ = "36.0.3"`): bound at once, as the
+    initialiser binds them before its imports (`kubernetes.dynamic` reads `__version__` while
+    it is imported)."""
+    out = {}
+    for name, text in _CONSTANT.findall(source):
+        try:
+            out[name] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            continue
+    return out
+
+
 def _defer(package: str) -> bool:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
         return False  # not a plain package on disk: leave it to the ordinary import
     try:
         with open(spec.origin, encoding="utf-8") as f:
-            bindings = _bindings(package, f.read())
+            source = f.read()
     except OSError:
         return False
+    bindings = _bindings(package, source)
     module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(_constants(source))
     loader = spec.loader
     ran: list[bool] = []
 
