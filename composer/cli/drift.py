@@ -12,6 +12,7 @@ The check's counts (never values) are written to state for `appc status` (cli/st
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from composer.cli.common import (
     EXIT_APPLY_FAILED,
@@ -26,10 +27,10 @@ from composer.cli.common import (
     project_command,
 )
 from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt, UntrustedOpt
-from composer.cli.session import EngineSession, run_engine
 from composer.cli.views import View
-from composer.cli.wiring import RunOptions
-from composer.engine.drift import DriftReport
+
+if TYPE_CHECKING:
+    from composer.engine.drift import DriftReport
 
 
 @project_command(app)
@@ -45,6 +46,8 @@ def drift(
     untrusted: bool = UntrustedOpt,
 ) -> None:
     """Compare the environment with its last apply: exit 0 in sync, 2 drifted; `appc apply --refresh` repairs."""
+    from composer.cli.session import EngineSession, run_engine
+    from composer.cli.wiring import RunOptions
     from composer.runners.drift_check import check_drift
 
     markdown = markdown_on_stdout(view, format, "drift")
