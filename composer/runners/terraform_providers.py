@@ -52,7 +52,7 @@ def unsound_reason(env: Mapping[str, str]) -> str | None:
     """Why providers must not be pooled for runs in `env` (None: pooling is sound)."""
     if not sys.platform.startswith("linux"):
         return "not Linux"
-    if env.get(POOL_ENV, "").strip() == "0":
+    if os.environ.get(POOL_ENV, env.get(POOL_ENV, "")).strip() == "0":  # appc's own switch, not terraform's
         return f"{POOL_ENV}=0"
     if env.get("TF_REATTACH_PROVIDERS"):
         return "TF_REATTACH_PROVIDERS is set by the user"
