@@ -1,6 +1,7 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
     python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
+                          [--only d|e|f|a,b,c,...] [--compare-pool]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -12,7 +13,7 @@
     0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
 
 (d) first apply of N independent units against the monolithic root at the same parallelism
-    (`terraform apply -parallelism=P`).
+    (`terraform apply -parallelism=P`); with --compare-pool, also with the provider pool off.
 (e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
     as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
 
@@ -275,6 +276,7 @@ def first_apply(work: Path, url: str, env: dict, tf_env: dict, args: argparse.Na
     reset(url)
     tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"]
     fig["mono_apply_s"] = terraform(tf, mono, tf_env)
+    progress("(a)/(d) monolithic first apply", f"{fig['mono_apply_s']:.2f} s")
     if only & set("c"):
         doc = json.loads((mono / "main.tf.json").read_text())
         doc["module"]["b07"]["versioning"] = False

@@ -105,7 +105,7 @@ def _installed_binary(workdir: Path, address: str) -> Path | None:
 
 
 def _root_sets_ca_bundle(workdir: Path) -> bool:
-    for path in workdir.glob("*.tf*"):
+    for path in [*workdir.glob("*.tf"), *workdir.glob("*.tf.json")]:
         with contextlib.suppress(OSError):
             if _CA_BUNDLE in path.read_text(errors="replace"):
                 return True
@@ -188,12 +188,14 @@ class ProviderPool:
     def _checkin(self, binary: Path, served: _Served, *, reuse: bool) -> None:
         served.tell(0)
         with self._cond:
-            if reuse and not self._closed and served.proc.poll() is None:
+            kept = reuse and not self._closed and served.proc.poll() is None
+            if kept:
                 self._idle.setdefault(binary, []).append(served)
             else:
-                _stop(served.proc)
                 self._count[binary] -= 1
             self._cond.notify_all()
+        if not kept:
+            _stop(served.proc)
 
     def _start(self, binary: Path, address: str) -> _Served | None:
         """A provider process in debug mode, under its guard, once it has said where it listens
