@@ -228,8 +228,11 @@ def main() -> int:
     n = args.units
     work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
     url, moto = start_moto(work)
+    # moto is plain http: a CA bundle serves nothing here, and it would turn the provider pool off
+    # (composer/runners/terraform_providers.py), so neither appc nor the monolithic root gets one.
+    base = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     env = dict(
-        os.environ,
+        base,
         AWS_ENDPOINT_URL=url,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
