@@ -168,8 +168,13 @@ def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, sub
     return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
 
 
-def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str) -> dict:
-    """One changed unit out of n: appc (first apply, then the change) against the monolithic root."""
+def change_one(
+    work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str, measured: tuple[dict, dict]
+) -> dict:
+    """One changed unit out of n: appc (first apply, then the change) against the monolithic root.
+    The first applies go to the emulator directly (they are set-up, not measured); the change runs
+    with the `measured` (appc, terraform) environments, e.g. behind the latency proxy."""
+    appc_env, measured_tf = measured
     reset(moto_url)
     src = work / f"{tag}-{n}-src"
     app = make_project(src, n)
@@ -182,14 +187,14 @@ def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, mo
     doc = json.loads((mono / "main.tf.json").read_text())
     doc["module"]["b07"]["versioning"] = False
     (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-    mono_s = terraform(tf, mono, tf_env)
+    mono_s = terraform(tf, mono, measured_tf)
     reset(moto_url)
     par = work / f"{tag}-{n}-appc"
     app = make_project(par, n)
     run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)]
     appc(run, par, env)
     make_project(par, n, versioning_off=7)
-    appc_s, s = appc(run, par, env)
+    appc_s, s = appc(run, par, appc_env)
     progress(f"(e) {tag} N={n}", f"appc {appc_s:.2f} s, monolithic {mono_s:.2f} s")
     return {"n": n, "appc_s": round(appc_s, 2), "mono_s": round(mono_s, 2), "ratio": round(appc_s / mono_s, 3),
             "terraform_runs": s.get("terraform_runs")}  # fmt: skip
@@ -198,13 +203,15 @@ def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, mo
 def change_one_series(
     work: Path, sizes: list[int], args: argparse.Namespace, env: dict, tf_env: dict, url: str
 ) -> dict:
-    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct") for n in sizes]}
+    direct = (env, tf_env)
+    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct", direct) for n in sizes]}
     if args.latency_ms > 0:
         proxy_url, proxy = start_proxy(work, url, args.latency_ms)
         try:
             slow_env = {**env, "AWS_ENDPOINT_URL": proxy_url}
             slow_tf = {**tf_env, "AWS_ENDPOINT_URL": proxy_url}
-            out["latency"] = [change_one(work, n, args.parallelism, slow_env, slow_tf, url, "slow") for n in sizes]
+            slow = (slow_env, slow_tf)
+            out["latency"] = [change_one(work, n, args.parallelism, env, tf_env, url, "slow", slow) for n in sizes]
         finally:
             proxy.terminate()
             proxy.wait(timeout=10)
