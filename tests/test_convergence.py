@@ -147,6 +147,11 @@ def test_a_probe_that_cannot_answer_fails_strict_and_reruns_lenient(tmp_path, mo
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--probe", "strict")
     assert r.code == 3
     assert "terraform-module a: cannot tell whether its resources still exist" in r.err and "--probe=lenient" in r.err
+    # The refusal is recorded, and `appc status` says why (offline: state only).
+    r = appc("status", "-f", app, "-e", "test", "--json")
+    (row,) = [e for e in r.events if e["type"] == "status"]
+    assert (row["probe"]["verdict"], row["probe"]["mode"], row["status"]) == ("unanswerable", "strict", "applied")
+    assert row["probe"]["detail"].startswith("the AWS probe failed") and "unanswerable" in row["note"]
     monkeypatch.setenv("CI", "1")
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve")  # CI: strict by default
     assert r.code == 3

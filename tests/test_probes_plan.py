@@ -28,6 +28,20 @@ def of_type(out: str, kind: str) -> list[dict]:
     return [e for e in (json.loads(x) for x in out.splitlines() if x.startswith("{")) if e.get("type") == kind]
 
 
+def edit_image_as_another_manager(kube, path: str, container: str, image: str) -> None:
+    """What `kubectl edit` does to a Deployment Composer applied: another field manager's patch."""
+    edit = {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+    kube.api().call_api(
+        path,
+        "PATCH",
+        query_params=[("fieldManager", "kubectl-edit")],
+        header_params={"Content-Type": "application/strategic-merge-patch+json"},
+        body=edit,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+
+
 def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto, kube_clean, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     app = make_project(tmp_path, token_component("a") + WEB + API, env=cluster_env("pplan"), app="pplan")
@@ -40,16 +54,7 @@ def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto,
     sm = boto3.client("secretsmanager")
     sm.delete_secret(SecretId="a-token", ForceDeleteWithoutRecovery=True)
     kube_clean.api().call_api(DEPLOY, "DELETE", auth_settings=["BearerToken"], _preload_content=False)
-    edit = {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "nginx:evil"}]}}}}
-    kube_clean.api().call_api(
-        API_DEPLOY,
-        "PATCH",
-        query_params=[("fieldManager", "kubectl-edit")],
-        header_params={"Content-Type": "application/strategic-merge-patch+json"},
-        body=edit,
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-    )
+    edit_image_as_another_manager(kube_clean, API_DEPLOY, "api", "nginx:evil")
     state_file = tmp_path / ".composer" / "test.state.json"
     before = state_file.read_bytes()
     kube_clean.reset_counters()
@@ -79,11 +84,50 @@ def test_plan_shows_what_vanished_with_the_reason_and_only_reads(tmp_path, moto,
     # Hashes alone see nothing.
     assert appc("plan", "-f", app, "-e", "test", "--detailed-exitcode", "--probe=off").code == 0
 
-    # The saved plan applies the Terraform units it planned, though their hashes are unchanged.
+    # The saved plan applies every unit it planned, though their hashes are unchanged: the
+    # Terraform unit with its saved plan, the Kubernetes units the probe found changed (regression:
+    # they were left out), each with the reason the plan showed.
     r = appc("apply", "-f", app, "-e", "test", str(saved), "--json")
     assert r.code == 0, r.out + r.err
     assert of_type(r.out, "summary")[-1]["terraform_runs"] >= 1
     sm.describe_secret(SecretId="a-token")
+    applied = {e["unit"]: e for e in of_type(r.out, "unit")}
+    assert {n: (applied[n]["status"], applied[n]["reason"]) for n in ("a", "web", "api")} == {
+        n: ("applied", units[n]["reason"]) for n in ("a", "web", "api")
+    }
+    assert kube_clean.get(DEPLOY) is not None
+    assert kube_clean.get(API_DEPLOY)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    r = appc("plan", "-f", app, "-e", "test", "--detailed-exitcode", "--probe=strict")
+    assert r.code == 0, r.out + r.err  # repaired: nothing left to change
+
+
+def test_a_saved_plans_repairs_are_signed_and_checked(tmp_path):
+    """The repairs section is part of the signed document: an edit is refused like any other,
+    and a section naming a unit the model lacks is refused even when signed."""
+    from types import SimpleNamespace
+
+    from composer.diagnostics import DiagnosticError
+    from composer.engine.plan_repairs import PlannedRepairs, repairs_from_json
+    from composer.engine.planfile import decode_plan, encode_plan
+
+    compiled = SimpleNamespace(
+        resolved=SimpleNamespace(name="a", environment=SimpleNamespace(name="e")),
+        rendered=SimpleNamespace(files={"kubernetes/web.yaml": b"x"}),
+        graph=SimpleNamespace(order=["web"]),
+    )
+    state = StateDoc(app="a", environment="e", serial=3)
+    key = b"k" * 32
+    planned = Outcome("web", "kubernetes", "planned", {"add": 1, "change": 0, "remove": 0}, reason="gone")
+    result = RunResult("plan", {"web": planned}, state, 0, 0.1)
+    repairs = PlannedRepairs({"web": "gone"}, frozenset({("default", "Deployment", "ns", "web")}), frozenset())
+    data = encode_plan(compiled, state, result, {}, key, repairs)
+    assert decode_plan(tmp_path / "p", data, compiled, state, key).repairs == repairs
+    edited = data.replace(b'"gone"', b'"went"')
+    with pytest.raises(DiagnosticError, match="signature does not match"):
+        decode_plan(tmp_path / "p", edited, compiled, state, key)
+    assert repairs_from_json(repairs.to_json(), ["db"]) is None  # a unit the model lacks
+    assert repairs_from_json({"reasons": {}, "rewrite": [["t", "Kind"]], "reclaim": []}, ["web"]) is None
+    assert repairs_from_json(None, ["web"]) == PlannedRepairs()  # a plan of an earlier appc
 
 
 def test_plan_text_says_why_an_unchanged_unit_is_planned():

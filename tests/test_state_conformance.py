@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from composer.diagnostics import DiagnosticError
+from composer.state.checks import DriftCheck, UnitProbe
 from composer.state.local import LocalStore
 from composer.state.model import InventoryItem, Revision, StateDoc, UnitState, new_state, secret_digest
 from composer.state.protocol import LockHeld, LockInfo, StoreOptions, encode_lock, new_lock_info
@@ -119,7 +120,11 @@ def rich_doc() -> StateDoc:
     item = InventoryItem(
         apiVersion="apps/v1", kind="Deployment", name="api", namespace="shop", component="api", hash="h2"
     )
-    return doc.model_copy(update={"inventory": {"prod-eu": (item,)}}).with_revision(
+    # The records `appc status` shows (issue 13) round-trip through every store, read strictly.
+    probe = UnitProbe(at="2026-01-01T00:00:00.000000Z", mode="strict", verdict="missing", detail="x not found")
+    drift = DriftCheck(at="2026-01-01T00:00:00.000000Z", drift=True, checked=("db",), drifted={"db": 2})
+    records = {"probes": {"db": probe}, "drift_check": drift}
+    return doc.model_copy(update={"inventory": {"prod-eu": (item,)}, **records}).with_revision(
         Revision(serial=1, at="2026-01-01T00:00:00.000000Z", command="apply", changed=("db",))
     )
 

@@ -6,6 +6,7 @@ run per workload object), prints each drifted attribute with its live and desire
 (secrets masked) and exits 0 with no drift, 2 with drift, 3 when a unit could not be compared.
 `--format markdown` prints a comment for an issue or pull request on stdout alone. Entries of
 `policies.ignoreDrift` are shown as ignored and do not count. `appc apply --refresh` repairs.
+The check's counts (never values) are written to state for `appc status` (cli/status_records.py).
 """
 
 from __future__ import annotations
@@ -56,9 +57,14 @@ def drift(
     def needs_credentials(s: EngineSession) -> bool:
         return any(u.kind == "terraform" for u in s.state.units.values())
 
-    report, _ = run_engine(
-        view, "drift", compiled, options, lambda s: check_drift(s.engine, s.state, s.progress), needs_credentials
-    )
+    def step(s: EngineSession) -> DriftReport:
+        from composer.cli.status_records import record_drift
+
+        report = check_drift(s.engine, s.state, s.progress)
+        record_drift(s.store, s.state, report)  # `appc status` shows the last check (counts only)
+        return report
+
+    report, _ = run_engine(view, "drift", compiled, options, step, needs_credentials)
     env_name = compiled.resolved.environment.name
     raise Exit(_show(view, report, markdown, compiled.resolved.name, env_name))
 

@@ -34,6 +34,7 @@ from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
 if TYPE_CHECKING:  # the rest is imported where used: `appc --help` loads no engine (issue 13)
     from composer.cli.session import EngineSession
     from composer.cli.wiring import RunOptions
+    from composer.engine.plan_repairs import PlannedRepairs
     from composer.engine.run import RunResult
     from composer.project import Compiled
 
@@ -125,6 +126,7 @@ class PlanOutput:
     markdown: bool
     markdown_out: Path | None
     detailed_exitcode: bool
+    repairs: PlannedRepairs | None = None  # what the probe found changed, for `appc apply FILE`
 
 
 @project_command(app)
@@ -171,7 +173,7 @@ def plan(
     result, session = run_engine(
         view, "plan", compiled, options, lambda s: s.engine.plan(checked.state(s), saved), checked
     )
-    output = PlanOutput(out, markdown, markdown_out, detailed_exitcode)
+    output = PlanOutput(out, markdown, markdown_out, detailed_exitcode, checked.repairs(result))
     raise Exit(_plan_report(view, compiled, result, session, saved, output))
 
 
@@ -218,7 +220,7 @@ def _plan_report(
         return report(view, result, env_name, "plan")
     changes = [o for o in result.outcomes.values() if o.status == "planned" and (o.changes or o.action == "prune")]
     if output.out is not None:
-        write_plan(output.out, compiled, session.state, result, saved, plan_key(session.store))
+        write_plan(output.out, compiled, session.state, result, saved, plan_key(session.store), output.repairs)
         view.info(f"saved the plan to {output.out}; apply it with: appc apply -e {env_name} {output.out}")
     view.info(
         f"{len(changes)} unit(s) to change, {result.units_skipped} unchanged"
@@ -321,7 +323,9 @@ def _apply(
     refuse_paused(compiled)
     held, waiting = held_units(compiled, approve)
 
-    checked = Probed(view, "off" if planfile is not None else probe, _pending)  # a saved plan applies as saved
+    checked = Probed(
+        view, "off" if planfile is not None else probe, _pending, record=True
+    )  # a saved plan applies as saved
 
     def step(s: EngineSession) -> RunResult:
         state = checked.state(s)
@@ -333,7 +337,7 @@ def _apply(
                 raise Exit(EXIT_OK)
             with s.progress.paused():  # the question must not be redrawn over by the live table
                 guide.confirm_plan(view, preview, compiled, state)
-        return s.engine.apply(state, s.prepared, hold=held)
+        return s.engine.apply(state, s.prepared.tfplans if s.prepared else None, hold=held)
 
     def read_saved(store, state):
         return read_plan(planfile, compiled, state, plan_key(store)) if planfile is not None else None

@@ -85,7 +85,7 @@ def status(
         False, "--cloud", env="STATUS_CLOUD", help="Also ask the cloud about each resource unit (needs credentials)."
     ),
 ) -> None:
-    """Show each unit's last apply: status, time, and whether the model changed since."""
+    """Show each unit's last apply: status, time, whether the model changed since, the last probe and drift check."""
     from composer.cli.wiring import cloud_status, open_store, workload_health
 
     compiled = compile_for(project)
@@ -99,6 +99,7 @@ def status(
     columns = ["unit", "kind", "status", *(["cloud"] if cloud else []), "updated (UTC)", "note"]
     view.records("status", title, columns, _status_records(compiled, state, live))
     _health_table(view, workload_health(compiled, state))
+    _drift_line(view, state)
     if lock:
         view.info(f"[yellow]locked by {lock.describe()}[/yellow]")
     view.summary(True, EXIT_OK, serial=state.serial if state else 0, locked=bool(lock))
@@ -119,7 +120,8 @@ def _status_records(compiled: Compiled, state: Any, live: dict[str, Any] | None)
         u = state.units.get(name) if state else None
         in_model = name in compiled.graph.order
         st = u.status if u else "not applied"
-        notes = unit_notes(u, name in changed)  # model changed since, rotation, probe and drift (engine/statusinfo.py)
+        # Model changed since, rotation, the last probe and drift check (engine/statusinfo.py).
+        notes = unit_notes(name, state, name in changed)
         note = (
             u.error
             if u and u.error
@@ -134,6 +136,14 @@ def _status_records(compiled: Compiled, state: Any, live: dict[str, Any] | None)
         row = [name, kind, st, *cloud_cell, (updated[:19].replace("T", " ") if updated else ""), note]
         records.append(Record(fields, row))
     return records
+
+
+def _drift_line(view: View, state: Any) -> None:
+    """The environment's last `appc drift` run: when, drift or none, the counts (a `drift_check` event)."""
+    from composer.engine.statusinfo import drift_summary
+
+    line, fields = drift_summary(state)
+    view.fact("drift_check", line, **fields)
 
 
 def _health_table(view: View, health: list[dict[str, Any]]) -> None:

@@ -8,7 +8,8 @@ units with changes) Terraform's own plan file, base64. The document is signed wi
 HMAC (composer/state/keys.py) whose key is the state's key, or COMPOSER_PLAN_KEY; the
 key is never in the file, so whoever edits the file cannot sign it again. Apply checks,
 before anything runs: the signature; the app and environment; the state serial it was
-made against ("state moved"); the rendered inputs; and that each embedded Terraform plan's
+made against ("state moved", unless only the records of probes and drift checks were written
+since: engine/check_records.py); the rendered inputs; and that each embedded Terraform plan's
 configuration snapshot (which is what `terraform apply PLANFILE` runs) is byte for byte the
 root and modules Composer rendered now.
 
@@ -31,6 +32,8 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine import rotate
+from composer.engine.check_records import applied_digest
+from composer.engine.plan_repairs import PlannedRepairs, SavedPlan, repairs_from_json
 from composer.state import keys
 from composer.state.model import StateDoc, now
 
@@ -44,8 +47,11 @@ def inputs_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def encode_plan(compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes) -> bytes:
-    """The signed plan document (composer/runners/saved_plans.py writes it to the user's path)."""
+def encode_plan(
+    compiled, state: StateDoc, result, saved: dict[str, bytes], key: bytes, repairs: PlannedRepairs | None = None
+) -> bytes:
+    """The signed plan document (composer/runners/saved_plans.py writes it to the user's path).
+    `repairs`: units planned because the probe found them changed behind Composer's back."""
     units = {}
     for name, o in result.outcomes.items():
         units[name] = {
@@ -61,10 +67,13 @@ def encode_plan(compiled, state: StateDoc, result, saved: dict[str, bytes], key:
         # No state stored yet: its lineage is born at the first write, so there is none to pin.
         "lineage": state.lineage if state.serial else None,
         "serial": state.serial,
+        "applied": applied_digest(state),
         "inputs": inputs_digest(compiled.rendered.files),
         "created": now(),
         "units": units,
     }
+    if repairs:  # absent otherwise: a plan without repairs is the same document as before them
+        doc["repairs"] = repairs.to_json()
     doc[keys.SIGNATURE_FIELD] = keys.sign(key, "plan", doc)
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
@@ -83,9 +92,9 @@ def plan_not_found(path: Path) -> DiagnosticError:
     return _refuse(path, "plan file not found", "create one with appc plan --out FILE")
 
 
-def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) -> dict[str, bytes]:
-    """The Terraform plans to apply, per unit, after the signature and every staleness check
-    passed. `path` only names the file in diagnostics; `data` is what it holds."""
+def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) -> SavedPlan:
+    """The Terraform plans to apply, per unit, and the repairs, after the signature and every
+    staleness check passed. `path` only names the file in diagnostics; `data` is what it holds."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -109,7 +118,8 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
             "nothing was applied. Plan files are applied exactly as saved and signed with the state's key (or COMPOSER_PLAN_KEY); "
             "make a new one with appc plan --out FILE",
         )
-    if doc.get("lineage") not in (None, state.lineage) or doc.get("serial") != state.serial:
+    moved = doc.get("serial") != state.serial and doc.get("applied") != applied_digest(state)
+    if doc.get("lineage") not in (None, state.lineage) or moved:
         raise _refuse(
             path,
             "the state moved since this plan was made",
@@ -123,11 +133,17 @@ def decode_plan(path: Path, data: bytes, compiled, state: StateDoc, key: bytes) 
         )
     listed = doc.get("units")
     units: dict[str, Any] = listed if isinstance(listed, dict) else {}
-    return {
+    repairs = repairs_from_json(doc.get("repairs"), compiled.graph.order)
+    if repairs is None:
+        raise _refuse(
+            path, "the plan file's repairs section is not one appc writes", "nothing was applied; make a new plan"
+        )
+    tfplans = {
         name: _unit_plan(path, name, u["tfplan"], compiled, state)
         for name, u in units.items()
         if isinstance(u, dict) and u.get("tfplan")
     }
+    return SavedPlan(tfplans, repairs)
 
 
 def _unit_plan(path: Path, name: str, encoded: Any, compiled: Any, state: StateDoc) -> bytes:

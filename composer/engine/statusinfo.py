@@ -1,7 +1,7 @@
 """What `appc status` says about a unit beyond its state record: whether the model changed
-since its last apply, when its generated secrets were last rotated, and what the reality
-probes and the last drift check found (recorded by other commands; read defensively, since a
-state written by an older or newer appc may lack or carry those fields).
+since its last apply, when its generated secrets were last rotated, what the reality probe of
+the last apply found, and what the environment's last drift check found (both recorded in
+state by apply and `appc drift`: composer/state/checks.py).
 
 Pure: state and the compiled model in, notes out. No cloud or cluster is asked.
 """
@@ -18,10 +18,15 @@ from composer.engine.run import Engine
 from composer.graph import Graph
 from composer.render import Rendered
 from composer.resolve import Resolved
-from composer.state.model import StateDoc, UnitState
+from composer.state.checks import DriftCheck, UnitProbe
+from composer.state.model import StateDoc
 from composer.state.protocol import StateStore
 
 MODEL_CHANGED = "model changed since the last apply (applied on next apply)"
+
+
+def _when(at: str) -> str:
+    return at[:19].replace("T", " ")
 
 
 @dataclass(frozen=True)
@@ -30,25 +35,49 @@ class UnitNotes:
 
     model_changed: bool = False
     rotated_at: str | None = None
-    probe: str | None = None  # the last reality probe's verdict, when one was recorded
-    drift: str | None = None  # the last drift check's verdict and time, when one was recorded
+    probe: UnitProbe | None = None  # the last reality probe an apply ran of this unit
+    drift: DriftCheck | None = None  # the environment's last drift check, when it compared this unit
+    unit: str = ""
+
+    def _drift_text(self) -> str:
+        if self.drift is None:
+            return ""
+        d, n = self.drift, self.unit
+        verdict = (
+            "not compared"
+            if n in d.not_compared
+            else f"{d.drifted[n]} drifted attribute(s)"
+            if n in d.drifted
+            else "none"
+        )
+        ignored = f", {d.ignored[n]} ignored" if n in d.ignored else ""
+        return f"drift {_when(d.at)}: {verdict}{ignored}"
 
     def text(self) -> str:
         parts = [MODEL_CHANGED] if self.model_changed else []
         if self.rotated_at:
-            parts.append(f"secret rotated {self.rotated_at[:19].replace('T', ' ')}")
+            parts.append(f"secret rotated {_when(self.rotated_at)}")
         if self.probe:
-            parts.append(f"probe: {self.probe}")
+            detail = f": {self.probe.detail}" if self.probe.detail else ""
+            parts.append(f"probe {_when(self.probe.at)}: {self.probe.verdict}{detail}")
         if self.drift:
-            parts.append(f"drift: {self.drift}")
+            parts.append(self._drift_text())
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
+        d, n = self.drift, self.unit
         return {
             "model_changed": self.model_changed,
             "rotated_at": self.rotated_at,
-            "probe": self.probe,
-            "drift": self.drift,
+            "probe": self.probe.model_dump(mode="json") if self.probe else None,
+            "drift": {
+                "at": d.at,
+                "compared": n not in d.not_compared,
+                "drifted": d.drifted.get(n, 0),
+                "ignored": d.ignored.get(n, 0),
+            }
+            if d
+            else None,
         }
 
 
@@ -73,26 +102,37 @@ def changed_since_apply(
     return {n for n, u in state.units.items() if u.status == "applied" and n in graph.order and n in pending}
 
 
-def _recorded(unit: UnitState, *names: str) -> str | None:
-    """A field another lane records (probes, drift), read without relying on its shape."""
-    data = unit.model_dump()
-    for name in names:
-        value = data.get(name)
-        if isinstance(value, Mapping):
-            verdict = value.get("verdict") or value.get("status") or value.get("result")
-            at = value.get("at") or value.get("checked_at")
-            value = " ".join(str(v) for v in (verdict, at) if v) or None
-        if value:
-            return str(value)[:200]
-    return None
-
-
-def unit_notes(unit: UnitState | None, changed: bool) -> UnitNotes:
-    if unit is None:
+def unit_notes(name: str, state: StateDoc | None, changed: bool) -> UnitNotes:
+    unit = state.units.get(name) if state else None
+    if unit is None or state is None:
         return UnitNotes()
+    drift = state.drift_check
+    compared = drift is not None and (name in drift.checked or name in drift.not_compared)
     return UnitNotes(
         model_changed=changed,
         rotated_at=unit.rotated_at,
-        probe=_recorded(unit, "probe", "last_probe"),
-        drift=_recorded(unit, "drift", "last_drift", "drift_checked_at"),
+        probe=state.probes.get(name),
+        drift=drift if compared else None,
+        unit=name,
     )
+
+
+def drift_summary(state: StateDoc | None) -> tuple[str, dict[str, Any]]:
+    """The environment's last drift check, as a line and as the fields of a JSON event."""
+    d = state.drift_check if state else None
+    if d is None:
+        return "last drift check: never (`appc drift` records one)", {"checked": False}
+    fields = {
+        "checked": True,
+        "at": d.at,
+        "drift": d.drift,
+        "drifted": d.drifted_total,
+        "ignored": d.ignored_total,
+        "units_checked": len(d.checked),
+        "units_drifted": sorted(d.drifted),
+        "not_compared": list(d.not_compared),
+    }
+    verdict = f"{d.drifted_total} drifted attribute(s) in {len(d.drifted)} unit(s)" if d.drift else "no drift"
+    ignored = f", {d.ignored_total} ignored" if d.ignored_total else ""
+    missed = f", {len(d.not_compared)} not compared" if d.not_compared else ""
+    return f"last drift check {_when(d.at)}: {verdict} ({len(d.checked)} unit(s) compared{ignored}{missed})", fields

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from composer.diagnostics import Diagnostic
-from composer.engine.probes import Decision, ObjectKey, ProbeMode, decide, forget, ignored_paths, kube_findings
+from composer.engine.probes import Decision, Finding, ObjectKey, ProbeMode, decide, forget, ignored_paths, kube_findings
 from composer.engine.run import Engine
 from composer.plugins import PluginRegistry
 from composer.runners.cloud_probe import probe_clouds
@@ -29,6 +29,8 @@ class ProbeReport:
     probed: list[str] = field(default_factory=list)
     cloud_calls: dict[str, int] = field(default_factory=dict)
     kube_lists: int = 0
+    asked: set[str] = field(default_factory=set)  # units a cloud or a cluster was asked about
+    findings: list[Finding] = field(default_factory=list)  # what they said (for the state's records)
 
     @property
     def refusals(self) -> list[Diagnostic]:
@@ -57,6 +59,7 @@ def probe_reality(
         cloud = probe_clouds(registry, resolved.environment, resolved.name, tf_units)
         findings += cloud.findings
         report.cloud_calls = cloud.api_calls
+        report.asked.update(tf_units)
     kube_units = {n for n in names if state.units[n].kind == "kubernetes"}
     for sink in engine.sinks:
         if not isinstance(sink, ClusterSink) or not kube_units:
@@ -67,14 +70,16 @@ def probe_reality(
             if i.component in kube_units
         }
         live = list_live(sink, recorded.values())
+        report.asked.update(i.component for i in recorded.values())
         report.kube_lists += len({(i.api_version, i.kind, i.namespace) for i in recorded.values()})
         findings += kube_findings(recorded, live)
     types = {c.name: c.type for c in resolved.components}
+    report.findings = findings
     report.decision = decide(findings, mode, types)
     if engine.refresh:  # every unit runs anyway: the probe only says what to take back
         report.decision.stale.clear()
         report.decision.refusals.clear()
-    _hand_to_sinks(engine, state, report.decision.reclaim)
+    hand_to_sinks(engine, state, report.decision.reclaim)
     engine.probe_reasons = dict(report.decision.stale)  # plan and apply outcomes say why the unit runs
     for unit, reason in sorted(report.decision.stale.items()):
         emit("probe", unit=unit, kind=state.units[unit].kind, reason=reason)
@@ -82,7 +87,7 @@ def probe_reality(
     return report
 
 
-def _hand_to_sinks(engine: Engine, state: StateDoc, reclaim: set[ObjectKey]) -> None:
+def hand_to_sinks(engine: Engine, state: StateDoc, reclaim: set[ObjectKey]) -> None:
     """Each cluster sink learns which objects to take back, minus the paths ignoreDrift leaves."""
     entries = engine.resolved.environment.spec.policies.ignore_drift
     components = {(t, i.kind, i.namespace, i.name): i.component for t, items in state.inventory.items() for i in items}

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from composer.model.base import Name
+from composer.state.checks import DriftCheck, UnitProbe
 
 FORMAT = 1
 MAX_REVISIONS = 50
@@ -140,6 +141,10 @@ class StateDoc(_Model):
     inventory: dict[str, tuple[InventoryItem, ...]] = {}  # target name -> objects
     revisions: tuple[Revision, ...] = ()
     emulator: str | None = None  # sandbox environments: the emulator instance this state describes
+    # What `appc status` shows of the last checks against reality (composer/state/checks.py):
+    # per unit the last probe an apply ran, and the last `appc drift` run.
+    probes: dict[Name, UnitProbe] = {}
+    drift_check: DriftCheck | None = None
 
     def with_unit(self, name: str, unit: UnitState | None) -> StateDoc:
         units = dict(self.units)
