@@ -363,3 +363,25 @@ def test_two_replicas_share_the_applications_and_take_over(kube_clean, tmp_path:
     obj = _wait("the late app Ready", lambda: _ready(kube, orphan), 120)
     assert obj["status"]["reconciledBy"] == "r1"
     _stop(replicas.pop("r1"))
+
+
+def test_the_controller_logs_one_line_per_reconcile_and_kopf_chatter_only_when_verbose():
+    import logging
+
+    from composer.controller import logs
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), logging.getLogger(logs.CONTROLLER_LOGGER).level)
+    try:
+        logs.configure(verbose=False)
+        assert not logging.getLogger("kopf.objects").isEnabledFor(logging.INFO)  # "Handler ... succeeded"
+        assert logging.getLogger("kopf.objects").isEnabledFor(logging.WARNING)
+        assert logging.getLogger(f"{logs.CONTROLLER_LOGGER}.x").isEnabledFor(logging.INFO)
+        logs.configure(verbose=True)
+        assert logging.getLogger("kopf.objects").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        logging.getLogger(logs.CONTROLLER_LOGGER).setLevel(saved[2])
+    assert logs.outcome_words(True, "ApplyFailed", "") == "Ready"
+    assert logs.outcome_words(False, "CatalogRefused", "unsigned") == "Degraded (CatalogRefused): unsigned"
