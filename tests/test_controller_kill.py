@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_controller import APPS, _application, _apply, _buckets, _install_crds, _ready, _wait
+from tests.test_controller import APPS, _application, _apply, _buckets, _create_ready, _install_crds, _ready, _wait
 
 NS = "team-a"
 
@@ -210,12 +210,7 @@ def test_two_replicas_apply_each_unit_once_and_one_killed_mid_reconcile_is_taken
             "the shards divided", lambda: sorted(_holder(kube, s) or "" for s in range(4)) == ["r0", "r0", "r1", "r1"]
         )
         names = [f"app{i}" for i in range(3)]
-        for name in names:
-            app = _application(name)
-            app["spec"]["components"][0]["name"] = f"web-{name}"
-            _apply(kube, app)
-        for name in names:
-            _wait(f"{name} Ready", lambda name=name: _ready(kube, name), 180)
+        _create_ready(kube, names)
         assert _deployment_applies(kube) == {f"web-{n}": 1 for n in names}  # no unit applied twice
         by = {n: kube.get(f"{APPS}/{n}")["status"]["reconciledBy"] for n in names}
         assert all(by[n] == _holder(kube, shard_of(NS, n, 4)) for n in names), by
