@@ -1,7 +1,8 @@
 """Controller benchmark (issue 15): `appc controller run` replicas reconciling Application CRs.
 
     .venv/bin/python bench/controller.py                      # 20 apps; 1, 2 and 4 replicas
-    .venv/bin/python bench/controller.py --apps 200 --json    # the issue's figure
+    .venv/bin/python bench/controller.py --apps 200 --timeout 1800 --scale-memory 200 --json
+                                                              # the issue's figure, each round at most 30 min
 
 Each Application has a workload (a webservice) and a bucket it connects to, so every one is a
 real Terraform apply on moto plus a Deployment, a Service and a connection Secret on the
@@ -22,6 +23,10 @@ each replica count, side by side in this one run, with moto and the stand-in res
    renewals excluded): API requests and mutating requests per app; from the controller's log
    (one line per reconcile): Terraform processes started (target 0). Its CPU per app is the
    cost of a child `appc` that starts no Terraform (process start, imports, render, probes).
+
+4. **memory at scale** (`--scale-memory N`, e.g. 200): one replica watching N Application CRs of a
+   suspended Environment (every handler runs, no child does): its VmRSS growth per CR, the
+   issue's 200 in a couple of minutes instead of hours of applies on this machine.
 
 Targets (the issue): Ready throughput >= 1.6x from 1 to 2 replicas on 2 cores (limited by
 Terraform CPU), <= 2 MB per app, 0 mutating calls and 0 Terraform processes on a no-op resync.
@@ -254,6 +259,44 @@ def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) ->
                 proc.kill()
 
 
+def _handled_count(dyn: Any) -> int:
+    """Applications kopf has handled (its diff-base annotation is written after a handler ran)."""
+    apps = dyn.resources.get(api_version=GROUP, kind="Application")
+    items = dyn.get(apps, namespace=NS).to_dict()["items"]
+    return sum(1 for i in items if "composer.dev/last-handled" in ((i.get("metadata") or {}).get("annotations") or {}))
+
+
+def _memory_at_scale(n: int, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """One replica watching `n` Applications whose Environment is suspended: kopf's per-object
+    state, the indexes and the guards without any child run, so the issue's 200 CRs fit in
+    minutes. The replica's VmRSS growth per Application."""
+    dyn, remote, work = ctx["dyn"], ctx["remote"], ctx["work"] / f"scale{n}"
+    work.mkdir()
+    remote.reset()
+    _install(dyn)
+    _apply(dyn, _environment(86400, suspend=True))
+    (proc, _log), *_ = _start_replicas(1, work, ctx["env"], args.workers)
+    try:
+        rss_before, started = _rss_kib([proc.pid]), time.monotonic()
+        for i in range(n):
+            _apply(dyn, _application(i))
+        finished = _until("every app handled", lambda: _handled_count(dyn) >= n, args.timeout, partial=True)
+        time.sleep(5)  # let the watch settle
+        handled = _handled_count(dyn)
+        grown = (_rss_kib([proc.pid]) - rss_before) / 1024
+        return {
+            "scale_apps": n,
+            "scale_handled": handled,
+            "scale_finished": finished,
+            "scale_s": round(time.monotonic() - started, 1),
+            "scale_mib_per_app": round(grown / max(1, handled), 3),
+            "scale_rss_mib": round(_rss_kib([proc.pid]) / 1024, 1),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--apps", type=int, default=20)
@@ -266,6 +309,13 @@ def main() -> int:
         help="seconds per round to wait for every app Ready; a round that runs out reports the apps Ready by then",
     )
     ap.add_argument("--no-resync", action="store_true", help="skip the no-op resync measurement")
+    ap.add_argument(
+        "--scale-memory",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also: one replica's memory per Application with N CRs in a suspended Environment (no applies)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from tests.support.kube_standin import StandInRemote
@@ -279,8 +329,11 @@ def main() -> int:
     ctx = {"dyn": _client(kubeconfig), "remote": StandInRemote(url), "work": work, "moto": moto_url, "env": env}
     rows = []
     try:
-        for count in (int(c) for c in args.replicas.split(",")):
+        for count in (int(c) for c in args.replicas.split(",") if c.strip()):
             rows.append(_round(count, args.apps, args, ctx))
+            print(json.dumps(rows[-1]), file=sys.stderr)
+        if args.scale_memory:
+            rows.append(_memory_at_scale(args.scale_memory, args, ctx))
             print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         standin.terminate()
@@ -290,15 +343,15 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
     else:
         print(f"{args.apps} apps, {args.workers} workers per replica, load average {os.getloadavg()[0]:.1f}")
-        for row in rows:
+        for row in (r for r in rows if "replicas" in r):
             print(
                 f"{row['replicas']} replicas: {row['ready']} Ready in {row['ready_s']} s ({row['apps_per_min']} apps/min), "
                 f"{row['mib_per_app']} MiB and {row['cpu_s_per_app']} CPU s per app, load {row['loadavg_1m']}"
             )
-        by_count = {row["replicas"]: row["apps_per_min"] for row in rows}
+        by_count = {row["replicas"]: row["apps_per_min"] for row in rows if "replicas" in row}
         if by_count.get(1) and by_count.get(2):
             print(f"2 replicas / 1 replica throughput: {by_count[2] / by_count[1]:.2f}x")
-        print(json.dumps({k: v for k, v in rows[0].items() if k.startswith("resync")}))
+        print(json.dumps({k: v for r in rows for k, v in r.items() if k.startswith(("resync", "scale"))}))
     return 0
 
 
