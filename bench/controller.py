@@ -1,7 +1,8 @@
 """Controller benchmark (issue 15): `appc controller run` replicas reconciling Application CRs.
 
     .venv/bin/python bench/controller.py                      # 20 apps; 1, 2 and 4 replicas
-    .venv/bin/python bench/controller.py --apps 200 --json    # the issue's figure
+    .venv/bin/python bench/controller.py --apps 200 --timeout 1800 --scale-memory 200 --json
+                                                              # the issue's figure, each round at most 30 min
 
 Each Application has a workload (a webservice) and a bucket it connects to, so every one is a
 real Terraform apply on moto plus a Deployment, a Service and a connection Secret on the
@@ -10,14 +11,22 @@ each replica count, side by side in this one run, with moto and the stand-in res
 
 1. **ready**: the replicas (processes, `--shards 4R` with Leases when R > 1, `--workers` each)
    are started and left to divide the shards; then N Application CRs are created at once and
-   the time until every one says Ready is taken. Apps/minute.
+   the time until every one says Ready is taken. Apps/minute. A round has a time budget
+   (`--timeout`): when it runs out, the apps Ready by then give the rate (`finished: false`), so
+   the issue's 200-app figure runs in bounded time. **cpu**: CPU seconds per app of the replicas
+   and every process they waited for (the child `appc`, Terraform, the provider plugin).
 2. **memory**: the replicas' resident memory (VmRSS) after every app is Ready, less before
    the CRs existed, divided by N: controller memory per managed application (children excluded:
    they exit after each reconcile).
 3. **no-op resync** (with 1 replica): the Environment's `resyncSeconds` drops to 30 and every app
    is re-applied once by the resync timer. From the stand-in's request log in that window (Lease
    renewals excluded): API requests and mutating requests per app; from the controller's log
-   (one line per reconcile): Terraform processes started (target 0).
+   (one line per reconcile): Terraform processes started (target 0). Its CPU per app is the
+   cost of a child `appc` that starts no Terraform (process start, imports, render, probes).
+
+4. **memory at scale** (`--scale-memory N`, e.g. 200): one replica watching N Application CRs of a
+   suspended Environment (every handler runs, no child does): its VmRSS growth per CR, the
+   issue's 200 in a couple of minutes instead of hours of applies on this machine.
 
 Targets (the issue): Ready throughput >= 1.6x from 1 to 2 replicas on 2 cores (limited by
 Terraform CPU), <= 2 MB per app, 0 mutating calls and 0 Terraform processes on a no-op resync.
@@ -138,12 +147,17 @@ def _balanced(dyn: Any, count: int) -> bool:
     return len(holders) == 4 * count and all(holders) and all(holders.count(h) == 4 for h in set(holders))
 
 
-def _until(what: str, check: Any, timeout: float) -> None:
+def _until(what: str, check: Any, timeout: float, partial: bool = False) -> bool:
+    """Wait for `check`; at the timeout, False when `partial` (the caller reports what it got),
+    else exit. Keeps a 200-app run bounded: a round that does not finish still gives figures."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
+            if partial:
+                return False
             raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(1.0)
+    return True
 
 
 def _ready_count(dyn: Any) -> int:
@@ -164,6 +178,18 @@ def _rss_kib(pids: list[int]) -> int:
     return total
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds of the replicas and of every child they have waited for (the `appc apply`
+    children, and through them Terraform and its provider plugins): /proc/PID/stat fields
+    utime, stime, cutime, cstime."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])
+    return total / ticks
+
+
 def _reconciles(logs: list[Path], kind: str) -> list[tuple[int, int]]:
     """(exit code, terraform runs) of every `kind` line in the replicas' logs."""
     found = []
@@ -174,14 +200,16 @@ def _reconciles(logs: list[Path], kind: str) -> list[tuple[int, int]]:
     return found
 
 
-def _noop_resync(dyn: Any, remote: Any, logs: list[Path], n: int) -> dict[str, Any]:
+def _noop_resync(dyn: Any, remote: Any, pids: list[int], logs: list[Path], n: int) -> dict[str, Any]:
     _apply(dyn, _environment(30))  # resyncSeconds is the CR's own: no re-reconcile, only the timer
     remote.reset_counters()
-    started = time.monotonic()
-    _until("every app resynced", lambda: len(_reconciles(logs, "resync")) >= n, 300)
+    started, cpu_before = time.monotonic(), _cpu_s(pids)
+    _until("every app resynced", lambda: len(_reconciles(logs, "resync")) >= n, max(300.0, 30.0 * n), partial=True)
+    cpu = _cpu_s(pids) - cpu_before
     records = [r for r in remote.requests() if r["resource"] != "leases"]
     _apply(dyn, _environment(86400, suspend=True))
     resyncs = _reconciles(logs, "resync")
+    n = max(1, len(resyncs))  # per app resynced (all of them unless the window timed out)
     mutating = [r for r in records if r["verb"] in ("create", "update", "patch", "apply", "delete")]
     return {
         "resync_window_s": round(time.monotonic() - started, 1),
@@ -190,6 +218,8 @@ def _noop_resync(dyn: Any, remote: Any, logs: list[Path], n: int) -> dict[str, A
         "resync_mutating": sorted({f"{r['verb']} {r['resource']}" for r in mutating}),
         "resync_terraform_processes": sum(runs for _, runs in resyncs),
         "resync_failed": sum(1 for code, _ in resyncs if code != 0),
+        "resynced": len(resyncs),
+        "resync_cpu_s_per_app": round(cpu / n, 2),  # a child appc that starts no Terraform
     }
 
 
@@ -204,18 +234,20 @@ def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) ->
     try:
         if count > 1:
             _until("the shards divided", lambda: _balanced(dyn, count), 120)
-        rss_before = _rss_kib(pids)
+        rss_before, cpu_before = _rss_kib(pids), _cpu_s(pids)
         started = time.monotonic()
         for i in range(n):
             _apply(dyn, _application(i))
-        _until("every app Ready", lambda: _ready_count(dyn) >= n, args.timeout)
-        seconds = time.monotonic() - started
-        row: dict[str, Any] = {"replicas": count, "ready_s": round(seconds, 1)}
-        row["apps_per_min"] = round(60 * n / seconds, 2)
-        row["mib_per_app"] = round((_rss_kib(pids) - rss_before) / 1024 / n, 3)
+        finished = _until("every app Ready", lambda: _ready_count(dyn) >= n, args.timeout, partial=True)
+        seconds, ready = time.monotonic() - started, _ready_count(dyn)
+        row: dict[str, Any] = {"replicas": count, "ready": ready, "finished": finished, "ready_s": round(seconds, 1)}
+        row["apps_per_min"] = round(60 * ready / seconds, 2)
+        row["mib_per_app"] = round((_rss_kib(pids) - rss_before) / 1024 / max(1, ready), 3)
+        row["cpu_s_per_app"] = round((_cpu_s(pids) - cpu_before) / max(1, ready), 2)
         row["reconciles"] = len(_reconciles(logs, "reconcile"))
-        if count == 1 and not args.no_resync:
-            row.update(_noop_resync(dyn, remote, logs, n))
+        row["loadavg_1m"] = round(os.getloadavg()[0], 1)
+        if count == 1 and finished and not args.no_resync:
+            row.update(_noop_resync(dyn, remote, pids, logs, n))
         return row
     finally:
         for proc in (p for p, _ in replicas):
@@ -227,13 +259,63 @@ def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) ->
                 proc.kill()
 
 
+def _handled_count(dyn: Any) -> int:
+    """Applications kopf has handled (its diff-base annotation is written after a handler ran)."""
+    apps = dyn.resources.get(api_version=GROUP, kind="Application")
+    items = dyn.get(apps, namespace=NS).to_dict()["items"]
+    return sum(1 for i in items if "composer.dev/last-handled" in ((i.get("metadata") or {}).get("annotations") or {}))
+
+
+def _memory_at_scale(n: int, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """One replica watching `n` Applications whose Environment is suspended: kopf's per-object
+    state, the indexes and the guards without any child run, so the issue's 200 CRs fit in
+    minutes. The replica's VmRSS growth per Application."""
+    dyn, remote, work = ctx["dyn"], ctx["remote"], ctx["work"] / f"scale{n}"
+    work.mkdir()
+    remote.reset()
+    _install(dyn)
+    _apply(dyn, _environment(86400, suspend=True))
+    (proc, _log), *_ = _start_replicas(1, work, ctx["env"], args.workers)
+    try:
+        rss_before, started = _rss_kib([proc.pid]), time.monotonic()
+        for i in range(n):
+            _apply(dyn, _application(i))
+        finished = _until("every app handled", lambda: _handled_count(dyn) >= n, args.timeout, partial=True)
+        time.sleep(5)  # let the watch settle
+        handled = _handled_count(dyn)
+        grown = (_rss_kib([proc.pid]) - rss_before) / 1024
+        return {
+            "scale_apps": n,
+            "scale_handled": handled,
+            "scale_finished": finished,
+            "scale_s": round(time.monotonic() - started, 1),
+            "scale_mib_per_app": round(grown / max(1, handled), 3),
+            "scale_rss_mib": round(_rss_kib([proc.pid]) / 1024, 1),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--apps", type=int, default=20)
     ap.add_argument("--replicas", default="1,2,4", help="replica counts, side by side")
     ap.add_argument("--workers", type=int, default=2, help="concurrent reconciles per replica")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for every app Ready")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds per round to wait for every app Ready; a round that runs out reports the apps Ready by then",
+    )
     ap.add_argument("--no-resync", action="store_true", help="skip the no-op resync measurement")
+    ap.add_argument(
+        "--scale-memory",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also: one replica's memory per Application with N CRs in a suspended Environment (no applies)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from tests.support.kube_standin import StandInRemote
@@ -247,8 +329,11 @@ def main() -> int:
     ctx = {"dyn": _client(kubeconfig), "remote": StandInRemote(url), "work": work, "moto": moto_url, "env": env}
     rows = []
     try:
-        for count in (int(c) for c in args.replicas.split(",")):
+        for count in (int(c) for c in args.replicas.split(",") if c.strip()):
             rows.append(_round(count, args.apps, args, ctx))
+            print(json.dumps(rows[-1]), file=sys.stderr)
+        if args.scale_memory:
+            rows.append(_memory_at_scale(args.scale_memory, args, ctx))
             print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         standin.terminate()
@@ -258,12 +343,15 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
     else:
         print(f"{args.apps} apps, {args.workers} workers per replica, load average {os.getloadavg()[0]:.1f}")
-        for row in rows:
+        for row in (r for r in rows if "replicas" in r):
             print(
-                f"{row['replicas']} replicas: all Ready in {row['ready_s']} s ({row['apps_per_min']} apps/min), "
-                f"{row['mib_per_app']} MiB per app"
+                f"{row['replicas']} replicas: {row['ready']} Ready in {row['ready_s']} s ({row['apps_per_min']} apps/min), "
+                f"{row['mib_per_app']} MiB and {row['cpu_s_per_app']} CPU s per app, load {row['loadavg_1m']}"
             )
-        print(json.dumps({k: v for k, v in rows[0].items() if k.startswith("resync")}))
+        by_count = {row["replicas"]: row["apps_per_min"] for row in rows if "replicas" in row}
+        if by_count.get(1) and by_count.get(2):
+            print(f"2 replicas / 1 replica throughput: {by_count[2] / by_count[1]:.2f}x")
+        print(json.dumps({k: v for r in rows for k, v in r.items() if k.startswith(("resync", "scale"))}))
     return 0
 
 

@@ -158,6 +158,16 @@ def _application(name: str) -> dict:
     }
 
 
+def _create_ready(kube, names: list[str]) -> None:
+    """Applications `names`, each with one webservice `web-<name>`, created at once; wait for all Ready."""
+    for name in names:
+        app = _application(name)
+        app["spec"]["components"][0]["name"] = f"web-{name}"
+        _apply(kube, app)
+    for name in names:
+        _wait(f"{name} Ready", lambda name=name: _ready(kube, name), 180)
+
+
 def _image(kube, name: str) -> str | None:
     dep = kube.get(f"/apis/apps/v1/namespaces/team-a/deployments/{name}") or {}
     return dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("image")
@@ -337,12 +347,7 @@ def test_two_replicas_share_the_applications_and_take_over(kube_clean, tmp_path:
         )
         replicas[me] = _start(Controller(opts), serve_controller)
     names = [f"app{i}" for i in range(4)]
-    for name in names:
-        app = _application(name)
-        app["spec"]["components"][0]["name"] = f"web-{name}"
-        _apply(kube, app)
-    for name in names:
-        _wait(f"{name} Ready", lambda name=name: _ready(kube, name), 180)
+    _create_ready(kube, names)
     controllers = {me: c for me, (c, _, _, _) in replicas.items()}
     applied = [
         (me, app, unit)
@@ -363,3 +368,25 @@ def test_two_replicas_share_the_applications_and_take_over(kube_clean, tmp_path:
     obj = _wait("the late app Ready", lambda: _ready(kube, orphan), 120)
     assert obj["status"]["reconciledBy"] == "r1"
     _stop(replicas.pop("r1"))
+
+
+def test_the_controller_logs_one_line_per_reconcile_and_kopf_chatter_only_when_verbose():
+    import logging
+
+    from composer.controller import logs
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), logging.getLogger(logs.CONTROLLER_LOGGER).level)
+    try:
+        logs.configure(verbose=False)
+        assert not logging.getLogger("kopf.objects").isEnabledFor(logging.INFO)  # "Handler ... succeeded"
+        assert logging.getLogger("kopf.objects").isEnabledFor(logging.WARNING)
+        assert logging.getLogger(f"{logs.CONTROLLER_LOGGER}.x").isEnabledFor(logging.INFO)
+        logs.configure(verbose=True)
+        assert logging.getLogger("kopf.objects").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        logging.getLogger(logs.CONTROLLER_LOGGER).setLevel(saved[2])
+    assert logs.outcome_words(True, "ApplyFailed", "") == "Ready"
+    assert logs.outcome_words(False, "CatalogRefused", "unsigned") == "Degraded (CatalogRefused): unsigned"

@@ -80,6 +80,21 @@ def run(
     namespace: list[str] = typer.Option(
         [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
     ),
+    catalog_key: list[Path] = typer.Option(
+        [],
+        "--catalog-key",
+        envvar="COMPOSER_CONTROLLER_CATALOG_KEYS",
+        help="Trusted public key (PEM, appc keygen) of Environment catalog bundles; repeatable. None: bundles are refused.",
+    ),
+    catalog_bundle_dir: Path | None = typer.Option(
+        None,
+        "--catalog-bundle-dir",
+        envvar="COMPOSER_CONTROLLER_CATALOG_BUNDLE_DIR",
+        help="Directory (a mounted volume) that Environment `catalog.bundle.path` references are read from.",
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", envvar="COMPOSER_CONTROLLER_VERBOSE", help="Also log kopf's own per-handler INFO lines."
+    ),
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""
     import asyncio
@@ -100,5 +115,8 @@ def run(
         shards=shards,
         identity=os.environ.get("POD_NAME") or socket.gethostname(),
         lease_namespace=lease_namespace,
+        catalog_keys=tuple(k.absolute() for k in catalog_key),
+        catalog_bundle_dir=catalog_bundle_dir.absolute() if catalog_bundle_dir else None,
+        verbose=verbose,
     )
     asyncio.run(serve(opts))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from composer.model.base import API_VERSION
+from composer.runners.controller_catalog_bundle import BUNDLE_KEY, BundleRef
 
 DEFAULT_RESYNC_SECONDS = 600
 CR_ONLY_ENV_FIELDS = ("resyncSeconds", "suspend", "catalog")
@@ -95,11 +96,27 @@ def catalog_ref(spec: Mapping[str, Any]) -> CatalogRef | None:
     return CatalogRef(name, key if isinstance(key, str) and key else DEFAULT_CATALOG_KEY)
 
 
+def bundle_ref(spec: Mapping[str, Any]) -> BundleRef | None:
+    """The Environment's catalog bundle, if it names one: a Secret (`secret: {name, key}`) or a
+    file (`path`) under the controller's catalog bundle directory."""
+    bundle = (spec.get("catalog") or {}).get("bundle") or {}
+    secret, path = bundle.get("secret") or {}, bundle.get("path")
+    if isinstance(secret.get("name"), str) and secret["name"]:
+        key = secret.get("key")
+        return BundleRef(secret=secret["name"], key=key if isinstance(key, str) and key else BUNDLE_KEY)
+    if isinstance(path, str) and path:
+        return BundleRef(path=path)
+    return None
+
+
 def environment_revision(name: str, spec: Mapping[str, Any]) -> str:
     """A short digest of an Environment CR as it bears on its Applications (its document and its
     catalog reference; not resyncSeconds or suspend): the status's `environmentRevision`."""
-    ref = catalog_ref(spec)
-    return _digest([environment_document(name, spec), None if ref is None else [ref.name, ref.key]])
+    ref, bundle = catalog_ref(spec), bundle_ref(spec)
+    refs: list[Any] = [environment_document(name, spec), None if ref is None else [ref.name, ref.key]]
+    if bundle is not None:  # only then: an Environment without one keeps its digest
+        refs.append([bundle.secret, bundle.key, bundle.path])
+    return _digest(refs)
 
 
 def stale_applications(

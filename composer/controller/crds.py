@@ -32,11 +32,32 @@ ENVIRONMENT_FIELD = {
     "description": "The Environment (same namespace) to reconcile in; empty: the only Environment of the namespace.",
 }
 
-# The platform catalog of an Environment CR: definitions YAML in one key of a ConfigMap of its namespace.
+# The platform catalog of an Environment CR: definitions YAML in one key of a ConfigMap of its
+# namespace, or a signed bundle (a Secret key of its namespace, or a file under the controller's
+# --catalog-bundle-dir) verified against the controller's --catalog-key.
+_BUNDLE_FIELD = {
+    "type": "object",
+    "description": "A signed bundle (appc bundle --sign) whose definitions are the catalog; verified before use.",
+    "properties": {
+        "secret": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "key": {"type": "string", "description": "The key holding the bundle (default catalog.bundle)."},
+            },
+        },
+        "path": {
+            "type": "string",
+            "description": "A relative path under the controller's --catalog-bundle-dir (a mounted volume).",
+        },
+    },
+}
 CATALOG_FIELD = {
     "type": "object",
-    "description": "The platform catalog: definitions read from a ConfigMap in this namespace.",
+    "description": "The platform catalog: definitions read from a ConfigMap in this namespace, or a signed bundle.",
     "properties": {
+        "bundle": _BUNDLE_FIELD,
         "configMap": {
             "type": "object",
             "required": ["name"],
@@ -47,7 +68,7 @@ CATALOG_FIELD = {
                     "description": "The key holding definitions YAML (default definitions.yaml).",
                 },
             },
-        }
+        },
     },
 }
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import kopf
 
-from composer.controller import binding, reconcile
+from composer.controller import binding, logs, reconcile
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
 from composer.runners.controller_catalog import CatalogReader
+from composer.runners.controller_catalog_bundle import BundleTrust
 from composer.runners.controller_leases import ShardKeeper
 from composer.runners.controller_nudge import Nudger
 
@@ -44,6 +45,9 @@ class ControllerOptions:
     lease_namespace: str = "composer-system"
     tick_s: float = TICK_SECONDS  # how often each Application is looked at (resync, take-over)
     lease_seconds: int = 15
+    catalog_keys: tuple[Path, ...] = ()  # trusted keys of catalog bundles (none: every bundle is refused)
+    catalog_bundle_dir: Path | None = None  # where `catalog.bundle.path` references are read
+    verbose: bool = False  # kopf's own INFO lines (composer/controller/logs.py)
 
 
 def _now() -> str:
@@ -63,7 +67,7 @@ class Controller:
         self._resynced: dict[tuple[str, str], float] = {}  # (namespace, app) -> time of its last quiet resync
         self.keeper: ShardKeeper | None = None
         self.nudger = Nudger()
-        self.catalogs = CatalogReader()
+        self.catalogs = CatalogReader(BundleTrust(opts.catalog_keys, opts.catalog_bundle_dir))
         if opts.shards > 0:
             self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
             self.keeper.renew_seconds = opts.lease_seconds / 3
@@ -102,6 +106,7 @@ class Controller:
             timeout_s=self.opts.timeout_s,
             env_revision=binding.environment_revision(chosen.environment, env_spec),
             catalog=binding.catalog_ref(env_spec),
+            catalog_bundle=binding.bundle_ref(env_spec),
         )
         return job, None, binding.env_settings(env_spec)
 
@@ -114,16 +119,20 @@ class Controller:
             kopf.info(body, reason="Suspended", message="the Environment is suspended: nothing applied")
             return
         if job is None:
+            log.info(
+                "%s/%s: Degraded (NoEnvironment): %s", body["metadata"]["namespace"], body["metadata"]["name"], problem
+            )
             patch.status["conditions"] = reconcile.conditions(None, problem, _now(), generation)
             kopf.warn(body, reason="NoEnvironment", message=problem or "")
             return
         finalizers = list(body["metadata"].get("finalizers") or [])
         if FINALIZER not in finalizers:  # before the first write: a delete from now on destroys
             patch.metadata["finalizers"] = [*finalizers, FINALIZER]
+        started = time.monotonic()
         outcome = await self._run(job, "apply")
         self._done[(job.namespace, job.app)] = generation
         log.info(
-            "%s/%s %s: exit %d, %d units, %d terraform runs, %d kubernetes writes",
+            "%s/%s %s: exit %d, %d units, %d terraform runs, %d kubernetes writes, %.1f s: %s",
             job.namespace,
             job.app,
             "resync" if resync else "reconcile",
@@ -131,6 +140,8 @@ class Controller:
             len(outcome.units),
             outcome.terraform_runs,
             outcome.k8s_writes,
+            time.monotonic() - started,
+            logs.outcome_words(outcome.ok, outcome.reason, outcome.message),
         )
         revisions = binding.revision(job.app_doc, job.env_doc, outcome.catalog), job.env_revision
         if resync and reconcile.quiet_resync(outcome, body.get("status") or {}, *revisions, generation):
@@ -155,7 +166,7 @@ class Controller:
             patch.status["lastAppliedRevision"] = binding.revision(job.app_doc, job.env_doc, outcome.catalog)
             kopf.info(body, reason="Applied", message=f"{len(outcome.units)} units, {outcome.k8s_writes} writes")
         else:
-            kopf.warn(body, reason="ApplyFailed", message=outcome.message)
+            kopf.warn(body, reason=outcome.reason, message=outcome.message)
 
     async def destroy(self, body: Any, patch: Any, envs: Any) -> None:
         finalizers = list(body["metadata"].get("finalizers") or [])
@@ -289,9 +300,9 @@ class Controller:
 
 
 async def serve(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or the process is signalled), logging at INFO to stderr (one
-    line per reconcile: units, Terraform runs, Kubernetes writes)."""
-    kopf.configure()
+    """Run until `stop` is set (or the process is signalled), logging one line per reconcile
+    to stderr (composer/controller/logs.py)."""
+    logs.configure(opts.verbose)
     await serve_controller(Controller(opts), stop)
 
 

@@ -23,6 +23,7 @@ from composer import safefs
 from composer.controller.binding import CatalogRef
 from composer.runners.appc_child import run_appc
 from composer.runners.controller_catalog import CatalogReader
+from composer.runners.controller_catalog_bundle import BundleRef
 
 CATALOG_FILE = "definitions/catalog.yaml"
 
@@ -40,6 +41,7 @@ class Outcome:
     terraform_runs: int = 0
     k8s_writes: int = 0
     catalog: str | None = None  # the catalog text this run used (None: the Environment names none)
+    reason: str = "ApplyFailed"  # the Degraded reason when not ok (CatalogRefused: composer/controller/catalogs.py)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +58,7 @@ class Job:
     timeout_s: float
     env_revision: str = ""
     catalog: CatalogRef | None = None
+    catalog_bundle: BundleRef | None = None
 
 
 def project_dir(root: Path, namespace: str, app: str) -> Path:
@@ -81,6 +84,10 @@ def write_project(root: Path, job: Job, catalog: str | None = None, keep_catalog
 def run(root: Path, job: Job, verb: Verb, catalogs: CatalogReader | None = None) -> Outcome:
     """Write the project and run `appc VERB` in it. A catalog that cannot be read fails an apply
     before anything runs; a destroy goes on with the catalog it last applied with."""
+    if job.catalog_bundle is not None:
+        from composer.controller.catalogs import run_with_bundle
+
+        return run_with_bundle(root, job, verb, catalogs or CatalogReader())
     catalog = None
     if job.catalog is not None:
         got = (catalogs or CatalogReader()).read(job.namespace, job.catalog.name, job.catalog.key)
@@ -88,11 +95,16 @@ def run(root: Path, job: Job, verb: Verb, catalogs: CatalogReader | None = None)
             return Outcome(exit_code=1, message=got.problem)
         catalog = got.text
     directory = write_project(root, job, catalog, keep_catalog=job.catalog is not None)
-    args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json"]
+    return dataclasses.replace(run_child(directory, job, verb), catalog=catalog)
+
+
+def run_child(directory: Path, job: Job, verb: Verb, extra: tuple[str, ...] = ()) -> Outcome:
+    """`appc VERB --json` in the project directory, read back as an Outcome."""
+    args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json", *extra]
     if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
         args.append("--adopt-owned")
     done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
-    return dataclasses.replace(read_events(done.exit_code, done.stdout, done.stderr), catalog=catalog)
+    return read_events(done.exit_code, done.stdout, done.stderr)
 
 
 def read_events(exit_code: int, stdout: str, stderr: str) -> Outcome:
@@ -132,8 +144,8 @@ def conditions(outcome: Outcome | None, problem: str | None, now: str, generatio
         state = {"Ready": ("True", "Applied", f"{len(outcome.units)} units")}
     else:
         state = {
-            "Ready": ("False", "ApplyFailed", outcome.message),
-            "Degraded": ("True", "ApplyFailed", outcome.message),
+            "Ready": ("False", outcome.reason, outcome.message),
+            "Degraded": ("True", outcome.reason, outcome.message),
         }
     out = []
     for kind in CONDITION_TYPES:

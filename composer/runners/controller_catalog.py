@@ -1,13 +1,16 @@
 """Reading an Environment's platform catalog from the cluster: one key of a ConfigMap in the
 Environment's namespace (`spec.catalog.configMap`), read with the controller's credentials on
-every reconcile (no cluster-wide ConfigMap watch). The text is definitions YAML; the child
+every reconcile (no cluster-wide ConfigMap watch); or a signed bundle (`spec.catalog.bundle`,
+composer/runners/controller_catalog_bundle.py). The text is definitions YAML; the child
 `appc` run loads and validates it like any `definitions/` file (docs/controller.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from composer.runners.controller_catalog_bundle import BundleRef, BundleTrust, CatalogBundle, read_catalog_bundle
 from composer.runners.kube_login import configuration
 
 MAX_CATALOG_BYTES = 1024 * 1024  # a ConfigMap holds at most 1 MiB
@@ -22,8 +25,17 @@ class CatalogText:
 
 
 class CatalogReader:
-    def __init__(self) -> None:
+    """The catalogs of Environments: ConfigMap text, or a signed bundle verified against
+    `trust` (the controller's keys; composer/runners/controller_catalog_bundle.py)."""
+
+    def __init__(self, trust: BundleTrust | None = None) -> None:
         self._api: Any = None
+        self.trust = trust or BundleTrust()
+
+    def read_bundle(self, namespace: str, ref: BundleRef, project: Path) -> CatalogBundle:
+        return read_catalog_bundle(
+            self.trust, lambda ns, name: self._core().read_namespaced_secret(name, ns), namespace, ref, project
+        )
 
     def _core(self) -> Any:
         if self._api is None:
