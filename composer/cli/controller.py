@@ -79,10 +79,23 @@ def run(
     namespace: list[str] = typer.Option(
         [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
     ),
+    runner: str = typer.Option(
+        "process",
+        "--runner",
+        envvar="COMPOSER_CONTROLLER_RUNNER",
+        help="Where Terraform units run: process (the reconcile's child) or job (a Kubernetes Job each).",
+    ),
+    job_image: str = typer.Option(
+        InstallOptions.image, "--job-image", envvar="COMPOSER_CONTROLLER_JOB_IMAGE", help="The image of --runner job."
+    ),
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""
     from composer import safefs
+    from composer.controller.job_child import RunnerOptions
     from composer.controller.operator import ControllerOptions, serve
+
+    if runner not in ("process", "job"):
+        raise typer.BadParameter("process or job", param_hint="--runner")
 
     with command("controller", False):  # a refusal is a diagnostic and exit 1, before anything runs
         base = state_dir.absolute().parent
@@ -97,5 +110,6 @@ def run(
         shards=shards,
         identity=os.environ.get("POD_NAME") or socket.gethostname(),
         lease_namespace=lease_namespace,
+        runner=RunnerOptions("job" if runner == "job" else "process", job_image),
     )
     asyncio.run(serve(opts))

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from composer.controller import binding, reconcile
+from composer.controller.job_child import RunnerOptions
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
 from composer.runners.controller_catalog import CatalogReader
@@ -44,6 +45,7 @@ class ControllerOptions:
     lease_namespace: str = "composer-system"
     tick_s: float = TICK_SECONDS  # how often each Application is looked at (resync, take-over)
     lease_seconds: int = 15
+    runner: RunnerOptions = RunnerOptions()  # process: Terraform in the child; job: a Job per unit run
 
 
 def _now() -> str:
@@ -102,6 +104,7 @@ class Controller:
             timeout_s=self.opts.timeout_s,
             env_revision=binding.environment_revision(chosen.environment, env_spec),
             catalog=binding.catalog_ref(env_spec),
+            runner=self.opts.runner,
         )
         return job, None, binding.env_settings(env_spec)
 

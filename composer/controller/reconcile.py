@@ -20,7 +20,9 @@ from typing import Any, Literal
 import yaml
 
 from composer import safefs
+from composer.controller import job_child
 from composer.controller.binding import CatalogRef
+from composer.controller.job_child import RunnerOptions
 from composer.runners.appc_child import run_appc
 from composer.runners.controller_catalog import CatalogReader
 
@@ -56,6 +58,7 @@ class Job:
     timeout_s: float
     env_revision: str = ""
     catalog: CatalogRef | None = None
+    runner: RunnerOptions = RunnerOptions()
 
 
 def project_dir(root: Path, namespace: str, app: str) -> Path:
@@ -91,7 +94,14 @@ def run(root: Path, job: Job, verb: Verb, catalogs: CatalogReader | None = None)
     args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json"]
     if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
         args.append("--adopt-owned")
-    done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
+    setup = job_child.prepare(directory, job.namespace, job.app, job.env_doc, job.runner, job.timeout_s)
+    if setup.problem is not None:
+        return Outcome(exit_code=1, message=setup.problem)
+    try:
+        args += ["--timeout", str(int(job.timeout_s))]
+        done = run_appc(directory, args, job.timeout_s + 60, setup.env, setup.inherit_credentials)
+    finally:
+        job_child.clean_up(directory)
     return dataclasses.replace(read_events(done.exit_code, done.stdout, done.stderr), catalog=catalog)
 
 

@@ -164,6 +164,7 @@ from tests.support.kube_ssa import (
     _strategic_merge,
     _value_at,
 )
+from tests.support.kube_tokens import token_request
 
 __all__ = [
     "StandIn",
@@ -1916,6 +1917,10 @@ class _Ctx:
                 return self.list()
             return self.get()
         self.resolve(for_write=self.verb in ("create", "update", "apply"))
+        if sub == "token" and self.kind == "ServiceAccount" and self.verb == "create":  # TokenRequest
+            exists = self.p.name is not None and self.h._live(self.storage, self.ns, self.p.name) is not None
+            code, answer = token_request(self.p.namespace or "", self.p.name or "", self.body_dict(), exists)
+            return _json_response(answer, status=code)
         if sub not in (None, "status", "scale"):
             raise _ApiError(404, "NotFound", "the server could not find the requested resource")
         if sub == "scale" and self.kind not in ("Deployment", "StatefulSet", "ReplicaSet"):
