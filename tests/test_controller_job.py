@@ -363,3 +363,30 @@ def test_a_bucket_is_applied_and_destroyed_through_jobs_under_the_environments_o
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {STATE_BUCKET}  # 0 left of the app's
     assert len(executor.started) == 2, executor.started  # the destroy was a Job too
     assert _appc_objects(kube) == []
+
+
+def test_the_job_runner_is_chosen_by_the_controller_and_refuses_local_state(monkeypatch):
+    from composer.diagnostics import DiagnosticError
+    from composer.model.environment import Environment
+    from composer.runners.controller_job import JobTerraform, port_for
+    from composer.runners.terraform import TerraformRunner
+
+    local = TerraformRunner({})
+    doc = {"apiVersion": "composer.dev/v1alpha1", "kind": "Environment", "metadata": {"name": "dev"}}
+    s3 = Environment.model_validate({**doc, "spec": {"state": {"backend": "s3", "bucket": "b"}}})
+    on_disk = Environment.model_validate(doc)
+    monkeypatch.delenv("COMPOSER_RUNNER", raising=False)
+    assert port_for(local, "shop", on_disk, 60) is local  # the CLI, and the controller's process runner
+    for key, value in {
+        "COMPOSER_RUNNER": "job",
+        "AWS_ACCESS_KEY_ID": "AKIA1",
+        "AWS_ENDPOINT_URL_S3": "http://s3",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(DiagnosticError) as refused:
+        port_for(local, "shop", on_disk, 60)
+    assert "shared backend" in refused.value.diagnostics[0].summary
+    port = port_for(local, "shop", s3, 60)
+    assert isinstance(port, JobTerraform)
+    assert port.settings.settings_env.get("AWS_ENDPOINT_URL_S3") == "http://s3"
+    assert "AWS_ACCESS_KEY_ID" not in port.settings.settings_env  # a Job gets settings, never keys

@@ -98,6 +98,10 @@ Request counters: ``stats()`` returns ``{"total", "api", "discovery", "by_verb",
 update, patch, apply, delete, deletecollection`` (discovery requests count as ``discovery``);
 ``mutating`` excludes dry-run requests.  ``requests`` lists ``RequestRecord`` entries (bounded).
 
+TokenRequest: ``POST .../serviceaccounts/NAME/token`` answers a JWT-shaped token for an existing
+ServiceAccount (``kube_tokens.py``). Jobs are stored, never run: ``kube_jobs.py`` is a kubelet a
+test starts to run them as local processes.
+
 Limitations: HTTP only (no TLS, no authentication or authorization, any token is accepted);
 no controllers, garbage collection of owned objects, admission or defaulting beyond a few
 fields; no OpenAPI documents (``/openapi/*`` is 404, so client-side ``kubectl apply`` needs
