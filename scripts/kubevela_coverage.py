@@ -12,7 +12,8 @@ those load and render, then the refusals grouped by their first error (quoted na
 so one reason is one line); `--files` lists each refused file with its first error, `--all`
 counts every Application, not only the vela-core ones, and `--walk` runs the field walk of
 tests/test_kubevela_corpus.py on every file that loads (minutes), naming each field that is
-neither mapped nor reported. It needs the checkout, so CI (no
+neither mapped nor reported; `--markdown` reads the ```yaml blocks of the `*.md` files instead
+(the documentation's examples: a wider set for the walk). It needs the checkout, so CI (no
 network) does not run it; nothing here is a test.
 """
 
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,33 @@ class Document:
     name: str  # the file's path with '/' as '_', and the document's index: one line per document
     text: str
     data: dict
+    folder: str  # the source folder: its Workflow and Policy objects are written beside the app
+    template: str = ""  # why the document is not an Application one applies as it is (excluded), or ""
+
+
+# Templates KubeVela's own tooling fills in before it applies them, filled in the same way
+# (docs/oam.md, "Coverage, and how it is counted"): the e2e tests replace TEST_NAMESPACE
+# (test/e2e-multicluster-test/*_test.go, strings.ReplaceAll) and hack/load-test/deploy.sh
+# replaces ID, SHARD, VERSION and CLUSTER with sed.
+FILLED_IN = (
+    ("test/e2e-multicluster-test/", (("TEST_NAMESPACE", "e2e-test"),)),
+    ("hack/load-test/app-templates/", (("ID", "1"), ("SHARD", "0"), ("VERSION", "1"), ("CLUSTER", "cluster-worker"))),
+)
+COMPANION = re.compile(r"(?m)^apiVersion:\s*core\.oam\.dev/v1alpha1\s*$")
+
+
+def fill_in(name: str, text: str) -> str:
+    for prefix, pairs in FILLED_IN:
+        if name.startswith(prefix):
+            for placeholder, value in pairs:
+                text = text.replace(placeholder, value)
+    return text
+
+
+def addon_template(name: str, names: set[str]) -> bool:
+    """An addon's template.yaml: the addon installer completes it with the addon's resources."""
+    folder = name.rsplit("/", 1)[0]
+    return name.endswith("/template.yaml") and (f"{folder}/metadata.yaml" in names)
 
 
 class Checkout:
@@ -90,21 +118,64 @@ def core_definitions(names: list[str]) -> dict[str, set[str]]:
     return core
 
 
-def applications(checkout: Checkout, names: list[str]) -> Iterator[Document]:
+def _documents(text: str) -> Iterator[tuple[int, str, Any]]:
+    for i, chunk in enumerate(re.split(r"(?m)^---[ \t]*$", text)):
+        try:
+            yield i, chunk, yaml.safe_load(chunk)
+        except yaml.YAMLError:
+            continue  # a template, not YAML: not an Application file
+
+
+def _companion(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("apiVersion") == "core.oam.dev/v1alpha1"
+        and data.get("kind")
+        in (
+            "Workflow",
+            "Policy",
+        )
+    )
+
+
+MARKDOWN_YAML = re.compile(r"```ya?ml[ \t]*\n(.*?)```", re.S)
+
+
+def applications(checkout: Checkout, names: list[str], markdown: bool = False) -> Iterator[Document]:
+    """Each Application document of the YAML files (or, with `markdown`, of the ```yaml blocks of
+    the Markdown files: the documentation's examples, a wider set for the field walk)."""
+    listed = set(names)
     for name in names:
-        if not name.endswith((".yaml", ".yml")):
+        if not name.endswith((".md",) if markdown else (".yaml", ".yml")):
             continue
         text = checkout.read(name)
         if "core.oam.dev/v1beta1" not in text:
             continue
-        for i, chunk in enumerate(re.split(r"(?m)^---[ \t]*$", text)):
-            try:
-                data = yaml.safe_load(chunk)
-            except yaml.YAMLError:
-                continue  # a template, not YAML: not an Application file
+        if markdown:
+            text = "\n---\n".join(MARKDOWN_YAML.findall(text))
+        docs = list(_documents(fill_in(name, text)))
+        for i, chunk, data in docs:
             if isinstance(data, dict) and data.get("apiVersion") == "core.oam.dev/v1beta1":
                 if data.get("kind") == "Application":
-                    yield Document(f"{name.replace('/', '_').rsplit('.', 1)[0]}-{i}.yaml", chunk.lstrip("\n"), data)
+                    template = "an addon template" if addon_template(name, listed) else ""
+                    doc_name = f"{name.replace('/', '_').rsplit('.', 1)[0]}-{i}.yaml"
+                    yield Document(doc_name, chunk.lstrip("\n"), data, name.rsplit("/", 1)[0], template)
+
+
+def companion_files(checkout: Checkout, names: list[str], folder: str) -> dict[str, str]:
+    """The Workflow and Policy documents of every YAML file of `folder`, by file name (KubeVela keeps
+    the objects an app refers to beside it; Composer reads them there, composer/model/oam_refs.py)."""
+    out = {}
+    for name in names:
+        if name.rsplit("/", 1)[0] != folder or not name.endswith((".yaml", ".yml")):
+            continue
+        text = checkout.read(name)
+        if not COMPANION.search(text):
+            continue
+        chunks = [c.strip("\n") for _, c, d in _documents(fill_in(name, text)) if _companion(d)]
+        if chunks:
+            out["companion-" + name.rsplit("/", 1)[-1]] = "\n---\n".join(chunks) + "\n"
+    return out
 
 
 def _steps(steps: Any) -> Iterator[Any]:
@@ -134,51 +205,73 @@ def reason(summary: str) -> str:
     return re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'…'", summary))
 
 
-def measure(
-    checkout: Checkout, everything: bool, walk: bool = False
-) -> tuple[list[str], list[tuple[str, str, str]], list[str]]:
+@dataclass
+class Measurement:
+    loaded: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (document, reason, first error)
+    excluded: list[tuple[str, str]] = field(default_factory=list)  # (document, why)
+    silent: list[str] = field(default_factory=list)
+
+
+def measure(checkout: Checkout, everything: bool, walk: bool = False, markdown: bool = False) -> Measurement:
     import composer.cli.app as cli
 
     names = checkout.names()
     core = core_definitions(names)
     registry = cli.registry()
     catalog = None
-    loaded: list[str] = []
-    refused: list[tuple[str, str, str]] = []
-    silent: list[str] = []
+    out = Measurement()
+    folders: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="kubevela-coverage-") as tmp:
-        scratch = Path(tmp)
-        (scratch / "environments").mkdir()
-        (scratch / "environments" / "test.yaml").write_text(ENVIRONMENT)
-        for doc in applications(checkout, names):
+        for doc in applications(checkout, names, markdown):
             if not everything and not uses_only_core(doc.data, core):
                 continue
-            path = scratch / doc.name
+            if doc.template:
+                out.excluded.append((doc.name, doc.template))
+                continue
+            if doc.folder not in folders:
+                folders[doc.folder] = _folder(
+                    Path(tmp) / f"f{len(folders)}", companion_files(checkout, names, doc.folder)
+                )
+            path = folders[doc.folder] / doc.name
             path.write_text(doc.text)
             try:
                 project = open_project(path)
                 catalog = catalog or project.catalog(registry)
                 compile_project(project, "test", registry, catalog=catalog)
-                loaded.append(doc.name)
+                out.loaded.append(doc.name)
                 if walk:
-                    silent += [f"{doc.name}: {field}" for field in _walk(path, registry, scratch)]
+                    out.silent += [f"{doc.name}: {f}" for f in _walk(path, registry)]
             except DiagnosticError as exc:
                 first = exc.diagnostics[0]
-                text = first.text().replace(tmp + "/", "")
+                text = first.text().replace(str(path.parent) + "/", "")
                 if not all(d.line and d.path for d in exc.diagnostics):
                     text = "WITHOUT A LINE OR FIELD PATH: " + text
                 elif not first.detail:
                     text = "(no hint line) " + text
-                refused.append((doc.name, reason(first.summary), text))
-    return loaded, refused, silent
+                out.refused.append((doc.name, reason(first.summary), text))
+    return out
 
 
-def _walk(path: Path, registry: Any, scratch: Path) -> list[str]:
+def _folder(where: Path, companions: dict[str, str]) -> Path:
+    """A scratch folder for the apps of one source folder: the environment, and the Workflow and
+    Policy objects of that folder's files beside them."""
+    (where / "environments").mkdir(parents=True)
+    (where / "environments" / "test.yaml").write_text(ENVIRONMENT)
+    for name, text in companions.items():
+        (where / name).write_text(text)
+    return where
+
+
+def _walk(path: Path, registry: Any) -> list[str]:
     """The fields of one loaded file that are neither mapped nor reported (tests/test_kubevela_corpus.py)."""
     from tests.test_kubevela_corpus import walk
 
-    work = scratch / "walk"
-    work.mkdir(exist_ok=True)
+    work = path.parent / "walk"
+    if not work.exists():
+        work.mkdir()
+        for companion in path.parent.glob("companion-*"):
+            (work / companion.name).write_text(companion.read_text())
     return walk(path, registry, work)
 
 
@@ -188,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="count every Application, not only vela-core ones")
     parser.add_argument("--files", action="store_true", help="list each refused file with its first error")
     parser.add_argument("--walk", action="store_true", help="run the field walk on every file that loads")
+    parser.add_argument("--markdown", action="store_true", help="read the ```yaml blocks of *.md files instead")
     args = parser.parse_args(argv)
-    loaded, refused, silent = measure(Checkout(args.path), args.all, args.walk)
+    m = measure(Checkout(args.path), args.all, args.walk, args.markdown)
+    loaded, refused, silent = m.loaded, m.refused, m.silent
     total = len(loaded) + len(refused)
     what = "Application documents" if args.all else "Application documents that use only vela-core definitions"
+    if m.excluded:
+        print(f"not counted: {len(m.excluded)} ({', '.join(f'{n}: {why}' for n, why in m.excluded)})")
     print(f"{total} {what}: {len(loaded)} load and render ({len(loaded) / max(total, 1):.1%}), {len(refused)} refused")
     vague = sum(1 for _, _, text in refused if text.startswith("WITHOUT"))
     terse = sum(1 for _, _, text in refused if text.startswith("(no hint line)"))

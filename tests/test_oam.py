@@ -212,8 +212,17 @@ WEB = "    - name: web\n      type: webservice\n      properties: {image: nginx}
 # (summary regex, line, path) per unsupported feature; line 6 is the first component.
 UNSUPPORTED = {
     "policy-read-only": (
-        oam(WEB, "  policies:\n    - {name: hands-off, type: read-only, properties: {rules: []}}\n"),
-        [(r"policy type 'read-only' is not supported", 10, "spec.policies[0].type")],
+        oam(
+            WEB,
+            "  policies:\n    - {name: hands-off, type: read-only, properties: {rules: [{selector: {oamTypes: [TRAIT]}}]}}\n",
+        ),
+        [
+            (
+                r"this read-only rule selects objects Composer cannot tell apart",
+                10,
+                "spec.policies[0].properties.rules[0].selector",
+            )
+        ],
     ),
     "workflow-notification": (
         oam(

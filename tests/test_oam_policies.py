@@ -1,8 +1,9 @@
-"""KubeVela resource-rule policies (garbage-collect, apply-once, take-over, resource-update), the
-apply-object step, apply-component `cluster` / `namespace`, topology label selectors, and the
-refusals (read-only, shared-resource, step inputs, two namespaces): docs/oam.md, "Policies"
-and "Workflow". The corpus files 70-76 are also walked field by field (test_kubevela_corpus.py).
-"""
+"""KubeVela resource-rule policies (garbage-collect, apply-once, take-over, resource-update,
+read-only, shared-resource), the apply-object, apply-deployment and depends-on-app steps,
+apply-component `cluster` / `namespace`, topology label selectors, and the refusals (rules
+Composer cannot scope, controller-only steps, step inputs, two namespaces): docs/oam.md,
+"Policies" and "Workflow". The corpus files 70-80 are also walked field by field
+(test_kubevela_corpus.py)."""
 
 from __future__ import annotations
 
@@ -77,16 +78,16 @@ spec:
     ("tail", "line", "path", "summary"),
     [
         (
-            "  policies:\n    - {name: ro, type: read-only, properties: {rules: [{selector: {resourceTypes: [Deployment]}}]}}\n",
+            "  policies:\n    - {name: ro, type: read-only, properties: {rules: [{selector: {traitTypes: [gateway]}}]}}\n",
             9,
-            "spec.policies[0].type",
-            "policy type 'read-only' is not supported",
+            "spec.policies[0].properties.rules[0].selector",
+            "this read-only rule selects objects Composer cannot tell apart",
         ),
         (
-            "  policies:\n    - {name: s, type: shared-resource, properties: {rules: [{selector: {resourceTypes: [ConfigMap]}}]}}\n",
+            "  policies:\n    - {name: s, type: shared-resource, properties: {rules: [{selector: {}, mode: all}]}}\n",
             9,
-            "spec.policies[0].type",
-            "policy type 'shared-resource' is not supported",
+            "spec.policies[0].properties.rules[0].mode",
+            "unknown shared-resource rule field 'mode'",
         ),
         (
             "  policies:\n    - name: gc\n      type: garbage-collect\n      properties:\n"
@@ -273,3 +274,188 @@ def test_recreate_fields_recreate_an_immutable_object_only_for_the_selected_comp
     r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
     assert r.code != 0 and "immutable" in r.out + r.err
     assert core.read_namespaced_config_map("frozen", "frozen").data == {"level": "4"}
+
+
+def _kube_env(kube_clean, namespace: str) -> str:
+    return (
+        "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: dev}\n"
+        f"spec:\n  kubernetes: {{context: {kube_clean.context}, namespace: {namespace}}}\n"
+    )
+
+
+def test_read_only_objects_are_read_never_written_and_refused_when_missing(tmp_path: Path, kube_clean):
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    write(
+        tmp_path,
+        {"app.yaml": (CORPUS / "77-read-only.yaml").read_text(), "environments/dev.yaml": _kube_env(kube_clean, "ro")},
+    )
+    apps = client.AppsV1Api(kube_clean.api())
+    core = client.CoreV1Api(kube_clean.api())
+    # Missing: plan and apply refuse, and apply writes nothing (the reader depends on the settings).
+    r = appc("plan", "-f", tmp_path / "app.yaml")
+    assert r.code == 3 and "read-only ConfigMap ro/platform-settings does not exist" in r.out + r.err, r.out + r.err
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code != 0 and "read-only ConfigMap ro/platform-settings does not exist" in r.out + r.err, r.out + r.err
+    with pytest.raises(ApiException):
+        apps.read_namespaced_deployment("reader", "ro")
+    # Made by someone else: read, never written, never deleted.
+    core.create_namespace({"metadata": {"name": "ro"}}) if not _exists(core, "ro") else None
+    core.create_namespaced_config_map(
+        "ro", {"metadata": {"name": "platform-settings"}, "data": {"region": "us-east-1"}}
+    )
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("platform-settings", "ro").data == {"region": "us-east-1"}
+    assert apps.read_namespaced_deployment("reader", "ro").spec.template.spec.containers[0].image.endswith(":1.4.0")
+    r = appc("destroy", "-f", tmp_path / "app.yaml", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("platform-settings", "ro").data == {"region": "us-east-1"}
+    with pytest.raises(ApiException):
+        apps.read_namespaced_deployment("reader", "ro")
+
+
+def _exists(core, namespace: str) -> bool:
+    return any(n.metadata.name == namespace for n in core.list_namespace().items)
+
+
+def test_shared_objects_are_written_only_by_their_first_app_and_never_deleted(tmp_path: Path, kube_clean):
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_clean.api())
+    core.create_namespace({"metadata": {"name": "shop"}})
+    theirs = {"name": "shop-shared", "labels": {"composer.dev/app": "shop-backend"}}
+    core.create_namespaced_config_map("shop", {"metadata": theirs, "data": {"currency": "USD"}})
+    write(
+        tmp_path,
+        {
+            "app.yaml": (CORPUS / "78-shared-resource.yaml").read_text(),
+            "environments/dev.yaml": _kube_env(kube_clean, "shop"),
+        },
+    )
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("shop-shared", "shop").data == {"currency": "USD"}  # the other app's
+    # Absent when the component next changes: this app is the first, so it writes it (and then
+    # updates it); destroy leaves it for the apps sharing it.
+    core.delete_namespaced_config_map("shop-shared", "shop")
+    text = (CORPUS / "78-shared-resource.yaml").read_text()
+    (tmp_path / "app.yaml").write_text(text.replace("currency: EUR", "currency: GBP"))
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("shop-shared", "shop").data == {"currency": "GBP"}
+    (tmp_path / "app.yaml").write_text(text)
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("shop-shared", "shop").data == {"currency": "EUR"}
+    r = appc("destroy", "-f", tmp_path / "app.yaml", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert core.read_namespaced_config_map("shop-shared", "shop").data == {"currency": "EUR"}
+    assert not core.list_namespaced_service("shop").items  # the storefront's own objects are gone
+
+
+def test_read_only_and_shared_are_refused_for_a_directory_environment(tmp_path: Path):
+    gitops = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: git}\nspec:\n  kubernetes: {directory: out}\n"
+    for name, line in (("77-read-only.yaml", 30), ("78-shared-resource.yaml", 30)):
+        write(tmp_path, {"app.yaml": (CORPUS / name).read_text(), "environments/git.yaml": gitops})
+        r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "git")
+        assert r.code == 1, r.out + r.err
+        assert f"app.yaml:{line}:" in r.err and "delivers to a directory, which cannot keep objects" in r.err, r.err
+
+
+def test_depends_on_app_is_an_approval_gate_naming_the_other_app():
+    loaded = load_application(CORPUS / "79-depends-on-app.yaml")
+    [gate] = loaded.model.spec.gates
+    assert (gate.name, gate.components, gate.message) == (
+        "wait-for-catalog",
+        ("cache-warmer", "web"),
+        "Application 'catalog' in namespace 'shop' must be running",
+    )
+    [w] = [w for w in loaded.warnings if w.path[:2] == ("spec", "workflow")]
+    assert (w.line, w.summary) == (
+        24,
+        "depends-on-app is an approval gate in Composer: appc apply stops at step 'wait-for-catalog'",
+    )
+    assert "appc apply --approve wait-for-catalog" in w.detail
+
+
+@pytest.mark.parametrize(
+    ("properties", "path", "summary"),
+    [
+        (
+            "{name: catalog}",
+            "spec.workflow.steps[0].properties.namespace",
+            "depends-on-app needs the namespace of the Application it waits for",
+        ),
+        (
+            "{name: catalog, namespace: shop, wait: 5m}",
+            "spec.workflow.steps[0].properties.wait",
+            "depends-on-app 'wait' is not supported",
+        ),
+    ],
+)
+def test_depends_on_app_refuses_what_it_cannot_read(tmp_path: Path, properties: str, path: str, summary: str):
+    assert _step_error(tmp_path, "depends-on-app", properties) == (10, path, summary)
+
+
+def _step_error(tmp_path: Path, step_type: str, properties: str) -> tuple[int, str, str]:
+    """The one error (line, path, summary) of APP with a single workflow step."""
+    tail = f"  workflow:\n    steps:\n      - {{name: w, type: {step_type}, properties: {properties}}}\n"
+    write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    return d["line"], d["path"], d["summary"]
+
+
+def test_apply_deployment_step_is_the_definitions_deployment_applied_in_its_place(tmp_path: Path, registry):
+    write(tmp_path, {"app.yaml": (CORPUS / "80-apply-deployment.yaml").read_text(), "environments/prod.yaml": BARE_ENV})
+    compiled = compile_project(open_project(tmp_path / "app.yaml"), "prod", registry)
+    [deployment] = list(yaml.safe_load_all(compiled.rendered.files["kubernetes/echo-server.yaml"]))
+    selector = {"workflow.oam.dev/step-name": "smoke-tested-echo-server"}
+    assert deployment["spec"]["selector"]["matchLabels"] == selector
+    assert deployment["spec"]["template"]["metadata"]["labels"] == selector
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["template"]["spec"]["containers"] == [
+        {"name": "echo-server", "image": "ghcr.io/acme/echo:0.9.1", "command": ["/echo", "--port", "9000"]}
+    ]
+    assert ("echo-server", "api") in {(e.dependency, e.dependent) for e in compiled.graph.edges}
+
+
+@pytest.mark.parametrize(
+    ("properties", "path", "summary"),
+    [
+        ("{replicas: 2}", "spec.workflow.steps[0].properties.image", "apply-deployment needs an image"),
+        (
+            "{image: busybox, replicas: two}",
+            "spec.workflow.steps[0].properties.replicas",
+            "expected replicas as a whole number",
+        ),
+        (
+            "{image: busybox, args: [x]}",
+            "spec.workflow.steps[0].properties.args",
+            "unknown apply-deployment field 'args'",
+        ),
+    ],
+)
+def test_apply_deployment_refuses_what_the_definition_does_not_take(
+    tmp_path: Path, properties: str, path: str, summary: str
+):
+    assert _step_error(tmp_path, "apply-deployment", properties) == (10, path, summary)
+
+
+def test_every_vela_core_step_without_a_mapping_is_refused_by_name(tmp_path: Path):
+    for step in (
+        "apply-terraform-config",
+        "clean-jobs",
+        "create-config",
+        "generate-jdbc-connection",
+        "restart-workflow",
+    ):
+        tail = f"  workflow:\n    steps:\n      - {{name: x, type: {step}, properties: {{}}}}\n"
+        write(tmp_path, {"app.yaml": APP.lstrip("\n") + tail, "environments/prod.yaml": BARE_ENV})
+        r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+        [d] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+        assert (r.code, d["line"], d["summary"]) == (1, 10, f"workflow step 'x' ({step}) is not supported"), step
+        assert d["detail"], step

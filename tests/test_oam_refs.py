@@ -90,3 +90,37 @@ def test_only_workflow_and_policy_documents_may_follow_an_application(tmp_path: 
     assert r.code == 1
     [d] = [e for e in r.events if e["type"] == "diagnostic"]
     assert (d["line"], d["summary"]) == (11, "expected one YAML document, found several")
+
+
+def test_a_workflow_given_as_a_further_file_is_read_before_the_files_beside_the_app(tmp_path: Path, registry):
+    elsewhere = WORKFLOW.replace("{name: approve, type: suspend}", "{name: hold, type: suspend}")
+    write(
+        tmp_path,
+        {
+            "app/app.yaml": APP,
+            "app/rollout.yaml": WORKFLOW,
+            "app/eu.yaml": POLICY,
+            "shared/rollout.yaml": elsewhere,
+            "app/environments/prod.yaml": ENV,
+        },
+    )
+    project = open_project([tmp_path / "app" / "app.yaml", tmp_path / "shared" / "rollout.yaml"])
+    assert [g.name for g in project.app.model.spec.gates] == ["hold"]
+    r = appc("validate", "-f", tmp_path / "app" / "app.yaml", "-f", tmp_path / "shared" / "rollout.yaml", "-e", "prod")
+    assert r.code == 0, r.out + r.err
+    # A given object the Application never names is a warning at its name, not ignored without a word.
+    write(tmp_path, {"shared/us.yaml": POLICY.replace("{name: eu}", "{name: us}")})
+    given = ("-f", tmp_path / "shared" / "rollout.yaml", "-f", tmp_path / "shared" / "us.yaml")
+    r = appc("validate", "-f", tmp_path / "app" / "app.yaml", *given, "-e", "prod", "--json")
+    assert r.code == 0, r.out + r.err
+    [w] = [e for e in r.events if e["type"] == "diagnostic" and "is not used" in e["summary"]]
+    assert (Path(w["file"]).name, w["line"], w["summary"]) == (
+        "us.yaml",
+        3,
+        "Policy 'us' is not used by the Application",
+    )
+    # A further file may hold only Workflow and Policy objects.
+    write(tmp_path, {"shared/other.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    r = appc("validate", "-f", tmp_path / "app" / "app.yaml", "-f", tmp_path / "shared" / "other.yaml", "-e", "prod")
+    assert r.code == 1
+    assert "other.yaml:2:" in r.err and "may hold only Workflow and Policy objects" in r.err, r.err

@@ -75,7 +75,7 @@ FileOpt = option(
     "-f",
     "--file",
     env="FILE",
-    help="Application file; give -f again for each Score file of one application.",
+    help="Application file; give -f again for each Score file of one application, or for the files of a KubeVela Application's Workflow and Policy objects.",
 )
 EnvOpt = option(None, "-e", "--env", env="ENV", help="Environment name (environments/<ENV>.yaml).")
 JsonOpt = option(False, "--json", env="JSON", help="One JSON event per line on stdout.")

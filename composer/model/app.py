@@ -58,6 +58,12 @@ class ApplicationSpec(Strict):
     # Objects apply deletes and creates again when the API server refuses a change as immutable
     # (KubeVela resource-update recreateFields), as it does for Jobs.
     recreate: tuple[ObjectSelector, ...] = ()
+    # Objects the app reads but never writes or deletes (KubeVela read-only): apply refuses when
+    # one is missing, before it writes anything (composer/runners/kube/base.py).
+    read_only: tuple[ObjectSelector, ...] = Field((), alias="readOnly")
+    # Objects several apps share (KubeVela shared-resource): apply writes one only when it is
+    # absent or this app's; prune and destroy leave it in place.
+    shared: tuple[ObjectSelector, ...] = ()
 
 
 class Application(Document):

@@ -183,11 +183,16 @@ def _expect_kind(doc: SourceDocument, kinds: tuple[str, ...]) -> str:
 
 
 def load_application(
-    path: Path, display: str | None = None, environ: typing.Mapping[str, str] | None = None
+    path: Path,
+    display: str | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+    given: typing.Sequence[Path] = (),
 ) -> Loaded[Application]:
-    from composer.model.oam_refs import read_app
+    from composer.model.oam_refs import read_app, read_given
 
     doc, companions = read_app(path, display)  # a KubeVela app may carry its Workflow and Policy objects
+    if given:  # further -f files: only with a KubeVela app (load_application_files checked)
+        companions.given = read_given(list(given), _display)
     if isinstance(doc.data, dict) and doc.data.get("apiVersion") == SCORE_API_VERSION:
         return load_score_application([path], [doc], environ)
     _expect_kind(doc, ("Application",))
@@ -196,6 +201,7 @@ def load_application(
         from composer.model.oam import convert
 
         data, source, warnings = convert(doc, companions)
+        warnings = [*warnings, *companions.unused_given()]
         return Loaded(validate(SourceDocument(doc.file, data, source), Application), source, path, tuple(warnings))
     if api != API_VERSION:
         raise DiagnosticError(
@@ -219,9 +225,12 @@ def load_application(
 def load_application_files(
     paths: typing.Sequence[Path], environ: typing.Mapping[str, str] | None = None
 ) -> Loaded[Application]:
-    """One app file, or several Score files that make one application (`-f a.yaml -f b.yaml`)."""
+    """One app file, several Score files that make one application (`-f a.yaml -f b.yaml`), or a
+    KubeVela Application and files of the Workflow and Policy objects it names."""
     if len(paths) == 1:
         return load_application(paths[0], _display(paths[0]), environ)
+    if _is_oam(paths[0]):  # a KubeVela app and files of its Workflow and Policy objects
+        return load_application(paths[0], _display(paths[0]), environ, given=paths[1:])
     docs = [_single(p, _display(p)) for p in paths]
     for doc in docs:
         if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != SCORE_API_VERSION:
@@ -235,6 +244,16 @@ def load_application_files(
                 ]
             )
     return load_score_application(list(paths), docs, environ)
+
+
+def _is_oam(path: Path) -> bool:
+    from composer.model.oam_refs import read_app
+
+    try:
+        doc, _ = read_app(path, _display(path))
+    except DiagnosticError:
+        return False  # reported by the Score path below, which reads it again
+    return isinstance(doc.data, dict) and doc.data.get("apiVersion") == OAM_API_VERSION
 
 
 def load_score_application(

@@ -9,7 +9,7 @@ What KubeVela's controller does with them, Composer does at apply time where it 
   `suspend` step (or `deploy` with `auto: false`) is an approval gate: `appc apply`
   stops there until `--approve STEP` (…/workflowstep/*.cue).
 - policies with resource rules (garbage-collect, apply-once, take-over, resource-update) are
-  read by oam_policy_rules.py into the app's protect / ignoreDrift / takeOver / recreate;
+  read by oam_policy_rules.py into the app's protect / ignoreDrift / takeOver / recreate / readOnly / shared;
   `workflow.ref` is resolved before this by oam_refs.py.
 Everything else is refused at its line with what to do instead. docs/oam.md has the table.
 """
@@ -37,12 +37,10 @@ RULE_POLICIES = {
     "apply-once": "apply_once",
     "take-over": "take_over",
     "resource-update": "resource_update",
+    "read-only": "read_only",
+    "shared-resource": "shared_resource",
 }
 POLICY_REFUSALS = {
-    "shared-resource": "Composer deletes an object when its app no longer has it, even if another app uses it: keep "
-    "the shared object in one app and refer to it by name from the others",
-    "read-only": "Composer writes every object it renders, so it cannot keep one read-only: remove the component "
-    "(Composer leaves objects it does not own alone) and refer to the existing object by its name",
     "replication": "replicating components across clusters is environment targets in Composer: list the clusters in "
     "spec.kubernetes.targets of environments/<env>.yaml",
     "env-binding": "env-binding is KubeVela's older multi-environment policy: make one environments/<env>.yaml per environment",
@@ -361,6 +359,8 @@ class AppLevel(TopologyReading):
             "ignoreDrift": self.rules.ignore_drift,
             "takeOver": self.rules.taken_over,
             "recreate": self.rules.recreated,
+            "readOnly": self.rules.read_only_objects,
+            "shared": self.rules.shared_objects,
         }
         for key, asked in asks.items():
             if asked:

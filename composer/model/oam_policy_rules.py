@@ -9,8 +9,11 @@ selects. A rule on components and kinds is mapped to what the app asks of every 
 `recreateFields` → `recreate` (recreate when a change is refused as immutable). Every rule is
 also a warning at its line saying what Composer does with it, since the effects differ in
 detail; a rule Composer has no counterpart for is a warning that says so. Every selector and
-strategy field is checked, so a typo is an error, not a silent no-op. `read-only` and
-`shared-resource` are refused in oam_app. Used by oam_app.AppLevel; docs/oam.md has the table.
+strategy field is checked, so a typo is an error, not a silent no-op. `read-only` → `readOnly`
+(apply reads the objects, never writes or deletes them) and `shared-resource` → `shared` (written
+only when absent or this app's, never deleted); a rule Composer cannot scope to components and
+kinds is an error there, since writing what the user asked to keep is no safe fallback. Used by
+oam_app.AppLevel; docs/oam.md has the table.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class RuleReader:
         self.ignore_drift: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND.path, the rule)
         self.taken_over: list[tuple[str, FieldPath]] = []  # ([COMPONENT/]KIND, COMPONENT/* or *, the rule)
         self.recreated: list[tuple[str, FieldPath]] = []  # (the same, the rule)
+        self.read_only_objects: list[tuple[str, FieldPath]] = []  # (the same, the rule)
+        self.shared_objects: list[tuple[str, FieldPath]] = []  # (the same, the rule)
 
     def rules(
         self, props: dict[str, Any], ppath: FieldPath, keeps: bool = False
@@ -314,6 +319,60 @@ class RuleReader:
                 "Composer recreates by component and kind (componentNames, resourceTypes)",
             ),
         )
+
+    def read_only(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        self.keep_hands_off(
+            props,
+            ppath,
+            "read-only",
+            self.read_only_objects,
+            (
+                "read-only is Composer's readOnly for {}",
+                "appc apply reads these objects and refuses, before it writes anything, when one does not exist; "
+                "it never writes or deletes them",
+            ),
+        )
+
+    def shared_resource(self, props: dict[str, Any], ppath: FieldPath) -> None:
+        self.keep_hands_off(
+            props,
+            ppath,
+            "shared-resource",
+            self.shared_objects,
+            (
+                "shared-resource is Composer's shared for {}",
+                "appc apply creates these objects when they are absent and updates them while this app made them; "
+                "one another app made is only read. Prune and destroy never delete them (KubeVela deletes one when "
+                "the last app sharing it goes): delete it by hand once no app uses it",
+            ),
+        )
+
+    def keep_hands_off(
+        self,
+        props: dict[str, Any],
+        ppath: FieldPath,
+        policy: str,
+        into: list[tuple[str, FieldPath]],
+        mapped: tuple[str, str],
+    ) -> None:
+        """read-only and shared-resource: objects Composer must not write freely. A rule it cannot
+        scope is an error, since writing them anyway is what the user asked to avoid."""
+        self.only_rules(props, ppath, policy)
+        rules = self.rules(props, ppath)
+        if not props.get("rules"):
+            self.c.warn(ppath, f"this {policy} policy has no rules", "it selects no object: add rules, or remove it")
+        for rule, rpath in rules:
+            self.unknown(rule, rpath, ("selector",), policy)
+            entries = self.scoped(rule)
+            if entries is None:
+                self.c.error(
+                    rpath + ("selector",),
+                    f"this {policy} rule selects objects Composer cannot tell apart",
+                    "select componentNames and/or resourceTypes (kinds such as ConfigMap)",
+                )
+                continue
+            into += [(e, rpath) for e in entries]
+            self.c.warn(rpath, mapped[0].format(", ".join(entries)), mapped[1])
 
     def ask(
         self,

@@ -3,8 +3,8 @@
 KubeVela reads `spec.workflow.ref` (a `Workflow`) and the policies a deploy step names but the
 Application does not define (`Policy` objects, apiVersion core.oam.dev/v1alpha1) from the
 cluster. Composer has no cluster to read them from, so it reads them from the app file itself
-(further YAML documents after `---`) or from the YAML files beside it, as a KubeVela user keeps
-them next to the app. `inline` puts the referenced steps and policies into the Application's
+(further YAML documents after `---`), from further files given with it (`-f app.yaml -f
+workflow.yaml`), or from the YAML files beside it, as a KubeVela user keeps them next to the app. `inline` puts the referenced steps and policies into the Application's
 spec before it is translated, with their positions, so that diagnostics point at the lines
 written (or, for another file, at the `ref` and name that file). A name found nowhere is an
 error that says where Composer looked.
@@ -12,11 +12,12 @@ error that says where Composer looked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from composer.diagnostics import DiagnosticError, FieldPath
+from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.oam_sourcemap import OamSourceMap, _move
 from composer.model.source import SourceDocument, load_documents
 
@@ -50,17 +51,35 @@ class Companions:
 
     app_path: Path | None = None
     same_file: list[SourceDocument] = field(default_factory=list)
+    given: list[SourceDocument] = field(default_factory=list)  # from further -f files
     _beside: list[SourceDocument] | None = None
+
+    _used: set[int] = field(default_factory=set)  # ids of the given documents an inline used
 
     def find(self, kind: str, name: str) -> tuple[SourceDocument | None, bool]:
         """The document of `kind` named `name`, and whether it is in the app file itself."""
         for doc in self.same_file:
             if doc.data.get("kind") == kind and _name(doc) == name:
                 return doc, True
-        for doc in self.beside():
+        for doc in [*self.given, *self.beside()]:
             if doc.data.get("kind") == kind and _name(doc) == name:
+                self._used.add(id(doc))
                 return doc, False
         return None, False
+
+    def unused_given(self) -> list[Diagnostic]:
+        """A warning for each object of a further -f file the Application never names: a file given
+        on the command line is not ignored without a word."""
+        return [
+            doc.source_map.diagnostic(
+                ("metadata", "name"),
+                f"{doc.data.get('kind')} {_name(doc)!r} is not used by the Application",
+                "only the Workflow named by spec.workflow.ref and the Policy objects its deploy steps name are read",
+                severity=Severity.WARNING,
+            )
+            for doc in self.given
+            if id(doc) not in self._used
+        ]
 
     def beside(self) -> list[SourceDocument]:
         if self._beside is None:
@@ -97,8 +116,9 @@ def inline(spec: dict[str, Any], refs: Companions, c: Reporter) -> dict[str, Any
         c.error(
             wpath + ("ref",),
             f"no Workflow named {ref!r} in this file or beside it",
-            f"Composer reads Workflow objects ({COMPANION_API}) from the app file (after ---) or the YAML files in "
-            "its folder, not from a cluster: put it there, or write its steps under spec.workflow.steps",
+            f"Composer reads Workflow objects ({COMPANION_API}) from the app file (after ---), from files given "
+            "with it (-f app.yaml -f workflow.yaml) or the YAML files in its folder, not from a cluster: put it "
+            "there, or write its steps under spec.workflow.steps",
         )
         return unread
     for key in sorted(set(doc.data) - WORKFLOW_FIELDS):
@@ -177,3 +197,25 @@ def read_app(path: Path, display: str | None) -> tuple[SourceDocument, Companion
         if not oam or not all(is_companion(d) for d in docs[1:]):
             raise exc from None
         return docs[0], Companions(path, docs[1:])
+
+
+def read_given(paths: list[Path], display: Callable[[Path], str]) -> list[SourceDocument]:
+    """The Workflow and Policy documents of further -f files given with a KubeVela Application
+    (`appc validate -f app.yaml -f workflow.yaml`): they are read before the files beside it, and
+    any other document in them is an error."""
+    out: list[SourceDocument] = []
+    for path in paths:
+        for doc in load_documents(path, display(path), max_documents=MAX_COMPANIONS):
+            if not is_companion(doc):
+                raise DiagnosticError(
+                    [
+                        doc.source_map.diagnostic(
+                            ("kind",) if isinstance(doc.data, dict) and "kind" in doc.data else (),
+                            "a file given after a KubeVela Application may hold only Workflow and Policy objects",
+                            f"expected apiVersion {COMPANION_API} with kind Workflow or Policy; give another "
+                            "Application its own appc run",
+                        )
+                    ]
+                )
+            out.append(doc)
+    return out

@@ -1,5 +1,5 @@
 """KubeVela workflow steps (`spec.workflow`): which components each step applies, what runs before
-what, and the approval gates (`suspend`, `deploy` with `auto: false`). Steps that need a running
+what, and the approval gates (`suspend`, `deploy` with `auto: false`, `depends-on-app`). Steps that need a running
 controller are refused with what to do instead (docs/oam.md). Used by oam_app.AppLevel.
 """
 
@@ -19,8 +19,6 @@ STEP_REFUSALS = {
     "export2secret": "needs a running controller to write Secrets",
     "export-data": "needs a running controller",
     "export-service": "needs a running controller",
-    "depends-on-app": "waits for another running Application, which needs a controller: apply the other app first "
-    "(appc apply -f other/app.yaml), then this one",
     "read-object": "reading objects at deploy time needs a running controller",
     "request": "HTTP requests at deploy time need a running controller",
     "print-message-in-status": "Composer has no application status object to print into",
@@ -28,7 +26,21 @@ STEP_REFUSALS = {
     "check-metrics": "needs a running controller and a metrics backend",
     "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
     "vela-cli": "runs the vela CLI: there is no counterpart",
+    "apply-terraform-config": "Composer runs Terraform itself: give the cloud resource as a component of a Composer "
+    "type (docs/oam.md), not through KubeVela's Terraform controller",
+    "apply-terraform-provider": "Composer configures Terraform providers from the environment (spec.cloud)",
+    "deploy-cloud-resource": "Composer runs Terraform itself: give the cloud resource as a component of a Composer type",
+    "share-cloud-resource": "a cloud resource's outputs reach other components as connections in Composer",
+    "generate-jdbc-connection": "reading a Secret while the workflow runs needs a running controller: bind the database "
+    "with a connection (its url and credentials arrive in a Secret)",
+    "clean-jobs": "Composer replaces a Job when its spec changes and deletes Jobs a component no longer has",
+    "create-config": "KubeVela configs live in vela-system and need a running controller: create the Secret outside",
+    "delete-config": "KubeVela configs live in vela-system and need a running controller",
+    "list-config": "KubeVela configs live in vela-system and need a running controller",
+    "read-config": "reading a KubeVela config while the workflow runs needs a running controller",
+    "restart-workflow": "Composer has no workflow that runs again by itself: run appc apply again",
 }
+APPLY_DEPLOYMENT_FIELDS = {"image", "replicas", "cluster", "cmd"}
 STEP_FIELDS = {"name", "type", "properties", "dependsOn", "subSteps", "meta", "inputs", "outputs"}
 
 
@@ -130,13 +142,18 @@ class StepWalker:
             return set()
         if stype == "apply-object":
             return self.apply_object(props, ppath, spath, name)
+        if stype == "apply-deployment":
+            return self.apply_deployment(props, ppath, spath, name)
+        if stype == "depends-on-app":
+            return self.depends_on_app(props, ppath, spath, name)
         if stype in STEP_REFUSALS:
             self.c.error(spath + ("type",), f"workflow step {name!r} ({stype}) is not supported", STEP_REFUSALS[stype])
             return set()
         self.c.error(
             spath + ("type",),
             f"unknown workflow step type {stype!r} in step {name!r}",
-            "Composer maps deploy, apply-component, step-group and suspend (see docs/oam.md)",
+            "Composer maps deploy, apply-component, apply-object, apply-deployment, step-group, suspend and "
+            "depends-on-app (see docs/oam.md)",
         )
         return set()
 
@@ -233,6 +250,65 @@ class StepWalker:
                 return set()
             self.applied[comp] = spath
         return comps
+
+    def apply_deployment(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
+        """The Deployment workflowstep/apply-deployment.cue writes (named after the step), applied in
+        the step's place as apply-object applies its object."""
+        for key in sorted(set(props) - APPLY_DEPLOYMENT_FIELDS):
+            self.c.error(
+                ppath + (key,),
+                f"unknown apply-deployment field {key!r}",
+                "expected image, replicas, cmd, cluster",
+                key=True,
+            )
+        image, replicas, cmd = props.get("image"), props.get("replicas", 1), props.get("cmd")
+        good = isinstance(image, str) and bool(image)
+        if not good:
+            self.c.error(ppath + ("image",), "apply-deployment needs an image", "image: registry/name:tag")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            self.c.error(ppath + ("replicas",), "expected replicas as a whole number", "replicas: 1")
+            good = False
+        if cmd is not None and (not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd)):
+            self.c.error(ppath + ("cmd",), "expected cmd as a list of strings", 'cmd: ["sleep", "3600"]')
+            good = False
+        if not good:
+            return set()
+        labels = {"workflow.oam.dev/step-name": f"{self.c.app_name}-{name}"}
+        container = {"name": name, "image": image, **({"command": cmd} if cmd is not None else {})}
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "replicas": replicas,
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
+        }
+        return self.apply_object(
+            {"value": deployment, **({"cluster": props["cluster"]} if "cluster" in props else {})}, ppath, spath, name
+        )
+
+    def depends_on_app(self, props: dict, ppath: FieldPath, spath: FieldPath, name: str) -> set[str]:
+        """An approval gate: Composer cannot watch another app, so apply stops here until the
+        user has applied it and approves (workflowstep/depends-on-app.cue waits for it to run)."""
+        for key in sorted(set(props) - {"name", "namespace"}):
+            self.c.error(
+                ppath + (key,), f"depends-on-app {key!r} is not supported", "expected name, namespace", key=True
+            )
+        other, namespace = props.get("name"), props.get("namespace")
+        for key, value in (("name", other), ("namespace", namespace)):
+            if not isinstance(value, str) or not value:
+                self.c.error(ppath + (key,), f"depends-on-app needs the {key} of the Application it waits for")
+                return set()
+        self.c.warn(
+            spath + ("type",),
+            f"depends-on-app is an approval gate in Composer: appc apply stops at step {name!r}",
+            f"Composer does not watch Application {other!r} (nor create it from a ConfigMap): apply it, check it "
+            f"runs, then appc apply --approve {name}",
+        )
+        self.gates.append((name, spath, f"Application {other!r} in namespace {namespace!r} must be running", False))
+        return set()
 
     def finish(self) -> None:
         def closure(step: str, seen: set[str]) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from composer.diagnostics import Diagnostic, Severity
+from composer.diagnostics import Diagnostic, DiagnosticError, Severity
 from composer.model.app import Application
 from composer.model.environment import Environment, Policies
 from composer.model.loader import Loaded
@@ -47,6 +47,8 @@ def place(app: Loaded[Application], env: Loaded[Environment]) -> tuple[Loaded[En
                     severity=Severity.WARNING,
                 )
             )
+    if k.directory:
+        _refuse_hands_off(app, env)
     policies = _joined_policies(app.model, env.model)
     if not updates and policies is env.model.spec.policies:
         return env, warnings
@@ -66,3 +68,23 @@ def _joined_policies(app: Application, env: Environment) -> Policies:
             "ignore_drift": tuple(dict.fromkeys(own.ignore_drift + app.spec.ignore_drift)),
         }
     )
+
+
+def _refuse_hands_off(app: Loaded[Application], env: Loaded[Environment]) -> None:
+    """readOnly and shared objects need appc apply to read the cluster: a GitOps tool applying a
+    directory writes every object in it."""
+    asked = [
+        field for field, value in (("readOnly", app.model.spec.read_only), ("shared", app.model.spec.shared)) if value
+    ]
+    if asked:
+        raise DiagnosticError(
+            [
+                app.source.diagnostic(
+                    ("spec", field, 0),
+                    f"environment {env.model.name!r} delivers to a directory, which cannot keep objects {field}",
+                    "the tool that applies the directory writes every object in it; deliver this environment to a "
+                    "cluster (kubernetes.context), or take the read-only / shared-resource policy off",
+                )
+                for field in asked
+            ]
+        )

@@ -36,6 +36,7 @@ from composer.render.connection import Connection
 from composer.runners.kube.apply import ApplyOps
 from composer.runners.kube.base import FIELD_MANAGER
 from composer.runners.kube.client import APPLY_CONTENT_TYPE, ApiError, KubeClient, RateLimit, Unreachable
+from composer.runners.kube.hands_off import HandsOffOps
 from composer.runners.kube.health import HealthOps
 from composer.runners.kube.resources import Resource
 from composer.runners.kube.targets import DeliveryOptions, cluster_targets
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["ClusterSink", "KubeClient"]
 
 
-class ClusterSink(ApplyOps, HealthOps):
+class ClusterSink(ApplyOps, HealthOps, HandsOffOps):
     """Workloads and connection Secrets for one context + namespace. Thread-safe: the engine
     applies independent units in parallel."""
 
@@ -73,6 +74,8 @@ class ClusterSink(ApplyOps, HealthOps):
                 force_conflicts=bool(options.force_conflicts),
                 take_over=resolved.app.spec.take_over,
                 recreate=resolved.app.spec.recreate,
+                read_only=resolved.app.spec.read_only,
+                shared=resolved.app.spec.shared,
                 workers=workers,
             )
             for t in cluster_targets(resolved.environment)
@@ -151,8 +154,8 @@ class ClusterSink(ApplyOps, HealthOps):
     ) -> tuple[tuple[InventoryItem, ...], int]:
         if not objects and not previous:
             return (), 0
-        writes = self._ensure_namespace(component) if objects else 0
-        planned = self._plan(component, objects)
+        planned = self._owned(component, self._plan(component, objects))  # read-only ones checked, left out
+        writes = self._ensure_namespace(component) if planned else 0
         before = {(i.kind, i.namespace, i.name): i for i in previous}
         unchanged = [
             p for p in planned if p.key in before and before[p.key].hash == p.digest and p.key not in self.reclaim
@@ -193,17 +196,24 @@ class ClusterSink(ApplyOps, HealthOps):
                 i.model_copy(update={"hash": ""}) if (i.kind, i.namespace, i.name) in attempted else i for i in items
             )
             raise PartialApply(exc.diagnostics, tracked + tuple(gone)) from None
-        writes += self._delete_items(reversed(gone))
+        writes += self._delete_items(reversed(self._deletable(gone)))
         return items, writes
 
     def delete(self, items: tuple[InventoryItem, ...]) -> int:
-        return self._delete_items(reversed(items))
+        return self._delete_items(reversed(self._deletable(items)))
 
     def check(self, component: str, objects: list[dict], previous: tuple[InventoryItem, ...]) -> list[Diagnostic]:
         """For `appc plan`: what the cluster would refuse (a claim shrunk or moved to another
         storage class), read from the live objects. A cluster that cannot be reached is no
         refusal: apply checks again before it writes."""
         before = {(i.kind, i.namespace, i.name): i.hash for i in previous}
+        read_only = [o for o in objects if self.reads_only(component, str(o.get("kind", "")))]
+        try:
+            absent = self._absent(component, self._plan(component, read_only)) if read_only else []
+        except DiagnosticError:
+            absent = []
+        if absent:
+            return absent
         try:
             planned = self._plan(component, [o for o in objects if o.get("kind") == "PersistentVolumeClaim"])
             return self._refusals(component, [p for p in planned if before.get(p.key) not in (None, p.digest)])
@@ -215,7 +225,7 @@ class ClusterSink(ApplyOps, HealthOps):
         the same LIST per kind and namespace that apply uses to re-create deleted objects."""
         if not objects:
             return 0
-        planned = self._plan(component, objects)
+        planned = self._owned(component, self._plan(component, objects))
         return len(planned) - len(self._live_names(component, planned))
 
     def preview(self, component: str, objects: list[dict]) -> list[tuple[dict | None, dict]]:
@@ -224,7 +234,7 @@ class ClusterSink(ApplyOps, HealthOps):
         The dry run's Pod Security warnings are kept for admission_warnings."""
         out = []
         warnings: list[str] = []
-        for p in self._plan(component, objects):
+        for p in self._owned(component, self._plan(component, objects)):
             live = self._get(component, p.resource, p.namespace, p.name)
             try:
                 after = (

@@ -62,6 +62,8 @@ class ClusterBase:
     force_conflicts: bool = False
     take_over: tuple[str, ...] = ()  # the app's takeOver entries: [COMPONENT/]KIND, COMPONENT/* or *
     recreate: tuple[str, ...] = ()  # the app's recreate entries, the same shape
+    read_only: tuple[str, ...] = ()  # the app's readOnly entries, the same shape (hands_off.py)
+    shared: tuple[str, ...] = ()  # the app's shared entries, the same shape (hands_off.py)
     workers: int = DEFAULT_WORKERS
     poll_interval: float = 0.25
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -84,11 +86,11 @@ class ClusterBase:
 
     def takes_over(self, component: str, kind: str) -> bool:
         """Whether apply forces this object's fields from other managers (the app's takeOver)."""
-        return _selected(self.take_over, component, kind)
+        return selected(self.take_over, component, kind)
 
     def recreates(self, component: str, kind: str) -> bool:
         """Whether apply recreates this object when a change is refused as immutable (the app's recreate)."""
-        return _selected(self.recreate, component, kind)
+        return selected(self.recreate, component, kind)
 
     def _fail(
         self,
@@ -158,5 +160,5 @@ class ClusterBase:
             interval = min(interval * 1.5, 2.0)
 
 
-def _selected(entries: tuple[str, ...], component: str, kind: str) -> bool:
+def selected(entries: tuple[str, ...], component: str, kind: str) -> bool:
     return any(e in ("*", kind, f"{component}/*", f"{component}/{kind}") for e in entries)
