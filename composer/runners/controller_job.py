@@ -31,7 +31,13 @@ from composer.model.environment_identity import Identity
 from composer.runners import controller_job_spec as spec
 from composer.runners.controller_job_result import UnitResult, decode, new_key
 from composer.runners.terraform import TerraformRunner
-from composer.runners.web_identity import IdentityFiles, audience, identity_environment, is_setting
+from composer.runners.web_identity import (
+    IdentityFiles,
+    audience,
+    gcp_credential_config,
+    identity_environment,
+    is_setting,
+)
 
 RUNNER_ENV = "COMPOSER_RUNNER"  # "job": the controller asks its child for this runner
 IMAGE_ENV = "COMPOSER_RUNNER_IMAGE"
@@ -180,8 +186,6 @@ class JobTerraform:
             files_for = IdentityFiles(spec.TOKEN_PATH, gcp_path)
             env.update(identity_environment(identity, files_for, f"{self.settings.app}.{unit}"))
             if gcp_path:
-                from composer.runners.web_identity import gcp_credential_config
-
                 files["gcp-credentials.json"] = gcp_credential_config(identity, spec.TOKEN_PATH).encode()
         size = spec.inputs_size(files)
         if size > spec.MAX_CONFIG_MAP_BYTES:
