@@ -390,3 +390,20 @@ def test_the_job_runner_is_chosen_by_the_controller_and_refuses_local_state(monk
     assert isinstance(port, JobTerraform)
     assert port.settings.settings_env.get("AWS_ENDPOINT_URL_S3") == "http://s3"
     assert "AWS_ACCESS_KEY_ID" not in port.settings.settings_env  # a Job gets settings, never keys
+
+
+def test_a_gcp_identity_reaches_the_job_as_a_credential_configuration(tmp_path):
+    from composer.runners.controller_job import JobSettings, JobTerraform
+    from composer.runners.terraform import TerraformRunner
+
+    unit = tmp_path / "terraform" / "db"
+    unit.mkdir(parents=True)
+    (unit / "main.tf.json").write_text("{}")
+    gcp = Identity.model_validate({"gcp": {"workloadIdentityProvider": PROVIDER, "serviceAccount": "deployer"}})
+    port = JobTerraform(TerraformRunner({}), JobSettings("img", "team-a", "shop", gcp), 600)
+    req = port.request("db", unit, "apply")
+    assert req.service_account == "deployer" and req.token_audience == f"https://iam.googleapis.com/{PROVIDER}"
+    assert req.env["GOOGLE_APPLICATION_CREDENTIALS"] == f"{spec.INPUTS}/gcp-credentials.json"
+    config = json.loads(req.files["gcp-credentials.json"])
+    assert config["credential_source"] == {"file": spec.TOKEN_PATH}
+    assert sorted(req.files) == ["gcp-credentials.json", "terraform/db/main.tf.json"]
