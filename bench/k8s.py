@@ -25,7 +25,10 @@ The API is the stand-in (tests/support/kube_standin.py), started as its own proc
    stand-in is a single-threaded Python server, and kubectl is a fast Go client.
 
 Every measurement is repeated (--repeat) with the stand-in reset in between; medians are
-reported. The machine's load matters (two vCPUs shared with the stand-in): compare ratios.
+reported. The machine's load matters (two vCPUs shared with the stand-in): compare ratios;
+the load average at the start and the end is printed with the figures. The `appc` processes
+run with Composer's bytecode compiled beforehand, as an installed appc has it (pip compiles
+at install; with PYTHONDONTWRITEBYTECODE set, each process would compile ~200 modules anew).
 
 Targets (the issue): >= 50 objects/s; 0 mutating requests on a no-op re-apply; our apply
 <= 0.5x kubectl's wall time.
@@ -243,6 +246,21 @@ def generate_app(directory: Path, n: int, kubeconfig: str) -> Path:
     return directory / "app.yaml"
 
 
+def compile_bytecode() -> None:
+    """Composer's bytecode, as pip writes it at install time (see the docstring)."""
+    import compileall
+
+    for package in ("composer", "providers"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def run_appc(app_file: Path, kubeconfig: str) -> tuple[float, dict]:
     env = dict(os.environ, KUBECONFIG=kubeconfig)
     started = time.perf_counter()
@@ -287,6 +305,9 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
         )
         (manifests / "bench.yaml").write_bytes(dump_yaml(objs))
         app_file = generate_app(tmp / "app", n, kubeconfig) if with_appc else None
+        if with_appc:
+            compile_bytecode()
+        load_before = load_average()
         rounds: list[dict] = []
         for _ in range(repeat):
             r: dict = {}
@@ -340,6 +361,7 @@ def measure(n: int, repeat: int, with_appc: bool) -> dict:
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     out = {
         "objects": n,
+        "load_average": f"{load_before} -> {load_average()}",
         "repeat": repeat,
         "cpus": os.cpu_count(),
         "workers": int(
@@ -444,7 +466,10 @@ def main(argv: list[str] | None = None) -> int:
                     "",
                 ),
             ]
-        print(f"{n} objects, median of {result['repeat']}, {result['cpus']} CPUs, {result['workers']} apply threads")
+        print(
+            f"{n} objects, median of {result['repeat']}, {result['cpus']} CPUs, {result['workers']} apply threads,"
+            f" load average (1/5/15 min) {result['load_average']}"
+        )
         for r in rows:
             print(f"  {r[0]:<32} {r[1]:>9} {r[2]:>16} {r[3]:>16}")
         print(

@@ -26,7 +26,7 @@ OUTSIDE_THE_TREE = {
     "composer.state.sealed.Unsealable": "a sealed value, opened; rotation names the unit",
     "composer.template_budget.BudgetExceeded": "jinja's SecurityError, turned into a TemplateFailure",
     "composer.cli.common.Exit": "control flow: a command's exit code",
-    "composer.cli.guide.Cancelled": "control flow: a prompt declined",
+    "composer.cli.common.Cancelled": "control flow: a prompt declined",
 }
 
 

@@ -17,8 +17,11 @@ composer.cli.common (`app`, `def_app`, `env_app`, `sandbox_app`, the shared opti
             view.fact("drift", "no drift", units=0)
             view.summary(True, EXIT_OK)
 
-then register it with one line in COMMAND_MODULES below. Commands appear in `appc --help`
-and docs/cli.md in registration order; regenerate docs/cli.md with scripts/gen_cli_docs.py.
+then register it with one line in COMMAND_MODULES below. Import what the command runs (the
+project, the engine, runners, SDKs) inside its function, not at the module's top: every command
+module is imported for every command, `appc --help` included (tests/test_cli_imports.py).
+Commands appear in `appc --help` and docs/cli.md in registration order; regenerate docs/cli.md
+with scripts/gen_cli_docs.py.
 Every new flag needs a COMPOSER_* envvar (tests/test_cli_envvars.py).
 """
 

@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from composer import __version__
-from composer.cli import guide
 from composer.cli.views import View
 from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, Severity
-from composer.plugins import PluginRegistry
-from composer.project import Compiled, Project, compile_project, open_project
+
+if TYPE_CHECKING:  # imported where used: `appc --help` loads no catalog, engine or SDK (issue 13)
+    from composer.plugins import PluginRegistry
+    from composer.project import Compiled, Project
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGES, EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 EXIT_CANCELLED = 1  # a refusal to confirm (no, Ctrl-D, Ctrl-C at the prompt), as Terraform's "Apply cancelled"
@@ -101,6 +102,10 @@ class Exit(Exception):
         self.code = code
 
 
+class Cancelled(Exception):
+    """A person declined (no, Ctrl-D, Ctrl-C at the prompt); nothing was changed (cli/guide.py asks)."""
+
+
 @dataclass(frozen=True)
 class ProjectOptions:
     """The flags that say which project, environment and catalogs a command compiles."""
@@ -126,6 +131,8 @@ class ProjectOptions:
 
 
 def registry() -> PluginRegistry:
+    from composer.plugins import PluginRegistry
+
     return PluginRegistry.discover()
 
 
@@ -178,7 +185,7 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
         raise typer.Exit(EXIT_INVALID) from None
     except Exit as exc:
         raise typer.Exit(exc.code) from None
-    except guide.Cancelled:
+    except Cancelled:
         raise typer.Exit(EXIT_CANCELLED) from None
     except typer.Exit:
         raise
@@ -194,6 +201,8 @@ def command(name: str, json_mode: bool) -> Iterator[View]:
 
 def open_files(files: list[Path] | tuple[Path, ...]) -> Project:
     """Open the project and show the warnings its files raised (a Score or OAM field read differently)."""
+    from composer.project import open_project
+
     project = open_project(list(files))
     view = current_view()
     if project.app.warnings and view is not None:
@@ -204,6 +213,7 @@ def open_files(files: list[Path] | tuple[Path, ...]) -> Project:
 def compile_for(options: ProjectOptions) -> Compiled:
     """Open, resolve and render the project for one environment, showing the warnings on the way."""
     from composer.cli.bundle import compile_input
+    from composer.project import compile_project
 
     compiled = compile_input(list(options.files), options.env)  # -f BUNDLE: verified, then compiled from it
     if compiled is None:

@@ -7,7 +7,6 @@ composer.cli.app's COMMAND_MODULES.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from pathlib import Path
@@ -16,7 +15,7 @@ import typer
 import yaml
 
 from composer.cli.common import app, command
-from composer.controller.manifests import InstallOptions, install_manifests
+from composer.controller import DEFAULT_IMAGE
 
 controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)
 app.add_typer(controller_app, name="controller")
@@ -28,7 +27,7 @@ def manifests(
         "composer-system", "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACE", help="Namespace of the controller."
     ),
     image: str = typer.Option(
-        InstallOptions.image, "--image", envvar="COMPOSER_CONTROLLER_IMAGE", help="The controller's container image."
+        DEFAULT_IMAGE, "--image", envvar="COMPOSER_CONTROLLER_IMAGE", help="The controller's container image."
     ),
     replicas: int = typer.Option(
         1,
@@ -42,6 +41,8 @@ def manifests(
     ),
 ) -> None:
     """Print the CRDs, RBAC, Deployment and Service that install the controller (YAML)."""
+    from composer.controller.manifests import InstallOptions, install_manifests
+
     opts = InstallOptions(namespace=namespace, image=image, replicas=replicas, workers=workers)
     typer.echo(yaml.safe_dump_all(install_manifests(opts), sort_keys=False), nl=False)
 
@@ -90,6 +91,8 @@ def run(
     ),
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""
+    import asyncio
+
     from composer import safefs
     from composer.controller.job_child import RunnerOptions
     from composer.controller.operator import ControllerOptions, serve

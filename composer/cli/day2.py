@@ -6,16 +6,17 @@ reports with the exit codes of the rest of the CLI (0 ok, 1 invalid input, 3 fai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from composer.cli.common import EXIT_APPLY_FAILED, EXIT_INVALID, Exit, ProjectOptions, app, compile_for, project_command
 from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt
-from composer.cli.session import EngineSession, report, run_engine
 from composer.cli.views import View
-from composer.cli.wiring import RunOptions
 from composer.diagnostics import Diagnostic, DiagnosticError
+
+if TYPE_CHECKING:
+    from composer.cli.wiring import RunOptions
 
 
 def _closure(graph: Any, start: set[str], upward: bool) -> set[str]:
@@ -48,6 +49,8 @@ def _terraform_component(compiled: Any, name: str) -> Any:
 
 def _run_units(view: View, compiled: Any, options: RunOptions, work: Any) -> int:
     """One engine run under the lock (session.run_engine); `work(session)` runs the apply."""
+    from composer.cli.session import report, run_engine
+
     result, _ = run_engine(view, "apply", compiled, options, work, lambda s: True)
     return report(view, result, compiled.resolved.environment.name, "apply")
 
@@ -77,6 +80,8 @@ def import_resource(
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
     """Adopt an existing cloud resource into a unit's Terraform state (an import block, this run only)."""
+    from composer.cli.session import EngineSession
+    from composer.cli.wiring import RunOptions
     from composer.engine import adopt
 
     compiled = compile_for(project)
@@ -127,6 +132,8 @@ def rotate_secret(
 ) -> None:
     """Rotate a generated secret: new value, secret store entry, connection Secret, workloads rolled."""
     from composer.cli.common import registry
+    from composer.cli.session import EngineSession
+    from composer.cli.wiring import RunOptions
     from composer.engine import rotate
     from composer.engine.generated import generate_secret
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 
-from composer.catalog import Catalog
-from composer.catalog.validate import validate_definition_files
 from composer.cli.common import (
     EXIT_OK,
     CatalogOpt,
@@ -28,8 +26,13 @@ from composer.cli.common import (
 from composer.cli.views import Record
 from composer.diagnostics import Diagnostic, DiagnosticError
 
+if TYPE_CHECKING:
+    from composer.catalog import Catalog
+
 
 def _catalog(file: list[Path], catalog: list[Path]) -> Catalog:
+    from composer.catalog import Catalog
+
     return Catalog.build(registry(), project_catalog_dirs(file, catalog))
 
 
@@ -99,6 +102,8 @@ def def_show(
 @def_app.command("validate")
 def def_validate(files: list[Path] = typer.Argument(..., help="Definition files."), json_mode: bool = JsonOpt) -> None:
     """Check definition files: structure, parameter schemas and template syntax."""
+    from composer.catalog.validate import validate_definition_files
+
     with command("def validate", json_mode) as view:
         found = validate_definition_files(files)
         if found.errors:

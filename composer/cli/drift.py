@@ -11,6 +11,7 @@ run per workload object), prints each drifted attribute with its live and desire
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from composer.cli.common import (
     EXIT_APPLY_FAILED,
@@ -25,10 +26,10 @@ from composer.cli.common import (
     project_command,
 )
 from composer.cli.run_commands import LockTimeoutOpt, TimeoutOpt, UntrustedOpt
-from composer.cli.session import EngineSession, run_engine
 from composer.cli.views import View
-from composer.cli.wiring import RunOptions
-from composer.engine.drift import DriftReport
+
+if TYPE_CHECKING:
+    from composer.engine.drift import DriftReport
 
 
 @project_command(app)
@@ -44,6 +45,8 @@ def drift(
     untrusted: bool = UntrustedOpt,
 ) -> None:
     """Compare the environment with its last apply: exit 0 in sync, 2 drifted; `appc apply --refresh` repairs."""
+    from composer.cli.session import EngineSession, run_engine
+    from composer.cli.wiring import RunOptions
     from composer.runners.drift_check import check_drift
 
     markdown = markdown_on_stdout(view, format, "drift")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from composer.cli.common import EXIT_OK, FileOpt, JsonOpt, command, env_app
 from composer.cli.views import Record
-from composer.project import Project, open_project
+
+if TYPE_CHECKING:
+    from composer.project import Project
 
 
 def _environment_records(project: Project) -> list[Record]:
@@ -30,6 +33,8 @@ def _environment_records(project: Project) -> list[Record]:
 @env_app.command("list")
 def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """List the environments of the application."""
+    from composer.project import open_project
+
     with command("env list", json_mode) as view:
         records = _environment_records(open_project(file))
         view.records("environment", None, ["environment", "cloud", "kubernetes", "state"], records)
@@ -39,6 +44,8 @@ def env_list(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
 @env_app.command("show")
 def env_show(name: str, file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show one environment as Composer reads it (defaults filled in)."""
+    from composer.project import open_project
+
     with command("env show", json_mode) as view:
         env = open_project(file).environment(name).model
         doc = env.model_dump(by_alias=True, mode="json", exclude_none=True)

@@ -18,15 +18,12 @@ import click
 import typer
 from rich.text import Text
 
+from composer.cli.common import Cancelled
 from composer.cli.planview import confirmation, plan_text
 from composer.cli.views import View
 from composer.cli.wiring import open_store, state_dir
 from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.runners import sandbox
-
-
-class Cancelled(Exception):
-    """A person declined (no, Ctrl-D, Ctrl-C at the prompt); nothing was changed."""
 
 
 def confirm(view: View, question: str, verb: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from composer.catalog import Catalog
 from composer.cli.common import (
     EXIT_OK,
     CatalogOpt,
@@ -26,17 +25,13 @@ from composer.cli.common import (
 )
 from composer.cli.views import Record, View
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.model.schema import schemas
-from composer.project import compile_project
-from composer.render import diagram
-from composer.runners.files import write_tree
-from composer.runners.graphviz import to_svg
-from composer.safefs import write_path
 
 
 @project_command(app, outside=False)
 def validate(view: View, project: ProjectOptions) -> None:
     """Check the application (and definitions, environments) up to rendering. Writes nothing."""
+    from composer.project import compile_project
+
     opened = open_files(project.files)
     names: list[str | None] = [project.env] if project.env else [*opened.environment_names()] or [None]
     reg = registry()
@@ -67,6 +62,8 @@ def render(
     out: Path = option(..., "-o", "--out", env="OUT", help="Directory to write the render tree to."),
 ) -> None:
     """Render Terraform roots and Kubernetes manifests into a directory (deterministic)."""
+    from composer.runners.files import write_tree
+
     compiled = compile_for(project)
     write_tree(compiled.rendered.files, out)
     units = compiled.rendered.units
@@ -86,6 +83,9 @@ def graph(
     format: str = option("mermaid", "--format", env="FORMAT", help="mermaid | dot | svg"),
 ) -> None:
     """Draw the components, their connections and traits."""
+    from composer.render import diagram
+    from composer.runners.graphviz import to_svg
+
     if format not in ("mermaid", "dot", "svg"):
         raise DiagnosticError([Diagnostic(f"unknown format {format!r}", "expected mermaid, dot or svg")])
     compiled = compile_for(project)
@@ -106,6 +106,10 @@ def schema(
     locked: bool = LockedOpt,
 ) -> None:
     """Write JSON Schemas for app, environment and definition files (editor completion)."""
+    from composer.catalog import Catalog
+    from composer.model.schema import schemas
+    from composer.safefs import write_path
+
     with command("schema", False) as view:
         cat = Catalog.build(registry(), project_catalog_dirs(file, catalog))
         docs = schemas(

@@ -12,11 +12,6 @@ from pathlib import Path
 
 import typer
 
-from composer.catalog.cache import ModuleRequest, module_cache_dir
-from composer.catalog.lock import lock_diff, lock_path, read_lock
-from composer.catalog.modules import module_interface, read_package
-from composer.catalog.scaffold import scaffold_yaml
-from composer.catalog.sources import AddressError, parse_address
 from composer.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -31,11 +26,7 @@ from composer.cli.common import (
     option,
     registry,
 )
-from composer.deftest import find_cases, run_case
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.project import open_project, project_module_requests
-from composer.runners.modules import fetch_remote, lock_modules, write_lock
-from composer.safefs import write_path
 
 
 @app.command()
@@ -52,6 +43,11 @@ def lock(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Fetch every module the definitions use and write composer.lock (versions, commits, digests, provider hashes)."""
+    from composer.catalog.cache import module_cache_dir
+    from composer.catalog.lock import lock_diff, lock_path, read_lock
+    from composer.project import open_project, project_module_requests
+    from composer.runners.modules import lock_modules, write_lock
+
     with command("lock", json_mode) as view:
         project = open_project(file)
         path = lock_path(project.root)
@@ -109,6 +105,8 @@ def def_scaffold(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Write a starting ComponentDefinition from a module: parameters from its variables, the contract from its outputs."""
+    from composer.safefs import write_path
+
     with command("def scaffold", json_mode) as view:
         type_name, text = _scaffold(source, name, version, out)
         if out is None:
@@ -131,6 +129,12 @@ def def_scaffold(
 def _scaffold(source: str, name: str | None, version: str | None, out: Path | None) -> tuple[str, str]:
     """(component type name, definition YAML) for the module at `source`; a local module is
     named relative to where the definition will be written."""
+    from composer.catalog.cache import ModuleRequest
+    from composer.catalog.modules import module_interface, read_package
+    from composer.catalog.scaffold import scaffold_yaml
+    from composer.catalog.sources import AddressError, parse_address
+    from composer.runners.modules import fetch_remote
+
     try:
         address = parse_address(source, version)
     except AddressError as exc:
@@ -158,6 +162,8 @@ def def_test(
     json_mode: bool = JsonOpt,
 ) -> None:
     """Run a catalog's definition tests: render each case, compare with its expected files and assertions."""
+    from composer.deftest import find_cases, run_case
+
     with command("def test", json_mode) as view:
         cases = find_cases(directory)
         if not cases:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.engine.probes import PROBE_MODES, ProbeMode, default_mode, forget
-from composer.state.model import StateDoc
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine is imported where used: `appc --help` loads none (issue 13)
     from composer.cli.session import EngineSession
     from composer.cli.views import View
+    from composer.engine.probes import ProbeMode
     from composer.engine.run import Engine
+    from composer.state.model import StateDoc
 
 EXIT_PROBE_REFUSED = 3  # as a failed apply: nothing was applied, state is as it was
 
@@ -36,6 +36,8 @@ ProbeOpt = typer.Option(
 
 
 def probe_mode(flag: str | None) -> ProbeMode:
+    from composer.engine.probes import PROBE_MODES, default_mode
+
     if flag is None or flag == "":
         return default_mode(bool(os.environ.get("CI")))
     for mode in PROBE_MODES:
@@ -53,6 +55,8 @@ class Probed:
         self._state: StateDoc | None = None
 
     def __call__(self, session: EngineSession) -> bool:
+        from composer.engine.probes import forget
+
         state = probe_before_apply(self.view, session.engine, session.state, self.flag, session.progress)
         if session.prepared:  # a saved plan applies as saved: every unit it planned runs, whatever its hash
             state = forget(state, [n for n, tfplan in session.prepared.items() if tfplan and n in state.units])

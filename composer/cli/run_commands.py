@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from composer.cli import guide
 from composer.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -27,20 +26,16 @@ from composer.cli.common import (
     registry,
     render_notes,
 )
-from composer.cli.planview import plan_markdown, plan_text
-from composer.cli.planview import totals as plan_totals
-from composer.cli.probing import Probed, ProbeOpt
-from composer.cli.session import EngineSession, report, run_engine
+from composer.cli.probing import ProbeOpt
 from composer.cli.views import Record, View
-from composer.cli.wiring import RunOptions, bootstrap, interactive, plan_key
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.project import Compiled, held_units, refuse_paused
 from composer.runners.kube.client import DEFAULT_BURST, DEFAULT_QPS
-from composer.runners.saved_plans import read_plan, write_plan
-from composer.safefs import write_path
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest is imported where used: `appc --help` loads no engine (issue 13)
+    from composer.cli.session import EngineSession
+    from composer.cli.wiring import RunOptions
     from composer.engine.run import RunResult
+    from composer.project import Compiled
 
 ParallelismOpt = option(4, "--parallelism", env="PARALLELISM", min=1, max=64, help="Units run at once.")
 RefreshOpt = option(False, "--refresh", env="REFRESH", help="Plan every unit, even unchanged ones (drift).")
@@ -96,6 +91,8 @@ def _needs_terminal(verb: str, detail: str) -> DiagnosticError:
 @project_command(app, outside=False)
 def init(view: View, project: ProjectOptions) -> None:
     """Prepare an environment: check the cloud credentials, create the state backend if missing."""
+    from composer.cli.wiring import bootstrap
+
     compiled = compile_for(project)
     e = compiled.resolved.environment
     identity, resources = bootstrap(registry(), compiled)
@@ -160,6 +157,10 @@ def plan(
     probe: str | None = ProbeOpt,
 ) -> None:
     """Show what apply would change: per-unit Terraform plans for changed units, and a summary."""
+    from composer.cli.probing import Probed
+    from composer.cli.session import run_engine
+    from composer.cli.wiring import RunOptions
+
     markdown = markdown_on_stdout(view, format, "plan")
     compiled = compile_for(replace(project, untrusted=untrusted))
     options = RunOptions(parallelism=parallelism, refresh=refresh, timeout=timeout, lock_timeout=lock_timeout)
@@ -177,6 +178,9 @@ def plan(
 def _plan_markdown(
     view: View, compiled: Compiled, result: RunResult, session: EngineSession, output: PlanOutput
 ) -> None:
+    from composer.cli.planview import plan_markdown
+    from composer.safefs import write_path
+
     md = plan_markdown(
         compiled.resolved.name,
         compiled.resolved.environment.name,
@@ -200,6 +204,12 @@ def _plan_report(
     output: PlanOutput,
 ) -> int:
     """Everything after the plan ran: markdown, the plan text, the saved plan, the summary; the exit code."""
+    from composer.cli.planview import plan_text
+    from composer.cli.planview import totals as plan_totals
+    from composer.cli.session import report
+    from composer.cli.wiring import plan_key
+    from composer.runners.saved_plans import write_plan
+
     env_name = compiled.resolved.environment.name
     if output.markdown or output.markdown_out is not None:
         _plan_markdown(view, compiled, result, session, output)
@@ -267,6 +277,8 @@ def apply(
     ),
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
+    from composer.cli.wiring import RunOptions, interactive
+
     if planfile is None and not auto_approve and not interactive():
         raise _needs_terminal(
             "apply",
@@ -299,6 +311,13 @@ def _apply(
     probe: str | None = None,
 ) -> int:
     """Apply after the gates: the saved plan (read under the lock) or a confirmed preview."""
+    from composer.cli import guide
+    from composer.cli.probing import Probed
+    from composer.cli.session import report, run_engine
+    from composer.cli.wiring import plan_key
+    from composer.project import held_units, refuse_paused
+    from composer.runners.saved_plans import read_plan
+
     refuse_paused(compiled)
     held, waiting = held_units(compiled, approve)
 
@@ -347,6 +366,10 @@ def destroy(
     lock_timeout: float = LockTimeoutOpt,
 ) -> None:
     """Destroy every unit of the environment, dependents first. Protected units refuse."""
+    from composer.cli import guide
+    from composer.cli.session import report, run_engine
+    from composer.cli.wiring import RunOptions, interactive
+
     if not auto_approve and not interactive():
         raise _needs_terminal(
             "destroy",

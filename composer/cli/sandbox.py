@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.cli.common import EXIT_OK, FileOpt, JsonOpt, command, sandbox_app
 from composer.cli.views import View
-from composer.runners import sandbox
-from composer.safefs import vetted_directory
+
+if TYPE_CHECKING:
+    from composer.runners import sandbox
 
 
 def _project_state_dir(file: list[Path]) -> Path:
+    from composer.safefs import vetted_directory
 
     return vetted_directory(file[0].absolute().parent, Path(".composer"), "state directory .composer")
 
@@ -24,6 +26,8 @@ def _sandbox_fact(view: View, text: str, sb: sandbox.Sandbox, **extra: Any) -> N
 @sandbox_app.command("up")
 def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Start the emulator in the background; later commands use it, so resources persist."""
+    from composer.runners import sandbox
+
     with command("sandbox up", json_mode) as view:
         sb, started = sandbox.up(_project_state_dir(file))
         text = f"[green]✓[/green] sandbox {'started' if started else 'already up'} at {sb.url} (pid {sb.pid}); stop it with: appc sandbox down"
@@ -34,6 +38,8 @@ def sandbox_up(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
 @sandbox_app.command("down")
 def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Stop the background emulator. Its resources are gone; the next apply starts afresh."""
+    from composer.runners import sandbox
+
     with command("sandbox down", json_mode) as view:
         result = sandbox.down(_project_state_dir(file))
         if result.note:
@@ -47,6 +53,8 @@ def sandbox_down(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
 @sandbox_app.command("status")
 def sandbox_status(file: list[Path] = FileOpt, json_mode: bool = JsonOpt) -> None:
     """Show whether the background emulator is up."""
+    from composer.runners import sandbox
+
     with command("sandbox status", json_mode) as view:
         sb = sandbox.current(_project_state_dir(file))
         if sb:

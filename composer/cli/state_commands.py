@@ -5,11 +5,10 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from composer.cli import guide
 from composer.cli.common import (
     EXIT_OK,
     ProjectOptions,
@@ -19,12 +18,12 @@ from composer.cli.common import (
     project_command,
     registry,
 )
-from composer.cli.session import unit_kinds
 from composer.cli.views import Record, View
-from composer.cli.wiring import cloud_status, open_store, unit_secret_values, workload_health
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.plugins import PluginRegistry
-from composer.project import Compiled
+
+if TYPE_CHECKING:
+    from composer.plugins import PluginRegistry
+    from composer.project import Compiled
 
 
 @project_command(app)
@@ -37,6 +36,9 @@ def outputs(
     ),
 ) -> None:
     """Print the bound outputs of resource units (secret ones masked unless --show-secrets)."""
+    from composer.cli import guide
+    from composer.cli.wiring import open_store
+
     compiled = compile_for(project)
     state = open_store(compiled, lambda m: None).read()
     applied = {n: u for n, u in (state.units.items() if state else []) if u.kind == "terraform"}
@@ -57,6 +59,8 @@ def _output_record(
     reg: PluginRegistry, compiled: Compiled, name: str, unit: Any, show_secrets: bool
 ) -> tuple[str, dict[str, Any]]:
     """One unit's outputs, secret ones masked unless read from the secret store."""
+    from composer.cli.wiring import unit_secret_values
+
     values: dict[str, Any] = dict(unit.outputs)
     secrets = unit_secret_values(reg, compiled, name, unit) if show_secrets else {}
     for k in unit.secret_digests:
@@ -82,6 +86,8 @@ def status(
     ),
 ) -> None:
     """Show each unit's last apply: status, time, and whether the model changed since."""
+    from composer.cli.wiring import cloud_status, open_store, workload_health
+
     compiled = compile_for(project)
     store = open_store(compiled, lambda m: None)
     state = store.read()
@@ -100,6 +106,7 @@ def status(
 
 def _status_records(compiled: Compiled, state: Any, live: dict[str, Any] | None) -> list[Record]:
     """A record per unit of the model or the state; `live` (with --cloud) adds the cloud's word."""
+    from composer.cli.session import unit_kinds
     from composer.engine.statusinfo import changed_since_apply, unit_notes
 
     records = []
@@ -163,6 +170,8 @@ def force_unlock(
     force: bool = option(False, "--force", env="FORCE_UNLOCK", help="Required: remove the lock without asking."),
 ) -> None:
     """Remove a lock left by a process that is gone, like `terraform force-unlock`."""
+    from composer.cli.wiring import open_store
+
     if not force:
         detail = "make sure no appc process still works on this environment first"
         raise DiagnosticError([Diagnostic("force-unlock needs --force", detail)])

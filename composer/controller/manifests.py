@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from composer import __version__
+from composer.controller import DEFAULT_IMAGE
 from composer.controller.crds import GROUP, application_crd, environment_crd
 
 NAME = "appc-controller"
@@ -38,7 +38,7 @@ _DELIVERED = {
 @dataclass(frozen=True)
 class InstallOptions:
     namespace: str = "composer-system"
-    image: str = f"ghcr.io/composer-dev/appc:{__version__}"
+    image: str = DEFAULT_IMAGE
     replicas: int = 1
     workers: int = 2
 

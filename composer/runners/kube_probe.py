@@ -3,7 +3,10 @@
 - `with_identity`: the inventory items of a write carry the uid, resourceVersion and generation
   the server answered, so a later probe can tell our object from a changed or re-created one.
 - `list_live`: one LIST per kind and namespace, by Composer's app label, for every recorded
-  object of the units about to be skipped (no GET per object, no write).
+  object of the units about to be skipped (no GET per object, no write). It asks for the
+  list as a Table of object metadata (as `kubectl get` does): uid, resourceVersion and
+  generation are all the probe reads, and a Deployment's spec and status are most of its
+  bytes (a server that cannot make a Table answers with the plain list, read the same way).
 - `reclaimed_body`: an object another field manager changed is written again with our fields
   (force, for that object only) minus the paths policies.ignoreDrift leaves to others.
 """
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from composer.runners.kube.base import ClusterBase as ClusterSink  # the sink's shared part: client, app, target
 
 SinkKey = tuple[str, str | None, str]  # (kind, namespace as rendered, name): the sink's own key
+METADATA_TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"  # the plain list as fallback
 
 
 def with_identity(
@@ -89,13 +93,13 @@ def _list(sink: ClusterSink, api_version: str, kind: str, namespace: str) -> dic
         doc = sink.client.request(
             "GET",
             res.path(namespace if res.namespaced else None),
-            query={"labelSelector": f"composer.dev/app={sink.app}"},
+            query={"labelSelector": f"composer.dev/app={sink.app}", "includeObject": "Metadata"},
+            accept=METADATA_TABLE,
         )
     except (ApiError, Unreachable):
         return None
     out = {}
-    for obj in (doc or {}).get("items") or []:
-        meta = obj.get("metadata") or {}
+    for meta in _listed_metadata(doc or {}):
         generation = meta.get("generation")
         out[str(meta.get("name"))] = LiveObject(
             str(meta.get("uid") or ""),
@@ -103,3 +107,12 @@ def _list(sink: ClusterSink, api_version: str, kind: str, namespace: str) -> dic
             generation if isinstance(generation, int) else None,
         )
     return out
+
+
+def _listed_metadata(doc: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    """The metadata of each listed object: from a Table's rows, or from a plain list's items."""
+    if doc.get("kind") == "Table":
+        objects = [row.get("object") for row in doc.get("rows") or [] if isinstance(row, dict)]
+    else:
+        objects = list(doc.get("items") or [])
+    return [obj.get("metadata") or {} for obj in objects if isinstance(obj, dict)]

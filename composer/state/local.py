@@ -5,6 +5,9 @@ fsync, rename over the old file, fsync the directory. A reader sees the old or t
 document, never a mix, and a crash leaves one of the two. The lineage/serial check reads
 the file just before replacing it; it catches a stale document, and the lock (held by the
 engine for every write) keeps two writers from racing between the check and the rename.
+When the file holds exactly the bytes this store last read or wrote, the check uses the
+document it already has instead of decoding them again (an apply writes state once per unit;
+decoding and verifying a 1,000-object inventory each time was a sixth of its CPU).
 
 The lock is a file holding the LockInfo record. It is created in one step (a complete
 temp file hard-linked to the lock name, which fails if the name exists), so nobody ever
@@ -51,6 +54,7 @@ class LocalStore:
         self.location = str(self.state_path)
         self._lock = CellLock(_FileCell(self.lock_path), environment, self.options)
         self._key: bytes | None = None
+        self._known: tuple[bytes, StateDoc] | None = None  # the bytes last read or written, and their document
 
     # --- document -------------------------------------------------------------------
 
@@ -58,6 +62,20 @@ class LocalStore:
         data = safefs.read_file(self.directory, self.state_path.name)  # no link followed, no FIFO waited on
         if data is None:
             return None
+        doc = self._decode(data)
+        self._known = (data, doc)
+        return doc
+
+    def _stored(self) -> StateDoc | None:
+        """The stored document for the write check: decoded again only when the file is not
+        byte for byte what this store last read or wrote."""
+        data = safefs.read_file(self.directory, self.state_path.name)
+        if data is None:
+            return None
+        known = self._known
+        return known[1] if known is not None and known[0] == data else self._decode(data)
+
+    def _decode(self, data: bytes) -> StateDoc:
         return decode_state(
             data,
             self.location,
@@ -69,18 +87,21 @@ class LocalStore:
         )
 
     def write(self, doc: StateDoc) -> StateDoc:
-        check_write(self.read(), doc, self.location, self.app, self.environment)
+        check_write(self._stored(), doc, self.location, self.app, self.environment)
         new = doc.model_copy(update={"serial": doc.serial + 1})
         key = self.signing_key()
+        data = encode_state(new, key)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            _replace_atomically(self.state_path, encode_state(new, key))
+            self._known = None  # until the new bytes are in place
+            _replace_atomically(self.state_path, data)
         except OSError as e:
             raise refused(
                 self.location,
                 "cannot write the state file",
                 f"{e.strerror}. The previous state is unchanged. Check free space and permissions of {self.directory}.",
             ) from None
+        self._known = (data, new)
         return new
 
     # --- key ------------------------------------------------------------------------

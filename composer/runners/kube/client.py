@@ -188,6 +188,9 @@ class KubeClient:
     def for_context(
         cls, kubeconfig: str | None, context: str | None, workers: int, rate: RateLimit = DEFAULT_RATE
     ) -> KubeClient:
+        from composer.runners.kube.official import defer_initialisers
+
+        defer_initialisers()  # ApiClient and the kubeconfig loader, without every API and model module
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -224,6 +227,7 @@ class KubeClient:
         content_type: str = "application/json",
         attempts: int | None = None,
         warnings: list[str] | None = None,
+        accept: str = "application/json",
     ) -> dict | None:
         """Send one request; retry 429, 5xx and connection errors with backoff; JSON back.
         The texts of the answer's Warning headers are added to `warnings` when given.
@@ -244,7 +248,7 @@ class KubeClient:
                 left = max(self.timeout - (time.monotonic() - started), 0.1)
                 limit = (min(REQUEST_TIMEOUT[0], left), min(REQUEST_TIMEOUT[1], left))
             try:
-                resp = self._send(method, path, params, body, content_type, limit)
+                resp = self._send(method, path, params, body, (content_type, accept), limit)
             except ApiException as exc:
                 if not exc.status:  # TLS and other transport failures the client reports as status 0
                     raise Unreachable(self.server, str(exc.reason).splitlines()[0][:300]) from None
@@ -276,12 +280,13 @@ class KubeClient:
         path: str,
         params: list[tuple[str, str]],
         body: Any,
-        content_type: str,
+        media: tuple[str, str],
         limit: tuple[float, float],
     ) -> Any:
-        """One attempt: auth headers, a token from the bucket, the request itself."""
+        """One attempt: auth headers, a token from the bucket, the request itself. `media`:
+        (Content-Type, Accept)."""
         url = self.server + path
-        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": "appc"}
+        headers = {"Accept": media[1], "Content-Type": media[0], "User-Agent": "appc"}
         auth_query: list = []
         self.api.update_params_for_auth(headers, auth_query, ["BearerToken"])
         self.limiter.acquire()

@@ -18,6 +18,9 @@ def kubeconfig_exists(path: str) -> bool:
 
 
 def kubeconfig_contexts(path: str) -> tuple[dict[str, dict], str | None]:
+    from composer.runners.kube.official import defer_initialisers
+
+    defer_initialisers()  # the kubeconfig loader without the client's ~900 API and model modules
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
 

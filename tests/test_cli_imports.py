@@ -1,0 +1,88 @@
+"""The appc process loads what its command needs (issue 13: the process's own start-up time).
+
+A command that works on no project (`appc --help`, `appc --version`, a command's --help) never
+imports the Kubernetes client, a cloud SDK, jsonschema or the engine; the cluster sink loads the
+official Kubernetes client by the parts it uses, and the rest of the client still works after.
+Each check runs in a fresh interpreter and reads its `sys.modules`: outcomes, not timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+HEAVY = (
+    "kubernetes",
+    "boto3",
+    "botocore",
+    "jsonschema",
+    "google",
+    "azure",
+    "hcl2",
+    "cryptography",
+    "kopf",
+    "composer.engine",
+    "composer.catalog",
+    "composer.render",
+)
+
+
+def modules_after(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """Run `code` in a fresh interpreter; the modules it had loaded at the end."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["apply", "--help"]],  # every command module is imported for each of them
+)
+def test_cheap_commands_load_no_sdk(argv):
+    code = (
+        "import sys\nfrom composer.cli import main\n"
+        f"sys.argv = ['appc', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    loaded = modules_after(code)
+    assert "composer.cli.app" in loaded  # the command line itself did load
+    assert heavy(loaded) == []
+
+
+def test_the_kube_client_loads_by_parts_and_still_works_whole(kube):
+    """KubeClient.for_context, as the cluster sink builds it, skips the client's API and model
+    modules; a later ordinary use of the client (CoreV1Api, a model, __version__) still works."""
+    code = f"""
+import sys
+from composer.runners.kube.client import KubeClient
+kc = KubeClient.for_context({kube.kubeconfig_path!r}, "standin", 2)
+assert kc.request("GET", "/api/v1/namespaces") is not None
+assert "kubernetes.client.models.v1_pod" not in sys.modules, "the models were imported"
+assert "kubernetes.client.api.core_v1_api" not in sys.modules, "the API classes were imported"
+from kubernetes import dynamic, utils, watch  # their imports read the package (`__version__`) mid-import
+from kubernetes import client
+names = [n.metadata.name for n in client.CoreV1Api(kc.api).list_namespace().items]
+assert "default" in names, names
+import kubernetes
+assert kubernetes.__version__ and client.V1ConfigMap and dynamic.DynamicClient and utils.create_from_dict and watch.Watch
+"""
+    loaded = modules_after(code)
+    assert "kubernetes.client.api.core_v1_api" in loaded
