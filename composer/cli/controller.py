@@ -87,7 +87,7 @@ def run(
         help="Where Terraform units run: process (the reconcile's child) or job (a Kubernetes Job each).",
     ),
     job_image: str = typer.Option(
-        InstallOptions.image, "--job-image", envvar="COMPOSER_CONTROLLER_JOB_IMAGE", help="The image of --runner job."
+        DEFAULT_IMAGE, "--job-image", envvar="COMPOSER_CONTROLLER_JOB_IMAGE", help="The image of --runner job."
     ),
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -29,7 +29,6 @@ from composer.engine.ports import Changes, TerraformFailure
 from composer.model.environment import Environment
 from composer.model.environment_identity import Identity
 from composer.runners import controller_job_spec as spec
-from composer.runners.controller_job_result import UnitResult, decode, new_key
 from composer.runners.terraform import TerraformRunner
 from composer.runners.web_identity import (
     IdentityFiles,
@@ -38,6 +37,9 @@ from composer.runners.web_identity import (
     identity_environment,
     is_setting,
 )
+
+if TYPE_CHECKING:  # the result's module (cryptography) loads only when a Job runs
+    from composer.runners.controller_job_result import UnitResult
 
 RUNNER_ENV = "COMPOSER_RUNNER"  # "job": the controller asks its child for this runner
 IMAGE_ENV = "COMPOSER_RUNNER_IMAGE"
@@ -221,6 +223,8 @@ class JobTerraform:
 
     def _run_job(self, unit: str, workdir: Path, variables: dict[str, str], verb: str) -> UnitResult:
         from kubernetes.client.exceptions import ApiException
+
+        from composer.runners.controller_job_result import decode, new_key
 
         req = self.request(unit, workdir, verb)
         key = new_key()
