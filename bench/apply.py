@@ -1,6 +1,7 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
     python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
+                          [--only d|e|f|a,b,c,...] [--compare-pool]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -12,7 +13,7 @@
     0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
 
 (d) first apply of N independent units against the monolithic root at the same parallelism
-    (`terraform apply -parallelism=P`).
+    (`terraform apply -parallelism=P`); with --compare-pool, also with the provider pool off.
 (e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
     as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
 
@@ -167,8 +168,13 @@ def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, sub
     return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
 
 
-def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str) -> dict:
-    """One changed unit out of n: appc (first apply, then the change) against the monolithic root."""
+def change_one(
+    work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str, measured: tuple[dict, dict]
+) -> dict:
+    """One changed unit out of n: appc (first apply, then the change) against the monolithic root.
+    The first applies go to the emulator directly (they are set-up, not measured); the change runs
+    with the `measured` (appc, terraform) environments, e.g. behind the latency proxy."""
+    appc_env, measured_tf = measured
     reset(moto_url)
     src = work / f"{tag}-{n}-src"
     app = make_project(src, n)
@@ -181,14 +187,14 @@ def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, mo
     doc = json.loads((mono / "main.tf.json").read_text())
     doc["module"]["b07"]["versioning"] = False
     (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-    mono_s = terraform(tf, mono, tf_env)
+    mono_s = terraform(tf, mono, measured_tf)
     reset(moto_url)
     par = work / f"{tag}-{n}-appc"
     app = make_project(par, n)
     run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)]
     appc(run, par, env)
     make_project(par, n, versioning_off=7)
-    appc_s, s = appc(run, par, env)
+    appc_s, s = appc(run, par, appc_env)
     progress(f"(e) {tag} N={n}", f"appc {appc_s:.2f} s, monolithic {mono_s:.2f} s")
     return {"n": n, "appc_s": round(appc_s, 2), "mono_s": round(mono_s, 2), "ratio": round(appc_s / mono_s, 3),
             "terraform_runs": s.get("terraform_runs")}  # fmt: skip
@@ -197,13 +203,15 @@ def change_one(work: Path, n: int, parallelism: int, env: dict, tf_env: dict, mo
 def change_one_series(
     work: Path, sizes: list[int], args: argparse.Namespace, env: dict, tf_env: dict, url: str
 ) -> dict:
-    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct") for n in sizes]}
+    direct = (env, tf_env)
+    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct", direct) for n in sizes]}
     if args.latency_ms > 0:
         proxy_url, proxy = start_proxy(work, url, args.latency_ms)
         try:
             slow_env = {**env, "AWS_ENDPOINT_URL": proxy_url}
             slow_tf = {**tf_env, "AWS_ENDPOINT_URL": proxy_url}
-            out["latency"] = [change_one(work, n, args.parallelism, slow_env, slow_tf, url, "slow") for n in sizes]
+            slow = (slow_env, slow_tf)
+            out["latency"] = [change_one(work, n, args.parallelism, env, tf_env, url, "slow", slow) for n in sizes]
         finally:
             proxy.terminate()
             proxy.wait(timeout=10)
@@ -219,12 +227,19 @@ def main() -> int:
     ap.add_argument("--no-sequential", action="store_true", help="skip (a)'s one-unit-at-a-time run")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--probe-units", type=int, default=50, help="units of the no-op-with-probes row (f); 0: skip it")
+    ap.add_argument("--only", default="", help="scenarios to run, e.g. 'd' or 'e,f' (default: all of a-f)")
+    ap.add_argument(
+        "--compare-pool", action="store_true", help="(d) also with the provider pool off (COMPOSER_PROVIDER_POOL=0)"
+    )
     args = ap.parse_args()
     n = args.units
     work = Path(tempfile.mkdtemp(prefix="appc-bench-apply-"))
     url, moto = start_moto(work)
+    # moto is plain http: a CA bundle serves nothing here, and it would turn the provider pool off
+    # (composer/runners/terraform_providers.py), so neither appc nor the monolithic root gets one.
+    base = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     env = dict(
-        os.environ,
+        base,
         AWS_ENDPOINT_URL=url,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -234,83 +249,102 @@ def main() -> int:
     tf_env = terraform_environment(work / "tfcfg", env)
     env["TF_PLUGIN_CACHE_DIR"] = tf_env.get("TF_PLUGIN_CACHE_DIR", "")
     env["TF_CLI_CONFIG_FILE"] = tf_env["TF_CLI_CONFIG_FILE"]
-    fig: dict = {"units": n, "parallelism": args.parallelism, "cpus": os.cpu_count()}
+    fig: dict = {"units": n, "parallelism": args.parallelism, "cpus": os.cpu_count(), "load": os.getloadavg()}
+    only = {x.strip() for x in args.only.split(",") if x.strip()} or set("abcdef")
     try:
-        # Monolithic root: apply, then the one-unit change.
-        mono_src = work / "mono-src"
-        app = make_project(mono_src, n)
-        appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / "render")], mono_src, env)
-        mono = work / "mono"
-        monolithic_root(work / "render", mono)
-        terraform(["init", "-input=false", "-no-color"], mono, tf_env)
-        reset(url)
-        fig["mono_apply_s"] = terraform(
-            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
-        )
-        doc = json.loads((mono / "main.tf.json").read_text())
-        doc["module"]["b07"]["versioning"] = False
-        (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-        fig["mono_change_one_s"] = terraform(
-            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"], mono, tf_env
-        )
-
-        # Units one after another.
-        if not args.no_sequential:
-            reset(url)
-            seq = work / "seq"
-            app = make_project(seq, n)
-            fig["sequential_s"], s = appc(
-                ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"], seq, env
-            )
-            fig["sequential_terraform_runs"] = s.get("terraform_runs")
-
-        # Parallel, then no-op, then one changed unit.
-        reset(url)
-        par = work / "par"
-        app = make_project(par, n)
-        fig["parallel_s"], s = appc(
-            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
-        )
-        fig["parallel_terraform_runs"] = s.get("terraform_runs")
-        progress("(a) mono / parallel first apply", f"{fig['mono_apply_s']:.2f} s / {fig['parallel_s']:.2f} s")
-        fig["noop_s"], s = appc(
-            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
-        )
-        fig["noop_terraform_runs"] = s.get("terraform_runs")
-        make_project(par, n, versioning_off=7)
-        fig["change_one_s"], s = appc(
-            ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)], par, env
-        )
-        fig["change_one_terraform_runs"] = s.get("terraform_runs")
-        fig["change_one_units_changed"] = s.get("units_changed")
-        if args.probe_units:
+        if only & set("abcd"):
+            first_apply(work, url, env, tf_env, args, only, fig)
+        if args.probe_units and "f" in only:
             fig.update(noop_with_probes(work, url, env, args.probe_units, args.parallelism))
-        progress("(b) no-op / (c) change one", f"{fig['noop_s']:.2f} s / {fig['change_one_s']:.2f} s")
+            progress("(f) no-op with probes", f"{fig['probe_noop_s']:.2f} s, {fig['probe_noop_aws_calls']} AWS calls")
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
-        if sizes:
+        if sizes and "e" in only:
             fig["e_change_one"] = change_one_series(work, sizes, args, env, tf_env, url)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+    fig["load_after"] = os.getloadavg()
+    checks = verdicts(fig, args)
+    if args.json:
+        print(json.dumps(fig, indent=2))
+    else:
+        report(fig, checks, args)
+    return 0 if all(checks.values()) else 1
 
-    fig["a_parallel_vs_sequential"] = (
-        round(fig["parallel_s"] / fig["sequential_s"], 3) if "sequential_s" in fig else None
-    )
-    fig["a_parallel_vs_monolithic"] = round(fig["parallel_s"] / fig["mono_apply_s"], 3)
-    fig["c_change_one_vs_monolithic"] = round(fig["change_one_s"] / fig["mono_change_one_s"], 3)
-    checks = {
-        "(a) parallel <= 0.5x sequential": (fig["a_parallel_vs_sequential"] or 0) <= 0.5,
-        "(b) no-op: 0 terraform runs": fig["noop_terraform_runs"] == 0,
-        "(b) no-op <= 1 s": fig["noop_s"] <= 1.0,
-        "(c) one changed unit <= 0.1x monolithic": fig["c_change_one_vs_monolithic"] <= 0.1,
-    }
-    if args.probe_units:
+
+def first_apply(work: Path, url: str, env: dict, tf_env: dict, args: argparse.Namespace, only: set, fig: dict) -> None:
+    """(a)-(d): the monolithic root, the units one at a time, in parallel (with the provider pool
+    and, for comparison, without), a no-op re-apply and one changed unit."""
+    n = args.units
+    mono_src = work / "mono-src"
+    app = make_project(mono_src, n)
+    appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / "render")], mono_src, env)
+    mono = work / "mono"
+    monolithic_root(work / "render", mono)
+    terraform(["init", "-input=false", "-no-color"], mono, tf_env)
+    reset(url)
+    tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"]
+    fig["mono_apply_s"] = terraform(tf, mono, tf_env)
+    progress("(a)/(d) monolithic first apply", f"{fig['mono_apply_s']:.2f} s")
+    if only & set("c"):
+        doc = json.loads((mono / "main.tf.json").read_text())
+        doc["module"]["b07"]["versioning"] = False
+        (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
+        fig["mono_change_one_s"] = terraform(tf, mono, tf_env)
+    run = ["apply", "-e", "bench", "--auto-approve", "--parallelism", str(args.parallelism)]
+    if "a" in only and not args.no_sequential:
+        reset(url)
+        seq = work / "seq"
+        app = make_project(seq, n)
+        one = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", "1"]
+        fig["sequential_s"], s = appc(one, seq, env)
+        fig["sequential_terraform_runs"] = s.get("terraform_runs")
+    if args.compare_pool:
+        reset(url)
+        nopool = work / "nopool"
+        app = make_project(nopool, n)
+        off = {**env, "COMPOSER_PROVIDER_POOL": "0"}
+        fig["parallel_nopool_s"], _ = appc(["apply", "-f", str(app), *run[1:]], nopool, off)
+        progress("(d) appc first apply, provider pool off", f"{fig['parallel_nopool_s']:.2f} s")
+    reset(url)
+    par = work / "par"
+    app = make_project(par, n)
+    fig["parallel_s"], s = appc(["apply", "-f", str(app), *run[1:]], par, env)
+    fig["parallel_terraform_runs"] = s.get("terraform_runs")
+    progress("(a)/(d) mono / parallel first apply", f"{fig['mono_apply_s']:.2f} s / {fig['parallel_s']:.2f} s")
+    if only & set("bc"):
+        fig["noop_s"], s = appc(["apply", "-f", str(app), *run[1:]], par, env)
+        fig["noop_terraform_runs"] = s.get("terraform_runs")
+        make_project(par, n, versioning_off=7)
+        fig["change_one_s"], s = appc(["apply", "-f", str(app), *run[1:]], par, env)
+        fig["change_one_terraform_runs"] = s.get("terraform_runs")
+        fig["change_one_units_changed"] = s.get("units_changed")
+        progress("(b) no-op / (c) change one", f"{fig['noop_s']:.2f} s / {fig['change_one_s']:.2f} s")
+
+
+def verdicts(fig: dict, args: argparse.Namespace) -> dict[str, bool]:
+    """Every target whose figures this run measured: met (True) or missed."""
+    checks: dict[str, bool] = {}
+    if "sequential_s" in fig:
+        fig["a_parallel_vs_sequential"] = round(fig["parallel_s"] / fig["sequential_s"], 3)
+        checks["(a) parallel <= 0.5x sequential"] = fig["a_parallel_vs_sequential"] <= 0.5
+    if "noop_s" in fig:
+        checks["(b) no-op: 0 terraform runs"] = fig["noop_terraform_runs"] == 0
+        checks["(b) no-op <= 1 s"] = fig["noop_s"] <= 1.0
+    if "change_one_s" in fig and "mono_change_one_s" in fig:
+        fig["c_change_one_vs_monolithic"] = round(fig["change_one_s"] / fig["mono_change_one_s"], 3)
+        checks["(c) one changed unit <= 0.1x monolithic"] = fig["c_change_one_vs_monolithic"] <= 0.1
+    if "probe_noop_s" in fig:
         checks["(f) no-op with probes: 0 terraform runs, <= 3 AWS calls"] = (
             fig["probe_noop_terraform_runs"] == 0 and fig["probe_noop_aws_calls"] <= 3 and fig["probe_noop_rerun"] == 0
         )
         checks["(f) no-op with probes <= 1 s"] = fig["probe_noop_s"] <= 1.0
-    checks["(d) first apply <= 1.5x monolithic"] = fig["a_parallel_vs_monolithic"] <= 1.5
+    if "parallel_s" in fig:
+        fig["a_parallel_vs_monolithic"] = round(fig["parallel_s"] / fig["mono_apply_s"], 3)
+        checks["(d) first apply <= 1.5x monolithic"] = fig["a_parallel_vs_monolithic"] <= 1.5
+    if "parallel_nopool_s" in fig:
+        fig["d_nopool_vs_monolithic"] = round(fig["parallel_nopool_s"] / fig["mono_apply_s"], 3)
     for mode, series in fig.get("e_change_one", {}).items():
         if len(series) > 1:
             flat = series[-1]["appc_s"] / series[0]["appc_s"]
@@ -319,58 +353,74 @@ def main() -> int:
         if mode == "latency" and series:
             checks[f"(e) latency: <= 0.1x monolithic at N={series[-1]['n']}"] = series[-1]["ratio"] <= 0.1
     fig["checks"] = checks
-    if args.json:
-        print(json.dumps(fig, indent=2))
-    else:
-        print(
-            f"apply benchmark: {n} bucket units on moto, {os.cpu_count()} CPUs, appc --parallelism {args.parallelism}\n"
-        )
-        rows = [
+    return checks
+
+
+def report(fig: dict, checks: dict[str, bool], args: argparse.Namespace) -> None:
+    load = " / ".join(f"{x:.1f}" for x in fig["load"])
+    print(
+        f"apply benchmark: {args.units} bucket units on moto, {fig['cpus']} CPUs (load {load}), "
+        f"appc --parallelism {args.parallelism}\n"
+    )
+    rows = []
+    if "parallel_s" in fig:
+        rows += [
             ("(a) appc apply, parallel", fig["parallel_s"], f"{fig['parallel_terraform_runs']} terraform runs"),
             ("(a) monolithic terraform apply", fig["mono_apply_s"], "1 root"),
+        ]
+    if "parallel_nopool_s" in fig:
+        rows.append(("(d) appc apply, provider pool off", fig["parallel_nopool_s"], "COMPOSER_PROVIDER_POOL=0"))
+    if "sequential_s" in fig:
+        rows.append(
+            (
+                "(a) appc apply, one unit at a time",
+                fig["sequential_s"],
+                f"{fig['sequential_terraform_runs']} terraform runs",
+            )
+        )
+    if "noop_s" in fig:
+        rows += [
             ("(b) appc apply, no change", fig["noop_s"], f"{fig['noop_terraform_runs']} terraform runs"),
             (
                 "(c) appc apply, one unit changed",
                 fig["change_one_s"],
                 f"{fig['change_one_terraform_runs']} terraform runs, {fig['change_one_units_changed']} unit changed",
             ),
-            ("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"),
         ]
-        if "sequential_s" in fig:
-            rows.insert(
-                1,
-                (
-                    "(a) appc apply, one unit at a time",
-                    fig["sequential_s"],
-                    f"{fig['sequential_terraform_runs']} terraform runs",
-                ),
+    if "mono_change_one_s" in fig:
+        rows.append(("(c) monolithic apply, same change", fig["mono_change_one_s"], "refreshes every resource"))
+    if "probe_noop_s" in fig:
+        rows.append(
+            (
+                f"(f) no change, probes on, {fig['probe_units']} units",
+                fig["probe_noop_s"],
+                f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls",
             )
-        if args.probe_units:
-            rows.append(
-                (
-                    f"(f) no change, probes on, {fig['probe_units']} units",
-                    fig["probe_noop_s"],
-                    f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls",
-                )
-            )
-        for label, secs, note in rows:
-            print(f"  {label:<40} {secs:8.2f} s   {note}")
-        print(
-            f"\n  (a) parallel / sequential  = {fig['a_parallel_vs_sequential'] or float('nan'):.2f}x   (d) parallel / monolithic = {fig['a_parallel_vs_monolithic']:.2f}x"
         )
-        print(f"  (c) one change / monolithic = {fig['c_change_one_vs_monolithic']:.2f}x\n")
-        for mode, series in fig.get("e_change_one", {}).items():
-            label = f"behind a {args.latency_ms:g} ms proxy" if mode == "latency" else "emulator as is"
-            print(f"  (e) one changed unit, {label}:")
-            for row in series:
-                print(
-                    f"      N={row['n']:<4} appc {row['appc_s']:7.2f} s   monolithic {row['mono_s']:7.2f} s   "
-                    f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs"
-                )
-        print()
-        for k, ok in checks.items():
-            print(f"  {'PASS' if ok else 'FAIL'}  {k}")
-    return 0 if all(checks.values()) else 1
+    for label, secs, note in rows:
+        print(f"  {label:<40} {secs:8.2f} s   {note}")
+    ratios = [
+        ("(a) parallel / sequential", "a_parallel_vs_sequential"),
+        ("(d) parallel / monolithic", "a_parallel_vs_monolithic"),
+        ("(d) pool off / monolithic", "d_nopool_vs_monolithic"),
+        ("(c) one change / monolithic", "c_change_one_vs_monolithic"),
+    ]
+    print()
+    for label, key in ratios:
+        if key in fig:
+            print(f"  {label:<30} = {fig[key]:.2f}x")
+    for mode, series in fig.get("e_change_one", {}).items():
+        label = f"behind a {args.latency_ms:g} ms proxy" if mode == "latency" else "emulator as is"
+        print(f"  (e) one changed unit, {label}:")
+        for row in series:
+            print(
+                f"      N={row['n']:<4} appc {row['appc_s']:7.2f} s   monolithic {row['mono_s']:7.2f} s   "
+                f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs"
+            )
+    print()
+    for k, ok in checks.items():
+        print(f"  {'met   ' if ok else 'MISSED'}  {k}")
+    print(f"\n  load average at the end: {' / '.join(f'{x:.1f}' for x in fig['load_after'])}")
 
 
 if __name__ == "__main__":

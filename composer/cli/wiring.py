@@ -256,6 +256,8 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         timeout=options.timeout,
         on_event=lambda kind, fields: emit(kind, **fields),
         lock_timeout=f"{int(max(options.lock_timeout, 120))}s",
+        provider_processes=options.parallelism,
+        provider_cwd=root,
     )
     return Engine(
         resolved=compiled.resolved,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from composer.runners.terraform_process import (
     reset_interrupt,
     run_process,
 )
+from composer.runners.terraform_providers import Lease, ProviderPool
 from composer.runners.terraform_stream import Changes, _changes
 
 __all__ = [
@@ -90,6 +92,14 @@ class TerraformError(TerraformFailure):
 
 
 Event = Callable[[str, dict], None]  # (type, fields)
+_PROVIDER_COMMANDS = ("plan", "apply", "show")  # the commands that start providers
+
+
+@contextmanager
+def _no_lease() -> Iterator[Lease]:
+    yield Lease({})
+
+
 _LOG_LINE = re.compile(r"^\S+ \[(TRACE|DEBUG|INFO|WARN|ERROR)\]")
 
 
@@ -143,6 +153,8 @@ class TerraformRunner:
         timeout: float = 3600.0,
         on_event: Event | None = None,
         lock_timeout: str = "120s",
+        provider_processes: int = 0,
+        provider_cwd: Path | None = None,
     ):
         self.binary = binary or terraform_binary()
         self.env = dict(env)
@@ -153,9 +165,15 @@ class TerraformRunner:
         self._count_lock = threading.Lock()
         self._init_lock = threading.Lock()  # the plugin cache is not safe for concurrent installs
         self._warm: set[str] = set()  # provider sets one init of this run put in the cache: later inits only link
+        # plan, apply and show attach to pooled provider processes (terraform_providers.py);
+        # 0: every run starts its own.
+        self.providers = ProviderPool(self.env, provider_processes, provider_cwd or Path.cwd())
+        if provider_processes <= 0:
+            self.providers.disabled = "no provider processes asked for"
 
     def close(self) -> None:
-        """Nothing to release today; the engine's owner calls it when a command ends."""
+        """Stop the pooled provider processes; the engine's owner calls it when a command ends."""
+        self.providers.close()
 
     def _binary_to_start(self, unit: str, command: str) -> str:
         """The terraform binary, unless none is installed or an interrupt came first."""
@@ -209,9 +227,18 @@ class TerraformRunner:
 
         # Output goes to files, not pipes (except `output` and `show`: they print secret values
         # and change nothing); terraform_process.py says why.
-        finished = run_process(
-            [binary, *args], cwd, env, self.timeout, on_line, to_files=command not in ("output", "show")
-        )
+        with self.providers.lease(cwd) if command in _PROVIDER_COMMANDS else _no_lease() as lease:
+            env.update(lease.env)
+            finished = run_process(
+                [binary, *args],
+                cwd,
+                env,
+                self.timeout,
+                on_line,
+                to_files=command not in ("output", "show"),
+                on_start=lease.started,
+            )
+            lease.reusable = not (finished.timed_out or interrupted())
         if finished.timed_out:
             raise TerraformError(
                 unit,

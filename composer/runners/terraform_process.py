@@ -101,10 +101,14 @@ def run_process(
     on_line: Callable[[str], None],
     *,
     to_files: bool,
+    on_start: Callable[[int], None] | None = None,
 ) -> Finished:
-    """Run terraform, handing each stdout line to `on_line` as it comes; stderr is kept (100 kB)."""
+    """Run terraform, handing each stdout line to `on_line` as it comes; stderr is kept (100 kB).
+    `on_start` hears the process id as soon as it runs."""
     logs = _OutputFiles(cwd) if to_files else None
     proc = _start(argv, cwd, env, logs)
+    if on_start is not None:
+        on_start(proc.pid)
     with _running_lock:
         _running.add(proc)
     err_chunks: list[str] = []
