@@ -177,6 +177,54 @@ FIELDS: dict[str, tuple[str, str]] = {
         "azurerm: the storage account's resource group.",
         "spec: {state: {backend: azurerm, storageAccount: acmetfstate, container: tfstate, resourceGroup: shop}}",
     ),
+    "spec.identity": (
+        "The identity the environment's cloud work runs under when `appc controller` reconciles it: a Kubernetes ServiceAccount of the Environment's namespace whose short-lived token the cloud trusts. Exactly one of `aws`, `gcp`, `azure`. The controller then hands a reconcile none of its own cloud credentials (docs/controller.md, \"Identity\").",
+        "spec: {identity: {aws: {roleArn: 'arn:aws:iam::123456789012:role/team-a-deployer', serviceAccount: deployer}}}",
+    ),
+    "spec.identity.aws": (
+        "AWS web identity: the role is assumed with `AssumeRoleWithWebIdentity` from the ServiceAccount's token (audience `sts.amazonaws.com`).",
+        "spec: {identity: {aws: {roleArn: 'arn:aws:iam::123456789012:role/team-a-deployer', serviceAccount: deployer}}}",
+    ),
+    "spec.identity.aws.roleArn": (
+        "The IAM role to assume; its trust policy must trust the cluster's OIDC issuer for this ServiceAccount.",
+        "spec: {identity: {aws: {roleArn: 'arn:aws:iam::123456789012:role/team-a-deployer', serviceAccount: deployer}}}",
+    ),
+    "spec.identity.aws.serviceAccount": (
+        "The Kubernetes ServiceAccount (in the Environment's namespace) whose token is exchanged.",
+        "spec: {identity: {aws: {roleArn: 'arn:aws:iam::123456789012:role/team-a-deployer', serviceAccount: deployer}}}",
+    ),
+    "spec.identity.gcp": (
+        "GCP workload identity federation: the ServiceAccount's token is exchanged at Google's STS through a workload identity pool provider (an `external_account` credential configuration).",
+        "spec: {identity: {gcp: {workloadIdentityProvider: projects/123456/locations/global/workloadIdentityPools/ci-pool/providers/k8s-prod, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.gcp.workloadIdentityProvider": (
+        "The pool provider's resource name: `projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER`.",
+        "spec: {identity: {gcp: {workloadIdentityProvider: projects/123456/locations/global/workloadIdentityPools/ci-pool/providers/k8s-prod, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.gcp.serviceAccount": (
+        "The Kubernetes ServiceAccount (in the Environment's namespace) whose token is exchanged.",
+        "spec: {identity: {gcp: {workloadIdentityProvider: projects/123456/locations/global/workloadIdentityPools/ci-pool/providers/k8s-prod, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.gcp.impersonate": (
+        "A Google service account to impersonate with the federated token; without it the federated principal itself is used.",
+        "spec: {identity: {gcp: {workloadIdentityProvider: projects/123456/locations/global/workloadIdentityPools/ci-pool/providers/k8s-prod, serviceAccount: deployer, impersonate: deployer@acme-prod.iam.gserviceaccount.com}}}",
+    ),
+    "spec.identity.azure": (
+        "Azure workload identity: an app registration or managed identity with a federated credential trusting the ServiceAccount's token (audience `api://AzureADTokenExchange`).",
+        "spec: {identity: {azure: {clientId: 0b5e3f1c-8d4a-4f6e-9c2b-7a1d2e3f4a5b, tenantId: 7a1d2e3f-4a5b-4c6d-8e9f-0b5e3f1c8d4a, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.azure.clientId": (
+        "The client id of the app registration or managed identity.",
+        "spec: {identity: {azure: {clientId: 0b5e3f1c-8d4a-4f6e-9c2b-7a1d2e3f4a5b, tenantId: 7a1d2e3f-4a5b-4c6d-8e9f-0b5e3f1c8d4a, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.azure.tenantId": (
+        "The Microsoft Entra tenant id.",
+        "spec: {identity: {azure: {clientId: 0b5e3f1c-8d4a-4f6e-9c2b-7a1d2e3f4a5b, tenantId: 7a1d2e3f-4a5b-4c6d-8e9f-0b5e3f1c8d4a, serviceAccount: deployer}}}",
+    ),
+    "spec.identity.azure.serviceAccount": (
+        "The Kubernetes ServiceAccount (in the Environment's namespace) whose token is exchanged.",
+        "spec: {identity: {azure: {clientId: 0b5e3f1c-8d4a-4f6e-9c2b-7a1d2e3f4a5b, tenantId: 7a1d2e3f-4a5b-4c6d-8e9f-0b5e3f1c8d4a, serviceAccount: deployer}}}",
+    ),
     "spec.network": (
         "Where the cloud resources are reachable from: private endpoints in your networks (the fields of the environment's cloud only; `appc validate` checks them against what the components need). Composer references networks, it creates none (docs/providers.md).",
         "spec: {cloud: {provider: aws, region: eu-west-1}, network: {vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}",

@@ -73,6 +73,7 @@ COMMAND_MODULES = (  # one line per module; the order is the order of `appc --he
     "composer.cli.controller",  # controller manifests, controller run
     "composer.cli.day2",  # import, rotate
     "composer.cli.bundle",  # keygen, bundle, verify, check, inventory
+    "composer.cli.runner",  # runner terraform-unit (a Job's entrypoint)
 )
 
 

@@ -9,13 +9,56 @@ from __future__ import annotations
 
 import os
 import socket
+from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 import yaml
 
 from composer.cli.common import app, command
 from composer.controller import DEFAULT_IMAGE
+
+# The options of `controller run` that configure where catalogs come from and how units run.
+CatalogKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalog-key",
+        envvar="COMPOSER_CONTROLLER_CATALOG_KEYS",
+        help="Trusted public key (PEM, appc keygen) of Environment catalog bundles; repeatable. None: bundles are refused.",
+    ),
+]
+CatalogBundleDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog-bundle-dir",
+        envvar="COMPOSER_CONTROLLER_CATALOG_BUNDLE_DIR",
+        help="Directory (a mounted volume) that Environment `catalog.bundle.path` references are read from.",
+    ),
+]
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", envvar="COMPOSER_CONTROLLER_VERBOSE", help="Also log kopf's own per-handler INFO lines."),
+]
+
+
+class RunnerKind(str, Enum):
+    process = "process"
+    job = "job"
+
+
+Runner = Annotated[
+    RunnerKind,
+    typer.Option(
+        "--runner",
+        envvar="COMPOSER_CONTROLLER_RUNNER",
+        help="Where Terraform units run: process (the reconcile's child) or job (a Kubernetes Job each).",
+    ),
+]
+JobImage = Annotated[
+    str, typer.Option("--job-image", envvar="COMPOSER_CONTROLLER_JOB_IMAGE", help="The image of --runner job.")
+]
+
 
 controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)
 app.add_typer(controller_app, name="controller")
@@ -80,34 +123,20 @@ def run(
     namespace: list[str] = typer.Option(
         [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
     ),
-    catalog_key: list[Path] = typer.Option(
-        [],
-        "--catalog-key",
-        envvar="COMPOSER_CONTROLLER_CATALOG_KEYS",
-        help="Trusted public key (PEM, appc keygen) of Environment catalog bundles; repeatable. None: bundles are refused.",
-    ),
-    catalog_bundle_dir: Path | None = typer.Option(
-        None,
-        "--catalog-bundle-dir",
-        envvar="COMPOSER_CONTROLLER_CATALOG_BUNDLE_DIR",
-        help="Directory (a mounted volume) that Environment `catalog.bundle.path` references are read from.",
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", envvar="COMPOSER_CONTROLLER_VERBOSE", help="Also log kopf's own per-handler INFO lines."
-    ),
+    catalog_key: CatalogKeys = None,
+    catalog_bundle_dir: CatalogBundleDir = None,
+    verbose: Verbose = False,
+    runner: Runner = RunnerKind.process,
+    job_image: JobImage = DEFAULT_IMAGE,
 ) -> None:
     """Reconcile Application resources in their Environments until stopped (kopf)."""
     import asyncio
 
-    from composer import safefs
+    from composer.controller.job_child import RunnerOptions
     from composer.controller.operator import ControllerOptions, serve
 
-    with command("controller", False):  # a refusal is a diagnostic and exit 1, before anything runs
-        base = state_dir.absolute().parent
-        base.mkdir(parents=True, exist_ok=True)  # the operator's path; the state directory itself is ours
-        safefs.private_dir(base.resolve(), state_dir.name)  # 0700, and never through a planted link
     opts = ControllerOptions(
-        state_root=state_dir.resolve(),
+        state_root=_private_state_dir(state_dir),
         workers=workers,
         timeout_s=timeout,
         health_port=health_port or None,
@@ -115,8 +144,21 @@ def run(
         shards=shards,
         identity=os.environ.get("POD_NAME") or socket.gethostname(),
         lease_namespace=lease_namespace,
-        catalog_keys=tuple(k.absolute() for k in catalog_key),
+        catalog_keys=tuple(k.absolute() for k in catalog_key or ()),
         catalog_bundle_dir=catalog_bundle_dir.absolute() if catalog_bundle_dir else None,
         verbose=verbose,
+        runner=RunnerOptions("job" if runner is RunnerKind.job else "process", job_image),
     )
     asyncio.run(serve(opts))
+
+
+def _private_state_dir(state_dir: Path) -> Path:
+    """The controller's state directory, made 0700 and never through a planted link; a refusal is a
+    diagnostic and exit 1, before anything runs."""
+    from composer import safefs
+
+    with command("controller", False):
+        base = state_dir.absolute().parent
+        base.mkdir(parents=True, exist_ok=True)  # the operator's path; the state directory itself is ours
+        safefs.private_dir(base.resolve(), state_dir.name)
+    return state_dir.resolve()

@@ -235,6 +235,7 @@ def cloud_status(registry: PluginRegistry, compiled: Compiled, state) -> dict[st
 
 def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptions, emit, should_stop) -> Engine:
     from composer.render.terraform import render_prune_root
+    from composer.runners.controller_job import port_for
     from composer.runners.terraform import TerraformRunner, terraform_binary, terraform_environment
     from composer.runners.workspace import LocalWorkspace
 
@@ -264,7 +265,7 @@ def build_engine(compiled: Compiled, registry: PluginRegistry, options: RunOptio
         rendered=compiled.rendered,
         modules=compiled.modules,
         store=None,  # set by the caller once the lock is held
-        terraform=runner,
+        terraform=port_for(runner, compiled.resolved.name, compiled.resolved.environment, options.timeout),
         workspace=workspace,
         sinks=make_sinks(compiled, options),
         read_secret=secret_reader(registry, compiled),

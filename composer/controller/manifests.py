@@ -64,6 +64,8 @@ def cluster_roles() -> list[dict[str, Any]]:
         _rule("events.k8s.io", ["events"], ["create", "patch"]),
         _rule("", ["namespaces"], ["get", "list", "watch", "create"]),
         _rule("", ["pods"], ["get", "list", "watch"]),
+        # a short-lived token of an Environment's own ServiceAccount (spec.identity): no god keys
+        _rule("", ["serviceaccounts/token"], ["create"]),
         *(_rule(group, resources, _RW) for group, resources in _DELIVERED.items()),
     ]
     selector = {"matchLabels": {AGGREGATE_LABEL: "true"}}

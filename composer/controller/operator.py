@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from composer.controller import binding, logs, reconcile
+from composer.controller.job_child import RunnerOptions
 from composer.model.base import API_VERSION
 from composer.runners import kube_login
 from composer.runners.controller_catalog import CatalogReader
@@ -48,6 +49,7 @@ class ControllerOptions:
     catalog_keys: tuple[Path, ...] = ()  # trusted keys of catalog bundles (none: every bundle is refused)
     catalog_bundle_dir: Path | None = None  # where `catalog.bundle.path` references are read
     verbose: bool = False  # kopf's own INFO lines (composer/controller/logs.py)
+    runner: RunnerOptions = RunnerOptions()  # process: Terraform in the child; job: a Job per unit run
 
 
 def _now() -> str:
@@ -107,6 +109,7 @@ class Controller:
             env_revision=binding.environment_revision(chosen.environment, env_spec),
             catalog=binding.catalog_ref(env_spec),
             catalog_bundle=binding.bundle_ref(env_spec),
+            runner=self.opts.runner,
         )
         return job, None, binding.env_settings(env_spec)
 

@@ -20,7 +20,9 @@ from typing import Any, Literal
 import yaml
 
 from composer import safefs
+from composer.controller import job_child
 from composer.controller.binding import CatalogRef
+from composer.controller.job_child import RunnerOptions
 from composer.runners.appc_child import run_appc
 from composer.runners.controller_catalog import CatalogReader
 from composer.runners.controller_catalog_bundle import BundleRef
@@ -59,6 +61,7 @@ class Job:
     env_revision: str = ""
     catalog: CatalogRef | None = None
     catalog_bundle: BundleRef | None = None
+    runner: RunnerOptions = RunnerOptions()
 
 
 def project_dir(root: Path, namespace: str, app: str) -> Path:
@@ -103,7 +106,14 @@ def run_child(directory: Path, job: Job, verb: Verb, extra: tuple[str, ...] = ()
     args = [verb, "-f", str(directory / "app.yaml"), "-e", job.env, "--auto-approve", "--json", *extra]
     if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
         args.append("--adopt-owned")
-    done = run_appc(directory, [*args, "--timeout", str(int(job.timeout_s))], job.timeout_s + 60)
+    setup = job_child.prepare(directory, job.namespace, job.app, job.env_doc, job.runner, job.timeout_s)
+    if setup.problem is not None:
+        return Outcome(exit_code=1, message=setup.problem)
+    try:
+        timeout = ["--timeout", str(int(job.timeout_s))]
+        done = run_appc(directory, [*args, *timeout], job.timeout_s + 60, setup.env, setup.inherit_credentials)
+    finally:
+        job_child.clean_up(directory)
     return read_events(done.exit_code, done.stdout, done.stderr)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from composer.model.base import Document, Name, Properties, Strict
+from composer.model.environment_identity import Identity
 
 
 class Cloud(Strict):
@@ -207,6 +208,8 @@ class EnvironmentSpec(Strict):
     overrides: dict[Name, Override] = {}
     policies: Policies = Policies()
     network: Network | None = None
+    # The ServiceAccount whose token the cloud work runs under (environment_identity.py).
+    identity: Identity | None = None
 
     @model_validator(mode="after")
     def _network_needs_a_cloud(self) -> EnvironmentSpec:

@@ -98,6 +98,10 @@ Request counters: ``stats()`` returns ``{"total", "api", "discovery", "by_verb",
 update, patch, apply, delete, deletecollection`` (discovery requests count as ``discovery``);
 ``mutating`` excludes dry-run requests.  ``requests`` lists ``RequestRecord`` entries (bounded).
 
+TokenRequest: ``POST .../serviceaccounts/NAME/token`` answers a JWT-shaped token for an existing
+ServiceAccount (``kube_tokens.py``). Jobs are stored, never run: ``kube_jobs.py`` is a kubelet a
+test starts to run them as local processes.
+
 Limitations: HTTP only (no TLS, no authentication or authorization, any token is accepted);
 no controllers, garbage collection of owned objects, admission or defaulting beyond a few
 fields; no OpenAPI documents (``/openapi/*`` is 404, so client-side ``kubectl apply`` needs
@@ -164,6 +168,7 @@ from tests.support.kube_ssa import (
     _strategic_merge,
     _value_at,
 )
+from tests.support.kube_tokens import token_request
 
 __all__ = [
     "StandIn",
@@ -1916,6 +1921,10 @@ class _Ctx:
                 return self.list()
             return self.get()
         self.resolve(for_write=self.verb in ("create", "update", "apply"))
+        if sub == "token" and self.kind == "ServiceAccount" and self.verb == "create":  # TokenRequest
+            exists = self.p.name is not None and self.h._live(self.storage, self.ns, self.p.name) is not None
+            code, answer = token_request(self.p.namespace or "", self.p.name or "", self.body_dict(), exists)
+            return _json_response(answer, status=code)
         if sub not in (None, "status", "scale"):
             raise _ApiError(404, "NotFound", "the server could not find the requested resource")
         if sub == "scale" and self.kind not in ("Deployment", "StatefulSet", "ReplicaSet"):
