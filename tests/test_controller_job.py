@@ -10,9 +10,7 @@ import base64
 import json
 import secrets
 import threading
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from composer.runners.controller_job_result import MAX_MESSAGE_BYTES, UnitResult
 from composer.runners.terraform_stream import Changes
 from composer.runners.web_identity import IdentityFiles, audience, gcp_credential_config, identity_environment
 from tests.support import kube_psa
+from tests.test_controller import _apply, _wait
 
 ROLE = "arn:aws:iam::123456789012:role/team-a"
 PROVIDER = "projects/123456/locations/global/workloadIdentityPools/ci-pool/providers/k8s-prod"
@@ -219,25 +218,6 @@ def test_the_stand_in_answers_token_requests(kube_clean):
 
 APPS = "/apis/composer.dev/v1alpha1/namespaces/team-a/applications"
 STATE_BUCKET = "appc-state-team-a"
-
-
-def _apply(kube: Any, *docs: dict) -> None:
-    from kubernetes import dynamic
-
-    client = dynamic.DynamicClient(kube.api())
-    for doc in docs:
-        resource = client.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-        client.server_side_apply(resource, body=doc, namespace=doc["metadata"].get("namespace"), field_manager="test")
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _condition(kube: Any, name: str, kind: str) -> dict[str, Any]:
