@@ -7,11 +7,13 @@ provider processes, whoever started them (the pool, in debug mode, or Terraform 
 
 from __future__ import annotations
 
+import shutil
 import stat
 import tempfile
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.helpers import appc
 from tests.reliability.support import wait_for_no_processes
@@ -37,14 +39,22 @@ def starts(log: Path) -> list[str]:
     return [line.strip() for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_units_share_pooled_providers_and_fall_back_with_a_ca_bundle(tmp_path, moto, monkeypatch):
+@pytest.fixture
+def short_tmp():
+    """A temporary directory with a short path: a unix socket's path must fit in 108 bytes, and the
+    provider's socket under an xdist worker's tmp_path does not (the pool then falls back)."""
+    path = Path(tempfile.mkdtemp(prefix="pool-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_units_share_pooled_providers_and_fall_back_with_a_ca_bundle(tmp_path, short_tmp, moto, monkeypatch):
     _, mirror = require_terraform()
     fake_mirror, log = counting_mirror(tmp_path, mirror)
     monkeypatch.setenv("COMPOSER_PROVIDER_MIRROR", str(fake_mirror))
     monkeypatch.setenv("TF_PLUGIN_CACHE_DIR", str(tmp_path / "plugin-cache"))  # never the shared cache
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
-    sockets = tmp_path / "tmp"
-    sockets.mkdir()
+    sockets = short_tmp
     monkeypatch.setattr(tempfile, "tempdir", str(sockets))
     project = tmp_path / "p"
     app = aws_project(project, components="".join(BUCKET.format(n) for n in ("a", "b", "c")))
