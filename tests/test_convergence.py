@@ -139,14 +139,17 @@ def test_apply_repairs_what_vanished_or_was_changed_and_drift_reports_it(tmp_pat
 
 
 def test_a_probe_that_cannot_answer_fails_strict_and_reruns_lenient(tmp_path, moto, monkeypatch):
-    app = make_project(tmp_path, token_component("a"), app="blind")  # one Secrets Manager secret: fast
+    # one Secrets Manager secret (fast), named for this test alone: moto is shared by a worker's tests
+    app = make_project(tmp_path, token_component("blind"), app="blind")
     assert appc("apply", "-f", app, "-e", "test", "--auto-approve").code == 0
     # Only the tagging API is unreachable: Terraform (Secrets Manager) still works.
     monkeypatch.setenv("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     r = appc("apply", "-f", app, "-e", "test", "--auto-approve", "--probe", "strict")
     assert r.code == 3
-    assert "terraform-module a: cannot tell whether its resources still exist" in r.err and "--probe=lenient" in r.err
+    assert (
+        "terraform-module blind: cannot tell whether its resources still exist" in r.err and "--probe=lenient" in r.err
+    )
     # The refusal is recorded, and `appc status` says why (offline: state only).
     r = appc("status", "-f", app, "-e", "test", "--json")
     (row,) = [e for e in r.events if e["type"] == "status"]
