@@ -220,7 +220,6 @@ def _read_exact(f: BinaryIO, n: int) -> bytes:
 def open_bundle(archive: Path) -> Opened:
     """Read, check and unpack `archive` into a fresh private directory (the caller cleans up)."""
     shown = str(archive)
-    _ALTERED.clear()
     try:
         fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
@@ -241,13 +240,14 @@ def _read_blobs(f: BinaryIO, root: Path, shown: str) -> dict[str, bytes]:
     """Stream the entries into root/.blobs/<hex>; JSON-sized ones are also kept in memory."""
     safefs.private_dir(root, ".blobs")
     small: dict[str, bytes] = {}
+    altered: list[str] = []  # blobs whose content does not match their name
     previous: str | None = None
     total, count, limit = 0, 0, _max_bytes()
     while True:
         entry = layout.parse_header(_read_exact(f, layout.BLOCK), previous, shown)
         if entry is None:
             layout.check_trailer(_read_exact(f, layout.BLOCK + 1), shown)
-            _report_altered(small, shown)
+            _report_altered(small, shown, altered)
             return small
         count += 1
         total += entry.size
@@ -257,14 +257,16 @@ def _read_blobs(f: BinaryIO, root: Path, shown: str) -> dict[str, bytes]:
                 f"the bundle is larger than the limit ({limit} bytes, {MAX_ENTRIES} entries)",
                 f"raise {MAX_BUNDLE_ENV} if it is genuine",
             )
-        data = _copy_entry(f, entry, root, shown, keep=entry.size <= JSON_LIMIT)
+        data = _copy_entry(f, entry, root, shown, altered, keep=entry.size <= JSON_LIMIT)
         layout.check_padding(_read_exact(f, len(layout.padding(entry.size))), entry, shown)
         if data is not None:
             small[entry.name] = data
         previous = entry.name
 
 
-def _copy_entry(f: BinaryIO, entry: layout.Entry, root: Path, shown: str, keep: bool) -> bytes | None:
+def _copy_entry(
+    f: BinaryIO, entry: layout.Entry, root: Path, shown: str, altered: list[str], keep: bool
+) -> bytes | None:
     h = hashlib.sha256()
     kept: list[bytes] = []
     remaining = entry.size
@@ -286,15 +288,11 @@ def _copy_entry(f: BinaryIO, entry: layout.Entry, root: Path, shown: str, keep: 
     )
     safefs.write_stream(root, target, chunks(), mode=safefs.PRIVATE_FILE, sync=False)
     if entry.name.startswith("blobs/sha256/") and h.hexdigest() != entry.name.removeprefix("blobs/sha256/"):
-        _ALTERED.append(entry.name)
+        altered.append(entry.name)
     return b"".join(kept) if keep else None
 
 
-_ALTERED: list[str] = []  # blobs whose content does not match their name, reported by file path
-
-
-def _report_altered(small: dict[str, bytes], shown: str) -> None:
-    altered, _ALTERED[:] = list(_ALTERED), []
+def _report_altered(small: dict[str, bytes], shown: str, altered: list[str]) -> None:
     if not altered:
         return
     titles: dict[str, str] = {}
