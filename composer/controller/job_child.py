@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from composer import safefs
+from composer.diagnostics import MessageError
 from composer.model.environment_identity import Identity
 from composer.runners.controller_job import IMAGE_ENV, NAMESPACE_ENV, RUNNER_ENV
 from composer.runners.web_identity import (
@@ -70,13 +71,11 @@ def prepare(
     identity, named = environment_identity(env_doc)
     if identity is None:
         return ChildSetup(env, inherit_credentials=not named)
-    from kubernetes.client.exceptions import ApiException
-
     account = f"ServiceAccount {namespace}/{identity.service_account}"
     try:
         token = request_token(namespace, identity.service_account, audience(identity), token_seconds(timeout_s))
-    except ApiException as exc:
-        return ChildSetup(env, False, f"no token for the Environment's identity ({account}): {exc.status} {exc.reason}")
+    except MessageError as exc:
+        return ChildSetup(env, False, f"no token for the Environment's identity ({account}): {exc}")
     safefs.private_dir(project, IDENTITY_DIR)
     safefs.write_file(project, f"{IDENTITY_DIR}/token", token.encode(), mode=0o600)
     files = IdentityFiles(str(project / IDENTITY_DIR / "token"))

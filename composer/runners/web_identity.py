@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from composer.diagnostics import MessageError
 from composer.model.environment_identity import Identity
 
 AWS_AUDIENCE = "sts.amazonaws.com"
@@ -120,8 +121,10 @@ def token_seconds(timeout_s: float) -> int:
 
 
 def request_token(namespace: str, service_account: str, token_audience: str, seconds: int) -> str:
-    """A TokenRequest for the ServiceAccount: the token only (never logged by the caller)."""
+    """A TokenRequest for the ServiceAccount: the token only (never logged by the caller). An
+    answer other than a token is a MessageError with the API server's status and reason."""
     from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
     from composer.runners.kube_login import configuration
 
@@ -129,5 +132,8 @@ def request_token(namespace: str, service_account: str, token_audience: str, sec
     body = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[token_audience], expiration_seconds=seconds)
     )
-    answer = api.create_namespaced_service_account_token(service_account, namespace, body)
+    try:
+        answer = api.create_namespaced_service_account_token(service_account, namespace, body)
+    except ApiException as exc:
+        raise MessageError(f"{exc.status} {exc.reason}") from None
     return str(answer.status.token)
