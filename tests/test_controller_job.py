@@ -387,3 +387,26 @@ def test_a_gcp_identity_reaches_the_job_as_a_credential_configuration(tmp_path):
     config = json.loads(req.files["gcp-credentials.json"])
     assert config["credential_source"] == {"file": spec.TOKEN_PATH}
     assert sorted(req.files) == ["gcp-credentials.json", "terraform/db/main.tf.json"]
+
+
+def test_a_missing_service_account_is_a_problem_before_anything_is_written(kube_clean, tmp_path):
+    """job_child.prepare against the stand-in's TokenRequest: an identity whose ServiceAccount
+    does not exist gives a problem naming the account (the reconcile reports it as Degraded and
+    starts no child), writes no token and withholds the controller's credentials; once the account
+    exists, the token is written 0600 and the child gets the role's variables."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_clean.api())
+    core.create_namespace({"metadata": {"name": "team-a"}})
+    env_doc = {"spec": {"identity": {"aws": {"roleArn": ROLE, "serviceAccount": "deployer"}}}}
+    missing = job_child.prepare(tmp_path, "team-a", "shop", env_doc, job_child.RunnerOptions(), 600)
+    assert missing.problem is not None and "ServiceAccount team-a/deployer" in missing.problem, missing
+    assert "404" in missing.problem and not missing.inherit_credentials
+    assert list(tmp_path.iterdir()) == []
+    core.create_namespaced_service_account("team-a", {"metadata": {"name": "deployer"}})
+    found = job_child.prepare(tmp_path, "team-a", "shop", env_doc, job_child.RunnerOptions(), 600)
+    token = tmp_path / job_child.IDENTITY_DIR / "token"
+    assert found.problem is None and token.stat().st_mode & 0o777 == 0o600
+    assert found.env["AWS_ROLE_ARN"] == ROLE and found.env["AWS_WEB_IDENTITY_TOKEN_FILE"] == str(token)
+    job_child.clean_up(tmp_path)
+    assert not token.exists()

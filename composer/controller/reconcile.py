@@ -43,7 +43,9 @@ class Outcome:
     terraform_runs: int = 0
     k8s_writes: int = 0
     catalog: str | None = None  # the catalog text this run used (None: the Environment names none)
-    reason: str = "ApplyFailed"  # the Degraded reason when not ok (CatalogRefused: composer/controller/catalogs.py)
+    # the Degraded reason when not ok (CatalogRefused: composer/controller/catalogs.py; IdentityUnavailable:
+    # job_child.NO_IDENTITY_REASON)
+    reason: str = "ApplyFailed"
 
     @property
     def ok(self) -> bool:
@@ -107,8 +109,8 @@ def run_child(directory: Path, job: Job, verb: Verb, extra: tuple[str, ...] = ()
     if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
         args.append("--adopt-owned")
     setup = job_child.prepare(directory, job.namespace, job.app, job.env_doc, job.runner, job.timeout_s)
-    if setup.problem is not None:
-        return Outcome(exit_code=1, message=setup.problem)
+    if setup.problem is not None:  # nothing ran: no child, no Terraform, no cloud call
+        return Outcome(exit_code=1, message=setup.problem, reason=job_child.NO_IDENTITY_REASON)
     try:
         timeout = ["--timeout", str(int(job.timeout_s))]
         done = run_appc(directory, [*args, *timeout], job.timeout_s + 60, setup.env, setup.inherit_credentials)
