@@ -231,3 +231,26 @@ def test_controller_run_refuses_a_state_dir_that_is_a_planted_link(tmp_path):
     r = appc("controller", "run", "--state-dir", str(tmp_path / "state"), "--health-port", "0")
     assert r.code == 1 and "symbolic link" in r.err, r.err
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_controller_run_refuses_a_lease_not_longer_than_its_renew_interval(tmp_path, monkeypatch):
+    """--lease-seconds (COMPOSER_CONTROLLER_LEASE_SECONDS) is checked against the renew interval
+    before anything runs: a Lease that expires before it is renewed would move shards under work."""
+    state = tmp_path / "state"
+    r = appc("controller", "run", "--state-dir", state, "--health-port", "0", "--lease-seconds", "4")
+    assert r.code == 1 and "--lease-seconds 4 is not longer than the renew interval" in r.err, r.err
+    assert "Traceback" not in r.err and not state.exists()
+    monkeypatch.setenv("COMPOSER_CONTROLLER_LEASE_SECONDS", "30")
+    monkeypatch.setenv("COMPOSER_CONTROLLER_LEASE_RENEW_SECONDS", "30")
+    r = appc("controller", "run", "--state-dir", state, "--health-port", "0")
+    assert r.code == 1 and "--lease-seconds 30 is not longer than the renew interval" in r.err, r.err
+    r = appc("controller", "run", "--state-dir", state, "--lease-renew-seconds", "0")
+    assert r.code == 1 and "--lease-renew-seconds must be more than 0" in r.err, r.err
+
+
+def test_the_lease_timing_reaches_the_shard_keeper(tmp_path):
+    from composer.controller.operator import Controller, ControllerOptions
+
+    opts = ControllerOptions(state_root=tmp_path, shards=4, lease_seconds=60, lease_renew_s=10)
+    keeper = Controller(opts).keeper
+    assert keeper is not None and (keeper.lease_seconds, keeper.renew_seconds) == (60, 10)
