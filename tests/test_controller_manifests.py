@@ -107,18 +107,10 @@ def _application_cr() -> dict:
 
 
 def _apply_with_kubectl(kube, text: str) -> None:
-    cmd = [
-        "kubectl",
-        "--kubeconfig",
-        kube.kubeconfig_path,
-        "--context",
-        kube.context,
-        "apply",
-        "--server-side",
-        "--validate=false",  # the stand-in serves no OpenAPI document; the CRD schemas are checked above
-        "-f",
-        "-",
-    ]
+    """`kubectl apply -f -` (client-side, as the issue's install line; --server-side works too).
+    The stand-in serves no OpenAPI document: no client validation (the CRD schemas are checked above)."""
+    cmd = ["kubectl", "--kubeconfig", kube.kubeconfig_path, "--context", kube.context, "apply"]
+    cmd += ["--validate=false", "-f", "-"]
     done = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 
