@@ -60,6 +60,23 @@ JobImage = Annotated[
 ]
 
 
+Shards = Annotated[
+    int,
+    typer.Option(
+        "--shards",
+        min=0,
+        envvar="COMPOSER_CONTROLLER_SHARDS",
+        help="Divide the work among replicas in N shards (0: one replica does all).",
+    ),
+]
+LeaseNamespace = Annotated[
+    str,
+    typer.Option(
+        "--lease-namespace",
+        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
+        help="Namespace of the shard Leases (the controller's own).",
+    ),
+]
 LeaseSeconds = Annotated[
     int,
     typer.Option(
@@ -126,19 +143,8 @@ def run(
     health_port: int = typer.Option(
         8080, "--health-port", envvar="COMPOSER_CONTROLLER_HEALTH_PORT", help="Port of /healthz (0: none)."
     ),
-    shards: int = typer.Option(
-        0,
-        "--shards",
-        min=0,
-        envvar="COMPOSER_CONTROLLER_SHARDS",
-        help="Divide the work among replicas in N shards (0: one replica does all).",
-    ),
-    lease_namespace: str = typer.Option(
-        "composer-system",
-        "--lease-namespace",
-        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
-        help="Namespace of the shard Leases (the controller's own).",
-    ),
+    shards: Shards = 0,
+    lease_namespace: LeaseNamespace = "composer-system",
     lease_seconds: LeaseSeconds = 15,
     lease_renew_seconds: LeaseRenewSeconds = 5.0,
     namespace: list[str] = typer.Option(
