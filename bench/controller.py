@@ -411,6 +411,7 @@ def main() -> int:
         "aws_ca_bundle": "dropped (moto is plain http)" if dropped else "not set",
         "provider_pool": "on" if pool is None else f"off: {pool}",
         "lease_seconds": args.lease_seconds or 15,
+        "loadavg_start": [round(x, 1) for x in os.getloadavg()],
     }
     print(json.dumps(path), file=sys.stderr)
     ctx = {"dyn": _client(kubeconfig), "remote": StandInRemote(url), "work": work, "moto": moto_url, "env": env}
