@@ -161,7 +161,7 @@ def test_installed_with_kubectl_an_application_waits_for_its_identity_then_is_re
 
     (tmp_path / "state").mkdir()
     opts = ControllerOptions(
-        state_root=tmp_path / "state", workers=1, timeout_s=240, health_port=None, backoff_s=2, tick_s=600
+        state_root=tmp_path / "state", workers=1, timeout_s=240, health_port=None, backoff_s=2, tick_s=600, retries=20
     )
     running = _start(Controller(opts), serve_controller)
     try:
