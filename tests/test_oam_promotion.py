@@ -198,7 +198,12 @@ def test_a_cloud_resource_deployed_again_is_refused(tmp_path: Path, registry):
             "    - {name: c, type: worker, promotion: {of: b, namespace: y}}",
             "itself a promotion",
         ),
-        ("- {name: b, type: worker, promotion: {of: a, namespace: x}, connections: [a]}", "has connections"),
+        ("- {name: b, type: worker, promotion: {of: a, namespace: x}, connections: [a]}", "binds connections"),
+        (
+            "- {name: b, type: worker, promotion: {of: a, namespace: x}}\n"
+            "    - {name: c, type: worker, properties: {env: {U: '${a.url}'}}, promotion: {of: a, namespace: y}}",
+            "'c' binds connections or references",
+        ),
         (
             "- {name: b, type: worker, promotion: {of: a, namespace: x}}\n"
             "    - {name: c, type: worker, promotion: {of: a, namespace: x}}",
