@@ -256,3 +256,18 @@ def test_apply_stops_at_the_gate_then_approve_deploys_the_second_namespace(tmp_p
     r = appc("destroy", "-f", app, "-e", "t", "--auto-approve")
     assert r.code == 0, r.err
     assert kube_clean.get(deployment.format("shop")) is None
+
+
+def test_a_refused_promotion_is_exit_1_at_its_line_and_writes_nothing(tmp_path: Path):
+    """Through the CLI: render and validate both refuse a copy that would land on the first deploy's objects."""
+    write(tmp_path, {"app.yaml": LIVE_IN_SHOP, "environments/t.yaml": env("t", "{context: c, namespace: shop}")})
+    out = tmp_path / "out"
+    r = appc("render", "-f", str(tmp_path / "app.yaml"), "-e", "t", "-o", str(out))
+    assert r.code == 1 and "Traceback" not in r.err + r.out and not out.exists(), (r.code, r.err)
+    j = appc("validate", "-f", str(tmp_path / "app.yaml"), "-e", "t", "--json")
+    assert j.code == 1
+    errors = [(e["line"], e["path"], e["summary"]) for e in j.events if e.get("severity") == "error"]
+    assert errors == [
+        (18, "spec.policies[1].properties.namespace", f"components {c!r} and '{c}-shop' both write Deployment shop/{c}")
+        for c in ("api", "worker")
+    ]

@@ -94,6 +94,7 @@ def collisions(resolved: Resolved, manifests: Mapping[str, list[dict]]) -> list[
         return []
     home = target_namespace(resolved)
     owner: dict[tuple[str, str | None, str], str] = {}
+    said: set[tuple[str, str]] = set()
     out: list[Diagnostic] = []
     for unit, objects in manifests.items():
         for obj in objects:
@@ -101,8 +102,9 @@ def collisions(resolved: Resolved, manifests: Mapping[str, list[dict]]) -> list[
             ns = None if obj["kind"] in CLUSTER_SCOPED else meta.get("namespace") or home
             key = (obj["kind"], ns, meta.get("name", ""))
             first = owner.setdefault(key, unit)
-            if first == unit:
-                continue
+            if first == unit or (first, unit) in said:
+                continue  # one diagnostic a pair of units: the first object they share
+            said.add((first, unit))
             blamed = unit if promotion_of(resolved, unit) else first
             out.append(
                 resolved.source.diagnostic(
