@@ -132,6 +132,13 @@ LIVE_IN_SHOP = APP.replace("namespace: shop-live}", "namespace: shop}")
             id="another-cluster",
         ),
         pytest.param(
+            APP.replace("clusters: [local], namespace: shop-live", "clusterLabelSelector: {region: eu}"),
+            "{context: c}",
+            (18, "spec.policies[1].properties.clusterLabelSelector", "step 'deploy-live' deploys the components "
+             "again to clusters chosen by label"),
+            id="clusters-by-label",
+        ),
+        pytest.param(
             APP.replace("namespace: shop-live}", "namespace: shop-staging}"),
             "{context: c}",
             (18, "spec.policies[1].properties.namespace", "step 'deploy-live' deploys the components again to the "

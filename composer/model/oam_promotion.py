@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from composer.model.oam_app import AppLevel, Plan
     from composer.model.oam_workflow import StepWalker
 
+LABEL_SELECTORS = ("clusterLabelSelector", "clusterSelector")
 ENVIRONMENTS_HINT = (
     "write environments/<env>.yaml for each stage (kubernetes.context and namespace) and run appc apply -e <env> "
     "for each, or give this step a topology with a namespace of its own"
@@ -58,6 +59,20 @@ def promote(
     for pname, _ in policies:
         walker.used_policies.add(pname)
     scoped = _scoped_plan(app, [hit for _, hit in policies])
+    by_label = [
+        path + ("properties", key)
+        for (policy, path) in (hit for _, hit in policies)
+        for key in LABEL_SELECTORS
+        if isinstance(policy.get("properties"), dict) and key in policy["properties"]
+    ]
+    if by_label and scoped.namespace is None:
+        c.error(
+            by_label[0],
+            f"step {step!r} deploys the components again to clusters chosen by label",
+            "Composer has no cluster registry to select them, so the copies would land where the first deploy did; "
+            "a promotion to other clusters is another environment: " + ENVIRONMENTS_HINT,
+        )
+        return set()
     ns = _namespace(walker, scoped, spath, step)
     if ns is None:
         return set()
