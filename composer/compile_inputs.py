@@ -245,7 +245,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         named = _named(target, relative=True)  # listings take no directory descriptor: relative is to the cwd
         if named is None:
             inputs.blind.append(f"{event} {args[0]!r}")
-        elif named not in inputs.listings:
+        elif named not in inputs.listings and not (named + os.sep).startswith(_OWN_PREFIXES):  # code_digest's
             _quietly(lambda: inputs.listings.__setitem__(named, listing_digest(named)))
     elif event.startswith(_BLINDING_EVENTS):
         inputs.blind.append(event)

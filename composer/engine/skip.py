@@ -16,10 +16,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from composer.graph import Graph
 from composer.state.model import StateDoc, UnitState
+
+if TYPE_CHECKING:  # the no-op fast path hashes units without loading the graph (composer/cli/fastpath.py)
+    from composer.graph import Graph
 
 Upstream = dict[str, dict[str, Any]]  # dependency -> {"outputs": ..., "secrets": digests}
 

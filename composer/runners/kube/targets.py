@@ -12,16 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.model.environment import Environment
 from composer.runners.kube.kubeconfig import (
     incluster_namespace,
     kubeconfig_contexts,
     kubeconfig_exists,
     kubeconfig_path,
 )
+
+if TYPE_CHECKING:  # the no-op fast path reads targets without the environment model
+    from composer.model.environment import Environment
 
 
 class DeliveryOptions(Protocol):
