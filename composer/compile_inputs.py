@@ -160,6 +160,7 @@ _REAL_LSTAT = os.lstat
 _REAL_ENVIRON = os.environ
 _HOOK_LOCK = threading.Lock()
 _HOOKED = False
+_ACTIVE = 0  # recordings in progress, in all threads
 
 
 def _recording() -> Inputs | None:
@@ -326,14 +327,20 @@ def recording() -> Iterator[Inputs]:
         _THREAD.inputs.blind.append("a nested recording")
     outer, inputs = _THREAD.inputs, Inputs()
     _THREAD.inputs = inputs
-    os.stat, os.lstat = _noting_stat(_REAL_STAT, True), _noting_stat(_REAL_STAT, False)  # type: ignore[assignment]
-    os.environ = _NotingEnviron()  # type: ignore[assignment]  # noqa: B003 (restored below; nothing is cleared)
+    global _ACTIVE
+    with _HOOK_LOCK:  # the observers stay while any thread records; other threads pass through them
+        if _ACTIVE == 0:
+            os.stat, os.lstat = _noting_stat(_REAL_STAT, True), _noting_stat(_REAL_STAT, False)
+            os.environ = _NotingEnviron()  # type: ignore[assignment]  # noqa: B003 (restored below; nothing is cleared)
+        _ACTIVE += 1
     try:
         yield inputs
     finally:
         _THREAD.inputs = outer
-        if outer is None:
-            os.stat, os.lstat, os.environ = _REAL_STAT, _REAL_LSTAT, _REAL_ENVIRON  # type: ignore[assignment]
+        with _HOOK_LOCK:
+            _ACTIVE -= 1
+            if _ACTIVE == 0:
+                os.stat, os.lstat, os.environ = _REAL_STAT, _REAL_LSTAT, _REAL_ENVIRON
 
 
 # -- code ----------------------------------------------------------------------------------------
