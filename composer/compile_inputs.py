@@ -229,7 +229,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return
     if event == "open":
         path, mode, flags = (tuple(args) + (None, None, None))[:3]
-        named = _named(path)
+        named = _named(path, relative=isinstance(mode, str))  # open() takes no directory descriptor; os.open may
         writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & _WRITE_FLAGS
         )

@@ -41,8 +41,10 @@ class NoopRequest:
 
 def try_noop(view: View, project: ProjectOptions, request: NoopRequest) -> int | None:
     """The exit code of a no-op served from the cache, or None: compile and run normally."""
-    if not request.served or project.env is None or len(project.files) != 1:
-        return None
+    from composer.runners.terraform_env import environment_warnings
+
+    if not request.served or project.env is None or len(project.files) != 1 or environment_warnings():
+        return None  # (the normal path shows those warnings under the lock)
     from composer import safefs
     from composer.state.local import LocalStore
     from composer.state.protocol import LockHeld, new_lock_info
