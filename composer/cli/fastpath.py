@@ -1,9 +1,11 @@
 """The no-op `appc apply` without compiling: when the compiled-model cache (composer/cli/
 compiled_cache.py) still holds for every input, the unit hashes come from it and the state,
 and the reality probe runs as always (issue 13: convergence is not given up, only compilation
-is skipped). Anything else (a unit changed, failed, added or removed, a probe finding, a
-verdict to record, a held lock, a mode this path does not serve) returns None before a byte is
-written, and the command compiles and runs normally, which then decides and says why.
+is skipped). Anything else (a unit changed, failed, added or removed, a probe finding, a held
+lock, a mode this path does not serve) returns None before a byte is written, and the command
+compiles and runs normally, which then decides and says why. The one write it makes is the
+normal path's: the probe's verdicts, when they differ from the recorded ones (the first probe
+after an apply).
 
 What it prints is what the normal path prints for a no-op: the probe's event, one `unchanged`
 event per unit, where things are, and the summary.
@@ -96,7 +98,7 @@ def _under_lock(view: View, model: CachedModel, store: LocalStore, request: Noop
         return None
     mode = probe_mode(request.probe)
     targets = _targets(model, state)
-    lists = _probe(model, state, request, mode, targets) if targets is not None and mode != "off" else 0
+    lists = _probe(model, store, state, request, mode, targets) if targets is not None and mode != "off" else 0
     if targets is None or lists is None:
         return None
     where = [f"kube:{t.name}/{t.namespace}" for t in targets]
@@ -124,10 +126,15 @@ def _targets(model: CachedModel, state: StateDoc) -> list[ClusterTarget] | None:
 
 
 def _probe(
-    model: CachedModel, state: StateDoc, request: NoopRequest, mode: ProbeMode, targets: list[ClusterTarget]
+    model: CachedModel,
+    store: LocalStore,
+    state: StateDoc,
+    request: NoopRequest,
+    mode: ProbeMode,
+    targets: list[ClusterTarget],
 ) -> int | None:
     """One LIST per kind and namespace, as the normal path's probe makes them: how many, when
-    every recorded object is there as written and the recorded verdicts stay; else None."""
+    every recorded object is there as written (the verdicts recorded when they changed); else None."""
     from composer.engine.check_records import probe_records, same_verdicts, with_probes
     from composer.engine.probes import Finding, kube_findings
     from composer.runners.kube.base import ClusterBase
@@ -151,8 +158,9 @@ def _probe(
         lists += len({(i.api_version, i.kind, i.namespace) for i in recorded.values()})
     if findings:
         return None  # missing, modified, unrecorded or unanswered: the normal path repairs or refuses
-    if asked and not same_verdicts(state, with_probes(state, probe_records(asked, findings, mode))):
-        return None  # verdicts to record: the normal path writes them
+    updated = with_probes(state, probe_records(asked, findings, mode)) if asked else state
+    if not same_verdicts(state, updated):  # the first probe after an apply: recorded as the normal path does
+        store.write(updated)  # (composer/cli/status_records.py record_probe: only when the verdicts differ)
     return lists
 
 
