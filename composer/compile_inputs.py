@@ -16,7 +16,7 @@ active on a thread, everything that thread reads is recorded where Python reads 
 
 What the recorder cannot name makes the record `blind`, and no cache is written for that run: an
 open or a listing by descriptor or relative name outside a seam, a write, a subprocess, a
-socket, a read of the whole environment. `Inputs.unchanged()` checks every record against the
+socket, a read of the whole environment, a thread started. `Inputs.unchanged()` checks every record against the
 disk and the environment as they are now. Composer's own code is keyed separately, by content
 (`code_digest`), and every other module file loaded by size and mtime (`library_marks`), as
 Python's own bytecode cache trusts them.
@@ -270,6 +270,17 @@ def _noting_stat(real: Callable[..., os.stat_result], follow_default: bool) -> C
     return observed
 
 
+_REAL_THREAD_START = threading._start_new_thread  # type: ignore[attr-defined]
+
+
+def _blinding_thread_start(*args: Any, **kwargs: Any) -> Any:
+    """A thread started while compiling reads where this thread's record cannot see."""
+    inputs = _recording()
+    if inputs is not None:
+        inputs.blind.append("a thread was started")
+    return _REAL_THREAD_START(*args, **kwargs)
+
+
 class _NotingEnviron(MutableMapping[str, str]):
     """os.environ while recording: each variable read is noted; reading them all blinds the record."""
 
@@ -332,6 +343,7 @@ def recording() -> Iterator[Inputs]:
         if _ACTIVE == 0:
             os.stat, os.lstat = _noting_stat(_REAL_STAT, True), _noting_stat(_REAL_STAT, False)
             os.environ = _NotingEnviron()  # type: ignore[assignment]  # noqa: B003 (restored below; nothing is cleared)
+            threading._start_new_thread = _blinding_thread_start  # type: ignore[attr-defined]
         _ACTIVE += 1
     try:
         yield inputs
@@ -341,6 +353,7 @@ def recording() -> Iterator[Inputs]:
             _ACTIVE -= 1
             if _ACTIVE == 0:
                 os.stat, os.lstat, os.environ = _REAL_STAT, _REAL_LSTAT, _REAL_ENVIRON
+                threading._start_new_thread = _REAL_THREAD_START  # type: ignore[attr-defined]
 
 
 # -- code ----------------------------------------------------------------------------------------

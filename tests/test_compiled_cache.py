@@ -166,3 +166,15 @@ def test_the_no_op_skips_compiling_and_still_repairs_a_vanished_object(tmp_path,
     assert events(repaired.out, "compile") == []  # the probe found it gone: compiled and applied
     assert "not found in the cluster" in events(repaired.out, "probe")[0]["reason"]
     assert kube_clean.get(path) is not None
+
+
+def test_a_thread_started_while_compiling_disables_the_cache(cached):
+    import threading
+
+    options, _ = cached
+    with recording() as inputs:
+        compiled = compile_for(options)
+        worker = threading.Thread(target=lambda: None)  # its reads would be out of this thread's record
+        worker.start()
+        worker.join()
+    assert "a thread was started" in inputs.blind and document(options, compiled, inputs) is None
