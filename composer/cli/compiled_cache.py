@@ -159,15 +159,10 @@ def parse_model(doc: Any) -> CachedModel | None:
     ):
         return None
     parsed = [_unit(u) for u in units]
-    if any(u is None for u in parsed):
+    kept = tuple(u for u in parsed if u is not None)
+    if len(kept) != len(parsed):
         return None
-    return CachedModel(
-        doc["app"],
-        doc["environment"],
-        doc["app_file"],
-        tuple((t[0], t[1]) for t in targets),
-        tuple(parsed),  # type: ignore[misc]
-    )
+    return CachedModel(doc["app"], doc["environment"], doc["app_file"], tuple((t[0], t[1]) for t in targets), kept)
 
 
 def still_valid(doc: Any, project: ProjectOptions) -> CachedModel | None:

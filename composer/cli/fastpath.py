@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from composer.cli.views import View
     from composer.engine.probes import ProbeMode
     from composer.runners.kube.targets import ClusterTarget
+    from composer.state.checks import RecordedMode
     from composer.state.local import LocalStore
     from composer.state.model import StateDoc
 
@@ -143,7 +144,7 @@ def _probe(
 
     names = {u.name for u in model.units}
     findings: list[Finding] = []
-    lists, asked = 0, set()
+    lists, asked = 0, set[str]()
     rate = RateLimit(request.kube_qps, request.kube_burst)
     for t in targets:
         client = KubeClient.for_context(t.kubeconfig, t.context, request.kube_workers, rate)
@@ -153,12 +154,13 @@ def _probe(
             for i in state.inventory.get(sink.target, ())
             if i.component in names
         }
-        findings += kube_findings(recorded, list_live(sink, recorded.values()))  # type: ignore[arg-type]
+        findings += kube_findings(recorded, list_live(sink, recorded.values()))
         asked.update(i.component for i in recorded.values())
         lists += len({(i.api_version, i.kind, i.namespace) for i in recorded.values()})
     if findings:
         return None  # missing, modified, unrecorded or unanswered: the normal path repairs or refuses
-    updated = with_probes(state, probe_records(asked, findings, mode)) if asked else state
+    recorded_mode: RecordedMode = "strict" if mode == "strict" else "lenient"  # (never "off" here)
+    updated = with_probes(state, probe_records(asked, findings, recorded_mode)) if asked else state
     if not same_verdicts(state, updated):  # the first probe after an apply: recorded as the normal path does
         store.write(updated)  # (composer/cli/status_records.py record_probe: only when the verdicts differ)
     return lists
