@@ -279,14 +279,27 @@ def apply(
     ),
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
+    from composer.cli.fastpath import NoopRequest, try_noop
+
+    project = replace(project, untrusted=untrusted)
+    served = (
+        planfile is None and auto_approve and not approve and not refresh and not adopt_owned and not force_conflicts
+    )
+    fast = NoopRequest(probe, kube_workers, kube_qps, kube_burst, timeout, lock_timeout, served)
+    code = try_noop(view, project, fast)  # first: a no-op served from the cache imports little else (issue 13)
+    if code is not None:
+        raise Exit(code)
+    from composer.cli.compiled_cache import save as save_cache
     from composer.cli.wiring import RunOptions, interactive
+    from composer.compile_inputs import recording
 
     if planfile is None and not auto_approve and not interactive():
         raise _needs_terminal(
             "apply",
             "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`",
         )
-    compiled = compile_for(replace(project, untrusted=untrusted))
+    with recording() as inputs:  # what compiling reads: the key of the compiled-model cache
+        compiled = compile_for(project)
     options = RunOptions(
         parallelism=parallelism,
         refresh=refresh,
@@ -300,7 +313,10 @@ def apply(
         adopt_owned=adopt_owned,
     )
     ask = planfile is None and not auto_approve
-    raise Exit(_apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe))
+    code = _apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe)
+    if code == EXIT_OK and served:
+        save_cache(project, compiled, inputs)
+    raise Exit(code)
 
 
 def _apply(
