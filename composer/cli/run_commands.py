@@ -77,6 +77,24 @@ LockTimeoutOpt = option(
     env="LOCK_TIMEOUT",
     help="Seconds to wait for the environment's lock (0: fail at once, exit 4).",
 )
+ForceConflictsOpt = option(
+    False,
+    "--force-conflicts",
+    env="FORCE_CONFLICTS",
+    help="Take ownership of fields another field manager owns (server-side apply conflicts).",
+)
+ApproveOpt = option(
+    [],
+    "--approve",
+    env="APPROVE",
+    help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
+)
+AdoptOwnedOpt = option(
+    False,
+    "--adopt-owned",
+    env="ADOPT_OWNED",
+    help="Import a resource that already exists when its ownership tags name its unit.",
+)
 
 
 def _pending(session: EngineSession) -> bool:
@@ -252,31 +270,16 @@ def apply(
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     no_wait: bool = option(False, "--no-wait", env="NO_WAIT", help="Do not wait for rollouts."),
-    force_conflicts: bool = option(
-        False,
-        "--force-conflicts",
-        env="FORCE_CONFLICTS",
-        help="Take ownership of fields another field manager owns (server-side apply conflicts).",
-    ),
+    force_conflicts: bool = ForceConflictsOpt,
     kube_workers: int = KubeWorkersOpt,
     kube_qps: float = KubeQpsOpt,
     kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    approve: list[str] = option(
-        [],
-        "--approve",
-        env="APPROVE",
-        help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
-    ),
+    approve: list[str] = ApproveOpt,
     probe: str | None = ProbeOpt,
-    adopt_owned: bool = option(
-        False,
-        "--adopt-owned",
-        env="ADOPT_OWNED",
-        help="Import a resource that already exists when its ownership tags name its unit.",
-    ),
+    adopt_owned: bool = AdoptOwnedOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
     from composer.cli.fastpath import NoopRequest, try_noop
