@@ -55,7 +55,20 @@ def _digest(data: bytes) -> str:
 
 
 def file_digest(path: str) -> str:
-    """sha256 of a regular file's bytes; ABSENT, or UNREADABLE for anything else."""
+    """sha256 of a regular file's bytes ("l:" before it when the path is a link to one: a file
+    swapped for a link to the same bytes, which safefs refuses, is a change); ABSENT, or
+    UNREADABLE for anything else."""
+    try:
+        link = stat.S_ISLNK(_REAL_LSTAT(path).st_mode)
+    except FileNotFoundError:
+        return ABSENT
+    except OSError:
+        return UNREADABLE
+    content = _content_digest(path)
+    return "l:" + content if link and content not in (ABSENT, UNREADABLE) else content
+
+
+def _content_digest(path: str) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:

@@ -178,3 +178,14 @@ def test_a_thread_started_while_compiling_disables_the_cache(cached):
         worker.start()
         worker.join()
     assert "a thread was started" in inputs.blind and document(options, compiled, inputs) is None
+
+
+def test_a_file_swapped_for_a_link_to_the_same_bytes_invalidates(cached, tmp_path_factory):
+    # safefs refuses a link where the project had a file; the cache must not serve a no-op instead
+    options, doc = cached
+    app = options.files[0]
+    outside = tmp_path_factory.mktemp("outside") / "app.yaml"
+    outside.write_bytes(app.read_bytes())
+    app.unlink()
+    app.symlink_to(outside)
+    assert still_valid(doc, options) is None
