@@ -39,8 +39,11 @@ resource "aws_s3_bucket_versioning" "this" {
 
 # Parts of multipart uploads that were never completed are invisible and billed until removed:
 # abort them after a week. Objects themselves (and their versions) are the app's data and have no
-# expiry here.
+# expiry here. Writing the rule costs at least 55 s: the AWS provider (5.x) waits 10 s, then reads
+# the rule back every 5 s until ten reads in a row agree, on any endpoint. The development tier
+# leaves it out (providers/aws/implementations.yaml).
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  count  = var.abort_incomplete_uploads_days > 0 ? 1 : 0
   bucket = aws_s3_bucket.this.id
 
   rule {
@@ -50,7 +53,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     filter {}
 
     abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+      days_after_initiation = var.abort_incomplete_uploads_days
     }
   }
 }

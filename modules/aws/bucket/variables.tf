@@ -47,3 +47,14 @@ variable "kms_key_id" {
   type        = string
   default     = null
 }
+
+variable "abort_incomplete_uploads_days" {
+  description = "Days after which the parts of an unfinished multipart upload are deleted; 0: no lifecycle rule (the AWS provider waits at least 55 s after writing one)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_uploads_days >= 0 && floor(var.abort_incomplete_uploads_days) == var.abort_incomplete_uploads_days
+    error_message = "abort_incomplete_uploads_days is a whole number of days, 0 or more."
+  }
+}
