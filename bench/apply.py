@@ -1,7 +1,7 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
     python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
-                          [--only d|e|f|a,b,c,...] [--compare-pool]
+                          [--only d|e|f|a,b,c,...] [--compare-pool] [--timeout 1800] [--setup-parallelism 16]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -10,12 +10,15 @@
 (c) one changed unit out of N, against `terraform apply` of the monolithic root after
     the same change.
 (f) a no-op re-apply of --probe-units (50) units with reality probes on (--probe=strict):
-    0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
+    0 terraform runs, 0 mutating Kubernetes calls (counted by the Kubernetes stand-in),
+    <= 3 AWS API calls, <= 1 s (issue 13).
 
 (d) first apply of N independent units against the monolithic root at the same parallelism
     (`terraform apply -parallelism=P`); with --compare-pool, also with the provider pool off.
 (e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
     as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
+    (e) and (f) share one set-up that grows with N, each step bounded by --timeout
+    (bench/apply_units.py says why: a bucket's lifecycle configuration costs >= 55 s to create).
 
 Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
 the monolithic apply; (d) <= 1.5x monolithic; (e) appc flat (<= 1.2x from the smallest to

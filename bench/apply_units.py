@@ -140,13 +140,15 @@ def _progress(label: str, value: object) -> None:
     print(f"[bench] {label}: {value}", file=sys.stderr, flush=True)
 
 
-def grow(series: Series, n: int, appc_env: dict[str, str], kube_block: str) -> None:
-    """Bring both set-ups to n units: appc's project (apply at the set-up parallelism) and the
-    monolithic root (render, init once, apply at -parallelism=n)."""
+def grow(series: Series, n: int, appc_env: dict[str, str], kube_block: str, monolithic: bool = True) -> None:
+    """Bring both set-ups to n units: appc's project (apply at the set-up parallelism) and, unless
+    only (f) runs, the monolithic root (render, init once, apply at -parallelism=n)."""
     units = series.work / "units"
     app = write_project(units / "appc", "bench", n, kube_block)
     run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(series.setup_parallelism)]
     series.setup_s[f"appc N={n}"] = round(_appc(run, units / "appc", appc_env, series)[0], 1)
+    if not monolithic:
+        return
     src = write_project(
         units / "mono-src", "mono", n, "{directory: deploy, namespace: bench, secretStore: {name: aws}}"
     )
@@ -244,7 +246,9 @@ def run_series(series: Series, sizes: list[int], probe_units: int, latency_ms: f
     for n in steps:
         series.deadline = time.monotonic() + series.timeout_s
         try:
-            grow(series, n, appc_env, kube_block)
+            grow(series, n, appc_env, kube_block, monolithic=bool(sizes))
+            if n == probe_units:  # first, so a step that runs out of time still has (f)
+                out.update(noop_with_probes(series, n, appc_env, standin_url))
             if n in sizes:
                 direct = (appc_env, series.tf_env)
                 out["e_change_one"]["direct"].append(change_one(series, n, "direct", direct, kube_block, off=True))
@@ -256,8 +260,6 @@ def run_series(series: Series, sizes: list[int], probe_units: int, latency_ms: f
                     out["e_change_one"]["latency"].append(change_one(series, n, "latency", slow, kube_block, off=False))
                 else:  # put b07 back, unmeasured, so the next step grows from the original configuration
                     change_one(series, n, "restore", (appc_env, series.tf_env), kube_block, off=False)
-            if n == probe_units:
-                out.update(noop_with_probes(series, n, appc_env, standin_url))
         except StepTimeout as exc:
             out["timed_out"].append({"n": n, "after_s": series.timeout_s, "in": str(exc)})
             _progress(f"step N={n}", f"timed out after {series.timeout_s:.0f} s in {exc}; the series stops")
