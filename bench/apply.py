@@ -184,7 +184,11 @@ def units_series(work: Path, url: str, env: dict, tf_env: dict, args: argparse.N
     finally:
         for proc in (p for p in (proxy, standin) if p is not None):
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def main() -> int:

@@ -155,11 +155,9 @@ def grow(series: Series, n: int, appc_env: dict[str, str], kube_block: str, mono
     render = units / f"mono-render-{n}"
     _appc(["render", "-f", str(src), "-e", "bench", "-o", str(render)], units / "mono-src", series.env, series)
     mono = units / "mono"
-    first = not mono.exists()
     mono.mkdir(parents=True, exist_ok=True)
     write_monolithic_root(render, mono)
-    if first:
-        _terraform(["init", "-input=false", "-no-color"], mono, series.tf_env, series)
+    _terraform(["init", "-input=false", "-no-color"], mono, series.tf_env, series)  # new module calls need it
     tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={max(n, series.parallelism)}"]
     series.setup_s[f"mono N={n}"] = round(_terraform(tf, mono, series.tf_env, series), 1)
     _progress(f"set-up N={n}", series.setup_s)
