@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.apply_units import Series, run_series  # noqa: E402
+from bench.apply_units import Series, run_series, write_monolithic_root  # noqa: E402
 from composer.runners.terraform import terraform_environment  # noqa: E402
 
 
@@ -103,25 +103,6 @@ def appc(args: list[str], cwd: Path, env: dict, events: list | None = None) -> t
             f"appc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
         )
     return wall, summary
-
-
-def monolithic_root(render_dir: Path, target: Path) -> None:
-    """One root holding every unit's module call (same modules, same inputs, same provider)."""
-    shutil.copytree(render_dir / "modules", target / "modules")
-    root: dict = {"module": {}}
-    for unit in sorted((render_dir / "terraform").iterdir()):
-        doc = json.loads((unit / "main.tf.json").read_text())
-        root.setdefault(
-            "terraform",
-            {
-                "required_providers": doc["terraform"]["required_providers"],
-                "backend": {"local": {"path": "mono.tfstate"}},
-            },
-        )
-        root.setdefault("provider", doc["provider"])
-        for name, call in doc["module"].items():
-            root["module"][name] = {**call, "source": call["source"].replace("../../modules/", "./modules/")}
-    (target / "main.tf.json").write_text(json.dumps(root, indent=2))
 
 
 def progress(label: str, value: object) -> None:
@@ -258,7 +239,7 @@ def first_apply(work: Path, url: str, env: dict, tf_env: dict, args: argparse.Na
     app = make_project(mono_src, n)
     appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / "render")], mono_src, env)
     mono = work / "mono"
-    monolithic_root(work / "render", mono)
+    write_monolithic_root(work / "render", mono)
     terraform(["init", "-input=false", "-no-color"], mono, tf_env)
     reset(url)
     tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"]

@@ -34,6 +34,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGED = "b07"  # the unit whose versioning the measured runs flip
@@ -190,7 +191,7 @@ def noop_with_probes(series: Series, n: int, appc_env: dict[str, str], standin_u
     """(f) The no-op re-apply of n settled units with --probe=strict, `repeats` times: wall time,
     Terraform processes, cloud API calls of the probe per cloud, mutating calls the API server saw."""
     app = series.work / "units" / "appc" / "app.yaml"
-    runs = []
+    runs: list[dict[str, Any]] = []
     for _ in range(repeats):
         before = _standin_mutating(standin_url)
         load = os.getloadavg()[0]
