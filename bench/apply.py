@@ -1,7 +1,7 @@
 """Apply benchmark: appc against one monolithic Terraform root, side by side, on moto.
 
     python bench/apply.py [--units 20] [--parallelism 4] [--sizes 10,50,100] [--latency-ms 50] [--json]
-                          [--only d|e|f|a,b,c,...] [--compare-pool]
+                          [--only d|e|f|a,b,c,...] [--compare-pool] [--timeout 1800] [--setup-parallelism 16]
 
 (a) N independent bucket units (S3 bucket + Secrets Manager secret each): `appc apply`
     with --parallelism P, against the same resources in ONE monolithic root
@@ -10,12 +10,15 @@
 (c) one changed unit out of N, against `terraform apply` of the monolithic root after
     the same change.
 (f) a no-op re-apply of --probe-units (50) units with reality probes on (--probe=strict):
-    0 terraform runs, <= 3 AWS API calls, <= 1 s (issue 13).
+    0 terraform runs, 0 mutating Kubernetes calls (counted by the Kubernetes stand-in),
+    <= 3 AWS API calls, <= 1 s (issue 13).
 
 (d) first apply of N independent units against the monolithic root at the same parallelism
     (`terraform apply -parallelism=P`); with --compare-pool, also with the provider pool off.
 (e) one changed unit at each N of --sizes, appc against the monolithic root, on the emulator
     as is and behind bench/latency_proxy.py adding --latency-ms to every API request.
+    (e) and (f) share one set-up that grows with N, each step bounded by --timeout
+    (bench/apply_units.py says why: a bucket's lifecycle configuration costs >= 55 s to create).
 
 Targets: (a) <= 0.5x the sequential run; (b) 0 terraform runs and <= 1 s; (c) <= 0.1x
 the monolithic apply; (d) <= 1.5x monolithic; (e) appc flat (<= 1.2x from the smallest to
@@ -40,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.apply_units import Series, run_series, write_monolithic_root  # noqa: E402
 from composer.runners.terraform import terraform_environment  # noqa: E402
 
 
@@ -101,25 +105,6 @@ def appc(args: list[str], cwd: Path, env: dict, events: list | None = None) -> t
     return wall, summary
 
 
-def monolithic_root(render_dir: Path, target: Path) -> None:
-    """One root holding every unit's module call (same modules, same inputs, same provider)."""
-    shutil.copytree(render_dir / "modules", target / "modules")
-    root: dict = {"module": {}}
-    for unit in sorted((render_dir / "terraform").iterdir()):
-        doc = json.loads((unit / "main.tf.json").read_text())
-        root.setdefault(
-            "terraform",
-            {
-                "required_providers": doc["terraform"]["required_providers"],
-                "backend": {"local": {"path": "mono.tfstate"}},
-            },
-        )
-        root.setdefault("provider", doc["provider"])
-        for name, call in doc["module"].items():
-            root["module"][name] = {**call, "source": call["source"].replace("../../modules/", "./modules/")}
-    (target / "main.tf.json").write_text(json.dumps(root, indent=2))
-
-
 def progress(label: str, value: object) -> None:
     """Each figure on stderr as soon as it is known, so a run cut short still reports."""
     print(f"[bench] {label}: {value}", file=sys.stderr, flush=True)
@@ -131,25 +116,6 @@ def terraform(args: list[str], cwd: Path, env: dict) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"terraform {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.monotonic() - t
-
-
-def noop_with_probes(work: Path, url: str, env: dict, units: int, parallelism: int) -> dict:
-    """(f) A no-op re-apply of UNITS bucket units with reality probes on (--probe=strict): the
-    wall time, Terraform processes and AWS API calls of the probe (issue 13: 0, <= 3, <= 1.0 s)."""
-    reset(url)
-    root = work / "probes"
-    app = make_project(root, units)
-    appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)], root, env)
-    lines: list = []
-    wall, summary = appc(["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--probe=strict"], root, env, lines)
-    probes = next((e for e in lines if e.get("type") == "probes"), {})
-    return {
-        "probe_units": units,
-        "probe_noop_s": round(wall, 3),
-        "probe_noop_terraform_runs": summary.get("terraform_runs"),
-        "probe_noop_aws_calls": sum((probes.get("cloud_api_calls") or {}).values()),
-        "probe_noop_rerun": len(probes.get("rerun") or []),
-    }
 
 
 def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, subprocess.Popen]:
@@ -168,54 +134,42 @@ def start_proxy(workdir: Path, upstream: str, delay_ms: float) -> tuple[str, sub
     return f"http://127.0.0.1:{port_file.read_text().strip()}", proc
 
 
-def change_one(
-    work: Path, n: int, parallelism: int, env: dict, tf_env: dict, moto_url: str, tag: str, measured: tuple[dict, dict]
-) -> dict:
-    """One changed unit out of n: appc (first apply, then the change) against the monolithic root.
-    The first applies go to the emulator directly (they are set-up, not measured); the change runs
-    with the `measured` (appc, terraform) environments, e.g. behind the latency proxy."""
-    appc_env, measured_tf = measured
-    reset(moto_url)
-    src = work / f"{tag}-{n}-src"
-    app = make_project(src, n)
-    appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / f"{tag}-{n}-render")], src, env)
-    mono = work / f"{tag}-{n}-mono"
-    monolithic_root(work / f"{tag}-{n}-render", mono)
-    tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={parallelism}"]
-    terraform(["init", "-input=false", "-no-color"], mono, tf_env)
-    terraform(tf, mono, tf_env)
-    doc = json.loads((mono / "main.tf.json").read_text())
-    doc["module"]["b07"]["versioning"] = False
-    (mono / "main.tf.json").write_text(json.dumps(doc, indent=2))
-    mono_s = terraform(tf, mono, measured_tf)
-    reset(moto_url)
-    par = work / f"{tag}-{n}-appc"
-    app = make_project(par, n)
-    run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(parallelism)]
-    appc(run, par, env)
-    make_project(par, n, versioning_off=7)
-    appc_s, s = appc(run, par, appc_env)
-    progress(f"(e) {tag} N={n}", f"appc {appc_s:.2f} s, monolithic {mono_s:.2f} s")
-    return {"n": n, "appc_s": round(appc_s, 2), "mono_s": round(mono_s, 2), "ratio": round(appc_s / mono_s, 3),
-            "terraform_runs": s.get("terraform_runs")}  # fmt: skip
+def start_standin(workdir: Path) -> tuple[str, str, subprocess.Popen]:
+    """The Kubernetes API stand-in as its own process (its /standin/stats counts mutating calls)."""
+    kubeconfig, port_file = workdir / "kubeconfig", workdir / "standin.port"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.kube_standin", "--port", "0", "--kubeconfig", str(kubeconfig),
+         "--port-file", str(port_file), "--auto-ready"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text().strip():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("the Kubernetes stand-in did not start")
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{port_file.read_text().strip()}", str(kubeconfig), proc
 
 
-def change_one_series(
-    work: Path, sizes: list[int], args: argparse.Namespace, env: dict, tf_env: dict, url: str
-) -> dict:
-    direct = (env, tf_env)
-    out: dict = {"direct": [change_one(work, n, args.parallelism, env, tf_env, url, "direct", direct) for n in sizes]}
-    if args.latency_ms > 0:
-        proxy_url, proxy = start_proxy(work, url, args.latency_ms)
-        try:
-            slow_env = {**env, "AWS_ENDPOINT_URL": proxy_url}
-            slow_tf = {**tf_env, "AWS_ENDPOINT_URL": proxy_url}
-            slow = (slow_env, slow_tf)
-            out["latency"] = [change_one(work, n, args.parallelism, env, tf_env, url, "slow", slow) for n in sizes]
-        finally:
-            proxy.terminate()
-            proxy.wait(timeout=10)
-    return out
+def units_series(work: Path, url: str, env: dict, tf_env: dict, args: argparse.Namespace, only: set) -> dict:
+    """(e) and (f) on one growing set-up (bench/apply_units.py says why and how)."""
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()] if "e" in only else []
+    probe_units = args.probe_units if "f" in only else 0
+    series = Series(work, env, tf_env, args.parallelism, args.setup_parallelism, args.timeout)
+    standin_url, kubeconfig, standin = start_standin(work)
+    proxy = None
+    try:
+        proxy_url = None
+        if sizes and args.latency_ms > 0:
+            proxy_url, proxy = start_proxy(work, url, args.latency_ms)
+        return run_series(series, sizes, probe_units, args.latency_ms, (standin_url, kubeconfig), proxy_url)
+    finally:
+        for proc in (p for p in (proxy, standin) if p is not None):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def main() -> int:
@@ -230,6 +184,13 @@ def main() -> int:
     ap.add_argument("--only", default="", help="scenarios to run, e.g. 'd' or 'e,f' (default: all of a-f)")
     ap.add_argument(
         "--compare-pool", action="store_true", help="(d) also with the provider pool off (COMPOSER_PROVIDER_POOL=0)"
+    )
+    ap.add_argument("--timeout", type=float, default=1800.0, help="wall-time bound of each (e)/(f) step, seconds")
+    ap.add_argument(
+        "--setup-parallelism",
+        type=int,
+        default=16,
+        help="appc --parallelism of the (e)/(f) set-up applies (not measured)",
     )
     args = ap.parse_args()
     n = args.units
@@ -254,12 +215,9 @@ def main() -> int:
     try:
         if only & set("abcd"):
             first_apply(work, url, env, tf_env, args, only, fig)
-        if args.probe_units and "f" in only:
-            fig.update(noop_with_probes(work, url, env, args.probe_units, args.parallelism))
-            progress("(f) no-op with probes", f"{fig['probe_noop_s']:.2f} s, {fig['probe_noop_aws_calls']} AWS calls")
-        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
-        if sizes and "e" in only:
-            fig["e_change_one"] = change_one_series(work, sizes, args, env, tf_env, url)
+        if only & set("ef"):
+            reset(url)
+            fig.update(units_series(work, url, env, tf_env, args, only))
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -281,7 +239,7 @@ def first_apply(work: Path, url: str, env: dict, tf_env: dict, args: argparse.Na
     app = make_project(mono_src, n)
     appc(["render", "-f", str(app), "-e", "bench", "-o", str(work / "render")], mono_src, env)
     mono = work / "mono"
-    monolithic_root(work / "render", mono)
+    write_monolithic_root(work / "render", mono)
     terraform(["init", "-input=false", "-no-color"], mono, tf_env)
     reset(url)
     tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={args.parallelism}"]
@@ -336,8 +294,11 @@ def verdicts(fig: dict, args: argparse.Namespace) -> dict[str, bool]:
         fig["c_change_one_vs_monolithic"] = round(fig["change_one_s"] / fig["mono_change_one_s"], 3)
         checks["(c) one changed unit <= 0.1x monolithic"] = fig["c_change_one_vs_monolithic"] <= 0.1
     if "probe_noop_s" in fig:
-        checks["(f) no-op with probes: 0 terraform runs, <= 3 AWS calls"] = (
-            fig["probe_noop_terraform_runs"] == 0 and fig["probe_noop_aws_calls"] <= 3 and fig["probe_noop_rerun"] == 0
+        checks["(f) no-op with probes: 0 terraform runs, 0 mutating Kubernetes calls, <= 3 AWS calls"] = (
+            fig["probe_noop_terraform_runs"] == 0
+            and fig["probe_noop_k8s_mutating"] == 0
+            and fig["probe_noop_aws_calls"] <= 3
+            and fig["probe_noop_rerun"] == 0
         )
         checks["(f) no-op with probes <= 1 s"] = fig["probe_noop_s"] <= 1.0
     if "parallel_s" in fig:
@@ -352,6 +313,8 @@ def verdicts(fig: dict, args: argparse.Namespace) -> dict[str, bool]:
             checks[f"(e) {mode}: appc flat (<= 1.2x from N={series[0]['n']} to N={series[-1]['n']})"] = flat <= 1.2
         if mode == "latency" and series:
             checks[f"(e) latency: <= 0.1x monolithic at N={series[-1]['n']}"] = series[-1]["ratio"] <= 0.1
+    for t in fig.get("timed_out", []):
+        checks[f"step N={t['n']} finished within --timeout"] = False
     fig["checks"] = checks
     return checks
 
@@ -394,7 +357,9 @@ def report(fig: dict, checks: dict[str, bool], args: argparse.Namespace) -> None
             (
                 f"(f) no change, probes on, {fig['probe_units']} units",
                 fig["probe_noop_s"],
-                f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls",
+                f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls, "
+                f"{fig['probe_noop_k8s_mutating']} mutating Kubernetes calls; median of "
+                + ", ".join(f"{r['wall_s']:.2f}" for r in fig["probe_runs"]),
             )
         )
     for label, secs, note in rows:
@@ -415,8 +380,12 @@ def report(fig: dict, checks: dict[str, bool], args: argparse.Namespace) -> None
         for row in series:
             print(
                 f"      N={row['n']:<4} appc {row['appc_s']:7.2f} s   monolithic {row['mono_s']:7.2f} s   "
-                f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs"
+                f"{row['ratio']:.2f}x   {row['terraform_runs']} terraform runs   load {row['load']:.1f}"
             )
+    if fig.get("setup_s"):
+        print("  set-up (not measured): " + ", ".join(f"{k} {v:.0f} s" for k, v in fig["setup_s"].items()))
+    for t in fig.get("timed_out", []):
+        print(f"  TIMED OUT: step N={t['n']} after {t['after_s']:.0f} s (in {t['in']})")
     print()
     for k, ok in checks.items():
         print(f"  {'met   ' if ok else 'MISSED'}  {k}")
