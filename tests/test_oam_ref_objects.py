@@ -1,0 +1,148 @@
+"""KubeVela's `ref-objects` component: the objects it references are read from the YAML files beside
+the app and rendered as the component's objects (docs/oam.md, "Component types")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from composer.project import compile_project, open_project
+from tests.helpers import appc, write
+
+ENV = "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: prod}\nspec: {kubernetes: {context: c, namespace: shop}}\n"
+APP = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop, namespace: shop}
+spec:
+  components:
+    - name: web
+      type: ref-objects
+      properties:
+        objects:
+          - {resource: deployment, group: apps}
+          - resource: configmaps
+            labelSelector: {app: web}
+      traits:
+        - type: scaler
+          properties: {replicas: 4}
+"""
+# As `kubectl get -o yaml` writes them: what the server set is not applied again.
+LIVE = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  uid: 0c6d1c2e
+  resourceVersion: "812"
+  creationTimestamp: "2026-11-01T00:00:00Z"
+  managedFields: [{manager: kubectl}]
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+status: {readyReplicas: 1}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-settings, labels: {app: web}}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other-settings, labels: {app: other}}
+data: {mode: slow}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-elsewhere, namespace: staging, labels: {app: web}}
+data: {mode: slow}
+"""
+
+
+def test_the_referenced_objects_beside_the_app_are_the_components_objects(tmp_path: Path, registry):
+    write(tmp_path, {"app.yaml": APP, "live.yaml": LIVE, "environments/prod.yaml": ENV})
+    project = open_project(tmp_path / "app.yaml")
+    compiled = compile_project(project, "prod", registry)
+    objects = list(yaml.safe_load_all(compiled.rendered.files["kubernetes/web.yaml"]))
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in objects) == [
+        ("ConfigMap", "web-settings"),
+        ("Deployment", "web"),
+    ]
+    [deployment] = [o for o in objects if o["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 4  # the scaler trait, as KubeVela patches the workload
+    assert "status" not in deployment
+    assert not {"uid", "resourceVersion", "creationTimestamp", "managedFields"} & set(deployment["metadata"])
+    assert deployment["metadata"]["namespace"] == "shop"
+    assert deployment["metadata"]["labels"]["composer.dev/component"] == "web"
+    [warning] = [w for w in project.app.warnings if "ref-objects" in w.summary]
+    assert (warning.line, str(warning.path[-1])) == (7, "type")
+    assert "live.yaml" in warning.detail and "taken over" in warning.detail
+
+
+@pytest.mark.parametrize(
+    ("selector", "line", "path", "summary"),
+    [
+        (
+            "{resource: deployment, name: api}",
+            10,
+            "spec.components[0].properties.objects[0]",
+            "no deployment named 'api' in the files beside the app",
+        ),
+        (
+            "{resource: deployment, group: batch}",
+            10,
+            "spec.components[0].properties.objects[0]",
+            "no deployment of group 'batch' named 'web' in the files beside the app",
+        ),
+        (
+            "{resource: deployment, cluster: hub}",
+            10,
+            "spec.components[0].properties.objects[0].cluster",
+            "ref-objects cluster 'hub' is not supported",
+        ),
+        (
+            "{resource: deployment, name: web, labelSelector: {app: web}}",
+            10,
+            "spec.components[0].properties.objects[0].labelSelector",
+            "name and labelSelector cannot be both set",
+        ),
+        (
+            "{resource: deployment, nmae: web}",
+            10,
+            "spec.components[0].properties.objects[0].nmae",
+            "unknown field 'nmae' of a ref-objects selector",
+        ),
+        (
+            "{resource: configmap, name: web-settings}",
+            12,
+            "spec.components[0].traits[0].type",
+            "scaler needs a Deployment, StatefulSet, ReplicaSet as the first ref-objects object",
+        ),
+    ],
+)
+def test_a_reference_that_cannot_be_read_is_refused_at_its_line(tmp_path: Path, selector, line, path, summary):
+    app = APP.replace("- {resource: deployment, group: apps}", f"- {selector}").replace(
+        "          - resource: configmaps\n            labelSelector: {app: web}\n", ""
+    )
+    write(tmp_path, {"app.yaml": app, "live.yaml": LIVE, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1, r.stdout
+    errors = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert [(e["line"], e["path"], e["summary"]) for e in errors] == [(line, path, summary)]
+    assert errors[0]["detail"]
+
+
+def test_urls_are_refused_with_what_to_do(tmp_path: Path):
+    app = APP.replace("objects:\n", "urls: [https://example.com/web.yaml]\n        objects:\n")
+    write(tmp_path, {"app.yaml": app, "live.yaml": LIVE, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 1
+    [e] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert (e["line"], e["summary"]) == (9, "unsupported field 'urls' of ref-objects")
+    assert "file beside the app" in e["detail"]
