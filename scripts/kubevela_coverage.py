@@ -7,7 +7,9 @@ Every `*.yaml` / `*.yml` file is split into documents; each `core.oam.dev/v1beta
 is loaded and rendered on its own, against a plain environment (context `test`, namespace
 `corpus`), as `appc render` would. A document counts as vela-core when every component type,
 trait, policy and workflow step it names has a definition under
-`vela-templates/definitions/internal/` of the same checkout. The script prints how many of
+`vela-templates/definitions/internal/` of the same checkout, and its component and trait
+properties name only fields of those definitions' `parameter` (otherwise it was written for a
+definition of its own that reuses a vela-core name: left out, and listed). The script prints how many of
 those load and render, then the refusals grouped by their first error (quoted names folded,
 so one reason is one line); `--files` lists each refused file with its first error, `--all`
 counts every Application, not only the vela-core ones, and `--walk` runs the field walk of
@@ -243,22 +245,21 @@ def core_parameters(checkout: Checkout, names: list[str]) -> dict[tuple[str, str
     out: dict[tuple[str, str], set[str] | None] = {}
     for n in names:
         parts = n.split("/")
-        if n.startswith(DEFINITIONS) and n.endswith(".cue") and parts[-2] in KINDS:
+        if n.startswith(DEFINITIONS) and n.endswith(".cue") and parts[-2] in ("component", "trait"):
             out[(parts[-2], parts[-1][: -len(".cue")])] = parameter_keys(checkout.read(n))
     return out
 
 
 def foreign_fields(data: dict, params: dict[tuple[str, str], set[str] | None]) -> list[str]:
-    """Fields of the case's properties that the vela-core definition of that name does not have:
-    the case was written for another definition of the same name (KubeVela's parameters are closed,
-    so vela-core would refuse it too)."""
+    """Fields of a component's or trait's properties that the vela-core definition of that name does
+    not have: the case was written for another ComponentDefinition or TraitDefinition of the same
+    name (their templates evaluate a closed `parameter`, so vela-core would refuse it too). Policies
+    and workflow steps are not judged so: KubeVela's controller reads some of their fields in Go
+    (garbage-collect's `order`) that their CUE definitions do not list."""
     spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
     comps = [c for c in spec.get("components") or [] if isinstance(c, dict)]
-    workflow: dict[str, Any] = spec["workflow"] if isinstance(spec.get("workflow"), dict) else {}
     used = [("component", c) for c in comps]
     used += [("trait", t) for c in comps for t in c.get("traits") or [] if isinstance(t, dict)]
-    used += [("policy", p) for p in spec.get("policies") or [] if isinstance(p, dict)]
-    used += [("workflowstep", s) for s in _step_objects(workflow.get("steps"))]
     out = []
     for kind, item in used:
         known = params.get((kind, str(item.get("type"))))
@@ -266,13 +267,6 @@ def foreign_fields(data: dict, params: dict[tuple[str, str], set[str] | None]) -
         if known is not None and isinstance(props, dict):
             out += [f"{kind} {item.get('type')}: {k}" for k in props if k not in known]
     return out
-
-
-def _step_objects(steps: Any) -> Iterator[dict]:
-    for s in steps if isinstance(steps, list) else []:
-        if isinstance(s, dict):
-            yield s
-            yield from _step_objects(s.get("subSteps"))
 
 
 def reason(summary: str) -> str:
