@@ -82,7 +82,7 @@ def test_the_referenced_objects_beside_the_app_are_the_components_objects(tmp_pa
     assert deployment["metadata"]["labels"]["composer.dev/component"] == "web"
     [warning] = [w for w in project.app.warnings if "ref-objects" in w.summary]
     assert (warning.line, str(warning.path[-1])) == (7, "type")
-    assert "live.yaml" in warning.detail and "taken over" in warning.detail
+    assert "live.yaml" in warning.detail and "take-over policy" in warning.detail
 
 
 @pytest.mark.parametrize(

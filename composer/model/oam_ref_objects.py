@@ -9,8 +9,9 @@ for `workflow.ref` (oam_refs.py), it reads them from the YAML files beside the a
 manifests one applies before the app (`kubectl apply -f deployment.yaml`) or `kubectl get -o
 yaml` wrote. `appc plan` shows them, and a reference that matches nothing is an error at its
 line before anything is written. The objects become the component's: applied with Composer's
-labels (an object of that name already in the cluster is taken over), pruned and destroyed
-with it. A warning at the component's `type` says so.
+labels, pruned and destroyed with it; a field of an existing object that another tool set to
+another value is a conflict (plan and apply report it) unless the app takes the object over.
+A warning at the component's `type` says so.
 
 The `scaler` trait patches the workload's `spec.replicas`, as KubeVela's scaler patches the
 first object; it is read as a `json-merge-patch`. Other traits are those of `k8s-objects`.
@@ -133,8 +134,9 @@ class RefObjects:
             self.cpath + ("type",),
             "ref-objects: the objects are read from the files beside the app, not from the cluster",
             f"read: {', '.join(sorted({o.file for o in found}))}. Composer applies them as this component's objects "
-            "with its labels: one of that name already in the cluster is taken over, and prune and destroy delete "
-            "them with the component. Use k8s-objects to write them in the app itself",
+            "with its labels, and prune and destroy delete them with the component. Where one already exists in "
+            "the cluster, a field another tool set to another value is a conflict that appc plan and apply report, "
+            "unless the app takes it over (a take-over policy, or --force-conflicts)",
         )
         self.c.dst.notes[self.cpath] = "ref-objects is read as a k8s-objects component of the objects it references"
         objects = [for_dispatch(o.body) for o in found]
