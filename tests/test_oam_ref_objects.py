@@ -146,3 +146,37 @@ def test_urls_are_refused_with_what_to_do(tmp_path: Path):
     [e] = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
     assert (e["line"], e["summary"]) == (9, "unsupported field 'urls' of ref-objects")
     assert "file beside the app" in e["detail"]
+
+
+def test_referenced_objects_are_planned_applied_and_destroyed_with_the_component(tmp_path: Path, kube_clean):
+    """Against the Kubernetes API stand-in: plan shows the objects read beside the app, apply
+    writes them (replicas from the scaler, the server-set clusterIP left out), destroy deletes them."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    corpus = Path(__file__).parent / "corpus" / "kubevela"
+    env = (
+        "apiVersion: composer.dev/v1alpha1\nkind: Environment\nmetadata: {name: dev}\n"
+        f"spec:\n  kubernetes: {{context: {kube_clean.context}, namespace: refs}}\n"
+    )
+    write(
+        tmp_path,
+        {
+            "app.yaml": (corpus / "50-ref-objects.yaml").read_text(),
+            "objects.yaml": (corpus / "objects-50-ref-objects.yaml").read_text(),
+            "environments/dev.yaml": env,
+        },
+    )
+    r = appc("plan", "-f", tmp_path / "app.yaml", "--format", "markdown")
+    assert r.code in (0, 2) and "nginx-conf" in r.out, r.out + r.err
+    r = appc("apply", "-f", tmp_path / "app.yaml", "--auto-approve", "--no-wait")
+    assert r.code == 0, r.out + r.err
+    apps, core = client.AppsV1Api(kube_clean.api()), client.CoreV1Api(kube_clean.api())
+    deployment = apps.read_namespaced_deployment("nginx", "refs")
+    assert deployment.spec.replicas == 2 and deployment.metadata.labels["composer.dev/component"] == "nginx"
+    assert core.read_namespaced_service("nginx", "refs").spec.cluster_ip != "10.96.12.7"
+    assert core.read_namespaced_config_map("nginx-conf", "refs").data == {"worker_processes": "2"}
+    r = appc("destroy", "-f", tmp_path / "app.yaml", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    with pytest.raises(ApiException):
+        apps.read_namespaced_deployment("nginx", "refs")
