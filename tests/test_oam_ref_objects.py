@@ -138,6 +138,18 @@ def test_a_reference_that_cannot_be_read_is_refused_at_its_line(tmp_path: Path, 
     assert errors[0]["detail"]
 
 
+def test_an_error_of_a_later_selector_is_at_its_own_line_when_an_earlier_one_matched_several(tmp_path: Path):
+    app = APP.replace("- {resource: deployment, group: apps}", "- {resource: configmap, labelSelector: {app: web}}")
+    app = app.replace(
+        "          - resource: configmaps\n            labelSelector: {app: web}\n", "          - {resource: secret}\n"
+    )
+    live = LIVE.replace("name: other-settings, labels: {app: other}", "name: other-settings, labels: {app: web}")
+    write(tmp_path, {"app.yaml": app, "live.yaml": live, "environments/prod.yaml": ENV})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    errors = [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error"]
+    assert [(e["line"], e["path"]) for e in errors][:1] == [(11, "spec.components[0].properties.objects[1]")]
+
+
 def test_urls_are_refused_with_what_to_do(tmp_path: Path):
     app = APP.replace("objects:\n", "urls: [https://example.com/web.yaml]\n        objects:\n")
     write(tmp_path, {"app.yaml": app, "live.yaml": LIVE, "environments/prod.yaml": ENV})

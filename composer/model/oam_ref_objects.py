@@ -124,12 +124,14 @@ class RefObjects:
                 else "expected objects"
             )
             self.c.error(self.ppath + (key,), f"unsupported field {key!r} of ref-objects", hint, key=True)
-        found: list[FoundObject] = []
+        picked: list[tuple[FoundObject, FieldPath]] = []  # every selector read (and reported) first
         for i, selector in enumerate(props["objects"]):
             for obj in self.select(selector, self.ppath + ("objects", i)):
-                if not any(_same(obj.body, o.body) for o in found):  # as KubeVela keeps each object once
-                    found.append(obj)
-                    self.place(len(found) - 1, obj, self.ppath + ("objects", i))
+                if not any(_same(obj.body, o.body) for o, _ in picked):  # as KubeVela keeps each object once
+                    picked.append((obj, self.ppath + ("objects", i)))
+        for j, (obj, spath) in enumerate(picked):
+            self.place(j, obj, spath)
+        found = [o for o, _ in picked]
         self.c.warn(
             self.cpath + ("type",),
             "ref-objects: the objects are read from the files beside the app, not from the cluster",
