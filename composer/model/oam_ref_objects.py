@@ -13,8 +13,8 @@ labels, pruned and destroyed with it; a field of an existing object that another
 another value is a conflict (plan and apply report it) unless the app takes the object over.
 A warning at the component's `type` says so.
 
-The `scaler` trait patches the workload's `spec.replicas`, as KubeVela's scaler patches the
-first object; it is read as a `json-merge-patch`. Other traits are those of `k8s-objects`.
+The `scaler` trait sets the workload's (the first object's) `spec.replicas`, as KubeVela's scaler
+patches the workload. Other traits are those of `k8s-objects`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,10 @@ def _group(api_version: str) -> str:
 def _names_kind(resource: str, kind: str) -> bool:
     """`resource` as KubeVela's REST mapper reads it: the kind in lower case, or its plural."""
     k = kind.lower()
-    plural = k[:-1] + "ies" if k.endswith("y") else k + "es" if k.endswith(("s", "x", "ch", "sh")) else k + "s"
+    if k.endswith("y") and k[-2:-1] not in tuple("aeiou"):
+        plural = k[:-1] + "ies"  # networkpolicy -> networkpolicies, gateway -> gateways
+    else:
+        plural = k + "es" if k.endswith(("s", "x", "ch", "sh")) else k + "s"
     return resource.lower() in (k, plural)
 
 
