@@ -229,7 +229,7 @@ def parameter_keys(cue: str) -> set[str] | None:
     for raw in cue[at.end() :].splitlines():
         line = re.sub(r'"(\\.|[^"\\])*"', '""', raw.split("//", 1)[0]).strip()
         if depth == 1 and line:
-            m = KEY.match(line)
+            m = KEY.match(raw.strip())
             if line.startswith(("...", "[")) or (not m and not line.startswith(("}", "]"))):
                 return None
             if m:
