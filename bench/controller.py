@@ -28,6 +28,17 @@ each replica count, side by side in this one run, with moto and the stand-in res
    suspended Environment (every handler runs, no child does): its VmRSS growth per CR, the
    issue's 200 in a couple of minutes instead of hours of applies on this machine.
 
+5. **what limits throughput** (each round): the CPU seconds of the replicas (their own), of the
+   children they waited for (`appc`, Terraform, the provider plugins) and of moto and the
+   stand-in, against the round's wall time times the cores, and how busy the whole machine's
+   cores were (/proc/stat, other users' processes included): busy cores mean CPU is the limit;
+   idle cores with fewer reconciles allowed at once (replicas x workers) than cores mean
+   concurrency is; idle cores otherwise mean waiting (round trips, the state lock, sleeps).
+
+AWS_CA_BUNDLE is dropped from the replicas' environment (moto is plain http; with it set the
+pooled AWS provider processes are off, composer/runners/terraform_providers.py), and the output
+says which provider path was measured. `--lease-seconds` is passed to the replicas.
+
 Targets (the issue): Ready throughput >= 1.6x from 1 to 2 replicas on 2 cores (limited by
 Terraform CPU), <= 2 MB per app, 0 mutating calls and 0 Terraform processes on a no-op resync.
 Needs terraform on PATH and the provider mirror (composer/runners/terraform.py).
@@ -56,6 +67,7 @@ from bench.apply import start_moto  # noqa: E402
 from bench.k8s import start_standin  # noqa: E402
 from composer.controller.manifests import InstallOptions, install_manifests  # noqa: E402
 from composer.runners.terraform import terraform_environment  # noqa: E402
+from composer.runners.terraform_providers import unsound_reason  # noqa: E402
 
 NS, LEASES, GROUP = "bench", "composer-system", "composer.dev/v1alpha1"
 RECONCILED = re.compile(r"bench/app\d+ (reconcile|resync): exit (\d+), \d+ units, (\d+) terraform runs")
@@ -110,13 +122,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_replicas(count: int, work: Path, env: dict[str, str], workers: int) -> list[tuple[subprocess.Popen, Path]]:
+def _start_replicas(
+    count: int, work: Path, env: dict[str, str], workers: int, lease_s: int = 0
+) -> list[tuple[subprocess.Popen, Path]]:
     shards = 0 if count == 1 else 4 * count
     replicas = []
     for i in range(count):
         port, log = _free_port(), work / f"replica{i}.log"
         args = ["controller", "run", "--state-dir", str(work / "state"), "--namespace", NS, "--workers", str(workers)]
         args += ["--health-port", str(port), "--shards", str(shards), "--lease-namespace", LEASES]
+        if lease_s:  # the renew interval stays under it: a third of the lease, at most the default 5 s
+            args += ["--lease-seconds", str(lease_s), "--lease-renew-seconds", str(min(5.0, lease_s / 3))]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "composer", *args],
@@ -178,16 +194,68 @@ def _rss_kib(pids: list[int]) -> int:
     return total
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """CPU seconds of the replicas and of every child they have waited for (the `appc apply`
-    children, and through them Terraform and its provider plugins): /proc/PID/stat fields
-    utime, stime, cutime, cstime."""
+def _cpu_split(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds of the processes themselves and of every child they have waited for (for a
+    replica: the `appc apply` children, and through them Terraform and its provider plugins):
+    /proc/PID/stat fields utime + stime, and cutime + cstime."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    own = waited = 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(f) for f in fields[11:15])
-    return total / ticks
+        own += int(fields[11]) + int(fields[12])
+        waited += int(fields[13]) + int(fields[14])
+    return own / ticks, waited / ticks
+
+
+def _cpu_s(pids: list[int]) -> float:
+    return sum(_cpu_split(pids))
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of every core since boot, everyone's processes: /proc/stat `cpu`."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values[:8]) - idle, sum(values[:8])
+
+
+class CpuWindow:
+    """What limits a round: this bench's CPU (replicas, their children, moto and the stand-in)
+    against wall time x cores, and how busy the machine's cores were meanwhile."""
+
+    def __init__(self, replicas: list[int], servers: list[int], concurrency: int) -> None:
+        self.replicas, self.servers, self.concurrency = replicas, servers, concurrency
+        self.cores = os.cpu_count() or 1
+        self.started = time.monotonic()
+        self.before = (_cpu_split(replicas), _cpu_s(servers), _machine_jiffies())
+
+    def figures(self) -> dict[str, Any]:
+        wall = time.monotonic() - self.started
+        (own0, waited0), servers0, (busy0, total0) = self.before
+        own, waited = _cpu_split(self.replicas)
+        servers = _cpu_s(self.servers) - servers0
+        busy, total = _machine_jiffies()
+        machine = (busy - busy0) / max(1, total - total0)
+        ours = (own - own0 + waited - waited0 + servers) / max(1e-9, wall * self.cores)
+        out = {
+            "wall_s": round(wall, 1),
+            "cores": self.cores,
+            "cpu_replicas_s": round(own - own0, 1),
+            "cpu_children_s": round(waited - waited0, 1),  # appc children, Terraform, providers
+            "cpu_servers_s": round(servers, 1),  # moto and the stand-in
+            "bench_cpu_share": round(ours, 3),  # of wall x cores
+            "machine_busy": round(machine, 3),  # every process's, other users' too
+        }
+        out["limit"] = self.verdict(machine, ours)
+        return out
+
+    def verdict(self, machine: float, ours: float) -> str:
+        idle = f"the cores were {machine:.0%} busy ({ours:.0%} by this bench)"
+        if machine >= 0.85:
+            others = "" if machine - ours < 0.2 else f"; other processes took {machine - ours:.0%} of them"
+            return f"CPU: {idle}{others}"
+        if self.concurrency < self.cores:
+            return f"concurrency: {self.concurrency} reconcile(s) at a time (replicas x workers) on {self.cores} cores; {idle}"
+        return f"waiting, not CPU: {idle} with {self.concurrency} reconciles allowed at once (round trips, the state lock, sleeps)"
 
 
 def _reconciles(logs: list[Path], kind: str) -> list[tuple[int, int]]:
@@ -229,12 +297,13 @@ def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) ->
     remote.reset()
     reset_moto(ctx["moto"])
     _install(dyn)
-    replicas = _start_replicas(count, work, ctx["env"], args.workers)
+    replicas = _start_replicas(count, work, ctx["env"], args.workers, args.lease_seconds)
     pids, logs = [p.pid for p, _ in replicas], [log for _, log in replicas]
     try:
         if count > 1:
             _until("the shards divided", lambda: _balanced(dyn, count), 120)
         rss_before, cpu_before = _rss_kib(pids), _cpu_s(pids)
+        window = CpuWindow(pids, ctx["servers"], count * args.workers)
         started = time.monotonic()
         for i in range(n):
             _apply(dyn, _application(i))
@@ -246,6 +315,7 @@ def _round(count: int, n: int, args: argparse.Namespace, ctx: dict[str, Any]) ->
         row["cpu_s_per_app"] = round((_cpu_s(pids) - cpu_before) / max(1, ready), 2)
         row["reconciles"] = len(_reconciles(logs, "reconcile"))
         row["loadavg_1m"] = round(os.getloadavg()[0], 1)
+        row.update(window.figures())
         if count == 1 and finished and not args.no_resync:
             row.update(_noop_resync(dyn, remote, pids, logs, n))
         return row
@@ -275,7 +345,7 @@ def _memory_at_scale(n: int, args: argparse.Namespace, ctx: dict[str, Any]) -> d
     remote.reset()
     _install(dyn)
     _apply(dyn, _environment(86400, suspend=True))
-    (proc, _log), *_ = _start_replicas(1, work, ctx["env"], args.workers)
+    (proc, _log), *_ = _start_replicas(1, work, ctx["env"], args.workers, args.lease_seconds)
     try:
         rss_before, started = _rss_kib([proc.pid]), time.monotonic()
         for i in range(n):
@@ -310,6 +380,12 @@ def main() -> int:
     )
     ap.add_argument("--no-resync", action="store_true", help="skip the no-op resync measurement")
     ap.add_argument(
+        "--lease-seconds",
+        type=int,
+        default=0,
+        help="the replicas' --lease-seconds (0: the controller's default, 15 s); longer keeps shards put on a starved machine",
+    )
+    ap.add_argument(
         "--scale-memory",
         type=int,
         default=0,
@@ -323,10 +399,23 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="appc-bench-controller-"))
     moto_url, moto = start_moto(work)
     standin, url, kubeconfig = start_standin(work)
-    env = dict(os.environ, AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    # moto is plain http: a CA bundle serves nothing here, and it would turn the provider pool off
+    # (composer/runners/terraform_providers.py); this machine sets it for every process.
+    dropped = "AWS_CA_BUNDLE" in os.environ
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    env.update(AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     env.update(AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", KUBECONFIG=kubeconfig)
     env.update({k: v for k, v in terraform_environment(work / "tfcfg", env).items() if k.startswith("TF_")})
+    pool = unsound_reason(env)
+    path = {
+        "aws_ca_bundle": "dropped (moto is plain http)" if dropped else "not set",
+        "provider_pool": "on" if pool is None else f"off: {pool}",
+        "lease_seconds": args.lease_seconds or 15,
+        "loadavg_start": [round(x, 1) for x in os.getloadavg()],
+    }
+    print(json.dumps(path), file=sys.stderr)
     ctx = {"dyn": _client(kubeconfig), "remote": StandInRemote(url), "work": work, "moto": moto_url, "env": env}
+    ctx["servers"] = [moto.pid, standin.pid]
     rows = []
     try:
         for count in (int(c) for c in args.replicas.split(",") if c.strip()):
@@ -338,15 +427,21 @@ def main() -> int:
     finally:
         standin.terminate()
         moto.terminate()
-    figures = {"apps": args.apps, "workers": args.workers, "loadavg": os.getloadavg(), "rows": rows}
+    figures = {"apps": args.apps, "workers": args.workers, **path, "loadavg": os.getloadavg(), "rows": rows}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         print(f"{args.apps} apps, {args.workers} workers per replica, load average {os.getloadavg()[0]:.1f}")
+        print(f"AWS_CA_BUNDLE {path['aws_ca_bundle']}; AWS provider pool {path['provider_pool']}")
         for row in (r for r in rows if "replicas" in r):
             print(
                 f"{row['replicas']} replicas: {row['ready']} Ready in {row['ready_s']} s ({row['apps_per_min']} apps/min), "
                 f"{row['mib_per_app']} MiB and {row['cpu_s_per_app']} CPU s per app, load {row['loadavg_1m']}"
+            )
+            print(
+                f"  CPU s: replicas {row['cpu_replicas_s']}, their children {row['cpu_children_s']}, "
+                f"moto + stand-in {row['cpu_servers_s']} in {row['wall_s']} s x {row['cores']} cores; "
+                f"limited by {row['limit']}"
             )
         by_count = {row["replicas"]: row["apps_per_min"] for row in rows if "replicas" in row}
         if by_count.get(1) and by_count.get(2):

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from composer.controller import job_child
+from composer.controller.reconcile import read_events
 from composer.model.environment_identity import Identity
 from composer.runners import controller_job_spec as spec
 from composer.runners.appc_child import child_environment
@@ -387,3 +388,82 @@ def test_a_gcp_identity_reaches_the_job_as_a_credential_configuration(tmp_path):
     config = json.loads(req.files["gcp-credentials.json"])
     assert config["credential_source"] == {"file": spec.TOKEN_PATH}
     assert sorted(req.files) == ["gcp-credentials.json", "terraform/db/main.tf.json"]
+
+
+def test_a_missing_service_account_is_a_problem_before_anything_is_written(kube_clean, tmp_path):
+    """job_child.prepare against the stand-in's TokenRequest: an identity whose ServiceAccount
+    does not exist gives a problem naming the account (the reconcile reports it as Degraded and
+    starts no child), writes no token and withholds the controller's credentials; once the account
+    exists, the token is written 0600 and the child gets the role's variables."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_clean.api())
+    core.create_namespace({"metadata": {"name": "team-a"}})
+    env_doc = {"spec": {"identity": {"aws": {"roleArn": ROLE, "serviceAccount": "deployer"}}}}
+    missing = job_child.prepare(tmp_path, "team-a", "shop", env_doc, job_child.RunnerOptions(), 600)
+    assert missing.problem is not None and "ServiceAccount team-a/deployer" in missing.problem, missing
+    assert "404" in missing.problem and not missing.inherit_credentials
+    assert list(tmp_path.iterdir()) == []
+    core.create_namespaced_service_account("team-a", {"metadata": {"name": "deployer"}})
+    found = job_child.prepare(tmp_path, "team-a", "shop", env_doc, job_child.RunnerOptions(), 600)
+    token = tmp_path / job_child.IDENTITY_DIR / "token"
+    assert found.problem is None and token.stat().st_mode & 0o777 == 0o600
+    assert found.env["AWS_ROLE_ARN"] == ROLE and found.env["AWS_WEB_IDENTITY_TOKEN_FILE"] == str(token)
+    job_child.clean_up(tmp_path)
+    assert not token.exists()
+
+
+def test_a_job_whose_pod_dies_without_a_result_reports_its_end_and_masked_log(kube_clean, tmp_path):
+    """--runner job, on the stand-in with its kubelet (tests/support/kube_jobs.py): a unit's pod
+    killed for memory leaves no termination message; the unit's failure says how it ended and
+    ends with the tail of the pod's log, the Job's secret values masked. A pod whose image never
+    pulls fails at the Job's deadline with what kept it waiting. Nothing of the Job is left."""
+    from kubernetes import client
+
+    from composer.engine.ports import TerraformFailure
+    from composer.runners.controller_job import JobSettings, JobTerraform
+    from composer.runners.controller_job_logs import TAIL_CHARS
+    from composer.runners.terraform import TerraformRunner
+    from tests.support.kube_jobs import ContainerFault, JobExecutor
+
+    kube_clean.set_auto_ready(False)
+    client.CoreV1Api(kube_clean.api()).create_namespace({"metadata": {"name": "team-a"}})
+    unit = tmp_path / "terraform" / "files"
+    unit.mkdir(parents=True)
+    (unit / "main.tf.json").write_text("{}")
+    password = "hunter2-" + secrets.token_hex(8)
+    lines = [f"step {i}: working" for i in range(200)]
+    lines += [f'panic: provider said {{"password":"{password}"}}', "fatal error: runtime: out of memory"]
+    port = JobTerraform(TerraformRunner({}), JobSettings("img", "team-a", "shop", poll_s=0.2), 60)
+    with JobExecutor(kube_clean.api(), tmp_path / "pods", poll_s=0.2) as executor:
+        executor.fail_next(ContainerFault("OOMKilled", "\n".join(lines) + "\n"))
+        with pytest.raises(TerraformFailure) as failed:
+            port.apply("files", unit, variables={"db_password": password, "region": "us-east-1"})
+        diag = failed.value.diagnostics[0]
+        assert "ended without a result (OOMKilled, exit 137)" in diag.summary, diag
+        assert "ran out of memory" in diag.summary and diag.address == "files"
+        assert diag.detail.endswith("fatal error: runtime: out of memory"), diag.detail
+        assert '"password":"(sensitive)"' in diag.detail and password not in diag.detail
+        assert "step 199" in diag.detail and "step 0:" not in diag.detail and len(diag.detail) < TAIL_CHARS + 40
+
+        executor.fail_next(ContainerFault("ImagePullBackOff", 'Back-off pulling image "img"', waiting=True))
+        short = JobTerraform(TerraformRunner({}), JobSettings("img", "team-a", "shop", poll_s=0.2), 2)
+        with pytest.raises(TerraformFailure) as never:
+            short.apply("files", unit, variables={})
+        summary = never.value.diagnostics[0].summary
+        assert "failed: DeadlineExceeded" in summary, summary
+        assert 'its container never started: ImagePullBackOff: Back-off pulling image "img"' in summary, summary
+    assert _appc_objects(kube_clean) == []
+
+
+def test_a_condition_message_carries_the_diagnostic_detail_and_keeps_its_end():
+    from composer.controller.reconcile import MESSAGE_CHARS
+
+    tail = "\n".join(f"line {i}" for i in range(400)) + "\nfatal: out of memory"
+    event = {"type": "unit", "unit": "files", "status": "failed"}
+    event["diagnostics"] = [{"severity": "error", "summary": "the Job x ended without a result", "detail": tail}]
+    out = read_events(1, json.dumps(event) + "\n", "")
+    assert out.message.startswith("the Job x ended without a result; …") and len(out.message) <= MESSAGE_CHARS
+    assert out.message.endswith("fatal: out of memory")
+    short = {**event, "diagnostics": [{"severity": "error", "summary": "boom", "detail": "why"}]}
+    assert read_events(1, json.dumps(short) + "\n", "").message == "boom; why"

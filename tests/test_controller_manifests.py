@@ -107,26 +107,31 @@ def _application_cr() -> dict:
 
 
 def _apply_with_kubectl(kube, text: str) -> None:
-    cmd = [
-        "kubectl",
-        "--kubeconfig",
-        kube.kubeconfig_path,
-        "--context",
-        kube.context,
-        "apply",
-        "--server-side",
-        "--validate=false",  # the stand-in serves no OpenAPI document; the CRD schemas are checked above
-        "-f",
-        "-",
-    ]
+    """`kubectl apply -f -` (client-side, as the issue's install line; --server-side works too).
+    The stand-in serves no OpenAPI document: no client validation (the CRD schemas are checked above)."""
+    cmd = ["kubectl", "--kubeconfig", kube.kubeconfig_path, "--context", kube.context, "apply"]
+    cmd += ["--validate=false", "-f", "-"]
     done = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def _kubectl_docs(*docs: dict) -> str:
+    return yaml.safe_dump_all(list(docs), sort_keys=False)
 
 
 @pytest.mark.skipif(
     shutil.which("kubectl") is None, reason="kubectl is not installed (the client path is tested below)"
 )
-def test_kubectl_applies_the_install_and_an_application_to_the_standin(kube_clean):
+def test_installed_with_kubectl_an_application_waits_for_its_identity_then_is_ready(kube_clean, tmp_path):
+    """The issue's install check: `appc controller manifests | kubectl apply -f -` creates every
+    object on the stand-in, and an Application CR applied with kubectl reaches Ready. On the way,
+    its Environment's identity names a ServiceAccount that does not exist yet: the Application is
+    Degraded (IdentityUnavailable, naming the account) and nothing runs (no child `appc`, so no
+    Terraform and no cloud call; no Deployment); once the account is created, the retry applies it.
+    The stand-in runs no pods: the controller runs in this process (kopf in a thread)."""
+    from composer.controller.operator import Controller, ControllerOptions, serve_controller
+    from tests.test_controller import _start, _stop, _wait
+
     r = appc("controller", "manifests")
     assert r.code == 0, r.err
     _apply_with_kubectl(kube_clean, r.out)
@@ -141,12 +146,62 @@ def test_kubectl_applies_the_install_and_an_application_to_the_standin(kube_clea
         prefix = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
         path = f"{prefix}/namespaces/{ns}/{plural}/{name}" if ns else f"{prefix}/{plural}/{name}"
         assert kube_clean.get(path) is not None, path
-    _apply_with_kubectl(
-        kube_clean, yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
-    )
-    _apply_with_kubectl(kube_clean, yaml.safe_dump(_application_cr()))
-    stored = kube_clean.get("/apis/composer.dev/v1alpha1/namespaces/team-a/applications/shop")
+    kube_clean.set_auto_ready(True)
+    identity = {"aws": {"roleArn": "arn:aws:iam::123456789012:role/team-a", "serviceAccount": "deployer"}}
+    env_spec = {"kubernetes": {"context": kube_clean.context}, "identity": identity}
+    env = {
+        "apiVersion": "composer.dev/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": "dev", "namespace": "team-a"},
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
+    _apply_with_kubectl(kube_clean, _kubectl_docs(namespace, {**env, "spec": env_spec}, _application_cr()))
+    stored = kube_clean.get(f"{APPS}/shop")
     assert stored["spec"]["components"][0]["properties"] == {"image": "nginx:1.27"}
+
+    (tmp_path / "state").mkdir()
+    opts = ControllerOptions(
+        state_root=tmp_path / "state", workers=1, timeout_s=240, health_port=None, backoff_s=2, tick_s=600, retries=20
+    )
+    running = _start(Controller(opts), serve_controller)
+    try:
+        degraded = _wait("Degraded", lambda: _condition(kube_clean, "Degraded").get("status") == "True", 60)
+        assert degraded
+        cond = _condition(kube_clean, "Degraded")
+        assert cond["reason"] == "IdentityUnavailable", cond
+        assert "ServiceAccount team-a/deployer" in cond["message"] and "404" in cond["message"], cond
+        assert _condition(kube_clean, "Ready")["status"] == "False"
+        events = kube_clean.get("/api/v1/namespaces/team-a/events")["items"]
+        assert any(e["reason"] == "IdentityUnavailable" and "team-a/deployer" in e["message"] for e in events)
+        # Nothing ran: the project holds only what the controller wrote, no child's work or state.
+        project = tmp_path / "state" / "team-a" / "shop"
+        assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == [
+            "app.yaml",
+            "environments",
+            "environments/dev.yaml",
+        ]
+        assert kube_clean.get("/apis/apps/v1/namespaces/team-a/deployments/web") is None
+
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "deployer", "namespace": "team-a"},
+        }
+        _apply_with_kubectl(kube_clean, _kubectl_docs(account))
+        _wait("Ready", lambda: _condition(kube_clean, "Ready").get("status") == "True", 120)
+        assert _condition(kube_clean, "Degraded")["status"] == "False"
+        assert kube_clean.get("/apis/apps/v1/namespaces/team-a/deployments/web") is not None
+        assert not (project / ".appc-identity" / "token").exists()  # removed when the child ended
+    finally:
+        _stop(running)
+
+
+APPS = "/apis/composer.dev/v1alpha1/namespaces/team-a/applications"
+
+
+def _condition(kube, kind: str) -> dict:
+    conds = ((kube.get(f"{APPS}/shop") or {}).get("status") or {}).get("conditions", [])
+    return next((c for c in conds if c["type"] == kind), {})
 
 
 def test_the_official_client_applies_the_install_to_the_standin(kube_clean):
@@ -168,3 +223,26 @@ def test_controller_run_refuses_a_state_dir_that_is_a_planted_link(tmp_path):
     r = appc("controller", "run", "--state-dir", str(tmp_path / "state"), "--health-port", "0")
     assert r.code == 1 and "symbolic link" in r.err, r.err
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_controller_run_refuses_a_lease_not_longer_than_its_renew_interval(tmp_path, monkeypatch):
+    """--lease-seconds (COMPOSER_CONTROLLER_LEASE_SECONDS) is checked against the renew interval
+    before anything runs: a Lease that expires before it is renewed would move shards under work."""
+    state = tmp_path / "state"
+    r = appc("controller", "run", "--state-dir", state, "--health-port", "0", "--lease-seconds", "4")
+    assert r.code == 1 and "--lease-seconds 4 is not longer than the renew interval" in r.err, r.err
+    assert "Traceback" not in r.err and not state.exists()
+    monkeypatch.setenv("COMPOSER_CONTROLLER_LEASE_SECONDS", "30")
+    monkeypatch.setenv("COMPOSER_CONTROLLER_LEASE_RENEW_SECONDS", "30")
+    r = appc("controller", "run", "--state-dir", state, "--health-port", "0")
+    assert r.code == 1 and "--lease-seconds 30 is not longer than the renew interval" in r.err, r.err
+    r = appc("controller", "run", "--state-dir", state, "--lease-renew-seconds", "0")
+    assert r.code == 1 and "--lease-renew-seconds must be more than 0" in r.err, r.err
+
+
+def test_the_lease_timing_reaches_the_shard_keeper(tmp_path):
+    from composer.controller.operator import Controller, ControllerOptions
+
+    opts = ControllerOptions(state_root=tmp_path, shards=4, lease_seconds=60, lease_renew_s=10)
+    keeper = Controller(opts).keeper
+    assert keeper is not None and (keeper.lease_seconds, keeper.renew_seconds) == (60, 10)

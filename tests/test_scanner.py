@@ -6,8 +6,8 @@ Terraform roots with their modules, and every module under modules/. The test fa
 finding not in tests/scanner_allowlist.yaml, where each entry says why it is accepted, and on
 an allowlist entry that no longer matches anything (the list stays short and true).
 
-checkov lives in its own virtualenv (.venv-scan, pinned below), installed on first use: its
-dependency pins conflict with ours. Without it (no package index reachable) the test is skipped,
+checkov lives in its own virtualenv (.venv-scan, pinned in tests/support/checkov.py), installed on
+first use or ahead by .ci/run: its dependency pins conflict with ours. Without it (no package index reachable) the test is skipped,
 saying so.
 """
 
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,27 +24,17 @@ import yaml
 
 from composer.project import compile_project, open_project
 from tests.helpers import ROOT
+from tests.support import checkov
 
-CHECKOV = "checkov==3.3.30"
-VENV = ROOT / ".venv-scan"
 ALLOWLIST = ROOT / "tests" / "scanner_allowlist.yaml"
 RENDERS = [("webshop", "prod"), ("webshop", "dev"), ("platform-catalog", "staging"), ("oam", "dev")]
 
 
 def checkov_binary() -> Path:
-    given = os.environ.get("COMPOSER_TEST_CHECKOV")
-    if given:
-        return Path(given)
-    binary = VENV / "bin" / "checkov"
-    if not binary.exists():
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=120)
-            subprocess.run(
-                [str(VENV / "bin" / "pip"), "install", "--quiet", CHECKOV], check=True, capture_output=True, timeout=900
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"checkov could not be installed into {VENV}: {exc}")
-    return binary
+    try:
+        return checkov.install()
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"checkov could not be installed into {checkov.VENV}: {exc}")
 
 
 def scan_tree(tmp_path: Path, registry) -> Path:

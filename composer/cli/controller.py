@@ -60,6 +60,42 @@ JobImage = Annotated[
 ]
 
 
+Shards = Annotated[
+    int,
+    typer.Option(
+        "--shards",
+        min=0,
+        envvar="COMPOSER_CONTROLLER_SHARDS",
+        help="Divide the work among replicas in N shards (0: one replica does all).",
+    ),
+]
+LeaseNamespace = Annotated[
+    str,
+    typer.Option(
+        "--lease-namespace",
+        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
+        help="Namespace of the shard Leases (the controller's own).",
+    ),
+]
+LeaseSeconds = Annotated[
+    int,
+    typer.Option(
+        "--lease-seconds",
+        min=1,
+        envvar="COMPOSER_CONTROLLER_LEASE_SECONDS",
+        help="How long a shard's Lease lasts unless renewed: a dead replica's shards move after it; longer rides out a starved node.",
+    ),
+]
+LeaseRenewSeconds = Annotated[
+    float,
+    typer.Option(
+        "--lease-renew-seconds",
+        envvar="COMPOSER_CONTROLLER_LEASE_RENEW_SECONDS",
+        help="How often a replica renews its Leases; must be shorter than --lease-seconds.",
+    ),
+]
+
+
 controller_app = typer.Typer(help="Run Composer as a Kubernetes controller.", no_args_is_help=True)
 app.add_typer(controller_app, name="controller")
 
@@ -107,19 +143,10 @@ def run(
     health_port: int = typer.Option(
         8080, "--health-port", envvar="COMPOSER_CONTROLLER_HEALTH_PORT", help="Port of /healthz (0: none)."
     ),
-    shards: int = typer.Option(
-        0,
-        "--shards",
-        min=0,
-        envvar="COMPOSER_CONTROLLER_SHARDS",
-        help="Divide the work among replicas in N shards (0: one replica does all).",
-    ),
-    lease_namespace: str = typer.Option(
-        "composer-system",
-        "--lease-namespace",
-        envvar="COMPOSER_CONTROLLER_LEASE_NAMESPACE",
-        help="Namespace of the shard Leases (the controller's own).",
-    ),
+    shards: Shards = 0,
+    lease_namespace: LeaseNamespace = "composer-system",
+    lease_seconds: LeaseSeconds = 15,
+    lease_renew_seconds: LeaseRenewSeconds = 5.0,
     namespace: list[str] = typer.Option(
         [], "--namespace", envvar="COMPOSER_CONTROLLER_NAMESPACES", help="Watch only these namespaces (repeatable)."
     ),
@@ -133,8 +160,9 @@ def run(
     import asyncio
 
     from composer.controller.job_child import RunnerOptions
-    from composer.controller.operator import ControllerOptions, serve
+    from composer.controller.operator import ControllerOptions, lease_problem, serve
 
+    _refuse(lease_problem(lease_seconds, lease_renew_seconds))
     opts = ControllerOptions(
         state_root=_private_state_dir(state_dir),
         workers=workers,
@@ -144,12 +172,23 @@ def run(
         shards=shards,
         identity=os.environ.get("POD_NAME") or socket.gethostname(),
         lease_namespace=lease_namespace,
+        lease_seconds=lease_seconds,
+        lease_renew_s=lease_renew_seconds,
         catalog_keys=tuple(k.absolute() for k in catalog_key or ()),
         catalog_bundle_dir=catalog_bundle_dir.absolute() if catalog_bundle_dir else None,
         verbose=verbose,
         runner=RunnerOptions("job" if runner is RunnerKind.job else "process", job_image),
     )
     asyncio.run(serve(opts))
+
+
+def _refuse(problem: str | None) -> None:
+    """A setting that cannot work is a diagnostic and exit 1, before anything runs."""
+    from composer.diagnostics import MessageError
+
+    if problem is not None:
+        with command("controller", False):
+            raise MessageError(problem)
 
 
 def _private_state_dir(state_dir: Path) -> Path:

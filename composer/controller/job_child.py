@@ -33,6 +33,7 @@ from composer.runners.web_identity import (
 )
 
 IDENTITY_DIR = ".appc-identity"
+NO_IDENTITY_REASON = "IdentityUnavailable"  # the Degraded reason when the identity's token cannot be had
 Runner = Literal["process", "job"]
 
 

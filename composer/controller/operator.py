@@ -45,11 +45,26 @@ class ControllerOptions:
     identity: str = "appc-controller"  # this replica's name in the shard Leases (the pod name)
     lease_namespace: str = "composer-system"
     tick_s: float = TICK_SECONDS  # how often each Application is looked at (resync, take-over)
-    lease_seconds: int = 15
+    lease_seconds: int = 15  # a shard's Lease lasts this long unless renewed (--lease-seconds)
+    lease_renew_s: float = 5.0  # how often this replica renews its Leases (--lease-renew-seconds)
     catalog_keys: tuple[Path, ...] = ()  # trusted keys of catalog bundles (none: every bundle is refused)
     catalog_bundle_dir: Path | None = None  # where `catalog.bundle.path` references are read
     verbose: bool = False  # kopf's own INFO lines (composer/controller/logs.py)
     runner: RunnerOptions = RunnerOptions()  # process: Terraform in the child; job: a Job per unit run
+
+
+def lease_problem(lease_seconds: int, renew_seconds: float) -> str | None:
+    """Why the Lease timing cannot work (None: it can): a Lease that expires before its holder
+    renews it lets the other replicas take the holder's shards while it works."""
+    if renew_seconds <= 0:
+        return f"--lease-renew-seconds must be more than 0, not {renew_seconds:g}"
+    if lease_seconds <= renew_seconds:
+        return (
+            f"--lease-seconds {lease_seconds} is not longer than the renew interval (--lease-renew-seconds "
+            f"{renew_seconds:g}): each shard's Lease would expire before its holder renews it and the other "
+            "replicas would take the shards it is working on; use a lease of at least 3 renew intervals"
+        )
+    return None
 
 
 def _now() -> str:
@@ -72,7 +87,7 @@ class Controller:
         self.catalogs = CatalogReader(BundleTrust(opts.catalog_keys, opts.catalog_bundle_dir))
         if opts.shards > 0:
             self.keeper = ShardKeeper(opts.identity, opts.lease_namespace, opts.shards, opts.lease_seconds)
-            self.keeper.renew_seconds = opts.lease_seconds / 3
+            self.keeper.renew_seconds = opts.lease_renew_s
         self._register()
 
     def mine(self, namespace: str, name: str) -> bool:

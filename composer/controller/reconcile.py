@@ -31,6 +31,7 @@ CATALOG_FILE = "definitions/catalog.yaml"
 
 Verb = Literal["apply", "destroy"]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Drifted")
+MESSAGE_CHARS = 1000  # of a condition's message; the events repeat it (kopf cuts them at 1024)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class Outcome:
     terraform_runs: int = 0
     k8s_writes: int = 0
     catalog: str | None = None  # the catalog text this run used (None: the Environment names none)
-    reason: str = "ApplyFailed"  # the Degraded reason when not ok (CatalogRefused: composer/controller/catalogs.py)
+    # the Degraded reason when not ok (CatalogRefused: composer/controller/catalogs.py; IdentityUnavailable:
+    # job_child.NO_IDENTITY_REASON)
+    reason: str = "ApplyFailed"
 
     @property
     def ok(self) -> bool:
@@ -107,8 +110,8 @@ def run_child(directory: Path, job: Job, verb: Verb, extra: tuple[str, ...] = ()
     if verb == "apply":  # a resource its tags prove ours, left unrecorded by a killed replica, is taken back
         args.append("--adopt-owned")
     setup = job_child.prepare(directory, job.namespace, job.app, job.env_doc, job.runner, job.timeout_s)
-    if setup.problem is not None:
-        return Outcome(exit_code=1, message=setup.problem)
+    if setup.problem is not None:  # nothing ran: no child, no Terraform, no cloud call
+        return Outcome(exit_code=1, message=setup.problem, reason=job_child.NO_IDENTITY_REASON)
     try:
         timeout = ["--timeout", str(int(job.timeout_s))]
         done = run_appc(directory, [*args, *timeout], job.timeout_s + 60, setup.env, setup.inherit_credentials)
@@ -132,7 +135,7 @@ def read_events(exit_code: int, stdout: str, stderr: str) -> Outcome:
             summary = event
         for d in event.get("diagnostics") or []:
             if d.get("severity") == "error" and not first_error:
-                first_error = d.get("summary", "")
+                first_error = _message(d.get("summary") or "", d.get("detail") or "")
     if exit_code != 0 and not first_error:
         first_error = (stderr.strip().splitlines() or [f"appc exited {exit_code}"])[-1][:500]
     return Outcome(
@@ -142,6 +145,18 @@ def read_events(exit_code: int, stdout: str, stderr: str) -> Outcome:
         terraform_runs=int(summary.get("terraform_runs", 0)),
         k8s_writes=int(summary.get("k8s_writes", 0)),
     )
+
+
+def _message(summary: str, detail: str) -> str:
+    """A diagnostic as a condition's message: the summary and its detail (e.g. the end of a failed
+    Job's log), at most MESSAGE_CHARS, cut in the detail's middle so that its end stays."""
+    if not detail:
+        return summary
+    text = f"{summary}; {detail}"
+    if len(text) <= MESSAGE_CHARS:
+        return text
+    room = max(0, MESSAGE_CHARS - len(summary) - 3)
+    return f"{summary}; …{detail[-room:]}" if room else summary[:MESSAGE_CHARS]
 
 
 def conditions(outcome: Outcome | None, problem: str | None, now: str, generation: int) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from composer.diagnostics import Diagnostic, DiagnosticError
 from composer.engine.ports import Changes, TerraformFailure
 from composer.model.environment import Environment
 from composer.model.environment_identity import Identity
+from composer.runners import controller_job_logs as logs
 from composer.runners import controller_job_spec as spec
 from composer.runners.terraform import TerraformRunner
 from composer.runners.web_identity import (
@@ -228,6 +229,7 @@ class JobTerraform:
 
         req = self.request(unit, workdir, verb)
         key = new_key()
+        secret_values = [*variables.values(), key.decode()]
         batch, core = self._clients()
         self.jobs += 1
         try:
@@ -236,34 +238,41 @@ class JobTerraform:
             core.create_namespaced_config_map(req.namespace, spec.config_map(req, owner))
             core.create_namespaced_secret(req.namespace, spec.secret(req, json.dumps(variables).encode(), key, owner))
             batch.patch_namespaced_job(req.name, req.namespace, {"spec": {"suspend": False}})
-            message = self._wait(unit, req)
+            end = self._wait(unit, req)
+            result = decode(end.message, key)
+            if result is None:  # the pod died before writing one: its log says why (read before the clean-up)
+                tail = logs.log_tail(core, req.namespace, end.pod, secret_values)
+                raise _failure(unit, *logs.no_result(f"{req.namespace}/{req.name}", unit, end, tail))
         except ApiException as exc:
             raise _failure(unit, f"the Job for unit {unit} could not be run: {exc.status} {exc.reason}") from None
         finally:
             self._clean_up(req)
-        result = decode(message, key)
-        if result is None:
-            raise _failure(unit, f"the Job {req.namespace}/{req.name} ended without a readable result")
         return result
 
-    def _wait(self, unit: str, req: spec.JobRequest) -> str:
-        """The termination message of the Job's pod, once it terminated."""
+    def _wait(self, unit: str, req: spec.JobRequest) -> logs.PodEnd:
+        """How the Job's pod ended, once it terminated. A Job that failed without a pod (its
+        deadline passed) fails with the Job's reason and what kept its container from starting."""
         batch, core = self._clients()
         deadline = time.monotonic() + req.deadline_s + GRACE_S
+        waiting = ""
         while time.monotonic() < deadline:
             pods = core.list_namespaced_pod(req.namespace, label_selector=f"job-name={req.name}").items
             for pod in pods:
-                for status in (pod.status and pod.status.container_statuses) or []:
-                    terminated = status.state and status.state.terminated
-                    if terminated is not None:
-                        return str(terminated.message or "")
+                end = logs.pod_end(pod)
+                if end is not None:
+                    return end
+            waiting = logs.waiting_reason(pods) or waiting
             job = batch.read_namespaced_job(req.name, req.namespace)
             for cond in (job.status and job.status.conditions) or []:
                 if cond.type == "Failed" and cond.status == "True" and not pods:
-                    raise _failure(unit, f"the Job {req.namespace}/{req.name} failed: {cond.reason}: {cond.message}")
+                    why = f"; its container never started: {waiting}" if waiting else ""
+                    raise _failure(
+                        unit, f"the Job {req.namespace}/{req.name} failed: {cond.reason}: {cond.message}{why}"
+                    )
             time.sleep(self.settings.poll_s)
+        why = f": its container never started: {waiting}" if waiting else ""
         raise _failure(
-            unit, f"the Job {req.namespace}/{req.name} did not finish within {req.deadline_s + GRACE_S:.0f}s"
+            unit, f"the Job {req.namespace}/{req.name} did not finish within {req.deadline_s + GRACE_S:.0f}s{why}"
         )
 
     def _clean_up(self, req: spec.JobRequest) -> None:

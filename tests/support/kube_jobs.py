@@ -22,10 +22,25 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SELECTOR = "composer.dev/runner=terraform-unit"
+
+
+@dataclass(frozen=True)
+class ContainerFault:
+    """How a node reports a container that fails without a termination message: `reason`
+    (OOMKilled, ...) with `exit_code` and `log` as its output; or, `waiting`, a container that
+    never starts (ErrImagePull, ...) with `log` as the waiting message."""
+
+    reason: str
+    log: str = ""
+    exit_code: int = 137
+    waiting: bool = False
+
+
 MAX_MESSAGE = 4096
 IMAGE_ENV = ("PATH", "TF_CLI_CONFIG_FILE", "TF_PLUGIN_CACHE_DIR", "COMPOSER_PROVIDER_MIRROR", "LANG")
 
@@ -42,8 +57,27 @@ class JobExecutor:
         self.environments: dict[str, dict[str, str]] = {}  # job -> the process environment it ran with
         self.logs: dict[str, str] = {}
         self._seen: set[str] = set()
+        self._faults: list[ContainerFault] = []  # played by the next Jobs' containers, in order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def fail_next(self, fault: ContainerFault) -> None:
+        """The next Job's container does not run `appc`: it plays what a node reports when a
+        container dies without a termination message (killed for memory) or never starts (an
+        image that cannot be pulled: the Job's deadline then fails it and its pod is removed)."""
+        self._faults.append(fault)
+
+    def _post_log(self, ns: str, pod: str, text: str) -> None:
+        """The container's output, served by the stand-in as `pods/POD/log` (`kubectl logs`)."""
+        import json
+        import urllib.request
+
+        body = json.dumps({"namespace": ns, "name": pod, "text": text}).encode()
+        host = self.core.api_client.configuration.host.rstrip("/")
+        req = urllib.request.Request(
+            f"{host}/standin/pod-log", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(req, timeout=10).read()  # noqa: S310 - the stand-in on loopback
 
     def __enter__(self) -> JobExecutor:
         self._thread.start()
@@ -95,11 +129,20 @@ class JobExecutor:
         pod_name = f"{name}-{secrets.token_hex(3)[:5]}"
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name, "labels": labels}, "spec": pod_spec}
         self.core.create_namespaced_pod(ns, pod)
-        with tempfile.TemporaryDirectory(prefix="appc-pod-") as tmp:
-            code, message = self._container(
-                ns, name, pod_spec, Path(tmp), int(spec.get("activeDeadlineSeconds") or 600)
-            )
-        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "message": message}
+        deadline = int(spec.get("activeDeadlineSeconds") or 600)
+        fault = self._faults.pop(0) if self._faults else None
+        if fault is not None and fault.waiting:
+            self._never_started(ns, name, pod_name, pod_spec, fault, deadline)
+            return
+        if fault is not None:
+            code, message, reason = fault.exit_code, "", fault.reason
+            self._post_log(ns, pod_name, fault.log)
+        else:
+            with tempfile.TemporaryDirectory(prefix="appc-pod-") as tmp:
+                code, message = self._container(ns, name, pod_spec, Path(tmp), deadline)
+            reason = "Completed" if code == 0 else "Error"
+            self._post_log(ns, pod_name, self.logs.get(f"{ns}/{name}", ""))
+        terminated = {"exitCode": code, "reason": reason, "message": message}
         status = {
             "phase": "Succeeded" if code == 0 else "Failed",
             "containerStatuses": [
@@ -119,6 +162,27 @@ class JobExecutor:
         job_status = {"succeeded" if code == 0 else "failed": 1, "conditions": [condition]}
         try:
             self.batch.patch_namespaced_job_status(name, ns, {"status": job_status})
+        except Exception:  # deleted meanwhile
+            pass
+
+    def _never_started(
+        self, ns: str, job: str, pod: str, pod_spec: Mapping[str, Any], fault: ContainerFault, deadline: int
+    ) -> None:
+        """A container stuck waiting: at the Job's deadline the Job controller fails the Job
+        (DeadlineExceeded) and removes its pod."""
+        waiting = {"reason": fault.reason, "message": fault.log}
+        container = {"name": pod_spec["containers"][0]["name"], "ready": False, "restartCount": 0, "image": ""}
+        status = {
+            "phase": "Pending",
+            "containerStatuses": [{**container, "imageID": "", "state": {"waiting": waiting}}],
+        }
+        self.core.patch_namespaced_pod_status(pod, ns, {"status": status})
+        time.sleep(deadline)
+        self.core.delete_namespaced_pod(pod, ns)
+        message = "Job was active longer than specified deadline"
+        condition = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": message}
+        try:
+            self.batch.patch_namespaced_job_status(job, ns, {"status": {"failed": 1, "conditions": [condition]}})
         except Exception:  # deleted meanwhile
             pass
 

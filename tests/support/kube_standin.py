@@ -546,6 +546,7 @@ class StandInHandler(kmock.KubernetesScaffold):
     _builtin: set[Any] = attrs.field(factory=set, init=False)
     _builtin_payloads: set[int] = attrs.field(factory=set, init=False)
     knobs: Knobs = attrs.field(factory=Knobs, init=False)
+    pod_logs: dict[tuple[str, str], str] = attrs.field(factory=dict, init=False)  # (namespace, pod) -> its log
     _pending_resources: set[Any] = attrs.field(factory=set, init=False)  # CRD resources not yet Established
 
     def __attrs_post_init__(self) -> None:
@@ -1057,6 +1058,7 @@ class StandInHandler(kmock.KubernetesScaffold):
         self.clear_faults()
         self.set_delay(0)
         self.knobs = Knobs()
+        self.pod_logs = {}
         self._pending_resources.clear()
         self.metrics.reset()
         self._create_builtin_namespaces()
@@ -1708,6 +1710,9 @@ class StandInHandler(kmock.KubernetesScaffold):
                     self.set_delay(body.get("seconds", 0), verbs=body.get("verbs"))
                 elif path == "knobs":
                     self.knobs.update(body)
+                elif path == "pod-log":  # the kubelet stand-in's container output (tests/support/kube_jobs.py)
+                    key = (body["namespace"], body["name"])
+                    self.pod_logs[key] = self.pod_logs.get(key, "") + str(body["text"])
                 elif path == "auto-ready":
                     self.auto_ready = bool(body.get("enabled", True))
                 elif path == "ready":
@@ -1994,11 +1999,27 @@ class _Ctx:
             raise self.h._not_found(self.group, self.plural, self.p.name)
         if self.p.subresource == "scale":
             return _json_response(self.scale_of(live))
+        if self.p.subresource == "log" and self.plural == "pods" and not self.group:
+            return self.pod_log()
         if self.p.subresource not in (None, "status"):
             raise _ApiError(404, "NotFound", "the server could not find the requested resource")
         if self.wants_table():
             return self.table([live], live["metadata"].get("resourceVersion", ""))
         return self.ok(live)
+
+    def pod_log(self) -> aiohttp.web.Response:
+        """GET pods/NAME/log: what the kubelet stand-in posted (/standin/pod-log), with
+        `tailLines` and `limitBytes` applied as the API server does (the tail, then its first bytes)."""
+        text = self.h.pod_logs.get((self.ns or "", self.p.name or ""), "")
+        tail = self.params.get("tailLines")
+        if tail is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-int(tail) :] if int(tail) > 0 else [])
+        data = text.encode()
+        limit = self.params.get("limitBytes")
+        if limit is not None:
+            data = data[: int(limit)]
+        return aiohttp.web.Response(body=data, content_type="text/plain", charset="utf-8")
 
     def list(self) -> aiohttp.web.Response:
         label_reqs, field_reqs = self.selectors()
