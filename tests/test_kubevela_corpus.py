@@ -82,7 +82,7 @@ def test_corpus_coverage_is_at_least_90_percent_and_every_refusal_is_at_a_line(r
         f"\nKubeVela corpus: {len(FILES)} files, {len(core)} vela-core only, {len(core_loaded)} of them load and render ({ratio:.1%}); refused: {', '.join(refused)}"
     )
     assert ratio >= 0.90
-    assert (len(FILES), len(core), len(core_loaded)) == (63, 61, 59)  # docs/oam.md quotes these
+    assert (len(FILES), len(core), len(core_loaded)) == (64, 62, 60)  # docs/oam.md quotes these
 
 
 def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:

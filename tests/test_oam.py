@@ -258,7 +258,13 @@ UNSUPPORTED = {
             WEB,
             "  workflow:\n    steps:\n      - {name: dev, type: deploy}\n      - {name: ok, type: suspend}\n      - {name: prod, type: deploy}\n",
         ),
-        [(r"component 'web' is deployed again by this step", 13, "spec.workflow.steps[2]")],
+        [
+            (
+                r"step 'prod' deploys the components again to the namespace they are already in",
+                13,
+                "spec.workflow.steps[2]",
+            )
+        ],
     ),
     "scopes": (
         oam(WEB + "      scopes: {healthscopes.core.oam.dev: health}\n"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from composer.model.base import Document, Metadata, Name, Properties, Strict
 from composer.model.environment import DriftPath, KubeTarget
@@ -19,6 +19,15 @@ class Trait(Strict):
     properties: Properties = {}
 
 
+class Promotion(Strict):
+    """A component deployed again by a later workflow step (KubeVela: one app promoted to a second
+    namespace): its objects take the names of component `of` and land in `namespace`
+    (composer/model/promotion.py, docs/oam.md)."""
+
+    of: Name
+    namespace: Name
+
+
 class Component(Strict):
     name: Name
     type: str
@@ -26,6 +35,7 @@ class Component(Strict):
     traits: tuple[Trait, ...] = ()
     connections: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = Field((), alias="dependsOn")
+    promotion: Promotion | None = None
 
 
 class Gate(Strict):
@@ -64,6 +74,13 @@ class ApplicationSpec(Strict):
     # Objects several apps share (KubeVela shared-resource): apply writes one only when it is
     # absent or this app's; prune and destroy leave it in place.
     shared: tuple[ObjectSelector, ...] = ()
+
+    @model_validator(mode="after")
+    def _promotions(self) -> ApplicationSpec:
+        from composer.model.promotion import check_promotions
+
+        check_promotions(self.components)
+        return self
 
 
 class Application(Document):

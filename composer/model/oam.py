@@ -439,7 +439,7 @@ def convert(doc: SourceDocument, refs: Companions | None = None) -> tuple[dict, 
     app.workflow(spec.get("workflow"), app.policies(spec.get("policies"), names), names)
     out = {**data, "apiVersion": API_VERSION, "metadata": metadata, "spec": dict(spec)}
     if raw is not None:
-        raw = app.apply_overrides(raw) + app.step_components(len(raw))
+        raw = app.apply_overrides(raw) + app.step_components(len(raw), raw)
         out["spec"]["components"] = [c.component(comp, ("spec", "components", i)) for i, comp in enumerate(raw)]
         out = app.finish(out, out["spec"]["components"])
     from composer.model.loader import by_line

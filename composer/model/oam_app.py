@@ -60,6 +60,7 @@ class Plan:
     gates: list[dict] = field(default_factory=list)  # {name, components, message}
     gate_paths: list[FieldPath] = field(default_factory=list)
     objects: list[tuple[str, dict, FieldPath]] = field(default_factory=list)  # apply-object: (step, object, step path)
+    copies: list[Any] = field(default_factory=list)  # promoted copies (oam_promotion.Copy)
 
 
 def merge(base: Any, patch: Any) -> Any:
@@ -276,10 +277,10 @@ class AppLevel(TopologyReading):
 
     # -- results ------------------------------------------------------------------------
 
-    def apply_overrides(self, components: list) -> list:
+    def apply_overrides(self, components: list, start: int = 0, overrides: list | None = None) -> list:
         out = list(components)
-        for patch, ppath in self.plan.overrides:
-            for i, comp in enumerate(out):
+        for patch, ppath in self.plan.overrides if overrides is None else overrides:
+            for i, comp in enumerate(out, start):
                 if not isinstance(comp, dict):
                     continue
                 if patch.get("selector") is not None and (
@@ -309,11 +310,12 @@ class AppLevel(TopologyReading):
                 if "traits" in patch and isinstance(comp.get("traits") or [], list):
                     self.trait_overrides(comp.get("traits") or [], patch, cpath)
                     comp["traits"] = patch_traits(comp.get("traits") or [], patch["traits"])
-                out[i] = comp
+                out[i - start] = comp
         return out
 
-    def step_components(self, start: int) -> list[dict]:
-        """apply-object steps as k8s-objects components, appended at index `start` on."""
+    def step_components(self, start: int, originals: list) -> list[dict]:
+        """apply-object steps as k8s-objects components, appended at index `start` on, then the
+        copies of components that later deploy steps deliver again (oam_promotion.py)."""
         out = []
         for i, (name, obj, spath) in enumerate(self.plan.objects, start):
             cpath = ("spec", "components", i)
@@ -326,7 +328,9 @@ class AppLevel(TopologyReading):
             self.c.pin(cpath + ("properties",), spath + ("properties",))
             self.c.relocate(spath + ("properties", "value"), cpath + ("properties", "objects", 0))
             out.append({"name": name, "type": "k8s-objects", "properties": {"objects": [obj]}})
-        return out
+        from composer.model.oam_promotion import promoted_components
+
+        return out + promoted_components(self, originals, start + len(out))
 
     def finish(self, data: dict, components: list) -> dict:
         """Ordering, service account, targets, gates and namespace onto the converted app."""

@@ -220,6 +220,21 @@ class StepWalker:
                 "ignoreTerraformComponent is not used",
                 "Composer applies every component, cloud resources first",
             )
+        if props.get("auto") is False:
+            self.gates.append((name, spath, f"Waiting approval to the deploy step {name!r}", True))
+        if any(comp in self.applied for comp in self.components):  # deployed again: a promotion
+            from composer.model.oam_promotion import promote
+
+            return promote(self, self.step_policies(props, ppath), spath, name)
+        for pname, hit in self.step_policies(props, ppath):
+            if pname not in self.used_policies:
+                self.used_policies.add(pname)
+                self.app.use_policy(*hit)
+        return self.claim(set(self.components), spath)
+
+    def step_policies(self, props: dict, ppath: FieldPath) -> list[tuple[str, tuple[dict, FieldPath]]]:
+        """The topology and override policies a deploy step names; any other name is an error."""
+        out = []
         for j, pname in enumerate(props.get("policies") if isinstance(props.get("policies"), list) else []):
             hit = self.policies.get(pname) if isinstance(pname, str) else None
             if hit is None:
@@ -234,12 +249,9 @@ class StepWalker:
                     f"deploy cannot use a {hit[0].get('type')} policy",
                     "a deploy step takes topology and override policies",
                 )
-            elif pname not in self.used_policies:
-                self.used_policies.add(pname)
-                self.app.use_policy(*hit)
-        if props.get("auto") is False:
-            self.gates.append((name, spath, f"Waiting approval to the deploy step {name!r}", True))
-        return self.claim(set(self.components), spath)
+            else:
+                out.append((pname, hit))
+        return out
 
     def claim(self, comps: set[str], spath: FieldPath) -> set[str]:
         for comp in sorted(comps):

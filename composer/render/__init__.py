@@ -22,6 +22,7 @@ from composer.catalog import ModuleSource
 from composer.diagnostics import Collector, Diagnostic, Severity
 from composer.graph import Graph
 from composer.plugins import PluginRegistry
+from composer.render import promotion
 from composer.render.bindings import Bindings, bind
 from composer.render.kubernetes import render_workload
 from composer.render.terraform import render_root
@@ -82,6 +83,7 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
     bindings = bind(resolved, graph)
     out = Rendered(bindings=bindings)
     diags = Collector()
+    diags.extend(promotion.refusals(resolved, out.warnings))
     for name in graph.order:
         c = resolved.require(name)
         deps = graph.dependencies(name)
@@ -103,6 +105,7 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
             out.files[path] = dump_yaml(objects)
             out.manifests[name] = objects
             out.units.append(Unit(name, "kubernetes", (path,), deps))
+    diags.extend(promotion.collisions(resolved, out.manifests))
     diags.raise_if_errors()
     index = {
         "app": resolved.name,

@@ -395,9 +395,11 @@ def guard(w: Workload) -> None:
 def render_workload(
     resolved: Resolved, bindings: Bindings, c: ResolvedComponent
 ) -> tuple[list[dict], list[Diagnostic]]:
+    from composer.render.promotion import as_rendered, relabelled
     from composer.render.traits import apply_trait
 
-    w = Workload(resolved, bindings, c, target_namespace(resolved))
+    shown, namespace = as_rendered(resolved, c)  # a promoted copy renders as its component
+    w = Workload(resolved, bindings, shown, namespace)
     impl = c.implementation.implementation
     if impl.manifests is not None:
         template_workload(w)
@@ -418,4 +420,4 @@ def render_workload(
     guard(w)
     objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
     objects.sort(key=_rank)
-    return objects, w.errors
+    return relabelled(objects, c.name, shown.name), w.errors

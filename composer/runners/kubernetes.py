@@ -181,6 +181,7 @@ class ClusterSink(ApplyOps, HealthOps, HandsOffOps):
         refusals = self._refusals(component, changed)
         if refusals:
             raise DiagnosticError(refusals)  # nothing of the unit written yet
+        writes += self._ensure_namespaces_of(component, changed)  # a promoted copy's namespace
         writes += self._hand_over_replicas(component, changed, planned)
         try:
             live = self._apply_all(component, changed) if changed else {}

@@ -4,8 +4,9 @@ deleted (Terminating), waited out within --timeout and created again."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
-from composer.runners.kube.base import FIELD_MANAGER, ClusterBase
+from composer.runners.kube.base import FIELD_MANAGER, ClusterBase, Planned
 from composer.runners.kube.client import ApiError, Unreachable
 from composer.runners.kube.resources import Resource
 
@@ -62,16 +63,36 @@ class NamespaceOps(ClusterBase):
     def _terminating_now(self, component: str, ns_res: Resource) -> bool:
         return self._namespace_state(component, ns_res) == "terminating"
 
-    def _create_namespace(self, component: str, ns_res: Resource) -> int:
+    def _create_namespace(self, component: str, ns_res: Resource, name: str | None = None) -> int:
+        name = name or self.namespace
         body = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "appc"}},
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "appc"}},
         }
         try:
             self.client.request("POST", ns_res.path(None), query={"fieldManager": FIELD_MANAGER}, body=body)
             return 1
         except ApiError as err:
             if err.status != 409:  # AlreadyExists: someone was quicker, or it is still being deleted
-                raise self._fail(err, component, "create", f"namespace {self.namespace}", ns_res) from None
+                raise self._fail(err, component, "create", f"namespace {name}", ns_res) from None
             return 0
+
+    def _ensure_namespaces_of(self, component: str, planned: Iterable[Planned]) -> int:
+        """Namespaces other than the sink's that objects about to be written name (a promoted
+        copy's, composer/render/promotion.py): created when missing, as the sink's own is; never
+        deleted, since other things may live there."""
+        writes = 0
+        named = {p.namespace for p in planned if p.resource.namespaced and p.namespace}
+        for name in sorted(named - {self.namespace}):
+            try:
+                self.client.request("GET", NAMESPACE.path(None, name))
+            except ApiError as err:
+                if err.status == 403:
+                    continue  # namespace-scoped credentials: assume it exists
+                if err.status != 404:
+                    raise self._fail(err, component, "get", f"namespace {name}", NAMESPACE) from None
+                writes += self._create_namespace(component, NAMESPACE, name)
+            except Unreachable as exc:
+                raise self._fail(exc, component, "read", f"namespace {name}") from None
+        return writes
