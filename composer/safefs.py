@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import cast
 
+from composer.compile_inputs import note_file, note_listing, seam
 from composer.diagnostics import Diagnostic, DiagnosticError
 
 PRIVATE_DIR = 0o700
@@ -168,8 +169,10 @@ def _lstat(dir_fd: int, name: str) -> os.stat_result | None:
 def read_file(base: Path, rel: str | Path) -> bytes | None:
     """The bytes of a regular file base/rel, None when it does not exist."""
     parent, name = _split(rel)
-    with opened_dir(base, parent) as fd:
-        return None if fd is None else _read_at(fd, name, base / rel)
+    with seam() as inputs, opened_dir(base, parent) as fd:  # a compile's read, recorded (compile_inputs.py)
+        data = None if fd is None else _read_at(fd, name, base / rel)
+        note_file(inputs, base / rel, data)
+        return data
 
 
 def _write_at(dir_fd: int, name: str, data: bytes | Iterable[bytes], mode: int, path: Path, sync: bool = True) -> None:
@@ -346,7 +349,8 @@ def open_append(base: Path, rel: str | Path, mode: int = PRIVATE_FILE) -> int:
 
 def list_dir(base: Path, rel: str | Path = "") -> list[str]:
     """Names in base/rel (empty when it does not exist); the directory is never a link."""
-    with opened_dir(base, rel) as fd:
+    with seam() as inputs, opened_dir(base, rel) as fd:
+        note_listing(inputs, base / rel)
         return [] if fd is None else sorted(os.listdir(fd))
 
 

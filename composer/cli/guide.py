@@ -7,19 +7,17 @@ Every name and path here came from outside: it is printed as text, never as mark
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import click
 import typer
-from rich.text import Text
 
 from composer.cli.common import Cancelled
 from composer.cli.planview import confirmation, plan_text
+from composer.cli.run_report import tell_where, where_of  # noqa: F401 (tell_where: commands call it from here)
 from composer.cli.views import View
 from composer.cli.wiring import open_store, state_dir
 from composer.diagnostics import Diagnostic, DiagnosticError
@@ -55,22 +53,10 @@ def confirm_plan(view: View, preview, compiled, state) -> None:
 
 def destinations(compiled, store, sinks, result) -> dict[str, Any]:
     """Where an apply put things, and what to run next (the last lines a person reads)."""
-    env = compiled.resolved.environment.name
-    app_file = compiled.project.app_file
-    flag = "" if Path(app_file).absolute() == Path("app.yaml").absolute() else f" -f {os.path.relpath(app_file)}"
-    manifests = [s.target.removeprefix("dir:") for s in sinks if s.target.startswith("dir:")]
-    clusters = [s.target.removeprefix("kube:") for s in sinks if s.target.startswith("kube:")]
-    nxt = [f"appc status{flag} -e {env}", f"appc outputs{flag} -e {env}"]
-    if result.failed:
-        nxt = [f"appc apply{flag} -e {env} (after fixing the errors above)"]
-    return {"manifests": manifests, "clusters": clusters, "state": store.location, "next": nxt}
-
-
-def tell_where(view: View, where: dict[str, Any]) -> None:
-    lines = [f"manifests written to {d} (commit them for Argo CD or Flux)" for d in where["manifests"]]
-    lines += [f"workloads applied to cluster context/namespace {c}" for c in where["clusters"]]
-    lines += [f"state kept in {where['state']}", "next: " + "  ·  ".join(where["next"])]
-    view.lines(Text(line) for line in lines)
+    targets = [s.target for s in sinks]
+    return where_of(
+        compiled.resolved.environment.name, compiled.project.app_file, targets, store.location, result.failed
+    )
 
 
 def sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:

@@ -77,6 +77,24 @@ LockTimeoutOpt = option(
     env="LOCK_TIMEOUT",
     help="Seconds to wait for the environment's lock (0: fail at once, exit 4).",
 )
+ForceConflictsOpt = option(
+    False,
+    "--force-conflicts",
+    env="FORCE_CONFLICTS",
+    help="Take ownership of fields another field manager owns (server-side apply conflicts).",
+)
+ApproveOpt = option(
+    [],
+    "--approve",
+    env="APPROVE",
+    help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
+)
+AdoptOwnedOpt = option(
+    False,
+    "--adopt-owned",
+    env="ADOPT_OWNED",
+    help="Import a resource that already exists when its ownership tags name its unit.",
+)
 
 
 def _pending(session: EngineSession) -> bool:
@@ -252,41 +270,39 @@ def apply(
     parallelism: int = ParallelismOpt,
     refresh: bool = RefreshOpt,
     no_wait: bool = option(False, "--no-wait", env="NO_WAIT", help="Do not wait for rollouts."),
-    force_conflicts: bool = option(
-        False,
-        "--force-conflicts",
-        env="FORCE_CONFLICTS",
-        help="Take ownership of fields another field manager owns (server-side apply conflicts).",
-    ),
+    force_conflicts: bool = ForceConflictsOpt,
     kube_workers: int = KubeWorkersOpt,
     kube_qps: float = KubeQpsOpt,
     kube_burst: int = KubeBurstOpt,
     timeout: float = TimeoutOpt,
     lock_timeout: float = LockTimeoutOpt,
     untrusted: bool = UntrustedOpt,
-    approve: list[str] = option(
-        [],
-        "--approve",
-        env="APPROVE",
-        help="Continue past the approval gate STEP (a KubeVela suspend step, or deploy with auto: false); repeatable.",
-    ),
+    approve: list[str] = ApproveOpt,
     probe: str | None = ProbeOpt,
-    adopt_owned: bool = option(
-        False,
-        "--adopt-owned",
-        env="ADOPT_OWNED",
-        help="Import a resource that already exists when its ownership tags name its unit.",
-    ),
+    adopt_owned: bool = AdoptOwnedOpt,
 ) -> None:
     """Apply the model: changed units only, in dependency order, in parallel; prune removed ones."""
+    from composer.cli.fastpath import NoopRequest, try_noop
+
+    project = replace(project, untrusted=untrusted)
+    served = (
+        planfile is None and auto_approve and not approve and not refresh and not adopt_owned and not force_conflicts
+    )
+    fast = NoopRequest(probe, kube_workers, kube_qps, kube_burst, timeout, lock_timeout, served)
+    code = try_noop(view, project, fast)  # first: a no-op served from the cache imports little else (issue 13)
+    if code is not None:
+        raise Exit(code)
+    from composer.cli.compiled_cache import save as save_cache
     from composer.cli.wiring import RunOptions, interactive
+    from composer.compile_inputs import recording
 
     if planfile is None and not auto_approve and not interactive():
         raise _needs_terminal(
             "apply",
             "review the changes with `appc plan` first, or save them with `appc plan --out FILE` and run `appc apply FILE`",
         )
-    compiled = compile_for(replace(project, untrusted=untrusted))
+    with recording() as inputs:  # what compiling reads: the key of the compiled-model cache
+        compiled = compile_for(project)
     options = RunOptions(
         parallelism=parallelism,
         refresh=refresh,
@@ -300,7 +316,10 @@ def apply(
         adopt_owned=adopt_owned,
     )
     ask = planfile is None and not auto_approve
-    raise Exit(_apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe))
+    code = _apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe)
+    if code == EXIT_OK and served:
+        save_cache(project, compiled, inputs)
+    raise Exit(code)
 
 
 def _apply(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from composer.cli.common import EXIT_APPLY_FAILED, EXIT_LOCKED, EXIT_OK, Exit, registry
+from composer.cli.common import EXIT_LOCKED, Exit, registry
+from composer.cli.run_report import report  # noqa: F401 (commands import it from here)
 from composer.cli.views import RunView, View
 from composer.cli.wiring import RunOptions, open_store, preflight, running_engine, state_dir
 from composer.diagnostics import Diagnostic, Severity
@@ -25,7 +26,7 @@ from composer.state.model import new_state
 from composer.state.protocol import LockHeld, StateStore, new_lock_info
 
 if TYPE_CHECKING:
-    from composer.engine.run import Engine, RunResult
+    from composer.engine.run import Engine
     from composer.state.model import StateDoc
 
 Verb = Literal["plan", "apply", "destroy", "drift"]
@@ -157,27 +158,3 @@ def run_engine(
             if needs_credentials(session):
                 preflight(reg, compiled)
             return step(session), session
-
-
-def report(view: View, result: RunResult, env_name: str, verb: Verb) -> int:
-    """The last words of a run: finished, failed (which units) or interrupted (how to resume); the exit code."""
-    failed = result.failed
-    summary = result.summary()
-    if result.interrupted:
-        resume = f"appc {verb} -e {env_name}"
-        message = f"{verb} interrupted; state is saved. Run `{resume}` to resume."
-        view.event("interrupted", command=verb, resume=resume, unfinished=failed)
-        if view.json:  # stdout is for events; people watching still learn how to resume
-            view.err.print(f"[yellow]{message}[/yellow]")
-        view.info(f"[yellow]{message}[/yellow]")
-    elif failed:
-        view.info(
-            f"[red]{verb} failed for {', '.join(failed)}[/red]; the other units finished and state is saved. Fix the error and run `appc {verb} -e {env_name}` again."
-        )
-    else:
-        view.info(
-            f"[green]✓[/green] {verb}: {summary['units_changed']} changed, {summary['units_skipped']} unchanged, {summary['terraform_runs']} terraform runs, {summary['k8s_writes']} Kubernetes writes ({result.duration_s:.1f}s)"
-        )
-    code = EXIT_APPLY_FAILED if failed or result.interrupted else EXIT_OK
-    view.summary(code == EXIT_OK, code, **summary, interrupted=result.interrupted)
-    return code

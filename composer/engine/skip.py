@@ -16,10 +16,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from composer.graph import Graph
 from composer.state.model import StateDoc, UnitState
+
+if TYPE_CHECKING:  # the no-op fast path hashes units without loading the graph (composer/cli/fastpath.py)
+    from composer.graph import Graph
 
 Upstream = dict[str, dict[str, Any]]  # dependency -> {"outputs": ..., "secrets": digests}
 
@@ -46,8 +48,13 @@ def unchanged(inputs: SkipInputs) -> bool:
 
 def upstream_view(graph: Graph, state: StateDoc | None, name: str) -> Upstream:
     """What a unit sees of its dependencies: non-secret outputs and secret digests."""
+    return upstream_of(graph.dependencies(name), state)
+
+
+def upstream_of(dependencies: Iterable[str], state: StateDoc | None) -> Upstream:
+    """`upstream_view` for a unit with these dependencies."""
     out: Upstream = {}
-    for dep in graph.dependencies(name):
+    for dep in dependencies:
         unit = state.units.get(dep) if state else None
         if unit is not None:
             out[dep] = {"outputs": unit.outputs, "secrets": unit.secret_digests}
@@ -57,9 +64,14 @@ def upstream_view(graph: Graph, state: StateDoc | None, name: str) -> Upstream:
 def unit_hash(files: Mapping[str, bytes], paths: Iterable[str], module_digest: str | None, upstream: Upstream) -> str:
     """sha256 over the unit's rendered files (path and content digest), its module digest and
     its upstream view; equal hashes mean an apply would change nothing Composer controls."""
+    return hash_of_digests([(path, hashlib.sha256(files[path]).digest()) for path in paths], module_digest, upstream)
+
+
+def hash_of_digests(files: Iterable[tuple[str, bytes]], module_digest: str | None, upstream: Upstream) -> str:
+    """`unit_hash` from the sha256 of each rendered file (the compiled-model cache keeps those)."""
     h = hashlib.sha256()
-    for path in paths:
-        h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    for path, digest in files:
+        h.update(path.encode() + b"\0" + digest)
     if module_digest is not None:
         h.update(b"module\0" + module_digest.encode())
     h.update(json.dumps(upstream, sort_keys=True, default=str).encode())

@@ -10,17 +10,20 @@ a target listed twice is refused here (exit 1), before anything runs; no server 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.model.environment import Environment
 from composer.runners.kube.kubeconfig import (
     incluster_namespace,
     kubeconfig_contexts,
     kubeconfig_exists,
     kubeconfig_path,
 )
+
+if TYPE_CHECKING:  # the no-op fast path reads targets without the environment model
+    from composer.model.environment import Environment
 
 
 class DeliveryOptions(Protocol):
@@ -43,9 +46,24 @@ class ClusterTarget:
         return self.context or "in-cluster"
 
 
+class TargetSpec(Protocol):
+    """A target as the environment writes it (`kubernetes.targets[]`): either part may be left out."""
+
+    @property
+    def context(self) -> str | None: ...
+
+    @property
+    def namespace(self) -> str | None: ...
+
+
 def cluster_targets(env: Environment) -> list[ClusterTarget]:
     """The targets of the environment, checked against the kubeconfig."""
-    targets = env.spec.kubernetes.resolved_targets()
+    return targets_of(env.name, env.spec.kubernetes.resolved_targets())
+
+
+def targets_of(env_name: str, targets: Sequence[TargetSpec]) -> list[ClusterTarget]:
+    """The targets an environment named `env_name` writes, checked against the kubeconfig (the
+    compiled-model cache keeps the written ones: the kubeconfig is read at every run)."""
     if not targets:
         return []
     path = kubeconfig_path()
@@ -57,7 +75,7 @@ def cluster_targets(env: Environment) -> list[ClusterTarget]:
             [
                 Diagnostic(
                     f"no kubeconfig found at {path}",
-                    f"environment {env.name} delivers to a cluster ({', '.join(t.context or 'current context' for t in targets)}); set KUBECONFIG to your kubeconfig file, "
+                    f"environment {env_name} delivers to a cluster ({', '.join(t.context or 'current context' for t in targets)}); set KUBECONFIG to your kubeconfig file, "
                     "or use kubernetes.directory for GitOps output",
                 )
             ]
@@ -67,15 +85,15 @@ def cluster_targets(env: Environment) -> list[ClusterTarget]:
     for t in targets:
         name = t.context or current
         if name is None or name not in contexts:
-            raise DiagnosticError([_unknown_context(env, path, name, contexts)])
+            raise DiagnosticError([_unknown_context(env_name, path, name, contexts)])
         ns = t.namespace or (contexts[name].get("context") or {}).get("namespace") or "default"
         if any((o.context, o.namespace) == (name, ns) for o in out):
-            raise DiagnosticError([Diagnostic(f"environment {env.name} lists target {name}/{ns} twice")])
+            raise DiagnosticError([Diagnostic(f"environment {env_name} lists target {name}/{ns} twice")])
         out.append(ClusterTarget(path, name, ns))
     return out
 
 
-def _unknown_context(env: Environment, path: str, name: str | None, contexts: dict[str, dict]) -> Diagnostic:
+def _unknown_context(env_name: str, path: str, name: str | None, contexts: dict[str, dict]) -> Diagnostic:
     known = ", ".join(sorted(contexts)) or "none"
     summary = (
         f"kubeconfig context {name!r} does not exist"
@@ -84,6 +102,6 @@ def _unknown_context(env: Environment, path: str, name: str | None, contexts: di
     )
     return Diagnostic(
         summary,
-        f"environment {env.name} asks for it; the contexts in {path} are: {known}. Fix kubernetes.context in environments/{env.name}.yaml or your KUBECONFIG.",
+        f"environment {env_name} asks for it; the contexts in {path} are: {known}. Fix kubernetes.context in environments/{env_name}.yaml or your KUBECONFIG.",
         address=None,
     )
