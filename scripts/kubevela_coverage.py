@@ -7,7 +7,9 @@ Every `*.yaml` / `*.yml` file is split into documents; each `core.oam.dev/v1beta
 is loaded and rendered on its own, against a plain environment (context `test`, namespace
 `corpus`), as `appc render` would. A document counts as vela-core when every component type,
 trait, policy and workflow step it names has a definition under
-`vela-templates/definitions/internal/` of the same checkout. The script prints how many of
+`vela-templates/definitions/internal/` of the same checkout, and its component and trait
+properties name only fields of those definitions' `parameter` (otherwise it was written for a
+definition of its own that reuses a vela-core name: left out, and listed). The script prints how many of
 those load and render, then the refusals grouped by their first error (quoted names folded,
 so one reason is one line); `--files` lists each refused file with its first error, `--all`
 counts every Application, not only the vela-core ones, and `--walk` runs the field walk of
@@ -65,7 +67,6 @@ FILLED_IN = (
     ("test/e2e-multicluster-test/", (("TEST_NAMESPACE", "e2e-test"),)),
     ("hack/load-test/app-templates/", (("ID", "1"), ("SHARD", "0"), ("VERSION", "1"), ("CLUSTER", "cluster-worker"))),
 )
-COMPANION = re.compile(r"(?m)^apiVersion:\s*core\.oam\.dev/v1alpha1\s*$")
 
 
 def fill_in(name: str, text: str) -> str:
@@ -162,17 +163,30 @@ def applications(checkout: Checkout, names: list[str], markdown: bool = False) -
                     yield Document(doc_name, chunk.lstrip("\n"), data, name.rsplit("/", 1)[0], template)
 
 
+def _kubernetes_object(data: Any) -> bool:
+    """An object a ref-objects component may name (composer/model/oam_ref_objects.py)."""
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    api = data.get("apiVersion") if isinstance(data, dict) else None
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("name"), str)
+        and isinstance(data.get("kind"), str)
+        and isinstance(api, str)
+        and not api.startswith("core.oam.dev/")
+    )
+
+
 def companion_files(checkout: Checkout, names: list[str], folder: str) -> dict[str, str]:
-    """The Workflow and Policy documents of every YAML file of `folder`, by file name (KubeVela keeps
-    the objects an app refers to beside it; Composer reads them there, composer/model/oam_refs.py)."""
+    """The Workflow and Policy documents, and the Kubernetes objects, of every YAML file of `folder`,
+    by file name (KubeVela keeps the objects an app refers to beside it, or in the cluster; Composer
+    reads them beside it: composer/model/oam_refs.py, oam_ref_objects.py)."""
     out = {}
     for name in names:
         if name.rsplit("/", 1)[0] != folder or not name.endswith((".yaml", ".yml")):
             continue
         text = checkout.read(name)
-        if not COMPANION.search(text):
-            continue
-        chunks = [c.strip("\n") for _, c, d in _documents(fill_in(name, text)) if _companion(d)]
+        docs = list(_documents(fill_in(name, text)))
+        chunks = [c.strip("\n") for _, c, d in docs if _companion(d) or _kubernetes_object(d)]
         if chunks:
             out["companion-" + name.rsplit("/", 1)[-1]] = "\n---\n".join(chunks) + "\n"
     return out
@@ -200,6 +214,61 @@ def uses_only_core(data: dict, core: dict[str, set[str]]) -> bool:
     return all(used[k] <= core[k] for k in KINDS)
 
 
+KEY = re.compile(r'^"?([A-Za-z_$][\w$-]*)"?[?!]?\s*:')
+
+
+def parameter_keys(cue: str) -> set[str] | None:
+    """The top-level field names of a definition's `parameter: {...}`, or None when the struct is
+    open (`...`, `[string]: T`, an embedded definition) or not a plain struct: then any name is
+    the definition's. Comments and quoted text are skipped before braces are counted."""
+    at = re.search(r"(?m)^\s*parameter:\s*\{\s*$", cue)
+    if not at:
+        return None
+    keys: set[str] = set()
+    depth = 1
+    for raw in cue[at.end() :].splitlines():
+        line = re.sub(r'"(\\.|[^"\\])*"', '""', raw.split("//", 1)[0]).strip()
+        if depth == 1 and line:
+            m = KEY.match(raw.strip())
+            if line.startswith(("...", "[")) or (not m and not line.startswith(("}", "]"))):
+                return None
+            if m:
+                keys.add(m.group(1))
+        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
+        if depth <= 0:
+            return keys
+    return None
+
+
+def core_parameters(checkout: Checkout, names: list[str]) -> dict[tuple[str, str], set[str] | None]:
+    """(kind, name) -> the parameter names of each vela-core definition (None: open)."""
+    out: dict[tuple[str, str], set[str] | None] = {}
+    for n in names:
+        parts = n.split("/")
+        if n.startswith(DEFINITIONS) and n.endswith(".cue") and parts[-2] in ("component", "trait"):
+            out[(parts[-2], parts[-1][: -len(".cue")])] = parameter_keys(checkout.read(n))
+    return out
+
+
+def foreign_fields(data: dict, params: dict[tuple[str, str], set[str] | None]) -> list[str]:
+    """Fields of a component's or trait's properties that the vela-core definition of that name does
+    not have: the case was written for another ComponentDefinition or TraitDefinition of the same
+    name (their templates evaluate a closed `parameter`, so vela-core would refuse it too). Policies
+    and workflow steps are not judged so: KubeVela's controller reads some of their fields in Go
+    (garbage-collect's `order`) that their CUE definitions do not list."""
+    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
+    comps = [c for c in spec.get("components") or [] if isinstance(c, dict)]
+    used = [("component", c) for c in comps]
+    used += [("trait", t) for c in comps for t in c.get("traits") or [] if isinstance(t, dict)]
+    out = []
+    for kind, item in used:
+        known = params.get((kind, str(item.get("type"))))
+        props = item.get("properties")
+        if known is not None and isinstance(props, dict):
+            out += [f"{kind} {item.get('type')}: {k}" for k in props if k not in known]
+    return out
+
+
 def reason(summary: str) -> str:
     """One line per kind of refusal: quoted names and numbers folded."""
     return re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'…'", summary))
@@ -218,6 +287,7 @@ def measure(checkout: Checkout, everything: bool, walk: bool = False, markdown: 
 
     names = checkout.names()
     core = core_definitions(names)
+    params = core_parameters(checkout, names)
     registry = cli.registry()
     catalog = None
     out = Measurement()
@@ -226,8 +296,10 @@ def measure(checkout: Checkout, everything: bool, walk: bool = False, markdown: 
         for doc in applications(checkout, names, markdown):
             if not everything and not uses_only_core(doc.data, core):
                 continue
-            if doc.template:
-                out.excluded.append((doc.name, doc.template))
+            foreign = [] if everything else foreign_fields(doc.data, params)
+            if doc.template or foreign:
+                why = doc.template or f"written for another definition of a vela-core name ({', '.join(foreign)})"
+                out.excluded.append((doc.name, why))
                 continue
             if doc.folder not in folders:
                 folders[doc.folder] = _folder(

@@ -43,7 +43,6 @@ KUBEVELA_ONLY_TYPES = {
     "helm": "Composer has no built-in helm type: render the chart (helm template) into a k8s-objects component, "
     "or publish a ComponentDefinition under definitions/",
     "raw": "KubeVela's raw is one object: use type k8s-objects with properties.objects: [<the object>]",
-    "ref-objects": "Composer does not adopt existing objects: copy them into a k8s-objects component",
 }
 KUBEVELA_ONLY_TRAITS: dict[str, str] = {}
 
@@ -68,6 +67,7 @@ class _Converter(StorageTranslation):
         self.warnings: list[Diagnostic] = []
         self.storage_env: dict[str, Any] = {}  # env vars from storage mountToEnv(s), per component
         self.app_name = ""  # metadata.name, for traits that write it (nocalhost)
+        self.read_from: tuple[Companions | None, Any] = (None, None)  # the files beside, the app (oam_ref_objects.py)
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None:
         """`path` as converted so far; the diagnostic names the path the user wrote."""
@@ -118,7 +118,7 @@ class _Converter(StorageTranslation):
             if key in comp:
                 self.error(cpath + (key,), f"unsupported OAM field {key!r}", why, key=True)
         ctype = comp.get("type")
-        if ctype in ("helmchart", "k8s-objects"):
+        if ctype in ("helmchart", "k8s-objects", "ref-objects"):
             from composer.model.oam_objects import object_component
 
             comp = object_component(self, comp, cpath)
@@ -429,7 +429,8 @@ def convert(doc: SourceDocument, refs: Companions | None = None) -> tuple[dict, 
     spec = data.get("spec")
     if not isinstance(spec, dict):
         return {**data, "apiVersion": API_VERSION}, dst, []  # validation reports the shape
-    spec = inline(spec, refs or Companions(), c)  # workflow.ref and the Policy objects it names
+    c.read_from = (refs or Companions(), data)
+    spec = inline(spec, c.read_from[0], c)  # workflow.ref and the Policy objects it names
     app = AppLevel(c)
     c.app_name = str((data.get("metadata") or {}).get("name") or "") if isinstance(data.get("metadata"), dict) else ""
     metadata = app.metadata(data["metadata"]) if isinstance(data.get("metadata"), dict) else data.get("metadata")

@@ -1,5 +1,5 @@
-"""KubeVela's component types that render objects as given: `helmchart` (oam_helm.py) and
-`k8s-objects` (vela-templates/definitions/internal/component/k8s-objects.cue).
+"""KubeVela's component types that render objects as given: `helmchart` (oam_helm.py),
+`ref-objects` (oam_ref_objects.py: read into a k8s-objects component) and `k8s-objects` (vela-templates/definitions/internal/component/k8s-objects.cue).
 
 For `k8s-objects` the first object is the component's workload, and KubeVela names a workload
 without a name after its component (pkg/appfile, assembleWorkload). Composer does the same, so
@@ -23,6 +23,10 @@ def object_component(c: _Converter, comp: dict[str, Any], cpath: FieldPath) -> d
         from composer.model.oam_helm import HelmChart
 
         return HelmChart(c, comp, cpath).run()
+    if comp.get("type") == "ref-objects":
+        from composer.model.oam_ref_objects import ref_objects
+
+        comp = ref_objects(c, comp, cpath)
     return name_the_workload(c, comp, cpath)
 
 

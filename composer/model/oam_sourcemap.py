@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from composer.diagnostics import Diagnostic, FieldPath
+from composer.model.oam_hints import hint
 from composer.model.source import SourceMap
 
 # OAM trait name -> Composer trait name (and a property translation where shapes differ).
@@ -44,7 +45,7 @@ class OamSourceMap(SourceMap):
 
     def in_user_terms(self, d: Diagnostic, key: bool) -> Diagnostic:
         p = d.path
-        detail = d.detail
+        detail = d.detail or hint(d.summary, p)
         notes = [self.notes[p[:n]] for n in range(len(p), 0, -1) if p[:n] in self.notes]
         if notes:
             detail = "; ".join([d.detail, *notes]) if d.detail else "; ".join(notes)

@@ -16,15 +16,18 @@ STEP_REFUSALS = {
     "notification": "needs a running controller to send messages",
     "webhook": "needs a running controller to call it",
     "export2config": "needs a running controller to write configs",
-    "export2secret": "needs a running controller to write Secrets",
+    "export2secret": "it writes a Secret of values read while the workflow runs (step inputs), and Composer writes no "
+    "Secret values from the app: create the Secret outside, or bind values with connections",
     "export-data": "needs a running controller",
     "export-service": "needs a running controller",
-    "read-object": "reading objects at deploy time needs a running controller",
+    "read-object": "it reads an object while the workflow runs to pass its data to later steps: give the values in "
+    "the component's properties, or read the ConfigMap or Secret from the pod (env valueFrom, a volume)",
     "request": "HTTP requests at deploy time need a running controller",
     "print-message-in-status": "Composer has no application status object to print into",
     "build-push-image": "build and push the image in CI before appc apply",
     "check-metrics": "needs a running controller and a metrics backend",
-    "collect-service-endpoints": "reading endpoints at deploy time needs a running controller: reach a Service by its name",
+    "collect-service-endpoints": "it reads the endpoints Services got while the workflow runs: in the cluster, reach a "
+    "Service by its name (COMPONENT.NAMESPACE.svc); from outside, give the gateway trait a domain",
     "vela-cli": "runs the vela CLI: there is no counterpart",
     "apply-terraform-config": "Composer runs Terraform itself: give the cloud resource as a component of a Composer "
     "type (docs/oam.md), not through KubeVela's Terraform controller",
