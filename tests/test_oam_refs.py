@@ -124,3 +124,29 @@ def test_a_workflow_given_as_a_further_file_is_read_before_the_files_beside_the_
     r = appc("validate", "-f", tmp_path / "app" / "app.yaml", "-f", tmp_path / "shared" / "other.yaml", "-e", "prod")
     assert r.code == 1
     assert "other.yaml:2:" in r.err and "may hold only Workflow and Policy objects" in r.err, r.err
+
+
+def test_two_different_objects_of_one_name_beside_the_app_are_a_warning_naming_both(tmp_path: Path):
+    # a cluster would hold whichever was applied last: Composer reads the first file and says so
+    other = POLICY.replace("clusters: [eu-1]", "clusters: [us-1]")
+    write(
+        tmp_path,
+        {
+            "app.yaml": APP,
+            "a-rollout.yaml": WORKFLOW,
+            "b-eu.yaml": POLICY,
+            "c-eu.yaml": other,
+            "environments/prod.yaml": ENV,
+        },
+    )
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert r.code == 0, r.out + r.err
+    [w] = [
+        e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "warning" and "named 'eu'" in e["summary"]
+    ]
+    assert "2 different Policy objects" in w["summary"] and "b-eu.yaml" in w["summary"]
+    assert "c-eu.yaml" in w["detail"]
+    # the same object twice (a copy) is no ambiguity
+    (tmp_path / "c-eu.yaml").write_text(POLICY)
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "prod", "--json")
+    assert not [e for e in r.events if e["type"] == "diagnostic" and "named 'eu'" in e["summary"]]

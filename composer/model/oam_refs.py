@@ -33,6 +33,8 @@ class Reporter(Protocol):
 
     def error(self, path: FieldPath, summary: str, detail: str = "", *, key: bool = False) -> None: ...
 
+    def warn(self, path: FieldPath, summary: str, detail: str = "") -> None: ...
+
 
 def is_companion(doc: SourceDocument) -> bool:
     data = doc.data
@@ -67,6 +69,16 @@ class Companions:
                 return doc, False
         return None, False
 
+    def others(self, found: SourceDocument) -> list[SourceDocument]:
+        """Further documents of the same kind and name as `found`, with other content, in the files
+        given or beside the app (which one a cluster would hold depends on the order they were applied)."""
+        kind, name = found.data.get("kind"), _name(found)
+        return [
+            d
+            for d in [*self.given, *self.beside()]
+            if d is not found and d.data.get("kind") == kind and _name(d) == name and d.data != found.data
+        ]
+
     def unused_given(self) -> list[Diagnostic]:
         """A warning for each object of a further -f file the Application never names: a file given
         on the command line is not ignored without a word."""
@@ -96,6 +108,20 @@ class Companions:
         return self._beside
 
 
+def _warn_others(refs: Companions, doc: SourceDocument, here: bool, c: Reporter, anchor: FieldPath) -> None:
+    if here:
+        return  # the app file's own document is the one its author meant
+    others = refs.others(doc)
+    if others:
+        kind, name = doc.data.get("kind"), _name(doc)
+        c.warn(
+            anchor,
+            f"{len(others) + 1} different {kind} objects are named {name!r}; Composer reads the one in {doc.file}",
+            "the others are in " + ", ".join(sorted({str(d.file) for d in others})) + ": give the one you mean "
+            "with -f, or rename the others",
+        )
+
+
 def inline(spec: dict[str, Any], refs: Companions, c: Reporter) -> dict[str, Any]:
     """The spec with `workflow.ref` replaced by the Workflow's steps, and the Policy objects its
     deploy steps name appended to `policies`."""
@@ -123,6 +149,7 @@ def inline(spec: dict[str, Any], refs: Companions, c: Reporter) -> dict[str, Any
         return unread
     for key in sorted(set(doc.data) - WORKFLOW_FIELDS):
         c.error(wpath + ("ref",), f"unknown Workflow field {key!r} in {ref!r}", "expected mode and steps")
+    _warn_others(refs, doc, here, c, wpath + ("ref",))
     _place(c, doc, here, wpath, wpath + ("ref",), f"the steps of Workflow {ref!r}")
     out = {**spec, "workflow": {k: doc.data[k] for k in ("mode", "steps") if k in doc.data}}
     return _with_policies(out, refs, c)
@@ -162,6 +189,7 @@ def _with_policies(spec: dict[str, Any], refs: Companions, c: Reporter) -> dict[
         ppath = ("spec", "policies", len(own) + len(added))
         for key in sorted(set(doc.data) - POLICY_FIELDS):
             c.error(ppath, f"unknown Policy field {key!r} in {name!r}", "expected type and properties")
+        _warn_others(refs, doc, here, c, ("spec", "workflow", "ref"))
         _place(c, doc, here, ppath, ("spec", "workflow", "ref"), f"Policy {name!r}")
         added.append({"name": name, **{k: doc.data[k] for k in ("type", "properties") if k in doc.data}})
     return {**spec, "policies": [*own, *added]} if added else spec
