@@ -278,3 +278,17 @@ def test_a_refused_promotion_is_exit_1_at_its_line_and_writes_nothing(tmp_path: 
         (18, "spec.policies[1].properties.namespace", f"components {c!r} and '{c}-shop' both write Deployment shop/{c}")
         for c in ("api", "worker")
     ]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ("    - name: worker\n", "    - name: [worker]\n"),  # a name that is no string (fuzz: unhashable)
+        ("    - name: worker\n", "    - nom: worker\n"),  # no name at all (fuzz: KeyError)
+    ],
+)
+def test_a_promoted_component_without_a_usable_name_is_an_error_not_a_crash(tmp_path: Path, broken):
+    write(tmp_path, {"app.yaml": APP.replace(*broken), "environments/t.yaml": env("t", "{context: c}")})
+    r = appc("validate", "-f", tmp_path / "app.yaml", "-e", "t", "--json")
+    assert r.code == 1, r.out + r.err
+    assert [e for e in r.events if e["type"] == "diagnostic" and e["severity"] == "error" and e.get("line")]

@@ -134,8 +134,11 @@ def promoted_components(app: AppLevel, originals: list[Any], start: int) -> list
     out: list[dict[str, Any]] = []
     if app.plan.copies:
         source = SourceMap(c.src.file, dict(c.src.values), dict(c.src.keys))
-        index = {comp["name"]: j for j, comp in enumerate(originals) if isinstance(comp, dict)}
-        for i, copy in enumerate(app.plan.copies, start):
+        names = [comp.get("name") if isinstance(comp, dict) else None for comp in originals]
+        index = {name: j for j, name in enumerate(names) if isinstance(name, str)}
+        # a component without a name that is a string has no copy: validation reports it at its line
+        copies = [copy for copy in app.plan.copies if copy.of in index]
+        for i, copy in enumerate(copies, start):
             out.append(_copy(app, copy, originals[index[copy.of]], ("spec", "components", index[copy.of]), i, source))
         c.src = source
     return out
