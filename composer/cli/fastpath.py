@@ -55,7 +55,7 @@ def try_noop(view: View, project: ProjectOptions, request: NoopRequest) -> int |
     directory = state_directory(project)
     try:
         store = LocalStore(directory, "-", project.env)
-        key = store._read_key()
+        key = store.existing_key()
         data = safefs.read_file(directory, cache_name(project.env)) if key is not None else None
     except Exception:  # an unreadable key or cache: the normal path says what is wrong
         return None

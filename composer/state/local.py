@@ -137,6 +137,10 @@ class LocalStore:
         assert key is not None
         return key
 
+    def existing_key(self) -> bytes | None:
+        """The state key when one exists (None: nothing signed here yet); never creates one."""
+        return self._read_key()
+
     def _read_key(self) -> bytes | None:
         if self._key is not None:
             return self._key
