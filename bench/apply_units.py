@@ -162,6 +162,17 @@ def grow(series: Series, n: int, appc_env: dict[str, str], kube_block: str, mono
     tf = ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={max(n, series.parallelism)}"]
     series.setup_s[f"mono N={n}"] = round(_terraform(tf, mono, series.tf_env, series), 1)
     _progress(f"set-up N={n}", series.setup_s)
+    settle()
+
+
+def settle(max_wait_s: float = 180.0) -> None:
+    """Wait, at most max_wait_s, until the 1-minute load average is below the number of cores:
+    the set-ups run at a high parallelism, and a row measured right after one ran on the load it
+    left (7-16 on 2 cores), which made N=50 and N=100 look slower than N=10."""
+    started, limit = time.monotonic(), float(os.cpu_count() or 1)
+    while os.getloadavg()[0] >= limit and time.monotonic() - started < max_wait_s:
+        time.sleep(5)
+    _progress("settled", f"load {os.getloadavg()[0]:.1f} after {time.monotonic() - started:.0f} s")
 
 
 def change_one(series: Series, n: int, mode: str, envs: tuple[dict, dict], kube_block: str, off: bool) -> dict:
