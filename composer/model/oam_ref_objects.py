@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.diagnostics import DiagnosticError, FieldPath
-from composer.model.source import load_documents
+from composer.diagnostics import FieldPath
+from composer.model.oam_refs import documents_beside
 
 if TYPE_CHECKING:
     from composer.model.oam import _Converter
@@ -46,15 +46,8 @@ def objects_beside(app_path: Path | None) -> list[FoundObject]:
     """The Kubernetes objects (apiVersion, kind, metadata.name; not KubeVela's own core.oam.dev
     kinds) of the YAML files beside the app. Files that are no YAML Composer reads are skipped,
     as for Workflow objects; symlinks are not followed."""
-    folder = app_path.parent if app_path else None
     out: list[FoundObject] = []
-    for path in sorted(folder.iterdir()) if folder and folder.is_dir() else []:
-        if path == app_path or path.suffix not in (".yaml", ".yml") or path.is_symlink() or not path.is_file():
-            continue
-        try:
-            docs = load_documents(path, path.name, max_documents=MAX_DOCUMENTS)
-        except DiagnosticError:
-            continue
+    for path, docs in documents_beside(app_path, MAX_DOCUMENTS):
         for doc in docs:
             data = doc.data
             meta = data.get("metadata") if isinstance(data, dict) else None

@@ -95,17 +95,24 @@ class Companions:
 
     def beside(self) -> list[SourceDocument]:
         if self._beside is None:
-            self._beside = []
-            folder = self.app_path.parent if self.app_path else None
-            for path in sorted(folder.iterdir()) if folder and folder.is_dir() else []:
-                if path == self.app_path or path.suffix not in (".yaml", ".yml") or path.is_symlink():
-                    continue
-                try:
-                    docs = load_documents(path, str(path), max_documents=MAX_COMPANIONS)
-                except DiagnosticError:
-                    continue  # not ours to judge: a file beside the app that is no YAML we read
-                self._beside += [d for d in docs if is_companion(d)]
+            found = documents_beside(self.app_path, MAX_COMPANIONS)
+            self._beside = [d for _, docs in found for d in docs if is_companion(d)]
         return self._beside
+
+
+def documents_beside(app_path: Path | None, max_documents: int) -> list[tuple[Path, list[SourceDocument]]]:
+    """The documents of each regular `.yaml` / `.yml` file beside the app, by file name (links are
+    not followed). A file that is no YAML Composer reads is skipped: not ours to judge."""
+    folder = app_path.parent if app_path else None
+    out: list[tuple[Path, list[SourceDocument]]] = []
+    for path in sorted(folder.iterdir()) if folder and folder.is_dir() else []:
+        if path == app_path or path.suffix not in (".yaml", ".yml") or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            out.append((path, load_documents(path, str(path), max_documents=max_documents)))
+        except DiagnosticError:
+            continue
+    return out
 
 
 def _warn_others(refs: Companions, doc: SourceDocument, here: bool, c: Reporter, anchor: FieldPath) -> None:
