@@ -308,7 +308,7 @@ class _Resolver(ModuleInputs):
         return rc
 
     def _check_ref_syntax(self, value: Any, base: FieldPath, address: str) -> None:
-        for p, s in refs.walk_strings(value, base):
+        for p, s in refs.dollar_texts(value, base):
             for bad in refs.malformed(s):
                 self.diags.add(
                     self.src.diagnostic(
