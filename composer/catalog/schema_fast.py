@@ -85,9 +85,9 @@ def _compile(schema: Any) -> Check | None:
     if not isinstance(schema, dict) or not _KNOWN.issuperset(schema):
         return None
     parts = [_type_check(schema), _object_check(schema), _array_check(schema), _text_check(schema)]
+    checks = [p for p in parts if p is not None and p is not _anything]
     if any(p is None for p in parts):
         return None
-    checks = [p for p in parts if p is not _anything]
 
     def check(value: Any) -> bool:
         for one in checks:
