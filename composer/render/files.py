@@ -88,6 +88,14 @@ class RenderedFiles(Mapping[str, bytes]):
         out._digests = dict(self._digests)
         return out
 
+    def under(self, *prefixes: str) -> dict[str, bytes]:
+        """The files whose path starts with one of `prefixes`, without dumping any other."""
+        return {path: self[path] for path in self if path.startswith(prefixes)}
+
+    def dumped(self) -> set[str]:
+        """The manifest files written out as YAML so far (`appc apply` writes none)."""
+        return self._objects.keys() & self._bytes.keys()
+
     def digest(self, path: str) -> bytes:
         """What the unit hash takes of this file (see the module docstring)."""
         found = self._digests.get(path)
