@@ -57,3 +57,22 @@ def test_a_changed_manifest_runs_its_unit_and_only_it(tmp_path, registry):
     compiled = compile_project(open_project(h.app), "test", registry)
     assert b"image: y" in compiled.rendered.files["kubernetes/w.yaml"]
     assert statuses(h.run()) == {"a": "unchanged", "w": "applied"}
+
+
+def test_objects_json_cannot_hold_are_digested_by_their_yaml():
+    """A definition template's YAML can carry a date or a number as a key (yaml.safe_load reads
+    them so); the render must not fail on them, and a change to them must change the digest."""
+    import datetime
+
+    dated = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"since": datetime.date(2024, 1, 1)}}
+    ]
+    keyed = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {datetime.date(2024, 1, 1): "x"}}
+    ]
+    files = RenderedFiles()
+    files.add_objects("kubernetes/d.yaml", dated)
+    files.add_objects("kubernetes/k.yaml", keyed)
+    assert files["kubernetes/d.yaml"] == dump_yaml(dated) and b"since: 2024-01-01" in files["kubernetes/d.yaml"]
+    later = [{**dated[0], "data": {"since": datetime.date(2024, 1, 2)}}]
+    assert objects_digest(later) != files.digest("kubernetes/d.yaml") != files.digest("kubernetes/k.yaml")

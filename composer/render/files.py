@@ -23,6 +23,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # Domain separation: a manifest's digest is over its objects, never over some file's bytes.
 _OBJECTS_DIGEST_PREFIX = b"composer.dev/objects-json/v1\0"
+_YAML_DIGEST_PREFIX = b"composer.dev/objects-yaml/v1\0"
 
 
 class _Dump(_Dumper):  # type: ignore[misc, valid-type]
@@ -55,9 +56,14 @@ def dump_yaml(docs: list[dict]) -> bytes:
 
 
 def objects_digest(docs: list[dict]) -> bytes:
-    """sha256 of the objects as compact JSON, keys in their rendered order (what is applied)."""
-    text = json.dumps(docs, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(_OBJECTS_DIGEST_PREFIX + text.encode()).digest()
+    """sha256 of the objects as compact JSON, keys in their rendered order (what is applied). A
+    value JSON cannot hold (a date or a non-text key a definition template wrote, shared objects)
+    makes it the sha256 of the YAML instead, which holds all of them, as before."""
+    try:
+        data = json.dumps(docs, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        return hashlib.sha256(_YAML_DIGEST_PREFIX + dump_yaml(docs)).digest()
+    return hashlib.sha256(_OBJECTS_DIGEST_PREFIX + data).digest()
 
 
 class RenderedFiles(Mapping[str, bytes]):
