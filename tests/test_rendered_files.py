@@ -65,7 +65,12 @@ def test_objects_json_cannot_hold_are_digested_by_their_yaml():
     import datetime
 
     dated = [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"since": datetime.date(2024, 1, 1)}}
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": {"since": datetime.date(2024, 1, 1)},
+        }
     ]
     keyed = [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {datetime.date(2024, 1, 1): "x"}}
