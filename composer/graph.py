@@ -84,9 +84,7 @@ def _scan(c: ResolvedComponent) -> tuple[list[tuple[FieldPath, OutputRef]], dict
     found: dict[tuple[FieldPath, OutputRef], None] = {}  # ordered, each once
     texts: dict[str, tuple[Part, ...]] = {}
     for value, base in sources:
-        for path, text in refs.walk_strings(value, base):
-            if "${" not in text:
-                continue
+        for path, text in refs.dollar_texts(value, base):
             parts = texts.get(text) or refs.split(text, unescape=False)
             typed = [p for p in parts if isinstance(p, OutputRef)]
             if typed:

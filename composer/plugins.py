@@ -261,9 +261,9 @@ class BaseProvider:
 
 def load_offers(path: Path, module_root: Path) -> list[ImplementationOffer]:
     """Read a provider's implementations.yaml: {type: {impl-name: Implementation}}."""
-    import yaml
+    from composer.model.source import load_shipped
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_shipped(path.read_text(encoding="utf-8")) or {}
     offers = []
     for type_name, impls in data.items():
         for impl_name, body in impls.items():

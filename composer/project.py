@@ -279,6 +279,26 @@ def compile_project(
     modules: ModuleResolver | None = None,
     untrusted: bool = False,
 ) -> Compiled:
+    """Resolve, graph and render the project for one environment. The cyclic garbage collector
+    waits until the end: the stages allocate ~100k objects for 1,000 Kubernetes objects and leave
+    a few hundred in cycles at most, and the collector would scan them ~30 times (~30 ms of a
+    ~200 ms compile)."""
+    from composer.model.source import gc_paused
+
+    with gc_paused():
+        return _compile(project, env_name, registry, catalog_dirs, catalog, locked, modules, untrusted)
+
+
+def _compile(
+    project: Project,
+    env_name: str | None,
+    registry: PluginRegistry,
+    catalog_dirs: Iterable[Path],
+    catalog: Catalog | None,
+    locked: bool,
+    modules: ModuleResolver | None,
+    untrusted: bool,
+) -> Compiled:
     from composer.model.placement import place
 
     if untrusted:

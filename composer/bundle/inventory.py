@@ -20,7 +20,7 @@ from typing import Any
 from composer.catalog import ModuleSource
 from composer.catalog.hcl import _blocks, parse_file
 from composer.diagnostics import DiagnosticError
-from composer.render import Rendered, dump_yaml
+from composer.render import Rendered
 
 BUNDLE_ANNOTATION = "composer.dev/bundle-digest"
 SOURCE_ANNOTATION = "composer.dev/source"
@@ -107,7 +107,7 @@ def stamp_manifests(rendered: Rendered, provenance: Provenance) -> Rendered:
     if provenance.source:
         notes[SOURCE_ANNOTATION] = provenance.source
     manifests: dict[str, list[dict]] = {}
-    files = dict(rendered.files)
+    files = rendered.files.copy()
     for component, objects in rendered.manifests.items():
         stamped = []
         for obj in objects:
@@ -117,7 +117,7 @@ def stamp_manifests(rendered: Rendered, provenance: Provenance) -> Rendered:
         manifests[component] = stamped
         rel = f"kubernetes/{component}.yaml"
         if rel in files:
-            files[rel] = dump_yaml(stamped)
+            files.add_objects(rel, stamped)
     return dataclasses.replace(rendered, files=files, manifests=manifests)
 
 

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from composer.catalog import schema as jschema
 from composer.catalog.checks import local_definition_diagnostics
 from composer.catalog.modules import ModuleSource, read_module, read_package  # noqa: F401  (re-exported)
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
 from composer.model.definitions import ComponentDefinition, Implementation, OutputSpec, TraitDefinition
 from composer.model.loader import load_definitions
-from composer.model.source import SourceMap
+from composer.model.source import SourceMap, load_shipped
 from composer.plugins import PluginRegistry
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -133,7 +131,7 @@ def contract_problems(outputs: dict[str, OutputSpec], impl: Implementation) -> l
 
 
 def _builtin_defs() -> dict:
-    return yaml.safe_load((BUILTIN_DIR / "defs.yaml").read_text(encoding="utf-8"))
+    return load_shipped((BUILTIN_DIR / "defs.yaml").read_text(encoding="utf-8"))
 
 
 class Catalog:

@@ -19,6 +19,8 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 
+from composer.catalog.schema_fast import known_valid
+
 # `$ref`s resolve inside the schema (and the JSON Schema metaschemas) only. jsonschema's
 # default registry would fetch any other URI over HTTP while validating: never from here.
 _LOCAL_ONLY = Registry()
@@ -229,7 +231,10 @@ def errors(v: Draft202012Validator, value: Any) -> Iterator[tuple[tuple, str]]:
 
     An unknown property is reported at its own key (one error per key), and when it is a
     close misspelling of a required property that is missing, the two are one error:
-    "unknown property 'imgae'; did you mean 'image' (required)?"."""
+    "unknown property 'imgae'; did you mean 'image' (required)?".
+    A value `schema_fast` knows to be valid is not walked by jsonschema (most values are valid)."""
+    if known_valid(v.schema, value):
+        return
     found = sorted(v.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     missing: dict[tuple, set[str]] = {}
     for err in found:

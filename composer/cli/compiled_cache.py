@@ -17,7 +17,6 @@ that is not blind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -106,7 +105,7 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
                 "name": name,
                 "type": compiled.resolved.component(name).type,  # type: ignore[union-attr]
                 "dependencies": sorted(compiled.graph.dependencies(name)),
-                "files": [[p, hashlib.sha256(rendered.files[p]).hexdigest()] for p in units.get(name, ())],
+                "files": [[p, rendered.files.digest(p).hex()] for p in units.get(name, ())],
                 "module": compiled.modules[name].digest if name in compiled.modules else None,
             }
             for name in compiled.graph.order

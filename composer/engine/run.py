@@ -252,7 +252,7 @@ class Engine:
 
     def _sync_workspace(self) -> None:
         """The rendered Terraform roots and module copies, into the workspace."""
-        self.workspace.sync({k: v for k, v in self.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
+        self.workspace.sync(self.rendered.files.under("terraform/", "modules/"))
 
     def _block(self, results: Mapping[str, str], kind_of: Callable[[str], UnitKind], why: str) -> None:
         for name, status in results.items():

@@ -63,12 +63,15 @@ def upstream_of(dependencies: Iterable[str], state: StateDoc | None) -> Upstream
 
 def unit_hash(files: Mapping[str, bytes], paths: Iterable[str], module_digest: str | None, upstream: Upstream) -> str:
     """sha256 over the unit's rendered files (path and content digest), its module digest and
-    its upstream view; equal hashes mean an apply would change nothing Composer controls."""
-    return hash_of_digests([(path, hashlib.sha256(files[path]).digest()) for path in paths], module_digest, upstream)
+    its upstream view; equal hashes mean an apply would change nothing Composer controls.
+    A manifest file's digest is over its objects, not its YAML (composer/render/files.py)."""
+    from composer.render.files import file_digest  # not at import: the no-op fast path uses hash_of_digests only
+
+    return hash_of_digests([(path, file_digest(files, path)) for path in paths], module_digest, upstream)
 
 
 def hash_of_digests(files: Iterable[tuple[str, bytes]], module_digest: str | None, upstream: Upstream) -> str:
-    """`unit_hash` from the sha256 of each rendered file (the compiled-model cache keeps those)."""
+    """`unit_hash` from the digest of each rendered file (the compiled-model cache keeps those)."""
     h = hashlib.sha256()
     for path, digest in files:
         h.update(path.encode() + b"\0" + digest)

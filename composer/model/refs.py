@@ -91,6 +91,34 @@ def malformed(text: str) -> list[str]:
     return bad
 
 
+def dollar_texts(value: Any, path: FieldPath = ()) -> list[tuple[FieldPath, str]]:
+    """`walk_strings`, only the strings holding `${` (a reference, a malformed one, or `$${`): what
+    resolve, the graph and render's guard look at. A list built by plain recursion, without a
+    generator per level: 1,000 manifests hold ~30,000 strings and few or none of them hold `${`."""
+    found: list[tuple[FieldPath, str]] = []
+    _collect_dollar_texts(value, path, found)
+    return found
+
+
+def _collect_dollar_texts(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) -> None:
+    if isinstance(value, str):
+        if "${" in value:
+            found.append((path, value))
+        return
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return
+    for k, v in items:
+        if isinstance(v, str):
+            if "${" in v:
+                found.append((path + (k,), v))
+        elif isinstance(v, (dict, list, tuple)):
+            _collect_dollar_texts(v, path + (k,), found)
+
+
 def walk_strings(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, str]]:
     """Every string inside a nested value, with its path."""
     if isinstance(value, str):

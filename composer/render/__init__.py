@@ -16,35 +16,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import yaml
-
 from composer.catalog import ModuleSource
 from composer.diagnostics import Collector, Diagnostic, Severity
 from composer.graph import Graph
 from composer.plugins import PluginRegistry
 from composer.render import promotion
 from composer.render.bindings import Bindings, bind
+from composer.render.files import RenderedFiles, dump_yaml
 from composer.render.kubernetes import render_workload
 from composer.render.terraform import render_root
 from composer.resolve import Resolved
-
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dump(_Dumper):  # type: ignore[misc, valid-type]
-    """Multi-line text as literal blocks (|), the way people write it in manifests."""
-
-
-def _str(dumper, value: str):
-    style = (
-        "|"
-        if "\n" in value and not value.startswith((" ", "\n")) and all(c == "\n" or c.isprintable() for c in value)
-        else None
-    )
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dump.add_representer(str, _str)
 
 MARKER = "render.json"
 
@@ -59,23 +40,11 @@ class Unit:
 
 @dataclass
 class Rendered:
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: RenderedFiles = field(default_factory=RenderedFiles)  # manifests dumped to YAML when read
     units: list[Unit] = field(default_factory=list)
     manifests: dict[str, list[dict]] = field(default_factory=dict)  # component -> objects
     warnings: list[Diagnostic] = field(default_factory=list)  # e.g. a container without limits
     bindings: Bindings | None = None  # what feeds what, built once (composer/render/bindings.py)
-
-
-def dump_yaml(docs: list[dict]) -> bytes:
-    return yaml.dump_all(
-        docs,
-        Dumper=_Dump,
-        sort_keys=False,
-        default_flow_style=False,
-        explicit_start=True,
-        width=1 << 16,
-        allow_unicode=True,
-    ).encode()
 
 
 def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: Mapping[str, ModuleSource]) -> Rendered:
@@ -90,9 +59,9 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
         if c.is_terraform:
             module = modules[name]
             path = f"terraform/{name}/main.tf.json"
-            out.files[path] = render_root(resolved, c, module, registry, bindings)
+            out.files.add(path, render_root(resolved, c, module, registry, bindings))
             for rel, data in module.files:
-                out.files[f"modules/{module.dirname}/{rel}"] = data
+                out.files.add(f"modules/{module.dirname}/{rel}", data)
             out.units.append(Unit(name, "terraform", (path,), deps))
         else:
             objects, found = render_workload(resolved, bindings, c)
@@ -102,7 +71,7 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
                 diags.extend(errors)
                 continue
             path = f"kubernetes/{name}.yaml"
-            out.files[path] = dump_yaml(objects)
+            out.files.add_objects(path, objects)
             out.manifests[name] = objects
             out.units.append(Unit(name, "kubernetes", (path,), deps))
     diags.extend(promotion.collisions(resolved, out.manifests))
@@ -114,9 +83,8 @@ def render(resolved: Resolved, graph: Graph, registry: PluginRegistry, modules: 
             {"name": u.name, "kind": u.kind, "files": list(u.files), "dependsOn": list(u.depends_on)} for u in out.units
         ],
     }
-    out.files[MARKER] = (json.dumps(index, indent=2) + "\n").encode()
-    out.files = dict(sorted(out.files.items()))
+    out.files.add(MARKER, (json.dumps(index, indent=2) + "\n").encode())
     return out
 
 
-__all__ = ["Rendered", "Unit", "render", "dump_yaml", "Diagnostic"]
+__all__ = ["Rendered", "RenderedFiles", "Unit", "render", "dump_yaml", "Diagnostic"]

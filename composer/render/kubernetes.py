@@ -373,7 +373,7 @@ def guard(w: Workload) -> None:
     import json
 
     for obj in w.objects:
-        for path, text in refs.walk_strings(obj):
+        for path, text in refs.dollar_texts(obj):
             m = refs.REF.search(text)
             if m:
                 where = ".".join(str(p) for p in path)

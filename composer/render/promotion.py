@@ -20,7 +20,7 @@ COMPONENT_LABEL = "composer.dev/component"
 
 
 def promotion_of(resolved: Resolved, unit: str) -> Promotion | None:
-    own = resolved.app.component(unit)
+    own = resolved.app_component(unit)
     return own.promotion if own is not None else None
 
 

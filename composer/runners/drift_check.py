@@ -27,7 +27,7 @@ from composer.state.model import StateDoc
 
 def check_drift(engine: Engine, state: StateDoc, emit: Callable[..., None]) -> DriftReport:
     engine.pending(state)  # the engine reads state from here on
-    engine.workspace.sync({k: v for k, v in engine.rendered.files.items() if k.startswith(("terraform/", "modules/"))})
+    engine.workspace.sync(engine.rendered.files.under("terraform/", "modules/"))
     ignore = engine.resolved.environment.spec.policies.ignore_drift
     report = DriftReport()
     for name in engine.graph.order:
