@@ -86,3 +86,33 @@ assert kubernetes.__version__ and client.V1ConfigMap and dynamic.DynamicClient a
 """
     loaded = modules_after(code)
     assert "kubernetes.client.api.core_v1_api" in loaded
+
+
+AUTH_LIBRARIES = ("google.auth", "google.oauth2", "requests", "requests_oauthlib", "oauthlib.oauth2")
+
+
+def test_the_kubeconfig_loader_imports_its_auth_libraries_on_first_use(kube):
+    """A client from a token kubeconfig works without google-auth, requests-oauthlib, oauthlib
+    and requests (issue 13: ~60 ms of every apply); the loader's gcp and oidc code and the REST
+    layer's proxy check still reach the real libraries, and a later import gets the real ones."""
+    code = f"""
+import sys
+from composer.runners.kube.client import KubeClient
+kc = KubeClient.for_context({kube.kubeconfig_path!r}, "standin", 2)
+assert kc.request("GET", "/api/v1/namespaces") is not None
+early = [m for m in sys.modules if m.split(".")[0] in ("requests", "requests_oauthlib") or m.startswith(("google.auth", "google.oauth2", "oauthlib.oauth2"))]
+assert early == [], early
+from kubernetes.client import rest
+from kubernetes.config import kube_config
+assert kube_config.google_auth_available
+session = kube_config.OAuth2Session(client_id="appc", auto_refresh_url="https://issuer.invalid/token")
+import requests_oauthlib, google.auth.transport.requests, oauthlib.oauth2.rfc6749.errors as errors
+assert isinstance(session, requests_oauthlib.OAuth2Session), type(session)
+assert kube_config.google.auth.transport.requests.Request is google.auth.transport.requests.Request
+assert kube_config.google.auth.default is google.auth.default
+assert kube_config.oauthlib.oauth2.rfc6749.errors.InvalidClientIdError is errors.InvalidClientIdError
+assert rest.should_bypass_proxies("http://10.0.0.1:6443", no_proxy="10.0.0.1")
+assert type(sys.modules["requests_oauthlib"]).__name__ == "module" and sys.modules["google.auth"].__file__
+"""
+    loaded = modules_after(code)
+    assert all(name in loaded for name in AUTH_LIBRARIES), [n for n in AUTH_LIBRARIES if n not in loaded]

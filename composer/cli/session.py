@@ -59,7 +59,7 @@ def locked_state(
     compiled: Compiled, view: View, operation: str, lock_timeout: float
 ) -> Iterator[tuple[StateStore, StateDoc]]:
     """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
-    from composer.runners.bundle_install import recording
+    from composer.runners.provenance import recording
 
     store = recording(
         open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)])), compiled
