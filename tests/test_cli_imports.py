@@ -116,3 +116,28 @@ assert type(sys.modules["requests_oauthlib"]).__name__ == "module" and sys.modul
 """
     loaded = modules_after(code)
     assert all(name in loaded for name in AUTH_LIBRARIES), [n for n in AUTH_LIBRARIES if n not in loaded]
+
+
+APPLY_NEVER = ("rich", "click", "cryptography", *AUTH_LIBRARIES)  # (typer's own click is typer._click)
+NO_OP_NEVER = (*APPLY_NEVER, "composer.render", "composer.catalog", "composer.model.definitions")
+
+
+def test_an_apply_to_a_cluster_and_its_no_op_load_only_what_they_use(tmp_path, kube_clean):
+    """`appc apply --json` of a Kubernetes project imports no people's view (rich), no bundle
+    verifier (cryptography) and no kubeconfig auth library its kubeconfig does not use; the
+    no-op re-apply served from the compiled-model cache does not even load the compiler."""
+    from tests.test_compiled_cache import project
+
+    app = project(tmp_path)
+    run = (
+        "import sys\nfrom composer.cli import main\n"
+        f"sys.argv = ['appc', 'apply', '-f', {str(app)!r}, '-e', 'test', '--auto-approve', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+    )
+    env = {"KUBECONFIG": kube_clean.kubeconfig_path, "CACHED_NS": "imports"}
+    applied = modules_after(run, env)
+    assert "composer.runners.kube.client" in applied and "composer.render" in applied
+    assert [m for m in applied if m.split(".")[0] in APPLY_NEVER or m.startswith(APPLY_NEVER)] == []
+    no_op = modules_after(run, env)
+    assert "composer.cli.fastpath" in no_op and "composer.runners.kube.client" in no_op
+    assert [m for m in no_op if m.split(".")[0] in NO_OP_NEVER or m.startswith(NO_OP_NEVER)] == []

@@ -15,7 +15,6 @@ from typing import Any
 import typer
 
 from composer.cli.common import Cancelled
-from composer.cli.planview import confirmation, plan_text
 from composer.cli.run_report import tell_where, where_of  # noqa: F401 (tell_where: commands call it from here)
 from composer.cli.views import View
 from composer.cli.wiring import open_store, state_dir
@@ -44,6 +43,8 @@ def confirm(view: View, question: str, verb: str) -> None:
 
 def confirm_plan(view: View, preview, compiled, state) -> None:
     """Show the plan, name what will be destroyed or replaced, then ask."""
+    from composer.cli.planview import confirmation, plan_text  # (rich: not for an --auto-approve apply)
+
     view.lines(plan_text(preview, list(compiled.graph.order), set(state.units)))
     question, warnings = confirmation(preview)
     for w in warnings:

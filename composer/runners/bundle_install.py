@@ -25,6 +25,7 @@ from typing import Any
 from composer import safefs
 from composer.bundle import requirements as reqs
 from composer.bundle.inventory import Provenance, stamp_manifests
+from composer.bundle.layout import is_bundle  # noqa: F401 (re-exported)
 from composer.bundle.statement import envelope_key_ids, load_public, open_envelope, subject_digests
 from composer.catalog.cache import ModuleResolver
 from composer.catalog.lock import read_lock
@@ -39,15 +40,6 @@ from composer.runners.provenance import RecordingStore, recording, source_proven
 from composer.state.model import InstalledFrom
 
 BUNDLE_SUFFIXES = (".bundle", ".tar", ".oci.tar")
-
-
-def is_bundle(path: Path) -> bool:
-    """A regular file that starts like a bundle (the tar header of `blobs/sha256/`)."""
-    try:
-        with open(path, "rb") as f:
-            return path.is_file() and f.read(13) == b"blobs/sha256/"
-    except OSError:
-        return False
 
 
 def _fail(opened: Opened, what: str, detail: str) -> DiagnosticError:
