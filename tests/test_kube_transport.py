@@ -66,3 +66,26 @@ def test_a_server_url_with_a_path_goes_through_the_rest_layer(kube_clean, tmp_pa
     assert exc.value.status == 404
     plain = KubeClient.for_context(kubeconfig_with(kube_clean, tmp_path, server), "standin", 2)
     assert plain.request("GET", "/api/v1/namespaces") is not None
+
+
+def test_units_applied_in_parallel_check_and_create_their_namespace_once(kube_clean):
+    """Four units start together on one sink: one GET of the namespace and one create, not
+    four of each (three of them answered 409)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from composer.runners.kubernetes import ClusterSink
+
+    sink = ClusterSink(
+        KubeClient.for_context(kube_clean.kubeconfig_path, "standin", 2),
+        app="shop",
+        environment="dev",
+        context="standin",
+        namespace="together",
+        no_wait=True,
+    )
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda i: sink.apply(f"u{i}", [{**cm, "metadata": {"name": f"c{i}"}}], ()), range(4)))
+    assert sum(writes for _, writes in done) == 4 + 1  # four objects and the namespace
+    stats = kube_clean.stats()
+    assert stats["by_verb"].get("create") == 1 and stats["by_verb"].get("get") == 1, stats["by_verb"]

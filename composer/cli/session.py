@@ -19,7 +19,6 @@ from composer.cli.views import RunView, View
 from composer.cli.wiring import RunOptions, open_store, preflight, running_engine, state_dir
 from composer.diagnostics import Diagnostic, Severity
 from composer.project import Compiled
-from composer.runners import sandbox
 from composer.runners.terraform import environment_warnings, interrupt_all, reset_interrupt
 from composer.runners.workspace import forget_terraform_states
 from composer.state.model import new_state
@@ -85,6 +84,8 @@ def locked_state(
 
 def _enter_sandbox(stack: ExitStack, compiled: Compiled, store: StateStore, state: StateDoc, view: View) -> StateDoc:
     """Point every AWS client at the emulator; reset state made against another emulator."""
+    from composer.runners import sandbox  # (urllib.request: only for an environment with an emulator)
+
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:

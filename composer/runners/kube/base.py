@@ -67,6 +67,7 @@ class ClusterBase:
     workers: int = DEFAULT_WORKERS
     poll_interval: float = 0.25
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _namespace_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one unit checks it
     _namespace_ready: bool = field(default=False, repr=False)
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)  # secret name -> digest known to be live
     # Objects the reality probe found changed by another field manager (composer/runners/kube_probe.py):
