@@ -89,3 +89,33 @@ def test_units_applied_in_parallel_check_and_create_their_namespace_once(kube_cl
     assert sum(writes for _, writes in done) == 4 + 1  # four objects and the namespace
     stats = kube_clean.stats()
     assert stats["by_verb"].get("create") == 1 and stats["by_verb"].get("get") == 1, stats["by_verb"]
+
+
+def test_the_sink_applies_every_unit_and_phase_on_the_same_threads(kube_clean):
+    """--kube-workers threads at most per batch, made once: two units of two phases each
+    apply on the same two threads (were a new pool, and new threads, per phase and unit)."""
+    from composer.runners.kubernetes import ClusterSink
+
+    sink = ClusterSink(
+        KubeClient.for_context(kube_clean.kubeconfig_path, "standin", 2),
+        app="shop",
+        environment="dev",
+        context="standin",
+        namespace="reuse",
+        no_wait=True,
+        workers=2,
+    )
+    for unit in ("a", "b"):
+        cms = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{unit}{i}"}} for i in range(5)]
+        sas = [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"{unit}s{i}"},
+                "spec": {"ports": [{"port": 80}]},
+            }
+            for i in range(3)
+        ]
+        items, writes = sink.apply(unit, cms + sas, ())
+        assert len(items) == 8 and writes >= 8
+    assert sink._threads is not None and len(sink._threads._threads) == 2
