@@ -22,6 +22,15 @@ def kubeconfig_with(kube, tmp_path: Path, server: str) -> str:
     return str(path)
 
 
+def cluster_sink(kube, namespace: str, **options):
+    from composer.runners.kubernetes import ClusterSink
+
+    client = KubeClient.for_context(kube.kubeconfig_path, "standin", 2)
+    return ClusterSink(
+        client, app="shop", environment="dev", context="standin", namespace=namespace, no_wait=True, **options
+    )
+
+
 def test_requests_go_on_the_official_clients_pool_for_the_server(kube_clean):
     kc = KubeClient.for_context(kube_clean.kubeconfig_path, "standin", 2)
     pools = list(kc.api.rest_client.pool_manager.pools._container.values())
@@ -73,16 +82,7 @@ def test_units_applied_in_parallel_check_and_create_their_namespace_once(kube_cl
     four of each (three of them answered 409)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from composer.runners.kubernetes import ClusterSink
-
-    sink = ClusterSink(
-        KubeClient.for_context(kube_clean.kubeconfig_path, "standin", 2),
-        app="shop",
-        environment="dev",
-        context="standin",
-        namespace="together",
-        no_wait=True,
-    )
+    sink = cluster_sink(kube_clean, "together")
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
     with ThreadPoolExecutor(4) as pool:
         done = list(pool.map(lambda i: sink.apply(f"u{i}", [{**cm, "metadata": {"name": f"c{i}"}}], ()), range(4)))
@@ -94,17 +94,7 @@ def test_units_applied_in_parallel_check_and_create_their_namespace_once(kube_cl
 def test_the_sink_applies_every_unit_and_phase_on_the_same_threads(kube_clean):
     """--kube-workers threads at most per batch, made once: two units of two phases each
     apply on the same two threads (were a new pool, and new threads, per phase and unit)."""
-    from composer.runners.kubernetes import ClusterSink
-
-    sink = ClusterSink(
-        KubeClient.for_context(kube_clean.kubeconfig_path, "standin", 2),
-        app="shop",
-        environment="dev",
-        context="standin",
-        namespace="reuse",
-        no_wait=True,
-        workers=2,
-    )
+    sink = cluster_sink(kube_clean, "reuse", workers=2)
     for unit in ("a", "b"):
         cms = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{unit}{i}"}} for i in range(5)]
         sas = [

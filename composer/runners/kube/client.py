@@ -22,7 +22,7 @@ from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
 from composer.runners.kube.resources import APPLY_CONTENT_TYPE, BUILTIN_KINDS, Resource
-from composer.runners.kube.transport import Answer, TransportFailure, Wire, coalesce_writes
+from composer.runners.kube.transport import Answer, Request, TransportFailure, Wire, coalesce_writes
 
 __all__ = ["APPLY_CONTENT_TYPE", "ApiError", "KubeClient", "RateLimit", "TokenBucket", "Unreachable"]
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -290,7 +290,7 @@ class KubeClient:
         self.api.update_params_for_auth(headers, auth_query, ["BearerToken"])
         self.limiter.acquire()
         self.requests += 1
-        return self.wire.send(method, path, params + auth_query, body, headers, limit)
+        return self.wire.send(Request(method, path, params + auth_query, body, headers, limit))
 
     # -- discovery --------------------------------------------------------------------------
     def resource(

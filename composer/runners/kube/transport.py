@@ -32,6 +32,18 @@ class TransportFailure(Exception):
 
 
 @dataclass(frozen=True)
+class Request:
+    """One attempt, as the client made it: its auth headers in, `params` as (name, value)."""
+
+    method: str
+    path: str
+    params: list[tuple[str, str]]
+    body: Any
+    headers: dict[str, str]
+    limit: tuple[float, float]  # (connect, read) timeouts
+
+
+@dataclass(frozen=True)
 class Answer:
     """The server's answer, whatever its status: urllib3's headers (getlist), the body's bytes."""
 
@@ -58,30 +70,21 @@ class Wire:
         if type(manager) is urllib3.PoolManager and plain:  # (not a ProxyManager; no path prefix to keep)
             self._pool = manager.connection_from_url(self.server)
 
-    def send(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]],
-        body: Any,
-        headers: dict[str, str],
-        limit: tuple[float, float],
-    ) -> Answer:
+    def send(self, request: Request) -> Answer:
         """One attempt; the answer of any status. Raises TransportFailure (TLS) or urllib3's and
         the socket's errors (refused, reset, timed out)."""
         if self._pool is None:
-            return self._by_rest(method, path, params, body, headers, limit)
+            return self._by_rest(request)
         from urllib3.exceptions import SSLError
 
-        query = _query(method, params)
-        payload = None if body is None else json.dumps(body)
+        body = None if request.body is None else json.dumps(request.body)
         try:
             resp = self._pool.urlopen(
-                method,
-                path + query,
-                body=payload,
-                headers=headers,
-                timeout=self._timeout(limit),
+                request.method,
+                request.path + _query(request.method, request.params),
+                body=body,
+                headers=request.headers,
+                timeout=self._timeout(request.limit),
                 retries=False,
                 redirect=False,
                 assert_same_host=False,
@@ -90,7 +93,7 @@ class Wire:
         except SSLError as exc:
             raise TransportFailure(f"{TLS_FAILURE}\n{exc}") from None
         if resp.get_redirect_location():  # the REST layer's pool manager follows redirects
-            return self._by_rest(method, path, params, body, headers, limit)
+            return self._by_rest(request)
         return Answer(resp.status, resp.reason or "", resp.data or b"", resp.headers)
 
     def _timeout(self, limit: tuple[float, float]) -> Any:
@@ -105,25 +108,19 @@ class Wire:
                 self._timeouts[limit] = timeout
         return timeout
 
-    def _by_rest(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]],
-        body: Any,
-        headers: dict[str, str],
-        limit: tuple[float, float],
-    ) -> Answer:
+    def _by_rest(self, r: Request) -> Answer:
         """The official REST layer's path (a proxy, an unusual server URL, a redirect)."""
         from kubernetes.client.exceptions import ApiException
 
-        url = self.server + path
+        url = self.server + r.path
         try:
-            if method in ("GET", "HEAD"):
-                resp = self.rest.request(method, url, query_params=params, headers=headers, _request_timeout=limit)
+            if r.method in ("GET", "HEAD"):
+                resp = self.rest.request(
+                    r.method, url, query_params=r.params, headers=r.headers, _request_timeout=r.limit
+                )
             else:
                 resp = self.rest.request(
-                    method, url + _query(method, params), headers=headers, body=body, _request_timeout=limit
+                    r.method, url + _query(r.method, r.params), headers=r.headers, body=r.body, _request_timeout=r.limit
                 )
         except ApiException as exc:
             if not exc.status:  # TLS and other transport failures the client reports as status 0
