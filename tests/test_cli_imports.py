@@ -113,9 +113,32 @@ assert kube_config.google.auth.default is google.auth.default
 assert kube_config.oauthlib.oauth2.rfc6749.errors.InvalidClientIdError is errors.InvalidClientIdError
 assert rest.should_bypass_proxies("http://10.0.0.1:6443", no_proxy="10.0.0.1")
 assert type(sys.modules["requests_oauthlib"]).__name__ == "module" and sys.modules["google.auth"].__file__
+assert "dateutil.parser" not in sys.modules and "multiprocessing.pool" not in sys.modules
+from kubernetes.client import api_client
+import datetime
+assert api_client.parse("2026-11-29T21:00:00Z") == datetime.datetime(2026, 11, 29, 21, tzinfo=datetime.timezone.utc)
+pool = kc.api.pool  # the typed API's async_req pool: the real ThreadPool
+assert pool.apply(lambda: 42) == 42
+kc.api.close()
 """
     loaded = modules_after(code)
     assert all(name in loaded for name in AUTH_LIBRARIES), [n for n in AUTH_LIBRARIES if n not in loaded]
+
+
+def test_a_group_already_imported_is_left_alone_and_the_others_still_deferred(kube):
+    """dateutil imported before (botocore does that in a cloud project): the client binds the
+    real `parse`, and the auth libraries are still deferred."""
+    code = f"""
+import sys
+import dateutil.parser
+from composer.runners.kube.client import KubeClient
+kc = KubeClient.for_context({kube.kubeconfig_path!r}, "standin", 2)
+assert kc.request("GET", "/api/v1/namespaces") is not None
+from kubernetes.client import api_client
+assert api_client.parse is dateutil.parser.parse
+assert "requests_oauthlib" not in sys.modules and "google.auth" not in sys.modules
+"""
+    modules_after(code)
 
 
 APPLY_NEVER = ("rich", "click", "cryptography", *AUTH_LIBRARIES)  # (typer's own click is typer._click)

@@ -35,8 +35,8 @@ _LOCK = threading.RLock()
 def defer_initialisers() -> None:
     """Register the client's packages with deferred initialisers, unless `kubernetes` is
     imported already (then everything is loaded, and nothing is left to save); then import the
-    kubeconfig loader (`kubernetes.config`) with its auth libraries deferred (auth_libraries.py)."""
-    from composer.runners.kube.auth_libraries import import_deferring
+    kubeconfig loader (`kubernetes.config`) with its auth libraries deferred (deferred_imports.py)."""
+    from composer.runners.kube.deferred_imports import import_deferring
 
     with _LOCK:
         if "kubernetes" not in sys.modules:
