@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from composer.diagnostics import Diagnostic, DiagnosticError
 
@@ -114,3 +115,13 @@ def check_trailer(rest: bytes, archive: str) -> None:
         raise archive_error(
             archive, "bytes after the end-of-archive marker were altered or added", "the archive was altered"
         )
+
+
+def is_bundle(path: Path) -> bool:
+    """A regular file that starts like a bundle (the tar header of `blobs/sha256/`). Here, with
+    the framing, so that `appc apply -f app.yaml` asks without importing the bundle verifier."""
+    try:
+        with open(path, "rb") as f:
+            return path.is_file() and f.read(13) == b"blobs/sha256/"
+    except OSError:
+        return False

@@ -1,7 +1,16 @@
 """The appc command line."""
 
+# Allocations between two collections of the youngest generation (CPython's default is 700).
+# A command allocates hundreds of thousands of objects that live to its end (the model, the
+# rendered objects, the state), which the default collected and traversed again ~250 times in a
+# 1,000-object apply (~90 ms; ~35 ms of a no-op's 0.3 s). Cycles are still collected, later.
+GC_YOUNG_THRESHOLD = 10_000
+
 
 def main() -> None:
+    import gc
+
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     from composer.cli.app import run
 
     run()

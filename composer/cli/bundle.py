@@ -275,10 +275,13 @@ def _compile_source(file: list[Path], env: str | None) -> Any:
 def compile_input(file: list[Path], env: str | None) -> Any:
     """`-f BUNDLE`: verify, refuse what the environment's policy refuses, compile from a private
     unpacked copy. None when `file` is not a bundle (the caller compiles the project)."""
+    from composer.bundle.layout import is_bundle
+
+    if len(file) != 1 or not is_bundle(file[0]):
+        return None
     from composer.runners.bundle_install import (
         bundle_project,
         compile_bundle,
-        is_bundle,
         required_keys,
         use_bundle_providers,
     )
@@ -287,8 +290,6 @@ def compile_input(file: list[Path], env: str | None) -> Any:
     )
     from composer.runners.bundles import open_bundle
 
-    if len(file) != 1 or not is_bundle(file[0]):
-        return None
     opened = open_bundle(file[0])
     atexit.register(opened.cleanup)
     keys = required_keys(opened, bundle_project(opened, env), env)

@@ -12,20 +12,19 @@ import threading
 from contextlib import ExitStack
 from typing import Any
 
-import click
 import typer
 
 from composer.cli.common import Cancelled
-from composer.cli.planview import confirmation, plan_text
 from composer.cli.run_report import tell_where, where_of  # noqa: F401 (tell_where: commands call it from here)
 from composer.cli.views import View
 from composer.cli.wiring import open_store, state_dir
 from composer.diagnostics import Diagnostic, DiagnosticError
-from composer.runners import sandbox
 
 
 def confirm(view: View, question: str, verb: str) -> None:
     """Ask; anything but yes (no, Ctrl-D, Ctrl-C) cancels with one exit code and one message."""
+    import click  # (here, not at the top: an --auto-approve apply never asks; issue 13's start-up)
+
     # During the question Ctrl-C must end it, not only stop new units (_interruptible).
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
@@ -44,6 +43,8 @@ def confirm(view: View, question: str, verb: str) -> None:
 
 def confirm_plan(view: View, preview, compiled, state) -> None:
     """Show the plan, name what will be destroyed or replaced, then ask."""
+    from composer.cli.planview import confirmation, plan_text  # (rich: not for an --auto-approve apply)
+
     view.lines(plan_text(preview, list(compiled.graph.order), set(state.units)))
     question, warnings = confirmation(preview)
     for w in warnings:
@@ -62,6 +63,8 @@ def destinations(compiled, store, sinks, result) -> dict[str, Any]:
 def sandbox_for_secrets(stack: ExitStack, compiled, state) -> None:
     """Secret values of a sandbox live in the emulator that applied them: read them there
     (the one `appc sandbox up` keeps), or say why they are gone. Never real AWS."""
+    from composer.runners import sandbox
+
     cloud = compiled.resolved.environment.spec.cloud
     if cloud is None or not cloud.emulator:
         return

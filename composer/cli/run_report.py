@@ -30,6 +30,8 @@ def where_of(env: str, app_file: Path | str, targets: Sequence[str], location: s
 
 
 def tell_where(view: View, where: dict[str, Any]) -> None:
+    if view.json:
+        return  # (the `where` event says it; rich stays unloaded)
     from rich.text import Text
 
     lines = [f"manifests written to {d} (commit them for Argo CD or Flux)" for d in where["manifests"]]

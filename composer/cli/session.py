@@ -19,7 +19,6 @@ from composer.cli.views import RunView, View
 from composer.cli.wiring import RunOptions, open_store, preflight, running_engine, state_dir
 from composer.diagnostics import Diagnostic, Severity
 from composer.project import Compiled
-from composer.runners import sandbox
 from composer.runners.terraform import environment_warnings, interrupt_all, reset_interrupt
 from composer.runners.workspace import forget_terraform_states
 from composer.state.model import new_state
@@ -59,7 +58,7 @@ def locked_state(
     compiled: Compiled, view: View, operation: str, lock_timeout: float
 ) -> Iterator[tuple[StateStore, StateDoc]]:
     """Hold the environment's state lock; a held lock is exit 4 naming the holder."""
-    from composer.runners.bundle_install import recording
+    from composer.runners.provenance import recording
 
     store = recording(
         open_store(compiled, lambda msg: view.diagnostics([Diagnostic(msg, severity=Severity.WARNING)])), compiled
@@ -85,6 +84,8 @@ def locked_state(
 
 def _enter_sandbox(stack: ExitStack, compiled: Compiled, store: StateStore, state: StateDoc, view: View) -> StateDoc:
     """Point every AWS client at the emulator; reset state made against another emulator."""
+    from composer.runners import sandbox  # (urllib.request: only for an environment with an emulator)
+
     url, instance = stack.enter_context(sandbox.session(state_dir(compiled)))
     view.event("sandbox", url=url, instance=instance)
     if state.emulator != instance:

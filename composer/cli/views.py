@@ -14,20 +14,23 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from composer.diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SUMMARY_KEYS = ("units_changed", "units_skipped", "terraform_runs", "k8s_writes")
 
 
 def _console(stream) -> Console:
     """emoji=False: text from outside (an ARN's ":secret:") never becomes a glyph. Without a
-    terminal (a log, a pipe) there is no width to fit: tables take the width they need."""
+    terminal (a log, a pipe) there is no width to fit: tables take the width they need. Made on
+    first use: a --json run that prints no text for people never imports rich (issue 13)."""
+    from rich.console import Console
+
     console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
     if not console.is_terminal:
         console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, width=1000)
@@ -49,9 +52,14 @@ class View:
         self.json = json_mode
         self.command = command
         self.started = time.monotonic()
-        # emoji=False: text from outside (an ARN's ":secret:") must never become a glyph.
-        self.out = _console(sys.stdout)
-        self.err = _console(sys.stderr)
+
+    @cached_property
+    def out(self) -> Console:
+        return _console(sys.stdout)
+
+    @cached_property
+    def err(self) -> Console:
+        return _console(sys.stderr)
 
     # machine events --------------------------------------------------------------
     def event(self, type_: str, **fields: Any) -> None:
@@ -79,6 +87,8 @@ class View:
             if self.json:
                 self.event("diagnostic", **d.to_json())
             else:
+                from rich.text import Text
+
                 style = "red" if d.severity is Severity.ERROR else "yellow"
                 head, _, rest = d.text().partition("\n")
                 self.err.print(Text.assemble((head, style), ("\n" + rest) if rest else ""))
@@ -127,6 +137,9 @@ class View:
     def table(self, title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
         if self.json:
             return
+        from rich.table import Table
+        from rich.text import Text
+
         t = Table(title=title, show_edge=False, header_style="bold")
         for c in columns:
             t.add_column(c, overflow="fold")  # a value is never cut: an ARN must stay whole
@@ -214,6 +227,7 @@ class RunView:
                 self._line(line)
 
     def _table(self):
+        from rich.table import Table
         from rich.text import Text
 
         width = self.view.out.width

@@ -7,7 +7,6 @@ read it start). A sink that fails part-way reports which objects may now exist
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +31,16 @@ def _with_inventory(state: StateDoc, name: str, applied: Applied) -> StateDoc:
 
 
 def _deliver(engine: Engine, name: str, objects: list[dict]) -> tuple[Applied, int]:
-    """Every cluster target gets the workload (cloud units ran once)."""
+    """Every cluster target gets the workload (cloud units ran once). `objects` are the unit's
+    own copy (binding.stamped_objects); a second target gets a copy of its own, made first."""
     applied: Applied = {}
     failure: PartialApply | None = None
     writes = 0
-    for sink in engine.sinks:
+    batches = [objects] + [binding.tree_copy(objects) for _ in engine.sinks[1:]]
+    for sink, batch in zip(engine.sinks, batches, strict=True):
         previous = tuple(i for i in engine.state.inventory.get(sink.target, ()) if i.component == name)
         try:
-            items, n = sink.apply(name, copy.deepcopy(objects), previous)
+            items, n = sink.apply(name, batch, previous)
         except PartialApply as exc:
             applied[sink.target] = exc.items
             failure = failure or exc

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from composer.diagnostics import Diagnostic
-from composer.plugins import ProbedResource, ProbeResult
 from composer.state.model import CloudResource, InventoryItem, StateDoc, UnitState
+
+if TYPE_CHECKING:  # composer.plugins loads the model's definitions: not for a no-op served from the cache
+    from composer.plugins import ProbedResource, ProbeResult
 
 ProbeMode = Literal["strict", "lenient", "off"]
 PROBE_MODES: tuple[ProbeMode, ...] = ("strict", "lenient", "off")
@@ -82,6 +84,8 @@ STATE_ONLY_PROVIDERS = ("terraform", "null", "random", "time", "tls", "local")
 
 def probe_requests(units: Mapping[str, UnitState]) -> tuple[tuple[ProbedResource, ...], list[Finding]]:
     """The resources to look for, and the units that recorded none to look for (older state)."""
+    from composer.plugins import ProbedResource
+
     wanted: list[ProbedResource] = []
     unrecorded: list[Finding] = []
     for name, unit in sorted(units.items()):

@@ -1,5 +1,5 @@
 """Installing from a bundle: verification, the project inside it, the facts `appc check` needs,
-and the state store that records provenance.
+and (re-exported from composer/runners/provenance.py) the state store that records provenance.
 
 `verify` checks, in this order, and names the first file that fails: the archive's framing and
 every blob's digest (composer/runners/bundles.py, while unpacking); the signature, when keys are
@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from composer import safefs
 from composer.bundle import requirements as reqs
 from composer.bundle.inventory import Provenance, stamp_manifests
+from composer.bundle.layout import is_bundle  # noqa: F401 (re-exported)
 from composer.bundle.statement import envelope_key_ids, load_public, open_envelope, subject_digests
 from composer.catalog.cache import ModuleResolver
 from composer.catalog.lock import read_lock
@@ -35,20 +35,11 @@ from composer.model.environment import Environment
 from composer.model.loader import load_environment
 from composer.plugins import PluginRegistry
 from composer.project import Compiled, Project, compile_project, open_project
-from composer.runners.bundles import Opened, source_of, terraform_version, this_platform
-from composer.state.model import InstalledFrom, StateDoc, now
-from composer.state.protocol import StateStore
+from composer.runners.bundles import Opened, terraform_version, this_platform
+from composer.runners.provenance import RecordingStore, recording, source_provenance  # noqa: F401 (re-exported)
+from composer.state.model import InstalledFrom
 
 BUNDLE_SUFFIXES = (".bundle", ".tar", ".oci.tar")
-
-
-def is_bundle(path: Path) -> bool:
-    """A regular file that starts like a bundle (the tar header of `blobs/sha256/`)."""
-    try:
-        with open(path, "rb") as f:
-            return path.is_file() and f.read(13) == b"blobs/sha256/"
-    except OSError:
-        return False
 
 
 def _fail(opened: Opened, what: str, detail: str) -> DiagnosticError:
@@ -269,59 +260,6 @@ def _cluster(env: Environment) -> dict[str, Any]:
         return {"kubernetes": None, "apis": None}
     names = frozenset(str(g.get("name")) for g in groups.get("groups", []) if isinstance(g, dict))
     return {"kubernetes": str(version.get("gitVersion") or "") or None, "apis": names}
-
-
-# -- recording provenance in state ------------------------------------------------------------------
-
-
-class RecordingStore:
-    """A state store that stamps `installed` on every unit a write changes (composer/state/model.py).
-    The provenance is computed at the first write (a plan never pays for `git`)."""
-
-    def __init__(self, inner: StateStore, provenance: Callable[[], InstalledFrom | None]) -> None:
-        self._inner = inner
-        self._provenance = provenance
-        self._known: InstalledFrom | None = None
-        self._asked = False
-        self._last: StateDoc | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def read(self) -> StateDoc | None:
-        self._last = self._inner.read()
-        return self._last
-
-    def _stamp(self) -> InstalledFrom | None:
-        if not self._asked:
-            self._known, self._asked = self._provenance(), True
-        return self._known
-
-    def write(self, doc: StateDoc) -> StateDoc:
-        before = self._last.units if self._last else {}
-        units = dict(doc.units)
-        for name, unit in doc.units.items():
-            changed = unit.status == "applied" and before.get(name) != unit and unit.installed is None
-            stamp = self._stamp() if changed else None
-            if stamp is not None:
-                units[name] = unit.model_copy(update={"installed": stamp.model_copy(update={"at": now()})})
-        self._last = self._inner.write(doc.model_copy(update={"units": units}))
-        return self._last
-
-
-def source_provenance(root: Path) -> InstalledFrom | None:
-    """An apply from a git work tree: its remote and commit (`+dirty` with uncommitted changes)."""
-    uri, commit, dirty = source_of(root)
-    if not commit:
-        return None
-    source = f"git+{uri or root.as_posix()}@{commit}{'+dirty' if dirty else ''}"
-    return InstalledFrom(bundle_digest=None, source=source[:2048], signer=None, at=None)
-
-
-def recording(store: StateStore, compiled: Compiled) -> StateStore:
-    """`store`, recording where each applied unit came from: the bundle, else the source commit."""
-    bundled = compiled.provenance
-    return RecordingStore(store, (lambda: bundled) if bundled else (lambda: source_provenance(compiled.project.root)))
 
 
 def load_env_model(path: Path) -> Environment:

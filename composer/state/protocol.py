@@ -46,6 +46,7 @@ from pydantic import ValidationError
 
 from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
 from composer.state import keys
+from composer.state.jsontext import dumps_indented
 from composer.state.model import FORMAT, StateDoc, now
 
 
@@ -124,7 +125,7 @@ def encode_state(doc: StateDoc, key: bytes) -> bytes:
     signed with the state key."""
     obj = doc.model_dump(mode="json", by_alias=True)
     obj[keys.SIGNATURE_FIELD] = keys.sign(key, "state", obj)
-    return (json.dumps(obj, sort_keys=True, indent=2) + "\n").encode()
+    return (dumps_indented(obj) + "\n").encode()  # json.dumps(sort_keys=True, indent=2)'s bytes, faster
 
 
 def decode_state(

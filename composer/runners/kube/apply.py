@@ -8,7 +8,6 @@ of `replicas` to an autoscaler. Prune deletes what is no longer rendered."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -210,23 +209,22 @@ class ApplyOps(NamespaceOps, RolloutOps):
         return live
 
     def _apply_batch(self, component: str, batch: list[Planned]) -> list[tuple[Planned, dict | DiagnosticError]]:
-        """One phase's objects, each applied or failed; in threads (--kube-workers) when worth it."""
-        results: list[tuple[Planned, dict | DiagnosticError]] = []
+        """One phase's objects, each applied or failed, in order; in threads (--kube-workers)
+        when worth it."""
+        results: list[tuple[Planned, dict | DiagnosticError] | None] = [None] * len(batch)
+
+        def one(i: int) -> None:
+            try:
+                results[i] = (batch[i], self._apply_one(component, batch[i]))
+            except DiagnosticError as exc:
+                results[i] = (batch[i], exc)
+
         if len(batch) <= 2 or self.workers <= 1:
-            for p in batch:
-                try:
-                    results.append((p, self._apply_one(component, p)))
-                except DiagnosticError as exc:
-                    results.append((p, exc))
-            return results
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(batch)), thread_name_prefix="appc-kube") as pool:
-            futures = [(p, pool.submit(self._apply_one, component, p)) for p in batch]
-            for p, f in futures:
-                try:
-                    results.append((p, f.result()))
-                except DiagnosticError as exc:
-                    results.append((p, exc))
-        return results
+            for i in range(len(batch)):
+                one(i)
+        else:
+            self._in_parallel(one, len(batch))  # (every call has ended: each result is in)
+        return [r for r in results if r is not None]
 
     def _delete_items(self, items: Iterable[InventoryItem]) -> int:
         writes = 0

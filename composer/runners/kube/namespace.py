@@ -16,7 +16,12 @@ NAMESPACE = Resource("v1", "Namespace", "namespaces", False)
 class NamespaceOps(ClusterBase):
     def _ensure_namespace(self, component: str) -> int:
         """Create the namespace when it is missing; when it is being deleted (Terminating),
-        wait for it to go first, within --timeout."""
+        wait for it to go first, within --timeout. Units applied in parallel wait for the first
+        one's check (one GET, at most one create, not one each)."""
+        with self._namespace_lock:
+            return self._ensure_namespace_once(component)
+
+    def _ensure_namespace_once(self, component: str) -> int:
         with self._lock:
             if self._namespace_ready:
                 return 0

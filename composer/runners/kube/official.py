@@ -34,13 +34,16 @@ _LOCK = threading.RLock()
 
 def defer_initialisers() -> None:
     """Register the client's packages with deferred initialisers, unless `kubernetes` is
-    imported already (then everything is loaded, and nothing is left to save)."""
+    imported already (then everything is loaded, and nothing is left to save); then import the
+    kubeconfig loader (`kubernetes.config`) with its auth libraries deferred (deferred_imports.py)."""
+    from composer.runners.kube.deferred_imports import import_deferring
+
     with _LOCK:
-        if "kubernetes" in sys.modules:
-            return
-        for package in DEFERRED:
-            if not _defer(package):
-                return
+        if "kubernetes" not in sys.modules:
+            for package in DEFERRED:
+                if not _defer(package):
+                    break
+        import_deferring("kubernetes.config")
 
 
 def _bindings(package: str, source: str) -> dict[str, tuple[str, str | None]]:
