@@ -148,7 +148,9 @@ def grow(series: Series, n: int, appc_env: dict[str, str], kube_block: str, mono
     app = write_project(units / "appc", "bench", n, kube_block)
     run = ["apply", "-f", str(app), "-e", "bench", "--auto-approve", "--parallelism", str(series.setup_parallelism)]
     series.setup_s[f"appc N={n}"] = round(_appc(run, units / "appc", appc_env, series)[0], 1)
-    if not monolithic:
+    if not monolithic:  # (f) alone: its no-ops must not run on the load of the set-up either
+        _progress(f"set-up N={n}", series.setup_s)
+        settle()
         return
     src = write_project(
         units / "mono-src", "mono", n, "{directory: deploy, namespace: bench, secretStore: {name: aws}}"
@@ -213,11 +215,14 @@ def noop_with_probes(series: Series, n: int, appc_env: dict[str, str], standin_u
         runs.append({"wall_s": round(wall, 3), "terraform_runs": summary.get("terraform_runs"),
                      "cloud_api_calls": probes.get("cloud_api_calls") or {}, "rerun": len(probes.get("rerun") or []),
                      "kube_lists": probes.get("kube_lists"),
+                     "compiled": not any(e.get("type") == "compile" and e.get("cached") for e in events),
                      "k8s_mutating": _standin_mutating(standin_url) - before, "load": round(load, 1)})  # fmt: skip
     if os.environ.get("BENCH_PROFILE_DIR"):  # one more run, profiled (not counted): where the no-op's time goes
         _profile_noop(series, app, appc_env, Path(os.environ["BENCH_PROFILE_DIR"]))
     median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
-    _progress(f"(f) no-op with probes, {n} units", [r["wall_s"] for r in runs])
+    _progress(
+        f"(f) no-op with probes, {n} units", [(r["wall_s"], "compiled" if r["compiled"] else "cached") for r in runs]
+    )
     return {
         "probe_units": n,
         "probe_runs": runs,

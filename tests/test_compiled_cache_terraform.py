@@ -96,6 +96,7 @@ def test_the_workspace_holds_only_what_a_sync_would_leave_unchanged(tmp_path):
 def test_a_terraform_no_op_skips_compiling_and_a_deleted_secret_is_still_repaired(options, moto, monkeypatch):
     from tests.test_convergence import AwsCalls
 
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)  # Composer writes its own (.composer/terraform.rc)
     args = ("apply", "-f", options.files[0], "-e", "test", "--auto-approve", "--json", "--probe=strict")
     first = appc(*args)
     assert first.code == 0, first.out + first.err
@@ -120,6 +121,11 @@ def test_a_terraform_no_op_skips_compiling_and_a_deleted_secret_is_still_repaire
     root.unlink()  # the workspace an apply syncs first: the normal path writes it back
     r = appc(*args)
     assert r.code == 0 and events(r.out, "compile") == [] and root.is_file(), r.out + r.err
+    config = options.files[0].parent / ".composer" / "terraform.rc"  # Terraform's CLI config, as Composer writes it
+    config.write_text(config.read_text() + "# edited\n")
+    r = appc(*args)
+    assert r.code == 0 and events(r.out, "compile") == [] and "edited" not in config.read_text(), r.out + r.err
+    assert events(appc(*args).out, "compile") == [{"type": "compile", "cached": True}]
     monkeypatch.setenv("COMPOSER_TERRAFORM", os.fspath(options.files[0].parent / "no-terraform"))
     r = appc(*args)  # the normal path refuses a run without Terraform, even a no-op
     assert r.code == 1 and "terraform is not installed" in r.out + r.err

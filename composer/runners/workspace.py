@@ -111,14 +111,7 @@ class LocalWorkspace:
             return False
 
     def _holds(self, rel: str, digest: str) -> bool:
-        """`write` of bytes with this digest would leave base/rel as it is (safefs.write_file)."""
-        parent, _, name = self._rel(rel).rpartition("/")
-        with safefs.opened_dir(self.base, parent) as fd:
-            st = None if fd is None else os.stat(name, dir_fd=fd, follow_symlinks=False)
-        if st is None or not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != safefs.PUBLIC_FILE:
-            return False
-        data = safefs.read_file(self.base, self._rel(rel))
-        return data is not None and hashlib.sha256(data).hexdigest() == digest
+        return written_as(self.base, self._rel(rel), digest)
 
     def write(self, rel: str, data: bytes) -> Path:
         safefs.write_file(self.base, self._rel(rel), data)
@@ -188,6 +181,18 @@ class LocalWorkspace:
         for existing in (name, f"{name}.backup"):  # Terraform rewrites state in place, keeping the mode
             safefs.make_private(self.base, f"{parent}/{existing}")
         return self.base / parent / name
+
+
+def written_as(base: Path, rel: str, digest: str) -> bool:
+    """safefs.write_file(base, rel, data) of bytes with this sha256 would leave base/rel as it is
+    (a regular 0644 file holding them). Raises OSError or DiagnosticError when it cannot tell."""
+    parent, _, name = rel.rpartition("/")
+    with safefs.opened_dir(base, parent) as fd:
+        st = None if fd is None else os.stat(name, dir_fd=fd, follow_symlinks=False)
+    if st is None or not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != safefs.PUBLIC_FILE:
+        return False
+    data = safefs.read_file(base, rel)
+    return data is not None and hashlib.sha256(data).hexdigest() == digest
 
 
 def _own_temp(rel: str) -> bool:
