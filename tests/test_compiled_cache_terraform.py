@@ -140,3 +140,27 @@ def test_a_terraform_no_op_skips_compiling_and_a_deleted_secret_is_still_repaire
     assert "not found in the cloud" in events(r.out, "probe")[0]["reason"]
     assert events(r.out, "summary")[-1]["terraform_runs"] >= 1
     assert sm.describe_secret(SecretId="tfc-token")["Name"] == "tfc-token"
+
+
+def test_the_cloud_probe_gets_the_environment_as_compiled_and_a_changed_one_hands_over(options, monkeypatch):
+    from composer.cli.compiled_cache import environment_digest, parse_model
+    from composer.cli.fastpath_cloud import _environment
+
+    app = options.files[0]  # the app fills in the environment's namespace and adds a protected unit
+    app.write_text(app.read_text().replace("metadata: {name: tfc}", "metadata: {name: tfc, namespace: placed}"))
+    app.write_text(app.read_text().replace("spec:\n", "spec:\n  protect: [tfc]\n", 1))
+    env = options.files[0].parent / "environments" / "test.yaml"
+    env.write_text(env.read_text().replace("{context: standin, namespace: tfc}", "{context: standin}"))
+    with recording() as inputs:
+        compiled = compile_for(options)
+    assert compiled.resolved.environment.spec.kubernetes.namespace == "placed"
+    assert compiled.resolved.environment.spec.policies.protect == ("tfc",)
+    doc = document(options, compiled, inputs)
+    assert doc is not None, inputs.blind
+    model = parse_model(doc["model"])
+    assert model is not None
+    probed = _environment(model)
+    assert probed is not None and environment_digest(probed) == environment_digest(compiled.resolved.environment)
+    assert probed.spec.kubernetes.namespace == "placed" and probed.spec.policies.protect == ("tfc",)
+    model.placed["policies"]["protect"] = []  # not what was compiled: the digest refuses it
+    assert _environment(model) is None

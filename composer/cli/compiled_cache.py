@@ -84,6 +84,7 @@ class CachedModel:
     workspace: dict[str, str]  # the roots and module copies an apply syncs: render path -> sha256
     environment_file: str  # read again for the cloud probe, which takes the environment model
     environment_digest: str  # sha256 of the compiled environment model's JSON
+    placed: dict[str, Any]  # its kubernetes and policies blocks, as the app's placement left them
 
     @property
     def terraform(self) -> bool:
@@ -129,6 +130,10 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
         "app_file": str(compiled.project.app_file),
         "environment_file": str(environment_file(compiled)),
         "environment_digest": environment_digest(environment),
+        "placed": {  # what composer/model/placement.py takes from the app into the environment
+            "kubernetes": environment.spec.kubernetes.model_dump(mode="json", by_alias=True),
+            "policies": environment.spec.policies.model_dump(mode="json", by_alias=True),
+        },
         "workspace": {
             p: hashlib.sha256(data).hexdigest()
             for p, data in rendered.files.items()
@@ -195,6 +200,9 @@ def parse_model(doc: Any) -> CachedModel | None:
     targets, units, workspace = doc.get("targets"), doc.get("units"), doc.get("workspace")
     if not isinstance(targets, list) or not isinstance(units, list) or not isinstance(workspace, dict):
         return None
+    placed = doc.get("placed")
+    if not isinstance(placed, dict) or not all(isinstance(placed.get(k), dict) for k in ("kubernetes", "policies")):
+        return None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in workspace.items()):
         return None
     if not all(
@@ -214,6 +222,7 @@ def parse_model(doc: Any) -> CachedModel | None:
         workspace,
         doc["environment_file"],
         doc["environment_digest"],
+        placed,
     )
 
 

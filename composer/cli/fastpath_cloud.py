@@ -6,7 +6,8 @@ syncs the rendered roots and module copies into the workspace before it decides 
 (composer/runners/workspace.py): when either would write, remove or refuse something, or
 Terraform is not installed (which the normal path refuses even for a no-op), the fast path hands
 over. The cloud probe is the normal path's own (composer/runners/cloud_probe.py:
-one batched request per provider plugin), given the environment read again from its file and
+one batched request per provider plugin), given the environment read again from its file, with
+the blocks the app's placement fills in (namespace, targets, policies) from the cache, and
 checked against the digest of the compiled one; it is never skipped, and any finding (missing,
 unanswered) hands over too, so only a real answer says "unchanged".
 """
@@ -77,6 +78,14 @@ def _environment(model: CachedModel) -> Environment | None:
 
     try:
         environment = load_environment(Path(model.environment_file)).model
+        spec = environment.spec
+        placed = spec.model_copy(  # the app's namespace, targets and policies, as compiling placed them
+            update={
+                "kubernetes": type(spec.kubernetes).model_validate(model.placed["kubernetes"]),
+                "policies": type(spec.policies).model_validate(model.placed["policies"]),
+            }
+        )
+        environment = environment.model_copy(update={"spec": placed})
     except Exception:  # unreadable or invalid now: the normal path says what is wrong
         return None
     return environment if environment_digest(environment) == model.environment_digest else None
