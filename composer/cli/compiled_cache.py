@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.compile_inputs import Inputs, code_digest, libraries_unchanged, library_marks
+from composer.compile_inputs import STATE_DIR, Inputs, code_digest, libraries_unchanged, library_marks
 
 if TYPE_CHECKING:
     from composer.cli.common import ProjectOptions
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 FORMAT = 2  # 2: Terraform units (their kind, the workspace's files, the environment file)
 PURPOSE = "compiled-cache"
-STATE_DIR = ".composer"
 
 
 def cache_name(env: str) -> str:
