@@ -360,7 +360,7 @@ def report(fig: dict, checks: dict[str, bool], args: argparse.Namespace) -> None
                 f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls, "
                 f"{fig['probe_noop_k8s_mutating']} mutating Kubernetes calls; median of "
                 + ", ".join(
-                    f"{r['wall_s']:.2f} ({'compiled' if r.get('compiled') else 'cached'}, load {r['load']})"
+                    f"{r['wall_s']:.2f} ({'compiled' if r.get('compiled') else 'cached'}, cpu {r['cpu_s']:.2f} s, load {r['load']})"
                     for r in fig["probe_runs"]
                 ),
             )
