@@ -9,7 +9,8 @@ dependencies and the digests of its rendered files and module (the unit hash is 
 them with the state's upstream outputs, by the engine's own function), the cluster targets, and
 for Terraform units the digests of the workspace's roots and module copies (which an apply
 syncs first) and the environment file with a digest of the environment model, which the cloud
-probe is given (read again from the file, checked against the digest: no value is kept here).
+probe is given (read again from the file, checked against the digest; of its values only the
+kubernetes and policies blocks are kept, which the app's placement fills in).
 
 The file is untrusted, like everything under `.composer/`: it is signed with the state's key
 (which is not in it), and anything unreadable, malformed, unsigned, stale or edited means

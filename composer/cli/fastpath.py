@@ -5,9 +5,8 @@ not given up, only compilation is skipped). Anything else (a unit changed, faile
 removed, a probe finding, a workspace an apply would rewrite, a held lock, a mode this path
 does not serve) returns None before a byte is written, and the command compiles and runs
 normally, which then decides and says why. The Terraform units' part is composer/cli/
-fastpath_cloud.py. The one write it makes is the
-normal path's: the probe's verdicts, when they differ from the recorded ones (the first probe
-after an apply).
+fastpath_cloud.py. The one write it makes is the normal path's: the probe's verdicts, when they
+differ from the recorded ones (the first probe after an apply).
 
 What it prints is what the normal path prints for a no-op: the probe's event, one `unchanged`
 event per unit, where things are, and the summary.
