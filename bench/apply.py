@@ -359,7 +359,10 @@ def report(fig: dict, checks: dict[str, bool], args: argparse.Namespace) -> None
                 fig["probe_noop_s"],
                 f"{fig['probe_noop_terraform_runs']} terraform runs, {fig['probe_noop_aws_calls']} AWS calls, "
                 f"{fig['probe_noop_k8s_mutating']} mutating Kubernetes calls; median of "
-                + ", ".join(f"{r['wall_s']:.2f}" for r in fig["probe_runs"]),
+                + ", ".join(
+                    f"{r['wall_s']:.2f} ({'compiled' if r.get('compiled') else 'cached'}, cpu {r['cpu_s']:.2f} s, load {r['load']})"
+                    for r in fig["probe_runs"]
+                ),
             )
         )
     for label, secs, note in rows:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 ABSENT, UNREADABLE = "-", "?"
+STATE_DIR = ".composer"
 _BLINDING_EVENTS = (
     "subprocess.Popen",
     "os.system",
@@ -89,12 +90,17 @@ def _content_digest(path: str) -> str:
 
 
 def listing_digest(path: str) -> str:
-    """sha256 over a directory's entries (name and kind), sorted; ABSENT or UNREADABLE."""
+    """sha256 over a directory's entries (name and kind), sorted; ABSENT or UNREADABLE. The state
+    directory (`.composer/`, a directory) is not an entry here: the first apply creates it beside
+    the app, whose folder compiling lists for YAML files, and no reader takes a directory of that
+    name as input (what is read inside it is recorded as files)."""
     try:
         with os.scandir(path) as entries:
             names = sorted(
-                f"{e.name}\0{'d' if e.is_dir(follow_symlinks=False) else 'l' if e.is_symlink() else 'f'}"
+                f"{e.name}\0{kind}"
                 for e in entries
+                if (kind := "d" if e.is_dir(follow_symlinks=False) else "l" if e.is_symlink() else "f") != "d"
+                or e.name != STATE_DIR
             )
     except FileNotFoundError:
         return ABSENT

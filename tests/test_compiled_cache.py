@@ -79,6 +79,29 @@ def test_a_definitions_directory_that_appears_invalidates(tmp_path, monkeypatch)
     assert still_valid(doc, options) is None
 
 
+def test_the_state_directory_appearing_beside_the_app_keeps_it_and_a_yaml_file_invalidates(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("CACHED_NS", "one")
+    options = ProjectOptions((project(tmp_path),), "test")
+    folder = options.files[0].parent
+    with recording() as inputs:
+        compiled = compile_for(options)
+        # Compiling lists the app's folder: for Workflow/Policy YAML files beside it, and (as the
+        # working directory on sys.path of `python -c`) when plugin discovery reads distributions.
+        os.listdir(folder)
+    doc = document(options, compiled, inputs)
+    assert doc is not None and str(folder) in doc["inputs"]["listings"]
+    (folder / ".composer").mkdir()  # what the first apply creates: the cache it writes must hold
+    assert still_valid(doc, options) is not None
+    (folder / ".composer").rmdir()
+    (folder / ".composer").write_text("not the state directory\n")  # anything else of that name counts
+    assert still_valid(doc, options) is None
+    (folder / ".composer").unlink()
+    (folder / "policy.yaml").write_text("# beside the app\n")
+    assert still_valid(doc, options) is None
+
+
 def test_an_env_var_read_through_env_invalidates(cached, monkeypatch):
     options, doc = cached
     monkeypatch.setenv("UNRELATED_VARIABLE", "x")

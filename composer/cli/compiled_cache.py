@@ -6,13 +6,20 @@ It is keyed by every input the compilation read, as composer/compile_inputs.py r
 plus Composer's code digest, the interpreter, the working directory and the CLI options that
 shape the result. It holds only what the no-op decision reads: per unit its kind, type,
 dependencies and the digests of its rendered files and module (the unit hash is computed from
-them with the state's upstream outputs, by the engine's own function), and the cluster targets.
+them with the state's upstream outputs, by the engine's own function), the cluster targets, and
+for Terraform units the digests of the workspace's roots and module copies (which an apply
+syncs first) and the environment file with a digest of the environment model, which the cloud
+probe is given (read again from the file, checked against the digest; of its values only the
+kubernetes and policies blocks are kept, which the app's placement fills in).
 
 The file is untrusted, like everything under `.composer/`: it is signed with the state's key
 (which is not in it), and anything unreadable, malformed, unsigned, stale or edited means
 "compile normally". A cache is written only for what the fast path serves (composer/cli/
-fastpath.py): Kubernetes units on clusters, local state, no gates, no warnings, and a record
-that is not blind.
+fastpath.py): Kubernetes units on clusters and Terraform units, local state, no sandbox
+emulator, no gates, no warnings, and a record that is not blind. A remote state backend (s3) is
+not served: its state, lock and signing key live in the bucket, so the cache would be signed
+with a key another machine rotates, and boto3 plus S3 reads would cost the no-op what
+compiling does.
 """
 
 from __future__ import annotations
@@ -24,15 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.compile_inputs import Inputs, code_digest, libraries_unchanged, library_marks
+from composer.compile_inputs import STATE_DIR, Inputs, code_digest, libraries_unchanged, library_marks
 
 if TYPE_CHECKING:
     from composer.cli.common import ProjectOptions
+    from composer.model.environment import Environment
     from composer.project import Compiled
+    from composer.state.model import UnitKind
 
-FORMAT = 1
+FORMAT = 2  # 2: Terraform units (their kind, the workspace's files, the environment file)
 PURPOSE = "compiled-cache"
-STATE_DIR = ".composer"
 
 
 def cache_name(env: str) -> str:
@@ -58,6 +66,7 @@ def key_of(project: ProjectOptions) -> dict[str, Any]:
 @dataclass(frozen=True)
 class CachedUnit:
     name: str
+    kind: UnitKind
     type: str
     dependencies: tuple[str, ...]
     files: tuple[tuple[str, str], ...]  # (path, sha256 of the rendered bytes), in the unit's order
@@ -71,6 +80,14 @@ class CachedModel:
     app_file: str
     targets: tuple[tuple[str | None, str | None], ...]  # the environment's (context, namespace) as written
     units: tuple[CachedUnit, ...]  # in the graph's order
+    workspace: dict[str, str]  # the roots and module copies an apply syncs: render path -> sha256
+    environment_file: str  # read again for the cloud probe, which takes the environment model
+    environment_digest: str  # sha256 of the compiled environment model's JSON
+    placed: dict[str, Any]  # its kubernetes and policies blocks, as the app's placement left them
+
+    @property
+    def terraform(self) -> bool:
+        return any(u.kind == "terraform" for u in self.units)
 
 
 def cacheable(compiled: Compiled) -> bool:
@@ -87,22 +104,45 @@ def cacheable(compiled: Compiled) -> bool:
         and env.spec.kubernetes.delivery == "cluster"
         and env.spec.state.backend == "local"
         and not env.spec.state.path
-        and env.spec.cloud is None
-        and all(not c.is_terraform for c in compiled.resolved.components)
+        and (env.spec.cloud is None or not env.spec.cloud.emulator)
     )
+
+
+def environment_file(compiled: Compiled) -> Path:
+    """The file the environment was loaded from (Project.environment: .yaml, else .yml)."""
+    directory, name = compiled.project.environments_dir, compiled.resolved.environment.name
+    yaml = directory / f"{name}.yaml"
+    return yaml if yaml.exists() or not (directory / f"{name}.yml").exists() else directory / f"{name}.yml"
+
+
+def environment_digest(environment: Environment) -> str:
+    return hashlib.sha256(environment.model_dump_json().encode()).hexdigest()
 
 
 def model_of(compiled: Compiled) -> dict[str, Any]:
     rendered = compiled.rendered
     units = {u.name: u.files for u in rendered.units}
+    environment = compiled.resolved.environment
     return {
         "app": compiled.resolved.name,
-        "environment": compiled.resolved.environment.name,
+        "environment": environment.name,
         "app_file": str(compiled.project.app_file),
+        "environment_file": str(environment_file(compiled)),
+        "environment_digest": environment_digest(environment),
+        "placed": {  # what composer/model/placement.py takes from the app into the environment
+            "kubernetes": environment.spec.kubernetes.model_dump(mode="json", by_alias=True),
+            "policies": environment.spec.policies.model_dump(mode="json", by_alias=True),
+        },
+        "workspace": {
+            p: hashlib.sha256(data).hexdigest()
+            for p, data in rendered.files.items()
+            if p.startswith(("terraform/", "modules/"))
+        },
         "targets": [[t.context, t.namespace] for t in compiled.resolved.environment.spec.kubernetes.resolved_targets()],
         "units": [
             {
                 "name": name,
+                "kind": "terraform" if compiled.resolved.component(name).is_terraform else "kubernetes",  # type: ignore[union-attr]
                 "type": compiled.resolved.component(name).type,  # type: ignore[union-attr]
                 "dependencies": sorted(compiled.graph.dependencies(name)),
                 "files": [[p, rendered.files.digest(p).hex()] for p in units.get(name, ())],
@@ -133,6 +173,9 @@ def _strings(value: Any) -> bool:
 def _unit(doc: Any) -> CachedUnit | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not isinstance(doc.get("type"), str):
         return None
+    kind = doc.get("kind")
+    if kind not in ("terraform", "kubernetes"):
+        return None
     files = doc.get("files")
     if (
         not _strings(doc.get("dependencies"))
@@ -143,15 +186,23 @@ def _unit(doc: Any) -> CachedUnit | None:
     module = doc.get("module")
     if module is not None and not isinstance(module, str):
         return None
-    return CachedUnit(doc["name"], doc["type"], tuple(doc["dependencies"]), tuple((f[0], f[1]) for f in files), module)
+    return CachedUnit(
+        doc["name"], kind, doc["type"], tuple(doc["dependencies"]), tuple((f[0], f[1]) for f in files), module
+    )
 
 
 def parse_model(doc: Any) -> CachedModel | None:
     """The model part, or None when any field is not what this version writes."""
-    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in ("app", "environment", "app_file")):
+    names = ("app", "environment", "app_file", "environment_file", "environment_digest")
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in names):
         return None
-    targets, units = doc.get("targets"), doc.get("units")
-    if not isinstance(targets, list) or not isinstance(units, list):
+    targets, units, workspace = doc.get("targets"), doc.get("units"), doc.get("workspace")
+    if not isinstance(targets, list) or not isinstance(units, list) or not isinstance(workspace, dict):
+        return None
+    placed = doc.get("placed")
+    if not isinstance(placed, dict) or not all(isinstance(placed.get(k), dict) for k in ("kubernetes", "policies")):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in workspace.items()):
         return None
     if not all(
         isinstance(t, list) and len(t) == 2 and all(v is None or isinstance(v, str) for v in t) for t in targets
@@ -161,7 +212,17 @@ def parse_model(doc: Any) -> CachedModel | None:
     kept = tuple(u for u in parsed if u is not None)
     if len(kept) != len(parsed):
         return None
-    return CachedModel(doc["app"], doc["environment"], doc["app_file"], tuple((t[0], t[1]) for t in targets), kept)
+    return CachedModel(
+        doc["app"],
+        doc["environment"],
+        doc["app_file"],
+        tuple((t[0], t[1]) for t in targets),
+        kept,
+        workspace,
+        doc["environment_file"],
+        doc["environment_digest"],
+        placed,
+    )
 
 
 def still_valid(doc: Any, project: ProjectOptions) -> CachedModel | None:

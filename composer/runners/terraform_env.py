@@ -108,14 +108,21 @@ def terraform_environment(config_dir: Path, base: Mapping[str, str] | None = Non
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
     env["CHECKPOINT_DISABLE"] = "1"
-    user_cfg = env.get("TF_CLI_CONFIG_FILE")
-    cache = Path(env.get("TF_PLUGIN_CACHE_DIR") or default_plugin_cache())
-    if user_cfg and Path(user_cfg).is_file():
+    cache, own = composer_cli_config(env)
+    if not own:
         env.setdefault("TF_PLUGIN_CACHE_DIR", str(cache))
         cache.mkdir(parents=True, exist_ok=True)
     else:
         env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(config_dir / "terraform.rc", find_provider_mirror(), cache))
     return env
+
+
+def composer_cli_config(env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The plugin cache Terraform gets, and whether Composer writes its CLI config (the user's
+    TF_CLI_CONFIG_FILE, when it is a file, is used instead)."""
+    user_cfg = env.get("TF_CLI_CONFIG_FILE")
+    cache = Path(env.get("TF_PLUGIN_CACHE_DIR") or default_plugin_cache())
+    return cache, not (user_cfg and Path(user_cfg).is_file())
 
 
 def environment_warnings(env: Mapping[str, str] | None = None) -> list[str]:

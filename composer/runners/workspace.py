@@ -26,13 +26,15 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from composer import safefs
 from composer.diagnostics import Diagnostic, DiagnosticError
 
 MODULE_MARKER = ".appc-module"
+MODULE_MARKER_TEXT = b"written by appc; the directory is removed when no unit uses it\n"
 INIT_MARKER = ".terraform/appc-init"
 PENDING = "pending"
 
@@ -73,27 +75,43 @@ class LocalWorkspace:
         for rel, data in files.items():
             self.write(rel, data)
         for name in sorted(modules):
-            self.write(
-                f"modules/{name}/{MODULE_MARKER}", b"written by appc; the directory is removed when no unit uses it\n"
-            )
-            self._check_module(
-                name, {rel.removeprefix(f"modules/{name}/") for rel in files if rel.startswith(f"modules/{name}/")}
-            )
+            self.write(f"modules/{name}/{MODULE_MARKER}", MODULE_MARKER_TEXT)
+            extra = self._foreign_entries(name, files)
+            if extra:
+                raise _foreign(self.root / "modules" / name / extra[0], "Terraform would load it as part of the module")
         for name in safefs.list_dir(self.base, self._rel("modules")):
             if name not in modules:
                 safefs.remove_owned_tree(self.base, self._rel(f"modules/{name}"), MODULE_MARKER)
 
-    def _check_module(self, name: str, expected: set[str]) -> None:
-        expected = (
-            expected
-            | {MODULE_MARKER}
-            | {p.rsplit("/", i)[0] + "/" for p in expected for i in range(1, p.count("/") + 1)}
-        )
-        extra = [
+    def _foreign_entries(self, name: str, files: Iterable[str]) -> list[str]:
+        """What module directory `name` holds beyond its files (paths of the render tree), the
+        marker and the directories between them."""
+        expected = {rel.removeprefix(f"modules/{name}/") for rel in files if rel.startswith(f"modules/{name}/")}
+        expected |= {MODULE_MARKER} | {p.rsplit("/", i)[0] + "/" for p in expected for i in range(1, p.count("/") + 1)}
+        return [
             e for e in safefs.walk(self.base, self._rel(f"modules/{name}")) if e not in expected and not _own_temp(e)
         ]
-        if extra:
-            raise _foreign(self.root / "modules" / name / extra[0], "Terraform would load it as part of the module")
+
+    def holds(self, digests: Mapping[str, str]) -> bool:
+        """True when `sync` of files with these sha256 digests would write, remove and refuse
+        nothing: the no-op fast path (composer/cli/fastpath.py) hands over to it otherwise."""
+        modules = {rel.split("/")[1] for rel in digests if rel.startswith("modules/")}
+        marker = hashlib.sha256(MODULE_MARKER_TEXT).hexdigest()
+        wanted = {**digests, **{f"modules/{name}/{MODULE_MARKER}": marker for name in modules}}
+        try:
+            with safefs.opened_dir(self.base, self.prefix) as fd:
+                if fd is None or stat.S_IMODE(os.fstat(fd).st_mode) != safefs.PRIVATE_DIR:
+                    return False
+            return (
+                all(self._holds(rel, digest) for rel, digest in wanted.items())
+                and not any(self._foreign_entries(name, digests) for name in modules)
+                and set(safefs.list_dir(self.base, self._rel("modules"))) == modules
+            )
+        except (DiagnosticError, OSError):
+            return False
+
+    def _holds(self, rel: str, digest: str) -> bool:
+        return written_as(self.base, self._rel(rel), digest)
 
     def write(self, rel: str, data: bytes) -> Path:
         safefs.write_file(self.base, self._rel(rel), data)
@@ -163,6 +181,18 @@ class LocalWorkspace:
         for existing in (name, f"{name}.backup"):  # Terraform rewrites state in place, keeping the mode
             safefs.make_private(self.base, f"{parent}/{existing}")
         return self.base / parent / name
+
+
+def written_as(base: Path, rel: str, digest: str) -> bool:
+    """safefs.write_file(base, rel, data) of bytes with this sha256 would leave base/rel as it is
+    (a regular 0644 file holding them). Raises OSError or DiagnosticError when it cannot tell."""
+    parent, _, name = rel.rpartition("/")
+    with safefs.opened_dir(base, parent) as fd:
+        st = None if fd is None else os.stat(name, dir_fd=fd, follow_symlinks=False)
+    if st is None or not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != safefs.PUBLIC_FILE:
+        return False
+    data = safefs.read_file(base, rel)
+    return data is not None and hashlib.sha256(data).hexdigest() == digest
 
 
 def _own_temp(rel: str) -> bool:

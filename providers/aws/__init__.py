@@ -146,9 +146,10 @@ class AwsProvider(ShippedProvider):
 
     def probe(self, request: ProbeRequest) -> ProbeResult:
         """Do the recorded resources still exist? One batched query (providers/aws/probe.py)."""
-        from providers.aws.probe import probe
+        from providers.aws.probe import ClientSession, probe
 
-        return probe(request, _session(request.environment))
+        cloud = request.environment.spec.cloud
+        return probe(request, ClientSession(cloud.region if cloud else None))
 
     def resource_tags(self, environment: Environment, resource_type: str, resource_id: str) -> Mapping[str, str] | None:
         """The tags of an existing resource (adoption of orphans, engine/adopt.py)."""

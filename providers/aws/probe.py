@@ -19,6 +19,24 @@ from composer.plugins import ProbedResource, ProbeRequest, ProbeResult
 OWNER_TAGS = ("composer.dev/app", "composer.dev/env")
 
 
+class ClientSession:
+    """`session.client(service)` on botocore alone: the probe makes two kinds of plain API calls,
+    and boto3's session would import its resource layer and s3transfer for them (~12% of a
+    50-unit no-op, issue 13). Credentials, region, endpoint and retry settings come from the same
+    chain (environment, profile, role) as boto3's, which delegates them to botocore."""
+
+    def __init__(self, region: str | None) -> None:
+        self.region = region
+        self._core: Any = None
+
+    def client(self, service: str) -> Any:
+        if self._core is None:
+            import botocore.session
+
+            self._core = botocore.session.get_session()
+        return self._core.create_client(service, region_name=self.region)
+
+
 def _queue_name(id_: str) -> str:
     return id_.rstrip("/").rsplit("/", 1)[-1]
 
