@@ -24,6 +24,7 @@ compiling does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -134,9 +135,9 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
             "policies": environment.spec.policies.model_dump(mode="json", by_alias=True),
         },
         "workspace": {
-            p: hashlib.sha256(data).hexdigest()
-            for p, data in rendered.files.items()
-            if p.startswith(("terraform/", "modules/"))
+            p: hashlib.sha256(rendered.files[p]).hexdigest()
+            for p in rendered.files
+            if p.startswith(("terraform/", "modules/"))  # never a manifest: reading one dumps its YAML
         },
         "targets": [[t.context, t.namespace] for t in compiled.resolved.environment.spec.kubernetes.resolved_targets()],
         "units": [
