@@ -212,3 +212,14 @@ def test_a_file_swapped_for_a_link_to_the_same_bytes_invalidates(cached, tmp_pat
     app.unlink()
     app.symlink_to(outside)
     assert still_valid(doc, options) is None
+
+
+def test_writing_the_cache_dumps_no_manifest(tmp_path, monkeypatch):
+    """The cache keeps digests of the Terraform workspace's files only: reading a manifest file
+    dumps its YAML (composer/render/files.py), which an apply never needs (issue 13)."""
+    monkeypatch.setenv("CACHED_NS", "one")
+    options = ProjectOptions((project(tmp_path),), "test")
+    with recording() as inputs:
+        compiled = compile_for(options)
+    assert document(options, compiled, inputs) is not None
+    assert compiled.rendered.files.dumped() == set()
