@@ -219,6 +219,29 @@ def test_sink_recreates_an_object_deleted_behind_its_back(kube_clean):
     assert writes == 1 and t.configmap("cfg") is not None
 
 
+def test_sink_creates_only_a_promoted_copys_namespace(kube_clean):
+    """The one namespace besides its own that the sink creates is where a promoted copy lands
+    (composer/model/promotion.py). An object of any other unit that names a missing namespace
+    fails with the server's answer, as with kubectl, and nothing creates that namespace."""
+    t = Target(
+        "standin", kube_clean.kubeconfig_path, "standin", "standin-b", "shop", "shop-b", kube_clean, kube_clean.api()
+    )
+    sink = make_sink(t, promotions={"web-live": "shop-live"})
+    elsewhere = configmap("cfg")
+    elsewhere["metadata"]["namespace"] = "somewhere-else"
+    with pytest.raises(DiagnosticError) as exc:
+        sink.apply("web", [elsewhere], ())
+    assert "somewhere-else" in messages(exc.value)
+    assert t.get("/api/v1/namespaces/somewhere-else") is None
+
+    copy = configmap("cfg", component="web-live")
+    copy["metadata"]["namespace"] = "shop-live"
+    _, writes = sink.apply("web-live", [copy], ())
+    assert t.get("/api/v1/namespaces/shop-live") is not None
+    assert t.get("/api/v1/namespaces/shop-live/configmaps/cfg") is not None
+    assert writes == 2  # the copy's namespace and the ConfigMap (the first apply made the sink's own)
+
+
 def test_sink_prunes_objects_no_longer_rendered_in_reverse_order(target):
     sink = make_sink(target)
     items, _ = sink.apply("web", [configmap("a"), configmap("b"), deployment("web"), service("web")], ())

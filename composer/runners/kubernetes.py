@@ -77,6 +77,7 @@ class ClusterSink(ApplyOps, HealthOps, HandsOffOps):
                 read_only=resolved.app.spec.read_only,
                 shared=resolved.app.spec.shared,
                 workers=workers,
+                promotions={c.name: c.promotion.namespace for c in resolved.app.spec.components if c.promotion},
             )
             for t in cluster_targets(resolved.environment)
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +66,9 @@ class ClusterBase:
     read_only: tuple[str, ...] = ()  # the app's readOnly entries, the same shape (hands_off.py)
     shared: tuple[str, ...] = ()  # the app's shared entries, the same shape (hands_off.py)
     workers: int = DEFAULT_WORKERS
+    # A promoted copy's unit -> the namespace it lands in (composer/model/promotion.py): the one
+    # namespace other than the sink's that an apply creates when missing (namespace.py).
+    promotions: Mapping[str, str] = field(default_factory=dict)
     poll_interval: float = 0.25
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _threads: ThreadPoolExecutor | None = field(default=None, repr=False)  # made on first use, kept

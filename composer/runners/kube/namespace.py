@@ -84,20 +84,23 @@ class NamespaceOps(ClusterBase):
             return 0
 
     def _ensure_namespaces_of(self, component: str, planned: Iterable[Planned]) -> int:
-        """Namespaces other than the sink's that objects about to be written name (a promoted
-        copy's, composer/render/promotion.py): created when missing, as the sink's own is; never
-        deleted, since other things may live there."""
-        writes = 0
-        named = {p.namespace for p in planned if p.resource.namespaced and p.namespace}
-        for name in sorted(named - {self.namespace}):
-            try:
-                self.client.request("GET", NAMESPACE.path(None, name))
-            except ApiError as err:
-                if err.status == 403:
-                    continue  # namespace-scoped credentials: assume it exists
-                if err.status != 404:
-                    raise self._fail(err, component, "get", f"namespace {name}", NAMESPACE) from None
-                writes += self._create_namespace(component, NAMESPACE, name)
-            except Unreachable as exc:
-                raise self._fail(exc, component, "read", f"namespace {name}") from None
-        return writes
+        """A promoted copy's namespace (composer/render/promotion.py), when its objects are about
+        to be written: created when missing, as the sink's own is; never deleted, since other
+        things may live there. Any other namespace an object names is left alone: a missing one
+        fails that object's apply with the server's answer, as `kubectl apply` would."""
+        name = self.promotions.get(component)
+        if name is None or name == self.namespace:
+            return 0
+        if not any(p.resource.namespaced and p.namespace == name for p in planned):
+            return 0
+        try:
+            self.client.request("GET", NAMESPACE.path(None, name))
+        except ApiError as err:
+            if err.status == 403:
+                return 0  # namespace-scoped credentials: assume it exists
+            if err.status != 404:
+                raise self._fail(err, component, "get", f"namespace {name}", NAMESPACE) from None
+            return self._create_namespace(component, NAMESPACE, name)
+        except Unreachable as exc:
+            raise self._fail(exc, component, "read", f"namespace {name}") from None
+        return 0
