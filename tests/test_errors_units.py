@@ -25,6 +25,8 @@ OUTSIDE_THE_TREE = {
     "composer.state.keys.BadKey": "a key's text, decoded; the store names the file",
     "composer.state.sealed.Unsealable": "a sealed value, opened; rotation names the unit",
     "composer.template_budget.BudgetExceeded": "jinja's SecurityError, turned into a TemplateFailure",
+    "composer.runners.kube.transport.TransportFailure": "a request with no HTTP answer (TLS); the client makes it Unreachable",
+    "composer.state.jsontext._Unusual": "control flow: a value the fast encoder leaves to json.dumps",
     "composer.cli.common.Exit": "control flow: a command's exit code",
     "composer.cli.common.Cancelled": "control flow: a prompt declined",
 }

@@ -256,8 +256,9 @@ class KubeClient:
                 if attempt + 1 < tries and (self.timeout is None or time.monotonic() - started + pause < self.timeout):
                     time.sleep(pause)
                     continue
+                waited = REQUEST_TIMEOUT[1] if self.timeout is None else min(self.timeout, REQUEST_TIMEOUT[1])
                 reason = (
-                    f"no answer within {limit[1]:g}s; raise --timeout if it is just slow"
+                    f"no answer within {waited:g}s; raise --timeout if it is just slow"  # the budget, not what was left of it
                     if isinstance(exc, ReadTimeoutError)
                     else _reason(exc)
                 )
