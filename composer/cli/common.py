@@ -228,9 +228,6 @@ def compile_for(options: ProjectOptions) -> Compiled:
     view = current_view()
     if compiled.warnings and view is not None:
         view.diagnostics(compiled.warnings)
-    import gc
-
-    gc.freeze()  # a command compiles once and keeps the model to its end: later collections need not walk it
     return replace(compiled, allow_outside_project=True) if options.allow_outside else compiled
 
 
