@@ -155,7 +155,9 @@ class ClusterBase:
         exception any raised is raised here then."""
         with self._lock:
             if self._threads is None:
-                self._threads = ThreadPoolExecutor(max_workers=self.workers * 8, thread_name_prefix="appc-kube")
+                # Threads start only when none is idle: room for every unit --parallelism (at most
+                # 64) may run at once, each with its `workers`, as when each unit had its own pool.
+                self._threads = ThreadPoolExecutor(max_workers=self.workers * 64, thread_name_prefix="appc-kube")
             threads = self._threads
         indices = iter(range(count))
         taking = threading.Lock()

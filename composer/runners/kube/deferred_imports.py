@@ -74,7 +74,11 @@ class _Deferred(types.ModuleType):
         try:
             return getattr(real, attribute)
         except AttributeError:
-            return importlib.import_module(f"{self.__name__}.{attribute}")
+            pass
+        try:
+            return importlib.import_module(f"{self.__name__}.{attribute}")  # a submodule not imported yet
+        except ImportError:
+            raise AttributeError(attribute) from None  # what hasattr() and getattr(x, n, default) expect
 
 
 class _DeferredCallable:
