@@ -223,3 +223,21 @@ def test_writing_the_cache_dumps_no_manifest(tmp_path, monkeypatch):
         compiled = compile_for(options)
     assert document(options, compiled, inputs) is not None
     assert compiled.rendered.files.dumped() == set()
+
+
+def test_a_state_directory_linked_out_of_the_project_is_never_served(tmp_path, kube_clean, monkeypatch):
+    """The fast path vets `.composer` as the normal path does: moved out of the project and
+    linked back, the no-op is not served from it, and the normal path refuses the link."""
+    monkeypatch.setenv("CACHED_NS", "cached")
+    root = tmp_path / "project"
+    root.mkdir()
+    app = project(root)
+    args = ("apply", "-f", app, "-e", "test", "--auto-approve", "--json")
+    assert appc(*args).code == 0
+    elsewhere = tmp_path / "elsewhere"
+    (root / ".composer").rename(elsewhere)
+    (root / ".composer").symlink_to(elsewhere)
+    linked = appc(*args)
+    assert linked.code == 1, linked.out + linked.err
+    assert events(linked.out, "compile") == []
+    assert "outside the project" in linked.out + linked.err

@@ -134,10 +134,8 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
             "kubernetes": environment.spec.kubernetes.model_dump(mode="json", by_alias=True),
             "policies": environment.spec.policies.model_dump(mode="json", by_alias=True),
         },
-        "workspace": {
-            p: hashlib.sha256(rendered.files[p]).hexdigest()
-            for p in rendered.files
-            if p.startswith(("terraform/", "modules/"))  # never a manifest: reading one dumps its YAML
+        "workspace": {  # never a manifest: reading one dumps its YAML
+            p: hashlib.sha256(data).hexdigest() for p, data in rendered.files.under("terraform/", "modules/").items()
         },
         "targets": [[t.context, t.namespace] for t in compiled.resolved.environment.spec.kubernetes.resolved_targets()],
         "units": [
@@ -278,4 +276,8 @@ def save(project: ProjectOptions, compiled: Compiled, inputs: Inputs) -> bool:
 
 
 def state_directory(project: ProjectOptions) -> Path:
-    return project.files[0].parent.absolute() / STATE_DIR
+    """`.composer` beside the app, vetted as the normal path vets it (cli/wiring.py state_dir):
+    a link out of the project is refused (DiagnosticError)."""
+    from composer.safefs import vetted_directory
+
+    return vetted_directory(project.files[0].parent.absolute(), Path(STATE_DIR), f"state directory {STATE_DIR}")

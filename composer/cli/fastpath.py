@@ -55,8 +55,8 @@ def try_noop(view: View, project: ProjectOptions, request: NoopRequest) -> int |
     from composer.state.local import LocalStore
     from composer.state.protocol import LockHeld, new_lock_info
 
-    directory = state_directory(project)
     try:
+        directory = state_directory(project)
         store = LocalStore(directory, "-", project.env)
         key = store.existing_key()
         data = safefs.read_file(directory, cache_name(project.env)) if key is not None else None
