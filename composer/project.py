@@ -65,6 +65,12 @@ class Project:
             return []
         return sorted(p.stem for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
+    def environment_path(self, name: str) -> Path:
+        """The file of environment `name`: `<name>.yaml`, else `<name>.yml` when only that exists."""
+        path = self.environments_dir / f"{name}.yaml"
+        other = self.environments_dir / f"{name}.yml"
+        return other if not path.exists() and other.exists() else path
+
     def environment(self, name: str | None) -> Loaded[Environment]:
         names = self.environment_names()
         if name is None:
@@ -85,9 +91,7 @@ class Project:
                         )
                     ]
                 )
-        path = self.environments_dir / f"{name}.yaml"
-        if not path.exists() and (self.environments_dir / f"{name}.yml").exists():
-            path = self.environments_dir / f"{name}.yml"
+        path = self.environment_path(name)
         if not path.exists():
             close = difflib.get_close_matches(name, names, n=1)
             hint = (f"did you mean {close[0]!r}? " if close else "") + (

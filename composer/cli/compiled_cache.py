@@ -109,26 +109,19 @@ def cacheable(compiled: Compiled) -> bool:
     )
 
 
-def environment_file(compiled: Compiled) -> Path:
-    """The file the environment was loaded from (Project.environment: .yaml, else .yml)."""
-    directory, name = compiled.project.environments_dir, compiled.resolved.environment.name
-    yaml = directory / f"{name}.yaml"
-    return yaml if yaml.exists() or not (directory / f"{name}.yml").exists() else directory / f"{name}.yml"
-
-
 def environment_digest(environment: Environment) -> str:
     return hashlib.sha256(environment.model_dump_json().encode()).hexdigest()
 
 
 def model_of(compiled: Compiled) -> dict[str, Any]:
     rendered = compiled.rendered
-    units = {u.name: u.files for u in rendered.units}
+    units = {u.name: u for u in rendered.units}
     environment = compiled.resolved.environment
     return {
         "app": compiled.resolved.name,
         "environment": environment.name,
         "app_file": str(compiled.project.app_file),
-        "environment_file": str(environment_file(compiled)),
+        "environment_file": str(compiled.project.environment_path(environment.name)),
         "environment_digest": environment_digest(environment),
         "placed": {  # what composer/model/placement.py takes from the app into the environment
             "kubernetes": environment.spec.kubernetes.model_dump(mode="json", by_alias=True),
@@ -141,10 +134,10 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
         "units": [
             {
                 "name": name,
-                "kind": "terraform" if compiled.resolved.component(name).is_terraform else "kubernetes",  # type: ignore[union-attr]
+                "kind": units[name].kind,
                 "type": compiled.resolved.component(name).type,  # type: ignore[union-attr]
                 "dependencies": sorted(compiled.graph.dependencies(name)),
-                "files": [[p, rendered.files.digest(p).hex()] for p in units.get(name, ())],
+                "files": [[p, rendered.files.digest(p).hex()] for p in units[name].files],
                 "module": compiled.modules[name].digest if name in compiled.modules else None,
             }
             for name in compiled.graph.order
