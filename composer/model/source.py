@@ -123,7 +123,7 @@ class DeferredSourceMap(SourceMap):
     """The positions of a document built without them (source_plain.py), found when first asked
     for: its text is composed again and the document built the full way (it built without error)."""
 
-    def __init__(self, file: str, text: str, index: int) -> None:  # noqa: D107 - no dataclass __init__
+    def __init__(self, file: str, text: str, index: int) -> None:  # the dataclass __init__ would set the maps
         self.file = file
         self._text = text
         self._index = index
