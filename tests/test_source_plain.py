@@ -102,3 +102,29 @@ def test_an_alias_bomb_stops_at_the_same_value_as_before(monkeypatch):
     diagnostics = _outcome("---\n".join([PLAIN, bomb]))
     assert diagnostics == _full("---\n".join([PLAIN, bomb]), monkeypatch)
     assert [(d.summary, d.line) for d in diagnostics] == [("file expands to too many values", 20)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PLAIN.replace("&labels ", "").replace("*labels", "{team: a}"),  # no anchors: built plainly
+        "a: 2024-01-01\nb: [1, 2.5, true, null, ~, text]\n",  # a date: PyYAML makes a date
+        "a: 1\na: 2\n",  # a duplicate: PyYAML keeps the last
+        "1: one\ntrue: yes\n",  # keys that are not text stay what PyYAML makes of them
+        "base: {x: 1}\nm: {<<: {y: 2}, z: 3}\n",
+        "",
+        "a: 1\n---\nb: 2\n",  # several documents: PyYAML's error
+    ],
+)
+def test_a_shipped_file_reads_as_pyyaml_reads_it(text):
+    import yaml
+
+    def read(load: Any) -> Any:
+        try:
+            return load(text)
+        except yaml.YAMLError as exc:
+            return str(exc)
+
+    expected = read(lambda t: yaml.load(t, Loader=yaml.CSafeLoader))
+    got = read(source.load_shipped)
+    assert got == expected and repr(got) == repr(expected)  # the same types too (a date, an int key)

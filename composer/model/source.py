@@ -400,7 +400,18 @@ def _build_document(node: Any, text: str, file: str, index: int, budget: _Budget
 def load_shipped(text: str) -> Any:
     """Plain values of a YAML file shipped with Composer or a provider plugin (built-in
     definitions, implementations.yaml): trusted text, no source positions, libyaml when present
-    (PyYAML's pure-Python reader costs ~10x as much)."""
+    (PyYAML's pure-Python reader costs ~10x as much). Text without anchors and tags is built by
+    source_plain.py as PyYAML builds it (its constructor costs ~3x as much); anything else (a
+    date, a duplicate key, a merge key, a key that is not text) by PyYAML."""
+    if "&" not in text and "!" not in text:  # no alias can share a value, no tag make a set or binary
+        try:
+            node = yaml.compose(text, Loader=_Composer)
+            if node is not None:
+                return PlainBuilder(
+                    Limits(MAX_NODES, MAX_CHARS, 0), yaml.constructor.SafeConstructor(), False
+                ).document(node)
+        except Exception:  # PyYAML reads it below, and raises what it raises
+            pass
     return yaml.load(text, Loader=_Loader)
 
 

@@ -49,8 +49,9 @@ class Limits:
 class PlainBuilder:
     """Builds one document's values as source._Builder does, counting what it spends."""
 
-    def __init__(self, limits: Limits, constructor: Any) -> None:
+    def __init__(self, limits: Limits, constructor: Any, dates_as_text: bool = True) -> None:
         self.limits = limits
+        self.dates_as_text = dates_as_text  # as source.py builds them; PyYAML's load makes dates
         self.constructor = constructor  # PyYAML's constructor, for int, float, bool and null
         self.built: set[int] = set()  # ids of the nodes built so far: building one again is an alias
         self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> the value made of it once
@@ -98,7 +99,7 @@ class PlainBuilder:
         tag = node.tag
         text = node.value
         self.chars += len(text)
-        if tag == _STR_TAG or tag == _TIMESTAMP_TAG:
+        if tag == _STR_TAG or (tag == _TIMESTAMP_TAG and self.dates_as_text):
             return text
         made = self.scalars.get((tag, text), self)
         if made is self:
