@@ -109,22 +109,30 @@ def dollar_texts(value: Any, path: FieldPath = ()) -> list[tuple[FieldPath, str]
 
 
 def _collect_dollar_texts(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) -> None:
-    if isinstance(value, str):
+    kind = value.__class__  # exact classes first: the usual values, without isinstance calls
+    if kind is dict:
+        items: Any = value.items()
+    elif kind is list:
+        items = enumerate(value)
+    elif isinstance(value, str):
         if "${" in value:
             found.append((path, value))
         return
-    if isinstance(value, dict):
-        items: Any = value.items()
+    elif isinstance(value, dict):
+        items = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
     else:
         return
     for k, v in items:
-        if isinstance(v, str):
+        kind = v.__class__
+        if kind is str:
             if "${" in v:
                 found.append((path + (k,), v))
-        elif isinstance(v, (dict, list, tuple)):
+        elif kind is dict or kind is list or isinstance(v, (dict, list, tuple)):
             _collect_dollar_texts(v, path + (k,), found)
+        elif isinstance(v, str) and "${" in v:
+            found.append((path + (k,), v))
 
 
 def walk_strings(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, str]]:
