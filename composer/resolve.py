@@ -274,7 +274,7 @@ class _Resolver(ModuleInputs):
             self.diags.add(diag if problem.component is None else replace(diag, address=problem.component))
 
     def _validate(
-        self, validator: jschema.Draft202012Validator, value: Any, base: FieldPath, what: str, address: str
+        self, validator: jschema.SchemaValidator, value: Any, base: FieldPath, what: str, address: str
     ) -> bool:
         ok = True
         for sub, msg in jschema.errors(validator, value):

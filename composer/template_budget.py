@@ -20,8 +20,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2.sandbox import SecurityError
-
 MAX_VALUE = 1_000_000  # characters (text) or items (lists, mappings, nested counted) of any one value
 MAX_OPERATIONS = 1_000_000  # intercepted operations per evaluation (about 2 s of CPU)
 MAX_WORK = 10_000_000  # units per evaluation: one per operation plus the size of what it produced
@@ -31,8 +29,9 @@ MAX_LOOP_ITERATIONS = 200_000  # all {% for %} iterations of one evaluation, nes
 _CLOCK_EVERY = 64  # read the CPU clock every this many charges
 
 
-class BudgetExceeded(SecurityError):
-    """The evaluation went past one of its limits; the message names which."""
+class BudgetExceeded(Exception):
+    """The evaluation went past one of its limits; the message names which. The sandbox reports
+    it as it reports Jinja's SecurityError: "blocked by the template sandbox: ..."."""
 
 
 @dataclass

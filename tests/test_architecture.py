@@ -34,6 +34,7 @@ PURE_CORE = [
     "composer/resolve.py",
     "composer/graph.py",
     "composer/templates.py",
+    "composer/template_sandbox.py",
     "composer/template_budget.py",
     "composer/template_yaml.py",
     "composer/plugins.py",

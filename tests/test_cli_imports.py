@@ -141,13 +141,24 @@ assert "requests_oauthlib" not in sys.modules and "google.auth" not in sys.modul
     modules_after(code)
 
 
-APPLY_NEVER = ("rich", "click", "cryptography", *AUTH_LIBRARIES)  # (typer's own click is typer._click)
+# (typer's own click is typer._click.) jsonschema and RE2 load for a value the quick check cannot
+# vouch for, Jinja for a template with an expression, the Score model for a Score file.
+VALID_VALUES_NEED_NONE = (
+    "jsonschema",
+    "referencing",
+    "re2",
+    "jinja2",
+    "composer.template_sandbox",
+    "composer.model.score",
+)
+APPLY_NEVER = ("rich", "click", "cryptography", "composer.runners.bundles", *AUTH_LIBRARIES, *VALID_VALUES_NEED_NONE)
 NO_OP_NEVER = (*APPLY_NEVER, "composer.render", "composer.catalog", "composer.model.definitions")
 
 
 def test_an_apply_to_a_cluster_and_its_no_op_load_only_what_they_use(tmp_path, kube_clean):
     """`appc apply --json` of a Kubernetes project imports no people's view (rich), no bundle
-    verifier (cryptography) and no kubeconfig auth library its kubeconfig does not use; the
+    verifier (cryptography), no kubeconfig auth library its kubeconfig does not use, and no
+    jsonschema, Jinja or Score model that its valid, template-free values do not need; the
     no-op re-apply served from the compiled-model cache does not even load the compiler."""
     from tests.test_compiled_cache import project
 

@@ -24,9 +24,9 @@ OUTSIDE_THE_TREE = {
     "composer.render.jsonpatch.PatchError": "a JSON patch, applied; the trait adds the field",
     "composer.state.keys.BadKey": "a key's text, decoded; the store names the file",
     "composer.state.sealed.Unsealable": "a sealed value, opened; rotation names the unit",
-    "composer.template_budget.BudgetExceeded": "jinja's SecurityError, turned into a TemplateFailure",
+    "composer.template_budget.BudgetExceeded": "a template over its budget, turned into a TemplateFailure as jinja's SecurityError is",
     "composer.runners.kube.transport.TransportFailure": "a request with no HTTP answer (TLS); the client makes it Unreachable",
-    "composer.state.jsontext._Unusual": "control flow: a value the fast encoder leaves to json.dumps",
+    "composer.state.jsontext.Unusual": "control flow: a value the fast encoder leaves to json.dumps",
     "composer.cli.common.Exit": "control flow: a command's exit code",
     "composer.cli.common.Cancelled": "control flow: a prompt declined",
 }

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.catalog import contract_problems
-from composer.catalog import schema as jschema
 from composer.catalog.checks import local_definition_diagnostics, policy_message
 from composer.catalog.modules import read_module
 from composer.catalog.policy import check_module
+from composer.catalog.schema_validation import schema_problem
 from composer.catalog.sources import AddressError, contained_path, parse_address
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath
 from composer.model import refs
@@ -55,7 +55,7 @@ def definition_problems(item: Loaded[Definition], base: Path) -> list[Diagnostic
     """Everything wrong with one loaded definition whose file lies in `base`."""
     d = item.model
     errors: list[Diagnostic] = []
-    problem = jschema.schema_problem(d.spec.parameters)
+    problem = schema_problem(d.spec.parameters)
     if problem:
         path = ("spec", "parameters", *problem[0])
         errors.append(

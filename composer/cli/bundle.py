@@ -81,7 +81,8 @@ def bundle(
     from composer.bundle.statement import sign as sign_statement
     from composer.project import open_project
     from composer.runners.bundler import builder_id, bundle_annotations, collect
-    from composer.runners.bundles import source_of, this_platform, write_bundle
+    from composer.runners.bundles import this_platform, write_bundle
+    from composer.runners.provenance import source_of
 
     with command("bundle", json_mode) as view:
         project = open_project(file)

@@ -292,7 +292,7 @@ def apply(
     code = try_noop(view, project, fast)  # first: a no-op served from the cache imports little else (issue 13)
     if code is not None:
         raise Exit(code)
-    from composer.cli.compiled_cache import save as save_cache
+    from composer.cli import compiled_cache
     from composer.cli.wiring import RunOptions, interactive
     from composer.compile_inputs import recording
 
@@ -303,6 +303,7 @@ def apply(
         )
     with recording() as inputs:  # what compiling reads: the key of the compiled-model cache
         compiled = compile_for(project)
+    digest = compiled_cache.code_digest_ahead() if served else None  # (a thread makes a recording blind)
     options = RunOptions(
         parallelism=parallelism,
         refresh=refresh,
@@ -315,11 +316,10 @@ def apply(
         kube_burst=kube_burst,
         adopt_owned=adopt_owned,
     )
-    ask = planfile is None and not auto_approve
-    code = _apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe)
-    if code == EXIT_OK and served:
-        save_cache(project, compiled, inputs)
-    raise Exit(code)
+    status = _apply(view, compiled, options, planfile, planfile is None and not auto_approve, approve, probe)
+    if status == EXIT_OK and digest is not None:
+        compiled_cache.save(project, compiled, inputs, digest)
+    raise Exit(status)
 
 
 def _apply(

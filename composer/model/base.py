@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API_VERSION: Final = "composer.dev/v1alpha1"
+SCORE_API_VERSION: Final = "score.dev/v1b1"  # a Score workload file (composer/model/score.py)
 
 _LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 

@@ -19,10 +19,9 @@ from pydantic.fields import FieldInfo
 
 from composer.diagnostics import REDACTIONS, Diagnostic, DiagnosticError, FieldPath
 from composer.model.app import Application
-from composer.model.base import API_VERSION
+from composer.model.base import API_VERSION, SCORE_API_VERSION
 from composer.model.definitions import ComponentDefinition, TraitDefinition
 from composer.model.environment import Environment
-from composer.model.score import SCORE_API_VERSION
 from composer.model.source import SourceDocument, SourceMap, gc_paused, load_documents
 
 M = TypeVar("M", bound=BaseModel)

@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SCORE_API_VERSION = "score.dev/v1b1"
-
 # The schema's name rules.
 Label = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")]
 TypeName = Annotated[

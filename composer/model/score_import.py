@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
-from composer.model.base import API_VERSION
-from composer.model.score import SCORE_API_VERSION, Resource, Workload
+from composer.model.base import API_VERSION, SCORE_API_VERSION
+from composer.model.score import Resource, Workload
 from composer.model.score_placeholders import Binding, Placeholders
 from composer.model.score_workload import WorkloadBuilder
 from composer.model.source import SourceDocument, SourceMap, load_documents

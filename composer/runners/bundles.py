@@ -103,33 +103,6 @@ def provider_inputs(mirror: Path, addresses: dict[str, tuple[str, ...]], platfor
     return out
 
 
-def source_of(root: Path) -> tuple[str | None, str | None, bool]:
-    """(remote URL, commit, dirty) of the git work tree holding `root`, if git and one exist."""
-    git = shutil.which("git")
-    if git is None:
-        return None, None, False
-
-    def run(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(
-                [git, "-C", str(root), *args],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    commit = run("rev-parse", "HEAD")
-    if not commit:
-        return None, None, False
-    dirty = bool(run("status", "--porcelain", "--", "."))
-    return run("remote", "get-url", "origin"), commit, dirty
-
-
 # -- writing -------------------------------------------------------------------------------------
 
 

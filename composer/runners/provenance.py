@@ -5,6 +5,8 @@ its cryptography (issue 13: the appc process's start)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,13 +55,38 @@ class RecordingStore:
 
 def source_provenance(root: Path) -> InstalledFrom | None:
     """An apply from a git work tree: its remote and commit (`+dirty` with uncommitted changes)."""
-    from composer.runners.bundles import source_of
-
     uri, commit, dirty = source_of(root)
     if not commit:
         return None
     source = f"git+{uri or root.as_posix()}@{commit}{'+dirty' if dirty else ''}"
     return InstalledFrom(bundle_digest=None, source=source[:2048], signer=None, at=None)
+
+
+def source_of(root: Path) -> tuple[str | None, str | None, bool]:
+    """(remote URL, commit, dirty) of the git work tree holding `root`, if git and one exist."""
+    git = shutil.which("git")
+    if git is None:
+        return None, None, False
+
+    def run(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(
+                [git, "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    if not commit:
+        return None, None, False
+    dirty = bool(run("status", "--porcelain", "--", "."))
+    return run("remote", "get-url", "origin"), commit, dirty
 
 
 def recording(store: StateStore, compiled: Compiled) -> StateStore:

@@ -26,12 +26,18 @@ def dumps_indented(doc: Any) -> str:
     """`json.dumps(doc, sort_keys=True, indent=2)`."""
     try:
         return _encode(doc, 0)
-    except _Unusual:
+    except Unusual:
         return json.dumps(doc, sort_keys=True, indent=2)
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """A value this encoder does not shape itself (a tuple, a non-string key, any object)."""
+
+
+def encode_at(value: Any, level: int) -> str:
+    """The text of `value` standing at nesting `level` of an indented document (the top is 0).
+    Raises Unusual for what only the standard library encodes."""
+    return _encode(value, level)
 
 
 def _encode(value: Any, level: int) -> str:
@@ -39,7 +45,7 @@ def _encode(value: Any, level: int) -> str:
         if not value:
             return "{}"
         if not all(isinstance(k, str) for k in value):
-            raise _Unusual
+            raise Unusual
         inner, outer = INDENT * (level + 1), INDENT * level
         if _SCALAR_TYPES.issuperset(map(type, value.values())):
             flat = json.dumps(value, sort_keys=True, separators=(",\n" + inner, ": "))
@@ -64,7 +70,7 @@ def _encode(value: Any, level: int) -> str:
         return "[\n" + ",\n".join(inner + _encode(v, level + 1) for v in value) + "\n" + outer + "]"
     if type(value) in _SCALARS:
         return json.dumps(value)
-    raise _Unusual
+    raise Unusual
 
 
 def _flat(value: Any) -> bool:

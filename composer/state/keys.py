@@ -73,7 +73,12 @@ def sign(key: bytes, purpose: str, obj: dict) -> str:
     """The signature of a JSON document (without its own `signature` field). `purpose`
     ("state", "plan") keeps a signature of one kind of document from passing for another."""
     body = {k: v for k, v in obj.items() if k != SIGNATURE_FIELD}
-    return _PREFIX + hmac.new(key, purpose.encode() + b"\0" + canonical(body), hashlib.sha256).hexdigest()
+    return signature(key, purpose, canonical(body))
+
+
+def signature(key: bytes, purpose: str, canonical_text: bytes) -> str:
+    """The signature of a document already in canonical JSON (without its `signature` field)."""
+    return _PREFIX + hmac.new(key, purpose.encode() + b"\0" + canonical_text, hashlib.sha256).hexdigest()
 
 
 def verify(key: bytes, purpose: str, obj: dict) -> bool:

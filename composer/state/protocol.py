@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from composer.diagnostics import Diagnostic, DiagnosticError, MessageError
 from composer.state import keys
-from composer.state.jsontext import dumps_indented
+from composer.state.encoded import encoded
 from composer.state.model import FORMAT, StateDoc, now
 
 
@@ -123,9 +123,7 @@ def refused(where: str, summary: str, detail: str) -> DiagnosticError:
 def encode_state(doc: StateDoc, key: bytes) -> bytes:
     """The stored bytes: sorted keys, indent 2, so that diffs of state files stay readable;
     signed with the state key."""
-    obj = doc.model_dump(mode="json", by_alias=True)
-    obj[keys.SIGNATURE_FIELD] = keys.sign(key, "state", obj)
-    return (dumps_indented(obj) + "\n").encode()  # json.dumps(sort_keys=True, indent=2)'s bytes, faster
+    return encoded(doc, lambda canonical: keys.signature(key, "state", canonical))
 
 
 def decode_state(
