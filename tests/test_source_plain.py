@@ -67,7 +67,7 @@ def _refuse(self: PlainBuilder, node: Any) -> Any:
 
 def test_a_plain_document_is_built_without_positions_and_finds_them_when_asked(monkeypatch):
     (doc,) = source.parse_documents(PLAIN, "f.yaml")
-    assert isinstance(doc.source_map, source.DeferredSourceMap) and doc.source_map._found is None
+    assert isinstance(doc.source_map, source.DeferredSourceMap) and "values" not in vars(doc.source_map)
     props = doc.data["spec"]["components"][0]["properties"]
     assert props["selector"] == props["labels"] and props["selector"] is not props["labels"]  # an alias is a copy
     assert [type(props[k]) for k in ("replicas", "ratio", "enabled", "nothing", "date", "quoted")] == [
@@ -128,3 +128,10 @@ def test_a_shipped_file_reads_as_pyyaml_reads_it(text):
     expected = read(lambda t: yaml.load(t, Loader=yaml.CSafeLoader))
     got = read(source.load_shipped)
     assert got == expected and repr(got) == repr(expected)  # the same types too (a date, an int key)
+
+
+def test_positions_assigned_before_they_are_found_stay_as_assigned(monkeypatch):
+    (doc,) = source.parse_documents(PLAIN, "f.yaml")
+    doc.source_map.values = {(): source.Position(9, 9)}  # as the KubeVela conversion reassigns a map
+    assert doc.source_map.values == {(): source.Position(9, 9)}
+    assert doc.source_map.keys == _full(PLAIN, monkeypatch)[0][2]  # the other is found as usual

@@ -121,38 +121,24 @@ class SourceMap:
 
 class DeferredSourceMap(SourceMap):
     """The positions of a document built without them (source_plain.py), found when first asked
-    for: its text is composed again and the document built the full way (it built without error)."""
+    for: its text is composed again and the document built the full way (it built without error).
+    Until then `values` and `keys` are not set, and reading either finds both."""
 
     def __init__(self, file: str, text: str, index: int) -> None:  # the dataclass __init__ would set the maps
         self.file = file
         self._text = text
         self._index = index
-        self._found: SourceMap | None = None
 
-    def _positions(self) -> SourceMap:
-        if self._found is None:
-            composed = _composed(self._text, self.file)
-            node = next(itertools.islice(composed, self._index, None))
-            builder = _Builder(self.file, _Budget())
-            builder.build(node, ())
-            self._found = builder.map
-        return self._found
-
-    @property
-    def values(self) -> dict[FieldPath, Position]:
-        return self._positions().values
-
-    @values.setter
-    def values(self, values: dict[FieldPath, Position]) -> None:
-        self._positions().values = values
-
-    @property
-    def keys(self) -> dict[FieldPath, Position]:
-        return self._positions().keys
-
-    @keys.setter
-    def keys(self, keys: dict[FieldPath, Position]) -> None:
-        self._positions().keys = keys
+    def __getattr__(self, name: str) -> Any:  # called only for an attribute not set
+        if name not in ("values", "keys"):
+            raise AttributeError(name)
+        node = next(itertools.islice(_composed(self._text, self.file), self._index, None))
+        builder = _Builder(self.file, _Budget())
+        builder.build(node, ())
+        for found in ("values", "keys"):
+            if found not in self.__dict__:  # one set already (assigned) stays as it is
+                setattr(self, found, getattr(builder.map, found))
+        return getattr(self, name)
 
 
 @dataclass(frozen=True)
