@@ -11,9 +11,11 @@ a fresh one).
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -289,7 +291,7 @@ class PluginRegistry:
         """Every provider registered under the composer.providers entry-point group."""
         registry = cls()
         errors = []
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in _provider_entry_points(tuple(sys.path)):
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
@@ -303,3 +305,10 @@ class PluginRegistry:
         if errors:
             raise DiagnosticError(errors)
         return registry
+
+
+@functools.lru_cache(maxsize=8)
+def _provider_entry_points(search_path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    """The group's entry points, by name, found once per import search path: the scan reads every
+    installed distribution's metadata (~3 ms), and one `appc apply` makes a registry four times."""
+    return tuple(sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name))

@@ -79,3 +79,34 @@ def test_every_bad_edge_is_reported_with_its_field_path(tmp_path):
         ("cannot connect to 'b': type 'worker' declares no outputs", ("spec", "components", 3, "connections", 0), "c"),
         ("dependsOn names unknown component 'ghost'", ("spec", "components", 3, "dependsOn", 0), "c"),
     ]
+
+
+def test_render_unescapes_a_copy_and_lists_every_text_holding_a_reference():
+    from composer.model import refs
+
+    shared = {"k": "v"}
+    value = {
+        "a": "x ${db.url} y",
+        "b": ["$${lit.eral}", 3, None, {"c": "plain", "d": shared}],
+        "t": ("${in.tuple}", "$${kept}"),
+        "n": 1.5,
+    }
+    dollars: list[str] = []
+    copy = refs.unescaped_copy(value, dollars)
+    assert copy == {
+        "a": "x ${db.url} y",
+        "b": ["${lit.eral}", 3, None, {"c": "plain", "d": {"k": "v"}}],
+        "t": ("${in.tuple}", "$${kept}"),  # a tuple is searched, not copied
+        "n": 1.5,
+    }
+    assert copy["b"][3]["d"] is not shared and value["b"][0] == "$${lit.eral}"  # a copy; the value stays
+    assert (
+        dollars
+        == [text for _, text in refs.dollar_texts(value)]
+        == [
+            "x ${db.url} y",
+            "$${lit.eral}",
+            "${in.tuple}",
+            "$${kept}",
+        ]
+    )

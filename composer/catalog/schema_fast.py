@@ -114,6 +114,8 @@ def _type_check(schema: dict) -> Check | None:
     if not isinstance(names, list) or not all(isinstance(n, str) and n in _TYPES for n in names):
         return None
     tests = [_TYPES[n] for n in names]
+    if len(tests) == 1:
+        return tests[0]  # the usual one type, without a generator per value
     return lambda value: any(t(value) for t in tests)
 
 

@@ -210,21 +210,44 @@ def open_files(files: list[Path] | tuple[Path, ...]) -> Project:
     return project
 
 
+@contextmanager
+def _model_kept() -> Iterator[None]:
+    """The cyclic collector waits while the model is made, then leaves it alone (`gc.freeze`).
+
+    The parse and the compile allocate ~150k objects for 1,000 Kubernetes objects and make
+    almost no cycles; everything they keep lives to the command's end. Re-enabled after each
+    stage, the collector traversed them all at once (a ~30 ms collection at the compile's end)
+    and again in every older-generation collection of the apply. Frozen, they are never
+    traversed; a cycle among them is freed at exit, as `main` already does with what is left.
+    The CLI's decision, like `main`'s: a long-running process (the controller) must not."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 def compile_for(options: ProjectOptions) -> Compiled:
     """Open, resolve and render the project for one environment, showing the warnings on the way."""
     from composer.cli.bundle import compile_input
     from composer.project import compile_project
 
-    compiled = compile_input(list(options.files), options.env)  # -f BUNDLE: verified, then compiled from it
-    if compiled is None:
-        compiled = compile_project(
-            open_files(options.files),
-            options.env,
-            registry(),
-            options.catalogs,
-            locked=options.locked,
-            untrusted=options.untrusted,
-        )
+    with _model_kept():
+        compiled = compile_input(list(options.files), options.env)  # -f BUNDLE: verified, then compiled from it
+        if compiled is None:
+            compiled = compile_project(
+                open_files(options.files),
+                options.env,
+                registry(),
+                options.catalogs,
+                locked=options.locked,
+                untrusted=options.untrusted,
+            )
     view = current_view()
     if compiled.warnings and view is not None:
         view.diagnostics(compiled.warnings)

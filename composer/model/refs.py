@@ -67,14 +67,22 @@ def split(text: str, unescape: bool = True) -> tuple[Part, ...]:
     return tuple(p.replace("$${", "${") if isinstance(p, str) else p for p in parts)
 
 
-def unescape_all(value: Any) -> Any:
-    """`$${` -> `${` in every string of a nested value (after the unresolved-reference guard)."""
+def unescaped_copy(value: Any, dollars: list[str]) -> Any:
+    """A copy of the dicts and lists of `value` with `$${` -> `${` in every string (after the
+    unresolved-reference guard), listing in `dollars` each string holding `${`: those `dollar_texts`
+    finds (tuples are searched, not copied). Render's guard and unescaping of 1,000 manifests in
+    one walk; a text without `${` is taken as it is, without a call."""
     if isinstance(value, str):
-        return value.replace("$${", "${") if "$${" in value else value
+        if "${" in value:
+            dollars.append(value)
+            return value.replace("$${", "${")
+        return value
     if isinstance(value, dict):
-        return {k: unescape_all(v) for k, v in value.items()}
+        return {k: v if v.__class__ is str and "${" not in v else unescaped_copy(v, dollars) for k, v in value.items()}
     if isinstance(value, list):
-        return [unescape_all(v) for v in value]
+        return [v if v.__class__ is str and "${" not in v else unescaped_copy(v, dollars) for v in value]
+    if isinstance(value, tuple):
+        dollars += [text for _, text in dollar_texts(value)]
     return value
 
 
@@ -101,22 +109,30 @@ def dollar_texts(value: Any, path: FieldPath = ()) -> list[tuple[FieldPath, str]
 
 
 def _collect_dollar_texts(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) -> None:
-    if isinstance(value, str):
+    kind = value.__class__  # exact classes first: the usual values, without isinstance calls
+    if kind is dict:
+        items: Any = value.items()
+    elif kind is list:
+        items = enumerate(value)
+    elif isinstance(value, str):
         if "${" in value:
             found.append((path, value))
         return
-    if isinstance(value, dict):
-        items: Any = value.items()
+    elif isinstance(value, dict):
+        items = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
     else:
         return
     for k, v in items:
-        if isinstance(v, str):
+        kind = v.__class__
+        if kind is str:
             if "${" in v:
                 found.append((path + (k,), v))
-        elif isinstance(v, (dict, list, tuple)):
+        elif kind is dict or kind is list or isinstance(v, (dict, list, tuple)):
             _collect_dollar_texts(v, path + (k,), found)
+        elif isinstance(v, str) and "${" in v:
+            found.append((path + (k,), v))
 
 
 def walk_strings(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, str]]:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
 from composer.model.score import Container, ContainerFile, ContainerProbe, ContainerVolume, Workload
 from composer.model.score_placeholders import Placeholders
-from composer.model.source import SourceDocument, read_text
+from composer.model.source import SourceDocument
+from composer.model.source_text import read_text
 
 DEFAULT_MODES = ("644", "0644")
 VOLUME_SOURCE = "${resources."

@@ -14,8 +14,10 @@ one at a time: a file that may hold one document stops at the second, unbuilt.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
+import operator
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +28,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
+from composer.model.source_plain import Limits, PlainBuilder
+from composer.model.source_text import MAX_FILE_BYTES, read_text
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000  # values built from one file (all its documents), aliases expanded
 MAX_CHARS = 4 * MAX_FILE_BYTES  # characters of text values built from one file, aliases expanded
 MAX_ALIASED_VALUES = 100_000  # values built again through an alias (`*name`, `<<: *name`), per file
@@ -58,14 +61,12 @@ class _Composer(_Loader):  # type: ignore[misc, valid-type]
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._tags: dict[tuple[Any, Any, Any], str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        key = (kind, value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
-        return tag
+        # libyaml's composer calls these three for every node (~33,000 in the bench app): hits of
+        # the C-level cache and C functions that do nothing cost no Python frame each.
+        self.resolve = functools.lru_cache(maxsize=None)(super().resolve)
+        if not self.yaml_path_resolvers:  # then descending and ascending have nothing to track
+            self.descend_resolver = operator.is_  # (parent, index) -> ignored
+            self.ascend_resolver = tuple  # () -> ignored
 
 
 @dataclass
@@ -116,6 +117,28 @@ class SourceMap:
         """`d` as the user's own file places and words it. Source maps of documents converted
         from another format (OAM, Score) override this; a file's own map returns `d`."""
         return d
+
+
+class DeferredSourceMap(SourceMap):
+    """The positions of a document built without them (source_plain.py), found when first asked
+    for: its text is composed again and the document built the full way (it built without error).
+    Until then `values` and `keys` are not set, and reading either finds both."""
+
+    def __init__(self, file: str, text: str, index: int) -> None:  # the dataclass __init__ would set the maps
+        self.file = file
+        self._text = text
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:  # called only for an attribute not set
+        if name not in ("values", "keys"):
+            raise AttributeError(name)
+        node = next(itertools.islice(_composed(self._text, self.file), self._index, None))
+        builder = _Builder(self.file, _Budget())
+        builder.build(node, ())
+        for found in ("values", "keys"):
+            if found not in self.__dict__:  # one set already (assigned) stays as it is
+                setattr(self, found, getattr(builder.map, found))
+        return getattr(self, name)
 
 
 @dataclass(frozen=True)
@@ -241,60 +264,6 @@ class _Builder:
         return out
 
 
-def read_text(path: Path) -> str:
-    """Read a source file as UTF-8 text, with clear errors for the usual ways it goes wrong."""
-    name = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise DiagnosticError([Diagnostic("file not found", f"no file at {name}", file=name)]) from None
-    except OSError as exc:
-        raise DiagnosticError([Diagnostic("cannot read file", exc.strerror or str(exc), file=name)]) from None
-    if path.is_dir():
-        raise DiagnosticError([Diagnostic("expected a file, found a directory", file=name)])
-    if size > MAX_FILE_BYTES:
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    "file is too large",
-                    f"{size / 1_048_576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1_048_576} MiB for one YAML file "
-                    "(split large catalogs into several files)",
-                    file=name,
-                    line=1,
-                    column=1,
-                )
-            ]
-        )
-    raw = path.read_bytes()
-    if b"\x00" in raw:
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    "file is binary, not YAML text",
-                    "it contains NUL bytes",
-                    file=name,
-                    line=raw[: raw.index(b"\x00")].count(b"\n") + 1,
-                    column=1,
-                )
-            ]
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DiagnosticError(
-            [
-                Diagnostic(
-                    "file is not valid UTF-8 text",
-                    f"invalid byte at offset {exc.start}",
-                    file=name,
-                    line=line,
-                    column=1,
-                )
-            ]
-        ) from None
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for a burst of allocation that makes no cycles.
@@ -372,13 +341,26 @@ def _parse_documents(text: str, file: str, max_documents: int | None) -> list[So
                 [Diagnostic(f"expected {expected}, found several", file=file, line=p.line, column=p.column)]
             )
         composed = iter(nodes)
-    docs = [_build_document(node, file, index, budget) for index, node in enumerate(composed)]
+    docs = [_build_document(node, text, file, index, budget) for index, node in enumerate(composed)]
     if not docs:
         raise DiagnosticError([Diagnostic("file is empty", "expected a YAML document", file=file, line=1, column=1)])
     return docs
 
 
-def _build_document(node: Any, file: str, index: int, budget: _Budget) -> SourceDocument:
+def _build_document(node: Any, text: str, file: str, index: int, budget: _Budget) -> SourceDocument:
+    plain = PlainBuilder(
+        Limits(MAX_NODES - budget.values, MAX_CHARS - budget.chars, MAX_ALIASED_VALUES - budget.aliased),
+        yaml.constructor.SafeConstructor(),
+    )
+    try:
+        data = plain.document(node)
+    except Exception:  # source_plain.Unusual, or any problem: the full builder below reports it exactly
+        pass
+    else:
+        budget.values += plain.values
+        budget.chars += plain.chars
+        budget.aliased += plain.aliased
+        return SourceDocument(file, data, DeferredSourceMap(file, text, index), index)
     builder = _Builder(file, budget)
     try:
         data = builder.build(node, ())
@@ -404,7 +386,18 @@ def _build_document(node: Any, file: str, index: int, budget: _Budget) -> Source
 def load_shipped(text: str) -> Any:
     """Plain values of a YAML file shipped with Composer or a provider plugin (built-in
     definitions, implementations.yaml): trusted text, no source positions, libyaml when present
-    (PyYAML's pure-Python reader costs ~10x as much)."""
+    (PyYAML's pure-Python reader costs ~10x as much). Text without anchors and tags is built by
+    source_plain.py as PyYAML builds it (its constructor costs ~3x as much); anything else (a
+    date, a duplicate key, a merge key, a key that is not text) by PyYAML."""
+    if "&" not in text and "!" not in text:  # no alias can share a value, no tag make a set or binary
+        try:
+            node = yaml.compose(text, Loader=_Composer)
+            if node is not None:
+                return PlainBuilder(
+                    Limits(MAX_NODES, MAX_CHARS, 0), yaml.constructor.SafeConstructor(), False
+                ).document(node)
+        except Exception:  # PyYAML reads it below, and raises what it raises
+            pass
     return yaml.load(text, Loader=_Loader)
 
 

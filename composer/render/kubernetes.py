@@ -368,12 +368,16 @@ def _rank(obj: dict) -> tuple:
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind, obj["metadata"].get("name", ""))
 
 
-def guard(w: Workload) -> None:
-    """Refuse manifests that would carry an unresolved reference or exceed the API's size limit."""
+def guard(w: Workload) -> list[dict]:
+    """Refuse manifests that would carry an unresolved reference or exceed the API's size limit;
+    the objects, copied with `$${` unescaped (it was a literal `${`)."""
     import json
 
+    copies = []
     for obj in w.objects:
-        for path, text in refs.dollar_texts(obj):
+        dollars: list[str] = []
+        copies.append(refs.unescaped_copy(obj, dollars))
+        for path, text in refs.dollar_texts(obj) if dollars else ():
             m = refs.REF.search(text)
             if m:
                 where = ".".join(str(p) for p in path)
@@ -390,6 +394,7 @@ def guard(w: Workload) -> None:
                     f"{obj['kind']} {obj['metadata'].get('name')} is {size:,} bytes; the API server's limit is 1 MiB",
                     "move large data to a volume or an object store",
                 )
+    return copies
 
 
 def render_workload(
@@ -417,7 +422,6 @@ def render_workload(
     _finish(w)
     for t in late:  # JSON patches see the finished object, as KubeVela patches its rendered workload
         apply_trait(w, t)
-    guard(w)
-    objects = [refs.unescape_all(o) for o in w.objects]  # `$${` was a literal `${`
+    objects = guard(w)
     objects.sort(key=_rank)
     return relabelled(objects, c.name, shown.name), w.errors
