@@ -39,7 +39,7 @@ def unit(rng: random.Random) -> UnitState:
         type="k8s-objects",
         hash=f"{rng.getrandbits(64):x}",
         status="applied",
-        outputs={"note": rng.choice(["é", "x", "\n", "a\u2028b", "q\"uote"])},
+        outputs={"note": rng.choice(["é", "x", "\n", "a\u2028b", 'q"uote'])},
     )
 
 
