@@ -27,6 +27,7 @@ OUTSIDE_THE_TREE = {
     "composer.template_budget.BudgetExceeded": "a template over its budget, turned into a TemplateFailure as jinja's SecurityError is",
     "composer.runners.kube.transport.TransportFailure": "a request with no HTTP answer (TLS); the client makes it Unreachable",
     "composer.state.jsontext.Unusual": "control flow: a value the fast encoder leaves to json.dumps",
+    "composer.model.source_plain.Unusual": "control flow: a document the full source builder makes and reports",
     "composer.cli.common.Exit": "control flow: a command's exit code",
     "composer.cli.common.Cancelled": "control flow: a prompt declined",
 }
