@@ -24,6 +24,7 @@ compiling does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -148,11 +149,13 @@ def model_of(compiled: Compiled) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def code_digest_ahead() -> Callable[[], str]:
-    """Composer's code digest, computed on a thread while the apply runs: reading and hashing
-    its ~400 files (~25 ms) mostly releases the interpreter lock, and the apply's end no longer
-    waits for it (issue 13). Start it after `recording()`: a thread started inside makes the record
-    blind. Call the result for the digest (it waits, and raises what it raised)."""
+    """Composer's code digest, computed once per process on a thread while other work goes on
+    (the no-op's checks, the apply's units): reading and hashing its ~250 files (~25 ms) mostly
+    releases the interpreter lock, so neither waits for it (issue 13). Never start it inside
+    `recording()`: a thread started there makes the record blind. Call the result for the digest
+    (it waits, and raises what it raised)."""
     done: Future[str] = Future()
 
     def run() -> None:
@@ -239,7 +242,7 @@ def parse_model(doc: Any) -> CachedModel | None:
     )
 
 
-def still_valid(doc: Any, project: ProjectOptions) -> CachedModel | None:
+def still_valid(doc: Any, project: ProjectOptions, code: Callable[[], str] = code_digest) -> CachedModel | None:
     """The cached model when every key part and every recorded input is as it was; else None."""
     if not isinstance(doc, dict) or doc.get("key") != key_of(project):
         return None
@@ -247,7 +250,7 @@ def still_valid(doc: Any, project: ProjectOptions) -> CachedModel | None:
     libraries = doc.get("libraries")
     if inputs is None or not isinstance(libraries, dict) or not all(isinstance(v, str) for v in libraries.values()):
         return None
-    if doc.get("code") != code_digest() or not libraries_unchanged(libraries) or not inputs.unchanged():
+    if doc.get("code") != code() or not libraries_unchanged(libraries) or not inputs.unchanged():
         return None
     return parse_model(doc.get("model"))
 
