@@ -185,9 +185,14 @@ BOMB_DOC = (  # under 450 bytes that expand to 1,611,111 values: under the old p
 )
 
 
+# The child's own peak: VmHWM of its address space. (getrusage's ru_maxrss would report the test
+# worker's size when that is larger: Linux carries it over the fork and exec that start the child.)
+_PEAK = "int([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]) // 1024"
+
+
 def _appc_child(args: list, cwd: Path) -> tuple[int, list[dict], int]:
     """appc in a child process: exit code, JSON events, peak RSS in MB."""
-    code = "import resource, sys\nfrom composer.cli import main\ntry:\n    main()\nfinally:\n    print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n"
+    code = f"import sys\nfrom composer.cli import main\ntry:\n    main()\nfinally:\n    print('RSS', {_PEAK}, file=sys.stderr)\n"
     p = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)],
         cwd=cwd,
