@@ -135,3 +135,28 @@ def test_positions_assigned_before_they_are_found_stay_as_assigned(monkeypatch):
     doc.source_map.values = {(): source.Position(9, 9)}  # as the KubeVela conversion reassigns a map
     assert doc.source_map.values == {(): source.Position(9, 9)}
     assert doc.source_map.keys == _full(PLAIN, monkeypatch)[0][2]  # the other is found as usual
+
+
+def test_a_loader_and_its_tag_cache_are_freed_when_composing_ends_with_the_collector_off(monkeypatch):
+    """The compile runs with the collector off: a loader kept alive by a cycle (its cached bound
+    `resolve`) would keep one entry per distinct scalar of every file until the process ends."""
+    import gc
+    import weakref
+
+    loaders: list[weakref.ref] = []
+    init = source._Composer.__init__
+
+    def recording_init(self: Any, stream: Any) -> None:
+        init(self, stream)
+        loaders.append(weakref.ref(self))
+
+    monkeypatch.setattr(source._Composer, "__init__", recording_init)
+    text = "\n".join(f"k{i}: v{i}" for i in range(1000))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        source.parse_documents(text, "big.yaml")
+        assert loaders and all(ref() is None for ref in loaders)
+    finally:
+        if was_enabled:
+            gc.enable()

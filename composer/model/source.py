@@ -68,6 +68,13 @@ class _Composer(_Loader):  # type: ignore[misc, valid-type]
             self.descend_resolver = operator.is_  # (parent, index) -> ignored
             self.ascend_resolver = tuple  # () -> ignored
 
+    def dispose(self) -> None:
+        """The cache holds the loader (through its bound `resolve`): drop it when composing ends,
+        so that the loader and one entry per distinct scalar are freed now, not at a collection
+        (the collector is off over the compile, and a file may hold ~1M distinct scalars)."""
+        super().dispose()
+        self.__dict__.pop("resolve", None)
+
 
 @dataclass
 class SourceMap:
