@@ -241,3 +241,23 @@ def test_a_state_directory_linked_out_of_the_project_is_never_served(tmp_path, k
     assert linked.code == 1, linked.out + linked.err
     assert events(linked.out, "compile") == []
     assert "outside the project" in linked.out + linked.err
+
+
+def test_compile_for_freezes_the_model_only_in_an_appc_process(tmp_path, monkeypatch):
+    """An appc process exits after its command, so compile_for may freeze what it made for the
+    collector; called from anywhere else (here, a test worker) it freezes nothing."""
+    import gc
+
+    from composer.cli.common import one_command_process
+
+    monkeypatch.setenv("CACHED_NS", "one")
+    options = ProjectOptions((project(tmp_path),), "test")
+    before = gc.get_freeze_count()
+    compile_for(options)
+    assert gc.get_freeze_count() == before
+    try:
+        with one_command_process():
+            compile_for(options)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

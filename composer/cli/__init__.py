@@ -12,9 +12,11 @@ def main() -> None:
 
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     from composer.cli.app import run
+    from composer.cli.common import one_command_process
 
     try:
-        run()
+        with one_command_process():
+            run()
     finally:
         # Everything still alive lives to the exit: the interpreter's last collection need not
         # walk it (~0.1 s after a 1,000-object apply, once its output and files are written).

@@ -14,6 +14,7 @@ import os
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -210,16 +211,31 @@ def open_files(files: list[Path] | tuple[Path, ...]) -> Project:
     return project
 
 
+_ONE_COMMAND: ContextVar[bool] = ContextVar("appc_one_command", default=False)
+
+
+@contextmanager
+def one_command_process() -> Iterator[None]:
+    """While `main` runs a command: the process exits after it, so what the command made may be
+    frozen for the collector (`_model_kept`). Any other caller of compile_for (a test, a library
+    use, a long-running process) freezes nothing."""
+    token = _ONE_COMMAND.set(True)
+    try:
+        yield
+    finally:
+        _ONE_COMMAND.reset(token)
+
+
 @contextmanager
 def _model_kept() -> Iterator[None]:
-    """The cyclic collector waits while the model is made, then leaves it alone (`gc.freeze`).
+    """The cyclic collector waits while the model is made, then, in an appc process, leaves it
+    alone (`gc.freeze`).
 
     The parse and the compile allocate ~150k objects for 1,000 Kubernetes objects and make
     almost no cycles; everything they keep lives to the command's end. Re-enabled after each
     stage, the collector traversed them all at once (a ~30 ms collection at the compile's end)
     and again in every older-generation collection of the apply. Frozen, they are never
-    traversed; a cycle among them is freed at exit, as `main` already does with what is left.
-    The CLI's decision, like `main`'s: a long-running process (the controller) must not."""
+    traversed; a cycle among them is freed at exit, as `main` does with what is left."""
     import gc
 
     was_enabled = gc.isenabled()
@@ -227,7 +243,8 @@ def _model_kept() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        if _ONE_COMMAND.get():
+            gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -168,15 +168,13 @@ def code_digest_ahead() -> Callable[[], str]:
     return done.result
 
 
-def document(
-    project: ProjectOptions, compiled: Compiled, inputs: Inputs, code: Callable[[], str] = code_digest
-) -> dict[str, Any] | None:
+def document(project: ProjectOptions, compiled: Compiled, inputs: Inputs) -> dict[str, Any] | None:
     """The cache document, unsigned; None when this compile may not be cached."""
     if inputs.blind or not cacheable(compiled) or not inputs.unchanged():  # changed while compiling: not this one
         return None
     return {
         "key": key_of(project),
-        "code": code(),
+        "code": code_digest_ahead()(),
         "libraries": library_marks(),
         "inputs": inputs.to_json(),
         "model": model_of(compiled),
@@ -242,7 +240,7 @@ def parse_model(doc: Any) -> CachedModel | None:
     )
 
 
-def still_valid(doc: Any, project: ProjectOptions, code: Callable[[], str] = code_digest) -> CachedModel | None:
+def still_valid(doc: Any, project: ProjectOptions) -> CachedModel | None:
     """The cached model when every key part and every recorded input is as it was; else None."""
     if not isinstance(doc, dict) or doc.get("key") != key_of(project):
         return None
@@ -250,7 +248,7 @@ def still_valid(doc: Any, project: ProjectOptions, code: Callable[[], str] = cod
     libraries = doc.get("libraries")
     if inputs is None or not isinstance(libraries, dict) or not all(isinstance(v, str) for v in libraries.values()):
         return None
-    if doc.get("code") != code() or not libraries_unchanged(libraries) or not inputs.unchanged():
+    if doc.get("code") != code_digest_ahead()() or not libraries_unchanged(libraries) or not inputs.unchanged():
         return None
     return parse_model(doc.get("model"))
 
@@ -275,7 +273,7 @@ def decode(data: bytes | None, key: bytes) -> dict[str, Any] | None:
     return body if verify(key, PURPOSE, doc) else None
 
 
-def save(project: ProjectOptions, compiled: Compiled, inputs: Inputs, code: Callable[[], str] = code_digest) -> bool:
+def save(project: ProjectOptions, compiled: Compiled, inputs: Inputs) -> bool:
     """Write the cache beside the state after a successful apply; False when not cached."""
     from composer.cli.wiring import state_dir
     from composer.safefs import remove_file, write_file
@@ -284,7 +282,7 @@ def save(project: ProjectOptions, compiled: Compiled, inputs: Inputs, code: Call
     if project.env is None:
         return False
     directory = state_dir(compiled)
-    doc = document(project, compiled, inputs, code)
+    doc = document(project, compiled, inputs)
     if doc is None:
         remove_file(directory, cache_name(project.env))  # a stale one must not outlive a change it missed
         return False

@@ -58,7 +58,7 @@ def try_noop(view: View, project: ProjectOptions, request: NoopRequest) -> int |
 
     if not request.served or project.env is None or len(project.files) != 1 or environment_warnings():
         return None  # (the normal path shows those warnings under the lock)
-    digest = code_digest_ahead()  # while the cache is read and checked
+    code_digest_ahead()  # started now, asked for last: it runs while the cache is read and checked
     from composer import safefs
     from composer.state.local import LocalStore
     from composer.state.protocol import LockHeld, new_lock_info
@@ -71,7 +71,7 @@ def try_noop(view: View, project: ProjectOptions, request: NoopRequest) -> int |
     except Exception:  # an unreadable key or cache: the normal path says what is wrong
         return None
     doc = decode(data, key) if key is not None else None
-    model = still_valid(doc, project, digest) if doc is not None else None
+    model = still_valid(doc, project) if doc is not None else None
     if model is None:
         return None
     store = LocalStore(directory, model.app, model.environment)

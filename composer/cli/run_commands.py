@@ -303,7 +303,6 @@ def apply(
         )
     with recording() as inputs:  # what compiling reads: the key of the compiled-model cache
         compiled = compile_for(project)
-    digest = compiled_cache.code_digest_ahead() if served else None  # (a thread makes a recording blind)
     options = RunOptions(
         parallelism=parallelism,
         refresh=refresh,
@@ -316,9 +315,10 @@ def apply(
         kube_burst=kube_burst,
         adopt_owned=adopt_owned,
     )
-    status = _apply(view, compiled, options, planfile, planfile is None and not auto_approve, approve, probe)
-    if status == EXIT_OK and digest is not None:
-        compiled_cache.save(project, compiled, inputs, digest)
+    ask = planfile is None and not auto_approve
+    status = _apply(view, compiled, options, planfile, ask=ask, approve=approve, probe=probe)
+    if status == EXIT_OK and served:  # (its code digest began with try_noop)
+        compiled_cache.save(project, compiled, inputs)
     raise Exit(status)
 
 
