@@ -62,6 +62,11 @@ def source_provenance(root: Path) -> InstalledFrom | None:
     return InstalledFrom(bundle_digest=None, source=source[:2048], signer=None, at=None)
 
 
+# A work tree's own config may name a command git runs while it looks (core.fsmonitor, during
+# `status`): off. `--no-optional-locks`: looking never rewrites the index.
+_GIT_OPTIONS = ("-c", "core.fsmonitor=false", "--no-optional-locks")
+
+
 def source_of(root: Path) -> tuple[str | None, str | None, bool]:
     """(remote URL, commit, dirty) of the git work tree holding `root`, if git and one exist."""
     git = shutil.which("git")
@@ -71,7 +76,7 @@ def source_of(root: Path) -> tuple[str | None, str | None, bool]:
     def run(*args: str) -> str | None:
         try:
             proc = subprocess.run(
-                [git, "-C", str(root), *args],
+                [git, *_GIT_OPTIONS, "-C", str(root), *args],
                 capture_output=True,
                 text=True,
                 timeout=30,
