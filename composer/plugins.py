@@ -310,5 +310,7 @@ class PluginRegistry:
 @functools.lru_cache(maxsize=8)
 def _provider_entry_points(search_path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
     """The group's entry points, by name, found once per import search path: the scan reads every
-    installed distribution's metadata (~3 ms), and one `appc apply` makes a registry four times."""
+    installed distribution's metadata (~3 ms), and one `appc apply` makes a registry four times.
+    A plugin installed into a directory already on the path is seen by the next process (as
+    Python's own import caches see a new module only after `importlib.invalidate_caches`)."""
     return tuple(sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name))
