@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from composer.diagnostics import Diagnostic, DiagnosticError, FieldPath, Severity
-from composer.model.source_plain import Limits, PlainBuilder
+from composer.model.source_plain import Limits, PlainBuilder, Unusual
 from composer.model.source_text import MAX_FILE_BYTES, read_text
 
 MAX_NODES = 2_000_000  # values built from one file (all its documents), aliases expanded
@@ -354,6 +354,12 @@ def _parse_documents(text: str, file: str, max_documents: int | None) -> list[So
     return docs
 
 
+# What the plain builder gives up with: a document it does not make (Unusual), and what PyYAML's
+# constructor and composer raise for a value or a text (a bad scalar, a number too long to convert).
+# Anything else is a bug in the plain builder and is not hidden by the fallback.
+_PLAIN_REFUSALS = (Unusual, yaml.YAMLError, ValueError, OverflowError)
+
+
 def _build_document(node: Any, text: str, file: str, index: int, budget: _Budget) -> SourceDocument:
     plain = PlainBuilder(
         Limits(MAX_NODES - budget.values, MAX_CHARS - budget.chars, MAX_ALIASED_VALUES - budget.aliased),
@@ -361,7 +367,7 @@ def _build_document(node: Any, text: str, file: str, index: int, budget: _Budget
     )
     try:
         data = plain.document(node)
-    except Exception:  # source_plain.Unusual, or any problem: the full builder below reports it exactly
+    except _PLAIN_REFUSALS:  # the full builder below builds it, or reports it exactly
         pass
     else:
         budget.values += plain.values
@@ -403,7 +409,7 @@ def load_shipped(text: str) -> Any:
                 return PlainBuilder(
                     Limits(MAX_NODES, MAX_CHARS, 0), yaml.constructor.SafeConstructor(), False
                 ).document(node)
-        except Exception:  # PyYAML reads it below, and raises what it raises
+        except _PLAIN_REFUSALS:  # PyYAML reads it below, and raises what it raises
             pass
     return yaml.load(text, Loader=_Loader)
 
