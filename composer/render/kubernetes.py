@@ -368,7 +368,7 @@ def _rank(obj: dict) -> tuple:
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind, obj["metadata"].get("name", ""))
 
 
-def guard(w: Workload) -> list[dict]:
+def guarded_copies(w: Workload) -> list[dict]:
     """Refuse manifests that would carry an unresolved reference or exceed the API's size limit;
     the objects, copied with `$${` unescaped (it was a literal `${`)."""
     import json
@@ -422,6 +422,6 @@ def render_workload(
     _finish(w)
     for t in late:  # JSON patches see the finished object, as KubeVela patches its rendered workload
         apply_trait(w, t)
-    objects = guard(w)
+    objects = guarded_copies(w)
     objects.sort(key=_rank)
     return relabelled(objects, c.name, shown.name), w.errors
